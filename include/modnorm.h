@@ -1,0 +1,14 @@
+/* modnorm.h — the whole public API. See README.md for a tour. */
+#ifndef MODNORM_H
+#define MODNORM_H
+
+#include "modnorm/status.h"
+#include "modnorm/tensor.h"
+#include "modnorm/rng.h"
+#include "modnorm/norm.h"
+#include "modnorm/polar.h"
+#include "modnorm/npy.h"
+
+#define MN_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,59 @@
+/* modnorm/polar.h — polar-factor methods and the dualize entry point.
+ *
+ * The polar factor of G = U Σ Vᵀ is U Vᵀ (on the range of G: singular
+ * values that are zero map to zero). "svd" computes it exactly in double
+ * precision through LAPACK. The other methods run an odd polynomial
+ * iteration from X₀ = G / (s·‖G‖_F):
+ *     X ← a·X + b·(X Xᵀ) X + c·(X Xᵀ)² X
+ * with one (a, b, c) per step, iterating on the smaller Gram side.
+ * A new schedule is one entry of the table in src/duality/polar_methods.c. */
+#ifndef MODNORM_POLAR_H
+#define MODNORM_POLAR_H
+
+#include "modnorm/norm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_polar_method {
+    const char *name;            /* "svd", "cubic", "ns5", "you6", "polar-express" */
+    const char *summary;
+    int n_coeffs;                /* 0 for the exact method */
+    const double (*coeffs)[3];   /* (a, b, c) per step; the last repeats past the end */
+    int default_steps;
+    double norm_slack;           /* X₀ = G / (norm_slack·‖G‖_F) */
+    /* Measured singular-value band of the output at default_steps for inputs
+     * whose singular values satisfy σ/‖G‖_F ≥ band_min_ratio. */
+    double band_lo, band_hi, band_min_ratio;
+} mn_polar_method;
+
+mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);
+size_t mn_polar_count(void);
+const mn_polar_method *mn_polar_at(size_t i);
+const char *mn_polar_names(void);
+/* The method spectral norms use when none is chosen. */
+const mn_polar_method *mn_polar_default(void);
+
+/* out = polar factor of G by `method` (steps <= 0: the method's default;
+ * threads <= 0: BLIS's default). out and G share shape and dtype; float64
+ * input is computed in double. A zero G gives zero. */
+mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
+                   mn_mat *out, const mn_mat *G);
+
+/* How spectral norms get their polar factor. Zero-initialized means the
+ * default method, its default steps, and BLIS's thread choice. */
+typedef struct mn_dualize_opts {
+    const mn_polar_method *method; /* NULL: mn_polar_default() */
+    int steps;                     /* <= 0: the method's default */
+    int threads;                   /* <= 0: BLIS's choice */
+} mn_dualize_opts;
+
+/* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
+mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
+                     const mn_mat *G);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+/* modnorm/rng.h — a small seedable generator (xoshiro256**, seeded by
+ * splitmix64). The same seed gives the same stream on every platform. */
+#ifndef MODNORM_RNG_H
+#define MODNORM_RNG_H
+
+#include <stdint.h>
+
+#include "modnorm/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_rng {
+    uint64_t s[4];
+} mn_rng;
+
+void mn_rng_seed(mn_rng *r, uint64_t seed);
+uint64_t mn_rng_next(mn_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double mn_rng_uniform(mn_rng *r);
+/* Uniform integer in [0, n). */
+uint64_t mn_rng_below(mn_rng *r, uint64_t n);
+/* Standard normal (Box–Muller, one value per call). */
+double mn_rng_normal(mn_rng *r);
+/* Fill a matrix view with independent standard normals. */
+void mn_rng_fill_normal(mn_rng *r, mn_mat *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

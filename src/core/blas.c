@@ -1,0 +1,88 @@
+/* The single file that calls BLIS (see blas.h). */
+#include <blis.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+
+static void set_threads(rntm_t *rntm, int threads)
+{
+    bli_rntm_init(rntm);
+    if (threads > 0)
+        bli_rntm_set_num_threads((dim_t)threads, rntm);
+}
+
+static mn_status check_dtypes(const char *op, mn_dtype a, mn_dtype b, mn_dtype c)
+{
+    if (a != b || a != c)
+        return mn_fail(MN_ERR_SHAPE, "%s: operands mix float32 and float64", op);
+    return MN_OK;
+}
+
+mn_status mn_blas_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
+                       int threads)
+{
+    MN_TRY(check_dtypes("gemm", A->dtype, B->dtype, C->dtype));
+    if (A->cols != B->rows || C->rows != A->rows || C->cols != B->cols)
+        return mn_fail(MN_ERR_SHAPE, "gemm: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
+                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
+                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+    rntm_t rntm;
+    set_threads(&rntm, threads);
+    dim_t m = (dim_t)C->rows, n = (dim_t)C->cols, k = (dim_t)A->cols;
+    if (C->dtype == MN_F32) {
+        float a = (float)alpha, b = (float)beta;
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &a, A->data, A->rs, A->cs,
+                     B->data, B->rs, B->cs, &b, C->data, C->rs, C->cs, NULL, &rntm);
+    } else {
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, A->data, A->rs, A->cs,
+                     B->data, B->rs, B->cs, &beta, C->data, C->rs, C->cs, NULL, &rntm);
+    }
+    return MN_OK;
+}
+
+mn_status mn_blas_syrk_lower(double alpha, const mn_mat *A, double beta, mn_mat *C, int threads)
+{
+    MN_TRY(check_dtypes("syrk", A->dtype, A->dtype, C->dtype));
+    if (C->rows != A->rows || C->cols != A->rows)
+        return mn_fail(MN_ERR_SHAPE, "syrk: A is %lldx%lld, C %lldx%lld", (long long)A->rows,
+                       (long long)A->cols, (long long)C->rows, (long long)C->cols);
+    rntm_t rntm;
+    set_threads(&rntm, threads);
+    dim_t m = (dim_t)A->rows, k = (dim_t)A->cols;
+    if (C->dtype == MN_F32) {
+        float a = (float)alpha, b = (float)beta;
+        bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, m, k, &a, A->data, A->rs, A->cs, &b, C->data,
+                     C->rs, C->cs, NULL, &rntm);
+    } else {
+        bli_dsyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, m, k, &alpha, A->data, A->rs, A->cs, &beta,
+                     C->data, C->rs, C->cs, NULL, &rntm);
+    }
+    return MN_OK;
+}
+
+mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                              mn_mat *C, int threads)
+{
+    MN_TRY(check_dtypes("gemmt", A->dtype, B->dtype, C->dtype));
+    if (A->cols != B->rows || C->rows != A->rows || C->cols != B->cols || C->rows != C->cols)
+        return mn_fail(MN_ERR_SHAPE, "gemmt: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
+                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
+                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+    rntm_t rntm;
+    set_threads(&rntm, threads);
+    dim_t m = (dim_t)C->rows, k = (dim_t)A->cols;
+    if (C->dtype == MN_F32) {
+        float a = (float)alpha, b = (float)beta;
+        bli_sgemmt_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, k, &a, A->data, A->rs,
+                      A->cs, B->data, B->rs, B->cs, &b, C->data, C->rs, C->cs, NULL, &rntm);
+    } else {
+        bli_dgemmt_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, k, &alpha, A->data,
+                      A->rs, A->cs, B->data, B->rs, B->cs, &beta, C->data, C->rs, C->cs, NULL,
+                      &rntm);
+    }
+    return MN_OK;
+}
+
+const char *mn_blas_arch(void) { return bli_arch_string(bli_arch_query_id()); }
+
+const char *mn_blas_version(void) { return bli_info_get_version_str(); }

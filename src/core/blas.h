@@ -1,0 +1,27 @@
+/* Internal: the one wrapper around BLIS. Every BLIS call in modnorm goes
+ * through this file's functions. Matrices are mn_mat views: row-major data is
+ * passed with its strides (rs = cols, cs = 1) and a transpose is a view, so
+ * nothing is copied. `threads` <= 0 leaves the choice to BLIS. */
+#ifndef MN_CORE_BLAS_H
+#define MN_CORE_BLAS_H
+
+#include "modnorm/tensor.h"
+
+/* C = alpha·A·B + beta·C; A is (m, k), B is (k, n), C is (m, n), one dtype. */
+mn_status mn_blas_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
+                       int threads);
+
+/* Lower triangle of C = alpha·A·Aᵀ + beta·C; A is (m, k), C is (m, m).
+ * The strict upper triangle of C is left untouched. */
+mn_status mn_blas_syrk_lower(double alpha, const mn_mat *A, double beta, mn_mat *C, int threads);
+
+/* Lower triangle of C = alpha·A·B + beta·C where the product is known to be
+ * symmetric (gemmt: half the flops of gemm). A is (m, k), B is (k, m). */
+mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                              mn_mat *C, int threads);
+
+/* Name of the kernel set BLIS uses on this CPU ("haswell", "skx", ...). */
+const char *mn_blas_arch(void);
+const char *mn_blas_version(void);
+
+#endif

@@ -1,0 +1,63 @@
+/* The single file that calls LAPACK (see lapack.h). */
+#include <lapacke.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "core/lapack.h"
+
+/* A contiguous float64 copy of A (gesdd overwrites its input). */
+static mn_status copy_f64(const mn_mat *A, mn_mat *out)
+{
+    MN_TRY(mn_mat_alloc(out, MN_F64, A->rows, A->cols));
+    return mn_mat_copy(out, A);
+}
+
+mn_status mn_lapack_singular_values(const mn_mat *A, double *sv)
+{
+    int64_t k = A->rows < A->cols ? A->rows : A->cols;
+    if (k == 0)
+        return MN_OK;
+    mn_mat a;
+    MN_TRY(copy_f64(A, &a));
+    /* U and Vt are not referenced for jobz = 'N', but LAPACKE still checks
+     * their leading dimensions against the row-major shapes. */
+    double dummy = 0;
+    lapack_int ld = (lapack_int)(A->rows > A->cols ? A->rows : A->cols);
+    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)A->rows,
+                                     (lapack_int)A->cols, a.data, (lapack_int)A->cols, sv, &dummy,
+                                     ld, &dummy, ld);
+    mn_mat_free(&a);
+    if (info != 0)
+        return mn_fail(MN_ERR_NUMERIC, "dgesdd (singular values of %lldx%lld) failed: info = %d",
+                       (long long)A->rows, (long long)A->cols, (int)info);
+    return MN_OK;
+}
+
+mn_status mn_lapack_svd(const mn_mat *A, mn_mat *U, double *s, mn_mat *Vt)
+{
+    int64_t m = A->rows, n = A->cols, k = m < n ? m : n;
+    mn_mat a;
+    MN_TRY(copy_f64(A, &a));
+    mn_status st = mn_mat_alloc(U, MN_F64, m, k);
+    if (st == MN_OK)
+        st = mn_mat_alloc(Vt, MN_F64, k, n);
+    if (st != MN_OK) {
+        mn_mat_free(&a);
+        mn_mat_free(U);
+        return st;
+    }
+    if (k > 0) {
+        lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n,
+                                         a.data, (lapack_int)n, s, U->data, (lapack_int)k,
+                                         Vt->data, (lapack_int)n);
+        if (info != 0) {
+            mn_mat_free(&a);
+            mn_mat_free(U);
+            mn_mat_free(Vt);
+            return mn_fail(MN_ERR_NUMERIC, "dgesdd (SVD of %lldx%lld) failed: info = %d",
+                           (long long)m, (long long)n, (int)info);
+        }
+    }
+    mn_mat_free(&a);
+    return MN_OK;
+}

@@ -1,0 +1,216 @@
+/* float32 tensors and typed 2-D views. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "modnorm/tensor.h"
+
+size_t mn_dtype_size(mn_dtype dt) { return dt == MN_F32 ? sizeof(float) : sizeof(double); }
+
+const char *mn_dtype_name(mn_dtype dt) { return dt == MN_F32 ? "float32" : "float64"; }
+
+static mn_status check_shape(int ndim, const int64_t *shape)
+{
+    if (ndim < 1 || ndim > MN_MAX_DIMS)
+        return mn_fail(MN_ERR_ARG, "tensor: ndim = %d, must be in 1..%d", ndim, MN_MAX_DIMS);
+    if (!shape)
+        return mn_fail(MN_ERR_ARG, "tensor: shape is NULL");
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0)
+            return mn_fail(MN_ERR_ARG, "tensor: shape[%d] = %lld is negative", i,
+                           (long long)shape[i]);
+    return MN_OK;
+}
+
+static void set_contiguous(mn_tensor *t, int ndim, const int64_t *shape)
+{
+    t->ndim = ndim;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->stride[i] = s;
+        s *= shape[i];
+    }
+}
+
+mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shape)
+{
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_tensor_create: out is NULL");
+    *out = NULL;
+    MN_TRY(check_shape(ndim, shape));
+    mn_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return mn_fail(MN_ERR_NOMEM, "mn_tensor_create: out of memory");
+    set_contiguous(t, ndim, shape);
+    int64_t n = mn_tensor_numel(t);
+    t->data = calloc(n > 0 ? (size_t)n : 1, sizeof(float));
+    if (!t->data) {
+        free(t);
+        return mn_fail(MN_ERR_NOMEM, "mn_tensor_create: cannot allocate %lld floats", (long long)n);
+    }
+    t->owns_data = true;
+    *out = t;
+    return MN_OK;
+}
+
+mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *shape)
+{
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_tensor_wrap: out is NULL");
+    *out = NULL;
+    if (!data)
+        return mn_fail(MN_ERR_ARG, "mn_tensor_wrap: data is NULL");
+    MN_TRY(check_shape(ndim, shape));
+    mn_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return mn_fail(MN_ERR_NOMEM, "mn_tensor_wrap: out of memory");
+    set_contiguous(t, ndim, shape);
+    t->data = data;
+    t->owns_data = false;
+    *out = t;
+    return MN_OK;
+}
+
+void mn_tensor_destroy(mn_tensor *t)
+{
+    if (!t)
+        return;
+    if (t->owns_data)
+        free(t->data);
+    free(t);
+}
+
+int64_t mn_tensor_numel(const mn_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+bool mn_tensor_is_contiguous(const mn_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s)
+            return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+mn_mat mn_mat_view(mn_dtype dt, void *data, int64_t rows, int64_t cols)
+{
+    return (mn_mat){.dtype = dt, .rows = rows, .cols = cols, .rs = cols, .cs = 1, .data = data};
+}
+
+mn_mat mn_mat_transpose(mn_mat a)
+{
+    return (mn_mat){.dtype = a.dtype, .rows = a.cols, .cols = a.rows, .rs = a.cs, .cs = a.rs,
+                    .data = a.data};
+}
+
+mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out)
+{
+    if (!t || !out)
+        return mn_fail(MN_ERR_ARG, "mn_tensor_as_mat: NULL argument");
+    if (t->ndim == 1) {
+        *out = (mn_mat){MN_F32, 1, t->shape[0], t->shape[0] * t->stride[0], t->stride[0], t->data};
+        return MN_OK;
+    }
+    if (t->ndim != 2)
+        return mn_fail(MN_ERR_SHAPE, "mn_tensor_as_mat: tensor has %d dims, need 1 or 2", t->ndim);
+    *out = (mn_mat){MN_F32, t->shape[0], t->shape[1], t->stride[0], t->stride[1], t->data};
+    return MN_OK;
+}
+
+mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols)
+{
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_mat_alloc: out is NULL");
+    if (rows < 0 || cols < 0)
+        return mn_fail(MN_ERR_ARG, "mn_mat_alloc: negative shape %lldx%lld", (long long)rows,
+                       (long long)cols);
+    size_t n = (size_t)rows * (size_t)cols;
+    void *p = calloc(n ? n : 1, mn_dtype_size(dt));
+    if (!p)
+        return mn_fail(MN_ERR_NOMEM, "mn_mat_alloc: cannot allocate %lldx%lld %s", (long long)rows,
+                       (long long)cols, mn_dtype_name(dt));
+    *out = mn_mat_view(dt, p, rows, cols);
+    return MN_OK;
+}
+
+void mn_mat_free(mn_mat *m)
+{
+    if (!m)
+        return;
+    free(m->data);
+    m->data = NULL;
+}
+
+static bool same_shape(const mn_mat *a, const mn_mat *b)
+{
+    return a->rows == b->rows && a->cols == b->cols;
+}
+
+mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src)
+{
+    if (!same_shape(dst, src))
+        return mn_fail(MN_ERR_SHAPE, "mn_mat_copy: destination is %lldx%lld, source %lldx%lld",
+                       (long long)dst->rows, (long long)dst->cols, (long long)src->rows,
+                       (long long)src->cols);
+    for (int64_t i = 0; i < src->rows; i++)
+        for (int64_t j = 0; j < src->cols; j++)
+            mn_mat_set(dst, i, j, mn_mat_get(src, i, j));
+    return MN_OK;
+}
+
+mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out)
+{
+    if (!same_shape(a, b))
+        return mn_fail(MN_ERR_SHAPE, "mn_mat_dot: %lldx%lld against %lldx%lld", (long long)a->rows,
+                       (long long)a->cols, (long long)b->rows, (long long)b->cols);
+    double s = 0;
+    for (int64_t i = 0; i < a->rows; i++)
+        for (int64_t j = 0; j < a->cols; j++)
+            s += mn_mat_get(a, i, j) * mn_mat_get(b, i, j);
+    *out = s;
+    return MN_OK;
+}
+
+mn_status mn_mat_check_finite(const mn_mat *m, const char *what)
+{
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++) {
+            double v = mn_mat_get(m, i, j);
+            if (!isfinite(v))
+                return mn_fail(MN_ERR_NONFINITE, "%s has a non-finite value (%g) at (%lld, %lld)",
+                               what, v, (long long)i, (long long)j);
+        }
+    return MN_OK;
+}
+
+bool mn_mat_is_zero(const mn_mat *m)
+{
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++)
+            if (mn_mat_get(m, i, j) != 0.0)
+                return false;
+    return true;
+}
+
+void mn_mat_fill(mn_mat *m, double v)
+{
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++)
+            mn_mat_set(m, i, j, v);
+}
+
+void mn_mat_scale(mn_mat *m, double s)
+{
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++)
+            mn_mat_set(m, i, j, s * mn_mat_get(m, i, j));
+}

@@ -1,0 +1,139 @@
+/* Polar factor by odd polynomial iteration, and the dualize entry point.
+ *
+ * For G (m x n) the iteration runs on the wide orientation X (k x N, k =
+ * min(m, n)): a tall G is read through its transpose view, so the Gram
+ * matrix A = X Xᵀ is the small k x k one. One step:
+ *     A = X Xᵀ               (syrk: half the flops of a gemm)
+ *     B = b·A + c·A²         (gemmt: A² is symmetric)
+ *     X ← a·X + B·X          (gemm)                                       */
+#include <math.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "modnorm/polar.h"
+#include "norms/spectral.h"
+#include "norms/vector.h"
+
+typedef struct {
+    mn_mat X, Y, A, B; /* X, Y: k x N iterates; A, B: k x k */
+} workspace;
+
+static void workspace_free(workspace *w)
+{
+    mn_mat_free(&w->X);
+    mn_mat_free(&w->Y);
+    mn_mat_free(&w->A);
+    mn_mat_free(&w->B);
+}
+
+static mn_status workspace_alloc(workspace *w, mn_dtype dt, int64_t k, int64_t N)
+{
+    memset(w, 0, sizeof *w);
+    mn_status st = mn_mat_alloc(&w->X, dt, k, N);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&w->Y, dt, k, N);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&w->A, dt, k, k);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&w->B, dt, k, k);
+    if (st != MN_OK)
+        workspace_free(w);
+    return st;
+}
+
+/* Copy the lower triangle of a square matrix onto its upper triangle. */
+static void symmetrize_lower(mn_mat *C)
+{
+    for (int64_t i = 0; i < C->rows; i++)
+        for (int64_t j = i + 1; j < C->cols; j++)
+            mn_mat_set(C, i, j, mn_mat_get(C, j, i));
+}
+
+/* B = b·A + c·A² on the full square (A symmetric, lower triangle valid). */
+static mn_status gram_polynomial(workspace *w, double b, double c, int threads)
+{
+    symmetrize_lower(&w->A);
+    if (c != 0.0) {
+        MN_TRY(mn_blas_gemmt_lower(c, &w->A, &w->A, 0.0, &w->B, threads));
+        symmetrize_lower(&w->B);
+    } else {
+        mn_mat_fill(&w->B, 0.0);
+    }
+    int64_t k = w->A.rows;
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < k; j++)
+            mn_mat_set(&w->B, i, j, mn_mat_get(&w->B, i, j) + b * mn_mat_get(&w->A, i, j));
+    return MN_OK;
+}
+
+static mn_status iterate(const mn_polar_method *method, int steps, int threads, workspace *w)
+{
+    for (int s = 0; s < steps; s++) {
+        const double *abc = method->coeffs[s < method->n_coeffs ? s : method->n_coeffs - 1];
+        MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+        MN_TRY(gram_polynomial(w, abc[1], abc[2], threads));
+        memcpy(w->Y.data, w->X.data, (size_t)(w->X.rows * w->X.cols) * mn_dtype_size(w->X.dtype));
+        MN_TRY(mn_blas_gemm(1.0, &w->B, &w->X, abc[0], &w->Y, threads));
+        mn_mat tmp = w->X;
+        w->X = w->Y;
+        w->Y = tmp;
+    }
+    return MN_OK;
+}
+
+mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat *out,
+                   const mn_mat *G)
+{
+    if (!method || !out || !G || !out->data || !G->data)
+        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    if (out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype)
+        return mn_fail(MN_ERR_SHAPE, "mn_polar: out is %lldx%lld %s, G is %lldx%lld %s",
+                       (long long)out->rows, (long long)out->cols, mn_dtype_name(out->dtype),
+                       (long long)G->rows, (long long)G->cols, mn_dtype_name(G->dtype));
+    if (G->rows < 1 || G->cols < 1)
+        return mn_fail(MN_ERR_SHAPE, "mn_polar: G is %lldx%lld, needs at least one element",
+                       (long long)G->rows, (long long)G->cols);
+    if (steps < 0)
+        return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d is negative", steps);
+    MN_TRY(mn_mat_check_finite(G, "the gradient"));
+    double fro = mn_vec_norm(MN_VEC_L2, G);
+    if (fro == 0) {
+        mn_mat_fill(out, 0);
+        return MN_OK;
+    }
+    if (method->n_coeffs == 0)
+        return mn_spectral_polar_exact(out, G);
+
+    /* Work on the wide orientation so that X Xᵀ is the small Gram matrix. */
+    bool tall = G->rows > G->cols;
+    mn_mat g = tall ? mn_mat_transpose(*G) : *G;
+    mn_mat o = tall ? mn_mat_transpose(*out) : *out;
+    workspace w;
+    MN_TRY(workspace_alloc(&w, G->dtype, g.rows, g.cols));
+    mn_mat_copy(&w.X, &g);
+    mn_mat_scale(&w.X, 1.0 / (method->norm_slack * fro));
+    mn_status st = iterate(method, steps > 0 ? steps : method->default_steps, threads, &w);
+    if (st == MN_OK)
+        st = mn_mat_copy(&o, &w.X);
+    workspace_free(&w);
+    return st;
+}
+
+static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
+{
+    const mn_dualize_opts *o = ctx;
+    return mn_polar(o->method, o->steps, o->threads, out, G);
+}
+
+mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
+                     const mn_mat *G)
+{
+    if (!norm)
+        return mn_fail(MN_ERR_ARG, "mn_dualize: norm is NULL");
+    mn_dualize_opts o = opts ? *opts : (mn_dualize_opts){0};
+    if (!o.method)
+        o.method = mn_polar_default();
+    mn_polar_provider provider = {provide_polar, &o};
+    return mn_norm_lmo(norm, out, G, &provider);
+}

@@ -1,0 +1,95 @@
+/* Exact spectral quantities (see spectral.h). */
+#include <float.h>
+#include <stdlib.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "core/lapack.h"
+#include "norms/spectral.h"
+
+static int64_t min_dim(const mn_mat *A) { return A->rows < A->cols ? A->rows : A->cols; }
+
+/* Singular values into a fresh array the caller frees. */
+static mn_status singular_values(const mn_mat *A, double **sv)
+{
+    int64_t k = min_dim(A);
+    *sv = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+    if (!*sv)
+        return mn_fail(MN_ERR_NOMEM, "singular values: out of memory");
+    mn_status st = mn_lapack_singular_values(A, *sv);
+    if (st != MN_OK) {
+        free(*sv);
+        *sv = NULL;
+    }
+    return st;
+}
+
+mn_status mn_spectral_sigma_max(const mn_mat *A, double *out)
+{
+    double *sv;
+    MN_TRY(singular_values(A, &sv));
+    *out = min_dim(A) > 0 ? sv[0] : 0;
+    free(sv);
+    return MN_OK;
+}
+
+mn_status mn_spectral_nuclear(const mn_mat *A, double *out)
+{
+    double *sv;
+    MN_TRY(singular_values(A, &sv));
+    double s = 0;
+    for (int64_t i = 0; i < min_dim(A); i++)
+        s += sv[i];
+    *out = s;
+    free(sv);
+    return MN_OK;
+}
+
+/* out = U[:, :r] · Vt[:r, :] in double, then stored in out's dtype. */
+static mn_status product_of_leading(mn_mat *out, mn_mat *U, mn_mat *Vt, int64_t r)
+{
+    mn_mat P;
+    MN_TRY(mn_mat_alloc(&P, MN_F64, out->rows, out->cols));
+    mn_status st = MN_OK;
+    if (r > 0) {
+        mn_mat Ur = *U, Vr = *Vt;
+        Ur.cols = r;
+        Vr.rows = r;
+        st = mn_blas_gemm(1.0, &Ur, &Vr, 0.0, &P, 0);
+    }
+    if (st == MN_OK)
+        st = mn_mat_copy(out, &P);
+    mn_mat_free(&P);
+    return st;
+}
+
+static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
+{
+    int64_t k = min_dim(G);
+    double *s = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+    if (!s)
+        return mn_fail(MN_ERR_NOMEM, "polar (svd): out of memory");
+    mn_mat U, Vt;
+    mn_status st = mn_lapack_svd(G, &U, s, &Vt);
+    if (st != MN_OK) {
+        free(s);
+        return st;
+    }
+    double big = G->rows > G->cols ? (double)G->rows : (double)G->cols;
+    double tol = k > 0 ? big * DBL_EPSILON * s[0] : 0;
+    int64_t r = 0;
+    while (r < k && r < max_rank && s[r] > tol)
+        r++;
+    st = product_of_leading(out, &U, &Vt, r);
+    mn_mat_free(&U);
+    mn_mat_free(&Vt);
+    free(s);
+    return st;
+}
+
+mn_status mn_spectral_polar_exact(mn_mat *out, const mn_mat *G)
+{
+    return polar_rank(out, G, INT64_MAX);
+}
+
+mn_status mn_spectral_top_pair(mn_mat *out, const mn_mat *G) { return polar_rank(out, G, 1); }

@@ -1,0 +1,18 @@
+/* Internal: exact spectral quantities, computed in double through LAPACK. */
+#ifndef MN_NORMS_SPECTRAL_H
+#define MN_NORMS_SPECTRAL_H
+
+#include "modnorm/tensor.h"
+
+/* σ_max(A) and the nuclear norm Σσ(A). */
+mn_status mn_spectral_sigma_max(const mn_mat *A, double *out);
+mn_status mn_spectral_nuclear(const mn_mat *A, double *out);
+
+/* out = U Vᵀ on the range of G (singular values below max(m,n)·ε·σ_max map
+ * to zero, as the polynomial iterations map them). out may be G. */
+mn_status mn_spectral_polar_exact(mn_mat *out, const mn_mat *G);
+
+/* out = u₁ v₁ᵀ, the top singular pair (the lmo of the nuclear norm). */
+mn_status mn_spectral_top_pair(mn_mat *out, const mn_mat *G);
+
+#endif
