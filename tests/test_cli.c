@@ -1,0 +1,138 @@
+/* The modnorm command: dualize and norm against the library, and bad input
+ * giving a one-line error with a non-zero exit and no output file. The
+ * binary's path comes from the MODNORM environment variable (set by meson). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char dir[] = "/tmp/mn_cli_XXXXXX";
+
+/* Run `modnorm ARGS`, capture stdout+stderr into out, return the exit code. */
+static int run(const char *args, char *out, size_t cap)
+{
+    const char *exe = getenv("MODNORM");
+    ck_assert_msg(exe != NULL, "MODNORM is not set");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    strcpy(dir, "/tmp/mn_cli_XXXXXX");
+}
+
+START_TEST(test_dualize_matches_library)
+{
+    char in[256], outp[256], args[1024], buf[4096];
+    snprintf(in, sizeof in, "%s/g.npy", dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    static const char *cases[][2] = {{"rms-rms", "svd"}, {"spectral", "ns5"},
+                                     {"l1-rms", NULL},   {"rms-linf", NULL},
+                                     {"l2-l2", "polar-express"}};
+    for (int dt = MN_F32; dt <= MN_F64; dt++) {
+        mn_mat G = tm_make(TM_GAUSSIAN, (mn_dtype)dt, 20, 9, 4);
+        ck_assert_ok(mn_npy_write(in, &G));
+        for (size_t i = 0; i < 5; i++) {
+            snprintf(args, sizeof args, "dualize --norm %s %s%s %s %s", cases[i][0],
+                     cases[i][1] ? "--method " : "", cases[i][1] ? cases[i][1] : "", in, outp);
+            ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+            mn_mat O, L;
+            ck_assert_ok(mn_npy_read(outp, &O));
+            ck_assert_int_eq(O.dtype, dt);
+            const mn_norm *n;
+            const mn_polar_method *m = NULL;
+            ck_assert_ok(mn_norm_lookup(cases[i][0], &n));
+            if (cases[i][1])
+                ck_assert_ok(mn_polar_lookup(cases[i][1], &m));
+            ck_assert_ok(mn_mat_alloc(&L, G.dtype, G.rows, G.cols));
+            mn_dualize_opts o = {.method = m};
+            ck_assert_ok(mn_dualize(n, &o, &L, &G));
+            ck_assert_double_le(tm_max_abs_diff(&O, &L), dt == MN_F32 ? 1e-6 : 1e-13);
+            mn_mat_free(&O);
+            mn_mat_free(&L);
+        }
+        mn_mat_free(&G);
+    }
+}
+END_TEST
+
+START_TEST(test_norm_prints_json)
+{
+    char args[512], buf[4096];
+    snprintf(args, sizeof args, "norm --norm l1-linf %s/small_f4.npy", MN_TEST_DATA);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "{\"norm\": 2.5, \"dual\": 9}\n");
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    char in[256], outp[256], args[1024], buf[4096];
+    snprintf(in, sizeof in, "%s/g.npy", dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 3, 3, 1);
+    ck_assert_ok(mn_npy_write(in, &G));
+    mn_mat_set(&G, 1, 1, NAN);
+    char nan[256];
+    snprintf(nan, sizeof nan, "%s/nan.npy", dir);
+    ck_assert_ok(mn_npy_write(nan, &G));
+    mn_mat_free(&G);
+    const struct {
+        const char *fmt, *needle;
+        int code;
+    } cases[] = {
+        {"dualize --norm linf-l1 %s %s", "NP-hard", 2},
+        {"dualize --norm nope %s %s", "unknown norm 'nope'", 2},
+        {"dualize --norm rms-rms --method nope %s %s", "unknown polar method", 2},
+        {"dualize --norm rms-rms --steps 0 %s %s", "--steps", 2},
+        {"dualize %s %s", "--norm is required", 2},
+        {"dualize --norm rms-rms --bogus %s %s", "--bogus", 2},
+        {"dualize --norm rms-rms %s/../nan.npy %s", "non-finite", 1},
+        {"dualize --norm rms-rms %s.missing %s", "cannot open", 1},
+        {"norm --norm rms-rms %s %s", "exactly one", 2},
+        {"frobnicate %s %s", "unknown command", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, cases[i].fmt, in, outp);
+        if (strstr(cases[i].fmt, "/../nan.npy"))
+            snprintf(args, sizeof args, "dualize --norm rms-rms %s %s", nan, outp);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == cases[i].code, "'%s' exited %d, want %d: %s", args, code,
+                      cases[i].code, buf);
+        ck_assert_msg(strstr(buf, cases[i].needle), "'%s' printed '%s', lacking '%s'", args, buf,
+                      cases[i].needle);
+        ck_assert_msg(access(outp, F_OK) != 0, "'%s' left an output file", args);
+    }
+    ck_assert_int_eq(run("dualize --help", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "usage: modnorm dualize"));
+    ck_assert_int_eq(run("--help", buf, sizeof buf), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_dualize_matches_library);
+    tcase_add_test(tc, test_norm_prints_json);
+    tcase_add_test(tc, test_bad_input);
+    suite_add_tcase(s, tc);
+    return tm_run_suite(s);
+}

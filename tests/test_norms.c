@@ -1,0 +1,383 @@
+/* Norms: hand-computed values, and for every registered norm on tall, wide,
+ * square, 1 x n and n x 1 matrices (float32 and float64) the three properties
+ * of an LMO: ‖lmo(G)‖ = 1, <G, lmo(G)> = dual(G), and no feasible point does
+ * better. Operator norm values are checked against sampled ‖Ax‖_β / ‖x‖_α. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norms/vector.h"
+#include "testutil.h"
+
+static const int64_t shapes[][2] = {{12, 5}, {5, 12}, {8, 8}, {1, 9}, {9, 1}, {1, 1}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static double tol_of(mn_dtype dt) { return dt == MN_F32 ? 3e-6 : 1e-11; }
+
+static double norm_of(const mn_norm *n, const mn_mat *A)
+{
+    double v;
+    ck_assert_ok(mn_norm_value(n, A, &v));
+    return v;
+}
+
+static double dot(const mn_mat *a, const mn_mat *b)
+{
+    double d;
+    ck_assert_ok(mn_mat_dot(a, b, &d));
+    return d;
+}
+
+/* <G, T/‖T‖> must not exceed dual(G). */
+static void check_feasible(const mn_norm *n, const mn_mat *G, mn_mat *T, double dual, double tol,
+                           const char *what)
+{
+    double nt = norm_of(n, T);
+    if (nt == 0)
+        return;
+    double score = dot(G, T) / nt;
+    ck_assert_msg(score <= dual * (1 + tol) + tol, "%s: %s point scores %.10g > dual %.10g (%lldx%lld)",
+                  n->name, what, score, dual, (long long)G->rows, (long long)G->cols);
+}
+
+static void check_lmo_properties(const mn_norm *n, const mn_mat *G, uint64_t seed)
+{
+    double tol = tol_of(G->dtype);
+    mn_mat L;
+    ck_assert_ok(mn_mat_alloc(&L, G->dtype, G->rows, G->cols));
+    ck_assert_ok(mn_norm_lmo(n, &L, G, NULL));
+    double nl = norm_of(n, &L), dual;
+    ck_assert_ok(mn_norm_dual(n, G, &dual));
+    ck_assert_msg(fabs(nl - 1) <= 10 * tol, "%s: ‖lmo(G)‖ = %.12g on %lldx%lld %s", n->name, nl,
+                  (long long)G->rows, (long long)G->cols, mn_dtype_name(G->dtype));
+    double inner = dot(G, &L);
+    ck_assert_msg(fabs(inner - dual) <= 10 * tol * fmax(1, dual),
+                  "%s: <G, lmo> = %.12g but dual = %.12g on %lldx%lld", n->name, inner, dual,
+                  (long long)G->rows, (long long)G->cols);
+
+    /* Random feasible points: Gaussian, sparse, sign patterns, and small
+     * perturbations of the LMO itself (a local optimality check). */
+    mn_rng r;
+    mn_rng_seed(&r, seed);
+    mn_mat T;
+    ck_assert_ok(mn_mat_alloc(&T, MN_F64, G->rows, G->cols));
+    for (int trial = 0; trial < 40; trial++) {
+        mn_rng_fill_normal(&r, &T);
+        check_feasible(n, G, &T, dual, tol, "gaussian");
+        mn_mat_fill(&T, 0);
+        mn_mat_set(&T, (int64_t)mn_rng_below(&r, (uint64_t)G->rows),
+                   (int64_t)mn_rng_below(&r, (uint64_t)G->cols), mn_rng_normal(&r));
+        check_feasible(n, G, &T, dual, tol, "sparse");
+        for (int64_t i = 0; i < T.rows; i++)
+            for (int64_t j = 0; j < T.cols; j++)
+                mn_mat_set(&T, i, j, mn_rng_uniform(&r) < 0.5 ? -1 : 1);
+        check_feasible(n, G, &T, dual, tol, "sign");
+        double eps = trial < 20 ? 1e-2 : 1e-1;
+        for (int64_t i = 0; i < T.rows; i++)
+            for (int64_t j = 0; j < T.cols; j++)
+                mn_mat_set(&T, i, j, mn_mat_get(&L, i, j) + eps * mn_rng_normal(&r));
+        check_feasible(n, G, &T, dual, tol, "perturbed-lmo");
+    }
+
+    /* In place (out == G) gives the same answer. */
+    mn_mat C;
+    ck_assert_ok(mn_mat_alloc(&C, G->dtype, G->rows, G->cols));
+    ck_assert_ok(mn_mat_copy(&C, G));
+    ck_assert_ok(mn_norm_lmo(n, &C, &C, NULL));
+    ck_assert_double_le(tm_max_abs_diff(&C, &L), 10 * tol * fmax(1, nl));
+
+    mn_mat_free(&C);
+    mn_mat_free(&T);
+    mn_mat_free(&L);
+}
+
+START_TEST(test_lmo_properties_every_norm)
+{
+    for (size_t k = 0; k < mn_norm_count(); k++) {
+        const mn_norm *n = mn_norm_at(k);
+        for (size_t s = 0; s < N_SHAPES; s++)
+            for (int dt = MN_F32; dt <= MN_F64; dt++)
+                for (int kind = TM_GAUSSIAN; kind <= TM_LOW_RANK_NOISE; kind++) {
+                    uint64_t seed = 1000 * k + 10 * s + (uint64_t)dt + 100 * (uint64_t)kind;
+                    mn_mat G = tm_make((tm_kind)kind, (mn_dtype)dt, shapes[s][0], shapes[s][1], seed);
+                    check_lmo_properties(n, &G, seed + 7);
+                    mn_mat_free(&G);
+                }
+    }
+}
+END_TEST
+
+/* ‖x‖ for the vector kinds, written out independently of src/norms. */
+static double vnorm(const char *kind, const double *x, int64_t n)
+{
+    double s = 0;
+    if (strcmp(kind, "l1") == 0) {
+        for (int64_t i = 0; i < n; i++)
+            s += fabs(x[i]);
+        return s;
+    }
+    if (strcmp(kind, "linf") == 0) {
+        for (int64_t i = 0; i < n; i++)
+            s = fmax(s, fabs(x[i]));
+        return s;
+    }
+    for (int64_t i = 0; i < n; i++)
+        s += x[i] * x[i];
+    return strcmp(kind, "rms") == 0 ? sqrt(s / (double)n) : sqrt(s);
+}
+
+/* sup_x ‖Ax‖_β/‖x‖_α sampled: never above the value, and close to it from
+ * the best of many random and basis directions plus local refinement. */
+START_TEST(test_operator_values_against_sampling)
+{
+    static const char *ops[] = {"l1-l1", "l1-l2", "l1-rms", "l1-linf", "l2-linf", "rms-linf",
+                                "linf-linf", "l2-l2", "rms-rms", "l2-rms", "rms-l2"};
+    mn_rng r;
+    mn_rng_seed(&r, 99);
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        const mn_norm *n;
+        ck_assert_ok(mn_norm_lookup(ops[k], &n));
+        char in[8], out[8];
+        ck_assert_int_eq(sscanf(ops[k], "%7[^-]-%7s", in, out), 2);
+        for (size_t s = 0; s < N_SHAPES; s++) {
+            int64_t m = shapes[s][0], d = shapes[s][1];
+            mn_mat A = tm_make(TM_GAUSSIAN, MN_F64, m, d, 500 + k * 10 + s);
+            double value = norm_of(n, &A), best = 0;
+            double *x = malloc((size_t)d * sizeof(double)), *y = malloc((size_t)m * sizeof(double));
+            /* Basis vectors, every sign vector (d <= 12), then Gaussians. */
+            int n_signs = 1 << d;
+            for (int t = 0; t < d + n_signs + 2000; t++) {
+                for (int64_t j = 0; j < d; j++)
+                    x[j] = t < d                ? (j == t)
+                           : t < d + n_signs    ? (((t - d) >> j) & 1 ? 1.0 : -1.0)
+                                                : mn_rng_normal(&r);
+                for (int64_t i = 0; i < m; i++) {
+                    y[i] = 0;
+                    for (int64_t j = 0; j < d; j++)
+                        y[i] += mn_mat_get(&A, i, j) * x[j];
+                }
+                best = fmax(best, vnorm(out, y, m) / vnorm(in, x, d));
+            }
+            ck_assert_msg(best <= value * (1 + 1e-12), "%s: sampled %.12g > value %.12g", ops[k],
+                          best, value);
+            /* ℓ1 domains attain at a basis vector; ℓ∞ targets at a sign vector
+             * (sampled); spectral norms are checked against a power method. */
+            if (strcmp(in, "l1") == 0 || strcmp(in, "linf") == 0 || d == 1)
+                ck_assert_msg(best >= value * (1 - 1e-12), "%s: value %.12g not attained (%.12g)",
+                              ops[k], value, best);
+            free(x);
+            free(y);
+            mn_mat_free(&A);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_hand_computed_values)
+{
+    double a[] = {1, -2, 3, -4, 5, -6}; /* 2 x 3 */
+    mn_mat A = mn_mat_view(MN_F64, a, 2, 3);
+    const double smax = 9.5080320006957226, nuc = 10.280901636369206; /* numpy.linalg.svd */
+    const struct {
+        const char *name;
+        double value, dual;
+    } cases[] = {
+        {"l1-l1", 9, 4 + 5 + 6},             /* max column ℓ1; Σ column ℓ∞ */
+        {"l1-l2", sqrt(45), sqrt(17) + sqrt(29) + sqrt(45)},
+        {"l1-rms", sqrt(45 / 2.0), sqrt(2) * (sqrt(17) + sqrt(29) + sqrt(45))},
+        {"l1-linf", 6, 21},
+        {"max-abs", 6, 21},
+        {"linf-linf", 15, 3 + 6},              /* max row ℓ1; Σ row ℓ∞ */
+        {"l2-linf", sqrt(77), sqrt(14) + sqrt(77)},
+        {"rms-linf", sqrt(3 * 77.0), (sqrt(14) + sqrt(77)) / sqrt(3)},
+        {"l2-l2", smax, nuc},
+        {"spectral", smax, nuc},
+        {"rms-rms", sqrt(3 / 2.0) * smax, nuc / sqrt(3 / 2.0)},
+        {"l2-rms", smax / sqrt(2), nuc * sqrt(2)},
+        {"rms-l2", sqrt(3) * smax, nuc / sqrt(3)},
+        {"frobenius", sqrt(91), sqrt(91)},
+        {"nuclear", nuc, smax},
+        {"l1", 21, 6},
+        {"linf", 6, 21},
+        {"rms", sqrt(91 / 6.0), sqrt(6 * 91.0)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const mn_norm *n;
+        ck_assert_ok(mn_norm_lookup(cases[i].name, &n));
+        double v, d;
+        ck_assert_ok(mn_norm_value(n, &A, &v));
+        ck_assert_ok(mn_norm_dual(n, &A, &d));
+        ck_assert_msg(fabs(v - cases[i].value) < 1e-12 * cases[i].value, "%s value %.17g != %.17g",
+                      cases[i].name, v, cases[i].value);
+        ck_assert_msg(fabs(d - cases[i].dual) < 1e-12 * cases[i].dual, "%s dual %.17g != %.17g",
+                      cases[i].name, d, cases[i].dual);
+    }
+}
+END_TEST
+
+/* The closed forms of DESIGN.md's table, element by element. */
+START_TEST(test_lmo_closed_forms)
+{
+    double g[] = {1, -2, 3, -4, 5, 0}; /* 2 x 3 */
+    mn_mat G = mn_mat_view(MN_F64, g, 2, 3);
+    double o[6];
+    mn_mat O = mn_mat_view(MN_F64, o, 2, 3);
+    const mn_norm *n;
+
+    ck_assert_ok(mn_norm_lookup("l1-linf", &n));
+    ck_assert_ok(mn_norm_lmo(n, &O, &G, NULL));
+    double sign[] = {1, -1, 1, -1, 1, 0};
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq(o[i], sign[i]);
+
+    ck_assert_ok(mn_norm_lookup("l1-rms", &n)); /* each column · √d_out / ‖column‖₂ */
+    ck_assert_ok(mn_norm_lmo(n, &O, &G, NULL));
+    ck_assert_double_eq_tol(o[0], sqrt(2) * 1 / sqrt(17), 1e-15);
+    ck_assert_double_eq_tol(o[3], sqrt(2) * -4 / sqrt(17), 1e-15);
+    ck_assert_double_eq_tol(o[2], sqrt(2), 1e-15);
+    ck_assert_double_eq_tol(o[5], 0, 1e-15);
+
+    ck_assert_ok(mn_norm_lookup("rms-linf", &n)); /* each row / (√d_in ‖row‖₂) */
+    ck_assert_ok(mn_norm_lmo(n, &O, &G, NULL));
+    ck_assert_double_eq_tol(o[1], -2 / (sqrt(3) * sqrt(14)), 1e-15);
+    ck_assert_double_eq_tol(o[4], 5 / (sqrt(3) * sqrt(41)), 1e-15);
+
+    ck_assert_ok(mn_norm_lookup("l1-l1", &n)); /* ±e_i at each column's largest entry */
+    ck_assert_ok(mn_norm_lmo(n, &O, &G, NULL));
+    double l1l1[] = {0, 0, 1, -1, 1, 0};
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq(o[i], l1l1[i]);
+
+    ck_assert_ok(mn_norm_lookup("frobenius", &n));
+    ck_assert_ok(mn_norm_lmo(n, &O, &G, NULL));
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(o[i], g[i] / sqrt(55), 1e-15);
+}
+END_TEST
+
+/* The spectral family: lmo = U Vᵀ / s, so its ℓ2→ℓ2 norm is 1/s, and the
+ * RMS→RMS lmo has all singular values √(d_out/d_in). */
+START_TEST(test_spectral_scales)
+{
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F64, 6, 15, 3);
+    const struct {
+        const char *name;
+        double sv;
+    } cases[] = {{"l2-l2", 1}, {"rms-rms", sqrt(6 / 15.0)}, {"l2-rms", sqrt(6)}, {"rms-l2", 1 / sqrt(15)}};
+    mn_mat L;
+    ck_assert_ok(mn_mat_alloc(&L, MN_F64, 6, 15));
+    for (size_t i = 0; i < 4; i++) {
+        const mn_norm *n;
+        ck_assert_ok(mn_norm_lookup(cases[i].name, &n));
+        ck_assert(n->uses_polar);
+        ck_assert_ok(mn_norm_lmo(n, &L, &G, NULL));
+        double *sv = tm_singular_values(&L);
+        for (int k = 0; k < 6; k++)
+            ck_assert_double_eq_tol(sv[k], cases[i].sv, 1e-12);
+        free(sv);
+    }
+    mn_mat_free(&L);
+    mn_mat_free(&G);
+}
+END_TEST
+
+START_TEST(test_zero_and_nonfinite)
+{
+    for (size_t k = 0; k < mn_norm_count(); k++) {
+        const mn_norm *n = mn_norm_at(k);
+        mn_mat Z, O;
+        ck_assert_ok(mn_mat_alloc(&Z, MN_F32, 4, 3));
+        ck_assert_ok(mn_mat_alloc(&O, MN_F32, 4, 3));
+        mn_mat_fill(&O, 7);
+        ck_assert_ok(mn_norm_lmo(n, &O, &Z, NULL));
+        ck_assert(mn_mat_is_zero(&O));
+        double v = -1, d = -1;
+        ck_assert_ok(mn_norm_value(n, &Z, &v));
+        ck_assert_ok(mn_norm_dual(n, &Z, &d));
+        ck_assert_double_eq(v, 0);
+        ck_assert_double_eq(d, 0);
+
+        mn_mat_set(&Z, 2, 1, NAN);
+        ck_assert_int_eq(mn_norm_lmo(n, &O, &Z, NULL), MN_ERR_NONFINITE);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "(2, 1)"));
+        ck_assert_int_eq(mn_norm_value(n, &Z, &v), MN_ERR_NONFINITE);
+        mn_mat_set(&Z, 2, 1, INFINITY);
+        ck_assert_int_eq(mn_norm_dual(n, &Z, &d), MN_ERR_NONFINITE);
+        mn_mat_free(&Z);
+        mn_mat_free(&O);
+    }
+}
+END_TEST
+
+START_TEST(test_lookup)
+{
+    const mn_norm *n, *m;
+    ck_assert_ok(mn_norm_lookup("spectral", &n));
+    ck_assert_ok(mn_norm_lookup("l2-l2", &m));
+    ck_assert_ptr_eq(n, m);
+    ck_assert_ok(mn_norm_lookup("max-abs", &n));
+    ck_assert_str_eq(n->name, "l1-linf");
+    static const char *refused[] = {"linf-l1", "linf-l2", "linf-rms", "l2-l1", "rms-l1"};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(mn_norm_lookup(refused[i], &n), MN_ERR_UNSUPPORTED);
+        ck_assert_ptr_null(n);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "NP-hard"));
+    }
+    ck_assert_int_eq(mn_norm_lookup("l3-l3", &n), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "unknown norm 'l3-l3'"));
+    ck_assert_int_eq(mn_norm_lookup(NULL, &n), MN_ERR_ARG);
+
+    /* Shape and dtype mismatches are named. */
+    ck_assert_ok(mn_norm_lookup("rms-rms", &n));
+    mn_mat G, O;
+    ck_assert_ok(mn_mat_alloc(&G, MN_F32, 3, 4));
+    ck_assert_ok(mn_mat_alloc(&O, MN_F64, 3, 4));
+    ck_assert_int_eq(mn_norm_lmo(n, &O, &G, NULL), MN_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "float64"));
+    mn_mat_free(&G);
+    mn_mat_free(&O);
+}
+END_TEST
+
+/* Reference values from NumPy (tests/data, made by scripts/make_test_fixtures.py). */
+START_TEST(test_against_numpy_fixture)
+{
+    mn_mat G, P, vals;
+    ck_assert_ok(mn_npy_read(MN_TEST_DATA "/svd_G.npy", &G));
+    ck_assert_ok(mn_npy_read(MN_TEST_DATA "/svd_polar.npy", &P));
+    ck_assert_ok(mn_npy_read(MN_TEST_DATA "/svd_values.npy", &vals)); /* σ_max, nuclear */
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("l2-l2", &n));
+    double v, d;
+    ck_assert_ok(mn_norm_value(n, &G, &v));
+    ck_assert_ok(mn_norm_dual(n, &G, &d));
+    ck_assert_double_eq_tol(v, mn_mat_get(&vals, 0, 0), 1e-12 * v);
+    ck_assert_double_eq_tol(d, mn_mat_get(&vals, 0, 1), 1e-12 * d);
+    mn_mat L;
+    ck_assert_ok(mn_mat_alloc(&L, G.dtype, G.rows, G.cols));
+    ck_assert_ok(mn_norm_lmo(n, &L, &G, NULL));
+    ck_assert_double_le(tm_max_abs_diff(&L, &P), 1e-12);
+    mn_mat_free(&L);
+    mn_mat_free(&G);
+    mn_mat_free(&P);
+    mn_mat_free(&vals);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norms");
+    TCase *tc = tcase_create("norms");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_hand_computed_values);
+    tcase_add_test(tc, test_lmo_closed_forms);
+    tcase_add_test(tc, test_spectral_scales);
+    tcase_add_test(tc, test_lmo_properties_every_norm);
+    tcase_add_test(tc, test_operator_values_against_sampling);
+    tcase_add_test(tc, test_zero_and_nonfinite);
+    tcase_add_test(tc, test_lookup);
+    tcase_add_test(tc, test_against_numpy_fixture);
+    suite_add_tcase(s, tc);
+    return tm_run_suite(s);
+}

@@ -1,0 +1,270 @@
+/* Polar-factor methods: the documented singular-value bands (checked on the
+ * scalar polynomial map, which is what each singular value undergoes), fp32
+ * and fp64 matrix outputs against that map and against SVD, on Gaussian,
+ * low-rank-plus-noise and 1/k-spectrum matrices of every orientation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* The scalar map of `steps` iterations applied to x = σ/‖G‖_F. */
+static double scalar_map(const mn_polar_method *m, int steps, double x)
+{
+    x /= m->norm_slack;
+    for (int s = 0; s < steps; s++) {
+        const double *c = m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
+        double x2 = x * x;
+        x = x * (c[0] + x2 * (c[1] + x2 * c[2]));
+    }
+    return x;
+}
+
+/* The table's band is the scalar map's range over [band_min_ratio, 1],
+ * rounded outward by at most 1e-4. */
+START_TEST(test_documented_bands_are_measured)
+{
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        if (m->n_coeffs == 0)
+            continue;
+        double lo = INFINITY, hi = -INFINITY;
+        const int N = 400000;
+        for (int i = 0; i <= N; i++) {
+            double x = m->band_min_ratio * pow(1 / m->band_min_ratio, (double)i / N);
+            double y = scalar_map(m, m->default_steps, x);
+            lo = fmin(lo, y);
+            hi = fmax(hi, y);
+        }
+        ck_assert_msg(m->band_lo <= lo && lo - m->band_lo <= 1e-4, "%s: band_lo %.6f, measured %.6f",
+                      m->name, m->band_lo, lo);
+        ck_assert_msg(m->band_hi >= hi && m->band_hi - hi <= 1e-4, "%s: band_hi %.6f, measured %.6f",
+                      m->name, m->band_hi, hi);
+    }
+}
+END_TEST
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Output singular values equal the scalar map of the input's (sorted), to a
+ * tolerance that reflects fp32 rounding through the steps. */
+static void check_against_scalar_map(const mn_polar_method *m, const mn_mat *G, const mn_mat *X,
+                                     const char *what)
+{
+    int64_t k = G->rows < G->cols ? G->rows : G->cols;
+    double *sg = tm_singular_values(G), *sx = tm_singular_values(X);
+    double fro = 0;
+    for (int64_t i = 0; i < k; i++)
+        fro += sg[i] * sg[i];
+    fro = sqrt(fro);
+    double *expect = malloc((size_t)k * sizeof(double));
+    for (int64_t i = 0; i < k; i++)
+        expect[i] = fabs(scalar_map(m, m->default_steps, sg[i] / fro));
+    qsort(expect, (size_t)k, sizeof(double), cmp_desc);
+    double tol = X->dtype == MN_F32 ? 2e-3 : 1e-9;
+    for (int64_t i = 0; i < k; i++) {
+        ck_assert_msg(fabs(sx[i] - expect[i]) <= tol,
+                      "%s on %s %lldx%lld %s: σ_%lld = %.6f, scalar map gives %.6f", m->name, what,
+                      (long long)G->rows, (long long)G->cols, mn_dtype_name(G->dtype), (long long)i,
+                      sx[i], expect[i]);
+        if (sg[i] / fro >= m->band_min_ratio)
+            ck_assert_msg(sx[i] >= m->band_lo - tol && sx[i] <= m->band_hi + tol,
+                          "%s on %s: σ = %.6f outside band [%.4f, %.4f]", m->name, what, sx[i],
+                          m->band_lo, m->band_hi);
+    }
+    free(expect);
+    free(sg);
+    free(sx);
+}
+
+START_TEST(test_iterations_follow_scalar_map)
+{
+    static const int64_t shapes[][2] = {{48, 48}, {30, 70}, {70, 30}, {1, 20}, {20, 1}};
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        if (m->n_coeffs == 0)
+            continue;
+        for (size_t s = 0; s < 5; s++)
+            for (int kind = TM_GAUSSIAN; kind <= TM_POWER_LAW; kind++)
+                for (int dt = MN_F32; dt <= MN_F64; dt++) {
+                    mn_mat G = tm_make((tm_kind)kind, (mn_dtype)dt, shapes[s][0], shapes[s][1],
+                                       77 + s + 10 * (uint64_t)kind);
+                    mn_mat X;
+                    ck_assert_ok(mn_mat_alloc(&X, G.dtype, G.rows, G.cols));
+                    ck_assert_ok(mn_polar(m, 0, 0, &X, &G));
+                    check_against_scalar_map(m, &G, &X, tm_kind_name((tm_kind)kind));
+                    mn_mat_free(&X);
+                    mn_mat_free(&G);
+                }
+    }
+}
+END_TEST
+
+/* ‖X − UVᵀ‖_F / ‖UVᵀ‖_F for a well-conditioned Gaussian input stays within
+ * what the band allows, and the singular vectors are SVD's. */
+START_TEST(test_iterations_against_svd)
+{
+    const mn_polar_method *svd;
+    ck_assert_ok(mn_polar_lookup("svd", &svd));
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 40, 90, 5);
+    mn_mat P, X;
+    ck_assert_ok(mn_mat_alloc(&P, MN_F32, 40, 90));
+    ck_assert_ok(mn_mat_alloc(&X, MN_F32, 40, 90));
+    ck_assert_ok(mn_polar(svd, 0, 0, &P, &G));
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        if (m->n_coeffs == 0)
+            continue;
+        ck_assert_ok(mn_polar(m, 0, 0, &X, &G));
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < 40; i++)
+            for (int64_t j = 0; j < 90; j++) {
+                double d = mn_mat_get(&X, i, j) - mn_mat_get(&P, i, j);
+                num += d * d;
+                den += mn_mat_get(&P, i, j) * mn_mat_get(&P, i, j);
+            }
+        double err = sqrt(num / den);
+        double bound = fmax(1 - m->band_lo, m->band_hi - 1) + 1e-3;
+        ck_assert_msg(err <= bound, "%s: polar_err %.5f > %.5f", m->name, err, bound);
+        /* Directions agree: <X, P> / (‖X‖‖P‖) near 1 (the error is in the scale only). */
+        double xp = 0, xx = 0;
+        for (int64_t i = 0; i < 40; i++)
+            for (int64_t j = 0; j < 90; j++) {
+                xp += mn_mat_get(&X, i, j) * mn_mat_get(&P, i, j);
+                xx += mn_mat_get(&X, i, j) * mn_mat_get(&X, i, j);
+            }
+        ck_assert_double_ge(xp / sqrt(xx * den), 0.95);
+    }
+    mn_mat_free(&G);
+    mn_mat_free(&P);
+    mn_mat_free(&X);
+}
+END_TEST
+
+/* The exact method: U Vᵀ with orthonormal rows (wide) or columns (tall). */
+START_TEST(test_svd_is_exact)
+{
+    const mn_polar_method *svd;
+    ck_assert_ok(mn_polar_lookup("svd", &svd));
+    for (int dt = MN_F32; dt <= MN_F64; dt++) {
+        mn_mat G = tm_make(TM_POWER_LAW, (mn_dtype)dt, 25, 10, 9);
+        mn_mat P;
+        ck_assert_ok(mn_mat_alloc(&P, G.dtype, 25, 10));
+        ck_assert_ok(mn_polar(svd, 0, 0, &P, &G));
+        double *sv = tm_singular_values(&P);
+        for (int i = 0; i < 10; i++)
+            ck_assert_double_eq_tol(sv[i], 1, dt == MN_F32 ? 1e-6 : 1e-13);
+        free(sv);
+        mn_mat_free(&P);
+        mn_mat_free(&G);
+    }
+}
+END_TEST
+
+/* Rank-deficient input: the zero singular values stay zero (as in every
+ * iteration), so the exact factor matches the iterations' limit. */
+START_TEST(test_rank_deficient)
+{
+    double g[] = {1, 2, 3, 2, 4, 6, -1, -2, -3}; /* rank 1 */
+    mn_mat G = mn_mat_view(MN_F64, g, 3, 3);
+    double p[9];
+    mn_mat P = mn_mat_view(MN_F64, p, 3, 3);
+    const mn_polar_method *m;
+    ck_assert_ok(mn_polar_lookup("svd", &m));
+    ck_assert_ok(mn_polar(m, 0, 0, &P, &G));
+    double *sv = tm_singular_values(&P);
+    ck_assert_double_eq_tol(sv[0], 1, 1e-12);
+    ck_assert_double_eq_tol(sv[1], 0, 1e-12);
+    free(sv);
+    /* u₁v₁ᵀ = G / σ for a rank-1 G. */
+    double sigma = sqrt(14.0 * 6.0);
+    for (int i = 0; i < 9; i++)
+        ck_assert_double_eq_tol(p[i], g[i] / sigma, 1e-12);
+}
+END_TEST
+
+START_TEST(test_zero_nan_and_errors)
+{
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        mn_mat Z, O;
+        ck_assert_ok(mn_mat_alloc(&Z, MN_F32, 5, 3));
+        ck_assert_ok(mn_mat_alloc(&O, MN_F32, 5, 3));
+        mn_mat_fill(&O, 1);
+        ck_assert_ok(mn_polar(m, 0, 0, &O, &Z));
+        ck_assert(mn_mat_is_zero(&O));
+        mn_mat_set(&Z, 4, 2, NAN);
+        ck_assert_int_eq(mn_polar(m, 0, 0, &O, &Z), MN_ERR_NONFINITE);
+        mn_mat_free(&Z);
+        mn_mat_free(&O);
+    }
+    const mn_polar_method *m;
+    ck_assert_int_eq(mn_polar_lookup("newton", &m), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "polar-express"));
+    mn_mat A, B;
+    ck_assert_ok(mn_mat_alloc(&A, MN_F32, 4, 4));
+    ck_assert_ok(mn_mat_alloc(&B, MN_F32, 4, 5));
+    ck_assert_int_eq(mn_polar(mn_polar_default(), 0, 0, &B, &A), MN_ERR_SHAPE);
+    mn_mat_free(&A);
+    mn_mat_free(&B);
+}
+END_TEST
+
+/* cubic needs ~20 steps to lift σ/‖G‖_F = 1e-3: fewer steps leave it small. */
+START_TEST(test_cubic_step_count)
+{
+    const mn_polar_method *m;
+    ck_assert_ok(mn_polar_lookup("cubic", &m));
+    ck_assert_double_ge(scalar_map(m, 20, 1e-3), 0.9999);
+    ck_assert_double_le(scalar_map(m, 12, 1e-3), 0.2);
+}
+END_TEST
+
+/* mn_dualize: spectral norms use the chosen method and the norm's scale;
+ * explicit step counts are honoured; the default is the exact method. */
+START_TEST(test_dualize_uses_method)
+{
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 16, 64, 11);
+    mn_mat L, X;
+    ck_assert_ok(mn_mat_alloc(&L, MN_F32, 16, 64));
+    ck_assert_ok(mn_mat_alloc(&X, MN_F32, 16, 64));
+    const mn_norm *n;
+    const mn_polar_method *ns5;
+    ck_assert_ok(mn_norm_lookup("rms-rms", &n));
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    mn_dualize_opts o = {.method = ns5, .steps = 3};
+    ck_assert_ok(mn_dualize(n, &o, &L, &G));
+    ck_assert_ok(mn_polar(ns5, 3, 0, &X, &G));
+    mn_mat_scale(&X, sqrt(16 / 64.0));
+    ck_assert_double_le(tm_max_abs_diff(&L, &X), 1e-6);
+    ck_assert_str_eq(mn_polar_default()->name, "svd");
+    ck_assert_ok(mn_dualize(n, NULL, &L, &G));
+    double v;
+    ck_assert_ok(mn_norm_value(n, &L, &v));
+    ck_assert_double_eq_tol(v, 1, 1e-5);
+    mn_mat_free(&G);
+    mn_mat_free(&L);
+    mn_mat_free(&X);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("polar");
+    TCase *tc = tcase_create("polar");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_documented_bands_are_measured);
+    tcase_add_test(tc, test_iterations_follow_scalar_map);
+    tcase_add_test(tc, test_iterations_against_svd);
+    tcase_add_test(tc, test_svd_is_exact);
+    tcase_add_test(tc, test_rank_deficient);
+    tcase_add_test(tc, test_zero_nan_and_errors);
+    tcase_add_test(tc, test_cubic_step_count);
+    tcase_add_test(tc, test_dualize_uses_method);
+    suite_add_tcase(s, tc);
+    return tm_run_suite(s);
+}

@@ -1,0 +1,100 @@
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/lapack.h"
+#include "testutil.h"
+
+const char *tm_kind_name(tm_kind kind)
+{
+    static const char *n[] = {"gaussian", "low-rank+noise", "1/k spectrum"};
+    return n[kind];
+}
+
+/* Gram–Schmidt on the columns of a Gaussian (rows x k) matrix, in double. */
+static void orthonormal_columns(mn_mat *Q, mn_rng *r)
+{
+    mn_rng_fill_normal(r, Q);
+    for (int64_t j = 0; j < Q->cols; j++) {
+        for (int pass = 0; pass < 2; pass++)
+            for (int64_t p = 0; p < j; p++) {
+                double d = 0;
+                for (int64_t i = 0; i < Q->rows; i++)
+                    d += mn_mat_get(Q, i, j) * mn_mat_get(Q, i, p);
+                for (int64_t i = 0; i < Q->rows; i++)
+                    mn_mat_set(Q, i, j, mn_mat_get(Q, i, j) - d * mn_mat_get(Q, i, p));
+            }
+        double n = 0;
+        for (int64_t i = 0; i < Q->rows; i++)
+            n += mn_mat_get(Q, i, j) * mn_mat_get(Q, i, j);
+        n = sqrt(n);
+        for (int64_t i = 0; i < Q->rows; i++)
+            mn_mat_set(Q, i, j, mn_mat_get(Q, i, j) / n);
+    }
+}
+
+mn_mat tm_make(tm_kind kind, mn_dtype dt, int64_t rows, int64_t cols, uint64_t seed)
+{
+    mn_rng r;
+    mn_rng_seed(&r, seed);
+    mn_mat A;
+    ck_assert_ok(mn_mat_alloc(&A, dt, rows, cols));
+    if (kind == TM_GAUSSIAN) {
+        mn_rng_fill_normal(&r, &A);
+        return A;
+    }
+    int64_t k = rows < cols ? rows : cols;
+    int64_t rank = kind == TM_LOW_RANK_NOISE ? (k < 3 ? k : 3) : k;
+    mn_mat U, V;
+    ck_assert_ok(mn_mat_alloc(&U, MN_F64, rows, rank));
+    ck_assert_ok(mn_mat_alloc(&V, MN_F64, cols, rank));
+    if (kind == TM_POWER_LAW) {
+        orthonormal_columns(&U, &r);
+        orthonormal_columns(&V, &r);
+    } else {
+        mn_rng_fill_normal(&r, &U);
+        mn_rng_fill_normal(&r, &V);
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) {
+            double s = 0;
+            for (int64_t p = 0; p < rank; p++) {
+                double w = kind == TM_POWER_LAW ? 1.0 / (double)(p + 1) : 1.0;
+                s += w * mn_mat_get(&U, i, p) * mn_mat_get(&V, j, p);
+            }
+            if (kind == TM_LOW_RANK_NOISE)
+                s += 1e-2 * mn_rng_normal(&r);
+            mn_mat_set(&A, i, j, s);
+        }
+    mn_mat_free(&U);
+    mn_mat_free(&V);
+    return A;
+}
+
+double *tm_singular_values(const mn_mat *A)
+{
+    int64_t k = A->rows < A->cols ? A->rows : A->cols;
+    double *sv = malloc((size_t)k * sizeof(double));
+    ck_assert_ptr_nonnull(sv);
+    ck_assert_ok(mn_lapack_singular_values(A, sv));
+    return sv;
+}
+
+double tm_max_abs_diff(const mn_mat *a, const mn_mat *b)
+{
+    ck_assert_int_eq(a->rows, b->rows);
+    ck_assert_int_eq(a->cols, b->cols);
+    double m = 0;
+    for (int64_t i = 0; i < a->rows; i++)
+        for (int64_t j = 0; j < a->cols; j++)
+            m = fmax(m, fabs(mn_mat_get(a, i, j) - mn_mat_get(b, i, j)));
+    return m;
+}
+
+int tm_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

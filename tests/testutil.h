@@ -1,0 +1,35 @@
+/* Shared helpers for the Check suites: random test matrices of the kinds the
+ * issues name, and small independent references. */
+#ifndef MN_TESTUTIL_H
+#define MN_TESTUTIL_H
+
+#include <check.h>
+
+#include "modnorm.h"
+
+/* Fail the test with the library's message when a call does not return OK. */
+#define ck_assert_ok(expr)                                                                         \
+    do {                                                                                           \
+        mn_status s_ = (expr);                                                                     \
+        ck_assert_msg(s_ == MN_OK, "%s -> %s: %s", #expr, mn_status_str(s_), mn_last_error());     \
+    } while (0)
+
+typedef enum { TM_GAUSSIAN, TM_LOW_RANK_NOISE, TM_POWER_LAW } tm_kind;
+
+/* A rows x cols matrix of the given kind (allocated; free with mn_mat_free):
+ *  gaussian: i.i.d. N(0, 1);
+ *  low rank + noise: a rank-3 product plus 1e-2 Gaussian noise (gradient-like);
+ *  power law: U diag(1/k) Vᵀ with random orthogonal factors (a 1/k spectrum). */
+mn_mat tm_make(tm_kind kind, mn_dtype dt, int64_t rows, int64_t cols, uint64_t seed);
+const char *tm_kind_name(tm_kind kind);
+
+/* Singular values (descending, computed in double by LAPACK) into a new array. */
+double *tm_singular_values(const mn_mat *A);
+
+/* max |a - b| over elements. */
+double tm_max_abs_diff(const mn_mat *a, const mn_mat *b);
+
+/* A Check runner for one suite: exits 0 when every test passed. */
+int tm_run_suite(Suite *s);
+
+#endif
