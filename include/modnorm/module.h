@@ -1,0 +1,91 @@
+/* modnorm/module.h — networks as trees of modules.
+ *
+ * Atoms carry weights and declare a norm, a mass and a sensitivity:
+ *   Linear(d_out, d_in)  y = x Wᵀ, W is (d_out, d_in), no bias (as in modula);
+ *                        norm rms-rms, init orthogonal × √(d_out/d_in)
+ *   Embed(vocab, d)      y[b] = column tok[b] of the (d, vocab) matrix W;
+ *                        norm l1-rms, init columns of RMS 1
+ * Bonds have no weights (mass 0) and a documented sensitivity ν:
+ *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289: ν = 1),
+ *   Abs (1), Mul(a) (|a|), Add (1, sums a 2-tuple), Flatten (1), Mean (1, over
+ *   positions), MeanSubtract (1), RMSDivide (1 by convention: it has no global
+ *   Lipschitz bound), LayerNorm = RMSDivide ∘ MeanSubtract.
+ * Compounds derive theirs (DESIGN.md):
+ *   sequential M_n∘…∘M_1   μ = Σμ_i, ν = Πν_i
+ *   tuple (M_1, …, M_n)    μ = Σμ_i, ν = Σν_i, each child sees the same input
+ *   sum M_1 + M_2          Add ∘ tuple(M_1, M_2)
+ *   scale a·M              μ = μ_M, ν = |a|·ν_M
+ *   power M^k              sequential of k independent copies
+ * Activations are float32 tensors whose last dimension is the feature
+ * dimension; leading dimensions are batch-like.
+ *
+ * Ownership: compound constructors take ownership of their children (also on
+ * failure); mn_module_destroy frees a whole tree. A tree handed to
+ * mn_network_create belongs to the network. */
+#ifndef MODNORM_MODULE_H
+#define MODNORM_MODULE_H
+
+#include "modnorm/norm.h"
+#include "modnorm/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_module mn_module;
+
+/* Atoms. */
+mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in);
+mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d);
+
+/* Bonds. */
+mn_status mn_identity(mn_module **out);
+mn_status mn_relu(mn_module **out);
+mn_status mn_gelu(mn_module **out);
+mn_status mn_abs(mn_module **out);
+mn_status mn_mul(mn_module **out, double a);
+mn_status mn_add(mn_module **out);
+mn_status mn_flatten(mn_module **out);
+mn_status mn_mean(mn_module **out);
+mn_status mn_mean_subtract(mn_module **out);
+mn_status mn_rms_divide(mn_module **out);
+mn_status mn_layer_norm(mn_module **out);
+
+/* Compounds. `children` lists modules in the order they run (sequential) or
+ * their tuple order. */
+mn_status mn_sequential(mn_module **out, int n, mn_module *const *children);
+mn_status mn_tuple(mn_module **out, int n, mn_module *const *children);
+mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b);
+mn_status mn_scale(mn_module **out, double a, mn_module *child);
+mn_status mn_power(mn_module **out, mn_module *child, int k);
+/* A deep copy with its own (uninitialized) weights. */
+mn_status mn_module_clone(const mn_module *m, mn_module **out);
+
+/* The standard MLP: d_in → width (× depth−1) → d_out with ReLU between. */
+mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_t d_out);
+
+void mn_module_destroy(mn_module *m);
+
+/* Properties. */
+const char *mn_module_kind(const mn_module *m);
+double mn_module_mass(const mn_module *m);
+double mn_module_sensitivity(const mn_module *m);
+bool mn_module_is_atom(const mn_module *m);
+int mn_module_child_count(const mn_module *m);
+const mn_module *mn_module_child(const mn_module *m, int i);
+/* Atoms: weight shape (d_out, d_in) as the norm sees it, and the norm. */
+int64_t mn_module_param_count(const mn_module *m);
+mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
+const mn_norm *mn_module_norm(const mn_module *m);
+/* Override an atom's norm by name ("frobenius", "l1-linf", ...). */
+mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
+/* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
+mn_status mn_module_set_mass(mn_module *m, double mass);
+
+/* A short human description, e.g. "Linear(512←784)". */
+const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
