@@ -8,6 +8,11 @@
 #include "modnorm/norm.h"
 #include "modnorm/polar.h"
 #include "modnorm/npy.h"
+#include "modnorm/module.h"
+#include "modnorm/network.h"
+#include "modnorm/modular.h"
+#include "modnorm/optim.h"
+#include "modnorm/data.h"
 
 #define MN_VERSION "0.1.0"
 

@@ -1,7 +1,7 @@
 /* modnorm/data.h — datasets and shuffled batches.
  *
  * Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package
- * (/usr/share/datasets/fashion-mnist/*-ubyte.gz, IDX format, read with zlib):
+ * (/usr/share/datasets/fashion-mnist/{train,t10k}-*-ubyte.gz, IDX format, read with zlib):
  * 60k train / 10k test images of 28x28 pixels, 10 classes. Pixels are
  * standardized with the training set's mean and standard deviation (one
  * scalar each), and each image is a row of 784 floats. */

@@ -34,6 +34,11 @@ extern "C" {
 
 typedef struct mn_module mn_module;
 
+/* How weights start (and, for solvers, whether the modular split applies):
+ * modular — each atom on its norm's unit sphere (orthogonal × √(d_out/d_in)
+ *           for Linear); sp — standard parametrization, PyTorch's defaults. */
+typedef enum mn_param { MN_PARAM_MODULAR = 0, MN_PARAM_SP = 1 } mn_param;
+
 /* Atoms. */
 mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in);
 mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d);

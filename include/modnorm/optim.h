@@ -1,0 +1,73 @@
+/* modnorm/optim.h — one steepest-descent solver, and AdamW as a baseline.
+ *
+ * Steepest descent, per atom k with target t_k (from the module tree):
+ *   m_k ← β·m_k + (1−β)·g_k              (EMA momentum; Nesterov: d_k = β·m_k + (1−β)·g_k)
+ *   normalized: w_k ← (1 − η_s·λ)·w_k − η_s·t_k·lmo_k(d_k)
+ *   sharp:      w_k ← (1 − η_s·λ)·w_k − η_s·t_k·dual_k(d_k)·lmo_k(d_k)
+ * with η_s the scheduled rate and λ the decoupled weight decay. With λ = 1/r
+ * the normalized step keeps every atom inside the ball of radius r·t_k-scaled
+ * steps (the Frank–Wolfe / Scion constrained step).
+ *
+ * Presets are norm choices on this one solver:
+ *   sgd   Frobenius norm, sharp step      ⇒ w_k −= η·t_k·g_k (SGD, per-layer rate η·t_k)
+ *   sign  ℓ1→ℓ∞ norm, normalized step     ⇒ w_k −= η·t_k·sign(g_k) (each entry moves η·t_k)
+ *   muon  each atom's own norm (RMS→RMS on Linear), normalized step
+ *         ⇒ w_k −= η·t_k·√(d_out/d_in)·polar(m_k)
+ *   adam  AdamW (β = 0.9, 0.999, ε = 1e-8): a baseline, not a fixed-norm
+ *         steepest descent (its geometry changes with the gradient history).
+ * Under --param sp every target t_k is 1 (plain per-tensor updates). */
+#ifndef MODNORM_OPTIM_H
+#define MODNORM_OPTIM_H
+
+#include "modnorm/network.h"
+#include "modnorm/polar.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mn_solver_kind { MN_SOLVER_STEEPEST = 0, MN_SOLVER_ADAMW = 1 } mn_solver_kind;
+typedef enum mn_step_kind { MN_STEP_NORMALIZED = 0, MN_STEP_SHARP = 1 } mn_step_kind;
+typedef enum mn_schedule {
+    MN_SCHEDULE_LINEAR = 0, /* η·(1 − s/T) after warmup: the default */
+    MN_SCHEDULE_CONSTANT,
+    MN_SCHEDULE_COSINE      /* η·(1 + cos(π s/T))/2 after warmup */
+} mn_schedule;
+
+typedef struct mn_solver_config {
+    mn_solver_kind kind;
+    double lr;
+    double momentum;      /* β (steepest) or β1 (AdamW) */
+    double beta2, eps;    /* AdamW */
+    bool nesterov;
+    double weight_decay;  /* decoupled λ */
+    mn_step_kind step;
+    const char *norm;     /* NULL: each atom's own norm; else this norm on every atom */
+    bool modular_targets; /* false: t_k = 1 for every atom */
+    mn_schedule schedule;
+    int64_t warmup;       /* steps of linear warmup from 0 */
+    int64_t total_steps;  /* T of the decay (required for linear and cosine) */
+    mn_dualize_opts polar;
+} mn_solver_config;
+
+/* Fill `cfg` with preset `name` ("muon", "sgd", "sign", "adam"/"adamw") and
+ * its default learning rate for parametrization `param`. */
+mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
+const char *mn_solver_preset_names(void);
+
+typedef struct mn_solver mn_solver;
+
+mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
+void mn_solver_destroy(mn_solver *s);
+/* One step from the network's current gradients. */
+mn_status mn_solver_step(mn_solver *s, mn_network *net);
+/* The scheduled rate at step s (0-based). */
+double mn_solver_lr_at(const mn_solver *s, int64_t step);
+int64_t mn_solver_steps_taken(const mn_solver *s);
+/* Per-atom targets the solver uses (mn_network_atom_count entries). */
+const double *mn_solver_targets(const mn_solver *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

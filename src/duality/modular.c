@@ -1,0 +1,104 @@
+/* The modular norm over a module tree, and the tree's dualize. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "modnorm/modular.h"
+#include "modules/module.h"
+
+/* Walk the tree handing each atom (in forward order) its target. */
+static void assign_targets(const mn_module *m, double t, double *targets, int *k)
+{
+    if (mn_module_is_atom(m)) {
+        targets[(*k)++] = t;
+        return;
+    }
+    for (int i = 0; i < m->n_children; i++) {
+        double c = mn_module_child_coef(m, i);
+        assign_targets(m->children[i], isinf(c) ? 0.0 : t / c, targets, k);
+    }
+}
+
+mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
+{
+    if (!net || !targets)
+        return mn_fail(MN_ERR_ARG, "mn_modular_targets: NULL argument");
+    int k = 0;
+    assign_targets(mn_network_root(net), t, targets, &k);
+    return MN_OK;
+}
+
+static mn_status tree_norm(const mn_network *net, const mn_module *m, const float *buf, int *k,
+                           double *out)
+{
+    if (mn_module_is_atom(m)) {
+        mn_mat v = mn_network_atom_view(net, (*k)++, (float *)buf);
+        return mn_norm_value(mn_module_norm(m), &v, out);
+    }
+    double best = 0;
+    for (int i = 0; i < m->n_children; i++) {
+        double c = mn_module_child_coef(m, i), v;
+        MN_TRY(tree_norm(net, m->children[i], buf, k, &v));
+        if (!isinf(c))
+            best = fmax(best, c * v);
+    }
+    *out = best;
+    return MN_OK;
+}
+
+mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out)
+{
+    if (!net || !buf || !out)
+        return mn_fail(MN_ERR_ARG, "mn_modular_norm: NULL argument");
+    int k = 0;
+    return tree_norm(net, mn_network_root(net), buf, &k, out);
+}
+
+static mn_status with_targets(const mn_network *net, double t, double **targets)
+{
+    int n = mn_network_atom_count(net);
+    *targets = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!*targets)
+        return mn_fail(MN_ERR_NOMEM, "modular: out of memory");
+    return mn_modular_targets(net, t, *targets);
+}
+
+mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out)
+{
+    if (!net || !buf || !out)
+        return mn_fail(MN_ERR_ARG, "mn_modular_dual: NULL argument");
+    double *t;
+    MN_TRY(with_targets(net, 1.0, &t));
+    double sum = 0;
+    mn_status st = MN_OK;
+    for (int k = 0; k < mn_network_atom_count(net) && st == MN_OK; k++) {
+        if (t[k] == 0)
+            continue;
+        mn_mat v = mn_network_atom_view(net, k, (float *)buf);
+        double d;
+        st = mn_norm_dual(mn_module_norm(mn_network_atom(net, k)), &v, &d);
+        sum += t[k] * d;
+    }
+    free(t);
+    *out = sum;
+    return st;
+}
+
+mn_status mn_modular_dualize(const mn_network *net, const float *g, float *out, double t,
+                             const mn_dualize_opts *opts)
+{
+    if (!net || !g || !out)
+        return mn_fail(MN_ERR_ARG, "mn_modular_dualize: NULL argument");
+    double *targets;
+    MN_TRY(with_targets(net, t, &targets));
+    mn_status st = MN_OK;
+    for (int k = 0; k < mn_network_atom_count(net) && st == MN_OK; k++) {
+        mn_mat gv = mn_network_atom_view(net, k, (float *)g);
+        mn_mat ov = mn_network_atom_view(net, k, out);
+        st = mn_dualize(mn_module_norm(mn_network_atom(net, k)), opts, &ov, &gv);
+        if (st == MN_OK)
+            mn_mat_scale(&ov, targets[k]);
+    }
+    free(targets);
+    return st;
+}

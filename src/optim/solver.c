@@ -1,0 +1,219 @@
+/* The steepest-descent solver and the AdamW baseline (see optim.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "modnorm/modular.h"
+#include "modnorm/optim.h"
+
+struct mn_solver {
+    mn_solver_config cfg;
+    int64_t n, steps;
+    int n_atoms;
+    double *targets;
+    const mn_norm **norms;
+    float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
+};
+
+static const struct {
+    const char *name;
+    mn_solver_kind kind;
+    const char *norm;
+    mn_step_kind step;
+    double lr_modular, lr_sp, momentum;
+} presets[] = {
+    {"muon", MN_SOLVER_STEEPEST, NULL, MN_STEP_NORMALIZED, 0.5, 0.02, 0.9},
+    {"sgd", MN_SOLVER_STEEPEST, "frobenius", MN_STEP_SHARP, 0.5, 0.05, 0.9},
+    {"sign", MN_SOLVER_STEEPEST, "l1-linf", MN_STEP_NORMALIZED, 0.002, 0.0005, 0.9},
+    {"adam", MN_SOLVER_ADAMW, NULL, MN_STEP_NORMALIZED, 0.001, 0.001, 0.9},
+    {"adamw", MN_SOLVER_ADAMW, NULL, MN_STEP_NORMALIZED, 0.001, 0.001, 0.9},
+};
+
+#define N_PRESETS (sizeof presets / sizeof presets[0])
+
+const char *mn_solver_preset_names(void) { return "muon, sgd, sign, adam (alias adamw)"; }
+
+mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param)
+{
+    if (!cfg || !name)
+        return mn_fail(MN_ERR_ARG, "mn_solver_preset: NULL argument");
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(name, presets[i].name) == 0) {
+            *cfg = (mn_solver_config){
+                .kind = presets[i].kind,
+                .lr = param == MN_PARAM_SP ? presets[i].lr_sp : presets[i].lr_modular,
+                .momentum = presets[i].momentum,
+                .beta2 = 0.999,
+                .eps = 1e-8,
+                .step = presets[i].step,
+                .norm = presets[i].norm,
+                .modular_targets = param == MN_PARAM_MODULAR,
+                .schedule = MN_SCHEDULE_LINEAR,
+            };
+            return MN_OK;
+        }
+    return mn_fail(MN_ERR_ARG, "unknown optimizer '%s'; known: %s", name,
+                   mn_solver_preset_names());
+}
+
+static mn_status check_config(const mn_solver_config *c)
+{
+    if (!(c->lr >= 0) || !isfinite(c->lr))
+        return mn_fail(MN_ERR_ARG, "solver: lr %g must be finite and >= 0", c->lr);
+    if (!(c->momentum >= 0 && c->momentum < 1))
+        return mn_fail(MN_ERR_ARG, "solver: momentum %g must be in [0, 1)", c->momentum);
+    if (c->kind == MN_SOLVER_ADAMW && !(c->beta2 >= 0 && c->beta2 < 1 && c->eps > 0))
+        return mn_fail(MN_ERR_ARG, "solver: AdamW needs beta2 in [0, 1) and eps > 0");
+    if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay))
+        return mn_fail(MN_ERR_ARG, "solver: weight decay %g must be finite and >= 0",
+                       c->weight_decay);
+    if (c->warmup < 0)
+        return mn_fail(MN_ERR_ARG, "solver: warmup %lld is negative", (long long)c->warmup);
+    if (c->schedule != MN_SCHEDULE_CONSTANT && c->total_steps < 1)
+        return mn_fail(MN_ERR_ARG, "solver: a decaying schedule needs total_steps >= 1");
+    return MN_OK;
+}
+
+void mn_solver_destroy(mn_solver *s)
+{
+    if (!s)
+        return;
+    free(s->targets);
+    free(s->norms);
+    free(s->m);
+    free(s->v);
+    free(s->dir);
+    free(s);
+}
+
+mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg)
+{
+    if (!out || !net || !cfg)
+        return mn_fail(MN_ERR_ARG, "mn_solver_create: NULL argument");
+    *out = NULL;
+    MN_TRY(check_config(cfg));
+    mn_solver *s = calloc(1, sizeof *s);
+    if (!s)
+        return mn_fail(MN_ERR_NOMEM, "mn_solver_create: out of memory");
+    s->cfg = *cfg;
+    s->n = mn_network_param_count(net);
+    s->n_atoms = mn_network_atom_count(net);
+    size_t na = s->n_atoms > 0 ? (size_t)s->n_atoms : 1, np = s->n > 0 ? (size_t)s->n : 1;
+    s->targets = calloc(na, sizeof *s->targets);
+    s->norms = calloc(na, sizeof *s->norms);
+    s->m = calloc(np, sizeof(float));
+    s->dir = calloc(np, sizeof(float));
+    s->v = cfg->kind == MN_SOLVER_ADAMW ? calloc(np, sizeof(float)) : NULL;
+    mn_status st = MN_OK;
+    if (!s->targets || !s->norms || !s->m || !s->dir || (cfg->kind == MN_SOLVER_ADAMW && !s->v))
+        st = mn_fail(MN_ERR_NOMEM, "mn_solver_create: cannot allocate state for %lld parameters",
+                     (long long)s->n);
+    if (st == MN_OK && cfg->modular_targets)
+        st = mn_modular_targets(net, 1.0, s->targets);
+    else
+        for (int k = 0; k < s->n_atoms && s->targets; k++)
+            s->targets[k] = 1.0;
+    const mn_norm *shared = NULL;
+    if (st == MN_OK && cfg->norm)
+        st = mn_norm_lookup(cfg->norm, &shared);
+    for (int k = 0; st == MN_OK && k < s->n_atoms; k++)
+        s->norms[k] = shared ? shared : mn_module_norm(mn_network_atom(net, k));
+    s->cfg.norm = NULL; /* the caller's string need not outlive the solver */
+    if (st != MN_OK) {
+        mn_solver_destroy(s);
+        return st;
+    }
+    *out = s;
+    return MN_OK;
+}
+
+double mn_solver_lr_at(const mn_solver *s, int64_t step)
+{
+    const mn_solver_config *c = &s->cfg;
+    double f = 1.0;
+    if (c->warmup > 0 && step < c->warmup)
+        f = (double)(step + 1) / (double)c->warmup;
+    double T = (double)c->total_steps, t = (double)step;
+    if (c->schedule == MN_SCHEDULE_LINEAR)
+        f *= fmax(0.0, 1.0 - t / T);
+    else if (c->schedule == MN_SCHEDULE_COSINE)
+        f *= 0.5 * (1.0 + cos(M_PI * fmin(t, T) / T));
+    return c->lr * f;
+}
+
+int64_t mn_solver_steps_taken(const mn_solver *s) { return s->steps; }
+
+const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
+
+static void decay(float *w, int64_t n, double factor)
+{
+    if (factor == 1.0)
+        return;
+    float f = (float)factor;
+    for (int64_t i = 0; i < n; i++)
+        w[i] *= f;
+}
+
+static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
+{
+    const mn_solver_config *c = &s->cfg;
+    const float *g = mn_network_grads(net);
+    float *w = mn_network_weights(net);
+    float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
+    for (int64_t i = 0; i < s->n; i++) {
+        s->m[i] = beta * s->m[i] + one_minus * g[i];
+        s->dir[i] = c->nesterov ? beta * s->m[i] + one_minus * g[i] : s->m[i];
+    }
+    for (int k = 0; k < s->n_atoms; k++) {
+        mn_mat d = mn_network_atom_view(net, k, s->dir);
+        double scale = lr * s->targets[k];
+        if (c->step == MN_STEP_SHARP) {
+            double dual;
+            MN_TRY(mn_norm_dual(s->norms[k], &d, &dual));
+            scale *= dual;
+        }
+        MN_TRY(mn_dualize(s->norms[k], &c->polar, &d, &d)); /* in place: d ← lmo(d) */
+        int64_t off = (int64_t)((float *)d.data - s->dir);
+        int64_t len = d.rows * d.cols;
+        float f = (float)scale;
+        for (int64_t i = 0; i < len; i++)
+            w[off + i] -= f * s->dir[off + i];
+    }
+    return MN_OK;
+}
+
+static void adamw_step(mn_solver *s, mn_network *net, double lr)
+{
+    const mn_solver_config *c = &s->cfg;
+    const float *g = mn_network_grads(net);
+    float *w = mn_network_weights(net);
+    double t = (double)(s->steps + 1);
+    double bc1 = 1 - pow(c->momentum, t), bc2 = 1 - pow(c->beta2, t);
+    float b1 = (float)c->momentum, b2 = (float)c->beta2;
+    for (int64_t i = 0; i < s->n; i++) {
+        s->m[i] = b1 * s->m[i] + (1 - b1) * g[i];
+        s->v[i] = b2 * s->v[i] + (1 - b2) * g[i] * g[i];
+        double mhat = s->m[i] / bc1, vhat = s->v[i] / bc2;
+        w[i] = (float)(w[i] - lr * mhat / (sqrt(vhat) + c->eps));
+    }
+}
+
+mn_status mn_solver_step(mn_solver *s, mn_network *net)
+{
+    if (!s || !net)
+        return mn_fail(MN_ERR_ARG, "mn_solver_step: NULL argument");
+    if (mn_network_param_count(net) != s->n)
+        return mn_fail(MN_ERR_SHAPE, "mn_solver_step: the solver was made for %lld parameters, "
+                       "the network has %lld", (long long)s->n,
+                       (long long)mn_network_param_count(net));
+    double lr = mn_solver_lr_at(s, s->steps);
+    /* Decoupled weight decay first, as torch.optim.AdamW does. */
+    decay(mn_network_weights(net), s->n, 1.0 - lr * s->cfg.weight_decay);
+    if (s->cfg.kind == MN_SOLVER_ADAMW)
+        adamw_step(s, net, lr);
+    else
+        MN_TRY(steepest_step(s, net, lr));
+    s->steps++;
+    return MN_OK;
+}
