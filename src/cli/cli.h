@@ -11,6 +11,8 @@ enum { MN_EXIT_OK = 0, MN_EXIT_FAIL = 1, MN_EXIT_USAGE = 2 };
 
 int mn_cmd_dualize(int argc, char **argv);
 int mn_cmd_norm(int argc, char **argv);
+int mn_cmd_train(int argc, char **argv);
+int mn_cmd_inspect(int argc, char **argv);
 
 /* Print "modnorm CMD: message" to stderr and return MN_EXIT_USAGE. */
 int mn_cli_usage_error(const char *cmd, const char *fmt, ...);

@@ -9,6 +9,8 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"train", mn_cmd_train, "train a model (Fashion-MNIST MLP) and print its test accuracy"},
+    {"inspect", mn_cmd_inspect, "print a model's module tree: norms, masses, sensitivities, targets"},
     {"dualize", mn_cmd_dualize, "OUT.npy = lmo(IN.npy) in a chosen norm"},
     {"norm", mn_cmd_norm, "print a matrix's norm and dual norm as JSON"},
 };
