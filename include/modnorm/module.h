@@ -6,13 +6,14 @@
  *   Embed(vocab, d)      y[b] = column tok[b] of the (d, vocab) matrix W;
  *                        norm l1-rms, init columns of RMS 1
  * Bonds have no weights (mass 0) and a documented sensitivity ν:
- *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289: ν = 1),
+ *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289041: ν = 1),
  *   Abs (1), Mul(a) (|a|), Add (1, sums a 2-tuple), Flatten (1), Mean (1, over
- *   positions), MeanSubtract (1), RMSDivide (1 by convention: it has no global
+ *   the positions of (B, T…, d); 1-D and 2-D inputs pass through), MeanSubtract (1), RMSDivide (1 by convention: it has no global
  *   Lipschitz bound), LayerNorm = RMSDivide ∘ MeanSubtract.
  * Compounds derive theirs (DESIGN.md):
  *   sequential M_n∘…∘M_1   μ = Σμ_i, ν = Πν_i
- *   tuple (M_1, …, M_n)    μ = Σμ_i, ν = Σν_i, each child sees the same input
+ *   tuple (M_1, …, M_n)    μ = Σμ_i, ν = Σν_i, each child sees the same input;
+ *                          its children must agree on their output feature size
  *   sum M_1 + M_2          Add ∘ tuple(M_1, M_2)
  *   scale a·M              μ = μ_M, ν = |a|·ν_M
  *   power M^k              sequential of k independent copies

@@ -45,7 +45,7 @@ typedef struct mn_solver_config {
     const char *norm;     /* NULL: each atom's own norm; else this norm on every atom */
     bool modular_targets; /* false: t_k = 1 for every atom */
     mn_schedule schedule;
-    int64_t warmup;       /* steps of linear warmup from 0 */
+    int64_t warmup;       /* steps of linear warmup: η_s = η·(s+1)/warmup·decay(s) */
     int64_t total_steps;  /* T of the decay (required for linear and cosine) */
     mn_dualize_opts polar;
 } mn_solver_config;

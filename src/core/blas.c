@@ -1,12 +1,32 @@
 /* The single file that calls BLIS (see blas.h). */
 #include <blis.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/blas.h"
 #include "core/error.h"
 
+/* With no count given, use every online core unless the user set BLIS's or
+ * OpenMP's own variable (BLIS alone would run single-threaded). */
+static int default_threads(void)
+{
+    static int n = 0;
+    if (n == 0) {
+        if (getenv("BLIS_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+            n = -1;
+        else {
+            long c = sysconf(_SC_NPROCESSORS_ONLN);
+            n = c > 0 ? (int)c : 1;
+        }
+    }
+    return n;
+}
+
 static void set_threads(rntm_t *rntm, int threads)
 {
     bli_rntm_init(rntm);
+    if (threads <= 0)
+        threads = default_threads();
     if (threads > 0)
         bli_rntm_set_num_threads((dim_t)threads, rntm);
 }

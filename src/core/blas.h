@@ -1,7 +1,8 @@
 /* Internal: the one wrapper around BLIS. Every BLIS call in modnorm goes
  * through this file's functions. Matrices are mn_mat views: row-major data is
  * passed with its strides (rs = cols, cs = 1) and a transpose is a view, so
- * nothing is copied. `threads` <= 0 leaves the choice to BLIS. */
+ * nothing is copied. `threads` <= 0 means every online core, unless
+ * BLIS_NUM_THREADS or OMP_NUM_THREADS is set (then BLIS decides). */
 #ifndef MN_CORE_BLAS_H
 #define MN_CORE_BLAS_H
 

@@ -6,8 +6,9 @@
 #include "core/error.h"
 #include "modules/module.h"
 
-/* GELU's largest slope, reached near x = 1.4: dividing by it makes ν = 1. */
-#define GELU_MAX_SLOPE 1.1289
+/* GELU's largest slope Φ(√2) + √2·φ(√2), reached at x = √2 (modula rounds
+ * it to 1.1289): dividing by it makes ν = 1. */
+#define GELU_MAX_SLOPE 1.1289041451851545
 
 /* RMSDivide guards against all-zero rows with this floor on mean(x²). */
 #define RMS_EPS 1e-12
@@ -237,19 +238,29 @@ static const mn_module_ops flatten_ops = {"Flatten", flatten_features, flatten_f
 
 mn_status mn_flatten(mn_module **out) { return mn_module_new(out, &flatten_ops, 0, 1); }
 
-/* ---- Mean over positions: (B, T…, d) → (B, d); 2-D input passes through -- */
+/* ---- Mean over positions: (B, T…, d) → (B, d); 1-D and 2-D pass through -- */
+
+/* Batch, positions and features of a Mean input (T = 1 when there are no
+ * position dimensions). */
+static void mean_dims(const mn_tensor *x, int64_t *B, int64_t *T, int64_t *d)
+{
+    *d = x->shape[x->ndim - 1];
+    *B = x->ndim > 1 ? x->shape[0] : 1;
+    *T = x->ndim > 2 && *B * *d > 0 ? mn_tensor_numel(x) / (*B * *d) : 1;
+}
 
 static mn_status mean_forward(mn_module *m, const mn_value *in, int threads)
 {
     (void)threads;
     MN_TRY(one_input(m, in));
     const mn_tensor *x = in->t[0];
-    int64_t B = x->shape[0], d = x->shape[x->ndim - 1];
-    int64_t T = x->ndim > 2 ? mn_tensor_numel(x) / (B * d) : 1;
-    int64_t shape[2] = {B, d};
+    if (x->ndim <= 2)
+        return borrow(&m->out, &m->owns_out, in);
+    int64_t B, T, d;
+    mean_dims(x, &B, &T, &d);
     m->owns_out = true;
     m->out.n = 1;
-    MN_TRY(mn_tensor_ensure(&m->out.t[0], x->ndim > 1 ? 2 : 1, x->ndim > 1 ? shape : x->shape));
+    MN_TRY(mn_tensor_ensure(&m->out.t[0], 2, (int64_t[]){B, d}));
     float *y = m->out.t[0]->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t k = 0; k < d; k++) {
@@ -265,9 +276,11 @@ static mn_status mean_backward(mn_module *m, const mn_value *dout, int threads)
 {
     (void)threads;
     const mn_tensor *x = m->in.t[0];
+    if (x->ndim <= 2)
+        return borrow(&m->din, &m->owns_din, dout);
     MN_TRY(alloc_like(&m->din, &m->owns_din, x));
-    int64_t B = x->shape[0], d = x->shape[x->ndim - 1];
-    int64_t T = x->ndim > 2 ? mn_tensor_numel(x) / (B * d) : 1;
+    int64_t B, T, d;
+    mean_dims(x, &B, &T, &d);
     const float *dy = dout->t[0]->data;
     float *dx = m->din.t[0]->data;
     for (int64_t b = 0; b < B; b++)

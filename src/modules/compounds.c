@@ -201,11 +201,25 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
         destroy_all(n > 0 && children ? n : 0, children);
         return mn_fail(MN_ERR_ARG, "%s: needs at least one child, got %d", ops->kind, n);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (!children[i]) {
             destroy_all(n, children);
             return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", ops->kind, i);
         }
+        for (int j = 0; j < i; j++)
+            if (children[j] == children[i]) {
+                /* Free each distinct child once. */
+                for (int k = 0; k < n; k++) {
+                    bool seen = false;
+                    for (int p = 0; p < k; p++)
+                        seen = seen || children[p] == children[k];
+                    if (!seen)
+                        mn_module_destroy(children[k]);
+                }
+                return mn_fail(MN_ERR_ARG, "%s: children %d and %d are the same module; use "
+                               "mn_module_clone (or mn_power) for copies", ops->kind, j, i);
+            }
+    }
     mn_module *m;
     mn_status st = mn_module_new(&m, ops, 0, 1);
     if (st == MN_OK && !(m->children = malloc((size_t)n * sizeof *m->children))) {

@@ -76,7 +76,10 @@ static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
         return st;
     }
     double big = G->rows > G->cols ? (double)G->rows : (double)G->cols;
-    double tol = k > 0 ? big * DBL_EPSILON * s[0] : 0;
+    /* Below this, a singular value is rounding noise of the input's dtype
+     * (a float32 cross-entropy readout gradient has rank C−1 plus ~1e-9 noise). */
+    double eps = G->dtype == MN_F32 ? FLT_EPSILON : DBL_EPSILON;
+    double tol = k > 0 ? big * eps * s[0] : 0;
     int64_t r = 0;
     while (r < k && r < max_rank && s[r] > tol)
         r++;

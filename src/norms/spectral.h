@@ -8,8 +8,9 @@
 mn_status mn_spectral_sigma_max(const mn_mat *A, double *out);
 mn_status mn_spectral_nuclear(const mn_mat *A, double *out);
 
-/* out = U Vᵀ on the range of G (singular values below max(m,n)·ε·σ_max map
- * to zero, as the polynomial iterations map them). out may be G. */
+/* out = U Vᵀ on the range of G (singular values below max(m,n)·ε·σ_max,
+ * ε of G's dtype, map to zero, as the polynomial iterations map them).
+ * out may be G. */
 mn_status mn_spectral_polar_exact(mn_mat *out, const mn_mat *G);
 
 /* out = u₁ v₁ᵀ, the top singular pair (the lmo of the nuclear norm). */
