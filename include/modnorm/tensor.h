@@ -89,6 +89,13 @@ mn_status mn_mat_check_finite(const mn_mat *m, const char *what);
 /* true when every element is exactly zero. */
 bool mn_mat_is_zero(const mn_mat *m);
 void mn_mat_fill(mn_mat *m, double v);
+
+/* Treat subnormal floats as zero on this thread and on threads it creates
+ * later (x86 FTZ/DAZ). Training wants this: momentum of a gradient that has
+ * become exactly zero decays geometrically into subnormals, which slow
+ * every product through them by orders of magnitude. MN_ERR_UNSUPPORTED on
+ * CPUs without the control. */
+mn_status mn_flush_denormals(bool on);
 void mn_mat_scale(mn_mat *m, double s);
 
 #ifdef __cplusplus

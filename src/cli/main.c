@@ -38,6 +38,8 @@ int main(int argc, char **argv)
         printf("modnorm %s\n", MN_VERSION);
         return MN_EXIT_OK;
     }
+    /* Before BLIS starts its threads, which inherit the setting. */
+    mn_flush_denormals(true);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

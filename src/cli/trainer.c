@@ -157,6 +157,8 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
             fprintf(o->json, "{\"step\": %lld, \"epoch\": %.3f, \"loss\": %.6f, \"lr\": %.6g}\n",
                     (long long)step + 1, (double)(step + 1) / (double)per_epoch, loss,
                     mn_solver_lr_at(solver, step));
+        if (o->json)
+            fflush(o->json); /* a reader sees progress as it happens */
     }
     if (bar)
         fputc('\n', stderr);

@@ -6,6 +6,10 @@
 #include "core/error.h"
 #include "modnorm/tensor.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 size_t mn_dtype_size(mn_dtype dt) { return dt == MN_F32 ? sizeof(float) : sizeof(double); }
 
 const char *mn_dtype_name(mn_dtype dt) { return dt == MN_F32 ? "float32" : "float64"; }
@@ -213,4 +217,17 @@ void mn_mat_scale(mn_mat *m, double s)
     for (int64_t i = 0; i < m->rows; i++)
         for (int64_t j = 0; j < m->cols; j++)
             mn_mat_set(m, i, j, s * mn_mat_get(m, i, j));
+}
+
+mn_status mn_flush_denormals(bool on)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned int bits = 0x8040; /* FTZ (bit 15) and DAZ (bit 6) of MXCSR */
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(on ? csr | bits : csr & ~bits);
+    return MN_OK;
+#else
+    (void)on;
+    return mn_fail(MN_ERR_UNSUPPORTED, "mn_flush_denormals: not available on this CPU");
+#endif
 }
