@@ -124,6 +124,79 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+START_TEST(test_inspect)
+{
+    char buf[8192];
+    ck_assert_int_eq(run("inspect --width 64 --depth 3 --json", buf, sizeof buf), 0);
+    /* One JSON document; three Linear atoms with target 1/3, bonds without one. */
+    int targets = 0;
+    for (const char *p = buf; (p = strstr(p, "\"target\": 0.33333333333333331")); p++)
+        targets++;
+    ck_assert_int_eq(targets, 3);
+    ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [64, 784], \"norm\": \"rms-rms\""));
+    ck_assert_ptr_nonnull(strstr(buf, "{\"kind\": \"ReLU\", \"name\": \"ReLU\", \"mass\": 0, "
+                                      "\"sensitivity\": 1}"));
+    ck_assert_int_eq(run("inspect --width 8 --depth 2 --atom-norm 1=rms-linf", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "Linear(10←8)"));
+    ck_assert_ptr_nonnull(strstr(buf, "norm rms-linf"));
+    ck_assert_int_eq(run("inspect --atom-norm 7=rms-rms", buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "K in [0, 3)"));
+    ck_assert_int_eq(run("inspect --atom-norm 0=linf-l1", buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "NP-hard"));
+}
+END_TEST
+
+/* Remove the timing fields so two runs can be compared. */
+static void strip_timings(char *s)
+{
+    char *p = strstr(s, "\"seconds\"");
+    if (p)
+        *p = '\0';
+}
+
+START_TEST(test_train_is_deterministic)
+{
+    static char a[16384], b[16384];
+    const char *args = "train --steps 6 --width 32 --batch 16 --seed 3 --threads 1 --json";
+    ck_assert_msg(run(args, a, sizeof a) == 0, "%s", a);
+    ck_assert_int_eq(run(args, b, sizeof b), 0);
+    ck_assert_ptr_nonnull(strstr(a, "\"diverged\": false"));
+    strip_timings(a);
+    strip_timings(b);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(run("train --steps 6 --width 32 --batch 16 --seed 4 --threads 1 --json", b,
+                         sizeof b), 0);
+    strip_timings(b);
+    ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(test_train_errors)
+{
+    char buf[8192];
+    const struct {
+        const char *args, *needle;
+        int code;
+    } cases[] = {
+        {"train --opt lion", "unknown optimizer 'lion'", 2},
+        {"train --width 0", "--width", 2},
+        {"train --param mup", "--param 'mup'", 2},
+        {"train --data cifar10", "--data 'cifar10'", 2},
+        {"train --method newton", "unknown polar method", 2},
+        {"train --lr -1", "--lr", 2},
+        {"train --steps 2 --data-dir /nonexistent", "apt-get install dataset-fashion-mnist", 1},
+        {"train --opt sgd --lr 1e6 --steps 50 --width 16 --json", "\"diverged\": true", 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = run(cases[i].args, buf, sizeof buf);
+        ck_assert_msg(code == cases[i].code, "'%s' exited %d, want %d: %s", cases[i].args, code,
+                      cases[i].code, buf);
+        ck_assert_msg(strstr(buf, cases[i].needle), "'%s' printed '%s', lacking '%s'",
+                      cases[i].args, buf, cases[i].needle);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -133,6 +206,9 @@ int main(void)
     tcase_add_test(tc, test_dualize_matches_library);
     tcase_add_test(tc, test_norm_prints_json);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_inspect);
+    tcase_add_test(tc, test_train_is_deterministic);
+    tcase_add_test(tc, test_train_errors);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

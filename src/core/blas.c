@@ -1,5 +1,7 @@
 /* The single file that calls BLIS (see blas.h). */
 #include <blis.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,8 +24,40 @@ static int default_threads(void)
     return n;
 }
 
+/* BLIS 0.9 cannot count the FMA units of some AVX-512 CPUs and falls back to
+ * its AVX2 "haswell" kernels; its "skx" kernels, in the same library, are
+ * ~1.5x faster there. BLIS reads BLIS_ARCH_TYPE (a number: 0 = skx) once,
+ * when it initializes, so the choice is made before the first BLIS call.
+ * A BLIS_ARCH_TYPE the user set is left alone. */
+static const char *arch_reason = "BLIS's own choice";
+
+static void choose_arch(void)
+{
+    if (getenv("BLIS_ARCH_TYPE")) {
+        arch_reason = "BLIS_ARCH_TYPE set by the user";
+        return;
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        char id[8];
+        snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
+        setenv("BLIS_ARCH_TYPE", id, 0);
+        arch_reason = "skx chosen by modnorm (the CPU has AVX-512)";
+    }
+#endif
+}
+
+void mn_blas_prepare(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, choose_arch);
+}
+
 static void set_threads(rntm_t *rntm, int threads)
 {
+    mn_blas_prepare();
     bli_rntm_init(rntm);
     if (threads <= 0)
         threads = default_threads();
@@ -103,6 +137,16 @@ mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, do
     return MN_OK;
 }
 
-const char *mn_blas_arch(void) { return bli_arch_string(bli_arch_query_id()); }
+const char *mn_blas_arch(void)
+{
+    mn_blas_prepare();
+    return bli_arch_string(bli_arch_query_id());
+}
+
+const char *mn_blas_arch_reason(void)
+{
+    mn_blas_prepare();
+    return arch_reason;
+}
 
 const char *mn_blas_version(void) { return bli_info_get_version_str(); }

@@ -21,8 +21,15 @@ mn_status mn_blas_syrk_lower(double alpha, const mn_mat *A, double beta, mn_mat 
 mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
                               mn_mat *C, int threads);
 
+/* Choose BLIS's kernel set before BLIS initializes (done by every call
+ * here; LAPACK's entry points call it too, since LAPACK reaches BLIS). */
+void mn_blas_prepare(void);
+
 /* Name of the kernel set BLIS uses on this CPU ("haswell", "skx", ...). */
 const char *mn_blas_arch(void);
 const char *mn_blas_version(void);
+/* Why that kernel set: BLIS's own choice, the user's BLIS_ARCH_TYPE, or
+ * modnorm's choice of skx on AVX-512 CPUs (made before BLIS initializes). */
+const char *mn_blas_arch_reason(void);
 
 #endif

@@ -2,12 +2,14 @@
 #include <lapacke.h>
 #include <stdlib.h>
 
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/lapack.h"
 
 /* A contiguous float64 copy of A (gesdd overwrites its input). */
 static mn_status copy_f64(const mn_mat *A, mn_mat *out)
 {
+    mn_blas_prepare(); /* LAPACK calls BLIS: choose its kernels first */
     MN_TRY(mn_mat_alloc(out, MN_F64, A->rows, A->cols));
     return mn_mat_copy(out, A);
 }

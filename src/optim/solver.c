@@ -23,8 +23,8 @@ static const struct {
     mn_step_kind step;
     double lr_modular, lr_sp, momentum;
 } presets[] = {
-    {"muon", MN_SOLVER_STEEPEST, NULL, MN_STEP_NORMALIZED, 0.5, 0.02, 0.9},
-    {"sgd", MN_SOLVER_STEEPEST, "frobenius", MN_STEP_SHARP, 0.5, 0.05, 0.9},
+    {"muon", MN_SOLVER_STEEPEST, NULL, MN_STEP_NORMALIZED, 0.1, 0.02, 0.9},
+    {"sgd", MN_SOLVER_STEEPEST, "frobenius", MN_STEP_SHARP, 1.0, 0.05, 0.9},
     {"sign", MN_SOLVER_STEEPEST, "l1-linf", MN_STEP_NORMALIZED, 0.002, 0.0005, 0.9},
     {"adam", MN_SOLVER_ADAMW, NULL, MN_STEP_NORMALIZED, 0.001, 0.001, 0.9},
     {"adamw", MN_SOLVER_ADAMW, NULL, MN_STEP_NORMALIZED, 0.001, 0.001, 0.9},
