@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/typed.h"
 #include "modnorm/tensor.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -159,6 +160,7 @@ static bool same_shape(const mn_mat *a, const mn_mat *b)
     return a->rows == b->rows && a->cols == b->cols;
 }
 
+
 mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src)
 {
     if (!same_shape(dst, src))
@@ -186,37 +188,67 @@ mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out)
 
 mn_status mn_mat_check_finite(const mn_mat *m, const char *what)
 {
-    for (int64_t i = 0; i < m->rows; i++)
-        for (int64_t j = 0; j < m->cols; j++) {
-            double v = mn_mat_get(m, i, j);
-            if (!isfinite(v))
-                return mn_fail(MN_ERR_NONFINITE, "%s has a non-finite value (%g) at (%lld, %lld)",
-                               what, v, (long long)i, (long long)j);
+    int64_t bad_i = -1, bad_j = -1;
+    MN_TYPED_ROWS(m, T, {
+        for (int64_t i = 0; i < m->rows && bad_i < 0; i++) {
+            const T *r = ROW(m, T, i);
+            /* x − x is 0 for finite x and NaN otherwise: one vectorizable pass. */
+            T acc = 0;
+            for (int64_t j = 0; j < m->cols; j++)
+                acc += r[j * m->cs] - r[j * m->cs];
+            if (acc != 0 || acc != acc)
+                for (int64_t j = 0; j < m->cols; j++)
+                    if (!isfinite(r[j * m->cs])) {
+                        bad_i = i;
+                        bad_j = j;
+                        break;
+                    }
         }
+    });
+    if (bad_i >= 0)
+        return mn_fail(MN_ERR_NONFINITE, "%s has a non-finite value (%g) at (%lld, %lld)", what,
+                       mn_mat_get(m, bad_i, bad_j), (long long)bad_i, (long long)bad_j);
     return MN_OK;
 }
 
 bool mn_mat_is_zero(const mn_mat *m)
 {
-    for (int64_t i = 0; i < m->rows; i++)
-        for (int64_t j = 0; j < m->cols; j++)
-            if (mn_mat_get(m, i, j) != 0.0)
-                return false;
-    return true;
+    bool zero = true;
+    MN_TYPED_ROWS(m, T, {
+        for (int64_t i = 0; i < m->rows && zero; i++) {
+            const T *r = ROW(m, T, i);
+            for (int64_t j = 0; j < m->cols; j++)
+                zero = zero && r[j * m->cs] == 0;
+        }
+    });
+    return zero;
 }
 
 void mn_mat_fill(mn_mat *m, double v)
 {
-    for (int64_t i = 0; i < m->rows; i++)
-        for (int64_t j = 0; j < m->cols; j++)
-            mn_mat_set(m, i, j, v);
+    MN_TYPED_ROWS(m, T, {
+        for (int64_t i = 0; i < m->rows; i++) {
+            T *r = ROW(m, T, i);
+            for (int64_t j = 0; j < m->cols; j++)
+                r[j * m->cs] = (T)v;
+        }
+    });
 }
 
 void mn_mat_scale(mn_mat *m, double s)
 {
-    for (int64_t i = 0; i < m->rows; i++)
-        for (int64_t j = 0; j < m->cols; j++)
-            mn_mat_set(m, i, j, s * mn_mat_get(m, i, j));
+    MN_TYPED_ROWS(m, T, {
+        const T f = (T)s;
+        for (int64_t i = 0; i < m->rows; i++) {
+            T *r = ROW(m, T, i);
+            if (m->cs == 1)
+                for (int64_t j = 0; j < m->cols; j++)
+                    r[j] *= f;
+            else
+                for (int64_t j = 0; j < m->cols; j++)
+                    r[j * m->cs] *= f;
+        }
+    });
 }
 
 mn_status mn_flush_denormals(bool on)

@@ -11,6 +11,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/typed.h"
 #include "modnorm/polar.h"
 #include "norms/spectral.h"
 #include "norms/vector.h"
@@ -42,28 +43,36 @@ static mn_status workspace_alloc(workspace *w, mn_dtype dt, int64_t k, int64_t N
     return st;
 }
 
-/* Copy the lower triangle of a square matrix onto its upper triangle. */
+/* Copy the lower triangle of a contiguous square matrix onto its upper one. */
 static void symmetrize_lower(mn_mat *C)
 {
-    for (int64_t i = 0; i < C->rows; i++)
-        for (int64_t j = i + 1; j < C->cols; j++)
-            mn_mat_set(C, i, j, mn_mat_get(C, j, i));
+    MN_TYPED_ROWS(C, T, {
+        T *c = C->data;
+        int64_t n = C->rows;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = i + 1; j < n; j++)
+                c[i * n + j] = c[j * n + i];
+    });
 }
 
 /* B = b·A + c·A² on the full square (A symmetric, lower triangle valid). */
 static mn_status gram_polynomial(workspace *w, double b, double c, int threads)
 {
     symmetrize_lower(&w->A);
-    if (c != 0.0) {
+    if (c != 0.0)
         MN_TRY(mn_blas_gemmt_lower(c, &w->A, &w->A, 0.0, &w->B, threads));
-        symmetrize_lower(&w->B);
-    } else {
+    else
         mn_mat_fill(&w->B, 0.0);
-    }
-    int64_t k = w->A.rows;
-    for (int64_t i = 0; i < k; i++)
-        for (int64_t j = 0; j < k; j++)
-            mn_mat_set(&w->B, i, j, mn_mat_get(&w->B, i, j) + b * mn_mat_get(&w->A, i, j));
+    /* B's lower triangle += b·A's, then mirror it: one pass each. */
+    MN_TYPED_ROWS(&w->B, T, {
+        T *bm = w->B.data;
+        const T *am = w->A.data, bb = (T)b;
+        int64_t n = w->B.rows;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j <= i; j++)
+                bm[i * n + j] += bb * am[i * n + j];
+    });
+    symmetrize_lower(&w->B);
     return MN_OK;
 }
 
