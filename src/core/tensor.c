@@ -167,6 +167,17 @@ mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src)
         return mn_fail(MN_ERR_SHAPE, "mn_mat_copy: destination is %lldx%lld, source %lldx%lld",
                        (long long)dst->rows, (long long)dst->cols, (long long)src->rows,
                        (long long)src->cols);
+    if (dst->dtype == src->dtype) {
+        MN_TYPED_ROWS(src, T, {
+            for (int64_t i = 0; i < src->rows; i++) {
+                const T *s = ROW(src, T, i);
+                T *d = ROW(dst, T, i);
+                for (int64_t j = 0; j < src->cols; j++)
+                    d[j * dst->cs] = s[j * src->cs];
+            }
+        });
+        return MN_OK;
+    }
     for (int64_t i = 0; i < src->rows; i++)
         for (int64_t j = 0; j < src->cols; j++)
             mn_mat_set(dst, i, j, mn_mat_get(src, i, j));

@@ -7,6 +7,7 @@
  *     B = b·A + c·A²         (gemmt: A² is symmetric)
  *     X ← a·X + B·X          (gemm)                                       */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/blas.h"
@@ -20,27 +21,30 @@ typedef struct {
     mn_mat X, Y, A, B; /* X, Y: k x N iterates; A, B: k x k */
 } workspace;
 
-static void workspace_free(workspace *w)
-{
-    mn_mat_free(&w->X);
-    mn_mat_free(&w->Y);
-    mn_mat_free(&w->A);
-    mn_mat_free(&w->B);
-}
+/* One grow-only buffer per thread, reused by every call: a training step
+ * allocates nothing here after its first. (It stays reachable through the
+ * thread-local pointer until the thread ends.) */
+static _Thread_local void *ws_buf;
+static _Thread_local size_t ws_bytes;
 
-static mn_status workspace_alloc(workspace *w, mn_dtype dt, int64_t k, int64_t N)
+static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
-    memset(w, 0, sizeof *w);
-    mn_status st = mn_mat_alloc(&w->X, dt, k, N);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&w->Y, dt, k, N);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&w->A, dt, k, k);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&w->B, dt, k, k);
-    if (st != MN_OK)
-        workspace_free(w);
-    return st;
+    size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
+    size_t need = (2 * kn + 2 * kk) * es;
+    if (need > ws_bytes) {
+        void *p = realloc(ws_buf, need);
+        if (!p)
+            return mn_fail(MN_ERR_NOMEM, "polar: cannot allocate a %lldx%lld workspace",
+                           (long long)k, (long long)N);
+        ws_buf = p;
+        ws_bytes = need;
+    }
+    char *p = ws_buf;
+    w->X = mn_mat_view(dt, p, k, N);
+    w->Y = mn_mat_view(dt, p + kn * es, k, N);
+    w->A = mn_mat_view(dt, p + 2 * kn * es, k, k);
+    w->B = mn_mat_view(dt, p + (2 * kn + kk) * es, k, k);
+    return MN_OK;
 }
 
 /* Copy the lower triangle of a contiguous square matrix onto its upper one. */
@@ -119,13 +123,12 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
     mn_mat g = tall ? mn_mat_transpose(*G) : *G;
     mn_mat o = tall ? mn_mat_transpose(*out) : *out;
     workspace w;
-    MN_TRY(workspace_alloc(&w, G->dtype, g.rows, g.cols));
+    MN_TRY(workspace_get(&w, G->dtype, g.rows, g.cols));
     mn_mat_copy(&w.X, &g);
     mn_mat_scale(&w.X, 1.0 / (method->norm_slack * fro));
     mn_status st = iterate(method, steps > 0 ? steps : method->default_steps, threads, &w);
     if (st == MN_OK)
         st = mn_mat_copy(&o, &w.X);
-    workspace_free(&w);
     return st;
 }
 
