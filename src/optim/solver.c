@@ -166,8 +166,10 @@ static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
         s->dir[i] = c->nesterov ? beta * s->m[i] + one_minus * g[i] : s->m[i];
     }
     for (int k = 0; k < s->n_atoms; k++) {
-        mn_mat d = mn_network_atom_view(net, k, s->dir);
         double scale = lr * s->targets[k];
+        if (scale == 0)
+            continue; /* a mass-0 atom (or a zero rate): nothing moves */
+        mn_mat d = mn_network_atom_view(net, k, s->dir);
         if (c->step == MN_STEP_SHARP) {
             double dual;
             MN_TRY(mn_norm_dual(s->norms[k], &d, &dual));
@@ -189,13 +191,15 @@ static void adamw_step(mn_solver *s, mn_network *net, double lr)
     const float *g = mn_network_grads(net);
     float *w = mn_network_weights(net);
     double t = (double)(s->steps + 1);
-    double bc1 = 1 - pow(c->momentum, t), bc2 = 1 - pow(c->beta2, t);
+    /* Bias corrections folded into two float scalars: the loop stays in
+     * float32 (as torch.optim.AdamW's) and vectorizes. */
+    float step = (float)(lr / (1 - pow(c->momentum, t)));
+    float inv_bc2 = (float)(1 / (1 - pow(c->beta2, t))), eps = (float)c->eps;
     float b1 = (float)c->momentum, b2 = (float)c->beta2;
     for (int64_t i = 0; i < s->n; i++) {
         s->m[i] = b1 * s->m[i] + (1 - b1) * g[i];
         s->v[i] = b2 * s->v[i] + (1 - b2) * g[i] * g[i];
-        double mhat = s->m[i] / bc1, vhat = s->v[i] / bc2;
-        w[i] = (float)(w[i] - lr * mhat / (sqrt(vhat) + c->eps));
+        w[i] -= step * s->m[i] / (sqrtf(s->v[i] * inv_bc2) + eps);
     }
 }
 
