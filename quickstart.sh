@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(gcc pkg-config meson ninja-build libblis-dev liblapacke-dev check zlib1g-dev
-          dataset-fashion-mnist valgrind)
+          dataset-fashion-mnist valgrind libplplot-dev plplot-driver-cairo fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,9 +34,10 @@ case "${1:-run}" in
     meson test -C "$build" --print-errorlogs --num-processes 2
     ;;
   run)
-    "$build/src/cli/modnorm" norm --norm rms-rms tests/data/svd_G.npy
-    "$build/src/cli/modnorm" dualize --norm rms-rms --method ns5 tests/data/svd_G.npy "$build/lmo.npy"
-    "$build/src/cli/modnorm" norm --norm rms-rms "$build/lmo.npy"
+    # The main job: MLP 784-512-512-10 on Fashion-MNIST, modular Muon, batch
+    # 128, 5 epochs, the default learning rate and schedule.
+    "$build/src/cli/modnorm" train --data fashion-mnist --model mlp --width 512 --depth 3 \
+      --opt muon --batch 128 --epochs 5
     ;;
   *)
     echo "usage: ./quickstart.sh [run|test]" >&2

@@ -13,6 +13,9 @@ int mn_cmd_dualize(int argc, char **argv);
 int mn_cmd_norm(int argc, char **argv);
 int mn_cmd_train(int argc, char **argv);
 int mn_cmd_inspect(int argc, char **argv);
+int mn_cmd_sweep(int argc, char **argv);
+int mn_cmd_coordcheck(int argc, char **argv);
+int mn_cmd_bench(int argc, char **argv);
 
 /* Print "modnorm CMD: message" to stderr and return MN_EXIT_USAGE. */
 int mn_cli_usage_error(const char *cmd, const char *fmt, ...);

@@ -11,8 +11,11 @@ static const struct {
 } commands[] = {
     {"train", mn_cmd_train, "train a model (Fashion-MNIST MLP) and print its test accuracy"},
     {"inspect", mn_cmd_inspect, "print a model's module tree: norms, masses, sensitivities, targets"},
+    {"sweep", mn_cmd_sweep, "train a width x learning-rate grid and measure LR transfer"},
+    {"coordcheck", mn_cmd_coordcheck, "check that activations and updates stay flat across width"},
     {"dualize", mn_cmd_dualize, "OUT.npy = lmo(IN.npy) in a chosen norm"},
     {"norm", mn_cmd_norm, "print a matrix's norm and dual norm as JSON"},
+    {"bench", mn_cmd_bench, "benchmarks: gemm (the roofline)"},
 };
 
 static void usage(FILE *f)

@@ -135,9 +135,10 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
             mn_status ls = mn_loss_cross_entropy(y, labels, &loss, dy, NULL);
             if (ls == MN_ERR_NONFINITE || !isfinite(loss)) {
                 res->diverged = true;
-                fprintf(stderr, "%smodnorm train: the loss became non-finite at step %lld: "
-                        "stopping (diverged; try a smaller --lr)\n", bar ? "\n" : "",
-                        (long long)step);
+                if (!o->quiet)
+                    fprintf(stderr, "%smodnorm train: the loss became non-finite at step %lld: "
+                            "stopping (diverged; try a smaller --lr)\n", bar ? "\n" : "",
+                            (long long)step);
                 break;
             }
             st = ls;

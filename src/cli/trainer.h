@@ -25,6 +25,7 @@ typedef struct mn_train_opts {
     const char *atom_norms[64];
     int n_atom_norms;
     bool progress;           /* a progress bar on stderr */
+    bool quiet;              /* no message on stderr when the loss becomes non-finite (sweep) */
     FILE *json;              /* JSON lines (NULL: none) */
     int64_t log_every;       /* steps between JSON progress lines (0: 10 per run) */
 } mn_train_opts;

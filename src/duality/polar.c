@@ -7,6 +7,7 @@
  *     B = b·A + c·A²         (gemmt: A² is symmetric)
  *     X ← a·X + B·X          (gemm)                                       */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,24 +23,47 @@ typedef struct {
 } workspace;
 
 /* One grow-only buffer per thread, reused by every call: a training step
- * allocates nothing here after its first. (It stays reachable through the
- * thread-local pointer until the thread ends.) */
-static _Thread_local void *ws_buf;
-static _Thread_local size_t ws_bytes;
+ * allocates nothing here after its first. A pthread key frees it when its
+ * thread ends (sweeps run many training threads). */
+typedef struct {
+    void *buf;
+    size_t bytes;
+} thread_buffer;
+
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void thread_buffer_free(void *p)
+{
+    thread_buffer *tb = p;
+    free(tb->buf);
+    free(tb);
+}
+
+static void make_key(void) { pthread_key_create(&ws_key, thread_buffer_free); }
 
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
     size_t need = (2 * kn + 2 * kk) * es;
-    if (need > ws_bytes) {
-        void *p = realloc(ws_buf, need);
+    pthread_once(&ws_once, make_key);
+    thread_buffer *tb = pthread_getspecific(ws_key);
+    if (!tb) {
+        tb = calloc(1, sizeof *tb);
+        if (!tb || pthread_setspecific(ws_key, tb) != 0) {
+            free(tb);
+            return mn_fail(MN_ERR_NOMEM, "polar: cannot allocate a workspace");
+        }
+    }
+    if (need > tb->bytes) {
+        void *p = realloc(tb->buf, need);
         if (!p)
             return mn_fail(MN_ERR_NOMEM, "polar: cannot allocate a %lldx%lld workspace",
                            (long long)k, (long long)N);
-        ws_buf = p;
-        ws_bytes = need;
+        tb->buf = p;
+        tb->bytes = need;
     }
-    char *p = ws_buf;
+    char *p = tb->buf;
     w->X = mn_mat_view(dt, p, k, N);
     w->Y = mn_mat_view(dt, p + kn * es, k, N);
     w->A = mn_mat_view(dt, p + 2 * kn * es, k, k);
