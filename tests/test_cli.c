@@ -62,7 +62,9 @@ START_TEST(test_dualize_matches_library)
             ck_assert_ok(mn_mat_alloc(&L, G.dtype, G.rows, G.cols));
             mn_dualize_opts o = {.method = m};
             ck_assert_ok(mn_dualize(n, &o, &L, &G));
-            ck_assert_double_le(tm_max_abs_diff(&O, &L), dt == MN_F32 ? 1e-6 : 1e-13);
+            /* The CLI and this process may run different BLIS kernel sets (valgrind
+             * hides AVX-512), and the iterations amplify rounding differences. */
+            ck_assert_double_le(tm_max_abs_diff(&O, &L), dt == MN_F32 ? 1e-5 : 1e-12);
             mn_mat_free(&O);
             mn_mat_free(&L);
         }
