@@ -40,6 +40,12 @@ START_TEST(test_documented_bands_are_measured)
                       m->name, m->band_lo, lo);
         ck_assert_msg(m->band_hi >= hi && m->band_hi - hi <= 1e-4, "%s: band_hi %.6f, measured %.6f",
                       m->name, m->band_hi, hi);
+        /* The supremum over every input: σ/‖G‖_F from 1e-12 to 1. */
+        double sup = 0;
+        for (int i = 0; i <= N; i++)
+            sup = fmax(sup, scalar_map(m, m->default_steps, pow(1e-12, 1.0 - (double)i / N)));
+        ck_assert_msg(m->sup >= sup && m->sup - sup <= 1e-4, "%s: sup %.6f, measured %.6f", m->name,
+                      m->sup, sup);
     }
 }
 END_TEST
@@ -71,6 +77,8 @@ static void check_against_scalar_map(const mn_polar_method *m, const mn_mat *G, 
                       "%s on %s %lldx%lld %s: σ_%lld = %.6f, scalar map gives %.6f", m->name, what,
                       (long long)G->rows, (long long)G->cols, mn_dtype_name(G->dtype), (long long)i,
                       sx[i], expect[i]);
+        ck_assert_msg(sx[i] <= m->sup + tol, "%s on %s: σ = %.6f above sup %.4f", m->name, what,
+                      sx[i], m->sup);
         if (sg[i] / fro >= m->band_min_ratio)
             ck_assert_msg(sx[i] >= m->band_lo - tol && sx[i] <= m->band_hi + tol,
                           "%s on %s: σ = %.6f outside band [%.4f, %.4f]", m->name, what, sx[i],

@@ -26,6 +26,9 @@ typedef struct mn_polar_method {
     /* Measured singular-value band of the output at default_steps for inputs
      * whose singular values satisfy σ/‖G‖_F ≥ band_min_ratio. */
     double band_lo, band_hi, band_min_ratio;
+    /* The largest output singular value for any input (σ/‖G‖_F anywhere in
+     * (0, 1]): smaller singular values can overshoot band_hi. */
+    double sup;
 } mn_polar_method;
 
 mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);

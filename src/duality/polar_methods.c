@@ -40,19 +40,20 @@ static const double polar_express[][3] = {
 static const mn_polar_method methods[] = {
     {.name = "svd", .summary = "exact U Vᵀ from LAPACK's dgesdd, in double",
      .n_coeffs = 0, .coeffs = NULL, .default_steps = 0, .norm_slack = 1.0,
-     .band_lo = 1.0, .band_hi = 1.0, .band_min_ratio = 0.0},
+     .band_lo = 1.0, .band_hi = 1.0, .band_min_ratio = 0.0, .sup = 1.0},
     {.name = "ns5", .summary = "Muon's quintic (3.4445, -4.7750, 2.0315) x 5",
      .n_coeffs = N(ns5), .coeffs = ns5, .default_steps = 5, .norm_slack = 1.0,
-     .band_lo = 0.6818, .band_hi = 1.1344, .band_min_ratio = 0.01},
+     .band_lo = 0.6818, .band_hi = 1.1344, .band_min_ratio = 0.01, .sup = 1.2024},
     {.name = "polar-express", .summary = "Polar Express, 5-step schedule, input / (1.02 ‖G‖_F)",
      .n_coeffs = N(polar_express), .coeffs = polar_express, .default_steps = 5,
-     .norm_slack = 1.02, .band_lo = 0.8588, .band_hi = 1.1412, .band_min_ratio = 0.01},
+     .norm_slack = 1.02, .band_lo = 0.8588, .band_hi = 1.1412, .band_min_ratio = 0.01,
+     .sup = 1.1412},
     {.name = "you6", .summary = "modula's 6-step schedule (coefficients / 1024)",
      .n_coeffs = N(you6), .coeffs = you6, .default_steps = 6, .norm_slack = 1.0,
-     .band_lo = 0.9955, .band_hi = 0.9994, .band_min_ratio = 0.01},
+     .band_lo = 0.9955, .band_hi = 0.9994, .band_min_ratio = 0.01, .sup = 0.9994},
     {.name = "cubic", .summary = "classic Newton–Schulz cubic (1.5, -0.5, 0)",
      .n_coeffs = N(cubic), .coeffs = cubic, .default_steps = 20, .norm_slack = 1.0,
-     .band_lo = 0.9999, .band_hi = 1.0, .band_min_ratio = 0.001},
+     .band_lo = 0.9999, .band_hi = 1.0, .band_min_ratio = 0.001, .sup = 1.0},
 };
 
 size_t mn_polar_count(void) { return sizeof methods / sizeof methods[0]; }
