@@ -222,6 +222,54 @@ START_TEST(test_zero_nan_and_errors)
 }
 END_TEST
 
+/* The two evaluation forms give the same polynomial: in float64 closely on
+ * every kind of input (1e-6: its rounding grows like 1/σ_min), in float32
+ * within 1e-3 on Gaussian input only (why mn_polar keeps the direct form). */
+START_TEST(test_gram_form_matches_direct)
+{
+    static const int64_t shapes[][2] = {{20, 90}, {90, 20}, {33, 70}};
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        if (m->n_coeffs == 0)
+            continue;
+        if (m->default_steps > 6) { /* refused: the Gram form diverges over many steps */
+            mn_mat G = tm_make(TM_GAUSSIAN, MN_F64, 4, 9, 1), R;
+            ck_assert_ok(mn_mat_alloc(&R, MN_F64, 4, 9));
+            ck_assert_int_eq(mn_polar_form_run(m, MN_POLAR_GRAM, 0, 0, &R, &G),
+                             MN_ERR_UNSUPPORTED);
+            ck_assert_ptr_nonnull(strstr(mn_last_error(), "unstable"));
+            mn_mat_free(&R);
+            mn_mat_free(&G);
+            continue;
+        }
+        for (size_t s = 0; s < 3; s++)
+            for (int kind = TM_GAUSSIAN; kind <= TM_POWER_LAW; kind++)
+                for (int dt = MN_F32; dt <= MN_F64; dt++) {
+                    if (dt == MN_F32 && kind != TM_GAUSSIAN)
+                        continue;
+                    mn_mat G = tm_make((tm_kind)kind, (mn_dtype)dt, shapes[s][0], shapes[s][1],
+                                       300 + s + 10 * (uint64_t)kind);
+                    mn_mat D, R;
+                    ck_assert_ok(mn_mat_alloc(&D, G.dtype, G.rows, G.cols));
+                    ck_assert_ok(mn_mat_alloc(&R, G.dtype, G.rows, G.cols));
+                    ck_assert_ok(mn_polar_form_run(m, MN_POLAR_DIRECT, 0, 0, &D, &G));
+                    ck_assert_ok(mn_polar_form_run(m, MN_POLAR_GRAM, 0, 0, &R, &G));
+                    double diff = tm_max_abs_diff(&D, &R), scale = 0;
+                    for (int64_t i = 0; i < D.rows; i++)
+                        for (int64_t j = 0; j < D.cols; j++)
+                            scale = fmax(scale, fabs(mn_mat_get(&D, i, j)));
+                    ck_assert_msg(diff <= (dt == MN_F32 ? 1e-3 : 1e-6) * scale,
+                                  "%s %s %s %lldx%lld: Gram form off by %.3g (scale %.3g)",
+                                  m->name, tm_kind_name((tm_kind)kind), mn_dtype_name(G.dtype),
+                                  (long long)G.rows, (long long)G.cols, diff, scale);
+                    mn_mat_free(&D);
+                    mn_mat_free(&R);
+                    mn_mat_free(&G);
+                }
+    }
+}
+END_TEST
+
 /* cubic needs ~20 steps to lift σ/‖G‖_F = 1e-3: fewer steps leave it small. */
 START_TEST(test_cubic_step_count)
 {
@@ -272,6 +320,7 @@ int main(void)
     tcase_add_test(tc, test_rank_deficient);
     tcase_add_test(tc, test_zero_nan_and_errors);
     tcase_add_test(tc, test_cubic_step_count);
+    tcase_add_test(tc, test_gram_form_matches_direct);
     tcase_add_test(tc, test_dualize_uses_method);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

@@ -52,6 +52,16 @@ typedef struct mn_dualize_opts {
     int threads;                   /* <= 0: BLIS's choice */
 } mn_dualize_opts;
 
+/* How the iteration is evaluated: on the k x N iterate (direct), or on k x k
+ * polynomials in X₀X₀ᵀ applied once at the end (Gram; fewer flops when
+ * N ≥ 2k). Both evaluate the same polynomial, but the Gram form loses
+ * accuracy on gradient-like (ill-conditioned) inputs, so AUTO is direct. */
+typedef enum mn_polar_form { MN_POLAR_AUTO = 0, MN_POLAR_DIRECT, MN_POLAR_GRAM } mn_polar_form;
+
+/* mn_polar with an explicit form (benchmarks, tests). */
+mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
+                            int threads, mn_mat *out, const mn_mat *G);
+
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
 mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                      const mn_mat *G);

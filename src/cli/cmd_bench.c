@@ -150,16 +150,26 @@ static double polar_flops(const mn_polar_method *m, int steps, double k, double 
     return total;
 }
 
+/* Gram form: S = X₀X₀ᵀ (k²N), a first step on S alone (k³), then per step
+ * S·Q (2k³) and three symmetric products (k³ each), and Q·X₀ (2k²N). */
+static double gram_flops(const mn_polar_method *m, int steps, double k, double N)
+{
+    (void)m;
+    return k * k * N + k * k * k + (steps - 1) * 5 * k * k * k + 2 * k * k * N;
+}
+
 static int bench_dualize(int argc, char **argv)
 {
     static const struct option opts[] = {{"shape", required_argument, 0, 's'},
                                          {"method", required_argument, 0, 'm'},
                                          {"repeat", required_argument, 0, 'r'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"form", required_argument, 0, 'f'},
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     long rows = 1024, cols = 4096;
+    mn_polar_form form = MN_POLAR_AUTO;
     const char *method_name = "ns5";
     int repeat = 5, threads = 0, c;
     bool json = false;
@@ -174,6 +184,15 @@ static int bench_dualize(int argc, char **argv)
                                           optarg);
             break;
         case 'm': method_name = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "direct") == 0)
+                form = MN_POLAR_DIRECT;
+            else if (strcmp(optarg, "gram") == 0)
+                form = MN_POLAR_GRAM;
+            else
+                return mn_cli_usage_error("bench dualize", "--form '%s' must be direct or gram",
+                                          optarg);
+            break;
         case 'r':
             if (!mn_cli_parse_int("bench dualize", "--repeat", optarg, 1, 1000, &repeat))
                 return MN_EXIT_USAGE;
@@ -185,7 +204,7 @@ static int bench_dualize(int argc, char **argv)
         case 'j': json = true; break;
         case 'h':
             printf("usage: modnorm bench dualize [--shape MxN] [--method M] [--repeat R] "
-                   "[--threads T] [--json]\n\n"
+                   "[--threads T] [--form direct|gram] [--json]\n\n"
                    "Times the polar factor of a Gaussian MxN float32 matrix (median of R after a\n"
                    "warm-up). polar_err = ‖X − UVᵀ‖_F/‖UVᵀ‖_F against the exact SVD (outside the\n"
                    "timing); roofline_ms = the iteration's flops / this run's sgemm rate.\n");
@@ -208,7 +227,7 @@ static int bench_dualize(int argc, char **argv)
     double *t = calloc((size_t)repeat, sizeof(double));
     for (int i = -1; st == MN_OK && i < repeat; i++) {
         double t0 = now();
-        st = mn_polar(m, 0, threads, &X, &G);
+        st = mn_polar_form_run(m, form, 0, threads, &X, &G);
         if (i >= 0)
             t[i] = now() - t0;
     }
@@ -239,7 +258,9 @@ static int bench_dualize(int argc, char **argv)
     }
     qsort(t, (size_t)repeat, sizeof(double), cmp_double);
     double k = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
-    double flops = m->n_coeffs ? polar_flops(m, m->default_steps, k, N) : 0;
+    double flops = !m->n_coeffs            ? 0
+                   : form == MN_POLAR_GRAM ? gram_flops(m, m->default_steps, k, N)
+                                           : polar_flops(m, m->default_steps, k, N);
     double rate = 2.0 * 1024 * 1024 * 1024 / gemm_s; /* flop/s */
     double med = t[repeat / 2];
     printf(json ? "{\"shape\": \"%ldx%ld\", \"method\": \"%s\", \"threads\": %d, "

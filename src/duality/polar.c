@@ -19,7 +19,9 @@
 #include "norms/vector.h"
 
 typedef struct {
-    mn_mat X, Y, A, B; /* X, Y: k x N iterates; A, B: k x k */
+    mn_mat X, Y;       /* k x N: iterates (direct form), X₀ and the result (Gram form) */
+    mn_mat A, B;       /* k x k: Gram matrix and polynomial */
+    mn_mat S, Q, T;    /* k x k: Gram form only (X₀X₀ᵀ, the polynomial Q, scratch) */
 } workspace;
 
 /* One grow-only buffer per thread, reused by every call: a training step
@@ -45,7 +47,7 @@ static void make_key(void) { pthread_key_create(&ws_key, thread_buffer_free); }
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
-    size_t need = (2 * kn + 2 * kk) * es;
+    size_t need = (2 * kn + 5 * kk) * es;
     pthread_once(&ws_once, make_key);
     thread_buffer *tb = pthread_getspecific(ws_key);
     if (!tb) {
@@ -68,6 +70,9 @@ static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
     w->Y = mn_mat_view(dt, p + kn * es, k, N);
     w->A = mn_mat_view(dt, p + 2 * kn * es, k, k);
     w->B = mn_mat_view(dt, p + (2 * kn + kk) * es, k, k);
+    w->S = mn_mat_view(dt, p + (2 * kn + 2 * kk) * es, k, k);
+    w->Q = mn_mat_view(dt, p + (2 * kn + 3 * kk) * es, k, k);
+    w->T = mn_mat_view(dt, p + (2 * kn + 4 * kk) * es, k, k);
     return MN_OK;
 }
 
@@ -83,44 +88,115 @@ static void symmetrize_lower(mn_mat *C)
     });
 }
 
-/* B = b·A + c·A² on the full square (A symmetric, lower triangle valid). */
-static mn_status gram_polynomial(workspace *w, double b, double c, int threads)
+/* B = b·A + c·A² on the full square (A symmetric, lower triangle valid;
+ * A is symmetrized in place). */
+static mn_status gram_polynomial(mn_mat *A, mn_mat *B, double b, double c, int threads)
 {
-    symmetrize_lower(&w->A);
+    symmetrize_lower(A);
     if (c != 0.0)
-        MN_TRY(mn_blas_gemmt_lower(c, &w->A, &w->A, 0.0, &w->B, threads));
+        MN_TRY(mn_blas_gemmt_lower(c, A, A, 0.0, B, threads));
     else
-        mn_mat_fill(&w->B, 0.0);
+        mn_mat_fill(B, 0.0);
     /* B's lower triangle += b·A's, then mirror it: one pass each. */
-    MN_TYPED_ROWS(&w->B, T, {
-        T *bm = w->B.data;
-        const T *am = w->A.data, bb = (T)b;
-        int64_t n = w->B.rows;
+    MN_TYPED_ROWS(B, T, {
+        T *bm = B->data;
+        const T *am = A->data, bb = (T)b;
+        int64_t n = B->rows;
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j <= i; j++)
                 bm[i * n + j] += bb * am[i * n + j];
     });
-    symmetrize_lower(&w->B);
+    symmetrize_lower(B);
     return MN_OK;
 }
 
-static mn_status iterate(const mn_polar_method *method, int steps, int threads, workspace *w)
+/* M += a·I on a contiguous square matrix. */
+static void add_diagonal(mn_mat *M, double a)
+{
+    MN_TYPED_ROWS(M, T, {
+        T *m = M->data;
+        for (int64_t i = 0; i < M->rows; i++)
+            m[i * M->rows + i] += (T)a;
+    });
+}
+
+static const double *step_coeffs(const mn_polar_method *m, int s)
+{
+    return m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
+}
+
+/* Direct form: X ← (a·I + b·A + c·A²)·X with A = X Xᵀ; the last step writes
+ * into `out`. Per step k²N (syrk) + k³ (gemmt) + 2k²N (gemm) flops. */
+static mn_status iterate_direct(const mn_polar_method *method, int steps, int threads,
+                                workspace *w, mn_mat *out)
 {
     for (int s = 0; s < steps; s++) {
-        const double *abc = method->coeffs[s < method->n_coeffs ? s : method->n_coeffs - 1];
+        const double *abc = step_coeffs(method, s);
         MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
-        MN_TRY(gram_polynomial(w, abc[1], abc[2], threads));
-        memcpy(w->Y.data, w->X.data, (size_t)(w->X.rows * w->X.cols) * mn_dtype_size(w->X.dtype));
-        MN_TRY(mn_blas_gemm(1.0, &w->B, &w->X, abc[0], &w->Y, threads));
+        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
+        add_diagonal(&w->B, abc[0]);
+        mn_mat *dst = s == steps - 1 ? out : &w->Y;
+        MN_TRY(mn_blas_gemm(1.0, &w->B, &w->X, 0.0, dst, threads));
         mn_mat tmp = w->X;
         w->X = w->Y;
         w->Y = tmp;
     }
-    return MN_OK;
+    return steps == 0 ? mn_mat_copy(out, &w->X) : MN_OK;
 }
+
+/* Gram form: every iterate is Q·X₀ with Q a polynomial in S = X₀X₀ᵀ, so the
+ * iteration runs on k x k matrices and one final product applies it:
+ *     A = Q S Q,  B = b·A + c·A²,  Q ← a·Q + B·Q,   out = Q·X₀.
+ * S, Q, A, B commute (all polynomials in S), so every product is symmetric
+ * and computed as its lower triangle. Per step 2k³ + 3·k³ flops, plus k²N
+ * for S and 2k²N at the end: fewer than the direct form once N ≳ 2k. */
+static mn_status iterate_gram(const mn_polar_method *method, int steps, int threads, workspace *w,
+                              mn_mat *out)
+{
+    MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->S, threads));
+    symmetrize_lower(&w->S);
+    for (int s = 0; s < steps; s++) {
+        const double *abc = step_coeffs(method, s);
+        if (s == 0) { /* Q = I: A = S and Q₁ = a·I + B */
+            MN_TRY(mn_mat_copy(&w->A, &w->S));
+            MN_TRY(gram_polynomial(&w->A, &w->Q, abc[1], abc[2], threads));
+            add_diagonal(&w->Q, abc[0]);
+            continue;
+        }
+        MN_TRY(mn_blas_gemm(1.0, &w->S, &w->Q, 0.0, &w->T, threads));        /* T = S Q */
+        MN_TRY(mn_blas_gemmt_lower(1.0, &w->Q, &w->T, 0.0, &w->A, threads)); /* A = Q S Q */
+        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
+        MN_TRY(mn_mat_copy(&w->T, &w->Q));                                   /* T = a·Q + B Q */
+        MN_TRY(mn_blas_gemmt_lower(1.0, &w->B, &w->Q, abc[0], &w->T, threads));
+        symmetrize_lower(&w->T);
+        mn_mat tmp = w->Q;
+        w->Q = w->T;
+        w->T = tmp;
+    }
+    if (steps == 0)
+        return mn_mat_copy(out, &w->X);
+    return mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, out, threads);
+}
+
+/* The Gram form does fewer flops when N ≥ 2k (see iterate_gram), but it is
+ * not accurate enough on gradient-like inputs: Q grows like 1/σ_min and its
+ * rounding reaches every direction of Q·X₀. Measured (tests/test_polar.c):
+ * in float32, 2e-2 off the direct form on a 30x70 rank-3-plus-noise matrix
+ * with ns5, against the issue's 1e-3 gate; in float64 up to 1.3e-7 relative
+ * (you6) where the direct form is ~1e-13; and with many steps it diverges
+ * (cubic's 20 steps reach 1e18). AUTO therefore stays direct, and the Gram
+ * form is refused beyond MN_GRAM_MAX_STEPS; it is here to be measured and
+ * improved (e.g. Q accumulated in double, or restarted). */
+#define MN_GRAM_MAX_STEPS 6
 
 mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat *out,
                    const mn_mat *G)
+{
+    return mn_polar_form_run(method, MN_POLAR_AUTO, steps, threads, out, G);
+}
+
+mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
+                            int threads, mn_mat *out, const mn_mat *G)
 {
     if (!method || !out || !G || !out->data || !G->data)
         return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
@@ -150,10 +226,13 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
     MN_TRY(workspace_get(&w, G->dtype, g.rows, g.cols));
     mn_mat_copy(&w.X, &g);
     mn_mat_scale(&w.X, 1.0 / (method->norm_slack * fro));
-    mn_status st = iterate(method, steps > 0 ? steps : method->default_steps, threads, &w);
-    if (st == MN_OK)
-        st = mn_mat_copy(&o, &w.X);
-    return st;
+    int n = steps > 0 ? steps : method->default_steps;
+    bool gram = form == MN_POLAR_GRAM;
+    if (gram && n > MN_GRAM_MAX_STEPS)
+        return mn_fail(MN_ERR_UNSUPPORTED, "polar: the Gram form is unstable beyond %d steps "
+                       "(%s runs %d); use the direct form", MN_GRAM_MAX_STEPS, method->name, n);
+    return gram ? iterate_gram(method, n, threads, &w, &o)
+                : iterate_direct(method, n, threads, &w, &o);
 }
 
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
