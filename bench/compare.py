@@ -7,7 +7,12 @@ the ratios (peer time / modnorm time; > 1 means modnorm is faster).
 Every side gets both cores' worth of choice: modnorm runs with --threads 2,
 each peer at its best of 1 and 2 threads (both are measured). Each round runs
 every command once, in alternation, so that machine noise hits all sides
-alike; medians over rounds are reported with their min-max."""
+alike; medians over rounds are reported with their min-max.
+
+NumPy runs on OpenBLAS (bench/setup_peers.sh installs it without making it the
+system BLAS; LD_LIBRARY_PATH selects it here) with OPENBLAS_CORETYPE=SkylakeX
+on AVX-512 CPUs: OpenBLAS 0.3.21 detects this CPU as "Prescott" and runs its
+generic kernels 4x slower, which would flatter modnorm."""
 import argparse
 import json
 import os
@@ -19,8 +24,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 
 
-def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+
+
+def peer_env():
+    env = dict(os.environ)
+    if os.path.isdir(OPENBLAS_DIR):
+        env["LD_LIBRARY_PATH"] = OPENBLAS_DIR
+    with open("/proc/cpuinfo") as f:
+        if "avx512f" in f.read():
+            env["OPENBLAS_CORETYPE"] = "SkylakeX"
+    env.pop("OPENBLAS_L2_SIZE", None)
+    return env
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -49,7 +68,7 @@ def main():
         for name, key, ours, peers in cases:
             results.setdefault((name, "modnorm"), []).append(run(ours)[key])
             for peer, cmd in peers.items():
-                results.setdefault((name, peer), []).append(run(cmd)[key])
+                results.setdefault((name, peer), []).append(run(cmd, peer_env())[key])
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     print(f"{'benchmark':34} {'side':12} {'median ms':>10} {'min-max':>17} {'ratio':>7}")
     for name, _, _, peers in cases:
