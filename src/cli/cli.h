@@ -25,5 +25,8 @@ int mn_cli_fail(const char *cmd, mn_status s);
  * or lies outside [lo, hi]. */
 bool mn_cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi,
                       int *out);
+/* The same for a real number in [lo, hi]. */
+bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                         double *out);
 
 #endif

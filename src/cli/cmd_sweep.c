@@ -82,18 +82,6 @@ typedef struct sweep_args {
     bool quick, no_run;
 } sweep_args;
 
-static bool parse_double(const char *opt, const char *text, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi)) {
-        mn_cli_usage_error(CMD, "%s '%s' must be a number in [%g, %g]", opt, text, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* The settings that change a run's result, one per line: a results
  * directory holds runs of one setting only. */
 static void config_text(const sweep_args *a, char *buf, size_t cap)
@@ -688,7 +676,7 @@ static int parse(int argc, char **argv, sweep_args *a, bool *done)
             steps_set = true;
             break;
         case O_EPOCHS:
-            if (!parse_double("--epochs", optarg, 1e-6, 1e4, &o->epochs))
+            if (!mn_cli_parse_double(CMD, "--epochs", optarg, 1e-6, 1e4, &o->epochs))
                 return MN_EXIT_USAGE;
             o->steps = 0;
             steps_set = true;
@@ -710,12 +698,12 @@ static int parse(int argc, char **argv, sweep_args *a, bool *done)
         case O_QUICK: a->quick = true; break;
         case O_NO_RUN: a->no_run = true; break;
         case O_MOMENTUM:
-            if (!parse_double("--momentum", optarg, 0, 0.999999, &o->momentum))
+            if (!mn_cli_parse_double(CMD, "--momentum", optarg, 0, 0.999999, &o->momentum))
                 return MN_EXIT_USAGE;
             break;
         case O_NESTEROV: o->nesterov = true; break;
         case O_WD:
-            if (!parse_double("--wd", optarg, 0, 1e6, &o->wd))
+            if (!mn_cli_parse_double(CMD, "--wd", optarg, 0, 1e6, &o->wd))
                 return MN_EXIT_USAGE;
             break;
         case O_SCHEDULE:

@@ -39,18 +39,6 @@ static void help(void)
         MN_TRAIN_DEFAULT_METHOD, mn_polar_names(), MN_FASHION_MNIST_DIR);
 }
 
-static bool parse_double(const char *opt, const char *text, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi)) {
-        mn_cli_usage_error("train", "%s '%s' must be a number in [%g, %g]", opt, text, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 int mn_cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_MODEL, O_WIDTH, O_DEPTH, O_OPT, O_LR, O_STEPS, O_EPOCHS, O_BATCH,
@@ -94,7 +82,7 @@ int mn_cmd_train(int argc, char **argv)
             break;
         case O_OPT: o.opt = optarg; break;
         case O_LR:
-            if (!parse_double("--lr", optarg, 0, 1e6, &o.lr))
+            if (!mn_cli_parse_double("train", "--lr", optarg, 0, 1e6, &o.lr))
                 return MN_EXIT_USAGE;
             break;
         case O_STEPS:
@@ -103,7 +91,7 @@ int mn_cmd_train(int argc, char **argv)
             o.steps = iv;
             break;
         case O_EPOCHS:
-            if (!parse_double("--epochs", optarg, 1e-6, 1e4, &o.epochs))
+            if (!mn_cli_parse_double("train", "--epochs", optarg, 1e-6, 1e4, &o.epochs))
                 return MN_EXIT_USAGE;
             break;
         case O_BATCH:
@@ -126,12 +114,12 @@ int mn_cmd_train(int argc, char **argv)
                 return mn_cli_usage_error("train", "--param '%s' must be modular or sp", optarg);
             break;
         case O_MOMENTUM:
-            if (!parse_double("--momentum", optarg, 0, 0.999999, &o.momentum))
+            if (!mn_cli_parse_double("train", "--momentum", optarg, 0, 0.999999, &o.momentum))
                 return MN_EXIT_USAGE;
             break;
         case O_NESTEROV: o.nesterov = true; break;
         case O_WD:
-            if (!parse_double("--wd", optarg, 0, 1e6, &o.wd))
+            if (!mn_cli_parse_double("train", "--wd", optarg, 0, 1e6, &o.wd))
                 return MN_EXIT_USAGE;
             break;
         case O_SCHEDULE:

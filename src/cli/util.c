@@ -37,3 +37,16 @@ bool mn_cli_parse_int(const char *cmd, const char *opt, const char *text, long l
     *out = (int)v;
     return true;
 }
+
+bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                         double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi)) {
+        mn_cli_usage_error(cmd, "%s '%s' must be a number in [%g, %g]", opt, text, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
