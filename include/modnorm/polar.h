@@ -53,14 +53,22 @@ typedef struct mn_dualize_opts {
 } mn_dualize_opts;
 
 /* How the iteration is evaluated: on the k x N iterate (direct), or on k x k
- * polynomials in X₀X₀ᵀ applied once at the end (Gram; fewer flops when
- * N ≥ 2k). Both evaluate the same polynomial, but the Gram form loses
- * accuracy on gradient-like (ill-conditioned) inputs, so AUTO is direct. */
+ * polynomials in X₀X₀ᵀ applied once at the end (Gram; restarted from an
+ * explicit iterate whenever rounding would otherwise grow past the direct
+ * form's, so both agree to float32 rounding). AUTO picks the Gram form when it
+ * saves a fifth of the flops: N ≳ 1.5k, e.g. 1024 x 4096, never square. */
 typedef enum mn_polar_form { MN_POLAR_AUTO = 0, MN_POLAR_DIRECT, MN_POLAR_GRAM } mn_polar_form;
 
 /* mn_polar with an explicit form (benchmarks, tests). */
 mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
                             int threads, mn_mat *out, const mn_mat *G);
+
+/* The form AUTO uses for a rows x cols input, and the flops a form performs
+ * (AUTO: the one it uses; 0 for the exact SVD). */
+mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_t rows,
+                                int64_t cols, mn_dtype dt);
+double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
+                      int64_t cols, mn_dtype dt);
 
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
 mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,

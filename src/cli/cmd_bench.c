@@ -138,26 +138,6 @@ static mn_status gemm_seconds(int n, int threads, int repeat, double *med)
     return st;
 }
 
-/* Flops of one polar iteration on the wide k x N orientation: syrk k²N,
- * gemmt for A² k³ (skipped when c = 0), gemm B·X 2k²N. */
-static double polar_flops(const mn_polar_method *m, int steps, double k, double N)
-{
-    double total = 0;
-    for (int s = 0; s < steps; s++) {
-        const double *c = m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
-        total += k * k * N + 2 * k * k * N + (c[2] != 0 ? k * k * k : 0);
-    }
-    return total;
-}
-
-/* Gram form: S = X₀X₀ᵀ (k²N), a first step on S alone (k³), then per step
- * S·Q (2k³) and three symmetric products (k³ each), and Q·X₀ (2k²N). */
-static double gram_flops(const mn_polar_method *m, int steps, double k, double N)
-{
-    (void)m;
-    return k * k * N + k * k * k + (steps - 1) * 5 * k * k * k + 2 * k * k * N;
-}
-
 static int bench_dualize(int argc, char **argv)
 {
     static const struct option opts[] = {{"shape", required_argument, 0, 's'},
@@ -257,18 +237,16 @@ static int bench_dualize(int argc, char **argv)
         return mn_cli_fail("bench dualize", st);
     }
     qsort(t, (size_t)repeat, sizeof(double), cmp_double);
-    double k = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
-    double flops = !m->n_coeffs            ? 0
-                   : form == MN_POLAR_GRAM ? gram_flops(m, m->default_steps, k, N)
-                                           : polar_flops(m, m->default_steps, k, N);
+    mn_polar_form used = form != MN_POLAR_AUTO ? form : mn_polar_form_for(m, 0, rows, cols, MN_F32);
+    double flops = mn_polar_flops(m, used, 0, rows, cols, MN_F32);
     double rate = 2.0 * 1024 * 1024 * 1024 / gemm_s; /* flop/s */
     double med = t[repeat / 2];
     printf(json ? "{\"shape\": \"%ldx%ld\", \"method\": \"%s\", \"threads\": %d, "
-                  "\"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"gflops\": %.1f, "
-                  "\"roofline_ms\": %.3f, \"polar_err\": %.3g, \"arch\": \"%s\"}\n"
-                : "dualize %ldx%ld with %s, %d threads: median %.2f ms (min %.2f, max %.2f), "
-                  "%.1f GFLOP/s, roofline %.2f ms, polar_err %.3g, BLIS kernels %s\n",
-           rows, cols, m->name, threads, 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1],
+                  "\"form\": \"%s\", \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
+                  "\"gflops\": %.1f, \"roofline_ms\": %.3f, \"polar_err\": %.3g, \"arch\": \"%s\"}\n"
+                : "dualize %ldx%ld with %s, %d threads, %s form: median %.2f ms (min %.2f, max "
+                  "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %.3g, BLIS kernels %s\n",
+           rows, cols, m->name, threads, !m->n_coeffs ? "svd" : used == MN_POLAR_GRAM ? "gram" : "direct", 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1],
            flops / med * 1e-9, 1e3 * flops / rate, err, mn_blas_arch());
     free(t);
     return MN_EXIT_OK;

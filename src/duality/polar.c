@@ -5,7 +5,9 @@
  * matrix A = X Xᵀ is the small k x k one. One step:
  *     A = X Xᵀ               (syrk: half the flops of a gemm)
  *     B = b·A + c·A²         (gemmt: A² is symmetric)
- *     X ← a·X + B·X          (gemm)                                       */
+ *     X ← a·X + B·X          (gemm)
+ * or, for wide matrices where it saves flops, the same polynomial on k x k
+ * matrices (the Gram form, below).                                        */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,9 +21,9 @@
 #include "norms/vector.h"
 
 typedef struct {
-    mn_mat X, Y;       /* k x N: iterates (direct form), X₀ and the result (Gram form) */
-    mn_mat A, B;       /* k x k: Gram matrix and polynomial */
-    mn_mat S, Q, T;    /* k x k: Gram form only (X₀X₀ᵀ, the polynomial Q, scratch) */
+    mn_mat X, Y; /* k x N: the iterate and the next one (Gram form: X₀, and X₀ on restart) */
+    mn_mat A, B; /* k x k: Gram matrix and polynomial */
+    mn_mat Q, T; /* k x k: Gram form only (the accumulated polynomial, scratch) */
 } workspace;
 
 /* One grow-only buffer per thread, reused by every call: a training step
@@ -47,7 +49,7 @@ static void make_key(void) { pthread_key_create(&ws_key, thread_buffer_free); }
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
-    size_t need = (2 * kn + 5 * kk) * es;
+    size_t need = (2 * kn + 4 * kk) * es;
     pthread_once(&ws_once, make_key);
     thread_buffer *tb = pthread_getspecific(ws_key);
     if (!tb) {
@@ -70,21 +72,27 @@ static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
     w->Y = mn_mat_view(dt, p + kn * es, k, N);
     w->A = mn_mat_view(dt, p + 2 * kn * es, k, k);
     w->B = mn_mat_view(dt, p + (2 * kn + kk) * es, k, k);
-    w->S = mn_mat_view(dt, p + (2 * kn + 2 * kk) * es, k, k);
-    w->Q = mn_mat_view(dt, p + (2 * kn + 3 * kk) * es, k, k);
-    w->T = mn_mat_view(dt, p + (2 * kn + 4 * kk) * es, k, k);
+    w->Q = mn_mat_view(dt, p + (2 * kn + 2 * kk) * es, k, k);
+    w->T = mn_mat_view(dt, p + (2 * kn + 3 * kk) * es, k, k);
     return MN_OK;
 }
 
-/* Copy the lower triangle of a contiguous square matrix onto its upper one. */
+/* Copy the lower triangle of a contiguous square matrix onto its upper one,
+ * in tiles so that the transposed reads stay in cache (a plain loop over a
+ * 1024 x 1024 float matrix costs as much as a tenth of a gemmt). */
 static void symmetrize_lower(mn_mat *C)
 {
+    enum { TILE = 32 };
     MN_TYPED_ROWS(C, T, {
         T *c = C->data;
         int64_t n = C->rows;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = i + 1; j < n; j++)
-                c[i * n + j] = c[j * n + i];
+        for (int64_t ib = 0; ib < n; ib += TILE)
+            for (int64_t jb = ib; jb < n; jb += TILE) {
+                int64_t ie = ib + TILE < n ? ib + TILE : n, je = jb + TILE < n ? jb + TILE : n;
+                for (int64_t i = ib; i < ie; i++)
+                    for (int64_t j = jb > i + 1 ? jb : i + 1; j < je; j++)
+                        c[i * n + j] = c[j * n + i];
+            }
     });
 }
 
@@ -144,50 +152,164 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
     return steps == 0 ? mn_mat_copy(out, &w->X) : MN_OK;
 }
 
-/* Gram form: every iterate is Q·X₀ with Q a polynomial in S = X₀X₀ᵀ, so the
- * iteration runs on k x k matrices and one final product applies it:
- *     A = Q S Q,  B = b·A + c·A²,  Q ← a·Q + B·Q,   out = Q·X₀.
- * S, Q, A, B commute (all polynomials in S), so every product is symmetric
- * and computed as its lower triangle. Per step 2k³ + 3·k³ flops, plus k²N
- * for S and 2k²N at the end: fewer than the direct form once N ≳ 2k. */
+/* Gram form. Every iterate is X = Q·X₀ with Q a polynomial in S = X₀X₀ᵀ, and
+ * so is A = X Xᵀ = Q²S: with P = a·I + b·A + c·A², one step is
+ *     Q ← P·Q,   A ← P·A·P,
+ * k x k products of commuting symmetric matrices (gemmt, k³ each), and
+ * out = Q·X₀ at the end. In exact arithmetic this is the direct form.
+ *
+ * In floating point the rounding of A (≈ ε‖A‖) sits on its small
+ * eigenvalues, which the recursion multiplies by a² per step: after ns5's
+ * five steps noise of 11.9⁵·ε reaches Q, 4e-4 off the direct form in float32
+ * on a rank-3-plus-noise matrix. So the Gram form restarts: once the product
+ * of a² since the last restart would pass RESTART_GAIN/ε it forms X = Q·X₀
+ * explicitly and recomputes A = X Xᵀ from it, which clears the noise.
+ * ns5 then restarts once (after three steps) and stays within 2e-4 of the
+ * direct form in float32 on gradient-like inputs, as accurate as the direct
+ * form itself (tests/test_polar.c; scripts/polar_gram_accuracy.py). */
+#define RESTART_GAIN 6e-4
+
+typedef struct {
+    double gain;  /* product of a² since X₀ was (re)formed */
+    double limit; /* RESTART_GAIN / ε of the dtype */
+} gram_schedule;
+
+static gram_schedule gram_schedule_start(mn_dtype dt)
+{
+    return (gram_schedule){1.0, RESTART_GAIN / (dt == MN_F64 ? 0x1p-52 : 0x1p-23)};
+}
+
+/* Whether step s restarts; advances the schedule past step s. */
+static bool gram_schedule_step(gram_schedule *g, const double *abc)
+{
+    double a2 = abc[0] * abc[0];
+    bool restart = g->gain > 1.0 && g->gain * a2 > g->limit;
+    g->gain = (restart ? 1.0 : g->gain) * a2;
+    return restart;
+}
+
+/* C = L·R (both symmetric, commuting: the product is symmetric), full square. */
+static mn_status symmetric_product(const mn_mat *L, const mn_mat *R, mn_mat *C, int threads)
+{
+    MN_TRY(mn_blas_gemmt_lower(1.0, L, R, 0.0, C, threads));
+    symmetrize_lower(C);
+    return MN_OK;
+}
+
+static void swap_mats(mn_mat *x, mn_mat *y)
+{
+    mn_mat t = *x;
+    *x = *y;
+    *y = t;
+}
+
 static mn_status iterate_gram(const mn_polar_method *method, int steps, int threads, workspace *w,
                               mn_mat *out)
 {
-    MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->S, threads));
-    symmetrize_lower(&w->S);
-    for (int s = 0; s < steps; s++) {
-        const double *abc = step_coeffs(method, s);
-        if (s == 0) { /* Q = I: A = S and Q₁ = a·I + B */
-            MN_TRY(mn_mat_copy(&w->A, &w->S));
-            MN_TRY(gram_polynomial(&w->A, &w->Q, abc[1], abc[2], threads));
-            add_diagonal(&w->Q, abc[0]);
-            continue;
-        }
-        MN_TRY(mn_blas_gemm(1.0, &w->S, &w->Q, 0.0, &w->T, threads));        /* T = S Q */
-        MN_TRY(mn_blas_gemmt_lower(1.0, &w->Q, &w->T, 0.0, &w->A, threads)); /* A = Q S Q */
-        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
-        MN_TRY(mn_mat_copy(&w->T, &w->Q));                                   /* T = a·Q + B Q */
-        MN_TRY(mn_blas_gemmt_lower(1.0, &w->B, &w->Q, abc[0], &w->T, threads));
-        symmetrize_lower(&w->T);
-        mn_mat tmp = w->Q;
-        w->Q = w->T;
-        w->T = tmp;
-    }
     if (steps == 0)
         return mn_mat_copy(out, &w->X);
+    gram_schedule sched = gram_schedule_start(w->X.dtype), ahead = sched;
+    bool q_is_identity = true;
+    MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+    gram_schedule_step(&ahead, step_coeffs(method, 0));
+    for (int s = 0; s < steps; s++) {
+        const double *abc = step_coeffs(method, s);
+        if (gram_schedule_step(&sched, abc)) { /* X₀ ← Q·X₀, A ← X₀X₀ᵀ, Q ← I */
+            MN_TRY(mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, &w->Y, threads));
+            swap_mats(&w->X, &w->Y);
+            MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+            q_is_identity = true;
+        }
+        bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(method, s + 1));
+        /* B = P = a·I + b·A + c·A² (symmetrizes A). */
+        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
+        add_diagonal(&w->B, abc[0]);
+        if (q_is_identity) {
+            swap_mats(&w->Q, &w->B);
+            q_is_identity = false;
+            if (s + 1 < steps && !next_restarts) { /* A ← P·A·P, with P now in Q */
+                MN_TRY(symmetric_product(&w->Q, &w->A, &w->T, threads));
+                MN_TRY(symmetric_product(&w->Q, &w->T, &w->A, threads));
+            }
+            continue;
+        }
+        MN_TRY(symmetric_product(&w->B, &w->Q, &w->T, threads)); /* Q ← P·Q */
+        swap_mats(&w->Q, &w->T);
+        if (s + 1 < steps && !next_restarts) {
+            MN_TRY(symmetric_product(&w->B, &w->A, &w->T, threads));
+            MN_TRY(symmetric_product(&w->B, &w->T, &w->A, threads));
+        }
+    }
     return mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, out, threads);
 }
 
-/* The Gram form does fewer flops when N ≥ 2k (see iterate_gram), but it is
- * not accurate enough on gradient-like inputs: Q grows like 1/σ_min and its
- * rounding reaches every direction of Q·X₀. Measured (tests/test_polar.c):
- * in float32, 2e-2 off the direct form on a 30x70 rank-3-plus-noise matrix
- * with ns5, against the issue's 1e-3 gate; in float64 up to 1.3e-7 relative
- * (you6) where the direct form is ~1e-13; and with many steps it diverges
- * (cubic's 20 steps reach 1e18). AUTO therefore stays direct, and the Gram
- * form is refused beyond MN_GRAM_MAX_STEPS; it is here to be measured and
- * improved (e.g. Q accumulated in double, or restarted). */
-#define MN_GRAM_MAX_STEPS 6
+/* Flops of each form on the wide k x N orientation, following the code above. */
+static double direct_flops(const mn_polar_method *m, int steps, double k, double N)
+{
+    double total = 0;
+    for (int s = 0; s < steps; s++)
+        total += 3 * k * k * N + (step_coeffs(m, s)[2] != 0 ? k * k * k : 0);
+    return total;
+}
+
+static double gram_flops(const mn_polar_method *m, int steps, double k, double N, mn_dtype dt)
+{
+    if (steps == 0)
+        return 0;
+    gram_schedule sched = gram_schedule_start(dt), ahead = sched;
+    gram_schedule_step(&ahead, step_coeffs(m, 0));
+    double total = k * k * N + 2 * k * k * N; /* S and the final Q·X₀ */
+    bool q_is_identity = true;
+    for (int s = 0; s < steps; s++) {
+        const double *abc = step_coeffs(m, s);
+        if (gram_schedule_step(&sched, abc)) {
+            total += 3 * k * k * N;
+            q_is_identity = true;
+        }
+        bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(m, s + 1));
+        total += (abc[2] != 0 ? k * k * k : 0) + (q_is_identity ? 0 : k * k * k) +
+                 (s + 1 < steps && !next_restarts ? 2 * k * k * k : 0);
+        q_is_identity = false;
+    }
+    return total;
+}
+
+/* AUTO takes the Gram form when it saves at least a fifth of the flops: its
+ * k x k gemmts and symmetrizations run a little slower than the direct
+ * form's large gemms (measured by `modnorm bench dualize`). */
+#define GRAM_MIN_SAVING 0.8
+
+static void wide_shape(int64_t rows, int64_t cols, double *k, double *N)
+{
+    *k = (double)(rows < cols ? rows : cols);
+    *N = (double)(rows < cols ? cols : rows);
+}
+
+mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_t rows,
+                                int64_t cols, mn_dtype dt)
+{
+    if (!method || method->n_coeffs == 0)
+        return MN_POLAR_DIRECT;
+    int n = steps > 0 ? steps : method->default_steps;
+    double k, N;
+    wide_shape(rows, cols, &k, &N);
+    return gram_flops(method, n, k, N, dt) < GRAM_MIN_SAVING * direct_flops(method, n, k, N)
+               ? MN_POLAR_GRAM
+               : MN_POLAR_DIRECT;
+}
+
+double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
+                      int64_t cols, mn_dtype dt)
+{
+    if (!method || method->n_coeffs == 0)
+        return 0;
+    int n = steps > 0 ? steps : method->default_steps;
+    if (form == MN_POLAR_AUTO)
+        form = mn_polar_form_for(method, n, rows, cols, dt);
+    double k, N;
+    wide_shape(rows, cols, &k, &N);
+    return form == MN_POLAR_GRAM ? gram_flops(method, n, k, N, dt) : direct_flops(method, n, k, N);
+}
 
 mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat *out,
                    const mn_mat *G)
@@ -227,12 +349,10 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     mn_mat_copy(&w.X, &g);
     mn_mat_scale(&w.X, 1.0 / (method->norm_slack * fro));
     int n = steps > 0 ? steps : method->default_steps;
-    bool gram = form == MN_POLAR_GRAM;
-    if (gram && n > MN_GRAM_MAX_STEPS)
-        return mn_fail(MN_ERR_UNSUPPORTED, "polar: the Gram form is unstable beyond %d steps "
-                       "(%s runs %d); use the direct form", MN_GRAM_MAX_STEPS, method->name, n);
-    return gram ? iterate_gram(method, n, threads, &w, &o)
-                : iterate_direct(method, n, threads, &w, &o);
+    if (form == MN_POLAR_AUTO)
+        form = mn_polar_form_for(method, n, g.rows, g.cols, G->dtype);
+    return form == MN_POLAR_GRAM ? iterate_gram(method, n, threads, &w, &o)
+                                 : iterate_direct(method, n, threads, &w, &o);
 }
 
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
