@@ -259,6 +259,30 @@ static long peak_rss_kb(void)
     return u.ru_maxrss;
 }
 
+/* The matrix-multiply flops of one step: forward and backward through every
+ * atom's weight (3 products of 2·batch·d_out·d_in) plus, for atoms whose
+ * update is a polar factor, the polar iteration as mn_polar would run it.
+ * Element-wise work is left out: this is the step's roofline at the sgemm rate. */
+static double step_flops(const mn_network *net, const mn_solver_config *cfg, int batch)
+{
+    const mn_norm *forced = NULL;
+    if (cfg->norm)
+        mn_norm_lookup(cfg->norm, &forced);
+    double total = 0;
+    for (int i = 0; i < mn_network_atom_count(net); i++) {
+        const mn_module *a = mn_network_atom(net, i);
+        int64_t d_out, d_in;
+        if (mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
+            continue;
+        total += 3 * 2.0 * batch * (double)d_out * (double)d_in;
+        const mn_norm *n = forced ? forced : mn_module_norm(a);
+        if (cfg->kind == MN_SOLVER_STEEPEST && n && n->uses_polar)
+            total += mn_polar_flops(cfg->polar.method, MN_POLAR_AUTO, cfg->polar.steps, d_out,
+                                    d_in, MN_F32);
+    }
+    return total;
+}
+
 static int bench_step(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
@@ -310,7 +334,9 @@ static int bench_step(int argc, char **argv)
                    "                          [--opt OPT] [--steps N] [--method M] [--threads T] "
                    "[--json]\n\n"
                    "Median time of one training step (forward + backward + update) on random\n"
-                   "inputs and labels, after one warm-up step, and the peak resident memory.\n");
+                   "inputs and labels, after one warm-up step; the update alone (the solver\n"
+                   "step); the roofline = matrix-multiply flops of the step / this run's sgemm\n"
+                   "rate; and the peak resident memory.\n");
             return MN_EXIT_OK;
         default: return mn_cli_usage_error("bench step", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -348,6 +374,7 @@ static int bench_step(int argc, char **argv)
         for (int i = 0; i < batch; i++)
             labels[i] = (int32_t)mn_rng_below(&r, (uint64_t)spec.d_out);
     }
+    double *t_update = calloc((size_t)steps, sizeof *t_update);
     for (int i = -1; st == MN_OK && i < steps; i++) {
         double t0 = now(), loss;
         const mn_tensor *y;
@@ -358,11 +385,17 @@ static int bench_step(int argc, char **argv)
             mn_network_zero_grad(net);
             st = mn_network_backward(net, dy);
         }
+        double t1 = now();
         if (st == MN_OK)
             st = mn_solver_step(solver, net);
-        if (i >= 0)
+        if (i >= 0) {
             t[i] = now() - t0;
+            t_update[i] = now() - t1;
+        }
     }
+    double roofline_flops = st == MN_OK ? step_flops(net, &cfg, batch) : 0, gemm_s = 0;
+    if (st == MN_OK)
+        st = gemm_seconds(1024, threads, 5, &gemm_s);
     mn_tensor_destroy(x);
     mn_tensor_destroy(dy);
     mn_solver_destroy(solver);
@@ -373,15 +406,18 @@ static int bench_step(int argc, char **argv)
         return mn_cli_fail("bench step", st);
     }
     qsort(t, (size_t)steps, sizeof(double), cmp_double);
-    double med = t[steps / 2], rss = (double)peak_rss_kb() / 1024.0;
+    qsort(t_update, (size_t)steps, sizeof(double), cmp_double);
+    double med = t[steps / 2], upd = t_update[steps / 2], rss = (double)peak_rss_kb() / 1024.0;
+    double roofline = roofline_flops / (2.0 * 1024 * 1024 * 1024 / gemm_s);
     printf(json ? "{\"model\": \"%s\", \"width\": %d, \"depth\": %d, \"batch\": %d, \"opt\": \"%s\", "
                   "\"threads\": %d, \"ms_per_step\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
-                  "\"peak_rss_mb\": %.1f}\n"
+                  "\"ms_update\": %.3f, \"roofline_ms\": %.3f, \"peak_rss_mb\": %.1f}\n"
                 : "step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
-                  "(min %.2f, max %.2f), peak RSS %.1f MB\n",
+                  "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB\n",
            spec.name, width, spec.depth, batch, opt, threads, 1e3 * med, 1e3 * t[0],
-           1e3 * t[steps - 1], rss);
+           1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss);
     free(t);
+    free(t_update);
     return MN_EXIT_OK;
 }
 
