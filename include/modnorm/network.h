@@ -31,6 +31,12 @@ int mn_network_threads(const mn_network *net);
 mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
 /* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x. */
 mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
+/* Whether backward also computes d<dy, net(x)>/dx (off by default: training
+ * does not need it, and skipping it saves a third of a first Linear layer's
+ * backward), and that gradient after the last backward (NULL when off, or
+ * when the input is token ids). */
+void mn_network_keep_input_grad(mn_network *net, bool keep);
+const mn_tensor *mn_network_input_grad(const mn_network *net);
 void mn_network_zero_grad(mn_network *net);
 
 const mn_module *mn_network_root(const mn_network *net);

@@ -49,6 +49,7 @@ struct mn_module {
 
     double a;           /* Mul's scalar */
 
+    bool input_is_data; /* reads the network's input: no input gradient to compute */
     mn_value in;        /* borrowed: the input of the last forward */
     mn_value out, din;
     bool owns_out, owns_din;

@@ -33,6 +33,17 @@ static mn_status bind_atom(mn_module *a, void *ctx)
     return MN_OK;
 }
 
+/* The module that reads the network's input through a chain of first
+ * children of sequential compounds is told whether anyone wants the input's
+ * gradient: training does not, and for a first Linear layer it is a third of
+ * that layer's backward flops. */
+static void mark_input_reader(mn_module *m, bool input_is_data)
+{
+    while (m->ops == &mn_sequential_ops && m->n_children > 0)
+        m = m->children[0];
+    m->input_is_data = input_is_data;
+}
+
 mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed)
 {
     if (!out || !root) {
@@ -58,6 +69,7 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
     }
     net->n_atoms = 0;
     mn_module_visit_atoms(root, bind_atom, net);
+    mark_input_reader(root, true);
     mn_status st = mn_network_init(net, param, seed);
     if (st != MN_OK) {
         mn_network_destroy(net);
@@ -95,6 +107,17 @@ mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed)
 void mn_network_set_threads(mn_network *net, int threads) { net->threads = threads; }
 
 int mn_network_threads(const mn_network *net) { return net->threads; }
+
+void mn_network_keep_input_grad(mn_network *net, bool keep)
+{
+    if (net)
+        mark_input_reader(net->root, !keep);
+}
+
+const mn_tensor *mn_network_input_grad(const mn_network *net)
+{
+    return net && net->root->din.n == 1 ? net->root->din.t[0] : NULL;
+}
 
 mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y)
 {
