@@ -57,6 +57,8 @@ def main():
                       {f"{lib} {t}t": [PY, os.path.join(HERE, "peer_ns5.py"), "--lib", lib,
                                        "--shape", shape, "--threads", str(t)]
                        for lib in ("numpy", "torch") for t in (1, 2)}))
+    # modnorm's own direct form beside the Gram form AUTO picks for wide shapes
+    cases[0][3]["mn direct"] = cases[0][2] + ["--form", "direct"]
     for opt in ("muon", "adam"):
         cases.append((f"{opt} step 784-1024-1024-10 b128", "ms_per_step",
                       [mn, "bench", "step", "--width", "1024", "--opt", opt,

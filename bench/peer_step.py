@@ -12,13 +12,10 @@ Prints one JSON line like `modnorm bench step --json`."""
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
-
-import torch
-
-from peer_ns5 import ns5_torch
 
 
 def main():
@@ -30,6 +27,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
+    # Torch's BLAS may be OpenBLAS (compare.py puts it first), which sizes its
+    # own thread pool from these at load time, whatever set_num_threads says.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+
+    from peer_ns5 import ns5_torch
+
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dims = [784] + [args.width] * (args.depth - 1) + [10]
