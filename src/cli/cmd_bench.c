@@ -27,15 +27,69 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef enum { OP_GEMM, OP_SYRK, OP_GEMMT } product_op;
+static const char *const op_names[] = {"gemm", "syrk", "gemmt"};
+
+/* The flops a product does: gemm 2n³; syrk and gemmt compute one triangle, n³. */
+static double product_flops(product_op op, int n)
+{
+    return (op == OP_GEMM ? 2.0 : 1.0) * n * (double)n * n;
+}
+
+/* Times of `repeat` n x n float32 products after one warm-up, sorted. */
+static mn_status time_product(product_op op, int n, int threads, int repeat, double *t)
+{
+    mn_mat A, B, C;
+    MN_TRY(mn_mat_alloc(&A, MN_F32, n, n));
+    mn_status st = mn_mat_alloc(&B, MN_F32, n, n);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&C, MN_F32, n, n);
+    if (st == MN_OK) {
+        mn_rng r;
+        mn_rng_seed(&r, 1);
+        mn_rng_fill_normal(&r, &A);
+        mn_rng_fill_normal(&r, &B);
+    }
+    for (int i = -1; st == MN_OK && i < repeat; i++) {
+        double t0 = now();
+        st = op == OP_GEMM   ? mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads)
+             : op == OP_SYRK ? mn_blas_syrk_lower(1.0, &A, 0.0, &C, threads)
+                             : mn_blas_gemmt_lower(1.0, &A, &B, 0.0, &C, threads);
+        if (i >= 0)
+            t[i] = now() - t0;
+    }
+    if (st == MN_OK)
+        qsort(t, (size_t)repeat, sizeof(double), cmp_double);
+    mn_mat_free(&A);
+    mn_mat_free(&B);
+    mn_mat_free(&C);
+    return st;
+}
+
+/* Median seconds of one sgemm of n x n matrices (the roofline rate). */
+static mn_status gemm_seconds(int n, int threads, int repeat, double *med)
+{
+    double *t = calloc((size_t)repeat, sizeof(double));
+    if (!t)
+        return mn_fail(MN_ERR_NOMEM, "bench: out of memory");
+    mn_status st = time_product(OP_GEMM, n, threads, repeat, t);
+    if (st == MN_OK)
+        *med = t[repeat / 2];
+    free(t);
+    return st;
+}
+
 static int bench_gemm(int argc, char **argv)
 {
     static const struct option opts[] = {{"n", required_argument, 0, 'n'},
+                                         {"op", required_argument, 0, 'o'},
                                          {"repeat", required_argument, 0, 'r'},
                                          {"threads", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int n = 2048, repeat = 10, threads = 0, c;
+    product_op op = OP_GEMM;
     bool json = false;
     optind = 1;
     opterr = 0;
@@ -44,6 +98,17 @@ static int bench_gemm(int argc, char **argv)
         case 'n':
             if (!mn_cli_parse_int("bench gemm", "--n", optarg, 1, 16384, &n))
                 return MN_EXIT_USAGE;
+            break;
+        case 'o':
+            if (strcmp(optarg, "gemm") == 0)
+                op = OP_GEMM;
+            else if (strcmp(optarg, "syrk") == 0)
+                op = OP_SYRK;
+            else if (strcmp(optarg, "gemmt") == 0)
+                op = OP_GEMMT;
+            else
+                return mn_cli_usage_error("bench gemm", "--op '%s' must be gemm, syrk or gemmt",
+                                          optarg);
             break;
         case 'r':
             if (!mn_cli_parse_int("bench gemm", "--repeat", optarg, 1, 1000, &repeat))
@@ -55,87 +120,38 @@ static int bench_gemm(int argc, char **argv)
             break;
         case 'j': json = true; break;
         case 'h':
-            printf("usage: modnorm bench gemm [--n N] [--repeat R] [--threads T] [--json]\n\n"
-                   "Times C = A·B for n x n float32 matrices through modnorm's BLIS wrapper\n"
-                   "(median of R after one warm-up) and reports GFLOP/s (2n³ per product) and\n"
-                   "the BLIS kernel set in use.\n");
+            printf("usage: modnorm bench gemm [--n N] [--op gemm|syrk|gemmt] [--repeat R] "
+                   "[--threads T] [--json]\n\n"
+                   "Times an n x n float32 product through modnorm's BLIS wrapper (median of R\n"
+                   "after one warm-up): C = A·B (gemm, 2n³ flops), or the lower triangle of\n"
+                   "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s and the BLIS\n"
+                   "kernel set in use.\n");
             return MN_EXIT_OK;
         default: return mn_cli_usage_error("bench gemm", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    mn_mat A, B, C;
-    mn_status st = mn_mat_alloc(&A, MN_F32, n, n);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&B, MN_F32, n, n);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&C, MN_F32, n, n);
-    if (st != MN_OK)
-        return mn_cli_fail("bench gemm", st);
-    mn_rng r;
-    mn_rng_seed(&r, 1);
-    mn_rng_fill_normal(&r, &A);
-    mn_rng_fill_normal(&r, &B);
     double *t = malloc((size_t)repeat * sizeof(double));
-    for (int i = -1; st == MN_OK && i < repeat; i++) {
-        double t0 = now();
-        st = mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads);
-        if (i >= 0)
-            t[i] = now() - t0;
-    }
-    mn_mat_free(&A);
-    mn_mat_free(&B);
-    mn_mat_free(&C);
+    if (!t)
+        return mn_cli_fail("bench gemm", mn_fail(MN_ERR_NOMEM, "out of memory"));
+    mn_status st = time_product(op, n, threads, repeat, t);
     if (st != MN_OK) {
         free(t);
         return mn_cli_fail("bench gemm", st);
     }
-    qsort(t, (size_t)repeat, sizeof(double), cmp_double);
-    double med = t[repeat / 2], gflops = 2.0 * n * (double)n * n / med * 1e-9;
+    double med = t[repeat / 2], gflops = product_flops(op, n) / med * 1e-9;
     if (json)
-        printf("{\"n\": %d, \"threads\": %d, \"ms_median\": %.3f, \"ms_min\": %.3f, "
-               "\"ms_max\": %.3f, \"gflops\": %.1f, \"arch\": \"%s\", \"arch_reason\": \"%s\", "
-               "\"blis\": \"%s\"}\n",
-               n, threads, 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1], gflops, mn_blas_arch(),
-               mn_blas_arch_reason(), mn_blas_version());
+        printf("{\"op\": \"%s\", \"n\": %d, \"threads\": %d, \"ms_median\": %.3f, "
+               "\"ms_min\": %.3f, \"ms_max\": %.3f, \"gflops\": %.1f, \"arch\": \"%s\", "
+               "\"arch_reason\": \"%s\", \"blis\": \"%s\"}\n",
+               op_names[op], n, threads, 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1], gflops,
+               mn_blas_arch(), mn_blas_arch_reason(), mn_blas_version());
     else
-        printf("sgemm %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); BLIS %s, "
+        printf("s%s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); BLIS %s, "
                "kernels %s (%s)\n",
-               n, n, n, gflops, 1e3 * med, repeat, 1e3 * t[0], 1e3 * t[repeat - 1],
-               mn_blas_version(), mn_blas_arch(), mn_blas_arch_reason());
+               op_names[op], n, n, n, gflops, 1e3 * med, repeat, 1e3 * t[0],
+               1e3 * t[repeat - 1], mn_blas_version(), mn_blas_arch(), mn_blas_arch_reason());
     free(t);
     return MN_EXIT_OK;
-}
-
-/* Median seconds of one sgemm of n x n matrices (the roofline rate). */
-static mn_status gemm_seconds(int n, int threads, int repeat, double *med)
-{
-    mn_mat A, B, C;
-    MN_TRY(mn_mat_alloc(&A, MN_F32, n, n));
-    mn_status st = mn_mat_alloc(&B, MN_F32, n, n);
-    if (st == MN_OK)
-        st = mn_mat_alloc(&C, MN_F32, n, n);
-    double *t = calloc((size_t)repeat, sizeof(double));
-    if (st == MN_OK) {
-        mn_rng r;
-        mn_rng_seed(&r, 1);
-        mn_rng_fill_normal(&r, &A);
-        mn_rng_fill_normal(&r, &B);
-    }
-    for (int i = -1; st == MN_OK && t && i < repeat; i++) {
-        double t0 = now();
-        st = mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads);
-        if (i >= 0)
-            t[i] = now() - t0;
-    }
-    if (st == MN_OK && t) {
-        qsort(t, (size_t)repeat, sizeof(double), cmp_double);
-        *med = t[repeat / 2];
-    }
-    free(t);
-    mn_mat_free(&A);
-    mn_mat_free(&B);
-    mn_mat_free(&C);
-    return st;
 }
 
 static int bench_dualize(int argc, char **argv)
