@@ -55,12 +55,19 @@ void mn_blas_prepare(void)
     pthread_once(&once, choose_arch);
 }
 
-static void set_threads(rntm_t *rntm, int threads)
+/* Below this many multiply-adds (a 128³ product, ~30 µs on one core) a
+ * product runs on one thread: waking a second costs as much as it saves,
+ * and far more when the cores are busy (a sweep's other runs). */
+#define MN_BLAS_SERIAL_WORK (128.0 * 128.0 * 128.0)
+
+static void set_threads(rntm_t *rntm, int threads, double work)
 {
     mn_blas_prepare();
     bli_rntm_init(rntm);
     if (threads <= 0)
         threads = default_threads();
+    if (work < MN_BLAS_SERIAL_WORK)
+        threads = 1;
     if (threads > 0)
         bli_rntm_set_num_threads((dim_t)threads, rntm);
 }
@@ -81,8 +88,8 @@ mn_status mn_blas_gemm(double alpha, const mn_mat *A, const mn_mat *B, double be
                        (long long)A->rows, (long long)A->cols, (long long)B->rows,
                        (long long)B->cols, (long long)C->rows, (long long)C->cols);
     rntm_t rntm;
-    set_threads(&rntm, threads);
     dim_t m = (dim_t)C->rows, n = (dim_t)C->cols, k = (dim_t)A->cols;
+    set_threads(&rntm, threads, (double)m * (double)n * (double)k);
     if (C->dtype == MN_F32) {
         float a = (float)alpha, b = (float)beta;
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &a, A->data, A->rs, A->cs,
@@ -101,8 +108,8 @@ mn_status mn_blas_syrk_lower(double alpha, const mn_mat *A, double beta, mn_mat 
         return mn_fail(MN_ERR_SHAPE, "syrk: A is %lldx%lld, C %lldx%lld", (long long)A->rows,
                        (long long)A->cols, (long long)C->rows, (long long)C->cols);
     rntm_t rntm;
-    set_threads(&rntm, threads);
     dim_t m = (dim_t)A->rows, k = (dim_t)A->cols;
+    set_threads(&rntm, threads, 0.5 * (double)m * (double)m * (double)k);
     if (C->dtype == MN_F32) {
         float a = (float)alpha, b = (float)beta;
         bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, m, k, &a, A->data, A->rs, A->cs, &b, C->data,
@@ -123,8 +130,8 @@ mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, do
                        (long long)A->rows, (long long)A->cols, (long long)B->rows,
                        (long long)B->cols, (long long)C->rows, (long long)C->cols);
     rntm_t rntm;
-    set_threads(&rntm, threads);
     dim_t m = (dim_t)C->rows, k = (dim_t)A->cols;
+    set_threads(&rntm, threads, 0.5 * (double)m * (double)m * (double)k);
     if (C->dtype == MN_F32) {
         float a = (float)alpha, b = (float)beta;
         bli_sgemmt_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, k, &a, A->data, A->rs,
