@@ -320,20 +320,16 @@ static int bench_step(int argc, char **argv)
                                          {0, 0, 0, 0}};
     mn_model_spec spec = {.name = "mlp", .d_in = 784, .width = 1024, .depth = 3, .d_out = 10};
     const char *opt = "muon", *method = MN_TRAIN_DEFAULT_METHOD;
-    int batch = 128, steps = 20, threads = 0, width = 1024, c;
+    int batch = 128, steps = 20, threads = 0, c, li = 0;
     bool json = false;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         switch (c) {
-        case 'm': spec.name = optarg; break;
+        case 'm':
         case 'w':
-            if (!mn_cli_parse_int("bench step", "--width", optarg, 1, 1 << 16, &width))
-                return MN_EXIT_USAGE;
-            spec.width = width;
-            break;
         case 'd':
-            if (!mn_cli_parse_int("bench step", "--depth", optarg, 1, 100, &spec.depth))
+            if (!mn_cli_model_option("bench step", opts[li].name, optarg, &spec))
                 return MN_EXIT_USAGE;
             break;
         case 'b':
@@ -436,7 +432,7 @@ static int bench_step(int argc, char **argv)
                   "\"ms_update\": %.3f, \"roofline_ms\": %.3f, \"peak_rss_mb\": %.1f}\n"
                 : "step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
                   "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB\n",
-           spec.name, width, spec.depth, batch, opt, threads, 1e3 * med, 1e3 * t[0],
+           spec.name, (int)spec.width, spec.depth, batch, opt, threads, 1e3 * med, 1e3 * t[0],
            1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss);
     free(t);
     free(t_update);

@@ -87,20 +87,16 @@ int mn_cmd_inspect(int argc, char **argv)
                                          {0, 0, 0, 0}};
     mn_model_spec spec = {.name = "mlp", .d_in = 784, .width = 512, .depth = 3, .d_out = 10};
     const char *overrides[64];
-    int n_over = 0, c, width = 512;
+    int n_over = 0, c, li = 0;
     bool json = false;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         switch (c) {
-        case 'm': spec.name = optarg; break;
+        case 'm':
         case 'w':
-            if (!mn_cli_parse_int("inspect", "--width", optarg, 1, 1 << 20, &width))
-                return MN_EXIT_USAGE;
-            spec.width = width;
-            break;
         case 'd':
-            if (!mn_cli_parse_int("inspect", "--depth", optarg, 1, 1000, &spec.depth))
+            if (!mn_cli_model_option("inspect", opts[li].name, optarg, &spec))
                 return MN_EXIT_USAGE;
             break;
         case 'n':

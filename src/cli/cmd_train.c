@@ -64,20 +64,16 @@ int mn_cmd_train(int argc, char **argv)
                        .schedule = MN_SCHEDULE_LINEAR, .epochs = 5, .batch = 128, .progress = true};
     const char *data = "fashion-mnist", *data_dir = NULL;
     bool json = false;
-    int iv, c;
+    int iv, c, li = 0;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
-        case O_MODEL: o.model.name = optarg; break;
+        case O_MODEL:
         case O_WIDTH:
-            if (!mn_cli_parse_int("train", "--width", optarg, 1, 1 << 16, &iv))
-                return MN_EXIT_USAGE;
-            o.model.width = iv;
-            break;
         case O_DEPTH:
-            if (!mn_cli_parse_int("train", "--depth", optarg, 1, 100, &o.model.depth))
+            if (!mn_cli_model_option("train", opts[li].name, optarg, &o.model))
                 return MN_EXIT_USAGE;
             break;
         case O_OPT: o.opt = optarg; break;

@@ -2,7 +2,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/models.h"
+
+bool mn_cli_model_option(const char *cmd, const char *opt, const char *arg, mn_model_spec *spec)
+{
+    int v;
+    if (strcmp(opt, "model") == 0) {
+        spec->name = arg;
+        return true;
+    }
+    if (strcmp(opt, "width") == 0) {
+        if (!mn_cli_parse_int(cmd, "--width", arg, 1, 1 << 16, &v))
+            return false;
+        spec->width = v;
+        return true;
+    }
+    return mn_cli_parse_int(cmd, "--depth", arg, 1, 100, &spec->depth);
+}
 
 mn_status mn_cli_build_model(const mn_model_spec *spec, mn_module **out)
 {
