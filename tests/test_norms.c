@@ -310,6 +310,28 @@ START_TEST(test_zero_and_nonfinite)
 }
 END_TEST
 
+/* ℓ2 sums squares in one pass; float64 entries whose squares would overflow
+ * or underflow still give the right norm (scaled fallback). */
+START_TEST(test_l2_extreme_float64)
+{
+    const double scales[] = {1e-300, 1e-160, 1.0, 1e160, 1e300};
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        double v[4] = {3 * scales[k], 0, -4 * scales[k], 0};
+        mn_mat x = mn_mat_view(MN_F64, v, 2, 2);
+        double n = mn_vec_norm(MN_VEC_L2, &x);
+        ck_assert_msg(fabs(n / (5 * scales[k]) - 1) < 1e-14, "scale %g: ‖x‖ = %g", scales[k], n);
+        ck_assert_double_eq_tol(mn_vec_norm(MN_VEC_LINF, &x) / scales[k], 4, 1e-14);
+        ck_assert_double_eq_tol(mn_vec_norm(MN_VEC_L1, &x) / scales[k], 7, 1e-14);
+    }
+    float f[3] = {3e38f, 3e38f, 0};
+    mn_mat y = mn_mat_view(MN_F32, f, 1, 3);
+    ck_assert_double_eq_tol(mn_vec_norm(MN_VEC_L2, &y) / (3e38 * sqrt(2.0)), 1, 1e-6);
+    f[2] = NAN;
+    ck_assert(isnan(mn_vec_norm(MN_VEC_L2, &y)));
+    ck_assert(isnan(mn_vec_norm(MN_VEC_LINF, &y)));
+}
+END_TEST
+
 START_TEST(test_lookup)
 {
     const mn_norm *n, *m;
@@ -377,6 +399,7 @@ int main(void)
     tcase_add_test(tc, test_operator_values_against_sampling);
     tcase_add_test(tc, test_zero_and_nonfinite);
     tcase_add_test(tc, test_lookup);
+    tcase_add_test(tc, test_l2_extreme_float64);
     tcase_add_test(tc, test_against_numpy_fixture);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

@@ -331,8 +331,11 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
                        (long long)G->rows, (long long)G->cols);
     if (steps < 0)
         return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d is negative", steps);
-    MN_TRY(mn_mat_check_finite(G, "the gradient"));
     double fro = mn_vec_norm(MN_VEC_L2, G);
+    if (!isfinite(fro)) { /* a non-finite entry, or float64 entries near DBL_MAX */
+        MN_TRY(mn_mat_check_finite(G, "the gradient"));
+        return mn_fail(MN_ERR_NONFINITE, "mn_polar: ‖G‖_F of the gradient overflows a double");
+    }
     if (fro == 0) {
         mn_mat_fill(out, 0);
         return MN_OK;

@@ -1,6 +1,7 @@
 /* Vector norms ℓ1, ℓ2, RMS, ℓ∞ (and the dual of RMS), see vector.h. */
 #include <math.h>
 
+#include "core/typed.h"
 #include "norms/vector.h"
 
 mn_vec_kind mn_vec_dual_kind(mn_vec_kind k)
@@ -39,37 +40,62 @@ mn_mat mn_mat_col(const mn_mat *m, int64_t j)
 
 static int64_t numel(const mn_mat *x) { return x->rows * x->cols; }
 
+/* The reductions below run over every gradient of every step: typed loops
+ * (no per-element dtype branch), accumulated in double. */
 static double sum_abs(const mn_mat *x)
 {
     double s = 0;
-    for (int64_t i = 0; i < x->rows; i++)
-        for (int64_t j = 0; j < x->cols; j++)
-            s += fabs(mn_mat_get(x, i, j));
+    MN_TYPED_ROWS(x, T, {
+        for (int64_t i = 0; i < x->rows; i++) {
+            const T *r = ROW(x, T, i);
+            for (int64_t j = 0; j < x->cols; j++)
+                s += fabs((double)r[j * x->cs]);
+        }
+    });
     return s;
 }
 
 static double max_abs(const mn_mat *x)
 {
     double s = 0;
-    for (int64_t i = 0; i < x->rows; i++)
-        for (int64_t j = 0; j < x->cols; j++)
-            s = fmax(s, fabs(mn_mat_get(x, i, j)));
+    MN_TYPED_ROWS(x, T, {
+        for (int64_t i = 0; i < x->rows; i++) {
+            const T *r = ROW(x, T, i);
+            for (int64_t j = 0; j < x->cols; j++) {
+                double v = fabs((double)r[j * x->cs]);
+                s = v > s || v != v ? v : s; /* a NaN sticks */
+            }
+        }
+    });
     return s;
 }
 
-/* ‖x‖₂ without overflow or underflow: scale by the largest entry. */
+static double sum_squares(const mn_mat *x, double scale)
+{
+    double s = 0;
+    MN_TYPED_ROWS(x, T, {
+        for (int64_t i = 0; i < x->rows; i++) {
+            const T *r = ROW(x, T, i);
+            for (int64_t j = 0; j < x->cols; j++) {
+                double v = (double)r[j * x->cs] * scale;
+                s += v * v;
+            }
+        }
+    });
+    return s;
+}
+
+/* ‖x‖₂ in one pass: float32 squares summed in double cannot overflow or
+ * underflow, and float64 ones only rarely: then scale by the largest entry. */
 static double l2(const mn_mat *x)
 {
+    double s = sum_squares(x, 1.0);
+    if (x->dtype == MN_F32 || s != s || (isfinite(s) && s > 0x1p-900))
+        return sqrt(s);
     double m = max_abs(x);
-    if (m == 0)
-        return 0;
-    double s = 0;
-    for (int64_t i = 0; i < x->rows; i++)
-        for (int64_t j = 0; j < x->cols; j++) {
-            double v = mn_mat_get(x, i, j) / m;
-            s += v * v;
-        }
-    return m * sqrt(s);
+    if (m == 0 || !isfinite(m))
+        return m;
+    return m * sqrt(sum_squares(x, 1.0 / m));
 }
 
 double mn_vec_norm(mn_vec_kind k, const mn_mat *x)
