@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 
@@ -161,6 +162,8 @@ static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
     const float *g = mn_network_grads(net);
     float *w = mn_network_weights(net);
     float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
+    int nt = mn_elementwise_threads(mn_network_threads(net), s->n);
+    MN_PARALLEL_FOR(nt)
     for (int64_t i = 0; i < s->n; i++) {
         s->m[i] = beta * s->m[i] + one_minus * g[i];
         s->dir[i] = c->nesterov ? beta * s->m[i] + one_minus * g[i] : s->m[i];
@@ -179,6 +182,7 @@ static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
         int64_t off = (int64_t)((float *)d.data - s->dir);
         int64_t len = d.rows * d.cols;
         float f = (float)scale;
+        MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), len))
         for (int64_t i = 0; i < len; i++)
             w[off + i] -= f * s->dir[off + i];
     }
@@ -196,10 +200,12 @@ static void adamw_step(mn_solver *s, mn_network *net, double lr)
     float step = (float)(lr / (1 - pow(c->momentum, t)));
     float inv_bc2 = (float)(1 / (1 - pow(c->beta2, t))), eps = (float)c->eps;
     float b1 = (float)c->momentum, b2 = (float)c->beta2;
+    float *m = s->m, *v = s->v;
+    MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), s->n))
     for (int64_t i = 0; i < s->n; i++) {
-        s->m[i] = b1 * s->m[i] + (1 - b1) * g[i];
-        s->v[i] = b2 * s->v[i] + (1 - b2) * g[i] * g[i];
-        w[i] -= step * s->m[i] / (sqrtf(s->v[i] * inv_bc2) + eps);
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        w[i] -= step * m[i] / (sqrtf(v[i] * inv_bc2) + eps);
     }
 }
 

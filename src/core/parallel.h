@@ -1,0 +1,32 @@
+/* Internal: threads for element-wise loops over parameters and activations.
+ * OpenMP shares its thread pool with BLIS (libblis-openmp), so these loops
+ * add no threads of their own; without OpenMP they run serially. */
+#ifndef MN_CORE_PARALLEL_H
+#define MN_CORE_PARALLEL_H
+
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define MN_PRAGMA(x) _Pragma(#x)
+/* Put before a `for` over independent elements. */
+#define MN_PARALLEL_FOR(threads) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads))
+#else
+#define MN_PARALLEL_FOR(threads)
+#endif
+
+/* `threads` <= 0 means every core (as for BLIS); loops under 64k elements
+ * stay on one thread, where waking a second costs more than it saves. */
+static inline int mn_elementwise_threads(int threads, int64_t n)
+{
+    if (n < (1 << 16))
+        return 1;
+#ifdef _OPENMP
+    return threads > 0 ? threads : omp_get_num_procs();
+#else
+    (void)threads;
+    return 1;
+#endif
+}
+
+#endif
