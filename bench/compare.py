@@ -5,7 +5,9 @@ the ratios (peer time / modnorm time; > 1 means modnorm is faster).
     /usr/bin/python3 bench/compare.py [--rounds 5] [--build build]
 
 Every side gets both cores' worth of choice: modnorm runs with --threads 2,
-each peer at its best of 1 and 2 threads (both are measured). Each round runs
+each peer at 1 and 2 threads (both are measured), and PyTorch also with one
+intra-op thread over a 2-thread OpenBLAS ("1t+b2"), its fastest setting here:
+with 2 of each, OpenMP's spinning threads compete with OpenBLAS's. Each round runs
 every command once, in alternation, so that machine noise hits all sides
 alike; medians over rounds are reported with their min-max.
 
@@ -57,6 +59,8 @@ def main():
                       {f"{lib} {t}t": [PY, os.path.join(HERE, "peer_ns5.py"), "--lib", lib,
                                        "--shape", shape, "--threads", str(t)]
                        for lib in ("numpy", "torch") for t in (1, 2)}))
+        cases[-1][3]["torch 1t+b2"] = [PY, os.path.join(HERE, "peer_ns5.py"), "--lib", "torch",
+                                       "--shape", shape, "--threads", "1", "--blas-threads", "2"]
     # modnorm's own direct form beside the Gram form AUTO picks for wide shapes
     cases[0][3]["mn direct"] = cases[0][2] + ["--form", "direct"]
     for opt in ("muon", "adam"):
@@ -65,6 +69,8 @@ def main():
                        "--method", "ns5", "--threads", "2", "--json"],
                       {f"torch {t}t": [PY, os.path.join(HERE, "peer_step.py"), "--opt", opt,
                                        "--threads", str(t)] for t in (1, 2)}))
+        cases[-1][3]["torch 1t+b2"] = [PY, os.path.join(HERE, "peer_step.py"), "--opt", opt,
+                                       "--threads", "1", "--blas-threads", "2"]
     results = {}
     for r in range(args.rounds):
         for name, key, ours, peers in cases:

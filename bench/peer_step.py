@@ -25,11 +25,16 @@ def main():
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="OpenBLAS's own pool (default: --threads); torch's best here is "
+                         "--threads 1 --blas-threads 2, whose OpenMP threads do not spin "
+                         "against OpenBLAS's")
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     # Torch's BLAS may be OpenBLAS (compare.py puts it first), which sizes its
     # own thread pool from these at load time, whatever set_num_threads says.
-    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    blas_threads = args.blas_threads or args.threads
+    os.environ["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 
@@ -76,7 +81,7 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"model": "mlp", "width": args.width, "depth": args.depth,
                       "batch": args.batch, "opt": args.opt, "lib": "torch",
-                      "threads": args.threads, "ms_per_step": 1e3 * times[len(times) // 2],
+                      "threads": args.threads, "blas_threads": blas_threads, "ms_per_step": 1e3 * times[len(times) // 2],
                       "ms_min": 1e3 * times[0], "ms_max": 1e3 * times[-1], "peak_rss_mb": rss}))
 
 

@@ -47,6 +47,9 @@ def inputs(rng, m, n):
     U, _ = np.linalg.qr(rng.standard_normal((m, m)))
     V, _ = np.linalg.qr(rng.standard_normal((n, m)))
     yield "1/k spectrum", (U / np.arange(1, m + 1)) @ V.T
+    yield "1/k^2 spectrum", (U / np.arange(1, m + 1) ** 2) @ V.T
+    yield "rank-1 + 1e-5 noise", rng.standard_normal((m, 1)) @ rng.standard_normal((1, n)) \
+        + 1e-5 * rng.standard_normal((m, n))
     yield "gaussian", rng.standard_normal((m, n))
 
 

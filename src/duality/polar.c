@@ -160,8 +160,9 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
  *
  * In floating point the rounding of A (≈ ε‖A‖) sits on its small
  * eigenvalues, which the recursion multiplies by a² per step: after ns5's
- * five steps noise of 11.9⁵·ε reaches Q, 4e-4 off the direct form in float32
- * on a rank-3-plus-noise matrix. So the Gram form restarts: once the product
+ * five steps noise of 11.9⁵·ε reaches Q, up to 1.3e-3 of the largest entry
+ * off the direct form in float32 on a 1/k² spectrum (the direct form itself
+ * is within 1e-4 of float64). So the Gram form restarts: once the product
  * of a² since the last restart would pass RESTART_GAIN/ε it forms X = Q·X₀
  * explicitly and recomputes A = X Xᵀ from it, which clears the noise.
  * ns5 then restarts once (after three steps) and stays within 2e-4 of the
