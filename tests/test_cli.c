@@ -188,6 +188,9 @@ START_TEST(test_train_errors)
         {"train --lr -1", "--lr", 2},
         {"train --steps 2 --data-dir /nonexistent", "apt-get install dataset-fashion-mnist", 1},
         {"train --opt sgd --lr 1e6 --steps 50 --width 16 --json", "\"diverged\": true", 3},
+        {"bench gemm --op trsm", "--op 'trsm' must be one of: gemm, syrk, gemmt", 2},
+        {"bench dualize --form svd", "--form 'svd' must be one of: direct, gram", 2},
+        {"bench step --width 0", "--width '0'", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code = run(cases[i].args, buf, sizeof buf);

@@ -28,5 +28,9 @@ bool mn_cli_parse_int(const char *cmd, const char *opt, const char *text, long l
 /* The same for a real number in [lo, hi]. */
 bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
                          double *out);
+/* The index of `text` in names[0..n) for option `opt`, or -1 after a usage
+ * message listing the choices. */
+int mn_cli_parse_choice(const char *cmd, const char *opt, const char *text,
+                        const char *const *names, int n);
 
 #endif

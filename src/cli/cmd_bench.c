@@ -100,17 +100,13 @@ static int bench_gemm(int argc, char **argv)
             if (!mn_cli_parse_int("bench gemm", "--n", optarg, 1, 16384, &n))
                 return MN_EXIT_USAGE;
             break;
-        case 'o':
-            if (strcmp(optarg, "gemm") == 0)
-                op = OP_GEMM;
-            else if (strcmp(optarg, "syrk") == 0)
-                op = OP_SYRK;
-            else if (strcmp(optarg, "gemmt") == 0)
-                op = OP_GEMMT;
-            else
-                return mn_cli_usage_error("bench gemm", "--op '%s' must be gemm, syrk or gemmt",
-                                          optarg);
+        case 'o': {
+            int k = mn_cli_parse_choice("bench gemm", "--op", optarg, op_names, 3);
+            if (k < 0)
+                return MN_EXIT_USAGE;
+            op = (product_op)k;
             break;
+        }
         case 'r':
             if (!mn_cli_parse_int("bench gemm", "--repeat", optarg, 1, 1000, &repeat))
                 return MN_EXIT_USAGE;
@@ -182,15 +178,14 @@ static int bench_dualize(int argc, char **argv)
                                           optarg);
             break;
         case 'm': method_name = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "direct") == 0)
-                form = MN_POLAR_DIRECT;
-            else if (strcmp(optarg, "gram") == 0)
-                form = MN_POLAR_GRAM;
-            else
-                return mn_cli_usage_error("bench dualize", "--form '%s' must be direct or gram",
-                                          optarg);
+        case 'f': {
+            static const char *const forms[] = {"direct", "gram"};
+            int k = mn_cli_parse_choice("bench dualize", "--form", optarg, forms, 2);
+            if (k < 0)
+                return MN_EXIT_USAGE;
+            form = k == 0 ? MN_POLAR_DIRECT : MN_POLAR_GRAM;
             break;
+        }
         case 'r':
             if (!mn_cli_parse_int("bench dualize", "--repeat", optarg, 1, 1000, &repeat))
                 return MN_EXIT_USAGE;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -49,4 +50,17 @@ bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, dou
     }
     *out = v;
     return true;
+}
+
+int mn_cli_parse_choice(const char *cmd, const char *opt, const char *text,
+                        const char *const *names, int n)
+{
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcmp(text, names[i]) == 0)
+            return i;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    }
+    mn_cli_usage_error(cmd, "%s '%s' must be one of: %s", opt, text, list);
+    return -1;
 }
