@@ -16,7 +16,7 @@
 #endif
 
 /* `threads` <= 0 means every core (as for BLIS); loops under 64k elements
- * stay on one thread, where waking a second costs more than it saves. */
+ * (tens of microseconds) stay on one thread rather than pay a fork-join. */
 static inline int mn_elementwise_threads(int threads, int64_t n)
 {
     if (n < (1 << 16))
