@@ -123,12 +123,49 @@ START_TEST(test_blas_against_naive)
             for (int64_t j = 0; j <= i; j++)
                 ck_assert_double_le(fabs(mn_mat_get(&S, i, j) - mn_mat_get(&SR, i, j)), tol * 10);
 
+        /* symm: only S's lower triangle is read (its upper one is garbage). */
+        mn_mat Sfull = tm_make(TM_GAUSSIAN, (mn_dtype)dt, 13, 13, 5);
+        mn_mat Bs = tm_make(TM_GAUSSIAN, (mn_dtype)dt, 13, 11, 6);
+        mn_mat Cs = tm_make(TM_GAUSSIAN, (mn_dtype)dt, 13, 11, 7);
+        mn_mat Rs = tm_make(TM_GAUSSIAN, (mn_dtype)dt, 13, 11, 7);
+        ck_assert_ok(mn_mat_copy(&S, &Sfull));
+        for (int64_t i = 0; i < 13; i++)
+            for (int64_t j = i + 1; j < 13; j++) {
+                mn_mat_set(&Sfull, i, j, mn_mat_get(&Sfull, j, i));
+                mn_mat_set(&S, i, j, 1e30);
+            }
+        ck_assert_ok(mn_blas_symm_lower(0.5, &S, &Bs, 2.0, &Cs, 0));
+        naive_gemm(0.5, &Sfull, &Bs, 2.0, &Rs);
+        ck_assert_double_le(tm_max_abs_diff(&Cs, &Rs), tol * 10);
+
         ck_assert_int_eq(mn_blas_gemm(1.0, &A, &A, 0.0, &C, 0), MN_ERR_SHAPE);
-        mn_mat *all[] = {&A, &B, &C, &R, &S, &S0, &SR};
-        for (int i = 0; i < 7; i++)
+        ck_assert_int_eq(mn_blas_symm_lower(1.0, &A, &B, 0.0, &C, 0), MN_ERR_SHAPE);
+        mn_mat *all[] = {&A, &B, &C, &R, &S, &S0, &SR, &Sfull, &Bs, &Cs, &Rs};
+        for (int i = 0; i < 11; i++)
             mn_mat_free(all[i]);
     }
     ck_assert_str_ne(mn_blas_arch(), "");
+}
+END_TEST
+
+/* A product above the one-thread cutoff (128³ multiply-adds) on 1 and 2
+ * threads against the naive loops: the threaded path is exercised too. */
+START_TEST(test_blas_threaded_against_naive)
+{
+    mn_mat A = tm_make(TM_GAUSSIAN, MN_F32, 200, 170, 8);
+    mn_mat B = tm_make(TM_GAUSSIAN, MN_F32, 170, 150, 9);
+    mn_mat C, R;
+    ck_assert_ok(mn_mat_alloc(&C, MN_F32, 200, 150));
+    ck_assert_ok(mn_mat_alloc(&R, MN_F32, 200, 150));
+    naive_gemm(1.0, &A, &B, 0.0, &R);
+    for (int threads = 1; threads <= 2; threads++) {
+        mn_mat_fill(&C, 0);
+        ck_assert_ok(mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads));
+        ck_assert_double_le(tm_max_abs_diff(&C, &R), 1e-3);
+    }
+    mn_mat *all[] = {&A, &B, &C, &R};
+    for (int i = 0; i < 4; i++)
+        mn_mat_free(all[i]);
 }
 END_TEST
 
@@ -141,6 +178,7 @@ int main(void)
     tcase_add_test(tc, test_tensor_views);
     tcase_add_test(tc, test_rng_reproducible);
     tcase_add_test(tc, test_blas_against_naive);
+    tcase_add_test(tc, test_blas_threaded_against_naive);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -144,6 +144,30 @@ mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, do
     return MN_OK;
 }
 
+mn_status mn_blas_symm_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                             mn_mat *C, int threads)
+{
+    MN_TRY(check_dtypes("symm", A->dtype, B->dtype, C->dtype));
+    if (A->rows != A->cols || A->cols != B->rows || C->rows != A->rows || C->cols != B->cols)
+        return mn_fail(MN_ERR_SHAPE, "symm: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
+                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
+                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+    rntm_t rntm;
+    dim_t m = (dim_t)C->rows, n = (dim_t)C->cols;
+    set_threads(&rntm, threads, (double)m * (double)m * (double)n);
+    if (C->dtype == MN_F32) {
+        float a = (float)alpha, b = (float)beta;
+        bli_ssymm_ex(BLIS_LEFT, BLIS_LOWER, BLIS_NO_CONJUGATE, BLIS_NO_TRANSPOSE, m, n, &a,
+                     A->data, A->rs, A->cs, B->data, B->rs, B->cs, &b, C->data, C->rs, C->cs,
+                     NULL, &rntm);
+    } else {
+        bli_dsymm_ex(BLIS_LEFT, BLIS_LOWER, BLIS_NO_CONJUGATE, BLIS_NO_TRANSPOSE, m, n, &alpha,
+                     A->data, A->rs, A->cs, B->data, B->rs, B->cs, &beta, C->data, C->rs,
+                     C->cs, NULL, &rntm);
+    }
+    return MN_OK;
+}
+
 const char *mn_blas_arch(void)
 {
     mn_blas_prepare();

@@ -21,6 +21,11 @@ mn_status mn_blas_syrk_lower(double alpha, const mn_mat *A, double beta, mn_mat 
 mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
                               mn_mat *C, int threads);
 
+/* C = alpha·A·B + beta·C with A symmetric, read from its lower triangle only
+ * (the upper one may hold anything); A is (m, m), B and C (m, n). */
+mn_status mn_blas_symm_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                             mn_mat *C, int threads);
+
 /* Choose BLIS's kernel set before BLIS initializes (done by every call
  * here; LAPACK's entry points call it too, since LAPACK reaches BLIS). */
 void mn_blas_prepare(void);

@@ -4,8 +4,8 @@
  * min(m, n)): a tall G is read through its transpose view, so the Gram
  * matrix A = X Xᵀ is the small k x k one. One step:
  *     A = X Xᵀ               (syrk: half the flops of a gemm)
- *     B = b·A + c·A²         (gemmt: A² is symmetric)
- *     X ← a·X + B·X          (gemm)
+ *     B = a·I + b·A + c·A²   (gemmt: A² is symmetric; lower half only)
+ *     X ← B·X                (symm: reads B's lower half, gemm's flops)
  * or, for wide matrices where it saves flops, the same polynomial on k x k
  * matrices (the Gram form, below).                                        */
 #include <math.h>
@@ -95,36 +95,27 @@ static void symmetrize_lower(mn_mat *C)
     });
 }
 
-/* B = b·A + c·A² on the full square (A symmetric, lower triangle valid;
- * A is symmetrized in place). */
-static mn_status gram_polynomial(mn_mat *A, mn_mat *B, double b, double c, int threads)
+/* The lower triangle of P = a·I + b·A + c·A² (A symmetric with its lower
+ * triangle valid; A is symmetrized in place, as gemmt reads it whole). */
+static mn_status polynomial_lower(mn_mat *A, mn_mat *B, const double *abc, int threads)
 {
     symmetrize_lower(A);
-    if (c != 0.0)
-        MN_TRY(mn_blas_gemmt_lower(c, A, A, 0.0, B, threads));
+    if (abc[2] != 0.0)
+        MN_TRY(mn_blas_gemmt_lower(abc[2], A, A, 0.0, B, threads));
     else
         mn_mat_fill(B, 0.0);
-    /* B's lower triangle += b·A's, then mirror it: one pass each. */
+    /* B's lower triangle += b·A's, and a on the diagonal: one pass. */
     MN_TYPED_ROWS(B, T, {
         T *bm = B->data;
-        const T *am = A->data, bb = (T)b;
+        const T *am = A->data, bb = (T)abc[1];
         int64_t n = B->rows;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; i < n; i++) {
             for (int64_t j = 0; j <= i; j++)
                 bm[i * n + j] += bb * am[i * n + j];
+            bm[i * n + i] += (T)abc[0];
+        }
     });
-    symmetrize_lower(B);
     return MN_OK;
-}
-
-/* M += a·I on a contiguous square matrix. */
-static void add_diagonal(mn_mat *M, double a)
-{
-    MN_TYPED_ROWS(M, T, {
-        T *m = M->data;
-        for (int64_t i = 0; i < M->rows; i++)
-            m[i * M->rows + i] += (T)a;
-    });
 }
 
 static const double *step_coeffs(const mn_polar_method *m, int s)
@@ -133,17 +124,16 @@ static const double *step_coeffs(const mn_polar_method *m, int s)
 }
 
 /* Direct form: X ← (a·I + b·A + c·A²)·X with A = X Xᵀ; the last step writes
- * into `out`. Per step k²N (syrk) + k³ (gemmt) + 2k²N (gemm) flops. */
+ * into `out`. Per step k²N (syrk) + k³ (gemmt) + 2k²N (symm) flops. */
 static mn_status iterate_direct(const mn_polar_method *method, int steps, int threads,
                                 workspace *w, mn_mat *out)
 {
     for (int s = 0; s < steps; s++) {
         const double *abc = step_coeffs(method, s);
         MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
-        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
-        add_diagonal(&w->B, abc[0]);
+        MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
         mn_mat *dst = s == steps - 1 ? out : &w->Y;
-        MN_TRY(mn_blas_gemm(1.0, &w->B, &w->X, 0.0, dst, threads));
+        MN_TRY(mn_blas_symm_lower(1.0, &w->B, &w->X, 0.0, dst, threads)); /* reads B's lower half */
         mn_mat tmp = w->X;
         w->X = w->Y;
         w->Y = tmp;
@@ -221,9 +211,9 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
             q_is_identity = true;
         }
         bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(method, s + 1));
-        /* B = P = a·I + b·A + c·A² (symmetrizes A). */
-        MN_TRY(gram_polynomial(&w->A, &w->B, abc[1], abc[2], threads));
-        add_diagonal(&w->B, abc[0]);
+        /* B = P = a·I + b·A + c·A² (symmetrizes A), whole: gemmt reads it so. */
+        MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
+        symmetrize_lower(&w->B);
         if (q_is_identity) {
             swap_mats(&w->Q, &w->B);
             q_is_identity = false;
