@@ -11,8 +11,11 @@
 #define MN_PRAGMA(x) _Pragma(#x)
 /* Put before a `for` over independent elements. */
 #define MN_PARALLEL_FOR(threads) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads))
+/* Put before a `for` over blocks of uneven size (e.g. a triangle's rows). */
+#define MN_PARALLEL_FOR_BLOCKS(threads) MN_PRAGMA(omp parallel for schedule(static, 1) num_threads(threads))
 #else
 #define MN_PARALLEL_FOR(threads)
+#define MN_PARALLEL_FOR_BLOCKS(threads)
 #endif
 
 /* `threads` <= 0 means every core (as for BLIS); loops under 64k elements

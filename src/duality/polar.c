@@ -15,6 +15,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/typed.h"
 #include "modnorm/polar.h"
 #include "norms/spectral.h"
@@ -79,12 +80,13 @@ static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 
 /* Copy the lower triangle of a contiguous square matrix onto its upper one,
  * in tiles so that the column-wise reads stay in cache. */
-static void symmetrize_lower(mn_mat *C)
+static void symmetrize_lower(mn_mat *C, int threads)
 {
     enum { TILE = 32 };
     MN_TYPED_ROWS(C, T, {
         T *c = C->data;
         int64_t n = C->rows;
+        MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, n * n))
         for (int64_t ib = 0; ib < n; ib += TILE)
             for (int64_t jb = ib; jb < n; jb += TILE) {
                 int64_t ie = ib + TILE < n ? ib + TILE : n, je = jb + TILE < n ? jb + TILE : n;
@@ -99,7 +101,7 @@ static void symmetrize_lower(mn_mat *C)
  * triangle valid; A is symmetrized in place, as gemmt reads it whole). */
 static mn_status polynomial_lower(mn_mat *A, mn_mat *B, const double *abc, int threads)
 {
-    symmetrize_lower(A);
+    symmetrize_lower(A, threads);
     if (abc[2] != 0.0)
         MN_TRY(mn_blas_gemmt_lower(abc[2], A, A, 0.0, B, threads));
     else
@@ -109,6 +111,7 @@ static mn_status polynomial_lower(mn_mat *A, mn_mat *B, const double *abc, int t
         T *bm = B->data;
         const T *am = A->data, bb = (T)abc[1];
         int64_t n = B->rows;
+        MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, n * n))
         for (int64_t i = 0; i < n; i++) {
             for (int64_t j = 0; j <= i; j++)
                 bm[i * n + j] += bb * am[i * n + j];
@@ -182,7 +185,7 @@ static bool gram_schedule_step(gram_schedule *g, const double *abc)
 static mn_status symmetric_product(const mn_mat *L, const mn_mat *R, mn_mat *C, int threads)
 {
     MN_TRY(mn_blas_gemmt_lower(1.0, L, R, 0.0, C, threads));
-    symmetrize_lower(C);
+    symmetrize_lower(C, threads);
     return MN_OK;
 }
 
@@ -213,7 +216,7 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
         bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(method, s + 1));
         /* B = P = a·I + b·A + c·A² (symmetrizes A), whole: gemmt reads it so. */
         MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
-        symmetrize_lower(&w->B);
+        symmetrize_lower(&w->B, threads);
         if (q_is_identity) {
             swap_mats(&w->Q, &w->B);
             q_is_identity = false;
