@@ -79,14 +79,20 @@ static mn_status check_dtypes(const char *op, mn_dtype a, mn_dtype b, mn_dtype c
     return MN_OK;
 }
 
+/* The error of a product whose operand shapes do not fit. */
+static mn_status shape_error(const char *op, const mn_mat *A, const mn_mat *B, const mn_mat *C)
+{
+    return mn_fail(MN_ERR_SHAPE, "%s: A is %lldx%lld, B %lldx%lld, C %lldx%lld", op,
+                   (long long)A->rows, (long long)A->cols, (long long)B->rows,
+                   (long long)B->cols, (long long)C->rows, (long long)C->cols);
+}
+
 mn_status mn_blas_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
                        int threads)
 {
     MN_TRY(check_dtypes("gemm", A->dtype, B->dtype, C->dtype));
     if (A->cols != B->rows || C->rows != A->rows || C->cols != B->cols)
-        return mn_fail(MN_ERR_SHAPE, "gemm: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
-                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
-                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+        return shape_error("gemm", A, B, C);
     rntm_t rntm;
     dim_t m = (dim_t)C->rows, n = (dim_t)C->cols, k = (dim_t)A->cols;
     set_threads(&rntm, threads, (double)m * (double)n * (double)k);
@@ -126,9 +132,7 @@ mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, do
 {
     MN_TRY(check_dtypes("gemmt", A->dtype, B->dtype, C->dtype));
     if (A->cols != B->rows || C->rows != A->rows || C->cols != B->cols || C->rows != C->cols)
-        return mn_fail(MN_ERR_SHAPE, "gemmt: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
-                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
-                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+        return shape_error("gemmt", A, B, C);
     rntm_t rntm;
     dim_t m = (dim_t)C->rows, k = (dim_t)A->cols;
     set_threads(&rntm, threads, 0.5 * (double)m * (double)m * (double)k);
@@ -149,9 +153,7 @@ mn_status mn_blas_symm_lower(double alpha, const mn_mat *A, const mn_mat *B, dou
 {
     MN_TRY(check_dtypes("symm", A->dtype, B->dtype, C->dtype));
     if (A->rows != A->cols || A->cols != B->rows || C->rows != A->rows || C->cols != B->cols)
-        return mn_fail(MN_ERR_SHAPE, "symm: A is %lldx%lld, B %lldx%lld, C %lldx%lld",
-                       (long long)A->rows, (long long)A->cols, (long long)B->rows,
-                       (long long)B->cols, (long long)C->rows, (long long)C->cols);
+        return shape_error("symm", A, B, C);
     rntm_t rntm;
     dim_t m = (dim_t)C->rows, n = (dim_t)C->cols;
     set_threads(&rntm, threads, (double)m * (double)m * (double)n);
