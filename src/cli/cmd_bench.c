@@ -278,9 +278,11 @@ static long peak_rss_kb(void)
 }
 
 /* The matrix-multiply flops of one step: forward and backward through every
- * atom's weight (3 products of 2·batch·d_out·d_in) plus, for atoms whose
- * update is a polar factor, the polar iteration as mn_polar would run it.
- * Element-wise work is left out: this is the step's roofline at the sgemm rate. */
+ * atom's weight (3 products of 2·batch·d_out·d_in; 2 for the first atom, the
+ * reader of the data, whose input gradient training skips) plus, for atoms
+ * whose update is a polar factor, the polar iteration as mn_polar would run
+ * it. Element-wise work is left out: this is the step's roofline at the
+ * sgemm rate. */
 static double step_flops(const mn_network *net, const mn_solver_config *cfg, int batch)
 {
     const mn_norm *forced = NULL;
@@ -292,7 +294,7 @@ static double step_flops(const mn_network *net, const mn_solver_config *cfg, int
         int64_t d_out, d_in;
         if (mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
             continue;
-        total += 3 * 2.0 * batch * (double)d_out * (double)d_in;
+        total += (i == 0 ? 2 : 3) * 2.0 * batch * (double)d_out * (double)d_in;
         const mn_norm *n = forced ? forced : mn_module_norm(a);
         if (cfg->kind == MN_SOLVER_STEEPEST && n && n->uses_polar)
             total += mn_polar_flops(cfg->polar.method, MN_POLAR_AUTO, cfg->polar.steps, d_out,
@@ -369,8 +371,10 @@ static int bench_step(int argc, char **argv)
     mn_solver *solver = NULL;
     mn_tensor *x = NULL, *dy = NULL;
     int32_t *labels = calloc((size_t)batch, sizeof *labels);
-    double *t = calloc((size_t)steps, sizeof *t);
+    double *t = calloc((size_t)steps, sizeof *t), *t_update = calloc((size_t)steps, sizeof *t);
     mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    if (st == MN_OK && (!labels || !t || !t_update))
+        st = mn_fail(MN_ERR_NOMEM, "out of memory");
     if (st == MN_OK) {
         mn_network_set_threads(net, threads);
         st = mn_solver_create(&solver, net, &cfg);
@@ -388,7 +392,6 @@ static int bench_step(int argc, char **argv)
         for (int i = 0; i < batch; i++)
             labels[i] = (int32_t)mn_rng_below(&r, (uint64_t)spec.d_out);
     }
-    double *t_update = calloc((size_t)steps, sizeof *t_update);
     for (int i = -1; st == MN_OK && i < steps; i++) {
         double t0 = now(), loss;
         const mn_tensor *y;
@@ -417,6 +420,7 @@ static int bench_step(int argc, char **argv)
     free(labels);
     if (st != MN_OK) {
         free(t);
+        free(t_update);
         return mn_cli_fail("bench step", st);
     }
     qsort(t, (size_t)steps, sizeof(double), cmp_double);
