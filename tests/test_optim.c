@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optim/atom_plan.h"
 #include "testutil.h"
 
 #define RTOL 1e-6
@@ -184,7 +185,8 @@ END_TEST
 START_TEST(test_muon_preset)
 {
     static const char *methods[] = {"svd", "ns5"};
-    for (int mi = 0; mi < 2; mi++) {
+    /* 2 threads: the plan dualizes these small atoms side by side. */
+    for (int mi = 0; mi < 4; mi++) {
         mn_network *net = make_net(3, 4);
         fill_grads(net, 104);
         int64_t n = mn_network_param_count(net);
@@ -193,7 +195,8 @@ START_TEST(test_muon_preset)
         ck_assert_ptr_nonnull(P);
         mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
         ck_assert_ptr_null(cfg.norm); /* each atom's own norm: rms-rms on Linear */
-        ck_assert_ok(mn_polar_lookup(methods[mi], &cfg.polar.method));
+        ck_assert_ok(mn_polar_lookup(methods[mi % 2], &cfg.polar.method));
+        cfg.polar.threads = 1 + mi / 2;
         mn_solver *s = make_solver(net, &cfg);
         for (int k = 0; k < 3; k++) {
             block b = atom_block(net, k);
@@ -203,8 +206,8 @@ START_TEST(test_muon_preset)
                 want[i] -= scale * P[i];
         }
         ck_assert_ok(mn_solver_step(s, net));
-        char what[32];
-        snprintf(what, sizeof what, "muon (%s)", methods[mi]);
+        char what[48];
+        snprintf(what, sizeof what, "muon (%s, %d threads)", methods[mi % 2], cfg.polar.threads);
         expect_weights(net, want, what);
         mn_solver_destroy(s);
         free(want);
@@ -570,6 +573,94 @@ START_TEST(test_step_shape_mismatch)
 }
 END_TEST
 
+/* The plan: largest first; small atoms share the threads when that beats
+ * running them one at a time; large ones (and any single thread) never do. */
+START_TEST(test_atom_plan)
+{
+    mn_atom_plan p;
+    double mlp128[] = {128.0 * 128 * 784, 128.0 * 128 * 128, 128.0 * 128 * 128, 100.0 * 128};
+    ck_assert_ok(mn_atom_plan_make(&p, mlp128, 4, 2));
+    ck_assert_int_eq(p.order[0], 0);
+    ck_assert_int_eq(p.order[3], 3);
+    ck_assert_int_eq(p.shared_from, 0); /* no thread gain at this size: all side by side */
+    mn_atom_plan_free(&p);
+    ck_assert_ok(mn_atom_plan_make(&p, mlp128, 4, 1));
+    ck_assert_int_eq(p.shared_from, 4);
+    mn_atom_plan_free(&p);
+
+    /* 256 x 784 outweighs the rest: one at a time is faster. */
+    double mlp256[] = {100.0 * 256, 256.0 * 256 * 256, 256.0 * 256 * 784};
+    ck_assert_ok(mn_atom_plan_make(&p, mlp256, 3, 2));
+    ck_assert_int_eq(p.order[0], 2);
+    ck_assert_int_eq(p.order[1], 1);
+    ck_assert_int_eq(p.order[2], 0);
+    ck_assert_int_eq(p.shared_from, 3);
+    mn_atom_plan_free(&p);
+
+    /* A big first layer runs alone; the four equal small ones share. */
+    double mixed[] = {64.0 * 64 * 64, 64.0 * 64 * 64, 1024.0 * 1024 * 784, 64.0 * 64 * 64,
+                      64.0 * 64 * 64};
+    ck_assert_ok(mn_atom_plan_make(&p, mixed, 5, 2));
+    ck_assert_int_eq(p.order[0], 2);
+    ck_assert_int_eq(p.shared_from, 1);
+    mn_atom_plan_free(&p);
+
+    /* Two 1024² atoms: too large to share. */
+    double big[] = {1024.0 * 1024 * 1024, 1024.0 * 1024 * 1024};
+    ck_assert_ok(mn_atom_plan_make(&p, big, 2, 2));
+    ck_assert_int_eq(p.shared_from, 2);
+    mn_atom_plan_free(&p);
+
+    ck_assert_ok(mn_atom_plan_make(&p, NULL, 0, 2));
+    ck_assert_int_eq(p.shared_from, 0);
+    mn_atom_plan_free(&p);
+    ck_assert_int_eq(mn_atom_plan_make(NULL, big, 2, 2), MN_ERR_ARG);
+    ck_assert_int_eq(mn_atom_plan_make(&p, NULL, 2, 2), MN_ERR_ARG);
+    ck_assert(mn_atom_plan_speedup(1e9, 1) == 1.0);
+    ck_assert(mn_atom_plan_speedup(1e9, 2) > 1.0);
+}
+END_TEST
+
+/* Two momentum steps of modular Muon (ns5) on a deeper MLP: the atoms
+ * dualized side by side on 2 threads give the weights of 1 thread, and a
+ * NaN in one shared atom's gradient fails the step with its message. */
+START_TEST(test_shared_atoms_match_serial)
+{
+    mn_network *nets[2];
+    mn_solver *solvers[2];
+    for (int t = 0; t < 2; t++) {
+        mn_module *root;
+        ck_assert_ok(mn_mlp(&root, 40, 24, 6, 10));
+        ck_assert_ok(mn_network_create(&nets[t], root, MN_PARAM_MODULAR, 31));
+        mn_solver_config cfg;
+        ck_assert_ok(mn_solver_preset(&cfg, "muon", MN_PARAM_MODULAR));
+        cfg.total_steps = 10;
+        cfg.polar.threads = 1 + t;
+        solvers[t] = make_solver(nets[t], &cfg);
+        for (int step = 0; step < 2; step++) {
+            fill_grads(nets[t], 200 + (uint64_t)step);
+            ck_assert_ok(mn_solver_step(solvers[t], nets[t]));
+        }
+    }
+    int64_t n = mn_network_param_count(nets[0]);
+    double *want = to_double(mn_network_weights(nets[0]), n);
+    expect_weights(nets[1], want, "muon, atoms side by side");
+
+    fill_grads(nets[1], 300);
+    block b = atom_block(nets[1], 3);
+    mn_network_grads(nets[1])[b.off + 5] = NAN;
+    mn_clear_error();
+    ck_assert_int_eq(mn_solver_step(solvers[1], nets[1]), MN_ERR_NONFINITE);
+    ck_assert_msg(strstr(mn_last_error(), "gradient") != NULL, "message: %s", mn_last_error());
+    ck_assert_int_eq(mn_solver_steps_taken(solvers[1]), 2);
+    for (int t = 0; t < 2; t++) {
+        mn_solver_destroy(solvers[t]);
+        mn_network_destroy(nets[t]);
+    }
+    free(want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -587,6 +678,8 @@ int main(void)
     tcase_add_test(tc, test_normalized_step_length);
     tcase_add_test(tc, test_bad_configs);
     tcase_add_test(tc, test_step_shape_mismatch);
+    tcase_add_test(tc, test_atom_plan);
+    tcase_add_test(tc, test_shared_atoms_match_serial);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

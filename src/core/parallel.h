@@ -13,23 +13,33 @@
 #define MN_PARALLEL_FOR(threads) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads))
 /* Put before a `for` over blocks of uneven size (e.g. a triangle's rows). */
 #define MN_PARALLEL_FOR_BLOCKS(threads) MN_PRAGMA(omp parallel for schedule(static, 1) num_threads(threads))
+/* Put before a `for` over tasks of uneven cost, biggest first: each thread
+ * takes the next task when it finishes one. */
+#define MN_PARALLEL_FOR_TASKS(threads) MN_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(threads))
+#define MN_CRITICAL MN_PRAGMA(omp critical)
 #else
 #define MN_PARALLEL_FOR(threads)
 #define MN_PARALLEL_FOR_BLOCKS(threads)
+#define MN_PARALLEL_FOR_TASKS(threads)
+#define MN_CRITICAL
 #endif
 
-/* `threads` <= 0 means every core (as for BLIS); loops under 64k elements
- * (tens of microseconds) stay on one thread rather than pay a fork-join. */
-static inline int mn_elementwise_threads(int threads, int64_t n)
+/* `threads` <= 0 means every core (as for BLIS). */
+static inline int mn_threads_resolve(int threads)
 {
-    if (n < (1 << 16))
-        return 1;
 #ifdef _OPENMP
     return threads > 0 ? threads : omp_get_num_procs();
 #else
     (void)threads;
     return 1;
 #endif
+}
+
+/* Loops under 64k elements (tens of microseconds) stay on one thread
+ * rather than pay a fork-join. */
+static inline int mn_elementwise_threads(int threads, int64_t n)
+{
+    return n < (1 << 16) ? 1 : mn_threads_resolve(threads);
 }
 
 #endif

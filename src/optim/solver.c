@@ -1,5 +1,6 @@
 /* The steepest-descent solver and the AdamW baseline (see optim.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "core/parallel.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
+#include "optim/atom_plan.h"
 
 struct mn_solver {
     mn_solver_config cfg;
@@ -14,6 +16,7 @@ struct mn_solver {
     int n_atoms;
     double *targets;
     const mn_norm **norms;
+    mn_atom_plan plan; /* which atoms a step dualizes side by side */
     float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
 };
 
@@ -82,10 +85,29 @@ void mn_solver_destroy(mn_solver *s)
         return;
     free(s->targets);
     free(s->norms);
+    mn_atom_plan_free(&s->plan);
     free(s->m);
     free(s->v);
     free(s->dir);
     free(s);
+}
+
+/* Each atom's dualization work, k²·N multiply-adds for a k x N matrix
+ * (k <= N: one Gram product of its polar iteration), and from it the plan. */
+static mn_status plan_atoms(mn_solver *s, const mn_network *net)
+{
+    double *work = malloc((size_t)(s->n_atoms > 0 ? s->n_atoms : 1) * sizeof *work);
+    if (!work)
+        return mn_fail(MN_ERR_NOMEM, "mn_solver_create: out of memory");
+    for (int k = 0; k < s->n_atoms; k++) {
+        mn_mat v = mn_network_atom_view(net, k, s->dir);
+        double r = (double)v.rows, c = (double)v.cols;
+        work[k] = r < c ? r * r * c : c * c * r;
+    }
+    mn_status st = mn_atom_plan_make(&s->plan, work, s->n_atoms,
+                                     mn_threads_resolve(s->cfg.polar.threads));
+    free(work);
+    return st;
 }
 
 mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg)
@@ -121,6 +143,8 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
     for (int k = 0; st == MN_OK && k < s->n_atoms; k++)
         s->norms[k] = shared ? shared : mn_module_norm(mn_network_atom(net, k));
     s->cfg.norm = NULL; /* the caller's string need not outlive the solver */
+    if (st == MN_OK)
+        st = plan_atoms(s, net);
     if (st != MN_OK) {
         mn_solver_destroy(s);
         return st;
@@ -156,11 +180,60 @@ static void decay(float *w, int64_t n, double factor)
         w[i] *= f;
 }
 
+/* d ← lmo(d) for atom k, then w ← w − lr·target·d (·dual for sharp steps). */
+static mn_status update_atom(mn_solver *s, mn_network *net, int k, double lr,
+                             const mn_dualize_opts *polar, int threads)
+{
+    const mn_solver_config *c = &s->cfg;
+    double scale = lr * s->targets[k];
+    if (scale == 0)
+        return MN_OK; /* a mass-0 atom (or a zero rate): nothing moves */
+    mn_mat d = mn_network_atom_view(net, k, s->dir);
+    if (c->step == MN_STEP_SHARP) {
+        double dual;
+        MN_TRY(mn_norm_dual(s->norms[k], &d, &dual));
+        scale *= dual;
+    }
+    MN_TRY(mn_dualize(s->norms[k], polar, &d, &d)); /* in place: d ← lmo(d) */
+    float *w = mn_network_weights(net);
+    int64_t off = (int64_t)((float *)d.data - s->dir);
+    int64_t len = d.rows * d.cols;
+    float f = (float)scale;
+    MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
+    for (int64_t i = 0; i < len; i++)
+        w[off + i] -= f * s->dir[off + i];
+    return MN_OK;
+}
+
+/* Dualize and apply the plan's shared atoms side by side, one BLIS thread
+ * each, biggest first. An error in any is reported once, with the message
+ * of the first (in plan order) that failed; the others are still updated. */
+static mn_status update_shared_atoms(mn_solver *s, mn_network *net, double lr, int threads)
+{
+    mn_dualize_opts one = s->cfg.polar;
+    one.threads = 1;
+    mn_status failed = MN_OK;
+    int failed_at = s->n_atoms;
+    char message[256] = "";
+    MN_PARALLEL_FOR_TASKS(threads)
+    for (int i = s->plan.shared_from; i < s->n_atoms; i++) {
+        mn_status st = update_atom(s, net, s->plan.order[i], lr, &one, 1);
+        if (st != MN_OK) {
+            MN_CRITICAL
+            if (i < failed_at) {
+                failed = st;
+                failed_at = i;
+                snprintf(message, sizeof message, "%s", mn_last_error());
+            }
+        }
+    }
+    return failed == MN_OK ? MN_OK : mn_fail(failed, "%s", message);
+}
+
 static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
 {
     const mn_solver_config *c = &s->cfg;
     const float *g = mn_network_grads(net);
-    float *w = mn_network_weights(net);
     float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
     int nt = mn_elementwise_threads(mn_network_threads(net), s->n);
     MN_PARALLEL_FOR(nt)
@@ -168,24 +241,10 @@ static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
         s->m[i] = beta * s->m[i] + one_minus * g[i];
         s->dir[i] = c->nesterov ? beta * s->m[i] + one_minus * g[i] : s->m[i];
     }
-    for (int k = 0; k < s->n_atoms; k++) {
-        double scale = lr * s->targets[k];
-        if (scale == 0)
-            continue; /* a mass-0 atom (or a zero rate): nothing moves */
-        mn_mat d = mn_network_atom_view(net, k, s->dir);
-        if (c->step == MN_STEP_SHARP) {
-            double dual;
-            MN_TRY(mn_norm_dual(s->norms[k], &d, &dual));
-            scale *= dual;
-        }
-        MN_TRY(mn_dualize(s->norms[k], &c->polar, &d, &d)); /* in place: d ← lmo(d) */
-        int64_t off = (int64_t)((float *)d.data - s->dir);
-        int64_t len = d.rows * d.cols;
-        float f = (float)scale;
-        MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), len))
-        for (int64_t i = 0; i < len; i++)
-            w[off + i] -= f * s->dir[off + i];
-    }
+    for (int i = 0; i < s->plan.shared_from; i++)
+        MN_TRY(update_atom(s, net, s->plan.order[i], lr, &c->polar, mn_network_threads(net)));
+    if (s->plan.shared_from < s->n_atoms)
+        MN_TRY(update_shared_atoms(s, net, lr, mn_threads_resolve(c->polar.threads)));
     return MN_OK;
 }
 
