@@ -36,6 +36,21 @@ static void teardown(void)
     strcpy(dir, "/tmp/mn_cli_XXXXXX");
 }
 
+/* bench step runs both atom schedules and reports its JSON fields. */
+START_TEST(test_bench_step_runs)
+{
+    static const char *extra[] = {"", " --serial-atoms"};
+    for (int i = 0; i < 2; i++) {
+        char args[256], out[4096];
+        snprintf(args, sizeof args,
+                 "bench step --width 24 --depth 5 --batch 8 --steps 2 --threads 2 --json%s",
+                 extra[i]);
+        ck_assert_msg(run(args, out, sizeof out) == 0, "%s: %s", args, out);
+        ck_assert_msg(strstr(out, "\"ms_per_step\"") && strstr(out, "\"ms_update\""), "%s", out);
+    }
+}
+END_TEST
+
 START_TEST(test_dualize_matches_library)
 {
     char in[256], outp[256], args[1024], buf[4096];
@@ -209,6 +224,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_dualize_matches_library);
+    tcase_add_test(tc, test_bench_step_runs);
     tcase_add_test(tc, test_norm_prints_json);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_inspect);

@@ -48,6 +48,8 @@ typedef struct mn_solver_config {
     int64_t warmup;       /* steps of linear warmup: η_s = η·(s+1)/warmup·decay(s) */
     int64_t total_steps;  /* T of the decay (required for linear and cosine) */
     mn_dualize_opts polar;
+    bool serial_atoms;    /* dualize atoms one at a time on every thread; by default
+                             small ones run side by side, one BLIS thread each */
 } mn_solver_config;
 
 /* Fill `cfg` with preset `name` ("muon", "sgd", "sign", "adam"/"adamw") and

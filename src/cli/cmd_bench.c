@@ -313,13 +313,14 @@ static int bench_step(int argc, char **argv)
                                          {"steps", required_argument, 0, 's'},
                                          {"method", required_argument, 0, 'p'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"serial-atoms", no_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     mn_model_spec spec = {.name = "mlp", .d_in = 784, .width = 1024, .depth = 3, .d_out = 10};
     const char *opt = "muon", *method = MN_TRAIN_DEFAULT_METHOD;
     int batch = 128, steps = 20, threads = 0, c, li = 0;
-    bool json = false;
+    bool json = false, serial_atoms = false;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
@@ -344,15 +345,18 @@ static int bench_step(int argc, char **argv)
             if (!mn_cli_parse_int("bench step", "--threads", optarg, 1, 1024, &threads))
                 return MN_EXIT_USAGE;
             break;
+        case 'a': serial_atoms = true; break;
         case 'j': json = true; break;
         case 'h':
             printf("usage: modnorm bench step [--model mlp] [--width W] [--depth D] [--batch B]\n"
-                   "                          [--opt OPT] [--steps N] [--method M] [--threads T] "
-                   "[--json]\n\n"
+                   "                          [--opt OPT] [--steps N] [--method M] [--threads T]\n"
+                   "                          [--serial-atoms] [--json]\n\n"
                    "Median time of one training step (forward + backward + update) on random\n"
                    "inputs and labels, after one warm-up step; the update alone (the solver\n"
                    "step); the roofline = matrix-multiply flops of the step / this run's best\n"
-                   "1024³ sgemm rate; and the peak resident memory.\n");
+                   "1024³ sgemm rate; and the peak resident memory. --serial-atoms dualizes\n"
+                   "the atoms one at a time on every thread instead of running small ones\n"
+                   "side by side.\n");
             return MN_EXIT_OK;
         default: return mn_cli_usage_error("bench step", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -363,6 +367,7 @@ static int bench_step(int argc, char **argv)
     if (mn_polar_lookup(method, &cfg.polar.method) != MN_OK)
         return mn_cli_usage_error("bench step", "--method: %s", mn_last_error());
     cfg.polar.threads = threads;
+    cfg.serial_atoms = serial_atoms;
     cfg.schedule = MN_SCHEDULE_CONSTANT;
     mn_module *root;
     if (mn_cli_build_model(&spec, &root) != MN_OK)

@@ -104,8 +104,8 @@ static mn_status plan_atoms(mn_solver *s, const mn_network *net)
         double r = (double)v.rows, c = (double)v.cols;
         work[k] = r < c ? r * r * c : c * c * r;
     }
-    mn_status st = mn_atom_plan_make(&s->plan, work, s->n_atoms,
-                                     mn_threads_resolve(s->cfg.polar.threads));
+    int threads = s->cfg.serial_atoms ? 1 : mn_threads_resolve(s->cfg.polar.threads);
+    mn_status st = mn_atom_plan_make(&s->plan, work, s->n_atoms, threads);
     free(work);
     return st;
 }
