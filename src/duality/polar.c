@@ -97,11 +97,10 @@ static void symmetrize_lower(mn_mat *C, int threads)
     });
 }
 
-/* The lower triangle of P = a·I + b·A + c·A² (A symmetric with its lower
- * triangle valid; A is symmetrized in place, as gemmt reads it whole). */
-static mn_status polynomial_lower(mn_mat *A, mn_mat *B, const double *abc, int threads)
+/* The lower triangle of P = a·I + b·A + c·A² (A symmetric and whole: gemmt
+ * reads it so). */
+static mn_status polynomial_lower(const mn_mat *A, mn_mat *B, const double *abc, int threads)
 {
-    symmetrize_lower(A, threads);
     if (abc[2] != 0.0)
         MN_TRY(mn_blas_gemmt_lower(abc[2], A, A, 0.0, B, threads));
     else
@@ -134,6 +133,7 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
     for (int s = 0; s < steps; s++) {
         const double *abc = step_coeffs(method, s);
         MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+        symmetrize_lower(&w->A, threads);
         MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
         mn_mat *dst = s == steps - 1 ? out : &w->Y;
         MN_TRY(mn_blas_symm_lower(1.0, &w->B, &w->X, 0.0, dst, threads)); /* reads B's lower half */
@@ -204,6 +204,7 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
     gram_schedule sched = gram_schedule_start(w->X.dtype), ahead = sched;
     bool q_is_identity = true;
     MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+    symmetrize_lower(&w->A, threads);
     gram_schedule_step(&ahead, step_coeffs(method, 0));
     for (int s = 0; s < steps; s++) {
         const double *abc = step_coeffs(method, s);
@@ -211,10 +212,12 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
             MN_TRY(mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, &w->Y, threads));
             swap_mats(&w->X, &w->Y);
             MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+            symmetrize_lower(&w->A, threads);
             q_is_identity = true;
         }
         bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(method, s + 1));
-        /* B = P = a·I + b·A + c·A² (symmetrizes A), whole: gemmt reads it so. */
+        /* B = P = a·I + b·A + c·A², whole: gemmt reads it so. (A is whole:
+         * symmetrized after syrk, or a symmetric_product.) */
         MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
         symmetrize_lower(&w->B, threads);
         if (q_is_identity) {
