@@ -260,6 +260,93 @@ START_TEST(test_gram_form_matches_direct)
 }
 END_TEST
 
+/* G · c scaled copy (c a power of ten: exact up to float rounding). */
+static mn_mat scaled_copy(const mn_mat *G, double c)
+{
+    mn_mat S;
+    ck_assert_ok(mn_mat_alloc(&S, G->dtype, G->rows, G->cols));
+    ck_assert_ok(mn_mat_copy(&S, G));
+    mn_mat_scale(&S, c);
+    return S;
+}
+
+/* The iterations read G itself, its norm from the Gram matrix's trace, and
+ * write in place through a scratch copy when they must: in place gives the
+ * out-of-place result exactly, for 1 and the default steps, both forms and
+ * both orientations. Scaling G changes nothing: within the trace's range
+ * (float32 ×1e15, float64 ×1e100) and beyond it, where the careful path
+ * (‖G‖_F in double, a scaled copy) takes over (float32: ×1e-30, whose squares
+ * underflow, and ×1e20, whose squares overflow; float64: ×1e-200, ×1e160). */
+START_TEST(test_in_place_and_extreme_scales)
+{
+    static const int64_t shapes[][2] = {{20, 90}, {90, 20}, {33, 33}};
+    static const double scales[2][3] = {{1e-30, 1e15, 1e20}, {1e-200, 1e100, 1e160}};
+    static const int steps[] = {1, 0 /* the method's default */};
+    mn_polar_form forms[] = {MN_POLAR_DIRECT, MN_POLAR_GRAM};
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        if (m->n_coeffs == 0)
+            continue;
+        for (size_t s = 0; s < 3; s++)
+            for (int dt = MN_F32; dt <= MN_F64; dt++)
+                for (int f = 0; f < 2; f++)
+                    for (int st = 0; st < 2; st++) {
+                        int n = steps[st];
+                        mn_mat G = tm_make(TM_POWER_LAW, (mn_dtype)dt, shapes[s][0],
+                                           shapes[s][1], 500 + s);
+                        mn_mat R, W = scaled_copy(&G, 1.0);
+                        ck_assert_ok(mn_mat_alloc(&R, G.dtype, G.rows, G.cols));
+                        ck_assert_ok(mn_polar_form_run(m, forms[f], n, 0, &R, &G));
+                        ck_assert_ok(mn_polar_form_run(m, forms[f], n, 0, &W, &W));
+                        ck_assert_msg(tm_max_abs_diff(&R, &W) == 0,
+                                      "%s %s %lldx%lld form %d steps %d: in place differs by %.3g",
+                                      m->name, mn_dtype_name(G.dtype), (long long)G.rows,
+                                      (long long)G.cols, f, n, tm_max_abs_diff(&R, &W));
+                        double top = 0;
+                        for (int64_t i = 0; i < R.rows; i++)
+                            for (int64_t j = 0; j < R.cols; j++)
+                                top = fmax(top, fabs(mn_mat_get(&R, i, j)));
+                        for (int c = 0; c < 3; c++) {
+                            mn_mat S = scaled_copy(&G, scales[dt == MN_F64][c]);
+                            ck_assert_ok(mn_polar_form_run(m, forms[f], n, 0, &W, &S));
+                            double diff = tm_max_abs_diff(&R, &W);
+                            ck_assert_msg(diff <= (dt == MN_F32 ? 1e-4 : 1e-10) * top,
+                                          "%s %s ×%g form %d steps %d: off by %.3g (scale %.3g)",
+                                          m->name, mn_dtype_name(G.dtype),
+                                          scales[dt == MN_F64][c], f, n, diff, top);
+                            mn_mat_free(&S);
+                        }
+                        mn_mat_free(&R);
+                        mn_mat_free(&W);
+                        mn_mat_free(&G);
+                    }
+        /* A method whose default is zero steps returns X₀ = G / (slack·‖G‖_F),
+         * in place too. */
+        mn_polar_method none = *m;
+        none.default_steps = 0;
+        mn_mat G = tm_make(TM_GAUSSIAN, MN_F64, 6, 9, 7), X, W = scaled_copy(&G, 1.0);
+        ck_assert_ok(mn_mat_alloc(&X, MN_F64, 6, 9));
+        double fro = 0;
+        for (int64_t i = 0; i < 6; i++)
+            for (int64_t j = 0; j < 9; j++)
+                fro += mn_mat_get(&G, i, j) * mn_mat_get(&G, i, j);
+        fro = sqrt(fro);
+        for (int f = 0; f < 2; f++) {
+            ck_assert_ok(mn_polar_form_run(&none, forms[f], 0, 0, &X, &G));
+            for (int64_t i = 0; i < 6; i++)
+                for (int64_t j = 0; j < 9; j++)
+                    ck_assert_double_eq_tol(mn_mat_get(&X, i, j),
+                                            mn_mat_get(&G, i, j) / (m->norm_slack * fro), 1e-14);
+        }
+        ck_assert_ok(mn_polar_form_run(&none, MN_POLAR_AUTO, 0, 0, &W, &W));
+        ck_assert(tm_max_abs_diff(&W, &X) <= 1e-15);
+        mn_mat_free(&X);
+        mn_mat_free(&W);
+        mn_mat_free(&G);
+    }
+}
+END_TEST
+
 /* The flop counts follow the schedule: ns5's direct form does 3k²N + k³ per
  * step; its Gram form in float32 restarts once, before step 4 (a² = 11.86 per
  * step, restart once the gain would pass 6e-4/ε = 5033), for
@@ -337,6 +424,7 @@ int main(void)
     tcase_add_test(tc, test_zero_nan_and_errors);
     tcase_add_test(tc, test_cubic_step_count);
     tcase_add_test(tc, test_gram_form_matches_direct);
+    tcase_add_test(tc, test_in_place_and_extreme_scales);
     tcase_add_test(tc, test_polar_flops_and_form_choice);
     tcase_add_test(tc, test_dualize_uses_method);
     suite_add_tcase(s, tc);

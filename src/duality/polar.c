@@ -8,6 +8,7 @@
  *     X ← B·X                (symm: reads B's lower half, gemm's flops)
  * or, for wide matrices where it saves flops, the same polynomial on k x k
  * matrices (the Gram form, below).                                        */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -125,23 +126,47 @@ static const double *step_coeffs(const mn_polar_method *m, int s)
     return m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
 }
 
+/* The iterations start from X₀ = scale·x0, with A = X₀X₀ᵀ already in w->A
+ * (whole): x0 is the caller's G itself (or a scaled copy), so the first
+ * product that needs X₀ reads G and applies the scale as its alpha. `out`
+ * may be x0 itself (in place); the result goes through w->Y then. */
+
+/* out = scale·src, through w->Y if out is src. */
+static mn_status write_scaled(const mn_mat *src, double scale, mn_mat *out)
+{
+    if (out->data != src->data)
+        MN_TRY(mn_mat_copy(out, src));
+    mn_mat_scale(out, scale);
+    return MN_OK;
+}
+
 /* Direct form: X ← (a·I + b·A + c·A²)·X with A = X Xᵀ; the last step writes
  * into `out`. Per step k²N (syrk) + k³ (gemmt) + 2k²N (symm) flops. */
 static mn_status iterate_direct(const mn_polar_method *method, int steps, int threads,
-                                workspace *w, mn_mat *out)
+                                workspace *w, const mn_mat *x0, double scale, mn_mat *out)
 {
+    if (steps == 0)
+        return write_scaled(x0, scale, out);
+    mn_mat X = *x0, spare = w->Y, other = w->X;
     for (int s = 0; s < steps; s++) {
         const double *abc = step_coeffs(method, s);
-        MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
-        symmetrize_lower(&w->A, threads);
+        if (s > 0) {
+            MN_TRY(mn_blas_syrk_lower(1.0, &X, 0.0, &w->A, threads));
+            symmetrize_lower(&w->A, threads);
+        }
         MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
-        mn_mat *dst = s == steps - 1 ? out : &w->Y;
-        MN_TRY(mn_blas_symm_lower(1.0, &w->B, &w->X, 0.0, dst, threads)); /* reads B's lower half */
-        mn_mat tmp = w->X;
-        w->X = w->Y;
-        w->Y = tmp;
+        bool last = s == steps - 1, into_out = last && out->data != X.data;
+        mn_mat *dst = into_out ? out : &spare;
+        /* reads B's lower half */
+        MN_TRY(mn_blas_symm_lower(s == 0 ? scale : 1.0, &w->B, &X, 0.0, dst, threads));
+        if (last && !into_out)
+            return mn_mat_copy(out, dst);
+        /* The buffer X leaves is free unless it is x0 (the caller's G). */
+        mn_mat freed = X.data == x0->data ? other : X;
+        X = spare;
+        spare = freed;
     }
-    return steps == 0 ? mn_mat_copy(out, &w->X) : MN_OK;
+    return MN_OK;
 }
 
 /* Gram form. Every iterate is X = Q·X₀ with Q a polynomial in S = X₀X₀ᵀ, and
@@ -197,21 +222,22 @@ static void swap_mats(mn_mat *x, mn_mat *y)
 }
 
 static mn_status iterate_gram(const mn_polar_method *method, int steps, int threads, workspace *w,
-                              mn_mat *out)
+                              const mn_mat *x0, double scale, mn_mat *out)
 {
     if (steps == 0)
-        return mn_mat_copy(out, &w->X);
-    gram_schedule sched = gram_schedule_start(w->X.dtype), ahead = sched;
+        return write_scaled(x0, scale, out);
+    gram_schedule sched = gram_schedule_start(x0->dtype), ahead = sched;
     bool q_is_identity = true;
-    MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
-    symmetrize_lower(&w->A, threads);
+    mn_mat X = *x0; /* X₀ = scale·X */
     gram_schedule_step(&ahead, step_coeffs(method, 0));
     for (int s = 0; s < steps; s++) {
         const double *abc = step_coeffs(method, s);
         if (gram_schedule_step(&sched, abc)) { /* X₀ ← Q·X₀, A ← X₀X₀ᵀ, Q ← I */
-            MN_TRY(mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, &w->Y, threads));
-            swap_mats(&w->X, &w->Y);
-            MN_TRY(mn_blas_syrk_lower(1.0, &w->X, 0.0, &w->A, threads));
+            mn_mat *dst = X.data == w->Y.data ? &w->X : &w->Y;
+            MN_TRY(mn_blas_gemm(scale, &w->Q, &X, 0.0, dst, threads));
+            X = *dst;
+            scale = 1.0;
+            MN_TRY(mn_blas_syrk_lower(1.0, &X, 0.0, &w->A, threads));
             symmetrize_lower(&w->A, threads);
             q_is_identity = true;
         }
@@ -236,7 +262,11 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
             MN_TRY(symmetric_product(&w->B, &w->T, &w->A, threads));
         }
     }
-    return mn_blas_gemm(1.0, &w->Q, &w->X, 0.0, out, threads);
+    if (out->data != X.data)
+        return mn_blas_gemm(scale, &w->Q, &X, 0.0, out, threads);
+    mn_mat *tmp = X.data == w->Y.data ? &w->X : &w->Y; /* in place, no restart */
+    MN_TRY(mn_blas_gemm(scale, &w->Q, &X, 0.0, tmp, threads));
+    return mn_mat_copy(out, tmp);
 }
 
 /* Flops of each form on the wide k x N orientation, following the code above. */
@@ -313,6 +343,34 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
     return mn_polar_form_run(method, MN_POLAR_AUTO, steps, threads, out, G);
 }
 
+/* ‖G‖_F in double; an error if it is not finite. */
+static mn_status checked_norm(const mn_mat *G, double *fro)
+{
+    *fro = mn_vec_norm(MN_VEC_L2, G);
+    if (isfinite(*fro))
+        return MN_OK;
+    MN_TRY(mn_mat_check_finite(G, "the gradient")); /* names the first bad entry */
+    return mn_fail(MN_ERR_NONFINITE, "mn_polar: ‖G‖_F of the gradient overflows a double");
+}
+
+static double lower_trace(const mn_mat *A)
+{
+    double t = 0;
+    for (int64_t i = 0; i < A->rows; i++)
+        t += mn_mat_get(A, i, i);
+    return t;
+}
+
+/* The least trace of G Gᵀ computed from G unscaled that stays as accurate
+ * as from G/‖G‖_F: entries whose squares go subnormal are then below
+ * 1e-4·ε² of the trace, where float rounding of the Gram matrix already
+ * hides them. */
+static double unscaled_trace_min(mn_dtype dt)
+{
+    return dt == MN_F64 ? DBL_MIN / (DBL_EPSILON * DBL_EPSILON) * 1e4
+                        : FLT_MIN / (FLT_EPSILON * FLT_EPSILON) * 1e4;
+}
+
 mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
                             int threads, mn_mat *out, const mn_mat *G)
 {
@@ -327,17 +385,11 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
                        (long long)G->rows, (long long)G->cols);
     if (steps < 0)
         return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d is negative", steps);
-    double fro = mn_vec_norm(MN_VEC_L2, G);
-    if (!isfinite(fro)) { /* a non-finite entry, or float64 entries near DBL_MAX */
-        MN_TRY(mn_mat_check_finite(G, "the gradient"));
-        return mn_fail(MN_ERR_NONFINITE, "mn_polar: ‖G‖_F of the gradient overflows a double");
+    if (method->n_coeffs == 0) {
+        double fro;
+        MN_TRY(checked_norm(G, &fro));
+        return fro == 0 ? (mn_mat_fill(out, 0), MN_OK) : mn_spectral_polar_exact(out, G);
     }
-    if (fro == 0) {
-        mn_mat_fill(out, 0);
-        return MN_OK;
-    }
-    if (method->n_coeffs == 0)
-        return mn_spectral_polar_exact(out, G);
 
     /* Work on the wide orientation so that X Xᵀ is the small Gram matrix. */
     bool tall = G->rows > G->cols;
@@ -345,13 +397,38 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     mn_mat o = tall ? mn_mat_transpose(*out) : *out;
     workspace w;
     MN_TRY(workspace_get(&w, G->dtype, g.rows, g.cols));
-    mn_mat_copy(&w.X, &g);
-    mn_mat_scale(&w.X, 1.0 / (method->norm_slack * fro));
+    /* X₀ = G / (slack·‖G‖_F). ‖G‖²_F is the trace of G Gᵀ, so the Gram
+     * matrix comes first, from G itself, and X₀ stays implicit (x0, scale):
+     * no pass over G to measure, copy or scale it. A trace that is not
+     * finite (a NaN or Inf, or float32 squares past FLT_MAX) or so small
+     * that squares of entries would have gone subnormal takes the careful
+     * path: ‖G‖_F in double, then a scaled copy. */
+    mn_mat x0 = g;
+    MN_TRY(mn_blas_syrk_lower(1.0, &x0, 0.0, &w.A, threads));
+    double trace = lower_trace(&w.A), scale;
+    if (isfinite(trace) && trace >= unscaled_trace_min(G->dtype)) {
+        scale = 1.0 / (method->norm_slack * sqrt(trace));
+        symmetrize_lower(&w.A, threads);
+        mn_mat_scale(&w.A, scale * scale);
+    } else {
+        double fro;
+        MN_TRY(checked_norm(G, &fro));
+        if (fro == 0) {
+            mn_mat_fill(out, 0);
+            return MN_OK;
+        }
+        x0 = w.X;
+        MN_TRY(mn_mat_copy(&x0, &g));
+        mn_mat_scale(&x0, 1.0 / (method->norm_slack * fro));
+        scale = 1.0;
+        MN_TRY(mn_blas_syrk_lower(1.0, &x0, 0.0, &w.A, threads));
+        symmetrize_lower(&w.A, threads);
+    }
     int n = steps > 0 ? steps : method->default_steps;
     if (form == MN_POLAR_AUTO)
         form = mn_polar_form_for(method, n, g.rows, g.cols, G->dtype);
-    return form == MN_POLAR_GRAM ? iterate_gram(method, n, threads, &w, &o)
-                                 : iterate_direct(method, n, threads, &w, &o);
+    return form == MN_POLAR_GRAM ? iterate_gram(method, n, threads, &w, &x0, scale, &o)
+                                 : iterate_direct(method, n, threads, &w, &x0, scale, &o);
 }
 
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
