@@ -126,12 +126,13 @@ static const double *step_coeffs(const mn_polar_method *m, int s)
     return m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
 }
 
-/* The iterations start from X₀ = scale·x0, with A = X₀X₀ᵀ already in w->A
+/* Both forms start from X₀ = scale·x0, with A = X₀X₀ᵀ already in w->A
  * (whole): x0 is the caller's G itself (or a scaled copy), so the first
- * product that needs X₀ reads G and applies the scale as its alpha. `out`
- * may be x0 itself (in place); the result goes through w->Y then. */
+ * product that reads X₀ reads G and applies the scale as its alpha. `out`
+ * may be x0 itself (in place): a product that would read and write it goes
+ * through a workspace buffer instead. */
 
-/* out = scale·src, through w->Y if out is src. */
+/* out = scale·src (out may be src itself). */
 static mn_status write_scaled(const mn_mat *src, double scale, mn_mat *out)
 {
     if (out->data != src->data)
