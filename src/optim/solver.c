@@ -214,7 +214,7 @@ static mn_status update_shared_atoms(mn_solver *s, mn_network *net, double lr, i
     one.threads = 1;
     mn_status failed = MN_OK;
     int failed_at = s->n_atoms;
-    char message[256] = "";
+    char message[1024] = ""; /* as long as mn_last_error()'s buffer */
     MN_PARALLEL_FOR_TASKS(threads)
     for (int i = s->plan.shared_from; i < s->n_atoms; i++) {
         mn_status st = update_atom(s, net, s->plan.order[i], lr, &one, 1);
