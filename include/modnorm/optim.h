@@ -61,7 +61,9 @@ typedef struct mn_solver mn_solver;
 
 mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
 void mn_solver_destroy(mn_solver *s);
-/* One step from the network's current gradients. */
+/* One step from the network's current gradients. A steepest-descent step
+ * that fails (a non-finite gradient, say) leaves the weights, the momentum
+ * and the step count as they were. */
 mn_status mn_solver_step(mn_solver *s, mn_network *net);
 /* The scheduled rate at step s (0-based). */
 double mn_solver_lr_at(const mn_solver *s, int64_t step);

@@ -17,6 +17,7 @@ struct mn_solver {
     double *targets;
     const mn_norm **norms;
     mn_atom_plan plan; /* which atoms a step dualizes side by side */
+    double *scales;    /* per atom, this step: the multiplier of its lmo */
     float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
 };
 
@@ -85,6 +86,7 @@ void mn_solver_destroy(mn_solver *s)
         return;
     free(s->targets);
     free(s->norms);
+    free(s->scales);
     mn_atom_plan_free(&s->plan);
     free(s->m);
     free(s->v);
@@ -125,11 +127,13 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
     size_t na = s->n_atoms > 0 ? (size_t)s->n_atoms : 1, np = s->n > 0 ? (size_t)s->n : 1;
     s->targets = calloc(na, sizeof *s->targets);
     s->norms = calloc(na, sizeof *s->norms);
+    s->scales = calloc(na, sizeof *s->scales);
     s->m = calloc(np, sizeof(float));
     s->dir = calloc(np, sizeof(float));
     s->v = cfg->kind == MN_SOLVER_ADAMW ? calloc(np, sizeof(float)) : NULL;
     mn_status st = MN_OK;
-    if (!s->targets || !s->norms || !s->m || !s->dir || (cfg->kind == MN_SOLVER_ADAMW && !s->v))
+    if (!s->targets || !s->norms || !s->scales || !s->m || !s->dir ||
+        (cfg->kind == MN_SOLVER_ADAMW && !s->v))
         st = mn_fail(MN_ERR_NOMEM, "mn_solver_create: cannot allocate state for %lld parameters",
                      (long long)s->n);
     if (st == MN_OK && cfg->modular_targets)
@@ -180,35 +184,28 @@ static void decay(float *w, int64_t n, double factor)
         w[i] *= f;
 }
 
-/* d ← lmo(d) for atom k, then w ← w − lr·target·d (·dual for sharp steps). */
-static mn_status update_atom(mn_solver *s, mn_network *net, int k, double lr,
-                             const mn_dualize_opts *polar, int threads)
+/* Atom k's block of the direction: d ← lmo(d), and its multiplier
+ * lr·target (·dual(d) for sharp steps) into s->scales[k]. */
+static mn_status dualize_atom(mn_solver *s, const mn_network *net, int k, double lr,
+                              const mn_dualize_opts *polar)
 {
     const mn_solver_config *c = &s->cfg;
-    double scale = lr * s->targets[k];
-    if (scale == 0)
+    s->scales[k] = lr * s->targets[k];
+    if (s->scales[k] == 0)
         return MN_OK; /* a mass-0 atom (or a zero rate): nothing moves */
     mn_mat d = mn_network_atom_view(net, k, s->dir);
     if (c->step == MN_STEP_SHARP) {
         double dual;
         MN_TRY(mn_norm_dual(s->norms[k], &d, &dual));
-        scale *= dual;
+        s->scales[k] *= dual;
     }
-    MN_TRY(mn_dualize(s->norms[k], polar, &d, &d)); /* in place: d ← lmo(d) */
-    float *w = mn_network_weights(net);
-    int64_t off = (int64_t)((float *)d.data - s->dir);
-    int64_t len = d.rows * d.cols;
-    float f = (float)scale;
-    MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
-    for (int64_t i = 0; i < len; i++)
-        w[off + i] -= f * s->dir[off + i];
-    return MN_OK;
+    return mn_dualize(s->norms[k], polar, &d, &d); /* in place: d ← lmo(d) */
 }
 
-/* Dualize and apply the plan's shared atoms side by side, one BLIS thread
- * each, biggest first. An error in any is reported once, with the message
- * of the first (in plan order) that failed; the others are still updated. */
-static mn_status update_shared_atoms(mn_solver *s, mn_network *net, double lr, int threads)
+/* Dualize the plan's shared atoms side by side, one BLIS thread each,
+ * biggest first. An error in any is reported once, with the message of the
+ * first (in plan order) that failed. */
+static mn_status dualize_shared_atoms(mn_solver *s, const mn_network *net, double lr, int threads)
 {
     mn_dualize_opts one = s->cfg.polar;
     one.threads = 1;
@@ -217,7 +214,7 @@ static mn_status update_shared_atoms(mn_solver *s, mn_network *net, double lr, i
     char message[1024] = ""; /* as long as mn_last_error()'s buffer */
     MN_PARALLEL_FOR_TASKS(threads)
     for (int i = s->plan.shared_from; i < s->n_atoms; i++) {
-        mn_status st = update_atom(s, net, s->plan.order[i], lr, &one, 1);
+        mn_status st = dualize_atom(s, net, s->plan.order[i], lr, &one);
         if (st != MN_OK) {
             MN_CRITICAL
             if (i < failed_at) {
@@ -230,21 +227,41 @@ static mn_status update_shared_atoms(mn_solver *s, mn_network *net, double lr, i
     return failed == MN_OK ? MN_OK : mn_fail(failed, "%s", message);
 }
 
+/* A step in two phases, so that a failure (a non-finite gradient, say)
+ * leaves the weights and the momentum as they were: first every atom's
+ * update direction, from the momentum the step would produce; then, all of
+ * them computed, the momentum, the weight decay and the weights. */
 static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
 {
     const mn_solver_config *c = &s->cfg;
     const float *g = mn_network_grads(net);
+    float *m = s->m, *dir = s->dir, *w = mn_network_weights(net);
     float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
-    int nt = mn_elementwise_threads(mn_network_threads(net), s->n);
-    MN_PARALLEL_FOR(nt)
+    int threads = mn_network_threads(net);
+    MN_PARALLEL_FOR(mn_elementwise_threads(threads, s->n))
     for (int64_t i = 0; i < s->n; i++) {
-        s->m[i] = beta * s->m[i] + one_minus * g[i];
-        s->dir[i] = c->nesterov ? beta * s->m[i] + one_minus * g[i] : s->m[i];
+        float next = beta * m[i] + one_minus * g[i];
+        dir[i] = c->nesterov ? beta * next + one_minus * g[i] : next;
     }
     for (int i = 0; i < s->plan.shared_from; i++)
-        MN_TRY(update_atom(s, net, s->plan.order[i], lr, &c->polar, mn_network_threads(net)));
+        MN_TRY(dualize_atom(s, net, s->plan.order[i], lr, &c->polar));
     if (s->plan.shared_from < s->n_atoms)
-        MN_TRY(update_shared_atoms(s, net, lr, mn_threads_resolve(c->polar.threads)));
+        MN_TRY(dualize_shared_atoms(s, net, lr, mn_threads_resolve(c->polar.threads)));
+
+    MN_PARALLEL_FOR(mn_elementwise_threads(threads, s->n))
+    for (int64_t i = 0; i < s->n; i++)
+        m[i] = beta * m[i] + one_minus * g[i];
+    decay(w, s->n, 1.0 - lr * c->weight_decay);
+    for (int k = 0; k < s->n_atoms; k++) {
+        if (s->scales[k] == 0)
+            continue;
+        mn_mat d = mn_network_atom_view(net, k, dir);
+        int64_t off = (int64_t)((float *)d.data - dir), len = d.rows * d.cols;
+        float f = (float)s->scales[k];
+        MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
+        for (int64_t i = off; i < off + len; i++)
+            w[i] -= f * dir[i];
+    }
     return MN_OK;
 }
 
@@ -277,12 +294,14 @@ mn_status mn_solver_step(mn_solver *s, mn_network *net)
                        "the network has %lld", (long long)s->n,
                        (long long)mn_network_param_count(net));
     double lr = mn_solver_lr_at(s, s->steps);
-    /* Decoupled weight decay first, as torch.optim.AdamW does. */
-    decay(mn_network_weights(net), s->n, 1.0 - lr * s->cfg.weight_decay);
-    if (s->cfg.kind == MN_SOLVER_ADAMW)
+    /* Decoupled weight decay before the update, as torch.optim.AdamW does
+     * (the steepest step applies it once its directions are computed). */
+    if (s->cfg.kind == MN_SOLVER_ADAMW) {
+        decay(mn_network_weights(net), s->n, 1.0 - lr * s->cfg.weight_decay);
         adamw_step(s, net, lr);
-    else
+    } else {
         MN_TRY(steepest_step(s, net, lr));
+    }
     s->steps++;
     return MN_OK;
 }
