@@ -36,6 +36,38 @@ static void teardown(void)
     strcpy(dir, "/tmp/mn_cli_XXXXXX");
 }
 
+/* --form routes the iteration: each form's output is the library's for that
+ * form, and the two forms are different computations. */
+START_TEST(test_dualize_form)
+{
+    char in[256], outp[256], args[1024], buf[4096];
+    snprintf(in, sizeof in, "%s/g.npy", dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    mn_mat G = tm_make(TM_POWER_LAW, MN_F64, 20, 90, 6), outs[2];
+    ck_assert_ok(mn_npy_write(in, &G));
+    static const char *names[] = {"direct", "gram"};
+    mn_polar_form forms[] = {MN_POLAR_DIRECT, MN_POLAR_GRAM};
+    const mn_polar_method *m;
+    ck_assert_ok(mn_polar_lookup("ns5", &m));
+    for (int f = 0; f < 2; f++) {
+        snprintf(args, sizeof args, "dualize --norm spectral --method ns5 --form %s %s %s",
+                 names[f], in, outp);
+        ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+        ck_assert_ok(mn_npy_read(outp, &outs[f]));
+        mn_mat L;
+        ck_assert_ok(mn_mat_alloc(&L, MN_F64, 20, 90));
+        ck_assert_ok(mn_polar_form_run(m, forms[f], 0, 0, &L, &G));
+        ck_assert_double_le(tm_max_abs_diff(&outs[f], &L), 1e-12);
+        mn_mat_free(&L);
+    }
+    ck_assert_double_gt(tm_max_abs_diff(&outs[0], &outs[1]), 0);
+    ck_assert_double_le(tm_max_abs_diff(&outs[0], &outs[1]), 1e-10);
+    for (int f = 0; f < 2; f++)
+        mn_mat_free(&outs[f]);
+    mn_mat_free(&G);
+}
+END_TEST
+
 /* bench step runs both atom schedules and reports its JSON fields. */
 START_TEST(test_bench_step_runs)
 {
@@ -205,6 +237,8 @@ START_TEST(test_train_errors)
         {"train --opt sgd --lr 1e6 --steps 50 --width 16 --json", "\"diverged\": true", 3},
         {"bench gemm --op trsm", "--op 'trsm' must be one of: gemm, syrk, gemmt", 2},
         {"bench dualize --form svd", "--form 'svd' must be one of: direct, gram", 2},
+        {"dualize --norm spectral --form fast a.npy b.npy",
+         "--form 'fast' must be one of: auto, direct, gram", 2},
         {"bench step --width 0", "--width '0'", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -225,6 +259,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_dualize_matches_library);
     tcase_add_test(tc, test_bench_step_runs);
+    tcase_add_test(tc, test_dualize_form);
     tcase_add_test(tc, test_norm_prints_json);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_inspect);

@@ -44,20 +44,22 @@ const mn_polar_method *mn_polar_default(void);
 mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
                    mn_mat *out, const mn_mat *G);
 
-/* How spectral norms get their polar factor. Zero-initialized means the
- * default method, its default steps, and BLIS's thread choice. */
-typedef struct mn_dualize_opts {
-    const mn_polar_method *method; /* NULL: mn_polar_default() */
-    int steps;                     /* <= 0: the method's default */
-    int threads;                   /* <= 0: BLIS's choice */
-} mn_dualize_opts;
-
 /* How the iteration is evaluated: on the k x N iterate (direct), or on k x k
  * polynomials in X₀X₀ᵀ applied once at the end (Gram; restarted from an
  * explicit iterate whenever rounding would otherwise grow past the direct
  * form's, so both agree to float32 rounding). AUTO picks the Gram form when it
  * saves a fifth of the flops: N ≳ 1.5k, e.g. 1024 x 4096, never square. */
 typedef enum mn_polar_form { MN_POLAR_AUTO = 0, MN_POLAR_DIRECT, MN_POLAR_GRAM } mn_polar_form;
+
+/* How spectral norms get their polar factor. Zero-initialized means the
+ * default method, its default steps, BLIS's thread choice and the form AUTO
+ * picks. */
+typedef struct mn_dualize_opts {
+    const mn_polar_method *method; /* NULL: mn_polar_default() */
+    int steps;                     /* <= 0: the method's default */
+    int threads;                   /* <= 0: BLIS's choice */
+    mn_polar_form form;            /* MN_POLAR_AUTO (0): by flop count */
+} mn_dualize_opts;
 
 /* mn_polar with an explicit form (benchmarks, tests). */
 mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,

@@ -1,4 +1,4 @@
-/* modnorm dualize --norm NAME [--method M] [--steps N] [--threads T] IN.npy OUT.npy */
+/* modnorm dualize --norm NAME [--method M] [--steps N] [--threads T] [--form F] IN.npy OUT.npy */
 #include <getopt.h>
 #include <stdio.h>
 
@@ -6,8 +6,8 @@
 
 static void help(void)
 {
-    printf("usage: modnorm dualize --norm NAME [--method METHOD] [--steps N] [--threads T] "
-           "IN.npy OUT.npy\n\n"
+    printf("usage: modnorm dualize --norm NAME [--method METHOD] [--steps N] [--threads T]\n"
+           "                       [--form auto|direct|gram] IN.npy OUT.npy\n\n"
            "Writes OUT = lmo(IN): the unit-norm matrix T maximizing <IN, T> in the norm NAME\n"
            "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy;\n"
            "OUT has the same shape and dtype (float64 is computed in double where the\n"
@@ -15,7 +15,9 @@ static void help(void)
            "  --norm NAME      %s\n"
            "  --method METHOD  polar factor for spectral norms: %s (default %s)\n"
            "  --steps N        iteration count (default: the method's own)\n"
-           "  --threads T      BLIS threads (default: BLIS's choice)\n",
+           "  --threads T      BLIS threads (default: BLIS's choice)\n"
+           "  --form F         how an iteration is evaluated: auto (by flop count), direct\n"
+           "                   (on the iterate) or gram (on k x k polynomials, restarted)\n",
            mn_norm_names(), mn_polar_names(), mn_polar_default()->name);
 }
 
@@ -25,10 +27,12 @@ int mn_cmd_dualize(int argc, char **argv)
                                          {"method", required_argument, 0, 'm'},
                                          {"steps", required_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"form", required_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *norm_name = NULL, *method_name = NULL;
-    int steps = 0, threads = 0, c;
+    static const char *forms[] = {"auto", "direct", "gram"}; /* mn_polar_form's order */
+    int steps = 0, threads = 0, form = MN_POLAR_AUTO, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -41,6 +45,10 @@ int mn_cmd_dualize(int argc, char **argv)
             break;
         case 't':
             if (!mn_cli_parse_int("dualize", "--threads", optarg, 1, 1024, &threads))
+                return MN_EXIT_USAGE;
+            break;
+        case 'f':
+            if ((form = mn_cli_parse_choice("dualize", "--form", optarg, forms, 3)) < 0)
                 return MN_EXIT_USAGE;
             break;
         case 'h': help(); return MN_EXIT_OK;
@@ -68,7 +76,8 @@ int mn_cmd_dualize(int argc, char **argv)
         return mn_cli_fail("dualize", st);
     st = mn_mat_alloc(&out, in.dtype, in.rows, in.cols);
     if (st == MN_OK) {
-        mn_dualize_opts o = {.method = method, .steps = steps, .threads = threads};
+        mn_dualize_opts o = {.method = method, .steps = steps, .threads = threads,
+                             .form = (mn_polar_form)form};
         st = mn_dualize(norm, &o, &out, &in);
         if (st == MN_OK)
             st = mn_npy_write(argv[optind + 1], &out);

@@ -435,7 +435,7 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
 {
     const mn_dualize_opts *o = ctx;
-    return mn_polar(o->method, o->steps, o->threads, out, G);
+    return mn_polar_form_run(o->method, o->form, o->steps, o->threads, out, G);
 }
 
 mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
