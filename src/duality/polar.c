@@ -178,14 +178,15 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
  *
  * In floating point the rounding of A (≈ ε‖A‖) sits on its small
  * eigenvalues, which the recursion multiplies by a² per step: after ns5's
- * five steps noise of 11.9⁵·ε reaches Q, up to 1.3e-3 of the largest entry
- * off the direct form in float32 on a 1/k² spectrum (the direct form itself
- * is within 1e-4 of float64). So the Gram form restarts: once the product
- * of a² since the last restart would pass RESTART_GAIN/ε it forms X = Q·X₀
- * explicitly and recomputes A = X Xᵀ from it, which clears the noise.
- * ns5 then restarts once (after three steps) and stays within 2e-4 of the
- * direct form in float32 on gradient-like inputs, as accurate as the direct
- * form itself (tests/test_polar.c; scripts/polar_gram_accuracy.py). */
+ * five steps the float32 result is up to 5.8e-4 (Frobenius) and 1.3e-3 (of
+ * the largest entry) off the direct form on gradient-like 1024 x 4096
+ * inputs, growing with k (1.1e-3 Frobenius at 4096 x 16384). So the Gram
+ * form restarts: once the product of a² since the last restart would pass
+ * RESTART_GAIN/ε it forms X = Q·X₀ explicitly and recomputes A = X Xᵀ from
+ * it, which clears the noise. ns5 then restarts once (after three steps) and
+ * stays within the two forms' float32 noise of each other (≤ 3.4e-4
+ * Frobenius up to 4096 x 16384; tests/test_polar.c,
+ * scripts/polar_gram_accuracy.py, scripts/gram_restart_tradeoff.py). */
 #define RESTART_GAIN 6e-4
 
 typedef struct {
