@@ -365,7 +365,12 @@ START_TEST(test_polar_flops_and_form_choice)
     ck_assert_int_eq(mn_polar_form_for(ns5, 0, 1024, 4096, MN_F32), MN_POLAR_GRAM);
     ck_assert_int_eq(mn_polar_form_for(ns5, 0, 4096, 1024, MN_F32), MN_POLAR_GRAM);
     ck_assert_int_eq(mn_polar_form_for(ns5, 0, 768, 768, MN_F32), MN_POLAR_DIRECT);
-    ck_assert_int_eq(mn_polar_form_for(ns5, 0, 1024, 784, MN_F32), MN_POLAR_DIRECT);
+    /* 1024 x 784: the Gram form does 0.886 of the flops; AUTO takes it from
+     * k = 384 up, not below (200 x 256 does the same share). */
+    ck_assert_int_eq(mn_polar_form_for(ns5, 0, 1024, 784, MN_F32), MN_POLAR_GRAM);
+    ck_assert_int_eq(mn_polar_form_for(ns5, 0, 256, 200, MN_F32), MN_POLAR_DIRECT);
+    ck_assert_int_eq(mn_polar_form_for(ns5, 0, 512, 600, MN_F32), MN_POLAR_DIRECT);
+    ck_assert_int_eq(mn_polar_form_for(ns5, 0, 200, 400, MN_F32), MN_POLAR_GRAM);
     ck_assert_double_eq(mn_polar_flops(ns5, MN_POLAR_AUTO, 0, 256, 1024, MN_F32), 38 * k3);
     const mn_polar_method *svd;
     ck_assert_ok(mn_polar_lookup("svd", &svd));

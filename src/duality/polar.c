@@ -302,10 +302,16 @@ static double gram_flops(const mn_polar_method *m, int steps, double k, double N
     return total;
 }
 
-/* AUTO takes the Gram form when it saves at least a fifth of the flops: its
- * k x k gemmts and symmetrizations run a little slower than the direct
- * form's large gemms (measured by `modnorm bench dualize`). */
-#define GRAM_MIN_SAVING 0.8
+/* AUTO takes the Gram form when it does at most this share of the direct
+ * form's flops: its k x k gemmts and symmetrizations run a little slower
+ * than the direct form's large products, the more so when k is small.
+ * `modnorm bench dualize --method ns5 --form direct|gram` (ns5, float32,
+ * where the Gram form does 0.84-0.89 of the flops): Gram 4-20% slower at
+ * 128 x 168 and 200 x 256, 2-3% faster at 400 x 520, 2-9% at 784 x 1024,
+ * 6-7% at 1024 x 1536 and 11% at 2048 x 2688. */
+#define GRAM_MAX_SHARE 0.9
+#define GRAM_MAX_SHARE_SMALL_K 0.8 /* below GRAM_LARGE_K */
+#define GRAM_LARGE_K 384
 
 static void wide_shape(int64_t rows, int64_t cols, double *k, double *N)
 {
@@ -321,7 +327,8 @@ mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_
     int n = steps > 0 ? steps : method->default_steps;
     double k, N;
     wide_shape(rows, cols, &k, &N);
-    return gram_flops(method, n, k, N, dt) < GRAM_MIN_SAVING * direct_flops(method, n, k, N)
+    double share = k >= GRAM_LARGE_K ? GRAM_MAX_SHARE : GRAM_MAX_SHARE_SMALL_K;
+    return gram_flops(method, n, k, N, dt) < share * direct_flops(method, n, k, N)
                ? MN_POLAR_GRAM
                : MN_POLAR_DIRECT;
 }
