@@ -79,6 +79,10 @@ START_TEST(test_bench_step_runs)
                  extra[i]);
         ck_assert_msg(run(args, out, sizeof out) == 0, "%s: %s", args, out);
         ck_assert_msg(strstr(out, "\"ms_per_step\"") && strstr(out, "\"ms_update\""), "%s", out);
+        /* 5 atoms of width 24: all side by side on 2 threads, none when serial. */
+        ck_assert_msg(strstr(out, i == 0 ? "\"atoms\": 5, \"atoms_side_by_side\": 5"
+                                         : "\"atoms\": 5, \"atoms_side_by_side\": 0"),
+                      "%s", out);
     }
 }
 END_TEST

@@ -638,6 +638,9 @@ START_TEST(test_shared_atoms_match_serial)
         cfg.weight_decay = 0.1;
         cfg.polar.threads = 1 + t;
         solvers[t] = make_solver(nets[t], &cfg);
+        /* 1 thread: none side by side; 2: all (no thread gain at this size). */
+        ck_assert_int_eq(mn_solver_atoms_side_by_side(solvers[t]),
+                         t == 0 ? 0 : mn_network_atom_count(nets[t]));
         for (int step = 0; step < 2; step++) {
             fill_grads(nets[t], 200 + (uint64_t)step);
             ck_assert_ok(mn_solver_step(solvers[t], nets[t]));

@@ -70,6 +70,9 @@ double mn_solver_lr_at(const mn_solver *s, int64_t step);
 int64_t mn_solver_steps_taken(const mn_solver *s);
 /* Per-atom targets the solver uses (mn_network_atom_count entries). */
 const double *mn_solver_targets(const mn_solver *s);
+/* How many atoms a step dualizes side by side, one BLIS thread each (the
+ * rest run one at a time on every thread); 0 with serial_atoms or 1 thread. */
+int mn_solver_atoms_side_by_side(const mn_solver *s);
 
 #ifdef __cplusplus
 }

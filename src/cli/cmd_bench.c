@@ -416,6 +416,8 @@ static int bench_step(int argc, char **argv)
         }
     }
     double roofline_flops = st == MN_OK ? step_flops(net, &cfg, batch) : 0, gemm_s = 0;
+    int side_by_side = st == MN_OK ? mn_solver_atoms_side_by_side(solver) : 0;
+    int atoms = st == MN_OK ? mn_network_atom_count(net) : 0;
     if (st == MN_OK)
         st = gemm_seconds(1024, threads, 10, &gemm_s);
     mn_tensor_destroy(x);
@@ -434,11 +436,13 @@ static int bench_step(int argc, char **argv)
     double roofline = roofline_flops / (2.0 * 1024 * 1024 * 1024 / gemm_s);
     printf(json ? "{\"model\": \"%s\", \"width\": %d, \"depth\": %d, \"batch\": %d, \"opt\": \"%s\", "
                   "\"threads\": %d, \"ms_per_step\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
-                  "\"ms_update\": %.3f, \"roofline_ms\": %.3f, \"peak_rss_mb\": %.1f}\n"
+                  "\"ms_update\": %.3f, \"roofline_ms\": %.3f, \"peak_rss_mb\": %.1f, "
+                  "\"atoms\": %d, \"atoms_side_by_side\": %d}\n"
                 : "step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
-                  "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB\n",
+                  "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, "
+                  "%d atoms, %d side by side\n",
            spec.name, (int)spec.width, spec.depth, batch, opt, threads, 1e3 * med, 1e3 * t[0],
-           1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss);
+           1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss, atoms, side_by_side);
     free(t);
     free(t_update);
     return MN_EXIT_OK;

@@ -175,6 +175,8 @@ int64_t mn_solver_steps_taken(const mn_solver *s) { return s->steps; }
 
 const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
 
+int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->n_atoms - s->plan.shared_from; }
+
 static void decay(float *w, int64_t n, double factor)
 {
     if (factor == 1.0)
