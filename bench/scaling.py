@@ -10,17 +10,12 @@ exponent p of time ~ n^p over the sizes where the run is compute-bound
 (n >= 1024; 3 is the flop count's); then the Muon and AdamW step time of the
 MLP 784-W-W-10 (batch 128) against width W."""
 import argparse
-import json
 import math
 import os
-import subprocess
+
+from compare import run  # modnorm's JSON line from a command
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def fit_exponent(ns, ts):

@@ -9,10 +9,10 @@ with each schedule alternately, `rounds` times, and prints a Markdown table of
 the median step and update times (min-max of the per-run medians) and the
 ratio serial / side by side."""
 import argparse
-import json
 import os
 import statistics
-import subprocess
+
+from compare import run  # modnorm's JSON line from a command
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = [(128, 3), (128, 6), (256, 3), (256, 6), (384, 6), (512, 3), (512, 6), (1024, 3)]
@@ -21,9 +21,7 @@ CONFIGS = [(128, 3), (128, 6), (256, 3), (256, 6), (384, 6), (512, 3), (512, 6),
 def step(mn, width, depth, threads, serial):
     cmd = [mn, "bench", "step", "--model", "mlp", "--width", str(width), "--depth", str(depth),
            "--batch", "128", "--opt", "muon", "--steps", "20", "--threads", str(threads), "--json"]
-    out = subprocess.run(cmd + (["--serial-atoms"] if serial else []), check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run(cmd + (["--serial-atoms"] if serial else []))
 
 
 def main():
