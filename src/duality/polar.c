@@ -23,7 +23,7 @@
 #include "norms/vector.h"
 
 typedef struct {
-    mn_mat X, Y; /* k x N: the iterate and the next one (Gram form: X₀, and X₀ on restart) */
+    mn_mat X, Y; /* k x N scratch: iterates (X₀ itself is the caller's G, or a scaled copy in X) */
     mn_mat A, B; /* k x k: Gram matrix and polynomial */
     mn_mat Q, T; /* k x k: Gram form only (the accumulated polynomial, scratch) */
 } workspace;
@@ -266,9 +266,9 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
     }
     if (out->data != X.data)
         return mn_blas_gemm(scale, &w->Q, &X, 0.0, out, threads);
-    mn_mat *tmp = X.data == w->Y.data ? &w->X : &w->Y; /* in place, no restart */
-    MN_TRY(mn_blas_gemm(scale, &w->Q, &X, 0.0, tmp, threads));
-    return mn_mat_copy(out, tmp);
+    /* In place with no restart: X is still G, and the workspace is free. */
+    MN_TRY(mn_blas_gemm(scale, &w->Q, &X, 0.0, &w->Y, threads));
+    return mn_mat_copy(out, &w->Y);
 }
 
 /* Flops of each form on the wide k x N orientation, following the code above. */
