@@ -312,7 +312,7 @@ static int write_csv(const char *dir, const coord_data *d)
                     if (isnan(v))
                         fputs(",", f);
                     else
-                        fprintf(f, ",%.9g", v);
+                        fprintf(f, ",%.17g", v);
                 }
                 fputc('\n', f);
             }

@@ -174,7 +174,7 @@ bool mn_sweep_parse_widths(const char *text, int64_t **out, int *n, char *err, s
 
 void mn_sweep_format_row(char *buf, size_t cap, const mn_sweep_row *r)
 {
-    snprintf(buf, cap, "%lld,%.17g,%d,%.9g,%.9g,%.6f,%d", (long long)r->width, r->lr, r->seed,
+    snprintf(buf, cap, "%lld,%.17g,%d,%.17g,%.17g,%.17g,%d", (long long)r->width, r->lr, r->seed,
              r->train_loss, r->test_loss, r->test_acc, r->diverged ? 1 : 0);
 }
 
@@ -421,7 +421,7 @@ mn_status mn_sweep_summarize(const mn_sweep_row *rows, size_t n, const int64_t *
 static void num(FILE *f, double v)
 {
     if (isfinite(v))
-        fprintf(f, "%.9g", v);
+        fprintf(f, "%.17g", v);
     else
         fputs("null", f);
 }
