@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(gcc pkg-config meson ninja-build libblis-dev liblapacke-dev check zlib1g-dev
+packages=(gcc g++ pkg-config meson ninja-build libblis-dev liblapacke-dev check zlib1g-dev libjansson-dev
           dataset-fashion-mnist valgrind libplplot-dev plplot-driver-cairo fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 #ifndef MODNORM_H
 #define MODNORM_H
 
+#include "modnorm/export.h"
 #include "modnorm/status.h"
 #include "modnorm/tensor.h"
 #include "modnorm/rng.h"
