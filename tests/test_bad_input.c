@@ -571,6 +571,8 @@ static const bad_case cases[] = {
     {"inspect: --depth -3", 0, {"inspect", "--depth", "-3"}, 2, {"--depth '-3'"}},
     {"inspect: --atom-norm 0=linf-l1", 0, {"inspect", "--atom-norm", "0=linf-l1"}, 2,
      {"--atom-norm", "NP-hard"}},
+    {"inspect: --atom-norm K overflows int", 0, {"inspect", "--atom-norm", "4294967296=rms-rms"},
+     2, {"--atom-norm '4294967296=rms-rms'"}},
     {"inspect: --atom-norm out of range", 0, {"inspect", "--atom-norm", "7=rms-rms"}, 2,
      {"--atom-norm '7=rms-rms'"}},
     {"inspect: --json with a bad --depth prints no JSON", 0, {"inspect", "--json", "--depth",
@@ -869,15 +871,16 @@ static bool header_value(const char *header, const char *key, char *out, size_t 
     return true;
 }
 
-/* Check that path is a version 1.0 float32 C-order .npy with the header's
- * shape text exactly `shape` and elements within tol of want[0..n). */
-static void check_f32_output(const char *path, const char *shape, const float *want, size_t n,
-                             double tol, report *w)
+/* Read an output .npy: version 1.0, C order, descr `descr` ('<f4' or '<f8'),
+ * the header's shape text exactly `shape`, n elements (as doubles into out).
+ * False, with the problems noted in w, when it is not that. */
+static bool load_output(const char *path, const char *descr, const char *shape, double *out,
+                        size_t n, report *w)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         fault(w, "[%s: cannot open: %s] ", path, strerror(errno));
-        return;
+        return false;
     }
     unsigned char pre[10], data[4096];
     char header[1024] = "", v[128];
@@ -893,24 +896,44 @@ static void check_f32_output(const char *path, const char *shape, const float *w
     fclose(fp);
     if (!ok) {
         fault(w, "[%s: not a version 1.0 .npy with a header under 1 KiB] ", path);
-        return;
+        return false;
     }
-    if (!header_value(header, "descr", v, sizeof v) || strcmp(v, "'<f4'") != 0)
-        fault(w, "[%s: descr is not '<f4': %s] ", path, header);
+    int faults = w->faults;
+    bool f32 = strcmp(descr, "'<f4'") == 0;
+    size_t esz = f32 ? sizeof(float) : sizeof(double);
+    if (!header_value(header, "descr", v, sizeof v) || strcmp(v, descr) != 0)
+        fault(w, "[%s: descr is not %s: %s] ", path, descr, header);
     if (!header_value(header, "fortran_order", v, sizeof v) || strcmp(v, "False") != 0)
         fault(w, "[%s: fortran_order is not False: %s] ", path, header);
     if (!header_value(header, "shape", v, sizeof v) || strcmp(v, shape) != 0)
         fault(w, "[%s: shape is not %s: %s] ", path, shape, header);
-    if (len != n * sizeof(float)) {
-        fault(w, "[%s: %zu data bytes, want %zu] ", path, len, n * sizeof(float));
-        return;
-    }
+    if (len != n * esz)
+        fault(w, "[%s: %zu data bytes, want %zu] ", path, len, n * esz);
+    if (w->faults != faults)
+        return false;
     for (size_t i = 0; i < n; i++) {
-        float x;
-        memcpy(&x, data + i * sizeof x, sizeof x);
-        if (!(fabs((double)x - want[i]) <= tol))
-            fault(w, "[%s: element %zu is %.9g, want %.9g] ", path, i, (double)x, (double)want[i]);
+        if (f32) {
+            float x;
+            memcpy(&x, data + i * esz, esz);
+            out[i] = x;
+        } else {
+            memcpy(&out[i], data + i * esz, esz);
+        }
     }
+    return true;
+}
+
+/* The output holds want[0..n) to within tol, element by element. */
+static void check_output(const char *path, const char *descr, const char *shape,
+                         const double *want, size_t n, double tol, report *w)
+{
+    double got[64];
+    if (n > 64 || !load_output(path, descr, shape, got, n, w))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - want[i]) <= tol))
+            fault(w, "[%s: element %zu is %.17g, want %.17g (within %g)] ", path, i, got[i],
+                  want[i], tol);
 }
 
 /* The number after "key": in a JSON object, or NaN. */
@@ -963,8 +986,8 @@ START_TEST(test_subnormal_dualize)
     run_ok(dir, (const char *[]){"dualize", "--norm", "spectral", "@/sub.npy", "@/o.npy", NULL},
            &r, &w);
     snprintf(path, sizeof path, "%s/o.npy", dir);
-    static const float eye[4] = {1, 0, 0, 1};
-    check_f32_output(path, "(2, 2)", eye, 4, 1e-6, &w);
+    static const double eye[4] = {1, 0, 0, 1};
+    check_output(path, "'<f4'", "(2, 2)", eye, 4, 1e-6, &w);
     remove_dir(dir);
     free(dir);
     free_result(&r);
@@ -984,13 +1007,119 @@ START_TEST(test_1d_round_trip)
     run_ok(dir, (const char *[]){"dualize", "--norm", "spectral", "@/v.npy", "@/o.npy", NULL},
            &r, &w);
     snprintf(path, sizeof path, "%s/o.npy", dir);
-    float want[4];
+    double want[4];
     for (int i = 0; i < 4; i++)
-        want[i] = (float)(v[i] / sqrt(30.0));
-    check_f32_output(path, "(4,)", want, 4, 1e-6, &w);
+        want[i] = v[i] / sqrt(30.0);
+    check_output(path, "'<f4'", "(4,)", want, 4, 1e-6, &w);
     remove_dir(dir);
     free(dir);
     free_result(&r);
+    ck_assert_msg(w.faults == 0, "%s", w.text);
+}
+END_TEST
+
+
+static void npy_f64(const char *dir, const char *name, const char *shape, const double *v,
+                    size_t n)
+{
+    char path[4096], hdr[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", shape);
+    write_npy(path, hdr, v, n * sizeof *v);
+}
+
+/* float64 subnormals: the spectral norm of diag(3e-310, 1e-310) is 3e-310,
+ * its dual 4e-310. */
+START_TEST(test_subnormal_norm_f64)
+{
+    char *dir = make_dir();
+    static const double v[4] = {3e-310, 0, 0, 1e-310};
+    npy_f64(dir, "sub.npy", "(2, 2)", v, 4);
+    run_result r;
+    report w = {.len = 0};
+    run_ok(dir, (const char *[]){"norm", "--norm", "spectral", "@/sub.npy", NULL}, &r, &w);
+    int before = w.faults;
+    double got = json_number(r.out, "norm"), dual = json_number(r.out, "dual");
+    if (!(fabs(got - 3e-310) <= 1e-6 * 3e-310))
+        fault(&w, "[norm %.9g, want 3e-310 (relative 1e-6)] ", got);
+    if (!(fabs(dual - 4e-310) <= 1e-6 * 4e-310))
+        fault(&w, "[dual %.9g, want 4e-310 (relative 1e-6)] ", dual);
+    if (w.faults != before)
+        say(&w, "stdout: %s", r.out);
+    remove_dir(dir);
+    free(dir);
+    free_result(&r);
+    ck_assert_msg(w.faults == 0, "%s", w.text);
+}
+END_TEST
+
+/* Values near float64's largest: [[1e308, 1e308]] has Frobenius norm
+ * sqrt(2)e308 (finite) and dualizes to [[1/sqrt(2), 1/sqrt(2)]]; a sum of
+ * squares overflows unless it is scaled. */
+START_TEST(test_near_max_f64)
+{
+    char *dir = make_dir(), path[4096];
+    static const double v[2] = {1e308, 1e308};
+    npy_f64(dir, "big.npy", "(1, 2)", v, 2);
+    run_result r;
+    report w = {.len = 0};
+    run_ok(dir, (const char *[]){"norm", "--norm", "frobenius", "@/big.npy", NULL}, &r, &w);
+    double want = sqrt(2.0) * 1e308, got = json_number(r.out, "norm");
+    if (!(fabs(got - want) <= 1e-12 * want))
+        fault(&w, "[norm %.17g, want %.17g; stdout %s] ", got, want, r.out);
+    free_result(&r);
+    say(&w, "; ");
+    run_ok(dir, (const char *[]){"dualize", "--norm", "frobenius", "@/big.npy", "@/o.npy", NULL},
+           &r, &w);
+    snprintf(path, sizeof path, "%s/o.npy", dir);
+    const double unit[2] = {1 / sqrt(2.0), 1 / sqrt(2.0)};
+    check_output(path, "'<f8'", "(1, 2)", unit, 2, 1e-12, &w);
+    remove_dir(dir);
+    free(dir);
+    free_result(&r);
+    ck_assert_msg(w.faults == 0, "%s", w.text);
+}
+END_TEST
+
+/* Every polar iteration divides by ||G||_F first, so its output does not
+ * depend on the input's scale: float32 diag(3e-40, 1e-40) (subnormal) gives
+ * what diag(3, 1) gives, and [[3e38, 3e38], [0, 0]] (near the largest)
+ * what [[3, 3], [0, 0]] gives, to within fp32 rounding (2e-3, README). */
+static const char *const iterations[] = {"ns5", "polar-express", "you6", "cubic"};
+
+START_TEST(test_polar_scale_invariance)
+{
+    const char *method = iterations[_i];
+    char *dir = make_dir(), path[4096];
+    static const float d31[4] = {3, 0, 0, 1}, r33[4] = {3, 3, 0, 0},
+                       huge[4] = {3e38f, 3e38f, 0, 0};
+    npy_f32(dir, "sub.npy", "(2, 2)", subnormal, 4);
+    npy_f32(dir, "d31.npy", "(2, 2)", d31, 4);
+    npy_f32(dir, "huge.npy", "(2, 2)", huge, 4);
+    npy_f32(dir, "r33.npy", "(2, 2)", r33, 4);
+    static const char *const pairs[2][2] = {{"sub", "d31"}, {"huge", "r33"}};
+    report w = {.len = 0};
+    for (int p = 0; p < 2; p++) {
+        double out[2][4];
+        bool loaded = true;
+        for (int k = 0; k < 2; k++) {
+            char in[64], o[64];
+            snprintf(in, sizeof in, "@/%s.npy", pairs[p][k]);
+            snprintf(o, sizeof o, "@/o_%s.npy", pairs[p][k]);
+            run_result r;
+            run_ok(dir, (const char *[]){"dualize", "--norm", "spectral", "--method", method, in,
+                                         o, NULL}, &r, &w);
+            free_result(&r);
+            snprintf(path, sizeof path, "%s/o_%s.npy", dir, pairs[p][k]);
+            loaded = load_output(path, "'<f4'", "(2, 2)", out[k], 4, &w) && loaded;
+        }
+        for (int i = 0; loaded && i < 4; i++)
+            if (!(fabs(out[0][i] - out[1][i]) <= 2e-3))
+                fault(&w, "[--method %s: element %d of lmo(%s) is %.9g, of lmo(%s) %.9g] ",
+                      method, i, pairs[p][0], out[0][i], pairs[p][1], out[1][i]);
+    }
+    remove_dir(dir);
+    free(dir);
     ck_assert_msg(w.faults == 0, "%s", w.text);
 }
 END_TEST
@@ -1004,6 +1133,10 @@ int main(void)
     tcase_add_test(tc, test_subnormal_norm);
     tcase_add_test(tc, test_subnormal_dualize);
     tcase_add_test(tc, test_1d_round_trip);
+    tcase_add_test(tc, test_subnormal_norm_f64);
+    tcase_add_test(tc, test_near_max_f64);
+    tcase_add_loop_test(tc, test_polar_scale_invariance, 0,
+                        (int)(sizeof iterations / sizeof *iterations));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
