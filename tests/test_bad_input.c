@@ -607,6 +607,8 @@ static const bad_case cases[] = {
      {"not a directory"}, {"Success"}},
     {"sweep: 5000-char --out (over PATH_MAX)", P_DATA64, {"sweep", SWEEP_SMALL, "--out", "@/%X",
      "--data-dir", "@/data"}, 1, {"too long"}, {"Success"}},
+    {"sweep: --out ''", 0, {"sweep", SWEEP_SMALL, "--out", "", NODATA}, 2, {"--out"},
+     {"Success"}},
     {"sweep: --out missing", 0, {"sweep", SWEEP_SMALL, NODATA}, 2, {"--out"}},
 
     /* -- coordcheck -- */
@@ -621,6 +623,8 @@ static const bad_case cases[] = {
     {"coordcheck: --out is a regular file", P_DATA64 | P_FILE, {"coordcheck", "--widths", "8",
      "--steps", "1", "--batch", "16", "--out", "@/file", "--data-dir", "@/data"}, 1,
      {"@/file", "not a directory"}, {"Success"}},
+    {"coordcheck: --out ''", 0, {"coordcheck", "--widths", "8", "--steps", "1", "--out", "",
+     NODATA}, 2, {"--out"}, {"Success"}},
     {"coordcheck: --lr 1e300", 0, {"coordcheck", "--lr", "1e300", "--out", "@/cc", NODATA}, 2,
      {"--lr '1e300'"}},
     {"coordcheck: --tolerance nan", 0, {"coordcheck", "--tolerance", "nan", "--out", "@/cc",
