@@ -3,7 +3,8 @@
  *  1. Fixtures: tests/data/study/coord-{muon,adam} hold the coord.csv and
  *     stdout of `modnorm coordcheck` before it moved into the library. The
  *     same runs through mn_coordcheck_run give every CSV value to 1e-12
- *     (relative; the test also says whether the text is byte-identical), and
+ *     (relative; the test also says whether the text is byte-identical) with
+ *     the fixtures' BLIS kernels (1e-3 with others: see run_fixture), and
  *     the printed step-T tables, worst ratios per 4x, their steps, the
  *     per-module flat/NO and the per-quantity verdicts of the stdout.
  *  2. Every record of a small residual network (Sum and Identity: a model
@@ -21,10 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "modnorm.h"
 #include "testutil.h"
 
 #define FIXTURES MN_TEST_DATA "/study"
+#define FIXTURE_BLIS_ARCH "skx"
 
 /* ---- factories ------------------------------------------------------------ */
 
@@ -141,7 +144,8 @@ static bool close_rel(double a, double b, double tol)
 
 /* Every field of `got` against `want`: text fields equal, numbers to 1e-12
  * relative, empties empty. Returns the number of numbers compared. */
-static int compare_csv(const char *got_text, const char *want_text, double *worst_rel)
+static int compare_csv(const char *got_text, const char *want_text, double tol,
+                       double *worst_rel)
 {
     char *got = strdup(got_text), *want = strdup(want_text), *pg = got, *pw = want;
     char *lg, *lw;
@@ -169,7 +173,7 @@ static int compare_csv(const char *got_text, const char *want_text, double *wors
                 double x = strtod(a, &ea), y = strtod(b, &eb);
                 ck_assert_msg(*ea == '\0' && *eb == '\0', "line %d field %d: '%s' / '%s'", line,
                               field, a, b);
-                ck_assert_msg(close_rel(x, y, 1e-12), "line %d field %d: %.17g, fixture %.17g",
+                ck_assert_msg(close_rel(x, y, tol), "line %d field %d: %.17g, fixture %.17g",
                               line, field, x, y);
                 if (x != y)
                     *worst_rel = fmax(*worst_rel, fabs(x - y) / fmax(fabs(x), fabs(y)));
@@ -323,10 +327,18 @@ static void run_fixture(const char *name, const char *opt, mn_param param, int d
     snprintf(path, sizeof path, "%s/%s/coord.csv", FIXTURES, name);
     char *want = slurp(path), *got = csv_text(r);
     double worst_rel;
-    int numbers = compare_csv(got, want, &worst_rel);
+    /* The fixtures were made with BLIS's skx kernels (the README's machine).
+     * Other kernel sets sum products in another order, and five steps of
+     * training amplify float32 rounding: measured with BLIS_ARCH_TYPE=3
+     * (haswell, also what valgrind's CPU gets) the records differ by up to
+     * 2.4e-5 relative, and every printed value and verdict still agrees. */
+    bool same_kernels = strcmp(mn_blas_arch(), FIXTURE_BLIS_ARCH) == 0;
+    double tol = same_kernels ? 1e-12 : 1e-3;
+    int numbers = compare_csv(got, want, tol, &worst_rel);
     ck_assert_int_gt(numbers, 200);
-    printf("%s: %d CSV numbers within 1e-12 (largest relative difference %.3g); text %s\n", name,
-           numbers, worst_rel, strcmp(got, want) == 0 ? "byte-identical" : "differs");
+    printf("%s: %d CSV numbers within %g (largest relative difference %.3g); text %s%s%s\n",
+           name, numbers, tol, worst_rel, strcmp(got, want) == 0 ? "byte-identical" : "differs",
+           same_kernels ? "" : "; BLIS kernels ", same_kernels ? "" : mn_blas_arch());
     snprintf(path, sizeof path, "%s/%s/stdout.txt", FIXTURES, name);
     int checks = compare_stdout(r, path);
     printf("%s: %d printed values and verdicts agree with the stdout fixture\n", name, checks);
