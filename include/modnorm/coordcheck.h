@@ -1,5 +1,6 @@
-/* modnorm/coordcheck.h — the coordinate check (μP's; Yang et al., "Tensor
- * Programs V", 2022, appendix "coordinate check").
+/* modnorm/coordcheck.h — μP's coordinate check (Yang et al., "Tensor
+ * Programs V: Tuning Large Neural Networks via Zero-Shot Hyperparameter
+ * Transfer", 2022).
  *
  * For each value of one size parameter of a model (width by default), the
  * network the model factory builds is trained on one fixed batch — the first
@@ -7,9 +8,10 @@
  * at a constant learning rate. At every step t = 0..steps, for every leaf
  * module m (atoms and bonds, in forward order; its output h_t on that batch):
  *   mean_abs    mean |h_t|
- *   rel_change  ‖h_t − h_0‖_F / ‖h_0‖_F  (0 when both are 0, +∞ when only h_0 is)
+ *   rel_change  ‖h_t − h_0‖_F / ‖h_0‖_F  (0 when both are 0; +∞ when h_0 is 0 and h_t is not)
  *   change_rms  RMS(h_t − h_0), the size of the change per coordinate
  *   update      atoms, t ≥ 1: the RMS→RMS operator norm of W_t − W_{t−1}
+ *               (the d_out x d_in matrix as the atom's norm sees it)
  * A quantity is flat across values when between any two values v1 < v2 it
  * differs by at most tol^(log4(v2/v1)) at every step 1..steps, i.e. by at
  * most tol between values 4x apart. rel_change, change_rms and update are
