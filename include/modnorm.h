@@ -15,6 +15,7 @@
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
 #include "modnorm/study.h"
+#include "modnorm/coordcheck.h"
 
 #define MN_VERSION "0.1.0"
 
