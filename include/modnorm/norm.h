@@ -16,6 +16,7 @@
 #ifndef MODNORM_NORM_H
 #define MODNORM_NORM_H
 
+#include "modnorm/export.h"
 #include "modnorm/tensor.h"
 
 #ifdef __cplusplus
@@ -47,20 +48,20 @@ struct mn_norm {
 /* Find a norm by name or alias. Unknown and refused names (e.g. "linf-l1",
  * which is NP-hard to compute) return MN_ERR_UNSUPPORTED or MN_ERR_ARG with a
  * message that says why and lists the known names. */
-mn_status mn_norm_lookup(const char *name, const mn_norm **out);
+MN_API mn_status mn_norm_lookup(const char *name, const mn_norm **out);
 
 /* The registered norms, for listings (i < mn_norm_count()). */
-size_t mn_norm_count(void);
-const mn_norm *mn_norm_at(size_t i);
+MN_API size_t mn_norm_count(void);
+MN_API const mn_norm *mn_norm_at(size_t i);
 /* A comma-separated list of every accepted name (static storage). */
-const char *mn_norm_names(void);
+MN_API const char *mn_norm_names(void);
 
 /* Checked entry points: validate shapes, dtypes and finiteness, then call
  * the norm. Prefer these to the function pointers. */
-mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
-mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
-mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
-                      const mn_polar_provider *polar);
+MN_API mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
+MN_API mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
+MN_API mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
+                             const mn_polar_provider *polar);
 
 #ifdef __cplusplus
 }

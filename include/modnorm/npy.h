@@ -3,6 +3,7 @@
 #ifndef MODNORM_NPY_H
 #define MODNORM_NPY_H
 
+#include "modnorm/export.h"
 #include "modnorm/tensor.h"
 
 #ifdef __cplusplus
@@ -10,10 +11,10 @@ extern "C" {
 #endif
 
 /* On success *out is a contiguous matrix the caller frees with mn_mat_free. */
-mn_status mn_npy_read(const char *path, mn_mat *out);
+MN_API mn_status mn_npy_read(const char *path, mn_mat *out);
 /* Write atomically: to a temporary file renamed over `path` at the end, so a
  * failure never leaves a truncated file behind. */
-mn_status mn_npy_write(const char *path, const mn_mat *m);
+MN_API mn_status mn_npy_write(const char *path, const mn_mat *m);
 
 #ifdef __cplusplus
 }
