@@ -1,14 +1,27 @@
 /* The single file that calls LAPACK (see lapack.h). */
 #include <lapacke.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/lapack.h"
 
+/* LAPACK takes sizes as lapack_int (32 bits here): a larger one would be
+ * cut short and describe a different matrix. */
+static mn_status check_lapack_dims(const mn_mat *A)
+{
+    const int64_t max = sizeof(lapack_int) >= sizeof(int64_t) ? INT64_MAX : INT32_MAX;
+    if (A->rows > max || A->cols > max)
+        return mn_fail(MN_ERR_UNSUPPORTED, "SVD of a %lldx%lld matrix: LAPACK takes at most %lld "
+                       "rows or columns", (long long)A->rows, (long long)A->cols, (long long)max);
+    return MN_OK;
+}
+
 /* A contiguous float64 copy of A (gesdd overwrites its input). */
 static mn_status copy_f64(const mn_mat *A, mn_mat *out)
 {
+    MN_TRY(check_lapack_dims(A));
     mn_blas_prepare(); /* LAPACK calls BLIS: choose its kernels first */
     MN_TRY(mn_mat_alloc(out, MN_F64, A->rows, A->cols));
     return mn_mat_copy(out, A);
