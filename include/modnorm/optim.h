@@ -62,9 +62,12 @@ typedef struct mn_solver mn_solver;
 
 MN_API mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
 MN_API void mn_solver_destroy(mn_solver *s);
-/* One step from the network's current gradients. A steepest-descent step
- * that fails (a non-finite gradient, say) leaves the weights, the momentum
- * and the step count as they were. */
+/* One step from the network's current gradients. Every solver kind runs it
+ * in two phases: it computes the weights the step would give (and refuses a
+ * NaN or Inf gradient first, naming the atom), then commits the moments and
+ * the weights only if every one of those is finite. A failed step
+ * (MN_ERR_NONFINITE, or an error of an atom's dualization) leaves the
+ * weights, the moments and the step count as they were. */
 MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
 /* The scheduled rate at step s (0-based). */
 MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
