@@ -4,6 +4,11 @@
  *   lmo(G)  = argmax_{‖T‖ ≤ 1} <G, T>     (the update is  -η·lmo(G))
  *   dual(G) = ‖G‖† = <G, lmo(G)>
  * A zero G has lmo(G) = 0. NaN or Inf in G is an error (MN_ERR_NONFINITE).
+ * Every finite G is measured right, from subnormal float32/float64 entries
+ * to entries near the largest value (sums of squares and normalizations go
+ * through exact power-of-two scalings); a value or dual value of finite
+ * entries that is beyond DBL_MAX is refused with MN_ERR_NONFINITE. With
+ * FTZ/DAZ on, see mn_flush_denormals (tensor.h).
  *
  * Operator norms α→β measure A as a map from (R^d_in, α) to (R^d_out, β),
  * α, β ∈ {l1, l2, rms, linf}, named "ALPHA-BETA" ("rms-rms", "l1-linf").

@@ -5,7 +5,10 @@
  * precision through LAPACK. The other methods run an odd polynomial
  * iteration from X₀ = G / (s·‖G‖_F):
  *     X ← a·X + b·(X Xᵀ) X + c·(X Xᵀ)² X
- * with one (a, b, c) per step, iterating on the smaller Gram side.
+ * with one (a, b, c) per step, iterating on the smaller Gram side. Any
+ * finite G works, subnormal or near the dtype's largest value: X₀ is formed
+ * through an exact power-of-two scaling wherever ‖G‖²_F or 1/‖G‖_F would
+ * leave the dtype's normal range.
  * A new schedule is one entry of the table in src/duality/polar_methods.c. */
 #ifndef MODNORM_POLAR_H
 #define MODNORM_POLAR_H

@@ -92,10 +92,21 @@ MN_API bool mn_mat_is_zero(const mn_mat *m);
 MN_API void mn_mat_fill(mn_mat *m, double v);
 
 /* Treat subnormal floats as zero on this thread and on threads it creates
- * later (x86 FTZ/DAZ). Training wants this: momentum of a gradient that has
- * become exactly zero decays geometrically into subnormals, which slow
- * every product through them by orders of magnitude. MN_ERR_UNSUPPORTED on
- * CPUs without the control. */
+ * later (x86 FTZ/DAZ; threads that already exist, such as an OpenMP pool
+ * started earlier, keep their own setting). Training wants this: momentum of
+ * a gradient that has become exactly zero decays geometrically into
+ * subnormals, which slow every product through them by orders of magnitude.
+ * MN_ERR_UNSUPPORTED on CPUs without the control.
+ *
+ * Off is every process's default, and the accuracy the library documents
+ * holds there for every finite input, subnormal entries and entries near the
+ * dtype's largest value included (norm values past DBL_MAX are refused).
+ * On, the library computes what it computes for the input with its
+ * subnormal entries read as zero (subnormal intermediates flush to zero
+ * too, below the methods' accuracy): an input whose entries are all
+ * subnormal has norm 0 and lmo 0. That is right for training, wrong for
+ * measuring: turn it on around training steps only (the modnorm command does
+ * so for its training subcommands, not for norm or dualize). */
 MN_API mn_status mn_flush_denormals(bool on);
 MN_API void mn_mat_scale(mn_mat *m, double s);
 
