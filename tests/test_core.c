@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/lapack.h"
 #include "testutil.h"
 
 START_TEST(test_status)
@@ -117,6 +118,15 @@ START_TEST(test_sizes_checked)
     ck_assert_int_eq(mn_network_create(&net, root, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
     ck_assert_ptr_null(net);
     ck_assert_msg(strstr(mn_last_error(), "mn_network_create"), "'%s'", mn_last_error());
+
+    /* LAPACK's 32-bit sizes: a 2^31 x 1 view is refused before its data is
+     * read (the view's 4 floats are all there is). */
+    mn_mat tall = {.dtype = MN_F32, .rows = INT64_C(1) << 31, .cols = 1, .rs = 1, .cs = 1,
+                   .data = buf};
+    double sv;
+    int e;
+    ck_assert_int_eq(mn_lapack_singular_values(&tall, &sv, &e), MN_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "2147483648x1"));
 }
 END_TEST
 
