@@ -84,7 +84,7 @@ MN_API const mn_module *mn_module_child(const mn_module *m, int i);
  * ‖w‖ = max_i c_i·‖w_i‖ (Large et al. 2024, §3): sequential
  * (μ/μ_i)·Π_{j>i} ν_j, tuple (μ/μ_i); +∞ for a child of mass 0 (its term drops
  * out, and dualizing gives it target 0). Its inverse scales the target the
- * compound hands the child. */
+ * compound hands the child. NAN when m is NULL or i is not a child's index. */
 MN_API double mn_module_child_coef(const mn_module *m, int i);
 /* Atoms: weight shape (d_out, d_in) as the norm sees it, and the norm. */
 MN_API int64_t mn_module_param_count(const mn_module *m);
