@@ -14,6 +14,7 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
+#include "modnorm/train.h"
 #include "modnorm/study.h"
 
 #define MN_VERSION "0.1.0"
