@@ -148,6 +148,7 @@ static mn_status check_sweep(const mn_study_sweep *sw, grid *g)
      * any run (and measures each value's cost for the ETA). */
     for (int i = 0; i < g->n_values; i++) {
         mn_module *root = NULL;
+        mn_clear_error(); /* a factory of the user's may fail without a message */
         mn_status st = sw->factory(sw->factory_ctx, sw->param, g->values[i], &root);
         if (st != MN_OK) {
             char msg[768];
@@ -449,6 +450,7 @@ static mn_status train_one(const sweep_ctx *c, const run *r, mn_study_row *row)
     s.threads = 1;
     mn_module *root = NULL;
     mn_fit_result res;
+    mn_clear_error();
     mn_status st = sw->factory(sw->factory_ctx, sw->param, value, &root);
     if (st == MN_OK)
         st = mn_train(root, &s, sw->train_data, sw->test_data, NULL, &res);
