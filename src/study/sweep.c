@@ -412,8 +412,14 @@ static mn_status commit(sweep_ctx *c)
     if (st == MN_OK && !exists) {
         FILE *f = fopen(cfg_path, "w");
         wrote_cfg = f != NULL;
-        if (!f || fputs(c->g->cfg, f) < 0 || fclose(f) != 0)
-            st = mn_fail(MN_ERR_IO, "sweep: cannot write %s: %s", cfg_path, strerror(errno));
+        bool ok = f && fputs(c->g->cfg, f) >= 0;
+        int e = errno;
+        if (f && fclose(f) != 0 && ok) {
+            ok = false;
+            e = errno;
+        }
+        if (!ok)
+            st = mn_fail(MN_ERR_IO, "sweep: cannot write %s: %s", cfg_path, strerror(e));
     }
     if (st == MN_OK)
         st = open_csv(c);
