@@ -228,13 +228,16 @@ MN_API mn_status mn_study_sweep_plan(const mn_study_sweep *sw, mn_study_plan *pl
 /* Train the runs DIR lacks, `jobs` at a time (the calling thread is one of
  * them), largest value first. A run that diverges is recorded; a run that
  * fails stops the sweep once the runs in flight finish, and the status is
- * returned with a message naming the run. *plan (may be NULL) is what
- * on_start saw. */
+ * returned with a message naming the run. DIR is locked while runs train
+ * (flock on the directory itself): a second sweep into it gets MN_ERR_IO.
+ * *plan (may be NULL) is what on_start saw. */
 MN_API mn_status mn_study_sweep_run(const mn_study_sweep *sw, const mn_study_callbacks *cb,
                                     mn_study_plan *plan);
 /* Read DIR/results.csv (a missing file: no rows) and summarize it on the
- * sweep's grid and seeds. *bad_lines (may be NULL): malformed lines
- * skipped; *missing (may be NULL): runs of the grid not in the CSV. */
+ * sweep's grid and seeds (the sweep is checked as for a plan, each value
+ * through the factory; sweep.cfg is not read and nothing is written).
+ * *bad_lines (may be NULL): malformed lines skipped; *missing (may be
+ * NULL): runs of the grid not in the CSV. Free with mn_study_summary_free. */
 MN_API mn_status mn_study_sweep_summarize(const mn_study_sweep *sw, mn_study_summary *out,
                                           int *bad_lines, int *missing);
 
