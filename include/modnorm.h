@@ -14,6 +14,7 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
+#include "modnorm/train.h"
 #include "modnorm/study.h"
 #include "modnorm/coordcheck.h"
 
