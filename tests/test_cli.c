@@ -129,7 +129,7 @@ START_TEST(test_norm_prints_json)
     char args[512], buf[4096];
     snprintf(args, sizeof args, "norm --norm l1-linf %s/small_f4.npy", MN_TEST_DATA);
     ck_assert_int_eq(run(args, buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, "{\"norm\": 2.5, \"dual\": 9}\n");
+    ck_assert_str_eq(buf, "{\"norm\": 2.5, \"dual\": 9.0}\n");
 }
 END_TEST
 
@@ -153,11 +153,11 @@ START_TEST(test_bad_input)
         {"dualize --norm nope %s %s", "unknown norm 'nope'", 2},
         {"dualize --norm rms-rms --method nope %s %s", "unknown polar method", 2},
         {"dualize --norm rms-rms --steps 0 %s %s", "--steps", 2},
-        {"dualize %s %s", "--norm is required", 2},
+        {"dualize %s %s", "--norm NAME is required", 2},
         {"dualize --norm rms-rms --bogus %s %s", "--bogus", 2},
         {"dualize --norm rms-rms %s/../nan.npy %s", "non-finite", 1},
         {"dualize --norm rms-rms %s.missing %s", "cannot open", 1},
-        {"norm --norm rms-rms %s %s", "exactly one", 2},
+        {"norm --norm rms-rms %s %s", "unexpected argument", 2},
         {"frobnicate %s %s", "unknown command", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -187,8 +187,8 @@ START_TEST(test_inspect)
         targets++;
     ck_assert_int_eq(targets, 3);
     ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [64, 784], \"norm\": \"rms-rms\""));
-    ck_assert_ptr_nonnull(strstr(buf, "{\"kind\": \"ReLU\", \"name\": \"ReLU\", \"mass\": 0, "
-                                      "\"sensitivity\": 1}"));
+    ck_assert_ptr_nonnull(strstr(buf, "{\"kind\": \"ReLU\", \"name\": \"ReLU\", \"mass\": 0.0, "
+                                      "\"sensitivity\": 1.0}"));
     ck_assert_int_eq(run("inspect --width 8 --depth 2 --atom-norm 1=rms-linf", buf, sizeof buf), 0);
     ck_assert_ptr_nonnull(strstr(buf, "Linear(10←8)"));
     ck_assert_ptr_nonnull(strstr(buf, "norm rms-linf"));
@@ -234,13 +234,13 @@ START_TEST(test_train_errors)
         {"train --opt lion", "unknown optimizer 'lion'", 2},
         {"train --width 0", "--width", 2},
         {"train --param mup", "--param 'mup'", 2},
-        {"train --data cifar10", "--data 'cifar10'", 2},
+        {"train --data cifar10", "unknown data set 'cifar10'", 2},
         {"train --method newton", "unknown polar method", 2},
         {"train --lr -1", "--lr", 2},
         {"train --steps 2 --data-dir /nonexistent", "apt-get install dataset-fashion-mnist", 1},
         {"train --opt sgd --lr 1e6 --steps 50 --width 16 --json", "\"diverged\": true", 3},
         {"bench gemm --op trsm", "--op 'trsm' must be one of: gemm, syrk, gemmt", 2},
-        {"bench dualize --form svd", "--form 'svd' must be one of: direct, gram", 2},
+        {"bench dualize --form svd", "--form 'svd' must be one of: auto, direct, gram", 2},
         {"dualize --norm spectral --form fast a.npy b.npy",
          "--form 'fast' must be one of: auto, direct, gram", 2},
         {"bench step --width 0", "--width '0'", 2},
