@@ -1,13 +1,23 @@
 /* The modnorm command: dualize and norm against the library, and bad input
  * giving a one-line error with a non-zero exit and no output file. The
  * binary's path comes from the MODNORM environment variable (set by meson). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <zlib.h>
+
+#include "cli/options.h"
 #include "testutil.h"
+
+#ifndef MN_HAVE_PLOTS
+#define MN_HAVE_PLOTS 1
+#endif
 
 static char dir[] = "/tmp/mn_cli_XXXXXX";
 
@@ -16,14 +26,28 @@ static int run(const char *args, char *out, size_t cap)
 {
     const char *exe = getenv("MODNORM");
     ck_assert_msg(exe != NULL, "MODNORM is not set");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
+    size_t len = strlen(exe) + strlen(args) + 16;
+    char *cmd = malloc(len);
+    ck_assert_ptr_nonnull(cmd);
+    snprintf(cmd, len, "%s %s 2>&1", exe, args);
     FILE *p = popen(cmd, "r");
+    free(cmd);
     ck_assert_ptr_nonnull(p);
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = '\0';
+    while (fgetc(p) != EOF) {
+    }
     int st = pclose(p);
+    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
 }
 
 static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
@@ -255,6 +279,462 @@ START_TEST(test_train_errors)
 }
 END_TEST
 
+/* ---- the option parser, in-process ------------------------------------------- */
+
+/* Parse `args` (n of them) for subcommand `name` as main() would; *msg gets
+ * what the parser printed (free it). */
+static int parse_args(const char *name, const char *const *args, int n, mn_cli_args *a, char **msg)
+{
+    const mn_cli_command *cmd = mn_cli_find_command(name);
+    ck_assert_msg(cmd != NULL, "no subcommand '%s'", name);
+    char *argv[64];
+    ck_assert_int_lt(n, 63);
+    const char *last = strrchr(name, ' ');
+    argv[0] = (char *)(last ? last + 1 : name);
+    for (int i = 0; i < n; i++)
+        argv[i + 1] = (char *)args[i];
+    char *out_text = NULL, *err_text = NULL;
+    size_t out_len, err_len;
+    FILE *out = open_memstream(&out_text, &out_len), *err = open_memstream(&err_text, &err_len);
+    ck_assert(out && err);
+    int rc = mn_cli_parse(cmd, n + 1, argv, a, out, err);
+    fclose(out);
+    fclose(err);
+    free(out_text);
+    *msg = err_text;
+    return rc;
+}
+
+/* The arguments a subcommand cannot run without, then `extra`, then its file arguments. */
+static int with_required(const mn_cli_command *cmd, const char *const *extra, int n_extra,
+                         const char **args)
+{
+    int n = 0;
+    for (int u = 0; u < cmd->n_uses; u++)
+        if (cmd->uses[u].required) {
+            const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+            args[n++] = o->id == MN_OPT_OUT ? "--out" : "--norm";
+            args[n++] = o->id == MN_OPT_OUT ? "/tmp/mn_cli_unused" : "spectral";
+        }
+    for (int i = 0; i < n_extra; i++)
+        args[n++] = extra[i];
+    for (int p = 0; p < cmd->n_pos; p++)
+        args[n++] = p == 0 ? "in.npy" : "out.npy";
+    return n;
+}
+
+/* Parse `--NAME VALUE` (or the flag alone when value is NULL) for cmd. */
+static int parse_one(const mn_cli_command *cmd, const char *opt, const char *value,
+                     mn_cli_args *a, char **msg)
+{
+    const char *extra[2] = {opt, value}, *args[16];
+    int n = with_required(cmd, extra, value ? 2 : 1, args);
+    return parse_args(cmd->name, args, n, a, msg);
+}
+
+/* Values every option of the kind must refuse. */
+static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
+{
+    int n = 0;
+    switch (o->kind) {
+    case MN_KIND_INT:
+        v[n++] = "12abc", v[n++] = "", v[n++] = " 12", v[n++] = "12 ", v[n++] = "1.5";
+        v[n++] = "0x10", v[n++] = "1e3", v[n++] = "99999999999999999999", v[n++] = "nan";
+        snprintf(buf[0], 64, "%lld", (long long)o->lo - 1);
+        snprintf(buf[1], 64, "%lld", (long long)o->hi + 1);
+        v[n++] = buf[0], v[n++] = buf[1];
+        break;
+    case MN_KIND_REAL:
+        v[n++] = "nan", v[n++] = "inf", v[n++] = "-inf", v[n++] = "1e400", v[n++] = "";
+        v[n++] = "1.0abc", v[n++] = " 1", v[n++] = "1 ", v[n++] = "0x1p3", v[n++] = "2^x";
+        v[n++] = "infinity";
+        snprintf(buf[0], 64, "%.17g", o->lo_open ? o->lo : o->lo - fmax(1e-9, fabs(o->lo)));
+        snprintf(buf[1], 64, "%.17g", o->hi * 1.001);
+        v[n++] = buf[0], v[n++] = buf[1];
+        break;
+    case MN_KIND_INTS:
+        v[n++] = "", v[n++] = "8,,16", v[n++] = "8,abc", v[n++] = ",", v[n++] = "8, 16";
+        snprintf(buf[0], 64, "%lld", (long long)o->lo - 1);
+        snprintf(buf[1], 64, "8,%lld", (long long)o->hi + 1);
+        v[n++] = buf[0], v[n++] = buf[1];
+        break;
+    case MN_KIND_REALS:
+        v[n++] = "", v[n++] = "1e300", v[n++] = "nan", v[n++] = "0", v[n++] = "0.1,,0.2";
+        v[n++] = "1:0.5", v[n++] = "x:1", v[n++] = "0.1:1e300", v[n++] = "0.1:0.2,0.3";
+        v[n++] = "2^-1000:1";
+        break;
+    case MN_KIND_SHAPE:
+        v[n++] = "", v[n++] = "10x", v[n++] = "x10", v[n++] = "10x10x10", v[n++] = "0x5";
+        v[n++] = "10 x 10", v[n++] = "10X10", v[n++] = "5x99999999";
+        break;
+    case MN_KIND_CHOICE:
+        v[n++] = "", v[n++] = "nope", v[n++] = " gemm";
+        break;
+    case MN_KIND_NAME:
+        v[n++] = "", v[n++] = "nope";
+        break;
+    case MN_KIND_STRING:
+        v[n++] = "";
+        break;
+    case MN_KIND_ATOM_NORM:
+        v[n++] = "", v[n++] = "x=rms-rms", v[n++] = "1=", v[n++] = "=rms-rms";
+        v[n++] = "-1=rms-rms", v[n++] = "1=nope", v[n++] = "1 =rms-rms", v[n++] = "rms-rms";
+        break;
+    case MN_KIND_FLAG:
+        break;
+    }
+    return n;
+}
+
+/* Every option of every subcommand refuses malformed, non-finite and
+ * out-of-range values with one line naming the option, exit code 2. */
+START_TEST(test_parser_refuses_bad_values)
+{
+    int cases = 0;
+    for (int c = 0; c < MN_CMD_COUNT; c++) {
+        const mn_cli_command *cmd = &mn_cli_commands[c];
+        for (int u = 0; u < cmd->n_uses; u++) {
+            const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+            const char *values[32];
+            char buf[2][64], opt[64], *msg;
+            snprintf(opt, sizeof opt, "--%s", o->name);
+            int nv = bad_values(o, values, buf);
+            for (int i = 0; i < nv; i++) {
+                mn_cli_args a;
+                int rc = parse_one(cmd, opt, values[i], &a, &msg);
+                ck_assert_msg(rc == 2, "%s %s '%s' gave %d: %s", cmd->name, opt, values[i], rc,
+                              msg);
+                ck_assert_msg(count_lines(msg) == 1 && strstr(msg, opt),
+                              "%s %s '%s' printed '%s'", cmd->name, opt, values[i], msg);
+                ck_assert_msg(!*values[i] || strstr(msg, values[i]),
+                              "%s %s '%s': the message does not quote the value: %s", cmd->name,
+                              opt, values[i], msg);
+                free(msg);
+                mn_cli_args_free(&a);
+                cases++;
+            }
+            if (o->kind == MN_KIND_FLAG) { /* a flag takes no value */
+                char eq[80];
+                snprintf(eq, sizeof eq, "%s=1", opt);
+                mn_cli_args a;
+                ck_assert_int_eq(parse_one(cmd, eq, NULL, &a, &msg), 2);
+                ck_assert_ptr_nonnull(strstr(msg, "takes no value"));
+                free(msg);
+                mn_cli_args_free(&a);
+            } else { /* a value option at the end has none */
+                const char *args[16];
+                int n = with_required(cmd, NULL, 0, args);
+                args[n++] = opt;
+                mn_cli_args a;
+                ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+                ck_assert_msg(strstr(msg, "needs a value") ||
+                                  (cmd->n_pos && strstr(msg, "missing")),
+                              "%s: '%s'", cmd->name, msg);
+                free(msg);
+                mn_cli_args_free(&a);
+            }
+        }
+    }
+    ck_assert_int_gt(cases, 300);
+}
+END_TEST
+
+/* Leftover arguments, unknown options, another subcommand's options, a
+ * missing required option or file argument: refused, naming the token. */
+START_TEST(test_parser_refuses_stray_arguments)
+{
+    for (int c = 0; c < MN_CMD_COUNT; c++) {
+        const mn_cli_command *cmd = &mn_cli_commands[c];
+        const char *args[16];
+        char *msg;
+        mn_cli_args a;
+        int n = with_required(cmd, NULL, 0, args);
+        ck_assert_msg(parse_args(cmd->name, args, n, &a, &msg) == MN_CLI_RUN, "%s: %s",
+                      cmd->name, msg); /* the declared defaults parse */
+        free(msg);
+        mn_cli_args_free(&a);
+        args[n++] = "4096";
+        ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+        ck_assert_msg(strstr(msg, "unexpected argument '4096'") && count_lines(msg) == 1,
+                      "%s: %s", cmd->name, msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        n = with_required(cmd, (const char *[]){"--bogus"}, 1, args);
+        ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+        ck_assert_msg(strstr(msg, "unknown option '--bogus'"), "%s: %s", cmd->name, msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        n = with_required(cmd, (const char *[]){"-x"}, 1, args);
+        ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+        ck_assert_msg(strstr(msg, "unknown option '-x'"), "%s: %s", cmd->name, msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        /* A prefix of an option is not that option. */
+        n = with_required(cmd, (const char *[]){"--thr", "2"}, 2, args);
+        ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+        ck_assert_msg(strstr(msg, "unknown option '--thr'"), "%s: %s", cmd->name, msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        /* An option of the table this subcommand does not take. */
+        for (int k = 1; k < MN_OPT_COUNT; k++) {
+            if (mn_cli_use_of(cmd, (mn_opt_id)k))
+                continue;
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", mn_cli_options[k].name);
+            n = with_required(cmd, (const char *[]){opt, "1"}, 2, args);
+            ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+            ck_assert_msg(strstr(msg, "is not an option of") && strstr(msg, opt), "%s %s: %s",
+                          cmd->name, opt, msg);
+            free(msg);
+            mn_cli_args_free(&a);
+        }
+        for (int u = 0; u < cmd->n_uses; u++) { /* a required option left out */
+            if (!cmd->uses[u].required)
+                continue;
+            const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+            n = 0;
+            for (int p = 0; p < cmd->n_pos; p++)
+                args[n++] = "f.npy";
+            ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+            char want[64];
+            snprintf(want, sizeof want, "--%s %s is required", o->name, o->metavar);
+            ck_assert_msg(strstr(msg, want), "%s: %s", cmd->name, msg);
+            free(msg);
+            mn_cli_args_free(&a);
+        }
+        if (cmd->n_pos) { /* a file argument left out */
+            n = with_required(cmd, NULL, 0, args) - 1;
+            ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+            ck_assert_msg(strstr(msg, "missing") && strstr(msg, cmd->pos_names[cmd->n_pos - 1]),
+                          "%s: %s", cmd->name, msg);
+            free(msg);
+            mn_cli_args_free(&a);
+        }
+    }
+}
+END_TEST
+
+/* A value is stored where the table says, "--name=value" equals "--name
+ * value", "--" ends the options, and the last of a repeated option wins. */
+START_TEST(test_parser_stores_values)
+{
+    mn_cli_args a;
+    char *msg;
+    const char *t1[] = {"--width=64", "--lr", "2^-3", "--depth", "5", "--wd", "1e-4", "--seed",
+                        "7", "--param", "sp", "--schedule", "cosine", "--atom-norm", "0=rms-linf",
+                        "--atom-norm", "2=l1-rms", "--threads", "3", "--threads", "4", "--json",
+                        "--steps", "+12"};
+    ck_assert_int_eq(parse_args("train", t1, 24, &a, &msg), MN_CLI_RUN);
+    ck_assert_int_eq(a.width, 64);
+    ck_assert(a.lr == 0.125 && a.wd == 1e-4 && a.depth == 5 && a.seed == 7 && a.steps == 12);
+    ck_assert(a.param == MN_PARAM_SP && a.schedule == MN_SCHEDULE_COSINE && a.json);
+    ck_assert_int_eq(a.threads, 4);
+    ck_assert(a.given[MN_OPT_LR] && a.given[MN_OPT_STEPS] && !a.given[MN_OPT_EPOCHS]);
+    ck_assert_int_eq(a.atom_norms.n, 2);
+    ck_assert(a.atom_norms.v[1].atom == 2 && strcmp(a.atom_norms.v[1].norm, "l1-rms") == 0);
+    ck_assert(isnan(a.momentum)); /* no default: the preset's */
+    ck_assert(a.epochs == 5 && a.batch == 128 && strcmp(a.method, "polar-express") == 0);
+    free(msg);
+    mn_cli_args_free(&a);
+
+    const char *t2[] = {"--lrs", "2^-2:2^1", "--widths", "256,64,128,64", "--out", "d",
+                        "--epochs", "0.5"};
+    ck_assert_int_eq(parse_args("sweep", t2, 8, &a, &msg), MN_CLI_RUN);
+    ck_assert_int_eq(a.lrs.n, 4);
+    ck_assert(a.lrs.v[0] == 0.25 && a.lrs.v[3] == 2);
+    ck_assert_int_eq(a.widths.n, 3);
+    ck_assert(a.widths.v[0] == 64 && a.widths.v[2] == 256);
+    ck_assert(a.epochs == 0.5 && a.steps == 500 && !a.given[MN_OPT_STEPS]);
+    free(msg);
+    mn_cli_args_free(&a);
+
+    const char *t3[] = {"--norm", "spectral", "--", "-in.npy", "--out.npy"};
+    ck_assert_int_eq(parse_args("dualize", t3, 5, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.n_pos == 2 && strcmp(a.pos[0], "-in.npy") == 0 && strcmp(a.pos[1], "--out.npy") == 0);
+    ck_assert(a.form == MN_POLAR_AUTO && a.method == NULL && a.steps == 0);
+    free(msg);
+    mn_cli_args_free(&a);
+
+    const char *t4[] = {"--shape", "3x5", "--form", "gram"};
+    ck_assert_int_eq(parse_args("bench dualize", t4, 4, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.shape[0] == 3 && a.shape[1] == 5 && a.form == MN_POLAR_GRAM);
+    free(msg);
+    mn_cli_args_free(&a);
+
+    const char *t5[] = {"--steps", "3", "--epochs", "1"};
+    ck_assert_int_eq(parse_args("train", t5, 4, &a, &msg), 2);
+    ck_assert_ptr_nonnull(strstr(msg, "--steps and --epochs exclude each other"));
+    free(msg);
+    mn_cli_args_free(&a);
+
+    const char *t6[] = {"--out", "d", "--help", "--bogus"};
+    ck_assert_int_eq(parse_args("coordcheck", t6, 4, &a, &msg), 0); /* help wins */
+    free(msg);
+    mn_cli_args_free(&a);
+}
+END_TEST
+
+/* The decision on a value depends on the option, never on the subcommand:
+ * every option gets the same answers to the same probes everywhere, and
+ * --lrs takes exactly the rates --lr takes. */
+START_TEST(test_same_range_everywhere)
+{
+    static const char *probes[] = {"-1", "0", "1e-300", "1e-6", "0.5", "1", "2", "3", "2^-5",
+                                   "2^20", "100", "101", "1000", "1024", "1025", "16384", "16385",
+                                   "60000", "65536", "65537", "1000000", "1000001", "1e300",
+                                   "1073741824", "1073741825", "0.999999", "0.9999995", "10000",
+                                   "10001", "1.2"};
+    int compared = 0;
+    for (int k = 1; k < MN_OPT_COUNT; k++) {
+        const mn_cli_option *o = &mn_cli_options[k];
+        if (o->kind != MN_KIND_INT && o->kind != MN_KIND_REAL)
+            continue;
+        char opt[64];
+        snprintf(opt, sizeof opt, "--%s", o->name);
+        for (size_t p = 0; p < sizeof probes / sizeof probes[0]; p++) {
+            int first = -1;
+            const char *first_cmd = NULL;
+            for (int c = 0; c < MN_CMD_COUNT; c++) {
+                const mn_cli_command *cmd = &mn_cli_commands[c];
+                if (!mn_cli_use_of(cmd, o->id))
+                    continue;
+                mn_cli_args a;
+                char *msg;
+                int ok = parse_one(cmd, opt, probes[p], &a, &msg) == MN_CLI_RUN;
+                free(msg);
+                mn_cli_args_free(&a);
+                if (first < 0) {
+                    first = ok;
+                    first_cmd = cmd->name;
+                } else {
+                    ck_assert_msg(ok == first, "%s %s: %s in %s but %s in %s", opt, probes[p],
+                                  ok ? "accepted" : "refused", cmd->name,
+                                  first ? "accepted" : "refused", first_cmd);
+                    compared++;
+                }
+            }
+        }
+    }
+    ck_assert_int_gt(compared, 100);
+    for (size_t p = 0; p < sizeof probes / sizeof probes[0]; p++) {
+        mn_cli_args a;
+        char *msg;
+        int lr = parse_one(&mn_cli_commands[MN_CMD_TRAIN], "--lr", probes[p], &a, &msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        int lrs = parse_one(&mn_cli_commands[MN_CMD_SWEEP], "--lrs", probes[p], &a, &msg);
+        free(msg);
+        mn_cli_args_free(&a);
+        ck_assert_msg(lr == lrs, "--lr %s gives %d, --lrs %s %d", probes[p], lr, probes[p], lrs);
+    }
+    /* The drift the option table ended, through the command itself. */
+    static const char *refused[] = {
+        "train --lr 0", "coordcheck --lr 0 --out /tmp/mn_never", "sweep --lrs 0 --out /tmp/mn_never",
+        "sweep --lrs 1e300 --out /tmp/mn_never", "train --lr 1e300",
+        "coordcheck --lr 1e300 --out /tmp/mn_never", "train --lr 1e400", "train --lr nan",
+        "coordcheck --lr nan --out /tmp/mn_never", "coordcheck --lr 1e-3x --out /tmp/mn_never",
+        "train --threads 0", "coordcheck --threads 0 --out /tmp/mn_never",
+        "dualize --threads 0 --norm rms-rms a b", "bench gemm --threads 0",
+        "bench dualize --threads 1025", "bench step --threads 1025", "train --batch 65537",
+        "coordcheck --batch 0 --out /tmp/mn_never", "bench step --batch 0", "train --steps 0",
+        "bench step --steps 0", "dualize --steps 0 --norm rms-rms a b",
+        "coordcheck --steps 1073741825 --out /tmp/mn_never", "train --depth 101",
+        "coordcheck --depth 0 --out /tmp/mn_never", "sweep --depth 101 --out /tmp/mn_never",
+        "inspect --width 65537", "bench step --width 0", "train --seed -1",
+        "coordcheck --seed 1073741825 --out /tmp/mn_never", "bench gemm --n 8 4096",
+        "inspect 3", "train --width 12abc", "sweep --widths 64,abc --out /tmp/mn_never",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char buf[4096];
+        int code = run(refused[i], buf, sizeof buf);
+        ck_assert_msg(code == 2 && count_lines(buf) == 1, "'%s' exited %d: %s", refused[i], code,
+                      buf);
+    }
+    ck_assert_int_ne(access("/tmp/mn_never", F_OK), 0);
+}
+END_TEST
+
+/* The table is consistent, every option is taken somewhere, and only the
+ * training subcommands turn flush-to-zero on. */
+START_TEST(test_declarations)
+{
+    for (int k = 1; k < MN_OPT_COUNT; k++) {
+        const mn_cli_option *o = &mn_cli_options[k];
+        ck_assert_int_eq(o->id, k);
+        ck_assert_ptr_eq(mn_cli_find_option(o->name), o);
+        ck_assert_msg(o->help && o->help[0], "--%s has no help", o->name);
+        bool used = false;
+        for (int c = 0; c < MN_CMD_COUNT; c++)
+            used = used || mn_cli_use_of(&mn_cli_commands[c], o->id);
+        ck_assert_msg(used, "--%s is taken by no subcommand", o->name);
+    }
+    for (int c = 0; c < MN_CMD_COUNT; c++) {
+        const mn_cli_command *cmd = &mn_cli_commands[c];
+        ck_assert_int_eq(cmd->id, c);
+        ck_assert_ptr_eq(mn_cli_find_command(cmd->name), cmd);
+        bool trains = strcmp(cmd->name, "train") == 0 || strcmp(cmd->name, "sweep") == 0 ||
+                      strcmp(cmd->name, "coordcheck") == 0 ||
+                      strcmp(cmd->name, "bench step") == 0;
+        ck_assert_msg(cmd->flush_denormals == trains, "%s: flush_denormals %d", cmd->name,
+                      cmd->flush_denormals);
+        for (int u = 0; u < cmd->n_uses; u++)
+            for (int v = 0; v < u; v++)
+                ck_assert_int_ne(cmd->uses[u].id, cmd->uses[v].id);
+    }
+}
+END_TEST
+
+/* --help of every subcommand is generated from its declaration: it lists
+ * each option it takes and its file arguments, exits 0; an unknown
+ * subcommand is one line. */
+START_TEST(test_help_and_unknown_command)
+{
+    static char buf[16384];
+    for (int c = 0; c < MN_CMD_COUNT; c++) {
+        const mn_cli_command *cmd = &mn_cli_commands[c];
+        char args[128], want[128];
+        snprintf(args, sizeof args, "%s --help", cmd->name);
+        ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+        snprintf(want, sizeof want, "usage: modnorm %s ", cmd->name);
+        ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+        for (int u = 0; u < cmd->n_uses; u++) {
+            snprintf(want, sizeof want, "\n  --%s", mn_cli_options[cmd->uses[u].id].name);
+            ck_assert_msg(strstr(buf, want), "%s --help lacks %s", cmd->name, want + 3);
+            if (cmd->uses[u].deflt) {
+                snprintf(want, sizeof want, "(default %s)", cmd->uses[u].deflt);
+                ck_assert_msg(strstr(buf, want), "%s --help lacks %s", cmd->name, want);
+            }
+        }
+        for (int k = 1; k < MN_OPT_COUNT; k++) {
+            snprintf(want, sizeof want, "\n  --%s ", mn_cli_options[k].name);
+            if (!mn_cli_use_of(cmd, (mn_opt_id)k))
+                ck_assert_msg(!strstr(buf, want), "%s --help lists %s", cmd->name, want + 3);
+        }
+        for (int p = 0; p < cmd->n_pos; p++)
+            ck_assert_ptr_nonnull(strstr(buf, cmd->pos_names[p]));
+        for (const char *line = buf; *line; line = strchr(line, '\n') + 1) {
+            int cols = 0;
+            for (const char *q = line; *q && *q != '\n'; q++)
+                cols += ((unsigned char)*q & 0xc0) != 0x80;
+            ck_assert_msg(cols <= 80, "%s --help: a line of %d columns: %.*s", cmd->name, cols,
+                          (int)strcspn(line, "\n"), line);
+            if (!strchr(line, '\n'))
+                break;
+        }
+    }
+    static const char *one_line[] = {"frobnicate", "bench nope", "trian --lr 1", "-x"};
+    for (size_t i = 0; i < sizeof one_line / sizeof one_line[0]; i++) {
+        ck_assert_int_eq(run(one_line[i], buf, sizeof buf), 2);
+        ck_assert_msg(count_lines(buf) == 1 && strstr(buf, "unknown"), "'%s': %s", one_line[i],
+                      buf);
+    }
+    ck_assert_int_eq(run("--help", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "coordcheck"));
+    ck_assert_int_eq(run("bench --help", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "bench step"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -269,6 +749,12 @@ int main(void)
     tcase_add_test(tc, test_inspect);
     tcase_add_test(tc, test_train_is_deterministic);
     tcase_add_test(tc, test_train_errors);
+    tcase_add_test(tc, test_parser_refuses_bad_values);
+    tcase_add_test(tc, test_parser_refuses_stray_arguments);
+    tcase_add_test(tc, test_parser_stores_values);
+    tcase_add_test(tc, test_same_range_everywhere);
+    tcase_add_test(tc, test_declarations);
+    tcase_add_test(tc, test_help_and_unknown_command);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -71,8 +71,8 @@ static const mn_cli_use sweep_uses[] = {
 };
 
 static const mn_cli_use coordcheck_uses[] = {
-    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (width,step,module,kind,mean_abs,rel_change,"
-                         "change_rms,update) and DIR/coord.png (created)",
+    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
+                               "DIR/coord.png (created)",
      .required = true},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
@@ -154,15 +154,17 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "change a\nrun's result must match the ones DIR/sweep.cfg records.",
         .epilog =
             "Writes DIR/results.csv (" MN_SWEEP_CSV_HEADER "),\n"
-            "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and .svg\n"
-            "(when built with PLplot). Rerunning the same command skips the runs the CSV holds.\n"
-            "train_loss is the mean over the last 20% of steps. A run diverged when its loss\n"
-            "became non-finite or ended above twice its initial loss: it is recorded and counts\n"
-            "as +inf in every argmin. best_lr is the argmin of the seed-mean train loss,\n"
-            "best_lr_refined the vertex of a parabola in log2(lr) through it and its neighbours;\n"
-            "slope = least-squares slope of log2 lr* on log2 width (octaves per doubling),\n"
-            "spread = max - min log2 lr*, regret(w) = L(w, grid LR nearest lr*(smallest width))\n"
-            "- L(w, lr*(w)), monotone = that loss falls as width grows.\n\n"
+            "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and\n"
+            ".svg (when built with PLplot). Rerunning the same command skips the runs the\n"
+            "CSV holds. train_loss is the mean over the last 20% of steps. A run diverged\n"
+            "when its loss became non-finite or ended above twice its initial loss: it is\n"
+            "recorded and counts as +inf in every argmin. best_lr is the argmin of the\n"
+            "seed-mean train loss, best_lr_refined the vertex of a parabola in log2(lr)\n"
+            "through it and its neighbours; slope = least-squares slope of log2 lr* on log2\n"
+            "width (octaves per doubling), spread = max - min log2 lr*, regret(w) = L(w,\n"
+            "grid LR nearest lr*(smallest width)) - L(w, lr*(w)), monotone = that loss falls\n"
+            "as width grows.\n"
+            "\n"
             "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
         .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},
     [MN_CMD_COORDCHECK] = {
@@ -174,7 +176,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "width, step t and module it records\n"
             "  mean_abs     mean |h_t| of the module's output,\n"
             "  rel_change   ||h_t - h_0|| / ||h_0|| (the same input at step 0 and step t),\n"
-            "  change_rms   RMS(h_t - h_0), the size of the change per coordinate (muP's check),\n"
+            "  change_rms   RMS(h_t - h_0), the change per coordinate (muP's check),\n"
             "  update       the RMS->RMS operator norm of the atom's update W_t - W_(t-1).\n"
             "rel_change, change_rms and update are judged: flat when between widths w1 < w2\n"
             "they differ by at most TOL^(log4(w2/w1)), i.e. TOL between widths 4x apart, at\n"
@@ -182,7 +184,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "initialization makes a first layer narrower than its 784 inputs shrink\n"
             "activations by sqrt(width/784) (and with them the relative change's denominator:\n"
             "below width 784 read change_rms).",
-        .epilog = "Exit status: 0 done (flat or not: read the table), 1 error, 2 bad usage.",
+        .epilog = "DIR/coord.csv's columns: width,step,module,kind,mean_abs,rel_change,change_rms,\n"
+                  "update (coord.png when built with PLplot).\n\n"
+                  "Exit status: 0 done (flat or not: read the table), 1 error, 2 bad usage.",
         .uses = coordcheck_uses, .n_uses = N_USES(coordcheck_uses)},
     [MN_CMD_DUALIZE] = {
         .id = MN_CMD_DUALIZE, .name = "dualize",
@@ -191,8 +195,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "Writes OUT = lmo(IN): the unit-norm matrix T maximizing <IN, T> in the norm NAME\n"
             "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy;\n"
             "OUT has the same shape and dtype (float64 is computed in double where the\n"
-            "method allows: 'svd' always, the iterations through dgemm). A zero IN gives zero.\n"
-            "OUT is written atomically; an existing OUT must be a regular file.",
+            "method allows: 'svd' always, the iterations through dgemm). A zero IN gives\n"
+            "zero. OUT is written atomically; an existing OUT must be a regular file.",
         .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
         .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
     [MN_CMD_NORM] = {

@@ -676,9 +676,9 @@ void mn_cli_help(const mn_cli_command *cmd, FILE *f)
             col++;
             put_words(f, &col, HELP_COL, o->names());
         }
-        if (use->deflt) {
+        if (use->deflt) { /* one unit, so that it reads whole */
             snprintf(item, sizeof item, "(default %s)", use->deflt);
-            put_words(f, &col, HELP_COL, item);
+            put_unit(f, &col, HELP_COL, item, strlen(item));
         } else if (use->note) {
             snprintf(item, sizeof item, "(%s)", use->note);
             put_words(f, &col, HELP_COL, item);

@@ -62,13 +62,14 @@ char *mn_cli_join(const char *cmd, const char *dir, const char *name)
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISDIR(m)    ? "a directory"
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISDIR(m)  ? "a directory"
            : S_ISCHR(m)  ? "a character device"
            : S_ISBLK(m)  ? "a block device"
            : S_ISFIFO(m) ? "a fifo"
            : S_ISSOCK(m) ? "a socket"
            : S_ISLNK(m)  ? "a symbolic link"
-                         : "not a regular file";
+                         : "a special file";
 }
 
 /* The directory part of path ("." when it has none), in a new string. */
