@@ -1,4 +1,5 @@
 /* modnorm train: train a model on Fashion-MNIST and report test accuracy. */
+#include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -93,13 +94,21 @@ int mn_cmd_train(mn_cli_args *a)
     mn_dataset_free(&test);
     if (view.bar)
         fputc('\n', stderr);
+    if (st == MN_ERR_NONFINITE) { /* an update or the test loss overflowed: diverged too */
+        fprintf(stderr, "modnorm train: %s after %lld steps: stopping (diverged; try a smaller "
+                "--lr)\n", mn_last_error(), (long long)r.steps);
+        r.diverged = true;
+        r.train_loss = r.test_loss = INFINITY;
+        r.test_acc = 0;
+        st = MN_OK;
+    } else if (r.diverged) {
+        fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
+                "(diverged; try a smaller --lr)\n", (long long)r.diverged_at);
+    }
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     if (view.rc != MN_EXIT_OK)
         return view.rc;
-    if (r.diverged)
-        fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
-                "(diverged; try a smaller --lr)\n", (long long)r.diverged_at);
     if (a->json) {
         int rc = print_result_json(&r);
         if (rc != MN_EXIT_OK)
