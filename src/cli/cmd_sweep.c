@@ -375,9 +375,11 @@ static int run_grid(const sweep_args *a, const mn_dataset *train, const mn_datas
     char shown[MN_CLI_SHOWN_CAP];
     *appended = 0;
     FILE *csv = open_csv(a->csv_path);
-    if (!csv)
+    if (!csv) {
+        const char *why = strerror(errno);
         return mn_cli_error(CMD, "cannot append to %s: %s",
-                            mn_cli_shown(a->csv_path, shown, sizeof shown), strerror(errno));
+                            mn_cli_shown(a->csv_path, shown, sizeof shown), why);
+    }
     sweep_ctx c = {.args = a, .train = train, .test = test, .runs = runs, .n_runs = n_runs,
                    .csv = csv, .t0 = now(), .tty = isatty(STDERR_FILENO)};
     pthread_mutex_init(&c.mu, NULL);

@@ -95,25 +95,26 @@ static char *parent_of(const char *path)
     return p;
 }
 
-/* A directory we may create entries in; MN_EXIT_OK or a message. */
+/* A directory we may create entries in; MN_EXIT_OK or a message naming
+ * `target` (the output) and, when it is another path, `dir`. */
 static int check_writable_dir(const char *cmd, const char *what, const char *target,
                               const char *dir)
 {
-    char b1[MN_CLI_SHOWN_CAP], b2[MN_CLI_SHOWN_CAP];
+    char b1[MN_CLI_SHOWN_CAP], b2[MN_CLI_SHOWN_CAP], where[MN_CLI_SHOWN_CAP + 4] = "";
     struct stat st;
+    const char *why = NULL;
     if (stat(dir, &st) != 0)
-        return mn_cli_error(cmd, "cannot write %s %s: %s: %s", what,
-                            mn_cli_shown(target, b1, sizeof b1), mn_cli_shown(dir, b2, sizeof b2),
-                            strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return mn_cli_error(cmd, "cannot write %s %s: %s is not a directory", what,
-                            mn_cli_shown(target, b1, sizeof b1),
-                            mn_cli_shown(dir, b2, sizeof b2));
-    if (access(dir, W_OK | X_OK) != 0)
-        return mn_cli_error(cmd, "cannot write %s %s: %s: %s", what,
-                            mn_cli_shown(target, b1, sizeof b1), mn_cli_shown(dir, b2, sizeof b2),
-                            strerror(errno));
-    return MN_EXIT_OK;
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (!why)
+        return MN_EXIT_OK;
+    if (strcmp(target, dir) != 0)
+        snprintf(where, sizeof where, "%s: ", mn_cli_shown(dir, b2, sizeof b2));
+    return mn_cli_error(cmd, "cannot write %s %s: %s%s", what,
+                        mn_cli_shown(target, b1, sizeof b1), where, why);
 }
 
 int mn_cli_check_output_file(const char *cmd, const char *what, const char *path)
@@ -126,8 +127,9 @@ int mn_cli_check_output_file(const char *cmd, const char *what, const char *path
                                 "replace it", what, mn_cli_shown(path, b, sizeof b),
                                 kind_of(st.st_mode));
     } else if (errno != ENOENT) {
+        const char *why = strerror(errno);
         return mn_cli_error(cmd, "cannot write %s %s: %s", what, mn_cli_shown(path, b, sizeof b),
-                            strerror(errno));
+                            why);
     }
     char *dir = parent_of(path);
     if (!dir)
@@ -149,9 +151,11 @@ int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, 
         *exists = true;
         return check_writable_dir(cmd, what, dir, dir);
     }
-    if (errno != ENOENT)
+    if (errno != ENOENT) {
+        const char *why = strerror(errno);
         return mn_cli_error(cmd, "cannot use %s %s: %s", what, mn_cli_shown(dir, b, sizeof b),
-                            strerror(errno));
+                            why);
+    }
     /* Missing: the nearest ancestor that exists must take new entries. */
     char *p = parent_of(dir);
     while (p && stat(p, &st) != 0 && errno == ENOENT && strcmp(p, ".") != 0 &&
