@@ -269,6 +269,8 @@ START_TEST(test_train_errors)
         {"dualize --norm spectral --form fast a.npy b.npy",
          "--form 'fast' must be one of: auto, direct, gram", 2},
         {"bench step --width 0", "--width '0'", 2},
+        {"train --atom-norm 3=rms-rms --data-dir /nonexistent", "K in [0, 3)", 2},
+        {"train --depth 2 --atom-norm 1=linf-l1", "NP-hard", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code = run(cases[i].args, buf, sizeof buf);

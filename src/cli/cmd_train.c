@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/json_out.h"
+#include "cli/models.h"
 #include "cli/trainer.h"
 
 #define CMD "train"
@@ -74,8 +75,14 @@ int mn_cmd_train(mn_cli_args *a)
 {
     mn_train_opts o;
     mn_cli_train_opts_from(a, &o);
+    /* Before any work: --atom-norm's K names an atom of this model. */
+    mn_status st = mn_cli_check_atom_norms(&o.model, &a->atom_norms);
+    if (st == MN_ERR_ARG)
+        return mn_cli_usage_error(CMD, "%s", mn_last_error());
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
     mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
+    st = mn_fashion_mnist_load(a->data_dir, &train, &test);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     if (o.batch > train.n) {
