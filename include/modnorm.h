@@ -14,7 +14,9 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
+#include "modnorm/train.h"
 #include "modnorm/study.h"
+#include "modnorm/coordcheck.h"
 
 #define MN_VERSION "0.1.0"
 

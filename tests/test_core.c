@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/lapack.h"
 #include "testutil.h"
 
 START_TEST(test_status)
@@ -45,6 +46,87 @@ START_TEST(test_tensor_views)
     ck_assert_int_eq(m.cols, 6);
     mn_tensor_destroy(t); /* does not free buf */
     ck_assert_float_eq(buf[5], 6);
+}
+END_TEST
+
+/* Sizes from a caller are checked before anything is allocated: a negative
+ * dimension, or a shape whose element count (or byte count) overflows, is
+ * refused with a message naming the function and the shape, never wrapped to
+ * a small buffer. (2^32, 2^32) wraps to 0 in 64-bit size arithmetic. */
+START_TEST(test_sizes_checked)
+{
+    const int64_t big = INT64_C(1) << 32;
+    const struct {
+        int ndim;
+        int64_t shape[MN_MAX_DIMS];
+        const char *needle;
+    } bad[] = {
+        {2, {big, big}, "(4294967296, 4294967296)"},
+        {1, {INT64_MAX}, "more than"},
+        {2, {INT64_C(1) << 31, INT64_C(1) << 31}, "more than"}, /* 2^62 floats = 2^64 bytes */
+        {4, {1 << 16, 1 << 16, 1 << 16, 1 << 16}, "more than"},
+        {3, {4, -1, 4}, "shape[1] = -1"},
+        {2, {-big, -big}, "negative"}, /* the product would be positive */
+        {2, {0, -1}, "negative"},
+    };
+    float buf[4] = {0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mn_tensor *t = (mn_tensor *)buf; /* must come back NULL */
+        mn_clear_error();
+        ck_assert_int_eq(mn_tensor_create(&t, bad[i].ndim, bad[i].shape), MN_ERR_ARG);
+        ck_assert_ptr_null(t);
+        ck_assert_msg(strstr(mn_last_error(), "mn_tensor_create") &&
+                          strstr(mn_last_error(), bad[i].needle),
+                      "case %zu: '%s' lacks '%s'", i, mn_last_error(), bad[i].needle);
+        ck_assert_ptr_null(strchr(mn_last_error(), '\n'));
+        t = (mn_tensor *)buf;
+        ck_assert_int_eq(mn_tensor_wrap(&t, buf, bad[i].ndim, bad[i].shape), MN_ERR_ARG);
+        ck_assert_ptr_null(t);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "mn_tensor_wrap"));
+        if (bad[i].ndim == 2) {
+            mn_mat m = {.data = buf};
+            ck_assert_int_eq(mn_mat_alloc(&m, MN_F64, bad[i].shape[0], bad[i].shape[1]),
+                             MN_ERR_ARG);
+            ck_assert_ptr_eq(m.data, buf); /* untouched */
+            ck_assert_msg(strstr(mn_last_error(), bad[i].needle), "mn_mat_alloc: '%s'",
+                          mn_last_error());
+        }
+    }
+    /* The limit is in bytes: 2^60 doubles (2^63 bytes) are refused. */
+    mn_mat m;
+    ck_assert_int_eq(mn_mat_alloc(&m, MN_F64, INT64_C(1) << 30, INT64_C(1) << 30), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "8 bytes"));
+    /* Empty shapes are fine and allocate something freeable. */
+    mn_tensor *t;
+    ck_assert_ok(mn_tensor_create(&t, 2, (const int64_t[]){0, big}));
+    ck_assert_int_eq(mn_tensor_numel(t), 0);
+    mn_tensor_destroy(t);
+    ck_assert_ok(mn_mat_alloc(&m, MN_F32, big, 0));
+    mn_mat_free(&m);
+
+    /* Atoms and networks: a Linear's weights, and a network's sum of them. */
+    mn_module *lin = NULL;
+    ck_assert_int_eq(mn_linear(&lin, big, big), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "Linear"));
+    ck_assert_int_eq(mn_embed(&lin, big, big), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "Embed"));
+    mn_module *layers[2], *root;
+    ck_assert_ok(mn_linear(&layers[0], INT64_C(1) << 30, INT64_C(1) << 30)); /* 2^62 bytes */
+    ck_assert_ok(mn_linear(&layers[1], INT64_C(1) << 30, INT64_C(1) << 30));
+    ck_assert_ok(mn_sequential(&root, 2, layers));
+    mn_network *net = (mn_network *)buf;
+    ck_assert_int_eq(mn_network_create(&net, root, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
+    ck_assert_ptr_null(net);
+    ck_assert_msg(strstr(mn_last_error(), "mn_network_create"), "'%s'", mn_last_error());
+
+    /* LAPACK's 32-bit sizes: a 2^31 x 1 view is refused before its data is
+     * read (the view's 4 floats are all there is). */
+    mn_mat tall = {.dtype = MN_F32, .rows = INT64_C(1) << 31, .cols = 1, .rs = 1, .cs = 1,
+                   .data = buf};
+    double sv;
+    int e;
+    ck_assert_int_eq(mn_lapack_singular_values(&tall, &sv, &e), MN_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "2147483648x1"));
 }
 END_TEST
 
@@ -176,6 +258,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_status);
     tcase_add_test(tc, test_tensor_views);
+    tcase_add_test(tc, test_sizes_checked);
     tcase_add_test(tc, test_rng_reproducible);
     tcase_add_test(tc, test_blas_against_naive);
     tcase_add_test(tc, test_blas_threaded_against_naive);

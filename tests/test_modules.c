@@ -2118,6 +2118,158 @@ START_TEST(test_clone_and_power_are_independent)
 }
 END_TEST
 
+/* ---- the public visitor (mn_network_visit) ------------------------------ */
+
+#define VISIT_MAX 16
+typedef struct visit_log {
+    int n, stop_at;
+    mn_status stop_with;
+    bool set_message;
+    mn_module_visit v[VISIT_MAX];
+    const mn_tensor *out[VISIT_MAX][2];
+} visit_log;
+
+static mn_status log_visit(void *ctx, const mn_module_visit *v)
+{
+    visit_log *l = ctx;
+    ck_assert_int_lt(l->n, VISIT_MAX);
+    ck_assert_int_le(v->n_outputs, 2);
+    l->v[l->n] = *v;
+    for (int k = 0; k < v->n_outputs; k++)
+        l->out[l->n][k] = v->outputs[k];
+    if (v->n_outputs == 0)
+        ck_assert_ptr_null(v->outputs);
+    if (l->n++ == l->stop_at) {
+        if (l->set_message)
+            mn_module_set_mass(NULL, 1); /* leaves "set_mass: module is NULL" */
+        return l->stop_with;
+    }
+    return MN_OK;
+}
+
+/* y = x Wᵀ with W atom k's weights, in double. */
+static void ref_linear(mn_network *net, int k, const double *x, int64_t B, double *y)
+{
+    mn_mat W = mn_network_atom_view(net, k, mn_network_weights(net));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t o = 0; o < W.rows; o++) {
+            double s = 0;
+            for (int64_t i = 0; i < W.cols; i++)
+                s += x[b * W.cols + i] * mn_mat_get(&W, o, i);
+            y[b * W.rows + o] = s;
+        }
+}
+
+static void assert_tensor_near(const mn_tensor *t, const double *ref, int64_t B, int64_t d)
+{
+    ck_assert_int_eq(t->ndim, 2);
+    ck_assert_int_eq(t->shape[0], B);
+    ck_assert_int_eq(t->shape[1], d);
+    for (int64_t i = 0; i < B * d; i++)
+        ck_assert_msg(fabs(t->data[i] - ref[i]) <= 1e-5 * (1 + fabs(ref[i])),
+                      "element %lld: %.9g, reference %.9g", (long long)i, t->data[i], ref[i]);
+}
+
+/* Order, depth, atom index and the outputs of every module, against a
+ * forward computed here from the weights; stopping; NULL arguments. */
+START_TEST(test_visit_tree_and_outputs)
+{
+    /* Identity, Linear(4←3), ReLU, Sum(Linear(2←4), Seq(Linear(2←4), Abs)), Mul(-2). */
+    mn_module *root = SEQ(bond(mn_identity), linear(4, 3), bond(mn_relu),
+                          sum(linear(2, 4), SEQ(linear(2, 4), bond(mn_abs))), mul(-2));
+    mn_network *net = net_new(root, 5);
+    static const struct { const char *kind; int depth, atom, children; } want[] = {
+        {"Sequential", 0, -1, 5}, {"Identity", 1, -1, 0}, {"Linear", 1, 0, 0},
+        {"ReLU", 1, -1, 0},       {"Sum", 1, -1, 2},      {"Tuple", 2, -1, 2},
+        {"Linear", 3, 1, 0},      {"Sequential", 3, -1, 2}, {"Linear", 4, 2, 0},
+        {"Abs", 4, -1, 0},        {"Add", 2, -1, 0},      {"Mul", 1, -1, 0}};
+    const int n_want = (int)(sizeof want / sizeof want[0]);
+
+    /* Before any forward: the tree, and no outputs. */
+    visit_log l = {.stop_at = -1};
+    ck_assert_ok(mn_network_visit(net, log_visit, &l));
+    ck_assert_int_eq(l.n, n_want);
+    for (int i = 0; i < n_want; i++) {
+        ck_assert_int_eq(l.v[i].index, i);
+        ck_assert_str_eq(mn_module_kind(l.v[i].module), want[i].kind);
+        ck_assert_int_eq(l.v[i].depth, want[i].depth);
+        ck_assert_int_eq(l.v[i].atom, want[i].atom);
+        ck_assert_int_eq(mn_module_child_count(l.v[i].module), want[i].children);
+        ck_assert_int_eq(l.v[i].n_outputs, 0);
+        if (want[i].atom >= 0)
+            ck_assert_ptr_eq(l.v[i].module, mn_network_atom(net, want[i].atom));
+    }
+    ck_assert_ptr_eq(l.v[0].module, mn_network_root(net));
+
+    /* Two forwards with different inputs: the outputs are the last one's. */
+    const int64_t B = 3;
+    mn_tensor *x = tensor_new(2, (int64_t[]){B, 3});
+    mn_rng r;
+    mn_rng_seed(&r, 11);
+    for (int pass = 0; pass < 2; pass++) {
+        fill_normal(x, &r, 1);
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        l = (visit_log){.stop_at = -1};
+        ck_assert_ok(mn_network_visit(net, log_visit, &l));
+        ck_assert_int_eq(l.n, n_want);
+
+        double xd[9], h1[12], h2[12], h3[6], h4[6], h5[6], add[6], out[6];
+        for (int i = 0; i < 9; i++)
+            xd[i] = x->data[i];
+        ref_linear(net, 0, xd, B, h1);
+        for (int i = 0; i < 12; i++)
+            h2[i] = h1[i] > 0 ? h1[i] : 0;
+        ref_linear(net, 1, h2, B, h3);
+        ref_linear(net, 2, h2, B, h4);
+        for (int i = 0; i < 6; i++) {
+            h5[i] = fabs(h4[i]);
+            add[i] = h3[i] + h5[i];
+            out[i] = -2 * add[i];
+        }
+        /* Leaves: one output each, equal to the reference. */
+        for (int i = 0; i < n_want; i++)
+            if (want[i].children == 0)
+                ck_assert_int_eq(l.v[i].n_outputs, 1);
+        ck_assert_ptr_eq(l.out[1][0], x); /* Identity borrows the input */
+        assert_tensor_near(l.out[2][0], h1, B, 4);
+        assert_tensor_near(l.out[3][0], h2, B, 4);
+        assert_tensor_near(l.out[6][0], h3, B, 2);
+        assert_tensor_near(l.out[8][0], h4, B, 2);
+        assert_tensor_near(l.out[9][0], h5, B, 2);
+        assert_tensor_near(l.out[10][0], add, B, 2);
+        assert_tensor_near(l.out[11][0], out, B, 2);
+        /* Compounds: a sequential's is its last child's, a tuple's its children's. */
+        ck_assert_int_eq(l.v[0].n_outputs, 1);
+        ck_assert_ptr_eq(l.out[0][0], y);
+        ck_assert_ptr_eq(l.out[0][0], l.out[11][0]);
+        ck_assert_ptr_eq(l.out[4][0], l.out[10][0]);
+        ck_assert_ptr_eq(l.out[7][0], l.out[9][0]);
+        ck_assert_int_eq(l.v[5].n_outputs, 2);
+        ck_assert_ptr_eq(l.out[5][0], l.out[6][0]);
+        ck_assert_ptr_eq(l.out[5][1], l.out[9][0]);
+    }
+
+    /* A callback that stops: the walk ends there with its status, and its
+     * message stays; without a message the walk names the module. */
+    l = (visit_log){.stop_at = 4, .stop_with = MN_ERR_NUMERIC, .set_message = true};
+    ck_assert_int_eq(mn_network_visit(net, log_visit, &l), MN_ERR_NUMERIC);
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_str_eq(mn_last_error(), "set_mass: module is NULL");
+    l = (visit_log){.stop_at = 4, .stop_with = MN_ERR_UNSUPPORTED};
+    ck_assert_int_eq(mn_network_visit(net, log_visit, &l), MN_ERR_UNSUPPORTED);
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "module 4 (Sum)"));
+
+    ck_assert_int_eq(mn_network_visit(NULL, log_visit, &l), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "net"));
+    ck_assert_int_eq(mn_network_visit(net, NULL, &l), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "visitor"));
+    mn_tensor_destroy(x);
+    mn_network_destroy(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("modules");
@@ -2151,6 +2303,7 @@ int main(void)
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_determinism);
     tcase_add_test(tc, test_clone_and_power_are_independent);
+    tcase_add_test(tc, test_visit_tree_and_outputs);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

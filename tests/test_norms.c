@@ -2,7 +2,9 @@
  * square, 1 x n and n x 1 matrices (float32 and float64) the three properties
  * of an LMO: ‖lmo(G)‖ = 1, <G, lmo(G)> = dual(G), and no feasible point does
  * better. Operator norm values are checked against sampled ‖Ax‖_β / ‖x‖_α. */
+#include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +334,181 @@ START_TEST(test_l2_extreme_float64)
 }
 END_TEST
 
+/* ---- the whole range of each dtype (FTZ/DAZ off, as in a fresh process) --- */
+
+/* Failures collected over a sweep, reported together (the first few). */
+typedef struct {
+    int count;
+    char text[2048];
+} failures;
+
+static void failed(failures *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failed(failures *f, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line); /* all of them, in the test's log */
+    size_t used = strlen(f->text);
+    if (f->count++ < 8 && used + strlen(line) + 2 < sizeof f->text) {
+        strcat(f->text, line);
+        strcat(f->text, "\n");
+    }
+}
+
+/* value(G) where G = 2^e·G_ref must be 2^e·value(G_ref), to 1e-12 and to the
+ * half-ulp a subnormal double result carries; where 2^e·value(G_ref) passes
+ * DBL_MAX the call must refuse with MN_ERR_NONFINITE and say so. */
+static void check_scaled_value(failures *f, const mn_norm *n, bool dual, const mn_mat *G,
+                               const mn_mat *Gref, int e, const char *what)
+{
+    double ref, got = NAN;
+    ck_assert_ok(dual ? mn_norm_dual(n, Gref, &ref) : mn_norm_value(n, Gref, &ref));
+    double want = ldexp(ref, e);
+    mn_clear_error();
+    mn_status st = dual ? mn_norm_dual(n, G, &got) : mn_norm_value(n, G, &got);
+    if (isinf(want)) {
+        if (st != MN_ERR_NONFINITE || !strstr(mn_last_error(), "largest double"))
+            failed(f, "%s %s: %s beyond DBL_MAX gave %s (%.6g): '%s'", n->name, what,
+                   dual ? "dual" : "value", mn_status_str(st), got, mn_last_error());
+        return;
+    }
+    if (st != MN_OK || !(fabs(got - want) <= 1e-12 * want + 2 * 0x1p-1074))
+        failed(f, "%s %s: %s = %.17g (%s), want %.17g", n->name, what, dual ? "dual" : "value",
+               got, mn_status_str(st), want);
+}
+
+static double max_abs_of(const mn_mat *A)
+{
+    double m = 0;
+    for (int64_t i = 0; i < A->rows; i++)
+        for (int64_t j = 0; j < A->cols; j++)
+            m = fmax(m, fabs(mn_mat_get(A, i, j)));
+    return m;
+}
+
+/* lmo(G) = lmo(G_ref): an LMO does not depend on the scale of G. */
+static void check_scaled_lmo(failures *f, const mn_norm *n, const mn_mat *G, const mn_mat *Gref,
+                             const char *what)
+{
+    mn_mat L, R;
+    ck_assert_ok(mn_mat_alloc(&L, G->dtype, G->rows, G->cols));
+    ck_assert_ok(mn_mat_alloc(&R, G->dtype, G->rows, G->cols));
+    ck_assert_ok(mn_norm_lmo(n, &R, Gref, NULL));
+    mn_status st = mn_norm_lmo(n, &L, G, NULL);
+    double diff = st == MN_OK ? tm_max_abs_diff(&L, &R) : NAN;
+    double tol = (G->dtype == MN_F32 ? 1e-6 : 1e-12) * max_abs_of(&R);
+    if (st != MN_OK || !(diff <= tol))
+        failed(f, "%s %s: lmo off by %.3g (%s: %s)", n->name, what, diff, mn_status_str(st),
+               st == MN_OK ? "" : mn_last_error());
+    mn_mat_free(&L);
+    mn_mat_free(&R);
+}
+
+/* Every registered norm, float32 and float64, with inputs whose largest entry
+ * sits at 2^e for e across the dtype's whole range: deep in the subnormals
+ * (most entries round to a few bits or to 0), at the smallest normal, where
+ * squares underflow, where squares overflow, and a factor ~2 below the
+ * largest finite value. Value and dual are 2^e times those of the same matrix
+ * at scale 1 (exactly G·2^-e), and the lmo is the same. */
+START_TEST(test_every_norm_over_the_whole_range)
+{
+    static const int exps[2][9] = {{-148, -140, -130, -126, -100, -64, 64, 100, 126},
+                                   {-1072, -1060, -1040, -1022, -1000, -540, 540, 1000, 1022}};
+    static const int64_t ext_shapes[][2] = {{3, 5}, {5, 3}, {1, 4}, {4, 1}, {4, 4}};
+    failures f = {0, ""};
+    for (size_t k = 0; k < mn_norm_count(); k++) {
+        const mn_norm *n = mn_norm_at(k);
+        for (int dt = MN_F32; dt <= MN_F64; dt++)
+            for (size_t si = 0; si < sizeof ext_shapes / sizeof ext_shapes[0]; si++)
+                for (int ei = 0; ei < 9; ei++) {
+                    int e = exps[dt][ei];
+                    mn_mat G = tm_gaussian_at((mn_dtype)dt, ext_shapes[si][0], ext_shapes[si][1],
+                                              e, 70 + si);
+                    if (mn_mat_is_zero(&G)) { /* everything rounded away: nothing to scale */
+                        mn_mat_free(&G);
+                        continue;
+                    }
+                    mn_mat Gref = tm_pow2_copy(&G, -e);
+                    char what[64];
+                    snprintf(what, sizeof what, "%s %lldx%lld at 2^%d", mn_dtype_name(G.dtype),
+                             (long long)G.rows, (long long)G.cols, e);
+                    check_scaled_value(&f, n, false, &G, &Gref, e, what);
+                    check_scaled_value(&f, n, true, &G, &Gref, e, what);
+                    check_scaled_lmo(&f, n, &G, &Gref, what);
+                    mn_mat_free(&Gref);
+                    mn_mat_free(&G);
+                }
+    }
+    ck_assert_msg(f.count == 0, "%d failures, the first:\n%s", f.count, f.text);
+}
+END_TEST
+
+/* The issue's probe: float32 diag(3e-40, 1e-40) (both subnormal) under the
+ * spectral norm has value 3e-40, dual 4e-40 and lmo the identity; and where
+ * a norm of finite float64 entries passes DBL_MAX it is refused, not inf,
+ * while its lmo is still right. */
+START_TEST(test_subnormal_and_overflowing_examples)
+{
+    float d[4] = {3e-40f, 0, 0, 1e-40f};
+    mn_mat G = mn_mat_view(MN_F32, d, 2, 2), L;
+    ck_assert(d[0] > 0 && d[0] < FLT_MIN && d[3] > 0);
+    const mn_norm *spectral, *n;
+    ck_assert_ok(mn_norm_lookup("spectral", &spectral));
+    double v, du;
+    ck_assert_ok(mn_norm_value(spectral, &G, &v));
+    ck_assert_ok(mn_norm_dual(spectral, &G, &du));
+    ck_assert_double_eq_tol(v / (double)d[0], 1, 1e-12);
+    ck_assert_double_eq_tol(du / ((double)d[0] + (double)d[3]), 1, 1e-12);
+    ck_assert_ok(mn_mat_alloc(&L, MN_F32, 2, 2));
+    ck_assert_ok(mn_norm_lmo(spectral, &L, &G, NULL));
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            ck_assert_double_eq_tol(mn_mat_get(&L, i, j), i == j, 1e-7);
+    mn_mat_free(&L);
+
+    double big[9];
+    for (int i = 0; i < 9; i++)
+        big[i] = 1e308;
+    mn_mat B = mn_mat_view(MN_F64, big, 3, 3);
+    static const struct {
+        const char *norm;
+        double value; /* 0: beyond DBL_MAX */
+    } cases[] = {{"l1", 0},        {"linf", 1e308},     {"frobenius", 0}, {"rms", 1e308},
+                 {"spectral", 0},  {"l1-linf", 1e308},  {"l1-l1", 0},     {"nuclear", 0},
+                 {"rms-rms", 0},   {"l2-rms", 1e308 * 1.7320508075688772}}; /* σ/√3 */
+    ck_assert_ok(mn_mat_alloc(&L, MN_F64, 3, 3));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_ok(mn_norm_lookup(cases[i].norm, &n));
+        mn_clear_error();
+        mn_status st = mn_norm_value(n, &B, &v);
+        if (cases[i].value == 0) {
+            ck_assert_msg(st == MN_ERR_NONFINITE, "%s: %s, %g", n->name, mn_status_str(st), v);
+            ck_assert_msg(strstr(mn_last_error(), n->name) &&
+                              strstr(mn_last_error(), "largest double"),
+                          "%s: '%s'", n->name, mn_last_error());
+        } else {
+            ck_assert_ok(st);
+            ck_assert_double_eq_tol(v / cases[i].value, 1, 1e-14);
+        }
+        /* the lmo of a matrix of equal entries, whatever their size */
+        ck_assert_ok(mn_norm_lmo(n, &L, &B, NULL));
+        mn_mat one;
+        double ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+        one = mn_mat_view(MN_F64, ones, 3, 3);
+        mn_mat R;
+        ck_assert_ok(mn_mat_alloc(&R, MN_F64, 3, 3));
+        ck_assert_ok(mn_norm_lmo(n, &R, &one, NULL));
+        ck_assert_msg(tm_max_abs_diff(&L, &R) <= 1e-14, "%s: lmo of 1e308·ones off by %g",
+                      n->name, tm_max_abs_diff(&L, &R));
+        mn_mat_free(&R);
+    }
+    mn_mat_free(&L);
+}
+END_TEST
+
 START_TEST(test_lookup)
 {
     const mn_norm *n, *m;
@@ -400,6 +577,8 @@ int main(void)
     tcase_add_test(tc, test_zero_and_nonfinite);
     tcase_add_test(tc, test_lookup);
     tcase_add_test(tc, test_l2_extreme_float64);
+    tcase_add_test(tc, test_every_norm_over_the_whole_range);
+    tcase_add_test(tc, test_subnormal_and_overflowing_examples);
     tcase_add_test(tc, test_against_numpy_fixture);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

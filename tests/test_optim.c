@@ -679,6 +679,129 @@ START_TEST(test_shared_atoms_match_serial)
 }
 END_TEST
 
+/* Every solver kind (steepest descent under muon, sgd and sign; AdamW),
+ * with momentum and weight decay: a NaN, +Inf or −Inf gradient entry at the
+ * first or last entry of the first or last atom is refused with a message
+ * naming the atom, and changes nothing: the step count stays, the weights
+ * are bit for bit the same, and the next good step lands exactly where a
+ * twin solver that never saw the bad step lands (so the moments are the
+ * same too). */
+START_TEST(test_nonfinite_gradient_changes_nothing)
+{
+    static const char *kinds[] = {"muon", "sgd", "sign", "adam"};
+    const float bads[] = {NAN, INFINITY, -INFINITY};
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
+        for (int atom_last = 0; atom_last <= 1; atom_last++)
+            for (int entry_last = 0; entry_last <= 1; entry_last++)
+                for (size_t bi = 0; bi < 3; bi++) {
+                    mn_network *net = make_net(3, 40), *twin = make_net(3, 40);
+                    int64_t n = mn_network_param_count(net);
+                    mn_solver_config cfg;
+                    ck_assert_ok(mn_solver_preset(&cfg, kinds[ki], MN_PARAM_MODULAR));
+                    cfg.schedule = MN_SCHEDULE_CONSTANT;
+                    cfg.weight_decay = 0.1;
+                    cfg.polar.threads = 1;
+                    mn_solver *s = make_solver(net, &cfg), *t = make_solver(twin, &cfg);
+                    /* One good step each: the moments are no longer zero. */
+                    fill_grads(net, 41);
+                    fill_grads(twin, 41);
+                    ck_assert_ok(mn_solver_step(s, net));
+                    ck_assert_ok(mn_solver_step(t, twin));
+
+                    float *before = malloc((size_t)n * sizeof *before);
+                    ck_assert_ptr_nonnull(before);
+                    memcpy(before, mn_network_weights(net), (size_t)n * sizeof *before);
+                    fill_grads(net, 42);
+                    int k = atom_last ? mn_network_atom_count(net) - 1 : 0;
+                    block b = atom_block(net, k);
+                    int64_t at = b.off + (entry_last ? b.rows * b.cols - 1 : 0);
+                    mn_network_grads(net)[at] = bads[bi];
+                    mn_clear_error();
+                    char what[96];
+                    snprintf(what, sizeof what, "%s, %g at entry %lld of atom %d", kinds[ki],
+                             (double)bads[bi], (long long)(at - b.off), k);
+                    ck_assert_msg(mn_solver_step(s, net) == MN_ERR_NONFINITE, "%s: accepted", what);
+                    char needle[32];
+                    snprintf(needle, sizeof needle, "gradient of atom %d", k);
+                    ck_assert_msg(strstr(mn_last_error(), needle), "%s: message '%s' lacks '%s'",
+                                  what, mn_last_error(), needle);
+                    ck_assert_int_eq(mn_solver_steps_taken(s), 1);
+                    ck_assert_msg(memcmp(before, mn_network_weights(net),
+                                         (size_t)n * sizeof *before) == 0,
+                                  "%s: weights changed", what);
+
+                    fill_grads(net, 43);
+                    fill_grads(twin, 43);
+                    ck_assert_ok(mn_solver_step(s, net));
+                    ck_assert_ok(mn_solver_step(t, twin));
+                    ck_assert_int_eq(mn_solver_steps_taken(s), 2);
+                    ck_assert_msg(memcmp(mn_network_weights(twin), mn_network_weights(net),
+                                         (size_t)n * sizeof *before) == 0,
+                                  "%s: the next step differs from the twin's (moments changed)",
+                                  what);
+                    free(before);
+                    mn_solver_destroy(s);
+                    mn_solver_destroy(t);
+                    mn_network_destroy(net);
+                    mn_network_destroy(twin);
+                }
+}
+END_TEST
+
+/* A finite gradient whose step would still make a weight non-finite is
+ * refused the same way: AdamW's second moment g² past FLT_MAX (it would
+ * freeze the weight for good), and a sharp sgd step of a gradient near
+ * FLT_MAX (its multiplier dual(g) overflows float32). */
+START_TEST(test_overflowing_step_changes_nothing)
+{
+    const struct {
+        const char *preset;
+        float g;
+        const char *needle;
+    } cases[] = {
+        {"adam", 1e25f, "second moment overflows"},
+        {"sgd", 3e38f, "update overflows"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_network *net = make_net(3, 50);
+        int64_t n = mn_network_param_count(net);
+        mn_solver_config cfg = preset(cases[i].preset, MN_PARAM_SP);
+        cfg.lr = 0.5;
+        cfg.weight_decay = 0.1;
+        mn_solver *s = make_solver(net, &cfg);
+        fill_grads(net, 51);
+        int k = mn_network_atom_count(net) - 1;
+        block b = atom_block(net, k);
+        for (int64_t j = b.off; j < b.off + b.rows * b.cols; j++)
+            mn_network_grads(net)[j] = cases[i].g;
+        float *before = malloc((size_t)n * sizeof *before);
+        ck_assert_ptr_nonnull(before);
+        memcpy(before, mn_network_weights(net), (size_t)n * sizeof *before);
+        mn_clear_error();
+        ck_assert_int_eq(mn_solver_step(s, net), MN_ERR_NONFINITE);
+        ck_assert_msg(strstr(mn_last_error(), cases[i].needle) &&
+                          strstr(mn_last_error(), "atom 2"),
+                      "%s: '%s'", cases[i].preset, mn_last_error());
+        ck_assert_int_eq(mn_solver_steps_taken(s), 0);
+        ck_assert(memcmp(before, mn_network_weights(net), (size_t)n * sizeof *before) == 0);
+        /* and a good step after it is the first step of a fresh solver */
+        mn_network *twin = make_net(3, 50);
+        mn_solver *t = make_solver(twin, &cfg);
+        fill_grads(net, 52);
+        fill_grads(twin, 52);
+        ck_assert_ok(mn_solver_step(s, net));
+        ck_assert_ok(mn_solver_step(t, twin));
+        ck_assert(memcmp(mn_network_weights(twin), mn_network_weights(net),
+                         (size_t)n * sizeof *before) == 0);
+        free(before);
+        mn_solver_destroy(t);
+        mn_network_destroy(twin);
+        mn_solver_destroy(s);
+        mn_network_destroy(net);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -698,6 +821,8 @@ int main(void)
     tcase_add_test(tc, test_step_shape_mismatch);
     tcase_add_test(tc, test_atom_plan);
     tcase_add_test(tc, test_shared_atoms_match_serial);
+    tcase_add_test(tc, test_nonfinite_gradient_changes_nothing);
+    tcase_add_test(tc, test_overflowing_step_changes_nothing);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

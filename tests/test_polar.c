@@ -3,6 +3,7 @@
  * and fp64 matrix outputs against that map and against SVD, on Gaussian,
  * low-rank-plus-noise and 1/k-spectrum matrices of every orientation. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -416,6 +417,141 @@ START_TEST(test_dualize_uses_method)
 }
 END_TEST
 
+/* The whole range of each dtype, FTZ/DAZ off (as in a fresh process): for
+ * every iteration, both forms, float32 and float64, inputs whose largest
+ * entry sits at 2^e from deep in the subnormals to a factor ~2 below the
+ * largest finite value give what the same matrix gives at scale 1 (exactly
+ * G·2^-e), to the iteration's float rounding; through mn_dualize the
+ * spectral norms do the same. */
+START_TEST(test_whole_range_of_each_dtype)
+{
+    static const int exps[2][11] = {
+        {-148, -140, -130, -126, -100, -64, -40, 40, 64, 100, 126},
+        {-1072, -1060, -1040, -1022, -1000, -540, -300, 300, 540, 1000, 1022}};
+    static const int64_t shapes[][2] = {{3, 5}, {5, 3}, {6, 6}, {1, 4}, {4, 1}, {12, 40}};
+    mn_polar_form forms[] = {MN_POLAR_DIRECT, MN_POLAR_GRAM};
+    int failures = 0;
+    char first[512] = "";
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        for (int dt = MN_F32; dt <= MN_F64; dt++)
+            for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+                for (int ei = 0; ei < 11; ei++)
+                    for (int f = 0; f < (m->n_coeffs ? 2 : 1); f++) {
+                        int e = exps[dt][ei];
+                        mn_mat G = tm_gaussian_at((mn_dtype)dt, shapes[si][0], shapes[si][1], e,
+                                                  90 + si);
+                        if (mn_mat_is_zero(&G)) {
+                            mn_mat_free(&G);
+                            continue;
+                        }
+                        mn_mat Gref = tm_pow2_copy(&G, -e), R, W;
+                        ck_assert_ok(mn_mat_alloc(&R, G.dtype, G.rows, G.cols));
+                        ck_assert_ok(mn_mat_alloc(&W, G.dtype, G.rows, G.cols));
+                        ck_assert_ok(mn_polar_form_run(m, forms[f], 0, 1, &R, &Gref));
+                        mn_status st = mn_polar_form_run(m, forms[f], 0, 1, &W, &G);
+                        double top = 0;
+                        for (int64_t i = 0; i < R.rows; i++)
+                            for (int64_t j = 0; j < R.cols; j++)
+                                top = fmax(top, fabs(mn_mat_get(&R, i, j)));
+                        double diff = st == MN_OK ? tm_max_abs_diff(&R, &W) : NAN;
+                        double tol = (dt == MN_F32 ? 1e-4 : 1e-12) * fmax(top, 1e-300);
+                        if (st != MN_OK || !(diff <= tol)) {
+                            if (failures++ == 0)
+                                snprintf(first, sizeof first,
+                                         "%s form %d %s %lldx%lld at 2^%d: off by %.3g (%s)",
+                                         m->name, f, mn_dtype_name(G.dtype), (long long)G.rows,
+                                         (long long)G.cols, e, diff,
+                                         st == MN_OK ? "ok" : mn_last_error());
+                            fprintf(stderr, "%s form %d %s %lldx%lld at 2^%d: off by %.3g\n",
+                                    m->name, f, mn_dtype_name(G.dtype), (long long)G.rows,
+                                    (long long)G.cols, e, diff);
+                        }
+                        mn_mat_free(&R);
+                        mn_mat_free(&W);
+                        mn_mat_free(&Gref);
+                        mn_mat_free(&G);
+                    }
+    }
+    ck_assert_msg(failures == 0, "%d failures; the first: %s", failures, first);
+}
+END_TEST
+
+/* The issue's probe under every method: float32 diag(3e-40, 1e-40) (both
+ * subnormal; σ/‖G‖_F = 0.95 and 0.32) dualizes under the spectral norm to
+ * the identity, within the method's band (exactly, for svd), and so does
+ * diag(3e38, 1e38) near FLT_MAX, and its float64 kin near DBL_MAX. */
+START_TEST(test_subnormal_and_huge_diagonals)
+{
+    const mn_norm *spectral;
+    ck_assert_ok(mn_norm_lookup("spectral", &spectral));
+    const double pairs[][2] = {{3e-40, 1e-40}, {3e38, 1e38}, {3e-320, 1e-320}, {1.5e308, 5e307}};
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+            mn_dtype dt = p < 2 ? MN_F32 : MN_F64;
+            mn_mat G, L;
+            ck_assert_ok(mn_mat_alloc(&G, dt, 2, 2));
+            ck_assert_ok(mn_mat_alloc(&L, dt, 2, 2));
+            mn_mat_set(&G, 0, 0, pairs[p][0]);
+            mn_mat_set(&G, 1, 1, pairs[p][1]);
+            mn_dualize_opts o = {.method = m, .threads = 1};
+            ck_assert_ok(mn_dualize(spectral, &o, &L, &G));
+            double lo = m->band_lo - 1e-6, hi = m->band_hi + 1e-6;
+            for (int i = 0; i < 2; i++) {
+                double d = mn_mat_get(&L, i, i);
+                ck_assert_msg(d >= lo && d <= hi, "%s on diag(%g, %g): lmo[%d][%d] = %.9g, "
+                              "band [%g, %g]", m->name, pairs[p][0], pairs[p][1], i, i, d,
+                              m->band_lo, m->band_hi);
+                ck_assert_double_eq(mn_mat_get(&L, i, 1 - i), 0);
+            }
+            mn_mat_free(&G);
+            mn_mat_free(&L);
+        }
+    }
+}
+END_TEST
+
+/* With FTZ/DAZ on (training), as tensor.h documents: subnormal inputs read
+ * as zero, so an all-subnormal input has norm 0 and lmo 0; and a float32
+ * input whose squares sum past 1/FLT_MIN, where (1/‖G‖_F)² itself would flush
+ * to zero, is still normalized right by every iteration. */
+START_TEST(test_flush_to_zero_on)
+{
+    if (mn_flush_denormals(true) != MN_OK)
+        return; /* no FTZ/DAZ on this CPU: nothing to document */
+    const mn_norm *spectral;
+    ck_assert_ok(mn_norm_lookup("spectral", &spectral));
+    float sub[4] = {3e-40f, 0, 0, 1e-40f}, big[4] = {0x1p63f, 0, 0, 0x1p62f}, out[4];
+    mn_mat S = mn_mat_view(MN_F32, sub, 2, 2), B = mn_mat_view(MN_F32, big, 2, 2);
+    mn_mat O = mn_mat_view(MN_F32, out, 2, 2);
+    double v = -1;
+    ck_assert_ok(mn_norm_value(spectral, &S, &v));
+    ck_assert_double_eq(v, 0);
+    for (size_t k = 0; k < mn_polar_count(); k++) {
+        const mn_polar_method *m = mn_polar_at(k);
+        mn_dualize_opts o = {.method = m, .threads = 1};
+        out[0] = 7;
+        ck_assert_ok(mn_dualize(spectral, &o, &O, &S));
+        ck_assert(mn_mat_is_zero(&O));
+        for (int f = MN_POLAR_DIRECT; f <= MN_POLAR_GRAM; f++) {
+            o.form = (mn_polar_form)f;
+            ck_assert_ok(mn_dualize(spectral, &o, &O, &B));
+            for (int i = 0; i < 2; i++) {
+                ck_assert_msg(out[3 * i] >= m->band_lo - 1e-6 && out[3 * i] <= m->band_hi + 1e-6,
+                              "%s form %d under FTZ: diag(2^63, 2^62) gives %g at (%d, %d)",
+                              m->name, f, (double)out[3 * i], i, i);
+                ck_assert_float_eq(out[1 + i], 0);
+            }
+        }
+    }
+    ck_assert_ok(mn_flush_denormals(false));
+    /* and off again, the subnormal input is measured */
+    ck_assert_ok(mn_norm_value(spectral, &S, &v));
+    ck_assert_double_eq_tol(v / (double)sub[0], 1, 1e-12);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("polar");
@@ -432,6 +568,9 @@ int main(void)
     tcase_add_test(tc, test_in_place_and_extreme_scales);
     tcase_add_test(tc, test_polar_flops_and_form_choice);
     tcase_add_test(tc, test_dualize_uses_method);
+    tcase_add_test(tc, test_whole_range_of_each_dtype);
+    tcase_add_test(tc, test_subnormal_and_huge_diagonals);
+    tcase_add_test(tc, test_flush_to_zero_on);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -75,7 +75,10 @@ double *tm_singular_values(const mn_mat *A)
     int64_t k = A->rows < A->cols ? A->rows : A->cols;
     double *sv = malloc((size_t)k * sizeof(double));
     ck_assert_ptr_nonnull(sv);
-    ck_assert_ok(mn_lapack_singular_values(A, sv));
+    int e;
+    ck_assert_ok(mn_lapack_singular_values(A, sv, &e));
+    for (int64_t i = 0; i < k; i++)
+        sv[i] = ldexp(sv[i], e);
     return sv;
 }
 
@@ -97,4 +100,37 @@ int tm_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
+}
+
+mn_mat tm_pow2_copy(const mn_mat *G, int e)
+{
+    mn_mat S;
+    ck_assert_ok(mn_mat_alloc(&S, G->dtype, G->rows, G->cols));
+    for (int64_t i = 0; i < G->rows; i++)
+        for (int64_t j = 0; j < G->cols; j++)
+            mn_mat_set(&S, i, j, ldexp(mn_mat_get(G, i, j), e));
+    return S;
+}
+
+mn_mat tm_gaussian_at(mn_dtype dt, int64_t rows, int64_t cols, int e, uint64_t seed)
+{
+    mn_mat B = tm_make(TM_GAUSSIAN, MN_F64, rows, cols, seed);
+    double top = 0;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            top = fmax(top, fabs(mn_mat_get(&B, i, j)));
+    int te;
+    frexp(top, &te); /* top in [2^(te-1), 2^te) */
+    mn_mat S;
+    ck_assert_ok(mn_mat_alloc(&S, dt, rows, cols));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) {
+            /* two steps: 2^(e - te + 1) alone may not be a double */
+            double v = ldexp(mn_mat_get(&B, i, j), 1 - te);
+            if (dt == MN_F32)
+                v = (double)(float)v; /* round to float32 at a normal scale first */
+            mn_mat_set(&S, i, j, ldexp(v, e));
+        }
+    mn_mat_free(&B);
+    return S;
 }

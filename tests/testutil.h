@@ -26,6 +26,17 @@ const char *tm_kind_name(tm_kind kind);
 /* Singular values (descending, computed in double by LAPACK) into a new array. */
 double *tm_singular_values(const mn_mat *A);
 
+/* A copy of G with every element times 2^e, computed in double with ldexp
+ * and stored in G's dtype: exact wherever the result is a normal number (so
+ * tm_pow2_copy(tm_pow2_copy(G, e), -e) is G when the first copy stayed
+ * normal or was scaled up). Free with mn_mat_free. */
+mn_mat tm_pow2_copy(const mn_mat *G, int e);
+
+/* A rows x cols Gaussian matrix (seeded) scaled by a power of two so that
+ * its largest |entry| lies in [2^e, 2^(e+1)), then stored in dt: for e near
+ * the bottom of dt's range its entries are subnormal (and some round to 0). */
+mn_mat tm_gaussian_at(mn_dtype dt, int64_t rows, int64_t cols, int e, uint64_t seed);
+
 /* max |a - b| over elements. */
 double tm_max_abs_diff(const mn_mat *a, const mn_mat *b);
 

@@ -8,6 +8,7 @@
 #ifndef MODNORM_DATA_H
 #define MODNORM_DATA_H
 
+#include "modnorm/export.h"
 #include <stdint.h>
 
 #include "modnorm/rng.h"
@@ -30,19 +31,19 @@ typedef struct mn_dataset {
 /* Load the train and test splits from `dir` (NULL: MN_FASHION_MNIST_DIR).
  * A missing directory or file gives MN_ERR_IO with a message that says how
  * to install the package. On success free both with mn_dataset_free. */
-mn_status mn_fashion_mnist_load(const char *dir, mn_dataset *train, mn_dataset *test);
+MN_API mn_status mn_fashion_mnist_load(const char *dir, mn_dataset *train, mn_dataset *test);
 
 /* Read one IDX file (gzip-compressed or plain): images (magic 0x803) as
  * floats in [0, 255] with dim = rows·cols, or labels (magic 0x801). */
-mn_status mn_idx_read_images(const char *path, mn_dataset *out);
-mn_status mn_idx_read_labels(const char *path, mn_dataset *out);
+MN_API mn_status mn_idx_read_images(const char *path, mn_dataset *out);
+MN_API mn_status mn_idx_read_labels(const char *path, mn_dataset *out);
 
 /* x ← (x − mean) / std for every element, in place. */
-void mn_dataset_standardize(mn_dataset *d, double mean, double std);
+MN_API void mn_dataset_standardize(mn_dataset *d, double mean, double std);
 /* The mean and standard deviation of every element of x (in double). */
-void mn_dataset_moments(const mn_dataset *d, double *mean, double *std);
+MN_API void mn_dataset_moments(const mn_dataset *d, double *mean, double *std);
 
-void mn_dataset_free(mn_dataset *d);
+MN_API void mn_dataset_free(mn_dataset *d);
 
 /* Shuffled mini-batches: each epoch is a fresh permutation drawn from the
  * batcher's own RNG; the last incomplete batch of an epoch is dropped. */
@@ -55,10 +56,10 @@ typedef struct mn_batcher {
     mn_rng rng;
 } mn_batcher;
 
-mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, uint64_t seed);
+MN_API mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, uint64_t seed);
 /* Copy the next batch into x (batch, dim) and y (batch). */
-mn_status mn_batcher_next(mn_batcher *b, mn_tensor *x, int32_t *y);
-void mn_batcher_free(mn_batcher *b);
+MN_API mn_status mn_batcher_next(mn_batcher *b, mn_tensor *x, int32_t *y);
+MN_API void mn_batcher_free(mn_batcher *b);
 
 #ifdef __cplusplus
 }

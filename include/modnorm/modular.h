@@ -10,6 +10,7 @@
 #ifndef MODNORM_MODULAR_H
 #define MODNORM_MODULAR_H
 
+#include "modnorm/export.h"
 #include "modnorm/network.h"
 #include "modnorm/polar.h"
 
@@ -18,14 +19,14 @@ extern "C" {
 #endif
 
 /* targets[k] for every atom k (mn_network_atom_count entries) given t. */
-mn_status mn_modular_targets(const mn_network *net, double t, double *targets);
+MN_API mn_status mn_modular_targets(const mn_network *net, double t, double *targets);
 /* The modular norm of a buffer (weights, an update, a gradient). */
-mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out);
+MN_API mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out);
 /* Its dual norm: Σ_k t_k ‖buf_k‖†. */
-mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out);
+MN_API mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out);
 /* out_k = t_k·lmo_k(g_k) for every atom (out may be g). */
-mn_status mn_modular_dualize(const mn_network *net, const float *g, float *out, double t,
-                             const mn_dualize_opts *opts);
+MN_API mn_status mn_modular_dualize(const mn_network *net, const float *g, float *out, double t,
+                                    const mn_dualize_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #ifndef MODNORM_MODULE_H
 #define MODNORM_MODULE_H
 
+#include "modnorm/export.h"
 #include "modnorm/norm.h"
 #include "modnorm/tensor.h"
 
@@ -41,55 +42,61 @@ typedef struct mn_module mn_module;
 typedef enum mn_param { MN_PARAM_MODULAR = 0, MN_PARAM_SP = 1 } mn_param;
 
 /* Atoms. */
-mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in);
-mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d);
+MN_API mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in);
+MN_API mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d);
 
 /* Bonds. */
-mn_status mn_identity(mn_module **out);
-mn_status mn_relu(mn_module **out);
-mn_status mn_gelu(mn_module **out);
-mn_status mn_abs(mn_module **out);
-mn_status mn_mul(mn_module **out, double a);
-mn_status mn_add(mn_module **out);
-mn_status mn_flatten(mn_module **out);
-mn_status mn_mean(mn_module **out);
-mn_status mn_mean_subtract(mn_module **out);
-mn_status mn_rms_divide(mn_module **out);
-mn_status mn_layer_norm(mn_module **out);
+MN_API mn_status mn_identity(mn_module **out);
+MN_API mn_status mn_relu(mn_module **out);
+MN_API mn_status mn_gelu(mn_module **out);
+MN_API mn_status mn_abs(mn_module **out);
+MN_API mn_status mn_mul(mn_module **out, double a);
+MN_API mn_status mn_add(mn_module **out);
+MN_API mn_status mn_flatten(mn_module **out);
+MN_API mn_status mn_mean(mn_module **out);
+MN_API mn_status mn_mean_subtract(mn_module **out);
+MN_API mn_status mn_rms_divide(mn_module **out);
+MN_API mn_status mn_layer_norm(mn_module **out);
 
 /* Compounds. `children` lists modules in the order they run (sequential) or
  * their tuple order. */
-mn_status mn_sequential(mn_module **out, int n, mn_module *const *children);
-mn_status mn_tuple(mn_module **out, int n, mn_module *const *children);
-mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b);
-mn_status mn_scale(mn_module **out, double a, mn_module *child);
-mn_status mn_power(mn_module **out, mn_module *child, int k);
+MN_API mn_status mn_sequential(mn_module **out, int n, mn_module *const *children);
+MN_API mn_status mn_tuple(mn_module **out, int n, mn_module *const *children);
+MN_API mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b);
+MN_API mn_status mn_scale(mn_module **out, double a, mn_module *child);
+MN_API mn_status mn_power(mn_module **out, mn_module *child, int k);
 /* A deep copy with its own (uninitialized) weights. */
-mn_status mn_module_clone(const mn_module *m, mn_module **out);
+MN_API mn_status mn_module_clone(const mn_module *m, mn_module **out);
 
 /* The standard MLP: d_in → width (× depth−1) → d_out with ReLU between. */
-mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_t d_out);
+MN_API mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_t d_out);
 
-void mn_module_destroy(mn_module *m);
+MN_API void mn_module_destroy(mn_module *m);
 
 /* Properties. */
-const char *mn_module_kind(const mn_module *m);
-double mn_module_mass(const mn_module *m);
-double mn_module_sensitivity(const mn_module *m);
-bool mn_module_is_atom(const mn_module *m);
-int mn_module_child_count(const mn_module *m);
-const mn_module *mn_module_child(const mn_module *m, int i);
+MN_API const char *mn_module_kind(const mn_module *m);
+MN_API double mn_module_mass(const mn_module *m);
+MN_API double mn_module_sensitivity(const mn_module *m);
+MN_API bool mn_module_is_atom(const mn_module *m);
+MN_API int mn_module_child_count(const mn_module *m);
+MN_API const mn_module *mn_module_child(const mn_module *m, int i);
+/* The coefficient c_i of child i in a compound's modular norm
+ * ‖w‖ = max_i c_i·‖w_i‖ (Large et al. 2024, §3): sequential
+ * (μ/μ_i)·Π_{j>i} ν_j, tuple (μ/μ_i); +∞ for a child of mass 0 (its term drops
+ * out, and dualizing gives it target 0). Its inverse scales the target the
+ * compound hands the child. NAN when m is NULL or i is not a child's index. */
+MN_API double mn_module_child_coef(const mn_module *m, int i);
 /* Atoms: weight shape (d_out, d_in) as the norm sees it, and the norm. */
-int64_t mn_module_param_count(const mn_module *m);
-mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
-const mn_norm *mn_module_norm(const mn_module *m);
+MN_API int64_t mn_module_param_count(const mn_module *m);
+MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
+MN_API const mn_norm *mn_module_norm(const mn_module *m);
 /* Override an atom's norm by name ("frobenius", "l1-linf", ...). */
-mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
+MN_API mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
 /* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
-mn_status mn_module_set_mass(mn_module *m, double mass);
+MN_API mn_status mn_module_set_mass(mn_module *m, double mass);
 
 /* A short human description, e.g. "Linear(512←784)". */
-const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
+MN_API const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #ifndef MODNORM_NETWORK_H
 #define MODNORM_NETWORK_H
 
+#include "modnorm/export.h"
 #include "modnorm/module.h"
 
 #ifdef __cplusplus
@@ -18,43 +19,76 @@ typedef struct mn_network mn_network;
 
 /* Take ownership of `root` (also on failure), allocate the buffers and
  * initialize every atom from `seed`. Free with mn_network_destroy. */
-mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed);
-void mn_network_destroy(mn_network *net);
+MN_API mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed);
+MN_API void mn_network_destroy(mn_network *net);
 /* Re-draw every atom's initial weights. */
-mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed);
+MN_API mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed);
 
 /* BLIS threads per call (<= 0: BLIS's choice). */
-void mn_network_set_threads(mn_network *net, int threads);
-int mn_network_threads(const mn_network *net);
+MN_API void mn_network_set_threads(mn_network *net, int threads);
+MN_API int mn_network_threads(const mn_network *net);
 
 /* y = net(x). *y is owned by the network, valid until the next forward. */
-mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
+MN_API mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
 /* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x. */
-mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
+MN_API mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
 /* Whether backward also computes d<dy, net(x)>/dx (off by default: training
  * does not need it, and skipping it saves a third of a first Linear layer's
  * backward), and that gradient after the last backward (NULL when off, or
  * when the input is token ids). */
-void mn_network_keep_input_grad(mn_network *net, bool keep);
-const mn_tensor *mn_network_input_grad(const mn_network *net);
-void mn_network_zero_grad(mn_network *net);
+MN_API void mn_network_keep_input_grad(mn_network *net, bool keep);
+MN_API const mn_tensor *mn_network_input_grad(const mn_network *net);
+MN_API void mn_network_zero_grad(mn_network *net);
 
-const mn_module *mn_network_root(const mn_network *net);
-int64_t mn_network_param_count(const mn_network *net);
-float *mn_network_weights(mn_network *net);
-float *mn_network_grads(mn_network *net);
-int mn_network_atom_count(const mn_network *net);
-const mn_module *mn_network_atom(const mn_network *net, int i);
+MN_API const mn_module *mn_network_root(const mn_network *net);
+MN_API int64_t mn_network_param_count(const mn_network *net);
+MN_API float *mn_network_weights(mn_network *net);
+MN_API float *mn_network_grads(mn_network *net);
+MN_API int mn_network_atom_count(const mn_network *net);
+MN_API const mn_module *mn_network_atom(const mn_network *net, int i);
 /* Atom i's block of `buffer` (laid out like the weights) as its d_out x d_in matrix. */
-mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer);
+MN_API mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer);
+
+/* ---- walking the module tree -------------------------------------------
+ *
+ * mn_network_visit hands every module of the tree to a callback, in forward
+ * order: pre-order, a compound first and then its children in the order they
+ * run (sequential) or their tuple order, so the leaves (atoms and bonds)
+ * come in the order forward runs them. This is how code outside the module
+ * layer reads what each module computed (the coordinate check does). */
+typedef struct mn_module_visit {
+    int index;                     /* 0, 1, … in walk order (compounds count too) */
+    int depth;                     /* 0 for the root; a child is its compound's + 1 */
+    int atom;                      /* its index among the atoms (mn_network_atom, the
+                                      weight layout's order), -1 if not an atom */
+    const mn_module *module;
+    /* The output of the last mn_network_forward, read-only: one tensor for
+     * atoms and bonds, a sequential's last child's, a tuple's children's in
+     * order. n_outputs is 0 (outputs NULL) before the first forward. The
+     * tensors belong to the network (some borrow the caller's input x, e.g.
+     * Identity and Flatten): valid until the next mn_network_forward, the
+     * destruction of the network, or the end of x's life, whichever is
+     * first. After a forward that failed they are unspecified. */
+    int n_outputs;
+    const mn_tensor *const *outputs;
+} mn_module_visit;
+
+/* Return MN_OK to go on; any other status stops the walk. */
+typedef mn_status (*mn_module_visitor)(void *ctx, const mn_module_visit *v);
+
+/* Walk `net`'s tree in forward order, calling f(ctx, v) once per module; `v`
+ * is valid during the call only. Returns MN_OK, MN_ERR_ARG (NULL net or f),
+ * or the status the callback stopped with (its message if it set one, else
+ * one naming the module). */
+MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, void *ctx);
 
 /* Softmax cross-entropy averaged over rows: logits (B, C), labels in [0, C).
  * dlogits (B, C) may be NULL; `correct` (may be NULL) counts argmax hits. */
-mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
-                                mn_tensor *dlogits, int64_t *correct);
+MN_API mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
+                                       mn_tensor *dlogits, int64_t *correct);
 /* Mean squared error over every element; dpred may be NULL. */
-mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,
-                      mn_tensor *dpred);
+MN_API mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,
+                             mn_tensor *dpred);
 
 #ifdef __cplusplus
 }

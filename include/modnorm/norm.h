@@ -4,6 +4,11 @@
  *   lmo(G)  = argmax_{‖T‖ ≤ 1} <G, T>     (the update is  -η·lmo(G))
  *   dual(G) = ‖G‖† = <G, lmo(G)>
  * A zero G has lmo(G) = 0. NaN or Inf in G is an error (MN_ERR_NONFINITE).
+ * Every finite G is measured right, from subnormal float32/float64 entries
+ * to entries near the largest value (sums of squares and normalizations go
+ * through exact power-of-two scalings); a value or dual value of finite
+ * entries that is beyond DBL_MAX is refused with MN_ERR_NONFINITE. With
+ * FTZ/DAZ on, see mn_flush_denormals (tensor.h).
  *
  * Operator norms α→β measure A as a map from (R^d_in, α) to (R^d_out, β),
  * α, β ∈ {l1, l2, rms, linf}, named "ALPHA-BETA" ("rms-rms", "l1-linf").
@@ -16,6 +21,7 @@
 #ifndef MODNORM_NORM_H
 #define MODNORM_NORM_H
 
+#include "modnorm/export.h"
 #include "modnorm/tensor.h"
 
 #ifdef __cplusplus
@@ -47,20 +53,20 @@ struct mn_norm {
 /* Find a norm by name or alias. Unknown and refused names (e.g. "linf-l1",
  * which is NP-hard to compute) return MN_ERR_UNSUPPORTED or MN_ERR_ARG with a
  * message that says why and lists the known names. */
-mn_status mn_norm_lookup(const char *name, const mn_norm **out);
+MN_API mn_status mn_norm_lookup(const char *name, const mn_norm **out);
 
 /* The registered norms, for listings (i < mn_norm_count()). */
-size_t mn_norm_count(void);
-const mn_norm *mn_norm_at(size_t i);
+MN_API size_t mn_norm_count(void);
+MN_API const mn_norm *mn_norm_at(size_t i);
 /* A comma-separated list of every accepted name (static storage). */
-const char *mn_norm_names(void);
+MN_API const char *mn_norm_names(void);
 
 /* Checked entry points: validate shapes, dtypes and finiteness, then call
  * the norm. Prefer these to the function pointers. */
-mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
-mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
-mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
-                      const mn_polar_provider *polar);
+MN_API mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
+MN_API mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
+MN_API mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
+                             const mn_polar_provider *polar);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #ifndef MODNORM_OPTIM_H
 #define MODNORM_OPTIM_H
 
+#include "modnorm/export.h"
 #include "modnorm/network.h"
 #include "modnorm/polar.h"
 
@@ -54,25 +55,28 @@ typedef struct mn_solver_config {
 
 /* Fill `cfg` with preset `name` ("muon", "sgd", "sign", "adam"/"adamw") and
  * its default learning rate for parametrization `param`. */
-mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
-const char *mn_solver_preset_names(void);
+MN_API mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
+MN_API const char *mn_solver_preset_names(void);
 
 typedef struct mn_solver mn_solver;
 
-mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
-void mn_solver_destroy(mn_solver *s);
-/* One step from the network's current gradients. A steepest-descent step
- * that fails (a non-finite gradient, say) leaves the weights, the momentum
- * and the step count as they were. */
-mn_status mn_solver_step(mn_solver *s, mn_network *net);
+MN_API mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
+MN_API void mn_solver_destroy(mn_solver *s);
+/* One step from the network's current gradients. Every solver kind runs it
+ * in two phases: it computes the weights the step would give (and refuses a
+ * NaN or Inf gradient first, naming the atom), then commits the moments and
+ * the weights only if every one of those is finite. A failed step
+ * (MN_ERR_NONFINITE, or an error of an atom's dualization) leaves the
+ * weights, the moments and the step count as they were. */
+MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
 /* The scheduled rate at step s (0-based). */
-double mn_solver_lr_at(const mn_solver *s, int64_t step);
-int64_t mn_solver_steps_taken(const mn_solver *s);
+MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
+MN_API int64_t mn_solver_steps_taken(const mn_solver *s);
 /* Per-atom targets the solver uses (mn_network_atom_count entries). */
-const double *mn_solver_targets(const mn_solver *s);
+MN_API const double *mn_solver_targets(const mn_solver *s);
 /* How many atoms a step dualizes side by side, one BLIS thread each (the
  * rest run one at a time on every thread); 0 with serial_atoms or 1 thread. */
-int mn_solver_atoms_side_by_side(const mn_solver *s);
+MN_API int mn_solver_atoms_side_by_side(const mn_solver *s);
 
 #ifdef __cplusplus
 }

@@ -5,11 +5,15 @@
  * precision through LAPACK. The other methods run an odd polynomial
  * iteration from X₀ = G / (s·‖G‖_F):
  *     X ← a·X + b·(X Xᵀ) X + c·(X Xᵀ)² X
- * with one (a, b, c) per step, iterating on the smaller Gram side.
+ * with one (a, b, c) per step, iterating on the smaller Gram side. Any
+ * finite G works, subnormal or near the dtype's largest value: X₀ is formed
+ * through an exact power-of-two scaling wherever ‖G‖²_F or 1/‖G‖_F would
+ * leave the dtype's normal range.
  * A new schedule is one entry of the table in src/duality/polar_methods.c. */
 #ifndef MODNORM_POLAR_H
 #define MODNORM_POLAR_H
 
+#include "modnorm/export.h"
 #include "modnorm/norm.h"
 
 #ifdef __cplusplus
@@ -31,18 +35,18 @@ typedef struct mn_polar_method {
     double sup;
 } mn_polar_method;
 
-mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);
-size_t mn_polar_count(void);
-const mn_polar_method *mn_polar_at(size_t i);
-const char *mn_polar_names(void);
+MN_API mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);
+MN_API size_t mn_polar_count(void);
+MN_API const mn_polar_method *mn_polar_at(size_t i);
+MN_API const char *mn_polar_names(void);
 /* The method spectral norms use when none is chosen. */
-const mn_polar_method *mn_polar_default(void);
+MN_API const mn_polar_method *mn_polar_default(void);
 
 /* out = polar factor of G by `method` (steps <= 0: the method's default;
  * threads <= 0: BLIS's default). out and G share shape and dtype; float64
  * input is computed in double. A zero G gives zero. */
-mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
-                   mn_mat *out, const mn_mat *G);
+MN_API mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
+                          mn_mat *out, const mn_mat *G);
 
 /* How the iteration is evaluated: on the k x N iterate (direct), or on k x k
  * polynomials in X₀X₀ᵀ applied once at the end (Gram; restarted from an
@@ -64,19 +68,19 @@ typedef struct mn_dualize_opts {
 } mn_dualize_opts;
 
 /* mn_polar with an explicit form (benchmarks, tests). */
-mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
-                            int threads, mn_mat *out, const mn_mat *G);
+MN_API mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
+                                   int threads, mn_mat *out, const mn_mat *G);
 
 /* The form AUTO uses for a rows x cols input, and the flops a form performs
  * (AUTO: the one it uses; 0 for the exact SVD). */
-mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_t rows,
-                                int64_t cols, mn_dtype dt);
-double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
-                      int64_t cols, mn_dtype dt);
+MN_API mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_t rows,
+                                       int64_t cols, mn_dtype dt);
+MN_API double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
+                             int64_t cols, mn_dtype dt);
 
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
-mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
-                     const mn_mat *G);
+MN_API mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
+                            const mn_mat *G);
 
 #ifdef __cplusplus
 }

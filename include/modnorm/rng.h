@@ -3,6 +3,7 @@
 #ifndef MODNORM_RNG_H
 #define MODNORM_RNG_H
 
+#include "modnorm/export.h"
 #include <stdint.h>
 
 #include "modnorm/tensor.h"
@@ -15,16 +16,16 @@ typedef struct mn_rng {
     uint64_t s[4];
 } mn_rng;
 
-void mn_rng_seed(mn_rng *r, uint64_t seed);
-uint64_t mn_rng_next(mn_rng *r);
+MN_API void mn_rng_seed(mn_rng *r, uint64_t seed);
+MN_API uint64_t mn_rng_next(mn_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
-double mn_rng_uniform(mn_rng *r);
+MN_API double mn_rng_uniform(mn_rng *r);
 /* Uniform integer in [0, n). */
-uint64_t mn_rng_below(mn_rng *r, uint64_t n);
+MN_API uint64_t mn_rng_below(mn_rng *r, uint64_t n);
 /* Standard normal (Box–Muller, one value per call). */
-double mn_rng_normal(mn_rng *r);
+MN_API double mn_rng_normal(mn_rng *r);
 /* Fill a matrix view with independent standard normals. */
-void mn_rng_fill_normal(mn_rng *r, mn_mat *m);
+MN_API void mn_rng_fill_normal(mn_rng *r, mn_mat *m);
 
 #ifdef __cplusplus
 }

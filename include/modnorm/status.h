@@ -7,6 +7,8 @@
 #ifndef MODNORM_STATUS_H
 #define MODNORM_STATUS_H
 
+#include "modnorm/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,13 +26,13 @@ typedef enum mn_status {
 } mn_status;
 
 /* A short constant description of a status code ("invalid argument"). */
-const char *mn_status_str(mn_status s);
+MN_API const char *mn_status_str(mn_status s);
 
 /* The detailed message of the last failure on this thread ("" if none). */
-const char *mn_last_error(void);
+MN_API const char *mn_last_error(void);
 
 /* Forget the last message (mn_last_error() returns "" afterwards). */
-void mn_clear_error(void);
+MN_API void mn_clear_error(void);
 
 #ifdef __cplusplus
 }

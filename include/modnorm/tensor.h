@@ -8,6 +8,7 @@
 #ifndef MODNORM_TENSOR_H
 #define MODNORM_TENSOR_H
 
+#include "modnorm/export.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +24,8 @@ extern "C" {
 typedef enum mn_dtype { MN_F32 = 0, MN_F64 = 1 } mn_dtype;
 
 /* Bytes per element of a dtype. */
-size_t mn_dtype_size(mn_dtype dt);
-const char *mn_dtype_name(mn_dtype dt);
+MN_API size_t mn_dtype_size(mn_dtype dt);
+MN_API const char *mn_dtype_name(mn_dtype dt);
 
 typedef struct mn_tensor {
     float *data;
@@ -36,13 +37,13 @@ typedef struct mn_tensor {
 
 /* Allocate a zero-filled contiguous tensor. The caller frees it with
  * mn_tensor_destroy(). */
-mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shape);
+MN_API mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shape);
 /* Wrap caller-owned memory (not freed by destroy). */
-mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *shape);
-void mn_tensor_destroy(mn_tensor *t);
+MN_API mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *shape);
+MN_API void mn_tensor_destroy(mn_tensor *t);
 
-int64_t mn_tensor_numel(const mn_tensor *t);
-bool mn_tensor_is_contiguous(const mn_tensor *t);
+MN_API int64_t mn_tensor_numel(const mn_tensor *t);
+MN_API bool mn_tensor_is_contiguous(const mn_tensor *t);
 
 /* A 2-D view of float32 or float64 data: element (i, j) is at
  * data + (i * rs + j * cs) * sizeof(element). */
@@ -54,15 +55,15 @@ typedef struct mn_mat {
 } mn_mat;
 
 /* A contiguous row-major view of `data` (rows x cols). */
-mn_mat mn_mat_view(mn_dtype dt, void *data, int64_t rows, int64_t cols);
+MN_API mn_mat mn_mat_view(mn_dtype dt, void *data, int64_t rows, int64_t cols);
 /* The same data seen transposed (no copy). */
-mn_mat mn_mat_transpose(mn_mat a);
+MN_API mn_mat mn_mat_transpose(mn_mat a);
 /* A 2-D tensor as a float32 view; a 1-D tensor of n as a 1 x n view. */
-mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out);
+MN_API mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out);
 
 /* Allocate / free a contiguous row-major matrix (zero-filled). */
-mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols);
-void mn_mat_free(mn_mat *m);
+MN_API mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols);
+MN_API void mn_mat_free(mn_mat *m);
 
 static inline double mn_mat_get(const mn_mat *m, int64_t i, int64_t j)
 {
@@ -81,22 +82,33 @@ static inline void mn_mat_set(mn_mat *m, int64_t i, int64_t j, double v)
 }
 
 /* dst = src element by element (shapes must agree; dtypes may differ). */
-mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src);
+MN_API mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src);
 /* Frobenius inner product <a, b> accumulated in double. */
-mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out);
+MN_API mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out);
 /* MN_ERR_NONFINITE naming `what` and the first bad (i, j), or MN_OK. */
-mn_status mn_mat_check_finite(const mn_mat *m, const char *what);
+MN_API mn_status mn_mat_check_finite(const mn_mat *m, const char *what);
 /* true when every element is exactly zero. */
-bool mn_mat_is_zero(const mn_mat *m);
-void mn_mat_fill(mn_mat *m, double v);
+MN_API bool mn_mat_is_zero(const mn_mat *m);
+MN_API void mn_mat_fill(mn_mat *m, double v);
 
 /* Treat subnormal floats as zero on this thread and on threads it creates
- * later (x86 FTZ/DAZ). Training wants this: momentum of a gradient that has
- * become exactly zero decays geometrically into subnormals, which slow
- * every product through them by orders of magnitude. MN_ERR_UNSUPPORTED on
- * CPUs without the control. */
-mn_status mn_flush_denormals(bool on);
-void mn_mat_scale(mn_mat *m, double s);
+ * later (x86 FTZ/DAZ; threads that already exist, such as an OpenMP pool
+ * started earlier, keep their own setting). Training wants this: momentum of
+ * a gradient that has become exactly zero decays geometrically into
+ * subnormals, which slow every product through them by orders of magnitude.
+ * MN_ERR_UNSUPPORTED on CPUs without the control.
+ *
+ * Off is every process's default, and the accuracy the library documents
+ * holds there for every finite input, subnormal entries and entries near the
+ * dtype's largest value included (norm values past DBL_MAX are refused).
+ * On, the library computes what it computes for the input with its
+ * subnormal entries read as zero (subnormal intermediates flush to zero
+ * too, below the methods' accuracy): an input whose entries are all
+ * subnormal has norm 0 and lmo 0. That is right for training, wrong for
+ * measuring: turn it on around training steps only (the modnorm command does
+ * so for its training subcommands, not for norm or dualize). */
+MN_API mn_status mn_flush_denormals(bool on);
+MN_API void mn_mat_scale(mn_mat *m, double s);
 
 #ifdef __cplusplus
 }

@@ -5,32 +5,65 @@
 
 #include <stdbool.h>
 
+#include "cli/options.h"
 #include "modnorm.h"
 
 enum { MN_EXIT_OK = 0, MN_EXIT_FAIL = 1, MN_EXIT_USAGE = 2 };
 
-int mn_cmd_dualize(int argc, char **argv);
-int mn_cmd_norm(int argc, char **argv);
-int mn_cmd_train(int argc, char **argv);
-int mn_cmd_inspect(int argc, char **argv);
-int mn_cmd_sweep(int argc, char **argv);
-int mn_cmd_coordcheck(int argc, char **argv);
-int mn_cmd_bench(int argc, char **argv);
+/* Each runs with the options parsed (options.h); a is freed by the caller. */
+int mn_cmd_dualize(mn_cli_args *a);
+int mn_cmd_norm(mn_cli_args *a);
+int mn_cmd_train(mn_cli_args *a);
+int mn_cmd_inspect(mn_cli_args *a);
+int mn_cmd_sweep(mn_cli_args *a);
+int mn_cmd_coordcheck(mn_cli_args *a);
+int mn_cmd_bench_gemm(mn_cli_args *a);
+int mn_cmd_bench_dualize(mn_cli_args *a);
+int mn_cmd_bench_step(mn_cli_args *a);
 
-/* Print "modnorm CMD: message" to stderr and return MN_EXIT_USAGE. */
-int mn_cli_usage_error(const char *cmd, const char *fmt, ...);
+/* The training options train and sweep share, from the parsed arguments
+ * (cmd_train.c). */
+struct mn_train_opts;
+void mn_cli_train_opts_from(const mn_cli_args *a, struct mn_train_opts *o);
+
+/* Print "modnorm CMD: message (see 'modnorm CMD --help')" to stderr and
+ * return MN_EXIT_USAGE. */
+int mn_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Print "modnorm CMD: message" to stderr and return MN_EXIT_FAIL. */
+int mn_cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* Print "modnorm CMD: <last library error>" and return MN_EXIT_FAIL. */
 int mn_cli_fail(const char *cmd, mn_status s);
-/* Parse an integer option value; false (with a message) when it is not one
- * or lies outside [lo, hi]. */
-bool mn_cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi,
-                      int *out);
-/* The same for a real number in [lo, hi]. */
-bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
-                         double *out);
-/* The index of `text` in names[0..n) for option `opt`, or -1 after a usage
- * message listing the choices. */
-int mn_cli_parse_choice(const char *cmd, const char *opt, const char *text,
-                        const char *const *names, int n);
+
+/* A path as messages show it: whole when short, else "..." and its last
+ * characters, so that the reason after it always fits on the line. */
+const char *mn_cli_shown(const char *path, char *buf, size_t cap);
+#define MN_CLI_SHOWN_CAP 128
+
+/* "DIR/NAME" in a new string (free it); NULL after a message when out of memory. */
+char *mn_cli_join(const char *cmd, const char *dir, const char *name);
+
+/* Before any work, an output file: an existing `path` must be a regular
+ * file (not a directory, device, fifo, socket or symbolic link, which an
+ * atomic replace would destroy), and its directory must exist and be
+ * writable. MN_EXIT_OK, or MN_EXIT_FAIL after a message. */
+int mn_cli_check_output_file(const char *cmd, const char *what, const char *path);
+/* Before any work, an output directory: an existing `dir` must be a
+ * writable directory; a missing one must be creatable (its nearest existing
+ * ancestor a writable directory). *exists says which. */
+int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, bool *exists);
+/* mkdir -p; on failure the errno of the step that failed (0 on success), and
+ * in *created how many levels it created (for removal, deepest last). */
+int mn_cli_mkdir_p(const char *dir, int *created);
+/* Undo mn_cli_mkdir_p: remove the `created` deepest levels of dir (each
+ * must be empty). */
+void mn_cli_rmdir_created(const char *dir, int created);
 
 #endif

@@ -1,7 +1,6 @@
 /* modnorm bench gemm|dualize|step: the sgemm rate through modnorm's BLIS
  * wrapper and the kernel set in use (the roofline every other timing is
  * compared with), the polar factor, and one training step. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/json_out.h"
+#include "cli/models.h"
 #include "cli/trainer.h"
 #include "core/blas.h"
 #include "core/error.h"
@@ -80,53 +81,10 @@ static mn_status gemm_seconds(int n, int threads, int repeat, double *best)
     return st;
 }
 
-static int bench_gemm(int argc, char **argv)
+int mn_cmd_bench_gemm(mn_cli_args *a)
 {
-    static const struct option opts[] = {{"n", required_argument, 0, 'n'},
-                                         {"op", required_argument, 0, 'o'},
-                                         {"repeat", required_argument, 0, 'r'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int n = 2048, repeat = 10, threads = 0, c;
-    product_op op = OP_GEMM;
-    bool json = false;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!mn_cli_parse_int("bench gemm", "--n", optarg, 1, 16384, &n))
-                return MN_EXIT_USAGE;
-            break;
-        case 'o': {
-            int k = mn_cli_parse_choice("bench gemm", "--op", optarg, op_names, 3);
-            if (k < 0)
-                return MN_EXIT_USAGE;
-            op = (product_op)k;
-            break;
-        }
-        case 'r':
-            if (!mn_cli_parse_int("bench gemm", "--repeat", optarg, 1, 1000, &repeat))
-                return MN_EXIT_USAGE;
-            break;
-        case 't':
-            if (!mn_cli_parse_int("bench gemm", "--threads", optarg, 1, 1024, &threads))
-                return MN_EXIT_USAGE;
-            break;
-        case 'j': json = true; break;
-        case 'h':
-            printf("usage: modnorm bench gemm [--n N] [--op gemm|syrk|gemmt] [--repeat R] "
-                   "[--threads T] [--json]\n\n"
-                   "Times an n x n float32 product through modnorm's BLIS wrapper (median of R\n"
-                   "after one warm-up): C = A·B (gemm, 2n³ flops), or the lower triangle of\n"
-                   "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s and the BLIS\n"
-                   "kernel set in use.\n");
-            return MN_EXIT_OK;
-        default: return mn_cli_usage_error("bench gemm", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
+    int n = (int)a->n, repeat = (int)a->repeat, threads = (int)a->threads;
+    product_op op = (product_op)a->op;
     double *t = malloc((size_t)repeat * sizeof(double));
     if (!t)
         return mn_cli_fail("bench gemm", mn_fail(MN_ERR_NOMEM, "out of memory"));
@@ -136,82 +94,38 @@ static int bench_gemm(int argc, char **argv)
         return mn_cli_fail("bench gemm", st);
     }
     double med = t[repeat / 2], gflops = product_flops(op, n) / med * 1e-9;
-    if (json)
-        printf("{\"op\": \"%s\", \"n\": %d, \"threads\": %d, \"ms_median\": %.3f, "
-               "\"ms_min\": %.3f, \"ms_max\": %.3f, \"gflops\": %.1f, \"arch\": \"%s\", "
-               "\"arch_reason\": \"%s\", \"blis\": \"%s\"}\n",
-               op_names[op], n, threads, 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1], gflops,
-               mn_blas_arch(), mn_blas_arch_reason(), mn_blas_version());
+    int rc = MN_EXIT_OK;
+    if (a->json)
+        rc = mn_cli_json_print(
+            "bench gemm", stdout,
+            json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:s, s:s, s:s}", "op", op_names[op],
+                      "n", n, "threads", threads, "ms_median", mn_cli_json_real(1e3 * med),
+                      "ms_min", mn_cli_json_real(1e3 * t[0]), "ms_max",
+                      mn_cli_json_real(1e3 * t[repeat - 1]), "gflops", mn_cli_json_real(gflops),
+                      "arch", mn_blas_arch(), "arch_reason", mn_blas_arch_reason(), "blis",
+                      mn_blas_version()));
     else
         printf("s%s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); BLIS %s, "
                "kernels %s (%s)\n",
                op_names[op], n, n, n, gflops, 1e3 * med, repeat, 1e3 * t[0],
                1e3 * t[repeat - 1], mn_blas_version(), mn_blas_arch(), mn_blas_arch_reason());
     free(t);
-    return MN_EXIT_OK;
+    return rc;
 }
 
-static int bench_dualize(int argc, char **argv)
+int mn_cmd_bench_dualize(mn_cli_args *a)
 {
-    static const struct option opts[] = {{"shape", required_argument, 0, 's'},
-                                         {"method", required_argument, 0, 'm'},
-                                         {"repeat", required_argument, 0, 'r'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"form", required_argument, 0, 'f'},
-                                         {"no-error", no_argument, 0, 'e'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    long rows = 1024, cols = 4096;
-    mn_polar_form form = MN_POLAR_AUTO;
-    const char *method_name = "ns5";
-    int repeat = 5, threads = 0, c;
-    bool json = false, check = true;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (sscanf(optarg, "%ldx%ld", &rows, &cols) != 2 || rows < 1 || cols < 1 ||
-                rows > 65536 || cols > 65536)
-                return mn_cli_usage_error("bench dualize", "--shape '%s' must be MxN, e.g. 1024x4096",
-                                          optarg);
-            break;
-        case 'm': method_name = optarg; break;
-        case 'f': {
-            static const char *const forms[] = {"direct", "gram"};
-            int k = mn_cli_parse_choice("bench dualize", "--form", optarg, forms, 2);
-            if (k < 0)
-                return MN_EXIT_USAGE;
-            form = k == 0 ? MN_POLAR_DIRECT : MN_POLAR_GRAM;
-            break;
-        }
-        case 'r':
-            if (!mn_cli_parse_int("bench dualize", "--repeat", optarg, 1, 1000, &repeat))
-                return MN_EXIT_USAGE;
-            break;
-        case 't':
-            if (!mn_cli_parse_int("bench dualize", "--threads", optarg, 1, 1024, &threads))
-                return MN_EXIT_USAGE;
-            break;
-        case 'e': check = false; break;
-        case 'j': json = true; break;
-        case 'h':
-            printf("usage: modnorm bench dualize [--shape MxN] [--method M] [--repeat R] "
-                   "[--threads T] [--form direct|gram] [--no-error] [--json]\n\n"
-                   "Times the polar factor of a Gaussian MxN float32 matrix (median of R after a\n"
-                   "warm-up). polar_err = ‖X − UVᵀ‖_F/‖UVᵀ‖_F against the exact SVD (outside the\n"
-                   "timing; --no-error skips it, e.g. for n ≥ 4096 where the SVD takes minutes);\n"
-                   "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate.\n");
-            return MN_EXIT_OK;
-        default: return mn_cli_usage_error("bench dualize", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
+    long rows = (long)a->shape[0], cols = (long)a->shape[1];
+    mn_polar_form form = (mn_polar_form)a->form;
+    const char *method_name = a->method;
+    int repeat = (int)a->repeat, threads = (int)a->threads;
+    bool check = !a->no_error;
     const mn_polar_method *m;
-    if (mn_polar_lookup(method_name, &m) != MN_OK)
-        return mn_cli_usage_error("bench dualize", "--method: %s", mn_last_error());
+    mn_status st = mn_polar_lookup(method_name, &m); /* the option table accepted it */
+    if (st != MN_OK)
+        return mn_cli_fail("bench dualize", st);
     mn_mat G, X, P;
-    mn_status st = mn_mat_alloc(&G, MN_F32, rows, cols);
+    st = mn_mat_alloc(&G, MN_F32, rows, cols);
     if (st == MN_OK)
         st = mn_mat_alloc(&X, MN_F32, rows, cols);
     if (st != MN_OK)
@@ -220,6 +134,8 @@ static int bench_dualize(int argc, char **argv)
     mn_rng_seed(&r, 7);
     mn_rng_fill_normal(&r, &G);
     double *t = calloc((size_t)repeat, sizeof(double));
+    if (!t)
+        st = mn_fail(MN_ERR_NOMEM, "bench dualize: out of memory");
     for (int i = -1; st == MN_OK && i < repeat; i++) {
         double t0 = now();
         st = mn_polar_form_run(m, form, 0, threads, &X, &G);
@@ -256,18 +172,33 @@ static int bench_dualize(int argc, char **argv)
     double flops = mn_polar_flops(m, used, 0, rows, cols, MN_F32);
     double rate = 2.0 * 1024 * 1024 * 1024 / gemm_s; /* flop/s */
     double med = t[repeat / 2];
-    char err_text[32] = "null"; /* JSON null when skipped */
-    if (check)
-        snprintf(err_text, sizeof err_text, "%.3g", err);
-    printf(json ? "{\"shape\": \"%ldx%ld\", \"method\": \"%s\", \"threads\": %d, "
-                  "\"form\": \"%s\", \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
-                  "\"gflops\": %.1f, \"roofline_ms\": %.3f, \"polar_err\": %s, \"arch\": \"%s\"}\n"
-                : "dualize %ldx%ld with %s, %d threads, %s form: median %.2f ms (min %.2f, max "
-                  "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %s, BLIS kernels %s\n",
-           rows, cols, m->name, threads, !m->n_coeffs ? "svd" : used == MN_POLAR_GRAM ? "gram" : "direct", 1e3 * med, 1e3 * t[0], 1e3 * t[repeat - 1],
-           flops / med * 1e-9, 1e3 * flops / rate, err_text, mn_blas_arch());
+    const char *form_name = !m->n_coeffs ? "svd" : used == MN_POLAR_GRAM ? "gram" : "direct";
+    int rc = MN_EXIT_OK;
+    if (a->json) {
+        char shape[64];
+        snprintf(shape, sizeof shape, "%ldx%ld", rows, cols);
+        /* polar_err is null when --no-error skipped it. */
+        rc = mn_cli_json_print(
+            "bench dualize", stdout,
+            json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "shape", shape,
+                      "method", m->name, "threads", threads, "form", form_name, "ms_median",
+                      mn_cli_json_real(1e3 * med), "ms_min", mn_cli_json_real(1e3 * t[0]),
+                      "ms_max", mn_cli_json_real(1e3 * t[repeat - 1]), "gflops",
+                      mn_cli_json_real(flops / med * 1e-9), "roofline_ms",
+                      mn_cli_json_real(1e3 * flops / rate), "polar_err",
+                      check ? mn_cli_json_real(err) : json_null(), "arch", mn_blas_arch()));
+    } else {
+        char err_text[32] = "null";
+        if (check)
+            snprintf(err_text, sizeof err_text, "%.3g", err);
+        printf("dualize %ldx%ld with %s, %d threads, %s form: median %.2f ms (min %.2f, max "
+               "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %s, BLIS kernels %s\n",
+               rows, cols, m->name, threads, form_name, 1e3 * med, 1e3 * t[0],
+               1e3 * t[repeat - 1], flops / med * 1e-9, 1e3 * flops / rate, err_text,
+               mn_blas_arch());
+    }
     free(t);
-    return MN_EXIT_OK;
+    return rc;
 }
 
 static long peak_rss_kb(void)
@@ -303,81 +234,31 @@ static double step_flops(const mn_network *net, const mn_solver_config *cfg, int
     return total;
 }
 
-static int bench_step(int argc, char **argv)
+int mn_cmd_bench_step(mn_cli_args *a)
 {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"width", required_argument, 0, 'w'},
-                                         {"depth", required_argument, 0, 'd'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"opt", required_argument, 0, 'o'},
-                                         {"steps", required_argument, 0, 's'},
-                                         {"method", required_argument, 0, 'p'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"serial-atoms", no_argument, 0, 'a'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    mn_model_spec spec = {.name = "mlp", .d_in = 784, .width = 1024, .depth = 3, .d_out = 10};
-    const char *opt = "muon", *method = MN_TRAIN_DEFAULT_METHOD;
-    int batch = 128, steps = 20, threads = 0, c, li = 0;
-    bool json = false, serial_atoms = false;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
-        switch (c) {
-        case 'm':
-        case 'w':
-        case 'd':
-            if (!mn_cli_model_option("bench step", opts[li].name, optarg, &spec))
-                return MN_EXIT_USAGE;
-            break;
-        case 'b':
-            if (!mn_cli_parse_int("bench step", "--batch", optarg, 1, 1 << 16, &batch))
-                return MN_EXIT_USAGE;
-            break;
-        case 'o': opt = optarg; break;
-        case 's':
-            if (!mn_cli_parse_int("bench step", "--steps", optarg, 1, 100000, &steps))
-                return MN_EXIT_USAGE;
-            break;
-        case 'p': method = optarg; break;
-        case 't':
-            if (!mn_cli_parse_int("bench step", "--threads", optarg, 1, 1024, &threads))
-                return MN_EXIT_USAGE;
-            break;
-        case 'a': serial_atoms = true; break;
-        case 'j': json = true; break;
-        case 'h':
-            printf("usage: modnorm bench step [--model mlp] [--width W] [--depth D] [--batch B]\n"
-                   "                          [--opt OPT] [--steps N] [--method M] [--threads T]\n"
-                   "                          [--serial-atoms] [--json]\n\n"
-                   "Median time of one training step (forward + backward + update) on random\n"
-                   "inputs and labels, after one warm-up step; the update alone (the solver\n"
-                   "step); the roofline = matrix-multiply flops of the step / this run's best\n"
-                   "1024³ sgemm rate; and the peak resident memory. --serial-atoms dualizes\n"
-                   "the atoms one at a time on every thread instead of running small ones\n"
-                   "side by side.\n");
-            return MN_EXIT_OK;
-        default: return mn_cli_usage_error("bench step", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
+    mn_model_spec spec = {.name = a->model, .d_in = 784, .width = a->width,
+                          .depth = (int)a->depth, .d_out = 10};
+    const char *opt = a->opt, *method = a->method;
+    int batch = (int)a->batch, steps = (int)a->steps, threads = (int)a->threads;
+    bool serial_atoms = a->serial_atoms;
     mn_solver_config cfg;
-    if (mn_solver_preset(&cfg, opt, MN_PARAM_MODULAR) != MN_OK)
-        return mn_cli_usage_error("bench step", "--opt: %s", mn_last_error());
-    if (mn_polar_lookup(method, &cfg.polar.method) != MN_OK)
-        return mn_cli_usage_error("bench step", "--method: %s", mn_last_error());
+    mn_status st = mn_solver_preset(&cfg, opt, MN_PARAM_MODULAR); /* the table accepted both */
+    if (st == MN_OK)
+        st = mn_polar_lookup(method, &cfg.polar.method);
+    if (st != MN_OK)
+        return mn_cli_fail("bench step", st);
     cfg.polar.threads = threads;
     cfg.serial_atoms = serial_atoms;
     cfg.schedule = MN_SCHEDULE_CONSTANT;
     mn_module *root;
-    if (mn_cli_build_model(&spec, &root) != MN_OK)
-        return MN_EXIT_USAGE;
+    if ((st = mn_cli_build_model(&spec, &root)) != MN_OK)
+        return mn_cli_fail("bench step", st);
     mn_network *net = NULL;
     mn_solver *solver = NULL;
     mn_tensor *x = NULL, *dy = NULL;
     int32_t *labels = calloc((size_t)batch, sizeof *labels);
     double *t = calloc((size_t)steps, sizeof *t), *t_update = calloc((size_t)steps, sizeof *t);
-    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
     if (st == MN_OK && (!labels || !t || !t_update))
         st = mn_fail(MN_ERR_NOMEM, "out of memory");
     if (st == MN_OK) {
@@ -434,32 +315,26 @@ static int bench_step(int argc, char **argv)
     qsort(t_update, (size_t)steps, sizeof(double), cmp_double);
     double med = t[steps / 2], upd = t_update[steps / 2], rss = (double)peak_rss_kb() / 1024.0;
     double roofline = roofline_flops / (2.0 * 1024 * 1024 * 1024 / gemm_s);
-    printf(json ? "{\"model\": \"%s\", \"width\": %d, \"depth\": %d, \"batch\": %d, \"opt\": \"%s\", "
-                  "\"threads\": %d, \"ms_per_step\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
-                  "\"ms_update\": %.3f, \"roofline_ms\": %.3f, \"peak_rss_mb\": %.1f, "
-                  "\"atoms\": %d, \"atoms_side_by_side\": %d}\n"
-                : "step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
-                  "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, "
-                  "%d atoms, %d side by side\n",
-           spec.name, (int)spec.width, spec.depth, batch, opt, threads, 1e3 * med, 1e3 * t[0],
-           1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss, atoms, side_by_side);
+    int rc = MN_EXIT_OK;
+    if (a->json)
+        rc = mn_cli_json_print(
+            "bench step", stdout,
+            json_pack("{s:s, s:i, s:i, s:i, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
+                      "model", spec.name, "width", (int)spec.width, "depth", spec.depth, "batch",
+                      batch, "opt", opt, "threads", threads, "ms_per_step",
+                      mn_cli_json_real(1e3 * med), "ms_min", mn_cli_json_real(1e3 * t[0]),
+                      "ms_max", mn_cli_json_real(1e3 * t[steps - 1]), "ms_update",
+                      mn_cli_json_real(1e3 * upd), "roofline_ms", mn_cli_json_real(1e3 * roofline),
+                      "peak_rss_mb", mn_cli_json_real(rss), "atoms", atoms,
+                      "atoms_side_by_side", side_by_side));
+    else
+        printf("step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
+               "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, "
+               "%d atoms, %d side by side\n",
+               spec.name, (int)spec.width, spec.depth, batch, opt, threads, 1e3 * med,
+               1e3 * t[0], 1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss, atoms,
+               side_by_side);
     free(t);
     free(t_update);
-    return MN_EXIT_OK;
-}
-
-int mn_cmd_bench(int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        printf("usage: modnorm bench gemm|dualize|step [options]   (each has --help)\n");
-        return argc < 2 ? MN_EXIT_USAGE : MN_EXIT_OK;
-    }
-    if (strcmp(argv[1], "gemm") == 0)
-        return bench_gemm(argc - 1, argv + 1);
-    if (strcmp(argv[1], "dualize") == 0)
-        return bench_dualize(argc - 1, argv + 1);
-    if (strcmp(argv[1], "step") == 0)
-        return bench_step(argc - 1, argv + 1);
-    return mn_cli_usage_error("bench", "unknown benchmark '%s' (known: gemm, dualize, step)",
-                              argv[1]);
+    return rc;
 }

@@ -4,7 +4,6 @@
  * and for atoms the RMS→RMS norm of the step's weight update; judge whether
  * the relative change and the update norm stay flat across widths. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,46 +19,6 @@
 #include "modules/module.h"
 
 #define CMD "coordcheck"
-#define DEFAULT_WIDTHS "64,256,1024"
-#define DEFAULT_TOL 1.2
-
-static void help(void)
-{
-    printf(
-        "usage: modnorm coordcheck --out DIR [--model mlp] [--depth D] [--widths W1,W2,...]\n"
-        "                          [--opt muon|sgd|sign|adam] [--param modular|sp] [--lr LR]\n"
-        "                          [--steps N] [--batch B] [options]\n\n"
-        "A coordinate check on one fixed batch (the first B training images): the network\n"
-        "is trained on that batch for N steps at a constant learning rate, and for every\n"
-        "width, step t and module it records\n"
-        "  mean_abs     mean |h_t| of the module's output,\n"
-        "  rel_change   ||h_t - h_0|| / ||h_0|| (the same input at step 0 and step t),\n"
-        "  change_rms   RMS(h_t - h_0), the size of the change per coordinate (muP's check),\n"
-        "  update       the RMS->RMS operator norm of the atom's update W_t - W_(t-1).\n"
-        "rel_change, change_rms and update are judged: flat when between widths w1 < w2\n"
-        "they differ by at most TOL^(log4(w2/w1)), i.e. TOL (default %.1f) between widths\n"
-        "4x apart, at every step. mean_abs is reported, not judged: orthogonal x\n"
-        "sqrt(d_out/d_in) initialization makes a first layer narrower than its 784 inputs\n"
-        "shrink activations by sqrt(width/784) (and with them the relative change's\n"
-        "denominator: below width 784 read change_rms).\n\n"
-        "  --out DIR          writes DIR/coord.csv (width,step,module,kind,mean_abs,\n"
-        "                     rel_change,change_rms,update) and DIR/coord.png (required)\n"
-        "  --widths LIST      widths (default " DEFAULT_WIDTHS ")\n"
-        "  --depth D          Linear layers (default 3)\n"
-        "  --opt NAME         muon (default), sgd, sign, adam\n"
-        "  --param P          modular (default) or sp\n"
-        "  --lr LR            learning rate (default: the preset's)\n"
-        "  --steps N          steps (default 5)\n"
-        "  --batch B          the fixed batch's size (default 128)\n"
-        "  --seed S           initialization seed (default 0)\n"
-        "  --method M         polar method (default %s)\n"
-        "  --tolerance TOL    flatness tolerance per 4x of width (default %.1f)\n"
-        "  --threads T        BLIS threads per call (default 1)\n"
-        "  --data-dir DIR     where the Fashion-MNIST IDX files are\n\n"
-        "Exit status: 0 done (flat or not: read the table), 1 error, 2 bad usage.\n",
-        DEFAULT_TOL, MN_TRAIN_DEFAULT_METHOD, DEFAULT_TOL);
-}
-
 /* The quantities, in CSV column order. */
 enum { Q_ACT = 0, Q_REL, Q_DRMS, Q_UPD, N_Q };
 static const char *q_columns[N_Q] = {"mean_abs", "rel_change", "change_rms", "update"};
@@ -71,7 +30,7 @@ static const char *q_titles[N_Q] = {
 
 typedef struct coord_data {
     int n_widths, n_mod, steps;  /* records for steps 0..steps */
-    int64_t *widths;
+    const int64_t *widths;
     char (*kind)[32];            /* per module: "Linear", "ReLU", ... */
     bool *is_atom;
     double *v;                   /* [((w * (steps+1) + t) * n_mod + m) * N_Q + q], NAN: none */
@@ -163,7 +122,9 @@ static mn_status run_width(const cc_opts *o, int wi, const mn_dataset *train, co
         size_t cells = (size_t)d->n_widths * (size_t)(d->steps + 1) * (size_t)l.n * N_Q;
         d->v = malloc(cells * sizeof *d->v);
         if (!d->kind || !d->is_atom || !d->v)
-            st = mn_fail(MN_ERR_NOMEM, "out of memory");
+            st = mn_fail(MN_ERR_NOMEM, "out of memory for the records of %d widths x %d steps "
+                         "x %d modules (%zu bytes)", d->n_widths, d->steps + 1, l.n,
+                         cells * sizeof *d->v);
         else {
             for (size_t i = 0; i < cells; i++)
                 d->v[i] = NAN;
@@ -289,14 +250,19 @@ static double ratio_per_4x(const coord_data *d, int t, int m, int q)
     return worst;
 }
 
-static int write_csv(const char *dir, const coord_data *d)
+/* DIR/coord.csv, through a temporary file renamed at the end. */
+static int write_csv(const char *path, const coord_data *d)
 {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/coord.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char shown[MN_CLI_SHOWN_CAP];
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp", path) < 0)
+        return mn_cli_error(CMD, "out of memory");
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "modnorm coordcheck: cannot write %s: %s\n", tmp, strerror(errno));
+        int e = errno;
+        mn_cli_error(CMD, "cannot write %s: %s", mn_cli_shown(tmp, shown, sizeof shown),
+                     strerror(e));
+        free(tmp);
         return MN_EXIT_FAIL;
     }
     fprintf(f, "width,step,module,kind");
@@ -316,17 +282,27 @@ static int write_csv(const char *dir, const coord_data *d)
                 }
                 fputc('\n', f);
             }
+    errno = 0;
     bool ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "modnorm coordcheck: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        return MN_EXIT_FAIL;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
     }
-    return MN_EXIT_OK;
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        mn_cli_error(CMD, "cannot write %s: %s", mn_cli_shown(path, shown, sizeof shown),
+                     e ? strerror(e) : "write error");
+        remove(tmp);
+    }
+    free(tmp);
+    return ok ? MN_EXIT_OK : MN_EXIT_FAIL;
 }
 
-static int plot(const char *dir, const coord_data *d, const cc_opts *o)
+static int plot(const char *path, const coord_data *d, const cc_opts *o)
 {
     int nw = d->n_widths, nm = d->n_mod, T = d->steps;
     double *x = malloc((size_t)nw * sizeof *x);
@@ -335,8 +311,7 @@ static int plot(const char *dir, const coord_data *d, const cc_opts *o)
     char(*labels)[48] = calloc((size_t)nm, sizeof *labels);
     int rc = MN_EXIT_OK;
     if (!x || !y || !series || !labels) {
-        fprintf(stderr, "modnorm coordcheck: out of memory\n");
-        rc = MN_EXIT_FAIL;
+        rc = mn_cli_error(CMD, "out of memory");
         goto done;
     }
     for (int w = 0; w < nw; w++)
@@ -364,8 +339,6 @@ static int plot(const char *dir, const coord_data *d, const cc_opts *o)
         panels[q] = (mn_plot_panel){.title = t[q], .xlabel = "width", .ylabel = ylabels[q],
                                     .xaxis = MN_PLOT_X_INT2, .ylog = true, .ytop = NAN,
                                     .legend = q == 0, .n_series = nm, .series = series + q * nm};
-    char path[4096];
-    snprintf(path, sizeof path, "%s/coord.png", dir);
     mn_status st = mn_plot_write(path, "pngcairo", N_Q, 2, panels, 1400, 1000);
     if (st != MN_OK)
         rc = mn_cli_fail(CMD, st);
@@ -448,115 +421,48 @@ static void report(const coord_data *d, double tol, mn_param param)
                "sqrt(width) by construction. Read the change RMS.\n");
 }
 
-int mn_cmd_coordcheck(int argc, char **argv)
+int mn_cmd_coordcheck(mn_cli_args *a)
 {
-    enum { O_MODEL = 256, O_DEPTH, O_WIDTHS, O_OPT, O_PARAM, O_LR, O_STEPS, O_BATCH, O_SEED,
-           O_METHOD, O_TOL, O_THREADS, O_OUT, O_DATA_DIR };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, O_MODEL},   {"depth", required_argument, 0, O_DEPTH},
-        {"widths", required_argument, 0, O_WIDTHS}, {"opt", required_argument, 0, O_OPT},
-        {"param", required_argument, 0, O_PARAM},   {"lr", required_argument, 0, O_LR},
-        {"steps", required_argument, 0, O_STEPS},   {"batch", required_argument, 0, O_BATCH},
-        {"seed", required_argument, 0, O_SEED},     {"method", required_argument, 0, O_METHOD},
-        {"tolerance", required_argument, 0, O_TOL},
-        {"threads", required_argument, 0, O_THREADS},
-        {"out", required_argument, 0, O_OUT},       {"data-dir", required_argument, 0, O_DATA_DIR},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    cc_opts o = {.model = {.name = "mlp", .d_in = 784, .width = 64, .depth = 3, .d_out = 10},
-                 .opt = "muon", .method = MN_TRAIN_DEFAULT_METHOD, .param = MN_PARAM_MODULAR,
-                 .lr = NAN, .steps = 5, .batch = 128, .threads = 1};
-    const char *widths_text = DEFAULT_WIDTHS, *out = NULL, *data_dir = NULL;
-    double tol = DEFAULT_TOL;
-    int c;
-    char *end;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_MODEL: o.model.name = optarg; break;
-        case O_DEPTH:
-            if (!mn_cli_parse_int(CMD, "--depth", optarg, 2, 100, &o.model.depth))
-                return MN_EXIT_USAGE;
-            break;
-        case O_WIDTHS: widths_text = optarg; break;
-        case O_OPT: o.opt = optarg; break;
-        case O_PARAM:
-            if (strcmp(optarg, "modular") == 0)
-                o.param = MN_PARAM_MODULAR;
-            else if (strcmp(optarg, "sp") == 0)
-                o.param = MN_PARAM_SP;
-            else
-                return mn_cli_usage_error(CMD, "--param '%s' must be modular or sp", optarg);
-            break;
-        case O_LR:
-            o.lr = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.lr > 0 && o.lr <= 1e6))
-                return mn_cli_usage_error(CMD, "--lr '%s' must be a number in (0, 1e6]", optarg);
-            break;
-        case O_STEPS:
-            if (!mn_cli_parse_int(CMD, "--steps", optarg, 1, 10000, &o.steps))
-                return MN_EXIT_USAGE;
-            break;
-        case O_BATCH:
-            if (!mn_cli_parse_int(CMD, "--batch", optarg, 1, 60000, &o.batch))
-                return MN_EXIT_USAGE;
-            break;
-        case O_SEED:
-            if (!mn_cli_parse_int(CMD, "--seed", optarg, 0, 1 << 30, &o.seed))
-                return MN_EXIT_USAGE;
-            break;
-        case O_METHOD: o.method = optarg; break;
-        case O_TOL:
-            tol = strtod(optarg, &end);
-            if (end == optarg || *end || !(tol >= 1 && tol <= 100))
-                return mn_cli_usage_error(CMD, "--tolerance '%s' must be a number in [1, 100]",
-                                          optarg);
-            break;
-        case O_THREADS:
-            if (!mn_cli_parse_int(CMD, "--threads", optarg, 1, 1024, &o.threads))
-                return MN_EXIT_USAGE;
-            break;
-        case O_OUT: out = optarg; break;
-        case O_DATA_DIR: data_dir = optarg; break;
-        case 'h': help(); return MN_EXIT_OK;
-        default:
-            return mn_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return mn_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!out)
-        return mn_cli_usage_error(CMD, "--out DIR is required");
-    if (strcmp(o.model.name, "mlp") != 0)
-        return mn_cli_usage_error(CMD, "--model '%s' is not known (known: mlp)", o.model.name);
+    cc_opts o = {.model = {.name = a->model, .d_in = 784, .width = 64, .depth = (int)a->depth,
+                           .d_out = 10},
+                 .opt = a->opt, .method = a->method, .param = (mn_param)a->param, .lr = a->lr,
+                 .steps = (int)a->steps, .batch = (int)a->batch, .seed = (int)a->seed,
+                 .threads = (int)a->threads};
+    const char *out = a->out;
+    double tol = a->tolerance;
+    char shown[MN_CLI_SHOWN_CAP];
+    if (o.model.depth < 2 && a->widths.n > 1)
+        return mn_cli_usage_error(CMD, "--depth 1 has no hidden width to sweep");
     mn_solver_config probe;
-    if (mn_solver_preset(&probe, o.opt, o.param) != MN_OK)
-        return mn_cli_usage_error(CMD, "--opt: %s", mn_last_error());
-    const mn_polar_method *pm;
-    if (mn_polar_lookup(o.method, &pm) != MN_OK)
-        return mn_cli_usage_error(CMD, "--method: %s", mn_last_error());
-    coord_data d = {.steps = o.steps};
-    char err[512];
-    if (!mn_sweep_parse_widths(widths_text, &d.widths, &d.n_widths, err, sizeof err))
-        return mn_cli_usage_error(CMD, "%s", err);
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "modnorm coordcheck: cannot create %s: %s\n", out, strerror(errno));
-        free(d.widths);
-        return MN_EXIT_FAIL;
-    }
+    mn_status st = mn_solver_preset(&probe, o.opt, o.param); /* the table accepted the name */
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
+    coord_data d = {.steps = o.steps, .widths = a->widths.v, .n_widths = a->widths.n};
+    char *csv_path = mn_cli_join(CMD, out, "coord.csv");
+    char *png_path = mn_cli_join(CMD, out, "coord.png");
+    int rc = csv_path && png_path ? MN_EXIT_OK : MN_EXIT_FAIL;
+    bool plots = mn_plot_enabled(), out_exists = false;
+    /* Before any work: DIR is (or can become) a writable directory and the
+     * files written there are regular files; DIR is created when the
+     * results are ready, so a failed run leaves nothing behind. */
+    if (rc == MN_EXIT_OK)
+        rc = mn_cli_check_output_dir(CMD, "--out", out, &out_exists);
+    if (rc == MN_EXIT_OK && out_exists)
+        rc = mn_cli_check_output_file(CMD, "output", csv_path);
+    if (rc == MN_EXIT_OK && out_exists && plots)
+        rc = mn_cli_check_output_file(CMD, "output", png_path);
 
     mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(data_dir, &train, &test);
-    int rc = MN_EXIT_OK;
-    if (st != MN_OK)
+    if (rc == MN_EXIT_OK && (st = mn_fashion_mnist_load(a->data_dir, &train, &test)) != MN_OK)
         rc = mn_cli_fail(CMD, st);
-    else if (o.batch > train.n)
+    else if (rc == MN_EXIT_OK && o.batch > train.n)
         rc = mn_cli_usage_error(CMD, "--batch %d exceeds the %lld training examples", o.batch,
                                 (long long)train.n);
     mn_dataset_free(&test);
-    printf("coordcheck: %s, %s, depth %d, lr %g, %d steps on one batch of %d\n", o.opt,
-           o.param == MN_PARAM_SP ? "sp" : "modular", o.model.depth,
-           isnan(o.lr) ? probe.lr : o.lr, o.steps, o.batch);
+    if (rc == MN_EXIT_OK)
+        printf("coordcheck: %s, %s, depth %d, lr %g, %d steps on one batch of %d\n", o.opt,
+               o.param == MN_PARAM_SP ? "sp" : "modular", o.model.depth,
+               isnan(o.lr) ? probe.lr : o.lr, o.steps, o.batch);
     for (int w = 0; rc == MN_EXIT_OK && w < d.n_widths; w++) {
         fprintf(stderr, "coordcheck: width %lld\n", (long long)d.widths[w]);
         st = run_width(&o, w, &train, &d);
@@ -564,15 +470,28 @@ int mn_cmd_coordcheck(int argc, char **argv)
             rc = mn_cli_fail(CMD, st);
     }
     mn_dataset_free(&train);
+    if (rc == MN_EXIT_OK) {
+        int created, err = mn_cli_mkdir_p(out, &created);
+        if (err)
+            rc = mn_cli_error(CMD, "cannot create the directory %s: %s",
+                              mn_cli_shown(out, shown, sizeof shown), strerror(err));
+    }
     if (rc == MN_EXIT_OK)
-        rc = write_csv(out, &d);
-    if (rc == MN_EXIT_OK)
-        rc = plot(out, &d, &o);
+        rc = write_csv(csv_path, &d);
+    if (rc == MN_EXIT_OK && plots)
+        rc = plot(png_path, &d, &o);
+    else if (rc == MN_EXIT_OK)
+        fprintf(stderr, "modnorm coordcheck: plots are off (built without PLplot): no "
+                "coord.png\n");
     if (rc == MN_EXIT_OK) {
         report(&d, tol, o.param);
-        printf("wrote %s/coord.csv and %s/coord.png\n", out, out);
+        if (plots)
+            printf("wrote %s/coord.csv and %s/coord.png\n", out, out);
+        else
+            printf("wrote %s/coord.csv\n", out);
     }
-    free(d.widths);
+    free(csv_path);
+    free(png_path);
     free(d.kind);
     free(d.is_atom);
     free(d.v);

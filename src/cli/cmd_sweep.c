@@ -5,7 +5,6 @@
  * CSV already holds. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,69 +16,28 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/plot.h"
 #include "cli/sweep_summary.h"
 #include "cli/trainer.h"
 
 #define CMD "sweep"
-#define DEFAULT_WIDTHS "64,128,256,512,1024"
-#define DEFAULT_LRS "2^-10:2^2"
-#define DEFAULT_STEPS 500
 #define QUICK_WIDTHS "64,128,256"
-#define QUICK_STEPS 200
-
-static void help(void)
-{
-    printf(
-        "usage: modnorm sweep --out DIR [--data fashion-mnist] [--model mlp] [--depth D]\n"
-        "                     [--widths W1,W2,...] [--lrs A:B | --lrs L1,L2,...]\n"
-        "                     [--opt muon|sgd|sign|adam] [--param modular|sp]\n"
-        "                     [--steps N | --epochs E] [--batch B] [--seeds K] [--jobs J]\n"
-        "                     [--quick] [--no-run] [options]\n\n"
-        "Trains every (width, learning rate, seed) of the grid, one BLIS thread per run,\n"
-        "and studies how the best learning rate moves with width.\n\n"
-        "  --out DIR          results directory (created); required\n"
-        "  --widths LIST      hidden widths (default " DEFAULT_WIDTHS ")\n"
-        "  --lrs A:B          powers of two from A to B, one octave apart, e.g. 2^-10:2^2\n"
-        "                     (default " DEFAULT_LRS "); or a comma list (0.01,2^-5,...)\n"
-        "  --seeds K          seeds 0..K-1 per cell (default 1)\n"
-        "  --jobs J           runs trained at once, each single-threaded (default 1)\n"
-        "  --steps N          steps per run (default %d), or --epochs E\n"
-        "  --batch B          batch size (default 128)\n"
-        "  --depth D          Linear layers (default 3)\n"
-        "  --opt NAME         muon (default), sgd, sign, adam\n"
-        "  --param P          modular (default) or sp (PyTorch-default init, targets 1)\n"
-        "  --momentum B, --nesterov, --wd L, --schedule S, --warmup N, --method M\n"
-        "                     as for modnorm train\n"
-        "  --quick            widths " QUICK_WIDTHS ", five LRs an octave apart around the\n"
-        "                     best LR of a short run, %d steps (under a minute at --jobs 1);\n"
-        "                     explicit options win\n"
-        "  --no-run           train nothing: summarize and plot what DIR/results.csv holds\n"
-        "  --data-dir DIR     where the Fashion-MNIST IDX files are\n\n"
-        "Writes DIR/results.csv (" MN_SWEEP_CSV_HEADER "),\n"
-        "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and .svg.\n"
-        "train_loss is the mean over the last 20%% of steps. A run diverged when its loss\n"
-        "became non-finite or ended above twice its initial loss: it is recorded and counts\n"
-        "as +inf in every argmin. best_lr is the argmin of the seed-mean train loss,\n"
-        "best_lr_refined the vertex of a parabola in log2(lr) through it and its neighbours;\n"
-        "slope = least-squares slope of log2 lr* on log2 width (octaves per doubling),\n"
-        "spread = max - min log2 lr*, regret(w) = L(w, grid LR nearest lr*(smallest width))\n"
-        "- L(w, lr*(w)), monotone = that loss falls as width grows.\n\n"
-        "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.\n",
-        DEFAULT_STEPS, QUICK_STEPS);
-}
+#define QUICK_STEPS "200"
 
 /* ---- options ----------------------------------------------------------- */
 
 typedef struct sweep_args {
     mn_train_opts base;
     const char *data, *data_dir, *out;
-    int64_t *widths;
+    const int64_t *widths;   /* owned by the parsed arguments */
     int n_widths;
-    double *lrs;
+    const double *lrs;
     int n_lrs;
     int seeds, jobs;
-    bool quick, no_run;
+    bool no_run;
+    /* DIR/results.csv, sweep.cfg, .lock, summary.json, loss_vs_lr.png, .svg */
+    char *csv_path, *cfg_path, *lock_path, *summary_path, *png_path, *svg_path;
 } sweep_args;
 
 /* The settings that change a run's result, one per line: a results
@@ -108,31 +66,6 @@ static void config_text(const sweep_args *a, char *buf, size_t cap)
 
 /* ---- files ------------------------------------------------------------- */
 
-static bool mkdir_p(const char *path)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return false;
-            buf[i] = c;
-        }
-    }
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static void join(char *buf, size_t cap, const char *dir, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", dir, name);
-}
-
 /* The first line where a and b differ, for the message. */
 static void first_difference(const char *a, const char *b, char *la, char *lb, size_t cap)
 {
@@ -150,13 +83,14 @@ static void first_difference(const char *a, const char *b, char *la, char *lb, s
     snprintf(lb, cap, "%.*s", (int)strcspn(*b ? b : "(nothing)", "\n"), *b ? b : "(nothing)");
 }
 
-/* Write DIR/sweep.cfg, or check that the one there matches. */
-static int check_config(const sweep_args *a)
+/* Write DIR/sweep.cfg (*created: it was not there), or check that the one
+ * there matches. */
+static int check_config(const sweep_args *a, bool *created)
 {
-    char path[4096], want[2048], have[2048];
-    join(path, sizeof path, a->out, "sweep.cfg");
+    char want[2048], have[2048], shown[MN_CLI_SHOWN_CAP];
+    *created = false;
     config_text(a, want, sizeof want);
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(a->cfg_path, "r");
     if (f) {
         size_t n = fread(have, 1, sizeof have - 1, f);
         have[n] = '\0';
@@ -164,16 +98,23 @@ static int check_config(const sweep_args *a)
         if (strcmp(have, want) != 0) {
             char la[256], lb[256];
             first_difference(have, want, la, lb, sizeof la);
+            mn_cli_shown(a->out, shown, sizeof shown);
             return mn_cli_usage_error(CMD, "%s holds runs made with %s, this sweep has %s: use "
-                                      "another --out (or remove %s)", a->out, la, lb, a->out);
+                                      "another --out (or remove %s)", shown, la, lb, shown);
         }
         return MN_EXIT_OK;
     }
-    f = fopen(path, "w");
-    if (!f || fputs(want, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "modnorm sweep: cannot write %s: %s\n", path, strerror(errno));
-        return MN_EXIT_FAIL;
+    f = fopen(a->cfg_path, "w");
+    *created = f != NULL;
+    bool ok = f && fputs(want, f) >= 0;
+    int e = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
     }
+    if (!ok)
+        return mn_cli_error(CMD, "cannot write %s: %s",
+                            mn_cli_shown(a->cfg_path, shown, sizeof shown), strerror(e));
     return MN_EXIT_OK;
 }
 
@@ -196,7 +137,7 @@ typedef struct sweep_ctx {
     pthread_cond_t cv;
     double t0, cost_done, secs_done;
     bool tty, failed;
-    char fail_msg[1024];
+    char fail_msg[2048]; /* room for a prefix and a whole library message */
 } sweep_ctx;
 
 static double now(void)
@@ -326,9 +267,6 @@ static void *worker(void *p)
         o.lr = run->lr;
         o.seed = (uint64_t)run->seed;
         o.threads = 1;
-        o.progress = false;
-        o.quiet = true;
-        o.json = NULL;
         mn_train_result res;
         mn_status st = mn_cli_train(&o, c->train, c->test, &res);
         double secs = now() - run->started;
@@ -355,12 +293,15 @@ static void *worker(void *p)
             c->failed = true;
             run->started = 0;
         } else {
-            char line[512];
+            char line[512], shown[MN_CLI_SHOWN_CAP];
             mn_sweep_format_row(line, sizeof line, &row);
+            errno = 0;
             if (fprintf(c->csv, "%s\n", line) < 0 || fflush(c->csv) != 0) {
+                int e = errno;
                 if (!c->failed)
-                    snprintf(c->fail_msg, sizeof c->fail_msg, "cannot append to %s/results.csv: "
-                             "%s", a->out, strerror(errno));
+                    snprintf(c->fail_msg, sizeof c->fail_msg, "cannot append to %s: %s",
+                             mn_cli_shown(a->csv_path, shown, sizeof shown),
+                             e ? strerror(e) : "write error");
                 c->failed = true;
             }
             run->started = -1;
@@ -427,28 +368,19 @@ static FILE *open_csv(const char *path)
     return f;
 }
 
-static int run_grid(const sweep_args *a, sweep_run *runs, int n_runs)
+/* Train `runs` into DIR/results.csv; *appended: how many were written. */
+static int run_grid(const sweep_args *a, const mn_dataset *train, const mn_dataset *test,
+                    sweep_run *runs, int n_runs, int *appended)
 {
-    char path[4096];
-    join(path, sizeof path, a->out, "results.csv");
-    mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
-    if (a->base.batch > train.n) {
-        mn_dataset_free(&train);
-        mn_dataset_free(&test);
-        return mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
-                                  (long long)a->base.batch, (long long)train.n);
-    }
-    FILE *csv = open_csv(path);
+    char shown[MN_CLI_SHOWN_CAP];
+    *appended = 0;
+    FILE *csv = open_csv(a->csv_path);
     if (!csv) {
-        fprintf(stderr, "modnorm sweep: cannot append to %s: %s\n", path, strerror(errno));
-        mn_dataset_free(&train);
-        mn_dataset_free(&test);
-        return MN_EXIT_FAIL;
+        const char *why = strerror(errno);
+        return mn_cli_error(CMD, "cannot append to %s: %s",
+                            mn_cli_shown(a->csv_path, shown, sizeof shown), why);
     }
-    sweep_ctx c = {.args = a, .train = &train, .test = &test, .runs = runs, .n_runs = n_runs,
+    sweep_ctx c = {.args = a, .train = train, .test = test, .runs = runs, .n_runs = n_runs,
                    .csv = csv, .t0 = now(), .tty = isatty(STDERR_FILENO)};
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
@@ -483,14 +415,15 @@ static int run_grid(const sweep_args *a, sweep_run *runs, int n_runs)
     }
     pthread_mutex_destroy(&c.mu);
     pthread_cond_destroy(&c.cv);
+    *appended = c.done;
+    errno = 0;
     bool closed = fclose(csv) == 0;
-    mn_dataset_free(&train);
-    mn_dataset_free(&test);
-    if (c.failed || !closed) {
-        fprintf(stderr, "modnorm sweep: %s (the %d finished runs are in %s)\n",
-                c.failed ? c.fail_msg : "cannot close results.csv", c.done, path);
-        return MN_EXIT_FAIL;
-    }
+    if (!closed && !c.failed)
+        snprintf(c.fail_msg, sizeof c.fail_msg, "cannot close results.csv: %s",
+                 errno ? strerror(errno) : "write error");
+    if (c.failed || !closed)
+        return mn_cli_error(CMD, "%s (the %d finished runs are in %s)", c.fail_msg, c.done,
+                            mn_cli_shown(a->csv_path, shown, sizeof shown));
     return MN_EXIT_OK;
 }
 
@@ -506,8 +439,7 @@ static int plot_summary(const sweep_args *a, const mn_sweep_summary *s)
         free(x);
         free(series);
         free(labels);
-        fprintf(stderr, "modnorm sweep: out of memory\n");
-        return MN_EXIT_FAIL;
+        return mn_cli_error(CMD, "out of memory");
     }
     for (int j = 0; j < nl; j++)
         x[j] = log2(s->lrs[j]);
@@ -531,11 +463,9 @@ static int plot_summary(const sweep_args *a, const mn_sweep_summary *s)
                            .xaxis = MN_PLOT_X_POW2, .ytop = log(10.0) /* chance */,
                            .legend = true, .n_series = s->n_widths, .series = series};
     int rc = MN_EXIT_OK;
-    static const char *devices[][2] = {{"pngcairo", "loss_vs_lr.png"}, {"svg", "loss_vs_lr.svg"}};
+    const char *devices[][2] = {{"pngcairo", a->png_path}, {"svg", a->svg_path}};
     for (int d = 0; d < 2 && rc == MN_EXIT_OK; d++) {
-        char path[4096];
-        join(path, sizeof path, a->out, devices[d][1]);
-        mn_status st = mn_plot_write(path, devices[d][0], 1, 1, &panel, 1000, 640);
+        mn_status st = mn_plot_write(devices[d][1], devices[d][0], 1, 1, &panel, 1000, 640);
         if (st != MN_OK)
             rc = mn_cli_fail(CMD, st);
     }
@@ -570,17 +500,17 @@ static void print_table(const mn_sweep_summary *s)
 
 static int summarize(const sweep_args *a)
 {
-    char path[4096];
-    join(path, sizeof path, a->out, "results.csv");
+    char shown[MN_CLI_SHOWN_CAP];
+    const char *csv = mn_cli_shown(a->csv_path, shown, sizeof shown);
     mn_sweep_row *rows;
     size_t n;
     int bad;
-    mn_status st = mn_sweep_read_csv(path, &rows, &n, &bad);
+    mn_status st = mn_sweep_read_csv(a->csv_path, &rows, &n, &bad);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     if (bad)
         fprintf(stderr, "modnorm sweep: skipped %d malformed line%s of %s\n", bad,
-                bad > 1 ? "s" : "", path);
+                bad > 1 ? "s" : "", csv);
     mn_sweep_summary s;
     st = mn_sweep_summarize(rows, n, a->widths, a->n_widths, a->lrs, a->n_lrs, a->seeds, &s);
     free(rows);
@@ -591,15 +521,19 @@ static int summarize(const sweep_args *a)
         missing += s.runs[c] < a->seeds ? a->seeds - s.runs[c] : 0;
     if (missing)
         fprintf(stderr, "modnorm sweep: %d run%s of the grid %s not in %s (counted as "
-                "missing)\n", missing, missing > 1 ? "s" : "", missing > 1 ? "are" : "is", path);
-    join(path, sizeof path, a->out, "summary.json");
-    st = mn_sweep_write_summary(path, &s);
+                "missing)\n", missing, missing > 1 ? "s" : "", missing > 1 ? "are" : "is", csv);
+    st = mn_sweep_write_summary(a->summary_path, &s);
     int rc = st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
-    if (rc == MN_EXIT_OK)
+    bool plots = mn_plot_enabled();
+    if (rc == MN_EXIT_OK && plots)
         rc = plot_summary(a, &s);
+    else if (rc == MN_EXIT_OK)
+        fprintf(stderr, "modnorm sweep: plots are off (built without PLplot): no "
+                "loss_vs_lr.png or .svg\n");
     if (rc == MN_EXIT_OK) {
         print_table(&s);
-        printf("wrote %s/results.csv, summary.json, loss_vs_lr.png, loss_vs_lr.svg\n", a->out);
+        printf("wrote %s/results.csv, summary.json%s\n", a->out,
+               plots ? ", loss_vs_lr.png, loss_vs_lr.svg" : "");
     }
     mn_sweep_summary_free(&s);
     return rc;
@@ -623,222 +557,210 @@ static int quick_center(const char *opt, mn_param param, double default_lr)
     return (int)lround(log2(default_lr));
 }
 
-static int parse(int argc, char **argv, sweep_args *a, bool *done)
+/* The sweep's settings from the parsed options; --quick fills in what the
+ * command line left unset. */
+static int prepare(mn_cli_args *a, sweep_args *s)
 {
-    enum { O_DATA = 256, O_MODEL, O_DEPTH, O_WIDTHS, O_LRS, O_OPT, O_PARAM, O_STEPS, O_EPOCHS,
-           O_BATCH, O_SEEDS, O_JOBS, O_OUT, O_QUICK, O_NO_RUN, O_MOMENTUM, O_NESTEROV, O_WD,
-           O_SCHEDULE, O_WARMUP, O_METHOD, O_DATA_DIR };
-    static const struct option opts[] = {
-        {"data", required_argument, 0, O_DATA},       {"model", required_argument, 0, O_MODEL},
-        {"depth", required_argument, 0, O_DEPTH},     {"widths", required_argument, 0, O_WIDTHS},
-        {"lrs", required_argument, 0, O_LRS},         {"opt", required_argument, 0, O_OPT},
-        {"param", required_argument, 0, O_PARAM},     {"steps", required_argument, 0, O_STEPS},
-        {"epochs", required_argument, 0, O_EPOCHS},   {"batch", required_argument, 0, O_BATCH},
-        {"seeds", required_argument, 0, O_SEEDS},     {"jobs", required_argument, 0, O_JOBS},
-        {"out", required_argument, 0, O_OUT},         {"quick", no_argument, 0, O_QUICK},
-        {"no-run", no_argument, 0, O_NO_RUN},
-        {"momentum", required_argument, 0, O_MOMENTUM},
-        {"nesterov", no_argument, 0, O_NESTEROV},     {"wd", required_argument, 0, O_WD},
-        {"schedule", required_argument, 0, O_SCHEDULE},
-        {"warmup", required_argument, 0, O_WARMUP},   {"method", required_argument, 0, O_METHOD},
-        {"data-dir", required_argument, 0, O_DATA_DIR},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
-    mn_train_opts *o = &a->base;
-    const char *widths = NULL, *lrs = NULL;
-    bool steps_set = false;
-    int iv, c;
-    char err[512];
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_DATA: a->data = optarg; break;
-        case O_MODEL: o->model.name = optarg; break;
-        case O_DEPTH:
-            if (!mn_cli_parse_int(CMD, "--depth", optarg, 1, 100, &o->model.depth))
-                return MN_EXIT_USAGE;
-            break;
-        case O_WIDTHS: widths = optarg; break;
-        case O_LRS: lrs = optarg; break;
-        case O_OPT: o->opt = optarg; break;
-        case O_PARAM:
-            if (strcmp(optarg, "modular") == 0)
-                o->param = MN_PARAM_MODULAR;
-            else if (strcmp(optarg, "sp") == 0)
-                o->param = MN_PARAM_SP;
-            else
-                return mn_cli_usage_error(CMD, "--param '%s' must be modular or sp", optarg);
-            break;
-        case O_STEPS:
-            if (!mn_cli_parse_int(CMD, "--steps", optarg, 1, 1 << 30, &iv))
-                return MN_EXIT_USAGE;
-            o->steps = iv;
-            steps_set = true;
-            break;
-        case O_EPOCHS:
-            if (!mn_cli_parse_double(CMD, "--epochs", optarg, 1e-6, 1e4, &o->epochs))
-                return MN_EXIT_USAGE;
-            o->steps = 0;
-            steps_set = true;
-            break;
-        case O_BATCH:
-            if (!mn_cli_parse_int(CMD, "--batch", optarg, 1, 60000, &iv))
-                return MN_EXIT_USAGE;
-            o->batch = iv;
-            break;
-        case O_SEEDS:
-            if (!mn_cli_parse_int(CMD, "--seeds", optarg, 1, 1000, &a->seeds))
-                return MN_EXIT_USAGE;
-            break;
-        case O_JOBS:
-            if (!mn_cli_parse_int(CMD, "--jobs", optarg, 1, 256, &a->jobs))
-                return MN_EXIT_USAGE;
-            break;
-        case O_OUT: a->out = optarg; break;
-        case O_QUICK: a->quick = true; break;
-        case O_NO_RUN: a->no_run = true; break;
-        case O_MOMENTUM:
-            if (!mn_cli_parse_double(CMD, "--momentum", optarg, 0, 0.999999, &o->momentum))
-                return MN_EXIT_USAGE;
-            break;
-        case O_NESTEROV: o->nesterov = true; break;
-        case O_WD:
-            if (!mn_cli_parse_double(CMD, "--wd", optarg, 0, 1e6, &o->wd))
-                return MN_EXIT_USAGE;
-            break;
-        case O_SCHEDULE:
-            if (strcmp(optarg, "linear") == 0)
-                o->schedule = MN_SCHEDULE_LINEAR;
-            else if (strcmp(optarg, "cosine") == 0)
-                o->schedule = MN_SCHEDULE_COSINE;
-            else if (strcmp(optarg, "constant") == 0)
-                o->schedule = MN_SCHEDULE_CONSTANT;
-            else
-                return mn_cli_usage_error(CMD, "--schedule '%s' must be linear, cosine or "
-                                          "constant", optarg);
-            break;
-        case O_WARMUP:
-            if (!mn_cli_parse_int(CMD, "--warmup", optarg, 0, 1 << 30, &iv))
-                return MN_EXIT_USAGE;
-            o->warmup = iv;
-            break;
-        case O_METHOD: o->method = optarg; break;
-        case O_DATA_DIR: a->data_dir = optarg; break;
-        case 'h': help(); *done = true; return MN_EXIT_OK;
-        default:
-            return mn_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return mn_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!a->out)
-        return mn_cli_usage_error(CMD, "--out DIR is required");
-    if (strcmp(a->data, "fashion-mnist") != 0)
-        return mn_cli_usage_error(CMD, "--data '%s' is not known (known: fashion-mnist)",
-                                  a->data);
-    if (strcmp(o->model.name, "mlp") != 0)
-        return mn_cli_usage_error(CMD, "--model '%s' is not known (known: mlp)", o->model.name);
-    mn_solver_config probe;
-    if (mn_solver_preset(&probe, o->opt, o->param) != MN_OK)
-        return mn_cli_usage_error(CMD, "--opt: %s", mn_last_error());
-    const mn_polar_method *pm;
-    if (o->method && mn_polar_lookup(o->method, &pm) != MN_OK)
-        return mn_cli_usage_error(CMD, "--method: %s", mn_last_error());
-
-    char quick_lrs[64];
+    const mn_cli_command *cmd = &mn_cli_commands[MN_CMD_SWEEP];
+    mn_train_opts *o = &s->base;
+    mn_cli_train_opts_from(a, o);
     if (a->quick) {
+        mn_solver_config probe;
+        mn_status st = mn_solver_preset(&probe, o->opt, o->param);
+        if (st != MN_OK)
+            return mn_cli_fail(CMD, st);
         int center = quick_center(o->opt, o->param, probe.lr);
+        char quick_lrs[64];
         snprintf(quick_lrs, sizeof quick_lrs, "2^%d:2^%d", center - 2, center + 2);
-        if (!widths)
-            widths = QUICK_WIDTHS;
-        if (!lrs)
-            lrs = quick_lrs;
-        if (!steps_set)
-            o->steps = QUICK_STEPS;
-    } else if (!steps_set) {
-        o->steps = DEFAULT_STEPS;
+        if ((!a->given[MN_OPT_WIDTHS] && !mn_cli_set(cmd, a, MN_OPT_WIDTHS, QUICK_WIDTHS, stderr)) ||
+            (!a->given[MN_OPT_LRS] && !mn_cli_set(cmd, a, MN_OPT_LRS, quick_lrs, stderr)) ||
+            (!a->given[MN_OPT_STEPS] && !a->given[MN_OPT_EPOCHS] &&
+             !mn_cli_set(cmd, a, MN_OPT_STEPS, QUICK_STEPS, stderr)))
+            return MN_EXIT_USAGE;
     }
-    if (!mn_sweep_parse_widths(widths ? widths : DEFAULT_WIDTHS, &a->widths, &a->n_widths, err,
-                               sizeof err))
-        return mn_cli_usage_error(CMD, "%s", err);
-    if (!mn_sweep_parse_lrs(lrs ? lrs : DEFAULT_LRS, &a->lrs, &a->n_lrs, err, sizeof err))
-        return mn_cli_usage_error(CMD, "%s", err);
-    if (a->base.model.depth < 2 && a->n_widths > 1)
+    o->steps = a->given[MN_OPT_EPOCHS] ? 0 : a->steps;
+    *s = (sweep_args){.base = *o, .data = a->data, .data_dir = a->data_dir, .out = a->out,
+                      .widths = a->widths.v, .n_widths = a->widths.n, .lrs = a->lrs.v,
+                      .n_lrs = a->lrs.n, .seeds = (int)a->seeds, .jobs = (int)a->jobs,
+                      .no_run = a->no_run};
+    if (o->model.depth < 2 && s->n_widths > 1)
         return mn_cli_usage_error(CMD, "--depth 1 has no hidden width to sweep");
+    const char *names[] = {"results.csv", "sweep.cfg", ".lock", "summary.json",
+                           "loss_vs_lr.png", "loss_vs_lr.svg"};
+    char **paths[] = {&s->csv_path, &s->cfg_path, &s->lock_path, &s->summary_path,
+                      &s->png_path, &s->svg_path};
+    for (int i = 0; i < 6; i++)
+        if (!(*paths[i] = mn_cli_join(CMD, s->out, names[i])))
+            return MN_EXIT_FAIL;
     return MN_EXIT_OK;
 }
 
-int mn_cmd_sweep(int argc, char **argv)
+static void free_paths(sweep_args *s)
 {
-    sweep_args a = {
-        .base = {.model = {.name = "mlp", .d_in = 784, .width = 512, .depth = 3, .d_out = 10},
-                 .opt = "muon", .param = MN_PARAM_MODULAR, .lr = NAN, .momentum = NAN,
-                 .schedule = MN_SCHEDULE_LINEAR, .epochs = 5, .batch = 128},
-        .data = "fashion-mnist", .seeds = 1, .jobs = 1};
-    bool done = false;
-    int rc = parse(argc, argv, &a, &done);
-    if (rc != MN_EXIT_OK || done)
-        goto out;
-    if (!mkdir_p(a.out)) {
-        fprintf(stderr, "modnorm sweep: cannot create the directory %s: %s\n", a.out,
-                strerror(errno));
-        rc = MN_EXIT_FAIL;
-        goto out;
-    }
-    /* One sweep at a time per directory. */
-    char path[4096];
-    join(path, sizeof path, a.out, ".lock");
-    int lock = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0666);
-    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "modnorm sweep: %s is in use by another sweep (or unwritable)\n", a.out);
-        if (lock >= 0)
-            close(lock);
-        rc = MN_EXIT_FAIL;
-        goto out;
-    }
-    rc = check_config(&a);
-    if (rc != MN_EXIT_OK)
-        goto unlock;
+    free(s->csv_path);
+    free(s->cfg_path);
+    free(s->lock_path);
+    free(s->summary_path);
+    free(s->png_path);
+    free(s->svg_path);
+}
 
-    join(path, sizeof path, a.out, "results.csv");
+/* The runs of the grid that `csv` (DIR/results.csv, maybe missing) does not
+ * hold, widest first: the ETA learns the expensive runs early, and the pool
+ * finishes on short runs. *runs is NULL after a message. */
+static int pending_runs(const sweep_args *a, sweep_run **runs, int *n_runs)
+{
+    *runs = NULL;
+    *n_runs = 0;
     mn_sweep_row *rows;
     size_t n;
-    mn_status st = mn_sweep_read_csv(path, &rows, &n, NULL);
-    if (st != MN_OK) {
-        rc = mn_cli_fail(CMD, st);
-        goto unlock;
+    mn_status st = mn_sweep_read_csv(a->csv_path, &rows, &n, NULL);
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
+    int total = a->n_widths * a->n_lrs * a->seeds;
+    sweep_run *r = calloc((size_t)total, sizeof *r);
+    if (!r) {
+        free(rows);
+        return mn_cli_error(CMD, "out of memory for %d runs", total);
     }
-    int total = a.n_widths * a.n_lrs * a.seeds;
-    sweep_run *runs = calloc((size_t)total, sizeof *runs);
-    int n_runs = 0;
-    /* Widest first: the ETA learns the expensive runs early, and the pool
-     * finishes on short runs. */
-    for (int i = a.n_widths - 1; runs && i >= 0; i--)
-        for (int j = 0; j < a.n_lrs; j++)
-            for (int k = 0; k < a.seeds; k++)
-                if (!have_run(rows, n, a.widths[i], a.lrs[j], k))
-                    runs[n_runs++] = (sweep_run){.width = a.widths[i], .lr = a.lrs[j], .seed = k};
+    int k = 0;
+    for (int i = a->n_widths - 1; i >= 0; i--)
+        for (int j = 0; j < a->n_lrs; j++)
+            for (int s = 0; s < a->seeds; s++)
+                if (!have_run(rows, n, a->widths[i], a->lrs[j], s))
+                    r[k++] = (sweep_run){.width = a->widths[i], .lr = a->lrs[j], .seed = s};
     free(rows);
-    if (!runs) {
-        fprintf(stderr, "modnorm sweep: out of memory\n");
-        rc = MN_EXIT_FAIL;
-        goto unlock;
+    *runs = r;
+    *n_runs = k;
+    return MN_EXIT_OK;
+}
+
+/* What a sweep created, so that one failing before any run leaves no trace. */
+typedef struct created {
+    int dirs;        /* levels of --out that mkdir made */
+    bool lock, cfg, csv;
+} created;
+
+static void remove_created(const sweep_args *a, const created *c)
+{
+    if (c->csv)
+        remove(a->csv_path);
+    if (c->cfg)
+        remove(a->cfg_path);
+    if (c->lock)
+        remove(a->lock_path);
+    mn_cli_rmdir_created(a->out, c->dirs);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int mn_cmd_sweep(mn_cli_args *args)
+{
+    sweep_args a = {0};
+    char shown[MN_CLI_SHOWN_CAP];
+    mn_dataset train = {0}, test = {0};
+    sweep_run *runs = NULL;
+    int n_runs = 0, lock = -1;
+    bool out_exists, loaded = false, worked = false; /* worked: a run or the summary written */
+    created made = {0};
+    int rc = prepare(args, &a);
+    if (rc != MN_EXIT_OK)
+        goto out;
+
+    /* Before anything is created: --out is (or can become) a writable
+     * directory, the files the sweep writes there are regular files, and
+     * when runs are to be trained the data loads. */
+    rc = mn_cli_check_output_dir(CMD, "--out", a.out, &out_exists);
+    const char *outputs[] = {a.csv_path, a.cfg_path, a.lock_path, a.summary_path, a.png_path,
+                             a.svg_path};
+    for (int i = 0; out_exists && rc == MN_EXIT_OK && i < 6; i++)
+        rc = mn_cli_check_output_file(CMD, "output", outputs[i]);
+    if (rc != MN_EXIT_OK)
+        goto out;
+    rc = pending_runs(&a, &runs, &n_runs);
+    free(runs);
+    runs = NULL;
+    if (rc != MN_EXIT_OK)
+        goto out;
+    if (n_runs > 0 && !a.no_run) {
+        mn_status st = mn_fashion_mnist_load(a.data_dir, &train, &test);
+        if (st != MN_OK) {
+            rc = mn_cli_fail(CMD, st);
+            goto out;
+        }
+        loaded = true;
+        if (a.base.batch > train.n) {
+            rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
+                                    (long long)a.base.batch, (long long)train.n);
+            goto free_data;
+        }
     }
+
+    int err = mn_cli_mkdir_p(a.out, &made.dirs);
+    if (err) {
+        rc = mn_cli_error(CMD, "cannot create the directory %s: %s",
+                          mn_cli_shown(a.out, shown, sizeof shown), strerror(err));
+        mn_cli_rmdir_created(a.out, made.dirs);
+        goto free_data;
+    }
+    /* One sweep at a time per directory. */
+    made.lock = !exists(a.lock_path);
+    lock = open(a.lock_path, O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (lock >= 0) {
+            close(lock);
+            made.lock = false; /* another sweep's */
+        }
+        rc = mn_cli_error(CMD, "%s is in use by another sweep (or unwritable: %s)",
+                          mn_cli_shown(a.out, shown, sizeof shown), strerror(e));
+        remove_created(&a, &made);
+        goto free_data;
+    }
+    rc = check_config(&a, &made.cfg);
+    if (rc == MN_EXIT_OK)
+        rc = pending_runs(&a, &runs, &n_runs); /* again, under the lock */
+    if (rc != MN_EXIT_OK)
+        goto unlock;
+    int total = a.n_widths * a.n_lrs * a.seeds;
     fprintf(stderr, "modnorm sweep: %d widths x %d lrs x %d seed%s = %d runs, %d already in %s",
-            a.n_widths, a.n_lrs, a.seeds, a.seeds > 1 ? "s" : "", total, total - n_runs, path);
+            a.n_widths, a.n_lrs, a.seeds, a.seeds > 1 ? "s" : "", total, total - n_runs,
+            mn_cli_shown(a.csv_path, shown, sizeof shown));
     if (n_runs && !a.no_run)
         fprintf(stderr, "; %d to train, %d at a time\n", n_runs, a.jobs < n_runs ? a.jobs : n_runs);
     else
         fprintf(stderr, "\n");
-    if (n_runs && !a.no_run)
-        rc = run_grid(&a, runs, n_runs);
-    free(runs);
-    if (rc == MN_EXIT_OK)
+    if (n_runs && !a.no_run && !loaded) { /* runs went missing since the first look */
+        mn_status st = mn_fashion_mnist_load(a.data_dir, &train, &test);
+        loaded = st == MN_OK;
+        if (st != MN_OK)
+            rc = mn_cli_fail(CMD, st);
+    }
+    if (rc == MN_EXIT_OK && n_runs && !a.no_run) {
+        int appended;
+        made.csv = !exists(a.csv_path);
+        rc = run_grid(&a, &train, &test, runs, n_runs, &appended);
+        worked = appended > 0;
+    }
+    if (rc == MN_EXIT_OK) {
+        worked = true;
         rc = summarize(&a);
+    }
 unlock:
+    free(runs);
+    if (rc != MN_EXIT_OK && !worked) /* failed before doing anything: leave no trace */
+        remove_created(&a, &made);
     close(lock);
+free_data:
+    if (loaded) {
+        mn_dataset_free(&train);
+        mn_dataset_free(&test);
+    }
 out:
-    free(a.widths);
-    free(a.lrs);
+    free_paths(&a);
     return rc;
 }

@@ -1,29 +1,50 @@
-/* modnorm — the command-line tool. Each subcommand lives in cmd_*.c. */
+/* modnorm — the command-line tool. Each subcommand lives in cmd_*.c; what it
+ * accepts is declared in commands.c and parsed by options.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
-    {"train", mn_cmd_train, "train a model (Fashion-MNIST MLP) and print its test accuracy"},
-    {"inspect", mn_cmd_inspect, "print a model's module tree: norms, masses, sensitivities, targets"},
-    {"sweep", mn_cmd_sweep, "train a width x learning-rate grid and measure LR transfer"},
-    {"coordcheck", mn_cmd_coordcheck, "check that activations and updates stay flat across width"},
-    {"dualize", mn_cmd_dualize, "OUT.npy = lmo(IN.npy) in a chosen norm"},
-    {"norm", mn_cmd_norm, "print a matrix's norm and dual norm as JSON"},
-    {"bench", mn_cmd_bench, "benchmarks: gemm (the roofline)"},
+static int (*const runs[MN_CMD_COUNT])(mn_cli_args *a) = {
+    [MN_CMD_TRAIN] = mn_cmd_train,
+    [MN_CMD_INSPECT] = mn_cmd_inspect,
+    [MN_CMD_SWEEP] = mn_cmd_sweep,
+    [MN_CMD_COORDCHECK] = mn_cmd_coordcheck,
+    [MN_CMD_DUALIZE] = mn_cmd_dualize,
+    [MN_CMD_NORM] = mn_cmd_norm,
+    [MN_CMD_BENCH_GEMM] = mn_cmd_bench_gemm,
+    [MN_CMD_BENCH_DUALIZE] = mn_cmd_bench_dualize,
+    [MN_CMD_BENCH_STEP] = mn_cmd_bench_step,
 };
+
+/* "bench gemm" is listed once, as "bench". */
+static bool in_group(const char *name, const char *group)
+{
+    size_t n = strlen(group);
+    return strncmp(name, group, n) == 0 && name[n] == ' ';
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: modnorm COMMAND [OPTIONS]   (modnorm COMMAND --help for details)\n\n"
                "Steepest descent in the modular norm, version " MN_VERSION ".\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < MN_CMD_COUNT; i++)
+        if (!in_group(mn_cli_commands[i].name, "bench"))
+            fprintf(f, "  %-10s %s\n", mn_cli_commands[i].name, mn_cli_commands[i].summary);
+    fprintf(f, "  %-10s benchmarks: gemm (the roofline), dualize, step\n", "bench");
+}
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f, "usage: modnorm bench gemm|dualize|step [options]   (each has --help)\n\n");
+    for (int i = 0; i < MN_CMD_COUNT; i++)
+        if (in_group(mn_cli_commands[i].name, "bench"))
+            fprintf(f, "  %-14s %s\n", mn_cli_commands[i].name, mn_cli_commands[i].summary);
+}
+
+static bool is_help(const char *s)
+{
+    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
 }
 
 int main(int argc, char **argv)
@@ -32,8 +53,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return MN_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (is_help(argv[1])) {
         usage(stdout);
         return MN_EXIT_OK;
     }
@@ -41,12 +61,39 @@ int main(int argc, char **argv)
         printf("modnorm %s\n", MN_VERSION);
         return MN_EXIT_OK;
     }
-    /* Before BLIS starts its threads, which inherit the setting. */
-    mn_flush_denormals(true);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "modnorm: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return MN_EXIT_USAGE;
+    const mn_cli_command *cmd;
+    int skip = 1;
+    if (strcmp(argv[1], "bench") == 0) {
+        if (argc < 3 || is_help(argv[2])) {
+            bench_usage(argc < 3 ? stderr : stdout);
+            return argc < 3 ? MN_EXIT_USAGE : MN_EXIT_OK;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "bench %.40s", argv[2]);
+        cmd = strlen(argv[2]) <= 40 ? mn_cli_find_command(name) : NULL;
+        if (!cmd) {
+            fprintf(stderr, "modnorm bench: unknown benchmark '%s' (known: gemm, dualize, step)\n",
+                    argv[2]);
+            return MN_EXIT_USAGE;
+        }
+        skip = 2;
+    } else {
+        cmd = mn_cli_find_command(argv[1]);
+        if (!cmd || in_group(cmd->name, "bench")) {
+            fprintf(stderr, "modnorm: unknown command '%s' (see 'modnorm --help')\n", argv[1]);
+            return MN_EXIT_USAGE;
+        }
+    }
+    mn_cli_args a;
+    int rc = mn_cli_parse(cmd, argc - skip, argv + skip, &a, stdout, stderr);
+    if (rc == MN_CLI_RUN) {
+        /* Flush-to-zero is a speed setting for training only: norm, dualize,
+         * inspect and the gemm and dualize benchmarks must see subnormals.
+         * Before BLIS starts its threads, which inherit the setting. */
+        if (cmd->flush_denormals)
+            mn_flush_denormals(true);
+        rc = runs[cmd->id](&a);
+    }
+    mn_cli_args_free(&a);
+    return rc;
 }

@@ -2,45 +2,42 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "cli/models.h"
-
-bool mn_cli_model_option(const char *cmd, const char *opt, const char *arg, mn_model_spec *spec)
-{
-    int v;
-    if (strcmp(opt, "model") == 0) {
-        spec->name = arg;
-        return true;
-    }
-    if (strcmp(opt, "width") == 0) {
-        if (!mn_cli_parse_int(cmd, "--width", arg, 1, 1 << 16, &v))
-            return false;
-        spec->width = v;
-        return true;
-    }
-    return mn_cli_parse_int(cmd, "--depth", arg, 1, 100, &spec->depth);
-}
+#include "core/error.h"
 
 mn_status mn_cli_build_model(const mn_model_spec *spec, mn_module **out)
 {
     if (strcmp(spec->name, "mlp") == 0)
         return mn_mlp(out, spec->d_in, spec->width, spec->depth, spec->d_out);
-    fprintf(stderr, "modnorm: unknown --model '%s' (known: mlp)\n", spec->name);
-    return MN_ERR_ARG;
+    return mn_fail(MN_ERR_ARG, "unknown model '%s' (known: mlp)", spec->name);
 }
 
-/* "K=NAME": atom K (0-based, forward order) gets norm NAME. */
-mn_status mn_cli_apply_norm_override(mn_network *net, const char *spec)
+mn_status mn_cli_apply_norm_override(mn_network *net, int atom, const char *norm)
 {
-    int k = -1, used = 0;
-    if (sscanf(spec, "%d=%n", &k, &used) != 1 || used == 0 || k < 0 ||
-        k >= mn_network_atom_count(net)) {
-        fprintf(stderr, "modnorm: --atom-norm '%s' must be K=NAME with K in [0, %d)\n", spec,
-                mn_network_atom_count(net));
-        return MN_ERR_ARG;
+    int n = mn_network_atom_count(net);
+    if (atom < 0 || atom >= n)
+        return mn_fail(MN_ERR_ARG, "--atom-norm '%d=%s' must be K=NAME with K in [0, %d)", atom,
+                       norm, n);
+    mn_status st = mn_module_set_norm((mn_module *)mn_network_atom(net, atom), norm);
+    if (st != MN_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mn_last_error());
+        return mn_fail(st, "--atom-norm '%d=%s': %s", atom, norm, why);
     }
-    mn_status st = mn_module_set_norm((mn_module *)mn_network_atom(net, k), spec + used);
-    if (st != MN_OK)
-        fprintf(stderr, "modnorm: --atom-norm '%s': %s\n", spec, mn_last_error());
+    return st;
+}
+
+mn_status mn_cli_check_atom_norms(const mn_model_spec *spec, const mn_cli_atom_norms *an)
+{
+    if (an->n == 0)
+        return MN_OK;
+    mn_module *root;
+    mn_network *net;
+    MN_TRY(mn_cli_build_model(spec, &root));
+    MN_TRY(mn_network_create(&net, root, MN_PARAM_MODULAR, 0));
+    mn_status st = MN_OK;
+    for (int i = 0; st == MN_OK && i < an->n; i++)
+        st = mn_cli_apply_norm_override(net, an->v[i].atom, an->v[i].norm);
+    mn_network_destroy(net);
     return st;
 }

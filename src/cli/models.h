@@ -1,7 +1,9 @@
-/* Internal to the CLI: models by name, shared by train, inspect and bench. */
+/* Internal to the CLI: models by name, shared by train, inspect, sweep,
+ * coordcheck and bench. */
 #ifndef MN_CLI_MODELS_H
 #define MN_CLI_MODELS_H
 
+#include "cli/options.h"
 #include "modnorm.h"
 
 typedef struct mn_model_spec {
@@ -10,13 +12,14 @@ typedef struct mn_model_spec {
     int depth;
 } mn_model_spec;
 
-/* Handle --model, --width or --depth (`opt` is the long option's name) for
- * subcommand `cmd`; false (after a usage message) when the value is bad. */
-bool mn_cli_model_option(const char *cmd, const char *opt, const char *arg, mn_model_spec *spec);
-
-/* Build the tree; on failure a message is already printed. */
+/* Build the tree; an unknown name is MN_ERR_ARG with a message. */
 mn_status mn_cli_build_model(const mn_model_spec *spec, mn_module **out);
-/* Apply one --atom-norm K=NAME. */
-mn_status mn_cli_apply_norm_override(mn_network *net, const char *spec);
+/* --atom-norm K=NORM: atom K (0-based, forward order) gets norm `norm`.
+ * K beyond the network's atoms is MN_ERR_ARG with a message naming the
+ * range (the one check the option table cannot make: it needs the model). */
+mn_status mn_cli_apply_norm_override(mn_network *net, int atom, const char *norm);
+/* Before any work: the overrides fit the model `spec` builds (a network is
+ * built to count its atoms, then dropped). */
+mn_status mn_cli_check_atom_norms(const mn_model_spec *spec, const mn_cli_atom_norms *an);
 
 #endif

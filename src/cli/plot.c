@@ -10,6 +10,8 @@
 #include "cli/plot.h"
 #include "core/error.h"
 
+bool mn_plot_enabled(void) { return true; }
+
 bool mn_plot_device_available(const char *device, char *err, size_t cap)
 {
     enum { MAX_DEVS = 128 };

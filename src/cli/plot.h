@@ -1,6 +1,6 @@
 /* Internal to the CLI: line plots drawn with PLplot (pngcairo, svg), used by
  * sweep (loss against learning rate) and coordcheck (coordinates against
- * width). Not thread-safe: PLplot has one global state; plot from one
+ * width). plot.c with PLplot, plot_stub.c without. Not thread-safe: PLplot has one global state; plot from one
  * thread. */
 #ifndef MN_CLI_PLOT_H
 #define MN_CLI_PLOT_H
@@ -32,6 +32,10 @@ typedef struct mn_plot_panel {
     int n_series;
     const mn_plot_series *series;
 } mn_plot_panel;
+
+/* false when modnorm was built without PLplot (meson -Dplots=disabled, or
+ * auto without libplplot-dev): then mn_plot_write only reports that. */
+bool mn_plot_enabled(void);
 
 /* true if PLplot has `device`; otherwise false with a message saying what
  * to install. */

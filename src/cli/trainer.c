@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli/trainer.h"
 #include "core/error.h"
@@ -40,39 +39,6 @@ mn_status mn_cli_evaluate(mn_network *net, const mn_dataset *d, double *acc, dou
     return MN_OK;
 }
 
-static void progress(int64_t step, int64_t total, double loss, double elapsed)
-{
-    const int width = 30;
-    int filled = (int)((double)width * (double)step / (double)total);
-    double eta = step > 0 ? elapsed / (double)step * (double)(total - step) : 0;
-    fprintf(stderr, "\r[");
-    for (int i = 0; i < width; i++)
-        fputc(i < filled ? '#' : '.', stderr);
-    fprintf(stderr, "] step %lld/%lld  loss %.4f  ETA %dm%02ds ", (long long)step,
-            (long long)total, loss, (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
-}
-
-/* JSON has no infinity: non-finite numbers are written as null. */
-static void json_number(FILE *f, const char *key, double v, const char *sep)
-{
-    if (isfinite(v))
-        fprintf(f, "\"%s\": %.6f%s", key, v, sep);
-    else
-        fprintf(f, "\"%s\": null%s", key, sep);
-}
-
-void mn_cli_print_result_json(FILE *f, const mn_train_result *r)
-{
-    fprintf(f, "{");
-    json_number(f, "test_acc", r->test_acc, ", ");
-    json_number(f, "test_loss", r->test_loss, ", ");
-    json_number(f, "train_loss", r->train_loss, ", ");
-    fprintf(f, "\"steps\": %lld, \"seconds\": %.3f, \"ms_per_step\": %.3f, \"diverged\": %s}\n",
-            (long long)r->steps, r->seconds, r->ms_per_step, r->diverged ? "true" : "false");
-    fflush(f);
-}
-
 static mn_status setup(const mn_train_opts *o, mn_network **net, mn_solver **solver,
                        int64_t total_steps)
 {
@@ -81,7 +47,7 @@ static mn_status setup(const mn_train_opts *o, mn_network **net, mn_solver **sol
     MN_TRY(mn_network_create(net, root, o->param, o->seed));
     mn_network_set_threads(*net, o->threads);
     for (int i = 0; i < o->n_atom_norms; i++)
-        MN_TRY(mn_cli_apply_norm_override(*net, o->atom_norms[i]));
+        MN_TRY(mn_cli_apply_norm_override(*net, o->atom_norms[i].atom, o->atom_norms[i].norm));
     mn_solver_config cfg;
     MN_TRY(mn_solver_preset(&cfg, o->opt, o->param));
     if (!isnan(o->lr))
@@ -102,6 +68,9 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
                        mn_train_result *res)
 {
     *res = (mn_train_result){0};
+    if (o->batch < 1 || o->batch > train->n)
+        return mn_fail(MN_ERR_ARG, "batch %lld is not in [1, %lld], the training examples",
+                       (long long)o->batch, (long long)train->n);
     int64_t per_epoch = train->n / o->batch;
     int64_t total = o->steps > 0 ? o->steps : (int64_t)ceil(o->epochs * (double)per_epoch);
     if (total < 1)
@@ -121,8 +90,6 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
         st = mn_tensor_create(&x, 2, (int64_t[]){o->batch, train->dim});
     if (st == MN_OK)
         st = mn_tensor_create(&dy, 2, (int64_t[]){o->batch, o->model.d_out});
-    int64_t log_every = o->log_every > 0 ? o->log_every : (total >= 10 ? total / 10 : 1);
-    bool bar = o->progress && isatty(STDERR_FILENO);
     double t0 = now();
     int64_t step = 0;
     for (; st == MN_OK && step < total; step++) {
@@ -135,10 +102,7 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
             mn_status ls = mn_loss_cross_entropy(y, labels, &loss, dy, NULL);
             if (ls == MN_ERR_NONFINITE || !isfinite(loss)) {
                 res->diverged = true;
-                if (!o->quiet)
-                    fprintf(stderr, "%smodnorm train: the loss became non-finite at step %lld: "
-                            "stopping (diverged; try a smaller --lr)\n", bar ? "\n" : "",
-                            (long long)step);
+                res->diverged_at = step + 1;
                 break;
             }
             st = ls;
@@ -152,17 +116,13 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
         st = mn_network_backward(net, dy);
         if (st == MN_OK)
             st = mn_solver_step(solver, net);
-        if (bar && (step % 10 == 0 || step == total - 1))
-            progress(step + 1, total, loss, now() - t0);
-        if (o->json && ((step + 1) % log_every == 0 || step == total - 1))
-            fprintf(o->json, "{\"step\": %lld, \"epoch\": %.3f, \"loss\": %.6f, \"lr\": %.6g}\n",
-                    (long long)step + 1, (double)(step + 1) / (double)per_epoch, loss,
-                    mn_solver_lr_at(solver, step));
-        if (o->json)
-            fflush(o->json); /* a reader sees progress as it happens */
+        if (st == MN_OK && o->on_step)
+            o->on_step(o->ctx, &(mn_train_step){.step = step + 1, .total = total,
+                                                .epoch = (double)(step + 1) / (double)per_epoch,
+                                                .loss = loss,
+                                                .lr = mn_solver_lr_at(solver, step),
+                                                .elapsed = now() - t0});
     }
-    if (bar)
-        fputc('\n', stderr);
     res->seconds = now() - t0;
     res->steps = step;
     res->ms_per_step = step > 0 ? 1e3 * res->seconds / (double)step : 0;

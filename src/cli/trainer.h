@@ -1,11 +1,12 @@
-/* Internal to the CLI: one training run, shared by train (and later sweep
- * and bench). */
+/* Internal to the CLI: one training run, shared by train and sweep. It
+ * prints nothing: progress reaches the caller through on_step, and a
+ * divergence through the result (the library's fit loop takes its place). */
 #ifndef MN_CLI_TRAINER_H
 #define MN_CLI_TRAINER_H
 
-#include <stdio.h>
-
 #include "cli/models.h"
+
+struct mn_train_step;
 
 typedef struct mn_train_opts {
     mn_model_spec model;
@@ -22,13 +23,23 @@ typedef struct mn_train_opts {
     int64_t batch;
     uint64_t seed;
     int threads;
-    const char *atom_norms[64];
+    struct {
+        int atom;            /* 0-based, forward order */
+        const char *norm;
+    } atom_norms[64];        /* norm overrides */
     int n_atom_norms;
-    bool progress;           /* a progress bar on stderr */
-    bool quiet;              /* no message on stderr when the loss becomes non-finite (sweep) */
-    FILE *json;              /* JSON lines (NULL: none) */
-    int64_t log_every;       /* steps between JSON progress lines (0: 10 per run) */
+    /* Called after every step (NULL: not called). */
+    void (*on_step)(void *ctx, const struct mn_train_step *s);
+    void *ctx;
 } mn_train_opts;
+
+/* One finished step, as on_step sees it. */
+typedef struct mn_train_step {
+    int64_t step, total;     /* 1-based: step `total` is the last */
+    double epoch;            /* steps done / steps per epoch */
+    double loss, lr;         /* the step's batch loss and learning rate */
+    double elapsed;          /* seconds since the first step started */
+} mn_train_step;
 
 typedef struct mn_train_result {
     double test_acc, test_loss;
@@ -37,6 +48,7 @@ typedef struct mn_train_result {
     int64_t steps;
     double seconds, ms_per_step;
     bool diverged;
+    int64_t diverged_at;     /* the 1-based step whose loss was non-finite (0: none) */
 } mn_train_result;
 
 /* The polar method training uses unless told otherwise. */
@@ -46,6 +58,5 @@ mn_status mn_cli_train(const mn_train_opts *o, const mn_dataset *train, const mn
                        mn_train_result *res);
 /* Accuracy and mean loss of the network on a dataset, in batches. */
 mn_status mn_cli_evaluate(mn_network *net, const mn_dataset *d, double *acc, double *loss);
-void mn_cli_print_result_json(FILE *f, const mn_train_result *r);
 
 #endif

@@ -1,9 +1,11 @@
-/* Helpers shared by the subcommands. */
+/* Helpers shared by the subcommands: messages, paths, output checks. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -18,6 +20,17 @@ int mn_cli_usage_error(const char *cmd, const char *fmt, ...)
     return MN_EXIT_USAGE;
 }
 
+int mn_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "modnorm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return MN_EXIT_FAIL;
+}
+
 int mn_cli_fail(const char *cmd, mn_status s)
 {
     const char *msg = mn_last_error();
@@ -25,42 +38,177 @@ int mn_cli_fail(const char *cmd, mn_status s)
     return MN_EXIT_FAIL;
 }
 
-bool mn_cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi,
-                      int *out)
+const char *mn_cli_shown(const char *path, char *buf, size_t cap)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        mn_cli_usage_error(cmd, "%s '%s' must be an integer in [%ld, %ld]", opt, text, lo, hi);
-        return false;
-    }
-    *out = (int)v;
-    return true;
+    size_t n = strlen(path), keep = cap > 8 ? cap - 8 : 0;
+    if (n < cap - 1 || keep == 0)
+        return path;
+    const char *tail = path + n - keep;
+    while ((*tail & 0xc0) == 0x80) /* not inside a UTF-8 character */
+        tail++;
+    snprintf(buf, cap, "...%s", tail);
+    return buf;
 }
 
-bool mn_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
-                         double *out)
+char *mn_cli_join(const char *cmd, const char *dir, const char *name)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi)) {
-        mn_cli_usage_error(cmd, "%s '%s' must be a number in [%g, %g]", opt, text, lo, hi);
-        return false;
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0) {
+        mn_cli_error(cmd, "out of memory");
+        return NULL;
     }
-    *out = v;
-    return true;
+    return p;
 }
 
-int mn_cli_parse_choice(const char *cmd, const char *opt, const char *text,
-                        const char *const *names, int n)
+static const char *kind_of(mode_t m)
 {
-    char list[256] = "";
-    for (int i = 0; i < n; i++) {
-        if (strcmp(text, names[i]) == 0)
-            return i;
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a fifo"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISLNK(m)  ? "a symbolic link"
+                         : "a special file";
+}
+
+/* The directory part of path ("." when it has none), in a new string. */
+static char *parent_of(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return NULL;
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    char *slash = strrchr(p, '/');
+    if (!slash) {
+        free(p);
+        return strdup(".");
     }
-    mn_cli_usage_error(cmd, "%s '%s' must be one of: %s", opt, text, list);
-    return -1;
+    while (slash > p && slash[-1] == '/')
+        slash--;
+    if (slash == p)
+        slash[1] = '\0'; /* "/x" -> "/" */
+    else
+        *slash = '\0';
+    return p;
+}
+
+/* A directory we may create entries in; MN_EXIT_OK or a message naming
+ * `target` (the output) and, when it is another path, `dir`. */
+static int check_writable_dir(const char *cmd, const char *what, const char *target,
+                              const char *dir)
+{
+    char b1[MN_CLI_SHOWN_CAP], b2[MN_CLI_SHOWN_CAP], where[MN_CLI_SHOWN_CAP + 4] = "";
+    struct stat st;
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (!why)
+        return MN_EXIT_OK;
+    if (strcmp(target, dir) != 0)
+        snprintf(where, sizeof where, "%s: ", mn_cli_shown(dir, b2, sizeof b2));
+    return mn_cli_error(cmd, "cannot write %s %s: %s%s", what,
+                        mn_cli_shown(target, b1, sizeof b1), where, why);
+}
+
+int mn_cli_check_output_file(const char *cmd, const char *what, const char *path)
+{
+    char b[MN_CLI_SHOWN_CAP];
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return mn_cli_error(cmd, "%s %s exists and is %s, not a regular file: refusing to "
+                                "replace it", what, mn_cli_shown(path, b, sizeof b),
+                                kind_of(st.st_mode));
+    } else if (errno != ENOENT) {
+        const char *why = strerror(errno);
+        return mn_cli_error(cmd, "cannot write %s %s: %s", what, mn_cli_shown(path, b, sizeof b),
+                            why);
+    }
+    char *dir = parent_of(path);
+    if (!dir)
+        return mn_cli_error(cmd, "out of memory");
+    int rc = check_writable_dir(cmd, what, path, dir);
+    free(dir);
+    return rc;
+}
+
+int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, bool *exists)
+{
+    char b[MN_CLI_SHOWN_CAP];
+    struct stat st;
+    *exists = false;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return mn_cli_error(cmd, "%s %s exists and is %s, not a directory", what,
+                                mn_cli_shown(dir, b, sizeof b), kind_of(st.st_mode));
+        *exists = true;
+        return check_writable_dir(cmd, what, dir, dir);
+    }
+    if (errno != ENOENT) {
+        const char *why = strerror(errno);
+        return mn_cli_error(cmd, "cannot use %s %s: %s", what, mn_cli_shown(dir, b, sizeof b),
+                            why);
+    }
+    /* Missing: the nearest ancestor that exists must take new entries. */
+    char *p = parent_of(dir);
+    while (p && stat(p, &st) != 0 && errno == ENOENT && strcmp(p, ".") != 0 &&
+           strcmp(p, "/") != 0) {
+        char *up = parent_of(p);
+        free(p);
+        p = up;
+    }
+    if (!p)
+        return mn_cli_error(cmd, "out of memory");
+    int rc = check_writable_dir(cmd, what, dir, p);
+    free(p);
+    return rc;
+}
+
+int mn_cli_mkdir_p(const char *dir, int *created)
+{
+    *created = 0;
+    char *buf = strdup(dir);
+    if (!buf)
+        return ENOMEM;
+    size_t len = strlen(buf);
+    int err = len ? 0 : ENOENT;
+    for (size_t i = 1; !err && i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i - 1] == '/')
+            continue; /* "a//b", trailing "/" */
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) == 0)
+            (*created)++;
+        else if (errno != EEXIST)
+            err = errno;
+        buf[i] = c;
+    }
+    struct stat st;
+    if (!err && stat(dir, &st) != 0)
+        err = errno;
+    if (!err && !S_ISDIR(st.st_mode))
+        err = ENOTDIR;
+    free(buf);
+    return err;
+}
+
+void mn_cli_rmdir_created(const char *dir, int created)
+{
+    char *p = strdup(dir);
+    for (int k = 0; p && k < created; k++) {
+        rmdir(p);
+        char *up = parent_of(p);
+        free(p);
+        p = up;
+    }
+    free(p);
 }

@@ -1,6 +1,8 @@
 /* Status codes and the thread-local last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -28,9 +30,28 @@ void mn_clear_error(void) { last_error[0] = '\0'; }
 
 mn_status mn_fail(mn_status s, const char *fmt, ...)
 {
-    va_list ap;
+    /* Formatted aside first: an argument may be mn_last_error() itself. */
+    char buf[sizeof last_error];
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    char *full = n >= (int)sizeof buf ? malloc((size_t)n + 1) : NULL;
+    if (full) {
+        /* Too long, as with a long path: keep the start and the end, where
+         * the reason is, cutting neither inside a UTF-8 character. */
+        vsnprintf(full, (size_t)n + 1, fmt, again);
+        size_t head = 256, tail = sizeof buf - 1 - head - 5;
+        while (head > 0 && ((unsigned char)full[head] & 0xc0) == 0x80)
+            head--;
+        const char *end = full + n - tail;
+        while (((unsigned char)*end & 0xc0) == 0x80)
+            end++;
+        snprintf(buf, sizeof buf, "%.*s ... %s", (int)head, full, end);
+        free(full);
+    }
+    va_end(again);
+    memcpy(last_error, buf, sizeof buf);
     return s;
 }

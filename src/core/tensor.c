@@ -1,9 +1,11 @@
 /* float32 tensors and typed 2-D views. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/size.h"
 #include "core/typed.h"
 #include "modnorm/tensor.h"
 
@@ -15,17 +17,61 @@ size_t mn_dtype_size(mn_dtype dt) { return dt == MN_F32 ? sizeof(float) : sizeof
 
 const char *mn_dtype_name(mn_dtype dt) { return dt == MN_F32 ? "float32" : "float64"; }
 
-static mn_status check_shape(int ndim, const int64_t *shape)
+/* "(a, b, c)" into buf. */
+static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *dims)
+{
+    size_t used = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "",
+                                 (long long)dims[i]);
+    if (used < cap)
+        snprintf(buf + used, cap - used, "%s)", ndim == 1 ? "," : "");
+    return buf;
+}
+
+mn_status mn_checked_count(const char *what, mn_status err, int ndim, const int64_t *dims,
+                           size_t elem, int64_t *count)
+{
+    char buf[128];
+    int64_t n = 1, limit = mn_max_elems(elem);
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0)
+            return mn_fail(err, "%s: shape %s has a negative dimension: shape[%d] = %lld", what,
+                           shape_str(buf, sizeof buf, ndim, dims), i, (long long)dims[i]);
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] == 0) {
+            n = 0;
+            break;
+        }
+        if (n > limit / dims[i])
+            return mn_fail(err, "%s: shape %s has more than %lld elements of %zu bytes (the "
+                           "largest buffer this machine can address)", what,
+                           shape_str(buf, sizeof buf, ndim, dims), (long long)limit, elem);
+        n *= dims[i];
+    }
+    *count = n;
+    return MN_OK;
+}
+
+mn_status mn_checked_add(const char *what, int64_t a, int64_t b, size_t elem, int64_t *sum)
+{
+    int64_t limit = mn_max_elems(elem);
+    if (a < 0 || b < 0 || a > limit - b)
+        return mn_fail(MN_ERR_ARG, "%s: %lld + %lld elements of %zu bytes is more than one "
+                       "buffer can hold (%lld)", what, (long long)a, (long long)b, elem,
+                       (long long)limit);
+    *sum = a + b;
+    return MN_OK;
+}
+
+static mn_status check_shape(const char *fn, int ndim, const int64_t *shape)
 {
     if (ndim < 1 || ndim > MN_MAX_DIMS)
-        return mn_fail(MN_ERR_ARG, "tensor: ndim = %d, must be in 1..%d", ndim, MN_MAX_DIMS);
+        return mn_fail(MN_ERR_ARG, "%s: ndim = %d, must be in 1..%d", fn, ndim, MN_MAX_DIMS);
     if (!shape)
-        return mn_fail(MN_ERR_ARG, "tensor: shape is NULL");
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0)
-            return mn_fail(MN_ERR_ARG, "tensor: shape[%d] = %lld is negative", i,
-                           (long long)shape[i]);
-    return MN_OK;
+        return mn_fail(MN_ERR_ARG, "%s: shape is NULL", fn);
+    int64_t n = 0;
+    return mn_checked_count(fn, MN_ERR_ARG, ndim, shape, sizeof(float), &n);
 }
 
 static void set_contiguous(mn_tensor *t, int ndim, const int64_t *shape)
@@ -44,7 +90,7 @@ mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shape)
     if (!out)
         return mn_fail(MN_ERR_ARG, "mn_tensor_create: out is NULL");
     *out = NULL;
-    MN_TRY(check_shape(ndim, shape));
+    MN_TRY(check_shape("mn_tensor_create", ndim, shape));
     mn_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return mn_fail(MN_ERR_NOMEM, "mn_tensor_create: out of memory");
@@ -67,7 +113,7 @@ mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *
     *out = NULL;
     if (!data)
         return mn_fail(MN_ERR_ARG, "mn_tensor_wrap: data is NULL");
-    MN_TRY(check_shape(ndim, shape));
+    MN_TRY(check_shape("mn_tensor_wrap", ndim, shape));
     mn_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return mn_fail(MN_ERR_NOMEM, "mn_tensor_wrap: out of memory");
@@ -135,11 +181,12 @@ mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols)
 {
     if (!out)
         return mn_fail(MN_ERR_ARG, "mn_mat_alloc: out is NULL");
-    if (rows < 0 || cols < 0)
-        return mn_fail(MN_ERR_ARG, "mn_mat_alloc: negative shape %lldx%lld", (long long)rows,
-                       (long long)cols);
-    size_t n = (size_t)rows * (size_t)cols;
-    void *p = calloc(n ? n : 1, mn_dtype_size(dt));
+    if (dt != MN_F32 && dt != MN_F64)
+        return mn_fail(MN_ERR_ARG, "mn_mat_alloc: unknown dtype %d", (int)dt);
+    int64_t n = 0;
+    MN_TRY(mn_checked_count("mn_mat_alloc", MN_ERR_ARG, 2, (const int64_t[]){rows, cols},
+                            mn_dtype_size(dt), &n));
+    void *p = calloc(n ? (size_t)n : 1, mn_dtype_size(dt));
     if (!p)
         return mn_fail(MN_ERR_NOMEM, "mn_mat_alloc: cannot allocate %lldx%lld %s", (long long)rows,
                        (long long)cols, mn_dtype_name(dt));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/size.h"
 #include "modnorm/data.h"
 
 /* Shuffling the previous permutation is as uniform as shuffling 0..n-1. */
@@ -35,6 +36,11 @@ mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, 
         return mn_fail(MN_ERR_ARG, "mn_batcher_init: batch = %lld must be in [1, %lld] (the "
                                    "number of examples)",
                        (long long)batch, (long long)data->n);
+    int64_t count; /* n x dim floats, and n permutation entries, must be addressable */
+    MN_TRY(mn_checked_count("mn_batcher_init: data", MN_ERR_ARG, 2,
+                            (const int64_t[]){data->n, data->dim}, sizeof(float), &count));
+    MN_TRY(mn_checked_count("mn_batcher_init: data", MN_ERR_ARG, 1, &data->n, sizeof(int64_t),
+                            &count));
     int64_t *perm = malloc((size_t)data->n * sizeof *perm);
     if (!perm)
         return mn_fail(MN_ERR_NOMEM, "mn_batcher_init: cannot allocate a permutation of %lld",

@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "modnorm/modular.h"
-#include "modules/module.h"
 
 /* Walk the tree handing each atom (in forward order) its target. */
 static void assign_targets(const mn_module *m, double t, double *targets, int *k)
@@ -13,9 +12,9 @@ static void assign_targets(const mn_module *m, double t, double *targets, int *k
         targets[(*k)++] = t;
         return;
     }
-    for (int i = 0; i < m->n_children; i++) {
+    for (int i = 0; i < mn_module_child_count(m); i++) {
         double c = mn_module_child_coef(m, i);
-        assign_targets(m->children[i], isinf(c) ? 0.0 : t / c, targets, k);
+        assign_targets(mn_module_child(m, i), isinf(c) ? 0.0 : t / c, targets, k);
     }
 }
 
@@ -36,9 +35,9 @@ static mn_status tree_norm(const mn_network *net, const mn_module *m, const floa
         return mn_norm_value(mn_module_norm(m), &v, out);
     }
     double best = 0;
-    for (int i = 0; i < m->n_children; i++) {
+    for (int i = 0; i < mn_module_child_count(m); i++) {
         double c = mn_module_child_coef(m, i), v;
-        MN_TRY(tree_norm(net, m->children[i], buf, k, &v));
+        MN_TRY(tree_norm(net, mn_module_child(m, i), buf, k, &v));
         if (!isinf(c))
             best = fmax(best, c * v);
     }

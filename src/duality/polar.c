@@ -352,16 +352,6 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
     return mn_polar_form_run(method, MN_POLAR_AUTO, steps, threads, out, G);
 }
 
-/* ‖G‖_F in double; an error if it is not finite. */
-static mn_status checked_norm(const mn_mat *G, double *fro)
-{
-    *fro = mn_vec_norm(MN_VEC_L2, G);
-    if (isfinite(*fro))
-        return MN_OK;
-    MN_TRY(mn_mat_check_finite(G, "the gradient")); /* names the first bad entry */
-    return mn_fail(MN_ERR_NONFINITE, "mn_polar: ‖G‖_F of the gradient overflows a double");
-}
-
 static double lower_trace(const mn_mat *A)
 {
     double t = 0;
@@ -395,9 +385,8 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     if (steps < 0)
         return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d is negative", steps);
     if (method->n_coeffs == 0) {
-        double fro;
-        MN_TRY(checked_norm(G, &fro));
-        return fro == 0 ? (mn_mat_fill(out, 0), MN_OK) : mn_spectral_polar_exact(out, G);
+        MN_TRY(mn_mat_check_finite(G, "the gradient"));
+        return mn_mat_is_zero(G) ? (mn_mat_fill(out, 0), MN_OK) : mn_spectral_polar_exact(out, G);
     }
 
     /* Work on the wide orientation so that X Xᵀ is the small Gram matrix. */
@@ -409,25 +398,35 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     /* X₀ = G / (slack·‖G‖_F). ‖G‖²_F is the trace of G Gᵀ, so the Gram
      * matrix comes first, from G itself, and X₀ stays implicit (x0, scale):
      * no pass over G to measure, copy or scale it. A trace that is not
-     * finite (a NaN or Inf, or float32 squares past FLT_MAX) or so small
-     * that squares of entries would have gone subnormal takes the careful
-     * path: ‖G‖_F in double, then a scaled copy. */
+     * finite (a NaN or Inf, or squares past the dtype's largest value) or so
+     * small that squares of entries would have gone subnormal takes the
+     * careful path: a copy scaled by the power of two that brings its
+     * largest entry into [0.5, 1) (exact, also for subnormal entries and
+     * where 1/‖G‖_F is not a number of the dtype), then by 1/(slack·‖copy‖_F). */
     mn_mat x0 = g;
     MN_TRY(mn_blas_syrk_lower(1.0, &x0, 0.0, &w.A, threads));
     double trace = lower_trace(&w.A), scale;
     if (isfinite(trace) && trace >= unscaled_trace_min(G->dtype)) {
         scale = 1.0 / (method->norm_slack * sqrt(trace));
         symmetrize_lower(&w.A, threads);
-        mn_mat_scale(&w.A, scale * scale);
+        /* scale² goes subnormal (so, under FTZ, zero) for traces past
+         * 1/FLT_MIN (1/DBL_MIN): apply it in two halves there. */
+        double tiny = G->dtype == MN_F32 ? FLT_MIN : DBL_MIN;
+        if (scale * scale >= tiny)
+            mn_mat_scale(&w.A, scale * scale);
+        else {
+            mn_mat_scale(&w.A, scale);
+            mn_mat_scale(&w.A, scale);
+        }
     } else {
-        double fro;
-        MN_TRY(checked_norm(G, &fro));
-        if (fro == 0) {
+        MN_TRY(mn_mat_check_finite(G, "the gradient")); /* names the first bad entry */
+        if (mn_mat_is_zero(G)) {
             mn_mat_fill(out, 0);
             return MN_OK;
         }
         x0 = w.X;
-        MN_TRY(mn_mat_copy(&x0, &g));
+        mn_vec_scale_pow2(&x0, &g, -mn_vec_max_exponent(&g));
+        double fro = mn_vec_norm(MN_VEC_L2, &x0); /* in [0.5, √(kN)] */
         mn_mat_scale(&x0, 1.0 / (method->norm_slack * fro));
         scale = 1.0;
         MN_TRY(mn_blas_syrk_lower(1.0, &x0, 0.0, &w.A, threads));

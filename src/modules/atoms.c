@@ -4,6 +4,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/size.h"
 #include "modules/module.h"
 #include "norms/spectral.h"
 
@@ -89,6 +90,9 @@ static mn_status new_atom(mn_module **out, const mn_module_ops *ops, int64_t d_o
     if (d_out < 1 || d_in < 1)
         return mn_fail(MN_ERR_ARG, "%s: sizes (%lld, %lld) must be positive", ops->kind,
                        (long long)d_out, (long long)d_in);
+    int64_t count; /* its weights must fit one float buffer */
+    MN_TRY(mn_checked_count(ops->kind, MN_ERR_ARG, 2, (const int64_t[]){d_out, d_in},
+                            sizeof(float), &count));
     MN_TRY(mn_module_new(out, ops, 1.0, 1.0));
     (*out)->d_out = d_out;
     (*out)->d_in = d_in;

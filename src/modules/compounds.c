@@ -43,6 +43,8 @@ double mn_module_sensitivity(const mn_module *m)
  * weight changes); tuple: c_i = μ/μ_i. */
 double mn_module_child_coef(const mn_module *m, int i)
 {
+    if (!m || i < 0 || i >= m->n_children)
+        return NAN;
     double mu_i = mn_module_mass(m->children[i]);
     if (mu_i <= 0)
         return INFINITY;

@@ -85,9 +85,6 @@ mn_mat mn_module_weight_view(const mn_module *m, float *p);
 typedef mn_status (*mn_atom_visitor)(mn_module *atom, void *ctx);
 mn_status mn_module_visit_atoms(mn_module *m, mn_atom_visitor f, void *ctx);
 
-/* Per-child coefficient c_i of the modular norm ‖w‖ = max_i c_i‖w_i‖ of a
- * compound (+∞ for children of mass 0). */
-double mn_module_child_coef(const mn_module *m, int i);
 
 extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
 

@@ -1,8 +1,10 @@
 /* A module tree with its weight and gradient buffers. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/size.h"
 #include "modnorm/network.h"
 #include "modules/module.h"
 
@@ -19,9 +21,12 @@ static mn_status count_atom(mn_module *a, void *ctx)
 {
     mn_network *net = ctx;
     a->offset = net->n_params;
-    net->n_params += a->d_out * a->d_in;
+    if (net->n_atoms == INT_MAX)
+        return mn_fail(MN_ERR_ARG, "mn_network_create: more than %d atoms", INT_MAX);
     net->n_atoms++;
-    return MN_OK;
+    /* Each atom's count was checked when it was made; their sum is checked here. */
+    return mn_checked_add("mn_network_create: the weights", net->n_params, a->d_out * a->d_in,
+                          sizeof(float), &net->n_params);
 }
 
 static mn_status bind_atom(mn_module *a, void *ctx)
@@ -57,7 +62,11 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
         return mn_fail(MN_ERR_NOMEM, "mn_network_create: out of memory");
     }
     net->root = root;
-    mn_module_visit_atoms(root, count_atom, net);
+    mn_status counted = mn_module_visit_atoms(root, count_atom, net);
+    if (counted != MN_OK) {
+        mn_network_destroy(net);
+        return counted;
+    }
     size_t n = net->n_params > 0 ? (size_t)net->n_params : 1;
     net->w = calloc(n, sizeof(float));
     net->g = calloc(n, sizeof(float));

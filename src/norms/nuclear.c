@@ -1,4 +1,6 @@
 /* The nuclear norm Σσ (Schatten-1): dual σ_max, lmo u₁v₁ᵀ. */
+#include <math.h>
+
 #include "core/error.h"
 #include "modnorm/norm.h"
 #include "norms/norms.h"
@@ -7,13 +9,21 @@
 static mn_status nuclear_value(const mn_norm *self, const mn_mat *A, double *out)
 {
     (void)self;
-    return mn_spectral_nuclear(A, out);
+    double m;
+    int e;
+    MN_TRY(mn_spectral_nuclear(A, &m, &e));
+    *out = ldexp(m, e);
+    return MN_OK;
 }
 
 static mn_status nuclear_dual(const mn_norm *self, const mn_mat *G, double *out)
 {
     (void)self;
-    return mn_spectral_sigma_max(G, out);
+    double m;
+    int e;
+    MN_TRY(mn_spectral_sigma_max(G, &m, &e));
+    *out = ldexp(m, e);
+    return MN_OK;
 }
 
 static mn_status nuclear_lmo(const mn_norm *self, mn_mat *out, const mn_mat *G,

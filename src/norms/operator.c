@@ -53,9 +53,10 @@ static mn_status op_value(const mn_norm *self, const mn_mat *A, double *out)
 {
     const op_params *p = params_of(self);
     if (p->form == SPECTRAL) {
-        double smax;
-        MN_TRY(mn_spectral_sigma_max(A, &smax));
-        *out = spectral_scale(p, A) * smax;
+        double m;
+        int e;
+        MN_TRY(mn_spectral_sigma_max(A, &m, &e));
+        *out = ldexp(spectral_scale(p, A) * m, e);
         return MN_OK;
     }
     double best = 0;
@@ -71,9 +72,10 @@ static mn_status op_dual(const mn_norm *self, const mn_mat *G, double *out)
 {
     const op_params *p = params_of(self);
     if (p->form == SPECTRAL) {
-        double nuc;
-        MN_TRY(mn_spectral_nuclear(G, &nuc));
-        *out = nuc / spectral_scale(p, G);
+        double m;
+        int e;
+        MN_TRY(mn_spectral_nuclear(G, &m, &e));
+        *out = ldexp(m / spectral_scale(p, G), e);
         return MN_OK;
     }
     double sum = 0;

@@ -1,6 +1,8 @@
 /* The table of norms by name, aliases, refusals, and the checked entry
  * points. To add a norm: define it in its own file, declare it in norms.h and
  * add one line to `norms` below. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,12 +89,26 @@ static mn_status check_input(const mn_norm *n, const mn_mat *A, const char *what
     return mn_mat_check_finite(A, what);
 }
 
+/* The norm of finite entries can still pass DBL_MAX (Σ|A_ij| of entries
+ * near it): that is refused, never returned as inf. */
+static mn_status check_result(const mn_norm *n, const char *which, const char *what, double v)
+{
+    if (isfinite(v))
+        return MN_OK;
+    return mn_fail(MN_ERR_NONFINITE, "%s: the %s of %s is beyond the largest double (%.3g); "
+                   "its entries are finite, scale it down", n->name, which, what, DBL_MAX);
+}
+
 mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out)
 {
     MN_TRY(check_input(n, A, "the matrix"));
     if (!out)
         return mn_fail(MN_ERR_ARG, "%s: out is NULL", n->name);
-    return n->value(n, A, out);
+    double v;
+    MN_TRY(n->value(n, A, &v));
+    MN_TRY(check_result(n, "norm", "the matrix", v));
+    *out = v;
+    return MN_OK;
 }
 
 mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out)
@@ -100,7 +116,11 @@ mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out)
     MN_TRY(check_input(n, G, "the gradient"));
     if (!out)
         return mn_fail(MN_ERR_ARG, "%s: out is NULL", n->name);
-    return n->dual(n, G, out);
+    double v;
+    MN_TRY(n->dual(n, G, &v));
+    MN_TRY(check_result(n, "dual norm", "the gradient", v));
+    *out = v;
+    return MN_OK;
 }
 
 mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,

@@ -9,14 +9,14 @@
 
 static int64_t min_dim(const mn_mat *A) { return A->rows < A->cols ? A->rows : A->cols; }
 
-/* Singular values into a fresh array the caller frees. */
-static mn_status singular_values(const mn_mat *A, double **sv)
+/* Singular values of A·2^-e into a fresh array the caller frees. */
+static mn_status singular_values(const mn_mat *A, double **sv, int *e)
 {
     int64_t k = min_dim(A);
     *sv = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
     if (!*sv)
         return mn_fail(MN_ERR_NOMEM, "singular values: out of memory");
-    mn_status st = mn_lapack_singular_values(A, *sv);
+    mn_status st = mn_lapack_singular_values(A, *sv, e);
     if (st != MN_OK) {
         free(*sv);
         *sv = NULL;
@@ -24,23 +24,23 @@ static mn_status singular_values(const mn_mat *A, double **sv)
     return st;
 }
 
-mn_status mn_spectral_sigma_max(const mn_mat *A, double *out)
+mn_status mn_spectral_sigma_max(const mn_mat *A, double *m, int *e)
 {
     double *sv;
-    MN_TRY(singular_values(A, &sv));
-    *out = min_dim(A) > 0 ? sv[0] : 0;
+    MN_TRY(singular_values(A, &sv, e));
+    *m = min_dim(A) > 0 ? sv[0] : 0;
     free(sv);
     return MN_OK;
 }
 
-mn_status mn_spectral_nuclear(const mn_mat *A, double *out)
+mn_status mn_spectral_nuclear(const mn_mat *A, double *m, int *e)
 {
     double *sv;
-    MN_TRY(singular_values(A, &sv));
+    MN_TRY(singular_values(A, &sv, e));
     double s = 0;
     for (int64_t i = 0; i < min_dim(A); i++)
         s += sv[i];
-    *out = s;
+    *m = s;
     free(sv);
     return MN_OK;
 }
@@ -70,7 +70,8 @@ static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
     if (!s)
         return mn_fail(MN_ERR_NOMEM, "polar (svd): out of memory");
     mn_mat U, Vt;
-    mn_status st = mn_lapack_svd(G, &U, s, &Vt);
+    int e; /* s is of G·2^-e; the rank test below is scale-free */
+    mn_status st = mn_lapack_svd(G, &U, s, &Vt, &e);
     if (st != MN_OK) {
         free(s);
         return st;

@@ -4,9 +4,13 @@
 
 #include "modnorm/tensor.h"
 
-/* σ_max(A) and the nuclear norm Σσ(A). */
-mn_status mn_spectral_sigma_max(const mn_mat *A, double *out);
-mn_status mn_spectral_nuclear(const mn_mat *A, double *out);
+/* σ_max(A) and the nuclear norm Σσ(A) as m·2^e: m is computed on A scaled
+ * by an exact power of two (its largest |entry| in [0.5, 1)), so neither
+ * underflows nor overflows for any finite A; the caller applies its own
+ * factor to m and then forms ldexp(m·factor, e), which is inf only when the
+ * value it asks for is beyond DBL_MAX. */
+mn_status mn_spectral_sigma_max(const mn_mat *A, double *m, int *e);
+mn_status mn_spectral_nuclear(const mn_mat *A, double *m, int *e);
 
 /* out = U Vᵀ on the range of G (singular values below max(m,n)·ε·σ_max,
  * ε of G's dtype, map to zero, as the polynomial iterations map them).

@@ -70,14 +70,14 @@ static double max_abs(const mn_mat *x)
     return s;
 }
 
-static double sum_squares(const mn_mat *x, double scale)
+static double sum_squares(const mn_mat *x)
 {
     double s = 0;
     MN_TYPED_ROWS(x, T, {
         for (int64_t i = 0; i < x->rows; i++) {
             const T *r = ROW(x, T, i);
             for (int64_t j = 0; j < x->cols; j++) {
-                double v = (double)r[j * x->cs] * scale;
+                double v = (double)r[j * x->cs];
                 s += v * v;
             }
         }
@@ -85,30 +85,71 @@ static double sum_squares(const mn_mat *x, double scale)
     return s;
 }
 
-/* ‖x‖₂ in one pass: float32 squares summed in double cannot overflow or
- * underflow, and float64 ones only rarely: then scale by the largest entry. */
-static double l2(const mn_mat *x)
+int mn_vec_max_exponent(const mn_mat *x)
 {
-    double s = sum_squares(x, 1.0);
+    double m = max_abs(x);
+    int e = 0;
+    if (m > 0 && isfinite(m))
+        frexp(m, &e);
+    return e;
+}
+
+void mn_vec_scale_pow2(mn_mat *out, const mn_mat *x, int e)
+{
+    /* Through double, where 2^e is a number for every e a float32 needs;
+     * a float64 outside ±1000 takes ldexp per element. */
+    if (x->dtype == MN_F32 || (e > -1000 && e < 1000)) {
+        const double f = ldexp(1.0, e);
+        for (int64_t i = 0; i < x->rows; i++)
+            for (int64_t j = 0; j < x->cols; j++)
+                mn_mat_set(out, i, j, mn_mat_get(x, i, j) * f);
+        return;
+    }
+    for (int64_t i = 0; i < x->rows; i++)
+        for (int64_t j = 0; j < x->cols; j++)
+            mn_mat_set(out, i, j, ldexp(mn_mat_get(x, i, j), e));
+}
+
+/* ‖x‖₂ = m·2^e. In one pass where the sum of squares is a normal double
+ * (always for float32: its squares lie in [1e-90, 1e77]); otherwise, for
+ * float64 entries whose squares underflow or overflow, the sum is taken of
+ * x·2^-e with 2^e the scale of the largest entry (exact), so m lies in
+ * [0.5, √n]. */
+static double l2_parts(const mn_mat *x, int *e)
+{
+    *e = 0;
+    double s = sum_squares(x);
     if (x->dtype == MN_F32 || s != s || (isfinite(s) && s > 0x1p-900))
         return sqrt(s);
     double m = max_abs(x);
     if (m == 0 || !isfinite(m))
         return m;
-    return m * sqrt(sum_squares(x, 1.0 / m));
+    frexp(m, e);
+    double t = 0;
+    for (int64_t i = 0; i < x->rows; i++)
+        for (int64_t j = 0; j < x->cols; j++) {
+            double v = ldexp(mn_mat_get(x, i, j), -*e);
+            t += v * v;
+        }
+    return sqrt(t);
 }
 
 double mn_vec_norm(mn_vec_kind k, const mn_mat *x)
 {
     double n = (double)numel(x);
-    switch (k) {
-    case MN_VEC_L1: return sum_abs(x);
-    case MN_VEC_L2: return l2(x);
-    case MN_VEC_RMS: return n > 0 ? l2(x) / sqrt(n) : 0;
-    case MN_VEC_LINF: return max_abs(x);
-    case MN_VEC_RMS_DUAL: return sqrt(n) * l2(x);
-    }
-    return 0;
+    if (k == MN_VEC_L1)
+        return sum_abs(x);
+    if (k == MN_VEC_LINF)
+        return max_abs(x);
+    int e;
+    double m = l2_parts(x, &e);
+    /* the factor applies to m before 2^e: √n·‖x‖₂ can be finite where ‖x‖₂
+     * is not, and ‖x‖₂/√n where ‖x‖₂ underflows */
+    if (k == MN_VEC_RMS)
+        return n > 0 ? ldexp(m / sqrt(n), e) : 0;
+    if (k == MN_VEC_RMS_DUAL)
+        return ldexp(sqrt(n) * m, e);
+    return ldexp(m, e);
 }
 
 double mn_vec_dual(mn_vec_kind k, const mn_mat *x) { return mn_vec_norm(mn_vec_dual_kind(k), x); }
@@ -151,9 +192,19 @@ void mn_vec_lmo(mn_vec_kind k, mn_mat *out, const mn_mat *x)
     case MN_VEC_L2:
     case MN_VEC_RMS:
     case MN_VEC_RMS_DUAL: {
-        double norm = l2(x);
+        /* radius·x/‖x‖₂ = radius·(x·2^-e)/m with ‖x‖₂ = m·2^e: no 1/‖x‖₂
+         * that overflows (subnormal x) or goes subnormal (x near DBL_MAX). */
+        int e;
+        double m = l2_parts(x, &e);
         double radius = k == MN_VEC_L2 ? 1 : k == MN_VEC_RMS ? sqrt(n) : 1 / sqrt(n);
-        scale_into(out, x, norm > 0 ? radius / norm : 0);
+        double s = m > 0 ? radius / m : 0; /* a normal double: m is, and so is 1/m */
+        if (e == 0) {
+            scale_into(out, x, s);
+            return;
+        }
+        for (int64_t i = 0; i < x->rows; i++)
+            for (int64_t j = 0; j < x->cols; j++)
+                mn_mat_set(out, i, j, s * ldexp(mn_mat_get(x, i, j), -e));
         return;
     }
     }

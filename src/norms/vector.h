@@ -22,6 +22,14 @@ double mn_vec_dual(mn_vec_kind k, const mn_mat *x);
 /* out (same shape as x, may be x itself) = lmo(x). */
 void mn_vec_lmo(mn_vec_kind k, mn_mat *out, const mn_mat *x);
 
+/* e with max|x| = f·2^e, f in [0.5, 1) (frexp's); 0 for a zero or
+ * non-finite x. */
+int mn_vec_max_exponent(const mn_mat *x);
+/* out = x·2^e element by element (out may be x, dtypes may differ): exact
+ * wherever the result is a normal number, for any e, also where 2^e itself
+ * is not a float32 or a double. */
+void mn_vec_scale_pow2(mn_mat *out, const mn_mat *x, int e);
+
 /* Views of row i and column j. */
 mn_mat mn_mat_row(const mn_mat *m, int64_t i);
 mn_mat mn_mat_col(const mn_mat *m, int64_t j);

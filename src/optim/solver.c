@@ -1,4 +1,5 @@
 /* The steepest-descent solver and the AdamW baseline (see optim.h). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,15 +178,6 @@ const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
 
 int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->n_atoms - s->plan.shared_from; }
 
-static void decay(float *w, int64_t n, double factor)
-{
-    if (factor == 1.0)
-        return;
-    float f = (float)factor;
-    for (int64_t i = 0; i < n; i++)
-        w[i] *= f;
-}
-
 /* Atom k's block of the direction: d ← lmo(d), and its multiplier
  * lr·target (·dual(d) for sharp steps) into s->scales[k]. */
 static mn_status dualize_atom(mn_solver *s, const mn_network *net, int k, double lr,
@@ -229,15 +221,84 @@ static mn_status dualize_shared_atoms(mn_solver *s, const mn_network *net, doubl
     return failed == MN_OK ? MN_OK : mn_fail(failed, "%s", message);
 }
 
-/* A step in two phases, so that a failure (a non-finite gradient, say)
- * leaves the weights and the momentum as they were: first every atom's
- * update direction, from the momentum the step would produce; then, all of
- * them computed, the momentum, the weight decay and the weights. */
-static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
+/* Every kind of step runs in two phases, so that a failed step leaves the
+ * weights, the moments and the step count as they were:
+ *   propose: from the gradient and the current state, the weights the step
+ *            would give, into s->dir; nothing the caller sees is written;
+ *   commit:  once every proposed weight is finite, the moments, then the
+ *            weights (a copy of the proposal).
+ * A non-finite gradient is refused before the proposal, atom by atom, with
+ * the atom named. */
+
+/* The first non-finite entry of x[0..n), or -1. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    enum { BLOCK = 4096 };
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t e = b + BLOCK < n ? b + BLOCK : n;
+        float acc = 0; /* x − x is 0 for finite x and NaN otherwise */
+        for (int64_t i = b; i < e; i++)
+            acc += x[i] - x[i];
+        if (acc != 0 || acc != acc)
+            for (int64_t i = b; i < e; i++)
+                if (!isfinite(x[i]))
+                    return i;
+    }
+    return -1;
+}
+
+/* The atom whose block of a weight-shaped buffer holds entry i, and the
+ * entry's (row, column) in it. */
+static int atom_of(const mn_solver *s, const mn_network *net, int64_t i, int64_t *r, int64_t *c)
+{
+    float *base = s->dir;
+    for (int k = 0; k < s->n_atoms; k++) {
+        mn_mat v = mn_network_atom_view(net, k, base);
+        int64_t off = (int64_t)((float *)v.data - base), len = v.rows * v.cols;
+        if (i >= off && i < off + len) {
+            /* Views are row-major (rs = cols) or, for Embed, column-major. */
+            int64_t rel = i - off;
+            *r = v.cs == 1 ? rel / v.cols : rel % v.rows;
+            *c = v.cs == 1 ? rel % v.cols : rel / v.rows;
+            return k;
+        }
+    }
+    *r = *c = -1;
+    return -1;
+}
+
+static const char *atom_name(const mn_network *net, int k, char *buf, size_t cap)
+{
+    if (k < 0) {
+        snprintf(buf, cap, "a parameter outside every atom");
+        return buf;
+    }
+    char d[64];
+    snprintf(buf, cap, "atom %d (%s)", k, mn_module_describe(mn_network_atom(net, k), d, sizeof d));
+    return buf;
+}
+
+static mn_status check_gradient(const mn_solver *s, const mn_network *net, const float *g)
+{
+    int64_t i = first_nonfinite(g, s->n);
+    if (i < 0)
+        return MN_OK;
+    int64_t r, c;
+    char name[96];
+    int k = atom_of(s, net, i, &r, &c);
+    return mn_fail(MN_ERR_NONFINITE, "solver step refused: the gradient of %s has a non-finite "
+                   "value (%g) at (%lld, %lld); weights, moments and step count are unchanged",
+                   atom_name(net, k, name, sizeof name), (double)g[i], (long long)r, (long long)c);
+}
+
+/* Propose, steepest descent: every atom's update direction from the
+ * momentum the step would produce, then the weights it gives. */
+static mn_status steepest_propose(mn_solver *s, mn_network *net, double lr)
 {
     const mn_solver_config *c = &s->cfg;
     const float *g = mn_network_grads(net);
-    float *m = s->m, *dir = s->dir, *w = mn_network_weights(net);
+    const float *m = s->m, *w = mn_network_weights(net);
+    float *dir = s->dir;
     float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
     int threads = mn_network_threads(net);
     MN_PARALLEL_FOR(mn_elementwise_threads(threads, s->n))
@@ -250,40 +311,94 @@ static mn_status steepest_step(mn_solver *s, mn_network *net, double lr)
     if (s->plan.shared_from < s->n_atoms)
         MN_TRY(dualize_shared_atoms(s, net, lr, mn_threads_resolve(c->polar.threads)));
 
-    MN_PARALLEL_FOR(mn_elementwise_threads(threads, s->n))
-    for (int64_t i = 0; i < s->n; i++)
-        m[i] = beta * m[i] + one_minus * g[i];
-    decay(w, s->n, 1.0 - lr * c->weight_decay);
+    /* dir ← (1 − lr·λ)·w − scale_k·dir, atom by atom (w·1 is w exactly). */
+    float decay = (float)(1.0 - lr * c->weight_decay);
     for (int k = 0; k < s->n_atoms; k++) {
-        if (s->scales[k] == 0)
-            continue;
         mn_mat d = mn_network_atom_view(net, k, dir);
         int64_t off = (int64_t)((float *)d.data - dir), len = d.rows * d.cols;
         float f = (float)s->scales[k];
+        if (f == 0) { /* nothing moves but the decay (dir may hold anything) */
+            MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
+            for (int64_t i = off; i < off + len; i++)
+                dir[i] = w[i] * decay;
+            continue;
+        }
         MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
         for (int64_t i = off; i < off + len; i++)
-            w[i] -= f * dir[i];
+            dir[i] = w[i] * decay - f * dir[i];
     }
     return MN_OK;
 }
 
-static void adamw_step(mn_solver *s, mn_network *net, double lr)
+static void steepest_commit_moments(mn_solver *s, const mn_network *net)
+{
+    const float *g = mn_network_grads((mn_network *)net);
+    float *m = s->m;
+    float beta = (float)s->cfg.momentum, one_minus = (float)(1 - s->cfg.momentum);
+    MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), s->n))
+    for (int64_t i = 0; i < s->n; i++)
+        m[i] = beta * m[i] + one_minus * g[i];
+}
+
+/* AdamW's constants for step t = steps + 1. Bias corrections are folded
+ * into two float scalars: the loops stay in float32 (as
+ * torch.optim.AdamW's) and vectorize. */
+typedef struct {
+    float step, inv_bc2, eps, b1, b2, decay;
+} adamw_consts;
+
+static adamw_consts adamw_at(const mn_solver *s, double lr)
 {
     const mn_solver_config *c = &s->cfg;
-    const float *g = mn_network_grads(net);
-    float *w = mn_network_weights(net);
     double t = (double)(s->steps + 1);
-    /* Bias corrections folded into two float scalars: the loop stays in
-     * float32 (as torch.optim.AdamW's) and vectorizes. */
-    float step = (float)(lr / (1 - pow(c->momentum, t)));
-    float inv_bc2 = (float)(1 / (1 - pow(c->beta2, t))), eps = (float)c->eps;
-    float b1 = (float)c->momentum, b2 = (float)c->beta2;
+    return (adamw_consts){.step = (float)(lr / (1 - pow(c->momentum, t))),
+                          .inv_bc2 = (float)(1 / (1 - pow(c->beta2, t))),
+                          .eps = (float)c->eps,
+                          .b1 = (float)c->momentum,
+                          .b2 = (float)c->beta2,
+                          .decay = (float)(1.0 - lr * c->weight_decay)};
+}
+
+/* Propose, AdamW: decoupled weight decay before the update, as
+ * torch.optim.AdamW does, with the moments the step would produce. A second
+ * moment past FLT_MAX ((1 − β2)·g² > FLT_MAX: |g| > ~6e20 at β2 = 0.999)
+ * would freeze its weight for good (its update is m/∞ = 0 from then on):
+ * the proposal marks it NaN, so that the step is refused like a non-finite
+ * gradient. */
+static mn_status adamw_propose(mn_solver *s, mn_network *net, double lr)
+{
+    const float *g = mn_network_grads(net), *w = mn_network_weights(net);
+    const float *m = s->m, *v = s->v;
+    float *dir = s->dir;
+    adamw_consts k = adamw_at(s, lr);
+    MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), s->n))
+    for (int64_t i = 0; i < s->n; i++) {
+        float mi = k.b1 * m[i] + (1 - k.b1) * g[i];
+        float vi = k.b2 * v[i] + (1 - k.b2) * g[i] * g[i];
+        float wi = w[i] * k.decay - k.step * mi / (sqrtf(vi * k.inv_bc2) + k.eps);
+        dir[i] = vi <= FLT_MAX ? wi : NAN;
+    }
+    return MN_OK;
+}
+
+/* Why AdamW's proposal for entry i is not finite. */
+static const char *adamw_why(const mn_solver *s, const mn_network *net, int64_t i)
+{
+    const float g = mn_network_grads((mn_network *)net)[i];
+    float b2 = (float)s->cfg.beta2;
+    return b2 * s->v[i] + (1 - b2) * g * g <= FLT_MAX ? "the update overflows float32"
+                                                       : "AdamW's second moment overflows float32";
+}
+
+static void adamw_commit_moments(mn_solver *s, const mn_network *net)
+{
+    const float *g = mn_network_grads((mn_network *)net);
     float *m = s->m, *v = s->v;
+    float b1 = (float)s->cfg.momentum, b2 = (float)s->cfg.beta2;
     MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), s->n))
     for (int64_t i = 0; i < s->n; i++) {
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        w[i] -= step * m[i] / (sqrtf(v[i] * inv_bc2) + eps);
     }
 }
 
@@ -296,14 +411,26 @@ mn_status mn_solver_step(mn_solver *s, mn_network *net)
                        "the network has %lld", (long long)s->n,
                        (long long)mn_network_param_count(net));
     double lr = mn_solver_lr_at(s, s->steps);
-    /* Decoupled weight decay before the update, as torch.optim.AdamW does
-     * (the steepest step applies it once its directions are computed). */
-    if (s->cfg.kind == MN_SOLVER_ADAMW) {
-        decay(mn_network_weights(net), s->n, 1.0 - lr * s->cfg.weight_decay);
-        adamw_step(s, net, lr);
-    } else {
-        MN_TRY(steepest_step(s, net, lr));
+    bool adamw = s->cfg.kind == MN_SOLVER_ADAMW;
+    /* propose */
+    MN_TRY(check_gradient(s, net, mn_network_grads(net)));
+    MN_TRY(adamw ? adamw_propose(s, net, lr) : steepest_propose(s, net, lr));
+    int64_t bad = first_nonfinite(s->dir, s->n);
+    if (bad >= 0) {
+        int64_t r, c;
+        char name[96];
+        int k = atom_of(s, net, bad, &r, &c);
+        return mn_fail(MN_ERR_NONFINITE, "solver step refused: it would make weight (%lld, %lld) "
+                       "of %s non-finite (%s); weights, moments and step count are unchanged",
+                       (long long)r, (long long)c, atom_name(net, k, name, sizeof name),
+                       adamw ? adamw_why(s, net, bad) : "the update overflows float32");
     }
+    /* commit */
+    if (adamw)
+        adamw_commit_moments(s, net);
+    else
+        steepest_commit_moments(s, net);
+    memcpy(mn_network_weights(net), s->dir, (size_t)s->n * sizeof(float));
     s->steps++;
     return MN_OK;
 }

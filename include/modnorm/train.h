@@ -1,0 +1,206 @@
+/* modnorm/train.h — the fit loop: batches in, steps of a solver, a result out.
+ *
+ * One training run is: build the network from a module tree (initialize it
+ * from the seed, apply atom-norm overrides), make a solver from a preset and
+ * the settings, then for every step take the next batch from a batch source,
+ * forward, softmax cross-entropy against the labels, backward, solver step;
+ * finally evaluate on a held-out dataset. `modnorm train` and every run of a
+ * sweep are exactly this (bit-identical at the same seed and thread count).
+ *
+ * Step and epoch accounting: an epoch is `per_epoch` batches (a dataset's
+ * n / batch: the last incomplete batch is dropped); a run takes `steps`
+ * steps, or ceil(epochs · per_epoch) when steps is 0, and at least one.
+ *
+ * Divergence: a run whose training loss becomes non-finite stops at once
+ * and is marked diverged (its losses +inf, its accuracy 0). Sweeps add a
+ * second rule, mn_fit_judge: a run whose final training loss is above twice
+ * its first also diverged, and so did one whose update overflowed. */
+#ifndef MODNORM_TRAIN_H
+#define MODNORM_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modnorm/data.h"
+#include "modnorm/export.h"
+#include "modnorm/network.h"
+#include "modnorm/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The polar method training uses for spectral norms unless told otherwise. */
+#define MN_FIT_DEFAULT_POLAR "polar-express"
+/* The sweep's rule: a final training loss above this × the first step's loss diverged. */
+#define MN_FIT_DIVERGENCE_FACTOR 2.0
+
+/* ---- batch sources --------------------------------------------------------- */
+
+/* Where training batches come from. `next` fills x, a contiguous (batch, dim)
+ * float tensor, and labels (batch entries, classes in [0, C) for a network
+ * whose output is (batch, C)). The fit loop calls `next` once per step from
+ * one thread. `destroy` (may be NULL) frees ctx. */
+typedef struct mn_batch_source {
+    int64_t batch;     /* rows per batch, >= 1 */
+    int64_t dim;       /* features per row, >= 1 */
+    int64_t per_epoch; /* batches per epoch, >= 1 (for epochs and mn_fit_step.epoch) */
+    void *ctx;
+    mn_status (*next)(void *ctx, mn_tensor *x, int32_t *labels);
+    void (*destroy)(void *ctx);
+} mn_batch_source;
+
+/* Shuffled mini-batches of `data` (an mn_batcher: a fresh Fisher–Yates
+ * permutation per epoch from its own RNG seeded with `seed`, the last
+ * incomplete batch dropped; per_epoch = n / batch). `data` must outlive the
+ * source. Errors: MN_ERR_ARG for a NULL or empty dataset, a dataset without
+ * labels, or batch outside [1, n]. Free with mn_batch_source_destroy. */
+MN_API mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset *data,
+                                         int64_t batch, uint64_t seed);
+/* Call src->destroy and clear *src; safe on a zeroed or destroyed source. */
+MN_API void mn_batch_source_destroy(mn_batch_source *src);
+
+/* ---- settings ---------------------------------------------------------------- */
+
+/* Atom `atom` (0-based, forward order) is measured in norm `norm` (a name
+ * mn_norm_lookup knows, e.g. "frobenius"); `norm` is borrowed. */
+typedef struct mn_atom_norm {
+    int atom;
+    const char *norm;
+} mn_atom_norm;
+
+/* Everything that decides a training run besides the model and the data. */
+typedef struct mn_train_settings {
+    const char *opt;           /* solver preset: muon, sgd, sign, adam (adamw) */
+    mn_param param;            /* modular or sp (init and targets) */
+    double lr;                 /* learning rate η; NAN: the preset's default */
+    double momentum;           /* β; NAN: the preset's default */
+    bool nesterov;
+    double weight_decay;       /* decoupled λ, >= 0 */
+    mn_schedule schedule;
+    int64_t warmup;            /* steps of linear warmup, >= 0 */
+    const char *polar_method;  /* NULL: MN_FIT_DEFAULT_POLAR */
+    int64_t steps;             /* > 0: this many steps; 0: from epochs */
+    double epochs;             /* used when steps is 0, > 0 */
+    int64_t batch;             /* rows per batch, >= 1 */
+    uint64_t seed;             /* initialization and shuffling */
+    int threads;               /* BLIS threads per call; <= 0: BLIS's choice */
+    const mn_atom_norm *atom_norms; /* overrides, applied in order (borrowed; may be NULL) */
+    int n_atom_norms;
+} mn_train_settings;
+
+/* The defaults of `modnorm train`: muon, modular, the preset's lr and
+ * momentum, no Nesterov, no weight decay, linear schedule, no warmup,
+ * polar-express, 5 epochs, batch 128, seed 0, BLIS's thread count. */
+MN_API void mn_train_settings_default(mn_train_settings *s);
+/* MN_ERR_ARG naming the field when a setting is out of range or a name
+ * (preset, polar method) is unknown. */
+MN_API mn_status mn_train_settings_check(const mn_train_settings *s);
+/* Steps a run takes: s->steps, or ceil(s->epochs · per_epoch); at least 1. */
+MN_API int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch);
+/* The settings that change a result, one "key=value\n" line each, in the
+ * order opt, param, steps|epochs, batch, momentum, nesterov, wd, schedule,
+ * warmup, method, then one atom_norm=K=NAME line per override (lr, seed and
+ * threads are not written: a sweep varies them). Numbers are %.17g. A sweep
+ * writes this into DIR/sweep.cfg. MN_ERR_ARG when it does not fit in cap. */
+MN_API mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t cap);
+
+/* Parse "K=NAME" (K a non-negative integer) into *out; out->norm points
+ * into `text`. The range of K is checked when the override is applied. */
+MN_API mn_status mn_atom_norm_parse(const char *text, mn_atom_norm *out);
+/* Apply overrides to a network's atoms in order; MN_ERR_ARG when an atom
+ * index is outside [0, atom count) or a norm is unknown or does not fit. */
+MN_API mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n);
+
+/* ---- the fit loop ---------------------------------------------------------------- */
+
+/* What a callback sees after a step. */
+typedef struct mn_fit_step {
+    int64_t step;   /* steps taken so far (1-based: this was step `step` of `total`) */
+    int64_t total;  /* steps planned */
+    double epoch;   /* step / per_epoch */
+    double loss;    /* this step's training loss (nats, mean over the batch) */
+    double lr;      /* the scheduled rate this step used */
+    double seconds; /* since the loop started */
+} mn_fit_step;
+
+/* Optional hooks (any may be NULL; a NULL mn_fit_callbacks* means none). A
+ * hook that returns other than MN_OK stops the fit, which returns that
+ * status. Hooks run on the thread that called the fit. */
+typedef struct mn_fit_callbacks {
+    void *ctx;
+    /* After every step. */
+    mn_status (*on_step)(void *ctx, const mn_fit_step *s);
+    /* After every log_every-th step and after the last one. */
+    mn_status (*on_log)(void *ctx, const mn_fit_step *s);
+    int64_t log_every;  /* <= 0: total / 10 (every step when total < 10) */
+    /* After every eval_every-th step but the last, with the accuracy and
+     * mean loss on the evaluation dataset, and once more after the loop
+     * with the final ones (which the result also holds). Needs an
+     * evaluation dataset; not called for a diverged run. */
+    mn_status (*on_eval)(void *ctx, const mn_fit_step *s, double acc, double loss);
+    int64_t eval_every; /* <= 0: only the final evaluation */
+} mn_fit_callbacks;
+
+typedef struct mn_fit_result {
+    int64_t steps;        /* steps taken */
+    int64_t total_steps;  /* steps planned */
+    double epochs;        /* steps / per_epoch */
+    double initial_loss;  /* the first step's training loss */
+    double train_loss;    /* mean training loss over the last 20% of the steps taken */
+    double test_acc;      /* on the evaluation dataset (NAN: none given) */
+    double test_loss;     /* mean cross-entropy there (NAN: none given) */
+    double seconds;       /* the loop's wall time, evaluation excluded */
+    double ms_per_step;
+    bool diverged;        /* the loss became non-finite (then train_loss = test_loss = +inf,
+                           * test_acc = 0), or mn_fit_judge said so */
+    int64_t diverged_at;  /* the 0-based step whose loss was non-finite; -1: none */
+} mn_fit_result;
+
+/* Train `net` with `solver` for total_steps steps on batches from `src`
+ * (src->batch rows of src->dim features; the network's output must be
+ * (batch, C) logits), then evaluate on `eval` (may be NULL). A non-finite
+ * training loss stops the loop: res->diverged, and the return is MN_OK.
+ * Any other failure (a solver step that overflows: MN_ERR_NONFINITE; a
+ * shape mismatch; a callback's status) is returned, with *res filled as
+ * far as the loop got. */
+MN_API mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src,
+                        int64_t total_steps, const mn_dataset *eval, const mn_fit_callbacks *cb,
+                        mn_fit_result *res);
+
+/* The sweep's divergence rule on a finished fit whose status is `st`: an
+ * update that overflowed (st == MN_ERR_NONFINITE) diverged (its losses +inf,
+ * accuracy 0, and the status becomes MN_OK); so did a run whose loss became
+ * non-finite, or whose final training loss is not finite or is above
+ * factor × its initial loss (its numbers are kept). factor <= 0 skips that
+ * last test. Returns st, or MN_OK in place of MN_ERR_NONFINITE. */
+MN_API mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor);
+
+/* Accuracy (argmax hits / n) and mean softmax cross-entropy of `net` on
+ * `d`, in forward passes of at most 1000 rows. */
+MN_API mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double *loss);
+
+/* Make the network (from `root`, taken also on failure; initialized from
+ * s->seed, s->threads BLIS threads, atom-norm overrides applied) and its
+ * solver (preset s->opt with the settings, its schedule over total_steps).
+ * Free with mn_solver_destroy, then mn_network_destroy. */
+MN_API mn_status mn_train_build(mn_module *root, const mn_train_settings *s,
+                                int64_t total_steps, mn_network **net, mn_solver **solver);
+
+/* One whole run, as `modnorm train` does it: mn_train_build, shuffled
+ * batches of `train` seeded with s->seed (mn_batch_source_dataset), mn_fit
+ * for mn_train_total_steps(s, train->n / s->batch) steps, evaluation on
+ * `test` (may be NULL). Takes `root` (also on failure). */
+MN_API mn_status mn_train(mn_module *root, const mn_train_settings *s, const mn_dataset *train,
+                          const mn_dataset *test, const mn_fit_callbacks *cb, mn_fit_result *res);
+/* The same with batches from `src` (src->per_epoch for epochs; s->batch
+ * must equal src->batch). */
+MN_API mn_status mn_train_source(mn_module *root, const mn_train_settings *s,
+                                 mn_batch_source *src, const mn_dataset *test,
+                                 const mn_fit_callbacks *cb, mn_fit_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,233 @@
+/* The subcommands: which options each takes, with its defaults, and its
+ * help text. Ranges and parsing live in the option table (options.c). */
+#include "cli/options.h"
+#include "cli/sweep_summary.h"
+#include "cli/trainer.h"
+
+#define TRAIN_METHOD MN_TRAIN_DEFAULT_METHOD
+#define BLIS_THREADS "default: BLIS's choice"
+#define DATA_DIR_NOTE "default " MN_FASHION_MNIST_DIR
+#define N_USES(u) ((int)(sizeof(u) / sizeof(u)[0]))
+
+static const mn_cli_use train_uses[] = {
+    {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
+    {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_WIDTH, .deflt = "512"},
+    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_OPT, .deflt = "muon"},
+    {.id = MN_OPT_PARAM, .deflt = "modular"},
+    {.id = MN_OPT_LR, .note = "default: the preset's, see README"},
+    {.id = MN_OPT_STEPS, .note = "default: from --epochs"},
+    {.id = MN_OPT_EPOCHS, .deflt = "5"},
+    {.id = MN_OPT_BATCH, .deflt = "128"},
+    {.id = MN_OPT_SEED, .deflt = "0"},
+    {.id = MN_OPT_MOMENTUM, .note = "default: the preset's"},
+    {.id = MN_OPT_NESTEROV},
+    {.id = MN_OPT_WD, .deflt = "0"},
+    {.id = MN_OPT_SCHEDULE, .deflt = "linear"},
+    {.id = MN_OPT_WARMUP, .deflt = "0"},
+    {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_ATOM_NORM},
+    {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
+    {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+    {.id = MN_OPT_JSON, .help = "JSON lines on stdout, the last one the result"},
+};
+
+static const mn_cli_use inspect_uses[] = {
+    {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_WIDTH, .deflt = "512"},
+    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_ATOM_NORM},
+    {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only"},
+};
+
+#define SWEEP_QUICK_HELP                                                                           \
+    "widths 64,128,256, five LRs an octave apart around the best LR of a short run, 200 "         \
+    "steps (under a minute at --jobs 1); explicit options win"
+
+static const mn_cli_use sweep_uses[] = {
+    {.id = MN_OPT_OUT, .help = "results directory (created)", .required = true},
+    {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
+    {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTHS, .deflt = "64,128,256,512,1024"},
+    {.id = MN_OPT_LRS, .deflt = "2^-10:2^2"},
+    {.id = MN_OPT_OPT, .deflt = "muon"},
+    {.id = MN_OPT_PARAM, .deflt = "modular"},
+    {.id = MN_OPT_STEPS, .deflt = "500", .help = "steps per run"},
+    {.id = MN_OPT_EPOCHS, .help = "epochs per run", .note = "instead of --steps"},
+    {.id = MN_OPT_BATCH, .deflt = "128"},
+    {.id = MN_OPT_SEEDS, .deflt = "1"},
+    {.id = MN_OPT_JOBS, .deflt = "1"},
+    {.id = MN_OPT_MOMENTUM, .note = "default: the preset's"},
+    {.id = MN_OPT_NESTEROV},
+    {.id = MN_OPT_WD, .deflt = "0"},
+    {.id = MN_OPT_SCHEDULE, .deflt = "linear"},
+    {.id = MN_OPT_WARMUP, .deflt = "0"},
+    {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_QUICK, .help = SWEEP_QUICK_HELP},
+    {.id = MN_OPT_NO_RUN},
+    {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+};
+
+static const mn_cli_use coordcheck_uses[] = {
+    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
+                               "DIR/coord.png (created)",
+     .required = true},
+    {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
+    {.id = MN_OPT_OPT, .deflt = "muon"},
+    {.id = MN_OPT_PARAM, .deflt = "modular"},
+    {.id = MN_OPT_LR, .note = "default: the preset's"},
+    {.id = MN_OPT_STEPS, .deflt = "5", .help = "steps on the fixed batch"},
+    {.id = MN_OPT_BATCH, .deflt = "128", .help = "the fixed batch's size"},
+    {.id = MN_OPT_SEED, .deflt = "0", .help = "initialization seed"},
+    {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_TOLERANCE, .deflt = "1.2"},
+    {.id = MN_OPT_THREADS, .deflt = "1"},
+    {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+};
+
+static const mn_cli_use dualize_uses[] = {
+    {.id = MN_OPT_NORM, .required = true},
+    {.id = MN_OPT_METHOD, .note = "default: the first one listed"},
+    {.id = MN_OPT_STEPS, .help = "iteration count", .note = "default: the method's own"},
+    {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
+    {.id = MN_OPT_FORM, .deflt = "auto"},
+};
+
+static const mn_cli_use norm_uses[] = {
+    {.id = MN_OPT_NORM, .required = true},
+};
+
+static const mn_cli_use bench_gemm_uses[] = {
+    {.id = MN_OPT_N, .deflt = "2048"},
+    {.id = MN_OPT_OP, .deflt = "gemm"},
+    {.id = MN_OPT_REPEAT, .deflt = "10"},
+    {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
+static const mn_cli_use bench_dualize_uses[] = {
+    {.id = MN_OPT_SHAPE, .deflt = "1024x4096"},
+    {.id = MN_OPT_METHOD, .deflt = "ns5"},
+    {.id = MN_OPT_REPEAT, .deflt = "5"},
+    {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
+    {.id = MN_OPT_FORM, .deflt = "auto"},
+    {.id = MN_OPT_NO_ERROR},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
+static const mn_cli_use bench_step_uses[] = {
+    {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_WIDTH, .deflt = "1024"},
+    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_BATCH, .deflt = "128"},
+    {.id = MN_OPT_OPT, .deflt = "muon"},
+    {.id = MN_OPT_STEPS, .deflt = "20", .help = "timed steps"},
+    {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
+    {.id = MN_OPT_SERIAL_ATOMS},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
+const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
+    [MN_CMD_TRAIN] = {
+        .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
+        .summary = "train a model (Fashion-MNIST MLP) and print its test accuracy",
+        .about = "Trains by steepest descent in the modular norm (or AdamW) and prints the test\n"
+                 "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.",
+        .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
+        .uses = train_uses, .n_uses = N_USES(train_uses)},
+    [MN_CMD_INSPECT] = {
+        .id = MN_CMD_INSPECT, .name = "inspect",
+        .summary = "print a model's module tree: norms, masses, sensitivities, targets",
+        .about = "Prints the module tree: every module's kind, shape, norm, mass, sensitivity\n"
+                 "and, for atoms, the dualize target it receives (t = 1 at the root).",
+        .uses = inspect_uses, .n_uses = N_USES(inspect_uses)},
+    [MN_CMD_SWEEP] = {
+        .id = MN_CMD_SWEEP, .name = "sweep", .flush_denormals = true,
+        .summary = "train a width x learning-rate grid and measure LR transfer",
+        .about = "Trains every (width, learning rate, seed) of the grid, one BLIS thread per "
+                 "run,\nand studies how the best learning rate moves with width. Options that "
+                 "change a\nrun's result must match the ones DIR/sweep.cfg records.",
+        .epilog =
+            "Writes DIR/results.csv (" MN_SWEEP_CSV_HEADER "),\n"
+            "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and\n"
+            ".svg (when built with PLplot). Rerunning the same command skips the runs the\n"
+            "CSV holds. train_loss is the mean over the last 20% of steps. A run diverged\n"
+            "when its loss became non-finite or ended above twice its initial loss: it is\n"
+            "recorded and counts as +inf in every argmin. best_lr is the argmin of the\n"
+            "seed-mean train loss, best_lr_refined the vertex of a parabola in log2(lr)\n"
+            "through it and its neighbours; slope = least-squares slope of log2 lr* on log2\n"
+            "width (octaves per doubling), spread = max - min log2 lr*, regret(w) = L(w,\n"
+            "grid LR nearest lr*(smallest width)) - L(w, lr*(w)), monotone = that loss falls\n"
+            "as width grows.\n"
+            "\n"
+            "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
+        .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},
+    [MN_CMD_COORDCHECK] = {
+        .id = MN_CMD_COORDCHECK, .name = "coordcheck", .flush_denormals = true,
+        .summary = "check that activations and updates stay flat across width",
+        .about =
+            "A coordinate check on one fixed batch (the first B training images): the network\n"
+            "is trained on that batch for N steps at a constant learning rate, and for every\n"
+            "width, step t and module it records\n"
+            "  mean_abs     mean |h_t| of the module's output,\n"
+            "  rel_change   ||h_t - h_0|| / ||h_0|| (the same input at step 0 and step t),\n"
+            "  change_rms   RMS(h_t - h_0), the change per coordinate (muP's check),\n"
+            "  update       the RMS->RMS operator norm of the atom's update W_t - W_(t-1).\n"
+            "rel_change, change_rms and update are judged: flat when between widths w1 < w2\n"
+            "they differ by at most TOL^(log4(w2/w1)), i.e. TOL between widths 4x apart, at\n"
+            "every step. mean_abs is reported, not judged: orthogonal x sqrt(d_out/d_in)\n"
+            "initialization makes a first layer narrower than its 784 inputs shrink\n"
+            "activations by sqrt(width/784) (and with them the relative change's denominator:\n"
+            "below width 784 read change_rms).",
+        .epilog = "DIR/coord.csv's columns: width,step,module,kind,mean_abs,rel_change,change_rms,\n"
+                  "update (coord.png when built with PLplot).\n\n"
+                  "Exit status: 0 done (flat or not: read the table), 1 error, 2 bad usage.",
+        .uses = coordcheck_uses, .n_uses = N_USES(coordcheck_uses)},
+    [MN_CMD_DUALIZE] = {
+        .id = MN_CMD_DUALIZE, .name = "dualize",
+        .summary = "OUT.npy = lmo(IN.npy) in a chosen norm",
+        .about =
+            "Writes OUT = lmo(IN): the unit-norm matrix T maximizing <IN, T> in the norm NAME\n"
+            "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy;\n"
+            "OUT has the same shape and dtype (float64 is computed in double where the\n"
+            "method allows: 'svd' always, the iterations through dgemm). A zero IN gives\n"
+            "zero. OUT is written atomically; an existing OUT must be a regular file.",
+        .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
+        .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
+    [MN_CMD_NORM] = {
+        .id = MN_CMD_NORM, .name = "norm",
+        .summary = "print a matrix's norm and dual norm as JSON",
+        .about = "Prints one JSON object {\"norm\": ‖IN‖, \"dual\": ‖IN‖†} for a 2-D float32 or\n"
+                 "float64 .npy (computed in double; spectral values exactly, through LAPACK).",
+        .pos_names = {"IN.npy"}, .n_pos = 1,
+        .uses = norm_uses, .n_uses = N_USES(norm_uses)},
+    [MN_CMD_BENCH_GEMM] = {
+        .id = MN_CMD_BENCH_GEMM, .name = "bench gemm",
+        .summary = "the sgemm rate through modnorm's BLIS wrapper (the roofline)",
+        .about = "Times an n x n float32 product through modnorm's BLIS wrapper (median of R\n"
+                 "after one warm-up): C = A·B (gemm, 2n³ flops), or the lower triangle of\n"
+                 "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s and the BLIS\n"
+                 "kernel set in use.",
+        .uses = bench_gemm_uses, .n_uses = N_USES(bench_gemm_uses)},
+    [MN_CMD_BENCH_DUALIZE] = {
+        .id = MN_CMD_BENCH_DUALIZE, .name = "bench dualize",
+        .summary = "the polar factor's time and error",
+        .about = "Times the polar factor of a Gaussian MxN float32 matrix (median of R after a\n"
+                 "warm-up). polar_err = ‖X − UVᵀ‖_F/‖UVᵀ‖_F against the exact SVD (outside the\n"
+                 "timing; --no-error skips it, e.g. for n ≥ 4096 where the SVD takes minutes);\n"
+                 "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate.",
+        .uses = bench_dualize_uses, .n_uses = N_USES(bench_dualize_uses)},
+    [MN_CMD_BENCH_STEP] = {
+        .id = MN_CMD_BENCH_STEP, .name = "bench step", .flush_denormals = true,
+        .summary = "one training step's time against its roofline",
+        .about = "Median time of one training step (forward + backward + update) on random\n"
+                 "inputs and labels, after one warm-up step; the update alone (the solver\n"
+                 "step); the roofline = matrix-multiply flops of the step / this run's best\n"
+                 "1024³ sgemm rate; and the peak resident memory.",
+        .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
+};

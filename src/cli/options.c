@@ -1,0 +1,693 @@
+/* The option table and the one parser every subcommand goes through. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/options.h"
+#include "core/error.h"
+#include "modnorm.h"
+
+/* ---- names the library looks up ------------------------------------------ */
+
+static mn_status lookup_norm(const char *name)
+{
+    const mn_norm *n;
+    return mn_norm_lookup(name, &n);
+}
+
+static mn_status lookup_method(const char *name)
+{
+    const mn_polar_method *m;
+    return mn_polar_lookup(name, &m);
+}
+
+static mn_status lookup_preset(const char *name)
+{
+    mn_solver_config c;
+    return mn_solver_preset(&c, name, MN_PARAM_MODULAR);
+}
+
+static const char *model_names(void) { return "mlp"; }
+static const char *data_names(void) { return "fashion-mnist"; }
+
+static mn_status lookup_model(const char *name)
+{
+    if (strcmp(name, "mlp") == 0)
+        return MN_OK;
+    return mn_fail(MN_ERR_ARG, "unknown model '%s' (known: %s)", name, model_names());
+}
+
+static mn_status lookup_data(const char *name)
+{
+    if (strcmp(name, "fashion-mnist") == 0)
+        return MN_OK;
+    return mn_fail(MN_ERR_ARG, "unknown data set '%s' (known: %s)", name, data_names());
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+static const char *const param_words[] = {"modular", "sp", NULL};
+static const int param_values[] = {MN_PARAM_MODULAR, MN_PARAM_SP};
+static const char *const schedule_words[] = {"linear", "cosine", "constant", NULL};
+static const int schedule_values[] = {MN_SCHEDULE_LINEAR, MN_SCHEDULE_COSINE,
+                                      MN_SCHEDULE_CONSTANT};
+static const char *const form_words[] = {"auto", "direct", "gram", NULL};
+static const int form_values[] = {MN_POLAR_AUTO, MN_POLAR_DIRECT, MN_POLAR_GRAM};
+static const char *const op_words[] = {"gemm", "syrk", "gemmt", NULL};
+static const int op_values[] = {0, 1, 2};
+
+#define AT(field) offsetof(mn_cli_args, field)
+#define INT_OPT(ID, NAME, META, LO, HI, FIELD, HELP)                                               \
+    [ID] = {.id = ID, .name = NAME, .kind = MN_KIND_INT, .metavar = META, .lo = LO, .hi = HI,     \
+            .offset = AT(FIELD), .help = HELP}
+#define REAL_OPT(ID, NAME, META, LO, OPEN, HI, FIELD, HELP)                                        \
+    [ID] = {.id = ID, .name = NAME, .kind = MN_KIND_REAL, .metavar = META, .lo = LO,              \
+            .lo_open = OPEN, .hi = HI, .offset = AT(FIELD), .help = HELP}
+#define FLAG_OPT(ID, NAME, FIELD, HELP)                                                            \
+    [ID] = {.id = ID, .name = NAME, .kind = MN_KIND_FLAG, .offset = AT(FIELD), .help = HELP}
+#define NAME_OPT(ID, NAME, META, LOOKUP, NAMES, FIELD, HELP)                                       \
+    [ID] = {.id = ID, .name = NAME, .kind = MN_KIND_NAME, .metavar = META, .lookup = LOOKUP,      \
+            .names = NAMES, .offset = AT(FIELD), .help = HELP}
+#define CHOICE_OPT(ID, NAME, META, WORDS, VALUES, FIELD, HELP)                                     \
+    [ID] = {.id = ID, .name = NAME, .kind = MN_KIND_CHOICE, .metavar = META, .choices = WORDS,    \
+            .choice_values = VALUES, .offset = AT(FIELD), .help = HELP}
+
+/* The learning rate's range, shared by --lr and every entry of --lrs. */
+#define LR_LO 0
+#define LR_HI 1e6
+#define WIDTH_HI 65536
+
+const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
+    [MN_OPT_NONE] = {.id = MN_OPT_NONE},
+    NAME_OPT(MN_OPT_DATA, "data", "NAME", lookup_data, data_names, data, "the data set"),
+    [MN_OPT_DATA_DIR] = {.id = MN_OPT_DATA_DIR, .name = "data-dir", .kind = MN_KIND_STRING,
+                         .metavar = "DIR", .offset = AT(data_dir),
+                         .help = "where the Fashion-MNIST IDX files are"},
+    NAME_OPT(MN_OPT_MODEL, "model", "NAME", lookup_model, model_names, model, "the model"),
+    INT_OPT(MN_OPT_WIDTH, "width", "W", 1, WIDTH_HI, width, "hidden width"),
+    INT_OPT(MN_OPT_DEPTH, "depth", "D", 1, 100, depth, "number of Linear layers"),
+    [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
+                       .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .max_items = 32,
+                       .offset = AT(widths), .help = "hidden widths, a comma list"},
+    [MN_OPT_ATOM_NORM] = {.id = MN_OPT_ATOM_NORM, .name = "atom-norm", .kind = MN_KIND_ATOM_NORM,
+                          .metavar = "K=NORM", .lo = 0, .hi = 1 << 20, .lookup = lookup_norm,
+                          .offset = AT(atom_norms),
+                          .help = "use norm NORM on atom K (0-based, forward order); "
+                                  "repeatable"},
+    NAME_OPT(MN_OPT_OPT, "opt", "NAME", lookup_preset, mn_solver_preset_names, opt,
+             "the optimizer"),
+    CHOICE_OPT(MN_OPT_PARAM, "param", "modular|sp", param_words, param_values, param,
+               "modular, or sp (PyTorch-default init, targets 1)"),
+    REAL_OPT(MN_OPT_LR, "lr", "LR", LR_LO, true, LR_HI, lr,
+             "learning rate η (0.01, 1e-2 or 2^-7)"),
+    [MN_OPT_LRS] = {.id = MN_OPT_LRS, .name = "lrs", .kind = MN_KIND_REALS, .metavar = "A:B|L1,...",
+                    .lo = LR_LO, .lo_open = true, .hi = LR_HI, .max_items = 64,
+                    .offset = AT(lrs),
+                    .help = "learning rates: A:B is powers of two from A to B, one octave "
+                            "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...)"},
+    REAL_OPT(MN_OPT_MOMENTUM, "momentum", "B", 0, false, 0.999999, momentum,
+             "EMA momentum β"),
+    FLAG_OPT(MN_OPT_NESTEROV, "nesterov", nesterov, "Nesterov momentum"),
+    REAL_OPT(MN_OPT_WD, "wd", "L", 0, false, 1e6, wd,
+             "decoupled weight decay λ: w ← (1 − η_t·λ)·w"),
+    CHOICE_OPT(MN_OPT_SCHEDULE, "schedule", "linear|cosine|constant", schedule_words,
+               schedule_values, schedule, "learning-rate schedule after the warmup"),
+    INT_OPT(MN_OPT_WARMUP, "warmup", "N", 0, 1 << 30, warmup, "linear warmup steps"),
+    NAME_OPT(MN_OPT_METHOD, "method", "M", lookup_method, mn_polar_names, method,
+             "polar method for spectral norms"),
+    CHOICE_OPT(MN_OPT_FORM, "form", "auto|direct|gram", form_words, form_values, form,
+               "how an iteration is evaluated: auto (by flop count), direct (on the "
+               "iterate) or gram (on k x k polynomials, restarted)"),
+    NAME_OPT(MN_OPT_NORM, "norm", "NAME", lookup_norm, mn_norm_names, norm, "the norm"),
+    [MN_OPT_STEPS] = {.id = MN_OPT_STEPS, .name = "steps", .kind = MN_KIND_INT, .metavar = "N",
+                      .lo = 1, .hi = 1 << 30, .excludes = MN_OPT_EPOCHS, .offset = AT(steps),
+                      .help = "training steps"},
+    REAL_OPT(MN_OPT_EPOCHS, "epochs", "E", 1e-6, false, 1e4, epochs,
+             "epochs (the last incomplete batch is dropped)"),
+    INT_OPT(MN_OPT_BATCH, "batch", "B", 1, 65536, batch, "batch size"),
+    INT_OPT(MN_OPT_SEED, "seed", "S", 0, 1 << 30, seed,
+            "seed for initialization and shuffling"),
+    INT_OPT(MN_OPT_SEEDS, "seeds", "K", 1, 1000, seeds, "seeds 0..K-1 per cell"),
+    INT_OPT(MN_OPT_JOBS, "jobs", "J", 1, 256, jobs, "runs trained at once, each single-threaded"),
+    INT_OPT(MN_OPT_THREADS, "threads", "T", 1, 1024, threads, "BLIS threads per call"),
+    FLAG_OPT(MN_OPT_SERIAL_ATOMS, "serial-atoms", serial_atoms,
+             "dualize the atoms one at a time on every thread instead of running small ones "
+             "side by side"),
+    REAL_OPT(MN_OPT_TOLERANCE, "tolerance", "TOL", 1, false, 100, tolerance,
+             "flatness tolerance per 4x of width"),
+    FLAG_OPT(MN_OPT_QUICK, "quick", quick, "a small grid (see below)"),
+    FLAG_OPT(MN_OPT_NO_RUN, "no-run", no_run,
+             "train nothing: summarize and plot what DIR/results.csv holds"),
+    INT_OPT(MN_OPT_N, "n", "N", 1, 16384, n, "the matrices are N x N"),
+    CHOICE_OPT(MN_OPT_OP, "op", "gemm|syrk|gemmt", op_words, op_values, op, "the product"),
+    [MN_OPT_SHAPE] = {.id = MN_OPT_SHAPE, .name = "shape", .kind = MN_KIND_SHAPE,
+                      .metavar = "MxN", .lo = 1, .hi = 65536, .offset = AT(shape),
+                      .help = "the matrix's shape"},
+    INT_OPT(MN_OPT_REPEAT, "repeat", "R", 1, 1000, repeat, "timed repetitions"),
+    FLAG_OPT(MN_OPT_NO_ERROR, "no-error", no_error, "skip the error against the SVD"),
+    [MN_OPT_OUT] = {.id = MN_OPT_OUT, .name = "out", .kind = MN_KIND_STRING, .metavar = "DIR",
+                    .offset = AT(out), .help = "results directory"},
+    FLAG_OPT(MN_OPT_JSON, "json", json, "JSON on stdout"),
+};
+
+/* ---- messages -------------------------------------------------------------- */
+
+int mn_cli_usage_to(FILE *err, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(err, "modnorm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(err, fmt, ap);
+    va_end(ap);
+    fprintf(err, " (see 'modnorm %s --help')\n", cmd);
+    return 2;
+}
+
+/* "an integer in [1, 65536]", "a positive number up to 1e+06", "a number in [0, 1e+06]". */
+static const char *describe(const mn_cli_option *o, char *buf, size_t cap)
+{
+    if (o->kind == MN_KIND_REAL || o->kind == MN_KIND_REALS) {
+        if (o->lo_open && o->lo == 0)
+            snprintf(buf, cap, "a positive number up to %g", o->hi);
+        else
+            snprintf(buf, cap, "a number in %c%g, %g]", o->lo_open ? '(' : '[', o->lo, o->hi);
+    } else {
+        snprintf(buf, cap, "an integer in [%lld, %lld]", (long long)o->lo, (long long)o->hi);
+    }
+    return buf;
+}
+
+/* ---- number tokens -------------------------------------------------------- */
+
+/* A whole-token decimal integer: an optional sign and digits, nothing else
+ * (no spaces, no "12abc", no "0x10", no "1e3"). */
+static bool int_token(const char *s, size_t len, int64_t *out)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    const char *p = buf + (buf[0] == '-' || buf[0] == '+');
+    if (!*p)
+        return false;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A finite decimal number ("0.01", "1e-3", "-2") or a power of two "2^E"
+ * (E such a decimal): no spaces, no "inf", "nan" or hex. */
+static bool real_token(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    bool pow2 = strncmp(buf, "2^", 2) == 0;
+    const char *p = buf + (pow2 ? 2 : 0);
+    bool digit = false;
+    for (const char *q = p; *q; q++) {
+        if (*q >= '0' && *q <= '9')
+            digit = true;
+        else if (!strchr("+-.eE", *q))
+            return false;
+    }
+    if (!digit)
+        return false;
+    char *end;
+    double v = strtod(p, &end);
+    if (*end || !isfinite(v))
+        return false;
+    if (pow2) {
+        if (!(fabs(v) <= 1100))
+            return false;
+        v = exp2(v);
+    }
+    if (!isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool in_range(const mn_cli_option *o, double v)
+{
+    return (o->lo_open ? v > o->lo : v >= o->lo) && v <= o->hi;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Two rates are the same grid point (relative 1e-9), as the sweep's CSV matches them. */
+static bool same_real(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b)); }
+
+/* ---- one value -------------------------------------------------------------- */
+
+static bool set_ints(const char *cmd, const mn_cli_option *o, const char *text, mn_cli_ints *dst,
+                     FILE *err)
+{
+    char range[64];
+    int64_t *v = malloc((size_t)o->max_items * sizeof *v);
+    int k = 0;
+    if (!v) {
+        mn_cli_usage_to(err, cmd, "--%s: out of memory", o->name);
+        return false;
+    }
+    for (const char *p = text;;) {
+        size_t len = strcspn(p, ",");
+        int64_t x;
+        if (!int_token(p, len, &x) || !in_range(o, (double)x)) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': '%.*s' is not %s", o->name, text, (int)len, p,
+                            describe(o, range, sizeof range));
+            free(v);
+            return false;
+        }
+        if (k == o->max_items) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' lists more than %d values", o->name, text,
+                            o->max_items);
+            free(v);
+            return false;
+        }
+        v[k++] = x;
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_i64);
+    int u = 0;
+    for (int i = 0; i < k; i++)
+        if (u == 0 || v[u - 1] != v[i])
+            v[u++] = v[i];
+    free(dst->v);
+    *dst = (mn_cli_ints){v, u};
+    return true;
+}
+
+static bool set_reals(const char *cmd, const mn_cli_option *o, const char *text,
+                      mn_cli_reals *dst, FILE *err)
+{
+    char range[64];
+    double *v = malloc((size_t)o->max_items * sizeof *v);
+    int k = 0;
+    if (!v) {
+        mn_cli_usage_to(err, cmd, "--%s: out of memory", o->name);
+        return false;
+    }
+    const char *colon = strchr(text, ':');
+    if (colon) {
+        double a, b;
+        const char *rest = colon + 1;
+        if (strchr(text, ',') || !real_token(text, (size_t)(colon - text), &a) ||
+            !real_token(rest, strlen(rest), &b) || !in_range(o, a) || !in_range(o, b)) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': a range is A:B with A and B each %s, such as "
+                            "2^-10:2^2 or 0.001:0.5", o->name, text,
+                            describe(o, range, sizeof range));
+            free(v);
+            return false;
+        }
+        if (b < a) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': the range is empty (%g > %g)", o->name, text, a,
+                            b);
+            free(v);
+            return false;
+        }
+        for (double x = a; x <= b * (1 + 1e-9) && in_range(o, x); x *= 2) {
+            if (k == o->max_items) {
+                mn_cli_usage_to(err, cmd, "--%s '%s' spans more than %d octaves", o->name, text,
+                                o->max_items);
+                free(v);
+                return false;
+            }
+            v[k++] = x;
+        }
+    } else {
+        for (const char *p = text;;) {
+            size_t len = strcspn(p, ",");
+            double x;
+            if (!real_token(p, len, &x) || !in_range(o, x)) {
+                mn_cli_usage_to(err, cmd, "--%s '%s': '%.*s' is not %s (write 0.01, 1e-2 or "
+                                "2^-7; a range is A:B)", o->name, text, (int)len, p,
+                                describe(o, range, sizeof range));
+                free(v);
+                return false;
+            }
+            if (k == o->max_items) {
+                mn_cli_usage_to(err, cmd, "--%s '%s' lists more than %d values", o->name, text,
+                                o->max_items);
+                free(v);
+                return false;
+            }
+            v[k++] = x;
+            if (!p[len])
+                break;
+            p += len + 1;
+        }
+        qsort(v, (size_t)k, sizeof *v, cmp_double);
+        int u = 0;
+        for (int i = 0; i < k; i++)
+            if (u == 0 || !same_real(v[u - 1], v[i]))
+                v[u++] = v[i];
+        k = u;
+    }
+    free(dst->v);
+    *dst = (mn_cli_reals){v, k};
+    return true;
+}
+
+/* Store `text` as option o's value in a; false after a message. */
+static bool set_value(const char *cmd, const mn_cli_option *o, const char *text, mn_cli_args *a,
+                      FILE *err)
+{
+    void *field = (char *)a + o->offset;
+    char range[64];
+    switch (o->kind) {
+    case MN_KIND_FLAG:
+        *(bool *)field = true;
+        return true;
+    case MN_KIND_INT: {
+        int64_t v;
+        if (!int_token(text, strlen(text), &v) || !in_range(o, (double)v)) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be %s", o->name, text,
+                            describe(o, range, sizeof range));
+            return false;
+        }
+        *(int64_t *)field = v;
+        return true;
+    }
+    case MN_KIND_REAL: {
+        double v;
+        if (!real_token(text, strlen(text), &v) || !in_range(o, v)) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be %s", o->name, text,
+                            describe(o, range, sizeof range));
+            return false;
+        }
+        *(double *)field = v;
+        return true;
+    }
+    case MN_KIND_STRING:
+    case MN_KIND_NAME:
+        if (!*text) {
+            mn_cli_usage_to(err, cmd, "--%s must not be empty", o->name);
+            return false;
+        }
+        if (o->lookup && o->lookup(text) != MN_OK) {
+            mn_cli_usage_to(err, cmd, "--%s: %s", o->name, mn_last_error());
+            return false;
+        }
+        *(const char **)field = text;
+        return true;
+    case MN_KIND_CHOICE: {
+        char list[256] = "";
+        for (int i = 0; o->choices[i]; i++) {
+            if (strcmp(text, o->choices[i]) == 0) {
+                *(int *)field = o->choice_values[i];
+                return true;
+            }
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", o->choices[i]);
+        }
+        mn_cli_usage_to(err, cmd, "--%s '%s' must be one of: %s", o->name, text, list);
+        return false;
+    }
+    case MN_KIND_INTS:
+        return set_ints(cmd, o, text, field, err);
+    case MN_KIND_REALS:
+        return set_reals(cmd, o, text, field, err);
+    case MN_KIND_SHAPE: {
+        const char *x = strchr(text, 'x');
+        int64_t m, n;
+        if (!x || !int_token(text, (size_t)(x - text), &m) ||
+            !int_token(x + 1, strlen(x + 1), &n) || !in_range(o, (double)m) ||
+            !in_range(o, (double)n)) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be MxN with M and N each %s, e.g. 1024x4096",
+                            o->name, text, describe(o, range, sizeof range));
+            return false;
+        }
+        ((int64_t *)field)[0] = m;
+        ((int64_t *)field)[1] = n;
+        return true;
+    }
+    case MN_KIND_ATOM_NORM: {
+        mn_cli_atom_norms *an = field;
+        const char *eq = strchr(text, '=');
+        int64_t k;
+        if (!eq || !int_token(text, (size_t)(eq - text), &k) || !in_range(o, (double)k) ||
+            !eq[1]) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be K=NAME with K %s", o->name, text,
+                            describe(o, range, sizeof range));
+            return false;
+        }
+        if (o->lookup(eq + 1) != MN_OK) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': %s", o->name, text, mn_last_error());
+            return false;
+        }
+        if (an->n == MN_CLI_MAX_ATOM_NORMS) {
+            mn_cli_usage_to(err, cmd, "at most %d --%s options", MN_CLI_MAX_ATOM_NORMS, o->name);
+            return false;
+        }
+        an->v[an->n].atom = (int)k;
+        an->v[an->n].norm = eq + 1;
+        an->n++;
+        return true;
+    }
+    }
+    return false;
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+const mn_cli_command *mn_cli_find_command(const char *name)
+{
+    for (int i = 0; i < MN_CMD_COUNT; i++)
+        if (strcmp(mn_cli_commands[i].name, name) == 0)
+            return &mn_cli_commands[i];
+    return NULL;
+}
+
+const mn_cli_option *mn_cli_find_option(const char *name)
+{
+    for (int i = 1; i < MN_OPT_COUNT; i++)
+        if (strcmp(mn_cli_options[i].name, name) == 0)
+            return &mn_cli_options[i];
+    return NULL;
+}
+
+const mn_cli_use *mn_cli_use_of(const mn_cli_command *cmd, mn_opt_id id)
+{
+    for (int i = 0; i < cmd->n_uses; i++)
+        if (cmd->uses[i].id == id)
+            return &cmd->uses[i];
+    return NULL;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static void args_init(mn_cli_args *a)
+{
+    *a = (mn_cli_args){0};
+    a->lr = a->momentum = a->wd = a->epochs = a->tolerance = NAN;
+}
+
+void mn_cli_args_free(mn_cli_args *a)
+{
+    free(a->widths.v);
+    free(a->lrs.v);
+    a->widths = (mn_cli_ints){0};
+    a->lrs = (mn_cli_reals){0};
+}
+
+bool mn_cli_set(const mn_cli_command *cmd, mn_cli_args *a, mn_opt_id id, const char *text,
+                FILE *err)
+{
+    return set_value(cmd->name, &mn_cli_options[id], text, a, err);
+}
+
+static bool is_help(const char *s) { return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0; }
+
+int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *a, FILE *out,
+                 FILE *err)
+{
+    const char *name = cmd->name;
+    args_init(a);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (is_help(argv[i])) {
+            mn_cli_help(cmd, out);
+            return 0;
+        }
+    for (int u = 0; u < cmd->n_uses; u++)
+        if (cmd->uses[u].deflt &&
+            !set_value(name, &mn_cli_options[cmd->uses[u].id], cmd->uses[u].deflt, a, err))
+            return 1; /* a bad declaration: the test of every subcommand's defaults sees it */
+
+    bool files_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *tok = argv[i];
+        if (!files_only && strcmp(tok, "--") == 0) {
+            files_only = true;
+            continue;
+        }
+        if (files_only || tok[0] != '-' || strcmp(tok, "-") == 0) {
+            if (a->n_pos == cmd->n_pos)
+                return mn_cli_usage_to(err, name, "unexpected argument '%s'", tok);
+            a->pos[a->n_pos++] = tok;
+            continue;
+        }
+        if (tok[1] != '-')
+            return mn_cli_usage_to(err, name, "unknown option '%s'", tok);
+        const char *eq = strchr(tok + 2, '=');
+        size_t len = eq ? (size_t)(eq - tok - 2) : strlen(tok + 2);
+        const mn_cli_option *o = NULL;
+        for (int k = 1; k < MN_OPT_COUNT && !o; k++)
+            if (strlen(mn_cli_options[k].name) == len &&
+                strncmp(mn_cli_options[k].name, tok + 2, len) == 0)
+                o = &mn_cli_options[k];
+        if (!o)
+            return mn_cli_usage_to(err, name, "unknown option '%.*s'", (int)len + 2, tok);
+        if (!mn_cli_use_of(cmd, o->id))
+            return mn_cli_usage_to(err, name, "--%s is not an option of 'modnorm %s'", o->name,
+                                   name);
+        const char *value = NULL;
+        if (o->kind == MN_KIND_FLAG) {
+            if (eq)
+                return mn_cli_usage_to(err, name, "--%s takes no value, got '%s'", o->name,
+                                       tok);
+        } else if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return mn_cli_usage_to(err, name, "--%s needs a value (%s)", o->name, o->metavar);
+        }
+        if (!set_value(name, o, value, a, err))
+            return 2;
+        a->given[o->id] = true;
+    }
+
+    for (int u = 0; u < cmd->n_uses; u++) {
+        const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+        if (cmd->uses[u].required && !a->given[o->id])
+            return mn_cli_usage_to(err, name, "--%s %s is required", o->name, o->metavar);
+        if (o->excludes && a->given[o->id] && a->given[o->excludes])
+            return mn_cli_usage_to(err, name, "--%s and --%s exclude each other: give one",
+                                   o->name, mn_cli_options[o->excludes].name);
+    }
+    if (a->n_pos < cmd->n_pos)
+        return mn_cli_usage_to(err, name, "missing %s", cmd->pos_names[a->n_pos]);
+    return MN_CLI_RUN;
+}
+
+/* ---- --help --------------------------------------------------------------- */
+
+/* Characters (not bytes) of the first n bytes of a UTF-8 string. */
+static int columns(const char *s, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n && s[i]; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* Print one unbreakable unit (n bytes of s) at column *col: after a space,
+ * or at `indent` on a new line when it would pass column 79. */
+static void put_unit(FILE *f, int *col, int indent, const char *s, size_t n)
+{
+    int w = columns(s, n);
+    if (*col != indent) {
+        if (*col + 1 + w > 79) {
+            fprintf(f, "\n%*s", indent, "");
+            *col = indent;
+        } else {
+            fputc(' ', f);
+            (*col)++;
+        }
+    }
+    fwrite(s, 1, n, f);
+    *col += w;
+}
+
+/* Print `text` word by word, wrapped like put_unit. */
+static void put_words(FILE *f, int *col, int indent, const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n)
+            put_unit(f, col, indent, p, n);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void mn_cli_help(const mn_cli_command *cmd, FILE *f)
+{
+    char usage[128], item[160];
+    snprintf(usage, sizeof usage, "usage: modnorm %s", cmd->name);
+    int indent = columns(usage, strlen(usage)) + 1, col = indent - 1;
+    fputs(usage, f);
+    for (int u = 0; u < cmd->n_uses; u++) {
+        const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+        bool req = cmd->uses[u].required;
+        if (o->kind == MN_KIND_FLAG)
+            snprintf(item, sizeof item, "%s--%s%s", req ? "" : "[", o->name, req ? "" : "]");
+        else
+            snprintf(item, sizeof item, "%s--%s %s%s%s", req ? "" : "[", o->name, o->metavar,
+                     req ? "" : "]", o->kind == MN_KIND_ATOM_NORM ? "..." : "");
+        put_unit(f, &col, indent, item, strlen(item));
+    }
+    for (int p = 0; p < cmd->n_pos; p++)
+        put_unit(f, &col, indent, cmd->pos_names[p], strlen(cmd->pos_names[p]));
+    fprintf(f, "\n\n%s\n\n", cmd->about);
+    enum { HELP_COL = 21 };
+    for (int u = 0; u < cmd->n_uses; u++) {
+        const mn_cli_use *use = &cmd->uses[u];
+        const mn_cli_option *o = &mn_cli_options[use->id];
+        if (o->kind == MN_KIND_FLAG)
+            snprintf(item, sizeof item, "--%s", o->name);
+        else
+            snprintf(item, sizeof item, "--%s %s", o->name, o->metavar);
+        int w = columns(item, strlen(item));
+        fprintf(f, "  %s", item);
+        if (2 + w >= HELP_COL)
+            fprintf(f, "\n");
+        fprintf(f, "%*s", 2 + w >= HELP_COL ? HELP_COL : HELP_COL - 2 - w, "");
+        col = HELP_COL;
+        put_words(f, &col, HELP_COL, use->help ? use->help : o->help);
+        if (o->kind == MN_KIND_NAME && o->names) {
+            fputc(':', f);
+            col++;
+            put_words(f, &col, HELP_COL, o->names());
+        }
+        if (use->deflt) { /* one unit, so that it reads whole */
+            snprintf(item, sizeof item, "(default %s)", use->deflt);
+            put_unit(f, &col, HELP_COL, item, strlen(item));
+        } else if (use->note) {
+            snprintf(item, sizeof item, "(%s)", use->note);
+            put_words(f, &col, HELP_COL, item);
+        }
+        if (use->required)
+            put_words(f, &col, HELP_COL, "(required)");
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-*s print this help\n", HELP_COL - 3, "--help");
+    if (cmd->epilog)
+        fprintf(f, "\n%s\n", cmd->epilog);
+}

@@ -1,0 +1,196 @@
+/* Training settings: defaults, checks, step accounting, their text for a
+ * sweep's settings file, atom-norm overrides, and building the network and
+ * solver they describe. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "modnorm/train.h"
+
+void mn_train_settings_default(mn_train_settings *s)
+{
+    *s = (mn_train_settings){.opt = "muon", .param = MN_PARAM_MODULAR, .lr = NAN,
+                             .momentum = NAN, .schedule = MN_SCHEDULE_LINEAR, .epochs = 5,
+                             .batch = 128};
+}
+
+static const char *schedule_name(mn_schedule s)
+{
+    switch (s) {
+    case MN_SCHEDULE_LINEAR: return "linear";
+    case MN_SCHEDULE_CONSTANT: return "constant";
+    case MN_SCHEDULE_COSINE: return "cosine";
+    }
+    return NULL;
+}
+
+mn_status mn_train_settings_check(const mn_train_settings *s)
+{
+    if (!s)
+        return mn_fail(MN_ERR_ARG, "training settings: NULL");
+    if (s->param != MN_PARAM_MODULAR && s->param != MN_PARAM_SP)
+        return mn_fail(MN_ERR_ARG, "training settings: param %d is neither modular nor sp",
+                       (int)s->param);
+    if (!s->opt)
+        return mn_fail(MN_ERR_ARG, "training settings: opt is NULL (known: %s)",
+                       mn_solver_preset_names());
+    mn_solver_config probe;
+    MN_TRY(mn_solver_preset(&probe, s->opt, s->param));
+    if (!isnan(s->lr) && !(s->lr >= 0 && isfinite(s->lr)))
+        return mn_fail(MN_ERR_ARG, "training settings: lr %g must be finite and >= 0 (NAN: the "
+                       "preset's)", s->lr);
+    if (!isnan(s->momentum) && !(s->momentum >= 0 && s->momentum < 1))
+        return mn_fail(MN_ERR_ARG, "training settings: momentum %g must be in [0, 1) (NAN: the "
+                       "preset's)", s->momentum);
+    if (!(s->weight_decay >= 0 && isfinite(s->weight_decay)))
+        return mn_fail(MN_ERR_ARG, "training settings: weight_decay %g must be finite and >= 0",
+                       s->weight_decay);
+    if (!schedule_name(s->schedule))
+        return mn_fail(MN_ERR_ARG, "training settings: schedule %d is not linear, constant or "
+                       "cosine", (int)s->schedule);
+    if (s->warmup < 0)
+        return mn_fail(MN_ERR_ARG, "training settings: warmup %lld must be >= 0",
+                       (long long)s->warmup);
+    const mn_polar_method *pm;
+    MN_TRY(mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR, &pm));
+    if (s->steps < 0)
+        return mn_fail(MN_ERR_ARG, "training settings: steps %lld must be >= 0 (0: from epochs)",
+                       (long long)s->steps);
+    if (s->steps == 0 && !(s->epochs > 0 && s->epochs <= 1e9))
+        return mn_fail(MN_ERR_ARG, "training settings: epochs %g must be in (0, 1e9] when steps "
+                       "is 0", s->epochs);
+    if (s->batch < 1)
+        return mn_fail(MN_ERR_ARG, "training settings: batch %lld must be >= 1",
+                       (long long)s->batch);
+    if (s->n_atom_norms < 0 || (s->n_atom_norms > 0 && !s->atom_norms))
+        return mn_fail(MN_ERR_ARG, "training settings: %d atom norms but atom_norms is %s",
+                       s->n_atom_norms, s->atom_norms ? "set" : "NULL");
+    for (int i = 0; i < s->n_atom_norms; i++) {
+        const mn_norm *n;
+        if (s->atom_norms[i].atom < 0 || !s->atom_norms[i].norm)
+            return mn_fail(MN_ERR_ARG, "training settings: atom norm %d needs an atom >= 0 and a "
+                           "norm name", i);
+        MN_TRY(mn_norm_lookup(s->atom_norms[i].norm, &n));
+    }
+    return MN_OK;
+}
+
+int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch)
+{
+    int64_t total = s->steps > 0 ? s->steps : (int64_t)ceil(s->epochs * (double)per_epoch);
+    return total < 1 ? 1 : total;
+}
+
+mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t cap)
+{
+    MN_TRY(mn_train_settings_check(s));
+    char steps[64], mom[64];
+    if (s->steps > 0)
+        snprintf(steps, sizeof steps, "steps=%lld", (long long)s->steps);
+    else
+        snprintf(steps, sizeof steps, "epochs=%.17g", s->epochs);
+    if (isnan(s->momentum))
+        snprintf(mom, sizeof mom, "momentum=default");
+    else
+        snprintf(mom, sizeof mom, "momentum=%.17g", s->momentum);
+    size_t len = (size_t)snprintf(
+        buf, cap, "opt=%s\nparam=%s\n%s\nbatch=%lld\n%s\nnesterov=%d\nwd=%.17g\nschedule=%s\n"
+        "warmup=%lld\nmethod=%s\n", s->opt, s->param == MN_PARAM_SP ? "sp" : "modular", steps,
+        (long long)s->batch, mom, s->nesterov ? 1 : 0, s->weight_decay,
+        schedule_name(s->schedule), (long long)s->warmup,
+        s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR);
+    for (int i = 0; i < s->n_atom_norms && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "atom_norm=%d=%s\n", s->atom_norms[i].atom,
+                                s->atom_norms[i].norm);
+    if (len >= cap)
+        return mn_fail(MN_ERR_ARG, "training settings text: %zu bytes do not fit in %zu", len + 1,
+                       cap);
+    return MN_OK;
+}
+
+mn_status mn_atom_norm_parse(const char *text, mn_atom_norm *out)
+{
+    if (!text || !out)
+        return mn_fail(MN_ERR_ARG, "mn_atom_norm_parse: %s is NULL", text ? "out" : "text");
+    char *end;
+    errno = 0;
+    long k = strtol(text, &end, 10);
+    if (end == text || *end != '=' || errno || k < 0 || k > 1000000 || text[0] == '-' ||
+        text[0] == '+' || end[1] == '\0')
+        return mn_fail(MN_ERR_ARG, "atom norm '%s' must be K=NAME (K the 0-based atom in "
+                       "forward order, NAME a norm)", text);
+    *out = (mn_atom_norm){.atom = (int)k, .norm = end + 1};
+    return MN_OK;
+}
+
+mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
+{
+    if (!net || (n > 0 && !ov))
+        return mn_fail(MN_ERR_ARG, "mn_atom_norms_apply: %s is NULL", net ? "ov" : "net");
+    int atoms = mn_network_atom_count(net);
+    for (int i = 0; i < n; i++) {
+        if (ov[i].atom < 0 || ov[i].atom >= atoms || !ov[i].norm)
+            return mn_fail(MN_ERR_ARG, "atom norm %d=%s: the atom must be in [0, %d) (0-based, "
+                           "forward order)", ov[i].atom, ov[i].norm ? ov[i].norm : "(null)",
+                           atoms);
+        mn_status st = mn_module_set_norm((mn_module *)mn_network_atom(net, ov[i].atom),
+                                          ov[i].norm);
+        if (st != MN_OK) {
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", mn_last_error());
+            return mn_fail(st, "atom norm %d=%s: %s", ov[i].atom, ov[i].norm, msg);
+        }
+    }
+    return MN_OK;
+}
+
+/* The order of today's `modnorm train`: network (its init draws from the
+ * seed), threads, overrides, then the solver. */
+mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t total_steps,
+                         mn_network **net, mn_solver **solver)
+{
+    if (net)
+        *net = NULL;
+    if (solver)
+        *solver = NULL;
+    mn_status st = !net || !solver ? mn_fail(MN_ERR_ARG, "mn_train_build: net or solver is NULL")
+                   : !root ? mn_fail(MN_ERR_ARG, "mn_train_build: root is NULL")
+                           : mn_train_settings_check(s);
+    if (st == MN_OK && total_steps < 1)
+        st = mn_fail(MN_ERR_ARG, "mn_train_build: total_steps %lld must be >= 1",
+                     (long long)total_steps);
+    if (st != MN_OK) {
+        mn_module_destroy(root);
+        return st;
+    }
+    MN_TRY(mn_network_create(net, root, s->param, s->seed));
+    mn_network_set_threads(*net, s->threads);
+    mn_solver_config cfg;
+    st = mn_atom_norms_apply(*net, s->atom_norms, s->n_atom_norms);
+    if (st == MN_OK)
+        st = mn_solver_preset(&cfg, s->opt, s->param);
+    if (st == MN_OK) {
+        if (!isnan(s->lr))
+            cfg.lr = s->lr;
+        if (!isnan(s->momentum))
+            cfg.momentum = s->momentum;
+        cfg.nesterov = s->nesterov;
+        cfg.weight_decay = s->weight_decay;
+        cfg.schedule = s->schedule;
+        cfg.warmup = s->warmup;
+        cfg.total_steps = total_steps;
+        st = mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR,
+                             &cfg.polar.method);
+        cfg.polar.threads = s->threads;
+    }
+    if (st == MN_OK)
+        st = mn_solver_create(solver, *net, &cfg);
+    if (st != MN_OK) {
+        mn_network_destroy(*net);
+        *net = NULL;
+    }
+    return st;
+}
