@@ -393,6 +393,8 @@ static void prepare(const char *dir, unsigned what)
                   sizeof d6);
         float nan4[4] = {1, 2, NAN, 4}; /* (1, 0) is NaN */
         npy_f32(dir, "nan.npy", "(2, 2)", nan4, 4);
+        float nan1d[4] = {1, 2, NAN, 4}; /* 1-D: entry 2, (0, 2) of the 1 x 4 matrix */
+        npy_f32(dir, "nan1d.npy", "(4,)", nan1d, 4);
         double inf6[6] = {1, -INFINITY, 3, 4, 5, 6}; /* (0, 1) is -inf */
         snprintf(path, sizeof path, "%s/inf.npy", dir);
         write_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", inf6,
@@ -478,6 +480,8 @@ static const bad_case cases[] = {
      {"@/nan.npy", "non-finite", "(1, 0)"}},
     {"norm: -inf element names file and (row, col)", NPY, {"norm", "--norm", "l1-linf",
      "@/inf.npy"}, 1, {"@/inf.npy", "non-finite", "(0, 1)"}},
+    {"norm: NaN in a 1-D array names file and entry", NPY, {"norm", SP, "@/nan1d.npy"}, 1,
+     {"@/nan1d.npy", "non-finite", "(0, 2)", "1 x 4"}},
     {"norm: empty file", NPY, {"norm", SP, "@/empty.npy"}, 1, {"@/empty.npy", "not a .npy"}},
     {"norm: a directory as IN", P_ADIR, {"norm", SP, "@/adir"}, 1, {"@/adir", "directory"}},
     {"norm: missing IN", 0, {"norm", SP, "@/missing.npy"}, 1,
@@ -488,7 +492,8 @@ static const bad_case cases[] = {
      {"--norm", "unknown norm 'nope'"}},
     {"norm: NP-hard --norm linf-l1", P_GOOD, {"norm", "--norm", "linf-l1", "@/good.npy"}, 2,
      {"linf-l1", "NP-hard"}},
-    {"norm: --norm missing", P_GOOD, {"norm", "@/good.npy"}, 2, {"--norm is required"}},
+    /* "--norm NAME is required": the metavar between is the help's spelling, not a fault */
+    {"norm: --norm missing", P_GOOD, {"norm", "@/good.npy"}, 2, {"--norm", "is required"}},
     {"norm: two inputs", P_GOOD, {"norm", SP, "@/good.npy", "@/good.npy"}, 2,
      {"exactly one", "got 2"}},
     {"norm: --norm given twice", P_GOOD, {"norm", SP, "--norm", "frobenius", "@/good.npy"}, 2,
@@ -526,6 +531,12 @@ static const bad_case cases[] = {
     {"dualize: --steps overflow", P_GOOD | P_OUT, {"dualize", SP, "--steps",
      "99999999999999999999", "@/good.npy", "@/out.npy"}, 2,
      {"--steps '99999999999999999999'"}},
+    {"dualize: NaN in a 1-D array, OUT kept", NPY, {"dualize", SP, "@/nan1d.npy", "@/out.npy"},
+     1, {"@/nan1d.npy", "non-finite", "(0, 2)"}},
+    {"dualize: --norm given twice, OUT kept", P_GOOD | P_OUT, {"dualize", SP, "--norm=rms-rms",
+     "@/good.npy", "@/out.npy"}, 2, {"--norm", "twice"}},
+    {"dualize: OUT missing", P_GOOD, {"dualize", SP, "@/good.npy"}, 2,
+     {"exactly two", "got 1", "OUT.npy"}},
     {"dualize: three file arguments", P_GOOD | P_OUT, {"dualize", SP, "@/good.npy", "@/out.npy",
      "@/third.npy"}, 2, {"got 3"}},
 
@@ -577,6 +588,10 @@ static const bad_case cases[] = {
      {"--atom-norm '7=rms-rms'"}},
     {"inspect: --json with a bad --depth prints no JSON", 0, {"inspect", "--json", "--depth",
      "0"}, 2, {"--depth '0'"}},
+    {"inspect: --json given twice", 0, {"inspect", "--json", "--json"}, 2, {"--json", "twice"}},
+    {"inspect: --atom-norm twice is fine, a bad second one is not", 0, {"inspect",
+     "--atom-norm", "0=rms-rms", "--atom-norm", "1=bogus"}, 2,
+     {"--atom-norm", "unknown norm 'bogus'"}},
     {"inspect: stray argument", 0, {"inspect", "extra"}, 2, {"unexpected argument 'extra'"}},
 
     /* -- sweep -- */
@@ -1017,6 +1032,16 @@ START_TEST(test_1d_round_trip)
     for (int i = 0; i < 4; i++)
         want[i] = v[i] / sqrt(30.0);
     check_output(path, "'<f4'", "(4,)", want, 4, 1e-6, &w);
+    free_result(&r);
+    /* norm takes it too: the 1 x 4 matrix's spectral norm and its dual (the
+     * nuclear norm) are both ‖v‖₂ = √30. */
+    say(&w, "; ");
+    run_ok(dir, (const char *[]){"norm", "--norm", "spectral", "@/v.npy", NULL}, &r, &w);
+    double n = json_number(r.out, "norm"), d = json_number(r.out, "dual"), l2 = sqrt(30.0);
+    if (!(fabs(n - l2) <= 1e-6 * l2) || !(fabs(d - l2) <= 1e-6 * l2)) {
+        fault(&w, "[norm %.9g, dual %.9g, want both %.9g] ", n, d, l2);
+        show(&w, "stdout", r.out, r.n_out);
+    }
     remove_dir(dir);
     free(dir);
     free_result(&r);

@@ -308,13 +308,26 @@ static int parse_args(const char *name, const char *const *args, int n, mn_cli_a
     return rc;
 }
 
-/* The arguments a subcommand cannot run without, then `extra`, then its file arguments. */
+/* `extra` gives --NAME (as "--NAME" or "--NAME=..."). */
+static bool gives(const char *const *extra, int n_extra, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < n_extra; i++)
+        if (extra[i] && strncmp(extra[i], "--", 2) == 0 && strncmp(extra[i] + 2, name, len) == 0 &&
+            (extra[i][2 + len] == '\0' || extra[i][2 + len] == '='))
+            return true;
+    return false;
+}
+
+/* The arguments a subcommand cannot run without (those `extra` does not
+ * give: an option is given once), then `extra`, then its file arguments. */
 static int with_required(const mn_cli_command *cmd, const char *const *extra, int n_extra,
                          const char **args)
 {
     int n = 0;
     for (int u = 0; u < cmd->n_uses; u++)
-        if (cmd->uses[u].required) {
+        if (cmd->uses[u].required &&
+            !gives(extra, n_extra, mn_cli_options[cmd->uses[u].id].name)) {
             const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
             args[n++] = o->id == MN_OPT_OUT ? "--out" : "--norm";
             args[n++] = o->id == MN_OPT_OUT ? "/tmp/mn_cli_unused" : "spectral";
@@ -425,9 +438,12 @@ START_TEST(test_parser_refuses_bad_values)
                 free(msg);
                 mn_cli_args_free(&a);
             } else { /* a value option at the end has none */
-                const char *args[16];
-                int n = with_required(cmd, NULL, 0, args);
-                args[n++] = opt;
+                const char *args[16], *extra[1] = {opt};
+                int n = with_required(cmd, extra, 1, args), at = 0;
+                while (args[at] != opt)
+                    at++;
+                memmove(&args[at], &args[at + 1], (size_t)(n - at - 1) * sizeof *args);
+                args[n - 1] = opt; /* last, and given once (a required one too) */
                 mn_cli_args a;
                 ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
                 ck_assert_msg(strstr(msg, "needs a value") ||
@@ -505,10 +521,25 @@ START_TEST(test_parser_refuses_stray_arguments)
             free(msg);
             mn_cli_args_free(&a);
         }
-        if (cmd->n_pos) { /* a file argument left out */
+        if (cmd->n_pos) { /* a file argument left out, or one too many: says how many */
+            static const char *const words[] = {"no", "one", "two", "three"};
+            char want[64], got[32];
+            snprintf(want, sizeof want, "expects exactly %s file argument", words[cmd->n_pos]);
             n = with_required(cmd, NULL, 0, args) - 1;
+            snprintf(got, sizeof got, "got %d", cmd->n_pos - 1);
             ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
-            ck_assert_msg(strstr(msg, "missing") && strstr(msg, cmd->pos_names[cmd->n_pos - 1]),
+            ck_assert_msg(strstr(msg, "missing") && strstr(msg, cmd->pos_names[cmd->n_pos - 1]) &&
+                              strstr(msg, want) && strstr(msg, got) && count_lines(msg) == 1,
+                          "%s: %s", cmd->name, msg);
+            free(msg);
+            mn_cli_args_free(&a);
+            n = with_required(cmd, NULL, 0, args);
+            args[n++] = "x.npy";
+            args[n++] = "y.npy";
+            snprintf(got, sizeof got, "got %d", cmd->n_pos + 2);
+            ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+            ck_assert_msg(strstr(msg, want) && strstr(msg, got) &&
+                              strstr(msg, "unexpected argument 'x.npy'") && count_lines(msg) == 1,
                           "%s: %s", cmd->name, msg);
             free(msg);
             mn_cli_args_free(&a);
@@ -517,17 +548,94 @@ START_TEST(test_parser_refuses_stray_arguments)
 }
 END_TEST
 
+/* A value every option of the kind accepts: the subcommand's default, or
+ * one from the option's declared range; NULL for a flag. */
+static const char *good_value(const mn_cli_use *use, const mn_cli_option *o, char *buf,
+                              size_t cap)
+{
+    if (use->deflt)
+        return use->deflt;
+    switch (o->kind) {
+    case MN_KIND_INT:
+    case MN_KIND_INTS:
+        snprintf(buf, cap, "%lld", (long long)o->hi);
+        return buf;
+    case MN_KIND_REAL:
+    case MN_KIND_REALS:
+        snprintf(buf, cap, "%.17g", o->hi);
+        return buf;
+    case MN_KIND_SHAPE:
+        snprintf(buf, cap, "%lldx%lld", (long long)o->lo, (long long)o->lo);
+        return buf;
+    case MN_KIND_CHOICE:
+        return o->choices[0];
+    case MN_KIND_NAME:
+        return o->id == MN_OPT_NORM ? "spectral" : o->id == MN_OPT_METHOD ? "ns5" : NULL;
+    case MN_KIND_STRING:
+        return "d";
+    case MN_KIND_ATOM_NORM:
+        return "0=rms-rms";
+    case MN_KIND_FLAG:
+        break;
+    }
+    return NULL;
+}
+
+/* An option given twice is refused, naming it, in both spellings and for
+ * flags, even when both values are good: only a repeatable option
+ * (--atom-norm) may be given again, and each time adds an entry. */
+START_TEST(test_parser_refuses_repeats)
+{
+    int cases = 0;
+    for (int c = 0; c < MN_CMD_COUNT; c++) {
+        const mn_cli_command *cmd = &mn_cli_commands[c];
+        for (int u = 0; u < cmd->n_uses; u++) {
+            const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+            char buf[64], opt[64], eq[160], want[96], *msg;
+            const char *v = good_value(&cmd->uses[u], o, buf, sizeof buf);
+            ck_assert_msg(v || o->kind == MN_KIND_FLAG, "--%s: no good value", o->name);
+            snprintf(opt, sizeof opt, "--%s", o->name);
+            snprintf(eq, sizeof eq, "--%s=%s", o->name, v ? v : "");
+            snprintf(want, sizeof want, "--%s given twice", o->name);
+            const char *twice[4] = {opt, v, opt, v}, *mixed[3] = {eq, opt, v}, *args[24];
+            mn_cli_args a;
+            int n = with_required(cmd, o->kind == MN_KIND_FLAG ? (const char *[]){opt, opt}
+                                                                : twice,
+                                  o->kind == MN_KIND_FLAG ? 2 : 4, args);
+            int rc = parse_args(cmd->name, args, n, &a, &msg);
+            if (o->repeatable) {
+                ck_assert_msg(rc == MN_CLI_RUN, "%s %s twice: %s", cmd->name, opt, msg);
+                ck_assert_int_eq(a.atom_norms.n, 2);
+            } else {
+                ck_assert_msg(rc == 2 && count_lines(msg) == 1 && strstr(msg, want),
+                              "%s %s twice gave %d: '%s'", cmd->name, opt, rc, msg);
+            }
+            free(msg);
+            mn_cli_args_free(&a);
+            if (o->kind != MN_KIND_FLAG && !o->repeatable) { /* "--x=v" then "--x v" */
+                n = with_required(cmd, mixed, 3, args);
+                ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);
+                ck_assert_msg(strstr(msg, want), "%s: '%s'", cmd->name, msg);
+                free(msg);
+                mn_cli_args_free(&a);
+            }
+            cases++;
+        }
+    }
+    ck_assert_int_gt(cases, 80);
+}
+END_TEST
+
 /* A value is stored where the table says, "--name=value" equals "--name
- * value", "--" ends the options, and the last of a repeated option wins. */
+ * value", "--" ends the options, and --atom-norm adds an entry each time. */
 START_TEST(test_parser_stores_values)
 {
     mn_cli_args a;
     char *msg;
     const char *t1[] = {"--width=64", "--lr", "2^-3", "--depth", "5", "--wd", "1e-4", "--seed",
                         "7", "--param", "sp", "--schedule", "cosine", "--atom-norm", "0=rms-linf",
-                        "--atom-norm", "2=l1-rms", "--threads", "3", "--threads", "4", "--json",
-                        "--steps", "+12"};
-    ck_assert_int_eq(parse_args("train", t1, 24, &a, &msg), MN_CLI_RUN);
+                        "--atom-norm", "2=l1-rms", "--threads", "4", "--json", "--steps", "+12"};
+    ck_assert_int_eq(parse_args("train", t1, 22, &a, &msg), MN_CLI_RUN);
     ck_assert_int_eq(a.width, 64);
     ck_assert(a.lr == 0.125 && a.wd == 1e-4 && a.depth == 5 && a.seed == 7 && a.steps == 12);
     ck_assert(a.param == MN_PARAM_SP && a.schedule == MN_SCHEDULE_COSINE && a.json);
@@ -1185,6 +1293,7 @@ int main(void)
     tcase_add_test(tc, test_train_errors);
     tcase_add_test(tc, test_parser_refuses_bad_values);
     tcase_add_test(tc, test_parser_refuses_stray_arguments);
+    tcase_add_test(tc, test_parser_refuses_repeats);
     tcase_add_test(tc, test_parser_stores_values);
     tcase_add_test(tc, test_same_range_everywhere);
     tcase_add_test(tc, test_declarations);

@@ -47,6 +47,11 @@ int mn_cli_fail(const char *cmd, mn_status s);
 const char *mn_cli_shown(const char *path, char *buf, size_t cap);
 #define MN_CLI_SHOWN_CAP 128
 
+/* mn_mat_check_finite on a matrix read from the .npy at `path`, naming the
+ * file and the entry: "PATH has a non-finite value (nan) at (1, 0)"; a 1-D
+ * file (ndim 1) says that (i, j) is of the 1 x n matrix it was read as. */
+mn_status mn_cli_check_finite(const char *path, const mn_mat *m, int ndim);
+
 /* "DIR/NAME" in a new string (free it); NULL after a message when out of memory. */
 char *mn_cli_join(const char *cmd, const char *dir, const char *name);
 

@@ -24,16 +24,22 @@ int mn_cmd_dualize(mn_cli_args *a)
     if (rc != MN_EXIT_OK)
         return rc;
 
+    /* A 1-D (n,) IN is dualized as the 1 x n matrix and written back as (n,). */
     mn_mat in, out;
-    if ((st = mn_npy_read(in_path, &in)) != MN_OK)
+    int ndim;
+    if ((st = mn_npy_read_ndim(in_path, &in, &ndim)) != MN_OK)
         return mn_cli_fail(CMD, st);
+    if ((st = mn_cli_check_finite(in_path, &in, ndim)) != MN_OK) {
+        mn_mat_free(&in);
+        return mn_cli_fail(CMD, st);
+    }
     st = mn_mat_alloc(&out, in.dtype, in.rows, in.cols);
     if (st == MN_OK) {
         mn_dualize_opts o = {.method = method, .steps = (int)a->steps,
                              .threads = (int)a->threads, .form = (mn_polar_form)a->form};
         st = mn_dualize(norm, &o, &out, &in);
         if (st == MN_OK)
-            st = mn_npy_write(out_path, &out);
+            st = mn_npy_write_ndim(out_path, &out, ndim);
         mn_mat_free(&out);
     }
     mn_mat_free(&in);

@@ -13,11 +13,14 @@ int mn_cmd_norm(mn_cli_args *a)
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     mn_mat in;
-    st = mn_npy_read(a->pos[0], &in);
+    int ndim;
+    st = mn_npy_read_ndim(a->pos[0], &in, &ndim); /* a 1-D (n,) array is the 1 x n matrix */
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     double value = 0, dual = 0;
-    st = mn_norm_value(norm, &in, &value);
+    st = mn_cli_check_finite(a->pos[0], &in, ndim);
+    if (st == MN_OK)
+        st = mn_norm_value(norm, &in, &value);
     if (st == MN_OK)
         st = mn_norm_dual(norm, &in, &dual);
     mn_mat_free(&in);

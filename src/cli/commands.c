@@ -193,17 +193,19 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "OUT.npy = lmo(IN.npy) in a chosen norm",
         .about =
             "Writes OUT = lmo(IN): the unit-norm matrix T maximizing <IN, T> in the norm NAME\n"
-            "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy;\n"
-            "OUT has the same shape and dtype (float64 is computed in double where the\n"
-            "method allows: 'svd' always, the iterations through dgemm). A zero IN gives\n"
-            "zero. OUT is written atomically; an existing OUT must be a regular file.",
+            "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy\n"
+            "(a 1-D (n,) array is taken as 1 x n); OUT has the same shape and dtype\n"
+            "(float64 is computed in double where the method allows: 'svd' always, the\n"
+            "iterations through dgemm). A zero IN gives zero. OUT is written atomically;\n"
+            "an existing OUT must be a regular file.",
         .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
         .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
     [MN_CMD_NORM] = {
         .id = MN_CMD_NORM, .name = "norm",
         .summary = "print a matrix's norm and dual norm as JSON",
         .about = "Prints one JSON object {\"norm\": ‖IN‖, \"dual\": ‖IN‖†} for a 2-D float32 or\n"
-                 "float64 .npy (computed in double; spectral values exactly, through LAPACK).",
+                 "float64 .npy, or 1-D (n,) taken as 1 x n (computed in double; spectral\n"
+                 "values exactly, through LAPACK).",
         .pos_names = {"IN.npy"}, .n_pos = 1,
         .uses = norm_uses, .n_uses = N_USES(norm_uses)},
     [MN_CMD_BENCH_GEMM] = {

@@ -58,6 +58,10 @@ int main(int argc, char **argv)
         return MN_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "modnorm: unexpected argument '%s' after --version\n", argv[2]);
+            return MN_EXIT_USAGE;
+        }
         printf("modnorm %s\n", MN_VERSION);
         return MN_EXIT_OK;
     }

@@ -93,7 +93,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                        .offset = AT(widths), .help = "hidden widths, a comma list"},
     [MN_OPT_ATOM_NORM] = {.id = MN_OPT_ATOM_NORM, .name = "atom-norm", .kind = MN_KIND_ATOM_NORM,
                           .metavar = "K=NORM", .lo = 0, .hi = 1 << 20, .lookup = lookup_norm,
-                          .offset = AT(atom_norms),
+                          .repeatable = true, .offset = AT(atom_norms),
                           .help = "use norm NORM on atom K (0-based, forward order); "
                                   "repeatable"},
     NAME_OPT(MN_OPT_OPT, "opt", "NAME", lookup_preset, mn_solver_preset_names, opt,
@@ -523,10 +523,24 @@ bool mn_cli_set(const mn_cli_command *cmd, mn_cli_args *a, mn_opt_id id, const c
 
 static bool is_help(const char *s) { return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0; }
 
+/* "one file argument (IN.npy)", "two file arguments (IN.npy OUT.npy)". */
+static const char *files_wanted(const mn_cli_command *cmd, char *buf, size_t cap)
+{
+    static const char *const words[] = {"no", "one", "two", "three", "four"};
+    int used = snprintf(buf, cap, "%s file argument%s (", words[cmd->n_pos],
+                        cmd->n_pos == 1 ? "" : "s");
+    for (int p = 0; p < cmd->n_pos && used > 0 && (size_t)used < cap; p++)
+        used += snprintf(buf + used, cap - (size_t)used, "%s%s", p ? " " : "", cmd->pos_names[p]);
+    if (used > 0 && (size_t)used < cap)
+        snprintf(buf + used, cap - (size_t)used, ")");
+    return buf;
+}
+
 int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *a, FILE *out,
                  FILE *err)
 {
     const char *name = cmd->name;
+    char files[128];
     args_init(a);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (is_help(argv[i])) {
@@ -539,6 +553,9 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
             return 1; /* a bad declaration: the test of every subcommand's defaults sees it */
 
     bool files_only = false;
+    const char *value_of[MN_OPT_COUNT] = {NULL}; /* as given, for "given twice" */
+    const char *extra = NULL;                    /* the first file argument too many */
+    int n_files = 0;
     for (int i = 1; i < argc; i++) {
         const char *tok = argv[i];
         if (!files_only && strcmp(tok, "--") == 0) {
@@ -546,9 +563,13 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
             continue;
         }
         if (files_only || tok[0] != '-' || strcmp(tok, "-") == 0) {
-            if (a->n_pos == cmd->n_pos)
+            if (cmd->n_pos == 0) /* nothing to count: name the token */
                 return mn_cli_usage_to(err, name, "unexpected argument '%s'", tok);
-            a->pos[a->n_pos++] = tok;
+            if (a->n_pos < cmd->n_pos)
+                a->pos[a->n_pos++] = tok;
+            else if (!extra)
+                extra = tok;
+            n_files++;
             continue;
         }
         if (tok[1] != '-')
@@ -565,6 +586,12 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
         if (!mn_cli_use_of(cmd, o->id))
             return mn_cli_usage_to(err, name, "--%s is not an option of 'modnorm %s'", o->name,
                                    name);
+        if (a->given[o->id] && !o->repeatable) {
+            if (o->kind == MN_KIND_FLAG)
+                return mn_cli_usage_to(err, name, "--%s given twice; give it once", o->name);
+            return mn_cli_usage_to(err, name, "--%s given twice ('%s' first); give it once",
+                                   o->name, value_of[o->id]);
+        }
         const char *value = NULL;
         if (o->kind == MN_KIND_FLAG) {
             if (eq)
@@ -580,7 +607,11 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
         if (!set_value(name, o, value, a, err))
             return 2;
         a->given[o->id] = true;
+        value_of[o->id] = value;
     }
+    if (extra)
+        return mn_cli_usage_to(err, name, "expects exactly %s, got %d: unexpected argument '%s'",
+                               files_wanted(cmd, files, sizeof files), n_files, extra);
 
     for (int u = 0; u < cmd->n_uses; u++) {
         const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
@@ -591,7 +622,9 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
                                    o->name, mn_cli_options[o->excludes].name);
     }
     if (a->n_pos < cmd->n_pos)
-        return mn_cli_usage_to(err, name, "missing %s", cmd->pos_names[a->n_pos]);
+        return mn_cli_usage_to(err, name, "expects exactly %s, got %d: missing %s",
+                               files_wanted(cmd, files, sizeof files), n_files,
+                               cmd->pos_names[a->n_pos]);
     return MN_CLI_RUN;
 }
 

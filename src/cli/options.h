@@ -47,8 +47,7 @@ typedef enum mn_opt_kind {
     MN_KIND_REALS,     /* mn_cli_reals: "A:B" (A, 2A, 4A, … ≤ B) or a list of REALs, sorted,
                         * duplicates (relative 1e-9) dropped */
     MN_KIND_SHAPE,     /* int64_t[2]: "MxN", each an INT in [lo, hi] */
-    MN_KIND_ATOM_NORM  /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm;
-                        * repeatable (every other option: the last one given wins) */
+    MN_KIND_ATOM_NORM  /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
 } mn_opt_kind;
 
 #define MN_CLI_MAX_ITEMS 64      /* entries of a list option (--lrs; --widths holds 32) */
@@ -105,6 +104,8 @@ typedef struct mn_cli_option {
     mn_status (*lookup)(const char *name); /* MN_KIND_NAME: MN_OK when the library knows it */
     const char *(*names)(void);     /* MN_KIND_NAME: the names it knows, for --help */
     mn_opt_id excludes;             /* may not be given together with this one */
+    bool repeatable;                /* may be given more than once (each adds an entry);
+                                     * any other option given twice is refused */
     int max_items;                  /* lists: most entries */
     size_t offset;                  /* the field of mn_cli_args */
     const char *help;
@@ -150,8 +151,10 @@ extern const mn_cli_command mn_cli_commands[MN_CMD_COUNT];
 /* Parse `argv` (argv[0]: the subcommand's last word, e.g. "gemm") for `cmd`
  * into `a`: the defaults, then the options and file arguments in any order
  * ("--name VALUE" or "--name=VALUE"; after "--" everything is a file
- * argument). Returns MN_CLI_RUN, or an exit code after printing: 0 after
- * --help (on `out`), 2 after one line naming the problem (on `err`).
+ * argument). An option given twice is refused unless it is repeatable; so
+ * is a number of file arguments other than cmd->n_pos. Returns MN_CLI_RUN,
+ * or an exit code after printing: 0 after --help (on `out`), 2 after one
+ * line naming the problem (on `err`).
  * Free `a` with mn_cli_args_free in every case. */
 int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *a, FILE *out,
                  FILE *err);

@@ -50,6 +50,18 @@ const char *mn_cli_shown(const char *path, char *buf, size_t cap)
     return buf;
 }
 
+mn_status mn_cli_check_finite(const char *path, const mn_mat *m, int ndim)
+{
+    if (ndim != 1)
+        return mn_mat_check_finite(m, path);
+    char *what;
+    if (asprintf(&what, "%s (1-D, read as 1 x %lld)", path, (long long)m->cols) < 0)
+        return mn_mat_check_finite(m, path);
+    mn_status st = mn_mat_check_finite(m, what);
+    free(what);
+    return st;
+}
+
 char *mn_cli_join(const char *cmd, const char *dir, const char *name)
 {
     char *p;

@@ -295,6 +295,8 @@ static mn_status read_file(FILE *f, const char *path, mn_mat *out, int *ndim_out
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0)
         return mn_fail(MN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return mn_fail(MN_ERR_FORMAT, "%s: is a directory, not a .npy file", path);
     if (!S_ISREG(sb.st_mode))
         return mn_fail(MN_ERR_FORMAT, "%s: not a regular file; a .npy file is read whole and "
                        "its length checked", path);
@@ -345,8 +347,8 @@ static mn_status read_file(FILE *f, const char *path, mn_mat *out, int *ndim_out
                        "data, the file has %lld", path, shape_str(buf, sizeof buf, h.ndim, h.dims),
                        h.descr, (long long)need, (long long)have);
     if (have > need)
-        return mn_fail(MN_ERR_FORMAT, "%s: %lld bytes follow the data of shape %s of %s (%lld "
-                       "bytes); a .npy file holds one array", path, (long long)(have - need),
+        return mn_fail(MN_ERR_FORMAT, "%s: %lld trailing bytes after the data of shape %s of %s "
+                       "(%lld bytes); a .npy file holds one array", path, (long long)(have - need),
                        shape_str(buf, sizeof buf, h.ndim, h.dims), h.descr, (long long)need);
 
     mn_mat m;
