@@ -60,14 +60,20 @@ void mn_blas_prepare(void)
  * and far more when the cores are busy (a sweep's other runs). */
 #define MN_BLAS_SERIAL_WORK (128.0 * 128.0 * 128.0)
 
-static void set_threads(rntm_t *rntm, int threads, double work)
+int mn_blas_threads(int threads, double work)
 {
-    mn_blas_prepare();
-    bli_rntm_init(rntm);
     if (threads <= 0)
         threads = default_threads();
     if (work < MN_BLAS_SERIAL_WORK)
         threads = 1;
+    return threads > 0 ? threads : 0;
+}
+
+static void set_threads(rntm_t *rntm, int threads, double work)
+{
+    mn_blas_prepare();
+    bli_rntm_init(rntm);
+    threads = mn_blas_threads(threads, work);
     if (threads > 0)
         bli_rntm_set_num_threads((dim_t)threads, rntm);
 }

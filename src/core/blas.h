@@ -26,6 +26,12 @@ mn_status mn_blas_gemmt_lower(double alpha, const mn_mat *A, const mn_mat *B, do
 mn_status mn_blas_symm_lower(double alpha, const mn_mat *A, const mn_mat *B, double beta,
                              mn_mat *C, int threads);
 
+/* The thread count a product of `work` multiply-adds runs on, given the
+ * caller's `threads` (<= 0: the default above): 1 below 128³ multiply-adds;
+ * 0 when BLIS_NUM_THREADS or OMP_NUM_THREADS is set and nothing was asked
+ * (the library underneath decides). The bf16 backend follows the same rule. */
+int mn_blas_threads(int threads, double work);
+
 /* Choose BLIS's kernel set before BLIS initializes (done by every call
  * here; LAPACK's entry points call it too, since LAPACK reaches BLIS). */
 void mn_blas_prepare(void);

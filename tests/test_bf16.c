@@ -1,0 +1,408 @@
+/* The bf16 product backend (src/core/bf16.c): rounding against a reference
+ * that picks the nearest bf16 by comparing neighbours in double, and every
+ * product against a naive double-precision loop over the same bf16-rounded
+ * operands (odd shapes, every transpose, beta 0 and 1, zero sizes, several
+ * threads, concurrent callers), through oneDNN when this build and CPU have
+ * it and through the BLIS fallback always. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bf16.h"
+#include "testutil.h"
+
+/* ---- rounding ------------------------------------------------------------------ */
+
+static float bits_to_f32(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The nearest bf16 to x by brute force: the two bf16 numbers around x (by
+ * truncation and the next one away from zero), compared in double; a tie
+ * goes to the even one. */
+static mn_bf16 reference_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    mn_bf16 lo = (mn_bf16)(u >> 16), hi = (mn_bf16)(lo + 1);
+    double dl = fabs((double)x - (double)mn_bf16_to_f32(lo));
+    double vh = (double)mn_bf16_to_f32(hi);
+    if ((hi & 0x7fff) == 0x7f80) /* past the largest bf16: overflow threshold 2^128·(1 - 2^-9) */
+        vh = copysign(ldexp(1.0, 128), (double)x);
+    double dh = fabs((double)x - vh);
+    if (dl < dh)
+        return lo;
+    if (dh < dl)
+        return hi;
+    return (lo & 1) ? hi : lo;
+}
+
+START_TEST(test_round_to_nearest_even)
+{
+    /* Hand-picked: ties to even both ways, the overflow threshold, subnormals. */
+    static const struct {
+        uint32_t in;
+        mn_bf16 out;
+    } cases[] = {
+        {0x3f800000u, 0x3f80}, /* 1 */
+        {0x3f808000u, 0x3f80}, /* 1 + 2^-8: a tie, 0x3f80 is even */
+        {0x3f818000u, 0x3f82}, /* a tie, 0x3f82 is even */
+        {0x3f808001u, 0x3f81}, /* just above the tie */
+        {0xbf808001u, 0xbf81}, /* the same, negative */
+        {0x7f7fffffu, 0x7f80}, /* the largest float rounds to +Inf */
+        {0x7f7f7fffu, 0x7f7f}, /* just below the overflow threshold */
+        {0x7f800000u, 0x7f80}, /* +Inf */
+        {0xff800000u, 0xff80}, /* -Inf */
+        {0x00000001u, 0x0000}, /* the smallest subnormal rounds to +0 */
+        {0x00008000u, 0x0000}, /* a subnormal tie goes to even 0 */
+        {0x00018000u, 0x0002}, /* a subnormal tie goes to even 2 */
+        {0x80000000u, 0x8000}, /* -0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_bf16 got = mn_bf16_from_f32(bits_to_f32(cases[i].in));
+        ck_assert_msg(got == cases[i].out, "bf16(0x%08x) = 0x%04x, expected 0x%04x", cases[i].in,
+                      got, cases[i].out);
+    }
+    /* NaNs stay NaN (quiet), signalling ones too. */
+    ck_assert(isnan(mn_bf16_to_f32(mn_bf16_from_f32(bits_to_f32(0x7f800001u)))));
+    ck_assert(isnan(mn_bf16_to_f32(mn_bf16_from_f32(bits_to_f32(0xffc00000u)))));
+    ck_assert(isnan(mn_bf16_to_f32(mn_bf16_from_f32(bits_to_f32(0x7fffffffu)))));
+    /* Every 16-bit upper half with a spread of lower halves (ties, ±1
+     * around them, the extremes), against the reference. */
+    static const uint32_t lows[] = {0x0000, 0x0001, 0x7fff, 0x8000, 0x8001, 0xffff, 0x1234, 0xc0de};
+    for (uint32_t hi = 0; hi < 0x10000; hi++) {
+        if ((hi & 0x7f80) == 0x7f80)
+            continue; /* Inf/NaN: above */
+        for (size_t j = 0; j < sizeof lows / sizeof lows[0]; j++) {
+            float x = bits_to_f32(hi << 16 | lows[j]);
+            mn_bf16 got = mn_bf16_from_f32(x), want = reference_round(x);
+            if (got != want)
+                ck_abort_msg("bf16(0x%08x) = 0x%04x, reference 0x%04x", hi << 16 | lows[j], got,
+                             want);
+        }
+    }
+    /* The array form (threaded, vectorized) gives the scalar form. */
+    int64_t n = 300001;
+    float *x = malloc((size_t)n * sizeof *x);
+    mn_bf16 *y = malloc((size_t)n * sizeof *y);
+    uint64_t state = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        x[i] = bits_to_f32((uint32_t)(state >> 32));
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        mn_bf16_round(y, x, n, threads);
+        for (int64_t i = 0; i < n; i++) {
+            mn_bf16 want = mn_bf16_from_f32(x[i]);
+            if (y[i] != want && !(isnan(x[i]) && isnan(mn_bf16_to_f32(y[i]))))
+                ck_abort_msg("array rounding at %lld: 0x%04x, scalar 0x%04x", (long long)i, y[i],
+                             want);
+        }
+    }
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* ---- products ---------------------------------------------------------------------- */
+
+/* A rows x cols bf16 matrix stored row-major (or, when `transposed`, as the
+ * transpose view of a cols x rows row-major buffer), Gaussian, seeded. */
+static mn_bf16_mat make_bf16(int64_t rows, int64_t cols, bool transposed, uint64_t seed)
+{
+    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, rows, cols, seed);
+    mn_bf16 *d = malloc((size_t)(rows * cols > 0 ? rows * cols : 1) * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    mn_bf16_mat b = transposed ? mn_bf16_transpose(mn_bf16_view(d, cols, rows))
+                               : mn_bf16_view(d, rows, cols);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            b.data[i * b.rs + j * b.cs] = mn_bf16_from_f32((float)mn_mat_get(&g, i, j));
+    mn_mat_free(&g);
+    return b;
+}
+
+static double bget(const mn_bf16_mat *b, int64_t i, int64_t j)
+{
+    return (double)mn_bf16_to_f32(b->data[i * b->rs + j * b->cs]);
+}
+
+/* A float32 m x n matrix, row-major or a transpose view, filled from a seed. */
+static mn_mat make_c(int64_t m, int64_t n, bool transposed, uint64_t seed)
+{
+    mn_mat c;
+    ck_assert_ok(mn_mat_alloc(&c, MN_F32, transposed ? n : m, transposed ? m : n));
+    if (transposed)
+        c = mn_mat_transpose(c);
+    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, m, n, seed);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            ((float *)c.data)[i * c.rs + j * c.cs] = (float)mn_mat_get(&g, i, j);
+    mn_mat_free(&g);
+    return c;
+}
+
+/* C (as computed) against the exact product of the bf16 operands plus
+ * beta·C0, entry by entry: products of bf16 numbers are exact in float32, so
+ * the only error is float32 accumulation, at most about k·2^-24 of
+ * Σ|a||b| (+|c0|); the bound allows 2k·2^-24, and a single wrong term of a
+ * sum (a dropped or doubled product, a wrong index) is far above it. */
+static void check_product(const mn_bf16_mat *A, const mn_bf16_mat *B, double beta,
+                          const mn_mat *C0, const mn_mat *C, bool lower_only, const char *what)
+{
+    int64_t m = C->rows, n = C->cols, k = A->cols;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < (lower_only ? i + 1 : n); j++) {
+            double exact = beta != 0 ? beta * mn_mat_get(C0, i, j) : 0;
+            double mass = fabs(exact);
+            for (int64_t p = 0; p < k; p++) {
+                double t = bget(A, i, p) * bget(B, p, j);
+                exact += t;
+                mass += fabs(t);
+            }
+            double got = mn_mat_get(C, i, j), tol = 2.0 * (double)(k + 1) * 0x1p-24 * mass;
+            if (!(fabs(got - exact) <= tol))
+                ck_abort_msg("%s (%s): C[%lld,%lld] = %.9g, exact %.9g (tolerance %.3g)", what,
+                             mn_bf16_impl(), (long long)i, (long long)j, got, exact, tol);
+        }
+}
+
+/* The implementations this build can run: oneDNN (when native) and the
+ * fallback. Returns the count; each iteration calls set_impl(i) first. */
+static int impl_count(void) { return mn_bf16_native() ? 2 : 1; }
+
+static void set_impl(int i)
+{
+    mn_bf16_force_fallback(false);
+    bool native = mn_bf16_native();
+    mn_bf16_force_fallback(!native || i == 1);
+}
+
+START_TEST(test_impl_is_named)
+{
+    mn_bf16_force_fallback(false);
+    const char *name = mn_bf16_impl();
+    ck_assert_ptr_nonnull(name);
+#ifdef MN_HAVE_ONEDNN
+    /* With oneDNN and bf16 hardware the name says which kernels run. */
+    if (mn_bf16_native())
+        ck_assert_msg(strncmp(name, "oneDNN ", 7) == 0 && strstr(name, "bf16"), "%s", name);
+    else
+        ck_assert_msg(strncmp(name, "fallback: ", 10) == 0, "%s", name);
+#else
+    ck_assert_msg(strstr(name, "built without oneDNN") != NULL, "%s", name);
+    ck_assert(!mn_bf16_native());
+#endif
+    mn_bf16_force_fallback(true);
+    ck_assert(!mn_bf16_native());
+    ck_assert_msg(strncmp(mn_bf16_impl(), "fallback: ", 10) == 0, "%s", mn_bf16_impl());
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+START_TEST(test_gemm_against_naive)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1},   {3, 5, 7},    {17, 33, 65}, {130, 1, 7},
+                                        {1, 300, 1}, {64, 64, 64}, {40, 257, 31}};
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 8; t++)
+                for (int beta = 0; beta <= 1; beta++) {
+                    int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+                    bool ta = t & 1, tb = t & 2, tc = t & 4;
+                    mn_bf16_mat A = make_bf16(m, k, ta, 10 + s), B = make_bf16(k, n, tb, 20 + s);
+                    mn_mat C = make_c(m, n, tc, 30 + s), C0 = make_c(m, n, false, 30 + s);
+                    char what[96];
+                    snprintf(what, sizeof what, "%lldx%lldx%lld ta %d tb %d tc %d beta %d",
+                             (long long)m, (long long)k, (long long)n, ta, tb, tc, beta);
+                    ck_assert_ok(mn_bf16_gemm(&A, &B, beta, &C, 1));
+                    check_product(&A, &B, beta, &C0, &C, false, what);
+                    free(A.data);
+                    free(B.data);
+                    mn_mat_free(&C0);
+                    C = tc ? mn_mat_transpose(C) : C;
+                    mn_mat_free(&C);
+                }
+    }
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+/* Large enough for two threads (over 128³ multiply-adds), and a cache hit
+ * gives the same numbers as the first call. */
+START_TEST(test_gemm_threaded)
+{
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        mn_bf16_mat A = make_bf16(200, 300, false, 1), B = make_bf16(300, 150, true, 2);
+        mn_mat C0 = make_c(200, 150, false, 3);
+        for (int threads = 1; threads <= 2; threads++) {
+            mn_mat C = make_c(200, 150, false, 3), D = make_c(200, 150, false, 3);
+            ck_assert_ok(mn_bf16_gemm(&A, &B, 1.0, &C, threads));
+            check_product(&A, &B, 1.0, &C0, &C, false, threads == 1 ? "1 thread" : "2 threads");
+            ck_assert_ok(mn_bf16_gemm(&A, &B, 1.0, &D, threads));
+            ck_assert(tm_max_abs_diff(&C, &D) == 0);
+            mn_mat_free(&C);
+            mn_mat_free(&D);
+        }
+        free(A.data);
+        free(B.data);
+        mn_mat_free(&C0);
+    }
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+START_TEST(test_syrk_lower_against_naive)
+{
+    /* 1 row; one block; two, three and five row blocks (256 rows a block). */
+    static const int64_t shapes[][2] = {{1, 9}, {5, 3}, {100, 77}, {300, 40}, {600, 33}, {1100, 5}};
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                int64_t m = shapes[s][0], k = shapes[s][1];
+                bool ta = t & 1, tc = t & 2;
+                mn_bf16_mat A = make_bf16(m, k, ta, 40 + s), At = mn_bf16_transpose(A);
+                mn_mat C = make_c(m, m, tc, 50 + s), C0 = make_c(m, m, false, 50 + s);
+                char what[64];
+                snprintf(what, sizeof what, "syrk %lldx%lld ta %d tc %d", (long long)m,
+                         (long long)k, ta, tc);
+                ck_assert_ok(mn_bf16_syrk_lower(&A, &C, 2));
+                check_product(&A, &At, 0.0, &C0, &C, true, what);
+                ck_assert_double_gt(mn_bf16_syrk_flops(m, k), 0.99 * (double)m * (double)m * (double)k);
+                ck_assert_double_le(mn_bf16_syrk_flops(m, k), 2.0 * (double)m * (double)m * (double)k);
+                free(A.data);
+                mn_mat_free(&C0);
+                C = tc ? mn_mat_transpose(C) : C;
+                mn_mat_free(&C);
+            }
+    }
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+/* Zero sizes: m or n = 0 does nothing, k = 0 gives beta·C; bad shapes,
+ * strides, beta and dtypes are refused with a message. */
+START_TEST(test_zero_sizes_and_errors)
+{
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        mn_bf16 buf[12] = {0};
+        float cbuf[12];
+        for (int i = 0; i < 12; i++)
+            cbuf[i] = 7;
+        mn_bf16_mat A0 = mn_bf16_view(buf, 3, 0), B0 = mn_bf16_view(buf, 0, 4);
+        mn_mat C = mn_mat_view(MN_F32, cbuf, 3, 4);
+        ck_assert_ok(mn_bf16_gemm(&A0, &B0, 1.0, &C, 0));
+        ck_assert_float_eq(cbuf[11], 7);
+        ck_assert_ok(mn_bf16_gemm(&A0, &B0, 0.0, &C, 0));
+        for (int i = 0; i < 12; i++)
+            ck_assert_float_eq(cbuf[i], 0);
+        mn_bf16_mat Am = mn_bf16_view(buf, 0, 3), Bm = mn_bf16_view(buf, 3, 4);
+        mn_mat Cm = mn_mat_view(MN_F32, cbuf, 0, 4);
+        ck_assert_ok(mn_bf16_gemm(&Am, &Bm, 0.0, &Cm, 0));
+        mn_mat Cs = mn_mat_view(MN_F32, cbuf, 3, 3);
+        cbuf[0] = 5;
+        ck_assert_ok(mn_bf16_syrk_lower(&A0, &Cs, 0)); /* k = 0: zero */
+        ck_assert_float_eq(cbuf[0], 0);
+
+        mn_bf16_mat A = mn_bf16_view(buf, 3, 2), B = mn_bf16_view(buf, 3, 4);
+        ck_assert_int_eq(mn_bf16_gemm(&A, &B, 0.0, &C, 0), MN_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "A is 3x2, B 3x4"));
+        mn_bf16_mat A3 = mn_bf16_view(buf, 3, 3);
+        A3.cs = 2; /* no unit stride */
+        A3.rs = 6;
+        ck_assert_int_eq(mn_bf16_gemm(&A3, &B, 0.0, &C, 0), MN_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "unit stride"));
+        mn_bf16_mat A33 = mn_bf16_view(buf, 3, 3);
+        ck_assert_int_eq(mn_bf16_gemm(&A33, &B, 0.5, &C, 0), MN_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "beta"));
+        double dbuf[12];
+        mn_mat Cd = mn_mat_view(MN_F64, dbuf, 3, 4);
+        ck_assert_int_eq(mn_bf16_gemm(&A33, &B, 0.0, &Cd, 0), MN_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "float32"));
+        ck_assert_int_eq(mn_bf16_syrk_lower(&A, &C, 0), MN_ERR_SHAPE);
+        ck_assert_int_eq(mn_bf16_gemm(NULL, &B, 0.0, &C, 0), MN_ERR_ARG);
+    }
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+/* Several threads at once, each with its own shapes (cache misses and hits
+ * racing), every result checked. */
+typedef struct {
+    int id;
+    int failures;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *w = p;
+    for (int rep = 0; rep < 3; rep++) {
+        int64_t m = 20 + 7 * w->id + rep % 2, k = 50 + w->id, n = 30 + rep % 2;
+        mn_bf16_mat A = make_bf16(m, k, w->id & 1, 60 + (uint64_t)w->id);
+        mn_bf16_mat B = make_bf16(k, n, false, 70 + (uint64_t)w->id);
+        mn_mat C = make_c(m, n, false, 1), C0 = make_c(m, n, false, 1);
+        if (mn_bf16_gemm(&A, &B, 0.0, &C, 1) != MN_OK)
+            w->failures++;
+        else
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double exact = 0, mass = 0;
+                    for (int64_t q = 0; q < k; q++) {
+                        exact += bget(&A, i, q) * bget(&B, q, j);
+                        mass += fabs(bget(&A, i, q) * bget(&B, q, j));
+                    }
+                    if (fabs(mn_mat_get(&C, i, j) - exact) > 2.0 * (double)(k + 1) * 0x1p-24 * mass)
+                        w->failures++;
+                }
+        free(A.data);
+        free(B.data);
+        mn_mat_free(&C);
+        mn_mat_free(&C0);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_callers)
+{
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        enum { N = 6 };
+        pthread_t th[N];
+        worker_arg args[N];
+        for (int i = 0; i < N; i++) {
+            args[i] = (worker_arg){.id = i};
+            ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &args[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            ck_assert_msg(args[i].failures == 0, "worker %d: %d wrong entries (%s)", i,
+                          args[i].failures, mn_bf16_impl());
+        }
+    }
+    mn_bf16_force_fallback(false);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bf16");
+    TCase *tc = tcase_create("bf16");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_round_to_nearest_even);
+    tcase_add_test(tc, test_impl_is_named);
+    tcase_add_test(tc, test_gemm_against_naive);
+    tcase_add_test(tc, test_gemm_threaded);
+    tcase_add_test(tc, test_syrk_lower_against_naive);
+    tcase_add_test(tc, test_zero_sizes_and_errors);
+    tcase_add_test(tc, test_concurrent_callers);
+    suite_add_tcase(s, tc);
+    return tm_run_suite(s);
+}
