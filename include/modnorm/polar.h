@@ -57,22 +57,78 @@ MN_API mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
  * 784 x 1024 and 1024 x 4096; never square. */
 typedef enum mn_polar_form { MN_POLAR_AUTO = 0, MN_POLAR_DIRECT, MN_POLAR_GRAM } mn_polar_form;
 
+/* The arithmetic of the iteration's matrix products.
+ *
+ * MN_PRECISION_FP32: the input's own dtype (float32 through BLIS's sgemm
+ * family; float64 input runs in double).
+ * MN_PRECISION_BF16: float32 input only (float64 input is refused with
+ * MN_ERR_UNSUPPORTED: it runs in double under FP32). Every matrix product
+ * takes bfloat16 operands (8-bit mantissas, rounded to nearest even) and
+ * accumulates in float32, through oneDNN on CPUs with AVX512-BF16 or AMX-BF16
+ * (mn_polar_bf16_impl() says which; without them, a slower fallback with the
+ * same math). The iterate X and the linear term a·X stay in float32:
+ *     X ← a·X + bf16(b·A + c·A²)·bf16(X),   A = bf16(X)·bf16(X)ᵀ,
+ * so the small singular values that the linear term lifts (the noise of a
+ * gradient) are carried exactly: on rank-3 + 1e-2 noise inputs the result is
+ * 1e-3 to 3.5e-3 (Frobenius, relative) from float32's, where rounding X
+ * itself each step, as the PyTorch Muon recipe does, ends 0.4-0.6 away
+ * (tests/test_polar_bf16.c, scripts/polar_bf16_accuracy.py). X₀ is rounded
+ * after an exact power-of-two scaling, so subnormal and huge inputs keep
+ * working (the bf16 kernels treat bf16 subnormals as zero). AUTO takes the
+ * direct form: the Gram form rounds X₀ once and multiplies it by
+ * polynomials that amplify that rounding on the small singular values,
+ * ending 0.25-0.3 from float32 on those inputs; it runs only when forced.
+ * Output singular-value bands in bf16: README ("Mixed precision"). The
+ * exact method ("svd") ignores precision. */
+typedef enum mn_precision { MN_PRECISION_FP32 = 0, MN_PRECISION_BF16 } mn_precision;
+
+/* "fp32", "bf16" (NULL for a value outside the enum). */
+MN_API const char *mn_precision_name(mn_precision p);
+
 /* How spectral norms get their polar factor. Zero-initialized means the
- * default method, its default steps, BLIS's thread choice and the form AUTO
- * picks. */
+ * default method, its default steps, BLIS's thread choice, the form AUTO
+ * picks and the input's own precision. */
 typedef struct mn_dualize_opts {
     const mn_polar_method *method; /* NULL: mn_polar_default() */
     int steps;                     /* <= 0: the method's default */
     int threads;                   /* <= 0: BLIS's choice */
-    mn_polar_form form;            /* MN_POLAR_AUTO (0): by flop count */
+    mn_polar_form form;            /* MN_POLAR_AUTO (0): by flop count (fp32), direct (bf16) */
+    mn_precision precision;        /* MN_PRECISION_FP32 (0): the input's dtype */
 } mn_dualize_opts;
 
-/* mn_polar with an explicit form (benchmarks, tests). */
+/* mn_polar with every option of `opts` (NULL: the zero-initialized defaults).
+ * Errors as mn_polar, and MN_ERR_UNSUPPORTED for bf16 on float64 input,
+ * MN_ERR_ARG for a precision or form outside its enum. */
+MN_API mn_status mn_polar_run(const mn_dualize_opts *opts, mn_mat *out, const mn_mat *G);
+
+/* What mn_polar_run does for a rows x cols input of dtype dt: the form it
+ * runs, the flops of its matrix products as the backend performs them (a
+ * bf16 Gram matrix A·Aᵀ is done in row blocks: ~1.25-1.5x the k²N of
+ * float32's syrk) and how many of them take bf16 operands, and the library
+ * that runs them (static strings). Zero flops for the exact method. */
+typedef struct mn_polar_plan {
+    mn_polar_form form;     /* MN_POLAR_DIRECT or MN_POLAR_GRAM */
+    mn_precision precision;
+    double flops;           /* all matrix products */
+    double flops_bf16;      /* those with bf16 operands */
+    const char *impl;       /* "BLIS 0.9.0, skx kernels", mn_polar_bf16_impl(), "LAPACK dgesdd" */
+} mn_polar_plan;
+
+MN_API mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t cols,
+                                   mn_dtype dt, mn_polar_plan *out);
+
+/* The implementation of bf16 products: "oneDNN 2.6.3, brg:avx512_core_bf16
+ * kernels" (or amx), or "fallback: ..." with the reason (built without
+ * oneDNN, no bf16 instructions on this CPU). */
+MN_API const char *mn_polar_bf16_impl(void);
+
+/* mn_polar with an explicit form (benchmarks, tests), in the input's precision. */
 MN_API mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
                                    int threads, mn_mat *out, const mn_mat *G);
 
-/* The form AUTO uses for a rows x cols input, and the flops a form performs
- * (AUTO: the one it uses; 0 for the exact SVD). */
+/* The form AUTO uses for a rows x cols input in the input's precision, and
+ * the flops a form performs there, counting syrk as k²N (AUTO: the one it
+ * uses; 0 for the exact SVD). mn_polar_plan_for covers bf16. */
 MN_API mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps, int64_t rows,
                                        int64_t cols, mn_dtype dt);
 MN_API double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,

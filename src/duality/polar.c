@@ -11,13 +11,16 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/typed.h"
+#include "duality/polar_internal.h"
 #include "modnorm/polar.h"
 #include "norms/spectral.h"
 #include "norms/vector.h"
@@ -81,7 +84,7 @@ static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 
 /* Copy the lower triangle of a contiguous square matrix onto its upper one,
  * in tiles so that the column-wise reads stay in cache. */
-static void symmetrize_lower(mn_mat *C, int threads)
+void mn_polar_symmetrize_lower(mn_mat *C, int threads)
 {
     enum { TILE = 32 };
     MN_TYPED_ROWS(C, T, {
@@ -100,7 +103,7 @@ static void symmetrize_lower(mn_mat *C, int threads)
 
 /* The lower triangle of P = a·I + b·A + c·A² (A symmetric and whole: gemmt
  * reads it so). */
-static mn_status polynomial_lower(const mn_mat *A, mn_mat *B, const double *abc, int threads)
+mn_status mn_polar_polynomial_lower(const mn_mat *A, mn_mat *B, const double *abc, int threads)
 {
     if (abc[2] != 0.0)
         MN_TRY(mn_blas_gemmt_lower(abc[2], A, A, 0.0, B, threads));
@@ -121,7 +124,7 @@ static mn_status polynomial_lower(const mn_mat *A, mn_mat *B, const double *abc,
     return MN_OK;
 }
 
-static const double *step_coeffs(const mn_polar_method *m, int s)
+const double *mn_polar_step_coeffs(const mn_polar_method *m, int s)
 {
     return m->coeffs[s < m->n_coeffs ? s : m->n_coeffs - 1];
 }
@@ -150,12 +153,12 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
         return write_scaled(x0, scale, out);
     mn_mat X = *x0, spare = w->Y, other = w->X;
     for (int s = 0; s < steps; s++) {
-        const double *abc = step_coeffs(method, s);
+        const double *abc = mn_polar_step_coeffs(method, s);
         if (s > 0) {
             MN_TRY(mn_blas_syrk_lower(1.0, &X, 0.0, &w->A, threads));
-            symmetrize_lower(&w->A, threads);
+            mn_polar_symmetrize_lower(&w->A, threads);
         }
-        MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
+        MN_TRY(mn_polar_polynomial_lower(&w->A, &w->B, abc, threads));
         bool last = s == steps - 1, into_out = last && out->data != X.data;
         mn_mat *dst = into_out ? out : &spare;
         /* reads B's lower half */
@@ -189,18 +192,12 @@ static mn_status iterate_direct(const mn_polar_method *method, int steps, int th
  * scripts/polar_gram_accuracy.py, scripts/gram_restart_tradeoff.py). */
 #define RESTART_GAIN 6e-4
 
-typedef struct {
-    double gain;  /* product of a² since X₀ was (re)formed */
-    double limit; /* RESTART_GAIN / ε of the dtype */
-} gram_schedule;
-
-static gram_schedule gram_schedule_start(mn_dtype dt)
+mn_gram_schedule mn_gram_schedule_start(mn_dtype dt)
 {
-    return (gram_schedule){1.0, RESTART_GAIN / (dt == MN_F64 ? 0x1p-52 : 0x1p-23)};
+    return (mn_gram_schedule){1.0, RESTART_GAIN / (dt == MN_F64 ? 0x1p-52 : 0x1p-23)};
 }
 
-/* Whether step s restarts; advances the schedule past step s. */
-static bool gram_schedule_step(gram_schedule *g, const double *abc)
+bool mn_gram_schedule_step(mn_gram_schedule *g, const double *abc)
 {
     double a2 = abc[0] * abc[0];
     bool restart = g->gain > 1.0 && g->gain * a2 > g->limit;
@@ -209,10 +206,10 @@ static bool gram_schedule_step(gram_schedule *g, const double *abc)
 }
 
 /* C = L·R (both symmetric, commuting: the product is symmetric), full square. */
-static mn_status symmetric_product(const mn_mat *L, const mn_mat *R, mn_mat *C, int threads)
+mn_status mn_polar_symmetric_product(const mn_mat *L, const mn_mat *R, mn_mat *C, int threads)
 {
     MN_TRY(mn_blas_gemmt_lower(1.0, L, R, 0.0, C, threads));
-    symmetrize_lower(C, threads);
+    mn_polar_symmetrize_lower(C, threads);
     return MN_OK;
 }
 
@@ -228,40 +225,40 @@ static mn_status iterate_gram(const mn_polar_method *method, int steps, int thre
 {
     if (steps == 0)
         return write_scaled(x0, scale, out);
-    gram_schedule sched = gram_schedule_start(x0->dtype), ahead = sched;
+    mn_gram_schedule sched = mn_gram_schedule_start(x0->dtype), ahead = sched;
     bool q_is_identity = true;
     mn_mat X = *x0; /* X₀ = scale·X */
-    gram_schedule_step(&ahead, step_coeffs(method, 0));
+    mn_gram_schedule_step(&ahead, mn_polar_step_coeffs(method, 0));
     for (int s = 0; s < steps; s++) {
-        const double *abc = step_coeffs(method, s);
-        if (gram_schedule_step(&sched, abc)) { /* X₀ ← Q·X₀, A ← X₀X₀ᵀ, Q ← I */
+        const double *abc = mn_polar_step_coeffs(method, s);
+        if (mn_gram_schedule_step(&sched, abc)) { /* X₀ ← Q·X₀, A ← X₀X₀ᵀ, Q ← I */
             mn_mat *dst = X.data == w->Y.data ? &w->X : &w->Y;
             MN_TRY(mn_blas_gemm(scale, &w->Q, &X, 0.0, dst, threads));
             X = *dst;
             scale = 1.0;
             MN_TRY(mn_blas_syrk_lower(1.0, &X, 0.0, &w->A, threads));
-            symmetrize_lower(&w->A, threads);
+            mn_polar_symmetrize_lower(&w->A, threads);
             q_is_identity = true;
         }
-        bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(method, s + 1));
+        bool next_restarts = s + 1 < steps && mn_gram_schedule_step(&ahead, mn_polar_step_coeffs(method, s + 1));
         /* B = P = a·I + b·A + c·A², whole: gemmt reads it so. (A is whole:
          * symmetrized after syrk, or a symmetric_product.) */
-        MN_TRY(polynomial_lower(&w->A, &w->B, abc, threads));
-        symmetrize_lower(&w->B, threads);
+        MN_TRY(mn_polar_polynomial_lower(&w->A, &w->B, abc, threads));
+        mn_polar_symmetrize_lower(&w->B, threads);
         if (q_is_identity) {
             swap_mats(&w->Q, &w->B);
             q_is_identity = false;
             if (s + 1 < steps && !next_restarts) { /* A ← P·A·P, with P now in Q */
-                MN_TRY(symmetric_product(&w->Q, &w->A, &w->T, threads));
-                MN_TRY(symmetric_product(&w->Q, &w->T, &w->A, threads));
+                MN_TRY(mn_polar_symmetric_product(&w->Q, &w->A, &w->T, threads));
+                MN_TRY(mn_polar_symmetric_product(&w->Q, &w->T, &w->A, threads));
             }
             continue;
         }
-        MN_TRY(symmetric_product(&w->B, &w->Q, &w->T, threads)); /* Q ← P·Q */
+        MN_TRY(mn_polar_symmetric_product(&w->B, &w->Q, &w->T, threads)); /* Q ← P·Q */
         swap_mats(&w->Q, &w->T);
         if (s + 1 < steps && !next_restarts) {
-            MN_TRY(symmetric_product(&w->B, &w->A, &w->T, threads));
-            MN_TRY(symmetric_product(&w->B, &w->T, &w->A, threads));
+            MN_TRY(mn_polar_symmetric_product(&w->B, &w->A, &w->T, threads));
+            MN_TRY(mn_polar_symmetric_product(&w->B, &w->T, &w->A, threads));
         }
     }
     if (out->data != X.data)
@@ -276,30 +273,40 @@ static double direct_flops(const mn_polar_method *m, int steps, double k, double
 {
     double total = 0;
     for (int s = 0; s < steps; s++)
-        total += 3 * k * k * N + (step_coeffs(m, s)[2] != 0 ? k * k * k : 0);
+        total += 3 * k * k * N + (mn_polar_step_coeffs(m, s)[2] != 0 ? k * k * k : 0);
     return total;
+}
+
+void mn_polar_gram_split(const mn_polar_method *m, int steps, double k, mn_dtype dt, double *kk,
+                         int *restarts)
+{
+    *kk = 0;
+    *restarts = 0;
+    mn_gram_schedule sched = mn_gram_schedule_start(dt), ahead = sched;
+    mn_gram_schedule_step(&ahead, mn_polar_step_coeffs(m, 0));
+    bool q_is_identity = true;
+    for (int s = 0; s < steps; s++) {
+        const double *abc = mn_polar_step_coeffs(m, s);
+        if (mn_gram_schedule_step(&sched, abc)) {
+            (*restarts)++;
+            q_is_identity = true;
+        }
+        bool next_restarts = s + 1 < steps && mn_gram_schedule_step(&ahead, mn_polar_step_coeffs(m, s + 1));
+        *kk += (abc[2] != 0 ? k * k * k : 0) + (q_is_identity ? 0 : k * k * k) +
+               (s + 1 < steps && !next_restarts ? 2 * k * k * k : 0);
+        q_is_identity = false;
+    }
 }
 
 static double gram_flops(const mn_polar_method *m, int steps, double k, double N, mn_dtype dt)
 {
     if (steps == 0)
         return 0;
-    gram_schedule sched = gram_schedule_start(dt), ahead = sched;
-    gram_schedule_step(&ahead, step_coeffs(m, 0));
-    double total = k * k * N + 2 * k * k * N; /* S and the final Q·X₀ */
-    bool q_is_identity = true;
-    for (int s = 0; s < steps; s++) {
-        const double *abc = step_coeffs(m, s);
-        if (gram_schedule_step(&sched, abc)) {
-            total += 3 * k * k * N;
-            q_is_identity = true;
-        }
-        bool next_restarts = s + 1 < steps && gram_schedule_step(&ahead, step_coeffs(m, s + 1));
-        total += (abc[2] != 0 ? k * k * k : 0) + (q_is_identity ? 0 : k * k * k) +
-                 (s + 1 < steps && !next_restarts ? 2 * k * k * k : 0);
-        q_is_identity = false;
-    }
-    return total;
+    double kk;
+    int restarts;
+    mn_polar_gram_split(m, steps, k, dt, &kk, &restarts);
+    /* S and the final Q·X₀; per restart Q·X₀ and X₀X₀ᵀ */
+    return 3 * k * k * N + restarts * 3 * k * k * N + kk;
 }
 
 /* AUTO takes the Gram form when it does at most this share of the direct
@@ -350,6 +357,106 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
                    const mn_mat *G)
 {
     return mn_polar_form_run(method, MN_POLAR_AUTO, steps, threads, out, G);
+}
+
+const char *mn_precision_name(mn_precision p)
+{
+    return p == MN_PRECISION_FP32 ? "fp32" : p == MN_PRECISION_BF16 ? "bf16" : NULL;
+}
+
+const char *mn_polar_bf16_impl(void) { return mn_bf16_impl(); }
+
+static char blis_name[128];
+
+static void name_blis(void)
+{
+    snprintf(blis_name, sizeof blis_name, "BLIS %s, %s kernels", mn_blas_version(),
+             mn_blas_arch());
+}
+
+static const char *blis_impl(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, name_blis);
+    return blis_name;
+}
+
+static mn_status check_opts(const mn_dualize_opts *o)
+{
+    if (!mn_precision_name(o->precision))
+        return mn_fail(MN_ERR_ARG, "mn_polar: precision = %d is not fp32 (0) or bf16 (1)",
+                       (int)o->precision);
+    if (o->form != MN_POLAR_AUTO && o->form != MN_POLAR_DIRECT && o->form != MN_POLAR_GRAM)
+        return mn_fail(MN_ERR_ARG, "mn_polar: form = %d is not auto, direct or gram",
+                       (int)o->form);
+    return MN_OK;
+}
+
+/* The form and step count mn_polar_run uses for an iterative method. */
+static mn_polar_form form_used(const mn_dualize_opts *o, int n, int64_t rows, int64_t cols,
+                               mn_dtype dt)
+{
+    if (o->form != MN_POLAR_AUTO)
+        return o->form;
+    return o->precision == MN_PRECISION_BF16 ? MN_POLAR_DIRECT
+                                             : mn_polar_form_for(o->method, n, rows, cols, dt);
+}
+
+mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t cols,
+                            mn_dtype dt, mn_polar_plan *out)
+{
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_polar_plan_for: out is NULL");
+    mn_dualize_opts o = opts ? *opts : (mn_dualize_opts){0};
+    if (!o.method)
+        o.method = mn_polar_default();
+    MN_TRY(check_opts(&o));
+    if (rows < 1 || cols < 1)
+        return mn_fail(MN_ERR_SHAPE, "mn_polar_plan_for: %lldx%lld, needs at least one element",
+                       (long long)rows, (long long)cols);
+    *out = (mn_polar_plan){.form = MN_POLAR_DIRECT, .precision = o.precision};
+    if (o.method->n_coeffs == 0) {
+        out->impl = "LAPACK dgesdd, in double";
+        return MN_OK;
+    }
+    if (o.precision == MN_PRECISION_BF16 && dt != MN_F32)
+        return mn_fail(MN_ERR_UNSUPPORTED, "mn_polar: precision bf16 takes float32 input, not %s "
+                                           "(float64 runs in double with precision fp32)",
+                       mn_dtype_name(dt));
+    int n = o.steps > 0 ? o.steps : o.method->default_steps;
+    out->form = form_used(&o, n, rows, cols, dt);
+    if (o.precision == MN_PRECISION_BF16) {
+        int64_t k = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
+        mn_polar_bf16_flops(o.method, out->form, n, k, N, &out->flops, &out->flops_bf16);
+        out->impl = mn_bf16_impl();
+    } else {
+        out->flops = mn_polar_flops(o.method, out->form, n, rows, cols, dt);
+        out->impl = blis_impl();
+    }
+    return MN_OK;
+}
+
+mn_status mn_polar_run(const mn_dualize_opts *opts, mn_mat *out, const mn_mat *G)
+{
+    mn_dualize_opts o = opts ? *opts : (mn_dualize_opts){0};
+    if (!o.method)
+        o.method = mn_polar_default();
+    MN_TRY(check_opts(&o));
+    if (o.precision == MN_PRECISION_FP32 || o.method->n_coeffs == 0)
+        return mn_polar_form_run(o.method, o.form, o.steps, o.threads, out, G);
+    if (!out || !G || !out->data || !G->data)
+        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    if (G->dtype != MN_F32)
+        return mn_fail(MN_ERR_UNSUPPORTED, "mn_polar: precision bf16 takes float32 input, G is "
+                                           "%s (float64 runs in double with precision fp32)",
+                       mn_dtype_name(G->dtype));
+    int n = o.steps > 0 ? o.steps : o.method->default_steps;
+    if (n == 0 || out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype ||
+        G->rows < 1 || G->cols < 1 || o.steps < 0)
+        /* X₀ alone (no product to run), or an argument error: reported there */
+        return mn_polar_form_run(o.method, o.form, o.steps, o.threads, out, G);
+    return mn_polar_bf16_run(o.method, form_used(&o, n, G->rows, G->cols, G->dtype), n,
+                             o.threads, out, G);
 }
 
 static double lower_trace(const mn_mat *A)
@@ -408,7 +515,7 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     double trace = lower_trace(&w.A), scale;
     if (isfinite(trace) && trace >= unscaled_trace_min(G->dtype)) {
         scale = 1.0 / (method->norm_slack * sqrt(trace));
-        symmetrize_lower(&w.A, threads);
+        mn_polar_symmetrize_lower(&w.A, threads);
         /* scale² goes subnormal (so, under FTZ, zero) for traces past
          * 1/FLT_MIN (1/DBL_MIN): apply it in two halves there. */
         double tiny = G->dtype == MN_F32 ? FLT_MIN : DBL_MIN;
@@ -430,7 +537,7 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
         mn_mat_scale(&x0, 1.0 / (method->norm_slack * fro));
         scale = 1.0;
         MN_TRY(mn_blas_syrk_lower(1.0, &x0, 0.0, &w.A, threads));
-        symmetrize_lower(&w.A, threads);
+        mn_polar_symmetrize_lower(&w.A, threads);
     }
     int n = steps > 0 ? steps : method->default_steps;
     if (form == MN_POLAR_AUTO)
@@ -441,8 +548,7 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
 
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
 {
-    const mn_dualize_opts *o = ctx;
-    return mn_polar_form_run(o->method, o->form, o->steps, o->threads, out, G);
+    return mn_polar_run(ctx, out, G);
 }
 
 mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
