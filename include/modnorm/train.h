@@ -81,6 +81,7 @@ typedef struct mn_train_settings {
     mn_schedule schedule;
     int64_t warmup;            /* steps of linear warmup, >= 0 */
     const char *polar_method;  /* NULL: MN_FIT_DEFAULT_POLAR */
+    mn_precision polar_precision; /* of the polar iteration's products (polar.h); 0: fp32 */
     int64_t steps;             /* > 0: this many steps; 0: from epochs */
     double epochs;             /* used when steps is 0, > 0 */
     int64_t batch;             /* rows per batch, >= 1 */
@@ -101,8 +102,9 @@ MN_API mn_status mn_train_settings_check(const mn_train_settings *s);
 MN_API int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch);
 /* The settings that change a result, one "key=value\n" line each, in the
  * order opt, param, steps|epochs, batch, momentum, nesterov, wd, schedule,
- * warmup, method, then one atom_norm=K=NAME line per override (lr, seed and
- * threads are not written: a sweep varies them). Numbers are %.17g. A sweep
+ * warmup, method, precision (only when bf16: older files stay valid), then
+ * one atom_norm=K=NAME line per override (lr, seed and threads are not
+ * written: a sweep varies them). Numbers are %.17g. A sweep
  * writes this into DIR/sweep.cfg. MN_ERR_ARG when it does not fit in cap. */
 MN_API mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t cap);
 

@@ -12,6 +12,7 @@
 #include "cli/json_out.h"
 #include "cli/models.h"
 #include "cli/trainer.h"
+#include "core/bf16.h"
 #include "core/blas.h"
 #include "core/error.h"
 
@@ -37,10 +38,14 @@ static double product_flops(product_op op, int n)
     return (op == OP_GEMM ? 2.0 : 1.0) * n * (double)n * n;
 }
 
-/* Times of `repeat` n x n float32 products after one warm-up, sorted. */
-static mn_status time_product(product_op op, int n, int threads, int repeat, double *t)
+/* Times of `repeat` n x n products after one warm-up, sorted: float32
+ * through BLIS, or (bf16) bf16 operands with a float32 result through the
+ * bf16 backend (gemm and syrk; its syrk computes row blocks, more than the
+ * n³ flops counted here). */
+static mn_status time_product(product_op op, int n, int threads, int repeat, bool bf16, double *t)
 {
     mn_mat A, B, C;
+    mn_bf16 *ab = NULL, *bb = NULL;
     MN_TRY(mn_mat_alloc(&A, MN_F32, n, n));
     mn_status st = mn_mat_alloc(&B, MN_F32, n, n);
     if (st == MN_OK)
@@ -51,30 +56,47 @@ static mn_status time_product(product_op op, int n, int threads, int repeat, dou
         mn_rng_fill_normal(&r, &A);
         mn_rng_fill_normal(&r, &B);
     }
+    if (st == MN_OK && bf16) {
+        ab = malloc((size_t)n * (size_t)n * sizeof *ab);
+        bb = malloc((size_t)n * (size_t)n * sizeof *bb);
+        if (!ab || !bb)
+            st = mn_fail(MN_ERR_NOMEM, "bench: out of memory");
+        else {
+            mn_bf16_round(ab, A.data, (int64_t)n * n, 1);
+            mn_bf16_round(bb, B.data, (int64_t)n * n, 1);
+        }
+    }
+    mn_bf16_mat a16 = mn_bf16_view(ab, n, n), b16 = mn_bf16_view(bb, n, n);
     for (int i = -1; st == MN_OK && i < repeat; i++) {
         double t0 = now();
-        st = op == OP_GEMM   ? mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads)
-             : op == OP_SYRK ? mn_blas_syrk_lower(1.0, &A, 0.0, &C, threads)
-                             : mn_blas_gemmt_lower(1.0, &A, &B, 0.0, &C, threads);
+        if (bf16)
+            st = op == OP_GEMM ? mn_bf16_gemm(&a16, &b16, 0.0, &C, threads)
+                               : mn_bf16_syrk_lower(&a16, &C, threads);
+        else
+            st = op == OP_GEMM   ? mn_blas_gemm(1.0, &A, &B, 0.0, &C, threads)
+                 : op == OP_SYRK ? mn_blas_syrk_lower(1.0, &A, 0.0, &C, threads)
+                                 : mn_blas_gemmt_lower(1.0, &A, &B, 0.0, &C, threads);
         if (i >= 0)
             t[i] = now() - t0;
     }
     if (st == MN_OK)
         qsort(t, (size_t)repeat, sizeof(double), cmp_double);
+    free(ab);
+    free(bb);
     mn_mat_free(&A);
     mn_mat_free(&B);
     mn_mat_free(&C);
     return st;
 }
 
-/* Seconds of the fastest of `repeat` sgemms of n x n matrices: the roofline
- * rate is the best this machine gives, not a typical one. */
-static mn_status gemm_seconds(int n, int threads, int repeat, double *best)
+/* Seconds of the fastest of `repeat` n x n gemms (float32, or bf16 operands):
+ * the roofline rate is the best this machine gives, not a typical one. */
+static mn_status gemm_seconds(int n, int threads, int repeat, bool bf16, double *best)
 {
     double *t = calloc((size_t)repeat, sizeof(double));
     if (!t)
         return mn_fail(MN_ERR_NOMEM, "bench: out of memory");
-    mn_status st = time_product(OP_GEMM, n, threads, repeat, t);
+    mn_status st = time_product(OP_GEMM, n, threads, repeat, bf16, t);
     if (st == MN_OK)
         *best = t[0];
     free(t);
@@ -85,10 +107,13 @@ int mn_cmd_bench_gemm(mn_cli_args *a)
 {
     int n = (int)a->n, repeat = (int)a->repeat, threads = (int)a->threads;
     product_op op = (product_op)a->op;
+    bool bf16 = a->precision == MN_PRECISION_BF16;
+    if (bf16 && op == OP_GEMMT)
+        return mn_cli_usage_error("bench gemm", "--op gemmt has no bf16 form (gemm, syrk)");
     double *t = malloc((size_t)repeat * sizeof(double));
     if (!t)
         return mn_cli_fail("bench gemm", mn_fail(MN_ERR_NOMEM, "out of memory"));
-    mn_status st = time_product(op, n, threads, repeat, t);
+    mn_status st = time_product(op, n, threads, repeat, bf16, t);
     if (st != MN_OK) {
         free(t);
         return mn_cli_fail("bench gemm", st);
@@ -98,12 +123,17 @@ int mn_cmd_bench_gemm(mn_cli_args *a)
     if (a->json)
         rc = mn_cli_json_print(
             "bench gemm", stdout,
-            json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:s, s:s, s:s}", "op", op_names[op],
-                      "n", n, "threads", threads, "ms_median", mn_cli_json_real(1e3 * med),
-                      "ms_min", mn_cli_json_real(1e3 * t[0]), "ms_max",
-                      mn_cli_json_real(1e3 * t[repeat - 1]), "gflops", mn_cli_json_real(gflops),
-                      "arch", mn_blas_arch(), "arch_reason", mn_blas_arch_reason(), "blis",
-                      mn_blas_version()));
+            json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "op",
+                      op_names[op], "precision", bf16 ? "bf16" : "fp32", "n", n, "threads",
+                      threads, "ms_median", mn_cli_json_real(1e3 * med), "ms_min",
+                      mn_cli_json_real(1e3 * t[0]), "ms_max", mn_cli_json_real(1e3 * t[repeat - 1]),
+                      "gflops", mn_cli_json_real(gflops), "arch", mn_blas_arch(), "arch_reason",
+                      mn_blas_arch_reason(), "blis", mn_blas_version(), "impl",
+                      bf16 ? mn_bf16_impl() : "BLIS"));
+    else if (bf16)
+        printf("bf16 %s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); %s\n",
+               op_names[op], n, n, n, gflops, 1e3 * med, repeat, 1e3 * t[0],
+               1e3 * t[repeat - 1], mn_bf16_impl());
     else
         printf("s%s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); BLIS %s, "
                "kernels %s (%s)\n",
@@ -122,6 +152,11 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
     bool check = !a->no_error;
     const mn_polar_method *m;
     mn_status st = mn_polar_lookup(method_name, &m); /* the option table accepted it */
+    mn_dualize_opts opts = {.method = m, .threads = threads, .form = form,
+                            .precision = (mn_precision)a->precision};
+    mn_polar_plan plan;
+    if (st == MN_OK)
+        st = mn_polar_plan_for(&opts, rows, cols, MN_F32, &plan);
     if (st != MN_OK)
         return mn_cli_fail("bench dualize", st);
     mn_mat G, X, P;
@@ -138,7 +173,7 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
         st = mn_fail(MN_ERR_NOMEM, "bench dualize: out of memory");
     for (int i = -1; st == MN_OK && i < repeat; i++) {
         double t0 = now();
-        st = mn_polar_form_run(m, form, 0, threads, &X, &G);
+        st = mn_polar_run(&opts, &X, &G);
         if (i >= 0)
             t[i] = now() - t0;
     }
@@ -159,8 +194,13 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
         err = den > 0 ? sqrt(num / den) : 0;
         mn_mat_free(&P);
     }
+    /* The roofline: float32 flops at this run's best sgemm rate, bf16 flops
+     * at its best bf16 gemm rate (1024³ each). */
+    double bf16_s = 0;
     if (st == MN_OK)
-        st = gemm_seconds(1024, threads, 10, &gemm_s);
+        st = gemm_seconds(1024, threads, 10, false, &gemm_s);
+    if (st == MN_OK && plan.flops_bf16 > 0)
+        st = gemm_seconds(1024, threads, 10, true, &bf16_s);
     mn_mat_free(&G);
     mn_mat_free(&X);
     if (st != MN_OK) {
@@ -168,11 +208,13 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
         return mn_cli_fail("bench dualize", st);
     }
     qsort(t, (size_t)repeat, sizeof(double), cmp_double);
-    mn_polar_form used = form != MN_POLAR_AUTO ? form : mn_polar_form_for(m, 0, rows, cols, MN_F32);
-    double flops = mn_polar_flops(m, used, 0, rows, cols, MN_F32);
-    double rate = 2.0 * 1024 * 1024 * 1024 / gemm_s; /* flop/s */
+    double flops = plan.flops, unit = 2.0 * 1024 * 1024 * 1024; /* flops of a 1024³ gemm */
+    double roofline = (flops - plan.flops_bf16) / (unit / gemm_s) +
+                      (plan.flops_bf16 > 0 ? plan.flops_bf16 / (unit / bf16_s) : 0);
+    double share = flops > 0 ? plan.flops_bf16 / flops : 0;
     double med = t[repeat / 2];
-    const char *form_name = !m->n_coeffs ? "svd" : used == MN_POLAR_GRAM ? "gram" : "direct";
+    const char *form_name = !m->n_coeffs ? "svd" : plan.form == MN_POLAR_GRAM ? "gram" : "direct";
+    const char *precision = mn_precision_name(plan.precision);
     int rc = MN_EXIT_OK;
     if (a->json) {
         char shape[64];
@@ -180,22 +222,25 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
         /* polar_err is null when --no-error skipped it. */
         rc = mn_cli_json_print(
             "bench dualize", stdout,
-            json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "shape", shape,
-                      "method", m->name, "threads", threads, "form", form_name, "ms_median",
-                      mn_cli_json_real(1e3 * med), "ms_min", mn_cli_json_real(1e3 * t[0]),
-                      "ms_max", mn_cli_json_real(1e3 * t[repeat - 1]), "gflops",
+            json_pack("{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}",
+                      "shape", shape, "method", m->name, "threads", threads, "form", form_name,
+                      "precision", precision, "ms_median", mn_cli_json_real(1e3 * med),
+                      "ms_min", mn_cli_json_real(1e3 * t[0]), "ms_max",
+                      mn_cli_json_real(1e3 * t[repeat - 1]), "gflops",
                       mn_cli_json_real(flops / med * 1e-9), "roofline_ms",
-                      mn_cli_json_real(1e3 * flops / rate), "polar_err",
-                      check ? mn_cli_json_real(err) : json_null(), "arch", mn_blas_arch()));
+                      mn_cli_json_real(1e3 * roofline), "bf16_share", mn_cli_json_real(share),
+                      "polar_err", check ? mn_cli_json_real(err) : json_null(), "impl",
+                      plan.impl, "arch", mn_blas_arch()));
     } else {
         char err_text[32] = "null";
         if (check)
             snprintf(err_text, sizeof err_text, "%.3g", err);
-        printf("dualize %ldx%ld with %s, %d threads, %s form: median %.2f ms (min %.2f, max "
-               "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %s, BLIS kernels %s\n",
-               rows, cols, m->name, threads, form_name, 1e3 * med, 1e3 * t[0],
-               1e3 * t[repeat - 1], flops / med * 1e-9, 1e3 * flops / rate, err_text,
-               mn_blas_arch());
+        printf("dualize %ldx%ld with %s, %d threads, %s form, %s: median %.2f ms (min %.2f, max "
+               "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %s, %.0f%% of flops in bf16; "
+               "%s\n",
+               rows, cols, m->name, threads, form_name, precision, 1e3 * med, 1e3 * t[0],
+               1e3 * t[repeat - 1], flops / med * 1e-9, 1e3 * roofline, err_text, 100 * share,
+               plan.impl);
     }
     free(t);
     return rc;
@@ -211,11 +256,13 @@ static long peak_rss_kb(void)
 /* The matrix-multiply flops of one step: forward and backward through every
  * atom's weight (3 products of 2·batch·d_out·d_in; 2 for the first atom, the
  * reader of the data, whose input gradient training skips) plus, for atoms
- * whose update is a polar factor, the polar iteration as mn_polar would run
- * it. Element-wise work is left out: this is the step's roofline at the
- * sgemm rate. */
-static double step_flops(const mn_network *net, const mn_solver_config *cfg, int batch)
+ * whose update is a polar factor, the polar iteration as mn_polar_run would
+ * run it (*bf16: its flops with bf16 operands). Element-wise work is left
+ * out: this is the step's roofline at the sgemm (and bf16 gemm) rate. */
+static double step_flops(const mn_network *net, const mn_solver_config *cfg, int batch,
+                         double *bf16)
 {
+    *bf16 = 0;
     const mn_norm *forced = NULL;
     if (cfg->norm)
         mn_norm_lookup(cfg->norm, &forced);
@@ -227,9 +274,12 @@ static double step_flops(const mn_network *net, const mn_solver_config *cfg, int
             continue;
         total += (i == 0 ? 2 : 3) * 2.0 * batch * (double)d_out * (double)d_in;
         const mn_norm *n = forced ? forced : mn_module_norm(a);
-        if (cfg->kind == MN_SOLVER_STEEPEST && n && n->uses_polar)
-            total += mn_polar_flops(cfg->polar.method, MN_POLAR_AUTO, cfg->polar.steps, d_out,
-                                    d_in, MN_F32);
+        mn_polar_plan plan;
+        if (cfg->kind == MN_SOLVER_STEEPEST && n && n->uses_polar &&
+            mn_polar_plan_for(&cfg->polar, d_out, d_in, MN_F32, &plan) == MN_OK) {
+            total += plan.flops;
+            *bf16 += plan.flops_bf16;
+        }
     }
     return total;
 }
@@ -248,6 +298,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
     if (st != MN_OK)
         return mn_cli_fail("bench step", st);
     cfg.polar.threads = threads;
+    cfg.polar.precision = (mn_precision)a->precision;
     cfg.serial_atoms = serial_atoms;
     cfg.schedule = MN_SCHEDULE_CONSTANT;
     mn_module *root;
@@ -296,11 +347,14 @@ int mn_cmd_bench_step(mn_cli_args *a)
             t_update[i] = now() - t1;
         }
     }
-    double roofline_flops = st == MN_OK ? step_flops(net, &cfg, batch) : 0, gemm_s = 0;
+    double bf16_flops = 0, bf16_s = 0;
+    double roofline_flops = st == MN_OK ? step_flops(net, &cfg, batch, &bf16_flops) : 0, gemm_s = 0;
     int side_by_side = st == MN_OK ? mn_solver_atoms_side_by_side(solver) : 0;
     int atoms = st == MN_OK ? mn_network_atom_count(net) : 0;
     if (st == MN_OK)
-        st = gemm_seconds(1024, threads, 10, &gemm_s);
+        st = gemm_seconds(1024, threads, 10, false, &gemm_s);
+    if (st == MN_OK && bf16_flops > 0)
+        st = gemm_seconds(1024, threads, 10, true, &bf16_s);
     mn_tensor_destroy(x);
     mn_tensor_destroy(dy);
     mn_solver_destroy(solver);
@@ -314,24 +368,30 @@ int mn_cmd_bench_step(mn_cli_args *a)
     qsort(t, (size_t)steps, sizeof(double), cmp_double);
     qsort(t_update, (size_t)steps, sizeof(double), cmp_double);
     double med = t[steps / 2], upd = t_update[steps / 2], rss = (double)peak_rss_kb() / 1024.0;
-    double roofline = roofline_flops / (2.0 * 1024 * 1024 * 1024 / gemm_s);
+    double unit = 2.0 * 1024 * 1024 * 1024; /* flops of a 1024³ gemm */
+    double roofline = (roofline_flops - bf16_flops) / (unit / gemm_s) +
+                      (bf16_flops > 0 ? bf16_flops / (unit / bf16_s) : 0);
     int rc = MN_EXIT_OK;
     if (a->json)
         rc = mn_cli_json_print(
             "bench step", stdout,
-            json_pack("{s:s, s:i, s:i, s:i, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
+            json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, "
+                      "s:i}",
                       "model", spec.name, "width", (int)spec.width, "depth", spec.depth, "batch",
-                      batch, "opt", opt, "threads", threads, "ms_per_step",
+                      batch, "opt", opt, "precision",
+                      mn_precision_name((mn_precision)a->precision), "threads", threads,
+                      "ms_per_step",
                       mn_cli_json_real(1e3 * med), "ms_min", mn_cli_json_real(1e3 * t[0]),
                       "ms_max", mn_cli_json_real(1e3 * t[steps - 1]), "ms_update",
                       mn_cli_json_real(1e3 * upd), "roofline_ms", mn_cli_json_real(1e3 * roofline),
                       "peak_rss_mb", mn_cli_json_real(rss), "atoms", atoms,
                       "atoms_side_by_side", side_by_side));
     else
-        printf("step of %s width %d depth %d batch %d with %s, %d threads: median %.2f ms "
+        printf("step of %s width %d depth %d batch %d with %s (%s), %d threads: median %.2f ms "
                "(min %.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, "
                "%d atoms, %d side by side\n",
-               spec.name, (int)spec.width, spec.depth, batch, opt, threads, 1e3 * med,
+               spec.name, (int)spec.width, spec.depth, batch, opt,
+               mn_precision_name((mn_precision)a->precision), threads, 1e3 * med,
                1e3 * t[0], 1e3 * t[steps - 1], 1e3 * upd, 1e3 * roofline, rss, atoms,
                side_by_side);
     free(t);

@@ -1,4 +1,5 @@
-/* modnorm dualize --norm NAME [--method M] [--steps N] [--threads T] [--form F] IN.npy OUT.npy */
+/* modnorm dualize --norm NAME [--method M] [--steps N] [--threads T] [--form F]
+ *                 [--precision P] IN.npy OUT.npy */
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -36,7 +37,8 @@ int mn_cmd_dualize(mn_cli_args *a)
     st = mn_mat_alloc(&out, in.dtype, in.rows, in.cols);
     if (st == MN_OK) {
         mn_dualize_opts o = {.method = method, .steps = (int)a->steps,
-                             .threads = (int)a->threads, .form = (mn_polar_form)a->form};
+                             .threads = (int)a->threads, .form = (mn_polar_form)a->form,
+                             .precision = (mn_precision)a->precision};
         st = mn_dualize(norm, &o, &out, &in);
         if (st == MN_OK)
             st = mn_npy_write_ndim(out_path, &out, ndim);

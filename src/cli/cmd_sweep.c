@@ -62,6 +62,8 @@ static void config_text(const sweep_args *a, char *buf, size_t cap)
              o->param == MN_PARAM_SP ? "sp" : "modular", steps, (long long)o->batch, mom,
              o->nesterov ? 1 : 0, o->wd, sched[o->schedule], (long long)o->warmup,
              o->method ? o->method : MN_TRAIN_DEFAULT_METHOD);
+    if (o->precision == MN_PRECISION_BF16) /* only then: fp32 directories resume as before */
+        snprintf(buf + strlen(buf), cap - strlen(buf), "precision=bf16\n");
 }
 
 /* ---- files ------------------------------------------------------------- */

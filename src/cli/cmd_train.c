@@ -20,7 +20,8 @@ void mn_cli_train_opts_from(const mn_cli_args *a, mn_train_opts *o)
         .opt = a->opt, .param = (mn_param)a->param, .lr = a->lr, .momentum = a->momentum,
         .nesterov = a->nesterov, .wd = a->wd, .schedule = (mn_schedule)a->schedule,
         .warmup = a->warmup, .method = a->method, .steps = a->steps, .epochs = a->epochs,
-        .batch = a->batch, .seed = (uint64_t)a->seed, .threads = (int)a->threads};
+        .batch = a->batch, .seed = (uint64_t)a->seed, .threads = (int)a->threads,
+        .precision = (mn_precision)a->precision};
     for (int i = 0; i < a->atom_norms.n; i++) {
         o->atom_norms[i].atom = a->atom_norms.v[i].atom;
         o->atom_norms[i].norm = a->atom_norms.v[i].norm;

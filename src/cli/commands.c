@@ -27,6 +27,7 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_SCHEDULE, .deflt = "linear"},
     {.id = MN_OPT_WARMUP, .deflt = "0"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_ATOM_NORM},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
@@ -65,6 +66,7 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_SCHEDULE, .deflt = "linear"},
     {.id = MN_OPT_WARMUP, .deflt = "0"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_QUICK, .help = SWEEP_QUICK_HELP},
     {.id = MN_OPT_NO_RUN},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
@@ -95,6 +97,7 @@ static const mn_cli_use dualize_uses[] = {
     {.id = MN_OPT_STEPS, .help = "iteration count", .note = "default: the method's own"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_FORM, .deflt = "auto"},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
 };
 
 static const mn_cli_use norm_uses[] = {
@@ -104,6 +107,8 @@ static const mn_cli_use norm_uses[] = {
 static const mn_cli_use bench_gemm_uses[] = {
     {.id = MN_OPT_N, .deflt = "2048"},
     {.id = MN_OPT_OP, .deflt = "gemm"},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32",
+     .help = "fp32: BLIS sgemm/ssyrk/sgemmt; bf16: bf16 operands, float32 result (gemm, syrk)"},
     {.id = MN_OPT_REPEAT, .deflt = "10"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
@@ -115,6 +120,7 @@ static const mn_cli_use bench_dualize_uses[] = {
     {.id = MN_OPT_REPEAT, .deflt = "5"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_FORM, .deflt = "auto"},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_NO_ERROR},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
 };
@@ -127,6 +133,7 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_STEPS, .deflt = "20", .help = "timed steps"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_SERIAL_ATOMS},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},

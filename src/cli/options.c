@@ -55,6 +55,8 @@ static const int schedule_values[] = {MN_SCHEDULE_LINEAR, MN_SCHEDULE_COSINE,
                                       MN_SCHEDULE_CONSTANT};
 static const char *const form_words[] = {"auto", "direct", "gram", NULL};
 static const int form_values[] = {MN_POLAR_AUTO, MN_POLAR_DIRECT, MN_POLAR_GRAM};
+static const char *const precision_words[] = {"fp32", "bf16", NULL};
+static const int precision_values[] = {MN_PRECISION_FP32, MN_PRECISION_BF16};
 static const char *const op_words[] = {"gemm", "syrk", "gemmt", NULL};
 static const int op_values[] = {0, 1, 2};
 
@@ -120,6 +122,9 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     CHOICE_OPT(MN_OPT_FORM, "form", "auto|direct|gram", form_words, form_values, form,
                "how an iteration is evaluated: auto (by flop count), direct (on the "
                "iterate) or gram (on k x k polynomials, restarted)"),
+    CHOICE_OPT(MN_OPT_PRECISION, "precision", "fp32|bf16", precision_words, precision_values,
+               precision, "the polar iteration's products: fp32 (the input's dtype), or bf16 "
+               "operands with float32 accumulation and a float32 iterate (float32 input only)"),
     NAME_OPT(MN_OPT_NORM, "norm", "NAME", lookup_norm, mn_norm_names, norm, "the norm"),
     [MN_OPT_STEPS] = {.id = MN_OPT_STEPS, .name = "steps", .kind = MN_KIND_INT, .metavar = "N",
                       .lo = 1, .hi = 1 << 30, .excludes = MN_OPT_EPOCHS, .offset = AT(steps),

@@ -61,6 +61,7 @@ static mn_status setup(const mn_train_opts *o, mn_network **net, mn_solver **sol
     cfg.total_steps = total_steps;
     MN_TRY(mn_polar_lookup(o->method ? o->method : MN_TRAIN_DEFAULT_METHOD, &cfg.polar.method));
     cfg.polar.threads = o->threads;
+    cfg.polar.precision = o->precision;
     return mn_solver_create(solver, *net, &cfg);
 }
 

@@ -18,6 +18,7 @@ typedef struct mn_train_opts {
     mn_schedule schedule;
     int64_t warmup;
     const char *method;      /* polar method name, NULL: ns5 */
+    mn_precision precision;  /* of the polar iteration's products */
     int64_t steps;           /* 0: from epochs */
     double epochs;
     int64_t batch;

@@ -415,7 +415,8 @@ mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t c
         return mn_fail(MN_ERR_SHAPE, "mn_polar_plan_for: %lldx%lld, needs at least one element",
                        (long long)rows, (long long)cols);
     *out = (mn_polar_plan){.form = MN_POLAR_DIRECT, .precision = o.precision};
-    if (o.method->n_coeffs == 0) {
+    if (o.method->n_coeffs == 0) { /* exact, in double, whatever the precision */
+        out->precision = MN_PRECISION_FP32;
         out->impl = "LAPACK dgesdd, in double";
         return MN_OK;
     }

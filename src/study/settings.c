@@ -56,6 +56,9 @@ mn_status mn_train_settings_check(const mn_train_settings *s)
                        (long long)s->warmup);
     const mn_polar_method *pm;
     MN_TRY(mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR, &pm));
+    if (!mn_precision_name(s->polar_precision))
+        return mn_fail(MN_ERR_ARG, "training settings: polar_precision %d is neither fp32 nor "
+                       "bf16", (int)s->polar_precision);
     if (s->steps < 0)
         return mn_fail(MN_ERR_ARG, "training settings: steps %lld must be >= 0 (0: from epochs)",
                        (long long)s->steps);
@@ -102,6 +105,8 @@ mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t c
         (long long)s->batch, mom, s->nesterov ? 1 : 0, s->weight_decay,
         schedule_name(s->schedule), (long long)s->warmup,
         s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR);
+    if (s->polar_precision == MN_PRECISION_BF16 && len < cap)
+        len += (size_t)snprintf(buf + len, cap - len, "precision=bf16\n");
     for (int i = 0; i < s->n_atom_norms && len < cap; i++)
         len += (size_t)snprintf(buf + len, cap - len, "atom_norm=%d=%s\n", s->atom_norms[i].atom,
                                 s->atom_norms[i].norm);
@@ -185,6 +190,7 @@ mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t to
         st = mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR,
                              &cfg.polar.method);
         cfg.polar.threads = s->threads;
+        cfg.polar.precision = s->polar_precision;
     }
     if (st == MN_OK)
         st = mn_solver_create(solver, *net, &cfg);

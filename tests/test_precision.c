@@ -1,0 +1,308 @@
+/* --precision fp32|bf16 through the command line: dualize against the
+ * library, float64 refused in bf16, the bench reports (bf16 rate, the
+ * implementation, the share of flops in bf16), train and sweep passing it
+ * on (and sweep.cfg recording it). MODNORM names the binary (set by meson). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/bf16.h"
+#include "testutil.h"
+
+static char dir[64];
+
+/* Run `modnorm ARGS`, capture stdout+stderr into out, return the exit code. */
+static int run(const char *args, char *out, size_t cap)
+{
+    const char *exe = getenv("MODNORM");
+    ck_assert_msg(exe != NULL, "MODNORM is not set");
+    size_t len = strlen(exe) + strlen(args) + 16;
+    char *cmd = malloc(len);
+    ck_assert_ptr_nonnull(cmd);
+    snprintf(cmd, len, "%s %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    while (fgetc(p) != EOF) {
+    }
+    int st = pclose(p);
+    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/mn_precision_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The JSON object on the last line of `out`. */
+static json_t *last_json(const char *out)
+{
+    const char *line = out, *p;
+    while ((p = strchr(line, '\n')) && p[1])
+        line = p + 1;
+    json_error_t e;
+    json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, &e);
+    ck_assert_msg(j != NULL, "no JSON in '%s': %s", out, e.text);
+    return j;
+}
+
+START_TEST(test_dualize_precision)
+{
+    char in[256], outp[256], args[1024], buf[4096];
+    snprintf(in, sizeof in, "%s/g.npy", dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    mn_mat G = tm_make(TM_LOW_RANK_NOISE, MN_F32, 40, 90, 4);
+    ck_assert_ok(mn_npy_write(in, &G));
+    static const char *methods[] = {"ns5", "polar-express"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "dualize --norm rms-rms --method %s --precision bf16 %s %s",
+                 methods[i], in, outp);
+        ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+        mn_mat O, L, F;
+        ck_assert_ok(mn_npy_read(outp, &O));
+        const mn_norm *n;
+        const mn_polar_method *m;
+        ck_assert_ok(mn_norm_lookup("rms-rms", &n));
+        ck_assert_ok(mn_polar_lookup(methods[i], &m));
+        ck_assert_ok(mn_mat_alloc(&L, MN_F32, 40, 90));
+        ck_assert_ok(mn_mat_alloc(&F, MN_F32, 40, 90));
+        mn_dualize_opts o = {.method = m, .precision = MN_PRECISION_BF16};
+        ck_assert_ok(mn_dualize(n, &o, &L, &G));
+        ck_assert_double_le(tm_max_abs_diff(&O, &L), 1e-5);
+        /* and bf16 did run: not float32's result, but close to it */
+        o.precision = MN_PRECISION_FP32;
+        ck_assert_ok(mn_dualize(n, &o, &F, &G));
+        double d = tm_max_abs_diff(&O, &F);
+        ck_assert_msg(d > 0 && d < 0.05, "bf16 vs fp32 through the CLI: %g", d);
+        mn_mat_free(&O);
+        mn_mat_free(&L);
+        mn_mat_free(&F);
+    }
+    mn_mat_free(&G);
+
+    /* float64 is refused in bf16, with the reason and no output. */
+    mn_mat D = tm_make(TM_GAUSSIAN, MN_F64, 6, 9, 1);
+    ck_assert_ok(mn_npy_write(in, &D));
+    mn_mat_free(&D);
+    remove(outp);
+    snprintf(args, sizeof args, "dualize --norm spectral --method ns5 --precision bf16 %s %s", in,
+             outp);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 1);
+    ck_assert_msg(strstr(buf, "bf16") && strstr(buf, "float64"), "%s", buf);
+    ck_assert_int_ne(access(outp, F_OK), 0);
+    /* ... and computed in double with fp32 */
+    snprintf(args, sizeof args, "dualize --norm spectral --method ns5 --precision fp32 %s %s", in,
+             outp);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s", buf);
+    /* an unknown precision is a usage error */
+    snprintf(args, sizeof args, "dualize --norm spectral --precision fp16 %s %s", in, outp);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "fp32|bf16") || strstr(buf, "bf16"), "%s", buf);
+}
+END_TEST
+
+START_TEST(test_bench_reports_precision)
+{
+    char buf[8192];
+    ck_assert_msg(run("bench gemm --n 64 --repeat 2 --precision bf16 --json", buf, sizeof buf) == 0,
+                  "%s", buf);
+    json_t *j = last_json(buf);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "precision")), "bf16");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "impl")), mn_bf16_impl());
+    ck_assert_double_gt(json_real_value(json_object_get(j, "gflops")), 0);
+    json_decref(j);
+    ck_assert_msg(run("bench gemm --n 64 --repeat 2 --precision bf16 --op syrk --json", buf,
+                      sizeof buf) == 0, "%s", buf);
+    ck_assert_int_eq(run("bench gemm --n 64 --precision bf16 --op gemmt", buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "gemmt"));
+
+    /* bench dualize: the implementation and the share of flops in bf16 */
+    ck_assert_msg(run("bench dualize --shape 48x80 --repeat 1 --precision bf16 --json", buf,
+                      sizeof buf) == 0, "%s", buf);
+    j = last_json(buf);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "precision")), "bf16");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "form")), "direct");
+    ck_assert_double_eq(json_real_value(json_object_get(j, "bf16_share")), 1.0);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "impl")), mn_bf16_impl());
+    double err = json_real_value(json_object_get(j, "polar_err"));
+    ck_assert_msg(err > 0 && err < 0.3, "polar_err %g", err);
+    json_decref(j);
+    ck_assert_msg(run("bench dualize --shape 48x80 --repeat 1 --precision bf16 --form gram --json",
+                      buf, sizeof buf) == 0, "%s", buf);
+    j = last_json(buf);
+    double share = json_real_value(json_object_get(j, "bf16_share"));
+    ck_assert_msg(share > 0 && share < 1, "Gram form in bf16: share %g", share);
+    json_decref(j);
+    ck_assert_msg(run("bench dualize --shape 48x80 --repeat 1 --json", buf, sizeof buf) == 0, "%s",
+                  buf);
+    j = last_json(buf);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "precision")), "fp32");
+    ck_assert_double_eq(json_real_value(json_object_get(j, "bf16_share")), 0.0);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "impl")), "BLIS"));
+    json_decref(j);
+
+    ck_assert_msg(run("bench step --width 24 --batch 8 --steps 2 --precision bf16 --json", buf,
+                      sizeof buf) == 0, "%s", buf);
+    j = last_json(buf);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "precision")), "bf16");
+    json_decref(j);
+}
+END_TEST
+
+static void strip_timings(char *s)
+{
+    /* cut (not blank: timings print with different numbers of digits) */
+    char *p;
+    while ((p = strstr(s, "\"seconds\"")) != NULL)
+        memmove(p, p + strcspn(p, "}"), strlen(p + strcspn(p, "}")) + 1);
+}
+
+/* train --precision bf16 is deterministic, trains, and differs from fp32. */
+START_TEST(test_train_precision)
+{
+    static char a[16384], b[16384], c[16384];
+    const char *bf = "train --steps 6 --width 32 --batch 16 --seed 3 --threads 1 --json "
+                     "--precision bf16";
+    ck_assert_msg(run(bf, a, sizeof a) == 0, "%s", a);
+    ck_assert_int_eq(run(bf, b, sizeof b), 0);
+    ck_assert_ptr_nonnull(strstr(a, "\"diverged\": false"));
+    strip_timings(a);
+    strip_timings(b);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(run("train --steps 6 --width 32 --batch 16 --seed 3 --threads 1 --json "
+                         "--precision fp32", c, sizeof c), 0);
+    strip_timings(c);
+    ck_assert_str_ne(a, c);
+}
+END_TEST
+
+/* sweep records bf16 in sweep.cfg, so a rerun at fp32 into the same
+ * directory is refused; fp32's file is unchanged (old directories resume). */
+START_TEST(test_sweep_records_precision)
+{
+    char args[1024], buf[8192], path[512];
+    snprintf(args, sizeof args,
+             "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --precision bf16 --out %s/s",
+             dir);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+    snprintf(path, sizeof path, "%s/s/sweep.cfg", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(buf, "precision=bf16\n") != NULL, "%s", buf);
+    snprintf(args, sizeof args,
+             "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --precision fp32 --out %s/s", dir);
+    ck_assert_int_ne(run(args, buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "precision") != NULL, "%s", buf);
+    snprintf(args, sizeof args, "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --out %s/t",
+             dir);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+    snprintf(path, sizeof path, "%s/t/sweep.cfg", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_null(strstr(buf, "precision"));
+}
+END_TEST
+
+/* The library's training settings carry the precision: checked, written to
+ * the settings text only when bf16, and given to the solver (one step from
+ * the same network and gradient moves the weights differently). */
+START_TEST(test_train_settings_precision)
+{
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    ck_assert_int_eq(s.polar_precision, MN_PRECISION_FP32);
+    char text[1024];
+    ck_assert_ok(mn_train_settings_text(&s, text, sizeof text));
+    ck_assert_ptr_null(strstr(text, "precision"));
+    s.polar_precision = MN_PRECISION_BF16;
+    ck_assert_ok(mn_train_settings_check(&s));
+    ck_assert_ok(mn_train_settings_text(&s, text, sizeof text));
+    ck_assert_ptr_nonnull(strstr(text, "method=polar-express\nprecision=bf16\n"));
+    s.polar_precision = (mn_precision)5;
+    ck_assert_int_eq(mn_train_settings_check(&s), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "polar_precision"));
+
+    float *after[2];
+    int64_t n = 0;
+    for (int p = 0; p < 2; p++) {
+        mn_train_settings_default(&s);
+        s.polar_precision = p ? MN_PRECISION_BF16 : MN_PRECISION_FP32;
+        s.threads = 1;
+        mn_module *root;
+        ck_assert_ok(mn_mlp(&root, 20, 48, 3, 5));
+        mn_network *net;
+        mn_solver *solver;
+        ck_assert_ok(mn_train_build(root, &s, 10, &net, &solver));
+        mn_tensor *x, *dy;
+        ck_assert_ok(mn_tensor_create(&x, 2, (int64_t[]){8, 20}));
+        ck_assert_ok(mn_tensor_create(&dy, 2, (int64_t[]){8, 5}));
+        mn_mat xm;
+        ck_assert_ok(mn_tensor_as_mat(x, &xm));
+        mn_rng r;
+        mn_rng_seed(&r, 2);
+        mn_rng_fill_normal(&r, &xm);
+        int32_t labels[8] = {0, 1, 2, 3, 4, 0, 1, 2};
+        const mn_tensor *y;
+        double loss;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        ck_assert_ok(mn_loss_cross_entropy(y, labels, &loss, dy, NULL));
+        mn_network_zero_grad(net);
+        ck_assert_ok(mn_network_backward(net, dy));
+        ck_assert_ok(mn_solver_step(solver, net));
+        n = mn_network_param_count(net);
+        after[p] = malloc((size_t)n * sizeof(float));
+        memcpy(after[p], mn_network_weights(net), (size_t)n * sizeof(float));
+        mn_tensor_destroy(x);
+        mn_tensor_destroy(dy);
+        mn_solver_destroy(solver);
+        mn_network_destroy(net);
+    }
+    double diff = 0, size = 0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)after[0][i] - after[1][i]));
+        size = fmax(size, fabs((double)after[0][i]));
+    }
+    ck_assert_msg(diff > 0 && diff < 0.01 * size, "bf16 step vs fp32: %g (weights up to %g)",
+                  diff, size);
+    free(after[0]);
+    free(after[1]);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("precision");
+    TCase *tc = tcase_create("precision");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_dualize_precision);
+    tcase_add_test(tc, test_bench_reports_precision);
+    tcase_add_test(tc, test_train_precision);
+    tcase_add_test(tc, test_sweep_records_precision);
+    tcase_add_test(tc, test_train_settings_precision);
+    suite_add_tcase(s, tc);
+    return tm_run_suite(s);
+}
