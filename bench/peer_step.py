@@ -3,10 +3,11 @@
 batch B, softmax cross-entropy) in PyTorch: forward + backward + update, with
 either modular Muon written out as modnorm defines it (EMA momentum, NS5 polar
 factor, w -= lr * t_k * sqrt(d_out/d_in) * polar(m), t_k = 1/3) or
-torch.optim.AdamW.
+torch.optim.AdamW. --dtype bf16 runs Muon's NS5 as the public recipe does, in
+bfloat16 (peer_ns5.ns5_torch_bf16; weights, gradients and momentum stay fp32).
 
     /usr/bin/python3 bench/peer_step.py --opt muon|adam [--width 1024] \
-        [--batch 128] [--threads T] [--steps N]
+        [--batch 128] [--threads T] [--steps N] [--dtype fp32|bf16]
 
 Prints one JSON line like `modnorm bench step --json`."""
 import argparse
@@ -30,6 +31,8 @@ def main():
                          "--threads 1 --blas-threads 2, whose OpenMP threads do not spin "
                          "against OpenBLAS's")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="the Muon polar iteration's dtype (bf16: the public recipe)")
     args = ap.parse_args()
     # Torch's BLAS may be OpenBLAS (compare.py puts it first), which sizes its
     # own thread pool from these at load time, whatever set_num_threads says.
@@ -38,7 +41,9 @@ def main():
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 
-    from peer_ns5 import ns5_torch
+    from peer_ns5 import ns5_torch, ns5_torch_bf16
+
+    polar = ns5_torch_bf16 if args.dtype == "bf16" else ns5_torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -69,7 +74,7 @@ def main():
                 for p, m in zip(params, momentum):
                     m.mul_(beta).add_(p.grad, alpha=1 - beta)
                     d_out, d_in = p.shape
-                    p.sub_(lr * target * math.sqrt(d_out / d_in) * ns5_torch(torch, m))
+                    p.sub_(lr * target * math.sqrt(d_out / d_in) * polar(torch, m).to(p.dtype))
 
     step()  # warm-up
     times = []
@@ -80,7 +85,7 @@ def main():
     times.sort()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"model": "mlp", "width": args.width, "depth": args.depth,
-                      "batch": args.batch, "opt": args.opt, "lib": "torch",
+                      "batch": args.batch, "opt": args.opt, "lib": "torch", "dtype": args.dtype,
                       "threads": args.threads, "blas_threads": blas_threads, "ms_per_step": 1e3 * times[len(times) // 2],
                       "ms_min": 1e3 * times[0], "ms_max": 1e3 * times[-1], "peak_rss_mb": rss}))
 
