@@ -203,8 +203,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "(the update direction is -lmo). IN is a 2-D C-order float32 or float64 .npy\n"
             "(a 1-D (n,) array is taken as 1 x n); OUT has the same shape and dtype\n"
             "(float64 is computed in double where the method allows: 'svd' always, the\n"
-            "iterations through dgemm). A zero IN gives zero. OUT is written atomically;\n"
-            "an existing OUT must be a regular file.",
+            "iterations through dgemm; --precision bf16 takes float32 only). A zero IN\n"
+            "gives zero. OUT is written atomically; an existing OUT must be a regular file.",
         .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
         .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
     [MN_CMD_NORM] = {
@@ -221,7 +221,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Times an n x n float32 product through modnorm's BLIS wrapper (median of R\n"
                  "after one warm-up): C = A·B (gemm, 2n³ flops), or the lower triangle of\n"
                  "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s and the BLIS\n"
-                 "kernel set in use.",
+                 "kernel set in use. --precision bf16 times bf16 operands with a float32\n"
+                 "result through the bf16 backend (gemm; syrk as row blocks, counted n³) and\n"
+                 "names it (oneDNN and its kernels, or the fallback).",
         .uses = bench_gemm_uses, .n_uses = N_USES(bench_gemm_uses)},
     [MN_CMD_BENCH_DUALIZE] = {
         .id = MN_CMD_BENCH_DUALIZE, .name = "bench dualize",
@@ -229,7 +231,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Times the polar factor of a Gaussian MxN float32 matrix (median of R after a\n"
                  "warm-up). polar_err = ‖X − UVᵀ‖_F/‖UVᵀ‖_F against the exact SVD (outside the\n"
                  "timing; --no-error skips it, e.g. for n ≥ 4096 where the SVD takes minutes);\n"
-                 "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate.",
+                 "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate\n"
+                 "(bf16 flops at its best 1024³ bf16 gemm rate); bf16_share = the share of\n"
+                 "those flops with bf16 operands; impl = the library that runs them.",
         .uses = bench_dualize_uses, .n_uses = N_USES(bench_dualize_uses)},
     [MN_CMD_BENCH_STEP] = {
         .id = MN_CMD_BENCH_STEP, .name = "bench step", .flush_denormals = true,
