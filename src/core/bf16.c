@@ -235,7 +235,8 @@ static mn_status dnnl_error(const char *what, dnnl_status_t s)
                    (int)s);
 }
 
-/* Build the primitive for `key` (the caller's OpenMP thread count is set). */
+/* Build the primitive for `key` (the caller's OpenMP thread count is set).
+ * MN_ERR_UNSUPPORTED, with no message, when oneDNN has no kernel for it. */
 static mn_status make_prim(const prim_key *key, prim_entry *e)
 {
     dnnl_dims_t da = {key->m, key->k}, db = {key->k, key->n}, dc = {key->m, key->n};
@@ -266,6 +267,8 @@ static mn_status make_prim(const prim_key *key, prim_entry *e)
     if (po)
         dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_unimplemented)
+        return MN_ERR_UNSUPPORTED; /* no kernel for this layout: the caller falls back, silently */
     if (s != dnnl_success)
         return dnnl_error("matmul primitive descriptor", s);
     e->key = *key;
@@ -399,12 +402,16 @@ mn_status mn_bf16_gemm(const mn_bf16_mat *A, const mn_bf16_mat *B, double beta, 
     }
 #ifdef MN_HAVE_ONEDNN
     if (use_onednn()) {
+        mn_status st;
         if (C->cs == 1)
-            return onednn_gemm(A, B, beta != 0.0, C, threads);
-        /* A column-major C: Cᵀ = Bᵀ·Aᵀ, all views. */
-        mn_bf16_mat at = mn_bf16_transpose(*A), bt = mn_bf16_transpose(*B);
-        mn_mat ct = mn_mat_transpose(*C);
-        return onednn_gemm(&bt, &at, beta != 0.0, &ct, threads);
+            st = onednn_gemm(A, B, beta != 0.0, C, threads);
+        else { /* a column-major C: Cᵀ = Bᵀ·Aᵀ, all views */
+            mn_bf16_mat at = mn_bf16_transpose(*A), bt = mn_bf16_transpose(*B);
+            mn_mat ct = mn_mat_transpose(*C);
+            st = onednn_gemm(&bt, &at, beta != 0.0, &ct, threads);
+        }
+        if (st != MN_ERR_UNSUPPORTED)
+            return st;
     }
 #endif
     return fallback_gemm(A, B, beta, C, threads);
