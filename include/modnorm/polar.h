@@ -33,6 +33,10 @@ typedef struct mn_polar_method {
     /* The largest output singular value for any input (σ/‖G‖_F anywhere in
      * (0, 1]): smaller singular values can overshoot band_hi. */
     double sup;
+    /* The same with precision bf16: measured on the test matrices of
+     * tests/test_polar_bf16.c (2 x 2 to 160 x 48; small matrices reach the
+     * edges), not a property of the map. */
+    double bf16_lo, bf16_hi, bf16_sup;
 } mn_polar_method;
 
 MN_API mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);

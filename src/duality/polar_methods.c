@@ -4,7 +4,9 @@
  * over σ/‖G‖_F ∈ [band_min_ratio, 1]. The band is a property of the scalar
  * polynomial map (each singular value evolves on its own): tests/test_polar.c
  * sweeps that map densely in double and checks these numbers, and checks
- * fp32 matrix outputs against them. */
+ * fp32 matrix outputs against them. The bf16 band is measured on matrices
+ * (MN_BF16_REPORT=1 build/tests/test_polar_bf16 prints it), and
+ * tests/test_polar_bf16.c checks it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -40,20 +42,24 @@ static const double polar_express[][3] = {
 static const mn_polar_method methods[] = {
     {.name = "svd", .summary = "exact U Vᵀ from LAPACK's dgesdd, in double",
      .n_coeffs = 0, .coeffs = NULL, .default_steps = 0, .norm_slack = 1.0,
-     .band_lo = 1.0, .band_hi = 1.0, .band_min_ratio = 0.0, .sup = 1.0},
+     .band_lo = 1.0, .band_hi = 1.0, .band_min_ratio = 0.0, .sup = 1.0,
+     .bf16_lo = 1.0, .bf16_hi = 1.0, .bf16_sup = 1.0},
     {.name = "ns5", .summary = "Muon's quintic (3.4445, -4.7750, 2.0315) x 5",
      .n_coeffs = N(ns5), .coeffs = ns5, .default_steps = 5, .norm_slack = 1.0,
-     .band_lo = 0.6818, .band_hi = 1.1344, .band_min_ratio = 0.01, .sup = 1.2024},
+     .band_lo = 0.6818, .band_hi = 1.1344, .band_min_ratio = 0.01, .sup = 1.2024,
+     .bf16_lo = 0.66, .bf16_hi = 1.155, .bf16_sup = 1.205},
     {.name = "polar-express", .summary = "Polar Express, 5-step schedule, input / (1.02 ‖G‖_F)",
      .n_coeffs = N(polar_express), .coeffs = polar_express, .default_steps = 5,
      .norm_slack = 1.02, .band_lo = 0.8588, .band_hi = 1.1412, .band_min_ratio = 0.01,
-     .sup = 1.1412},
+     .sup = 1.1412, .bf16_lo = 0.83, .bf16_hi = 1.155, .bf16_sup = 1.155},
     {.name = "you6", .summary = "modula's 6-step schedule (coefficients / 1024)",
      .n_coeffs = N(you6), .coeffs = you6, .default_steps = 6, .norm_slack = 1.0,
-     .band_lo = 0.9955, .band_hi = 0.9994, .band_min_ratio = 0.01, .sup = 0.9994},
+     .band_lo = 0.9955, .band_hi = 0.9994, .band_min_ratio = 0.01, .sup = 0.9994,
+     .bf16_lo = 0.987, .bf16_hi = 1.012, .bf16_sup = 1.012},
     {.name = "cubic", .summary = "classic Newton–Schulz cubic (1.5, -0.5, 0)",
      .n_coeffs = N(cubic), .coeffs = cubic, .default_steps = 20, .norm_slack = 1.0,
-     .band_lo = 0.9999, .band_hi = 1.0, .band_min_ratio = 0.001, .sup = 1.0},
+     .band_lo = 0.9999, .band_hi = 1.0, .band_min_ratio = 0.001, .sup = 1.0,
+     .bf16_lo = 0.995, .bf16_hi = 1.005, .bf16_sup = 1.005},
 };
 
 size_t mn_polar_count(void) { return sizeof methods / sizeof methods[0]; }
