@@ -426,6 +426,11 @@ START_TEST(test_bf16_subnormal_diagonals)
             for (size_t p = 0; p < 2; p++) {
                 if (ftz && mn_flush_denormals(true) != MN_OK)
                     continue;
+                volatile float sub = 1e-40f;
+                if (ftz && sub * 1.0f != 0.0f) { /* DAZ not in effect (valgrind ignores it) */
+                    mn_flush_denormals(false);
+                    continue;
+                }
                 float g[4] = {(float)pairs[p][0], 0, 0, (float)pairs[p][1]}, l[4] = {7, 7, 7, 7};
                 mn_mat G = mn_mat_view(MN_F32, g, 2, 2), L = mn_mat_view(MN_F32, l, 2, 2);
                 mn_dualize_opts o = {.method = m, .threads = 1, .precision = MN_PRECISION_BF16};
