@@ -313,8 +313,9 @@ static void coord_fixture(const char *name, const char *args)
     snprintf(path, sizeof path, "%s.stderr", out);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' exited %d: %s", cmd, st,
                   slurp(path));
-    ck_assert_str_eq(slurp(path), "coordcheck: width 32\ncoordcheck: width 64\n"
-                                  "coordcheck: width 128\n");
+    const char *progress = "coordcheck: width 32\ncoordcheck: width 64\ncoordcheck: width 128\n";
+    ck_assert_msg(strncmp(slurp(path), progress, strlen(progress)) == 0, "stderr: %s",
+                  slurp(path)); /* (the sanitizers may add a report of suppressions) */
 
     /* The fixture's stdout: its progress lines dropped, its last line ours. */
     snprintf(path, sizeof path, "%s/%s/stdout.txt", FIXTURES, name);

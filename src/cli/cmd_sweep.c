@@ -231,6 +231,7 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view)
         mn_study_callbacks cb = {.ctx = view, .on_start = on_start, .on_run = on_run,
                                  .on_tick = view->tty ? on_tick : NULL};
         st = mn_study_sweep_run(sw, &cb, NULL);
+        sw->train_data = sw->test_data = NULL; /* freed below */
         if (view->tty) {
             draw_bar(&view->last);
             fputc('\n', stderr);
