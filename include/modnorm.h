@@ -17,6 +17,7 @@
 #include "modnorm/train.h"
 #include "modnorm/study.h"
 #include "modnorm/coordcheck.h"
+#include "modnorm/bench.h"
 
 #define MN_VERSION "0.1.0"
 
