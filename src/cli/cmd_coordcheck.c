@@ -16,7 +16,6 @@
 #include "cli/sweep_summary.h"
 #include "cli/trainer.h"
 #include "core/error.h"
-#include "modules/module.h"
 
 #define CMD "coordcheck"
 /* The quantities, in CSV column order. */
@@ -45,7 +44,18 @@ static double *at(coord_data *d, int w, int t, int m, int q)
 typedef struct leaves {
     mn_module **m;
     int n, cap;
+    const mn_tensor **out; /* after a forward: each leaf's output (NULL: not one tensor) */
+    int seen;
 } leaves;
+
+/* The network owns the activations: read each leaf's output through the visitor. */
+static mn_status leaf_output(void *ctx, const mn_module_visit *v)
+{
+    leaves *l = ctx;
+    if (mn_module_child_count(v->module) == 0 && l->seen < l->n)
+        l->out[l->seen++] = v->n_outputs == 1 ? v->outputs[0] : NULL;
+    return MN_OK;
+}
 
 static mn_status collect(leaves *l, const mn_module *m)
 {
@@ -161,9 +171,14 @@ static mn_status run_width(const cc_opts *o, int wi, const mn_dataset *train, co
     for (int t = 0; st == MN_OK && t <= o->steps; t++) {
         const mn_tensor *y;
         st = mn_network_forward(net, x, &y);
+        l.seen = 0;
+        if (st == MN_OK && !l.out && !(l.out = calloc((size_t)l.n + 1, sizeof *l.out)))
+            st = mn_fail(MN_ERR_NOMEM, "out of memory");
+        if (st == MN_OK)
+            st = mn_network_visit(net, leaf_output, &l);
         for (int m = 0; st == MN_OK && m < l.n; m++) {
-            const mn_tensor *h = l.m[m]->out.t[0];
-            if (!h || l.m[m]->out.n != 1 || !mn_tensor_is_contiguous(h)) {
+            const mn_tensor *h = l.out[m];
+            if (!h || !mn_tensor_is_contiguous(h)) {
                 st = mn_fail(MN_ERR_UNSUPPORTED, "module %d (%s) has no single contiguous "
                              "output", m, d->kind[m]);
                 break;
@@ -220,6 +235,7 @@ static mn_status run_width(const cc_opts *o, int wi, const mn_dataset *train, co
     free(h0);
     free(atom_leaf);
     free(l.m);
+    free(l.out);
     free(before);
     free(delta);
     mn_tensor_destroy(x);
