@@ -89,21 +89,11 @@ const char *mn_module_kind_names(void)
     return r;
 }
 
-static bool is_identifier(const char *s)
-{
-    if (!s || !isalpha((unsigned char)*s))
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_')
-            return false;
-    return true;
-}
-
 mn_status mn_module_register(const mn_module_maker *maker)
 {
     if (!maker)
         return mn_fail(MN_ERR_ARG, "mn_module_register: maker is NULL");
-    if (!is_identifier(maker->kind))
+    if (!mn_is_identifier(maker->kind))
         return mn_fail(MN_ERR_ARG, "mn_module_register: the kind name '%s' is not an identifier "
                        "(a letter, then letters, digits or '_')",
                        maker->kind ? maker->kind : "(null)");

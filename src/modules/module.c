@@ -13,7 +13,7 @@
 /* The largest state block a kind may ask for: states are a few numbers. */
 #define MAX_STATE (1u << 20)
 
-static bool is_identifier(const char *s)
+bool mn_is_identifier(const char *s)
 {
     if (!s || !isalpha((unsigned char)*s))
         return false;
@@ -28,7 +28,7 @@ static mn_status check_ops(const mn_module_ops *ops, bool atom)
     const char *who = atom ? "mn_atom_create" : "mn_bond_create";
     if (!ops)
         return mn_fail(MN_ERR_ARG, "%s: ops is NULL", who);
-    if (!is_identifier(ops->kind))
+    if (!mn_is_identifier(ops->kind))
         return mn_fail(MN_ERR_ARG, "%s: the kind name '%s' is not an identifier (a letter, then "
                        "letters, digits or '_')", who, ops->kind ? ops->kind : "(null)");
     if (atom && !ops->init)

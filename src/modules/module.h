@@ -56,6 +56,9 @@ mn_status mn_module_check_arity(const mn_module *m, int n);
  * first element) as the d_out x d_in matrix its norm sees. */
 mn_mat mn_module_weight_view(const mn_module *m, float *p);
 
+/* A kind name: a letter, then letters, digits or '_'. */
+bool mn_is_identifier(const char *s);
+
 /* Visit the atoms of a tree in forward order. */
 typedef mn_status (*mn_atom_visitor)(mn_module *atom, void *ctx);
 mn_status mn_module_visit_atoms(mn_module *m, mn_atom_visitor f, void *ctx);
