@@ -20,6 +20,9 @@ typedef struct ivec {
 static mn_status ivec_push(ivec *a, int x)
 {
     if (a->n == a->cap) {
+        if (a->cap > (1 << 29))
+            return mn_fail(MN_ERR_ARG, "mn_network_create: the tree has over 2^29 modules or "
+                           "inputs");
         int cap = a->cap ? 2 * a->cap : 16;
         int *v = realloc(a->v, (size_t)cap * sizeof *v);
         if (!v)
@@ -33,7 +36,7 @@ static mn_status ivec_push(ivec *a, int x)
 
 typedef struct builder {
     mn_graph *g;
-    ivec step_in_first, step_n_in, edge_value, producer;
+    ivec step_in_first, step_n_in, edge_value;
     ivec node_out_first, node_n_out, node_in_first, node_n_in, node_depth, node_vals;
     mn_module **step_module;
     int step_cap;
@@ -44,6 +47,8 @@ typedef struct builder {
 static mn_status add_step(builder *b, mn_module *m)
 {
     if (b->g->n_steps == b->step_cap) {
+        if (b->step_cap > (1 << 29))
+            return mn_fail(MN_ERR_ARG, "mn_network_create: the tree has over 2^29 leaves");
         int cap = b->step_cap ? 2 * b->step_cap : 16;
         mn_module **s = realloc(b->step_module, (size_t)cap * sizeof *s);
         if (!s)
@@ -58,6 +63,8 @@ static mn_status add_step(builder *b, mn_module *m)
 static mn_status add_node(builder *b, const mn_module *m, int depth)
 {
     if (b->g->n_nodes == b->node_cap) {
+        if (b->node_cap > (1 << 29))
+            return mn_fail(MN_ERR_ARG, "mn_network_create: the tree has over 2^29 modules");
         int cap = b->node_cap ? 2 * b->node_cap : 16;
         const mn_module **s = realloc(b->nodes, (size_t)cap * sizeof *s);
         if (!s)
@@ -89,9 +96,7 @@ static mn_status build(builder *b, mn_module *m, int depth, const int *in, int n
         MN_TRY(ivec_push(&b->step_n_in, n));
         for (int k = 0; k < n; k++)
             MN_TRY(ivec_push(&b->edge_value, in[k]));
-        int v = b->g->n_values++;
-        MN_TRY(ivec_push(&b->producer, b->g->n_steps - 1));
-        MN_TRY(ivec_push(out, v));
+        MN_TRY(ivec_push(out, b->g->n_values++));
     } else if (m->compound == MN_TUPLE) {
         for (int i = 0; i < m->n_children; i++)
             MN_TRY(build(b, m->children[i], depth + 1, in, n, out));
@@ -128,10 +133,8 @@ mn_status mn_graph_build(mn_graph *g, mn_module *root)
     builder b = {.g = g};
     ivec out = {0};
     g->n_values = 1; /* value 0: the network's input */
-    mn_status st = ivec_push(&b.producer, -1);
     int input = 0;
-    if (st == MN_OK)
-        st = build(&b, root, 0, &input, 1, &out);
+    mn_status st = build(&b, root, 0, &input, 1, &out);
     if (st == MN_OK) {
         g->n_edges = b.edge_value.n;
         g->n_root_out = out.n;
@@ -146,7 +149,6 @@ mn_status mn_graph_build(mn_graph *g, mn_module *root)
         ALLOC(g->val, g->n_values);
         ALLOC(g->val_hdr, g->n_values);
         ALLOC(g->shape, g->n_values);
-        ALLOC(g->producer, g->n_values);
         ALLOC(g->need, g->n_values);
         ALLOC(g->contrib_first, g->n_values);
         ALLOC(g->contrib_n, g->n_values);
@@ -162,7 +164,7 @@ mn_status mn_graph_build(mn_graph *g, mn_module *root)
         ALLOC(g->node_vals, g->n_node_vals);
         ALLOC(g->node_tensors, g->n_node_vals);
         if (!g->steps || !g->edge_value || !g->edge_in || !g->edge_din || !g->din_hdr ||
-            !g->edge_wanted || !g->val || !g->val_hdr || !g->shape || !g->producer ||
+            !g->edge_wanted || !g->val || !g->val_hdr || !g->shape ||
             !g->need || !g->contrib_first || !g->contrib_n || !g->contrib || !g->sum_hdr ||
             !g->grad || !g->node || !g->node_out_first || !g->node_n_out ||
             !g->node_in_first || !g->node_n_in || !g->node_depth || !g->node_vals || !g->node_tensors)
@@ -178,7 +180,6 @@ mn_status mn_graph_build(mn_graph *g, mn_module *root)
             t->out = s + 1; /* steps output values 1, 2, … in order */
         }
         memcpy(g->edge_value, b.edge_value.v, (size_t)g->n_edges * sizeof(int));
-        memcpy(g->producer, b.producer.v, (size_t)g->n_values * sizeof(int));
         memcpy(g->node, b.nodes, (size_t)g->n_nodes * sizeof *g->node);
         memcpy(g->node_out_first, b.node_out_first.v, (size_t)g->n_nodes * sizeof(int));
         memcpy(g->node_n_out, b.node_n_out.v, (size_t)g->n_nodes * sizeof(int));
@@ -193,7 +194,6 @@ mn_status mn_graph_build(mn_graph *g, mn_module *root)
     free(b.step_in_first.v);
     free(b.step_n_in.v);
     free(b.edge_value.v);
-    free(b.producer.v);
     free(b.node_out_first.v);
     free(b.node_n_out.v);
     free(b.node_in_first.v);
@@ -217,7 +217,6 @@ void mn_graph_free(mn_graph *g)
     free(g->val);
     free(g->val_hdr);
     free(g->shape);
-    free(g->producer);
     free(g->need);
     free(g->contrib_first);
     free(g->contrib_n);
@@ -317,10 +316,10 @@ static mn_status schedule(mn_graph *g, bool keep, bool check)
     }
     for (int v = 0; v < g->n_values; v++)
         g->contrib_n[v] = 0;
-    bool live_root = true;
     for (int s = g->n_steps - 1; s >= 0; s--) {
         mn_graph_step *t = &g->steps[s];
-        bool live = t->out == g->root_out ? live_root : g->contrib_n[t->out] > 0;
+        /* the root's output gradient is the caller's dy; any other's, its readers' */
+        bool live = t->out == g->root_out || g->contrib_n[t->out] > 0;
         t->run_backward = live && g->need[t->out];
         bool any = false;
         for (int k = 0; k < t->n_in; k++) {

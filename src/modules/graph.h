@@ -49,7 +49,6 @@ typedef struct mn_graph {
     const mn_tensor **val;      /* the tensor of each value (val[0]: the caller's x) */
     mn_tensor *val_hdr;
     mn_shape *shape;
-    int *producer;              /* the step that outputs it, -1 for the input */
     bool *need;                 /* its gradient serves weights or a wanted input gradient */
     int *contrib_first, *contrib_n, *contrib; /* wanted edges into each value */
     mn_tensor *sum_hdr;         /* the gradient of a value read by several steps */
