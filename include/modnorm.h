@@ -10,6 +10,7 @@
 #include "modnorm/polar.h"
 #include "modnorm/npy.h"
 #include "modnorm/module.h"
+#include "modnorm/module_ops.h"
 #include "modnorm/network.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
