@@ -10,6 +10,7 @@
 #include "modnorm/polar.h"
 #include "modnorm/npy.h"
 #include "modnorm/module.h"
+#include "modnorm/module_ops.h"
 #include "modnorm/network.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
@@ -17,6 +18,7 @@
 #include "modnorm/train.h"
 #include "modnorm/study.h"
 #include "modnorm/coordcheck.h"
+#include "modnorm/bench.h"
 
 #define MN_VERSION "0.1.0"
 

@@ -374,6 +374,11 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
         snprintf(buf[1], 64, "8,%lld", (long long)o->hi + 1);
         v[n++] = buf[0], v[n++] = buf[1];
         break;
+    case MN_KIND_OVER: /* the values in the range of the option of that name */
+        v[n++] = "", v[n++] = "depth", v[n++] = "=2,4", v[n++] = "depth=", v[n++] = "2d=4";
+        v[n++] = "depth=0", v[n++] = "depth=2,,4", v[n++] = "depth=101", v[n++] = "depth=x";
+        v[n++] = "width=65537", v[n++] = "de-pth=2", v[n++] = "heads=0";
+        break;
     case MN_KIND_REALS:
         v[n++] = "", v[n++] = "1e300", v[n++] = "nan", v[n++] = "0", v[n++] = "0.1,,0.2";
         v[n++] = "1:0.5", v[n++] = "x:1", v[n++] = "0.1:1e300", v[n++] = "0.1:0.2,0.3";
@@ -575,6 +580,8 @@ static const char *good_value(const mn_cli_use *use, const mn_cli_option *o, cha
         return "d";
     case MN_KIND_ATOM_NORM:
         return "0=rms-rms";
+    case MN_KIND_OVER:
+        return "width=32,64";
     case MN_KIND_FLAG:
         break;
     }
@@ -675,6 +682,27 @@ START_TEST(test_parser_stores_values)
     const char *t5[] = {"--steps", "3", "--epochs", "1"};
     ck_assert_int_eq(parse_args("train", t5, 4, &a, &msg), 2);
     ck_assert_ptr_nonnull(strstr(msg, "--steps and --epochs exclude each other"));
+    free(msg);
+    mn_cli_args_free(&a);
+
+    /* --over: any parameter name; the values in the range of the option of
+     * that name (--depth's for depth), sorted; --widths is the width's. */
+    const char *t7[] = {"--over", "depth=16,2,4,2", "--out", "d"};
+    ck_assert_int_eq(parse_args("sweep", t7, 4, &a, &msg), MN_CLI_RUN);
+    ck_assert_str_eq(a.over.param, "depth");
+    ck_assert_int_eq(a.over.values.n, 3);
+    ck_assert(a.over.values.v[0] == 2 && a.over.values.v[2] == 16 && a.given[MN_OPT_OVER]);
+    free(msg);
+    mn_cli_args_free(&a);
+    const char *t8[] = {"--over=heads=1,65536", "--out", "d"};
+    ck_assert_int_eq(parse_args("coordcheck", t8, 3, &a, &msg), MN_CLI_RUN);
+    ck_assert_str_eq(a.over.param, "heads");
+    ck_assert_int_eq(a.over.values.v[1], 65536);
+    free(msg);
+    mn_cli_args_free(&a);
+    const char *t9[] = {"--over", "width=64", "--widths", "64", "--out", "d"};
+    ck_assert_int_eq(parse_args("sweep", t9, 6, &a, &msg), 2);
+    ck_assert_ptr_nonnull(strstr(msg, "--over and --widths exclude each other"));
     free(msg);
     mn_cli_args_free(&a);
 

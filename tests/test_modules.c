@@ -270,21 +270,37 @@ static void check_gradient(const char *what, const double *fd, const double *an,
 
 /* Signs of every ReLU/Abs input in the tree, in forward order: a perturbed
  * forward must see the same pattern (no kink crossed), or the finite
- * difference is not a derivative. */
+ * difference is not a derivative. Read through the visitor after a forward. */
 #define KINK_CAP 8192
-static void kink_signature(const mn_module *m, uint8_t *buf, int64_t *n, double *min_abs)
+typedef struct kinks {
+    uint8_t *buf;
+    int64_t n;
+    double min_abs;
+} kinks;
+
+static mn_status kink_visit(void *ctx, const mn_module_visit *v)
 {
-    for (int i = 0; i < m->n_children; i++)
-        kink_signature(m->children[i], buf, n, min_abs);
-    if (strcmp(m->ops->kind, "ReLU") != 0 && strcmp(m->ops->kind, "Abs") != 0)
-        return;
-    const mn_tensor *x = m->in.t[0];
+    kinks *k = ctx;
+    const char *kind = mn_module_kind(v->module);
+    if (strcmp(kind, "ReLU") != 0 && strcmp(kind, "Abs") != 0)
+        return MN_OK;
+    ck_assert_int_eq(v->n_inputs, 1);
+    const mn_tensor *x = v->inputs[0];
     for (int64_t e = 0; e < mn_tensor_numel(x); e++) {
-        ck_assert_int_lt(*n, KINK_CAP);
-        float v = x->data[e];
-        buf[(*n)++] = v > 0 ? 1 : v < 0 ? 2 : 0;
-        *min_abs = fmin(*min_abs, fabs(v));
+        ck_assert_int_lt(k->n, KINK_CAP);
+        float f = x->data[e];
+        k->buf[k->n++] = f > 0 ? 1 : f < 0 ? 2 : 0;
+        k->min_abs = fmin(k->min_abs, fabs(f));
     }
+    return MN_OK;
+}
+
+static void kink_signature(const mn_network *net, uint8_t *buf, int64_t *n, double *min_abs)
+{
+    kinks k = {buf, 0, *min_abs};
+    ck_assert_ok(mn_network_visit(net, kink_visit, &k));
+    *n = k.n;
+    *min_abs = k.min_abs;
 }
 
 typedef enum { OBJ_PROJECT, OBJ_CROSS_ENTROPY, OBJ_MSE } objective;
@@ -330,7 +346,7 @@ static double probe_eval(probe *p)
     uint8_t sig[KINK_CAP];
     int64_t n = 0;
     double min_abs = INFINITY;
-    kink_signature(mn_network_root(p->net), sig, &n, &min_abs);
+    kink_signature(p->net, sig, &n, &min_abs);
     if (n != p->n_kinks || memcmp(sig, p->kinks, (size_t)n) != 0)
         p->crossings++;
     return f;
@@ -346,7 +362,7 @@ static void probe_analytic(probe *p, double *gw, double *gx)
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     p->n_kinks = 0;
     p->kink_margin = INFINITY;
-    kink_signature(mn_network_root(p->net), p->kinks, &p->n_kinks, &p->kink_margin);
+    kink_signature(p->net, p->kinks, &p->n_kinks, &p->kink_margin);
     mn_tensor *dy = tensor_new(y->ndim, y->shape);
     probe_objective(p, y, dy);
     ck_assert_ok(mn_network_backward(p->net, dy));
@@ -475,6 +491,278 @@ static mn_module *b_embed_net(void)
     return SEQ(e, bond(mn_mean), bond(mn_layer_norm), linear(3, 4));
 }
 
+/* ---- kinds defined here, through the public ops (module_ops.h) ---------- */
+
+/* Concat: its inputs' features side by side, (rows, Σ d_k). It takes any
+ * number of inputs, each of its own width: a tuple's children need not
+ * agree when this is what reads them. */
+static mn_status concat_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    (void)m;
+    int64_t sum = 0;
+    for (int k = 0; k < n; k++)
+        sum = in[k] < 0 || sum < 0 ? -1 : sum + in[k];
+    *out = n > 0 ? sum : -1;
+    return MN_OK;
+}
+
+static mn_status concat_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
+{
+    (void)m;
+    int64_t d = 0;
+    for (int k = 0; k < n; k++) {
+        bool same = in[k].ndim == in[0].ndim;
+        for (int i = 0; same && i < in[0].ndim - 1; i++)
+            same = in[k].dim[i] == in[0].dim[i];
+        if (!same)
+            return mn_set_error(MN_ERR_SHAPE, "Concat: input %d's leading dimensions differ "
+                                "from input 0's", k);
+        d += in[k].dim[in[k].ndim - 1];
+    }
+    p->out.dim[p->out.ndim - 1] = d;
+    return MN_OK;
+}
+
+static mn_status concat_forward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    mn_mat Y = mn_tensor_rows(c->out);
+    int64_t at = 0;
+    for (int k = 0; k < c->n_in; k++) {
+        mn_mat X = mn_tensor_rows(c->in[k]);
+        for (int64_t r = 0; r < X.rows; r++)
+            memcpy((float *)Y.data + r * Y.cols + at, (const float *)X.data + r * X.cols,
+                   (size_t)X.cols * sizeof(float));
+        at += X.cols;
+    }
+    return MN_OK;
+}
+
+static mn_status concat_backward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    mn_mat DY = mn_tensor_rows(c->dout);
+    int64_t at = 0;
+    for (int k = 0; k < c->n_in; k++) {
+        mn_mat X = mn_tensor_rows(c->in[k]);
+        if (c->din[k])
+            for (int64_t r = 0; r < X.rows; r++)
+                memcpy(c->din[k]->data + r * X.cols, (const float *)DY.data + r * DY.cols + at,
+                       (size_t)X.cols * sizeof(float));
+        at += X.cols;
+    }
+    return MN_OK;
+}
+
+static const mn_module_ops concat_ops = {.kind = "Concat", .arity = MN_ARITY_ANY,
+                                         .features = concat_features, .plan = concat_plan,
+                                         .forward = concat_forward, .backward = concat_backward};
+
+static mn_module *concat(void)
+{
+    mn_module *m;
+    ck_assert_ok(mn_bond_create(&m, &concat_ops, NULL, 1));
+    return m;
+}
+
+/* Poly(c0, …, ck): y = Σ c_i x^i element-wise, its coefficients in an array
+ * the state owns (clone copies it, destroy frees it). */
+typedef struct {
+    int n;
+    double *c;
+} poly_state;
+
+static int poly_destroyed; /* how many states destroy released */
+
+static mn_status poly_forward(mn_module *m, const mn_module_call *c)
+{
+    const poly_state *p = mn_module_state(m);
+    for (int64_t i = 0; i < mn_tensor_numel(c->out); i++) {
+        double x = c->in[0]->data[i], y = 0;
+        for (int k = p->n - 1; k >= 0; k--)
+            y = y * x + p->c[k];
+        c->out->data[i] = (float)y;
+    }
+    return MN_OK;
+}
+
+static mn_status poly_backward(mn_module *m, const mn_module_call *c)
+{
+    const poly_state *p = mn_module_state(m);
+    for (int64_t i = 0; i < mn_tensor_numel(c->dout); i++) {
+        double x = c->in[0]->data[i], d = 0;
+        for (int k = p->n - 1; k >= 1; k--)
+            d = d * x + k * p->c[k];
+        c->din[0]->data[i] = (float)(d * c->dout->data[i]);
+    }
+    return MN_OK;
+}
+
+static mn_status poly_clone(const mn_module *from, void *to)
+{
+    const poly_state *f = mn_module_state(from);
+    poly_state *t = to;
+    t->c = malloc((size_t)f->n * sizeof *t->c);
+    if (!t->c)
+        return mn_set_error(MN_ERR_NOMEM, "Poly: out of memory");
+    memcpy(t->c, f->c, (size_t)f->n * sizeof *t->c);
+    return MN_OK;
+}
+
+static void poly_destroy(void *state)
+{
+    free(((poly_state *)state)->c);
+    poly_destroyed++;
+}
+
+static int poly_args(const mn_module *m, double *a, int cap)
+{
+    const poly_state *p = mn_module_state(m);
+    for (int k = 0; k < p->n && k < cap; k++)
+        a[k] = p->c[k];
+    return p->n;
+}
+
+static const mn_module_ops poly_ops = {.kind = "Poly", .state_size = sizeof(poly_state),
+                                       .forward = poly_forward, .backward = poly_backward,
+                                       .clone = poly_clone, .destroy = poly_destroy,
+                                       .args = poly_args};
+
+static mn_status make_poly(mn_module **out, int argc, const double *a)
+{
+    poly_state st = {argc, malloc((size_t)argc * sizeof(double))};
+    if (!st.c)
+        return mn_set_error(MN_ERR_NOMEM, "Poly: out of memory");
+    memcpy(st.c, a, (size_t)argc * sizeof(double));
+    double nu = 0; /* a Lipschitz bound on [-1, 1]: Σ k|c_k| (a convention outside it) */
+    for (int k = 1; k < argc; k++)
+        nu += k * fabs(a[k]);
+    mn_status r = mn_bond_create(out, &poly_ops, &st, nu);
+    if (r != MN_OK)
+        free(st.c);
+    return r;
+}
+
+static const mn_module_maker poly_maker = {"Poly", "Poly(c0, c1, ...)", 1, 8, make_poly};
+
+static mn_module *poly(void)
+{
+    mn_module *m;
+    ck_assert_ok(make_poly(&m, 4, (const double[]){0, 1, 0.5, -0.1}));
+    return m;
+}
+
+/* MyLinear: Linear written against the public API (loops, no BLAS). */
+static mn_status mylin_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
+{
+    (void)n;
+    int64_t d_out, d_in;
+    mn_module_weight_shape(m, &d_out, &d_in);
+    if (in[0].dim[in[0].ndim - 1] != d_in)
+        return mn_set_error(MN_ERR_SHAPE, "MyLinear expects %lld features, got %lld",
+                            (long long)d_in, (long long)in[0].dim[in[0].ndim - 1]);
+    p->out.dim[p->out.ndim - 1] = d_out;
+    return MN_OK;
+}
+
+static mn_status mylin_forward(mn_module *m, const mn_module_call *c)
+{
+    int64_t d_out, d_in;
+    mn_module_weight_shape(m, &d_out, &d_in);
+    const float *W = mn_module_weights(m), *x = c->in[0]->data;
+    int64_t rows = mn_tensor_numel(c->in[0]) / d_in;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < d_out; o++) {
+            double s = 0;
+            for (int64_t i = 0; i < d_in; i++)
+                s += (double)W[o * d_in + i] * x[r * d_in + i];
+            c->out->data[r * d_out + o] = (float)s;
+        }
+    return MN_OK;
+}
+
+static mn_status mylin_backward(mn_module *m, const mn_module_call *c)
+{
+    int64_t d_out, d_in;
+    mn_module_weight_shape(m, &d_out, &d_in);
+    const float *W = mn_module_weights(m), *x = c->in[0]->data, *dy = c->dout->data;
+    float *G = mn_module_grads(m);
+    int64_t rows = mn_tensor_numel(c->in[0]) / d_in;
+    for (int64_t o = 0; o < d_out; o++)
+        for (int64_t i = 0; i < d_in; i++) {
+            double s = 0;
+            for (int64_t r = 0; r < rows; r++)
+                s += (double)dy[r * d_out + o] * x[r * d_in + i];
+            G[o * d_in + i] += (float)s;
+        }
+    if (c->din[0])
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t i = 0; i < d_in; i++) {
+                double s = 0;
+                for (int64_t o = 0; o < d_out; o++)
+                    s += (double)dy[r * d_out + o] * W[o * d_in + i];
+                c->din[0]->data[r * d_in + i] = (float)s;
+            }
+    return MN_OK;
+}
+
+/* On the unit sphere of its norm: lmo of a Gaussian (for RMS→RMS,
+ * √(d_out/d_in)·U Vᵀ, as Linear's init). */
+static mn_status mylin_init(mn_module *m, mn_rng *rng, mn_param param)
+{
+    (void)param;
+    int64_t d_out, d_in;
+    mn_module_weight_shape(m, &d_out, &d_in);
+    mn_mat W = mn_mat_view(MN_F32, mn_module_weights(m), d_out, d_in);
+    mn_rng_fill_normal(rng, &W);
+    return mn_dualize(mn_module_norm(m), NULL, &W, &W);
+}
+
+static const mn_module_ops mylin_ops = {.kind = "MyLinear", .plan = mylin_plan,
+                                        .forward = mylin_forward, .backward = mylin_backward,
+                                        .init = mylin_init, .args = NULL};
+
+static mn_module *mylinear(int64_t d_out, int64_t d_in)
+{
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("rms-rms", &n));
+    mn_module *m;
+    ck_assert_ok(mn_atom_create(&m, &mylin_ops, NULL, d_out, d_in, n, 1));
+    return m;
+}
+
+static mn_module *tuple(int n, mn_module *const *children)
+{
+    mn_module *m;
+    ck_assert_ok(mn_tuple(&m, n, children));
+    return m;
+}
+#define TUPLE(...) tuple((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)), \
+                         (mn_module *[]){__VA_ARGS__})
+
+static mn_module *sum_n(int n, mn_module *const *children)
+{
+    mn_module *m;
+    ck_assert_ok(mn_sum_n(&m, n, children));
+    return m;
+}
+
+/* Widths 3, 4 and 5 side by side: a tuple whose children disagree. */
+static mn_module *b_concat(void)
+{
+    return SEQ(TUPLE(linear(3, 5), SEQ(linear(4, 5), bond(mn_gelu)), bond(mn_identity)),
+               concat(), linear(2, 12));
+}
+/* The same input read by three branches, summed: the input's gradient is
+ * the sum of three. */
+static mn_module *b_sum_three(void)
+{
+    return sum_n(3, (mn_module *[]){bond(mn_identity), linear(5, 5),
+                                     SEQ(linear(5, 5), bond(mn_gelu))});
+}
+static mn_module *b_poly(void) { return poly(); }
+static mn_module *b_mylinear_net(void) { return SEQ(mylinear(4, 5), poly(), mylinear(3, 4)); }
+
 static const fd_case fd_cases[] = {
     {"Linear", b_linear, 2, {3, 5}, IN_NORMAL, true, false},
     {"Linear on (B,T,d)", b_linear_3d, 3, {3, 2, 4}, IN_NORMAL, true, false},
@@ -501,6 +789,12 @@ static const fd_case fd_cases[] = {
     {"Linear → Abs → Linear", b_abs_net, 2, {3, 4}, IN_NORMAL, true, true},
     {"Linear → LayerNorm → GELU → Linear", b_layer_norm_net, 2, {3, 4}, IN_NORMAL, true, false},
     {"Embed → Mean → LayerNorm → Linear", b_embed_net, 2, {3, 2}, IN_TOKENS, false, false},
+    {"(Linear, GELU∘Linear, Identity) → Concat → Linear", b_concat, 2, {3, 5}, IN_NORMAL, true,
+     false},
+    {"Sum of 3 (Identity, Linear, GELU∘Linear)", b_sum_three, 2, {3, 5}, IN_NORMAL, true, false},
+    {"Poly (a bond defined in the test)", b_poly, 2, {3, 5}, IN_NORMAL, true, false},
+    {"MyLinear → Poly → MyLinear (an atom defined in the test)", b_mylinear_net, 2, {3, 5},
+     IN_NORMAL, true, false},
 };
 #define N_FD_CASES ((int)(sizeof fd_cases / sizeof fd_cases[0]))
 
@@ -548,9 +842,13 @@ START_TEST(test_fd_every_module)
     probe *p = probe_make(c, 1000 + (uint64_t)_i);
     probe_check(p, c->name, c->input_grad, c->kinks ? FD_EPS_KINK : FD_EPS_SMOOTH);
     if (!c->input_grad) {
-        /* Token ids have no gradient: nothing flows back to the input. */
-        probe_analytic(p, NULL, NULL);
-        ck_assert_int_eq(mn_network_root(p->net)->din.n, 0);
+        /* Token ids have no gradient: nothing flows back to the input,
+         * also when it is asked for. */
+        mn_network_keep_input_grad(p->net, true);
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(p->net, p->x, &y));
+        ck_assert_ok(mn_network_backward(p->net, p->r));
+        ck_assert_ptr_null(mn_network_input_grad(p->net));
     }
     probe_free(p);
 }
@@ -885,6 +1183,7 @@ START_TEST(test_gelu_slope_is_one)
     ck_assert_double_eq(mn_module_sensitivity(g), 1);
     ck_assert_double_eq(mn_module_mass(g), 0);
     mn_network *net = net_new(g, 1);
+    mn_network_keep_input_grad(net, true);
     enum { N = 12001 };
     mn_tensor *x = tensor_new(2, (int64_t[]){1, N}), *dy = tensor_new(2, (int64_t[]){1, N});
     for (int i = 0; i < N; i++) {
@@ -894,7 +1193,8 @@ START_TEST(test_gelu_slope_is_one)
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(net, x, &y));
     ck_assert_ok(mn_network_backward(net, dy));
-    const mn_tensor *dx = mn_network_root(net)->din.t[0];
+    const mn_tensor *dx = mn_network_input_grad(net);
+    ck_assert_ptr_nonnull(dx);
     double peak = 0, peak_at = 0;
     for (int i = 0; i < N; i++)
         if (dx->data[i] > peak) {
@@ -1891,6 +2191,7 @@ static int mean_1d_child(void)
     mn_network *net;
     if (mn_mean(&m) != MN_OK || mn_network_create(&net, m, MN_PARAM_MODULAR, 1) != MN_OK)
         return 10;
+    mn_network_keep_input_grad(net, true);
     mn_tensor *x, *dy;
     if (mn_tensor_create(&x, 1, (int64_t[]){D}) != MN_OK ||
         mn_tensor_create(&dy, 1, (int64_t[]){D}) != MN_OK)
@@ -1908,7 +2209,9 @@ static int mean_1d_child(void)
             if (y->data[i] != x->data[i])
                 rc = 13;
         if (!rc && mn_network_backward(net, dy) == MN_OK) {
-            const mn_tensor *dx = mn_network_root(net)->din.t[0];
+            const mn_tensor *dx = mn_network_input_grad(net);
+            if (!dx)
+                rc = 15;
             for (int i = 0; i < D && !rc; i++)
                 if (dx->data[i] != dy->data[i])
                     rc = 14;
@@ -2270,6 +2573,431 @@ START_TEST(test_visit_tree_and_outputs)
 }
 END_TEST
 
+/* ========================================================================
+ * 7. Kinds of one's own, the registry of kinds, the network's memory
+ * ======================================================================== */
+
+static mn_status no_backward_forward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    memcpy(c->out->data, c->in[0]->data, (size_t)mn_tensor_numel(c->out) * sizeof(float));
+    return MN_OK;
+}
+
+static mn_status unit_init(mn_module *m, mn_rng *rng, mn_param param)
+{
+    (void)m;
+    (void)rng;
+    (void)param;
+    return MN_OK;
+}
+
+START_TEST(test_custom_kinds)
+{
+    /* A tuple's children may differ in width where the reader accepts it;
+     * Add does not, and the message names both branches. */
+    mn_module *m = NULL;
+    ck_assert_int_eq(mn_sequential(&m, 2, (mn_module *[]){TUPLE(linear(3, 5), linear(4, 5)),
+                                                           bond(mn_add)}),
+                     MN_ERR_SHAPE);
+    ck_assert_msg(has("Linear(3←5)") && has("Linear(4←5)") && has("Add"), "message: %s",
+                  mn_last_error());
+    ck_assert_int_eq(mn_sequential(&m, 3, (mn_module *[]){TUPLE(linear(3, 5), linear(4, 5)),
+                                                           concat(), linear(2, 8)}),
+                     MN_ERR_SHAPE);
+    ck_assert_msg(has("Linear(2←8)") && has("Concat") && has("7"), "message: %s",
+                  mn_last_error());
+    /* Linear takes one input, not a pair. */
+    ck_assert_int_eq(mn_sequential(&m, 2, (mn_module *[]){TUPLE(linear(3, 5), linear(3, 5)),
+                                                           linear(2, 3)}),
+                     MN_ERR_SHAPE);
+    ck_assert_msg(has("takes 1 input, got 2"), "message: %s", mn_last_error());
+
+    /* State: a clone deep-copies it (ops->clone), destroy releases each once. */
+    poly_destroyed = 0;
+    mn_module *p = poly(), *c;
+    ck_assert_double_eq_tol(mn_module_sensitivity(p), 1 + 2 * 0.5 + 3 * 0.1, 1e-15);
+    ck_assert_ok(mn_module_clone(p, &c));
+    const poly_state *ps = mn_module_state(p), *cs = mn_module_state(c);
+    ck_assert_ptr_ne(ps, cs);
+    ck_assert_ptr_ne(ps->c, cs->c);
+    ck_assert_int_eq(cs->n, 4);
+    ck_assert_mem_eq(ps->c, cs->c, 4 * sizeof(double));
+    ck_assert_ptr_eq(mn_module_ops_of(c), &poly_ops);
+    ck_assert_double_eq(mn_module_sensitivity(c), mn_module_sensitivity(p));
+    char a[128], b[128];
+    ck_assert_ok(mn_module_print(c, b, sizeof b));
+    ck_assert_str_eq(b, "Poly(0, 1, 0.5, -0.1)");
+    ck_assert_str_eq(mn_module_describe(c, a, sizeof a), "Poly(0, 1, 0.5, -0.1)");
+    mn_module_destroy(c);
+    ck_assert_int_eq(poly_destroyed, 1);
+    mn_module *pw = power(p, 3); /* two clones */
+    mn_module_destroy(pw);
+    ck_assert_int_eq(poly_destroyed, 4);
+
+    /* An atom of one's own: on its norm's unit sphere like Linear, its
+     * weights inside the network's buffer. */
+    mn_module *my = mylinear(6, 9);
+    ck_assert(mn_module_is_atom(my));
+    ck_assert_ptr_null(mn_module_weights(my));
+    ck_assert_ptr_null(mn_module_state(my));
+    ck_assert_str_eq(mn_module_describe(my, a, sizeof a), "MyLinear(6←9)");
+    mn_network *net = net_new(SEQ(linear(6, 9), my), 3);
+    ck_assert_ptr_eq(mn_module_weights(my), mn_network_weights(net) + 54);
+    ck_assert_ptr_eq(mn_module_grads(my), mn_network_grads(net) + 54);
+    ck_assert_double_eq_tol(atom_norm(net, 1, mn_network_weights(net)), 1, 1e-5);
+    ck_assert_ptr_null(mn_module_ops_of(mn_network_root(net))); /* a compound */
+    mn_network_destroy(net);
+
+    /* A kind without backward is refused where a gradient must pass it. */
+    static const mn_module_ops no_bw = {.kind = "NoBackward", .forward = no_backward_forward};
+    mn_module *nb;
+    ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
+    net = net_new(SEQ(linear(3, 3), nb), 1);
+    mn_tensor *x = tensor_new(2, (int64_t[]){2, 3});
+    const mn_tensor *y;
+    ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_ARG);
+    ck_assert_msg(has("NoBackward") && has("no backward"), "message: %s", mn_last_error());
+    mn_network_destroy(net);
+    /* ... and accepted where none needs to (it reads the data, no weights before it). */
+    ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
+    net = net_new(SEQ(nb, linear(3, 3)), 1);
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    mn_tensor *dy = tensor_new(2, (int64_t[]){2, 3});
+    ck_assert_ok(mn_network_backward(net, dy));
+    mn_network_destroy(net);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+
+    /* Malformed kinds and arguments are refused by the constructors. */
+    mn_module_ops bad = no_bw;
+    ck_assert_int_eq(mn_bond_create(&m, NULL, NULL, 1), MN_ERR_ARG);
+    bad.kind = "3x";
+    ck_assert_int_eq(mn_bond_create(&m, &bad, NULL, 1), MN_ERR_ARG);
+    ck_assert_msg(has("identifier"), "message: %s", mn_last_error());
+    bad.kind = "Ok";
+    ck_assert_int_eq(mn_bond_create(&m, &bad, NULL, -1), MN_ERR_ARG);
+    ck_assert_int_eq(mn_bond_create(&m, &bad, NULL, NAN), MN_ERR_ARG);
+    bad.arity = -2;
+    ck_assert_int_eq(mn_bond_create(&m, &bad, NULL, 1), MN_ERR_ARG);
+    bad.arity = 1;
+    bad.init = unit_init;
+    ck_assert_int_eq(mn_bond_create(&m, &bad, NULL, 1), MN_ERR_ARG);
+    ck_assert_msg(has("mn_atom_create"), "message: %s", mn_last_error());
+    const mn_norm *fro;
+    ck_assert_ok(mn_norm_lookup("frobenius", &fro));
+    ck_assert_int_eq(mn_atom_create(&m, &bad, NULL, 3, 0, fro, 1), MN_ERR_ARG);
+    ck_assert_int_eq(mn_atom_create(&m, &bad, NULL, 3, 3, NULL, 1), MN_ERR_ARG);
+    bad.init = NULL;
+    ck_assert_int_eq(mn_atom_create(&m, &bad, NULL, 3, 3, fro, 1), MN_ERR_ARG);
+    ck_assert_msg(has("no init"), "message: %s", mn_last_error());
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
+/* Every built-in kind prints in its text form, and the text builds it back. */
+START_TEST(test_kind_registry_and_text)
+{
+    static const struct {
+        const char *kind;
+        int argc;
+        double args[2];
+        const char *text;
+    } built_in[] = {
+        {"Linear", 2, {3, 4}, "Linear(3, 4)"}, {"Embed", 2, {10, 4}, "Embed(10, 4)"},
+        {"Identity", 0, {0}, "Identity"},      {"ReLU", 0, {0}, "ReLU"},
+        {"GELU", 0, {0}, "GELU"},              {"Abs", 0, {0}, "Abs"},
+        {"Mul", 1, {-0.7}, "Mul(-0.7)"},       {"Add", 0, {0}, "Add"},
+        {"Flatten", 0, {0}, "Flatten"},        {"Mean", 0, {0}, "Mean"},
+        {"MeanSubtract", 0, {0}, "MeanSubtract"}, {"RMSDivide", 0, {0}, "RMSDivide"},
+        {"LayerNorm", 0, {0}, NULL},
+    };
+    const size_t n_built_in = sizeof built_in / sizeof built_in[0];
+    ck_assert_uint_ge(mn_module_maker_count(), n_built_in);
+    for (size_t i = 0; i < n_built_in; i++) {
+        ck_assert_str_eq(mn_module_maker_at(i)->kind, built_in[i].kind);
+        ck_assert_ptr_nonnull(strstr(mn_module_kind_names(), built_in[i].kind));
+        mn_module *m, *again;
+        ck_assert_ok(mn_module_make(&m, built_in[i].kind, built_in[i].argc, built_in[i].args));
+        ck_assert_str_eq(mn_module_kind(m), built_in[i].kind);
+        char text[64], back[64];
+        if (!built_in[i].text) { /* a compound: the graph language prints those */
+            ck_assert_int_eq(mn_module_print(m, text, sizeof text), MN_ERR_UNSUPPORTED);
+            mn_module_destroy(m);
+            continue;
+        }
+        ck_assert_ok(mn_module_print(m, text, sizeof text));
+        ck_assert_str_eq(text, built_in[i].text);
+        ck_assert_ok(mn_module_parse(&again, text));
+        ck_assert_ok(mn_module_print(again, back, sizeof back));
+        ck_assert_str_eq(back, text);
+        ck_assert_double_eq(mn_module_sensitivity(again), mn_module_sensitivity(m));
+        ck_assert_double_eq(mn_module_mass(again), mn_module_mass(m));
+        mn_module_destroy(m);
+        mn_module_destroy(again);
+    }
+    /* Numbers read back exactly. */
+    mn_module *m;
+    char text[64];
+    const double thirds = 1.0 / 3;
+    ck_assert_ok(mn_module_make(&m, "Mul", 1, &thirds));
+    ck_assert_ok(mn_module_print(m, text, sizeof text));
+    mn_module_destroy(m);
+    ck_assert_ok(mn_module_parse(&m, text));
+    ck_assert_double_eq(mn_module_sensitivity(m), thirds);
+    ck_assert_int_eq(mn_module_print(m, text, 5), MN_ERR_ARG); /* too small a buffer */
+    mn_module_destroy(m);
+    ck_assert_ok(mn_module_parse(&m, "  Linear ( 3 ,4 )  "));
+    ck_assert_ok(mn_module_print(m, text, sizeof text));
+    ck_assert_str_eq(text, "Linear(3, 4)");
+    mn_module_destroy(m);
+    ck_assert_ok(mn_module_parse(&m, "ReLU()"));
+    mn_module_destroy(m);
+
+    /* Wrong kinds, counts, values and syntax. */
+    static const struct {
+        const char *text;
+        mn_status st;
+        const char *why;
+    } bad[] = {
+        {"Foo(1)", MN_ERR_ARG, "unknown module kind 'Foo'"},
+        {"Linear(3)", MN_ERR_ARG, "takes 2 arguments"},
+        {"Linear(2.5, 3)", MN_ERR_ARG, "not a positive integer"},
+        {"Linear(0, 3)", MN_ERR_ARG, "not a positive integer"},
+        {"Mul(inf)", MN_ERR_ARG, "not finite"},
+        {"ReLU(1)", MN_ERR_ARG, "takes 0 arguments"},
+        {"Linear(3,)", MN_ERR_FORMAT, "expected a number"},
+        {"Linear(3 4)", MN_ERR_FORMAT, "expected ',' or ')'"},
+        {"Linear(3, 4", MN_ERR_FORMAT, "expected ',' or ')'"},
+        {"ReLU x", MN_ERR_FORMAT, "unexpected 'x'"},
+        {"", MN_ERR_FORMAT, "expected a kind name"},
+        {"(ReLU)", MN_ERR_FORMAT, "expected a kind name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m = (mn_module *)&m;
+        ck_assert_msg(mn_module_parse(&m, bad[i].text) == bad[i].st, "'%s': %s", bad[i].text,
+                      mn_last_error());
+        ck_assert_ptr_null(m);
+        ck_assert_msg(has(bad[i].why), "'%s': %s", bad[i].text, mn_last_error());
+    }
+
+    /* A kind the program registers is known by name from then on. */
+    size_t before = mn_module_maker_count();
+    ck_assert_int_eq(mn_module_parse(&m, "Poly(0, 1, 0.5)"), MN_ERR_ARG);
+    ck_assert_ok(mn_module_register(&poly_maker));
+    ck_assert_uint_eq(mn_module_maker_count(), before + 1);
+    const mn_module_maker *mk;
+    ck_assert_ok(mn_module_lookup("Poly", &mk));
+    ck_assert_ptr_eq(mk, &poly_maker);
+    ck_assert_ptr_nonnull(strstr(mn_module_kind_names(), "Poly"));
+    ck_assert_ok(mn_module_parse(&m, "Poly(0, 1, 0.5)"));
+    ck_assert_ok(mn_module_print(m, text, sizeof text));
+    ck_assert_str_eq(text, "Poly(0, 1, 0.5)");
+    mn_module_destroy(m);
+    ck_assert_int_eq(mn_module_parse(&m, "Poly(1, 2, 3, 4, 5, 6, 7, 8, 9)"), MN_ERR_ARG);
+    ck_assert_msg(has("takes 1 to 8 arguments"), "message: %s", mn_last_error());
+    ck_assert_int_eq(mn_module_register(&poly_maker), MN_ERR_ARG);
+    ck_assert_msg(has("already registered"), "message: %s", mn_last_error());
+    mn_module_maker bad_maker = poly_maker;
+    bad_maker.kind = "Linear";
+    ck_assert_int_eq(mn_module_register(&bad_maker), MN_ERR_ARG);
+    bad_maker.kind = "two words";
+    ck_assert_int_eq(mn_module_register(&bad_maker), MN_ERR_ARG);
+    bad_maker.kind = "Fine";
+    bad_maker.min_args = 3;
+    bad_maker.max_args = 2;
+    ck_assert_int_eq(mn_module_register(&bad_maker), MN_ERR_ARG);
+    bad_maker.min_args = 0;
+    bad_maker.make = NULL;
+    ck_assert_int_eq(mn_module_register(&bad_maker), MN_ERR_ARG);
+    ck_assert_int_eq(mn_module_register(NULL), MN_ERR_ARG);
+    ck_assert_uint_eq(mn_module_maker_count(), before + 1);
+}
+END_TEST
+
+/* Allocations the library makes while `counting` is set: this executable's
+ * malloc family forwards to glibc's and counts the calls made from this
+ * executable's code, which holds the library (linked statically here); the
+ * shared libraries' own (libgomp allocates a thread team at every BLIS call)
+ * are not the library's to avoid. Not under ASan, which brings its own
+ * allocator (the pointer checks below still run there). */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define COUNTS_ALLOCATIONS 1
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+static volatile int counting;
+static long allocations;
+extern const char __executable_start[], etext[]; /* this executable's code (GNU ld) */
+#define COUNT()                                                                                    \
+    do {                                                                                           \
+        const char *from = __builtin_return_address(0);                                            \
+        if (counting && from >= __executable_start && from < etext)                                \
+            __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);                                 \
+    } while (0)
+void *malloc(size_t n)
+{
+    COUNT();
+    return __libc_malloc(n);
+}
+void *calloc(size_t k, size_t n)
+{
+    COUNT();
+    return __libc_calloc(k, n);
+}
+void *realloc(void *p, size_t n)
+{
+    COUNT();
+    return __libc_realloc(p, n);
+}
+void *aligned_alloc(size_t a, size_t n)
+{
+    COUNT();
+    return __libc_memalign(a, n);
+}
+void *memalign(size_t a, size_t n)
+{
+    COUNT();
+    return __libc_memalign(a, n);
+}
+int posix_memalign(void **p, size_t a, size_t n)
+{
+    COUNT();
+    *p = __libc_memalign(a, n);
+    return *p || !n ? 0 : 12; /* ENOMEM */
+}
+#else
+#define COUNTS_ALLOCATIONS 0
+static volatile int counting;
+static long allocations;
+#endif
+
+static mn_module *embedless_mean(void) { return bond(mn_mean); }
+
+typedef struct out_ptrs {
+    int n;
+    const float *data[64];
+} out_ptrs;
+
+static mn_status record_outputs(void *ctx, const mn_module_visit *v)
+{
+    out_ptrs *o = ctx;
+    for (int k = 0; k < v->n_outputs && o->n < 64; k++)
+        o->data[o->n++] = v->outputs[k]->data;
+    return MN_OK;
+}
+
+/* The network owns every activation and reuses it: outputs stay where they
+ * were from step to step, a smaller batch after a larger one fits the
+ * memory already there, and forward, loss and backward allocate nothing once
+ * the shapes were seen (counted where the allocator can be, see above). */
+START_TEST(test_activation_memory_is_the_networks)
+{
+    mn_module *root = SEQ(linear(16, 8), bond(mn_layer_norm), bond(mn_gelu),
+                          sum(bond(mn_identity), linear(16, 16)), embedless_mean(),
+                          linear(5, 16));
+    mn_network *net = net_new(root, 4);
+    mn_network_keep_input_grad(net, true);
+    mn_tensor *big = tensor_new(3, (int64_t[]){32, 3, 8}), *x = tensor_new(3, (int64_t[]){6, 3, 8});
+    mn_tensor *dy = tensor_new(2, (int64_t[]){6, 5});
+    int32_t labels[6] = {0, 1, 2, 3, 4, 0};
+    mn_rng r;
+    mn_rng_seed(&r, 2);
+    fill_normal(big, &r, 1);
+    fill_normal(x, &r, 1);
+    const mn_tensor *y;
+    out_ptrs first = {0}, later;
+    const float *dx_first = NULL;
+    for (int step = 0; step < 6; step++) {
+        if (step > 2)
+            counting = 1;
+        mn_status st = mn_network_forward(net, step == 1 ? big : x, &y);
+        counting = 0;
+        ck_assert_ok(st);
+        if (step == 1)
+            continue; /* the larger batch grows the memory once */
+        later = (out_ptrs){0};
+        ck_assert_ok(mn_network_visit(net, record_outputs, &later));
+        double loss;
+        counting = step > 2;
+        mn_network_zero_grad(net);
+        st = mn_loss_cross_entropy(y, labels, &loss, dy, NULL);
+        if (st == MN_OK)
+            st = mn_network_backward(net, dy);
+        counting = 0;
+        ck_assert_ok(st);
+        const mn_tensor *dx = mn_network_input_grad(net);
+        ck_assert_ptr_nonnull(dx);
+        if (step == 2) { /* after the larger batch: the layout every later step keeps */
+            first = later;
+            dx_first = dx->data;
+        }
+        if (step > 2) {
+            ck_assert_int_eq(later.n, first.n);
+            for (int i = 0; i < first.n; i++)
+                ck_assert_ptr_eq(later.data[i], first.data[i]);
+            ck_assert_ptr_eq(dx->data, dx_first);
+        }
+        /* a step of the weights between, as training does */
+        float *w = mn_network_weights(net);
+        for (int64_t i = 0; i < mn_network_param_count(net); i++)
+            w[i] -= 1e-3f * mn_network_grads(net)[i];
+    }
+    ck_assert_int_gt(first.n, 8);
+    ck_assert_msg(allocations == 0, "%ld allocations in three steps of forward, loss and backward",
+                  allocations);
+    if (verbose())
+        printf("  allocations counted: %s\n", COUNTS_ALLOCATIONS ? "yes" : "no (ASan)");
+    mn_tensor_destroy(big);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_network_destroy(net);
+}
+END_TEST
+
+/* Asking for the input's gradient between forward and backward works: the
+ * memory for it is laid out either way. */
+START_TEST(test_input_grad_asked_after_forward)
+{
+    const fd_case c = {"Sum of 3", b_sum_three, 2, {3, 5}, IN_NORMAL, true, false};
+    probe *p = probe_make(&c, 61);
+    double want[15];
+    probe_analytic(p, NULL, want);
+    mn_network_keep_input_grad(p->net, false);
+    const mn_tensor *y;
+    ck_assert_ok(mn_network_forward(p->net, p->x, &y));
+    mn_network_keep_input_grad(p->net, true);
+    mn_network_zero_grad(p->net);
+    ck_assert_ok(mn_network_backward(p->net, p->r));
+    const mn_tensor *dx = mn_network_input_grad(p->net);
+    ck_assert_ptr_nonnull(dx);
+    for (int i = 0; i < 15; i++)
+        ck_assert_float_eq(dx->data[i], (float)want[i]);
+    probe_free(p);
+}
+END_TEST
+
+/* Changes of norm and mass after the network was made are counted. */
+START_TEST(test_revision_counts_changes)
+{
+    mn_module *L = linear(4, 4), *M = linear(4, 4);
+    mn_module *S = SEQ(L, bond(mn_relu), M);
+    ck_assert_ok(mn_module_set_norm(L, "frobenius")); /* before: not counted */
+    mn_network *net = net_new(S, 1);
+    uint64_t r0 = mn_network_revision(net);
+    ck_assert_ok(mn_module_set_norm(L, "frobenius")); /* the same norm: no change */
+    ck_assert_uint_eq(mn_network_revision(net), r0);
+    ck_assert_ok(mn_module_set_norm(M, "l1-linf"));
+    ck_assert_uint_eq(mn_network_revision(net), r0 + 1);
+    ck_assert_ok(mn_module_set_mass(M, 3));
+    ck_assert_uint_eq(mn_network_revision(net), r0 + 2);
+    ck_assert_int_eq(mn_module_set_mass(M, -1), MN_ERR_ARG); /* refused: no change */
+    ck_assert_uint_eq(mn_network_revision(net), r0 + 2);
+    mn_network_destroy(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("modules");
@@ -2304,6 +3032,11 @@ int main(void)
     tcase_add_test(tc, test_determinism);
     tcase_add_test(tc, test_clone_and_power_are_independent);
     tcase_add_test(tc, test_visit_tree_and_outputs);
+    tcase_add_test(tc, test_custom_kinds);
+    tcase_add_test(tc, test_kind_registry_and_text);
+    tcase_add_test(tc, test_activation_memory_is_the_networks);
+    tcase_add_test(tc, test_input_grad_asked_after_forward);
+    tcase_add_test(tc, test_revision_counts_changes);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -94,6 +94,22 @@ static void check_lmo_properties(const mn_norm *n, const mn_mat *G, uint64_t see
     mn_mat_free(&L);
 }
 
+/* Every registered norm, then members of the schatten-P family: the suites
+ * that run on "every norm" run on these. */
+static const char *const family_members[] = {"schatten-1.5", "schatten-3"};
+#define N_MEMBERS (sizeof family_members / sizeof family_members[0])
+
+static size_t every_norm_count(void) { return mn_norm_count() + N_MEMBERS; }
+
+static const mn_norm *every_norm(size_t i)
+{
+    if (i < mn_norm_count())
+        return mn_norm_at(i);
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup(family_members[i - mn_norm_count()], &n));
+    return n;
+}
+
 START_TEST(test_lmo_properties_every_norm)
 {
     for (size_t k = 0; k < mn_norm_count(); k++) {
@@ -286,8 +302,8 @@ END_TEST
 
 START_TEST(test_zero_and_nonfinite)
 {
-    for (size_t k = 0; k < mn_norm_count(); k++) {
-        const mn_norm *n = mn_norm_at(k);
+    for (size_t k = 0; k < every_norm_count(); k++) {
+        const mn_norm *n = every_norm(k);
         mn_mat Z, O;
         ck_assert_ok(mn_mat_alloc(&Z, MN_F32, 4, 3));
         ck_assert_ok(mn_mat_alloc(&O, MN_F32, 4, 3));
@@ -419,8 +435,8 @@ START_TEST(test_every_norm_over_the_whole_range)
                                    {-1072, -1060, -1040, -1022, -1000, -540, 540, 1000, 1022}};
     static const int64_t ext_shapes[][2] = {{3, 5}, {5, 3}, {1, 4}, {4, 1}, {4, 4}};
     failures f = {0, ""};
-    for (size_t k = 0; k < mn_norm_count(); k++) {
-        const mn_norm *n = mn_norm_at(k);
+    for (size_t k = 0; k < every_norm_count(); k++) {
+        const mn_norm *n = every_norm(k);
         for (int dt = MN_F32; dt <= MN_F64; dt++)
             for (size_t si = 0; si < sizeof ext_shapes / sizeof ext_shapes[0]; si++)
                 for (int ei = 0; ei < 9; ei++) {
@@ -564,6 +580,256 @@ START_TEST(test_against_numpy_fixture)
 }
 END_TEST
 
+/* ---- schatten-P -------------------------------------------------------- */
+
+/* The LMO properties at several p, p = 1, 2, ∞ included (those are the
+ * nuclear, Frobenius and spectral norms), on every shape, both dtypes and
+ * every kind of test matrix (a 1/k spectrum too). */
+START_TEST(test_schatten_lmo_properties)
+{
+    static const char *ps[] = {"schatten-1", "schatten-1.25", "schatten-1.5", "schatten-2",
+                               "schatten-3", "schatten-4", "schatten-8", "schatten-inf"};
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        const mn_norm *n;
+        ck_assert_ok(mn_norm_lookup(ps[k], &n));
+        for (size_t s = 0; s < N_SHAPES; s++)
+            for (int dt = MN_F32; dt <= MN_F64; dt++)
+                for (int kind = TM_GAUSSIAN; kind <= TM_POWER_LAW; kind++) {
+                    uint64_t seed = 7000 + 1000 * k + 10 * s + (uint64_t)dt + 100 * (uint64_t)kind;
+                    mn_mat G = tm_make((tm_kind)kind, (mn_dtype)dt, shapes[s][0], shapes[s][1],
+                                       seed);
+                    check_lmo_properties(n, &G, seed + 7);
+                    mn_mat_free(&G);
+                }
+    }
+}
+END_TEST
+
+/* ‖σ‖_r from the singular values LAPACK gives the test utilities. */
+static double sigma_norm(const mn_mat *A, double r)
+{
+    double *sv = tm_singular_values(A), s = 0;
+    int64_t k = A->rows < A->cols ? A->rows : A->cols;
+    for (int64_t i = 0; i < k; i++)
+        s += isinf(r) ? 0 : pow(sv[i], r);
+    double v = isinf(r) ? sv[0] : pow(s, 1 / r);
+    free(sv);
+    return v;
+}
+
+START_TEST(test_schatten_values_and_names)
+{
+    /* p = 1, 2, ∞ are the nuclear, Frobenius and spectral norms themselves. */
+    static const struct {
+        const char *member, *same;
+    } same[] = {{"schatten-1", "nuclear"},     {"schatten-1.0", "nuclear"},
+                {"schatten-2", "frobenius"},   {"schatten-inf", "l2-l2"},
+                {"schatten-infinity", "spectral"}};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        const mn_norm *a, *b;
+        ck_assert_ok(mn_norm_lookup(same[i].member, &a));
+        ck_assert_ok(mn_norm_lookup(same[i].same, &b));
+        ck_assert_msg(a == b, "%s is %s, not %s", same[i].member, a->name, b->name);
+    }
+    /* One member per p, named canonically. */
+    const mn_norm *n3, *m;
+    ck_assert_ok(mn_norm_lookup("schatten-3", &n3));
+    ck_assert_str_eq(n3->name, "schatten-3");
+    ck_assert_ok(mn_norm_lookup("schatten-3.0", &m));
+    ck_assert_ptr_eq(m, n3);
+    ck_assert_ok(mn_norm_lookup("schatten-3e0", &m));
+    ck_assert_ptr_eq(m, n3);
+    ck_assert_ok(mn_norm_lookup("schatten-1.5", &m));
+    ck_assert_str_eq(m->name, "schatten-1.5");
+    ck_assert(!m->uses_polar);
+    ck_assert_ptr_nonnull(strstr(mn_norm_names(), "schatten-P"));
+
+    /* By hand: σ = (4, 3) for [[3, 0, 0], [0, 4, 0]] (q = 3/2 for p = 3). */
+    double a[] = {3, 0, 0, 0, 4, 0};
+    mn_mat A = mn_mat_view(MN_F64, a, 2, 3);
+    double v, d;
+    ck_assert_ok(mn_norm_value(n3, &A, &v));
+    ck_assert_ok(mn_norm_dual(n3, &A, &d));
+    ck_assert_double_eq_tol(v, cbrt(64 + 27), 1e-14);
+    double dq = pow(pow(4, 1.5) + pow(3, 1.5), 1 / 1.5);
+    ck_assert_double_eq_tol(d, dq, 1e-14);
+    double o[6];
+    mn_mat O = mn_mat_view(MN_F64, o, 2, 3);
+    ck_assert_ok(mn_norm_lmo(n3, &O, &A, NULL)); /* diag(σ^(q-1)) / ‖σ‖_q^(q-1) */
+    double scale = pow(dq, 0.5);
+    double want[] = {sqrt(3) / scale, 0, 0, 0, 2 / scale, 0};
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(o[i], want[i], 1e-14);
+
+    /* Against singular values computed apart, at several p. */
+    static const double ps[] = {1.25, 1.5, 3, 4, 8};
+    mn_mat G = tm_make(TM_POWER_LAW, MN_F64, 7, 11, 5);
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "schatten-%g", ps[i]);
+        ck_assert_ok(mn_norm_lookup(name, &m));
+        double q = ps[i] / (ps[i] - 1);
+        ck_assert_ok(mn_norm_value(m, &G, &v));
+        ck_assert_ok(mn_norm_dual(m, &G, &d));
+        ck_assert_double_eq_tol(v, sigma_norm(&G, ps[i]), 1e-12 * v);
+        ck_assert_double_eq_tol(d, sigma_norm(&G, q), 1e-12 * d);
+    }
+    /* Between the named cases the values are monotone in p: ‖σ‖_p decreases. */
+    double prev = INFINITY;
+    static const char *up[] = {"schatten-1", "schatten-1.5", "schatten-2", "schatten-3",
+                               "schatten-8", "schatten-inf"};
+    for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+        ck_assert_ok(mn_norm_lookup(up[i], &m));
+        ck_assert_ok(mn_norm_value(m, &G, &v));
+        ck_assert_msg(v < prev, "%s: %.17g is not below %.17g", up[i], v, prev);
+        prev = v;
+    }
+    mn_mat_free(&G);
+
+    /* Bad parameters are refused, with the reason. */
+    static const char *bad[] = {"schatten-0.5", "schatten-0", "schatten--2", "schatten-",
+                                "schatten-x", "schatten-3x", "schatten-nan"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(mn_norm_lookup(bad[i], &m), MN_ERR_ARG);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(strstr(mn_last_error(), "schatten-P"), "%s: '%s'", bad[i], mn_last_error());
+    }
+    ck_assert_ptr_nonnull(strstr((mn_norm_lookup("schatten-0.5", &m), mn_last_error()), "below 1"));
+}
+END_TEST
+
+/* ---- norms a program registers ----------------------------------------- */
+
+/* 2·‖A‖_F: dual ‖G‖_F/2, lmo G/(2‖G‖_F). A norm defined outside the library. */
+static double fro(const mn_mat *A)
+{
+    double s = 0;
+    for (int64_t i = 0; i < A->rows; i++)
+        for (int64_t j = 0; j < A->cols; j++)
+            s += mn_mat_get(A, i, j) * mn_mat_get(A, i, j);
+    return sqrt(s);
+}
+
+static double scale_of(const mn_norm *n) { return n->params ? *(const double *)n->params : 2; }
+
+static mn_status sf_value(const mn_norm *n, const mn_mat *A, double *out)
+{
+    *out = scale_of(n) * fro(A);
+    return MN_OK;
+}
+
+static mn_status sf_dual(const mn_norm *n, const mn_mat *G, double *out)
+{
+    *out = fro(G) / scale_of(n);
+    return MN_OK;
+}
+
+static mn_status sf_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
+                        const mn_polar_provider *polar)
+{
+    (void)polar;
+    double f = fro(G) * scale_of(n);
+    for (int64_t i = 0; i < G->rows; i++)
+        for (int64_t j = 0; j < G->cols; j++)
+            mn_mat_set(out, i, j, mn_mat_get(G, i, j) / f);
+    return MN_OK;
+}
+
+static const mn_norm twice_fro = {.name = "twice-fro", .title = "2·Frobenius",
+                                  .value = sf_value, .dual = sf_dual, .lmo = sf_lmo};
+
+/* The family scaledfro-C: C·‖A‖_F for C > 0. */
+static mn_status sf_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    char *end;
+    double c = strtod(param, &end);
+    if (end == param || *end || !(c > 0) || isinf(c))
+        return mn_set_error(MN_ERR_ARG, "scaledfro-C: C = '%s' must be a number > 0", param);
+    *(double *)params = c;
+    *same_as = c == 1 ? "frobenius" : NULL;
+    snprintf(name, cap, "scaledfro-%g", c);
+    return MN_OK;
+}
+
+static const mn_norm_family scaled_fro = {
+    .prefix = "scaledfro", .pattern = "scaledfro-C", .params_size = sizeof(double),
+    .parse = sf_parse,
+    .norm = {.title = "C·Frobenius", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}};
+
+START_TEST(test_register_norms)
+{
+    size_t before = mn_norm_count();
+    ck_assert_ok(mn_norm_register(&twice_fro));
+    ck_assert_uint_eq(mn_norm_count(), before + 1);
+    ck_assert_ptr_eq(mn_norm_at(before), &twice_fro);
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("twice-fro", &n));
+    ck_assert_ptr_eq(n, &twice_fro);
+    ck_assert_ptr_nonnull(strstr(mn_norm_names(), "twice-fro"));
+    /* the property tests hold for it, through the library's checked calls */
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 5, 7, 3);
+    check_lmo_properties(n, &G, 4);
+    /* an atom takes it by name */
+    mn_module *L;
+    ck_assert_ok(mn_linear(&L, 3, 4));
+    ck_assert_ok(mn_module_set_norm(L, "twice-fro"));
+    ck_assert_ptr_eq(mn_module_norm(L), &twice_fro);
+    mn_module_destroy(L);
+
+    /* Refused: taken names, aliases, refused pairs, family members, bad names,
+     * missing functions. */
+    static const struct {
+        const char *name, *why;
+    } bad[] = {{"twice-fro", "taken"},          {"rms-rms", "taken"},
+               {"spectral", "taken"},           {"linf-l1", "refused"},
+               {"schatten-7", "family"},        {"3d", "not a norm name"},
+               {"a b", "not a norm name"},      {"", "not a norm name"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mn_norm copy = twice_fro;
+        copy.name = bad[i].name;
+        ck_assert_int_eq(mn_norm_register(&copy), MN_ERR_ARG);
+        ck_assert_msg(strstr(mn_last_error(), bad[i].why), "%s: '%s'", bad[i].name,
+                      mn_last_error());
+    }
+    mn_norm no_lmo = twice_fro;
+    no_lmo.name = "no-lmo";
+    no_lmo.lmo = NULL;
+    ck_assert_int_eq(mn_norm_register(&no_lmo), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "lmo"));
+    ck_assert_int_eq(mn_norm_register(NULL), MN_ERR_ARG);
+    ck_assert_uint_eq(mn_norm_count(), before + 1);
+
+    /* A family: members by parameter, one per canonical name, and its own
+     * refusals. */
+    ck_assert_ok(mn_norm_family_register(&scaled_fro));
+    const mn_norm *a, *b;
+    ck_assert_ok(mn_norm_lookup("scaledfro-3", &a));
+    ck_assert_ok(mn_norm_lookup("scaledfro-3.0", &b));
+    ck_assert_ptr_eq(a, b);
+    ck_assert_str_eq(a->name, "scaledfro-3");
+    ck_assert_ok(mn_norm_lookup("scaledfro-1", &b));
+    ck_assert_str_eq(b->name, "frobenius");
+    check_lmo_properties(a, &G, 5);
+    double v;
+    double g1[] = {3, 4};
+    mn_mat V = mn_mat_view(MN_F64, g1, 1, 2);
+    ck_assert_ok(mn_norm_value(a, &V, &v));
+    ck_assert_double_eq_tol(v, 15, 1e-14);
+    ck_assert_int_eq(mn_norm_lookup("scaledfro--1", &a), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "must be a number > 0"));
+    ck_assert_ptr_nonnull(strstr(mn_norm_names(), "scaledfro-C"));
+    mn_norm_family dup = scaled_fro;
+    ck_assert_int_eq(mn_norm_family_register(&dup), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "taken"));
+    dup.prefix = "frobenius";
+    ck_assert_int_eq(mn_norm_family_register(&dup), MN_ERR_ARG);
+    dup.prefix = "bad-prefix";
+    ck_assert_int_eq(mn_norm_family_register(&dup), MN_ERR_ARG);
+    mn_mat_free(&G);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norms");
@@ -580,6 +846,9 @@ int main(void)
     tcase_add_test(tc, test_every_norm_over_the_whole_range);
     tcase_add_test(tc, test_subnormal_and_overflowing_examples);
     tcase_add_test(tc, test_against_numpy_fixture);
+    tcase_add_test(tc, test_schatten_lmo_properties);
+    tcase_add_test(tc, test_schatten_values_and_names);
+    tcase_add_test(tc, test_register_norms);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -802,6 +802,38 @@ START_TEST(test_overflowing_step_changes_nothing)
 }
 END_TEST
 
+/* A norm or a mass changed after the solver was made is used from the next
+ * step: the step equals that of a solver made after the change. */
+START_TEST(test_solver_sees_later_changes)
+{
+    mn_network *a = make_net(3, 7), *b = make_net(3, 7);
+    mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
+    mn_solver *sa = make_solver(a, &cfg);
+    double before[3];
+    memcpy(before, mn_solver_targets(sa), sizeof before);
+    /* the same changes: on a after its solver exists, on b before */
+    mn_network *nets[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_ok(mn_module_set_norm((mn_module *)mn_network_atom(nets[i], 1), "l1-linf"));
+        ck_assert_ok(mn_module_set_mass((mn_module *)mn_network_atom(nets[i], 2), 2));
+    }
+    mn_solver *sb = make_solver(b, &cfg);
+    fill_grads(a, 3);
+    fill_grads(b, 3);
+    ck_assert_ok(mn_solver_step(sa, a));
+    ck_assert_ok(mn_solver_step(sb, b));
+    int64_t n = mn_network_param_count(a);
+    ck_assert_mem_eq(mn_network_weights(a), mn_network_weights(b), (size_t)n * sizeof(float));
+    ck_assert_mem_eq(mn_solver_targets(sa), mn_solver_targets(sb), 3 * sizeof(double));
+    /* masses 1, 1, 2: the last layer's share went up */
+    ck_assert_double_gt(mn_solver_targets(sa)[2], before[2]);
+    mn_solver_destroy(sa);
+    mn_solver_destroy(sb);
+    mn_network_destroy(a);
+    mn_network_destroy(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -823,6 +855,7 @@ int main(void)
     tcase_add_test(tc, test_shared_atoms_match_serial);
     tcase_add_test(tc, test_nonfinite_gradient_changes_nothing);
     tcase_add_test(tc, test_overflowing_step_changes_nothing);
+    tcase_add_test(tc, test_solver_sees_later_changes);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -51,14 +51,21 @@ START_TEST(test_documented_bands_are_measured)
 }
 END_TEST
 
+/* An input singular value's ratio σ/‖G‖_F and where the scalar map takes it. */
+typedef struct {
+    double ratio, out;
+} mapped;
+
 static int cmp_desc(const void *a, const void *b)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    double x = ((const mapped *)a)->out, y = ((const mapped *)b)->out;
     return (x < y) - (x > y);
 }
 
 /* Output singular values equal the scalar map of the input's (sorted), to a
- * tolerance that reflects fp32 rounding through the steps. */
+ * tolerance that reflects fp32 rounding through the steps. The map is not
+ * monotone (a tiny σ can land above a large one's image), so each output is
+ * paired with the input it came from when the band is checked. */
 static void check_against_scalar_map(const mn_polar_method *m, const mn_mat *G, const mn_mat *X,
                                      const char *what)
 {
@@ -68,19 +75,19 @@ static void check_against_scalar_map(const mn_polar_method *m, const mn_mat *G, 
     for (int64_t i = 0; i < k; i++)
         fro += sg[i] * sg[i];
     fro = sqrt(fro);
-    double *expect = malloc((size_t)k * sizeof(double));
+    mapped *expect = malloc((size_t)k * sizeof *expect);
     for (int64_t i = 0; i < k; i++)
-        expect[i] = fabs(scalar_map(m, m->default_steps, sg[i] / fro));
-    qsort(expect, (size_t)k, sizeof(double), cmp_desc);
+        expect[i] = (mapped){sg[i] / fro, fabs(scalar_map(m, m->default_steps, sg[i] / fro))};
+    qsort(expect, (size_t)k, sizeof *expect, cmp_desc);
     double tol = X->dtype == MN_F32 ? 2e-3 : 1e-9;
     for (int64_t i = 0; i < k; i++) {
-        ck_assert_msg(fabs(sx[i] - expect[i]) <= tol,
+        ck_assert_msg(fabs(sx[i] - expect[i].out) <= tol,
                       "%s on %s %lldx%lld %s: σ_%lld = %.6f, scalar map gives %.6f", m->name, what,
                       (long long)G->rows, (long long)G->cols, mn_dtype_name(G->dtype), (long long)i,
-                      sx[i], expect[i]);
+                      sx[i], expect[i].out);
         ck_assert_msg(sx[i] <= m->sup + tol, "%s on %s: σ = %.6f above sup %.4f", m->name, what,
                       sx[i], m->sup);
-        if (sg[i] / fro >= m->band_min_ratio)
+        if (expect[i].ratio >= m->band_min_ratio)
             ck_assert_msg(sx[i] >= m->band_lo - tol && sx[i] <= m->band_hi + tol,
                           "%s on %s: σ = %.6f outside band [%.4f, %.4f]", m->name, what, sx[i],
                           m->band_lo, m->band_hi);
@@ -552,8 +559,89 @@ START_TEST(test_flush_to_zero_on)
 }
 END_TEST
 
+/* A method registered by the program (main registers it before the suite
+ * runs, so every test above that walks the methods runs on it too): Muon's
+ * quintic for 7 steps, its band measured on the scalar map (NumPy, the same
+ * grids as test_documented_bands_are_measured: [0.68183, 1.13436] over
+ * σ/‖G‖_F in [0.01, 1], sup 1.20237), rounded outward. */
+static const double quintic[][3] = {{3.4445, -4.7750, 2.0315}};
+static const mn_polar_method ns5_7 = {
+    .name = "ns5-7", .summary = "Muon's quintic x 7 (registered by the test)",
+    .n_coeffs = 1, .coeffs = quintic, .default_steps = 7, .norm_slack = 1.0,
+    .band_lo = 0.6818, .band_hi = 1.1344, .band_min_ratio = 0.01, .sup = 1.2024};
+
+START_TEST(test_registered_method)
+{
+    const mn_polar_method *m, *ns5;
+    ck_assert_ok(mn_polar_lookup("ns5-7", &m));
+    ck_assert_ptr_eq(m, &ns5_7);
+    ck_assert_ptr_eq(mn_polar_at(mn_polar_count() - 1), &ns5_7);
+    ck_assert_ptr_nonnull(strstr(mn_polar_names(), "ns5-7"));
+    /* It computes what ns5 computes at 7 steps, through mn_polar and through
+     * a spectral norm's dualization. */
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 20, 33, 8), A, B;
+    ck_assert_ok(mn_mat_alloc(&A, MN_F32, 20, 33));
+    ck_assert_ok(mn_mat_alloc(&B, MN_F32, 20, 33));
+    ck_assert_ok(mn_polar(m, 0, 1, &A, &G));
+    ck_assert_ok(mn_polar(ns5, 7, 1, &B, &G));
+    ck_assert_double_eq(tm_max_abs_diff(&A, &B), 0);
+    const mn_norm *spectral;
+    ck_assert_ok(mn_norm_lookup("l2-l2", &spectral));
+    mn_dualize_opts o = {.method = m, .threads = 1};
+    ck_assert_ok(mn_dualize(spectral, &o, &A, &G));
+    ck_assert_double_eq(tm_max_abs_diff(&A, &B), 0);
+    mn_mat_free(&A);
+    mn_mat_free(&B);
+    mn_mat_free(&G);
+
+    /* Refused: taken names, malformed entries. */
+    static const double nan_c[][3] = {{1.5, NAN, 0}};
+    struct {
+        mn_polar_method m;
+        const char *why;
+    } bad[] = {
+        {ns5_7, "taken"},
+        {ns5_7, "taken"},
+        {ns5_7, "comma"},
+        {ns5_7, "no coefficients"},
+        {ns5_7, "not finite"},
+        {ns5_7, "default_steps"},
+        {ns5_7, "norm_slack"},
+        {ns5_7, "band"},
+        {ns5_7, "band"},
+    };
+    bad[1].m.name = "svd";
+    bad[2].m.name = "a,b";
+    bad[3].m.name = "none";
+    bad[3].m.n_coeffs = 0;
+    bad[4].m.name = "nan";
+    bad[4].m.coeffs = nan_c;
+    bad[5].m.name = "zero-steps";
+    bad[5].m.default_steps = 0;
+    bad[6].m.name = "slack";
+    bad[6].m.norm_slack = 0.5;
+    bad[7].m.name = "inverted";
+    bad[7].m.band_lo = 1.2;
+    bad[8].m.name = "below-sup";
+    bad[8].m.sup = 1.0;
+    size_t before = mn_polar_count();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(mn_polar_register(&bad[i].m), MN_ERR_ARG);
+        ck_assert_msg(strstr(mn_last_error(), bad[i].why), "%s: '%s'", bad[i].m.name,
+                      mn_last_error());
+    }
+    ck_assert_int_eq(mn_polar_register(NULL), MN_ERR_ARG);
+    ck_assert_uint_eq(mn_polar_count(), before);
+}
+END_TEST
+
 int main(void)
 {
+    if (mn_polar_register(&ns5_7) != MN_OK) {
+        fprintf(stderr, "mn_polar_register: %s\n", mn_last_error());
+        return 1;
+    }
     Suite *s = suite_create("polar");
     TCase *tc = tcase_create("polar");
     tcase_set_timeout(tc, 600);
@@ -571,6 +659,7 @@ int main(void)
     tcase_add_test(tc, test_whole_range_of_each_dtype);
     tcase_add_test(tc, test_subnormal_and_huge_diagonals);
     tcase_add_test(tc, test_flush_to_zero_on);
+    tcase_add_test(tc, test_registered_method);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -292,6 +292,44 @@ START_TEST(test_train_settings_precision)
 }
 END_TEST
 
+/* The library's bench (modnorm/bench.h) in bf16: the product, the rate,
+ * the polar factor's plan fields, and bf16 gemmt refused. */
+START_TEST(test_bench_library_bf16)
+{
+    mn_bench_times t;
+    ck_assert_ok(mn_bench_product_precision(MN_BENCH_GEMM, MN_PRECISION_BF16, 64, 1, 2, &t));
+    ck_assert_double_gt(t.min, 0);
+    ck_assert_ok(mn_bench_product_precision(MN_BENCH_SYRK, MN_PRECISION_BF16, 64, 1, 2, &t));
+    ck_assert_int_eq(mn_bench_product_precision(MN_BENCH_GEMMT, MN_PRECISION_BF16, 64, 1, 2, &t),
+                     MN_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "gemmt"));
+    ck_assert_int_eq(mn_bench_product_precision(MN_BENCH_GEMM, (mn_precision)4, 64, 1, 2, &t),
+                     MN_ERR_ARG);
+    double rate = 0;
+    ck_assert_ok(mn_bench_bf16_rate(1, &rate));
+    ck_assert_double_gt(rate, 0);
+    const mn_polar_method *ns5;
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    mn_dualize_opts o = {.method = ns5, .threads = 1, .precision = MN_PRECISION_BF16};
+    mn_bench_dualize_result r;
+    ck_assert_ok(mn_bench_dualize_opts(&o, 48, 80, 2, true, &r));
+    ck_assert_int_eq(r.precision, MN_PRECISION_BF16);
+    ck_assert_int_eq(r.form, MN_POLAR_DIRECT);
+    ck_assert_double_eq(r.bf16_share, 1.0);
+    ck_assert_double_eq(r.flops_bf16, r.flops);
+    ck_assert_double_gt(r.bf16_rate, 0);
+    ck_assert_str_eq(r.impl, mn_polar_bf16_impl());
+    ck_assert_msg(r.polar_err > 0 && r.polar_err < 0.3, "polar_err %g", r.polar_err);
+    /* roofline: float32 part at the sgemm rate, bf16 part at the bf16 rate */
+    ck_assert_double_eq_tol(r.roofline, r.flops / r.bf16_rate, 1e-12 * r.roofline);
+    o.precision = MN_PRECISION_FP32;
+    ck_assert_ok(mn_bench_dualize_opts(&o, 48, 80, 1, false, &r));
+    ck_assert_double_eq(r.bf16_share, 0.0);
+    ck_assert(isnan(r.bf16_rate));
+    ck_assert_ptr_nonnull(strstr(r.impl, "BLIS"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precision");
@@ -303,6 +341,7 @@ int main(void)
     tcase_add_test(tc, test_train_precision);
     tcase_add_test(tc, test_sweep_records_precision);
     tcase_add_test(tc, test_train_settings_precision);
+    tcase_add_test(tc, test_bench_library_bf16);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -104,7 +104,8 @@ START_TEST(test_parse_lrs)
     ck_assert_double_eq(v[2], 0.5);
     free(v);
     static const char *bad[] = {"", "2^x:1", "1:0.5", "0:1", "-1", "0.1,,0.2", "a", "2^-3:",
-                                ":2", "1,2:3", "2^-1000", "nan", "inf", "1e-3:1e30"};
+                                ":2", "1,2:3", "2^-1000", "nan", "inf", "1e-3:1e30", " 0.1",
+                                "0.1 ", "0x1p-3", "1e-3x", "2^ -3", "infinity", "2^inf", "."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mn_clear_error();
         ck_assert_msg(mn_study_parse_lrs(bad[i], &v, &n) == MN_ERR_ARG, "'%s' accepted", bad[i]);
@@ -469,6 +470,7 @@ START_TEST(test_summary_divergence_and_edges)
     ck_assert(isnan(s.loss[0 * NL + 2]));
     ck_assert_double_eq(s.per_value[0].best_lr, 0.125);
     ck_assert(s.per_value[0].at_edge);
+    ck_assert_double_eq(s.per_value[0].best_lr_refined, 0.125); /* no parabola at an edge */
     mn_study_summary_free(&s);
     ck_assert_ok(mn_study_summarize("width", rows, 1, values, 1, lrs, 1, 0, &s)); /* every seed */
     ck_assert_int_eq(s.runs[0], 1);
@@ -1409,6 +1411,200 @@ START_TEST(test_sweep_ticks_any_dataset)
 }
 END_TEST
 
+/* ---- benchmarks (bench.h) and the settings' solver configuration ------------------------------ */
+
+START_TEST(test_solver_config)
+{
+    /* The preset, then every setting that overrides it. */
+    mn_train_settings s = syn_settings();
+    mn_solver_config cfg, preset;
+    ck_assert_ok(mn_train_solver_config(&s, 15, &cfg));
+    ck_assert_ok(mn_solver_preset(&preset, "muon", MN_PARAM_MODULAR));
+    ck_assert_double_eq(cfg.lr, 0.1);
+    ck_assert_double_eq(cfg.momentum, preset.momentum); /* NAN: the preset's */
+    ck_assert_int_eq(cfg.total_steps, 15);
+    ck_assert_int_eq(cfg.schedule, MN_SCHEDULE_LINEAR);
+    ck_assert_str_eq(cfg.polar.method->name, MN_FIT_DEFAULT_POLAR);
+    ck_assert_int_eq(cfg.polar.threads, 1);
+    ck_assert(!cfg.serial_atoms && cfg.modular_targets);
+    s = (mn_train_settings){.opt = "sgd", .param = MN_PARAM_SP, .lr = NAN, .momentum = 0.5,
+                            .nesterov = true, .weight_decay = 0.01,
+                            .schedule = MN_SCHEDULE_COSINE, .warmup = 3, .polar_method = "ns5",
+                            .steps = 7, .batch = 4, .threads = 2, .serial_atoms = true};
+    ck_assert_ok(mn_train_solver_config(&s, 9, &cfg));
+    ck_assert_ok(mn_solver_preset(&preset, "sgd", MN_PARAM_SP));
+    ck_assert_double_eq(cfg.lr, preset.lr);
+    ck_assert_str_eq(cfg.norm, "frobenius");
+    ck_assert(!cfg.modular_targets);
+    ck_assert_double_eq(cfg.momentum, 0.5);
+    ck_assert(cfg.nesterov && cfg.serial_atoms);
+    ck_assert_double_eq(cfg.weight_decay, 0.01);
+    ck_assert_int_eq(cfg.schedule, MN_SCHEDULE_COSINE);
+    ck_assert_int_eq(cfg.warmup, 3);
+    ck_assert_int_eq(cfg.total_steps, 9);
+    ck_assert_str_eq(cfg.polar.method->name, "ns5");
+    ck_assert_int_eq(cfg.polar.threads, 2);
+    ck_assert_int_eq(mn_train_solver_config(&s, 0, &cfg), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "total_steps 0"));
+    s.opt = "lion";
+    ck_assert_int_eq(mn_train_solver_config(&s, 9, &cfg), MN_ERR_ARG);
+    ck_assert_int_eq(mn_train_solver_config(NULL, 9, &cfg), MN_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_bench_products)
+{
+    /* BLIS's kernel set, asked before any product (BLIS not initialized yet). */
+    mn_bench_blas blas;
+    mn_bench_blas_info(&blas);
+    ck_assert(blas.version && blas.arch && blas.arch_reason && blas.arch[0]);
+    ck_assert_str_eq(mn_bench_product_name(MN_BENCH_GEMM), "gemm");
+    ck_assert_str_eq(mn_bench_product_name(MN_BENCH_SYRK), "syrk");
+    ck_assert_str_eq(mn_bench_product_name(MN_BENCH_GEMMT), "gemmt");
+    ck_assert_ptr_null(mn_bench_product_name((mn_bench_op)3));
+    ck_assert_double_eq(mn_bench_product_flops(MN_BENCH_GEMM, 1000), 2e9);
+    ck_assert_double_eq(mn_bench_product_flops(MN_BENCH_SYRK, 1000), 1e9);
+    ck_assert_double_eq(mn_bench_product_flops(MN_BENCH_GEMMT, 1000), 1e9);
+    ck_assert(isnan(mn_bench_product_flops(MN_BENCH_GEMM, 0)));
+    ck_assert(isnan(mn_bench_product_flops((mn_bench_op)-1, 8)));
+    for (int op = 0; op < 3; op++) {
+        mn_bench_times t;
+        ck_assert_ok(mn_bench_product((mn_bench_op)op, 64, 1, 3, &t));
+        ck_assert_int_eq(t.repeat, 3);
+        ck_assert(t.min > 0 && t.min <= t.median && t.median <= t.max && isfinite(t.max));
+    }
+    mn_bench_times t;
+    ck_assert_int_eq(mn_bench_product(MN_BENCH_GEMM, 64, 1, 0, &t), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "repeat 0"));
+    ck_assert_int_eq(mn_bench_product(MN_BENCH_GEMM, 0, 1, 3, &t), MN_ERR_ARG);
+    ck_assert_int_eq(mn_bench_product((mn_bench_op)3, 8, 1, 3, &t), MN_ERR_ARG);
+    double rate;
+    ck_assert_ok(mn_bench_gemm_rate(1, &rate));
+    ck_assert(rate > 1e8 && isfinite(rate)); /* any machine does 0.1 GFLOP/s */
+}
+END_TEST
+
+START_TEST(test_bench_polar)
+{
+    /* The error figure: against the exact polar factor, relative in Frobenius. */
+    mn_mat G, X;
+    ck_assert_ok(mn_mat_alloc(&G, MN_F64, 6, 9));
+    ck_assert_ok(mn_mat_alloc(&X, MN_F64, 6, 9));
+    mn_rng r;
+    mn_rng_seed(&r, 4);
+    mn_rng_fill_normal(&r, &G);
+    const mn_polar_method *svd, *ns5;
+    ck_assert_ok(mn_polar_lookup("svd", &svd));
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    ck_assert_ok(mn_polar(svd, 0, 1, &X, &G));
+    double err;
+    ck_assert_ok(mn_bench_polar_error(&X, &G, 1, &err));
+    ck_assert_double_eq(err, 0);
+    for (int64_t i = 0; i < 6; i++) /* 2·UVᵀ is off by exactly ‖UVᵀ‖ */
+        for (int64_t j = 0; j < 9; j++)
+            mn_mat_set(&X, i, j, 2 * mn_mat_get(&X, i, j));
+    ck_assert_ok(mn_bench_polar_error(&X, &G, 1, &err));
+    ck_assert_double_eq_tol(err, 1, 1e-12);
+    for (int64_t i = 0; i < 6; i++) /* a zero G: no direction, no error */
+        for (int64_t j = 0; j < 9; j++)
+            mn_mat_set(&G, i, j, 0);
+    ck_assert_ok(mn_bench_polar_error(&X, &G, 1, &err));
+    ck_assert_double_eq(err, 0);
+    mn_mat T;
+    ck_assert_ok(mn_mat_alloc(&T, MN_F64, 9, 6));
+    ck_assert_int_eq(mn_bench_polar_error(&T, &G, 1, &err), MN_ERR_SHAPE);
+    mn_mat_free(&T);
+    mn_mat_free(&G);
+    mn_mat_free(&X);
+
+    /* A timed run: the form AUTO chose, its flops, the error in the method's band. */
+    mn_bench_dualize_result d;
+    ck_assert_ok(mn_bench_dualize(ns5, MN_POLAR_AUTO, 48, 80, 1, 3, true, &d));
+    ck_assert_int_eq(d.times.repeat, 3);
+    ck_assert(d.times.min > 0 && d.times.min <= d.times.median && d.times.median <= d.times.max);
+    ck_assert_int_eq(d.form, mn_polar_form_for(ns5, 0, 48, 80, MN_F32));
+    ck_assert_str_eq(d.form_name, d.form == MN_POLAR_GRAM ? "gram" : "direct");
+    ck_assert_double_eq(d.flops, mn_polar_flops(ns5, d.form, 0, 48, 80, MN_F32));
+    ck_assert_double_eq(d.roofline, d.flops / d.gemm_rate);
+    ck_assert_msg(d.polar_err > 0 && d.polar_err < 0.35, "ns5 error %g", d.polar_err);
+    ck_assert_ok(mn_bench_dualize(ns5, MN_POLAR_GRAM, 48, 80, 1, 1, false, &d));
+    ck_assert_str_eq(d.form_name, "gram");
+    ck_assert(isnan(d.polar_err));
+    ck_assert_ok(mn_bench_dualize(svd, MN_POLAR_AUTO, 20, 30, 1, 1, true, &d));
+    ck_assert_str_eq(d.form_name, "svd");
+    ck_assert_double_le(d.polar_err, 1e-6);
+    ck_assert_int_eq(mn_bench_dualize(ns5, MN_POLAR_AUTO, 0, 8, 1, 1, false, &d), MN_ERR_ARG);
+    ck_assert_int_eq(mn_bench_dualize(ns5, MN_POLAR_AUTO, 8, 8, 1, 0, false, &d), MN_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_bench_step)
+{
+    /* The roofline's flops: forward and backward products per atom (two for
+     * the first), and for Muon the polar iteration of every atom. */
+    const mn_mlp_spec mlp = {.d_in = 784, .width = 64, .d_out = 10, .depth = 2};
+    const int64_t B = 32;
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    s.schedule = MN_SCHEDULE_CONSTANT;
+    s.batch = B;
+    s.threads = 1;
+    const char *opts[] = {"muon", "sgd", "adam"};
+    for (int o = 0; o < 3; o++) {
+        s.opt = opts[o];
+        mn_module *root;
+        mn_network *net;
+        mn_solver *solver;
+        mn_solver_config cfg;
+        ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+        ck_assert_ok(mn_train_build(root, &s, 3, &net, &solver));
+        ck_assert_ok(mn_train_solver_config(&s, 3, &cfg));
+        double want = 2 * 2.0 * B * 64 * 784 + 3 * 2.0 * B * 10 * 64;
+        if (o == 0)
+            want += mn_polar_flops(cfg.polar.method, MN_POLAR_AUTO, 0, 64, 784, MN_F32) +
+                    mn_polar_flops(cfg.polar.method, MN_POLAR_AUTO, 0, 10, 64, MN_F32);
+        double flops = mn_bench_step_flops(net, &cfg, B);
+        ck_assert_msg(flops == want, "%s: %.17g flops, want %.17g", opts[o], flops, want);
+        ck_assert(isnan(mn_bench_step_flops(NULL, &cfg, B)));
+
+        /* Timed steps: the update is part of each step, so every order
+         * statistic of the update's times is at most the step's. */
+        mn_bench_step_result r;
+        ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+        ck_assert_ok(mn_bench_step(root, &s, 784, 10, 3, &r));
+        ck_assert_int_eq(r.step.repeat, 3);
+        ck_assert_int_eq(r.update.repeat, 3);
+        ck_assert(r.step.min > 0 && r.step.min <= r.step.median && r.step.median <= r.step.max);
+        ck_assert(r.update.min <= r.step.min && r.update.median <= r.step.median &&
+                  r.update.max <= r.step.max && r.update.min > 0);
+        ck_assert_double_eq(r.flops, want);
+        ck_assert_double_eq(r.roofline, r.flops / r.gemm_rate);
+        ck_assert_int_eq(r.atoms, 2);
+        ck_assert_int_eq(r.atoms_side_by_side, mn_solver_atoms_side_by_side(solver));
+        ck_assert(r.peak_rss_mb > 1);
+        mn_solver_destroy(solver);
+        mn_network_destroy(net);
+    }
+    /* One thread or serial_atoms: nothing side by side. */
+    mn_bench_step_result r;
+    mn_module *root;
+    s.opt = "muon";
+    s.serial_atoms = true;
+    ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+    ck_assert_ok(mn_bench_step(root, &s, 784, 10, 1, &r));
+    ck_assert_int_eq(r.atoms_side_by_side, 0);
+    /* Refusals take the tree too (no leak under the sanitizers). */
+    ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+    ck_assert_int_eq(mn_bench_step(root, &s, 784, 10, 0, &r), MN_ERR_ARG);
+    ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+    ck_assert_int_eq(mn_bench_step(root, &s, 0, 10, 1, &r), MN_ERR_ARG);
+    ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 64, &root));
+    s.opt = "lion";
+    ck_assert_int_eq(mn_bench_step(root, &s, 784, 10, 1, &r), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "lion"));
+}
+END_TEST
+
 int main(void)
 {
     make_syn(&syn_train, 96, 1);
@@ -1441,6 +1637,10 @@ int main(void)
     tcase_add_test(tc, test_resume_from_cli);
     tcase_add_test(tc, test_fixture_sgd);
     tcase_add_test(tc, test_fixture_muon);
+    tcase_add_test(tc, test_solver_config);
+    tcase_add_test(tc, test_bench_products);
+    tcase_add_test(tc, test_bench_polar);
+    tcase_add_test(tc, test_bench_step);
     suite_add_tcase(s, tc);
     int rc = tm_run_suite(s);
     mn_dataset_free(&syn_train);

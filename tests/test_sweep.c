@@ -1,9 +1,14 @@
-/* modnorm sweep: the summary math on synthetic results (argmin, parabola
- * refinement, slope, spread, regret, monotone, divergence as +inf, at_edge),
- * grids and the CSV, argument errors, resuming, and a tiny end-to-end sweep
- * that writes the CSV, summary.json and both plots. The binary's path comes
- * from the MODNORM environment variable (set by meson). With MN_SWEEP_QUICK=1
- * (the 'slow' suite) it also runs `modnorm sweep --quick`. */
+/* modnorm sweep and modnorm coordcheck through the binary: the fixtures
+ * committed before the CLI moved onto the library (tests/data/study:
+ * sweep-muon, sweep-sgd, coord-muon, coord-adam) reproduced by the same
+ * commands, every CSV and summary value to 1e-12 and the coordinate check's
+ * printed tables and verdicts; argument errors, resuming, jobs and
+ * divergence, sweeps --over depth, a tiny end-to-end sweep with its plots.
+ * The pure functions (grids, CSV, the summary) are tested in test_study.c.
+ * The binary's path comes from the MODNORM environment variable (set by
+ * meson). With MN_SWEEP_QUICK=1 (the 'slow' suite) it runs `modnorm sweep
+ * --quick`. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/sweep_summary.h"
+#include "modnorm.h"
 #include "testutil.h"
+
+#define FIXTURES MN_TEST_DATA "/study"
+#define FIXTURE_BLIS_ARCH "skx" /* the kernels the fixtures were made with */
+#define CSV_HEADER "width,lr,seed,train_loss,test_loss,test_acc,diverged"
 
 static char dir[] = "/tmp/mn_sweep_XXXXXX";
 
@@ -58,6 +67,14 @@ static const char *slurp(const char *path)
     return buf;
 }
 
+/* The same in a new string (free it). */
+static char *slurp_dup(const char *path)
+{
+    char *s = strdup(slurp(path));
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -72,324 +89,283 @@ static int count_lines(const char *text)
     return n;
 }
 
-/* ---- grids ----------------------------------------------------------------- */
-
-START_TEST(test_parse_lrs)
+/* |a − b| <= tol·max(|a|, |b|), or both the same infinity; the worst seen. */
+static bool close_rel(double a, double b, double tol, double *worst)
 {
-    double *v;
-    int n;
-    char err[256];
-    ck_assert(mn_sweep_parse_lrs("2^-10:2^2", &v, &n, err, sizeof err));
-    ck_assert_int_eq(n, 13);
-    for (int i = 0; i < n; i++)
-        ck_assert_double_eq(v[i], ldexp(1, i - 10));
-    free(v);
-    /* Plain numbers: A, 2A, ... up to B. */
-    ck_assert(mn_sweep_parse_lrs("0.001:0.5", &v, &n, err, sizeof err));
-    ck_assert_int_eq(n, 9);
-    ck_assert_double_eq_tol(v[8], 0.256, 1e-12);
-    free(v);
-    ck_assert(mn_sweep_parse_lrs("0.125:0.125", &v, &n, err, sizeof err));
-    ck_assert_int_eq(n, 1);
-    free(v);
-    /* A list is sorted, duplicates dropped, forms mixed. */
-    ck_assert(mn_sweep_parse_lrs("0.5,2^-3,1e-1,0.125", &v, &n, err, sizeof err));
-    ck_assert_int_eq(n, 3);
-    ck_assert_double_eq(v[0], 0.1);
-    ck_assert_double_eq(v[1], 0.125);
-    ck_assert_double_eq(v[2], 0.5);
-    free(v);
-    static const char *bad[] = {"", "2^x:1", "1:0.5", "0:1", "-1", "0.1,,0.2", "a", "2^-3:",
-                                ":2", "1,2:3", "2^-1000", "nan", "inf", "1e-3:1e30"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err[0] = '\0';
-        ck_assert_msg(!mn_sweep_parse_lrs(bad[i], &v, &n, err, sizeof err), "'%s' accepted",
-                      bad[i]);
-        ck_assert_ptr_null(v);
-        ck_assert_msg(strstr(err, "--lrs"), "'%s': message '%s'", bad[i], err);
-    }
+    if (isinf(a) || isinf(b) || isnan(a) || isnan(b))
+        return a == b;
+    double m = fmax(fabs(a), fabs(b)), d = fabs(a - b);
+    if (worst && m > 0 && d / m > *worst)
+        *worst = d / m;
+    return d <= tol * m;
 }
-END_TEST
 
-START_TEST(test_parse_widths)
+static mn_study_row *read_rows(const char *path, const char *param, size_t *n, int *bad)
 {
-    int64_t *v;
-    int n;
-    char err[256];
-    ck_assert(mn_sweep_parse_widths("256,64,128,64", &v, &n, err, sizeof err));
-    ck_assert_int_eq(n, 3);
-    ck_assert_int_eq(v[0], 64);
-    ck_assert_int_eq(v[1], 128);
-    ck_assert_int_eq(v[2], 256);
-    free(v);
-    static const char *bad[] = {"", "64,abc", "0", "-64", "64,", ",64", "1.5", "65537", "64 128"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(!mn_sweep_parse_widths(bad[i], &v, &n, err, sizeof err), "'%s' accepted",
-                      bad[i]);
-        ck_assert_msg(strstr(err, "--widths"), "'%s': message '%s'", bad[i], err);
-    }
+    mn_study_row *rows;
+    ck_assert_msg(mn_study_read_csv(path, param, &rows, n, bad) == MN_OK, "%s: %s", path,
+                  mn_last_error());
+    return rows;
 }
-END_TEST
 
-/* ---- CSV ------------------------------------------------------------------- */
+/* ---- the fixtures, through the binary ---------------------------------------- */
 
-START_TEST(test_csv_rows)
+/* Every row of the fixture's results.csv has one in `got` with the same
+ * (width, lr, seed) and numbers to tol; the worst relative difference. */
+static double compare_rows(const char *want_path, const char *got_path, size_t runs, double tol)
 {
-    mn_sweep_row r = {.width = 256, .lr = ldexp(1, -7) * 3, .seed = 2, .train_loss = 0.4321,
-                      .test_loss = 0.5, .test_acc = 0.875, .diverged = false}, q;
-    char line[512];
-    mn_sweep_format_row(line, sizeof line, &r);
-    ck_assert(mn_sweep_parse_row(line, &q));
-    ck_assert_int_eq(q.width, 256);
-    ck_assert_double_eq(q.lr, r.lr); /* exact round trip */
-    ck_assert_int_eq(q.seed, 2);
-    ck_assert_double_eq_tol(q.train_loss, 0.4321, 1e-9);
-    ck_assert(!q.diverged);
-    r.train_loss = r.test_loss = INFINITY;
-    r.diverged = true;
-    mn_sweep_format_row(line, sizeof line, &r);
-    ck_assert(mn_sweep_parse_row(line, &q));
-    ck_assert(isinf(q.train_loss) && q.diverged);
-    static const char *bad[] = {"", "64,0.1,0,0.5,0.5,0.8", "64,0.1,0,0.5,0.5,0.8,2",
-                                "x,0.1,0,0.5,0.5,0.8,0", "64,-1,0,0.5,0.5,0.8,0",
-                                "64,0.1,0.5,0.5,0.5,0.8,0", "64,0.1,0,0.5,0.5,0.8,0,9",
-                                "64,0.1,0,0.5"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(!mn_sweep_parse_row(bad[i], &q), "'%s' parsed", bad[i]);
-
-    char path[256];
-    snprintf(path, sizeof path, "%s/results.csv", dir);
-    mn_sweep_row *rows;
-    size_t n;
-    int bad_lines;
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, &bad_lines)); /* missing: empty */
-    ck_assert_uint_eq(n, 0);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "%s\n64,0.5,0,0.4,0.45,0.85,0\n\n64,0.25,0,inf,inf,0,1\n64,0.125,0,0.4,0.4,0.8,0",
-            MN_SWEEP_CSV_HEADER);
-    fclose(f);
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, &bad_lines));
-    ck_assert_uint_eq(n, 3); /* a blank line is skipped; a complete last line needs no newline */
-    ck_assert(rows[1].diverged && isinf(rows[1].train_loss));
-    ck_assert_int_eq(bad_lines, 0);
-    free(rows);
-    f = fopen(path, "w");
-    fprintf(f, "%s\n64,0.5,0,0.4,0.45,0.85,0\n64,0.25,0,0.4,0.4", MN_SWEEP_CSV_HEADER);
-    fclose(f);
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, &bad_lines));
-    ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(bad_lines, 1);
-    free(rows);
-    f = fopen(path, "w");
-    fprintf(f, "width,lr,seed,loss\n");
-    fclose(f);
-    ck_assert_int_eq(mn_sweep_read_csv(path, &rows, &n, NULL), MN_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(mn_last_error(), "header"));
-}
-END_TEST
-
-/* ---- the summary ------------------------------------------------------------- */
-
-START_TEST(test_parabola)
-{
-    /* f = 2(x − 0.3)² + 1 through three points. */
-    double f0 = 2 * 1.3 * 1.3 + 1, f1 = 2 * 0.09 + 1, f2 = 2 * 0.7 * 0.7 + 1;
-    ck_assert_double_eq_tol(mn_sweep_parabola_vertex(-1, f0, 0, f1, 1, f2), 0.3, 1e-12);
-    /* Unequal spacing. */
-    double g = mn_sweep_parabola_vertex(-2, 4 + 1, 0.5, 0.25 + 1, 1, 1 + 1);
-    ck_assert_double_eq_tol(g, 0, 1e-12);
-    /* Symmetric: the middle. */
-    ck_assert_double_eq_tol(mn_sweep_parabola_vertex(-1, 3, 0, 1, 1, 3), 0, 1e-15);
-    /* Collinear, opening downward, flat: the middle point. */
-    ck_assert_double_eq(mn_sweep_parabola_vertex(-1, 3, 0, 2, 1, 1), 0);
-    ck_assert_double_eq(mn_sweep_parabola_vertex(-1, 1, 0, 2, 1, 1), 0);
-    ck_assert_double_eq(mn_sweep_parabola_vertex(-1, 1, 0, 1, 1, 1), 0);
-    /* A vertex outside the bracket (0.6x² − 2.6x + 3: x = 2.17) is clamped to it. */
-    ck_assert_double_eq(mn_sweep_parabola_vertex(0, 3, 1, 1, 2, 0.2), 2);
-}
-END_TEST
-
-/* L(w, η) = base(w) + c·(log2 η − center(w))² on lrs 2^-6..2^0, two seeds
- * that straddle the mean by ±0.01. */
-#define NW 3
-#define NL 7
-static const int64_t widths[NW] = {64, 128, 256};
-static double lrs[NL];
-
-static size_t synth(mn_sweep_row *rows, const double *center, const double *base, double c)
-{
-    size_t n = 0;
-    for (int j = 0; j < NL; j++)
-        lrs[j] = ldexp(1, j - 6);
-    for (int i = 0; i < NW; i++)
-        for (int j = 0; j < NL; j++)
-            for (int s = 0; s < 2; s++) {
-                double x = j - 6.0;
-                double L = base[i] + c * (x - center[i]) * (x - center[i]) + (s ? 0.01 : -0.01);
-                rows[n++] = (mn_sweep_row){.width = widths[i], .lr = lrs[j], .seed = s,
-                                           .train_loss = L, .test_loss = L, .test_acc = 0.8};
+    size_t nw, ng;
+    int bad;
+    mn_study_row *want = read_rows(want_path, "width", &nw, &bad), *got;
+    ck_assert_int_eq(bad, 0);
+    got = read_rows(got_path, "width", &ng, &bad);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_uint_eq(nw, runs);
+    ck_assert_uint_eq(ng, runs);
+    double worst = 0;
+    for (size_t i = 0; i < nw; i++) {
+        const mn_study_row *w = &want[i], *g = NULL;
+        for (size_t j = 0; j < ng; j++)
+            if (got[j].value == w->value && got[j].seed == w->seed && got[j].lr == w->lr) {
+                ck_assert_msg(!g, "two rows for width %lld lr %g seed %d", (long long)w->value,
+                              w->lr, w->seed);
+                g = &got[j];
             }
-    return n;
+        ck_assert_msg(g, "no row for width %lld lr %g seed %d", (long long)w->value, w->lr,
+                      w->seed);
+        ck_assert_int_eq(g->diverged, w->diverged);
+        ck_assert_msg(close_rel(g->train_loss, w->train_loss, tol, &worst) &&
+                          close_rel(g->test_loss, w->test_loss, tol, &worst) &&
+                          close_rel(g->test_acc, w->test_acc, tol, &worst),
+                      "width %lld lr %g seed %d: %.17g %.17g %.17g, the fixture %.17g %.17g %.17g",
+                      (long long)w->value, w->lr, w->seed, g->train_loss, g->test_loss,
+                      g->test_acc, w->train_loss, w->test_loss, w->test_acc);
+    }
+    free(want);
+    free(got);
+    return worst;
 }
 
-START_TEST(test_summary_transfer)
+/* Two JSON documents with the same keys and the same values, numbers to tol
+ * relative; the count of numbers compared. */
+static int compare_json(json_t *got, json_t *want, double tol, double *worst, const char *where)
 {
-    mn_sweep_row rows[NW * NL * 2 + 4];
-    const double center[NW] = {-3, -2.75, -2.5}, base[NW] = {0.5, 0.45, 0.4};
-    size_t n = synth(rows, center, base, 0.05);
-    /* Off-grid rows and a seed beyond --seeds are ignored. */
-    rows[n++] = (mn_sweep_row){.width = 512, .lr = 0.5, .seed = 0, .train_loss = 0.01};
-    rows[n++] = (mn_sweep_row){.width = 64, .lr = 0.3, .seed = 0, .train_loss = 0.01};
-    rows[n++] = (mn_sweep_row){.width = 64, .lr = ldexp(1, -3), .seed = 2, .train_loss = 9};
-    mn_sweep_summary s;
-    ck_assert_ok(mn_sweep_summarize(rows, n, widths, NW, lrs, NL, 2, &s));
-    ck_assert_int_eq(s.n_widths, NW);
-    for (int i = 0; i < NW; i++) {
-        const mn_sweep_width *pw = &s.per_width[i];
-        /* The argmin on the grid: the octave nearest the center (width 256's
-         * center −2.5 ties 2^-3 and 2^-2 up to rounding). */
-        if (i < 2)
-            ck_assert_double_eq(pw->best_lr, ldexp(1, (int)lround(center[i])));
-        else
-            ck_assert_msg(pw->best_lr == 0.125 || pw->best_lr == 0.25, "best %g", pw->best_lr);
-        /* Exact quadratic data: the parabola finds the center. */
-        ck_assert_double_eq_tol(log2(pw->best_lr_refined), center[i], 1e-9);
-        ck_assert(!pw->at_edge);
-        /* The seed mean at the argmin. */
-        double x = log2(pw->best_lr);
-        ck_assert_double_eq_tol(pw->loss, base[i] + 0.05 * (x - center[i]) * (x - center[i]),
-                                1e-12);
+    ck_assert_msg(json_typeof(got) == json_typeof(want) ||
+                      (json_is_number(got) && json_is_number(want)),
+                  "%s: a %d, the fixture a %d", where, json_typeof(got), json_typeof(want));
+    int numbers = 0;
+    char sub[256];
+    if (json_is_object(want)) {
+        ck_assert_uint_eq(json_object_size(got), json_object_size(want));
+        const char *key;
+        json_t *v;
+        json_object_foreach(want, key, v) {
+            snprintf(sub, sizeof sub, "%s.%s", where, key);
+            json_t *g = json_object_get(got, key);
+            ck_assert_msg(g, "%s: missing", sub);
+            numbers += compare_json(g, v, tol, worst, sub);
+        }
+    } else if (json_is_array(want)) {
+        ck_assert_uint_eq(json_array_size(got), json_array_size(want));
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            snprintf(sub, sizeof sub, "%s[%zu]", where, i);
+            numbers += compare_json(json_array_get(got, i), json_array_get(want, i), tol, worst,
+                                    sub);
+        }
+    } else if (json_is_number(want)) {
+        double a = json_number_value(got), b = json_number_value(want);
+        ck_assert_msg(close_rel(a, b, tol, worst), "%s: %.17g, the fixture %.17g", where, a, b);
+        numbers++;
+    } else if (json_is_boolean(want)) {
+        ck_assert_msg(json_is_true(got) == json_is_true(want), "%s differs", where);
     }
-    ck_assert_double_eq_tol(s.slope, 0.25, 1e-9);
-    ck_assert_double_eq_tol(s.spread, 0.5, 1e-9);
-    /* Regret at 2^-3 (nearest η*(64) = 2^-3). */
-    ck_assert_int_eq(s.anchor, 3);
-    ck_assert_double_eq_tol(s.per_width[0].regret, 0, 1e-12);
-    for (int i = 1; i < NW; i++) {
-        double at = base[i] + 0.05 * (-3 - center[i]) * (-3 - center[i]);
-        ck_assert_double_eq_tol(s.per_width[i].regret, at - s.per_width[i].loss, 1e-12);
-        ck_assert_double_ge(s.per_width[i].regret, 0);
-    }
-    ck_assert(s.monotone);
+    return numbers;
+}
 
-    /* The JSON, exactly as the issue names its keys. */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    mn_sweep_summary_json(f, &s);
-    fclose(f);
-    ck_assert_ptr_nonnull(strstr(text, "\"per_width\": ["));
-    ck_assert_ptr_nonnull(strstr(text, "{\"width\": 64, \"best_lr\": 0.125, \"best_lr_refined\": "
-                                       "0.125, \"loss\": 0.5, \"at_edge\": false}"));
-    ck_assert_ptr_nonnull(strstr(text, "\"slope\": 0.25"));
-    ck_assert_ptr_nonnull(strstr(text, "\"spread\": 0.5"));
-    ck_assert_ptr_nonnull(strstr(text, "\"regret\": {\"64\": 0, \"128\": "));
-    ck_assert_ptr_nonnull(strstr(text, "\"monotone\": true"));
-    free(text);
-    mn_sweep_summary_free(&s);
+static json_t *load_json(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    ck_assert_msg(j, "%s: %s", path, e.text);
+    return j;
+}
 
-    /* Loss that does not fall with width at the anchor: not monotone. */
-    const double flat_base[NW] = {0.5, 0.45, 0.46};
-    n = synth(rows, center, flat_base, 0.05);
-    ck_assert_ok(mn_sweep_summarize(rows, n, widths, NW, lrs, NL, 2, &s));
-    ck_assert(!s.monotone);
-    mn_sweep_summary_free(&s);
+/* `modnorm sweep ARGS` into a fresh DIR: its sweep.cfg byte for byte, every
+ * row and every summary value to 1e-12 of the fixture's; a rerun trains
+ * nothing. */
+static void sweep_fixture(const char *name, const char *args, int runs)
+{
+    char cmd[1024], out[256], want[600], got[600];
+    static char buf[1 << 16];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    snprintf(cmd, sizeof cmd, "sweep %s --out %s", args, out);
+    int code = run(cmd, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", cmd, code, buf);
+    char plan[64];
+    snprintf(plan, sizeof plan, "= %d runs, 0 already", runs);
+    ck_assert_msg(strstr(buf, plan), "%s", buf);
 
-    /* Drift of one octave per doubling: slope −1, spread 2. */
-    const double drift[NW] = {-2, -3, -4};
-    n = synth(rows, drift, base, 0.05);
-    ck_assert_ok(mn_sweep_summarize(rows, n, widths, NW, lrs, NL, 2, &s));
-    ck_assert_double_eq_tol(s.slope, -1, 1e-9);
-    ck_assert_double_eq_tol(s.spread, 2, 1e-9);
-    ck_assert_double_eq_tol(s.per_width[2].regret, 0.05 * 4, 1e-12);
-    mn_sweep_summary_free(&s);
+    snprintf(want, sizeof want, "%s/%s/sweep.cfg", FIXTURES, name);
+    snprintf(got, sizeof got, "%s/sweep.cfg", out);
+    char *cfg = slurp_dup(want);
+    ck_assert_str_eq(slurp(got), cfg);
+    free(cfg);
+    snprintf(want, sizeof want, "%s/%s/results.csv", FIXTURES, name);
+    snprintf(got, sizeof got, "%s/results.csv", out);
+    double worst = compare_rows(want, got, (size_t)runs, 1e-12);
+    printf("%s: `modnorm %s`: %d rows match the fixture's, worst relative difference %.3g\n",
+           name, cmd, runs, worst);
+    snprintf(want, sizeof want, "%s/%s/summary.json", FIXTURES, name);
+    snprintf(got, sizeof got, "%s/summary.json", out);
+    json_t *jw = load_json(want), *jg = load_json(got);
+    worst = 0;
+    int numbers = compare_json(jg, jw, 1e-12, &worst, "summary");
+    json_decref(jw);
+    json_decref(jg);
+    ck_assert_int_ge(numbers, 10);
+    printf("%s: %d summary values match the fixture's, worst relative difference %.3g\n", name,
+           numbers, worst);
+
+    /* A rerun trains nothing, leaves the CSV and writes the same summary. */
+    char *summary = slurp_dup(got), csv_path[700];
+    snprintf(csv_path, sizeof csv_path, "%s/results.csv", out);
+    char *csv = slurp_dup(csv_path);
+    code = run(cmd, buf, sizeof buf);
+    ck_assert_msg(code == 0, "rerun exited %d: %s", code, buf);
+    snprintf(plan, sizeof plan, "= %d runs, %d already", runs, runs);
+    ck_assert_msg(strstr(buf, plan) && !strstr(buf, "[1/"), "%s", buf);
+    ck_assert_str_eq(slurp(csv_path), csv);
+    ck_assert_str_eq(slurp(got), summary);
+    free(csv);
+    free(summary);
+}
+
+START_TEST(test_fixture_sweep_muon)
+{
+    sweep_fixture("sweep-muon", "--widths 32,64 --lrs 2^-4:2^1 --steps 30 --seeds 2 --jobs 2",
+                  24);
 }
 END_TEST
 
-START_TEST(test_summary_divergence_and_edges)
+START_TEST(test_fixture_sweep_sgd)
 {
-    mn_sweep_row rows[NW * NL * 2];
-    const double center[NW] = {-3, -3, -6}, base[NW] = {0.5, 0.45, 0.4};
-    size_t n = synth(rows, center, base, 0.05);
-    /* Width 128: one seed at its argmin (2^-3) diverged: the cell is +inf,
-     * the argmin moves to a neighbour (2^-4 and 2^-2 tie: the smaller). */
-    for (size_t r = 0; r < n; r++) {
-        if (rows[r].width == 128 && rows[r].lr == 0.125 && rows[r].seed == 1)
-            rows[r].diverged = true;
-        /* Width 64: everything from 2^-1 up diverged (finite loss, flagged). */
-        if (rows[r].width == 64 && rows[r].lr >= 0.5)
-            rows[r] = (mn_sweep_row){.width = 64, .lr = rows[r].lr, .seed = rows[r].seed,
-                                     .train_loss = INFINITY, .test_loss = INFINITY,
-                                     .diverged = true};
-    }
-    mn_sweep_summary s;
-    ck_assert_ok(mn_sweep_summarize(rows, n, widths, NW, lrs, NL, 2, &s));
-    ck_assert(isinf(s.loss[1 * NL + 3]));
-    ck_assert_double_eq(s.per_width[1].best_lr, 0.0625);
-    /* The parabola needs finite neighbours: 2^-3 is +inf, so no refinement. */
-    ck_assert_double_eq(s.per_width[1].best_lr_refined, 0.0625);
-    ck_assert(!s.per_width[1].at_edge);
-    /* Width 64's argmin is untouched; its cells at 2^-1, 2^0 are +inf. */
-    ck_assert_double_eq(s.per_width[0].best_lr, 0.125);
-    ck_assert(isinf(s.loss[0 * NL + 5]) && isinf(s.loss[0 * NL + 6]));
-    /* Width 256: the minimum at the smallest LR is at the edge, unrefined. */
-    ck_assert_double_eq(s.per_width[2].best_lr, ldexp(1, -6));
-    ck_assert_double_eq(s.per_width[2].best_lr_refined, ldexp(1, -6));
-    ck_assert(s.per_width[2].at_edge);
-    /* Regret at the anchor 2^-3 for width 128 is +inf (diverged there). */
-    ck_assert_int_eq(s.anchor, 3);
-    ck_assert(isinf(s.per_width[1].regret));
-    ck_assert(!s.monotone);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    mn_sweep_summary_json(f, &s);
-    fclose(f);
-    ck_assert_ptr_nonnull(strstr(text, "\"128\": null")); /* JSON has no infinity */
-    ck_assert_ptr_nonnull(strstr(text, "\"at_edge\": true"));
-    free(text);
-    mn_sweep_summary_free(&s);
-
-    /* Every run of a width diverged: no best LR, nulls in the JSON; the
-     * slope and spread use the other widths. */
-    for (size_t r = 0; r < n; r++)
-        if (rows[r].width == 256)
-            rows[r].diverged = true;
-    ck_assert_ok(mn_sweep_summarize(rows, n, widths, NW, lrs, NL, 2, &s));
-    ck_assert_int_eq(s.per_width[2].best, -1);
-    ck_assert(isnan(s.per_width[2].best_lr));
-    ck_assert_double_eq_tol(s.slope, log2(0.0625) - log2(0.125), 1e-12);
-    text = NULL;
-    f = open_memstream(&text, &len);
-    mn_sweep_summary_json(f, &s);
-    fclose(f);
-    ck_assert_ptr_nonnull(strstr(text, "{\"width\": 256, \"best_lr\": null, \"best_lr_refined\": "
-                                       "null, \"loss\": null, \"at_edge\": false}"));
-    free(text);
-    mn_sweep_summary_free(&s);
-
-    /* A cell with no run counts as +inf; a neighbour with no run puts the
-     * argmin at the edge of what was tried. */
-    size_t m = 0;
-    for (size_t r = 0; r < n; r++)
-        if (!(rows[r].width == 64 && rows[r].lr == 0.0625))
-            rows[m++] = rows[r];
-    ck_assert_ok(mn_sweep_summarize(rows, m, widths, NW, lrs, NL, 2, &s));
-    ck_assert_int_eq(s.runs[0 * NL + 2], 0);
-    ck_assert(isnan(s.loss[0 * NL + 2]));
-    ck_assert_double_eq(s.per_width[0].best_lr, 0.125);
-    ck_assert(s.per_width[0].at_edge);
-    ck_assert_double_eq(s.per_width[0].best_lr_refined, 0.125);
-    mn_sweep_summary_free(&s);
-
-    /* A single seed counts with n_seeds = 0 (every seed). */
-    ck_assert_ok(mn_sweep_summarize(rows, 1, widths, 1, lrs, 1, 0, &s));
-    ck_assert_int_eq(s.runs[0], 1);
-    mn_sweep_summary_free(&s);
+    sweep_fixture("sweep-sgd",
+                  "--widths 32,64 --depth 2 --opt sgd --lrs 2^-3:2^2 --steps 30 --seeds 1 "
+                  "--jobs 2",
+                  12);
 }
 END_TEST
 
-/* ---- the command ---------------------------------------------------------------- */
+/* Fields of two coord.csv texts: text equal, numbers to tol relative. */
+static int compare_coord_csv(const char *got, const char *want, double tol, double *worst)
+{
+    int numbers = 0, line = 1;
+    const char *g = got, *w = want;
+    size_t hg = strcspn(g, "\n"), hw = strcspn(w, "\n");
+    ck_assert_msg(hg == hw && strncmp(g, w, hw) == 0, "the headers differ");
+    g += hg + 1;
+    w += hw + 1;
+    while (*w) {
+        ck_assert_msg(*g, "line %d missing", line + 1);
+        line++;
+        for (int field = 0;; field++) {
+            size_t ng = strcspn(g, ",\n"), nw = strcspn(w, ",\n");
+            char a[64], b[64];
+            ck_assert(ng < sizeof a && nw < sizeof b);
+            memcpy(a, g, ng);
+            a[ng] = '\0';
+            memcpy(b, w, nw);
+            b[nw] = '\0';
+            if (field == 3 || !*a || !*b) {
+                ck_assert_msg(strcmp(a, b) == 0, "line %d field %d: '%s', fixture '%s'", line,
+                              field, a, b);
+            } else {
+                double x = strtod(a, NULL), y = strtod(b, NULL);
+                ck_assert_msg(close_rel(x, y, tol, worst), "line %d field %d: %.17g, fixture "
+                              "%.17g", line, field, x, y);
+                numbers += field >= 4;
+            }
+            ck_assert_msg((g[ng] == ',') == (w[nw] == ','), "line %d: field counts differ",
+                          line);
+            g += ng + 1;
+            w += nw + 1;
+            if (g[-1] != ',')
+                break;
+        }
+    }
+    ck_assert_msg(!*g, "more lines than the fixture");
+    return numbers;
+}
+
+/* `modnorm coordcheck ARGS`: coord.csv to 1e-12 (the fixtures' BLIS kernels;
+ * 1e-3 with others, as test_coordcheck explains), stdout line for line the
+ * fixture's (its stderr lines, the progress, come out on stderr), and the
+ * progress on stderr. */
+static void coord_fixture(const char *name, const char *args)
+{
+    const char *exe = getenv("MODNORM");
+    ck_assert_ptr_nonnull(exe);
+    char cmd[2048], out[256], path[700];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    snprintf(cmd, sizeof cmd, "%s coordcheck %s --out %s >%s.stdout 2>%s.stderr", exe, args, out,
+             out, out);
+    int st = system(cmd);
+    snprintf(path, sizeof path, "%s.stderr", out);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "'%s' exited %d: %s", cmd, st,
+                  slurp(path));
+    const char *progress = "coordcheck: width 32\ncoordcheck: width 64\ncoordcheck: width 128\n";
+    ck_assert_msg(strncmp(slurp(path), progress, strlen(progress)) == 0, "stderr: %s",
+                  slurp(path)); /* (the sanitizers may add a report of suppressions) */
+
+    /* The fixture's stdout: its progress lines dropped, its last line ours. */
+    snprintf(path, sizeof path, "%s/%s/stdout.txt", FIXTURES, name);
+    char *fixture = slurp_dup(path), *want = calloc(1, strlen(fixture) + 2048);
+    ck_assert_ptr_nonnull(want);
+    for (char *line = fixture; *line;) {
+        size_t len = strcspn(line, "\n");
+        bool progress = strncmp(line, "coordcheck: width ", 18) == 0;
+        if (strncmp(line, "wrote ", 6) == 0)
+            sprintf(want + strlen(want), MN_HAVE_PLOTS ? "wrote %s/coord.csv and %s/coord.png\n"
+                                                       : "wrote %s/coord.csv\n", out, out);
+        else if (!progress)
+            strncat(want, line, len + 1);
+        line += len + (line[len] == '\n');
+    }
+    snprintf(path, sizeof path, "%s.stdout", out);
+    ck_assert_str_eq(slurp(path), want);
+    int tables = count_lines(want);
+
+    snprintf(path, sizeof path, "%s/%s/coord.csv", FIXTURES, name);
+    char *want_csv = slurp_dup(path);
+    snprintf(path, sizeof path, "%s/coord.csv", out);
+    mn_bench_blas blas;
+    mn_bench_blas_info(&blas);
+    bool same_kernels = strcmp(blas.arch, FIXTURE_BLIS_ARCH) == 0;
+    double worst = 0, tol = same_kernels ? 1e-12 : 1e-3;
+    int numbers = compare_coord_csv(slurp(path), want_csv, tol, &worst);
+    ck_assert_int_gt(numbers, 200);
+    printf("%s: `modnorm coordcheck %s`: %d CSV numbers within %g of the fixture's (worst "
+           "%.3g; BLIS kernels %s); its %d lines of stdout are the fixture's\n",
+           name, args, numbers, tol, worst, blas.arch, tables);
+    free(want_csv);
+    free(fixture);
+    free(want);
+}
+
+START_TEST(test_fixture_coord_muon)
+{
+    coord_fixture("coord-muon", "--widths 32,64,128 --opt muon --steps 5");
+}
+END_TEST
+
+START_TEST(test_fixture_coord_adam)
+{
+    coord_fixture("coord-adam", "--over width=32,64,128 --opt adam --param sp --depth 4 "
+                                "--steps 3");
+}
+END_TEST
+
+/* ---- the command ----------------------------------------------------------------- */
 
 START_TEST(test_argument_errors)
 {
@@ -409,6 +385,15 @@ START_TEST(test_argument_errors)
         {"--data mnist", "--data"},
         {"--bogus", "--bogus"},
         {"--steps 0", "--steps"},
+        {"--over depth=2,101", "--over 'depth=2,101': the values of depth: '2,101': '101' is "
+                               "not an integer in [1, 100]"},
+        {"--over depth", "--over 'depth' must be NAME=V1,V2,..."},
+        {"--over width=8 --widths 8", "--over and --widths exclude each other"},
+        /* Found by the model before any work. */
+        {"--over heads=2,4", "no size parameter 'heads' (known: width, depth)"},
+        {"--over depth=2,4 --depth 3", "--depth fixes the depth"},
+        {"--widths 8,16 --width 8", "--width fixes the width"},
+        {"--widths 8,16 --depth 1", "no hidden width"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(args, sizeof args, "sweep %s --out %s/x", cases[i].args, dir);
@@ -423,11 +408,20 @@ START_TEST(test_argument_errors)
     ck_assert_int_eq(run("sweep --widths 64", buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "--out DIR is required"));
     ck_assert_int_eq(run("sweep --help", buf, sizeof buf), 0);
-    ck_assert_ptr_nonnull(strstr(buf, MN_SWEEP_CSV_HEADER));
+    ck_assert_ptr_nonnull(strstr(buf, CSV_HEADER));
+    ck_assert_ptr_nonnull(strstr(buf, "--over NAME=V1,..."));
     ck_assert_int_eq(run("coordcheck --widths 64,x --out /nonexistent", buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "--widths"));
     ck_assert_int_eq(run("coordcheck --widths 64", buf, sizeof buf), 2);
     ck_assert_int_eq(run("coordcheck --help", buf, sizeof buf), 0);
+    snprintf(args, sizeof args, "coordcheck --widths 8,16 --depth 1 --out %s/x", dir);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "no hidden width") && count_lines(buf) == 1, "%s", buf);
+    snprintf(args, sizeof args, "coordcheck --over heads=2 --out %s/x", dir);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "no size parameter 'heads'") && count_lines(buf) == 1, "%s", buf);
+    snprintf(args, sizeof args, "%s/x", dir);
+    ck_assert_int_ne(access(args, F_OK), 0);
 }
 END_TEST
 
@@ -439,21 +433,20 @@ START_TEST(test_end_to_end_and_resume)
     snprintf(args, sizeof args, "sweep " TINY " --out %s/s", dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
-    ck_assert_ptr_nonnull(strstr(buf, "4 runs, 0 already"));
+    ck_assert_ptr_nonnull(strstr(buf, "2 widths x 2 lrs x 1 seed = 4 runs, 0 already"));
 
     snprintf(path, sizeof path, "%s/s/results.csv", dir);
     char csv[8192];
     snprintf(csv, sizeof csv, "%s", slurp(path));
-    ck_assert_int_eq(strncmp(csv, MN_SWEEP_CSV_HEADER "\n", strlen(MN_SWEEP_CSV_HEADER) + 1), 0);
+    ck_assert_int_eq(strncmp(csv, CSV_HEADER "\n", strlen(CSV_HEADER) + 1), 0);
     ck_assert_int_eq(count_lines(csv), 5);
-    mn_sweep_row *rows;
     size_t n;
     int bad;
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, &bad));
+    mn_study_row *rows = read_rows(path, "width", &n, &bad);
     ck_assert_uint_eq(n, 4);
     ck_assert_int_eq(bad, 0);
     for (size_t i = 0; i < n; i++) {
-        ck_assert(rows[i].width == 16 || rows[i].width == 32);
+        ck_assert(rows[i].value == 16 || rows[i].value == 32);
         ck_assert(rows[i].lr == 0.25 || rows[i].lr == 0.5);
         ck_assert_int_eq(rows[i].seed, 0);
         ck_assert(isfinite(rows[i].train_loss) && rows[i].train_loss > 0);
@@ -462,13 +455,16 @@ START_TEST(test_end_to_end_and_resume)
     free(rows);
 
     snprintf(path, sizeof path, "%s/s/summary.json", dir);
-    const char *json = slurp(path);
-    ck_assert_ptr_nonnull(strstr(json, "\"per_width\""));
-    ck_assert_ptr_nonnull(strstr(json, "{\"width\": 16, \"best_lr\": "));
-    ck_assert_ptr_nonnull(strstr(json, "\"slope\": "));
-    ck_assert_ptr_nonnull(strstr(json, "\"spread\": "));
-    ck_assert_ptr_nonnull(strstr(json, "\"regret\": {\"16\": "));
-    ck_assert_ptr_nonnull(strstr(json, "\"monotone\": "));
+    json_t *j = load_json(path);
+    json_t *per = json_object_get(j, "per_width");
+    ck_assert_uint_eq(json_array_size(per), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(per, 0), "width")), 16);
+    ck_assert(json_is_number(json_object_get(json_array_get(per, 0), "best_lr")));
+    ck_assert(json_is_number(json_object_get(j, "slope")));
+    ck_assert(json_is_number(json_object_get(j, "spread")));
+    ck_assert(json_is_number(json_object_get(json_object_get(j, "regret"), "16")));
+    ck_assert(json_is_boolean(json_object_get(j, "monotone")));
+    json_decref(j);
     if (MN_HAVE_PLOTS) { /* -Dplots=disabled: test_cli checks they are off */
         snprintf(path, sizeof path, "%s/s/loss_vs_lr.png", dir);
         ck_assert_int_gt(file_size(path), 1000);
@@ -504,7 +500,7 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_ptr_nonnull(strstr(buf, "4 runs, 2 already"));
     ck_assert_ptr_nonnull(strstr(buf, "[2/2]"));
     ck_assert_ptr_nonnull(strstr(buf, "skipped 1 malformed line"));
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, &bad));
+    rows = read_rows(path, "width", &n, &bad);
     ck_assert_uint_eq(n, 4);
     ck_assert_int_eq(bad, 1);
     free(rows);
@@ -518,11 +514,12 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_ptr_nonnull(strstr(buf, "2 runs of the grid are not in"));
     ck_assert_ptr_nonnull(strstr(buf, "every run diverged or is missing"));
 
-    /* Another setting into the same directory is refused. */
+    /* Another setting into the same directory is refused, naming the line. */
     snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", dir);
     code = run(args, buf, sizeof buf);
     ck_assert_int_eq(code, 2);
-    ck_assert_ptr_nonnull(strstr(buf, "opt=muon"));
+    ck_assert_msg(strstr(buf, "opt=muon") && strstr(buf, "opt=sgd") && count_lines(buf) == 1,
+                  "%s", buf);
 }
 END_TEST
 
@@ -534,17 +531,80 @@ START_TEST(test_jobs_and_divergence)
              "--batch 32 --seeds 2 --jobs 2 --out %s/j", dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    ck_assert_ptr_nonnull(strstr(buf, "4 to train, 2 at a time"));
     snprintf(path, sizeof path, "%s/j/results.csv", dir);
-    mn_sweep_row *rows;
     size_t n;
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, NULL));
+    mn_study_row *rows = read_rows(path, "width", &n, NULL);
     ck_assert_uint_eq(n, 4);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(rows[i].diverged == (rows[i].lr > 1), "lr %g diverged %d", rows[i].lr,
                       rows[i].diverged);
     free(rows);
+    ck_assert_ptr_nonnull(strstr(buf, "diverged (train loss"));
     snprintf(path, sizeof path, "%s/j/summary.json", dir);
-    ck_assert_ptr_nonnull(strstr(slurp(path), "\"best_lr\": 0.25"));
+    json_t *j = load_json(path);
+    ck_assert_double_eq(json_number_value(json_object_get(
+                            json_array_get(json_object_get(j, "per_width"), 0), "best_lr")),
+                        0.25);
+    json_decref(j);
+}
+END_TEST
+
+/* --over depth: the CSV's first column, the summary's keys and the table
+ * follow the parameter; DIR/sweep.cfg names the fixed width; each run is
+ * mn_train of the MLP at that depth. */
+START_TEST(test_over_depth)
+{
+    char args[1024], buf[16384], path[512];
+    snprintf(args, sizeof args, "sweep --over depth=1,2 --width 16 --lrs 2^-2 --steps 6 "
+             "--batch 32 --out %s/d", dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    ck_assert_ptr_nonnull(strstr(buf, "2 depths x 1 lrs x 1 seed = 2 runs"));
+    ck_assert_ptr_nonnull(strstr(buf, "] depth 2  lr 2^-2  seed 0: train loss"));
+    ck_assert_ptr_nonnull(strstr(buf, "octaves per doubling of depth"));
+    snprintf(path, sizeof path, "%s/d/sweep.cfg", dir);
+    ck_assert_int_eq(strncmp(slurp(path), "data=fashion-mnist\nmodel=mlp\nwidth=16\nopt=muon\n",
+                             44), 0);
+    snprintf(path, sizeof path, "%s/d/results.csv", dir);
+    ck_assert_int_eq(strncmp(slurp(path), "depth,lr,seed,", 14), 0);
+    size_t n;
+    mn_study_row *rows = read_rows(path, "depth", &n, NULL);
+    ck_assert_uint_eq(n, 2);
+    snprintf(path, sizeof path, "%s/d/summary.json", dir);
+    json_t *j = load_json(path);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "per_depth")), 2);
+    json_decref(j);
+
+    mn_dataset train, test;
+    ck_assert_ok(mn_fashion_mnist_load(NULL, &train, &test));
+    for (size_t i = 0; i < n; i++) {
+        mn_train_settings s;
+        mn_train_settings_default(&s);
+        s.lr = 0.25;
+        s.steps = 6;
+        s.batch = 32;
+        s.threads = 1;
+        mn_module *root;
+        mn_fit_result r;
+        ck_assert_ok(mn_mlp(&root, 784, 16, (int)rows[i].value, 10));
+        ck_assert_ok(mn_train(root, &s, &train, &test, NULL, &r));
+        ck_assert_msg(close_rel(rows[i].train_loss, r.train_loss, 1e-12, NULL) &&
+                          close_rel(rows[i].test_acc, r.test_acc, 1e-12, NULL),
+                      "depth %lld: the sweep has %.17g, mn_train %.17g", (long long)rows[i].value,
+                      rows[i].train_loss, r.train_loss);
+    }
+    mn_dataset_free(&train);
+    mn_dataset_free(&test);
+    free(rows);
+
+    /* A coordinate check compares the same modules at every value: not across depths. */
+    snprintf(args, sizeof args, "coordcheck --over depth=2,3 --steps 1 --batch 8 --out %s/c", dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 1 && strstr(buf, "modnorm coordcheck: ") &&
+                      strstr(buf, "module"), "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/c", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST
 
@@ -579,20 +639,19 @@ START_TEST(test_quick)
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "3 widths x 5 lrs x 1 seed = 15 runs"));
     snprintf(path, sizeof path, "%s/q/results.csv", dir);
-    mn_sweep_row *rows;
     size_t n;
-    ck_assert_ok(mn_sweep_read_csv(path, &rows, &n, NULL));
+    mn_study_row *rows = read_rows(path, "width", &n, NULL);
     ck_assert_uint_eq(n, 15);
     free(rows);
     snprintf(path, sizeof path, "%s/q/summary.json", dir);
-    const char *json = slurp(path);
+    json_t *j = load_json(path);
     /* Modular muon: the best LR is inside the grid and does not drift. */
-    ck_assert_ptr_null(strstr(json, "\"at_edge\": true"));
-    double slope = NAN;
-    const char *p = strstr(json, "\"slope\": ");
-    ck_assert_ptr_nonnull(p);
-    slope = strtod(p + 9, NULL);
+    json_t *per = json_object_get(j, "per_width");
+    for (size_t i = 0; i < json_array_size(per); i++)
+        ck_assert(json_is_false(json_object_get(json_array_get(per, i), "at_edge")));
+    double slope = json_number_value(json_object_get(j, "slope"));
     ck_assert_msg(fabs(slope) <= 0.5, "slope %g", slope);
+    json_decref(j);
 }
 END_TEST
 
@@ -606,16 +665,15 @@ int main(void)
     if (quick && strcmp(quick, "1") == 0) {
         tcase_add_test(tc, test_quick);
     } else {
-        tcase_add_test(tc, test_parse_lrs);
-        tcase_add_test(tc, test_parse_widths);
-        tcase_add_test(tc, test_csv_rows);
-        tcase_add_test(tc, test_parabola);
-        tcase_add_test(tc, test_summary_transfer);
-        tcase_add_test(tc, test_summary_divergence_and_edges);
         tcase_add_test(tc, test_argument_errors);
         tcase_add_test(tc, test_end_to_end_and_resume);
         tcase_add_test(tc, test_jobs_and_divergence);
+        tcase_add_test(tc, test_over_depth);
         tcase_add_test(tc, test_coordcheck);
+        tcase_add_test(tc, test_fixture_sweep_muon);
+        tcase_add_test(tc, test_fixture_sweep_sgd);
+        tcase_add_test(tc, test_fixture_coord_muon);
+        tcase_add_test(tc, test_fixture_coord_adam);
     }
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

@@ -1,4 +1,5 @@
-/* modnorm/module.h — networks as trees of modules.
+/* modnorm/module.h — networks as trees of modules (module_ops.h: kinds of
+ * one's own).
  *
  * Atoms carry weights and declare a norm, a mass and a sensitivity:
  *   Linear(d_out, d_in)  y = x Wᵀ, W is (d_out, d_in), no bias (as in modula);
@@ -7,14 +8,16 @@
  *                        norm l1-rms, init columns of RMS 1
  * Bonds have no weights (mass 0) and a documented sensitivity ν:
  *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289041: ν = 1),
- *   Abs (1), Mul(a) (|a|), Add (1, sums a 2-tuple), Flatten (1), Mean (1, over
+ *   Abs (1), Mul(a) (|a|), Add (1, sums its n inputs), Flatten (1), Mean (1, over
  *   the positions of (B, T…, d); 1-D and 2-D inputs pass through), MeanSubtract (1), RMSDivide (1 by convention: it has no global
  *   Lipschitz bound), LayerNorm = RMSDivide ∘ MeanSubtract.
  * Compounds derive theirs (DESIGN.md):
  *   sequential M_n∘…∘M_1   μ = Σμ_i, ν = Πν_i
- *   tuple (M_1, …, M_n)    μ = Σμ_i, ν = Σν_i, each child sees the same input;
- *                          its children must agree on their output feature size
- *   sum M_1 + M_2          Add ∘ tuple(M_1, M_2)
+ *   tuple (M_1, …, M_n)    μ = Σμ_i, ν = Σν_i, each child sees the same inputs;
+ *                          the outputs are the children's, in order, each of its
+ *                          own feature size (the module after it says what it
+ *                          accepts: Add wants equal sizes)
+ *   sum M_1 + … + M_n      Add ∘ tuple(M_1, …, M_n)
  *   scale a·M              μ = μ_M, ν = |a|·ν_M
  *   power M^k              sequential of k independent copies
  * Activations are float32 tensors whose last dimension is the feature
@@ -63,6 +66,7 @@ MN_API mn_status mn_layer_norm(mn_module **out);
 MN_API mn_status mn_sequential(mn_module **out, int n, mn_module *const *children);
 MN_API mn_status mn_tuple(mn_module **out, int n, mn_module *const *children);
 MN_API mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b);
+MN_API mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children);
 MN_API mn_status mn_scale(mn_module **out, double a, mn_module *child);
 MN_API mn_status mn_power(mn_module **out, mn_module *child, int k);
 /* A deep copy with its own (uninitialized) weights. */
@@ -90,12 +94,14 @@ MN_API double mn_module_child_coef(const mn_module *m, int i);
 MN_API int64_t mn_module_param_count(const mn_module *m);
 MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
 MN_API const mn_norm *mn_module_norm(const mn_module *m);
-/* Override an atom's norm by name ("frobenius", "l1-linf", ...). */
+/* Override an atom's norm by name ("frobenius", "l1-linf", "schatten-3", or a
+ * name the program registered). In a network, a solver sees the change at
+ * its next step (mn_network_revision); so does a mass change. */
 MN_API mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
 /* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
 MN_API mn_status mn_module_set_mass(mn_module *m, double mass);
 
-/* A short human description, e.g. "Linear(512←784)". */
+/* A short human description, e.g. "Linear(512←784)", "Mul(-0.7)". */
 MN_API const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
 
 #ifdef __cplusplus

@@ -4,7 +4,14 @@
  * The network owns one weight buffer and one gradient buffer, each laid out
  * atom after atom in forward order; atoms hold views into them. Any other
  * buffer with this layout (momentum, updates) can be read atom by atom with
- * mn_network_atom_view. */
+ * mn_network_atom_view.
+ *
+ * It also owns the activations: at the first forward, and again when the
+ * input's shape changes, it asks every leaf for its output shape and what it
+ * keeps for backward (module_ops.h) and lays them out in one buffer (outputs,
+ * saved statistics, input gradients, gradient sums: one region per role, as
+ * llm.c does). Later steps of a seen shape reuse that memory: a training step
+ * allocates nothing. The buffer only grows (to the largest batch seen). */
 #ifndef MODNORM_NETWORK_H
 #define MODNORM_NETWORK_H
 
@@ -21,6 +28,11 @@ typedef struct mn_network mn_network;
  * initialize every atom from `seed`. Free with mn_network_destroy. */
 MN_API mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed);
 MN_API void mn_network_destroy(mn_network *net);
+/* How many times an atom's norm or a module's mass in the tree changed
+ * (mn_module_set_norm, mn_module_set_mass) since the network was made: a
+ * solver compares it with the revision it last read and re-reads norms and
+ * targets when it differs. */
+MN_API uint64_t mn_network_revision(const mn_network *net);
 /* Re-draw every atom's initial weights. */
 MN_API mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed);
 
@@ -71,6 +83,10 @@ typedef struct mn_module_visit {
      * first. After a forward that failed they are unspecified. */
     int n_outputs;
     const mn_tensor *const *outputs;
+    /* Its inputs in that forward, on the same terms (the network's input x
+     * for the modules that read it). */
+    int n_inputs;
+    const mn_tensor *const *inputs;
 } mn_module_visit;
 
 /* Return MN_OK to go on; any other status stops the walk. */

@@ -14,10 +14,15 @@
  * α, β ∈ {l1, l2, rms, linf}, named "ALPHA-BETA" ("rms-rms", "l1-linf").
  * The pairs with no tractable closed form are refused by name with the
  * reason. Entry-wise and Schatten norms sit beside them ("frobenius",
- * "nuclear", "schatten-P").
+ * "nuclear", "schatten-P" for any p >= 1: schatten-1 is "nuclear",
+ * schatten-2 "frobenius", schatten-inf "l2-l2").
  *
- * Adding a norm: define a `const mn_norm` in a file of src/norms/ and add
- * one line to the table in src/norms/registry.c. */
+ * Adding a norm: define an mn_norm (value, dual, lmo) and register it with
+ * mn_norm_register, from the library (src/norms/registry.c's table) or from
+ * a program that links it; a norm with parameters is a family
+ * (mn_norm_family_register), named PREFIX-PARAM. Either is then known by
+ * name everywhere a norm is named (mn_norm_lookup, mn_module_set_norm,
+ * mn_solver_config.norm, mn_train_settings' atom norms). */
 #ifndef MODNORM_NORM_H
 #define MODNORM_NORM_H
 
@@ -50,16 +55,48 @@ struct mn_norm {
     bool uses_polar;     /* the lmo is a scaled polar factor */
 };
 
-/* Find a norm by name or alias. Unknown and refused names (e.g. "linf-l1",
- * which is NP-hard to compute) return MN_ERR_UNSUPPORTED or MN_ERR_ARG with a
- * message that says why and lists the known names. */
+/* Find a norm by name or alias, or build a family's member ("schatten-3").
+ * Unknown and refused names (e.g. "linf-l1", which is NP-hard to compute)
+ * return MN_ERR_UNSUPPORTED or MN_ERR_ARG with a message that says why and
+ * lists the known names. The norm lives as long as the process (a family
+ * member is made once per canonical name and kept). Thread-safe. */
 MN_API mn_status mn_norm_lookup(const char *name, const mn_norm **out);
 
-/* The registered norms, for listings (i < mn_norm_count()). */
+/* The registered norms, for listings (i < mn_norm_count()): the built-in
+ * ones, then the program's in the order it registered them. Family members
+ * are not listed (their pattern is, in mn_norm_names). */
 MN_API size_t mn_norm_count(void);
 MN_API const mn_norm *mn_norm_at(size_t i);
-/* A comma-separated list of every accepted name (static storage). */
+/* A comma-separated list of every accepted name, family patterns and
+ * aliases included (valid until the next registration). */
 MN_API const char *mn_norm_names(void);
+
+/* Make `norm` known by its name. It must outlive its use (a static) and have
+ * a name (letters, digits, '-', '_', '.', starting with a letter; not taken
+ * by a norm, an alias, a refused pair or a family), value, dual and lmo. The
+ * property tests of tests/test_norms.c run on every registered norm. */
+MN_API mn_status mn_norm_register(const mn_norm *norm);
+
+/* Norms with parameters: the members of a family are named PREFIX-PARAM. */
+typedef struct mn_norm_family {
+    const char *prefix;  /* e.g. "schatten": names "schatten-3", "schatten-1.5" */
+    const char *pattern; /* for listings, e.g. "schatten-P" */
+    size_t params_size;  /* bytes of a member's parameters (its norm's `params`) */
+    /* Read PARAM (the text after "PREFIX-") into params and write the
+     * member's canonical name into name[cap] ("schatten-3.0" and "schatten-3"
+     * are one norm), or point *same_as at the name of a registered norm
+     * these parameters give (schatten-2 is "frobenius"). A bad PARAM is an
+     * error with a message (mn_set_error). */
+    mn_status (*parse)(const char *param, void *params, char *name, size_t cap,
+                       const char **same_as);
+    /* The members' template (title, value, dual, lmo, uses_polar): each
+     * member is a copy with its own name and params. */
+    mn_norm norm;
+} mn_norm_family;
+
+/* Make a family known (it must outlive its use). Refuses a prefix taken by
+ * another family or by a norm's name. Thread-safe. */
+MN_API mn_status mn_norm_family_register(const mn_norm_family *family);
 
 /* Checked entry points: validate shapes, dtypes and finiteness, then call
  * the norm. Prefer these to the function pointers. */

@@ -72,7 +72,11 @@ MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
 /* The scheduled rate at step s (0-based). */
 MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
 MN_API int64_t mn_solver_steps_taken(const mn_solver *s);
-/* Per-atom targets the solver uses (mn_network_atom_count entries). */
+/* Per-atom targets the solver uses (mn_network_atom_count entries), as it
+ * last read them. A solver reads every atom's norm and the targets (from the
+ * masses) when it is made, and again at the start of any step where
+ * mn_network_revision has moved: an mn_module_set_norm or mn_module_set_mass
+ * between steps takes effect at the next step (the moments are kept). */
 MN_API const double *mn_solver_targets(const mn_solver *s);
 /* How many atoms a step dualizes side by side, one BLIS thread each (the
  * rest run one at a time on every thread); 0 with serial_atoms or 1 thread. */

@@ -9,7 +9,8 @@
  * finite G works, subnormal or near the dtype's largest value: X₀ is formed
  * through an exact power-of-two scaling wherever ‖G‖²_F or 1/‖G‖_F would
  * leave the dtype's normal range.
- * A new schedule is one entry of the table in src/duality/polar_methods.c. */
+ * A new schedule is one entry of the table in src/duality/polar_methods.c, or
+ * a method a program registers with mn_polar_register. */
 #ifndef MODNORM_POLAR_H
 #define MODNORM_POLAR_H
 
@@ -35,14 +36,24 @@ typedef struct mn_polar_method {
     double sup;
     /* The same with precision bf16: measured on the test matrices of
      * tests/test_polar_bf16.c (2 x 2 to 160 x 48; small matrices reach the
-     * edges), not a property of the map. */
+     * edges), not a property of the map. 0 when not measured (a registered
+     * method may leave them so). */
     double bf16_lo, bf16_hi, bf16_sup;
 } mn_polar_method;
 
+/* By name: the built-in methods, then those the program registered.
+ * Thread-safe. */
 MN_API mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);
 MN_API size_t mn_polar_count(void);
 MN_API const mn_polar_method *mn_polar_at(size_t i);
+/* A comma-separated list of the names (valid until the next registration). */
 MN_API const char *mn_polar_names(void);
+/* Make a polynomial iteration known by its name (it must outlive its use: a
+ * static). Refuses a taken or malformed name, no coefficients (only "svd" is
+ * exact), non-finite coefficients, default_steps < 1, norm_slack < 1, and a
+ * band without 0 < band_lo <= band_hi <= sup. tests/test_polar.c checks the
+ * stated band of every method it finds. */
+MN_API mn_status mn_polar_register(const mn_polar_method *method);
 /* The method spectral norms use when none is chosen. */
 MN_API const mn_polar_method *mn_polar_default(void);
 

@@ -34,6 +34,16 @@ MN_API const char *mn_last_error(void);
 /* Forget the last message (mn_last_error() returns "" afterwards). */
 MN_API void mn_clear_error(void);
 
+/* For code outside the library that runs inside it (a module's ops, a
+ * norm's functions): record a printf-formatted one-line message for
+ * mn_last_error() and return `s`, e.g.
+ *     return mn_set_error(MN_ERR_SHAPE, "Conv2D: kernel %d exceeds the input", k); */
+MN_API mn_status mn_set_error(mn_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,6 +89,8 @@ typedef struct mn_train_settings {
     int threads;               /* BLIS threads per call; <= 0: BLIS's choice */
     const mn_atom_norm *atom_norms; /* overrides, applied in order (borrowed; may be NULL) */
     int n_atom_norms;
+    bool serial_atoms;         /* dualize the atoms one at a time on every thread instead of
+                                * small ones side by side (mn_solver_config.serial_atoms) */
 } mn_train_settings;
 
 /* The defaults of `modnorm train`: muon, modular, the preset's lr and
@@ -182,6 +184,13 @@ MN_API mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor);
 /* Accuracy (argmax hits / n) and mean softmax cross-entropy of `net` on
  * `d`, in forward passes of at most 1000 rows. */
 MN_API mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double *loss);
+
+/* The solver configuration the settings describe: preset s->opt under
+ * s->param, then the settings' lr and momentum (unless NAN), Nesterov,
+ * weight decay, schedule over total_steps (>= 1), warmup, polar method and
+ * threads, serial_atoms. MN_ERR_ARG as mn_train_settings_check. */
+MN_API mn_status mn_train_solver_config(const mn_train_settings *s, int64_t total_steps,
+                                        mn_solver_config *cfg);
 
 /* Make the network (from `root`, taken also on failure; initialized from
  * s->seed, s->threads BLIS threads, atom-norm overrides applied) and its

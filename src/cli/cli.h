@@ -21,10 +21,20 @@ int mn_cmd_bench_gemm(mn_cli_args *a);
 int mn_cmd_bench_dualize(mn_cli_args *a);
 int mn_cmd_bench_step(mn_cli_args *a);
 
-/* The training options train and sweep share, from the parsed arguments
- * (cmd_train.c). */
-struct mn_train_opts;
-void mn_cli_train_opts_from(const mn_cli_args *a, struct mn_train_opts *o);
+/* The MLP --model mlp --width --depth names, on Fashion-MNIST's 784
+ * features and 10 classes. */
+mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
+/* The training settings train and sweep share, from the parsed arguments;
+ * ov (MN_CLI_MAX_ATOM_NORMS entries) holds the --atom-norm overrides. */
+void mn_cli_train_settings(const mn_cli_args *a, mn_train_settings *s, mn_atom_norm *ov);
+/* The size parameter a sweep or coordcheck varies and its values: --over
+ * NAME=..., else width and --widths. A usage error when --width or --depth
+ * fixes the parameter being varied. */
+int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
+                     const int64_t **values, int *n);
+/* Apply --atom-norm to `net`: MN_EXIT_OK, or a usage error naming the
+ * option (an atom the model lacks, a norm that does not fit it). */
+int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args *a);
 
 /* Print "modnorm CMD: message (see 'modnorm CMD --help')" to stderr and
  * return MN_EXIT_USAGE. */
@@ -67,8 +77,5 @@ int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, 
 /* mkdir -p; on failure the errno of the step that failed (0 on success), and
  * in *created how many levels it created (for removal, deepest last). */
 int mn_cli_mkdir_p(const char *dir, int *created);
-/* Undo mn_cli_mkdir_p: remove the `created` deepest levels of dir (each
- * must be empty). */
-void mn_cli_rmdir_created(const char *dir, int created);
 
 #endif

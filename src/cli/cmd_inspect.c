@@ -5,7 +5,6 @@
 
 #include "cli/cli.h"
 #include "cli/json_out.h"
-#include "cli/models.h"
 
 #define CMD "inspect"
 
@@ -82,22 +81,19 @@ static json_t *module_json(walk *w, const mn_module *m)
 
 int mn_cmd_inspect(mn_cli_args *a)
 {
-    mn_model_spec spec = {.name = a->model, .d_in = 784, .width = a->width,
-                          .depth = (int)a->depth, .d_out = 10};
+    mn_mlp_spec spec = mn_cli_mlp(a);
     mn_module *root;
-    mn_status st = mn_cli_build_model(&spec, &root);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
     mn_network *net;
-    st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    mn_status st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out);
+    if (st == MN_OK)
+        st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    for (int i = 0; i < a->atom_norms.n; i++)
-        if (mn_cli_apply_norm_override(net, a->atom_norms.v[i].atom, a->atom_norms.v[i].norm) !=
-            MN_OK) {
-            mn_network_destroy(net);
-            return mn_cli_usage_error(CMD, "%s", mn_last_error());
-        }
+    int rc = mn_cli_apply_atom_norms(CMD, net, a);
+    if (rc != MN_EXIT_OK) {
+        mn_network_destroy(net);
+        return rc;
+    }
     double *targets = calloc((size_t)mn_network_atom_count(net) + 1, sizeof(double));
     if (!targets) {
         mn_network_destroy(net);
@@ -109,7 +105,6 @@ int mn_cmd_inspect(mn_cli_args *a)
         return mn_cli_fail(CMD, st);
     }
     walk w = {net, targets, 0};
-    int rc = MN_EXIT_OK;
     if (a->json) {
         rc = mn_cli_json_print(CMD, stdout, module_json(&w, mn_network_root(net)));
     } else {

@@ -1,124 +1,116 @@
-/* modnorm train: train a model on Fashion-MNIST and report test accuracy. */
-#include <math.h>
+/* modnorm train: train a model on Fashion-MNIST (mn_train) and report its
+ * test accuracy; progress on a terminal, or JSON lines with --json. */
 #include <stdio.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/json_out.h"
-#include "cli/models.h"
-#include "cli/trainer.h"
 
 #define CMD "train"
 
-/* The training options every trainer of the CLI shares, from the parsed
- * arguments (width, lr and seed are overridden per run by sweep). */
-void mn_cli_train_opts_from(const mn_cli_args *a, mn_train_opts *o)
-{
-    *o = (mn_train_opts){
-        .model = {.name = a->model, .d_in = 784, .width = a->width, .depth = (int)a->depth,
-                  .d_out = 10},
-        .opt = a->opt, .param = (mn_param)a->param, .lr = a->lr, .momentum = a->momentum,
-        .nesterov = a->nesterov, .wd = a->wd, .schedule = (mn_schedule)a->schedule,
-        .warmup = a->warmup, .method = a->method, .steps = a->steps, .epochs = a->epochs,
-        .batch = a->batch, .seed = (uint64_t)a->seed, .threads = (int)a->threads,
-        .precision = (mn_precision)a->precision};
-    for (int i = 0; i < a->atom_norms.n; i++) {
-        o->atom_norms[i].atom = a->atom_norms.v[i].atom;
-        o->atom_norms[i].norm = a->atom_norms.v[i].norm;
-    }
-    o->n_atom_norms = a->atom_norms.n;
-}
-
 typedef struct train_view {
-    bool bar, json;
+    bool bar;
     int rc; /* a failed JSON write */
 } train_view;
 
-static void draw_bar(const mn_train_step *s)
+static mn_status on_step(void *ctx, const mn_fit_step *s)
 {
+    const train_view *v = ctx;
+    if (!v->bar || ((s->step - 1) % 10 != 0 && s->step != s->total))
+        return MN_OK;
     const int width = 30;
     int filled = (int)((double)width * (double)s->step / (double)s->total);
-    double eta = s->elapsed / (double)s->step * (double)(s->total - s->step);
+    double eta = s->seconds / (double)s->step * (double)(s->total - s->step);
     fprintf(stderr, "\r[");
     for (int i = 0; i < width; i++)
         fputc(i < filled ? '#' : '.', stderr);
     fprintf(stderr, "] step %lld/%lld  loss %.4f  ETA %dm%02ds ", (long long)s->step,
             (long long)s->total, s->loss, (int)eta / 60, (int)eta % 60);
     fflush(stderr);
+    return MN_OK;
 }
 
-static void on_step(void *ctx, const mn_train_step *s)
+static mn_status on_log(void *ctx, const mn_fit_step *s)
 {
     train_view *v = ctx;
-    int64_t log_every = s->total >= 10 ? s->total / 10 : 1; /* ten JSON lines per run */
-    if (v->bar && ((s->step - 1) % 10 == 0 || s->step == s->total))
-        draw_bar(s);
-    if (v->json && v->rc == MN_EXIT_OK && (s->step % log_every == 0 || s->step == s->total))
-        v->rc = mn_cli_json_print(CMD, stdout,
-                                  json_pack("{s:I, s:o, s:o, s:o}", "step", (json_int_t)s->step,
-                                            "epoch", mn_cli_json_real(s->epoch), "loss",
-                                            mn_cli_json_real(s->loss), "lr",
-                                            mn_cli_json_real(s->lr)));
+    v->rc = mn_cli_json_print(CMD, stdout,
+                              json_pack("{s:I, s:o, s:o, s:o}", "step", (json_int_t)s->step,
+                                        "epoch", mn_cli_json_real(s->epoch), "loss",
+                                        mn_cli_json_real(s->loss), "lr", mn_cli_json_real(s->lr)));
+    return v->rc == MN_EXIT_OK ? MN_OK : MN_ERR_IO; /* stop: the message is out */
 }
 
-static int print_result_json(const mn_train_result *r)
+/* Before any work: --atom-norm's K names an atom of this model. */
+static int check_atom_norms(const mn_cli_args *a)
 {
-    return mn_cli_json_print(
-        CMD, stdout,
-        json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "test_acc",
-                  mn_cli_json_real(r->test_acc), "test_loss", mn_cli_json_real(r->test_loss),
-                  "train_loss", mn_cli_json_real(r->train_loss), "steps", (json_int_t)r->steps,
-                  "seconds", mn_cli_json_real(r->seconds), "ms_per_step",
-                  mn_cli_json_real(r->ms_per_step), "diverged", (int)r->diverged));
+    if (a->atom_norms.n == 0)
+        return MN_EXIT_OK;
+    mn_mlp_spec spec = mn_cli_mlp(a);
+    mn_module *root;
+    mn_network *net;
+    mn_status st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out);
+    if (st == MN_OK)
+        st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
+    int rc = mn_cli_apply_atom_norms(CMD, net, a);
+    mn_network_destroy(net);
+    return rc;
 }
 
 int mn_cmd_train(mn_cli_args *a)
 {
-    mn_train_opts o;
-    mn_cli_train_opts_from(a, &o);
-    /* Before any work: --atom-norm's K names an atom of this model. */
-    mn_status st = mn_cli_check_atom_norms(&o.model, &a->atom_norms);
-    if (st == MN_ERR_ARG)
-        return mn_cli_usage_error(CMD, "%s", mn_last_error());
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
+    int rc = check_atom_norms(a);
+    if (rc != MN_EXIT_OK)
+        return rc;
     mn_dataset train = {0}, test = {0};
-    st = mn_fashion_mnist_load(a->data_dir, &train, &test);
+    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    if (o.batch > train.n) {
-        int64_t n = train.n; /* read before the free below zeroes it */
+    int64_t n = train.n;
+    mn_mlp_spec spec = mn_cli_mlp(a);
+    mn_module *root = NULL;
+    if (a->batch > n)
+        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
+                                (long long)a->batch, (long long)n);
+    else if ((st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out)) != MN_OK)
+        rc = mn_cli_fail(CMD, st);
+    if (rc != MN_EXIT_OK) {
         mn_dataset_free(&train);
         mn_dataset_free(&test);
-        return mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
-                                  (long long)o.batch, (long long)n);
+        return rc;
     }
-    train_view view = {.bar = !a->json && isatty(STDERR_FILENO), .json = a->json};
-    o.on_step = on_step;
-    o.ctx = &view;
-    mn_train_result r;
-    st = mn_cli_train(&o, &train, &test, &r);
+    mn_train_settings s;
+    mn_atom_norm ov[MN_CLI_MAX_ATOM_NORMS];
+    mn_cli_train_settings(a, &s, ov);
+    train_view view = {.bar = !a->json && isatty(STDERR_FILENO)};
+    mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
+    mn_fit_result r;
+    st = mn_train(root, &s, &train, &test, &cb, &r);
     mn_dataset_free(&train);
     mn_dataset_free(&test);
     if (view.bar)
         fputc('\n', stderr);
-    if (st == MN_ERR_NONFINITE) { /* an update or the test loss overflowed: diverged too */
-        fprintf(stderr, "modnorm train: %s after %lld steps: stopping (diverged; try a smaller "
-                "--lr)\n", mn_last_error(), (long long)r.steps);
-        r.diverged = true;
-        r.train_loss = r.test_loss = INFINITY;
-        r.test_acc = 0;
-        st = MN_OK;
-    } else if (r.diverged) {
-        fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
-                "(diverged; try a smaller --lr)\n", (long long)r.diverged_at);
-    }
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
     if (view.rc != MN_EXIT_OK)
         return view.rc;
+    if (st == MN_ERR_NONFINITE) /* an update or the test loss overflowed: diverged too */
+        fprintf(stderr, "modnorm train: %s after %lld steps: stopping (diverged; try a smaller "
+                "--lr)\n", mn_last_error(), (long long)r.steps);
+    else if (st == MN_OK && r.diverged)
+        fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
+                "(diverged; try a smaller --lr)\n", (long long)r.diverged_at + 1);
+    st = mn_fit_judge(st, &r, 0); /* 0: a loss that grew is not a divergence here */
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
     if (a->json) {
-        int rc = print_result_json(&r);
+        rc = mn_cli_json_print(
+            CMD, stdout,
+            json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "test_acc",
+                      mn_cli_json_real(r.test_acc), "test_loss", mn_cli_json_real(r.test_loss),
+                      "train_loss", mn_cli_json_real(r.train_loss), "steps",
+                      (json_int_t)r.steps, "seconds", mn_cli_json_real(r.seconds),
+                      "ms_per_step", mn_cli_json_real(r.ms_per_step), "diverged",
+                      (int)r.diverged));
         if (rc != MN_EXIT_OK)
             return rc;
     } else if (!r.diverged) {

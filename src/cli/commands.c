@@ -1,10 +1,9 @@
 /* The subcommands: which options each takes, with its defaults, and its
  * help text. Ranges and parsing live in the option table (options.c). */
 #include "cli/options.h"
-#include "cli/sweep_summary.h"
-#include "cli/trainer.h"
+#include "modnorm.h"
 
-#define TRAIN_METHOD MN_TRAIN_DEFAULT_METHOD
+#define TRAIN_METHOD MN_FIT_DEFAULT_POLAR
 #define BLIS_THREADS "default: BLIS's choice"
 #define DATA_DIR_NOTE "default " MN_FASHION_MNIST_DIR
 #define N_USES(u) ((int)(sizeof(u) / sizeof(u)[0]))
@@ -42,9 +41,11 @@ static const mn_cli_use inspect_uses[] = {
     {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only"},
 };
 
+#define FIXED_WIDTH_HELP "hidden width when --over varies another parameter"
+
 #define SWEEP_QUICK_HELP                                                                           \
-    "widths 64,128,256, five LRs an octave apart around the best LR of a short run, 200 "         \
-    "steps (under a minute at --jobs 1); explicit options win"
+    "widths 64,128,256 (a width sweep), five LRs an octave apart around the best LR of a "       \
+    "short run, 200 steps (under a minute at --jobs 1); explicit options win"
 
 static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_OUT, .help = "results directory (created)", .required = true},
@@ -52,6 +53,8 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_WIDTHS, .deflt = "64,128,256,512,1024"},
+    {.id = MN_OPT_OVER, .note = "default: width, --widths"},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
     {.id = MN_OPT_LRS, .deflt = "2^-10:2^2"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
@@ -79,6 +82,9 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
+    {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
+                                "list of modules (not depth)", .note = "default: width, --widths"},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
     {.id = MN_OPT_LR, .note = "default: the preset's"},
@@ -155,12 +161,14 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .uses = inspect_uses, .n_uses = N_USES(inspect_uses)},
     [MN_CMD_SWEEP] = {
         .id = MN_CMD_SWEEP, .name = "sweep", .flush_denormals = true,
-        .summary = "train a width x learning-rate grid and measure LR transfer",
+        .summary = "train a width (or depth, ...) x learning-rate grid and measure LR transfer",
         .about = "Trains every (width, learning rate, seed) of the grid, one BLIS thread per "
-                 "run,\nand studies how the best learning rate moves with width. Options that "
-                 "change a\nrun's result must match the ones DIR/sweep.cfg records.",
+                 "run,\nand studies how the best learning rate moves with width (or with the "
+                 "size\nparameter --over names). Options that change a run's result must "
+                 "match the\nones DIR/sweep.cfg records.",
         .epilog =
-            "Writes DIR/results.csv (" MN_SWEEP_CSV_HEADER "),\n"
+            "Writes DIR/results.csv (width,lr,seed,train_loss,test_loss,test_acc,diverged;\n"
+            "the first column is the parameter swept),\n"
             "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and\n"
             ".svg (when built with PLplot). Rerunning the same command skips the runs the\n"
             "CSV holds. train_loss is the mean over the last 20% of steps. A run diverged\n"

@@ -91,8 +91,13 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     INT_OPT(MN_OPT_WIDTH, "width", "W", 1, WIDTH_HI, width, "hidden width"),
     INT_OPT(MN_OPT_DEPTH, "depth", "D", 1, 100, depth, "number of Linear layers"),
     [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
-                       .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .max_items = 32,
-                       .offset = AT(widths), .help = "hidden widths, a comma list"},
+                       .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .offset = AT(widths),
+                       .help = "hidden widths, a comma list"},
+    [MN_OPT_OVER] = {.id = MN_OPT_OVER, .name = "over", .kind = MN_KIND_OVER,
+                     .metavar = "NAME=V1,...", .lo = 1, .hi = WIDTH_HI,
+                     .excludes = MN_OPT_WIDTHS, .offset = AT(over),
+                     .help = "the size parameter to vary and its values, e.g. depth=2,4,8,16 "
+                             "(the mlp has width and depth); --widths W is --over width=W"},
     [MN_OPT_ATOM_NORM] = {.id = MN_OPT_ATOM_NORM, .name = "atom-norm", .kind = MN_KIND_ATOM_NORM,
                           .metavar = "K=NORM", .lo = 0, .hi = 1 << 20, .lookup = lookup_norm,
                           .repeatable = true, .offset = AT(atom_norms),
@@ -105,8 +110,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     REAL_OPT(MN_OPT_LR, "lr", "LR", LR_LO, true, LR_HI, lr,
              "learning rate η (0.01, 1e-2 or 2^-7)"),
     [MN_OPT_LRS] = {.id = MN_OPT_LRS, .name = "lrs", .kind = MN_KIND_REALS, .metavar = "A:B|L1,...",
-                    .lo = LR_LO, .lo_open = true, .hi = LR_HI, .max_items = 64,
-                    .offset = AT(lrs),
+                    .lo = LR_LO, .lo_open = true, .hi = LR_HI, .offset = AT(lrs),
                     .help = "learning rates: A:B is powers of two from A to B, one octave "
                             "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...)"},
     REAL_OPT(MN_OPT_MOMENTUM, "momentum", "B", 0, false, 0.999999, momentum,
@@ -250,131 +254,45 @@ static bool in_range(const mn_cli_option *o, double v)
     return (o->lo_open ? v > o->lo : v >= o->lo) && v <= o->hi;
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* ---- lists: the library's grid parsers (study.h), then the option's range ---- */
+
+/* `text` (quoted in messages) holds the list at `list`; each entry in the
+ * range of option `range` (o itself, or for --over the option named NAME). */
+static bool set_ints(const char *cmd, const mn_cli_option *o, const mn_cli_option *range,
+                     const char *text, const char *list, mn_cli_ints *dst, FILE *err)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Two rates are the same grid point (relative 1e-9), as the sweep's CSV matches them. */
-static bool same_real(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b)); }
-
-/* ---- one value -------------------------------------------------------------- */
-
-static bool set_ints(const char *cmd, const mn_cli_option *o, const char *text, mn_cli_ints *dst,
-                     FILE *err)
-{
-    char range[64];
-    int64_t *v = malloc((size_t)o->max_items * sizeof *v);
-    int k = 0;
-    if (!v) {
-        mn_cli_usage_to(err, cmd, "--%s: out of memory", o->name);
+    mn_cli_ints v;
+    if (mn_study_parse_values(list, (int64_t)range->lo, (int64_t)range->hi, &v.v, &v.n) != MN_OK) {
+        if (list == text)
+            mn_cli_usage_to(err, cmd, "--%s %s", o->name, mn_last_error());
+        else
+            mn_cli_usage_to(err, cmd, "--%s '%s': the values of %s: %s", o->name, text,
+                            range->name, mn_last_error());
         return false;
     }
-    for (const char *p = text;;) {
-        size_t len = strcspn(p, ",");
-        int64_t x;
-        if (!int_token(p, len, &x) || !in_range(o, (double)x)) {
-            mn_cli_usage_to(err, cmd, "--%s '%s': '%.*s' is not %s", o->name, text, (int)len, p,
-                            describe(o, range, sizeof range));
-            free(v);
-            return false;
-        }
-        if (k == o->max_items) {
-            mn_cli_usage_to(err, cmd, "--%s '%s' lists more than %d values", o->name, text,
-                            o->max_items);
-            free(v);
-            return false;
-        }
-        v[k++] = x;
-        if (!p[len])
-            break;
-        p += len + 1;
-    }
-    qsort(v, (size_t)k, sizeof *v, cmp_i64);
-    int u = 0;
-    for (int i = 0; i < k; i++)
-        if (u == 0 || v[u - 1] != v[i])
-            v[u++] = v[i];
     free(dst->v);
-    *dst = (mn_cli_ints){v, u};
+    *dst = v;
     return true;
 }
 
 static bool set_reals(const char *cmd, const mn_cli_option *o, const char *text,
                       mn_cli_reals *dst, FILE *err)
 {
-    char range[64];
-    double *v = malloc((size_t)o->max_items * sizeof *v);
-    int k = 0;
-    if (!v) {
-        mn_cli_usage_to(err, cmd, "--%s: out of memory", o->name);
+    char buf[64];
+    mn_cli_reals v;
+    if (mn_study_parse_lrs(text, &v.v, &v.n) != MN_OK) {
+        mn_cli_usage_to(err, cmd, "--%s %s", o->name, mn_last_error());
         return false;
     }
-    const char *colon = strchr(text, ':');
-    if (colon) {
-        double a, b;
-        const char *rest = colon + 1;
-        if (strchr(text, ',') || !real_token(text, (size_t)(colon - text), &a) ||
-            !real_token(rest, strlen(rest), &b) || !in_range(o, a) || !in_range(o, b)) {
-            mn_cli_usage_to(err, cmd, "--%s '%s': a range is A:B with A and B each %s, such as "
-                            "2^-10:2^2 or 0.001:0.5", o->name, text,
-                            describe(o, range, sizeof range));
-            free(v);
+    for (int i = 0; i < v.n; i++)
+        if (!in_range(o, v.v[i])) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': %g is not %s", o->name, text, v.v[i],
+                            describe(o, buf, sizeof buf));
+            free(v.v);
             return false;
         }
-        if (b < a) {
-            mn_cli_usage_to(err, cmd, "--%s '%s': the range is empty (%g > %g)", o->name, text, a,
-                            b);
-            free(v);
-            return false;
-        }
-        for (double x = a; x <= b * (1 + 1e-9) && in_range(o, x); x *= 2) {
-            if (k == o->max_items) {
-                mn_cli_usage_to(err, cmd, "--%s '%s' spans more than %d octaves", o->name, text,
-                                o->max_items);
-                free(v);
-                return false;
-            }
-            v[k++] = x;
-        }
-    } else {
-        for (const char *p = text;;) {
-            size_t len = strcspn(p, ",");
-            double x;
-            if (!real_token(p, len, &x) || !in_range(o, x)) {
-                mn_cli_usage_to(err, cmd, "--%s '%s': '%.*s' is not %s (write 0.01, 1e-2 or "
-                                "2^-7; a range is A:B)", o->name, text, (int)len, p,
-                                describe(o, range, sizeof range));
-                free(v);
-                return false;
-            }
-            if (k == o->max_items) {
-                mn_cli_usage_to(err, cmd, "--%s '%s' lists more than %d values", o->name, text,
-                                o->max_items);
-                free(v);
-                return false;
-            }
-            v[k++] = x;
-            if (!p[len])
-                break;
-            p += len + 1;
-        }
-        qsort(v, (size_t)k, sizeof *v, cmp_double);
-        int u = 0;
-        for (int i = 0; i < k; i++)
-            if (u == 0 || !same_real(v[u - 1], v[i]))
-                v[u++] = v[i];
-        k = u;
-    }
     free(dst->v);
-    *dst = (mn_cli_reals){v, k};
+    *dst = v;
     return true;
 }
 
@@ -434,7 +352,19 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         return false;
     }
     case MN_KIND_INTS:
-        return set_ints(cmd, o, text, field, err);
+        return set_ints(cmd, o, o, text, text, field, err);
+    case MN_KIND_OVER: {
+        mn_cli_over *over = field;
+        const char *list;
+        if (mn_study_parse_over(text, over->param, &list) != MN_OK) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=V1,V2,... such as depth=2,4,8",
+                            o->name, text);
+            return false;
+        }
+        const mn_cli_option *named = mn_cli_find_option(over->param);
+        return set_ints(cmd, o, named && named->kind == MN_KIND_INT ? named : o, text, list,
+                        &over->values, err);
+    }
     case MN_KIND_REALS:
         return set_reals(cmd, o, text, field, err);
     case MN_KIND_SHAPE: {
@@ -516,6 +446,8 @@ void mn_cli_args_free(mn_cli_args *a)
 {
     free(a->widths.v);
     free(a->lrs.v);
+    free(a->over.values.v);
+    a->over.values = (mn_cli_ints){0};
     a->widths = (mn_cli_ints){0};
     a->lrs = (mn_cli_reals){0};
 }

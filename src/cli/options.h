@@ -17,12 +17,13 @@
 #include <stdio.h>
 
 #include "modnorm/status.h"
+#include "modnorm/study.h"
 
 typedef enum mn_opt_id {
     MN_OPT_NONE = 0,
     /* the data and the model */
     MN_OPT_DATA, MN_OPT_DATA_DIR, MN_OPT_MODEL, MN_OPT_WIDTH, MN_OPT_DEPTH, MN_OPT_WIDTHS,
-    MN_OPT_ATOM_NORM,
+    MN_OPT_OVER, MN_OPT_ATOM_NORM,
     /* the optimizer */
     MN_OPT_OPT, MN_OPT_PARAM, MN_OPT_LR, MN_OPT_LRS, MN_OPT_MOMENTUM, MN_OPT_NESTEROV, MN_OPT_WD,
     MN_OPT_SCHEDULE, MN_OPT_WARMUP, MN_OPT_METHOD, MN_OPT_FORM, MN_OPT_PRECISION, MN_OPT_NORM,
@@ -43,14 +44,17 @@ typedef enum mn_opt_kind {
     MN_KIND_STRING,    /* const char *, not empty */
     MN_KIND_NAME,      /* const char *, accepted by a library lookup (norm, method, optimizer) */
     MN_KIND_CHOICE,    /* int: the value paired with one of a fixed list of words */
-    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of INTs in range, sorted, duplicates dropped */
-    MN_KIND_REALS,     /* mn_cli_reals: "A:B" (A, 2A, 4A, … ≤ B) or a list of REALs, sorted,
-                        * duplicates (relative 1e-9) dropped */
+    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of integers in range, sorted, duplicates
+                        * dropped (mn_study_parse_values) */
+    MN_KIND_REALS,     /* mn_cli_reals: "A:B" (A, 2A, 4A, … ≤ B) or a list of numbers, each
+                        * in range, sorted, duplicates dropped (mn_study_parse_lrs) */
     MN_KIND_SHAPE,     /* int64_t[2]: "MxN", each an INT in [lo, hi] */
-    MN_KIND_ATOM_NORM  /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
+    MN_KIND_ATOM_NORM, /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
+    MN_KIND_OVER       /* mn_cli_over: "NAME=LIST", NAME an identifier, LIST an INTS in the
+                        * range of the INT option called NAME (--depth's for depth), else in
+                        * [lo, hi] */
 } mn_opt_kind;
 
-#define MN_CLI_MAX_ITEMS 64      /* entries of a list option (--lrs; --widths holds 32) */
 #define MN_CLI_MAX_ATOM_NORMS 64
 #define MN_CLI_MAX_POS 4
 
@@ -63,6 +67,11 @@ typedef struct mn_cli_reals {
     double *v;
     int n;
 } mn_cli_reals;
+
+typedef struct mn_cli_over {
+    char param[MN_STUDY_MAX_PARAM]; /* the size parameter's name */
+    mn_cli_ints values;
+} mn_cli_over;
 
 typedef struct mn_cli_atom_norms {
     struct {
@@ -85,6 +94,7 @@ typedef struct mn_cli_args {
     bool nesterov, serial_atoms, quick, no_run, no_error, json;
     mn_cli_ints widths;
     mn_cli_reals lrs;
+    mn_cli_over over;
     mn_cli_atom_norms atom_norms;
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
@@ -106,7 +116,6 @@ typedef struct mn_cli_option {
     mn_opt_id excludes;             /* may not be given together with this one */
     bool repeatable;                /* may be given more than once (each adds an entry);
                                      * any other option given twice is refused */
-    int max_items;                  /* lists: most entries */
     size_t offset;                  /* the field of mn_cli_args */
     const char *help;
 } mn_cli_option;

@@ -1,4 +1,5 @@
-/* Helpers shared by the subcommands: messages, paths, output checks. */
+/* Helpers shared by the subcommands: messages, paths, output checks, and
+ * the parsed options as the library's settings. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,14 +214,66 @@ int mn_cli_mkdir_p(const char *dir, int *created)
     return err;
 }
 
-void mn_cli_rmdir_created(const char *dir, int created)
+/* ---- the parsed options as the library's settings ---------------------------- */
+
+mn_mlp_spec mn_cli_mlp(const mn_cli_args *a)
 {
-    char *p = strdup(dir);
-    for (int k = 0; p && k < created; k++) {
-        rmdir(p);
-        char *up = parent_of(p);
-        free(p);
-        p = up;
+    return (mn_mlp_spec){.d_in = 784, .width = a->width, .d_out = 10, .depth = (int)a->depth};
+}
+
+void mn_cli_train_settings(const mn_cli_args *a, mn_train_settings *s, mn_atom_norm *ov)
+{
+    mn_train_settings_default(s);
+    s->opt = a->opt;
+    s->param = (mn_param)a->param;
+    s->lr = a->lr;
+    s->momentum = a->momentum;
+    s->nesterov = a->nesterov;
+    s->weight_decay = a->wd;
+    s->schedule = (mn_schedule)a->schedule;
+    s->warmup = a->warmup;
+    s->polar_method = a->method;
+    s->polar_precision = (mn_precision)a->precision;
+    s->steps = a->given[MN_OPT_EPOCHS] ? 0 : a->steps;
+    s->epochs = a->epochs;
+    s->batch = a->batch;
+    s->seed = (uint64_t)a->seed;
+    s->threads = (int)a->threads;
+    for (int i = 0; i < a->atom_norms.n; i++)
+        ov[i] = (mn_atom_norm){.atom = a->atom_norms.v[i].atom, .norm = a->atom_norms.v[i].norm};
+    s->atom_norms = ov;
+    s->n_atom_norms = a->atom_norms.n;
+}
+
+int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
+                     const int64_t **values, int *n)
+{
+    bool over = a->given[MN_OPT_OVER];
+    *param = over ? a->over.param : "width";
+    *values = over ? a->over.values.v : a->widths.v;
+    *n = over ? a->over.values.n : a->widths.n;
+    static const struct {
+        const char *param;
+        mn_opt_id fixes;
+    } fixing[] = {{"width", MN_OPT_WIDTH}, {"depth", MN_OPT_DEPTH}};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(*param, fixing[i].param) == 0 && a->given[fixing[i].fixes])
+            return mn_cli_usage_error(cmd, "--%s fixes the %s of a sweep over another "
+                                      "parameter; this one varies the %s", fixing[i].param,
+                                      fixing[i].param, fixing[i].param);
+    return MN_EXIT_OK;
+}
+
+int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args *a)
+{
+    int atoms = mn_network_atom_count(net);
+    for (int i = 0; i < a->atom_norms.n; i++) {
+        mn_atom_norm ov = {.atom = a->atom_norms.v[i].atom, .norm = a->atom_norms.v[i].norm};
+        if (ov.atom >= atoms)
+            return mn_cli_usage_error(cmd, "--atom-norm '%d=%s' must be K=NAME with K in [0, %d)",
+                                      ov.atom, ov.norm, atoms);
+        if (mn_atom_norms_apply(net, &ov, 1) != MN_OK)
+            return mn_cli_usage_error(cmd, "%s", mn_last_error());
     }
-    free(p);
+    return MN_EXIT_OK;
 }

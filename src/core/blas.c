@@ -179,7 +179,7 @@ mn_status mn_blas_symm_lower(double alpha, const mn_mat *A, const mn_mat *B, dou
 const char *mn_blas_arch(void)
 {
     mn_blas_prepare();
-    bli_init(); /* the arch query reads BLIS's kernel structure: set up before any product */
+    bli_init(); /* before any other BLIS call, the query reads an empty context and aborts */
     return bli_arch_string(bli_arch_query_id());
 }
 

@@ -28,15 +28,13 @@ const char *mn_last_error(void) { return last_error; }
 
 void mn_clear_error(void) { last_error[0] = '\0'; }
 
-mn_status mn_fail(mn_status s, const char *fmt, ...)
+static mn_status vfail(mn_status s, const char *fmt, va_list ap)
 {
     /* Formatted aside first: an argument may be mn_last_error() itself. */
     char buf[sizeof last_error];
-    va_list ap, again;
-    va_start(ap, fmt);
+    va_list again;
     va_copy(again, ap);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     char *full = n >= (int)sizeof buf ? malloc((size_t)n + 1) : NULL;
     if (full) {
         /* Too long, as with a long path: keep the start and the end, where
@@ -53,5 +51,23 @@ mn_status mn_fail(mn_status s, const char *fmt, ...)
     }
     va_end(again);
     memcpy(last_error, buf, sizeof buf);
+    return s;
+}
+
+mn_status mn_fail(mn_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+mn_status mn_set_error(mn_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(s, fmt ? fmt : "(no message)", ap);
+    va_end(ap);
     return s;
 }

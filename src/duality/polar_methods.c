@@ -6,8 +6,12 @@
  * sweeps that map densely in double and checks these numbers, and checks
  * fp32 matrix outputs against them. The bf16 band is measured on matrices
  * (MN_BF16_REPORT=1 build/tests/test_polar_bf16 prints it), and
- * tests/test_polar_bf16.c checks it. */
+ * tests/test_polar_bf16.c checks it. A program adds its own method with
+ * mn_polar_register (polar.h); the same tests run on it. */
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -62,22 +66,62 @@ static const mn_polar_method methods[] = {
      .bf16_lo = 0.995, .bf16_hi = 1.005, .bf16_sup = 1.005},
 };
 
-size_t mn_polar_count(void) { return sizeof methods / sizeof methods[0]; }
+/* Methods a program registers, after the table; under the lock. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static const mn_polar_method **added;
+static size_t n_added, cap_added;
+static unsigned long version;
 
-const mn_polar_method *mn_polar_at(size_t i) { return i < mn_polar_count() ? &methods[i] : NULL; }
+#define N_BUILTIN (sizeof methods / sizeof methods[0])
+
+static const mn_polar_method *at_locked(size_t i)
+{
+    return i < N_BUILTIN ? &methods[i] : i - N_BUILTIN < n_added ? added[i - N_BUILTIN] : NULL;
+}
+
+size_t mn_polar_count(void)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = N_BUILTIN + n_added;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+const mn_polar_method *mn_polar_at(size_t i)
+{
+    pthread_mutex_lock(&lock);
+    const mn_polar_method *m = at_locked(i);
+    pthread_mutex_unlock(&lock);
+    return m;
+}
 
 /* Exact unless asked otherwise: the iterations are a speed choice. */
 const mn_polar_method *mn_polar_default(void) { return &methods[0]; }
 
 const char *mn_polar_names(void)
 {
-    static _Thread_local char buf[256];
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < mn_polar_count(); i++)
-        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", i ? ", " : "",
-                                 methods[i].name);
-    return buf;
+    static char *names;
+    static unsigned long names_version;
+    pthread_mutex_lock(&lock);
+    if (!names || names_version != version) {
+        size_t len = 1;
+        for (size_t i = 0; i < N_BUILTIN + n_added; i++)
+            len += strlen(at_locked(i)->name) + 2;
+        char *buf = malloc(len);
+        if (buf) {
+            size_t used = 0;
+            buf[0] = '\0';
+            for (size_t i = 0; i < N_BUILTIN + n_added; i++)
+                used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                         at_locked(i)->name);
+            free(names);
+            names = buf;
+            names_version = version;
+        }
+    }
+    const char *r = names ? names : "";
+    pthread_mutex_unlock(&lock);
+    return r;
 }
 
 mn_status mn_polar_lookup(const char *name, const mn_polar_method **out)
@@ -85,11 +129,70 @@ mn_status mn_polar_lookup(const char *name, const mn_polar_method **out)
     if (!out)
         return mn_fail(MN_ERR_ARG, "mn_polar_lookup: out is NULL");
     *out = NULL;
-    for (size_t i = 0; name && i < mn_polar_count(); i++)
-        if (strcmp(name, methods[i].name) == 0) {
-            *out = &methods[i];
-            return MN_OK;
-        }
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; name && i < N_BUILTIN + n_added && !*out; i++)
+        if (strcmp(name, at_locked(i)->name) == 0)
+            *out = at_locked(i);
+    pthread_mutex_unlock(&lock);
+    if (*out)
+        return MN_OK;
     return mn_fail(MN_ERR_ARG, "unknown polar method '%s'; known: %s", name ? name : "(null)",
                    mn_polar_names());
+}
+
+/* What mn_polar and the tests rely on: an iteration with finite
+ * coefficients, a step count, X₀ inside the unit ball, a stated band. */
+static mn_status check_method(const mn_polar_method *m)
+{
+    if (!m->name || !*m->name || strchr(m->name, ',') || strchr(m->name, ' '))
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: the name '%s' is empty or has a comma "
+                       "or a space", m->name ? m->name : "(null)");
+    if (m->n_coeffs < 1 || !m->coeffs)
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s has no coefficients (only the "
+                       "built-in 'svd' is exact)", m->name);
+    for (int i = 0; i < m->n_coeffs; i++)
+        for (int j = 0; j < 3; j++)
+            if (!isfinite(m->coeffs[i][j]))
+                return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's coefficient (%d, %d) is not "
+                               "finite", m->name, i, j);
+    if (m->default_steps < 1)
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's default_steps %d must be >= 1",
+                       m->name, m->default_steps);
+    if (!(m->norm_slack >= 1) || !isfinite(m->norm_slack))
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's norm_slack %g must be finite and "
+                       ">= 1 (X₀ = G/(s‖G‖_F) inside the unit ball)", m->name, m->norm_slack);
+    if (!(m->band_lo > 0 && m->band_lo <= m->band_hi && m->band_hi <= m->sup) ||
+        !isfinite(m->sup) || !(m->band_min_ratio >= 0 && m->band_min_ratio < 1))
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's band needs 0 < band_lo <= band_hi "
+                       "<= sup < inf and band_min_ratio in [0, 1) (got %g, %g, %g, %g)",
+                       m->name, m->band_lo, m->band_hi, m->sup, m->band_min_ratio);
+    return MN_OK;
+}
+
+mn_status mn_polar_register(const mn_polar_method *m)
+{
+    if (!m)
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: method is NULL");
+    MN_TRY(check_method(m));
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < N_BUILTIN + n_added && st == MN_OK; i++)
+        if (strcmp(m->name, at_locked(i)->name) == 0)
+            st = mn_fail(MN_ERR_ARG, "mn_polar_register: the name '%s' is taken", m->name);
+    if (st == MN_OK && n_added == cap_added) {
+        size_t cap = cap_added ? 2 * cap_added : 8;
+        const mn_polar_method **a = realloc(added, cap * sizeof *a);
+        if (!a)
+            st = mn_fail(MN_ERR_NOMEM, "mn_polar_register: out of memory");
+        else {
+            added = a;
+            cap_added = cap;
+        }
+    }
+    if (st == MN_OK) {
+        added[n_added++] = m;
+        version++;
+    }
+    pthread_mutex_unlock(&lock);
+    return st;
 }

@@ -4,63 +4,54 @@
 
 #include "core/blas.h"
 #include "core/error.h"
-#include "core/size.h"
+#include "modules/kinds.h"
 #include "modules/module.h"
 #include "norms/spectral.h"
 
-static mn_status need_one_input(const mn_module *m, const mn_value *in)
-{
-    if (in->n != 1 || !in->t[0])
-        return mn_fail(MN_ERR_ARG, "%s takes one tensor, got a %d-tuple", mn_module_kind(m),
-                       in->n);
-    return MN_OK;
-}
-
 /* ---- Linear: y = x Wᵀ; x is (rows, d_in), W is (d_out, d_in) ----------- */
 
-static mn_status linear_out_features(const mn_module *m, int64_t in, int64_t *out)
+static mn_status linear_mismatch(const mn_module *m, int64_t in)
 {
     char buf[64];
-    if (in >= 0 && in != m->d_in)
-        return mn_fail(MN_ERR_SHAPE, "%s expects %lld input features but receives %lld",
-                       mn_module_describe(m, buf, sizeof buf), (long long)m->d_in, (long long)in);
+    return mn_fail(MN_ERR_SHAPE, "%s expects %lld input features but receives %lld",
+                   mn_module_describe(m, buf, sizeof buf), (long long)m->d_in, (long long)in);
+}
+
+static mn_status linear_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    if (n > 0 && in[0] >= 0 && in[0] != m->d_in)
+        return linear_mismatch(m, in[0]);
     *out = m->d_out;
     return MN_OK;
 }
 
-static mn_status linear_forward(mn_module *m, const mn_value *in, int threads)
+static mn_status linear_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
-    MN_TRY(need_one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    MN_TRY(linear_out_features(m, x->shape[x->ndim - 1], &(int64_t){0}));
-    int64_t shape[MN_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[x->ndim - 1] = m->d_out;
-    m->owns_out = true;
-    m->out.n = 1;
-    MN_TRY(mn_tensor_ensure(&m->out.t[0], x->ndim, shape));
-    mn_mat X = mn_tensor_rows(x), Y = mn_tensor_rows(m->out.t[0]);
-    mn_mat Wt = mn_mat_transpose(mn_module_weight_view(m, m->w));
-    return mn_blas_gemm(1.0, &X, &Wt, 0.0, &Y, threads);
+    (void)n;
+    if (in[0].dim[in[0].ndim - 1] != m->d_in)
+        return linear_mismatch(m, in[0].dim[in[0].ndim - 1]);
+    p->out.dim[p->out.ndim - 1] = m->d_out;
+    return MN_OK;
 }
 
-static mn_status linear_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status linear_forward(mn_module *m, const mn_module_call *c)
 {
-    const mn_tensor *x = m->in.t[0];
-    mn_mat X = mn_tensor_rows(x), DY = mn_tensor_rows(dout->t[0]);
+    mn_mat X = mn_tensor_rows(c->in[0]), Y = mn_tensor_rows(c->out);
+    mn_mat Wt = mn_mat_transpose(mn_module_weight_view(m, m->w));
+    return mn_blas_gemm(1.0, &X, &Wt, 0.0, &Y, c->threads);
+}
+
+static mn_status linear_backward(mn_module *m, const mn_module_call *c)
+{
+    mn_mat X = mn_tensor_rows(c->in[0]), DY = mn_tensor_rows(c->dout);
     mn_mat DYt = mn_mat_transpose(DY);
     mn_mat G = mn_module_weight_view(m, m->g);
-    MN_TRY(mn_blas_gemm(1.0, &DYt, &X, 1.0, &G, threads)); /* dW += dyᵀ x */
-    if (m->input_is_data) { /* nothing upstream wants dx: skip a third of the flops */
-        m->din.n = 0;
+    MN_TRY(mn_blas_gemm(1.0, &DYt, &X, 1.0, &G, c->threads)); /* dW += dyᵀ x */
+    if (!c->din[0]) /* nothing upstream wants dx: skip a third of the flops */
         return MN_OK;
-    }
-    m->owns_din = true;
-    m->din.n = 1;
-    MN_TRY(mn_tensor_ensure(&m->din.t[0], x->ndim, x->shape));
-    mn_mat DX = mn_tensor_rows(m->din.t[0]);
+    mn_mat DX = mn_tensor_rows(c->din[0]);
     mn_mat W = mn_module_weight_view(m, m->w);
-    return mn_blas_gemm(1.0, &DY, &W, 0.0, &DX, threads); /* dx = dy W */
+    return mn_blas_gemm(1.0, &DY, &W, 0.0, &DX, c->threads); /* dx = dy W */
 }
 
 /* Modular: orthogonal × √(d_out/d_in), a point of the RMS→RMS unit sphere.
@@ -81,22 +72,29 @@ static mn_status linear_init(mn_module *m, mn_rng *rng, mn_param param)
     return MN_OK;
 }
 
-static const mn_module_ops linear_ops = {"Linear", linear_out_features, linear_forward,
-                                         linear_backward, linear_init};
+static int atom_args(const mn_module *m, double *a, int cap)
+{
+    if (cap >= 2) {
+        a[0] = (double)m->d_out;
+        a[1] = (double)m->d_in;
+    }
+    return 2;
+}
+
+static const mn_module_ops linear_ops = {
+    .kind = "Linear", .features = linear_features, .plan = linear_plan,
+    .forward = linear_forward, .backward = linear_backward, .init = linear_init,
+    .args = atom_args};
 
 static mn_status new_atom(mn_module **out, const mn_module_ops *ops, int64_t d_out, int64_t d_in,
-                          const char *norm)
+                          const char *norm_name)
 {
-    if (d_out < 1 || d_in < 1)
-        return mn_fail(MN_ERR_ARG, "%s: sizes (%lld, %lld) must be positive", ops->kind,
-                       (long long)d_out, (long long)d_in);
-    int64_t count; /* its weights must fit one float buffer */
-    MN_TRY(mn_checked_count(ops->kind, MN_ERR_ARG, 2, (const int64_t[]){d_out, d_in},
-                            sizeof(float), &count));
-    MN_TRY(mn_module_new(out, ops, 1.0, 1.0));
-    (*out)->d_out = d_out;
-    (*out)->d_in = d_in;
-    return mn_norm_lookup(norm, &(*out)->norm);
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "%s: out is NULL", ops->kind);
+    *out = NULL;
+    const mn_norm *norm;
+    MN_TRY(mn_norm_lookup(norm_name, &norm));
+    return mn_atom_create(out, ops, NULL, d_out, d_in, norm, 1.0);
 }
 
 mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in)
@@ -106,50 +104,49 @@ mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in)
 
 /* ---- Embed: y[r] = W[:, tok[r]]; W is (d, vocab), stored (vocab, d) ----- */
 
-static mn_status embed_out_features(const mn_module *m, int64_t in, int64_t *out)
+static mn_status embed_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
 {
-    (void)in; /* token ids: any trailing size */
+    (void)n; /* token ids: any trailing size */
+    (void)in;
     *out = m->d_out;
     return MN_OK;
 }
 
-static mn_status embed_forward(mn_module *m, const mn_value *in, int threads)
+static mn_status embed_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
-    (void)threads;
-    MN_TRY(need_one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    if (x->ndim >= MN_MAX_DIMS)
-        return mn_fail(MN_ERR_SHAPE, "Embed: token tensor has %d dims, at most %d", x->ndim,
+    (void)n;
+    if (in[0].ndim >= MN_MAX_DIMS)
+        return mn_fail(MN_ERR_SHAPE, "Embed: token tensor has %d dims, at most %d", in[0].ndim,
                        MN_MAX_DIMS - 1);
-    int64_t shape[MN_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[x->ndim] = m->d_out;
-    m->owns_out = true;
-    m->out.n = 1;
-    MN_TRY(mn_tensor_ensure(&m->out.t[0], x->ndim + 1, shape));
+    p->out.dim[p->out.ndim++] = m->d_out;
+    p->no_din = true; /* token ids have no gradient */
+    return MN_OK;
+}
+
+static mn_status embed_forward(mn_module *m, const mn_module_call *c)
+{
+    const mn_tensor *x = c->in[0];
     int64_t n = mn_tensor_numel(x), d = m->d_out;
     for (int64_t r = 0; r < n; r++) {
         float v = x->data[r];
         if (!(v >= 0 && v < (float)m->d_in) || v != floorf(v))
             return mn_fail(MN_ERR_ARG, "Embed: token %g at position %lld is not an id in [0, %lld)",
                            (double)v, (long long)r, (long long)m->d_in);
-        memcpy(m->out.t[0]->data + r * d, m->w + (int64_t)v * d, (size_t)d * sizeof(float));
+        memcpy(c->out->data + r * d, m->w + (int64_t)v * d, (size_t)d * sizeof(float));
     }
     return MN_OK;
 }
 
-static mn_status embed_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status embed_backward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
+    const mn_tensor *x = c->in[0];
     int64_t n = mn_tensor_numel(x), d = m->d_out;
-    const float *dy = dout->t[0]->data;
+    const float *dy = c->dout->data;
     for (int64_t r = 0; r < n; r++) {
         float *g = m->g + (int64_t)x->data[r] * d;
         for (int64_t k = 0; k < d; k++)
             g[k] += dy[r * d + k];
     }
-    m->din.n = 0; /* token ids have no gradient */
     return MN_OK;
 }
 
@@ -172,12 +169,47 @@ static mn_status embed_init(mn_module *m, mn_rng *rng, mn_param param)
     return MN_OK;
 }
 
-static const mn_module_ops embed_ops = {"Embed", embed_out_features, embed_forward,
-                                        embed_backward, embed_init};
+/* Stored as vocab rows of d: the (d, vocab) matrix the norm sees is its
+ * transpose. */
+static mn_mat embed_weight_view(const mn_module *m, float *p)
+{
+    return mn_mat_transpose(mn_mat_view(MN_F32, p, m->d_in, m->d_out));
+}
+
+static int embed_args(const mn_module *m, double *a, int cap)
+{
+    if (cap >= 2) {
+        a[0] = (double)m->d_in; /* Embed(vocab, d) */
+        a[1] = (double)m->d_out;
+    }
+    return 2;
+}
+
+static const mn_module_ops embed_ops = {
+    .kind = "Embed", .features = embed_features, .plan = embed_plan,
+    .forward = embed_forward, .backward = embed_backward, .init = embed_init,
+    .weight_view = embed_weight_view, .args = embed_args};
 
 mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d)
 {
-    MN_TRY(new_atom(out, &embed_ops, d, vocab, "l1-rms"));
-    (*out)->transposed = true;
-    return MN_OK;
+    return new_atom(out, &embed_ops, d, vocab, "l1-rms");
 }
+
+/* ---- makers: the text forms Linear(d_out, d_in) and Embed(vocab, d) ----- */
+
+static mn_status make_linear(mn_module **out, int argc, const double *a)
+{
+    int64_t s[2];
+    MN_TRY(mn_kind_sizes("Linear", argc, a, s));
+    return mn_linear(out, s[0], s[1]);
+}
+
+static mn_status make_embed(mn_module **out, int argc, const double *a)
+{
+    int64_t s[2];
+    MN_TRY(mn_kind_sizes("Embed", argc, a, s));
+    return mn_embed(out, s[0], s[1]);
+}
+
+const mn_module_maker mn_linear_maker = {"Linear", "Linear(d_out, d_in)", 2, 2, make_linear};
+const mn_module_maker mn_embed_maker = {"Embed", "Embed(vocab, d)", 2, 2, make_embed};

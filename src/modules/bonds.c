@@ -1,9 +1,11 @@
-/* Bonds: modules without weights (mass 0) and their sensitivities.
- * Element-wise bonds keep the input's shape; x and y are (rows, d). */
+/* Bonds: modules without weights (mass 0) and their sensitivities. Each is
+ * an ops table; element-wise bonds keep the input's shape, x and y are
+ * (rows, d). */
 #include <math.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "modules/kinds.h"
 #include "modules/module.h"
 
 /* GELU's largest slope Φ(√2) + √2·φ(√2), reached at x = √2 (modula rounds
@@ -13,47 +15,28 @@
 /* RMSDivide guards against all-zero rows with this floor on mean(x²). */
 #define RMS_EPS 1e-12
 
-static mn_status one_input(const mn_module *m, const mn_value *in)
-{
-    if (in->n != 1 || !in->t[0])
-        return mn_fail(MN_ERR_ARG, "%s takes one tensor, got a %d-tuple", mn_module_kind(m),
-                       in->n);
-    return MN_OK;
-}
+/* ---- element-wise bonds: one forward and one backward each --------------- */
 
-static mn_status same_features(const mn_module *m, int64_t in, int64_t *out)
+static mn_status relu_forward(mn_module *m, const mn_module_call *c)
 {
     (void)m;
-    *out = in;
+    const float *xs = c->in[0]->data;
+    float *ys = c->out->data;
+    int64_t n = mn_tensor_numel(c->out);
+    for (int64_t i = 0; i < n; i++)
+        ys[i] = xs[i] > 0 ? xs[i] : 0;
     return MN_OK;
 }
 
-/* Output and input-gradient buffers shaped like the input. */
-static mn_status alloc_like(mn_value *v, bool *owns, const mn_tensor *x)
+static mn_status relu_backward(mn_module *m, const mn_module_call *c)
 {
-    *owns = true;
-    v->n = 1;
-    return mn_tensor_ensure(&v->t[0], x->ndim, x->shape);
-}
-
-static mn_status borrow(mn_value *dst, bool *owns, const mn_value *src)
-{
-    *owns = false;
-    *dst = *src;
+    (void)m;
+    const float *xs = c->in[0]->data, *dy = c->dout->data;
+    float *dx = c->din[0]->data;
+    int64_t n = mn_tensor_numel(c->dout);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = xs[i] > 0 ? dy[i] : 0;
     return MN_OK;
-}
-
-/* ---- element-wise bonds ------------------------------------------------ */
-
-typedef enum { EW_RELU, EW_GELU, EW_ABS, EW_MUL } ew_kind;
-
-static ew_kind ew_of(const mn_module *m)
-{
-    const char *k = m->ops->kind;
-    return strcmp(k, "ReLU") == 0 ? EW_RELU
-           : strcmp(k, "GELU") == 0 ? EW_GELU
-           : strcmp(k, "Abs") == 0  ? EW_ABS
-                                    : EW_MUL;
 }
 
 static double gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
@@ -63,180 +46,220 @@ static double gelu_slope(double x)
     return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
 }
 
-static mn_status ew_forward(mn_module *m, const mn_value *in, int threads)
+static mn_status gelu_forward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    MN_TRY(one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    MN_TRY(alloc_like(&m->out, &m->owns_out, x));
-    const float *xs = x->data;
-    float *ys = m->out.t[0]->data;
-    int64_t n = mn_tensor_numel(x);
-    switch (ew_of(m)) {
-    case EW_RELU:
-        for (int64_t i = 0; i < n; i++)
-            ys[i] = xs[i] > 0 ? xs[i] : 0;
-        break;
-    case EW_GELU:
-        for (int64_t i = 0; i < n; i++)
-            ys[i] = (float)(gelu(xs[i]) / GELU_MAX_SLOPE);
-        break;
-    case EW_ABS:
-        for (int64_t i = 0; i < n; i++)
-            ys[i] = fabsf(xs[i]);
-        break;
-    case EW_MUL:
-        for (int64_t i = 0; i < n; i++)
-            ys[i] = (float)(m->a * xs[i]);
-        break;
-    }
+    (void)m;
+    const float *xs = c->in[0]->data;
+    float *ys = c->out->data;
+    int64_t n = mn_tensor_numel(c->out);
+    for (int64_t i = 0; i < n; i++)
+        ys[i] = (float)(gelu(xs[i]) / GELU_MAX_SLOPE);
     return MN_OK;
 }
 
-static mn_status ew_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status gelu_backward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
-    MN_TRY(alloc_like(&m->din, &m->owns_din, x));
-    const float *xs = x->data, *dy = dout->t[0]->data;
-    float *dx = m->din.t[0]->data;
-    int64_t n = mn_tensor_numel(x);
-    switch (ew_of(m)) {
-    case EW_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = xs[i] > 0 ? dy[i] : 0;
-        break;
-    case EW_GELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = (float)(dy[i] * gelu_slope(xs[i]) / GELU_MAX_SLOPE);
-        break;
-    case EW_ABS:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = xs[i] > 0 ? dy[i] : xs[i] < 0 ? -dy[i] : 0;
-        break;
-    case EW_MUL:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = (float)(m->a * dy[i]);
-        break;
-    }
+    (void)m;
+    const float *xs = c->in[0]->data, *dy = c->dout->data;
+    float *dx = c->din[0]->data;
+    int64_t n = mn_tensor_numel(c->dout);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (float)(dy[i] * gelu_slope(xs[i]) / GELU_MAX_SLOPE);
     return MN_OK;
 }
 
-#define EW_OPS(ident, name) \
-    static const mn_module_ops ident = {name, same_features, ew_forward, ew_backward, NULL}
-EW_OPS(relu_ops, "ReLU");
-EW_OPS(gelu_ops, "GELU");
-EW_OPS(abs_ops, "Abs");
-EW_OPS(mul_ops, "Mul");
+static mn_status abs_forward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    const float *xs = c->in[0]->data;
+    float *ys = c->out->data;
+    int64_t n = mn_tensor_numel(c->out);
+    for (int64_t i = 0; i < n; i++)
+        ys[i] = fabsf(xs[i]);
+    return MN_OK;
+}
 
-mn_status mn_relu(mn_module **out) { return mn_module_new(out, &relu_ops, 0, 1); }
-mn_status mn_gelu(mn_module **out) { return mn_module_new(out, &gelu_ops, 0, 1); }
-mn_status mn_abs(mn_module **out) { return mn_module_new(out, &abs_ops, 0, 1); }
+static mn_status abs_backward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    const float *xs = c->in[0]->data, *dy = c->dout->data;
+    float *dx = c->din[0]->data;
+    int64_t n = mn_tensor_numel(c->dout);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = xs[i] > 0 ? dy[i] : xs[i] < 0 ? -dy[i] : 0;
+    return MN_OK;
+}
+
+/* Mul's state: its scalar. */
+typedef struct {
+    double a;
+} mul_state;
+
+static double mul_a(const mn_module *m) { return ((const mul_state *)m->state)->a; }
+
+static mn_status mul_forward(mn_module *m, const mn_module_call *c)
+{
+    double a = mul_a(m);
+    const float *xs = c->in[0]->data;
+    float *ys = c->out->data;
+    int64_t n = mn_tensor_numel(c->out);
+    for (int64_t i = 0; i < n; i++)
+        ys[i] = (float)(a * xs[i]);
+    return MN_OK;
+}
+
+static mn_status mul_backward(mn_module *m, const mn_module_call *c)
+{
+    double a = mul_a(m);
+    const float *dy = c->dout->data;
+    float *dx = c->din[0]->data;
+    int64_t n = mn_tensor_numel(c->dout);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (float)(a * dy[i]);
+    return MN_OK;
+}
+
+static int mul_args(const mn_module *m, double *a, int cap)
+{
+    if (cap >= 1)
+        a[0] = mul_a(m);
+    return 1;
+}
+
+static const mn_module_ops relu_ops = {.kind = "ReLU", .forward = relu_forward,
+                                       .backward = relu_backward};
+static const mn_module_ops gelu_ops = {.kind = "GELU", .forward = gelu_forward,
+                                       .backward = gelu_backward};
+static const mn_module_ops abs_ops = {.kind = "Abs", .forward = abs_forward,
+                                      .backward = abs_backward};
+static const mn_module_ops mul_ops = {.kind = "Mul", .state_size = sizeof(mul_state),
+                                      .forward = mul_forward, .backward = mul_backward,
+                                      .args = mul_args};
+
+mn_status mn_relu(mn_module **out) { return mn_bond_create(out, &relu_ops, NULL, 1); }
+mn_status mn_gelu(mn_module **out) { return mn_bond_create(out, &gelu_ops, NULL, 1); }
+mn_status mn_abs(mn_module **out) { return mn_bond_create(out, &abs_ops, NULL, 1); }
 
 mn_status mn_mul(mn_module **out, double a)
 {
+    if (out)
+        *out = NULL;
     if (!isfinite(a))
         return mn_fail(MN_ERR_ARG, "Mul: the scalar %g is not finite", a);
-    MN_TRY(mn_module_new(out, &mul_ops, 0, fabs(a)));
-    (*out)->a = a;
+    return mn_bond_create(out, &mul_ops, &(mul_state){a}, fabs(a));
+}
+
+/* ---- Identity: y = x (the same tensor) ----------------------------------- */
+
+static mn_status view_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
+{
+    (void)m;
+    (void)n;
+    (void)in;
+    p->out_is_view = p->din_is_view = true;
     return MN_OK;
 }
 
-/* ---- Identity: y = x --------------------------------------------------- */
+static const mn_module_ops identity_ops = {.kind = "Identity", .plan = view_plan};
 
-static mn_status identity_forward(mn_module *m, const mn_value *in, int threads)
+mn_status mn_identity(mn_module **out) { return mn_bond_create(out, &identity_ops, NULL, 1); }
+
+/* ---- Add: y = x₁ + … + x_n (inputs of equal shapes) ---------------------- */
+
+static mn_status add_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
 {
-    (void)threads;
-    return borrow(&m->out, &m->owns_out, in);
+    (void)m;
+    int64_t f = -1;
+    int at = -1;
+    for (int k = 0; k < n; k++) {
+        if (in[k] < 0)
+            continue;
+        if (f >= 0 && in[k] != f)
+            return mn_fail(MN_ERR_SHAPE, "Add: input %d has %lld features but input %d has %lld",
+                           at, (long long)f, k, (long long)in[k]);
+        f = in[k];
+        at = k;
+    }
+    *out = f;
+    return MN_OK;
 }
 
-static mn_status identity_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status add_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
-    (void)threads;
-    return borrow(&m->din, &m->owns_din, dout);
+    (void)m;
+    int64_t n0 = 1;
+    for (int i = 0; i < in[0].ndim; i++)
+        n0 *= in[0].dim[i];
+    for (int k = 1; k < n; k++) {
+        int64_t nk = 1;
+        for (int i = 0; i < in[k].ndim; i++)
+            nk *= in[k].dim[i];
+        if (nk != n0 || in[k].dim[in[k].ndim - 1] != in[0].dim[in[0].ndim - 1])
+            return mn_fail(MN_ERR_SHAPE, "Add: input %d differs in shape from input 0 (%lld vs "
+                           "%lld elements)", k, (long long)nk, (long long)n0);
+    }
+    p->din_is_view = true; /* ∂(Σx)/∂x_k = 1: each input's gradient is dout */
+    return MN_OK;
 }
 
-static const mn_module_ops identity_ops = {"Identity", same_features, identity_forward,
-                                           identity_backward, NULL};
-
-mn_status mn_identity(mn_module **out) { return mn_module_new(out, &identity_ops, 0, 1); }
-
-/* ---- Add: y = x₁ + x₂ (a 2-tuple of equal shapes) ------------------------ */
-
-static mn_status add_forward(mn_module *m, const mn_value *in, int threads)
+/* Summed left to right: ((x₁ + x₂) + x₃) + … */
+static mn_status add_forward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    if (in->n != 2)
-        return mn_fail(MN_ERR_ARG, "Add takes a 2-tuple, got %d tensor(s)", in->n);
-    const mn_tensor *a = in->t[0], *b = in->t[1];
-    int64_t n = mn_tensor_numel(a);
-    if (n != mn_tensor_numel(b) || a->shape[a->ndim - 1] != b->shape[b->ndim - 1])
-        return mn_fail(MN_ERR_SHAPE, "Add: the two inputs differ in shape (%lld vs %lld elements)",
-                       (long long)n, (long long)mn_tensor_numel(b));
-    MN_TRY(alloc_like(&m->out, &m->owns_out, a));
-    float *y = m->out.t[0]->data;
+    (void)m;
+    int64_t n = mn_tensor_numel(c->out);
+    float *y = c->out->data;
+    const float *a = c->in[0]->data;
+    if (c->n_in == 1) {
+        memcpy(y, a, (size_t)n * sizeof *y);
+        return MN_OK;
+    }
+    const float *b = c->in[1]->data;
     for (int64_t i = 0; i < n; i++)
-        y[i] = a->data[i] + b->data[i];
+        y[i] = a[i] + b[i];
+    for (int k = 2; k < c->n_in; k++) {
+        const float *x = c->in[k]->data;
+        for (int64_t i = 0; i < n; i++)
+            y[i] += x[i];
+    }
     return MN_OK;
 }
 
-static mn_status add_backward(mn_module *m, const mn_value *dout, int threads)
-{
-    (void)threads;
-    m->owns_din = false;
-    m->din.n = 2;
-    m->din.t[0] = m->din.t[1] = dout->t[0];
-    return MN_OK;
-}
+static const mn_module_ops add_ops = {.kind = "Add", .arity = MN_ARITY_ANY,
+                                      .features = add_features, .plan = add_plan,
+                                      .forward = add_forward};
 
-static const mn_module_ops add_ops = {"Add", same_features, add_forward, add_backward, NULL};
-
-mn_status mn_add(mn_module **out) { return mn_module_new(out, &add_ops, 0, 1); }
+mn_status mn_add(mn_module **out) { return mn_bond_create(out, &add_ops, NULL, 1); }
 
 /* ---- Flatten: (B, d1, …, dk) → (B, d1·…·dk), a view -------------------- */
 
-static mn_status flatten_features(const mn_module *m, int64_t in, int64_t *out)
+static mn_status flatten_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
 {
     (void)m;
+    (void)n;
     (void)in;
     *out = -1; /* depends on every trailing dimension, known at run time */
     return MN_OK;
 }
 
-/* A non-owning tensor of `shape` over `data`. */
-static mn_status view_as(mn_tensor **t, float *data, int ndim, const int64_t *shape)
+static mn_status flatten_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
-    mn_tensor_destroy(*t);
-    *t = NULL;
-    return mn_tensor_wrap(t, data, ndim, shape);
+    (void)m;
+    (void)n;
+    if (in[0].ndim > 1) {
+        int64_t rest = 1;
+        for (int i = 1; i < in[0].ndim; i++)
+            rest *= in[0].dim[i];
+        p->out.ndim = 2;
+        p->out.dim[1] = rest;
+    }
+    p->out_is_view = p->din_is_view = true;
+    return MN_OK;
 }
 
-static mn_status flatten_forward(mn_module *m, const mn_value *in, int threads)
-{
-    (void)threads;
-    MN_TRY(one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    if (!mn_tensor_is_contiguous(x))
-        return mn_fail(MN_ERR_SHAPE, "Flatten: input is not contiguous");
-    int64_t shape[2] = {x->shape[0], x->shape[0] ? mn_tensor_numel(x) / x->shape[0] : 0};
-    m->owns_out = true; /* owns the view struct, not the data */
-    m->out.n = 1;
-    return view_as(&m->out.t[0], x->data, x->ndim == 1 ? 1 : 2, x->ndim == 1 ? x->shape : shape);
-}
+static const mn_module_ops flatten_ops = {.kind = "Flatten", .features = flatten_features,
+                                          .plan = flatten_plan};
 
-static mn_status flatten_backward(mn_module *m, const mn_value *dout, int threads)
-{
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
-    m->owns_din = true;
-    m->din.n = 1;
-    return view_as(&m->din.t[0], dout->t[0]->data, x->ndim, x->shape);
-}
-
-static const mn_module_ops flatten_ops = {"Flatten", flatten_features, flatten_forward,
-                                          flatten_backward, NULL};
-
-mn_status mn_flatten(mn_module **out) { return mn_module_new(out, &flatten_ops, 0, 1); }
+mn_status mn_flatten(mn_module **out) { return mn_bond_create(out, &flatten_ops, NULL, 1); }
 
 /* ---- Mean over positions: (B, T…, d) → (B, d); 1-D and 2-D pass through -- */
 
@@ -249,19 +272,28 @@ static void mean_dims(const mn_tensor *x, int64_t *B, int64_t *T, int64_t *d)
     *T = x->ndim > 2 && *B * *d > 0 ? mn_tensor_numel(x) / (*B * *d) : 1;
 }
 
-static mn_status mean_forward(mn_module *m, const mn_value *in, int threads)
+static mn_status mean_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
-    (void)threads;
-    MN_TRY(one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    if (x->ndim <= 2)
-        return borrow(&m->out, &m->owns_out, in);
+    (void)m;
+    (void)n;
+    if (in[0].ndim <= 2) {
+        p->out_is_view = p->din_is_view = true;
+        return MN_OK;
+    }
+    p->out.ndim = 2;
+    p->out.dim[1] = in[0].dim[in[0].ndim - 1];
+    return MN_OK;
+}
+
+static mn_status mean_forward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    const mn_tensor *x = c->in[0];
+    if (x->ndim <= 2) /* a view */
+        return MN_OK;
     int64_t B, T, d;
     mean_dims(x, &B, &T, &d);
-    m->owns_out = true;
-    m->out.n = 1;
-    MN_TRY(mn_tensor_ensure(&m->out.t[0], 2, (int64_t[]){B, d}));
-    float *y = m->out.t[0]->data;
+    float *y = c->out->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t k = 0; k < d; k++) {
             double s = 0;
@@ -272,17 +304,16 @@ static mn_status mean_forward(mn_module *m, const mn_value *in, int threads)
     return MN_OK;
 }
 
-static mn_status mean_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status mean_backward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
-    if (x->ndim <= 2)
-        return borrow(&m->din, &m->owns_din, dout);
-    MN_TRY(alloc_like(&m->din, &m->owns_din, x));
+    (void)m;
+    const mn_tensor *x = c->in[0];
+    if (x->ndim <= 2) /* a view */
+        return MN_OK;
     int64_t B, T, d;
     mean_dims(x, &B, &T, &d);
-    const float *dy = dout->t[0]->data;
-    float *dx = m->din.t[0]->data;
+    const float *dy = c->dout->data;
+    float *dx = c->din[0]->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++)
             for (int64_t k = 0; k < d; k++)
@@ -290,9 +321,10 @@ static mn_status mean_backward(mn_module *m, const mn_value *dout, int threads)
     return MN_OK;
 }
 
-static const mn_module_ops mean_ops = {"Mean", same_features, mean_forward, mean_backward, NULL};
+static const mn_module_ops mean_ops = {.kind = "Mean", .plan = mean_plan,
+                                       .forward = mean_forward, .backward = mean_backward};
 
-mn_status mn_mean(mn_module **out) { return mn_module_new(out, &mean_ops, 0, 1); }
+mn_status mn_mean(mn_module **out) { return mn_bond_create(out, &mean_ops, NULL, 1); }
 
 /* ---- MeanSubtract: y = x − mean(x) over features ---------------------- */
 
@@ -308,44 +340,53 @@ static void subtract_row_means(float *y, const float *x, int64_t rows, int64_t d
     }
 }
 
-static mn_status mean_subtract_forward(mn_module *m, const mn_value *in, int threads)
+static mn_status mean_subtract_forward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    MN_TRY(one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    MN_TRY(alloc_like(&m->out, &m->owns_out, x));
-    mn_mat X = mn_tensor_rows(x);
-    subtract_row_means(m->out.t[0]->data, x->data, X.rows, X.cols);
+    (void)m;
+    mn_mat X = mn_tensor_rows(c->in[0]);
+    subtract_row_means(c->out->data, c->in[0]->data, X.rows, X.cols);
     return MN_OK;
 }
 
 /* The map is a projection (symmetric), so its backward is the same map. */
-static mn_status mean_subtract_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status mean_subtract_backward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
-    MN_TRY(alloc_like(&m->din, &m->owns_din, x));
-    mn_mat X = mn_tensor_rows(x);
-    subtract_row_means(m->din.t[0]->data, dout->t[0]->data, X.rows, X.cols);
+    (void)m;
+    mn_mat X = mn_tensor_rows(c->in[0]);
+    subtract_row_means(c->din[0]->data, c->dout->data, X.rows, X.cols);
     return MN_OK;
 }
 
-static const mn_module_ops mean_subtract_ops = {"MeanSubtract", same_features,
-                                                mean_subtract_forward, mean_subtract_backward, NULL};
+static const mn_module_ops mean_subtract_ops = {.kind = "MeanSubtract",
+                                                .forward = mean_subtract_forward,
+                                                .backward = mean_subtract_backward};
 
-mn_status mn_mean_subtract(mn_module **out) { return mn_module_new(out, &mean_subtract_ops, 0, 1); }
+mn_status mn_mean_subtract(mn_module **out)
+{
+    return mn_bond_create(out, &mean_subtract_ops, NULL, 1);
+}
 
 /* ---- RMSDivide: y = x / rms(x), rms = √(mean(x²) + ε) over features ---- */
 
-static mn_status rms_divide_forward(mn_module *m, const mn_value *in, int threads)
+/* Keeps each row's rms for backward. */
+static mn_status rms_divide_plan(const mn_module *m, int n, const mn_shape *in,
+                                 mn_module_plan *p)
 {
-    (void)threads;
-    MN_TRY(one_input(m, in));
-    const mn_tensor *x = in->t[0];
-    MN_TRY(alloc_like(&m->out, &m->owns_out, x));
+    (void)m;
+    (void)n;
+    int64_t rows = 1;
+    for (int i = 0; i < in[0].ndim - 1; i++)
+        rows *= in[0].dim[i];
+    p->saved = in[0].dim[in[0].ndim - 1] ? rows : 0;
+    return MN_OK;
+}
+
+static mn_status rms_divide_forward(mn_module *m, const mn_module_call *c)
+{
+    (void)m;
+    const mn_tensor *x = c->in[0];
     mn_mat X = mn_tensor_rows(x);
-    MN_TRY(mn_tensor_ensure(&m->scratch, 1, &X.rows));
-    float *y = m->out.t[0]->data, *rms = m->scratch->data;
+    float *y = c->out->data, *rms = c->saved;
     for (int64_t r = 0; r < X.rows; r++) {
         double s = 0;
         for (int64_t k = 0; k < X.cols; k++)
@@ -358,28 +399,66 @@ static mn_status rms_divide_forward(mn_module *m, const mn_value *in, int thread
 }
 
 /* dx = (dy − y·mean(dy ⊙ y)) / rms, per row. */
-static mn_status rms_divide_backward(mn_module *m, const mn_value *dout, int threads)
+static mn_status rms_divide_backward(mn_module *m, const mn_module_call *c)
 {
-    (void)threads;
-    const mn_tensor *x = m->in.t[0];
-    MN_TRY(alloc_like(&m->din, &m->owns_din, x));
-    mn_mat X = mn_tensor_rows(x);
-    const float *y = m->out.t[0]->data, *dy = dout->t[0]->data, *rms = m->scratch->data;
-    float *dx = m->din.t[0]->data;
+    (void)m;
+    mn_mat X = mn_tensor_rows(c->in[0]);
+    const float *y = c->out->data, *dy = c->dout->data, *rms = c->saved;
+    float *dx = c->din[0]->data;
     int64_t d = X.cols;
     for (int64_t r = 0; r < X.rows; r++) {
         double s = 0;
         for (int64_t k = 0; k < d; k++)
             s += (double)dy[r * d + k] * y[r * d + k];
-        double c = s / (double)d;
+        double cc = s / (double)d;
         for (int64_t k = 0; k < d; k++)
-            dx[r * d + k] = (float)((dy[r * d + k] - y[r * d + k] * c) / rms[r]);
+            dx[r * d + k] = (float)((dy[r * d + k] - y[r * d + k] * cc) / rms[r]);
     }
     return MN_OK;
 }
 
-static const mn_module_ops rms_divide_ops = {"RMSDivide", same_features, rms_divide_forward,
-                                             rms_divide_backward, NULL};
+static const mn_module_ops rms_divide_ops = {.kind = "RMSDivide", .plan = rms_divide_plan,
+                                             .forward = rms_divide_forward,
+                                             .backward = rms_divide_backward};
 
 /* ν = 1 is a convention: x/rms(x) has no global Lipschitz bound near 0. */
-mn_status mn_rms_divide(mn_module **out) { return mn_module_new(out, &rms_divide_ops, 0, 1); }
+mn_status mn_rms_divide(mn_module **out) { return mn_bond_create(out, &rms_divide_ops, NULL, 1); }
+
+/* ---- makers -------------------------------------------------------------- */
+
+static mn_status make_mul(mn_module **out, int argc, const double *a)
+{
+    (void)argc;
+    return mn_mul(out, a[0]);
+}
+
+#define NO_ARGS(fn, ctor)                                                                          \
+    static mn_status fn(mn_module **out, int argc, const double *a)                                \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)a;                                                                                   \
+        return ctor(out);                                                                          \
+    }
+NO_ARGS(make_identity, mn_identity)
+NO_ARGS(make_relu, mn_relu)
+NO_ARGS(make_gelu, mn_gelu)
+NO_ARGS(make_abs, mn_abs)
+NO_ARGS(make_add, mn_add)
+NO_ARGS(make_flatten, mn_flatten)
+NO_ARGS(make_mean, mn_mean)
+NO_ARGS(make_mean_subtract, mn_mean_subtract)
+NO_ARGS(make_rms_divide, mn_rms_divide)
+
+const mn_module_maker mn_bond_makers[] = {
+    {"Identity", "Identity", 0, 0, make_identity},
+    {"ReLU", "ReLU", 0, 0, make_relu},
+    {"GELU", "GELU", 0, 0, make_gelu},
+    {"Abs", "Abs", 0, 0, make_abs},
+    {"Mul", "Mul(a)", 1, 1, make_mul},
+    {"Add", "Add", 0, 0, make_add},
+    {"Flatten", "Flatten", 0, 0, make_flatten},
+    {"Mean", "Mean", 0, 0, make_mean},
+    {"MeanSubtract", "MeanSubtract", 0, 0, make_mean_subtract},
+    {"RMSDivide", "RMSDivide", 0, 0, make_rms_divide},
+};
+const size_t mn_bond_maker_count = sizeof mn_bond_makers / sizeof mn_bond_makers[0];

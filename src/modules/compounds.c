@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "modules/kinds.h"
 #include "modules/module.h"
 
-static bool is_sequential(const mn_module *m) { return m->ops == &mn_sequential_ops; }
+static bool is_sequential(const mn_module *m) { return m->compound == MN_SEQUENTIAL; }
 
 /* Mass and sensitivity of compounds are derived when read, so that a later
  * change to a child's mass is seen by every ancestor. */
@@ -55,133 +56,117 @@ double mn_module_child_coef(const mn_module *m, int i)
     return c;
 }
 
-/* ---- sequential -------------------------------------------------------- */
+/* ---- feature sizes, checked when a compound is built -------------------- */
 
-static mn_status sequential_features(const mn_module *m, int64_t in, int64_t *out)
+const mn_module_ops mn_sequential_ops = {.kind = "Sequential"};
+const mn_module_ops mn_tuple_ops = {.kind = "Tuple"};
+
+int mn_module_output_count(const mn_module *m)
 {
-    int64_t f = in;
-    for (int i = 0; i < m->n_children; i++) {
-        if (mn_module_out_features(m->children[i], f, &f) != MN_OK) {
-            char a[64], b[64], why[512];
-            snprintf(why, sizeof why, "%s", mn_last_error());
-            if (i == 0)
-                return mn_fail(MN_ERR_SHAPE, "%s", why);
-            return mn_fail(MN_ERR_SHAPE, "%s cannot follow %s: %s",
-                           mn_module_describe(m->children[i], a, sizeof a),
-                           mn_module_describe(m->children[i - 1], b, sizeof b), why);
+    if (m->compound == MN_SEQUENTIAL)
+        return mn_module_output_count(m->children[m->n_children - 1]);
+    if (m->compound == MN_LEAF)
+        return 1;
+    int n = 0;
+    for (int i = 0; i < m->n_children; i++)
+        n += mn_module_output_count(m->children[i]);
+    return n;
+}
+
+/* What m outputs, for messages: a leaf's description, a tuple's children's
+ * in parentheses. */
+static void describe_outputs(const mn_module *m, char *buf, size_t cap)
+{
+    while (m->compound == MN_SEQUENTIAL)
+        m = m->children[m->n_children - 1];
+    if (m->compound == MN_LEAF) {
+        mn_module_describe(m, buf, cap);
+        return;
+    }
+    size_t used = 0;
+    for (int i = 0; i < m->n_children && used + 1 < cap; i++) {
+        used += (size_t)snprintf(buf + used, cap - used, "%s", i ? ", " : "(");
+        if (used + 1 < cap)
+            describe_outputs(m->children[i], buf + used, cap - used);
+        used += strlen(buf + used);
+    }
+    if (used + 1 < cap)
+        snprintf(buf + used, cap - used, ")");
+}
+
+static mn_status leaf_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    if (n > 0)
+        MN_TRY(mn_module_check_arity(m, n));
+    if (m->ops->features)
+        return m->ops->features(m, n, in, out);
+    *out = n > 0 ? in[0] : -1;
+    return MN_OK;
+}
+
+mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64_t **out,
+                             int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (m->compound == MN_LEAF) {
+        int64_t *f = malloc(sizeof *f);
+        if (!f)
+            return mn_fail(MN_ERR_NOMEM, "%s: out of memory", mn_module_kind(m));
+        mn_status st = leaf_features(m, n, in, f);
+        if (st != MN_OK) {
+            free(f);
+            return st;
         }
-    }
-    *out = f;
-    return MN_OK;
-}
-
-static mn_status sequential_forward(mn_module *m, const mn_value *in, int threads)
-{
-    const mn_value *v = in;
-    for (int i = 0; i < m->n_children; i++) {
-        MN_TRY(mn_module_forward(m->children[i], v, threads));
-        v = &m->children[i]->out;
-    }
-    m->owns_out = false;
-    m->out = *v;
-    return MN_OK;
-}
-
-static mn_status sequential_backward(mn_module *m, const mn_value *dout, int threads)
-{
-    const mn_value *g = dout;
-    for (int i = m->n_children - 1; i >= 0; i--) {
-        MN_TRY(mn_module_backward(m->children[i], g, threads));
-        g = &m->children[i]->din;
-        if (g->n == 0) /* nothing flows further back (token ids) */
-            break;
-    }
-    m->owns_din = false;
-    m->din = *g;
-    return MN_OK;
-}
-
-const mn_module_ops mn_sequential_ops = {"Sequential", sequential_features, sequential_forward,
-                                         sequential_backward, NULL};
-
-/* ---- tuple: every child sees the same input ---------------------------- */
-
-static mn_status tuple_features(const mn_module *m, int64_t in, int64_t *out)
-{
-    int64_t first = -1;
-    for (int i = 0; i < m->n_children; i++) {
-        int64_t f;
-        MN_TRY(mn_module_out_features(m->children[i], in, &f));
-        if (i > 0 && f >= 0 && first >= 0 && f != first) {
-            char a[64], b[64];
-            return mn_fail(MN_ERR_SHAPE, "tuple: %s gives %lld features but %s gives %lld",
-                           mn_module_describe(m->children[0], a, sizeof a), (long long)first,
-                           mn_module_describe(m->children[i], b, sizeof b), (long long)f);
-        }
-        if (f >= 0)
-            first = f;
-    }
-    *out = first;
-    return MN_OK;
-}
-
-static mn_status tuple_forward(mn_module *m, const mn_value *in, int threads)
-{
-    m->owns_out = false;
-    m->out.n = 0;
-    for (int i = 0; i < m->n_children; i++) {
-        MN_TRY(mn_module_forward(m->children[i], in, threads));
-        const mn_value *o = &m->children[i]->out;
-        if (m->out.n + o->n > MN_MAX_TUPLE)
-            return mn_fail(MN_ERR_SHAPE, "tuple: more than %d outputs", MN_MAX_TUPLE);
-        for (int k = 0; k < o->n; k++)
-            m->out.t[m->out.n++] = o->t[k];
-    }
-    return MN_OK;
-}
-
-/* The input fans out to every child, so its gradient is the sum of theirs. */
-static mn_status tuple_backward(mn_module *m, const mn_value *dout, int threads)
-{
-    int used = 0, contributing = 0;
-    const mn_value *only = NULL;
-    for (int i = 0; i < m->n_children; i++) {
-        mn_module *c = m->children[i];
-        mn_value slice = {.n = c->out.n};
-        for (int k = 0; k < c->out.n; k++)
-            slice.t[k] = dout->t[used + k];
-        used += c->out.n;
-        MN_TRY(mn_module_backward(c, &slice, threads));
-        if (c->din.n > 0) {
-            contributing++;
-            only = &c->din;
-        }
-    }
-    if (contributing <= 1) {
-        m->owns_din = false;
-        m->din = only ? *only : (mn_value){0};
+        *out = f;
+        *n_out = 1;
         return MN_OK;
     }
-    m->owns_din = true;
-    m->din.n = m->in.n;
-    for (int k = 0; k < m->in.n; k++) {
-        const mn_tensor *x = m->in.t[k];
-        MN_TRY(mn_tensor_ensure(&m->din.t[k], x->ndim, x->shape));
-        float *dx = m->din.t[k]->data;
-        int64_t n = mn_tensor_numel(x);
-        memset(dx, 0, (size_t)n * sizeof(float));
+    if (m->compound == MN_SEQUENTIAL) {
+        int64_t *cur = NULL;
+        int nc = n;
         for (int i = 0; i < m->n_children; i++) {
-            const mn_value *g = &m->children[i]->din;
-            if (g->n == 0)
-                continue;
-            for (int64_t e = 0; e < n; e++)
-                dx[e] += g->t[k]->data[e];
+            int64_t *next;
+            int nn;
+            mn_status st = mn_module_features(m->children[i], nc, i == 0 ? in : cur, &next, &nn);
+            if (st != MN_OK && i > 0) {
+                char a[64], b[160], why[512];
+                snprintf(why, sizeof why, "%s", mn_last_error());
+                st = mn_fail(MN_ERR_SHAPE, "%s cannot follow %s: %s",
+                             mn_module_describe(m->children[i], a, sizeof a),
+                             (describe_outputs(m->children[i - 1], b, sizeof b), b), why);
+            }
+            free(cur);
+            if (st != MN_OK)
+                return st;
+            cur = next;
+            nc = nn;
         }
+        *out = cur;
+        *n_out = nc;
+        return MN_OK;
     }
+    /* tuple: every child sees the same inputs; the outputs are theirs, in order */
+    int64_t *all = malloc((size_t)mn_module_output_count(m) * sizeof *all);
+    if (!all)
+        return mn_fail(MN_ERR_NOMEM, "Tuple: out of memory");
+    int used = 0;
+    for (int i = 0; i < m->n_children; i++) {
+        int64_t *f;
+        int nf;
+        mn_status st = mn_module_features(m->children[i], n, in, &f, &nf);
+        if (st != MN_OK) {
+            free(all);
+            return st;
+        }
+        memcpy(all + used, f, (size_t)nf * sizeof *f);
+        used += nf;
+        free(f);
+    }
+    *out = all;
+    *n_out = used;
     return MN_OK;
 }
-
-const mn_module_ops mn_tuple_ops = {"Tuple", tuple_features, tuple_forward, tuple_backward, NULL};
 
 /* ---- constructors ------------------------------------------------------ */
 
@@ -223,7 +208,7 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
             }
     }
     mn_module *m;
-    mn_status st = mn_module_new(&m, ops, 0, 1);
+    mn_status st = mn_module_new(&m, ops, NULL, 0, 1);
     if (st == MN_OK && !(m->children = malloc((size_t)n * sizeof *m->children))) {
         free(m);
         st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", ops->kind);
@@ -234,12 +219,15 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
     }
     memcpy(m->children, children, (size_t)n * sizeof *children);
     m->n_children = n;
+    m->compound = ops == &mn_sequential_ops ? MN_SEQUENTIAL : MN_TUPLE;
     m->label = label;
-    int64_t f;
-    if ((st = mn_module_out_features(m, -1, &f)) != MN_OK) {
+    int64_t *f;
+    int nf;
+    if ((st = mn_module_features(m, 0, NULL, &f, &nf)) != MN_OK) {
         mn_module_destroy(m);
         return st;
     }
+    free(f);
     *out = m;
     return MN_OK;
 }
@@ -254,21 +242,25 @@ mn_status mn_tuple(mn_module **out, int n, mn_module *const *children)
     return new_compound(out, &mn_tuple_ops, n, children, NULL);
 }
 
-mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b)
+mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children)
 {
-    mn_module *pair, *add;
+    mn_module *group, *add;
     mn_status st = mn_add(&add);
     if (st != MN_OK) {
-        mn_module_destroy(a);
-        mn_module_destroy(b);
+        destroy_all(n > 0 && children ? n : 0, children);
         return st;
     }
-    st = mn_tuple(&pair, 2, (mn_module *[]){a, b});
+    st = mn_tuple(&group, n, children);
     if (st != MN_OK) {
         mn_module_destroy(add);
         return st;
     }
-    return new_compound(out, &mn_sequential_ops, 2, (mn_module *[]){pair, add}, "Sum");
+    return new_compound(out, &mn_sequential_ops, 2, (mn_module *[]){group, add}, "Sum");
+}
+
+mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b)
+{
+    return mn_sum_n(out, 2, (mn_module *[]){a, b});
 }
 
 mn_status mn_scale(mn_module **out, double a, mn_module *child)
@@ -280,42 +272,6 @@ mn_status mn_scale(mn_module **out, double a, mn_module *child)
         return st;
     }
     return new_compound(out, &mn_sequential_ops, 2, (mn_module *[]){child, mul}, "Scale");
-}
-
-mn_status mn_module_clone(const mn_module *m, mn_module **out)
-{
-    if (!m || !out)
-        return mn_fail(MN_ERR_ARG, "clone: NULL argument");
-    mn_module *c = calloc(1, sizeof *c);
-    if (!c)
-        return mn_fail(MN_ERR_NOMEM, "clone: out of memory");
-    c->ops = m->ops;
-    c->label = m->label;
-    c->mass = m->mass;
-    c->sensitivity = m->sensitivity;
-    c->mass_override = m->mass_override;
-    c->d_out = m->d_out;
-    c->d_in = m->d_in;
-    c->norm = m->norm;
-    c->transposed = m->transposed;
-    c->a = m->a;
-    if (m->n_children > 0) {
-        c->children = calloc((size_t)m->n_children, sizeof *c->children);
-        if (!c->children) {
-            free(c);
-            return mn_fail(MN_ERR_NOMEM, "clone: out of memory");
-        }
-        c->n_children = m->n_children;
-        for (int i = 0; i < m->n_children; i++) {
-            mn_status st = mn_module_clone(m->children[i], &c->children[i]);
-            if (st != MN_OK) {
-                mn_module_destroy(c);
-                return st;
-            }
-        }
-    }
-    *out = c;
-    return MN_OK;
 }
 
 mn_status mn_power(mn_module **out, mn_module *child, int k)
@@ -382,3 +338,12 @@ mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_
     free(mods);
     return st;
 }
+
+static mn_status make_layer_norm(mn_module **out, int argc, const double *a)
+{
+    (void)argc;
+    (void)a;
+    return mn_layer_norm(out);
+}
+
+const mn_module_maker mn_layer_norm_maker = {"LayerNorm", "LayerNorm", 0, 0, make_layer_norm};

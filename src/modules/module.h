@@ -1,41 +1,27 @@
 /* Internal: the module structure shared by atoms, bonds and compounds.
  *
- * A module's forward reads an input value (one tensor, or a tuple for Add)
- * and leaves its output in m->out; backward reads the output gradient and
- * leaves the input gradient in m->din, accumulating weight gradients (+=)
- * into the network's gradient buffer through m->g. Tensors in out/din are
- * owned by the module when `owns_out`/`owns_din` say so; otherwise they are
- * borrowed from a child or from the caller and stay valid until the next
- * forward/backward. */
+ * What a kind does is its ops table (modnorm/module_ops.h, public); what one
+ * module of that kind remembers is its state block. The fields below are
+ * the ones every module has: mass and sensitivity, children (compounds), and
+ * for atoms the weight matrix as the norm sees it and where it lives in the
+ * network's buffers. Activations are not here: the network owns them
+ * (modules/graph.h). */
 #ifndef MN_MODULES_MODULE_H
 #define MN_MODULES_MODULE_H
 
-#include "modnorm/module.h"
-#include "modnorm/rng.h"
+#include <stdint.h>
 
-#define MN_MAX_TUPLE 8
+#include "modnorm/module_ops.h"
 
-typedef struct mn_value {
-    int n;
-    mn_tensor *t[MN_MAX_TUPLE];
-} mn_value;
-
-typedef struct mn_module_ops {
-    const char *kind;
-    /* Feature size of the output for an input of `in` features (-1 unknown);
-     * a mismatch is an error naming the module. */
-    mn_status (*out_features)(const mn_module *m, int64_t in, int64_t *out);
-    mn_status (*forward)(mn_module *m, const mn_value *in, int threads);
-    mn_status (*backward)(mn_module *m, const mn_value *dout, int threads);
-    /* Atoms: fill the weights m->w with the initialization. */
-    mn_status (*init)(mn_module *m, mn_rng *rng, mn_param param);
-} mn_module_ops;
+typedef enum { MN_LEAF = 0, MN_SEQUENTIAL, MN_TUPLE } mn_compound;
 
 struct mn_module {
-    const mn_module_ops *ops;
-    const char *label;  /* display name of a compound built by sum/scale/power/... */
+    const mn_module_ops *ops; /* leaves; compounds point at an ops that only names them */
+    void *state;              /* ops->state_size bytes, owned */
+    mn_compound compound;
+    const char *label;        /* display name of a compound built by sum/scale/power/... */
     double mass, sensitivity;
-    bool mass_override; /* tare: the mass the parent sees was set by hand */
+    bool mass_override;       /* tare: the mass the parent sees was set by hand */
 
     int n_children;
     mn_module **children;
@@ -43,49 +29,42 @@ struct mn_module {
     /* Atoms: weights (d_out, d_in) as the norm sees them. */
     int64_t d_out, d_in;
     const mn_norm *norm;
-    bool transposed;    /* stored as (d_in, d_out) row-major (Embed) */
-    float *w, *g;       /* views into the network's buffers */
-    int64_t offset;     /* in elements, into those buffers */
+    float *w, *g;             /* views into the network's buffers */
+    int64_t offset;           /* in elements, into those buffers */
 
-    double a;           /* Mul's scalar */
-
-    bool input_is_data; /* reads the network's input: no input gradient to compute */
-    mn_value in;        /* borrowed: the input of the last forward */
-    mn_value out, din;
-    bool owns_out, owns_din;
-    mn_tensor *scratch; /* per-row statistics kept for backward */
+    uint64_t *revision;       /* the owning network's count of norm and mass changes */
 };
 
-/* Allocate a module with no children; kind-specific fields are the caller's. */
-mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, double mass, double nu);
+extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
 
-/* Make *t a contiguous tensor of this shape, reusing its storage when the
- * size has not grown. */
-mn_status mn_tensor_ensure(mn_tensor **t, int ndim, const int64_t *shape);
-/* The tensor as (rows, last dim). */
-mn_mat mn_tensor_rows(const mn_tensor *t);
+/* A leaf of kind `ops` with a zeroed state block, mass and sensitivity. */
+mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *state,
+                        double mass, double nu);
 
-mn_status mn_module_forward(mn_module *m, const mn_value *in, int threads);
-mn_status mn_module_backward(mn_module *m, const mn_value *dout, int threads);
-mn_status mn_module_out_features(const mn_module *m, int64_t in, int64_t *out);
-
-/* A one-tensor value. */
-static inline mn_value mn_value_of(mn_tensor *t)
-{
-    mn_value v = {.n = 1};
-    v.t[0] = t;
-    return v;
-}
+/* The output features of m for inputs of in[0..n) features (n = 0:
+ * unknown inputs): *out is a fresh array of *n_out entries (one per output:
+ * a tuple has its children's), -1 where unknown; the caller frees it. Checks
+ * arities and what each module accepts, naming the module. */
+mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64_t **out,
+                             int *n_out);
+/* How many tensors m outputs (1 for a leaf). */
+int mn_module_output_count(const mn_module *m);
+/* Whether a leaf takes n inputs (its ops' arity), and the error if not. */
+mn_status mn_module_check_arity(const mn_module *m, int n);
 
 /* The atom's block of a buffer laid out like the weights (p points at its
  * first element) as the d_out x d_in matrix its norm sees. */
 mn_mat mn_module_weight_view(const mn_module *m, float *p);
 
+/* A kind name: a letter, then letters, digits or '_'. */
+bool mn_is_identifier(const char *s);
+
 /* Visit the atoms of a tree in forward order. */
 typedef mn_status (*mn_atom_visitor)(mn_module *atom, void *ctx);
 mn_status mn_module_visit_atoms(mn_module *m, mn_atom_visitor f, void *ctx);
 
-
-extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
+/* Every module of the tree in pre-order. */
+typedef void (*mn_module_walker)(mn_module *m, void *ctx);
+void mn_module_walk(mn_module *m, mn_module_walker f, void *ctx);
 
 #endif

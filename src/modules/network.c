@@ -1,4 +1,4 @@
-/* A module tree with its weight and gradient buffers. */
+/* A module tree with its weight and gradient buffers and its activations. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/size.h"
 #include "modnorm/network.h"
+#include "modules/graph.h"
 #include "modules/module.h"
 
 struct mn_network {
@@ -15,6 +16,9 @@ struct mn_network {
     int n_atoms;
     mn_module **atoms;
     int threads;
+    bool keep_input_grad;
+    uint64_t revision; /* norm and mass changes since creation */
+    mn_graph graph;    /* the leaves' calls and the activation memory */
 };
 
 static mn_status count_atom(mn_module *a, void *ctx)
@@ -38,16 +42,7 @@ static mn_status bind_atom(mn_module *a, void *ctx)
     return MN_OK;
 }
 
-/* The module that reads the network's input through a chain of first
- * children of sequential compounds is told whether anyone wants the input's
- * gradient: training does not, and for a first Linear layer it is a third of
- * that layer's backward flops. */
-static void mark_input_reader(mn_module *m, bool input_is_data)
-{
-    while (m->ops == &mn_sequential_ops && m->n_children > 0)
-        m = m->children[0];
-    m->input_is_data = input_is_data;
-}
+static void watch(mn_module *m, void *ctx) { m->revision = ctx; }
 
 mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed)
 {
@@ -78,8 +73,10 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
     }
     net->n_atoms = 0;
     mn_module_visit_atoms(root, bind_atom, net);
-    mark_input_reader(root, true);
-    mn_status st = mn_network_init(net, param, seed);
+    mn_module_walk(root, watch, &net->revision);
+    mn_status st = mn_graph_build(&net->graph, root);
+    if (st == MN_OK)
+        st = mn_network_init(net, param, seed);
     if (st != MN_OK) {
         mn_network_destroy(net);
         return st;
@@ -92,6 +89,7 @@ void mn_network_destroy(mn_network *net)
 {
     if (!net)
         return;
+    mn_graph_free(&net->graph);
     mn_module_destroy(net->root);
     free(net->w);
     free(net->g);
@@ -120,38 +118,34 @@ int mn_network_threads(const mn_network *net) { return net->threads; }
 void mn_network_keep_input_grad(mn_network *net, bool keep)
 {
     if (net)
-        mark_input_reader(net->root, !keep);
+        net->keep_input_grad = keep;
 }
 
 const mn_tensor *mn_network_input_grad(const mn_network *net)
 {
-    return net && net->root->din.n == 1 ? net->root->din.t[0] : NULL;
+    return net && net->keep_input_grad ? mn_graph_input_grad(&net->graph) : NULL;
 }
 
 mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y)
 {
     if (!net || !x || !y)
         return mn_fail(MN_ERR_ARG, "mn_network_forward: NULL argument");
-    mn_value in = mn_value_of((mn_tensor *)x);
-    MN_TRY(mn_module_forward(net->root, &in, net->threads));
-    if (net->root->out.n != 1)
-        return mn_fail(MN_ERR_SHAPE, "the network outputs a %d-tuple; end it with Add or a "
-                       "single-output module", net->root->out.n);
-    *y = net->root->out.t[0];
-    return MN_OK;
+    return mn_graph_forward(&net->graph, x, net->keep_input_grad, net->threads, y);
 }
 
 mn_status mn_network_backward(mn_network *net, const mn_tensor *dy)
 {
     if (!net || !dy)
         return mn_fail(MN_ERR_ARG, "mn_network_backward: NULL argument");
-    const mn_tensor *y = net->root->out.t[0];
+    const mn_graph *gr = &net->graph;
+    const mn_tensor *y = gr->forwarded ? gr->val[gr->root_out] : NULL;
     if (!y || mn_tensor_numel(dy) != mn_tensor_numel(y))
         return mn_fail(MN_ERR_SHAPE, "mn_network_backward: dy has %lld elements, the last "
                        "output %lld (run forward first)", (long long)mn_tensor_numel(dy),
                        (long long)(y ? mn_tensor_numel(y) : 0));
-    mn_value g = mn_value_of((mn_tensor *)dy);
-    return mn_module_backward(net->root, &g, net->threads);
+    if (!mn_tensor_is_contiguous(dy))
+        return mn_fail(MN_ERR_SHAPE, "mn_network_backward: dy is not contiguous");
+    return mn_graph_backward(&net->graph, dy, net->keep_input_grad, net->threads);
 }
 
 void mn_network_zero_grad(mn_network *net)
@@ -164,6 +158,7 @@ int64_t mn_network_param_count(const mn_network *net) { return net->n_params; }
 float *mn_network_weights(mn_network *net) { return net->w; }
 float *mn_network_grads(mn_network *net) { return net->g; }
 int mn_network_atom_count(const mn_network *net) { return net->n_atoms; }
+uint64_t mn_network_revision(const mn_network *net) { return net ? net->revision : 0; }
 
 const mn_module *mn_network_atom(const mn_network *net, int i)
 {
@@ -173,4 +168,39 @@ const mn_module *mn_network_atom(const mn_network *net, int i)
 mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer)
 {
     return mn_module_weight_view(net->atoms[i], buffer + net->atoms[i]->offset);
+}
+
+/* ---- mn_network_visit: the public, read-only walk of the tree ------------ */
+
+mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, void *ctx)
+{
+    if (!net || !f)
+        return mn_fail(MN_ERR_ARG, "mn_network_visit: %s is NULL", net ? "the visitor" : "net");
+    const mn_graph *g = &net->graph;
+    int atoms = 0;
+    mn_status st = MN_OK;
+    for (int i = 0; i < g->n_nodes && st == MN_OK; i++) {
+        const mn_module *m = g->node[i];
+        bool fw = g->forwarded;
+        mn_module_visit v = {.index = i, .depth = g->node_depth[i], .atom = -1, .module = m,
+                             .n_outputs = fw ? g->node_n_out[i] : 0,
+                             .outputs = fw ? &g->node_tensors[g->node_out_first[i]] : NULL,
+                             .n_inputs = fw ? g->node_n_in[i] : 0,
+                             .inputs = fw ? &g->node_tensors[g->node_in_first[i]] : NULL};
+        if (mn_module_is_atom(m)) {
+            /* Pre-order meets the atoms in the order the network laid them out. */
+            if (mn_network_atom(net, atoms) != m) {
+                st = mn_fail(MN_ERR_ARG, "mn_network_visit: module %d (%s) is not the network's "
+                             "atom %d", i, mn_module_kind(m), atoms);
+                break;
+            }
+            v.atom = atoms++;
+        }
+        mn_clear_error();
+        st = f(ctx, &v);
+        if (st != MN_OK && !*mn_last_error())
+            mn_fail(st, "mn_network_visit: the visitor stopped at module %d (%s): %s", i,
+                    mn_module_kind(m), mn_status_str(st));
+    }
+    return st;
 }

@@ -9,5 +9,6 @@ extern const mn_norm mn_norm_l2_linf, mn_norm_rms_linf, mn_norm_linf_linf;
 extern const mn_norm mn_norm_l2_l2, mn_norm_rms_rms, mn_norm_l2_rms, mn_norm_rms_l2;
 extern const mn_norm mn_norm_frobenius, mn_norm_l1, mn_norm_rms, mn_norm_linf;
 extern const mn_norm mn_norm_nuclear;
+extern const mn_norm_family mn_norm_family_schatten;
 
 #endif

@@ -1,15 +1,18 @@
-/* The table of norms by name, aliases, refusals, and the checked entry
- * points. To add a norm: define it in its own file, declare it in norms.h and
- * add one line to `norms` below. */
+/* The norms by name: the built-in table, aliases, refusals, families, and
+ * what a program registers; then the checked entry points. A built-in norm
+ * is defined in its own file, declared in norms.h and listed in `builtin`. */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "norms/norms.h"
 
-static const mn_norm *const norms[] = {
+static const mn_norm *const builtin[] = {
     &mn_norm_rms_rms,  &mn_norm_l2_l2,    &mn_norm_l2_rms,    &mn_norm_rms_l2,
     &mn_norm_l1_l1,    &mn_norm_l1_l2,    &mn_norm_l1_rms,    &mn_norm_l1_linf,
     &mn_norm_l2_linf,  &mn_norm_rms_linf, &mn_norm_linf_linf, &mn_norm_frobenius,
@@ -21,7 +24,6 @@ static const struct {
 } aliases[] = {
     {"spectral", "l2-l2"},   {"max-abs", "l1-linf"}, {"maxabs", "l1-linf"},
     {"l2", "frobenius"},     {"fro", "frobenius"},   {"euclidean", "frobenius"},
-    {"schatten-1", "nuclear"},
 };
 
 /* Operator norms with no tractable closed form: refused, with the reason. */
@@ -37,21 +39,260 @@ static const struct {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-size_t mn_norm_count(void) { return COUNT(norms); }
+/* Everything below the built-in tables changes under this lock. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-const mn_norm *mn_norm_at(size_t i) { return i < COUNT(norms) ? norms[i] : NULL; }
+/* A growable list of pointers. */
+typedef struct plist {
+    const void **p;
+    size_t n, cap;
+} plist;
+
+static mn_status plist_push(plist *l, const void *x)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        const void **p = realloc(l->p, cap * sizeof *p);
+        if (!p)
+            return mn_fail(MN_ERR_NOMEM, "norm registry: out of memory");
+        l->p = p;
+        l->cap = cap;
+    }
+    l->p[l->n++] = x;
+    return MN_OK;
+}
+
+static plist added;    /* mn_norm, registered by the program */
+static plist families; /* mn_norm_family (schatten first, once initialized) */
+static plist members;  /* mn_norm made by a family, kept for the process */
+static unsigned long version;
+
+/* Callers hold the lock. */
+static void init_locked(void)
+{
+    if (families.n == 0)
+        plist_push(&families, &mn_norm_family_schatten); /* on failure: retried next time */
+}
+
+static size_t count_locked(void) { return COUNT(builtin) + added.n; }
+
+static const mn_norm *at_locked(size_t i)
+{
+    return i < COUNT(builtin) ? builtin[i] : i - COUNT(builtin) < added.n
+                                                 ? added.p[i - COUNT(builtin)]
+                                                 : NULL;
+}
+
+static const mn_norm *find_locked(const char *name)
+{
+    for (size_t i = 0; i < count_locked(); i++)
+        if (strcmp(name, at_locked(i)->name) == 0)
+            return at_locked(i);
+    return NULL;
+}
+
+static const char *alias_of(const char *name)
+{
+    for (size_t i = 0; i < COUNT(aliases); i++)
+        if (strcmp(name, aliases[i].alias) == 0)
+            return aliases[i].name;
+    return NULL;
+}
+
+static const char *refusal_of(const char *name)
+{
+    for (size_t i = 0; i < COUNT(refused); i++)
+        if (strcmp(name, refused[i].name) == 0)
+            return refused[i].why;
+    return NULL;
+}
+
+/* The family whose PREFIX- starts `name`, and where its PARAM begins. */
+static const mn_norm_family *family_of_locked(const char *name, const char **param)
+{
+    for (size_t i = 0; i < families.n; i++) {
+        const mn_norm_family *f = families.p[i];
+        size_t n = strlen(f->prefix);
+        if (strncmp(name, f->prefix, n) == 0 && name[n] == '-') {
+            *param = name + n + 1;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+size_t mn_norm_count(void)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = count_locked();
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+const mn_norm *mn_norm_at(size_t i)
+{
+    pthread_mutex_lock(&lock);
+    const mn_norm *n = at_locked(i);
+    pthread_mutex_unlock(&lock);
+    return n;
+}
 
 const char *mn_norm_names(void)
 {
-    static _Thread_local char buf[512];
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < COUNT(norms); i++)
-        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", i ? ", " : "",
-                                 norms[i]->name);
-    for (size_t i = 0; i < COUNT(aliases) && used < sizeof buf; i++)
-        used += (size_t)snprintf(buf + used, sizeof buf - used, ", %s", aliases[i].alias);
-    return buf;
+    static char *names;
+    static unsigned long names_version;
+    pthread_mutex_lock(&lock);
+    init_locked();
+    if (!names || names_version != version) {
+        size_t len = 1;
+        for (size_t i = 0; i < count_locked(); i++)
+            len += strlen(at_locked(i)->name) + 2;
+        for (size_t i = 0; i < families.n; i++)
+            len += strlen(((const mn_norm_family *)families.p[i])->pattern) + 2;
+        for (size_t i = 0; i < COUNT(aliases); i++)
+            len += strlen(aliases[i].alias) + 2;
+        char *buf = malloc(len);
+        if (buf) {
+            size_t used = 0;
+            buf[0] = '\0';
+            for (size_t i = 0; i < count_locked(); i++)
+                used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                         at_locked(i)->name);
+            for (size_t i = 0; i < families.n; i++)
+                used += (size_t)snprintf(buf + used, len - used, ", %s",
+                                         ((const mn_norm_family *)families.p[i])->pattern);
+            for (size_t i = 0; i < COUNT(aliases); i++)
+                used += (size_t)snprintf(buf + used, len - used, ", %s", aliases[i].alias);
+            free(names);
+            names = buf;
+            names_version = version;
+        }
+    }
+    const char *r = names ? names : "";
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+/* Letters, digits, '-', '_', '.', starting with a letter. */
+static bool is_norm_name(const char *s, bool dots_and_dashes)
+{
+    if (!s || !isalpha((unsigned char)*s))
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' &&
+            !(dots_and_dashes && (*s == '-' || *s == '.')))
+            return false;
+    return true;
+}
+
+mn_status mn_norm_register(const mn_norm *norm)
+{
+    if (!norm)
+        return mn_fail(MN_ERR_ARG, "mn_norm_register: norm is NULL");
+    if (!is_norm_name(norm->name, true))
+        return mn_fail(MN_ERR_ARG, "mn_norm_register: the name '%s' is not a norm name (a "
+                       "letter, then letters, digits, '-', '_' or '.')",
+                       norm->name ? norm->name : "(null)");
+    if (!norm->value || !norm->dual || !norm->lmo)
+        return mn_fail(MN_ERR_ARG, "mn_norm_register: %s lacks a %s function", norm->name,
+                       !norm->value ? "value" : !norm->dual ? "dual" : "lmo");
+    const char *param, *why = NULL;
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&lock);
+    init_locked();
+    if (find_locked(norm->name) || alias_of(norm->name))
+        why = "is taken";
+    else if (refusal_of(norm->name))
+        why = "is a refused (NP-hard) norm";
+    else if (family_of_locked(norm->name, &param))
+        why = "belongs to a family of norms";
+    if (why)
+        st = mn_fail(MN_ERR_ARG, "mn_norm_register: the name '%s' %s", norm->name, why);
+    if (st == MN_OK && (st = plist_push(&added, norm)) == MN_OK)
+        version++;
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+mn_status mn_norm_family_register(const mn_norm_family *f)
+{
+    if (!f)
+        return mn_fail(MN_ERR_ARG, "mn_norm_family_register: family is NULL");
+    if (!is_norm_name(f->prefix, false))
+        return mn_fail(MN_ERR_ARG, "mn_norm_family_register: the prefix '%s' is not a name (a "
+                       "letter, then letters, digits or '_')", f->prefix ? f->prefix : "(null)");
+    if (!f->pattern || !f->parse || !f->norm.value || !f->norm.dual || !f->norm.lmo)
+        return mn_fail(MN_ERR_ARG, "mn_norm_family_register: %s lacks a %s", f->prefix,
+                       !f->pattern ? "pattern" : !f->parse ? "parse function"
+                                                           : "value, dual or lmo");
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&lock);
+    init_locked();
+    for (size_t i = 0; i < families.n && st == MN_OK; i++)
+        if (strcmp(((const mn_norm_family *)families.p[i])->prefix, f->prefix) == 0)
+            st = mn_fail(MN_ERR_ARG, "mn_norm_family_register: the prefix '%s' is taken",
+                         f->prefix);
+    if (st == MN_OK && (find_locked(f->prefix) || alias_of(f->prefix)))
+        st = mn_fail(MN_ERR_ARG, "mn_norm_family_register: '%s' is the name of a norm",
+                     f->prefix);
+    if (st == MN_OK && (st = plist_push(&families, f)) == MN_OK)
+        version++;
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+/* The member of family f for PARAM (caller holds the lock): an existing
+ * member, a registered norm the family names, or a new member kept for the
+ * process. */
+static mn_status member_locked(const mn_norm_family *f, const char *name, const char *param,
+                               const mn_norm **out)
+{
+    char canonical[128] = "";
+    const char *same_as = NULL;
+    void *params = f->params_size ? calloc(1, f->params_size) : NULL;
+    if (f->params_size && !params)
+        return mn_fail(MN_ERR_NOMEM, "norm '%s': out of memory", name);
+    mn_clear_error();
+    mn_status st = f->parse(param, params, canonical, sizeof canonical, &same_as);
+    if (st != MN_OK) {
+        free(params);
+        if (!*mn_last_error())
+            mn_fail(st, "norm '%s': %s cannot read its parameter '%s'", name, f->pattern, param);
+        return st;
+    }
+    const mn_norm *known = NULL;
+    if (same_as) {
+        const char *a = alias_of(same_as);
+        known = find_locked(a ? a : same_as);
+        free(params);
+        if (!known)
+            return mn_fail(MN_ERR_ARG, "norm '%s': its family names '%s', which is not a "
+                           "registered norm", name, same_as);
+        *out = known;
+        return MN_OK;
+    }
+    if (!canonical[0] || !memchr(canonical, '\0', sizeof canonical))
+        snprintf(canonical, sizeof canonical, "%s", name);
+    for (size_t i = 0; i < members.n; i++)
+        if (strcmp(((const mn_norm *)members.p[i])->name, canonical) == 0) {
+            free(params);
+            *out = members.p[i];
+            return MN_OK;
+        }
+    mn_norm *m = malloc(sizeof *m);
+    char *mname = malloc(strlen(canonical) + 1);
+    if (!m || !mname || plist_push(&members, m) != MN_OK) {
+        free(m);
+        free(mname);
+        free(params);
+        return mn_fail(MN_ERR_NOMEM, "norm '%s': out of memory", name);
+    }
+    strcpy(mname, canonical);
+    *m = f->norm;
+    m->name = mname;
+    m->params = params;
+    *out = m;
+    return MN_OK;
 }
 
 mn_status mn_norm_lookup(const char *name, const mn_norm **out)
@@ -61,21 +302,22 @@ mn_status mn_norm_lookup(const char *name, const mn_norm **out)
     *out = NULL;
     if (!name)
         return mn_fail(MN_ERR_ARG, "norm name is NULL");
-    const char *canonical = name;
-    for (size_t i = 0; i < COUNT(aliases); i++)
-        if (strcmp(name, aliases[i].alias) == 0)
-            canonical = aliases[i].name;
-    for (size_t i = 0; i < COUNT(norms); i++)
-        if (strcmp(canonical, norms[i]->name) == 0) {
-            *out = norms[i];
-            return MN_OK;
-        }
-    for (size_t i = 0; i < COUNT(refused); i++)
-        if (strcmp(name, refused[i].name) == 0)
-            return mn_fail(MN_ERR_UNSUPPORTED,
-                           "norm '%s' is refused: %s; use an l1-* (column-wise), *-linf "
-                           "(row-wise) or l2/rms spectral norm",
-                           name, refused[i].why);
+    const char *canonical = alias_of(name), *param, *why = refusal_of(name);
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&lock);
+    init_locked();
+    *out = find_locked(canonical ? canonical : name);
+    const mn_norm_family *f = *out || why ? NULL : family_of_locked(name, &param);
+    if (f)
+        st = member_locked(f, name, param, out);
+    pthread_mutex_unlock(&lock);
+    if (*out || st != MN_OK)
+        return st;
+    if (why)
+        return mn_fail(MN_ERR_UNSUPPORTED,
+                       "norm '%s' is refused: %s; use an l1-* (column-wise), *-linf "
+                       "(row-wise) or l2/rms spectral norm",
+                       name, why);
     return mn_fail(MN_ERR_ARG, "unknown norm '%s'; known: %s", name, mn_norm_names());
 }
 

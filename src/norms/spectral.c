@@ -24,6 +24,11 @@ static mn_status singular_values(const mn_mat *A, double **sv, int *e)
     return st;
 }
 
+mn_status mn_spectral_values(const mn_mat *A, double **sv, int *e)
+{
+    return singular_values(A, sv, e);
+}
+
 mn_status mn_spectral_sigma_max(const mn_mat *A, double *m, int *e)
 {
     double *sv;
@@ -63,7 +68,10 @@ static mn_status product_of_leading(mn_mat *out, mn_mat *U, mn_mat *Vt, int64_t 
     return st;
 }
 
-static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
+/* out = U[:, :r] diag(w) Vt[:r, :] with w = weigh(s[:r]) (identity when
+ * weigh is NULL), r the numerical rank of G capped at max_rank. */
+static mn_status reweigh_rank(mn_mat *out, const mn_mat *G, int64_t max_rank,
+                              void (*weigh)(double *s, int64_t r, void *ctx), void *ctx)
 {
     int64_t k = min_dim(G);
     double *s = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
@@ -84,6 +92,12 @@ static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
     int64_t r = 0;
     while (r < k && r < max_rank && s[r] > tol)
         r++;
+    if (weigh && r > 0) {
+        weigh(s, r, ctx);
+        for (int64_t i = 0; i < r; i++) /* row i of Vt times w_i */
+            for (int64_t j = 0; j < Vt.cols; j++)
+                mn_mat_set(&Vt, i, j, s[i] * mn_mat_get(&Vt, i, j));
+    }
     st = product_of_leading(out, &U, &Vt, r);
     mn_mat_free(&U);
     mn_mat_free(&Vt);
@@ -93,7 +107,16 @@ static mn_status polar_rank(mn_mat *out, const mn_mat *G, int64_t max_rank)
 
 mn_status mn_spectral_polar_exact(mn_mat *out, const mn_mat *G)
 {
-    return polar_rank(out, G, INT64_MAX);
+    return reweigh_rank(out, G, INT64_MAX, NULL, NULL);
 }
 
-mn_status mn_spectral_top_pair(mn_mat *out, const mn_mat *G) { return polar_rank(out, G, 1); }
+mn_status mn_spectral_top_pair(mn_mat *out, const mn_mat *G)
+{
+    return reweigh_rank(out, G, 1, NULL, NULL);
+}
+
+mn_status mn_spectral_reweigh(mn_mat *out, const mn_mat *G,
+                              void (*weigh)(double *s, int64_t r, void *ctx), void *ctx)
+{
+    return reweigh_rank(out, G, INT64_MAX, weigh, ctx);
+}

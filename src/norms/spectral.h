@@ -20,4 +20,15 @@ mn_status mn_spectral_polar_exact(mn_mat *out, const mn_mat *G);
 /* out = u₁ v₁ᵀ, the top singular pair (the lmo of the nuclear norm). */
 mn_status mn_spectral_top_pair(mn_mat *out, const mn_mat *G);
 
+/* The singular values of A·2^-e, descending, into a fresh array of
+ * min(rows, cols) entries the caller frees. */
+mn_status mn_spectral_values(const mn_mat *A, double **sv, int *e);
+
+/* out = U diag(w) Vᵀ on the range of G (the rank cut of
+ * mn_spectral_polar_exact): weigh(s, r, ctx) turns the r kept singular
+ * values s (of G·2^-e, descending, s[0] > 0) into the weights w in place.
+ * out may be G. */
+mn_status mn_spectral_reweigh(mn_mat *out, const mn_mat *G,
+                              void (*weigh)(double *s, int64_t r, void *ctx), void *ctx);
+
 #endif

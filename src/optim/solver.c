@@ -17,6 +17,9 @@ struct mn_solver {
     int n_atoms;
     double *targets;
     const mn_norm **norms;
+    const mn_norm *shared;     /* cfg.norm on every atom, or NULL: each atom's own */
+    const mn_network *read_from; /* the network and revision targets and norms were read at */
+    uint64_t revision;
     mn_atom_plan plan; /* which atoms a step dualizes side by side */
     double *scales;    /* per atom, this step: the multiplier of its lmo */
     float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
@@ -113,6 +116,22 @@ static mn_status plan_atoms(mn_solver *s, const mn_network *net)
     return st;
 }
 
+/* Targets and norms as the network has them now (its masses and atom
+ * norms); read again whenever mn_network_revision moves. */
+static mn_status read_network(mn_solver *s, const mn_network *net)
+{
+    if (s->cfg.modular_targets)
+        MN_TRY(mn_modular_targets(net, 1.0, s->targets));
+    else
+        for (int k = 0; k < s->n_atoms; k++)
+            s->targets[k] = 1.0;
+    for (int k = 0; k < s->n_atoms; k++)
+        s->norms[k] = s->shared ? s->shared : mn_module_norm(mn_network_atom(net, k));
+    s->read_from = net;
+    s->revision = mn_network_revision(net);
+    return MN_OK;
+}
+
 mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg)
 {
     if (!out || !net || !cfg)
@@ -137,16 +156,10 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
         (cfg->kind == MN_SOLVER_ADAMW && !s->v))
         st = mn_fail(MN_ERR_NOMEM, "mn_solver_create: cannot allocate state for %lld parameters",
                      (long long)s->n);
-    if (st == MN_OK && cfg->modular_targets)
-        st = mn_modular_targets(net, 1.0, s->targets);
-    else
-        for (int k = 0; k < s->n_atoms && s->targets; k++)
-            s->targets[k] = 1.0;
-    const mn_norm *shared = NULL;
     if (st == MN_OK && cfg->norm)
-        st = mn_norm_lookup(cfg->norm, &shared);
-    for (int k = 0; st == MN_OK && k < s->n_atoms; k++)
-        s->norms[k] = shared ? shared : mn_module_norm(mn_network_atom(net, k));
+        st = mn_norm_lookup(cfg->norm, &s->shared);
+    if (st == MN_OK)
+        st = read_network(s, net);
     s->cfg.norm = NULL; /* the caller's string need not outlive the solver */
     if (st == MN_OK)
         st = plan_atoms(s, net);
@@ -410,6 +423,11 @@ mn_status mn_solver_step(mn_solver *s, mn_network *net)
         return mn_fail(MN_ERR_SHAPE, "mn_solver_step: the solver was made for %lld parameters, "
                        "the network has %lld", (long long)s->n,
                        (long long)mn_network_param_count(net));
+    if (mn_network_atom_count(net) != s->n_atoms)
+        return mn_fail(MN_ERR_SHAPE, "mn_solver_step: the solver was made for %d atoms, the "
+                       "network has %d", s->n_atoms, mn_network_atom_count(net));
+    if (net != s->read_from || mn_network_revision(net) != s->revision)
+        MN_TRY(read_network(s, net)); /* a norm or a mass changed since the last step */
     double lr = mn_solver_lr_at(s, s->steps);
     bool adamw = s->cfg.kind == MN_SOLVER_ADAMW;
     /* propose */

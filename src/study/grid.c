@@ -12,7 +12,8 @@
 #include "modnorm/optim.h"
 #include "modnorm/study.h"
 
-/* A positive finite number: "0.001", "1e-3" or "2^-10". */
+/* A positive finite number: "0.001", "1e-3" or "2^-10"; a whole token of
+ * digits, sign, point and exponent (no spaces, hex, "inf" or "nan"). */
 static bool parse_number(const char *s, size_t len, double *out)
 {
     char buf[64];
@@ -20,6 +21,10 @@ static bool parse_number(const char *s, size_t len, double *out)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
+    const char *digits = buf + (strncmp(buf, "2^", 2) == 0 ? 2 : 0);
+    if (!digits[0] || strspn(digits, "0123456789+-.eE") != strlen(digits) ||
+        !strpbrk(digits, "0123456789"))
+        return false;
     char *end;
     double v;
     errno = 0;

@@ -152,6 +152,32 @@ mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
     return MN_OK;
 }
 
+mn_status mn_train_solver_config(const mn_train_settings *s, int64_t total_steps,
+                                 mn_solver_config *cfg)
+{
+    if (!cfg)
+        return mn_fail(MN_ERR_ARG, "mn_train_solver_config: cfg is NULL");
+    MN_TRY(mn_train_settings_check(s));
+    if (total_steps < 1)
+        return mn_fail(MN_ERR_ARG, "training settings: total_steps %lld must be >= 1",
+                       (long long)total_steps);
+    MN_TRY(mn_solver_preset(cfg, s->opt, s->param));
+    if (!isnan(s->lr))
+        cfg->lr = s->lr;
+    if (!isnan(s->momentum))
+        cfg->momentum = s->momentum;
+    cfg->nesterov = s->nesterov;
+    cfg->weight_decay = s->weight_decay;
+    cfg->schedule = s->schedule;
+    cfg->warmup = s->warmup;
+    cfg->total_steps = total_steps;
+    cfg->polar.threads = s->threads;
+    cfg->polar.precision = s->polar_precision;
+    cfg->serial_atoms = s->serial_atoms;
+    return mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR,
+                           &cfg->polar.method);
+}
+
 /* The order of today's `modnorm train`: network (its init draws from the
  * seed), threads, overrides, then the solver. */
 mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t total_steps,
@@ -161,37 +187,17 @@ mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t to
         *net = NULL;
     if (solver)
         *solver = NULL;
+    mn_solver_config cfg;
     mn_status st = !net || !solver ? mn_fail(MN_ERR_ARG, "mn_train_build: net or solver is NULL")
                    : !root ? mn_fail(MN_ERR_ARG, "mn_train_build: root is NULL")
-                           : mn_train_settings_check(s);
-    if (st == MN_OK && total_steps < 1)
-        st = mn_fail(MN_ERR_ARG, "mn_train_build: total_steps %lld must be >= 1",
-                     (long long)total_steps);
+                           : mn_train_solver_config(s, total_steps, &cfg);
     if (st != MN_OK) {
         mn_module_destroy(root);
         return st;
     }
     MN_TRY(mn_network_create(net, root, s->param, s->seed));
     mn_network_set_threads(*net, s->threads);
-    mn_solver_config cfg;
     st = mn_atom_norms_apply(*net, s->atom_norms, s->n_atom_norms);
-    if (st == MN_OK)
-        st = mn_solver_preset(&cfg, s->opt, s->param);
-    if (st == MN_OK) {
-        if (!isnan(s->lr))
-            cfg.lr = s->lr;
-        if (!isnan(s->momentum))
-            cfg.momentum = s->momentum;
-        cfg.nesterov = s->nesterov;
-        cfg.weight_decay = s->weight_decay;
-        cfg.schedule = s->schedule;
-        cfg.warmup = s->warmup;
-        cfg.total_steps = total_steps;
-        st = mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR,
-                             &cfg.polar.method);
-        cfg.polar.threads = s->threads;
-        cfg.polar.precision = s->polar_precision;
-    }
     if (st == MN_OK)
         st = mn_solver_create(solver, *net, &cfg);
     if (st != MN_OK) {

@@ -1,0 +1,160 @@
+/* modnorm/bench.h — what `modnorm bench` measures: float32 products through
+ * modnorm's BLIS wrapper (their best rate is the roofline every other timing
+ * is compared with), bf16 products through the bf16 backend (polar.h's
+ * precision bf16: oneDNN, or the fallback), the polar factor (time, flops,
+ * the share of them in bf16, error against the exact SVD) and one training
+ * step (time, the update's share, matrix-multiply flops).
+ *
+ * Times are wall-clock seconds (CLOCK_MONOTONIC) of `repeat` runs after one
+ * untimed warm-up run; the median of an even count is the upper middle one.
+ * Rates are flop/s. The numbers are measurements: they vary from run to run
+ * and with the load on the machine; the flop counts and errors do not. */
+#ifndef MODNORM_BENCH_H
+#define MODNORM_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "modnorm/export.h"
+#include "modnorm/module.h"
+#include "modnorm/network.h"
+#include "modnorm/optim.h"
+#include "modnorm/polar.h"
+#include "modnorm/status.h"
+#include "modnorm/tensor.h"
+#include "modnorm/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Seconds of `repeat` timed runs. */
+typedef struct mn_bench_times {
+    int repeat;
+    double median, min, max;
+} mn_bench_times;
+
+/* BLIS as modnorm uses it: its version, the kernel set in use ("skx",
+ * "haswell", …) and why that set (BLIS's choice, BLIS_ARCH_TYPE, or
+ * modnorm's choice of skx on AVX-512 CPUs). Static strings. */
+typedef struct mn_bench_blas {
+    const char *version, *arch, *arch_reason;
+} mn_bench_blas;
+MN_API void mn_bench_blas_info(mn_bench_blas *out);
+
+/* ---- products: the roofline ------------------------------------------------ */
+
+/* C = A·B (gemm), the lower triangle of A·Aᵀ (syrk) or of A·B (gemmt), all
+ * n x n float32. */
+typedef enum mn_bench_op {
+    MN_BENCH_GEMM = 0,
+    MN_BENCH_SYRK,
+    MN_BENCH_GEMMT
+} mn_bench_op;
+
+/* "gemm", "syrk", "gemmt"; NULL for a value outside the enum. */
+MN_API const char *mn_bench_product_name(mn_bench_op op);
+/* The flops of one product: 2n³ for gemm, n³ for syrk and gemmt (one
+ * triangle); NAN for a value outside the enum or n < 1. */
+MN_API double mn_bench_product_flops(mn_bench_op op, int64_t n);
+/* Time `repeat` (>= 1) products of Gaussian n x n matrices (n >= 1) on
+ * `threads` BLIS threads (<= 0: BLIS's choice). MN_ERR_ARG for a bad
+ * argument, MN_ERR_NOMEM. */
+MN_API mn_status mn_bench_product(mn_bench_op op, int64_t n, int threads, int repeat,
+                                  mn_bench_times *out);
+
+/* The same with the products' precision: MN_PRECISION_FP32 is
+ * mn_bench_product; MN_PRECISION_BF16 rounds A and B to bf16 once and times
+ * bf16 x bf16 -> float32 products through the bf16 backend (gemm, and syrk,
+ * which it runs as row blocks: more than the n³ flops counted); gemmt has
+ * no bf16 form (MN_ERR_UNSUPPORTED). mn_polar_bf16_impl() names the
+ * implementation. */
+MN_API mn_status mn_bench_product_precision(mn_bench_op op, mn_precision precision, int64_t n,
+                                            int threads, int repeat, mn_bench_times *out);
+
+#define MN_BENCH_ROOFLINE_N 1024
+#define MN_BENCH_ROOFLINE_REPEAT 10
+/* The roofline rate: 2n³ / the fastest of MN_BENCH_ROOFLINE_REPEAT sgemms
+ * at n = MN_BENCH_ROOFLINE_N (the best this machine gives, not a typical
+ * rate), in flop/s. */
+MN_API mn_status mn_bench_gemm_rate(int threads, double *flops_per_second);
+/* The same for bf16 gemms (the roofline of bf16 flops). */
+MN_API mn_status mn_bench_bf16_rate(int threads, double *flops_per_second);
+
+/* ---- the polar factor ------------------------------------------------------- */
+
+/* ‖X − UVᵀ‖_F / ‖UVᵀ‖_F, UVᵀ the exact polar factor of G (SVD, "svd") in
+ * G's dtype; X and G of one shape (X's dtype may differ). 0 when G is 0.
+ * MN_ERR_SHAPE when the shapes differ. */
+MN_API mn_status mn_bench_polar_error(const mn_mat *X, const mn_mat *G, int threads,
+                                      double *err);
+
+typedef struct mn_bench_dualize_result {
+    mn_bench_times times;
+    mn_polar_form form;    /* the form that ran: AUTO resolved (mn_polar_plan_for) */
+    const char *form_name; /* "direct", "gram", or "svd" for the exact method */
+    double flops;          /* of that form as it runs (mn_polar_plan_for) */
+    double gemm_rate;      /* mn_bench_gemm_rate, flop/s */
+    double roofline;       /* seconds: float32 flops / gemm_rate + bf16 flops / bf16_rate */
+    double polar_err;      /* mn_bench_polar_error of the result; NAN when not asked */
+    mn_precision precision; /* what ran (the exact method: fp32) */
+    double flops_bf16;     /* of flops, those with bf16 operands */
+    double bf16_share;     /* flops_bf16 / flops (0 for the exact method) */
+    double bf16_rate;      /* mn_bench_bf16_rate when flops_bf16 > 0, else NAN */
+    const char *impl;      /* the library running the products (mn_polar_plan) */
+} mn_bench_dualize_result;
+
+/* Time the polar factor by `method` (its default steps) in `form` of a
+ * Gaussian rows x cols float32 matrix (seed 7) on `threads` BLIS threads,
+ * `repeat` (>= 1) times; then, when `error`, its polar error (outside the
+ * timing; the SVD of a large matrix takes minutes), and the roofline rate. */
+MN_API mn_status mn_bench_dualize(const mn_polar_method *method, mn_polar_form form,
+                                  int64_t rows, int64_t cols, int threads, int repeat,
+                                  bool error, mn_bench_dualize_result *out);
+/* The same with every option of `opts` (method, steps, threads, form,
+ * precision; NULL: the defaults): mn_polar_run timed. */
+MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows, int64_t cols,
+                                       int repeat, bool error, mn_bench_dualize_result *out);
+
+/* ---- a training step -------------------------------------------------------------- */
+
+/* The matrix-multiply flops of one training step of `net` at batch `batch`
+ * under solver configuration `cfg`: per atom of weight shape d_out x d_in,
+ * forward and backward 3 products of 2·batch·d_out·d_in (2 for atom 0, the
+ * reader of the data, whose input gradient training skips), plus for a
+ * steepest-descent solver whose norm for the atom (cfg->norm, else the
+ * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
+ * run it under cfg->polar (mn_polar_plan_for; *bf16 receives the part of it
+ * with bf16 operands, when not NULL). Element-wise work is left out: this is
+ * the step's roofline at the sgemm (and bf16 gemm) rate. */
+MN_API double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg,
+                                  int64_t batch);
+MN_API double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *cfg,
+                                       int64_t batch, double *bf16);
+
+typedef struct mn_bench_step_result {
+    mn_bench_times step;    /* forward, loss, backward and the solver step */
+    mn_bench_times update;  /* the solver step alone */
+    double flops;           /* mn_bench_step_flops */
+    double flops_bf16;      /* of those, with bf16 operands (s->polar_precision bf16) */
+    double gemm_rate;       /* mn_bench_gemm_rate, flop/s */
+    double bf16_rate;       /* mn_bench_bf16_rate when flops_bf16 > 0, else NAN */
+    double roofline;        /* seconds: float32 flops / gemm_rate + bf16 flops / bf16_rate */
+    int atoms;              /* the network's atoms */
+    int atoms_side_by_side; /* mn_solver_atoms_side_by_side */
+    double peak_rss_mb;     /* the process's peak resident memory after the steps (MiB) */
+} mn_bench_step_result;
+
+/* Time `steps` (>= 1) training steps of the network `root` (taken, also on
+ * failure) built with settings `s` (mn_train_build, total_steps = steps + 1;
+ * a benchmark normally sets a constant schedule) on one fixed batch of
+ * s->batch rows: Gaussian inputs of `dim` features and labels uniform in
+ * [0, classes) (one RNG seeded 5), after one warm-up step; then the roofline
+ * rate on s->threads threads. */
+MN_API mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim,
+                               int64_t classes, int steps, mn_bench_step_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
