@@ -394,6 +394,10 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
     case MN_KIND_NAME:
         v[n++] = "", v[n++] = "nope";
         break;
+    case MN_KIND_ASSIGN:
+        v[n++] = "", v[n++] = "width", v[n++] = "=3", v[n++] = "width=", v[n++] = "2w=3";
+        v[n++] = "width=x", v[n++] = "width=nan", v[n++] = "width=1e400", v[n++] = "a-b=1";
+        break;
     case MN_KIND_STRING:
         v[n++] = "";
         break;
@@ -580,6 +584,8 @@ static const char *good_value(const mn_cli_use *use, const mn_cli_option *o, cha
         return "d";
     case MN_KIND_ATOM_NORM:
         return "0=rms-rms";
+    case MN_KIND_ASSIGN:
+        return "width=64";
     case MN_KIND_OVER:
         return "width=32,64";
     case MN_KIND_FLAG:
