@@ -385,7 +385,11 @@ static mn_status parse_annotations(parser *p, node **inout)
             }
             a->words[i] = word;
         } else {
-            MN_TRY(parse_cond(p, &value));
+            mn_status st = parse_cond(p, &value);
+            if (st != MN_OK) {
+                mn_lang_node_free(value);
+                return st;
+            }
         }
         MN_TRY(add_kid(p, a, value));
     } while (accept(p, ','));
@@ -404,8 +408,12 @@ static mn_status parse_list(parser *p, node *n, int close, bool *comma)
     if (accept(p, close))
         return MN_OK;
     for (;;) {
-        node *kid;
-        MN_TRY(parse_cond(p, &kid));
+        node *kid = NULL;
+        mn_status st = parse_cond(p, &kid);
+        if (st != MN_OK) {
+            mn_lang_node_free(kid);
+            return st;
+        }
         MN_TRY(add_kid(p, n, kid));
         if (accept(p, close))
             return MN_OK;
