@@ -39,7 +39,7 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
         rc = set_size(cmd, g, a, builtin, MN_OPT_DEPTH, "depth", a->depth);
     for (int i = 0; rc == MN_EXIT_OK && i < a->sets.n; i++)
         if (mn_graph_set_text(g, a->sets.v[i]) != MN_OK)
-            rc = mn_cli_usage_error(cmd, "--set %s", mn_last_error());
+            rc = mn_cli_usage_error(cmd, "--set %s: %s", a->sets.v[i], mn_last_error());
     if (rc != MN_EXIT_OK) {
         mn_graph_destroy(g);
         return rc;
