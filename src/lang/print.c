@@ -18,6 +18,7 @@ typedef struct sbuf {
     char *s;
     size_t len, cap;
     bool oom;
+    int depth; /* compounds open around the text being written */
 } sbuf;
 
 static void put(sbuf *b, const char *fmt, ...) MN_PRINTF(2, 3);
@@ -113,15 +114,17 @@ static mn_status print_generic(sbuf *b, const mn_module *m, bool force_name)
 {
     bool seq = m->compound == MN_SEQUENTIAL;
     put(b, "(");
+    b->depth++;
     for (int i = 0; i < m->n_children; i++) {
-        if (i)
-            put(b, seq ? " -> " : ", ");
+        if (i) /* the root's chain one part a line, for reading */
+            put(b, seq ? (b->depth == 1 ? "\n  -> " : " -> ") : ", ");
         const mn_module *k = m->children[i];
         /* a part of a chain that is an unnamed chain would be spliced; the only
          * part of a one-part chain would be named itself instead of wrapped */
         bool force = seq && (k->compound == MN_SEQUENTIAL || m->n_children == 1);
         MN_TRY(print_module(b, k, force));
     }
+    b->depth--;
     if (!seq && m->n_children == 1)
         put(b, ",");
     put(b, ")");
