@@ -27,6 +27,13 @@ static void put(sbuf *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
+    if (!b->s) {
+        if (!(b->s = malloc(256))) {
+            b->oom = true;
+            return;
+        }
+        b->cap = 256;
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
