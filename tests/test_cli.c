@@ -464,6 +464,7 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
     case MN_KIND_ASSIGN:
         v[n++] = "", v[n++] = "width", v[n++] = "=3", v[n++] = "width=", v[n++] = "2w=3";
         v[n++] = "width=x", v[n++] = "width=nan", v[n++] = "width=1e400", v[n++] = "a-b=1";
+        v[n++] = "width=2^3", v[n++] = "width= 3";
         break;
     case MN_KIND_STRING:
         v[n++] = "";

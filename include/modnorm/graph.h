@@ -26,6 +26,7 @@
 #ifndef MODNORM_GRAPH_H
 #define MODNORM_GRAPH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

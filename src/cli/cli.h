@@ -30,6 +30,10 @@ mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
  * code; on MN_EXIT_OK *g (mn_graph_destroy) or *root is the caller's. */
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
+/* Before any work: every value of the swept `param` builds (a usage error
+ * naming the problem otherwise). */
+int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                              const char *param, const int64_t *values, int n);
 /* The model's lines in a sweep's sweep.cfg (the parameters fixed while
  * `param` varies): for mlp what they always were. */
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,

@@ -231,15 +231,8 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     mn_graph_file *g = NULL;
     if (rc == MN_EXIT_OK)
         rc = mn_cli_model_load(CMD, a, &g);
-    if (rc == MN_EXIT_OK && !mn_graph_has_param(g, cfg.size_param))
-        rc = mn_cli_usage_error(CMD, "--over: %s declares no parameter '%s'",
-                                a->graph ? a->graph : "mlp", cfg.size_param);
-    for (int i = 0; rc == MN_EXIT_OK && i < n_values; i++) { /* a value the model refuses */
-        mn_module *m = NULL;
-        if (mn_graph_factory(g, cfg.size_param, values[i], &m) != MN_OK)
-            rc = mn_cli_usage_error(CMD, "%s", mn_last_error());
-        mn_module_destroy(m);
-    }
+    if (rc == MN_EXIT_OK) /* a value the model refuses */
+        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values);
     mn_graph_destroy(g);
     if (rc == MN_EXIT_OK)
         rc = check(a, values, n_values, &cfg, csv_path, png_path);

@@ -88,3 +88,22 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
         return mn_cli_error(cmd, "the graph's parameters do not fit in sweep.cfg's header");
     return MN_EXIT_OK;
 }
+
+int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                              const char *param, const int64_t *values, int n)
+{
+    if (a->graph && !mn_graph_has_param(g, param))
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
+    mn_mlp_spec spec = mn_cli_mlp(a);
+    for (int i = 0; i < n; i++) {
+        mn_module *m = NULL;
+        /* the built-in mlp keeps mn_mlp_factory's ranges and messages (a width sweep
+         * needs a hidden layer) */
+        mn_status st = a->graph ? mn_graph_factory((void *)g, param, values[i], &m)
+                                : mn_mlp_factory(&spec, param, values[i], &m);
+        mn_module_destroy(m);
+        if (st != MN_OK)
+            return mn_cli_usage_error(cmd, "%s", mn_last_error());
+    }
+    return MN_EXIT_OK;
+}

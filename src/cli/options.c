@@ -384,7 +384,9 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         if (ok) {
             memcpy(name, text, (size_t)(eq - text));
             name[eq - text] = '\0';
-            ok = mn_study_param_valid(name) && real_token(eq + 1, strlen(eq + 1), &v);
+            /* a decimal number (mn_graph_set_text reads it with strtod: no 2^E) */
+            ok = mn_study_param_valid(name) && !strchr(eq + 1, '^') &&
+                 real_token(eq + 1, strlen(eq + 1), &v);
         }
         if (!ok) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=VALUE with VALUE a number, "

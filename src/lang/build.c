@@ -47,7 +47,7 @@ static mn_status located(const ctx *c, const node *n, mn_status s)
 {
     if (s == MN_OK)
         return s;
-    return fail_node(c, n, s == MN_ERR_NOMEM ? s : s, "%s", mn_last_error());
+    return fail_node(c, n, s, "%s", mn_last_error());
 }
 
 static void drop(value *v)
@@ -325,9 +325,11 @@ static mn_status eval_bin(ctx *c, const node *n, value *out)
     if (a.is_mod || b.is_mod || a.empty || b.empty) {
         drop(&a);
         drop(&b);
-        return fail_node(c, n, MN_ERR_ARG, n->op == '*' ? "'*' takes two numbers, or a number "
-                         "and a module" : "'%s' takes numbers, got a module",
-                         n->op == '-' ? "-" : n->op == '/' ? "/" : "a comparison");
+        if (n->op == '*')
+            return fail_node(c, n, MN_ERR_ARG, "'*' takes two numbers, or a number and a "
+                             "module");
+        return fail_node(c, n, MN_ERR_ARG, "%s takes numbers, got a module",
+                         n->op == '-' ? "'-'" : n->op == '/' ? "'/'" : "a comparison");
     }
     double x = a.num, y = b.num, r;
     switch (n->op) {
