@@ -345,15 +345,27 @@ START_TEST(test_limits)
     char *text = malloc(MN_GRAPH_MAX_BYTES + 64);
     /* nesting */
     size_t n = 0;
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 300; i++)
         text[n++] = '(';
     strcpy(text + n, "ReLU");
-    EXPECT_ERROR(text, "nested more than 64 levels deep");
+    EXPECT_ERROR(text, "nested more than 256 levels deep");
     n = 0;
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 300; i++)
         text[n++] = '-';
     strcpy(text + n, "1");
-    EXPECT_ERROR(text, "nested more than 64 levels deep");
+    EXPECT_ERROR(text, "nested more than 256 levels deep");
+    /* a tree deeper than its text could be read back: refused when built */
+    n = (size_t)sprintf(text, "T0 = Linear(2, 2)\n");
+    for (int i = 1; i <= 120; i++)
+        n += (size_t)sprintf(text + n, "T%d = (T%d, Identity) -> Add\n", i, i - 1);
+    strcpy(text + n, "T120");
+    EXPECT_ERROR(text, "compounds deep; at most 100");
+    /* and at the limit it prints and reads back */
+    n = (size_t)sprintf(text, "T0 = Linear(2, 2)\n");
+    for (int i = 1; i <= 45; i++)
+        n += (size_t)sprintf(text + n, "T%d = -(T%d [mass = 2])\n", i, i - 1);
+    strcpy(text + n, "T45");
+    round_trip(build_text(text), "deep tree");
     /* an operator chain as deep as the text allows (no recursion) */
     n = 0;
     for (int i = 0; i < 5000; i++)
@@ -376,10 +388,10 @@ START_TEST(test_limits)
     EXPECT_ERROR(text, "steps");
     /* definitions nested deeper than the builder goes */
     n = (size_t)sprintf(text, "D0 = ReLU\n");
-    for (int i = 1; i < 1200; i++)
+    for (int i = 1; i < 2500; i++)
         n += (size_t)sprintf(text + n, "D%d = D%d -> Identity\n", i, i - 1);
-    strcpy(text + n, "D1199");
-    EXPECT_ERROR(text, "nested more than 1000");
+    strcpy(text + n, "D2499");
+    EXPECT_ERROR(text, "nested more than 2000");
     /* the size of the text */
     memset(text, ' ', MN_GRAPH_MAX_BYTES + 1);
     strcpy(text + MN_GRAPH_MAX_BYTES + 1, "ReLU");

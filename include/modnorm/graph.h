@@ -19,9 +19,11 @@
  * registered (module_ops.h, norm.h) are known by name.
  *
  * Limits, each a one-line error: MN_GRAPH_MAX_BYTES of text, names of
- * MN_GRAPH_MAX_NAME characters, MN_GRAPH_MAX_NEST levels of nesting,
- * MN_GRAPH_MAX_POWER copies per power, MN_GRAPH_MAX_MODULES modules per
- * tree. Errors are "FILE:LINE:COLUMN: what was expected / what went wrong";
+ * MN_GRAPH_MAX_NAME characters, MN_GRAPH_MAX_NEST levels of nesting in the
+ * text, MN_GRAPH_MAX_POWER copies per power, MN_GRAPH_MAX_MODULES modules
+ * per tree, trees MN_GRAPH_MAX_DEPTH compounds deep (so that the printed text
+ * of any tree the language builds, about two levels of nesting per level of
+ * the tree, reads back within MN_GRAPH_MAX_NEST). Errors are "FILE:LINE:COLUMN: what was expected / what went wrong";
  * a shape mismatch names both modules and both feature sizes. */
 #ifndef MODNORM_GRAPH_H
 #define MODNORM_GRAPH_H
@@ -40,7 +42,8 @@ extern "C" {
 
 #define MN_GRAPH_MAX_BYTES (1 << 20)
 #define MN_GRAPH_MAX_NAME 63
-#define MN_GRAPH_MAX_NEST 64
+#define MN_GRAPH_MAX_NEST 256
+#define MN_GRAPH_MAX_DEPTH 100
 #define MN_GRAPH_MAX_POWER 4096
 #define MN_GRAPH_MAX_MODULES 65536
 #define MN_GRAPH_MAX_PARAMS 64
@@ -91,7 +94,8 @@ MN_API mn_status mn_graph_factory(void *ctx, const char *param, int64_t value, m
 /* Any tree in the language: text that mn_graph_parse + mn_graph_make turn
  * into an equal tree (kinds, names, feature sizes, norms, masses, init
  * scales; hence sensitivities and targets). *text is malloc'd (free it).
- * MN_ERR_UNSUPPORTED for a leaf whose kind is not registered. */
+ * MN_ERR_UNSUPPORTED for a leaf whose kind is not registered, and for a
+ * tree deeper than MN_GRAPH_MAX_DEPTH (its text would not read back). */
 MN_API mn_status mn_graph_print(const mn_module *m, char **text);
 
 #ifdef __cplusplus

@@ -470,6 +470,17 @@ static mn_status eval(ctx *c, const node *n, value *out)
     return st;
 }
 
+int mn_lang_tree_depth(const mn_module *m)
+{
+    int d = 0;
+    for (int i = 0; i < m->n_children; i++) {
+        int k = mn_lang_tree_depth(m->children[i]);
+        if (k > d)
+            d = k;
+    }
+    return d + 1;
+}
+
 /* ---- parameters and the entry points ------------------------------------------- */
 
 int mn_graph_param_count(const mn_graph_file *g) { return g ? g->n_params : 0; }
@@ -559,6 +570,12 @@ static mn_status build(const mn_graph_file *g, const char *extra, double extra_v
     }
     mn_module *m = NULL;
     MN_TRY(eval_mod(&c, g->net, "the network", &m));
+    int depth = mn_lang_tree_depth(m);
+    if (depth > MN_GRAPH_MAX_DEPTH + 1) {
+        mn_module_destroy(m);
+        return fail_node(&c, g->net, MN_ERR_ARG, "the network is %d compounds deep; at most %d",
+                         depth - 1, MN_GRAPH_MAX_DEPTH);
+    }
     *out = m;
     return MN_OK;
 }

@@ -67,10 +67,13 @@ struct mn_graph_file {
  * height, and the builder's depth (definitions inside definitions) and its
  * total steps (a definition used twice in each of a chain of definitions
  * doubles the work each time). */
-#define MN_LANG_MAX_HEIGHT 500
-#define MN_LANG_MAX_DEPTH 1000
+#define MN_LANG_MAX_HEIGHT 1000
+#define MN_LANG_MAX_DEPTH 2000
 #define MN_LANG_MAX_STEPS (1L << 22)
 
 void mn_lang_node_free(node *n);
+
+/* Levels of a module tree: 1 for a leaf (recursion as deep as the tree). */
+int mn_lang_tree_depth(const mn_module *m);
 
 #endif

@@ -228,6 +228,10 @@ mn_status mn_graph_print(const mn_module *m, char **text)
     if (!m || !text)
         return mn_fail(MN_ERR_ARG, "mn_graph_print: %s is NULL", !m ? "module" : "text");
     *text = NULL;
+    if (mn_lang_tree_depth(m) > MN_GRAPH_MAX_DEPTH + 1)
+        return mn_fail(MN_ERR_UNSUPPORTED, "mn_graph_print: the tree is %d compounds deep; the "
+                       "language reads at most %d", mn_lang_tree_depth(m) - 1,
+                       MN_GRAPH_MAX_DEPTH);
     sbuf b = {0};
     mn_status st = print_module(&b, m, false);
     put(&b, "\n");
