@@ -434,11 +434,11 @@ START_TEST(test_registered_by_the_program)
     ck_assert_ok(mn_norm_lookup("frobenius", &fro));
     static mn_norm mine;
     mine = *fro;
-    mine.name = "graph-test-norm";
+    mine.name = "graph-test_norm.v2";
     ck_assert_ok(mn_norm_register(&mine));
-    mn_module *m = build_text("Linear(4, 4) [norm = graph-test-norm] -> GraphTwice");
+    mn_module *m = build_text("Linear(4, 4) [norm = graph-test_norm.v2] -> GraphTwice");
     ck_assert(mn_module_sensitivity(m) == 2);
-    ck_assert_str_eq(mn_module_norm(mn_module_child(m, 0))->name, "graph-test-norm");
+    ck_assert_str_eq(mn_module_norm(mn_module_child(m, 0))->name, "graph-test_norm.v2");
     round_trip(m, "registered");
 }
 END_TEST

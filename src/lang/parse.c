@@ -165,7 +165,7 @@ static mn_status tokenize(parser *p)
                     t->op = two[k].op;
                     t->len = 2;
                 }
-            if (t->len == 1 && !strchr("()[],=+-*/^?:<>;", c))
+            if (t->len == 1 && !strchr("()[],=+-*/^?:<>;.", c))
                 return fail_at(p, t->line, t->col, c >= 32 && c < 127
                                                         ? "unexpected character '%c'"
                                                         : "unexpected byte 0x%02x",
@@ -316,7 +316,7 @@ static mn_status parse_word(parser *p, char **out)
     for (;;) {
         const token *t = peek(p);
         bool joins = t->start == end && (t->type == T_NAME || t->type == T_NUM ||
-                                         (t->type == T_PUNCT && t->op == '-'));
+                                         (t->type == T_PUNCT && (t->op == '-' || t->op == '.')));
         if (!joins)
             break;
         end = t->start + t->len;

@@ -136,6 +136,10 @@ static mn_status print_generic(sbuf *b, const mn_module *m, bool force_name)
         put(b, ",");
     put(b, ")");
     const char *name = m->label;
+    if (name && (!mn_is_identifier(name) || strlen(name) > MN_GRAPH_MAX_NAME))
+        return mn_fail(MN_ERR_UNSUPPORTED, "mn_graph_print: the compound name '%s' is not a "
+                       "name of the language (letters, digits, '_'; at most %d)", name,
+                       MN_GRAPH_MAX_NAME);
     if (!name && (force_name || (seq && m->n_children == 1)))
         name = seq ? "Sequential" : "Tuple";
     const char *sep = " [";
