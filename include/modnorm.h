@@ -12,6 +12,7 @@
 #include "modnorm/module.h"
 #include "modnorm/module_ops.h"
 #include "modnorm/network.h"
+#include "modnorm/graph.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"

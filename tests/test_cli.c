@@ -224,6 +224,73 @@ START_TEST(test_inspect)
 }
 END_TEST
 
+/* --graph, --set and --format graph: the printed text reads back as the same
+ * tree, errors name the file's line and column, and every subcommand that
+ * builds a model takes a file. */
+START_TEST(test_graph_files)
+{
+    char buf[16384], args[1024], path[512], again[16384];
+    ck_assert_int_eq(run("inspect --width 64 --format graph", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "(Linear(64, 784)\n  -> ReLU\n  -> Linear(64, 64)"));
+    ck_assert_ptr_nonnull(strstr(buf, "[name = MLP]"));
+    snprintf(path, sizeof path, "%s/mlp64.mn", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(buf, f);
+    fclose(f);
+    snprintf(args, sizeof args, "inspect --graph %s --format graph", path);
+    ck_assert_int_eq(run(args, again, sizeof again), 0);
+    ck_assert_str_eq(buf, again);
+    /* the same tree as --model mlp, in the text form too */
+    snprintf(args, sizeof args, "inspect --graph %s", path);
+    ck_assert_int_eq(run(args, again, sizeof again), 0);
+    ck_assert_int_eq(run("inspect --width 64", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, again);
+    snprintf(args, sizeof args, "inspect --graph %s/mlp.mn --set width=64", MN_EXAMPLES_DIR);
+    ck_assert_int_eq(run(args, again, sizeof again), 0);
+    ck_assert_str_eq(buf, again);
+    /* a residual network from a file, its parameters set */
+    snprintf(args, sizeof args, "inspect --graph %s/residual.mn --set depth=2 --set width=32 "
+             "--json", MN_EXAMPLES_DIR);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\"kind\": \"Block\""));
+    ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [32, 32]"));
+    /* errors */
+    snprintf(args, sizeof args, "inspect --graph %s/residual.mn --set heads=2", MN_EXAMPLES_DIR);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "declares no parameter 'heads'"));
+    ck_assert_int_eq(count_lines(buf), 1);
+    ck_assert_int_eq(run("inspect --set width", buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "NAME=VALUE"));
+    snprintf(path, sizeof path, "%s/bad.mn", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("param w = 8\nLinear(w, 784) -> Linear(3, 9)\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "inspect --graph %s", path);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 1);
+    ck_assert_ptr_nonnull(strstr(buf, "bad.mn:2:"));
+    ck_assert_ptr_nonnull(strstr(buf, "Linear(3←9) cannot follow Linear(8←784)"));
+    ck_assert_int_eq(count_lines(buf), 1);
+    snprintf(args, sizeof args, "train --graph %s --model mlp", path);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "exclude each other"));
+    snprintf(args, sizeof args, "sweep --graph %s/residual.mn --over heads=2,4 --out %s/s",
+             MN_EXAMPLES_DIR, dir);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "declares no parameter 'heads'"));
+    snprintf(args, sizeof args, "coordcheck --graph %s/residual.mn --over heads=2,4 --out %s/c",
+             MN_EXAMPLES_DIR, dir);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "declares no parameter 'heads'"));
+    /* bench step builds from a file */
+    snprintf(args, sizeof args, "bench step --graph %s/residual.mn --set width=16 --steps 1 "
+             "--batch 8 --threads 1 --json", MN_EXAMPLES_DIR);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "residual.mn"));
+}
+END_TEST
+
 /* Remove the timing fields so two runs can be compared. */
 static void strip_timings(char *s)
 {
@@ -393,6 +460,11 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
         break;
     case MN_KIND_NAME:
         v[n++] = "", v[n++] = "nope";
+        break;
+    case MN_KIND_ASSIGN:
+        v[n++] = "", v[n++] = "width", v[n++] = "=3", v[n++] = "width=", v[n++] = "2w=3";
+        v[n++] = "width=x", v[n++] = "width=nan", v[n++] = "width=1e400", v[n++] = "a-b=1";
+        v[n++] = "width=2^3", v[n++] = "width= 3";
         break;
     case MN_KIND_STRING:
         v[n++] = "";
@@ -580,6 +652,8 @@ static const char *good_value(const mn_cli_use *use, const mn_cli_option *o, cha
         return "d";
     case MN_KIND_ATOM_NORM:
         return "0=rms-rms";
+    case MN_KIND_ASSIGN:
+        return "width=64";
     case MN_KIND_OVER:
         return "width=32,64";
     case MN_KIND_FLAG:
@@ -612,7 +686,7 @@ START_TEST(test_parser_refuses_repeats)
             int rc = parse_args(cmd->name, args, n, &a, &msg);
             if (o->repeatable) {
                 ck_assert_msg(rc == MN_CLI_RUN, "%s %s twice: %s", cmd->name, opt, msg);
-                ck_assert_int_eq(a.atom_norms.n, 2);
+                ck_assert_int_eq(o->id == MN_OPT_SET ? a.sets.n : a.atom_norms.n, 2);
             } else {
                 ck_assert_msg(rc == 2 && count_lines(msg) == 1 && strstr(msg, want),
                               "%s %s twice gave %d: '%s'", cmd->name, opt, rc, msg);
@@ -1331,6 +1405,7 @@ int main(void)
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);
     tcase_add_test(tc, test_plots_optional);
+    tcase_add_test(tc, test_graph_files);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

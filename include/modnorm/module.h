@@ -101,6 +101,13 @@ MN_API mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
 /* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
 MN_API mn_status mn_module_set_mass(mn_module *m, double mass);
 
+/* Multiply an atom's initial weights by `scale` (finite; 0 starts it at zero,
+ * e.g. a residual branch's last layer) every time its network initializes
+ * it (mn_network_create, mn_network_init). Default 1. */
+MN_API mn_status mn_module_set_init_scale(mn_module *m, double scale);
+/* An atom's init scale (1 unless set); NAN for NULL. */
+MN_API double mn_module_init_scale(const mn_module *m);
+
 /* A short human description, e.g. "Linear(512←784)", "Mul(-0.7)". */
 MN_API const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
 

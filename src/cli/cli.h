@@ -24,6 +24,21 @@ int mn_cmd_bench_step(mn_cli_args *a);
 /* The MLP --model mlp --width --depth names, on Fashion-MNIST's 784
  * features and 10 classes. */
 mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
+/* The network the options name (model.c): --graph FILE, else --model mlp
+ * (examples/mlp.mn compiled in); --width/--depth (always for mlp; for a
+ * file when given) and every --set NAME=VALUE set its parameters. An exit
+ * code; on MN_EXIT_OK *g (mn_graph_destroy) or *root is the caller's. */
+int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
+int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
+/* Before any work: every value of the swept `param` builds (a usage error
+ * naming the problem otherwise). */
+int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                              const char *param, const int64_t *values, int n);
+/* The model's lines in a sweep's sweep.cfg (the parameters fixed while
+ * `param` varies): for mlp what they always were. */
+int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                      const char *param, char *buf, size_t cap);
+
 /* The training settings train and sweep share, from the parsed arguments;
  * ov (MN_CLI_MAX_ATOM_NORMS entries) holds the --atom-norm overrides. */
 void mn_cli_train_settings(const mn_cli_args *a, mn_train_settings *s, mn_atom_norm *ov);

@@ -109,9 +109,20 @@ int mn_cmd_bench_step(mn_cli_args *a)
     s.serial_atoms = a->serial_atoms;
     mn_module *root;
     mn_bench_step_result r;
-    mn_status st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out);
+    mn_graph_file *g;
+    int rc = mn_cli_model_load(cmd, a, &g);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    /* the input and output sizes: the file's d_in and d_out, else Fashion-MNIST's */
+    double d_in = (double)spec.d_in, d_out = (double)spec.d_out;
+    if (mn_graph_has_param(g, "d_in"))
+        mn_graph_param_value(g, "d_in", &d_in);
+    if (mn_graph_has_param(g, "d_out"))
+        mn_graph_param_value(g, "d_out", &d_out);
+    mn_status st = mn_graph_make(g, &root);
+    mn_graph_destroy(g);
     if (st == MN_OK)
-        st = mn_bench_step(root, &s, spec.d_in, spec.d_out, (int)a->steps, &r);
+        st = mn_bench_step(root, &s, (int64_t)d_in, (int64_t)d_out, (int)a->steps, &r);
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
     if (a->json)
@@ -119,7 +130,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
             cmd, stdout,
             json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, "
                       "s:i}",
-                      "model", a->model, "width", (int)spec.width, "depth", spec.depth, "batch",
+                      "model", a->graph ? a->graph : a->model, "width", (int)spec.width, "depth", spec.depth, "batch",
                       batch, "opt", s.opt, "precision", mn_precision_name(s.polar_precision),
                       "threads", threads, "ms_per_step",
                       mn_cli_json_real(1e3 * r.step.median), "ms_min",
@@ -132,7 +143,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
     printf("step of %s width %d depth %d batch %d with %s (%s), %d threads: median %.2f ms (min "
            "%.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side "
            "by side\n",
-           a->model, (int)spec.width, spec.depth, batch, s.opt,
+           a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch, s.opt,
            mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
            1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median, 1e3 * r.roofline,
            r.peak_rss_mb, r.atoms, r.atoms_side_by_side);

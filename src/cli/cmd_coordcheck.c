@@ -148,8 +148,11 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
     }
     mn_solver_config preset; /* the rate the header states: --lr, or the preset's */
     mn_mlp_spec spec = mn_cli_mlp(a);
-    char fixed[64];
-    if (strcmp(cfg->size_param, "depth") == 0)
+    char fixed[64 + MN_CLI_SHOWN_CAP], shown_graph[MN_CLI_SHOWN_CAP];
+    if (a->graph)
+        snprintf(fixed, sizeof fixed, "%s", mn_cli_shown(a->graph, shown_graph,
+                                                          sizeof shown_graph));
+    else if (strcmp(cfg->size_param, "depth") == 0)
         snprintf(fixed, sizeof fixed, "width %lld", (long long)spec.width);
     else
         snprintf(fixed, sizeof fixed, "depth %d", spec.depth);
@@ -158,13 +161,20 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
                cfg->param == MN_PARAM_SP ? "sp" : "modular", fixed,
                isnan(cfg->lr) ? preset.lr : cfg->lr, cfg->steps, (long long)cfg->batch);
     mn_coordcheck_result *r = NULL;
-    st = mn_coordcheck_run(mn_mlp_factory, &spec, values, n_values, &train, cfg, &r);
+    mn_graph_file *g;
+    int rc = mn_cli_model_load(CMD, a, &g);
+    if (rc != MN_EXIT_OK) {
+        mn_dataset_free(&train);
+        return rc;
+    }
+    st = mn_coordcheck_run(mn_graph_factory, g, values, n_values, &train, cfg, &r);
+    mn_graph_destroy(g);
     mn_dataset_free(&train);
     if (st != MN_OK)
         return st == MN_ERR_ARG ? mn_cli_usage_error(CMD, "%s", mn_last_error())
                                 : mn_cli_fail(CMD, st);
     char shown[MN_CLI_SHOWN_CAP];
-    int made, err = mn_cli_mkdir_p(a->out, &made), rc = MN_EXIT_OK;
+    int made, err = mn_cli_mkdir_p(a->out, &made);
     bool plots = mn_plot_enabled();
     if (err)
         rc = mn_cli_error(CMD, "cannot create the directory %s: %s",
@@ -218,13 +228,12 @@ int mn_cmd_coordcheck(mn_cli_args *a)
         rc = mn_cli_check_output_file(CMD, "output", csv_path);
     if (rc == MN_EXIT_OK && exists && mn_plot_enabled())
         rc = mn_cli_check_output_file(CMD, "output", png_path);
-    mn_mlp_spec spec = mn_cli_mlp(a);
-    for (int i = 0; rc == MN_EXIT_OK && i < n_values; i++) { /* a value the model refuses */
-        mn_module *m = NULL;
-        if (mn_mlp_factory(&spec, cfg.size_param, values[i], &m) != MN_OK)
-            rc = mn_cli_usage_error(CMD, "%s", mn_last_error());
-        mn_module_destroy(m);
-    }
+    mn_graph_file *g = NULL;
+    if (rc == MN_EXIT_OK)
+        rc = mn_cli_model_load(CMD, a, &g);
+    if (rc == MN_EXIT_OK) /* a value the model refuses */
+        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values);
+    mn_graph_destroy(g);
     if (rc == MN_EXIT_OK)
         rc = check(a, values, n_values, &cfg, csv_path, png_path);
     free(csv_path);

@@ -1,4 +1,5 @@
-/* modnorm inspect --model mlp --width W --depth D [--json] */
+/* modnorm inspect [--model mlp --width W --depth D | --graph FILE --set NAME=V…]
+ * [--json | --format text|json|graph] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,15 +82,15 @@ static json_t *module_json(walk *w, const mn_module *m)
 
 int mn_cmd_inspect(mn_cli_args *a)
 {
-    mn_mlp_spec spec = mn_cli_mlp(a);
     mn_module *root;
     mn_network *net;
-    mn_status st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out);
-    if (st == MN_OK)
-        st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    int rc = mn_cli_model_build(CMD, a, &root);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    int rc = mn_cli_apply_atom_norms(CMD, net, a);
+    rc = mn_cli_apply_atom_norms(CMD, net, a);
     if (rc != MN_EXIT_OK) {
         mn_network_destroy(net);
         return rc;
@@ -105,7 +106,14 @@ int mn_cmd_inspect(mn_cli_args *a)
         return mn_cli_fail(CMD, st);
     }
     walk w = {net, targets, 0};
-    if (a->json) {
+    char *text = NULL;
+    if (a->format == 2) { /* the graph language: --graph reads it back */
+        if ((st = mn_graph_print(mn_network_root(net), &text)) != MN_OK)
+            rc = mn_cli_fail(CMD, st);
+        else
+            fputs(text, stdout);
+        free(text);
+    } else if (a->json || a->format == 1) {
         rc = mn_cli_json_print(CMD, stdout, module_json(&w, mn_network_root(net)));
     } else {
         print_text(&w, mn_network_root(net), "", true, 0);

@@ -263,17 +263,23 @@ int mn_cmd_sweep(mn_cli_args *a)
     mn_study_sweep sw = {.lrs = quick_grid ? quick_lrs : a->lrs.v,
                          .n_lrs = quick_grid ? MN_STUDY_QUICK_LRS : a->lrs.n,
                          .seeds = (int)a->seeds, .jobs = (int)a->jobs,
-                         .factory = mn_mlp_factory, .dir = a->out};
+                         .factory = mn_graph_factory, .dir = a->out};
     int rc = mn_cli_size_grid(CMD, a, &sw.param, &sw.values, &sw.n_values);
     if (rc != MN_EXIT_OK)
         return rc;
-    /* The data and the model's fixed sizes head DIR/sweep.cfg, as they always did. */
-    mn_mlp_spec spec = mn_cli_mlp(a);
-    char model[256], desc[192];
-    if (mn_mlp_describe(&spec, sw.param, desc, sizeof desc) != MN_OK)
-        return mn_cli_usage_error(CMD, "--over: %s", mn_last_error());
-    snprintf(model, sizeof model, "data=%s\n%s", a->data, desc);
-    sw.factory_ctx = &spec;
+    /* The network (a graph file, or mlp's compiled in) built at each value of the parameter. */
+    mn_graph_file *g;
+    if ((rc = mn_cli_model_load(CMD, a, &g)) != MN_EXIT_OK)
+        return rc;
+    /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did). */
+    char model[2048];
+    if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) != MN_EXIT_OK ||
+        (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values)) !=
+            MN_EXIT_OK) {
+        mn_graph_destroy(g);
+        return rc;
+    }
+    sw.factory_ctx = g;
     sw.model_text = model;
     mn_atom_norm ov[MN_CLI_MAX_ATOM_NORMS];
     mn_cli_train_settings(a, &sw.train, ov);
@@ -305,5 +311,6 @@ int mn_cmd_sweep(mn_cli_args *a)
         rc = summarize(a, &sw, view.csv, paths);
     for (int i = 0; i < N_PATHS; i++)
         free(paths[i]);
+    mn_graph_destroy(g);
     return rc;
 }

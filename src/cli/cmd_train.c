@@ -45,15 +45,15 @@ static int check_atom_norms(const mn_cli_args *a)
 {
     if (a->atom_norms.n == 0)
         return MN_EXIT_OK;
-    mn_mlp_spec spec = mn_cli_mlp(a);
     mn_module *root;
     mn_network *net;
-    mn_status st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out);
-    if (st == MN_OK)
-        st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
+    int rc = mn_cli_model_build(CMD, a, &root);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    int rc = mn_cli_apply_atom_norms(CMD, net, a);
+    rc = mn_cli_apply_atom_norms(CMD, net, a);
     mn_network_destroy(net);
     return rc;
 }
@@ -68,13 +68,12 @@ int mn_cmd_train(mn_cli_args *a)
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     int64_t n = train.n;
-    mn_mlp_spec spec = mn_cli_mlp(a);
     mn_module *root = NULL;
     if (a->batch > n)
         rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
                                 (long long)a->batch, (long long)n);
-    else if ((st = mn_mlp(&root, spec.d_in, spec.width, spec.depth, spec.d_out)) != MN_OK)
-        rc = mn_cli_fail(CMD, st);
+    else
+        rc = mn_cli_model_build(CMD, a, &root);
     if (rc != MN_EXIT_OK) {
         mn_dataset_free(&train);
         mn_dataset_free(&test);

@@ -11,6 +11,8 @@
 static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_GRAPH},
+    {.id = MN_OPT_SET},
     {.id = MN_OPT_WIDTH, .deflt = "512"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
@@ -35,10 +37,14 @@ static const mn_cli_use train_uses[] = {
 
 static const mn_cli_use inspect_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_GRAPH},
+    {.id = MN_OPT_SET},
     {.id = MN_OPT_WIDTH, .deflt = "512"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_ATOM_NORM},
-    {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only"},
+    {.id = MN_OPT_FORMAT, .deflt = "text"},
+    {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only "
+                                "(--format json)"},
 };
 
 #define FIXED_WIDTH_HELP "hidden width when --over varies another parameter"
@@ -51,6 +57,8 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_OUT, .help = "results directory (created)", .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_GRAPH},
+    {.id = MN_OPT_SET},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_WIDTHS, .deflt = "64,128,256,512,1024"},
     {.id = MN_OPT_OVER, .note = "default: width, --widths"},
@@ -80,6 +88,8 @@ static const mn_cli_use coordcheck_uses[] = {
                                "DIR/coord.png (created)",
      .required = true},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_GRAPH},
+    {.id = MN_OPT_SET},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
     {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
@@ -133,6 +143,8 @@ static const mn_cli_use bench_dualize_uses[] = {
 
 static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
+    {.id = MN_OPT_GRAPH},
+    {.id = MN_OPT_SET},
     {.id = MN_OPT_WIDTH, .deflt = "1024"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_BATCH, .deflt = "128"},

@@ -57,6 +57,8 @@ static const char *const form_words[] = {"auto", "direct", "gram", NULL};
 static const int form_values[] = {MN_POLAR_AUTO, MN_POLAR_DIRECT, MN_POLAR_GRAM};
 static const char *const precision_words[] = {"fp32", "bf16", NULL};
 static const int precision_values[] = {MN_PRECISION_FP32, MN_PRECISION_BF16};
+static const char *const format_words[] = {"text", "json", "graph", NULL};
+static const int format_values[] = {0, 1, 2};
 static const char *const op_words[] = {"gemm", "syrk", "gemmt", NULL};
 static const int op_values[] = {0, 1, 2};
 
@@ -103,6 +105,17 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                           .repeatable = true, .offset = AT(atom_norms),
                           .help = "use norm NORM on atom K (0-based, forward order); "
                                   "repeatable"},
+    [MN_OPT_GRAPH] = {.id = MN_OPT_GRAPH, .name = "graph", .kind = MN_KIND_STRING,
+                      .metavar = "FILE.mn", .excludes = MN_OPT_MODEL, .offset = AT(graph),
+                      .help = "the network from a graph file (README: Networks as files) "
+                              "instead of --model"},
+    [MN_OPT_SET] = {.id = MN_OPT_SET, .name = "set", .kind = MN_KIND_ASSIGN,
+                    .metavar = "NAME=VALUE", .repeatable = true, .offset = AT(sets),
+                    .help = "set a parameter the graph file declares (mlp: width, depth, "
+                            "d_in, d_out); repeatable"},
+    CHOICE_OPT(MN_OPT_FORMAT, "format", "text|json|graph", format_words, format_values, format,
+               "text (a tree), json (as --json), or graph (the graph language, which "
+               "--graph reads back)"),
     NAME_OPT(MN_OPT_OPT, "opt", "NAME", lookup_preset, mn_solver_preset_names, opt,
              "the optimizer"),
     CHOICE_OPT(MN_OPT_PARAM, "param", "modular|sp", param_words, param_values, param,
@@ -367,6 +380,31 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
     }
     case MN_KIND_REALS:
         return set_reals(cmd, o, text, field, err);
+    case MN_KIND_ASSIGN: {
+        mn_cli_sets *sets = field;
+        const char *eq = strchr(text, '=');
+        char name[MN_STUDY_MAX_PARAM];
+        double v;
+        bool ok = eq && (size_t)(eq - text) < sizeof name;
+        if (ok) {
+            memcpy(name, text, (size_t)(eq - text));
+            name[eq - text] = '\0';
+            /* a decimal number (mn_graph_set_text reads it with strtod: no 2^E) */
+            ok = mn_study_param_valid(name) && !strchr(eq + 1, '^') &&
+                 real_token(eq + 1, strlen(eq + 1), &v);
+        }
+        if (!ok) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=VALUE with VALUE a number, "
+                            "e.g. width=1024", o->name, text);
+            return false;
+        }
+        if (sets->n == MN_CLI_MAX_SETS) {
+            mn_cli_usage_to(err, cmd, "at most %d --%s options", MN_CLI_MAX_SETS, o->name);
+            return false;
+        }
+        sets->v[sets->n++] = text;
+        return true;
+    }
     case MN_KIND_SHAPE: {
         const char *x = strchr(text, 'x');
         int64_t m, n;
@@ -620,7 +658,7 @@ void mn_cli_help(const mn_cli_command *cmd, FILE *f)
             snprintf(item, sizeof item, "%s--%s%s", req ? "" : "[", o->name, req ? "" : "]");
         else
             snprintf(item, sizeof item, "%s--%s %s%s%s", req ? "" : "[", o->name, o->metavar,
-                     req ? "" : "]", o->kind == MN_KIND_ATOM_NORM ? "..." : "");
+                     req ? "" : "]", o->repeatable ? "..." : "");
         put_unit(f, &col, indent, item, strlen(item));
     }
     for (int p = 0; p < cmd->n_pos; p++)

@@ -23,7 +23,7 @@ typedef enum mn_opt_id {
     MN_OPT_NONE = 0,
     /* the data and the model */
     MN_OPT_DATA, MN_OPT_DATA_DIR, MN_OPT_MODEL, MN_OPT_WIDTH, MN_OPT_DEPTH, MN_OPT_WIDTHS,
-    MN_OPT_OVER, MN_OPT_ATOM_NORM,
+    MN_OPT_OVER, MN_OPT_ATOM_NORM, MN_OPT_GRAPH, MN_OPT_SET, MN_OPT_FORMAT,
     /* the optimizer */
     MN_OPT_OPT, MN_OPT_PARAM, MN_OPT_LR, MN_OPT_LRS, MN_OPT_MOMENTUM, MN_OPT_NESTEROV, MN_OPT_WD,
     MN_OPT_SCHEDULE, MN_OPT_WARMUP, MN_OPT_METHOD, MN_OPT_FORM, MN_OPT_PRECISION, MN_OPT_NORM,
@@ -50,6 +50,7 @@ typedef enum mn_opt_kind {
                         * in range, sorted, duplicates dropped (mn_study_parse_lrs) */
     MN_KIND_SHAPE,     /* int64_t[2]: "MxN", each an INT in [lo, hi] */
     MN_KIND_ATOM_NORM, /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
+    MN_KIND_ASSIGN,    /* mn_cli_sets: "NAME=VALUE", NAME an identifier, VALUE a REAL; repeatable */
     MN_KIND_OVER       /* mn_cli_over: "NAME=LIST", NAME an identifier, LIST an INTS in the
                         * range of the INT option called NAME (--depth's for depth), else in
                         * [lo, hi] */
@@ -73,6 +74,13 @@ typedef struct mn_cli_over {
     mn_cli_ints values;
 } mn_cli_over;
 
+#define MN_CLI_MAX_SETS 64
+
+typedef struct mn_cli_sets {
+    const char *v[MN_CLI_MAX_SETS]; /* "NAME=VALUE", pointing into argv */
+    int n;
+} mn_cli_sets;
+
 typedef struct mn_cli_atom_norms {
     struct {
         int atom;          /* 0-based, forward order */
@@ -86,16 +94,17 @@ typedef struct mn_cli_atom_norms {
  * option it takes sees that "unset" value. Strings point into argv or into
  * the declarations; the lists are owned (mn_cli_args_free). */
 typedef struct mn_cli_args {
-    const char *data, *data_dir, *model, *opt, *method, *norm, *out;
+    const char *data, *data_dir, *model, *opt, *method, *norm, *out, *graph;
     int64_t width, depth, warmup, steps, batch, seed, seeds, jobs, threads, n, repeat;
     int64_t shape[2];
     double lr, momentum, wd, epochs, tolerance;
-    int param, schedule, form, op, precision;
+    int param, schedule, form, op, precision, format;
     bool nesterov, serial_atoms, quick, no_run, no_error, json;
     mn_cli_ints widths;
     mn_cli_reals lrs;
     mn_cli_over over;
     mn_cli_atom_norms atom_norms;
+    mn_cli_sets sets;
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
     bool given[MN_OPT_COUNT];        /* set on the command line (not by a default) */

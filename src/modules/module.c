@@ -65,6 +65,7 @@ mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *s
     m->state = st;
     m->mass = mass;
     m->sensitivity = nu;
+    m->init_scale = 1;
     *out = m;
     return MN_OK;
 }
@@ -116,6 +117,7 @@ void mn_module_destroy(mn_module *m)
     for (int i = 0; i < m->n_children; i++)
         mn_module_destroy(m->children[i]);
     free(m->children);
+    free(m->own_label);
     if (m->state && m->ops->destroy)
         m->ops->destroy(m->state);
     free(m->state);
@@ -131,12 +133,15 @@ mn_status mn_module_clone(const mn_module *m, mn_module **out)
     MN_TRY(mn_module_new(&c, m->ops, m->state, m->mass, m->sensitivity));
     c->compound = m->compound;
     c->label = m->label;
+    c->init_scale = m->init_scale;
     c->mass_override = m->mass_override;
     c->d_out = m->d_out;
     c->d_in = m->d_in;
     c->norm = m->norm;
     mn_status st = MN_OK;
-    if (c->state && m->ops->clone && (st = m->ops->clone(m, c->state)) != MN_OK) {
+    if (m->own_label)
+        st = mn_module_set_label(c, m->own_label);
+    if (st == MN_OK && c->state && m->ops->clone && (st = m->ops->clone(m, c->state)) != MN_OK) {
         free(c->state); /* the deep copy failed: nothing of it to destroy */
         c->state = NULL;
     }
@@ -156,6 +161,31 @@ mn_status mn_module_clone(const mn_module *m, mn_module **out)
     *out = c;
     return MN_OK;
 }
+
+mn_status mn_module_set_label(mn_module *m, const char *name)
+{
+    char *copy = strdup(name);
+    if (!copy)
+        return mn_fail(MN_ERR_NOMEM, "%s: out of memory", mn_module_kind(m));
+    free(m->own_label);
+    m->own_label = copy;
+    m->label = copy;
+    return MN_OK;
+}
+
+mn_status mn_module_set_init_scale(mn_module *m, double scale)
+{
+    if (!m || !mn_module_is_atom(m))
+        return mn_fail(MN_ERR_ARG, "set_init_scale: %s is not an atom (only atoms have initial "
+                       "weights)", m ? mn_module_kind(m) : "NULL");
+    if (!isfinite(scale))
+        return mn_fail(MN_ERR_ARG, "set_init_scale: scale %g of %s must be finite", scale,
+                       mn_module_kind(m));
+    m->init_scale = scale;
+    return MN_OK;
+}
+
+double mn_module_init_scale(const mn_module *m) { return m ? m->init_scale : NAN; }
 
 /* ---- properties --------------------------------------------------------- */
 

@@ -20,6 +20,9 @@ struct mn_module {
     void *state;              /* ops->state_size bytes, owned */
     mn_compound compound;
     const char *label;        /* display name of a compound built by sum/scale/power/... */
+    char *own_label;          /* a name given at run time (the graph language's definitions);
+                                 label points at it when set */
+    double init_scale;        /* atoms: initial weights are multiplied by this (default 1) */
     double mass, sensitivity;
     bool mass_override;       /* tare: the mass the parent sees was set by hand */
 
@@ -55,6 +58,9 @@ mn_status mn_module_check_arity(const mn_module *m, int n);
 /* The atom's block of a buffer laid out like the weights (p points at its
  * first element) as the d_out x d_in matrix its norm sees. */
 mn_mat mn_module_weight_view(const mn_module *m, float *p);
+
+/* Name a compound (a copy of `name` is kept; `label` shows it). */
+mn_status mn_module_set_label(mn_module *m, const char *name);
 
 /* A kind name: a letter, then letters, digits or '_'. */
 bool mn_is_identifier(const char *s);

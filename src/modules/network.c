@@ -106,7 +106,13 @@ mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed)
     for (int i = 0; i < net->n_atoms; i++) {
         mn_rng rng;
         mn_rng_seed(&rng, seed * 1000003ULL + (uint64_t)i);
-        MN_TRY(net->atoms[i]->ops->init(net->atoms[i], &rng, param));
+        mn_module *a = net->atoms[i];
+        MN_TRY(a->ops->init(a, &rng, param));
+        if (a->init_scale != 1) { /* the graph language's `init = s` (0: a zero start) */
+            int64_t n = a->d_out * a->d_in;
+            for (int64_t k = 0; k < n; k++)
+                a->w[k] = (float)(a->w[k] * a->init_scale);
+        }
     }
     return MN_OK;
 }

@@ -1,0 +1,109 @@
+/* The network the options name: --graph FILE (the graph language) or
+ * --model mlp (examples/mlp.mn compiled in), with --width, --depth and
+ * --set applied as the file's parameters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* --width and --depth as parameters: always for the built-in mlp; for a
+ * file, when given and the file declares them. */
+static int set_size(const char *cmd, mn_graph_file *g, const mn_cli_args *a, bool builtin,
+                    mn_opt_id id, const char *name, int64_t value)
+{
+    if (!builtin && !a->given[id])
+        return MN_EXIT_OK;
+    if (!builtin && !mn_graph_has_param(g, name))
+        return mn_cli_usage_error(cmd, "--%s: %s", name,
+                                  (mn_graph_set(g, name, 0), mn_last_error()));
+    if (mn_graph_set(g, name, (double)value) != MN_OK)
+        return mn_cli_fail(cmd, MN_ERR_ARG);
+    return MN_EXIT_OK;
+}
+
+int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out)
+{
+    *out = NULL;
+    mn_graph_file *g;
+    bool builtin = !a->graph;
+    mn_status st = builtin ? mn_graph_parse(&g, mn_graph_mlp_text(), strlen(mn_graph_mlp_text()),
+                                            "examples/mlp.mn")
+                           : mn_graph_load(&g, a->graph);
+    if (st != MN_OK)
+        return mn_cli_fail(cmd, st);
+    int rc = MN_EXIT_OK;
+    if (mn_cli_use_of(mn_cli_find_command(cmd), MN_OPT_WIDTH))
+        rc = set_size(cmd, g, a, builtin, MN_OPT_WIDTH, "width", a->width);
+    if (rc == MN_EXIT_OK && mn_cli_use_of(mn_cli_find_command(cmd), MN_OPT_DEPTH))
+        rc = set_size(cmd, g, a, builtin, MN_OPT_DEPTH, "depth", a->depth);
+    for (int i = 0; rc == MN_EXIT_OK && i < a->sets.n; i++)
+        if (mn_graph_set_text(g, a->sets.v[i]) != MN_OK)
+            rc = mn_cli_usage_error(cmd, "--set %s: %s", a->sets.v[i], mn_last_error());
+    if (rc != MN_EXIT_OK) {
+        mn_graph_destroy(g);
+        return rc;
+    }
+    *out = g;
+    return MN_EXIT_OK;
+}
+
+int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
+{
+    *root = NULL;
+    mn_graph_file *g;
+    int rc = mn_cli_model_load(cmd, a, &g);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_status st = mn_graph_make(g, root);
+    mn_graph_destroy(g);
+    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
+}
+
+int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                      const char *param, char *buf, size_t cap)
+{
+    if (!a->graph) { /* the built-in mlp: what sweep.cfg always held */
+        mn_mlp_spec spec = mn_cli_mlp(a);
+        char desc[192];
+        if (mn_mlp_describe(&spec, param, desc, sizeof desc) != MN_OK)
+            return mn_cli_usage_error(cmd, "--over: %s", mn_last_error());
+        snprintf(buf, cap, "data=%s\n%s", a->data ? a->data : "fashion-mnist", desc);
+        return MN_EXIT_OK;
+    }
+    if (!mn_graph_has_param(g, param))
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
+    size_t used = (size_t)snprintf(buf, cap, "data=%s\ngraph=%s\n",
+                                   a->data ? a->data : "fashion-mnist", a->graph);
+    for (int i = 0; used < cap && i < mn_graph_param_count(g); i++) {
+        const char *name = mn_graph_param_name(g, i);
+        double v;
+        if (strcmp(name, param) == 0)
+            continue;
+        if (mn_graph_param_value(g, name, &v) != MN_OK)
+            return mn_cli_fail(cmd, MN_ERR_ARG);
+        used += (size_t)snprintf(buf + used, cap - used, "%s=%.17g\n", name, v);
+    }
+    if (used >= cap)
+        return mn_cli_error(cmd, "the graph's parameters do not fit in sweep.cfg's header");
+    return MN_EXIT_OK;
+}
+
+int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                              const char *param, const int64_t *values, int n)
+{
+    if (a->graph && !mn_graph_has_param(g, param))
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
+    mn_mlp_spec spec = mn_cli_mlp(a);
+    for (int i = 0; i < n; i++) {
+        mn_module *m = NULL;
+        /* the built-in mlp keeps mn_mlp_factory's ranges and messages (a width sweep
+         * needs a hidden layer) */
+        mn_status st = a->graph ? mn_graph_factory((void *)g, param, values[i], &m)
+                                : mn_mlp_factory(&spec, param, values[i], &m);
+        mn_module_destroy(m);
+        if (st != MN_OK)
+            return mn_cli_usage_error(cmd, "%s", mn_last_error());
+    }
+    return MN_EXIT_OK;
+}

@@ -1,0 +1,6 @@
+/* The built-in networks, compiled in from examples/ (embed.py at build time). */
+#include "lang/lang.h"
+
+extern const char mn_lang_mlp_text[];
+
+const char *mn_graph_mlp_text(void) { return mn_lang_mlp_text; }
