@@ -30,6 +30,9 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
     {.id = MN_OPT_JSON, .help = "JSON lines on stdout, the last one the result"},
+    {.id = MN_OPT_CHECKPOINT},
+    {.id = MN_OPT_SAVE_EVERY},
+    {.id = MN_OPT_RESUME},
 };
 
 static const mn_cli_use inspect_uses[] = {

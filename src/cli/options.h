@@ -34,6 +34,8 @@ typedef enum mn_opt_id {
     MN_OPT_N, MN_OPT_OP, MN_OPT_SHAPE, MN_OPT_REPEAT, MN_OPT_NO_ERROR,
     /* output */
     MN_OPT_OUT, MN_OPT_JSON,
+    /* checkpoints */
+    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME,
     MN_OPT_COUNT
 } mn_opt_id;
 
@@ -96,6 +98,8 @@ typedef struct mn_cli_args {
     mn_cli_reals lrs;
     mn_cli_over over;
     mn_cli_atom_norms atom_norms;
+    const char *checkpoint, *resume; /* --checkpoint, --resume */
+    int64_t save_every;
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
     bool given[MN_OPT_COUNT];        /* set on the command line (not by a default) */
