@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "modnorm/safetensors.h"
+#include "io/safetensors.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c writes native data as little-endian: port it to this byte order"
@@ -399,8 +399,9 @@ static int by_begin(const void *a, const void *b)
     return 0;
 }
 
-/* Parse the header of f->bytes and check the data section against it. */
-static mn_status parse(mn_safetensors *f)
+/* Parse the header of f->bytes and check the data section against it
+ * (and its CRC, when verify_crc). */
+static mn_status parse(mn_safetensors *f, bool verify_crc)
 {
     const char *what = f->what;
     if (f->len < 8)
@@ -492,7 +493,7 @@ static mn_status parse(mn_safetensors *f)
         }
     }
     free(spans);
-    const char *crc = st == MN_OK ? mn_safetensors_meta(f, CRC_KEY) : NULL;
+    const char *crc = st == MN_OK && verify_crc ? mn_safetensors_meta(f, CRC_KEY) : NULL;
     if (crc) {
         char want[16];
         snprintf(want, sizeof want, "%08" PRIx32, crc_of(data, (size_t)data_len));
@@ -504,7 +505,8 @@ static mn_status parse(mn_safetensors *f)
 }
 
 /* Take `bytes` (malloc'ed, len bytes; freed on failure) and parse them. */
-static mn_status adopt(unsigned char *bytes, size_t len, const char *what, mn_safetensors **out)
+static mn_status adopt(unsigned char *bytes, size_t len, const char *what, bool verify_crc,
+                       mn_safetensors **out)
 {
     mn_safetensors *f = calloc(1, sizeof *f);
     if (!f) {
@@ -514,7 +516,7 @@ static mn_status adopt(unsigned char *bytes, size_t len, const char *what, mn_sa
     f->bytes = bytes;
     f->len = len;
     f->what = strdup(what ? what : "safetensors");
-    mn_status st = f->what ? parse(f) : mn_fail(MN_ERR_NOMEM, "mn_safetensors_parse: out of memory");
+    mn_status st = f->what ? parse(f, verify_crc) : mn_fail(MN_ERR_NOMEM, "mn_safetensors_parse: out of memory");
     if (st != MN_OK) {
         mn_safetensors_free(f);
         return st;
@@ -523,8 +525,8 @@ static mn_status adopt(unsigned char *bytes, size_t len, const char *what, mn_sa
     return MN_OK;
 }
 
-mn_status mn_safetensors_parse(const void *bytes, size_t len, const char *what,
-                               mn_safetensors **out)
+static mn_status parse_copy(const void *bytes, size_t len, const char *what, bool verify_crc,
+                            mn_safetensors **out)
 {
     if (!out || (!bytes && len > 0))
         return mn_fail(MN_ERR_ARG, "mn_safetensors_parse: %s is NULL", out ? "bytes" : "out");
@@ -534,7 +536,19 @@ mn_status mn_safetensors_parse(const void *bytes, size_t len, const char *what,
         return mn_fail(MN_ERR_NOMEM, "mn_safetensors_parse: out of memory for %zu bytes", len);
     if (len)
         memcpy(copy, bytes, len);
-    return adopt(copy, len, what, out);
+    return adopt(copy, len, what, verify_crc, out);
+}
+
+mn_status mn_safetensors_parse(const void *bytes, size_t len, const char *what,
+                               mn_safetensors **out)
+{
+    return parse_copy(bytes, len, what, true, out);
+}
+
+mn_status mn_safetensors_parse_no_crc(const void *bytes, size_t len, const char *what,
+                                      mn_safetensors **out)
+{
+    return parse_copy(bytes, len, what, false, out);
 }
 
 mn_status mn_safetensors_read(const char *path, mn_safetensors **out)
@@ -568,7 +582,7 @@ mn_status mn_safetensors_read(const char *path, mn_safetensors **out)
         free(buf);
         return mn_fail(MN_ERR_IO, "%s: read %zu of %zu bytes", path, got, len);
     }
-    return adopt(buf, len, path, out);
+    return adopt(buf, len, path, true, out);
 }
 
 int mn_safetensors_count(const mn_safetensors *f) { return f ? f->n : 0; }

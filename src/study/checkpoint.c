@@ -335,6 +335,22 @@ mn_status mn_checkpoint_save(const char *path, const mn_train_run *run)
 
 /* ---- restoring -------------------------------------------------------------------------- */
 
+/* A value for a message: reals in the fewest digits that read back exactly
+ * (0.05, not 0.050000000000000003). malloc'ed; NULL when out of memory. */
+static char *shown(const json_t *v)
+{
+    if (!json_is_real(v))
+        return dump(v);
+    double x = json_real_value(v);
+    char buf[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return strdup(buf);
+}
+
 /* The first difference between the run's settings (or data) and the file's
  * JSON text, as a message. */
 static mn_status compare_json(const char *what, const char *field, const json_t *here,
@@ -353,7 +369,7 @@ static mn_status compare_json(const char *what, const char *field, const json_t 
         json_t *w = json_object_get(there, key);
         if (w && json_equal(v, w))
             continue;
-        char *a = dump(v), *b = w ? dump(w) : NULL;
+        char *a = shown(v), *b = w ? shown(w) : NULL;
         st = mn_fail(MN_ERR_ARG, "%s: cannot resume: %s %s differs: %s here, %.200s in the "
                      "checkpoint", what, field, key, a ? a : "?", w ? (b ? b : "?") : "missing");
         free(a);
