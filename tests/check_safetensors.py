@@ -3,7 +3,9 @@
 `safetensors` package is not installed here): it checks the layout rules the
 safetensors library enforces, loads every tensor with numpy, and checks the
 modnorm checkpoint's own invariants. Exit 0 if the file passes, 1 with a
-message otherwise. Usage: check_safetensors.py FILE [--quiet]"""
+message otherwise. Usage: check_safetensors.py FILE [--quiet] [--npy DIR]; with --npy, every
+tensor must equal DIR/NAME.npy (as `modnorm export` writes it) in dtype,
+shape and bits."""
 import json
 import struct
 import sys
@@ -105,6 +107,16 @@ def main():
             print("%s: %d tensors, step %d of %d, opt %s; %s" % (
                 path, len(t), step, settings["total_steps"], settings["opt"],
                 ", ".join("%s %s" % (k, list(t[k].shape)) for k in weights)))
+    if "--npy" in sys.argv:
+        out = sys.argv[sys.argv.index("--npy") + 1]
+        for name, a in t.items():
+            b = np.load("%s/%s.npy" % (out, name))
+            if b.dtype != a.dtype or b.shape != a.shape or b.tobytes() != a.tobytes():
+                fail("%s.npy differs from the checkpoint's %s" % (name, name))
+        if json.load(open(out + "/metadata.json")) != meta:
+            fail("metadata.json differs from __metadata__")
+        if "--quiet" not in sys.argv:
+            print("%d tensors equal their .npy files" % len(t))
     return 0
 
 

@@ -319,7 +319,32 @@ START_TEST(test_python_reader)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
     ck_assert_int_eq(system(cmd), 0);
-    /* and it refuses a file with a gap */
+    /* modnorm export writes every tensor as .npy: numpy finds them equal. */
+    char out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/npy' 2>&1",
+             getenv("MODNORM"), path, dir);
+    FILE *p = popen(cmd, "r");
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    ck_assert_msg(pclose(p) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "12 tensors written"));
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --npy '%s/npy'", MN_PYTHON, MN_CHECK_SAFETENSORS,
+             path, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* A tensor name that is not a file name is refused before anything is written. */
+    static const float one = 1;
+    mn_st_tensor evil = {.name = "../evil", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                         .data = &one};
+    ck_assert_ok(mn_safetensors_write(at("evil.safetensors"), &evil, 1, NULL, 0));
+    snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/out2' 2>&1",
+             getenv("MODNORM"), at("evil.safetensors"), dir);
+    p = popen(cmd, "r");
+    got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    ck_assert_int_ne(pclose(p), 0);
+    ck_assert_msg(strstr(out, "tensor name '../evil' cannot be a file name"), "%s", out);
+    ck_assert_int_ne(access(at("evil.npy"), F_OK), 0);
+    /* and it refuses a file whose data changed */
     size_t len;
     unsigned char *b = slurp(path, &len);
     b[len - 1] ^= 1; /* the CRC no longer matches */

@@ -166,6 +166,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                        .help = "continue the run saved in PATH (the same settings and model, "
                                "else refused naming the difference); bit-identical to an "
                                "uninterrupted run at the same --threads"},
+    [MN_OPT_NPY] = {.id = MN_OPT_NPY, .name = "npy", .kind = MN_KIND_STRING, .metavar = "DIR",
+                    .offset = AT(npy), .help = "write each tensor as DIR/NAME.npy (created)"},
 };
 
 /* ---- messages -------------------------------------------------------------- */

@@ -35,7 +35,7 @@ typedef enum mn_opt_id {
     /* output */
     MN_OPT_OUT, MN_OPT_JSON,
     /* checkpoints */
-    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME,
+    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME, MN_OPT_NPY,
     MN_OPT_COUNT
 } mn_opt_id;
 
@@ -98,7 +98,7 @@ typedef struct mn_cli_args {
     mn_cli_reals lrs;
     mn_cli_over over;
     mn_cli_atom_norms atom_norms;
-    const char *checkpoint, *resume; /* --checkpoint, --resume */
+    const char *checkpoint, *resume, *npy; /* --checkpoint, --resume, --npy */
     int64_t save_every;
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
@@ -138,7 +138,7 @@ typedef struct mn_cli_use {
 
 typedef enum mn_cmd_id {
     MN_CMD_TRAIN, MN_CMD_INSPECT, MN_CMD_SWEEP, MN_CMD_COORDCHECK, MN_CMD_DUALIZE, MN_CMD_NORM,
-    MN_CMD_BENCH_GEMM, MN_CMD_BENCH_DUALIZE, MN_CMD_BENCH_STEP,
+    MN_CMD_BENCH_GEMM, MN_CMD_BENCH_DUALIZE, MN_CMD_BENCH_STEP, MN_CMD_EXPORT,
     MN_CMD_COUNT
 } mn_cmd_id;
 
