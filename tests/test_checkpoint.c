@@ -356,6 +356,69 @@ START_TEST(test_python_reader)
 }
 END_TEST
 
+/* The writer and reader alone: every dtype, a scalar and an empty tensor
+ * round-trip; bad arguments are refused naming them; a non-regular target
+ * is not replaced. */
+START_TEST(test_safetensors_roundtrip_and_writer_refusals)
+{
+    static const float f32[3] = {1.5f, -2, 0};
+    static const double f64 = -0.25;
+    static const int64_t i64[2] = {-7, INT64_MAX};
+    static const uint64_t u64[1] = {UINT64_MAX};
+    static const unsigned char u8[5] = {0, 1, 2, 254, 255};
+    mn_st_tensor t[] = {
+        {.name = "a.f32", .dtype = MN_ST_F32, .ndim = 2, .shape = {1, 3}, .data = f32},
+        {.name = "b.f64", .dtype = MN_ST_F64, .ndim = 0, .data = &f64},
+        {.name = "c.i64", .dtype = MN_ST_I64, .ndim = 1, .shape = {2}, .data = i64},
+        {.name = "d.empty", .dtype = MN_ST_F32, .ndim = 2, .shape = {0, 4}, .data = NULL},
+        {.name = "e.u64", .dtype = MN_ST_U64, .ndim = 1, .shape = {1}, .data = u64},
+        {.name = "f.u8", .dtype = MN_ST_U8, .ndim = 1, .shape = {5}, .data = u8},
+    };
+    const mn_st_meta meta[] = {{"note", "ünïcode \"quoted\"\n"}};
+    char path[512];
+    snprintf(path, sizeof path, "%s", at("rt.safetensors"));
+    ck_assert_ok(mn_safetensors_write(path, t, 6, meta, 1));
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(path, &f));
+    ck_assert_int_eq(mn_safetensors_count(f), 6);
+    for (int i = 0; i < 6; i++) {
+        const mn_st_tensor *g = mn_safetensors_at(f, i);
+        ck_assert_str_eq(g->name, t[i].name);
+        ck_assert_int_eq(g->dtype, t[i].dtype);
+        ck_assert_int_eq(g->ndim, t[i].ndim);
+        ck_assert(g->nbytes == 0 || memcmp(g->data, t[i].data, g->nbytes) == 0);
+    }
+    ck_assert_str_eq(mn_safetensors_meta(f, "note"), "ünïcode \"quoted\"\n");
+    ck_assert_int_eq(mn_safetensors_meta_count(f), 2); /* and crc32 */
+    mn_safetensors_free(f);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --quiet", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
+    ck_assert_int_eq(system(cmd), 0);
+
+    mn_st_tensor twice[2] = {t[0], t[0]};
+    ck_assert_int_eq(mn_safetensors_write(path, twice, 2, NULL, 0), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "a.f32 given twice"));
+    const mn_st_meta crc[] = {{"crc32", "0"}};
+    ck_assert_int_eq(mn_safetensors_write(path, t, 1, crc, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "crc32"));
+    mn_st_tensor reserved = t[0];
+    reserved.name = "__metadata__";
+    ck_assert_int_eq(mn_safetensors_write(path, &reserved, 1, NULL, 0), MN_ERR_ARG);
+    mn_st_tensor huge = {.name = "huge", .dtype = MN_ST_F64, .ndim = 2,
+                         .shape = {INT64_C(1) << 40, INT64_C(1) << 40}, .data = f32};
+    ck_assert_int_eq(mn_safetensors_write(path, &huge, 1, NULL, 0), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "huge"));
+    ck_assert_int_eq(mn_safetensors_write(dir, t, 1, NULL, 0), MN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "not a regular file"));
+    /* The failed writes left the good file and no temporary beside it. */
+    ck_assert_ok(mn_safetensors_read(path, &f));
+    mn_safetensors_free(f);
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(mn_safetensors_read(at("missing.safetensors"), &f), MN_ERR_IO);
+}
+END_TEST
+
 /* ---- refusals ---------------------------------------------------------------------------- */
 
 /* A run to restore into, as mn_train_checkpointed builds it. */
@@ -792,6 +855,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_resume_bit_identical, 0, 4);
     tcase_add_test(tc, test_layout);
+    tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);
     tcase_add_test(tc, test_python_reader);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_truncated_and_altered);

@@ -100,6 +100,9 @@ MN_API const mn_st_tensor *mn_safetensors_at(const mn_safetensors *f, int i);
 MN_API const mn_st_tensor *mn_safetensors_find(const mn_safetensors *f, const char *name);
 /* The metadata value of `key`, or NULL. */
 MN_API const char *mn_safetensors_meta(const mn_safetensors *f, const char *key);
+/* The metadata entries in the header's order: i in [0, meta_count). */
+MN_API int mn_safetensors_meta_count(const mn_safetensors *f);
+MN_API const mn_st_meta *mn_safetensors_meta_at(const mn_safetensors *f, int i);
 /* The name given to mn_safetensors_parse, or the path. */
 MN_API const char *mn_safetensors_name(const mn_safetensors *f);
 

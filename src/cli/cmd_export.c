@@ -66,11 +66,10 @@ int mn_cmd_export(mn_cli_args *a)
     }
     if (rc == MN_EXIT_OK) { /* the metadata, a JSON object of strings */
         json_t *md = json_object();
-        static const char *const keys[] = {"format", "format_version", "settings", "threads",
-                                           "model", "graph", "data", "step", "crc32"};
-        for (size_t k = 0; md && k < sizeof keys / sizeof keys[0]; k++)
-            if (mn_safetensors_meta(f, keys[k]))
-                json_object_set_new(md, keys[k], json_string(mn_safetensors_meta(f, keys[k])));
+        for (int k = 0; md && k < mn_safetensors_meta_count(f); k++) {
+            const mn_st_meta *m = mn_safetensors_meta_at(f, k);
+            json_object_set_new(md, m->key, json_string(m->value));
+        }
         char *path = mn_cli_join(CMD, a->npy, "metadata.json");
         if (!md || !path || json_dump_file(md, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
             rc = mn_cli_error(CMD, "%s: cannot write metadata.json",

@@ -608,4 +608,11 @@ const char *mn_safetensors_meta(const mn_safetensors *f, const char *key)
     return NULL;
 }
 
+int mn_safetensors_meta_count(const mn_safetensors *f) { return f ? f->n_meta : 0; }
+
+const mn_st_meta *mn_safetensors_meta_at(const mn_safetensors *f, int i)
+{
+    return f && i >= 0 && i < f->n_meta ? &f->meta[i] : NULL;
+}
+
 const char *mn_safetensors_name(const mn_safetensors *f) { return f ? f->what : NULL; }
