@@ -593,6 +593,9 @@ START_TEST(test_refusals)
     other.steps = 30;
     refused(path, &other, 16, MN_ERR_ARG, "setting total_steps differs");
     refused(path, &s, 32, MN_ERR_ARG, "the model differs at line 2");
+    train_set.y[17] = (train_set.y[17] + 1) % CLASSES; /* another dataset of the same shape */
+    refused(path, &s, 16, MN_ERR_ARG, "data fingerprint differs");
+    train_set.y[17] = (train_set.y[17] + CLASSES - 1) % CLASSES;
     static const mn_atom_norm ov[] = {{1, "frobenius"}};
     other = s;
     other.atom_norms = ov;

@@ -34,7 +34,8 @@
  *                   its description, and for atoms the norm, mass and sensitivity
  *   graph           the graph-language text of the model, when the caller
  *                   has one (mn_train_run.graph), else ""
- *   data            a JSON object: n, dim, classes of the training set
+ *   data            a JSON object: n, dim, classes of the training set, and its
+ *                   fingerprint (CRC-32 of the labels and 4096 evenly spaced features)
  *   step            the steps taken, in decimal
  *   crc32           zlib's CRC-32 of the data section (written by the safetensors writer)
  *

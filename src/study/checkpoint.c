@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "modnorm/checkpoint.h"
@@ -208,11 +209,34 @@ static mn_status settings_json(const mn_train_run *run, json_t **out)
     return MN_OK;
 }
 
+/* A fingerprint of a dataset, cheap enough for every save: zlib's CRC-32 of
+ * all its labels and of 4096 features spread evenly over x, as 8 hex digits.
+ * Another dataset of the same size is told apart (resuming on it would not
+ * continue the run). */
+static void data_fingerprint(const mn_dataset *d, char out[9])
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (d->y)
+        for (int64_t i = 0; i < d->n; i += 1 << 20) {
+            int64_t m = d->n - i < (1 << 20) ? d->n - i : (1 << 20);
+            crc = crc32(crc, (const Bytef *)(d->y + i), (uInt)(m * (int64_t)sizeof *d->y));
+        }
+    uint64_t count = (uint64_t)d->n * (uint64_t)d->dim, samples = count < 4096 ? count : 4096;
+    uint64_t stride = samples ? count / samples : 1;
+    for (uint64_t k = 0; k < samples; k++) {
+        float x = d->x[k * stride];
+        crc = crc32(crc, (const Bytef *)&x, sizeof x);
+    }
+    snprintf(out, 9, "%08lx", (unsigned long)(crc & 0xffffffffu));
+}
+
 static mn_status data_json(const mn_train_run *run, json_t **out)
 {
     const mn_dataset *d = run->batcher->data;
-    *out = json_pack("{s:I, s:I, s:i}", "n", (json_int_t)d->n, "dim", (json_int_t)d->dim,
-                     "classes", d->n_classes);
+    char fp[9];
+    data_fingerprint(d, fp);
+    *out = json_pack("{s:I, s:I, s:i, s:s}", "n", (json_int_t)d->n, "dim", (json_int_t)d->dim,
+                     "classes", d->n_classes, "fingerprint", fp);
     return *out ? MN_OK : mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory");
 }
 
