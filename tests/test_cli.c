@@ -396,8 +396,12 @@ static int with_required(const mn_cli_command *cmd, const char *const *extra, in
         if (cmd->uses[u].required &&
             !gives(extra, n_extra, mn_cli_options[cmd->uses[u].id].name)) {
             const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
-            args[n++] = o->id == MN_OPT_OUT ? "--out" : "--norm";
-            args[n++] = o->id == MN_OPT_OUT ? "/tmp/mn_cli_unused" : "spectral";
+            static char flags[16][72];
+            static int next;
+            char *flag = flags[next++ % 16];
+            snprintf(flag, sizeof flags[0], "--%s", o->name);
+            args[n++] = flag; /* a path (--out, --checkpoint, --npy) or a norm */
+            args[n++] = o->kind == MN_KIND_STRING ? "/tmp/mn_cli_unused" : "spectral";
         }
     for (int i = 0; i < n_extra; i++)
         args[n++] = extra[i];
@@ -588,7 +592,16 @@ START_TEST(test_parser_refuses_stray_arguments)
             if (!cmd->uses[u].required)
                 continue;
             const mn_cli_option *o = &mn_cli_options[cmd->uses[u].id];
+            char others[4][72];
             n = 0;
+            for (int r = 0; r < cmd->n_uses && n < 8; r++) /* the other required ones given */
+                if (r != u && cmd->uses[r].required) {
+                    const mn_cli_option *q = &mn_cli_options[cmd->uses[r].id];
+                    snprintf(others[n / 2], sizeof others[0], "--%s", q->name);
+                    args[n] = others[n / 2];
+                    args[n + 1] = q->kind == MN_KIND_STRING ? "/tmp/mn_cli_unused" : "spectral";
+                    n += 2;
+                }
             for (int p = 0; p < cmd->n_pos; p++)
                 args[n++] = "f.npy";
             ck_assert_int_eq(parse_args(cmd->name, args, n, &a, &msg), 2);

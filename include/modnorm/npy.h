@@ -42,6 +42,14 @@ MN_API mn_status mn_npy_write(const char *path, const mn_mat *m);
  * ndim is 1 and neither side of m is 1, MN_ERR_ARG for another ndim. */
 MN_API mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim);
 
+/* Write `nbytes` bytes of C-order little-endian data as an array of numpy
+ * dtype `descr` ("<f4", "<f8", "<i8", "<u8", "|u1") and shape shape[0..ndim)
+ * (0 <= ndim <= 32; ndim 0 is a scalar), atomically as mn_npy_write does.
+ * MN_ERR_ARG when nbytes is not the shape's element count times the dtype's
+ * size, or descr is not one of those. */
+MN_API mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim,
+                                  const int64_t *shape, const void *data, size_t nbytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,6 +72,18 @@ MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
 /* The scheduled rate at step s (0-based). */
 MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
 MN_API int64_t mn_solver_steps_taken(const mn_solver *s);
+/* The solver's state, for checkpoints (checkpoint.h): the momentum m
+ * (AdamW's first moment) and AdamW's second moment v, each laid out like the
+ * network's weights (mn_network_param_count floats; read them atom by atom
+ * with mn_network_atom_view); v is NULL for steepest descent. Writable: a
+ * restore copies into them. With the step count (the schedule's position)
+ * these are everything a step reads besides the network: the targets and
+ * norms are re-read from the network, the rest is scratch. */
+MN_API float *mn_solver_momentum(mn_solver *s);
+MN_API float *mn_solver_second_moment(mn_solver *s);
+/* Set the steps taken (the schedule's position, AdamW's bias correction);
+ * MN_ERR_ARG when negative. */
+MN_API mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps);
 /* Per-atom targets the solver uses (mn_network_atom_count entries), as it
  * last read them. A solver reads every atom's norm and the targets (from the
  * masses) when it is made, and again at the start of any step where

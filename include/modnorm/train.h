@@ -58,6 +58,10 @@ typedef struct mn_batch_source {
  * labels, or batch outside [1, n]. Free with mn_batch_source_destroy. */
 MN_API mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset *data,
                                          int64_t batch, uint64_t seed);
+/* The mn_batcher behind a source made by mn_batch_source_dataset (its
+ * permutation, position, epoch and RNG are the data-order state a
+ * checkpoint saves), or NULL for any other source. */
+MN_API mn_batcher *mn_batch_source_batcher(const mn_batch_source *src);
 /* Call src->destroy and clear *src; safe on a zeroed or destroyed source. */
 MN_API void mn_batch_source_destroy(mn_batch_source *src);
 
@@ -172,6 +176,17 @@ typedef struct mn_fit_result {
 MN_API mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src,
                         int64_t total_steps, const mn_dataset *eval, const mn_fit_callbacks *cb,
                         mn_fit_result *res);
+
+/* mn_fit resumed after `start` steps (0 <= start <= total_steps) that the
+ * solver, the network and the source have already taken (restored from a
+ * checkpoint): the loop runs steps start+1 .. total_steps. losses[0..start)
+ * are those steps' training losses (NULL when start is 0); the result's
+ * initial_loss and train_loss use them, so a resumed run reports what the
+ * uninterrupted one does. */
+MN_API mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src,
+                             int64_t total_steps, int64_t start, const double *losses,
+                             const mn_dataset *eval, const mn_fit_callbacks *cb,
+                             mn_fit_result *res);
 
 /* The sweep's divergence rule on a finished fit whose status is `st`: an
  * update that overflowed (st == MN_ERR_NONFINITE) diverged (its losses +inf,

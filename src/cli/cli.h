@@ -20,6 +20,7 @@ int mn_cmd_coordcheck(mn_cli_args *a);
 int mn_cmd_bench_gemm(mn_cli_args *a);
 int mn_cmd_bench_dualize(mn_cli_args *a);
 int mn_cmd_bench_step(mn_cli_args *a);
+int mn_cmd_export(mn_cli_args *a);
 
 /* The MLP --model mlp --width --depth names, on Fashion-MNIST's 784
  * features and 10 classes. */

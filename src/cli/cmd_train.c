@@ -60,6 +60,10 @@ static int check_atom_norms(const mn_cli_args *a)
 
 int mn_cmd_train(mn_cli_args *a)
 {
+    if (a->save_every && !a->checkpoint)
+        return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
+    if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
+        return MN_EXIT_FAIL;
     int rc = check_atom_norms(a);
     if (rc != MN_EXIT_OK)
         return rc;
@@ -85,7 +89,13 @@ int mn_cmd_train(mn_cli_args *a)
     train_view view = {.bar = !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
     mn_fit_result r;
-    st = mn_train(root, &s, &train, &test, &cb, &r);
+    if (a->checkpoint || a->resume) {
+        mn_checkpoint_opts ck = {.path = a->checkpoint, .every = a->save_every,
+                                 .resume = a->resume};
+        st = mn_train_checkpointed(root, &s, &train, &test, &cb, &ck, &r);
+    } else {
+        st = mn_train(root, &s, &train, &test, &cb, &r);
+    }
     mn_dataset_free(&train);
     mn_dataset_free(&test);
     if (view.bar)

@@ -33,6 +33,9 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
     {.id = MN_OPT_JSON, .help = "JSON lines on stdout, the last one the result"},
+    {.id = MN_OPT_CHECKPOINT},
+    {.id = MN_OPT_SAVE_EVERY},
+    {.id = MN_OPT_RESUME},
 };
 
 static const mn_cli_use inspect_uses[] = {
@@ -157,6 +160,12 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
 };
 
+static const mn_cli_use export_uses[] = {
+    {.id = MN_OPT_CHECKPOINT, .help = "the safetensors file to read (a checkpoint)",
+     .required = true},
+    {.id = MN_OPT_NPY, .required = true},
+};
+
 const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
     [MN_CMD_TRAIN] = {
         .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
@@ -263,4 +272,12 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "step); the roofline = matrix-multiply flops of the step / this run's best\n"
                  "1024³ sgemm rate; and the peak resident memory.",
         .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
+    [MN_CMD_EXPORT] = {
+        .id = MN_CMD_EXPORT, .name = "export",
+        .summary = "write a checkpoint's tensors as .npy files",
+        .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
+                 "it (layout, CRC) and writes every tensor as DIR/NAME.npy in its own dtype and\n"
+                 "shape, and the metadata as DIR/metadata.json.",
+        .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
+        .uses = export_uses, .n_uses = N_USES(export_uses)},
 };

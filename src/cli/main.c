@@ -15,6 +15,7 @@ static int (*const runs[MN_CMD_COUNT])(mn_cli_args *a) = {
     [MN_CMD_BENCH_GEMM] = mn_cmd_bench_gemm,
     [MN_CMD_BENCH_DUALIZE] = mn_cmd_bench_dualize,
     [MN_CMD_BENCH_STEP] = mn_cmd_bench_step,
+    [MN_CMD_EXPORT] = mn_cmd_export,
 };
 
 /* "bench gemm" is listed once, as "bench". */

@@ -172,6 +172,20 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     [MN_OPT_OUT] = {.id = MN_OPT_OUT, .name = "out", .kind = MN_KIND_STRING, .metavar = "DIR",
                     .offset = AT(out), .help = "results directory"},
     FLAG_OPT(MN_OPT_JSON, "json", json, "JSON on stdout"),
+    [MN_OPT_CHECKPOINT] = {.id = MN_OPT_CHECKPOINT, .name = "checkpoint", .kind = MN_KIND_STRING,
+                           .metavar = "PATH", .offset = AT(checkpoint),
+                           .help = "save the run's whole state (weights, optimizer, data order) "
+                                   "to PATH, a safetensors file, atomically: after the last step "
+                                   "and every --save-every steps"},
+    INT_OPT(MN_OPT_SAVE_EVERY, "save-every", "N", 1, 1e12, save_every,
+            "save the checkpoint every N steps (needs --checkpoint)"),
+    [MN_OPT_RESUME] = {.id = MN_OPT_RESUME, .name = "resume", .kind = MN_KIND_STRING,
+                       .metavar = "PATH", .offset = AT(resume),
+                       .help = "continue the run saved in PATH (the same settings and model, "
+                               "else refused naming the difference); bit-identical to an "
+                               "uninterrupted run at the same --threads"},
+    [MN_OPT_NPY] = {.id = MN_OPT_NPY, .name = "npy", .kind = MN_KIND_STRING, .metavar = "DIR",
+                    .offset = AT(npy), .help = "write each tensor as DIR/NAME.npy (created)"},
 };
 
 /* ---- messages -------------------------------------------------------------- */

@@ -34,6 +34,8 @@ typedef enum mn_opt_id {
     MN_OPT_N, MN_OPT_OP, MN_OPT_SHAPE, MN_OPT_REPEAT, MN_OPT_NO_ERROR,
     /* output */
     MN_OPT_OUT, MN_OPT_JSON,
+    /* checkpoints */
+    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME, MN_OPT_NPY,
     MN_OPT_COUNT
 } mn_opt_id;
 
@@ -105,6 +107,8 @@ typedef struct mn_cli_args {
     mn_cli_over over;
     mn_cli_atom_norms atom_norms;
     mn_cli_sets sets;
+    const char *checkpoint, *resume, *npy; /* --checkpoint, --resume, --npy */
+    int64_t save_every;
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
     bool given[MN_OPT_COUNT];        /* set on the command line (not by a default) */
@@ -143,7 +147,7 @@ typedef struct mn_cli_use {
 
 typedef enum mn_cmd_id {
     MN_CMD_TRAIN, MN_CMD_INSPECT, MN_CMD_SWEEP, MN_CMD_COORDCHECK, MN_CMD_DUALIZE, MN_CMD_NORM,
-    MN_CMD_BENCH_GEMM, MN_CMD_BENCH_DUALIZE, MN_CMD_BENCH_STEP,
+    MN_CMD_BENCH_GEMM, MN_CMD_BENCH_DUALIZE, MN_CMD_BENCH_STEP, MN_CMD_EXPORT,
     MN_CMD_COUNT
 } mn_cmd_id;
 

@@ -512,3 +512,79 @@ mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
 }
 
 mn_status mn_npy_write(const char *path, const mn_mat *m) { return mn_npy_write_ndim(path, m, 2); }
+
+mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const int64_t *shape,
+                           const void *data, size_t nbytes)
+{
+    static const struct {
+        const char *descr;
+        size_t size;
+    } known[] = {{"<f4", 4}, {"<f8", 8}, {"<i8", 8}, {"<u8", 8}, {"|u1", 1}};
+    size_t size = 0;
+    for (size_t i = 0; descr && i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(descr, known[i].descr) == 0)
+            size = known[i].size;
+    if (!path || !size || ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape) ||
+        (nbytes > 0 && !data))
+        return mn_fail(MN_ERR_ARG, "mn_npy_write_raw: %s", !path ? "path is NULL"
+                                                            : !size ? "unknown descr"
+                                                                    : "bad shape or data");
+    char dict[64 + 24 * MAX_NDIM];
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                       descr);
+    size_t count = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || (shape[d] > 0 && count > SIZE_MAX / (size_t)shape[d]))
+            return mn_fail(MN_ERR_ARG, "%s: dimension %d (%lld) is negative or too large", path,
+                           d, (long long)shape[d]);
+        count *= (size_t)shape[d];
+        len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)shape[d],
+                        ndim == 1 ? "," : d + 1 < ndim ? ", " : "");
+    }
+    len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
+    if (count > SIZE_MAX / size || count * size != nbytes)
+        return mn_fail(MN_ERR_ARG, "%s: %zu bytes of data for a shape of %zu elements of %zu "
+                       "bytes", path, nbytes, count, size);
+    int total = 10 + len + 1, pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)(len + pad + 1);
+    char *resolved;
+    int mode;
+    MN_TRY(output_target(path, &resolved, &mode));
+    const char *target = resolved ? resolved : path;
+    size_t cap = strlen(target) + 48;
+    char *tmp = malloc(cap);
+    int fd = tmp ? create_temporary(target, tmp, cap, mode) : -1;
+    if (fd < 0) {
+        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
+                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
+        free(tmp);
+        free(resolved);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
+    for (int i = 0; ok && i < pad; i++)
+        ok = fputc(' ', f) != EOF;
+    ok = ok && fputc('\n', f) != EOF && (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
+    int saved = errno;
+    if (f && fclose(f) != 0) {
+        saved = errno;
+        ok = false;
+    } else if (!f) {
+        close(fd);
+    }
+    if (ok && rename(tmp, target) != 0) {
+        saved = errno;
+        ok = false;
+    }
+    mn_status st = MN_OK;
+    if (!ok) {
+        unlink(tmp);
+        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
+    }
+    free(tmp);
+    free(resolved);
+    return st;
+}

@@ -187,6 +187,19 @@ double mn_solver_lr_at(const mn_solver *s, int64_t step)
 
 int64_t mn_solver_steps_taken(const mn_solver *s) { return s->steps; }
 
+float *mn_solver_momentum(mn_solver *s) { return s ? s->m : NULL; }
+
+float *mn_solver_second_moment(mn_solver *s) { return s ? s->v : NULL; }
+
+mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps)
+{
+    if (!s || steps < 0)
+        return mn_fail(MN_ERR_ARG, "mn_solver_set_steps_taken: %s", s ? "steps < 0"
+                                                                       : "the solver is NULL");
+    s->steps = steps;
+    return MN_OK;
+}
+
 const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
 
 int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->n_atoms - s->plan.shared_from; }

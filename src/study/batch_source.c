@@ -38,6 +38,11 @@ mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset *data, 
     return MN_OK;
 }
 
+mn_batcher *mn_batch_source_batcher(const mn_batch_source *src)
+{
+    return src && src->next == dataset_next ? src->ctx : NULL;
+}
+
 void mn_batch_source_destroy(mn_batch_source *src)
 {
     if (!src)

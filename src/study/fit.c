@@ -82,6 +82,13 @@ static mn_status after_step(const mn_fit_callbacks *cb, mn_network *net, const m
 mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src, int64_t total,
                  const mn_dataset *eval, const mn_fit_callbacks *cb, mn_fit_result *res)
 {
+    return mn_fit_from(net, solver, src, total, 0, NULL, eval, cb, res);
+}
+
+mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, int64_t total,
+                      int64_t start, const double *prior, const mn_dataset *eval,
+                      const mn_fit_callbacks *cb, mn_fit_result *res)
+{
     if (!res)
         return mn_fail(MN_ERR_ARG, "mn_fit: res is NULL");
     *res = (mn_fit_result){.total_steps = total, .initial_loss = NAN, .train_loss = NAN,
@@ -91,6 +98,9 @@ mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src, int64
     MN_TRY(check_source(src));
     if (total < 1)
         return mn_fail(MN_ERR_ARG, "mn_fit: total_steps %lld must be >= 1", (long long)total);
+    if (start < 0 || start > total || (start > 0 && !prior))
+        return mn_fail(MN_ERR_ARG, "mn_fit_from: start %lld must be in [0, %lld], with its "
+                       "losses given", (long long)start, (long long)total);
     /* The last 20% of the steps: a ring of (total + 4) / 5 losses. */
     int64_t ring = (total + 4) / 5;
     if ((uint64_t)ring > SIZE_MAX / sizeof(double) || (uint64_t)src->batch > SIZE_MAX / 4)
@@ -106,7 +116,12 @@ mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src, int64
         st = mn_tensor_create(&x, 2, (int64_t[]){src->batch, src->dim});
     int64_t log_every = cb && cb->log_every > 0 ? cb->log_every : (total >= 10 ? total / 10 : 1);
     double t0 = now();
-    int64_t step = 0;
+    int64_t step = start;
+    if (st == MN_OK && start > 0) { /* the steps already taken, as the loop had them */
+        res->initial_loss = prior[0];
+        for (int64_t i = start > ring ? start - ring : 0; i < start; i++)
+            losses[i % ring] = prior[i];
+    }
     for (; st == MN_OK && step < total; step++) {
         const mn_tensor *y;
         double loss = 0;
@@ -144,7 +159,7 @@ mn_status mn_fit(mn_network *net, mn_solver *solver, mn_batch_source *src, int64
     res->seconds = now() - t0;
     res->steps = step;
     res->epochs = (double)step / (double)src->per_epoch;
-    res->ms_per_step = step > 0 ? 1e3 * res->seconds / (double)step : 0;
+    res->ms_per_step = step > start ? 1e3 * res->seconds / (double)(step - start) : 0;
     if (step > 0) {
         int64_t from = step - (step + 4) / 5; /* the last 20% of steps taken */
         double s = 0;

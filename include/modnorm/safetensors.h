@@ -1,0 +1,114 @@
+/* modnorm/safetensors.h — read and write safetensors files (the format of
+ * Hugging Face's `safetensors` library, which PyTorch and JAX users read).
+ *
+ * Layout: an 8-byte little-endian header length N, then N bytes of JSON:
+ *     {"NAME": {"dtype": "F32", "shape": [2, 3], "data_offsets": [BEGIN, END]}, ...,
+ *      "__metadata__": {"KEY": "VALUE", ...}}
+ * padded with spaces so that the data starts 8-byte aligned (N % 8 == 0),
+ * then the data section: every tensor's bytes, little-endian, C order,
+ * contiguous in header order with no gaps (offsets are relative to the data
+ * section's start; the last END is the section's length).
+ *
+ * modnorm's writer always adds the metadata key "crc32": zlib's CRC-32 of the
+ * data section as 8 lower-case hex digits. The reader verifies it when the
+ * key is present.
+ *
+ * The reader takes nothing on trust: the header length is bounded
+ * (MN_SAFETENSORS_MAX_HEADER) and checked against the file's length; the
+ * header is parsed by jansson (duplicate keys refused); every entry must
+ * have exactly the keys dtype, shape and data_offsets, a known dtype, at
+ * most MN_SAFETENSORS_MAX_DIMS non-negative dimensions whose product times
+ * the dtype's size (overflow-checked) equals END − BEGIN; the entries
+ * sorted by offset must tile the data section exactly (the first at 0, each
+ * beginning where the last ended, the last ending at the file's end); the
+ * metadata must map strings to strings. A failure is MN_ERR_IO (cannot open
+ * or read) or MN_ERR_FORMAT with a one-line message that starts with the
+ * file's name and names the tensor or field at fault. */
+#ifndef MODNORM_SAFETENSORS_H
+#define MODNORM_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modnorm/export.h"
+#include "modnorm/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest header the reader accepts (the safetensors library's limit). */
+#define MN_SAFETENSORS_MAX_HEADER 100000000
+#define MN_SAFETENSORS_MAX_DIMS 8
+
+/* The dtypes modnorm writes and reads ("F32", "F64", "I64", "U64", "U8"). */
+typedef enum mn_st_dtype {
+    MN_ST_F32 = 0,
+    MN_ST_F64,
+    MN_ST_I64,
+    MN_ST_U64,
+    MN_ST_U8
+} mn_st_dtype;
+
+/* One tensor. Writing: `data` holds numel · size bytes (native
+ * little-endian). Reading: `data` points into the file's bytes (owned by the
+ * mn_safetensors; not necessarily aligned for the dtype: memcpy it out). */
+typedef struct mn_st_tensor {
+    const char *name;
+    mn_st_dtype dtype;
+    int ndim;                                 /* 0 (a scalar) .. MN_SAFETENSORS_MAX_DIMS */
+    int64_t shape[MN_SAFETENSORS_MAX_DIMS];
+    const void *data;
+    size_t nbytes;                            /* reading: numel · size; writing: ignored */
+} mn_st_tensor;
+
+/* One metadata entry (both strings borrowed). */
+typedef struct mn_st_meta {
+    const char *key, *value;
+} mn_st_meta;
+
+/* The dtype's name in the format ("F32") and its size in bytes. */
+MN_API const char *mn_st_dtype_name(mn_st_dtype dt);
+MN_API size_t mn_st_dtype_size(mn_st_dtype dt);
+
+/* Write n tensors (in this order; names unique, not "__metadata__") and
+ * n_meta metadata entries (keys unique, not "crc32": the writer adds it) to
+ * `path`, atomically and durably: the bytes go to a temporary file in the
+ * same directory, which is fsync'ed, renamed over `path`, and the directory
+ * fsync'ed; a process killed at any moment leaves either the old file or the
+ * new one, whole (a kill during the write may leave the temporary,
+ * PATH.tmpPID.N, beside it: safe to delete). An existing `path` that is not
+ * a regular file (a directory, a device, a symbolic link) is refused.
+ * Errors: MN_ERR_ARG (a bad tensor or key, named), MN_ERR_IO, MN_ERR_NOMEM. */
+MN_API mn_status mn_safetensors_write(const char *path, const mn_st_tensor *t, int n,
+                                      const mn_st_meta *meta, int n_meta);
+
+/* A file read and checked. */
+typedef struct mn_safetensors mn_safetensors;
+
+/* Read and check the file at `path` (see above). Free *out with
+ * mn_safetensors_free. */
+MN_API mn_status mn_safetensors_read(const char *path, mn_safetensors **out);
+/* The same on `len` bytes in memory (copied); `what` names them in messages
+ * (e.g. the path). */
+MN_API mn_status mn_safetensors_parse(const void *bytes, size_t len, const char *what,
+                                      mn_safetensors **out);
+MN_API void mn_safetensors_free(mn_safetensors *f);
+
+/* The tensors in offset order (the writer's order): i in [0, count). */
+MN_API int mn_safetensors_count(const mn_safetensors *f);
+MN_API const mn_st_tensor *mn_safetensors_at(const mn_safetensors *f, int i);
+/* The tensor called `name`, or NULL. */
+MN_API const mn_st_tensor *mn_safetensors_find(const mn_safetensors *f, const char *name);
+/* The metadata value of `key`, or NULL. */
+MN_API const char *mn_safetensors_meta(const mn_safetensors *f, const char *key);
+/* The metadata entries in the header's order: i in [0, meta_count). */
+MN_API int mn_safetensors_meta_count(const mn_safetensors *f);
+MN_API const mn_st_meta *mn_safetensors_meta_at(const mn_safetensors *f, int i);
+/* The name given to mn_safetensors_parse, or the path. */
+MN_API const char *mn_safetensors_name(const mn_safetensors *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,872 @@
+/* Checkpoints: the safetensors layout (checked byte by byte here, and by an
+ * independent Python reader in check_safetensors.py), bit-identical resume
+ * for every optimizer, refusals that name the difference, truncated and
+ * altered files, and a writer killed with SIGKILL at random moments. */
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "testutil.h"
+
+static char dir[256];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/mn_ckpt_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* DIR/NAME, in one of 8 rotating buffers: a test that calls it more keeps copies. */
+static const char *at(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* ---- a small synthetic problem ------------------------------------------------------- */
+
+/* 96 training and 48 test rows of 8 features, 3 classes (a random linear map's argmax). */
+enum { DIM = 8, CLASSES = 3 };
+static mn_dataset train_set, test_set;
+
+static void make_data(mn_dataset *d, int64_t n, uint64_t seed)
+{
+    mn_rng rng;
+    mn_rng_seed(&rng, 7);
+    double W[CLASSES][DIM];
+    for (int c = 0; c < CLASSES; c++)
+        for (int k = 0; k < DIM; k++)
+            W[c][k] = mn_rng_normal(&rng);
+    mn_rng_seed(&rng, seed);
+    *d = (mn_dataset){.n = n, .dim = DIM, .n_classes = CLASSES,
+                      .x = malloc((size_t)n * DIM * sizeof(float)),
+                      .y = malloc((size_t)n * sizeof(int32_t))};
+    for (int64_t i = 0; i < n; i++) {
+        double best = -INFINITY;
+        for (int k = 0; k < DIM; k++)
+            d->x[i * DIM + k] = (float)mn_rng_normal(&rng);
+        for (int c = 0; c < CLASSES; c++) {
+            double z = 0;
+            for (int k = 0; k < DIM; k++)
+                z += W[c][k] * d->x[i * DIM + k];
+            if (z > best) {
+                best = z;
+                d->y[i] = c;
+            }
+        }
+    }
+}
+
+static mn_module *model(int64_t width)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, DIM, width, 3, CLASSES));
+    return m;
+}
+
+/* 23 steps of batch 10 over 96 rows (9 per epoch): step 13 is mid-epoch and
+ * mid-schedule (cosine after a 3-step warmup), with momentum 0.9 and decay. */
+static mn_train_settings settings(const char *opt)
+{
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    s.opt = opt;
+    s.steps = 23;
+    s.batch = 10;
+    s.seed = 5;
+    s.threads = 1;
+    s.schedule = MN_SCHEDULE_COSINE;
+    s.warmup = 3;
+    s.weight_decay = 0.01;
+    s.nesterov = strcmp(opt, "sgd") == 0;
+    return s;
+}
+
+enum { TOTAL = 23, STOP = 13 };
+
+typedef struct {
+    int64_t stop_at; /* return an error after this step (0: never) */
+    double loss[TOTAL + 1];
+    int64_t first, last;
+} recorder;
+
+static mn_status record(void *ctx, const mn_fit_step *s)
+{
+    recorder *r = ctx;
+    if (!r->first)
+        r->first = s->step;
+    r->last = s->step;
+    r->loss[s->step] = s->loss;
+    if (r->stop_at && s->step == r->stop_at)
+        return mn_set_error(MN_ERR_ARG, "stopped at step %lld", (long long)s->step);
+    return MN_OK;
+}
+
+static mn_status run(const mn_train_settings *s, int64_t width, const char *path, int64_t every,
+                     const char *resume, recorder *rec, mn_fit_result *res)
+{
+    mn_fit_callbacks cb = {.ctx = rec, .on_step = record};
+    mn_checkpoint_opts ck = {.path = path, .every = every, .resume = resume};
+    return mn_train_checkpointed(model(width), s, &train_set, &test_set, &cb, &ck, res);
+}
+
+static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* ---- resume is bit-identical ---------------------------------------------------------- */
+
+START_TEST(test_resume_bit_identical)
+{
+    static const char *const opts[] = {"muon", "sgd", "sign", "adam"};
+    const char *opt = opts[_i];
+    mn_train_settings s = settings(opt);
+    recorder whole = {0}, first = {.stop_at = STOP}, second = {0};
+    mn_fit_result rw, rf, rs;
+    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    ck_assert_ok(run(&s, 16, full, 0, NULL, &whole, &rw));
+    ck_assert_int_eq(whole.last, TOTAL);
+    /* Stopped after step 13, saving every step: the checkpoint is at step 13. */
+    ck_assert_int_eq(run(&s, 16, part, 1, NULL, &first, &rf), MN_ERR_ARG);
+    ck_assert_int_eq(first.last, STOP);
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(part, &f));
+    ck_assert_str_eq(mn_safetensors_meta(f, "step"), "13");
+    /* Mid-epoch (13 = 9 + 4 batches: 40 rows into the second epoch's order) ... */
+    const mn_st_tensor *pos = mn_safetensors_find(f, "data.position"),
+                       *epoch = mn_safetensors_find(f, "data.epoch");
+    ck_assert_ptr_nonnull(pos);
+    int64_t p, e;
+    memcpy(&p, pos->data, 8);
+    memcpy(&e, epoch->data, 8);
+    ck_assert_int_eq(p, 40);
+    ck_assert_int_eq(e, 1);
+    /* ... with momentum that is not zero. */
+    const mn_st_tensor *mom = mn_safetensors_find(f, "optim.2.momentum");
+    ck_assert_ptr_nonnull(mom);
+    float mmax = 0;
+    for (size_t i = 0; i < mom->nbytes / 4; i++) {
+        float x;
+        memcpy(&x, (const char *)mom->data + 4 * i, 4);
+        mmax = fmaxf(mmax, fabsf(x));
+    }
+    ck_assert_msg(mmax > 0, "%s: the momentum at step 13 is zero", opt);
+    ck_assert_int_eq(mn_safetensors_find(f, "optim.0.second_moment") != NULL,
+                     strcmp(opt, "adam") == 0);
+    mn_safetensors_free(f);
+
+    ck_assert_ok(run(&s, 16, part, 5, part, &second, &rs));
+    ck_assert_int_eq(second.first, STOP + 1);
+    ck_assert_int_eq(second.last, TOTAL);
+    for (int k = 1; k <= TOTAL; k++) {
+        double l = k <= STOP ? first.loss[k] : second.loss[k];
+        ck_assert_msg(same_bits(l, whole.loss[k]), "%s: loss at step %d: %.17g resumed, %.17g "
+                      "uninterrupted", opt, k, l, whole.loss[k]);
+    }
+    ck_assert(same_bits(rs.initial_loss, rw.initial_loss));
+    ck_assert(same_bits(rs.train_loss, rw.train_loss));
+    ck_assert(same_bits(rs.test_loss, rw.test_loss));
+    ck_assert(same_bits(rs.test_acc, rw.test_acc));
+    ck_assert_int_eq(rs.steps, rw.steps);
+    /* The final checkpoints (weights, moments, data order, losses, metadata)
+     * are the same bytes. */
+    size_t la, lb;
+    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    ck_assert_int_eq(la, lb);
+    ck_assert_msg(memcmp(a, b, la) == 0, "%s: the resumed run's final checkpoint differs", opt);
+    free(a);
+    free(b);
+    /* The state really moved: resuming from the final file changes nothing. */
+    recorder again = {0};
+    mn_fit_result ra;
+    ck_assert_ok(run(&s, 16, part, 0, part, &again, &ra));
+    ck_assert_int_eq(again.first, 0);
+    ck_assert(same_bits(ra.train_loss, rw.train_loss));
+}
+END_TEST
+
+/* ---- the layout ---------------------------------------------------------------------------- */
+
+static uint64_t le64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+START_TEST(test_layout)
+{
+    mn_train_settings s = settings("adam");
+    s.steps = 4;
+    recorder r = {0};
+    mn_fit_result res;
+    const char *path = at("ck.safetensors");
+    ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    uint64_t n = le64(b);
+    ck_assert_uint_eq(n % 8, 0);
+    ck_assert_int_eq(b[8], '{');
+    json_error_t err;
+    json_t *h = json_loadb((const char *)b + 8, n, 0, &err);
+    ck_assert_msg(h != NULL, "%s", err.text);
+    static const char *const names[] = {
+        "model.0.weight", "model.2.weight", "model.4.weight", "optim.0.momentum",
+        "optim.2.momentum", "optim.4.momentum", "optim.0.second_moment",
+        "optim.2.second_moment", "optim.4.second_moment", "optim.step", "data.permutation",
+        "data.position", "data.epoch", "data.rng", "fit.losses"};
+    static const char *const dtypes[] = {"F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32",
+                                         "F32", "I64", "I64", "I64", "I64", "U64", "F64"};
+    /* Header order: __metadata__, then the tensors in the documented order,
+     * their offsets contiguous from 0 to the end of the file. */
+    const char *key;
+    json_t *v;
+    int i = -1;
+    json_int_t end = 0;
+    json_object_foreach(h, key, v) {
+        if (i < 0) {
+            ck_assert_str_eq(key, "__metadata__");
+            i++;
+            continue;
+        }
+        ck_assert_int_lt(i, 15);
+        ck_assert_str_eq(key, names[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(v, "dtype")), dtypes[i]);
+        json_t *off = json_object_get(v, "data_offsets");
+        ck_assert_int_eq(json_integer_value(json_array_get(off, 0)), end);
+        end = json_integer_value(json_array_get(off, 1));
+        i++;
+    }
+    ck_assert_int_eq(i, 15);
+    ck_assert_uint_eq(8 + n + (uint64_t)end, len);
+    /* model.0.weight is Linear(16←8): (d_out, d_in) = (16, 8). */
+    json_t *shape = json_object_get(json_object_get(h, "model.0.weight"), "shape");
+    ck_assert_int_eq(json_integer_value(json_array_get(shape, 0)), 16);
+    ck_assert_int_eq(json_integer_value(json_array_get(shape, 1)), 8);
+    json_t *md = json_object_get(h, "__metadata__");
+    static const char *const keys[] = {"format", "format_version", "settings", "threads",
+                                       "model", "graph", "data", "step", "crc32"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        ck_assert_msg(json_is_string(json_object_get(md, keys[k])), "metadata %s", keys[k]);
+    ck_assert_uint_eq(json_object_size(md), sizeof keys / sizeof keys[0]);
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08lx", crc32(0, b + 8 + n, (uInt)end));
+    ck_assert_str_eq(json_string_value(json_object_get(md, "crc32")), crc);
+    json_t *st = json_loads(json_string_value(json_object_get(md, "settings")), 0, &err);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "opt")), "adam");
+    ck_assert(json_real_value(json_object_get(st, "lr")) == 0.001);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "total_steps")), 4);
+    json_decref(st);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(md, "model")),
+                                 "Linear(16←8) norm=rms-rms"));
+    json_decref(h);
+    free(b);
+}
+END_TEST
+
+/* The independent reader: struct + json + numpy, the safetensors library's rules. */
+START_TEST(test_python_reader)
+{
+    mn_train_settings s = settings("muon");
+    s.steps = 5;
+    recorder r = {0};
+    mn_fit_result res;
+    const char *path = at("py.safetensors");
+    ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
+    ck_assert_int_eq(system(cmd), 0);
+    /* modnorm export writes every tensor as .npy: numpy finds them equal. */
+    char out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/npy' 2>&1",
+             getenv("MODNORM"), path, dir);
+    FILE *p = popen(cmd, "r");
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    ck_assert_msg(pclose(p) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "12 tensors written"));
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --npy '%s/npy'", MN_PYTHON, MN_CHECK_SAFETENSORS,
+             path, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* A tensor name that is not a file name is refused before anything is written. */
+    static const float one = 1;
+    mn_st_tensor evil = {.name = "../evil", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                         .data = &one};
+    ck_assert_ok(mn_safetensors_write(at("evil.safetensors"), &evil, 1, NULL, 0));
+    snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/out2' 2>&1",
+             getenv("MODNORM"), at("evil.safetensors"), dir);
+    p = popen(cmd, "r");
+    got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    ck_assert_int_ne(pclose(p), 0);
+    ck_assert_msg(strstr(out, "tensor name '../evil' cannot be a file name"), "%s", out);
+    ck_assert_int_ne(access(at("evil.npy"), F_OK), 0);
+    /* and it refuses a file whose data changed */
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    b[len - 1] ^= 1; /* the CRC no longer matches */
+    spit(at("bad.safetensors"), b, len);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' 2>/dev/null", MN_PYTHON, MN_CHECK_SAFETENSORS,
+             at("bad.safetensors"));
+    ck_assert_int_ne(system(cmd), 0);
+    free(b);
+}
+END_TEST
+
+/* The writer and reader alone: every dtype, a scalar and an empty tensor
+ * round-trip; bad arguments are refused naming them; a non-regular target
+ * is not replaced. */
+START_TEST(test_safetensors_roundtrip_and_writer_refusals)
+{
+    static const float f32[3] = {1.5f, -2, 0};
+    static const double f64 = -0.25;
+    static const int64_t i64[2] = {-7, INT64_MAX};
+    static const uint64_t u64[1] = {UINT64_MAX};
+    static const unsigned char u8[5] = {0, 1, 2, 254, 255};
+    mn_st_tensor t[] = {
+        {.name = "a.f32", .dtype = MN_ST_F32, .ndim = 2, .shape = {1, 3}, .data = f32},
+        {.name = "b.f64", .dtype = MN_ST_F64, .ndim = 0, .data = &f64},
+        {.name = "c.i64", .dtype = MN_ST_I64, .ndim = 1, .shape = {2}, .data = i64},
+        {.name = "d.empty", .dtype = MN_ST_F32, .ndim = 2, .shape = {0, 4}, .data = NULL},
+        {.name = "e.u64", .dtype = MN_ST_U64, .ndim = 1, .shape = {1}, .data = u64},
+        {.name = "f.u8", .dtype = MN_ST_U8, .ndim = 1, .shape = {5}, .data = u8},
+    };
+    const mn_st_meta meta[] = {{"note", "ünïcode \"quoted\"\n"}};
+    char path[512];
+    snprintf(path, sizeof path, "%s", at("rt.safetensors"));
+    ck_assert_ok(mn_safetensors_write(path, t, 6, meta, 1));
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(path, &f));
+    ck_assert_int_eq(mn_safetensors_count(f), 6);
+    for (int i = 0; i < 6; i++) {
+        const mn_st_tensor *g = mn_safetensors_at(f, i);
+        ck_assert_str_eq(g->name, t[i].name);
+        ck_assert_int_eq(g->dtype, t[i].dtype);
+        ck_assert_int_eq(g->ndim, t[i].ndim);
+        ck_assert(g->nbytes == 0 || memcmp(g->data, t[i].data, g->nbytes) == 0);
+    }
+    ck_assert_str_eq(mn_safetensors_meta(f, "note"), "ünïcode \"quoted\"\n");
+    ck_assert_int_eq(mn_safetensors_meta_count(f), 2); /* and crc32 */
+    mn_safetensors_free(f);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --quiet", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
+    ck_assert_int_eq(system(cmd), 0);
+
+    mn_st_tensor twice[2] = {t[0], t[0]};
+    ck_assert_int_eq(mn_safetensors_write(path, twice, 2, NULL, 0), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "a.f32 given twice"));
+    const mn_st_meta crc[] = {{"crc32", "0"}};
+    ck_assert_int_eq(mn_safetensors_write(path, t, 1, crc, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "crc32"));
+    mn_st_tensor reserved = t[0];
+    reserved.name = "__metadata__";
+    ck_assert_int_eq(mn_safetensors_write(path, &reserved, 1, NULL, 0), MN_ERR_ARG);
+    mn_st_tensor huge = {.name = "huge", .dtype = MN_ST_F64, .ndim = 2,
+                         .shape = {INT64_C(1) << 40, INT64_C(1) << 40}, .data = f32};
+    ck_assert_int_eq(mn_safetensors_write(path, &huge, 1, NULL, 0), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "huge"));
+    ck_assert_int_eq(mn_safetensors_write(dir, t, 1, NULL, 0), MN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "not a regular file"));
+    /* The failed writes left the good file and no temporary beside it. */
+    ck_assert_ok(mn_safetensors_read(path, &f));
+    mn_safetensors_free(f);
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(mn_safetensors_read(at("missing.safetensors"), &f), MN_ERR_IO);
+}
+END_TEST
+
+/* ---- refusals ---------------------------------------------------------------------------- */
+
+/* A run to restore into, as mn_train_checkpointed builds it. */
+typedef struct {
+    mn_network *net;
+    mn_solver *solver;
+    mn_batch_source src;
+    double losses[64];
+    mn_train_run run;
+    mn_train_settings s;
+} fixture;
+
+static void fixture_make(fixture *fx, const mn_train_settings *s, int64_t width)
+{
+    memset(fx, 0, sizeof *fx);
+    fx->s = *s;
+    ck_assert_ok(mn_batch_source_dataset(&fx->src, &train_set, s->batch, s->seed));
+    int64_t total = mn_train_total_steps(s, fx->src.per_epoch);
+    ck_assert_int_le(total, 64);
+    ck_assert_ok(mn_train_build(model(width), &fx->s, total, &fx->net, &fx->solver));
+    fx->run = (mn_train_run){.settings = &fx->s, .net = fx->net, .solver = fx->solver,
+                             .batcher = mn_batch_source_batcher(&fx->src),
+                             .total_steps = total, .losses = fx->losses};
+}
+
+static void fixture_free(fixture *fx)
+{
+    mn_solver_destroy(fx->solver);
+    mn_network_destroy(fx->net);
+    mn_batch_source_destroy(&fx->src);
+}
+
+/* Restoring `path` into a fresh run of (s, width) fails with `status` and a
+ * message containing `want`, and leaves the run as it was. */
+static void refused(const char *path, const mn_train_settings *s, int64_t width,
+                    mn_status status, const char *want)
+{
+    fixture fx;
+    fixture_make(&fx, s, width);
+    int64_t n = mn_network_param_count(fx.net);
+    float *before = malloc((size_t)n * sizeof(float));
+    memcpy(before, mn_network_weights(fx.net), (size_t)n * sizeof(float));
+    int64_t pos = fx.run.batcher->pos;
+    mn_status st = mn_checkpoint_load(path, &fx.run);
+    ck_assert_msg(st == status, "%s: status %s, want %s: %s", want, mn_status_str(st),
+                  mn_status_str(status), mn_last_error());
+    ck_assert_msg(strstr(mn_last_error(), want), "'%s' lacks '%s'", mn_last_error(), want);
+    ck_assert_msg(!strchr(mn_last_error(), '\n'), "not one line: %s", mn_last_error());
+    ck_assert(memcmp(before, mn_network_weights(fx.net), (size_t)n * sizeof(float)) == 0);
+    ck_assert_int_eq(fx.run.batcher->pos, pos);
+    ck_assert_int_eq(fx.run.step, 0);
+    ck_assert_int_eq(mn_solver_steps_taken(fx.solver), 0);
+    free(before);
+    fixture_free(&fx);
+}
+
+/* Rewrite `from` into `to` through the writer, with `edit` applied to a copy
+ * of the tensors (a fresh CRC: the value checks, not the checksum, must
+ * catch it). */
+typedef void (*tensor_edit)(mn_st_tensor *t, int *n, void *scratch);
+
+static void rewrite(const char *from, const char *to, tensor_edit edit)
+{
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(from, &f));
+    int n = mn_safetensors_count(f);
+    mn_st_tensor t[64];
+    static unsigned char scratch[1 << 16];
+    ck_assert_int_lt(n, 60);
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        t[i] = *mn_safetensors_at(f, i);
+        ck_assert_uint_lt(used + t[i].nbytes, sizeof scratch);
+        memcpy(scratch + used, t[i].data, t[i].nbytes);
+        t[i].data = scratch + used;
+        used += t[i].nbytes;
+    }
+    edit(t, &n, scratch);
+    static const char *const keys[] = {"format", "format_version", "settings", "threads",
+                                       "model", "graph", "data", "step"};
+    mn_st_meta meta[8];
+    for (int i = 0; i < 8; i++)
+        meta[i] = (mn_st_meta){keys[i], mn_safetensors_meta(f, keys[i])};
+    ck_assert_ok(mn_safetensors_write(to, t, n, meta, 8));
+    mn_safetensors_free(f);
+}
+
+static mn_st_tensor *named(mn_st_tensor *t, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    ck_abort_msg("no tensor %s", name);
+    return NULL;
+}
+
+static void repeat_perm(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    int64_t *p = (int64_t *)named(t, *n, "data.permutation")->data;
+    p[5] = p[6];
+}
+
+static void perm_out_of_range(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    ((int64_t *)named(t, *n, "data.permutation")->data)[0] = 96;
+}
+
+static void drop_rng(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    mn_st_tensor *r = named(t, *n, "data.rng");
+    *r = t[--*n];
+}
+
+static void extra_tensor(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    t[*n] = t[0];
+    t[*n].name = "model.9.weight";
+    ++*n;
+}
+
+static void nan_weight(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    ((float *)named(t, *n, "model.2.weight")->data)[3] = NAN;
+}
+
+static void wrong_shape(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    mn_st_tensor *w = named(t, *n, "model.0.weight");
+    int64_t a = w->shape[0];
+    w->shape[0] = w->shape[1];
+    w->shape[1] = a;
+}
+
+static void wrong_dtype(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    mn_st_tensor *w = named(t, *n, "data.epoch");
+    w->dtype = MN_ST_U64;
+}
+
+static void bad_position(mn_st_tensor *t, int *n, void *s)
+{
+    (void)s;
+    ((int64_t *)named(t, *n, "data.position")->data)[0] = 97;
+}
+
+START_TEST(test_refusals)
+{
+    mn_train_settings s = settings("sgd");
+    recorder r = {.stop_at = 7};
+    mn_fit_result res;
+    char path[512], edited[512];
+    snprintf(path, sizeof path, "%s", at("ck.safetensors"));
+    snprintf(edited, sizeof edited, "%s", at("edited.safetensors"));
+    ck_assert_int_eq(run(&s, 16, path, 1, NULL, &r, &res), MN_ERR_ARG);
+    mn_train_settings other = s;
+    other.lr = 0.5;
+    refused(path, &other, 16, MN_ERR_ARG, "setting lr differs");
+    other = s;
+    other.seed = 6;
+    refused(path, &other, 16, MN_ERR_ARG, "setting seed differs");
+    other = s;
+    other.opt = "muon";
+    refused(path, &other, 16, MN_ERR_ARG, "setting opt differs");
+    other = s;
+    other.steps = 30;
+    refused(path, &other, 16, MN_ERR_ARG, "setting total_steps differs");
+    refused(path, &s, 32, MN_ERR_ARG, "the model differs at line 2");
+    train_set.y[17] = (train_set.y[17] + 1) % CLASSES; /* another dataset of the same shape */
+    refused(path, &s, 16, MN_ERR_ARG, "data fingerprint differs");
+    train_set.y[17] = (train_set.y[17] + CLASSES - 1) % CLASSES;
+    static const mn_atom_norm ov[] = {{1, "frobenius"}};
+    other = s;
+    other.atom_norms = ov;
+    other.n_atom_norms = 1;
+    refused(path, &other, 16, MN_ERR_ARG, "setting atom_norms differs");
+
+    static const struct {
+        tensor_edit edit;
+        const char *want;
+    } edits[] = {
+        {repeat_perm, "data.permutation: entry 6"},
+        {perm_out_of_range, "data.permutation: entry 0 (96) is outside"},
+        {drop_rng, "tensor data.rng is missing"},
+        {extra_tensor, "tensor model.9.weight is not part"},
+        {nan_weight, "model.2.weight: entry 3 is not finite"},
+        {wrong_shape, "model.0.weight has shape [8, 16]; this run's is [16, 8]"},
+        {wrong_dtype, "data.epoch is U64; expected I64"},
+        {bad_position, "data.position: 97 is outside [0, 96]"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        rewrite(path, edited, edits[i].edit);
+        refused(edited, &s, 16, MN_ERR_FORMAT, edits[i].want);
+    }
+    /* The unedited rewrite restores. */
+    fixture fx;
+    fixture_make(&fx, &s, 16);
+    ck_assert_ok(mn_checkpoint_load(path, &fx.run));
+    ck_assert_int_eq(fx.run.step, 7);
+    ck_assert_int_eq(mn_solver_steps_taken(fx.solver), 7);
+    fixture_free(&fx);
+}
+END_TEST
+
+/* Every truncation and many single-byte changes are refused, one line each,
+ * without a crash (ASan and UBSan watch this test too). */
+START_TEST(test_truncated_and_altered)
+{
+    mn_train_settings s = settings("adam");
+    recorder r = {.stop_at = 3};
+    mn_fit_result res;
+    const char *path = at("ck.safetensors");
+    ck_assert_int_eq(run(&s, 4, path, 1, NULL, &r, &res), MN_ERR_ARG);
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    fixture fx;
+    fixture_make(&fx, &s, 4);
+    for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 7) {
+        mn_safetensors *f = NULL;
+        mn_status st = mn_safetensors_parse(b, cut, "cut", &f);
+        ck_assert_msg(st == MN_ERR_FORMAT, "a file cut to %zu of %zu bytes was %s", cut, len,
+                      mn_status_str(st));
+        ck_assert_ptr_null(f);
+    }
+    mn_rng rng;
+    mn_rng_seed(&rng, 11);
+    int refused_n = 0;
+    const uint64_t header_end = 8 + le64(b);
+    for (int trial = 0; trial < 3000; trial++) {
+        size_t i = (size_t)mn_rng_below(&rng, len);
+        unsigned char old = b[i];
+        b[i] ^= (unsigned char)(1 + mn_rng_below(&rng, 255));
+        mn_safetensors *f = NULL;
+        mn_status st = mn_safetensors_parse(b, len, "altered", &f);
+        if (st == MN_OK) {
+            st = mn_checkpoint_restore(f, &fx.run);
+            mn_safetensors_free(f);
+        }
+        /* A change in the data is caught by the CRC; in the header by the
+         * parser or the checks (a change inside padding or a number's
+         * spelling may leave an equal file: then it must restore). */
+        if (i >= header_end || i < 8)
+            ck_assert_msg(st != MN_OK, "a change at byte %zu was not noticed", i);
+        refused_n += st != MN_OK;
+        b[i] = old;
+    }
+    ck_assert_int_gt(refused_n, 2900);
+    fixture_free(&fx);
+    free(b);
+}
+END_TEST
+
+/* ---- a writer killed at random moments -------------------------------------------------- */
+
+START_TEST(test_killed_writer_leaves_a_good_file)
+{
+    mn_train_settings s = settings("adam");
+    const char *path = at("kill.safetensors");
+    fixture fx;
+    fixture_make(&fx, &s, 64); /* ~50 KB per checkpoint */
+    ck_assert_ok(mn_checkpoint_save(path, &fx.run));
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    mn_rng rng;
+    mn_rng_seed(&rng, (uint64_t)now.tv_nsec);
+    int loaded = 0;
+    for (int round = 0; round < 25; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) { /* the writer: a new state, saved, over and over */
+            float *w = mn_network_weights(fx.net);
+            for (int64_t k = 0;; k++) {
+                w[k % mn_network_param_count(fx.net)] += 1;
+                fx.run.step = k % (fx.run.total_steps + 1);
+                mn_solver_set_steps_taken(fx.solver, fx.run.step);
+                if (mn_checkpoint_save(path, &fx.run) != MN_OK)
+                    _exit(3);
+            }
+        }
+        struct timespec d = {0, (long)(1000000 + mn_rng_below(&rng, 30000000))};
+        nanosleep(&d, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status), "the writer ended by itself (status %d)", status);
+        fixture back;
+        fixture_make(&back, &s, 64);
+        mn_status st = mn_checkpoint_load(path, &back.run);
+        ck_assert_msg(st == MN_OK, "round %d: %s", round, mn_last_error());
+        loaded++;
+        fixture_free(&back);
+    }
+    ck_assert_int_eq(loaded, 25);
+    fixture_free(&fx);
+}
+END_TEST
+
+/* ---- through the binary: kill -9 and resume -------------------------------------------- */
+
+static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,
+                      const unsigned char *data, size_t n)
+{
+    gzFile f = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char hdr[16];
+    uint32_t words[4] = {magic, dims[0], dims[1], dims[2]};
+    for (int i = 0; i <= nd; i++)
+        for (int b = 0; b < 4; b++)
+            hdr[4 * i + b] = (unsigned char)(words[i] >> (24 - 8 * b));
+    ck_assert_int_eq(gzwrite(f, hdr, 4 * (unsigned)(nd + 1)), 4 * (nd + 1));
+    ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+}
+
+/* DIR/tiny: a Fashion-MNIST-shaped folder of 256 training and 64 test images. */
+static const char *make_tiny_data(void)
+{
+    static char tiny[512];
+    snprintf(tiny, sizeof tiny, "%s/tiny", dir);
+    ck_assert_int_eq(mkdir(tiny, 0777), 0);
+    static const struct {
+        const char *prefix;
+        uint32_t n;
+    } splits[] = {{"train", 256}, {"t10k", 64}};
+    uint32_t state = 12345;
+    for (int s = 0; s < 2; s++) {
+        uint32_t n = splits[s].n, dims[3] = {n, 28, 28};
+        unsigned char *img = malloc((size_t)n * 784), lab[256];
+        for (size_t i = 0; i < (size_t)n * 784; i++)
+            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
+        for (uint32_t i = 0; i < n; i++)
+            lab[i] = (unsigned char)(i % 10);
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", tiny, splits[s].prefix);
+        write_idx(path, 0x803, dims, 3, img, (size_t)n * 784);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", tiny, splits[s].prefix);
+        write_idx(path, 0x801, dims, 1, lab, n);
+        free(img);
+    }
+    return tiny;
+}
+
+/* Run `modnorm ARGS`, its stdout (and stderr) into out; the exit status. */
+static int modnorm(const char *args, char *out, size_t cap)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("MODNORM"), args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The last line, timings cut off. */
+static const char *result_line(char *out)
+{
+    char *end = out + strlen(out);
+    while (end > out && end[-1] == '\n')
+        *--end = '\0';
+    char *last = strrchr(out, '\n');
+    last = last ? last + 1 : out;
+    char *t = strstr(last, "\"seconds\"");
+    if (t)
+        *t = '\0';
+    return last;
+}
+
+START_TEST(test_cli_kill_and_resume)
+{
+    const char *tiny = make_tiny_data();
+    static const char *const opts[] = {"muon", "sgd", "sign", "adam"};
+    const char *opt = opts[_i];
+    char common[1024], args[2048];
+    static char out_a[1 << 16], out_b[1 << 16];
+    snprintf(common, sizeof common, "train --data-dir '%s' --steps 120 --width 128 --batch 16 "
+             "--threads 1 --json --opt %s --schedule cosine --warmup 4 --wd 0.01", tiny, opt);
+    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
+    ck_assert_msg(modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
+    /* The same run, saving every 3 steps, killed with SIGKILL once a
+     * checkpoint exists, at a random moment after it. */
+    snprintf(args, sizeof args, "exec '%s' %s --checkpoint '%s' --save-every 3 >/dev/null 2>&1",
+             getenv("MODNORM"), common, part);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    while (stat(part, &sb) != 0)
+        usleep(200);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    usleep((useconds_t)(now.tv_nsec / 1000 % 150000));
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(part, &f));
+    fprintf(stderr, "%s: killed (%s) with the checkpoint at step %s of 120\n", opt,
+            WIFSIGNALED(status) ? "SIGKILL" : "it had finished", mn_safetensors_meta(f, "step"));
+    mn_safetensors_free(f);
+    /* A different setting is refused, naming it. */
+    snprintf(args, sizeof args, "%s --lr 0.0123 --resume '%s'", common, part);
+    ck_assert_int_eq(modnorm(args, out_b, sizeof out_b), 1);
+    ck_assert_msg(strstr(out_b, "setting lr differs: 0.0123 here"), "%s", out_b);
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s' --save-every 5", common,
+             part, part);
+    ck_assert_msg(modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
+    ck_assert_str_eq(result_line(out_b), result_line(out_a));
+    size_t la, lb;
+    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
+                  "%s: the resumed run's final checkpoint differs from the uninterrupted one's",
+                  opt);
+    free(a);
+    free(b);
+}
+END_TEST
+
+int main(void)
+{
+    make_data(&train_set, 96, 1);
+    make_data(&test_set, 48, 2);
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_resume_bit_identical, 0, 4);
+    tcase_add_test(tc, test_layout);
+    tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);
+    tcase_add_test(tc, test_python_reader);
+    tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_truncated_and_altered);
+    tcase_add_test(tc, test_killed_writer_leaves_a_good_file);
+    tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
+    suite_add_tcase(s, tc);
+    int rc = tm_run_suite(s);
+    mn_dataset_free(&train_set);
+    mn_dataset_free(&test_set);
+    return rc;
+}
