@@ -18,6 +18,7 @@
 #include "core/bf16.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/scratch.h"
 #include "core/parallel.h"
 #include "core/typed.h"
 #include "duality/polar_internal.h"
@@ -31,48 +32,13 @@ typedef struct {
     mn_mat Q, T; /* k x k: Gram form only (the accumulated polynomial, scratch) */
 } workspace;
 
-/* One grow-only buffer per thread, reused by every call: a training step
- * allocates nothing here after its first. A pthread key frees it when its
- * thread ends (sweeps run many training threads). */
-typedef struct {
-    void *buf;
-    size_t bytes;
-} thread_buffer;
-
-static pthread_key_t ws_key;
-static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-
-static void thread_buffer_free(void *p)
-{
-    thread_buffer *tb = p;
-    free(tb->buf);
-    free(tb);
-}
-
-static void make_key(void) { pthread_key_create(&ws_key, thread_buffer_free); }
-
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
     size_t need = (2 * kn + 4 * kk) * es;
-    pthread_once(&ws_once, make_key);
-    thread_buffer *tb = pthread_getspecific(ws_key);
-    if (!tb) {
-        tb = calloc(1, sizeof *tb);
-        if (!tb || pthread_setspecific(ws_key, tb) != 0) {
-            free(tb);
-            return mn_fail(MN_ERR_NOMEM, "polar: cannot allocate a workspace");
-        }
-    }
-    if (need > tb->bytes) {
-        void *p = realloc(tb->buf, need);
-        if (!p)
-            return mn_fail(MN_ERR_NOMEM, "polar: cannot allocate a %lldx%lld workspace",
-                           (long long)k, (long long)N);
-        tb->buf = p;
-        tb->bytes = need;
-    }
-    char *p = tb->buf;
+    void *buf;
+    MN_TRY(mn_scratch_get(MN_SCRATCH_POLAR, need, "polar", &buf));
+    char *p = buf;
     w->X = mn_mat_view(dt, p, k, N);
     w->Y = mn_mat_view(dt, p + kn * es, k, N);
     w->A = mn_mat_view(dt, p + 2 * kn * es, k, k);

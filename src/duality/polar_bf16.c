@@ -26,6 +26,7 @@
 
 #include "core/bf16.h"
 #include "core/error.h"
+#include "core/scratch.h"
 #include "core/parallel.h"
 #include "duality/polar_internal.h"
 
@@ -81,23 +82,6 @@ typedef struct {
     mn_bf16 *Kb, *Bb;  /* k x k bf16: bf16(A) or bf16(Q), the polynomial */
 } workspace;
 
-typedef struct {
-    void *buf;
-    size_t bytes;
-} thread_buffer;
-
-static pthread_key_t ws_key;
-static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-
-static void thread_buffer_free(void *p)
-{
-    thread_buffer *tb = p;
-    free(tb->buf);
-    free(tb);
-}
-
-static void make_key(void) { pthread_key_create(&ws_key, thread_buffer_free); }
-
 static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* One grow-only buffer per thread (as polar.c's). */
@@ -105,25 +89,9 @@ static mn_status workspace_get(workspace *w, const lines_t *l, int64_t k, int64_
 {
     size_t kn = (size_t)k * (size_t)N, kk = (size_t)k * (size_t)k;
     size_t need = aligned(kn * 4) + aligned(kn * 2) + 4 * aligned(kk * 4) + 2 * aligned(kk * 2);
-    pthread_once(&ws_once, make_key);
-    thread_buffer *tb = pthread_getspecific(ws_key);
-    if (!tb) {
-        tb = calloc(1, sizeof *tb);
-        if (!tb || pthread_setspecific(ws_key, tb) != 0) {
-            free(tb);
-            return mn_fail(MN_ERR_NOMEM, "polar (bf16): cannot allocate a workspace");
-        }
-    }
-    if (need > tb->bytes) {
-        void *p = aligned_alloc(64, need);
-        if (!p)
-            return mn_fail(MN_ERR_NOMEM, "polar (bf16): cannot allocate a %lldx%lld workspace",
-                           (long long)k, (long long)N);
-        free(tb->buf);
-        tb->buf = p;
-        tb->bytes = need;
-    }
-    char *p = tb->buf;
+    void *buf;
+    MN_TRY(mn_scratch_get(MN_SCRATCH_POLAR_BF16, need, "polar (bf16)", &buf));
+    char *p = buf;
     w->W = f32_like((float *)p, l, k, N);
     p += aligned(kn * 4);
     w->Xb = bf16_like((mn_bf16 *)p, l, k, N);
