@@ -17,26 +17,7 @@
 
 static char dir[64];
 
-/* Run `modnorm ARGS`, capture stdout+stderr into out, return the exit code. */
-static int run(const char *args, char *out, size_t cap)
-{
-    const char *exe = getenv("MODNORM");
-    ck_assert_msg(exe != NULL, "MODNORM is not set");
-    size_t len = strlen(exe) + strlen(args) + 16;
-    char *cmd = malloc(len);
-    ck_assert_ptr_nonnull(cmd);
-    snprintf(cmd, len, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
-    free(cmd);
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run tm_run_modnorm
 
 static void setup(void)
 {

@@ -36,22 +36,7 @@ static void teardown(void)
     strcpy(dir, "/tmp/mn_sweep_XXXXXX");
 }
 
-/* Run `modnorm ARGS`, capture stdout+stderr into out, return the exit code. */
-static int run(const char *args, char *out, size_t cap)
-{
-    const char *exe = getenv("MODNORM");
-    ck_assert_msg(exe != NULL, "MODNORM is not set");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run tm_run_modnorm
 
 /* The whole file in a static buffer ("" when missing). */
 static const char *slurp(const char *path)

@@ -1,4 +1,8 @@
+#include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 
 #include "core/lapack.h"
@@ -133,4 +137,24 @@ mn_mat tm_gaussian_at(mn_dtype dt, int64_t rows, int64_t cols, int e, uint64_t s
         }
     mn_mat_free(&B);
     return S;
+}
+
+int tm_run_modnorm(const char *args, char *out, size_t cap)
+{
+    const char *exe = getenv("MODNORM");
+    ck_assert_msg(exe != NULL, "MODNORM is not set");
+    size_t len = strlen(exe) + strlen(args) + 16;
+    char *cmd = malloc(len);
+    ck_assert_ptr_nonnull(cmd);
+    snprintf(cmd, len, "%s %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    while (fgetc(p) != EOF) {
+    }
+    int st = pclose(p);
+    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -43,4 +43,8 @@ double tm_max_abs_diff(const mn_mat *a, const mn_mat *b);
 /* A Check runner for one suite: exits 0 when every test passed. */
 int tm_run_suite(Suite *s);
 
+/* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
+ * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
+int tm_run_modnorm(const char *args, char *out, size_t cap);
+
 #endif
