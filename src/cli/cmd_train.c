@@ -1,6 +1,7 @@
 /* modnorm train: train a model on Fashion-MNIST (mn_train) and report its
  * test accuracy; progress on a terminal, or JSON lines with --json. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -90,9 +91,14 @@ int mn_cmd_train(mn_cli_args *a)
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
     mn_fit_result r;
     if (a->checkpoint || a->resume) {
+        /* the model as graph text in the metadata: a resume compares it too */
+        char *graph = NULL;
+        if (mn_graph_print(root, &graph) != MN_OK)
+            graph = NULL;
         mn_checkpoint_opts ck = {.path = a->checkpoint, .every = a->save_every,
-                                 .resume = a->resume};
+                                 .resume = a->resume, .graph = graph};
         st = mn_train_checkpointed(root, &s, &train, &test, &cb, &ck, &r);
+        free(graph);
     } else {
         st = mn_train(root, &s, &train, &test, &cb, &r);
     }
