@@ -11,6 +11,8 @@
 #define MN_PRAGMA(x) _Pragma(#x)
 /* Put before a `for` over independent elements. */
 #define MN_PARALLEL_FOR(threads) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads))
+/* The same, summing the listed variables over the loop (each thread a partial sum). */
+#define MN_PARALLEL_FOR_SUM(threads, ...) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads) reduction(+:__VA_ARGS__))
 /* Put before a `for` over blocks of uneven size (e.g. a triangle's rows). */
 #define MN_PARALLEL_FOR_BLOCKS(threads) MN_PRAGMA(omp parallel for schedule(static, 1) num_threads(threads))
 /* Put before a `for` over tasks of uneven cost, biggest first: each thread
@@ -19,6 +21,7 @@
 #define MN_CRITICAL MN_PRAGMA(omp critical)
 #else
 #define MN_PARALLEL_FOR(threads)
+#define MN_PARALLEL_FOR_SUM(threads, ...)
 #define MN_PARALLEL_FOR_BLOCKS(threads)
 #define MN_PARALLEL_FOR_TASKS(threads)
 #define MN_CRITICAL

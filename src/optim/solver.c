@@ -23,6 +23,7 @@ struct mn_solver {
     mn_atom_plan plan; /* which atoms a step dualizes side by side */
     double *scales;    /* per atom, this step: the multiplier of its lmo */
     float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
+    bool proposal_finite; /* every new weight in dir is finite (set by the propose step) */
 };
 
 static const struct {
@@ -327,11 +328,15 @@ static mn_status steepest_propose(mn_solver *s, mn_network *net, double lr)
     float *dir = s->dir;
     float beta = (float)c->momentum, one_minus = (float)(1 - c->momentum);
     int threads = mn_network_threads(net);
-    MN_PARALLEL_FOR(mn_elementwise_threads(threads, s->n))
+    float bad = 0; /* Σ (g − g): 0 when every entry is finite, NaN otherwise */
+    MN_PARALLEL_FOR_SUM(mn_elementwise_threads(threads, s->n), bad)
     for (int64_t i = 0; i < s->n; i++) {
         float next = beta * m[i] + one_minus * g[i];
         dir[i] = c->nesterov ? beta * next + one_minus * g[i] : next;
+        bad += g[i] - g[i];
     }
+    if (bad != 0 || bad != bad)
+        return check_gradient(s, net, g); /* names the entry */
     for (int i = 0; i < s->plan.shared_from; i++)
         MN_TRY(dualize_atom(s, net, s->plan.order[i], lr, &c->polar));
     if (s->plan.shared_from < s->n_atoms)
@@ -339,20 +344,26 @@ static mn_status steepest_propose(mn_solver *s, mn_network *net, double lr)
 
     /* dir ← (1 − lr·λ)·w − scale_k·dir, atom by atom (w·1 is w exactly). */
     float decay = (float)(1.0 - lr * c->weight_decay);
+    float overflow = 0; /* Σ (dir − dir) over the new weights, as above */
     for (int k = 0; k < s->n_atoms; k++) {
         mn_mat d = mn_network_atom_view(net, k, dir);
         int64_t off = (int64_t)((float *)d.data - dir), len = d.rows * d.cols;
         float f = (float)s->scales[k];
         if (f == 0) { /* nothing moves but the decay (dir may hold anything) */
-            MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
-            for (int64_t i = off; i < off + len; i++)
+            MN_PARALLEL_FOR_SUM(mn_elementwise_threads(threads, len), overflow)
+            for (int64_t i = off; i < off + len; i++) {
                 dir[i] = w[i] * decay;
+                overflow += dir[i] - dir[i];
+            }
             continue;
         }
-        MN_PARALLEL_FOR(mn_elementwise_threads(threads, len))
-        for (int64_t i = off; i < off + len; i++)
+        MN_PARALLEL_FOR_SUM(mn_elementwise_threads(threads, len), overflow)
+        for (int64_t i = off; i < off + len; i++) {
             dir[i] = w[i] * decay - f * dir[i];
+            overflow += dir[i] - dir[i];
+        }
     }
+    s->proposal_finite = overflow == 0;
     return MN_OK;
 }
 
@@ -397,13 +408,19 @@ static mn_status adamw_propose(mn_solver *s, mn_network *net, double lr)
     const float *m = s->m, *v = s->v;
     float *dir = s->dir;
     adamw_consts k = adamw_at(s, lr);
-    MN_PARALLEL_FOR(mn_elementwise_threads(mn_network_threads(net), s->n))
+    float bad = 0, overflow = 0; /* Σ (x − x) over g and the new weights: 0 iff all finite */
+    MN_PARALLEL_FOR_SUM(mn_elementwise_threads(mn_network_threads(net), s->n), bad, overflow)
     for (int64_t i = 0; i < s->n; i++) {
         float mi = k.b1 * m[i] + (1 - k.b1) * g[i];
         float vi = k.b2 * v[i] + (1 - k.b2) * g[i] * g[i];
         float wi = w[i] * k.decay - k.step * mi / (sqrtf(vi * k.inv_bc2) + k.eps);
         dir[i] = vi <= FLT_MAX ? wi : NAN;
+        bad += g[i] - g[i];
+        overflow += dir[i] - dir[i];
     }
+    if (bad != 0 || bad != bad)
+        return check_gradient(s, net, g); /* names the entry */
+    s->proposal_finite = overflow == 0;
     return MN_OK;
 }
 
@@ -444,9 +461,8 @@ mn_status mn_solver_step(mn_solver *s, mn_network *net)
     double lr = mn_solver_lr_at(s, s->steps);
     bool adamw = s->cfg.kind == MN_SOLVER_ADAMW;
     /* propose */
-    MN_TRY(check_gradient(s, net, mn_network_grads(net)));
     MN_TRY(adamw ? adamw_propose(s, net, lr) : steepest_propose(s, net, lr));
-    int64_t bad = first_nonfinite(s->dir, s->n);
+    int64_t bad = s->proposal_finite ? -1 : first_nonfinite(s->dir, s->n);
     if (bad >= 0) {
         int64_t r, c;
         char name[96];
