@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "modnorm/polar.h"
 
 static const double cubic[][3] = {{1.5, -0.5, 0.0}};
@@ -68,21 +69,20 @@ static const mn_polar_method methods[] = {
 
 /* Methods a program registers, after the table; under the lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static const mn_polar_method **added;
-static size_t n_added, cap_added;
+static mn_plist added; /* mn_polar_method */
 static unsigned long version;
 
 #define N_BUILTIN (sizeof methods / sizeof methods[0])
 
 static const mn_polar_method *at_locked(size_t i)
 {
-    return i < N_BUILTIN ? &methods[i] : i - N_BUILTIN < n_added ? added[i - N_BUILTIN] : NULL;
+    return i < N_BUILTIN ? &methods[i] : i - N_BUILTIN < added.n ? added.p[i - N_BUILTIN] : NULL;
 }
 
 size_t mn_polar_count(void)
 {
     pthread_mutex_lock(&lock);
-    size_t n = N_BUILTIN + n_added;
+    size_t n = N_BUILTIN + added.n;
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -98,28 +98,17 @@ const mn_polar_method *mn_polar_at(size_t i)
 /* Exact unless asked otherwise: the iterations are a speed choice. */
 const mn_polar_method *mn_polar_default(void) { return &methods[0]; }
 
+static const char *name_at(size_t i, void *ctx)
+{
+    (void)ctx;
+    return at_locked(i)->name;
+}
+
 const char *mn_polar_names(void)
 {
-    static char *names;
-    static unsigned long names_version;
+    static mn_names_cache names;
     pthread_mutex_lock(&lock);
-    if (!names || names_version != version) {
-        size_t len = 1;
-        for (size_t i = 0; i < N_BUILTIN + n_added; i++)
-            len += strlen(at_locked(i)->name) + 2;
-        char *buf = malloc(len);
-        if (buf) {
-            size_t used = 0;
-            buf[0] = '\0';
-            for (size_t i = 0; i < N_BUILTIN + n_added; i++)
-                used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-                                         at_locked(i)->name);
-            free(names);
-            names = buf;
-            names_version = version;
-        }
-    }
-    const char *r = names ? names : "";
+    const char *r = mn_names_join(&names, version, N_BUILTIN + added.n, name_at, NULL);
     pthread_mutex_unlock(&lock);
     return r;
 }
@@ -130,7 +119,7 @@ mn_status mn_polar_lookup(const char *name, const mn_polar_method **out)
         return mn_fail(MN_ERR_ARG, "mn_polar_lookup: out is NULL");
     *out = NULL;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; name && i < N_BUILTIN + n_added && !*out; i++)
+    for (size_t i = 0; name && i < N_BUILTIN + added.n && !*out; i++)
         if (strcmp(name, at_locked(i)->name) == 0)
             *out = at_locked(i);
     pthread_mutex_unlock(&lock);
@@ -176,23 +165,11 @@ mn_status mn_polar_register(const mn_polar_method *m)
     MN_TRY(check_method(m));
     mn_status st = MN_OK;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < N_BUILTIN + n_added && st == MN_OK; i++)
+    for (size_t i = 0; i < N_BUILTIN + added.n && st == MN_OK; i++)
         if (strcmp(m->name, at_locked(i)->name) == 0)
             st = mn_fail(MN_ERR_ARG, "mn_polar_register: the name '%s' is taken", m->name);
-    if (st == MN_OK && n_added == cap_added) {
-        size_t cap = cap_added ? 2 * cap_added : 8;
-        const mn_polar_method **a = realloc(added, cap * sizeof *a);
-        if (!a)
-            st = mn_fail(MN_ERR_NOMEM, "mn_polar_register: out of memory");
-        else {
-            added = a;
-            cap_added = cap;
-        }
-    }
-    if (st == MN_OK) {
-        added[n_added++] = m;
+    if (st == MN_OK && (st = mn_plist_push(&added, m, "mn_polar_register")) == MN_OK)
         version++;
-    }
     pthread_mutex_unlock(&lock);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "modules/kinds.h"
 #include "modules/module.h"
 
@@ -15,9 +16,8 @@
 #define MAX_ARGS 64
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static const mn_module_maker **added; /* registered by the program, in order */
-static size_t n_added, cap_added;
-static unsigned long version;         /* bumped by every registration */
+static mn_plist added;        /* mn_module_maker, registered by the program, in order */
+static unsigned long version; /* bumped by every registration */
 
 static size_t builtin_count(void) { return 3 + mn_bond_maker_count; }
 
@@ -36,12 +36,12 @@ static const mn_module_maker *builtin(size_t i)
 static const mn_module_maker *at_locked(size_t i)
 {
     size_t nb = builtin_count();
-    return i < nb ? builtin(i) : i - nb < n_added ? added[i - nb] : NULL;
+    return i < nb ? builtin(i) : i - nb < added.n ? added.p[i - nb] : NULL;
 }
 
 static const mn_module_maker *find_locked(const char *kind)
 {
-    for (size_t i = 0; i < builtin_count() + n_added; i++)
+    for (size_t i = 0; i < builtin_count() + added.n; i++)
         if (strcmp(at_locked(i)->kind, kind) == 0)
             return at_locked(i);
     return NULL;
@@ -50,7 +50,7 @@ static const mn_module_maker *find_locked(const char *kind)
 size_t mn_module_maker_count(void)
 {
     pthread_mutex_lock(&lock);
-    size_t n = builtin_count() + n_added;
+    size_t n = builtin_count() + added.n;
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -63,28 +63,17 @@ const mn_module_maker *mn_module_maker_at(size_t i)
     return m;
 }
 
+static const char *kind_at(size_t i, void *ctx)
+{
+    (void)ctx;
+    return at_locked(i)->kind;
+}
+
 const char *mn_module_kind_names(void)
 {
-    static char *names;
-    static unsigned long names_version = (unsigned long)-1;
+    static mn_names_cache names;
     pthread_mutex_lock(&lock);
-    if (!names || names_version != version) {
-        size_t len = 1, n = builtin_count() + n_added;
-        for (size_t i = 0; i < n; i++)
-            len += strlen(at_locked(i)->kind) + 2;
-        char *buf = malloc(len);
-        if (buf) {
-            size_t used = 0;
-            buf[0] = '\0';
-            for (size_t i = 0; i < n; i++)
-                used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-                                         at_locked(i)->kind);
-            free(names);
-            names = buf;
-            names_version = version;
-        }
-    }
-    const char *r = names ? names : "";
+    const char *r = mn_names_join(&names, version, builtin_count() + added.n, kind_at, NULL);
     pthread_mutex_unlock(&lock);
     return r;
 }
@@ -108,20 +97,8 @@ mn_status mn_module_register(const mn_module_maker *maker)
     if (find_locked(maker->kind))
         st = mn_fail(MN_ERR_ARG, "mn_module_register: the module kind '%s' is already registered",
                      maker->kind);
-    if (st == MN_OK && n_added == cap_added) {
-        size_t cap = cap_added ? 2 * cap_added : 8;
-        const mn_module_maker **a = realloc(added, cap * sizeof *a);
-        if (!a)
-            st = mn_fail(MN_ERR_NOMEM, "mn_module_register: out of memory");
-        else {
-            added = a;
-            cap_added = cap;
-        }
-    }
-    if (st == MN_OK) {
-        added[n_added++] = maker;
+    if (st == MN_OK && (st = mn_plist_push(&added, maker, "mn_module_register")) == MN_OK)
         version++;
-    }
     pthread_mutex_unlock(&lock);
     return st;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "norms/norms.h"
 
 static const mn_norm *const builtin[] = {
@@ -42,36 +43,17 @@ static const struct {
 /* Everything below the built-in tables changes under this lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A growable list of pointers. */
-typedef struct plist {
-    const void **p;
-    size_t n, cap;
-} plist;
-
-static mn_status plist_push(plist *l, const void *x)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        const void **p = realloc(l->p, cap * sizeof *p);
-        if (!p)
-            return mn_fail(MN_ERR_NOMEM, "norm registry: out of memory");
-        l->p = p;
-        l->cap = cap;
-    }
-    l->p[l->n++] = x;
-    return MN_OK;
-}
-
-static plist added;    /* mn_norm, registered by the program */
-static plist families; /* mn_norm_family (schatten first, once initialized) */
-static plist members;  /* mn_norm made by a family, kept for the process */
+static mn_plist added;    /* mn_norm, registered by the program */
+static mn_plist families; /* mn_norm_family (schatten first, once initialized) */
+static mn_plist members;  /* mn_norm made by a family, kept for the process */
 static unsigned long version;
 
 /* Callers hold the lock. */
 static void init_locked(void)
 {
     if (families.n == 0)
-        plist_push(&families, &mn_norm_family_schatten); /* on failure: retried next time */
+        /* on failure: retried next time */
+        mn_plist_push(&families, &mn_norm_family_schatten, "norm registry");
 }
 
 static size_t count_locked(void) { return COUNT(builtin) + added.n; }
@@ -137,38 +119,26 @@ const mn_norm *mn_norm_at(size_t i)
     return n;
 }
 
+/* Name i of the list in messages: the norms, then the families' patterns,
+ * then the aliases (caller holds the lock). */
+static const char *listed_name(size_t i, void *ctx)
+{
+    (void)ctx;
+    if (i < count_locked())
+        return at_locked(i)->name;
+    i -= count_locked();
+    if (i < families.n)
+        return ((const mn_norm_family *)families.p[i])->pattern;
+    return aliases[i - families.n].alias;
+}
+
 const char *mn_norm_names(void)
 {
-    static char *names;
-    static unsigned long names_version;
+    static mn_names_cache names;
     pthread_mutex_lock(&lock);
     init_locked();
-    if (!names || names_version != version) {
-        size_t len = 1;
-        for (size_t i = 0; i < count_locked(); i++)
-            len += strlen(at_locked(i)->name) + 2;
-        for (size_t i = 0; i < families.n; i++)
-            len += strlen(((const mn_norm_family *)families.p[i])->pattern) + 2;
-        for (size_t i = 0; i < COUNT(aliases); i++)
-            len += strlen(aliases[i].alias) + 2;
-        char *buf = malloc(len);
-        if (buf) {
-            size_t used = 0;
-            buf[0] = '\0';
-            for (size_t i = 0; i < count_locked(); i++)
-                used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-                                         at_locked(i)->name);
-            for (size_t i = 0; i < families.n; i++)
-                used += (size_t)snprintf(buf + used, len - used, ", %s",
-                                         ((const mn_norm_family *)families.p[i])->pattern);
-            for (size_t i = 0; i < COUNT(aliases); i++)
-                used += (size_t)snprintf(buf + used, len - used, ", %s", aliases[i].alias);
-            free(names);
-            names = buf;
-            names_version = version;
-        }
-    }
-    const char *r = names ? names : "";
+    const char *r = mn_names_join(&names, version, count_locked() + families.n + COUNT(aliases),
+                                  listed_name, NULL);
     pthread_mutex_unlock(&lock);
     return r;
 }
@@ -208,7 +178,7 @@ mn_status mn_norm_register(const mn_norm *norm)
         why = "belongs to a family of norms";
     if (why)
         st = mn_fail(MN_ERR_ARG, "mn_norm_register: the name '%s' %s", norm->name, why);
-    if (st == MN_OK && (st = plist_push(&added, norm)) == MN_OK)
+    if (st == MN_OK && (st = mn_plist_push(&added, norm, "norm registry")) == MN_OK)
         version++;
     pthread_mutex_unlock(&lock);
     return st;
@@ -235,7 +205,7 @@ mn_status mn_norm_family_register(const mn_norm_family *f)
     if (st == MN_OK && (find_locked(f->prefix) || alias_of(f->prefix)))
         st = mn_fail(MN_ERR_ARG, "mn_norm_family_register: '%s' is the name of a norm",
                      f->prefix);
-    if (st == MN_OK && (st = plist_push(&families, f)) == MN_OK)
+    if (st == MN_OK && (st = mn_plist_push(&families, f, "norm registry")) == MN_OK)
         version++;
     pthread_mutex_unlock(&lock);
     return st;
@@ -281,7 +251,7 @@ static mn_status member_locked(const mn_norm_family *f, const char *name, const 
         }
     mn_norm *m = malloc(sizeof *m);
     char *mname = malloc(strlen(canonical) + 1);
-    if (!m || !mname || plist_push(&members, m) != MN_OK) {
+    if (!m || !mname || mn_plist_push(&members, m, "norm registry") != MN_OK) {
         free(m);
         free(mname);
         free(params);
