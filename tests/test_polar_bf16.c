@@ -58,26 +58,6 @@ static mn_mat alloc_like(const mn_mat *G)
 
 /* ---- test matrices ------------------------------------------------------------------ */
 
-/* Orthonormal columns (Gram–Schmidt twice, in double). */
-static void orthonormal(mn_mat *Q, mn_rng *r)
-{
-    mn_rng_fill_normal(r, Q);
-    for (int64_t j = 0; j < Q->cols; j++) {
-        for (int pass = 0; pass < 2; pass++)
-            for (int64_t p = 0; p < j; p++) {
-                double d = 0;
-                for (int64_t i = 0; i < Q->rows; i++)
-                    d += mn_mat_get(Q, i, j) * mn_mat_get(Q, i, p);
-                for (int64_t i = 0; i < Q->rows; i++)
-                    mn_mat_set(Q, i, j, mn_mat_get(Q, i, j) - d * mn_mat_get(Q, i, p));
-            }
-        double n = 0;
-        for (int64_t i = 0; i < Q->rows; i++)
-            n += mn_mat_get(Q, i, j) * mn_mat_get(Q, i, j);
-        for (int64_t i = 0; i < Q->rows; i++)
-            mn_mat_set(Q, i, j, mn_mat_get(Q, i, j) / sqrt(n));
-    }
-}
 
 /* U diag(σ) Vᵀ (float32) with σ/‖σ‖₂ log-spaced from `lo` up to `hi`
  * (hi <= 1; the first singular value takes whatever ‖σ‖₂ = 1 leaves): a
@@ -91,8 +71,8 @@ static mn_mat log_spectrum(int64_t rows, int64_t cols, double lo, uint64_t seed)
     ck_assert_ok(mn_mat_alloc(&U, MN_F64, rows, k));
     ck_assert_ok(mn_mat_alloc(&V, MN_F64, cols, k));
     ck_assert_ok(mn_mat_alloc(&G, MN_F32, rows, cols));
-    orthonormal(&U, &r);
-    orthonormal(&V, &r);
+    tm_orthonormal_columns(&U, &r);
+    tm_orthonormal_columns(&V, &r);
     double *s = malloc((size_t)k * sizeof *s), rest = 0;
     for (int64_t i = 1; i < k; i++) { /* ratios lo ... 0.5 for σ_1..σ_{k-1} */
         s[i] = lo * pow(0.5 / lo, (double)(k - 1 - i) / (double)(k > 2 ? k - 2 : 1));

@@ -15,7 +15,7 @@ const char *tm_kind_name(tm_kind kind)
 }
 
 /* Gram–Schmidt on the columns of a Gaussian (rows x k) matrix, in double. */
-static void orthonormal_columns(mn_mat *Q, mn_rng *r)
+void tm_orthonormal_columns(mn_mat *Q, mn_rng *r)
 {
     mn_rng_fill_normal(r, Q);
     for (int64_t j = 0; j < Q->cols; j++) {
@@ -52,8 +52,8 @@ mn_mat tm_make(tm_kind kind, mn_dtype dt, int64_t rows, int64_t cols, uint64_t s
     ck_assert_ok(mn_mat_alloc(&U, MN_F64, rows, rank));
     ck_assert_ok(mn_mat_alloc(&V, MN_F64, cols, rank));
     if (kind == TM_POWER_LAW) {
-        orthonormal_columns(&U, &r);
-        orthonormal_columns(&V, &r);
+        tm_orthonormal_columns(&U, &r);
+        tm_orthonormal_columns(&V, &r);
     } else {
         mn_rng_fill_normal(&r, &U);
         mn_rng_fill_normal(&r, &V);

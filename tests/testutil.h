@@ -45,6 +45,9 @@ int tm_run_suite(Suite *s);
 
 /* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
  * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
+/* Orthonormal columns: Gram–Schmidt (twice) on a Gaussian Q, in double. */
+void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
+
 int tm_run_modnorm(const char *args, char *out, size_t cap);
 
 #endif

@@ -430,6 +430,83 @@ static int create_temporary(const char *target, char *tmp, size_t cap, int mode)
     return -1;
 }
 
+/* Write a .npy file: the preamble, header dict `dict` (len bytes) padded so
+ * that the data starts at a multiple of 64, then body(f, ctx) writes the
+ * data. Through a temporary file beside the target renamed over it, so a
+ * failure leaves the old file as it was. */
+static mn_status write_npy(const char *path, const char *dict, int len,
+                           bool (*body)(FILE *f, const void *ctx), const void *ctx)
+{
+    int total = 10 + len + 1, pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)(len + pad + 1);
+    char *resolved;
+    int mode;
+    MN_TRY(output_target(path, &resolved, &mode));
+    const char *target = resolved ? resolved : path;
+    size_t cap = strlen(target) + 48;
+    char *tmp = malloc(cap);
+    int fd = tmp ? create_temporary(target, tmp, cap, mode) : -1;
+    if (fd < 0) {
+        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
+                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
+        free(tmp);
+        free(resolved);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
+    for (int i = 0; ok && i < pad; i++)
+        ok = fputc(' ', f) != EOF;
+    ok = ok && fputc('\n', f) != EOF && body(f, ctx);
+    int saved = errno;
+    if (f && fclose(f) != 0) {
+        saved = errno;
+        ok = false;
+    } else if (!f) {
+        close(fd);
+    }
+    if (ok && rename(tmp, target) != 0) {
+        saved = errno;
+        ok = false;
+    }
+    mn_status st = MN_OK;
+    if (!ok) {
+        unlink(tmp);
+        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
+    }
+    free(tmp);
+    free(resolved);
+    return st;
+}
+
+/* A matrix's elements in its own dtype, row by row (any strides). */
+static bool matrix_body(FILE *f, const void *ctx)
+{
+    const mn_mat *m = ctx;
+    size_t esz = mn_dtype_size(m->dtype);
+    bool ok = true;
+    for (int64_t i = 0; ok && i < m->rows; i++)
+        for (int64_t j = 0; ok && j < m->cols; j++) {
+            double v = mn_mat_get(m, i, j);
+            float fv = (float)v;
+            ok = fwrite(m->dtype == MN_F32 ? (const void *)&fv : (const void *)&v, esz, 1, f) == 1;
+        }
+    return ok;
+}
+
+typedef struct {
+    const void *data;
+    size_t nbytes;
+} raw_bytes;
+
+static bool raw_body(FILE *f, const void *ctx)
+{
+    const raw_bytes *r = ctx;
+    return r->nbytes == 0 || fwrite(r->data, 1, r->nbytes, f) == r->nbytes;
+}
+
 mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
 {
     if (!path || !m || !m->data)
@@ -454,61 +531,7 @@ mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
                                    "%lld), }",
                                    m->dtype == MN_F32 ? "<f4" : "<f8", (long long)m->rows,
                                    (long long)m->cols);
-    /* Pad so that magic + version + length + header is a multiple of 64. */
-    int total = 10 + len + 1;
-    int pad = (64 - total % 64) % 64;
-    size_t hlen = (size_t)(len + pad + 1);
-
-    char *resolved;
-    int mode;
-    MN_TRY(output_target(path, &resolved, &mode));
-    const char *target = resolved ? resolved : path;
-    size_t cap = strlen(target) + 48;
-    char *tmp = malloc(cap);
-    if (!tmp) {
-        free(resolved);
-        return mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
-    }
-    int fd = create_temporary(target, tmp, cap, mode);
-    if (fd < 0) {
-        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        free(resolved);
-        return st;
-    }
-    FILE *f = fdopen(fd, "wb");
-    bool ok = f != NULL;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
-    ok = ok && fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
-    for (int i = 0; ok && i < pad; i++)
-        ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF;
-    size_t esz = mn_dtype_size(m->dtype);
-    for (int64_t i = 0; ok && i < m->rows; i++)
-        for (int64_t j = 0; ok && j < m->cols; j++) {
-            double v = mn_mat_get(m, i, j);
-            float fv = (float)v;
-            ok = fwrite(m->dtype == MN_F32 ? (const void *)&fv : (const void *)&v, esz, 1, f) == 1;
-        }
-    int saved = errno;
-    if (f && fclose(f) != 0) {
-        saved = errno;
-        ok = false;
-    } else if (!f)
-        close(fd);
-    if (ok && rename(tmp, target) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    mn_status st = MN_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
-    free(resolved);
-    return st;
+    return write_npy(path, dict, len, matrix_body, m);
 }
 
 mn_status mn_npy_write(const char *path, const mn_mat *m) { return mn_npy_write_ndim(path, m, 2); }
@@ -545,46 +568,6 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     if (count > SIZE_MAX / size || count * size != nbytes)
         return mn_fail(MN_ERR_ARG, "%s: %zu bytes of data for a shape of %zu elements of %zu "
                        "bytes", path, nbytes, count, size);
-    int total = 10 + len + 1, pad = (64 - total % 64) % 64;
-    size_t hlen = (size_t)(len + pad + 1);
-    char *resolved;
-    int mode;
-    MN_TRY(output_target(path, &resolved, &mode));
-    const char *target = resolved ? resolved : path;
-    size_t cap = strlen(target) + 48;
-    char *tmp = malloc(cap);
-    int fd = tmp ? create_temporary(target, tmp, cap, mode) : -1;
-    if (fd < 0) {
-        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
-                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
-        free(tmp);
-        free(resolved);
-        return st;
-    }
-    FILE *f = fdopen(fd, "wb");
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
-    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
-    for (int i = 0; ok && i < pad; i++)
-        ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF && (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
-    int saved = errno;
-    if (f && fclose(f) != 0) {
-        saved = errno;
-        ok = false;
-    } else if (!f) {
-        close(fd);
-    }
-    if (ok && rename(tmp, target) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    mn_status st = MN_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
-    free(resolved);
-    return st;
+    raw_bytes r = {data, nbytes};
+    return write_npy(path, dict, len, raw_body, &r);
 }
