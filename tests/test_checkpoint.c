@@ -724,46 +724,12 @@ END_TEST
 
 /* ---- through the binary: kill -9 and resume -------------------------------------------- */
 
-static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,
-                      const unsigned char *data, size_t n)
-{
-    gzFile f = gzopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char hdr[16];
-    uint32_t words[4] = {magic, dims[0], dims[1], dims[2]};
-    for (int i = 0; i <= nd; i++)
-        for (int b = 0; b < 4; b++)
-            hdr[4 * i + b] = (unsigned char)(words[i] >> (24 - 8 * b));
-    ck_assert_int_eq(gzwrite(f, hdr, 4 * (unsigned)(nd + 1)), 4 * (nd + 1));
-    ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
-    ck_assert_int_eq(gzclose(f), Z_OK);
-}
-
 /* DIR/tiny: a Fashion-MNIST-shaped folder of 256 training and 64 test images. */
 static const char *make_tiny_data(void)
 {
     static char tiny[512];
     snprintf(tiny, sizeof tiny, "%s/tiny", dir);
-    ck_assert_int_eq(mkdir(tiny, 0777), 0);
-    static const struct {
-        const char *prefix;
-        uint32_t n;
-    } splits[] = {{"train", 256}, {"t10k", 64}};
-    uint32_t state = 12345;
-    for (int s = 0; s < 2; s++) {
-        uint32_t n = splits[s].n, dims[3] = {n, 28, 28};
-        unsigned char *img = malloc((size_t)n * 784), lab[256];
-        for (size_t i = 0; i < (size_t)n * 784; i++)
-            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
-        for (uint32_t i = 0; i < n; i++)
-            lab[i] = (unsigned char)(i % 10);
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", tiny, splits[s].prefix);
-        write_idx(path, 0x803, dims, 3, img, (size_t)n * 784);
-        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", tiny, splits[s].prefix);
-        write_idx(path, 0x801, dims, 1, lab, n);
-        free(img);
-    }
+    tm_write_tiny_fashion(tiny, 256, 64);
     return tiny;
 }
 

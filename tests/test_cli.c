@@ -943,49 +943,12 @@ START_TEST(test_help_and_unknown_command)
 END_TEST
 /* ---- messages, outputs, JSON ---------------------------------------------------- */
 
-/* An IDX file through zlib, as Fashion-MNIST ships them. */
-static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,
-                      const unsigned char *data, size_t n)
-{
-    gzFile f = gzopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char hdr[16];
-    for (int i = 0; i <= nd; i++) {
-        uint32_t v = i == 0 ? magic : dims[i - 1];
-        hdr[4 * i] = (unsigned char)(v >> 24), hdr[4 * i + 1] = (unsigned char)(v >> 16);
-        hdr[4 * i + 2] = (unsigned char)(v >> 8), hdr[4 * i + 3] = (unsigned char)v;
-    }
-    ck_assert_int_eq(gzwrite(f, hdr, 4 * (unsigned)(nd + 1)), 4 * (nd + 1));
-    ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
-    ck_assert_int_eq(gzclose(f), Z_OK);
-}
-
 /* DIR/tiny: a Fashion-MNIST-shaped data folder of 64 training and 32 test images. */
 static const char *make_tiny_data(void)
 {
     static char tiny[512];
     snprintf(tiny, sizeof tiny, "%s/tiny", dir);
-    ck_assert_int_eq(mkdir(tiny, 0777), 0);
-    static const struct {
-        const char *prefix;
-        uint32_t n;
-    } splits[] = {{"train", 64}, {"t10k", 32}};
-    uint32_t state = 12345;
-    for (int s = 0; s < 2; s++) {
-        uint32_t n = splits[s].n, dims[3] = {n, 28, 28};
-        unsigned char *img = malloc((size_t)n * 784), lab[64];
-        ck_assert_ptr_nonnull(img);
-        for (size_t i = 0; i < (size_t)n * 784; i++)
-            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
-        for (uint32_t i = 0; i < n; i++)
-            lab[i] = (unsigned char)(i % 10);
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", tiny, splits[s].prefix);
-        write_idx(path, 0x803, dims, 3, img, (size_t)n * 784);
-        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", tiny, splits[s].prefix);
-        write_idx(path, 0x801, dims, 1, lab, n);
-        free(img);
-    }
+    tm_write_tiny_fashion(tiny, 64, 32);
     return tiny;
 }
 

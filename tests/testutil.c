@@ -2,7 +2,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <zlib.h>
 #include <stdlib.h>
 
 #include "core/lapack.h"
@@ -157,4 +159,49 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     int st = pclose(p);
     ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* An IDX file through zlib, as Fashion-MNIST ships them: big-endian magic and
+ * nd dims, then n bytes of data. */
+static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,
+                      const unsigned char *data, size_t n)
+{
+    gzFile f = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char hdr[16];
+    for (int i = 0; i <= nd; i++) {
+        uint32_t v = i == 0 ? magic : dims[i - 1];
+        hdr[4 * i] = (unsigned char)(v >> 24), hdr[4 * i + 1] = (unsigned char)(v >> 16);
+        hdr[4 * i + 2] = (unsigned char)(v >> 8), hdr[4 * i + 3] = (unsigned char)v;
+    }
+    ck_assert_int_eq(gzwrite(f, hdr, 4 * (unsigned)(nd + 1)), 4 * (nd + 1));
+    ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+}
+
+void tm_write_tiny_fashion(const char *folder, uint32_t n_train, uint32_t n_test)
+{
+    ck_assert_int_eq(mkdir(folder, 0777), 0);
+    const struct {
+        const char *prefix;
+        uint32_t n;
+    } splits[] = {{"train", n_train}, {"t10k", n_test}};
+    uint32_t state = 12345;
+    for (int s = 0; s < 2; s++) {
+        uint32_t n = splits[s].n, dims[3] = {n, 28, 28};
+        unsigned char *img = malloc((size_t)n * 784), *lab = malloc(n ? n : 1);
+        ck_assert_ptr_nonnull(img);
+        ck_assert_ptr_nonnull(lab);
+        for (size_t i = 0; i < (size_t)n * 784; i++)
+            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
+        for (uint32_t i = 0; i < n; i++)
+            lab[i] = (unsigned char)(i % 10);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", folder, splits[s].prefix);
+        write_idx(path, 0x803, dims, 3, img, (size_t)n * 784);
+        snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", folder, splits[s].prefix);
+        write_idx(path, 0x801, dims, 1, lab, n);
+        free(img);
+        free(lab);
+    }
 }

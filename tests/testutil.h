@@ -48,6 +48,10 @@ int tm_run_suite(Suite *s);
 /* Orthonormal columns: Gram–Schmidt (twice) on a Gaussian Q, in double. */
 void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
 
+/* FOLDER (created) as a Fashion-MNIST-shaped data folder: gzipped IDX files of
+ * n_train and n_test 28x28 images with pseudo-random pixels and labels i % 10. */
+void tm_write_tiny_fashion(const char *folder, uint32_t n_train, uint32_t n_test);
+
 int tm_run_modnorm(const char *args, char *out, size_t cap);
 
 #endif
