@@ -580,6 +580,63 @@ START_TEST(test_gpt_targets)
 }
 END_TEST
 
+/* ---- attention statistics ---------------------------------------------------- */
+
+/* Scores known by hand: one head of size 2, x_t·x_s/2 scaled by Softmax's 2. */
+START_TEST(test_attention_stats_by_hand)
+{
+    mn_network *net;
+    ck_assert_ok(mn_network_create(
+        &net, build("(SplitHeads(1), SplitHeads(1)) -> Scores -> CausalMask -> Softmax(2)"),
+        MN_PARAM_MODULAR, 1));
+    mn_tensor *x = tensor(3, (int64_t[]){1, 3, 2});
+    const float v[6] = {1, 0, 0, 1, 30, 0};
+    memcpy(x->data, v, sizeof v);
+    mn_attention_stats st[2];
+    int n = -1;
+    ck_assert_ok(mn_network_attention_stats(net, x, st, 2, &n));
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(st[0].layer, 0);
+    /* row 2: scores (15, 0, 450)·2: weights (0, 0, 1) in float32; rows 0, 1 have none */
+    ck_assert_double_eq(st[0].max_score, 900);
+    ck_assert_int_eq(st[0].allowed, 6);
+    ck_assert_double_eq_tol(st[0].zero_share, 2.0 / 6, 1e-15);
+    ck_assert_int_eq(mn_network_attention_stats(net, x, NULL, 1, &n), MN_ERR_ARG);
+    ck_assert_int_eq(mn_network_attention_stats(net, NULL, NULL, 0, &n), MN_ERR_ARG);
+    mn_tensor_destroy(x);
+    mn_network_destroy(net);
+}
+END_TEST
+
+/* A GPT has one attention layer per block; counts and ranges hold; cap 1
+ * writes one entry and still counts every layer. */
+START_TEST(test_attention_stats_gpt)
+{
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, gpt(16, 3, 4, 8, 7, false), MN_PARAM_MODULAR, 3));
+    mn_tensor *x = tokens(2, 8, 7, 5);
+    mn_attention_stats st[3];
+    int n = 0;
+    ck_assert_ok(mn_network_attention_stats(net, x, st, 3, &n));
+    ck_assert_int_eq(n, 3);
+    for (int l = 0; l < 3; l++) {
+        ck_assert_int_eq(st[l].layer, l);
+        ck_assert_int_eq(st[l].allowed, 2 * 4 * 8 * 9 / 2);
+        /* modular init: heads of RMS about 1, so |q·k|/d_head is about 1 at most */
+        ck_assert_msg(isfinite(st[l].max_score) && st[l].max_score > 0 && st[l].max_score < 4,
+                      "layer %d: max score %g", l, st[l].max_score);
+        ck_assert(st[l].zero_share == 0);
+    }
+    mn_attention_stats one = {.layer = -1};
+    ck_assert_ok(mn_network_attention_stats(net, x, &one, 1, &n));
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(one.layer, 0);
+    ck_assert_double_eq(one.max_score, st[0].max_score);
+    mn_tensor_destroy(x);
+    mn_network_destroy(net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("attention");
@@ -599,6 +656,8 @@ static Suite *suite(void)
     tcase_add_test(g, test_gpt_causal);
     tcase_add_test(g, test_gpt_trains);
     tcase_add_test(g, test_gpt_targets);
+    tcase_add_test(g, test_attention_stats_by_hand);
+    tcase_add_test(g, test_attention_stats_gpt);
     suite_add_tcase(s, g);
     return s;
 }

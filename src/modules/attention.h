@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "modnorm/module.h"
 #include "modnorm/status.h"
 
 /* The sizes of one attention: B sequences of T positions, h heads of dh. */
@@ -58,5 +59,8 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
 void mn_rope_table(float *table, int64_t T_max, int64_t dh, double base);
 void mn_rope_apply(float *y, const float *x, const float *table, int64_t T_max, mn_attn_dims d,
                    bool inverse);
+
+/* Whether m is a Softmax bond, and then its scale. */
+bool mn_softmax_scale_of(const mn_module *m, double *scale);
 
 #endif

@@ -384,6 +384,14 @@ static const mn_module_ops softmax_ops = {
     .kind = "Softmax", .state_size = sizeof(scale_state), .forward = softmax_forward,
     .backward = softmax_backward, .args = softmax_args};
 
+bool mn_softmax_scale_of(const mn_module *m, double *scale)
+{
+    if (m->compound != MN_LEAF || m->ops != &softmax_ops)
+        return false;
+    *scale = scale_of(m);
+    return true;
+}
+
 /* ν = 1 by modula's convention. Per row, the Jacobian scale·(diag y − y yᵀ)
  * has ℓ2 operator norm at most scale/2, so for scale ≤ 2 the convention
  * bounds the ℓ2 → ℓ2 Lipschitz constant of each row. */
