@@ -580,6 +580,131 @@ START_TEST(test_gpt_targets)
 }
 END_TEST
 
+/* ---- Embed's LMO and the rows of absent tokens ---------------------------------- */
+
+/* RMS of a column of n floats, in double. */
+static double col_rms(const mn_mat *M, int64_t j)
+{
+    double s = 0;
+    for (int64_t i = 0; i < M->rows; i++)
+        s += mn_mat_get(M, i, j) * mn_mat_get(M, i, j);
+    return sqrt(s / (double)M->rows);
+}
+
+/* The l1-rms LMO (Embed's map) column by column: a zero column gives 0, any
+ * other, however small (subnormal entries included), a column of RMS 1;
+ * never NaN or Inf. With subnormals flushed (the modnorm command's training
+ * mode) an all-subnormal column reads as zero and gives 0. */
+START_TEST(test_embed_lmo_tiny_rows)
+{
+    const int64_t d = 8, V = 5;
+    const mn_norm *norm;
+    ck_assert_ok(mn_norm_lookup("l1-rms", &norm));
+    float g[8 * 5], o[8 * 5];
+    const float sub = 0x1p-149f; /* the smallest subnormal */
+    for (int64_t i = 0; i < d; i++) {
+        g[i * V + 0] = 0;                            /* a token never seen */
+        g[i * V + 1] = (i % 2 ? -1 : 1) * sub;       /* underflowed to the last subnormal */
+        g[i * V + 2] = i == 3 ? 0x1p-140f : 0;       /* one subnormal entry */
+        g[i * V + 3] = (float)(1e-30 * (i + 1));     /* tiny but normal */
+        g[i * V + 4] = (float)(i - 3.5);             /* a token in the batch */
+    }
+    mn_mat G = mn_mat_view(MN_F32, g, d, V), O = mn_mat_view(MN_F32, o, d, V);
+    for (int flush = 0; flush <= 1; flush++) {
+        if (flush && mn_flush_denormals(true) != MN_OK)
+            break; /* not on this CPU */
+        ck_assert_ok(mn_dualize(norm, NULL, &O, &G));
+        mn_flush_denormals(false);
+        for (int64_t k = 0; k < d * V; k++)
+            ck_assert_msg(isfinite(o[k]), "flush %d: entry %lld is %g", flush, (long long)k,
+                          o[k]);
+        ck_assert(col_rms(&O, 0) == 0);
+        for (int64_t j = 1; j < V; j++) {
+            bool zero = flush && (j == 1 || j == 2);
+            double r = col_rms(&O, j);
+            ck_assert_msg(zero ? r == 0 : fabs(r - 1) < 1e-6, "flush %d column %lld: RMS %g",
+                          flush, (long long)j, r);
+        }
+        if (!flush) /* the direction of the subnormal column is its sign pattern */
+            for (int64_t i = 0; i < d; i++)
+                ck_assert(o[i * V + 1] == (i % 2 ? -1.0f : 1.0f));
+    }
+}
+END_TEST
+
+/* Through the solver: a token seen once, then absent for 2500 steps. Its
+ * momentum row decays by β = 0.95 a step; in float32 it reaches the
+ * subnormals after about 1650 steps and then sticks at a few units of the
+ * smallest one (0.95·k·2^-149 rounds back to k·2^-149 for k ≤ 10), so
+ * without flushing the row never reaches zero and the token's embedding
+ * moves a full step (RMS η·t) every step, in the direction of its last
+ * gradient. With subnormals flushed (FTZ/DAZ, as modnorm train runs) the
+ * momentum becomes exactly 0 and the row stops. Every step is finite. */
+START_TEST(test_embed_absent_token_steps)
+{
+    const int64_t V = 4, d = 8;
+    for (int flush = 0; flush <= 1; flush++) {
+        if (flush && mn_flush_denormals(true) != MN_OK)
+            break;
+        mn_flush_denormals(false);
+        mn_module *e;
+        ck_assert_ok(mn_embed(&e, V, d));
+        mn_network *net;
+        ck_assert_ok(mn_network_create(&net, e, MN_PARAM_MODULAR, 1));
+        mn_solver_config cfg;
+        ck_assert_ok(mn_solver_preset(&cfg, "muon", MN_PARAM_MODULAR));
+        cfg.schedule = MN_SCHEDULE_CONSTANT;
+        cfg.lr = 0.01;
+        cfg.momentum = 0.95;
+        mn_solver *s;
+        ck_assert_ok(mn_solver_create(&s, net, &cfg));
+        float *w = mn_network_weights(net), *g = mn_network_grads(net);
+        const float *m = mn_solver_momentum(s);
+        float before[8];
+        int64_t stopped_at = -1;
+        for (int step = 0; step < 2500; step++) {
+            mn_network_zero_grad(net);
+            for (int64_t t = 0; t < V; t++)
+                for (int64_t k = 0; k < d; k++) /* token 3 only at step 0 */
+                    g[t * d + k] = t < 3 || step == 0 ? (float)(0.1 * (k - 3.5) * (t + 1)) : 0;
+            memcpy(before, w + 3 * d, sizeof before);
+            if (flush)
+                mn_flush_denormals(true);
+            ck_assert_ok(mn_solver_step(s, net));
+            mn_flush_denormals(false);
+            double step_ss = 0, m_max = 0;
+            for (int64_t k = 0; k < d; k++) {
+                ck_assert(isfinite(w[3 * d + k]));
+                step_ss += ((double)w[3 * d + k] - before[k]) * ((double)w[3 * d + k] - before[k]);
+                m_max = fmax(m_max, fabs(m[3 * d + k]));
+            }
+            double step_rms = sqrt(step_ss / (double)d);
+            if (m_max > 0) /* a full step of RMS η·t (t = 1: the Embed is the network) */
+                ck_assert_msg(fabs(step_rms - 0.01) < 1e-4 * (1 + fabs(w[3 * d])),
+                              "flush %d step %d: the absent row moved %g with momentum %g",
+                              flush, step, step_rms, m_max);
+            else {
+                ck_assert_msg(step_rms == 0, "flush %d step %d: moved %g with zero momentum",
+                              flush, step, step_rms);
+                if (stopped_at < 0)
+                    stopped_at = step;
+            }
+        }
+        if (getenv("MN_TEST_VERBOSE"))
+            printf("  flush %d: absent row's momentum 0 from step %lld; last |m| %g\n", flush,
+                   (long long)stopped_at, (double)fabsf(m[3 * d]));
+        if (flush)
+            ck_assert_msg(stopped_at > 1000 && stopped_at < 2000,
+                          "flushed momentum reached 0 at step %lld", (long long)stopped_at);
+        else
+            ck_assert_msg(stopped_at < 0, "the unflushed momentum reached 0 at step %lld",
+                          (long long)stopped_at);
+        mn_solver_destroy(s);
+        mn_network_destroy(net);
+    }
+}
+END_TEST
+
 /* ---- attention statistics ---------------------------------------------------- */
 
 /* Scores known by hand: one head of size 2, x_t·x_s/2 scaled by Softmax's 2. */
@@ -650,6 +775,10 @@ static Suite *suite(void)
     tcase_add_test(f, test_fd_bonds);
     tcase_add_test(f, test_fd_gpt);
     suite_add_tcase(s, f);
+    TCase *e = tcase_create("embed rows");
+    tcase_add_test(e, test_embed_lmo_tiny_rows);
+    tcase_add_test(e, test_embed_absent_token_steps);
+    suite_add_tcase(s, e);
     TCase *g = tcase_create("gpt");
     tcase_set_timeout(g, 300);
     tcase_add_test(g, test_refusals);

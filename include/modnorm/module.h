@@ -5,7 +5,20 @@
  *   Linear(d_out, d_in)  y = x Wᵀ, W is (d_out, d_in), no bias (as in modula);
  *                        norm rms-rms, init orthogonal × √(d_out/d_in)
  *   Embed(vocab, d)      y[b] = column tok[b] of the (d, vocab) matrix W;
- *                        norm l1-rms, init columns of RMS 1
+ *                        norm l1-rms, init columns of RMS 1. Its LMO scales each
+ *                        token's column to RMS 1 on its own, so a token absent
+ *                        from recent batches (zero gradient, momentum β^k times
+ *                        its last) still gets a full step (RMS η·t) in its last
+ *                        direction while its momentum row is nonzero, subnormal
+ *                        included; an exactly zero row gets none. The norm is
+ *                        taken in double, so the step is never NaN or Inf. In
+ *                        float32 a decaying row sticks at a few units of 2^-149
+ *                        (β·k·2^-149 rounds back to k·2^-149 once (1−β)·k < 1/2)
+ *                        and moves for ever, unless subnormals are flushed
+ *                        (mn_flush_denormals, as modnorm train runs): then it
+ *                        is 0 once it leaves the normal range (1651 steps from
+ *                        |m| ≈ 0.1 at β = 0.95) and the row stops
+ *                        (tests/test_attention.c)
  * Bonds have no weights (mass 0) and a documented sensitivity ν:
  *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289041: ν = 1),
  *   Abs (1), Mul(a) (|a|), Add (1, sums its n inputs), Flatten (1), Mean (1, over
