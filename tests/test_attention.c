@@ -757,6 +757,119 @@ START_TEST(test_gpt_sp)
 }
 END_TEST
 
+/* ---- against PyTorch ---------------------------------------------------------------- */
+
+static mn_mat read_torch(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/torch_gpt_%s.npy", MN_TEST_DATA, name);
+    mn_mat m;
+    ck_assert_ok(mn_npy_read(path, &m));
+    return m;
+}
+
+/* Atom by atom, max |got − torch| ≤ rtol · max |torch| of that atom, where
+ * `flat` holds every atom's (d_out, d_in) matrix row-major in atom order. */
+static void expect_atoms(mn_network *net, float *buf, const char *stage, double rtol)
+{
+    mn_mat want = read_torch(stage);
+    int64_t at = 0, n = want.rows * want.cols;
+    double worst = 0;
+    for (int a = 0; a < mn_network_atom_count(net); a++) {
+        mn_mat got = mn_network_atom_view(net, a, buf);
+        double scale = 0, diff = 0;
+        ck_assert_int_le(at + got.rows * got.cols, n);
+        for (int64_t i = 0; i < got.rows; i++)
+            for (int64_t j = 0; j < got.cols; j++) {
+                double w = mn_mat_get(&want, 0, at + i * got.cols + j);
+                scale = fmax(scale, fabs(w));
+                diff = fmax(diff, fabs(mn_mat_get(&got, i, j) - w));
+            }
+        at += got.rows * got.cols;
+        worst = fmax(worst, diff / scale);
+        ck_assert_msg(diff <= rtol * scale, "%s, atom %d (%s): max |modnorm − torch| %.3g > %g × %.4g",
+                      stage, a, mn_module_kind(mn_network_atom(net, a)), diff, rtol, scale);
+    }
+    ck_assert_int_eq(at, n);
+    if (getenv("MN_TEST_VERBOSE"))
+        printf("  torch %-6s worst max diff / max |torch| over atoms: %.3g\n", stage, worst);
+    mn_mat_free(&want);
+}
+
+/* The GPT of examples/gpt.mn against scripts/make_torch_gpt_fixture.py's float64
+ * model (written out in torch, not from modnorm's modules), from the same float32
+ * weights and tokens: the loss, every gradient, and one modular Muon step (exact
+ * svd polar factor, momentum 0, targets from the tree). float32 against float64:
+ * each comparison allows RTOL of the atom's largest reference magnitude. */
+#define TORCH_RTOL 5e-6
+START_TEST(test_torch_gpt)
+{
+    mn_mat hp = read_torch("hparams");
+    ck_assert_int_eq(hp.rows * hp.cols, 6);
+    double eta = mn_mat_get(&hp, 0, 0);
+    int width = (int)mn_mat_get(&hp, 0, 1), blocks = (int)mn_mat_get(&hp, 0, 2);
+    int heads = (int)mn_mat_get(&hp, 0, 3), context = (int)mn_mat_get(&hp, 0, 4);
+    int vocab = (int)mn_mat_get(&hp, 0, 5);
+    mn_mat_free(&hp);
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, gpt(width, blocks, heads, context, vocab, false),
+                                   MN_PARAM_MODULAR, 1));
+    mn_network_set_threads(net, 1);
+    /* torch's initial weights, atom by atom */
+    mn_mat w0 = read_torch("w0");
+    ck_assert_int_eq(w0.rows * w0.cols, mn_network_param_count(net));
+    int64_t at = 0;
+    for (int a = 0; a < mn_network_atom_count(net); a++) {
+        mn_mat dst = mn_network_atom_view(net, a, mn_network_weights(net));
+        for (int64_t i = 0; i < dst.rows; i++)
+            for (int64_t j = 0; j < dst.cols; j++)
+                mn_mat_set(&dst, i, j, mn_mat_get(&w0, 0, at + i * dst.cols + j));
+        at += dst.rows * dst.cols;
+    }
+    mn_mat_free(&w0);
+    mn_mat tk = read_torch("tokens"), lb = read_torch("labels");
+    ck_assert_int_eq(tk.cols, context);
+    mn_tensor *x = tensor(2, (int64_t[]){tk.rows, tk.cols});
+    int64_t n = tk.rows * tk.cols;
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    ck_assert_ptr_nonnull(labels);
+    ck_assert_int_eq(lb.rows * lb.cols, n);
+    for (int64_t i = 0; i < n; i++) {
+        x->data[i] = (float)mn_mat_get(&tk, i / tk.cols, i % tk.cols);
+        labels[i] = (int32_t)mn_mat_get(&lb, 0, i);
+    }
+    mn_mat_free(&tk);
+    mn_mat_free(&lb);
+
+    mn_tensor *dy = NULL;
+    double loss = gpt_loss(net, x, labels, &dy);
+    mn_network_zero_grad(net);
+    ck_assert_ok(mn_network_backward(net, dy));
+    mn_mat lw = read_torch("loss");
+    double ref = mn_mat_get(&lw, 0, 0);
+    mn_mat_free(&lw);
+    ck_assert_msg(fabs(loss - ref) <= TORCH_RTOL * fabs(ref), "loss %.9g, torch %.9g", loss, ref);
+    expect_atoms(net, mn_network_grads(net), "grad", TORCH_RTOL);
+
+    mn_solver_config cfg;
+    ck_assert_ok(mn_solver_preset(&cfg, "muon", MN_PARAM_MODULAR));
+    cfg.lr = eta;
+    cfg.momentum = 0;
+    cfg.schedule = MN_SCHEDULE_CONSTANT;
+    cfg.polar.threads = 1;
+    ck_assert_ok(mn_polar_lookup("svd", &cfg.polar.method));
+    mn_solver *s;
+    ck_assert_ok(mn_solver_create(&s, net, &cfg));
+    ck_assert_ok(mn_solver_step(s, net));
+    expect_atoms(net, mn_network_weights(net), "muon", TORCH_RTOL);
+    mn_solver_destroy(s);
+    mn_tensor_destroy(dy);
+    mn_tensor_destroy(x);
+    free(labels);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* ---- attention statistics ---------------------------------------------------- */
 
 /* Scores known by hand: one head of size 2, x_t·x_s/2 scaled by Softmax's 2. */
@@ -838,6 +951,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_gpt_trains);
     tcase_add_test(g, test_gpt_targets);
     tcase_add_test(g, test_gpt_sp);
+    tcase_add_test(g, test_torch_gpt);
     tcase_add_test(g, test_attention_stats_by_hand);
     tcase_add_test(g, test_attention_stats_gpt);
     suite_add_tcase(s, g);
