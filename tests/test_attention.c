@@ -591,6 +591,23 @@ static double col_rms(const mn_mat *M, int64_t j)
     return sqrt(s / (double)M->rows);
 }
 
+/* Turn flushing of subnormals on, and whether it took: valgrind's CPU, for
+ * one, ignores FTZ/DAZ (the flushed half of the tests below is then skipped). */
+static bool flush_on(void)
+{
+    if (mn_flush_denormals(true) != MN_OK)
+        return false;
+    volatile float tiny = 0x1p-140f;
+    volatile float r = tiny * 1.0f; /* DAZ reads tiny as 0 */
+    if (r != 0) {
+        mn_flush_denormals(false);
+        if (getenv("MN_TEST_VERBOSE"))
+            printf("  subnormals are not flushed here: the flushed case is skipped\n");
+        return false;
+    }
+    return true;
+}
+
 /* The l1-rms LMO (Embed's map) column by column: a zero column gives 0, any
  * other, however small (subnormal entries included), a column of RMS 1;
  * never NaN or Inf. With subnormals flushed (the modnorm command's training
@@ -611,7 +628,7 @@ START_TEST(test_embed_lmo_tiny_rows)
     }
     mn_mat G = mn_mat_view(MN_F32, g, d, V), O = mn_mat_view(MN_F32, o, d, V);
     for (int flush = 0; flush <= 1; flush++) {
-        if (flush && mn_flush_denormals(true) != MN_OK)
+        if (flush && !flush_on())
             break; /* not on this CPU */
         ck_assert_ok(mn_dualize(norm, NULL, &O, &G));
         mn_flush_denormals(false);
@@ -644,7 +661,7 @@ START_TEST(test_embed_absent_token_steps)
 {
     const int64_t V = 4, d = 8;
     for (int flush = 0; flush <= 1; flush++) {
-        if (flush && mn_flush_denormals(true) != MN_OK)
+        if (flush && !flush_on())
             break;
         mn_flush_denormals(false);
         mn_module *e;
