@@ -327,6 +327,7 @@ START_TEST(test_fd_bonds)
         int64_t d;
     } cases[] = {
         {"SplitHeads/MergeHeads", "SplitHeads(2) -> MergeHeads -> Linear(3, 6)", 6},
+        {"Softmax(2) alone", "Linear(5, 6) -> Softmax(2)", 6},
         {"RoPE", "SplitHeads(2) -> RoPE(4, 5) -> MergeHeads", 8},
         {"Scores", "(SplitHeads(3), Linear(6, 6) -> SplitHeads(3)) -> Scores", 6},
         {"Scores(0.7)", "(SplitHeads(3), Linear(6, 6) -> SplitHeads(3)) -> Scores(0.7)", 6},
