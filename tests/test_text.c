@@ -537,7 +537,11 @@ START_TEST(test_cli_train_sample_baseline)
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
 
     /* refusals name the argument */
-    snprintf(args, sizeof args, "train --data text:%s --steps 1", at("nothing"));
+    snprintf(args, sizeof args, "train --data text:%s --steps 1", at("text.txt"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2); /* the mlp */
+    ck_assert_ptr_nonnull(strstr(out, "needs a sequence model"));
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --steps 1", at("nothing"),
+             at("bigram.mn"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "--data text:"));
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);

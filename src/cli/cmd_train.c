@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -127,12 +128,17 @@ int mn_cmd_train(mn_cli_args *a)
         return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
     if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
         return MN_EXIT_FAIL;
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    if (is_text && !a->graph && a->model && strcmp(a->model, "mlp") == 0)
+        return mn_cli_usage_error(CMD, "--data %s needs a sequence model (token ids in, "
+                                  "logits per position out): --model gpt or --graph FILE.mn, "
+                                  "not the Fashion-MNIST mlp", a->data);
     int rc = check_atom_norms(a);
     if (rc != MN_EXIT_OK)
         return rc;
     mn_dataset train = {0}, test = {0};
     mn_text text = {0};
-    bool is_text;
     rc = load_data(a, &train, &test, &text, &is_text);
     if (rc != MN_EXIT_OK)
         return rc;
