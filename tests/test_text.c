@@ -530,6 +530,28 @@ START_TEST(test_cli_train_sample_baseline)
     ck_assert_int_eq(tm_run_modnorm(args, again, sizeof again), 0);
     ck_assert_str_eq(out, again); /* the seed decides the draws */
 
+    /* attention: every atom's norm, as the library computes it from the checkpoint */
+    snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s --json", at("run.st"),
+             at("text.txt"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    j = last_json_line(out);
+    json_t *atoms = json_object_get(j, "atoms");
+    ck_assert_int_eq(json_array_size(atoms), 2);
+    mn_checkpoint_model m;
+    ck_assert_int_eq(mn_checkpoint_open_model(at("run.st"), 1, &m), MN_OK);
+    for (int k = 0; k < 2; k++) {
+        json_t *e = json_array_get(atoms, (size_t)k);
+        mn_mat v = mn_network_atom_view(m.net, k, mn_network_weights(m.net));
+        double want;
+        ck_assert_int_eq(mn_norm_value(mn_module_norm(mn_network_atom(m.net, k)), &v, &want),
+                         MN_OK);
+        ck_assert_double_eq(json_real_value(json_object_get(e, "value")), want);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "norm")),
+                         k == 0 ? "l1-rms" : "rms-rms");
+    }
+    mn_checkpoint_model_free(&m);
+    json_decref(j);
+
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt 'the zebra' --tokens 5",
              at("run.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);

@@ -23,6 +23,7 @@ int mn_cmd_bench_step(mn_cli_args *a);
 int mn_cmd_export(mn_cli_args *a);
 int mn_cmd_sample(mn_cli_args *a);
 int mn_cmd_baseline(mn_cli_args *a);
+int mn_cmd_attention(mn_cli_args *a);
 
 /* The MLP --model mlp --width --depth names, on Fashion-MNIST's 784
  * features and 10 classes. */

@@ -177,6 +177,15 @@ static const mn_cli_use sample_uses[] = {
     {.id = MN_OPT_THREADS, .deflt = "1"},
 };
 
+static const mn_cli_use attention_uses[] = {
+    {.id = MN_OPT_CHECKPOINT, .help = "a checkpoint of modnorm train --data text:... "
+                                      "--checkpoint PATH", .required = true},
+    {.id = MN_OPT_DATA, .deflt = "text", .help = "the corpus whose validation windows are run"},
+    {.id = MN_OPT_BATCH, .deflt = "12", .help = "validation windows run"},
+    {.id = MN_OPT_THREADS, .deflt = "1"},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
 static const mn_cli_use baseline_uses[] = {
     {.id = MN_OPT_DATA, .deflt = "text"},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
@@ -310,6 +319,14 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "last T characters (the window slides).",
         .epilog = "Exit status: 0 generated, 1 error, 2 bad usage.",
         .uses = sample_uses, .n_uses = N_USES(sample_uses)},
+    [MN_CMD_ATTENTION] = {
+        .id = MN_CMD_ATTENTION, .name = "attention",
+        .summary = "a trained text model's weight norms and attention statistics",
+        .about = "Reads a checkpoint of a model trained on text and prints every atom's norm\n"
+                 "(in the norm it is measured in: RMS→RMS for Linear) and, for each attention\n"
+                 "layer, the largest attention score and the share of allowed (causal)\n"
+                 "attention weights that are exactly 0, over the first B validation windows.",
+        .uses = attention_uses, .n_uses = N_USES(attention_uses)},
     [MN_CMD_BASELINE] = {
         .id = MN_CMD_BASELINE, .name = "baseline",
         .summary = "the count-based bigram model's loss on a text corpus",
