@@ -13,6 +13,7 @@
 #include "modnorm/module.h"
 #include "modnorm/module_ops.h"
 #include "modnorm/network.h"
+#include "modnorm/attention.h"
 #include "modnorm/graph.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"

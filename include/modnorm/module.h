@@ -5,7 +5,20 @@
  *   Linear(d_out, d_in)  y = x Wᵀ, W is (d_out, d_in), no bias (as in modula);
  *                        norm rms-rms, init orthogonal × √(d_out/d_in)
  *   Embed(vocab, d)      y[b] = column tok[b] of the (d, vocab) matrix W;
- *                        norm l1-rms, init columns of RMS 1
+ *                        norm l1-rms, init columns of RMS 1. Its LMO scales each
+ *                        token's column to RMS 1 on its own, so a token absent
+ *                        from recent batches (zero gradient, momentum β^k times
+ *                        its last) still gets a full step (RMS η·t) in its last
+ *                        direction while its momentum row is nonzero, subnormal
+ *                        included; an exactly zero row gets none. The norm is
+ *                        taken in double, so the step is never NaN or Inf. In
+ *                        float32 a decaying row sticks at a few units of 2^-149
+ *                        (β·k·2^-149 rounds back to k·2^-149 once (1−β)·k < 1/2)
+ *                        and moves for ever, unless subnormals are flushed
+ *                        (mn_flush_denormals, as modnorm train runs): then it
+ *                        is 0 once it leaves the normal range (1651 steps from
+ *                        |m| ≈ 0.1 at β = 0.95) and the row stops
+ *                        (tests/test_attention.c)
  * Bonds have no weights (mass 0) and a documented sensitivity ν:
  *   Identity (1), ReLU (1), GELU (divided by its max slope 1.1289041: ν = 1),
  *   Abs (1), Mul(a) (|a|), Add (1, sums its n inputs), Flatten (1), Mean (1, over
@@ -60,6 +73,34 @@ MN_API mn_status mn_mean(mn_module **out);
 MN_API mn_status mn_mean_subtract(mn_module **out);
 MN_API mn_status mn_rms_divide(mn_module **out);
 MN_API mn_status mn_layer_norm(mn_module **out);
+
+/* Attention bonds (examples/gpt.mn builds modula's attention from them).
+ * Heads are (B, T, h, dh): SplitHeads sees a (B, T, h·dh) projection so,
+ * without a copy; scores are (B, h, T, T), S[b, i, t, s] = how much position
+ * t of head i attends to position s. Sensitivities, with their reasons:
+ *   SplitHeads(h)   (B, T, h·dh) → (B, T, h, dh), a view; ν = 1 (a reshape)
+ *   MergeHeads      (B, T, h, dh) → (B, T, h·dh), a view; ν = 1 (a reshape)
+ *   RoPE(dh, ctx)   rotary position embedding, half-split pairs (x_j, x_{j+dh/2})
+ *                   rotated by t·10000^(−2j/dh) at position t < ctx (cos/sin
+ *                   table built once); ν = 1 exactly (a rotation per position)
+ *   Scores(scale)   (Q, K) → scale·Q Kᵀ per head, scale 1/dh when 0 (the text
+ *                   form `Scores`): for heads of RMS ≤ 1 the scores are then
+ *                   at most 1 whatever dh. ν = 1 is modula's convention, not a
+ *                   proven bound (the map is bilinear)
+ *   CausalMask      scores above the diagonal (s > t) become −∞; ν = 1 by
+ *                   modula's convention (no Lipschitz bound: values go to −∞)
+ *   Softmax(scale)  softmax(scale·x) over the last dimension (−∞ ↦ weight 0);
+ *                   ν = 1 by convention (the row Jacobian's ℓ2 norm is ≤ scale/2)
+ *   ApplyScores     (V, A) → A·V per head, V's shape; ν = 1 by modula's
+ *                   convention (bilinear; for probability rows, an average)
+ * scale must be positive and finite (Scores also takes 0). */
+MN_API mn_status mn_split_heads(mn_module **out, int64_t heads);
+MN_API mn_status mn_merge_heads(mn_module **out);
+MN_API mn_status mn_rope(mn_module **out, int64_t d_head, int64_t context);
+MN_API mn_status mn_scores(mn_module **out, double scale);
+MN_API mn_status mn_causal_mask(mn_module **out);
+MN_API mn_status mn_softmax(mn_module **out, double scale);
+MN_API mn_status mn_apply_scores(mn_module **out);
 
 /* Compounds. `children` lists modules in the order they run (sequential) or
  * their tuple order. */

@@ -1,11 +1,26 @@
-/* The network the options name: --graph FILE (the graph language) or
- * --model mlp (examples/mlp.mn compiled in), with --width, --depth and
- * --set applied as the file's parameters. */
+/* The network the options name: --graph FILE (the graph language), --model
+ * mlp (examples/mlp.mn compiled in) or --model gpt (examples/gpt.mn), with
+ * --width, --depth and --set applied as the file's parameters, and --param sp
+ * as its parameter `sp` when it declares one (gpt: the 1/√d_head scale). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+
+static bool is_gpt(const mn_cli_args *a)
+{
+    return !a->graph && a->model && strcmp(a->model, "gpt") == 0;
+}
+
+/* The built-in mlp keeps its own defaults and sweep descriptions. */
+static bool is_mlp(const mn_cli_args *a) { return !a->graph && !is_gpt(a); }
+
+/* The file the network comes from, for messages. */
+static const char *source_name(const mn_cli_args *a)
+{
+    return a->graph ? a->graph : is_gpt(a) ? "examples/gpt.mn" : "examples/mlp.mn";
+}
 
 /* --width and --depth as parameters: always for the built-in mlp; for a
  * file, when given and the file declares them. */
@@ -26,10 +41,10 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
 {
     *out = NULL;
     mn_graph_file *g;
-    bool builtin = !a->graph;
-    mn_status st = builtin ? mn_graph_parse(&g, mn_graph_mlp_text(), strlen(mn_graph_mlp_text()),
-                                            "examples/mlp.mn")
-                           : mn_graph_load(&g, a->graph);
+    bool builtin = is_mlp(a);
+    const char *text = is_gpt(a) ? mn_graph_gpt_text() : mn_graph_mlp_text();
+    mn_status st = a->graph ? mn_graph_load(&g, a->graph)
+                            : mn_graph_parse(&g, text, strlen(text), source_name(a));
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
     int rc = MN_EXIT_OK;
@@ -37,6 +52,9 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
         rc = set_size(cmd, g, a, builtin, MN_OPT_WIDTH, "width", a->width);
     if (rc == MN_EXIT_OK && mn_cli_use_of(mn_cli_find_command(cmd), MN_OPT_DEPTH))
         rc = set_size(cmd, g, a, builtin, MN_OPT_DEPTH, "depth", a->depth);
+    if (rc == MN_EXIT_OK && a->param == MN_PARAM_SP && mn_graph_has_param(g, "sp") &&
+        mn_graph_set(g, "sp", 1) != MN_OK)
+        rc = mn_cli_fail(cmd, MN_ERR_ARG);
     for (int i = 0; rc == MN_EXIT_OK && i < a->sets.n; i++)
         if (mn_graph_set_text(g, a->sets.v[i]) != MN_OK)
             rc = mn_cli_usage_error(cmd, "--set %s: %s", a->sets.v[i], mn_last_error());
@@ -63,7 +81,7 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                       const char *param, char *buf, size_t cap)
 {
-    if (!a->graph) { /* the built-in mlp: what sweep.cfg always held */
+    if (is_mlp(a)) { /* the built-in mlp: what sweep.cfg always held */
         mn_mlp_spec spec = mn_cli_mlp(a);
         char desc[192];
         if (mn_mlp_describe(&spec, param, desc, sizeof desc) != MN_OK)
@@ -72,9 +90,12 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
         return MN_EXIT_OK;
     }
     if (!mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
-    size_t used = (size_t)snprintf(buf, cap, "data=%s\ngraph=%s\n",
-                                   a->data ? a->data : "fashion-mnist", a->graph);
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
+                                  param);
+    size_t used = a->graph ? (size_t)snprintf(buf, cap, "data=%s\ngraph=%s\n",
+                                              a->data ? a->data : "fashion-mnist", a->graph)
+                           : (size_t)snprintf(buf, cap, "data=%s\nmodel=%s\n",
+                                              a->data ? a->data : "fashion-mnist", a->model);
     for (int i = 0; used < cap && i < mn_graph_param_count(g); i++) {
         const char *name = mn_graph_param_name(g, i);
         double v;
@@ -92,14 +113,15 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                               const char *param, const int64_t *values, int n)
 {
-    if (a->graph && !mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
+    if (!is_mlp(a) && !mn_graph_has_param(g, param))
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
+                                  param);
     mn_mlp_spec spec = mn_cli_mlp(a);
     for (int i = 0; i < n; i++) {
         mn_module *m = NULL;
         /* the built-in mlp keeps mn_mlp_factory's ranges and messages (a width sweep
          * needs a hidden layer) */
-        mn_status st = a->graph ? mn_graph_factory((void *)g, param, values[i], &m)
+        mn_status st = !is_mlp(a) ? mn_graph_factory((void *)g, param, values[i], &m)
                                 : mn_mlp_factory(&spec, param, values[i], &m);
         mn_module_destroy(m);
         if (st != MN_OK)

@@ -1,0 +1,287 @@
+/* The attention kernels (attention.h): per-(sequence, head) BLIS products on
+ * strided views of the heads tensors, softmax over rows, rotary embeddings;
+ * each beside its naive reference. */
+#include <math.h>
+#include <stdbool.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "modules/attention.h"
+
+/* Below this many multiply-adds in all, the pairs run one after another:
+ * a fork costs more than it saves. */
+#define PAIR_PARALLEL_WORK (1 << 20)
+
+/* Head i of sequence b of a (B, T, h, dh) tensor: T x dh, row stride h·dh. */
+static mn_mat head(const float *x, mn_attn_dims d, int64_t b, int64_t i)
+{
+    return (mn_mat){.dtype = MN_F32, .rows = d.T, .cols = d.dh, .rs = d.h * d.dh, .cs = 1,
+                    .data = (void *)(x + (b * d.T * d.h + i) * d.dh)};
+}
+
+/* Block (b, i) of a (B, h, T, T) scores tensor. */
+static mn_mat block(const float *s, mn_attn_dims d, int64_t b, int64_t i)
+{
+    return mn_mat_view(MN_F32, (void *)(s + (b * d.h + i) * d.T * d.T), d.T, d.T);
+}
+
+static int pair_threads(int threads, mn_attn_dims d)
+{
+    double work = (double)d.B * (double)d.h * (double)d.T * (double)d.T * (double)d.dh;
+    int n = work < PAIR_PARALLEL_WORK ? 1 : mn_threads_resolve(threads);
+    return n < 1 ? 1 : n;
+}
+
+/* The products of one kernel, for pair p = b·h + i: C = alpha·A·B. */
+typedef enum { SCORES, SCORES_DQ, SCORES_DK, APPLY, APPLY_DA, APPLY_DV } product;
+
+static mn_status pair_product(product k, float *out, const float *x, const float *y,
+                              mn_attn_dims d, double alpha, int64_t p)
+{
+    int64_t b = p / d.h, i = p % d.h;
+    mn_mat A, Bm, C;
+    switch (k) {
+    case SCORES: /* S = α·Q Kᵀ: x = Q, y = K */
+        A = head(x, d, b, i);
+        Bm = mn_mat_transpose(head(y, d, b, i));
+        C = block(out, d, b, i);
+        break;
+    case SCORES_DQ: /* dQ = α·dS K: x = dS, y = K */
+        A = block(x, d, b, i);
+        Bm = head(y, d, b, i);
+        C = head(out, d, b, i);
+        break;
+    case SCORES_DK: /* dK = α·dSᵀ Q: x = dS, y = Q */
+        A = mn_mat_transpose(block(x, d, b, i));
+        Bm = head(y, d, b, i);
+        C = head(out, d, b, i);
+        break;
+    case APPLY: /* O = A V: x = A, y = V */
+        A = block(x, d, b, i);
+        Bm = head(y, d, b, i);
+        C = head(out, d, b, i);
+        break;
+    case APPLY_DA: /* dA = dO Vᵀ: x = dO, y = V */
+        A = head(x, d, b, i);
+        Bm = mn_mat_transpose(head(y, d, b, i));
+        C = block(out, d, b, i);
+        break;
+    default: /* APPLY_DV: dV = Aᵀ dO: x = A, y = dO */
+        A = mn_mat_transpose(block(x, d, b, i));
+        Bm = head(y, d, b, i);
+        C = head(out, d, b, i);
+        break;
+    }
+    return mn_blas_gemm(alpha, &A, &Bm, 0.0, &C, 1);
+}
+
+/* Every pair's product, shared among threads. */
+static mn_status run_pairs(product k, float *out, const float *x, const float *y,
+                           mn_attn_dims d, double alpha, int threads)
+{
+    int64_t pairs = d.B * d.h;
+    int nt = pair_threads(threads, d);
+    int bad = 0;
+    if (nt == 1) {
+        for (int64_t p = 0; p < pairs; p++)
+            MN_TRY(pair_product(k, out, x, y, d, alpha, p));
+        return MN_OK;
+    }
+    MN_PARALLEL_FOR_TASKS(nt)
+    for (int64_t p = 0; p < pairs; p++)
+        if (pair_product(k, out, x, y, d, alpha, p) != MN_OK) {
+            MN_CRITICAL
+            bad = 1;
+        }
+    return bad ? mn_fail(MN_ERR_SHAPE, "attention: a per-head product failed") : MN_OK;
+}
+
+mn_status mn_attn_scores(float *S, const float *Q, const float *K, mn_attn_dims d, double scale,
+                         int threads)
+{
+    return run_pairs(SCORES, S, Q, K, d, scale, threads);
+}
+
+mn_status mn_attn_scores_backward(float *dQ, float *dK, const float *dS, const float *Q,
+                                  const float *K, mn_attn_dims d, double scale, int threads)
+{
+    if (dQ)
+        MN_TRY(run_pairs(SCORES_DQ, dQ, dS, K, d, scale, threads));
+    if (dK)
+        MN_TRY(run_pairs(SCORES_DK, dK, dS, Q, d, scale, threads));
+    return MN_OK;
+}
+
+mn_status mn_attn_apply(float *O, const float *A, const float *V, mn_attn_dims d, int threads)
+{
+    return run_pairs(APPLY, O, A, V, d, 1.0, threads);
+}
+
+mn_status mn_attn_apply_backward(float *dA, float *dV, const float *dO, const float *A,
+                                 const float *V, mn_attn_dims d, int threads)
+{
+    if (dA)
+        MN_TRY(run_pairs(APPLY_DA, dA, dO, V, d, 1.0, threads));
+    if (dV)
+        MN_TRY(run_pairs(APPLY_DV, dV, A, dO, d, 1.0, threads));
+    return MN_OK;
+}
+
+/* ---- naive references: element by element, in double -------------------- */
+
+/* Offsets of x[b, t, i, k] (heads) and s[b, i, t, u] (scores). */
+static int64_t hx(mn_attn_dims d, int64_t b, int64_t t, int64_t i, int64_t k)
+{
+    return ((b * d.T + t) * d.h + i) * d.dh + k;
+}
+
+static int64_t sx(mn_attn_dims d, int64_t b, int64_t i, int64_t t, int64_t u)
+{
+    return ((b * d.h + i) * d.T + t) * d.T + u;
+}
+
+void mn_attn_scores_ref(float *S, const float *Q, const float *K, mn_attn_dims d, double scale)
+{
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t i = 0; i < d.h; i++)
+            for (int64_t t = 0; t < d.T; t++)
+                for (int64_t u = 0; u < d.T; u++) {
+                    double s = 0;
+                    for (int64_t k = 0; k < d.dh; k++)
+                        s += (double)Q[hx(d, b, t, i, k)] * K[hx(d, b, u, i, k)];
+                    S[sx(d, b, i, t, u)] = (float)(scale * s);
+                }
+}
+
+void mn_attn_scores_backward_ref(float *dQ, float *dK, const float *dS, const float *Q,
+                                 const float *K, mn_attn_dims d, double scale)
+{
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t i = 0; i < d.h; i++)
+            for (int64_t t = 0; t < d.T; t++)
+                for (int64_t k = 0; k < d.dh; k++) {
+                    double gq = 0, gk = 0;
+                    for (int64_t u = 0; u < d.T; u++) {
+                        gq += (double)dS[sx(d, b, i, t, u)] * K[hx(d, b, u, i, k)];
+                        gk += (double)dS[sx(d, b, i, u, t)] * Q[hx(d, b, u, i, k)];
+                    }
+                    if (dQ)
+                        dQ[hx(d, b, t, i, k)] = (float)(scale * gq);
+                    if (dK)
+                        dK[hx(d, b, t, i, k)] = (float)(scale * gk);
+                }
+}
+
+void mn_attn_apply_ref(float *O, const float *A, const float *V, mn_attn_dims d)
+{
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t i = 0; i < d.h; i++)
+            for (int64_t t = 0; t < d.T; t++)
+                for (int64_t k = 0; k < d.dh; k++) {
+                    double s = 0;
+                    for (int64_t u = 0; u < d.T; u++)
+                        s += (double)A[sx(d, b, i, t, u)] * V[hx(d, b, u, i, k)];
+                    O[hx(d, b, t, i, k)] = (float)s;
+                }
+}
+
+void mn_attn_apply_backward_ref(float *dA, float *dV, const float *dO, const float *A,
+                                const float *V, mn_attn_dims d)
+{
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t i = 0; i < d.h; i++) {
+            for (int64_t t = 0; t < d.T && dA; t++)
+                for (int64_t u = 0; u < d.T; u++) {
+                    double s = 0;
+                    for (int64_t k = 0; k < d.dh; k++)
+                        s += (double)dO[hx(d, b, t, i, k)] * V[hx(d, b, u, i, k)];
+                    dA[sx(d, b, i, t, u)] = (float)s;
+                }
+            for (int64_t u = 0; u < d.T && dV; u++)
+                for (int64_t k = 0; k < d.dh; k++) {
+                    double s = 0;
+                    for (int64_t t = 0; t < d.T; t++)
+                        s += (double)A[sx(d, b, i, t, u)] * dO[hx(d, b, t, i, k)];
+                    dV[hx(d, b, u, i, k)] = (float)s;
+                }
+        }
+}
+
+/* ---- softmax over rows ---------------------------------------------------- */
+
+void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double scale,
+                     int threads)
+{
+    const float a = (float)scale;
+    int nt = mn_elementwise_threads(threads, rows * n);
+    MN_PARALLEL_FOR_BLOCKS(nt)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < n; j++)
+            m = xr[j] > m ? xr[j] : m;
+        float sum = 0;
+        for (int64_t j = 0; j < n; j++) {
+            /* a masked entry (−∞) gives exp(−∞) = 0 exactly */
+            yr[j] = expf(a * (xr[j] - m));
+            sum += yr[j];
+        }
+        float inv = 1 / sum;
+        for (int64_t j = 0; j < n; j++)
+            yr[j] *= inv;
+    }
+}
+
+void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_t rows, int64_t n,
+                              double scale, int threads)
+{
+    const float a = (float)scale;
+    int nt = mn_elementwise_threads(threads, rows * n);
+    MN_PARALLEL_FOR_BLOCKS(nt)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *yr = y + r * n, *gr = dy + r * n;
+        float *dr = dx + r * n;
+        float s = 0;
+        for (int64_t j = 0; j < n; j++)
+            s += yr[j] * gr[j];
+        for (int64_t j = 0; j < n; j++)
+            dr[j] = a * yr[j] * (gr[j] - s);
+    }
+}
+
+/* ---- rotary position embedding -------------------------------------------- */
+
+void mn_rope_table(float *table, int64_t T_max, int64_t dh, double base)
+{
+    int64_t half = dh / 2;
+    for (int64_t t = 0; t < T_max; t++)
+        for (int64_t j = 0; j < half; j++) {
+            double theta = (double)t * pow(base, -2.0 * (double)j / (double)dh);
+            table[t * half + j] = (float)cos(theta);
+            table[T_max * half + t * half + j] = (float)sin(theta);
+        }
+}
+
+void mn_rope_apply(float *y, const float *x, const float *table, int64_t T_max, mn_attn_dims d,
+                   bool inverse)
+{
+    int64_t half = d.dh / 2;
+    const float *cs = table, *sn = table + T_max * half;
+    const float sign = inverse ? -1.0f : 1.0f;
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t t = 0; t < d.T; t++) {
+            const float *c = cs + t * half, *s = sn + t * half;
+            for (int64_t i = 0; i < d.h; i++) {
+                int64_t o = hx(d, b, t, i, 0);
+                const float *x1 = x + o, *x2 = x + o + half;
+                float *y1 = y + o, *y2 = y + o + half;
+                for (int64_t j = 0; j < half; j++) {
+                    float a = x1[j], bb = x2[j], sj = sign * s[j];
+                    y1[j] = a * c[j] - bb * sj;
+                    y2[j] = a * sj + bb * c[j];
+                }
+            }
+        }
+}
