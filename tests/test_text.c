@@ -576,6 +576,60 @@ START_TEST(test_cli_train_sample_baseline)
 }
 END_TEST
 
+/* The built-in GPT on text: train, sample (windows shorter than the context
+ * through RoPE, then sliding), and the attention statistics of `attention`
+ * equal to the library's on the same validation windows. */
+START_TEST(test_cli_gpt_attention)
+{
+    static char out[1 << 16];
+    static char args[2048];
+    char corpus[4096] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(corpus, "the cat sat on the mat. the dog sat on the log. ");
+    write_text(at("text.txt"), corpus);
+    snprintf(args, sizeof args, "train --model gpt --data text:%s --width 16 --depth 2 --set "
+             "heads=2 --context 8 --batch 4 --steps 30 --threads 1 --json --checkpoint %s",
+             at("text.txt"), at("gpt.st"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "sample --checkpoint %s --prompt t --tokens 20 --temperature 0",
+             at("gpt.st"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    ck_assert_int_eq(strlen(out), 1 + 20 + 1);
+    snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s --batch 3 --json",
+             at("gpt.st"), at("text.txt"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    json_t *j = last_json_line(out);
+    json_t *layers = json_object_get(j, "layers");
+    ck_assert_int_eq(json_array_size(layers), 2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "atoms")), 1 + 2 * 6 + 1);
+
+    mn_checkpoint_model m;
+    ck_assert_int_eq(mn_checkpoint_open_model(at("gpt.st"), 1, &m), MN_OK);
+    ck_assert_int_eq(m.dim, 8);
+    mn_text t;
+    ck_assert_int_eq(mn_text_load(at("text.txt"), &t), MN_OK);
+    mn_dataset valid;
+    ck_assert_int_eq(mn_text_windows(&t, MN_TEXT_VALID, 8, &valid), MN_OK);
+    mn_tensor *x;
+    ck_assert_int_eq(mn_tensor_wrap(&x, valid.x, 2, (int64_t[]){3, 8}), MN_OK);
+    mn_attention_stats st[4];
+    int n;
+    ck_assert_int_eq(mn_network_attention_stats(m.net, x, st, 4, &n), MN_OK);
+    ck_assert_int_eq(n, 2);
+    for (int i = 0; i < 2; i++) {
+        json_t *e = json_array_get(layers, (size_t)i);
+        ck_assert_double_eq(json_real_value(json_object_get(e, "max_score")), st[i].max_score);
+        ck_assert_double_eq(json_real_value(json_object_get(e, "zero_share")), st[i].zero_share);
+        ck_assert_int_eq(json_integer_value(json_object_get(e, "allowed")), 3 * 2 * 36);
+    }
+    mn_tensor_destroy(x);
+    mn_dataset_free(&valid);
+    mn_text_free(&t);
+    mn_checkpoint_model_free(&m);
+    json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
@@ -594,6 +648,7 @@ int main(void)
     tcase_add_test(tc, test_generate);
     tcase_add_test(tc, test_checkpoint_model);
     tcase_add_test(tc, test_cli_train_sample_baseline);
+    tcase_add_test(tc, test_cli_gpt_attention);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }
