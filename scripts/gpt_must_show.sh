@@ -7,8 +7,8 @@
 #   scripts/gpt_must_show.sh [RUN...]      RUN: muon, adam-LR (e.g. adam-0.002), bigram,
 #                                          sample-NAME, attention-NAME; default: all
 #
-# Writes results/gpt/NAME.jsonl (train --json), NAME.time (wall seconds and
-# the load average before the run: the machine is shared), NAME.st
+# Writes results/gpt/NAME.jsonl (train --json), NAME.time (wall and CPU
+# seconds, the load average before and after: the machine is shared), NAME.st
 # (checkpoints; not committed), bigram.json, sample-NAME.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +22,13 @@ COMMON=(--model gpt --data text --width 128 --depth 4 --set heads=4 --context 64
 train() {
   local name=$1; shift
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
-  local t0; t0=$(date +%s.%N)
-  "$M" train "${COMMON[@]}" "$@" --checkpoint "$OUT/$name.st" > "$OUT/$name.jsonl"
-  local t1; t1=$(date +%s.%N)
-  printf 'wall_seconds %.1f\nload_before %s\nload_after %s\nthreads %s\nargs %s\n' \
-    "$(echo "$t1 - $t0" | bc)" "$load" "$(cut -d' ' -f1-3 /proc/loadavg)" "$THREADS" "$*" \
-    > "$OUT/$name.time"
+  /usr/bin/time -f '%e %U %S' -o "$OUT/$name.cpu" \
+    "$M" train "${COMMON[@]}" "$@" --checkpoint "$OUT/$name.st" > "$OUT/$name.jsonl"
+  read -r wall user sys < "$OUT/$name.cpu"
+  rm -f "$OUT/$name.cpu"
+  printf 'wall_seconds %s\ncpu_seconds %s\nload_before %s\nload_after %s\nthreads %s\nargs %s\n' \
+    "$wall" "$(echo "$user + $sys" | bc)" "$load" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$THREADS" "$*" > "$OUT/$name.time"
   tail -1 "$OUT/$name.jsonl"
 }
 
