@@ -705,6 +705,58 @@ START_TEST(test_embed_absent_token_steps)
 }
 END_TEST
 
+/* ---- the standard parametrization (the AdamW control) --------------------------- */
+
+/* The number in the first "-> Scores(" of a graph text (NAN without one). */
+static double scores_scale_in(const char *text)
+{
+    const char *p = strstr(text, "-> Scores(");
+    return p ? strtod(p + 10, NULL) : NAN;
+}
+
+/* --param sp builds Scores(1/√d_head) (the modular default is Scores: 1/d_head),
+ * and an SP network starts from PyTorch's defaults: Linear U(±1/√d_in),
+ * Embed N(0, 1). */
+START_TEST(test_gpt_sp)
+{
+    char out[1 << 16];
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --format graph", out,
+                                    sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "-> Scores -> CausalMask"));
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --param sp --format graph", out,
+                                    sizeof out), 0);
+    ck_assert_msg(fabs(scores_scale_in(out) - 1 / sqrt(32.0)) < 1e-15, "%s", out);
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --width 64 --heads 2", out,
+                                    sizeof out), 2); /* heads is a --set parameter */
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --set heads=8 --width 64 "
+                                    "--param sp --format graph", out, sizeof out), 0);
+    ck_assert_msg(fabs(scores_scale_in(out) - 1 / sqrt(8.0)) < 1e-15, "%s", out);
+
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, gpt(64, 1, 2, 8, 50, true), MN_PARAM_SP, 2));
+    for (int a = 0; a < mn_network_atom_count(net); a++) {
+        const mn_module *m = mn_network_atom(net, a);
+        int64_t r, c;
+        ck_assert_ok(mn_module_weight_shape(m, &r, &c));
+        mn_mat W = mn_network_atom_view(net, a, mn_network_weights(net));
+        double mx = 0, ss = 0;
+        for (int64_t i = 0; i < r; i++)
+            for (int64_t j = 0; j < c; j++) {
+                mx = fmax(mx, fabs(mn_mat_get(&W, i, j)));
+                ss += mn_mat_get(&W, i, j) * mn_mat_get(&W, i, j);
+            }
+        double sd = sqrt(ss / (double)(r * c));
+        if (strcmp(mn_module_kind(m), "Embed") == 0)
+            ck_assert_msg(fabs(sd - 1) < 0.05, "Embed SP std %g", sd);
+        else /* uniform on ±1/√d_in: std 1/√(3·d_in), max just under the bound */
+            ck_assert_msg(mx <= 1 / sqrt((double)c) && mx > 0.95 / sqrt((double)c) &&
+                          fabs(sd * sqrt(3.0 * (double)c) - 1) < 0.05,
+                          "atom %d: max %g std %g for d_in %lld", a, mx, sd, (long long)c);
+    }
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* ---- attention statistics ---------------------------------------------------- */
 
 /* Scores known by hand: one head of size 2, x_t·x_s/2 scaled by Softmax's 2. */
@@ -785,6 +837,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_gpt_causal);
     tcase_add_test(g, test_gpt_trains);
     tcase_add_test(g, test_gpt_targets);
+    tcase_add_test(g, test_gpt_sp);
     tcase_add_test(g, test_attention_stats_by_hand);
     tcase_add_test(g, test_attention_stats_gpt);
     suite_add_tcase(s, g);

@@ -46,6 +46,9 @@ static const mn_cli_use inspect_uses[] = {
     {.id = MN_OPT_WIDTH, .deflt = "512"},
     {.id = MN_OPT_DEPTH, .deflt = "3"},
     {.id = MN_OPT_ATOM_NORM},
+    {.id = MN_OPT_PARAM, .deflt = "modular", .help = "sp: the model a graph with `param sp` "
+                                                     "builds for the standard parametrization "
+                                                     "(gpt: 1/sqrt(d_head) scores)"},
     {.id = MN_OPT_FORMAT, .deflt = "text"},
     {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only "
                                 "(--format json)"},
