@@ -18,6 +18,7 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
+#include "modnorm/text.h"
 #include "modnorm/train.h"
 #include "modnorm/checkpoint.h"
 #include "modnorm/study.h"

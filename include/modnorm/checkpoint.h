@@ -35,7 +35,10 @@
  *   graph           the graph-language text of the model, when the caller
  *                   has one (mn_train_run.graph), else ""
  *   data            a JSON object: n, dim, classes of the training set, and its
- *                   fingerprint (CRC-32 of the labels and 4096 evenly spaced features)
+ *                   fingerprint (CRC-32 of the labels and 4096 evenly spaced features);
+ *                   for a sequence dataset also labels_per_row (text: dim = labels_per_row
+ *                   = the context), and for text the vocabulary, "vocab": [byte, ...]
+ *                   ascending (id i is byte vocab[i]; mn_checkpoint_open_model reads it)
  *   step            the steps taken, in decimal
  *   crc32           zlib's CRC-32 of the data section (written by the safetensors writer)
  *
@@ -51,6 +54,7 @@
 
 #include "modnorm/export.h"
 #include "modnorm/safetensors.h"
+#include "modnorm/text.h"
 #include "modnorm/train.h"
 
 #ifdef __cplusplus
@@ -70,6 +74,7 @@ typedef struct mn_train_run {
     int64_t step;          /* steps taken (the solver's count) */
     double *losses;        /* total_steps entries; [0, step) are the steps' losses */
     const char *graph;     /* the model's graph text (NULL: none) */
+    const mn_vocab *vocab; /* text's vocabulary, saved in the data metadata (NULL: none) */
 } mn_train_run;
 
 /* Write `run` to `path` atomically (mn_safetensors_write): a process killed
@@ -84,6 +89,24 @@ MN_API mn_status mn_checkpoint_restore(const mn_safetensors *f, mn_train_run *ru
 /* mn_safetensors_read, then mn_checkpoint_restore. */
 MN_API mn_status mn_checkpoint_load(const char *path, mn_train_run *run);
 
+/* A trained model read back from a checkpoint, for inference (sampling). */
+typedef struct mn_checkpoint_model {
+    mn_network *net;   /* built from the graph metadata, weights from model.P.weight (owned) */
+    int64_t dim;       /* the training data's features a row (text: the context) */
+    bool has_vocab;    /* the data metadata has a vocabulary ... */
+    mn_vocab vocab;    /* ... this one */
+} mn_checkpoint_model;
+
+/* Read the checkpoint at `path` and build its network: the graph metadata
+ * (which `modnorm train --checkpoint` writes) parsed and built under the
+ * settings' param, `threads` BLIS threads (<= 0: BLIS's choice), every
+ * atom's weights copied from its model.P.weight tensor (dtype and shape
+ * checked). MN_ERR_FORMAT with one line when the file is not a checkpoint,
+ * has no graph, or a tensor is missing or does not fit. Free with
+ * mn_checkpoint_model_free. */
+MN_API mn_status mn_checkpoint_open_model(const char *path, int threads, mn_checkpoint_model *out);
+MN_API void mn_checkpoint_model_free(mn_checkpoint_model *m);
+
 /* Where `mn_train_checkpointed` saves and what it resumes from. */
 typedef struct mn_checkpoint_opts {
     const char *path;   /* save here (NULL: no saving) */
@@ -91,6 +114,7 @@ typedef struct mn_checkpoint_opts {
                            after the last step of a run that did not diverge */
     const char *resume; /* resume from this checkpoint (NULL: start fresh) */
     const char *graph;  /* the model's graph text for the metadata (NULL: none) */
+    const mn_vocab *vocab; /* text's vocabulary for the metadata (NULL: none) */
 } mn_checkpoint_opts;
 
 /* mn_train with checkpoints: build the run (mn_train_build, shuffled batches

@@ -4,7 +4,10 @@
  * (/usr/share/datasets/fashion-mnist/{train,t10k}-*-ubyte.gz, IDX format, read with zlib):
  * 60k train / 10k test images of 28x28 pixels, 10 classes. Pixels are
  * standardized with the training set's mean and standard deviation (one
- * scalar each), and each image is a row of 784 floats. */
+ * scalar each), and each image is a row of 784 floats.
+ *
+ * A dataset is classification (one label per row) or sequence (text.h:
+ * labels_per_row labels per row, the next token at each position). */
 #ifndef MODNORM_DATA_H
 #define MODNORM_DATA_H
 
@@ -25,8 +28,12 @@ typedef struct mn_dataset {
     int64_t dim;      /* features per example */
     int n_classes;
     float *x;         /* (n, dim) row-major */
-    int32_t *y;       /* (n) labels in [0, n_classes) */
+    int32_t *y;       /* (n · labels_per_row) labels in [0, n_classes) */
+    int64_t labels_per_row; /* labels per example; 0 or 1: one (classification) */
 } mn_dataset;
+
+/* Labels per row of `d`: d->labels_per_row, and 1 when it is 0. */
+MN_API int64_t mn_dataset_labels_per_row(const mn_dataset *d);
 
 /* Load the train and test splits from `dir` (NULL: MN_FASHION_MNIST_DIR).
  * A missing directory or file gives MN_ERR_IO with a message that says how
@@ -57,7 +64,7 @@ typedef struct mn_batcher {
 } mn_batcher;
 
 MN_API mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, uint64_t seed);
-/* Copy the next batch into x (batch, dim) and y (batch). */
+/* Copy the next batch into x (batch, dim) and y (batch · labels per row). */
 MN_API mn_status mn_batcher_next(mn_batcher *b, mn_tensor *x, int32_t *y);
 MN_API void mn_batcher_free(mn_batcher *b);
 

@@ -98,8 +98,11 @@ typedef mn_status (*mn_module_visitor)(void *ctx, const mn_module_visit *v);
  * one naming the module). */
 MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, void *ctx);
 
-/* Softmax cross-entropy averaged over rows: logits (B, C), labels in [0, C).
- * dlogits (B, C) may be NULL; `correct` (may be NULL) counts argmax hits. */
+/* Softmax cross-entropy averaged over rows: logits (B, C), labels (B) in
+ * [0, C); or logits (B, T, C) (any leading dims), a row and a label per
+ * position (B·T labels, row-major), averaged over the B·T rows (a sequence
+ * model's loss per token). dlogits (logits' element count) may be NULL;
+ * `correct` (may be NULL) counts argmax hits. */
 MN_API mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
                                        mn_tensor *dlogits, int64_t *correct);
 /* Mean squared error over every element; dpred may be NULL. */

@@ -39,9 +39,12 @@ extern "C" {
 /* ---- batch sources --------------------------------------------------------- */
 
 /* Where training batches come from. `next` fills x, a contiguous (batch, dim)
- * float tensor, and labels (batch entries, classes in [0, C) for a network
- * whose output is (batch, C)). The fit loop calls `next` once per step from
- * one thread. `destroy` (may be NULL) frees ctx. */
+ * float tensor, and labels (batch · labels_per_row entries, classes in
+ * [0, C)): for a classifier one label a row and a network output (batch, C);
+ * for a sequence model (text.h) labels_per_row = T labels a row, the next
+ * token at each position, and an output (batch, T, C): the loss is the mean
+ * over the batch·T rows. The fit loop calls `next` once per step from one
+ * thread. `destroy` (may be NULL) frees ctx. */
 typedef struct mn_batch_source {
     int64_t batch;     /* rows per batch, >= 1 */
     int64_t dim;       /* features per row, >= 1 */
@@ -49,6 +52,7 @@ typedef struct mn_batch_source {
     void *ctx;
     mn_status (*next)(void *ctx, mn_tensor *x, int32_t *labels);
     void (*destroy)(void *ctx);
+    int64_t labels_per_row; /* labels a row; 0 or 1: one (a zeroed field keeps old sources) */
 } mn_batch_source;
 
 /* Shuffled mini-batches of `data` (an mn_batcher: a fresh Fisher–Yates
@@ -128,7 +132,7 @@ typedef struct mn_fit_step {
     int64_t step;   /* steps taken so far (1-based: this was step `step` of `total`) */
     int64_t total;  /* steps planned */
     double epoch;   /* step / per_epoch */
-    double loss;    /* this step's training loss (nats, mean over the batch) */
+    double loss;    /* this step's training loss (nats, mean over the batch's labels) */
     double lr;      /* the scheduled rate this step used */
     double seconds; /* since the loop started */
 } mn_fit_step;
@@ -196,8 +200,11 @@ MN_API mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source
  * last test. Returns st, or MN_OK in place of MN_ERR_NONFINITE. */
 MN_API mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor);
 
-/* Accuracy (argmax hits / n) and mean softmax cross-entropy of `net` on
- * `d`, in forward passes of at most 1000 rows. */
+/* Accuracy (argmax hits / labels) and mean softmax cross-entropy of `net`
+ * on `d` over all its labels (a sequence dataset: per token, nats per
+ * character for text), in forward passes of at most 1000 labels (at least
+ * one row). MN_ERR_SHAPE when the output does not have a row of logits per
+ * label. */
 MN_API mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double *loss);
 
 /* The solver configuration the settings describe: preset s->opt under

@@ -21,6 +21,9 @@ int mn_cmd_bench_gemm(mn_cli_args *a);
 int mn_cmd_bench_dualize(mn_cli_args *a);
 int mn_cmd_bench_step(mn_cli_args *a);
 int mn_cmd_export(mn_cli_args *a);
+int mn_cmd_sample(mn_cli_args *a);
+int mn_cmd_baseline(mn_cli_args *a);
+int mn_cmd_attention(mn_cli_args *a);
 
 /* The MLP --model mlp --width --depth names, on Fashion-MNIST's 784
  * features and 10 classes. */
@@ -31,6 +34,13 @@ mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
  * code; on MN_EXIT_OK *g (mn_graph_destroy) or *root is the caller's. */
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
+/* The same with the graph's parameters `vocab` and `context` set to the
+ * text data's (each when the graph declares it; after --set). */
+int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
+                            mn_module **root);
+/* --data text:PATH (or "text": the default folder): the corpus, or NULL for
+ * another data set. */
+const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text);
 /* Before any work: every value of the swept `param` builds (a usage error
  * naming the problem otherwise). */
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,

@@ -249,6 +249,11 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view)
 int mn_cmd_sweep(mn_cli_args *a)
 {
     const mn_cli_command *cmd = &mn_cli_commands[MN_CMD_SWEEP];
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    if (is_text)
+        return mn_cli_usage_error(CMD, "--data %s: sweep trains on fashion-mnist only (text: "
+                                  "modnorm train)", a->data);
     /* --quick fills in what the command line left unset. */
     double quick_lrs[MN_STUDY_QUICK_LRS];
     bool quick_grid = a->quick && !a->given[MN_OPT_LRS];

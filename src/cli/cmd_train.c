@@ -1,7 +1,10 @@
 /* modnorm train: train a model on Fashion-MNIST (mn_train) and report its
- * test accuracy; progress on a terminal, or JSON lines with --json. */
+ * test accuracy, or on text windows and report the validation loss in nats
+ * per character; progress on a terminal, or JSON lines with --json. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -59,29 +62,100 @@ static int check_atom_norms(const mn_cli_args *a)
     return rc;
 }
 
+/* The data: Fashion-MNIST, or text windows of --context characters (the
+ * corpus is kept for its vocabulary and the bigram baseline). */
+static int load_data(const mn_cli_args *a, mn_dataset *train, mn_dataset *test, mn_text *text,
+                     bool *is_text)
+{
+    const char *path = mn_cli_text_path(a, is_text);
+    if (!*is_text) {
+        mn_status st = mn_fashion_mnist_load(a->data_dir, train, test);
+        return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
+    }
+    mn_status st = mn_text_load(path, text);
+    if (st != MN_OK)
+        return mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
+    st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    if (st == MN_OK)
+        st = mn_text_windows(text, MN_TEXT_VALID, a->context, test);
+    if (st != MN_OK) {
+        int rc = mn_cli_usage_error(CMD, "--context %lld with --data %s: %s",
+                                    (long long)a->context, a->data, mn_last_error());
+        mn_dataset_free(train);
+        mn_text_free(text);
+        return rc;
+    }
+    return MN_EXIT_OK;
+}
+
+static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *text,
+                  bool is_text)
+{
+    double bigram = NAN;
+    if (is_text && mn_text_bigram_loss(text, &bigram, NULL) != MN_OK)
+        bigram = NAN;
+    if (a->json) {
+        json_t *o = json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "test_acc",
+                              mn_cli_json_real(r->test_acc), "test_loss",
+                              mn_cli_json_real(r->test_loss), "train_loss",
+                              mn_cli_json_real(r->train_loss), "steps", (json_int_t)r->steps,
+                              "seconds", mn_cli_json_real(r->seconds), "ms_per_step",
+                              mn_cli_json_real(r->ms_per_step), "diverged", (int)r->diverged);
+        if (o && is_text) { /* the same numbers under the names text uses */
+            json_object_set_new(o, "valid_loss", mn_cli_json_real(r->test_loss));
+            json_object_set_new(o, "bigram_valid_loss", mn_cli_json_real(bigram));
+        }
+        return mn_cli_json_print(CMD, stdout, o);
+    }
+    if (r->diverged)
+        return MN_EXIT_OK;
+    if (is_text)
+        printf("validation loss %.4f nats/char (train loss %.4f; add-one bigram %.4f) after "
+               "%lld steps in %.1f s (%.1f ms/step)\n",
+               r->test_loss, r->train_loss, bigram, (long long)r->steps, r->seconds,
+               r->ms_per_step);
+    else
+        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld steps in "
+               "%.1f s (%.1f ms/step)\n",
+               100 * r->test_acc, r->test_loss, r->train_loss, (long long)r->steps, r->seconds,
+               r->ms_per_step);
+    return MN_EXIT_OK;
+}
+
 int mn_cmd_train(mn_cli_args *a)
 {
     if (a->save_every && !a->checkpoint)
         return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
     if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
         return MN_EXIT_FAIL;
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    if (is_text && !a->graph && a->model && strcmp(a->model, "mlp") == 0)
+        return mn_cli_usage_error(CMD, "--data %s needs a sequence model (token ids in, "
+                                  "logits per position out): --model gpt or --graph FILE.mn, "
+                                  "not the Fashion-MNIST mlp", a->data);
     int rc = check_atom_norms(a);
     if (rc != MN_EXIT_OK)
         return rc;
     mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
+    mn_text text = {0};
+    rc = load_data(a, &train, &test, &text, &is_text);
+    if (rc != MN_EXIT_OK)
+        return rc;
     int64_t n = train.n;
     mn_module *root = NULL;
     if (a->batch > n)
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
-                                (long long)a->batch, (long long)n);
+        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
+                                (long long)a->batch, (long long)n,
+                                is_text ? "windows" : "examples");
+    else if (is_text)
+        rc = mn_cli_model_build_text(CMD, a, text.vocab.size, a->context, &root);
     else
         rc = mn_cli_model_build(CMD, a, &root);
     if (rc != MN_EXIT_OK) {
         mn_dataset_free(&train);
         mn_dataset_free(&test);
+        mn_text_free(&text);
         return rc;
     }
     mn_train_settings s;
@@ -90,13 +164,15 @@ int mn_cmd_train(mn_cli_args *a)
     train_view view = {.bar = !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
     mn_fit_result r;
+    mn_status st;
     if (a->checkpoint || a->resume) {
         /* the model as graph text in the metadata: a resume compares it too */
         char *graph = NULL;
         if (mn_graph_print(root, &graph) != MN_OK)
             graph = NULL;
         mn_checkpoint_opts ck = {.path = a->checkpoint, .every = a->save_every,
-                                 .resume = a->resume, .graph = graph};
+                                 .resume = a->resume, .graph = graph,
+                                 .vocab = is_text ? &text.vocab : NULL};
         st = mn_train_checkpointed(root, &s, &train, &test, &cb, &ck, &r);
         free(graph);
     } else {
@@ -106,8 +182,10 @@ int mn_cmd_train(mn_cli_args *a)
     mn_dataset_free(&test);
     if (view.bar)
         fputc('\n', stderr);
-    if (view.rc != MN_EXIT_OK)
+    if (view.rc != MN_EXIT_OK) {
+        mn_text_free(&text);
         return view.rc;
+    }
     if (st == MN_ERR_NONFINITE) /* an update or the test loss overflowed: diverged too */
         fprintf(stderr, "modnorm train: %s after %lld steps: stopping (diverged; try a smaller "
                 "--lr)\n", mn_last_error(), (long long)r.steps);
@@ -115,24 +193,13 @@ int mn_cmd_train(mn_cli_args *a)
         fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
                 "(diverged; try a smaller --lr)\n", (long long)r.diverged_at + 1);
     st = mn_fit_judge(st, &r, 0); /* 0: a loss that grew is not a divergence here */
-    if (st != MN_OK)
+    if (st != MN_OK) {
+        mn_text_free(&text);
         return mn_cli_fail(CMD, st);
-    if (a->json) {
-        rc = mn_cli_json_print(
-            CMD, stdout,
-            json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "test_acc",
-                      mn_cli_json_real(r.test_acc), "test_loss", mn_cli_json_real(r.test_loss),
-                      "train_loss", mn_cli_json_real(r.train_loss), "steps",
-                      (json_int_t)r.steps, "seconds", mn_cli_json_real(r.seconds),
-                      "ms_per_step", mn_cli_json_real(r.ms_per_step), "diverged",
-                      (int)r.diverged));
-        if (rc != MN_EXIT_OK)
-            return rc;
-    } else if (!r.diverged) {
-        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld steps in "
-               "%.1f s (%.1f ms/step)\n",
-               100 * r.test_acc, r.test_loss, r.train_loss, (long long)r.steps, r.seconds,
-               r.ms_per_step);
     }
+    rc = report(a, &r, &text, is_text);
+    mn_text_free(&text);
+    if (rc != MN_EXIT_OK)
+        return rc;
     return r.diverged ? 3 : MN_EXIT_OK;
 }

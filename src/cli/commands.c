@@ -32,6 +32,7 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_ATOM_NORM},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+    {.id = MN_OPT_CONTEXT, .deflt = "64"},
     {.id = MN_OPT_JSON, .help = "JSON lines on stdout, the last one the result"},
     {.id = MN_OPT_CHECKPOINT},
     {.id = MN_OPT_SAVE_EVERY},
@@ -169,12 +170,40 @@ static const mn_cli_use export_uses[] = {
     {.id = MN_OPT_NPY, .required = true},
 };
 
+static const mn_cli_use sample_uses[] = {
+    {.id = MN_OPT_CHECKPOINT, .help = "a checkpoint of modnorm train --data text:... "
+                                      "--checkpoint PATH", .required = true},
+    {.id = MN_OPT_PROMPT, .required = true},
+    {.id = MN_OPT_TOKENS, .deflt = "200"},
+    {.id = MN_OPT_TEMPERATURE, .deflt = "1"},
+    {.id = MN_OPT_SEED, .deflt = "0", .help = "seed of the draws"},
+    {.id = MN_OPT_THREADS, .deflt = "1"},
+};
+
+static const mn_cli_use attention_uses[] = {
+    {.id = MN_OPT_CHECKPOINT, .help = "a checkpoint of modnorm train --data text:... "
+                                      "--checkpoint PATH", .required = true},
+    {.id = MN_OPT_DATA, .deflt = "text", .help = "the corpus whose validation windows are run"},
+    {.id = MN_OPT_BATCH, .deflt = "12", .help = "validation windows run"},
+    {.id = MN_OPT_THREADS, .deflt = "1"},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
+static const mn_cli_use baseline_uses[] = {
+    {.id = MN_OPT_DATA, .deflt = "text"},
+    {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
+};
+
 const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
     [MN_CMD_TRAIN] = {
         .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
-        .summary = "train a model (Fashion-MNIST MLP) and print its test accuracy",
+        .summary = "train a model (Fashion-MNIST MLP, text) and print its test accuracy or loss",
         .about = "Trains by steepest descent in the modular norm (or AdamW) and prints the test\n"
-                 "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.",
+                 "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.\n"
+                 "With --data text:PATH it trains on windows of --context characters to predict\n"
+                 "the next character at every position and prints the validation and training\n"
+                 "loss in nats per character (and the add-one bigram model's); the graph's\n"
+                 "`vocab` and `context` parameters, when it declares them, are set from the data.",
         .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
     [MN_CMD_INSPECT] = {
@@ -283,4 +312,30 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "shape, and the metadata as DIR/metadata.json.",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
+    [MN_CMD_SAMPLE] = {
+        .id = MN_CMD_SAMPLE, .name = "sample",
+        .summary = "generate text from a checkpoint of a model trained on text",
+        .about = "Rebuilds the network from a checkpoint (its graph text and weights; the\n"
+                 "checkpoint carries the vocabulary and the context T) and prints the prompt\n"
+                 "followed by N generated characters: each is drawn from the softmax of the\n"
+                 "last position's logits divided by the temperature, the network reading the\n"
+                 "last T characters (the window slides).",
+        .epilog = "Exit status: 0 generated, 1 error, 2 bad usage.",
+        .uses = sample_uses, .n_uses = N_USES(sample_uses)},
+    [MN_CMD_ATTENTION] = {
+        .id = MN_CMD_ATTENTION, .name = "attention",
+        .summary = "a trained text model's weight norms and attention statistics",
+        .about = "Reads a checkpoint of a model trained on text and prints every atom's norm\n"
+                 "(in the norm it is measured in: RMS→RMS for Linear) and, for each attention\n"
+                 "layer, the largest attention score and the share of allowed (causal)\n"
+                 "attention weights that are exactly 0, over the first B validation windows.",
+        .uses = attention_uses, .n_uses = N_USES(attention_uses)},
+    [MN_CMD_BASELINE] = {
+        .id = MN_CMD_BASELINE, .name = "baseline",
+        .summary = "the count-based bigram model's loss on a text corpus",
+        .about = "Fits the bigram model P(b | a) = (c(a,b) + 1) / (c(a) + V) (add-one\n"
+                 "smoothing, counts of adjacent characters of the training split: the first\n"
+                 "90%) and prints its loss in nats per character on the validation split (the\n"
+                 "last 10%) and on the training split.",
+        .uses = baseline_uses, .n_uses = N_USES(baseline_uses)},
 };

@@ -16,6 +16,9 @@ static int (*const runs[MN_CMD_COUNT])(mn_cli_args *a) = {
     [MN_CMD_BENCH_DUALIZE] = mn_cmd_bench_dualize,
     [MN_CMD_BENCH_STEP] = mn_cmd_bench_step,
     [MN_CMD_EXPORT] = mn_cmd_export,
+    [MN_CMD_SAMPLE] = mn_cmd_sample,
+    [MN_CMD_BASELINE] = mn_cmd_baseline,
+    [MN_CMD_ATTENTION] = mn_cmd_attention,
 };
 
 /* "bench gemm" is listed once, as "bench". */

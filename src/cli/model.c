@@ -129,3 +129,28 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
     }
     return MN_EXIT_OK;
 }
+
+int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
+                            mn_module **root)
+{
+    *root = NULL;
+    mn_graph_file *g;
+    int rc = mn_cli_model_load(cmd, a, &g);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_status st = MN_OK;
+    if (mn_graph_has_param(g, "vocab"))
+        st = mn_graph_set(g, "vocab", (double)vocab);
+    if (st == MN_OK && mn_graph_has_param(g, "context"))
+        st = mn_graph_set(g, "context", (double)context);
+    if (st == MN_OK)
+        st = mn_graph_make(g, root);
+    mn_graph_destroy(g);
+    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
+}
+
+const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text)
+{
+    *is_text = a->data && strncmp(a->data, "text", 4) == 0 && (!a->data[4] || a->data[4] == ':');
+    return *is_text && a->data[4] == ':' ? a->data + 5 : NULL;
+}

@@ -30,7 +30,11 @@ static mn_status lookup_preset(const char *name)
 }
 
 static const char *model_names(void) { return "mlp, gpt"; }
-static const char *data_names(void) { return "fashion-mnist"; }
+static const char *data_names(void)
+{
+    return "fashion-mnist, text:PATH (a file or a folder of text; 'text' alone: "
+           MN_TEXT_DEFAULT_DIR ")";
+}
 
 static mn_status lookup_model(const char *name)
 {
@@ -41,8 +45,10 @@ static mn_status lookup_model(const char *name)
 
 static mn_status lookup_data(const char *name)
 {
-    if (strcmp(name, "fashion-mnist") == 0)
+    if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "text") == 0)
         return MN_OK;
+    if (strncmp(name, "text:", 5) == 0)
+        return name[5] ? MN_OK : mn_fail(MN_ERR_ARG, "text: needs a path (text:PATH)");
     return mn_fail(MN_ERR_ARG, "unknown data set '%s' (known: %s)", name, data_names());
 }
 
@@ -186,6 +192,15 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                                "uninterrupted run at the same --threads"},
     [MN_OPT_NPY] = {.id = MN_OPT_NPY, .name = "npy", .kind = MN_KIND_STRING, .metavar = "DIR",
                     .offset = AT(npy), .help = "write each tensor as DIR/NAME.npy (created)"},
+    INT_OPT(MN_OPT_CONTEXT, "context", "T", 1, 1 << 20, context,
+            "characters a training window holds (text data; sets the graph's `context` "
+            "parameter when it declares one)"),
+    [MN_OPT_PROMPT] = {.id = MN_OPT_PROMPT, .name = "prompt", .kind = MN_KIND_STRING,
+                       .metavar = "TEXT", .offset = AT(prompt),
+                       .help = "the text to continue (every character in the vocabulary)"},
+    INT_OPT(MN_OPT_TOKENS, "tokens", "N", 0, 1 << 24, tokens, "characters to generate"),
+    REAL_OPT(MN_OPT_TEMPERATURE, "temperature", "T", 0, false, 100, temperature,
+             "softmax temperature (0: the most likely character every time)"),
 };
 
 /* ---- messages -------------------------------------------------------------- */
@@ -491,7 +506,7 @@ const mn_cli_use *mn_cli_use_of(const mn_cli_command *cmd, mn_opt_id id)
 static void args_init(mn_cli_args *a)
 {
     *a = (mn_cli_args){0};
-    a->lr = a->momentum = a->wd = a->epochs = a->tolerance = NAN;
+    a->lr = a->momentum = a->wd = a->epochs = a->tolerance = a->temperature = NAN;
 }
 
 void mn_cli_args_free(mn_cli_args *a)

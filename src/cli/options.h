@@ -36,6 +36,8 @@ typedef enum mn_opt_id {
     MN_OPT_OUT, MN_OPT_JSON,
     /* checkpoints */
     MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME, MN_OPT_NPY,
+    /* text */
+    MN_OPT_CONTEXT, MN_OPT_PROMPT, MN_OPT_TOKENS, MN_OPT_TEMPERATURE,
     MN_OPT_COUNT
 } mn_opt_id;
 
@@ -109,6 +111,9 @@ typedef struct mn_cli_args {
     mn_cli_sets sets;
     const char *checkpoint, *resume, *npy; /* --checkpoint, --resume, --npy */
     int64_t save_every;
+    int64_t context, tokens;         /* --context, --tokens */
+    const char *prompt;              /* --prompt */
+    double temperature;              /* --temperature */
     const char *pos[MN_CLI_MAX_POS]; /* the file arguments, in order */
     int n_pos;
     bool given[MN_OPT_COUNT];        /* set on the command line (not by a default) */
@@ -148,6 +153,7 @@ typedef struct mn_cli_use {
 typedef enum mn_cmd_id {
     MN_CMD_TRAIN, MN_CMD_INSPECT, MN_CMD_SWEEP, MN_CMD_COORDCHECK, MN_CMD_DUALIZE, MN_CMD_NORM,
     MN_CMD_BENCH_GEMM, MN_CMD_BENCH_DUALIZE, MN_CMD_BENCH_STEP, MN_CMD_EXPORT,
+    MN_CMD_SAMPLE, MN_CMD_BASELINE, MN_CMD_ATTENTION,
     MN_CMD_COUNT
 } mn_cmd_id;
 

@@ -36,9 +36,15 @@ mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, 
         return mn_fail(MN_ERR_ARG, "mn_batcher_init: batch = %lld must be in [1, %lld] (the "
                                    "number of examples)",
                        (long long)batch, (long long)data->n);
-    int64_t count; /* n x dim floats, and n permutation entries, must be addressable */
+    if (data->labels_per_row < 0)
+        return mn_fail(MN_ERR_ARG, "mn_batcher_init: data has labels_per_row = %lld; need >= 0",
+                       (long long)data->labels_per_row);
+    int64_t count; /* n x dim floats, n x labels, n permutation entries: addressable */
     MN_TRY(mn_checked_count("mn_batcher_init: data", MN_ERR_ARG, 2,
                             (const int64_t[]){data->n, data->dim}, sizeof(float), &count));
+    MN_TRY(mn_checked_count("mn_batcher_init: data labels", MN_ERR_ARG, 2,
+                            (const int64_t[]){data->n, mn_dataset_labels_per_row(data)},
+                            sizeof(int32_t), &count));
     MN_TRY(mn_checked_count("mn_batcher_init: data", MN_ERR_ARG, 1, &data->n, sizeof(int64_t),
                             &count));
     int64_t *perm = malloc((size_t)data->n * sizeof *perm);
@@ -87,11 +93,12 @@ mn_status mn_batcher_next(mn_batcher *b, mn_tensor *x, int32_t *y)
         b->epoch++;
     }
     const mn_dataset *d = b->data;
+    int64_t lpr = mn_dataset_labels_per_row(d);
     for (int64_t k = 0; k < b->batch; k++) {
         int64_t i = b->perm[b->pos + k];
         memcpy(x->data + k * d->dim, d->x + i * d->dim, (size_t)d->dim * sizeof(float));
         if (y)
-            y[k] = d->y[i];
+            memcpy(y + k * lpr, d->y + i * lpr, (size_t)lpr * sizeof *y);
     }
     b->pos += b->batch;
     return MN_OK;

@@ -249,6 +249,11 @@ void mn_dataset_standardize(mn_dataset *d, double mean, double std)
         d->x[i] = (float)((d->x[i] - mean) * inv);
 }
 
+int64_t mn_dataset_labels_per_row(const mn_dataset *d)
+{
+    return d && d->labels_per_row > 1 ? d->labels_per_row : 1;
+}
+
 void mn_dataset_free(mn_dataset *d)
 {
     if (!d)

@@ -9,10 +9,11 @@ mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, 
 {
     if (!logits || !labels || !loss)
         return mn_fail(MN_ERR_ARG, "cross_entropy: NULL argument");
-    if (logits->ndim != 2)
-        return mn_fail(MN_ERR_SHAPE, "cross_entropy: logits must be (B, C), got %d dims",
-                       logits->ndim);
-    int64_t B = logits->shape[0], C = logits->shape[1];
+    if (logits->ndim < 2)
+        return mn_fail(MN_ERR_SHAPE, "cross_entropy: logits must be (B, C) or (B, T, C), got "
+                       "%d dims", logits->ndim);
+    /* rows: every leading index (a batch's positions too), one label each */
+    int64_t C = logits->shape[logits->ndim - 1], B = C > 0 ? mn_tensor_numel(logits) / C : 0;
     if (dlogits && mn_tensor_numel(dlogits) != B * C)
         return mn_fail(MN_ERR_SHAPE, "cross_entropy: dlogits has %lld elements, need %lld",
                        (long long)mn_tensor_numel(dlogits), (long long)(B * C));

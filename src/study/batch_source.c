@@ -34,7 +34,8 @@ mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset *data, 
         return st;
     }
     *out = (mn_batch_source){.batch = batch, .dim = data->dim, .per_epoch = data->n / batch,
-                             .ctx = b, .next = dataset_next, .destroy = dataset_destroy};
+                             .ctx = b, .next = dataset_next, .destroy = dataset_destroy,
+                             .labels_per_row = mn_dataset_labels_per_row(data)};
     return MN_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "modnorm/checkpoint.h"
+#include "modnorm/graph.h"
 
 #define MAX_DEPTH 256
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY)
@@ -216,9 +217,10 @@ static mn_status settings_json(const mn_train_run *run, json_t **out)
 static void data_fingerprint(const mn_dataset *d, char out[9])
 {
     uLong crc = crc32(0L, Z_NULL, 0);
+    int64_t labels = d->n * mn_dataset_labels_per_row(d);
     if (d->y)
-        for (int64_t i = 0; i < d->n; i += 1 << 20) {
-            int64_t m = d->n - i < (1 << 20) ? d->n - i : (1 << 20);
+        for (int64_t i = 0; i < labels; i += 1 << 20) {
+            int64_t m = labels - i < (1 << 20) ? labels - i : (1 << 20);
             crc = crc32(crc, (const Bytef *)(d->y + i), (uInt)(m * (int64_t)sizeof *d->y));
         }
     uint64_t count = (uint64_t)d->n * (uint64_t)d->dim, samples = count < 4096 ? count : 4096;
@@ -235,9 +237,23 @@ static mn_status data_json(const mn_train_run *run, json_t **out)
     const mn_dataset *d = run->batcher->data;
     char fp[9];
     data_fingerprint(d, fp);
-    *out = json_pack("{s:I, s:I, s:i, s:s}", "n", (json_int_t)d->n, "dim", (json_int_t)d->dim,
-                     "classes", d->n_classes, "fingerprint", fp);
-    return *out ? MN_OK : mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory");
+    json_t *o = json_pack("{s:I, s:I, s:i, s:s}", "n", (json_int_t)d->n, "dim",
+                          (json_int_t)d->dim, "classes", d->n_classes, "fingerprint", fp);
+    /* a sequence dataset's labels a row, and text's vocabulary: only when
+     * there (a classifier's checkpoint keeps its old data object) */
+    if (o && d->labels_per_row > 1 &&
+        json_object_set_new(o, "labels_per_row", json_integer((json_int_t)d->labels_per_row)))
+        json_decref(o), o = NULL;
+    if (o && run->vocab) {
+        json_t *v = json_array();
+        for (int i = 0; v && i < run->vocab->size; i++)
+            if (json_array_append_new(v, json_integer(run->vocab->byte[i])))
+                json_decref(v), v = NULL;
+        if (!v || json_object_set_new(o, "vocab", v))
+            json_decref(o), o = NULL;
+    }
+    *out = o;
+    return o ? MN_OK : mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory");
 }
 
 typedef struct {
@@ -635,6 +651,147 @@ mn_status mn_checkpoint_load(const char *path, mn_train_run *run)
     return st;
 }
 
+/* ---- a trained model for inference ------------------------------------------------------ */
+
+/* The data metadata's dim and vocabulary (when it has one). */
+static mn_status read_data_meta(const char *what, const char *text, mn_checkpoint_model *m)
+{
+    json_error_t err;
+    json_t *d = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    json_t *dim = json_object_get(d, "dim"), *vocab = json_object_get(d, "vocab");
+    mn_status st = MN_OK;
+    if (!json_is_object(d) || !json_is_integer(dim) || json_integer_value(dim) < 1)
+        st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ data is not an object with a dim >= 1",
+                     what);
+    else
+        m->dim = (int64_t)json_integer_value(dim);
+    if (st == MN_OK && vocab) {
+        uint8_t bytes[256];
+        size_t n = json_is_array(vocab) ? json_array_size(vocab) : 0;
+        bool ok = n >= 1 && n <= 256;
+        for (size_t i = 0; ok && i < n; i++) {
+            json_t *b = json_array_get(vocab, i);
+            ok = json_is_integer(b) && json_integer_value(b) >= 0 && json_integer_value(b) < 256;
+            if (ok)
+                bytes[i] = (uint8_t)json_integer_value(b);
+        }
+        if (!ok)
+            st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ data's vocab is not 1 to 256 bytes",
+                         what);
+        else if (mn_vocab_make(&m->vocab, bytes, (int)n) != MN_OK)
+            st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ data's vocab: %s", what,
+                         mn_last_error());
+        else
+            m->has_vocab = true;
+    }
+    json_decref(d);
+    return st;
+}
+
+/* The settings' param ("modular" or "sp"). */
+static mn_status read_param(const char *what, const char *text, mn_param *param)
+{
+    json_error_t err;
+    json_t *s = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    const char *p = json_string_value(json_object_get(s, "param"));
+    mn_status st = MN_OK;
+    if (p && strcmp(p, "sp") == 0)
+        *param = MN_PARAM_SP;
+    else if (p && strcmp(p, "modular") == 0)
+        *param = MN_PARAM_MODULAR;
+    else
+        st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ settings has no param modular or sp", what);
+    json_decref(s);
+    return st;
+}
+
+/* Copy every atom's model.P.weight into the network. */
+static mn_status load_weights(const mn_safetensors *f, mn_network *net)
+{
+    const char *what = mn_safetensors_name(f);
+    char **paths;
+    MN_TRY(atom_paths(net, &paths));
+    int na = mn_network_atom_count(net);
+    mn_status st = MN_OK;
+    float *w = mn_network_weights(net);
+    for (int k = 0; k < na && st == MN_OK; k++) {
+        int64_t shape[2];
+        float *dst = (float *)atom_block(net, k, w, shape);
+        mn_st_tensor want = {.name = tensor_name("model", paths[k], "weight"),
+                             .dtype = MN_ST_F32, .ndim = 2, .shape = {shape[0], shape[1]}};
+        const mn_st_tensor *got;
+        st = want.name ? check_tensor(f, &want, &got)
+                       : mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory");
+        if (st == MN_OK)
+            memcpy(dst, got->data, got->nbytes);
+        free((char *)want.name);
+    }
+    free_paths(paths, na);
+    for (int64_t i = 0, n = mn_network_param_count(net); st == MN_OK && i < n; i++)
+        if (!isfinite(w[i]))
+            st = mn_fail(MN_ERR_FORMAT, "%s: weight %lld is not finite", what, (long long)i);
+    return st;
+}
+
+mn_status mn_checkpoint_open_model(const char *path, int threads, mn_checkpoint_model *out)
+{
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_checkpoint_open_model: out is NULL");
+    *out = (mn_checkpoint_model){0};
+    if (!path)
+        return mn_fail(MN_ERR_ARG, "mn_checkpoint_open_model: path is NULL");
+    mn_safetensors *f;
+    MN_TRY(mn_safetensors_read(path, &f));
+    const char *what = mn_safetensors_name(f), *format = mn_safetensors_meta(f, "format");
+    const char *graph = mn_safetensors_meta(f, "graph"), *data = mn_safetensors_meta(f, "data");
+    const char *settings = mn_safetensors_meta(f, "settings");
+    mn_checkpoint_model m = {0};
+    mn_param param = MN_PARAM_MODULAR;
+    mn_status st = MN_OK;
+    if (!format || strcmp(format, MN_CHECKPOINT_FORMAT) != 0 || !data || !settings)
+        st = mn_fail(MN_ERR_FORMAT, "%s: not a modnorm checkpoint (__metadata__ format, data or "
+                     "settings missing)", what);
+    else if (!graph || !*graph)
+        st = mn_fail(MN_ERR_FORMAT, "%s: the checkpoint has no graph text (saved without the "
+                     "model's graph): cannot rebuild the network", what);
+    if (st == MN_OK)
+        st = read_data_meta(what, data, &m);
+    if (st == MN_OK)
+        st = read_param(what, settings, &param);
+    mn_graph_file *g = NULL;
+    mn_module *root = NULL;
+    if (st == MN_OK)
+        st = mn_graph_parse(&g, graph, strlen(graph), "checkpoint graph");
+    if (st == MN_OK)
+        st = mn_graph_make(g, &root);
+    mn_graph_destroy(g);
+    if (st == MN_OK) {
+        st = mn_network_create(&m.net, root, param, 0); /* takes root */
+        root = NULL;
+    }
+    mn_module_destroy(root);
+    if (st == MN_OK) {
+        if (threads > 0)
+            mn_network_set_threads(m.net, threads);
+        st = load_weights(f, m.net);
+    }
+    mn_safetensors_free(f);
+    if (st != MN_OK) {
+        mn_checkpoint_model_free(&m);
+        return st;
+    }
+    *out = m;
+    return MN_OK;
+}
+
+void mn_checkpoint_model_free(mn_checkpoint_model *m)
+{
+    if (!m)
+        return;
+    mn_network_destroy(m->net);
+    *m = (mn_checkpoint_model){0};
+}
+
 /* ---- the fit loop with saving ----------------------------------------------------------- */
 
 typedef struct {
@@ -698,7 +855,7 @@ mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
                      (long long)total);
     mn_train_run run = {.settings = s, .net = net, .solver = solver,
                         .batcher = mn_batch_source_batcher(&src), .total_steps = total,
-                        .losses = losses, .graph = ck->graph};
+                        .losses = losses, .graph = ck->graph, .vocab = ck->vocab};
     if (st == MN_OK && ck->resume)
         st = mn_checkpoint_load(ck->resume, &run);
     saver sv = {.run = &run, .ck = ck, .user = cb, .saved_at = -1};

@@ -17,6 +17,18 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The network's output has one row of logits per label: (rows, C), or
+ * (B, T, C) with B·T = rows. */
+static mn_status check_rows(const char *who, const mn_tensor *y, int64_t rows)
+{
+    int64_t C = y->ndim >= 2 ? y->shape[y->ndim - 1] : 0;
+    if (y->ndim < 2 || C < 1 || mn_tensor_numel(y) != rows * C)
+        return mn_fail(MN_ERR_SHAPE, "%s: the network's output has %lld elements in %d dims; "
+                       "the labels need %lld rows of logits", who,
+                       (long long)mn_tensor_numel(y), y->ndim, (long long)rows);
+    return MN_OK;
+}
+
 mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double *loss)
 {
     if (!net || !d || !acc || !loss)
@@ -26,7 +38,8 @@ mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double 
         return mn_fail(MN_ERR_ARG, "mn_evaluate: the dataset needs n >= 1 rows of dim >= 1 "
                        "features and labels (n = %lld, dim = %lld)", (long long)d->n,
                        (long long)d->dim);
-    const int64_t chunk = 1000;
+    /* about 1000 predicted labels per forward pass */
+    const int64_t lpr = mn_dataset_labels_per_row(d), chunk = lpr < 1000 ? 1000 / lpr : 1;
     double total = 0;
     int64_t hits = 0;
     for (int64_t start = 0; start < d->n; start += chunk) {
@@ -38,14 +51,16 @@ mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double 
         double l = 0;
         int64_t h = 0;
         if (st == MN_OK)
-            st = mn_loss_cross_entropy(y, d->y + start, &l, NULL, &h);
+            st = check_rows("mn_evaluate", y, b * lpr);
+        if (st == MN_OK)
+            st = mn_loss_cross_entropy(y, d->y + start * lpr, &l, NULL, &h);
         mn_tensor_destroy(x);
         if (st != MN_OK)
             return st;
         total += l * (double)b;
         hits += h;
     }
-    *acc = (double)hits / (double)d->n;
+    *acc = (double)hits / ((double)d->n * (double)lpr);
     *loss = total / (double)d->n;
     return MN_OK;
 }
@@ -54,10 +69,11 @@ static mn_status check_source(const mn_batch_source *src)
 {
     if (!src || !src->next)
         return mn_fail(MN_ERR_ARG, "batch source: %s", src ? "next is NULL" : "NULL");
-    if (src->batch < 1 || src->dim < 1 || src->per_epoch < 1)
-        return mn_fail(MN_ERR_ARG, "batch source: batch = %lld, dim = %lld, per_epoch = %lld; "
-                       "need all >= 1", (long long)src->batch, (long long)src->dim,
-                       (long long)src->per_epoch);
+    if (src->batch < 1 || src->dim < 1 || src->per_epoch < 1 || src->labels_per_row < 0)
+        return mn_fail(MN_ERR_ARG, "batch source: batch = %lld, dim = %lld, per_epoch = %lld, "
+                       "labels_per_row = %lld; need the first three >= 1, the last >= 0",
+                       (long long)src->batch, (long long)src->dim, (long long)src->per_epoch,
+                       (long long)src->labels_per_row);
     return MN_OK;
 }
 
@@ -102,11 +118,13 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
         return mn_fail(MN_ERR_ARG, "mn_fit_from: start %lld must be in [0, %lld], with its "
                        "losses given", (long long)start, (long long)total);
     /* The last 20% of the steps: a ring of (total + 4) / 5 losses. */
-    int64_t ring = (total + 4) / 5;
-    if ((uint64_t)ring > SIZE_MAX / sizeof(double) || (uint64_t)src->batch > SIZE_MAX / 4)
-        return mn_fail(MN_ERR_NOMEM, "mn_fit: %lld steps of batch %lld do not fit in memory",
-                       (long long)total, (long long)src->batch);
-    int32_t *labels = malloc((size_t)src->batch * sizeof *labels);
+    int64_t ring = (total + 4) / 5, lpr = src->labels_per_row > 1 ? src->labels_per_row : 1;
+    if ((uint64_t)ring > SIZE_MAX / sizeof(double) ||
+        (uint64_t)src->batch > SIZE_MAX / 4 / (uint64_t)lpr)
+        return mn_fail(MN_ERR_NOMEM, "mn_fit: %lld steps of batch %lld (%lld labels a row) do "
+                       "not fit in memory", (long long)total, (long long)src->batch,
+                       (long long)lpr);
+    int32_t *labels = malloc((size_t)(src->batch * lpr) * sizeof *labels);
     double *losses = malloc((size_t)ring * sizeof *losses);
     mn_tensor *x = NULL, *dy = NULL;
     mn_status st = labels && losses ? MN_OK
@@ -128,6 +146,8 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
         st = src->next(src->ctx, x, labels);
         if (st == MN_OK)
             st = mn_network_forward(net, x, &y);
+        if (st == MN_OK)
+            st = check_rows("mn_fit", y, src->batch * lpr);
         if (st == MN_OK && !dy) /* the output's shape is known after the first forward */
             st = mn_tensor_create(&dy, y->ndim, y->shape);
         if (st == MN_OK) {
