@@ -19,7 +19,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static mn_plist added;        /* mn_module_maker, registered by the program, in order */
 static unsigned long version; /* bumped by every registration */
 
-static size_t builtin_count(void) { return 3 + mn_bond_maker_count; }
+static size_t builtin_count(void) { return 3 + mn_bond_maker_count + mn_conv_maker_count; }
 
 static const mn_module_maker *builtin(size_t i)
 {
@@ -29,7 +29,9 @@ static const mn_module_maker *builtin(size_t i)
         return &mn_embed_maker;
     if (i - 2 < mn_bond_maker_count)
         return &mn_bond_makers[i - 2];
-    return &mn_layer_norm_maker;
+    if (i - 2 == mn_bond_maker_count)
+        return &mn_layer_norm_maker;
+    return &mn_conv_makers[i - 3 - mn_bond_maker_count]; /* Conv2D, Image, pooling */
 }
 
 /* Callers hold the lock. */

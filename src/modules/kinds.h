@@ -8,6 +8,8 @@
 extern const mn_module_maker mn_linear_maker, mn_embed_maker, mn_layer_norm_maker;
 extern const mn_module_maker mn_bond_makers[];
 extern const size_t mn_bond_maker_count;
+extern const mn_module_maker mn_conv_makers[]; /* conv.c: Conv2D, Image, pooling */
+extern const size_t mn_conv_maker_count;
 
 /* The two sizes of Kind(a, b) as positive integers, or an error naming the
  * kind and the argument. */
