@@ -66,6 +66,9 @@ MN_API void mn_graph_destroy(mn_graph_file *g);
 /* The text of examples/mlp.mn, compiled in: the network of `--model mlp`
  * (params width, depth, d_in, d_out; mn_mlp's tree). */
 MN_API const char *mn_graph_mlp_text(void);
+/* The text of examples/cnn.mn, compiled in: the network of `--model cnn`
+ * (params width, hidden, d_in, d_out; Conv2D, MaxPool, Linear on 28x28). */
+MN_API const char *mn_graph_cnn_text(void);
 
 /* The parameters the file declares, in order. */
 MN_API int mn_graph_param_count(const mn_graph_file *g);

@@ -1,6 +1,7 @@
-/* The network the options name: --graph FILE (the graph language) or
- * --model mlp (examples/mlp.mn compiled in), with --width, --depth and
- * --set applied as the file's parameters. */
+/* The network the options name: --graph FILE (the graph language),
+ * --model mlp (examples/mlp.mn compiled in) or --model cnn (examples/cnn.mn
+ * compiled in), with --width, --depth and --set applied as the file's
+ * parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,23 @@ static int set_size(const char *cmd, mn_graph_file *g, const mn_cli_args *a, boo
     return MN_EXIT_OK;
 }
 
+/* --model cnn: examples/cnn.mn compiled in, read like a graph file (its
+ * parameters are set only when given). */
+static bool is_cnn(const mn_cli_args *a)
+{
+    return !a->graph && a->model && strcmp(a->model, "cnn") == 0;
+}
+
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out)
 {
     *out = NULL;
     mn_graph_file *g;
-    bool builtin = !a->graph;
-    mn_status st = builtin ? mn_graph_parse(&g, mn_graph_mlp_text(), strlen(mn_graph_mlp_text()),
-                                            "examples/mlp.mn")
-                           : mn_graph_load(&g, a->graph);
+    bool builtin = !a->graph && !is_cnn(a);
+    mn_status st = builtin    ? mn_graph_parse(&g, mn_graph_mlp_text(),
+                                               strlen(mn_graph_mlp_text()), "examples/mlp.mn")
+                   : is_cnn(a) ? mn_graph_parse(&g, mn_graph_cnn_text(),
+                                                strlen(mn_graph_cnn_text()), "examples/cnn.mn")
+                               : mn_graph_load(&g, a->graph);
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
     int rc = MN_EXIT_OK;
@@ -63,7 +73,7 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                       const char *param, char *buf, size_t cap)
 {
-    if (!a->graph) { /* the built-in mlp: what sweep.cfg always held */
+    if (!a->graph && !is_cnn(a)) { /* the built-in mlp: what sweep.cfg always held */
         mn_mlp_spec spec = mn_cli_mlp(a);
         char desc[192];
         if (mn_mlp_describe(&spec, param, desc, sizeof desc) != MN_OK)
@@ -71,10 +81,12 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
         snprintf(buf, cap, "data=%s\n%s", a->data ? a->data : "fashion-mnist", desc);
         return MN_EXIT_OK;
     }
+    const char *file = a->graph ? a->graph : "examples/cnn.mn";
     if (!mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
-    size_t used = (size_t)snprintf(buf, cap, "data=%s\ngraph=%s\n",
-                                   a->data ? a->data : "fashion-mnist", a->graph);
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", file, param);
+    size_t used = (size_t)snprintf(buf, cap, "data=%s\n%s=%s\n",
+                                   a->data ? a->data : "fashion-mnist",
+                                   a->graph ? "graph" : "model", a->graph ? a->graph : "cnn");
     for (int i = 0; used < cap && i < mn_graph_param_count(g); i++) {
         const char *name = mn_graph_param_name(g, i);
         double v;
@@ -92,15 +104,17 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                               const char *param, const int64_t *values, int n)
 {
-    if (a->graph && !mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", a->graph, param);
+    bool file = a->graph || is_cnn(a);
+    if (file && !mn_graph_has_param(g, param))
+        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'",
+                                  a->graph ? a->graph : "examples/cnn.mn", param);
     mn_mlp_spec spec = mn_cli_mlp(a);
     for (int i = 0; i < n; i++) {
         mn_module *m = NULL;
         /* the built-in mlp keeps mn_mlp_factory's ranges and messages (a width sweep
          * needs a hidden layer) */
-        mn_status st = a->graph ? mn_graph_factory((void *)g, param, values[i], &m)
-                                : mn_mlp_factory(&spec, param, values[i], &m);
+        mn_status st = file ? mn_graph_factory((void *)g, param, values[i], &m)
+                            : mn_mlp_factory(&spec, param, values[i], &m);
         mn_module_destroy(m);
         if (st != MN_OK)
             return mn_cli_usage_error(cmd, "%s", mn_last_error());

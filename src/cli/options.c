@@ -29,12 +29,12 @@ static mn_status lookup_preset(const char *name)
     return mn_solver_preset(&c, name, MN_PARAM_MODULAR);
 }
 
-static const char *model_names(void) { return "mlp"; }
+static const char *model_names(void) { return "mlp, cnn"; }
 static const char *data_names(void) { return "fashion-mnist"; }
 
 static mn_status lookup_model(const char *name)
 {
-    if (strcmp(name, "mlp") == 0)
+    if (strcmp(name, "mlp") == 0 || strcmp(name, "cnn") == 0)
         return MN_OK;
     return mn_fail(MN_ERR_ARG, "unknown model '%s' (known: %s)", name, model_names());
 }

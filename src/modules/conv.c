@@ -261,7 +261,7 @@ static int conv_args(const mn_module *m, double *a, int cap)
 static void conv_describe(const mn_module *m, char *buf, size_t cap)
 {
     const conv_state *s = conv_of(m);
-    snprintf(buf, cap, "Conv2D(%lld←%lld, %lldx%lld, stride %lld, pad %lld)", (long long)m->d_out,
+    snprintf(buf, cap, "Conv2D(%lld←%lld, %lldx%lld, s%lld p%lld)", (long long)m->d_out,
              (long long)s->d_in, (long long)s->k, (long long)s->k, (long long)s->stride,
              (long long)s->pad);
 }
