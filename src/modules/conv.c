@@ -30,28 +30,47 @@ static int64_t out_side(int64_t in, int64_t k, int64_t stride, int64_t pad)
     return span < 0 ? -1 : span / stride + 1;
 }
 
+/* The output columns [*lo, *hi) whose input column ow·s − p + j lies inside
+ * [0, w): the rest read padding. */
+static void valid_range(const mn_conv_geom *g, int64_t j, int64_t *lo, int64_t *hi)
+{
+    int64_t off = j - g->pad; /* iw = ow·s + off */
+    *lo = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;
+    *hi = g->w - off <= 0 ? 0 : (g->w - off - 1) / g->stride + 1;
+    if (*hi > g->wo)
+        *hi = g->wo;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 void mn_conv_im2col(float *cols, const float *x, const mn_conv_geom *g, int threads)
 {
     int64_t P = g->ho * g->wo, BP = g->batch * P, kk = g->k * g->k;
     int64_t rows = g->c_in * kk;
     MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, rows * BP))
     for (int64_t r = 0; r < rows; r++) {
-        int64_t c = r / kk, i = (r % kk) / g->k, j = r % g->k;
+        int64_t c = r / kk, i = (r % kk) / g->k, j = r % g->k, lo, hi, s = g->stride;
+        valid_range(g, j, &lo, &hi);
         float *dst = cols + r * BP;
         for (int64_t b = 0; b < g->batch; b++) {
             const float *plane = x + (b * g->c_in + c) * g->h * g->w;
             for (int64_t oh = 0; oh < g->ho; oh++) {
-                int64_t ih = oh * g->stride - g->pad + i;
+                int64_t ih = oh * s - g->pad + i;
                 float *row = dst + b * P + oh * g->wo;
                 if (ih < 0 || ih >= g->h) {
                     memset(row, 0, (size_t)g->wo * sizeof(float));
                     continue;
                 }
-                const float *src = plane + ih * g->w;
-                for (int64_t ow = 0; ow < g->wo; ow++) {
-                    int64_t iw = ow * g->stride - g->pad + j;
-                    row[ow] = iw >= 0 && iw < g->w ? src[iw] : 0.0f;
-                }
+                int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
+                for (int64_t ow = 0; ow < lo; ow++)
+                    row[ow] = 0.0f;
+                if (s == 1 && hi > lo)
+                    memcpy(row + lo, plane + at + lo, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        row[ow] = plane[at + ow * s];
+                for (int64_t ow = hi; ow < g->wo; ow++)
+                    row[ow] = 0.0f;
             }
         }
     }
@@ -65,22 +84,21 @@ void mn_conv_col2im(float *dx, const float *cols, const mn_conv_geom *g, int thr
      * only there, so no two tasks touch one element */
     MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, planes * kk * P))
     for (int64_t bc = 0; bc < planes; bc++) {
-        int64_t b = bc / g->c_in, c = bc % g->c_in;
+        int64_t b = bc / g->c_in, c = bc % g->c_in, s = g->stride;
         float *plane = dx + bc * g->h * g->w;
         memset(plane, 0, (size_t)(g->h * g->w) * sizeof(float));
         for (int64_t t = 0; t < kk; t++) {
-            int64_t i = t / g->k, j = t % g->k;
+            int64_t i = t / g->k, j = t % g->k, lo, hi;
+            valid_range(g, j, &lo, &hi);
             const float *src = cols + (c * kk + t) * BP + b * P;
             for (int64_t oh = 0; oh < g->ho; oh++) {
-                int64_t ih = oh * g->stride - g->pad + i;
+                int64_t ih = oh * s - g->pad + i;
                 if (ih < 0 || ih >= g->h)
                     continue;
-                float *row = plane + ih * g->w;
-                for (int64_t ow = 0; ow < g->wo; ow++) {
-                    int64_t iw = ow * g->stride - g->pad + j;
-                    if (iw >= 0 && iw < g->w)
-                        row[iw] += src[oh * g->wo + ow];
-                }
+                int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
+                const float *in = src + oh * g->wo;
+                for (int64_t ow = lo; ow < hi; ow++)
+                    plane[at + ow * s] += in[ow];
             }
         }
     }
@@ -449,10 +467,14 @@ static mn_status max_forward(mn_module *m, const mn_module_call *c)
     float *y = c->out->data, *arg = c->saved;
     POOL_LOOP(c->in[0], k, {
         int64_t best = 0;
-        for (int64_t t = 1; t < k * k; t++) /* the first of equal maxima */
-            if (x[base + (t / k) * W + t % k] > x[base + (best / k) * W + best % k])
-                best = t;
-        y[o] = x[base + (best / k) * W + best % k];
+        float top = x[base];
+        for (int64_t i = 0; i < k; i++) /* the first of equal maxima, row by row */
+            for (int64_t j = 0; j < k; j++)
+                if (x[base + i * W + j] > top) {
+                    top = x[base + i * W + j];
+                    best = i * k + j;
+                }
+        y[o] = top;
         arg[o] = (float)best;
     });
     return MN_OK;
@@ -465,8 +487,10 @@ static mn_status max_backward(mn_module *m, const mn_module_call *c)
     float *dx = c->din[0]->data;
     POOL_LOOP(c->in[0], k, {
         int64_t best = (int64_t)arg[o];
-        for (int64_t t = 0; t < k * k; t++)
-            dx[base + (t / k) * W + t % k] = t == best ? dy[o] : 0.0f;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++)
+                dx[base + i * W + j] = 0.0f;
+        dx[base + (best / k) * W + best % k] = dy[o];
     });
     return MN_OK;
 }
