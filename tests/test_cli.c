@@ -985,6 +985,35 @@ static char *long_path(size_t len, const char *leaf)
     return p;
 }
 
+/* --model cnn: examples/cnn.mn compiled in. inspect shows both convolutions
+ * with the per-tap norm and their targets (1/16 and 1/8: each sits before a
+ * MaxPool of sensitivity 2), flat=1 switches them to rms-rms, --width sets
+ * the channels, and bench step and train run it. */
+START_TEST(test_cnn_model)
+{
+    static char buf[1 << 15];
+    char args[1024];
+    ck_assert_int_eq(run("inspect --model cnn --json", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [32, 9], \"norm\": \"taps-3\", \"target\": 0.0625"));
+    ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [64, 288], \"norm\": \"taps-3\", \"target\": 0.125"));
+    ck_assert_ptr_nonnull(strstr(buf, "\"shape\": [128, 3136], \"norm\": \"rms-rms\", \"target\": 0.25"));
+    ck_assert_ptr_nonnull(strstr(buf, "\"name\": \"MaxPool(2)\", \"mass\": 0.0, \"sensitivity\": 2.0"));
+    ck_assert_int_eq(run("inspect --model cnn --width 8 --set flat=1", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "Conv2D(16←8, 3x3, s1 p1)"));
+    ck_assert_ptr_nonnull(strstr(buf, "norm rms-rms   target 0.125"));
+    ck_assert_int_eq(run("inspect --model cnn --depth 3", buf, sizeof buf), 2);
+    ck_assert_ptr_nonnull(strstr(buf, "depth"));
+    ck_assert_int_eq(run("bench step --model cnn --width 4 --set hidden=8 --batch 8 --steps 2 "
+                         "--json", buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "\"model\": \"cnn\", \"width\": 4") &&
+                  strstr(buf, "\"images_per_s\""), "%s", buf);
+    const char *tiny = make_tiny_data();
+    snprintf(args, sizeof args, "train --model cnn --width 4 --set hidden=8 --batch 16 --steps 3 "
+             "--data-dir %s", tiny);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0 && strstr(buf, "test accuracy"), "%s", buf);
+}
+END_TEST
+
 /* The count of a data set survives its free; a failed mkdir names its
  * reason (never "Success"); a long path is cut, never the reason after it;
  * the divergence message counts steps from 1, like the progress lines. */
@@ -1344,6 +1373,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_dualize_matches_library);
     tcase_add_test(tc, test_bench_step_runs);
+    tcase_add_test(tc, test_cnn_model);
     tcase_add_test(tc, test_dualize_form);
     tcase_add_test(tc, test_norm_prints_json);
     tcase_add_test(tc, test_bad_input);

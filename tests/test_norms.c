@@ -830,6 +830,64 @@ START_TEST(test_register_norms)
 }
 END_TEST
 
+/* ---- taps-K: a Conv2D's per-tap norm (norms/conv_taps.c) ----------------
+ * The family acts on d_out x (d_in·k²) matrices only, so it has its own
+ * shapes here: tall, wide and square taps, d_in = 1 and d_out = 1. The same
+ * properties as every norm: ‖lmo(G)‖ = 1, <G, lmo(G)> = dual(G), no feasible
+ * point does better, in place = out of place; and the whole float range. */
+START_TEST(test_conv_tap_norms)
+{
+    static const struct {
+        const char *name;
+        int64_t shapes[5][2];
+    } fams[] = {{"taps-2", {{6, 8}, {3, 20}, {4, 16}, {1, 12}, {5, 4}}},
+                {"taps-3", {{7, 18}, {2, 27}, {9, 9}, {1, 9}, {12, 45}}}};
+    for (size_t fi = 0; fi < 2; fi++) {
+        const mn_norm *n;
+        ck_assert_ok(mn_norm_lookup(fams[fi].name, &n));
+        ck_assert_str_eq(n->name, fams[fi].name);
+        ck_assert(n->uses_polar);
+        for (int s = 0; s < 5; s++)
+            for (int dt = MN_F32; dt <= MN_F64; dt++)
+                for (int kind = TM_GAUSSIAN; kind <= TM_LOW_RANK_NOISE; kind++) {
+                    uint64_t seed = 7000 + 100 * fi + 10 * (uint64_t)s + (uint64_t)dt +
+                                    1000 * (uint64_t)kind;
+                    mn_mat G = tm_make((tm_kind)kind, (mn_dtype)dt, fams[fi].shapes[s][0],
+                                       fams[fi].shapes[s][1], seed);
+                    check_lmo_properties(n, &G, seed + 7);
+                    mn_mat_free(&G);
+                }
+    }
+    /* across the range, as test_every_norm_over_the_whole_range */
+    static const int exps[2][9] = {{-148, -140, -130, -126, -100, -64, 64, 100, 126},
+                                   {-1072, -1060, -1040, -1022, -1000, -540, 540, 1000, 1022}};
+    failures f = {0, ""};
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("taps-2", &n));
+    static const int64_t ext[][2] = {{3, 8}, {5, 4}, {1, 8}, {4, 4}};
+    for (int dt = MN_F32; dt <= MN_F64; dt++)
+        for (size_t si = 0; si < 4; si++)
+            for (int ei = 0; ei < 9; ei++) {
+                int e = exps[dt][ei];
+                mn_mat G = tm_gaussian_at((mn_dtype)dt, ext[si][0], ext[si][1], e, 90 + si);
+                if (mn_mat_is_zero(&G)) {
+                    mn_mat_free(&G);
+                    continue;
+                }
+                mn_mat Gref = tm_pow2_copy(&G, -e);
+                char what[64];
+                snprintf(what, sizeof what, "%s %lldx%lld at 2^%d", mn_dtype_name(G.dtype),
+                         (long long)G.rows, (long long)G.cols, e);
+                check_scaled_value(&f, n, false, &G, &Gref, e, what);
+                check_scaled_value(&f, n, true, &G, &Gref, e, what);
+                check_scaled_lmo(&f, n, &G, &Gref, what);
+                mn_mat_free(&Gref);
+                mn_mat_free(&G);
+            }
+    ck_assert_msg(f.count == 0, "%d failures, the first:\n%s", f.count, f.text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norms");
@@ -849,6 +907,7 @@ int main(void)
     tcase_add_test(tc, test_schatten_lmo_properties);
     tcase_add_test(tc, test_schatten_values_and_names);
     tcase_add_test(tc, test_register_norms);
+    tcase_add_test(tc, test_conv_tap_norms);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -70,6 +70,9 @@ MN_API const char *mn_graph_mlp_text(void);
  * (params width, depth, heads, context, vocab, sp; token ids (B, T) in,
  * logits (B, T, vocab) out). */
 MN_API const char *mn_graph_gpt_text(void);
+/* The text of examples/cnn.mn, compiled in: the network of `--model cnn`
+ * (params width, hidden, d_in, d_out; Conv2D, MaxPool, Linear on 28x28). */
+MN_API const char *mn_graph_cnn_text(void);
 
 /* The parameters the file declares, in order. */
 MN_API int mn_graph_param_count(const mn_graph_file *g);

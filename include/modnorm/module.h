@@ -60,6 +60,15 @@ typedef enum mn_param { MN_PARAM_MODULAR = 0, MN_PARAM_SP = 1 } mn_param;
 /* Atoms. */
 MN_API mn_status mn_linear(mn_module **out, int64_t d_out, int64_t d_in);
 MN_API mn_status mn_embed(mn_module **out, int64_t vocab, int64_t d);
+/* Conv2D(d_out, d_in, k, stride, padding) on NCHW images (B, d_in, H, W) →
+ * (B, d_out, H_out, W_out), H_out = (H + 2·padding − k)/stride + 1, no bias.
+ * The weight (d_out, d_in, k, k) is row-major, the d_out x (d_in·k²) matrix
+ * its norm sees: "taps-K" per tap (default) or "rms-rms" flattened
+ * (mn_module_set_norm). Mass 1; sensitivity ⌈k/s⌉·s/k (1 for stride 1) for
+ * padding that keeps the size (modules/conv.c derives it). Init (modular):
+ * the lmo of a Gaussian under its norm, a point of its unit sphere. */
+MN_API mn_status mn_conv2d(mn_module **out, int64_t d_out, int64_t d_in, int64_t k,
+                           int64_t stride, int64_t padding);
 
 /* Bonds. */
 MN_API mn_status mn_identity(mn_module **out);
@@ -73,6 +82,15 @@ MN_API mn_status mn_mean(mn_module **out);
 MN_API mn_status mn_mean_subtract(mn_module **out);
 MN_API mn_status mn_rms_divide(mn_module **out);
 MN_API mn_status mn_layer_norm(mn_module **out);
+/* Image bonds (NCHW): Image(C, H, W) sees a flat batch (B, C·H·W) as
+ * (B, C, H, W) (a view, ν = 1); AvgPool(k) and MaxPool(k) pool k x k windows
+ * with stride k (H, W multiples of k), ν = 1 and ν = k (the RMS Lipschitz
+ * constant of a max over k² entries); GlobalMean (B, C, H, W) → (B, C), ν = 1.
+ * Flatten turns images back into (B, C·H·W). */
+MN_API mn_status mn_image(mn_module **out, int64_t c, int64_t h, int64_t w);
+MN_API mn_status mn_avg_pool(mn_module **out, int64_t k);
+MN_API mn_status mn_max_pool(mn_module **out, int64_t k);
+MN_API mn_status mn_global_mean(mn_module **out);
 
 /* Attention bonds (examples/gpt.mn builds modula's attention from them).
  * Heads are (B, T, h, dh): SplitHeads sees a (B, T, h·dh) projection so,

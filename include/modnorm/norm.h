@@ -15,7 +15,10 @@
  * The pairs with no tractable closed form are refused by name with the
  * reason. Entry-wise and Schatten norms sit beside them ("frobenius",
  * "nuclear", "schatten-P" for any p >= 1: schatten-1 is "nuclear",
- * schatten-2 "frobenius", schatten-inf "l2-l2").
+ * schatten-2 "frobenius", schatten-inf "l2-l2"). A Conv2D's weight
+ * (d_out, d_in, k, k) is the d_out x (d_in·k²) matrix: "rms-rms" measures it
+ * flattened (lmo (1/k)·√(d_out/d_in)·polar), "taps-K" per tap
+ * (k²·max_t ‖W_t‖_RMS→RMS, lmo (1/k²)·√(d_out/d_in)·polar(G_t) per tap).
  *
  * Adding a norm: define an mn_norm (value, dual, lmo) and register it with
  * mn_norm_register, from the library (src/norms/registry.c's table) or from
@@ -34,10 +37,13 @@ extern "C" {
 #endif
 
 /* A provider of the polar factor U Vᵀ of G (the duality layer supplies one
- * per polar method). `out` has G's shape and dtype. */
+ * per polar method). `out` has G's shape and dtype. polar_batch (may be
+ * NULL: n calls of polar) computes the polar factors of n matrices of one
+ * shape and dtype as one batch: out[i] = polar(G[i]) (a Conv2D's k² taps). */
 typedef struct mn_polar_provider {
     mn_status (*polar)(void *ctx, mn_mat *out, const mn_mat *G);
     void *ctx;
+    mn_status (*polar_batch)(void *ctx, int64_t n, mn_mat *out, const mn_mat *G);
 } mn_polar_provider;
 
 typedef struct mn_norm mn_norm;

@@ -149,6 +149,16 @@ MN_API mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps,
 MN_API double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
                              int64_t cols, mn_dtype dt);
 
+/* The polar factors of n matrices of one shape and dtype as one batch:
+ * out[i] = polar(G[i]) (out[i] may be G[i]), each exactly the mn_polar_run
+ * of G[i] with these options. One call splits the n matrices over
+ * opts->threads (one BLIS thread each, every thread its own workspace); with
+ * fewer matrices than threads they run in turn on all threads. Errors as
+ * mn_polar_run (the first failing matrix's, with its index), and
+ * MN_ERR_SHAPE when the shapes differ. (A Conv2D's per-tap lmo.) */
+MN_API mn_status mn_polar_batch_run(const mn_dualize_opts *opts, int64_t n, mn_mat *out,
+                                    const mn_mat *G);
+
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
 MN_API mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                             const mn_mat *G);

@@ -119,6 +119,14 @@ int mn_cmd_bench_step(mn_cli_args *a)
         mn_graph_param_value(g, "d_in", &d_in);
     if (mn_graph_has_param(g, "d_out"))
         mn_graph_param_value(g, "d_out", &d_out);
+    /* width and depth as the model declares them (0 when it has no such parameter) */
+    double width = 0, depth = 0;
+    if (mn_graph_has_param(g, "width"))
+        mn_graph_param_value(g, "width", &width);
+    if (mn_graph_has_param(g, "depth"))
+        mn_graph_param_value(g, "depth", &depth);
+    spec.width = (int64_t)width;
+    spec.depth = (int)depth;
     mn_status st = mn_graph_make(g, &root);
     mn_graph_destroy(g);
     if (st == MN_OK)
@@ -129,7 +137,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
         return mn_cli_json_print(
             cmd, stdout,
             json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, "
-                      "s:i}",
+                      "s:i, s:o}",
                       "model", a->graph ? a->graph : a->model, "width", (int)spec.width, "depth", spec.depth, "batch",
                       batch, "opt", s.opt, "precision", mn_precision_name(s.polar_precision),
                       "threads", threads, "ms_per_step",
@@ -139,13 +147,15 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(1e3 * r.update.median), "roofline_ms",
                       mn_cli_json_real(1e3 * r.roofline), "peak_rss_mb",
                       mn_cli_json_real(r.peak_rss_mb), "atoms", r.atoms, "atoms_side_by_side",
-                      r.atoms_side_by_side));
+                      r.atoms_side_by_side, "images_per_s",
+                      mn_cli_json_real(batch / r.step.median)));
     printf("step of %s width %d depth %d batch %d with %s (%s), %d threads: median %.2f ms (min "
-           "%.2f, max %.2f; update %.2f), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side "
-           "by side\n",
+           "%.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f MB, %d "
+           "atoms, %d side by side\n",
            a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch, s.opt,
            mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
-           1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median, 1e3 * r.roofline,
+           1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median, batch / r.step.median,
+           1e3 * r.roofline,
            r.peak_rss_mb, r.atoms, r.atoms_side_by_side);
     return MN_EXIT_OK;
 }

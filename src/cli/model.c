@@ -1,25 +1,44 @@
-/* The network the options name: --graph FILE (the graph language), --model
- * mlp (examples/mlp.mn compiled in) or --model gpt (examples/gpt.mn), with
- * --width, --depth and --set applied as the file's parameters, and --param sp
- * as its parameter `sp` when it declares one (gpt: the 1/√d_head scale). */
+/* The network the options name: --graph FILE (the graph language), or a
+ * built-in model, a graph file compiled in: --model mlp (examples/mlp.mn),
+ * gpt (examples/gpt.mn) or cnn (examples/cnn.mn). --width, --depth and --set
+ * apply as the file's parameters, and --param sp as its parameter `sp` when
+ * it declares one (gpt: the 1/√d_head scale). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-static bool is_gpt(const mn_cli_args *a)
+typedef struct {
+    const char *name, *file;
+    const char *(*text)(void);
+} builtin_model;
+
+static const builtin_model builtins[] = {
+    {"mlp", "examples/mlp.mn", mn_graph_mlp_text},
+    {"gpt", "examples/gpt.mn", mn_graph_gpt_text},
+    {"cnn", "examples/cnn.mn", mn_graph_cnn_text},
+};
+
+/* The built-in model the options name (mlp when --model is not given), or
+ * NULL for --graph. */
+static const builtin_model *builtin_of(const mn_cli_args *a)
 {
-    return !a->graph && a->model && strcmp(a->model, "gpt") == 0;
+    if (a->graph)
+        return NULL;
+    for (size_t i = 1; a->model && i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(a->model, builtins[i].name) == 0)
+            return &builtins[i];
+    return &builtins[0];
 }
 
 /* The built-in mlp keeps its own defaults and sweep descriptions. */
-static bool is_mlp(const mn_cli_args *a) { return !a->graph && !is_gpt(a); }
+static bool is_mlp(const mn_cli_args *a) { return builtin_of(a) == &builtins[0]; }
 
 /* The file the network comes from, for messages. */
 static const char *source_name(const mn_cli_args *a)
 {
-    return a->graph ? a->graph : is_gpt(a) ? "examples/gpt.mn" : "examples/mlp.mn";
+    return a->graph ? a->graph : builtin_of(a)->file;
 }
 
 /* --width and --depth as parameters: always for the built-in mlp; for a
@@ -42,7 +61,7 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
     *out = NULL;
     mn_graph_file *g;
     bool builtin = is_mlp(a);
-    const char *text = is_gpt(a) ? mn_graph_gpt_text() : mn_graph_mlp_text();
+    const char *text = a->graph ? NULL : builtin_of(a)->text();
     mn_status st = a->graph ? mn_graph_load(&g, a->graph)
                             : mn_graph_parse(&g, text, strlen(text), source_name(a));
     if (st != MN_OK)

@@ -29,7 +29,7 @@ static mn_status lookup_preset(const char *name)
     return mn_solver_preset(&c, name, MN_PARAM_MODULAR);
 }
 
-static const char *model_names(void) { return "mlp, gpt"; }
+static const char *model_names(void) { return "mlp, gpt, cnn"; }
 static const char *data_names(void)
 {
     return "fashion-mnist, text:PATH (a file or a folder of text; 'text' alone: "
@@ -38,7 +38,8 @@ static const char *data_names(void)
 
 static mn_status lookup_model(const char *name)
 {
-    if (strcmp(name, "mlp") == 0 || strcmp(name, "gpt") == 0)
+    if (strcmp(name, "mlp") == 0 || strcmp(name, "gpt") == 0 ||
+        strcmp(name, "cnn") == 0)
         return MN_OK;
     return mn_fail(MN_ERR_ARG, "unknown model '%s' (known: %s)", name, model_names());
 }

@@ -518,6 +518,11 @@ static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
     return mn_polar_run(ctx, out, G);
 }
 
+static mn_status provide_polar_batch(void *ctx, int64_t n, mn_mat *out, const mn_mat *G)
+{
+    return mn_polar_batch_run(ctx, n, out, G);
+}
+
 mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                      const mn_mat *G)
 {
@@ -526,6 +531,6 @@ mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *o
     mn_dualize_opts o = opts ? *opts : (mn_dualize_opts){0};
     if (!o.method)
         o.method = mn_polar_default();
-    mn_polar_provider provider = {provide_polar, &o};
+    mn_polar_provider provider = {provide_polar, &o, provide_polar_batch};
     return mn_norm_lmo(norm, out, G, &provider);
 }

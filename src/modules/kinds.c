@@ -19,7 +19,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static mn_plist added;        /* mn_module_maker, registered by the program, in order */
 static unsigned long version; /* bumped by every registration */
 
-static size_t builtin_count(void) { return 3 + mn_bond_maker_count + mn_attention_maker_count; }
+/* The built-in kinds in order: Linear, Embed, the bonds, LayerNorm, then
+ * the attention bonds (attention_bonds.c) and the convolution kinds (conv.c). */
+static size_t builtin_count(void)
+{
+    return 3 + mn_bond_maker_count + mn_attention_maker_count + mn_conv_maker_count;
+}
 
 static const mn_module_maker *builtin(size_t i)
 {
@@ -31,7 +36,10 @@ static const mn_module_maker *builtin(size_t i)
         return &mn_bond_makers[i - 2];
     if (i - 2 == mn_bond_maker_count)
         return &mn_layer_norm_maker;
-    return &mn_attention_makers[i - 3 - mn_bond_maker_count];
+    i -= 3 + mn_bond_maker_count;
+    if (i < mn_attention_maker_count)
+        return &mn_attention_makers[i];
+    return &mn_conv_makers[i - mn_attention_maker_count];
 }
 
 /* Callers hold the lock. */

@@ -11,6 +11,8 @@ extern const size_t mn_bond_maker_count;
 /* The attention bonds (attention_bonds.c). */
 extern const mn_module_maker mn_attention_makers[];
 extern const size_t mn_attention_maker_count;
+extern const mn_module_maker mn_conv_makers[]; /* conv.c: Conv2D, Image, pooling */
+extern const size_t mn_conv_maker_count;
 
 /* The two sizes of Kind(a, b) as positive integers, or an error naming the
  * kind and the argument. */

@@ -51,9 +51,11 @@ static unsigned long version;
 /* Callers hold the lock. */
 static void init_locked(void)
 {
+    /* on failure: retried next time */
     if (families.n == 0)
-        /* on failure: retried next time */
         mn_plist_push(&families, &mn_norm_family_schatten, "norm registry");
+    if (families.n == 1)
+        mn_plist_push(&families, &mn_norm_family_taps, "norm registry");
 }
 
 static size_t count_locked(void) { return COUNT(builtin) + added.n; }
