@@ -17,6 +17,7 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
+#include "modnorm/dist.h"
 #include "modnorm/train.h"
 #include "modnorm/checkpoint.h"
 #include "modnorm/study.h"

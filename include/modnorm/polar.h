@@ -149,6 +149,11 @@ MN_API mn_polar_form mn_polar_form_for(const mn_polar_method *method, int steps,
 MN_API double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, int steps, int64_t rows,
                              int64_t cols, mn_dtype dt);
 
+/* Polar factors this process has computed for mn_dualize so far (every
+ * spectral-norm lmo is one; thread-safe): the data-parallel tests count
+ * that each matrix is orthogonalized exactly once per step. */
+MN_API uint64_t mn_polar_calls(void);
+
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
 MN_API mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                             const mn_mat *G);
