@@ -171,7 +171,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
         .summary = "train a model (Fashion-MNIST MLP) and print its test accuracy",
         .about = "Trains by steepest descent in the modular norm (or AdamW) and prints the test\n"
-                 "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.",
+                 "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.\n"
+                 "Under `mpirun -np P` the batch is split across P ranks and each matrix is\n"
+                 "dualized by one rank (data-parallel; rank 0 prints and checkpoints).",
         .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
     [MN_CMD_INSPECT] = {
