@@ -19,6 +19,7 @@
 #include "modnorm/optim.h"
 #include "modnorm/data.h"
 #include "modnorm/text.h"
+#include "modnorm/dist.h"
 #include "modnorm/train.h"
 #include "modnorm/checkpoint.h"
 #include "modnorm/study.h"

@@ -159,6 +159,11 @@ MN_API double mn_polar_flops(const mn_polar_method *method, mn_polar_form form, 
 MN_API mn_status mn_polar_batch_run(const mn_dualize_opts *opts, int64_t n, mn_mat *out,
                                     const mn_mat *G);
 
+/* Polar factors this process has computed for mn_dualize so far (every
+ * spectral-norm lmo is one; thread-safe): the data-parallel tests count
+ * that each matrix is orthogonalized exactly once per step. */
+MN_API uint64_t mn_polar_calls(void);
+
 /* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
 MN_API mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                             const mn_mat *G);

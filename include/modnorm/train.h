@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "modnorm/data.h"
+#include "modnorm/dist.h"
 #include "modnorm/export.h"
 #include "modnorm/network.h"
 #include "modnorm/optim.h"
@@ -66,6 +67,13 @@ MN_API mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset 
  * permutation, position, epoch and RNG are the data-order state a
  * checkpoint saves), or NULL for any other source. */
 MN_API mn_batcher *mn_batch_source_batcher(const mn_batch_source *src);
+/* Data-parallel training (dist.h): this rank's rows [lo, hi) of every batch
+ * of `global` (mn_dist_shard; it records the shard's weight), one label per
+ * row. `global` is borrowed (every rank draws the same batches from its own
+ * copy of it, so the data order is rank 0's); out->per_epoch is global's.
+ * MN_ERR_ARG when global->batch is below the ranks. */
+MN_API mn_status mn_batch_source_shard(mn_batch_source *out, mn_batch_source *global,
+                                       mn_dist *d);
 /* Call src->destroy and clear *src; safe on a zeroed or destroyed source. */
 MN_API void mn_batch_source_destroy(mn_batch_source *src);
 
@@ -99,6 +107,8 @@ typedef struct mn_train_settings {
     int n_atom_norms;
     bool serial_atoms;         /* dualize the atoms one at a time on every thread instead of
                                 * small ones side by side (mn_solver_config.serial_atoms) */
+    mn_dist *dist;             /* data-parallel group (dist.h; borrowed), or NULL: one
+                                * process. Not a result-changing setting beyond rounding. */
 } mn_train_settings;
 
 /* The defaults of `modnorm train`: muon, modular, the preset's lr and

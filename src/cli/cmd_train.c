@@ -122,8 +122,29 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
     return MN_EXIT_OK;
 }
 
+static int train(mn_cli_args *a, mn_dist *dist);
+
+/* Under mpirun every rank runs the same command on its shard of each batch
+ * (dist.h); rank 0 alone prints (its messages carry any rank's failure). */
 int mn_cmd_train(mn_cli_args *a)
 {
+    mn_dist *dist;
+    mn_status st = mn_dist_create(&dist);
+    if (st != MN_OK)
+        return mn_cli_fail(CMD, st);
+    if (mn_dist_rank(dist) != 0 && (!freopen("/dev/null", "w", stdout) ||
+                                    !freopen("/dev/null", "w", stderr))) {
+        mn_dist_destroy(dist);
+        return MN_EXIT_FAIL;
+    }
+    int rc = train(a, dist);
+    mn_dist_destroy(dist);
+    return rc;
+}
+
+static int train(mn_cli_args *a, mn_dist *dist)
+{
+    bool rank0 = mn_dist_rank(dist) == 0;
     if (a->save_every && !a->checkpoint)
         return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
     if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
@@ -161,7 +182,8 @@ int mn_cmd_train(mn_cli_args *a)
     mn_train_settings s;
     mn_atom_norm ov[MN_CLI_MAX_ATOM_NORMS];
     mn_cli_train_settings(a, &s, ov);
-    train_view view = {.bar = !a->json && isatty(STDERR_FILENO)};
+    s.dist = mn_dist_size(dist) > 1 ? dist : NULL;
+    train_view view = {.bar = rank0 && !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
     mn_fit_result r;
     mn_status st;
@@ -173,10 +195,10 @@ int mn_cmd_train(mn_cli_args *a)
         mn_checkpoint_opts ck = {.path = a->checkpoint, .every = a->save_every,
                                  .resume = a->resume, .graph = graph,
                                  .vocab = is_text ? &text.vocab : NULL};
-        st = mn_train_checkpointed(root, &s, &train, &test, &cb, &ck, &r);
+        st = mn_train_checkpointed(root, &s, &train, rank0 ? &test : NULL, &cb, &ck, &r);
         free(graph);
     } else {
-        st = mn_train(root, &s, &train, &test, &cb, &r);
+        st = mn_train(root, &s, &train, rank0 ? &test : NULL, &cb, &r);
     }
     mn_dataset_free(&train);
     mn_dataset_free(&test);

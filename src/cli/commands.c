@@ -203,7 +203,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "With --data text:PATH it trains on windows of --context characters to predict\n"
                  "the next character at every position and prints the validation and training\n"
                  "loss in nats per character (and the add-one bigram model's); the graph's\n"
-                 "`vocab` and `context` parameters, when it declares them, are set from the data.",
+                 "`vocab` and `context` parameters, when it declares them, are set from the data.\n"
+                 "Under `mpirun -np P` the batch is split across P ranks and each matrix is\n"
+                 "dualized by one rank (data-parallel; rank 0 prints and checkpoints).",
         .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
     [MN_CMD_INSPECT] = {

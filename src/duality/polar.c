@@ -513,8 +513,13 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
                                  : iterate_direct(method, n, threads, &w, &x0, scale, &o);
 }
 
+static _Atomic uint64_t polar_calls; /* polar factors mn_dualize has asked for */
+
+uint64_t mn_polar_calls(void) { return polar_calls; }
+
 static mn_status provide_polar(void *ctx, mn_mat *out, const mn_mat *G)
 {
+    polar_calls++;
     return mn_polar_run(ctx, out, G);
 }
 

@@ -10,21 +10,8 @@
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
 #include "optim/atom_plan.h"
+#include "optim/solver_internal.h"
 
-struct mn_solver {
-    mn_solver_config cfg;
-    int64_t n, steps;
-    int n_atoms;
-    double *targets;
-    const mn_norm **norms;
-    const mn_norm *shared;     /* cfg.norm on every atom, or NULL: each atom's own */
-    const mn_network *read_from; /* the network and revision targets and norms were read at */
-    uint64_t revision;
-    mn_atom_plan plan; /* which atoms a step dualizes side by side */
-    double *scales;    /* per atom, this step: the multiplier of its lmo */
-    float *m, *v, *dir; /* momentum, AdamW's second moment, direction/update scratch */
-    bool proposal_finite; /* every new weight in dir is finite (set by the propose step) */
-};
 
 static const struct {
     const char *name;
@@ -96,6 +83,7 @@ void mn_solver_destroy(mn_solver *s)
     free(s->m);
     free(s->v);
     free(s->dir);
+    mn_shard_free(s->shard);
     free(s);
 }
 
@@ -203,11 +191,11 @@ mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps)
 
 const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
 
-int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->n_atoms - s->plan.shared_from; }
+int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->plan.n - s->plan.shared_from; }
 
 /* Atom k's block of the direction: d ← lmo(d), and its multiplier
  * lr·target (·dual(d) for sharp steps) into s->scales[k]. */
-static mn_status dualize_atom(mn_solver *s, const mn_network *net, int k, double lr,
+mn_status mn_solver_dualize_atom(mn_solver *s, const mn_network *net, int k, double lr,
                               const mn_dualize_opts *polar)
 {
     const mn_solver_config *c = &s->cfg;
@@ -226,16 +214,16 @@ static mn_status dualize_atom(mn_solver *s, const mn_network *net, int k, double
 /* Dualize the plan's shared atoms side by side, one BLIS thread each,
  * biggest first. An error in any is reported once, with the message of the
  * first (in plan order) that failed. */
-static mn_status dualize_shared_atoms(mn_solver *s, const mn_network *net, double lr, int threads)
+mn_status mn_solver_dualize_shared(mn_solver *s, const mn_network *net, double lr, int threads)
 {
     mn_dualize_opts one = s->cfg.polar;
     one.threads = 1;
     mn_status failed = MN_OK;
-    int failed_at = s->n_atoms;
+    int failed_at = s->plan.n;
     char message[1024] = ""; /* as long as mn_last_error()'s buffer */
     MN_PARALLEL_FOR_TASKS(threads)
-    for (int i = s->plan.shared_from; i < s->n_atoms; i++) {
-        mn_status st = dualize_atom(s, net, s->plan.order[i], lr, &one);
+    for (int i = s->plan.shared_from; i < s->plan.n; i++) {
+        mn_status st = mn_solver_dualize_atom(s, net, s->plan.order[i], lr, &one);
         if (st != MN_OK) {
             MN_CRITICAL
             if (i < failed_at) {
@@ -258,7 +246,7 @@ static mn_status dualize_shared_atoms(mn_solver *s, const mn_network *net, doubl
  * the atom named. */
 
 /* The first non-finite entry of x[0..n), or -1. */
-static int64_t first_nonfinite(const float *x, int64_t n)
+int64_t mn_first_nonfinite(const float *x, int64_t n)
 {
     enum { BLOCK = 4096 };
     for (int64_t b = 0; b < n; b += BLOCK) {
@@ -294,7 +282,7 @@ static int atom_of(const mn_solver *s, const mn_network *net, int64_t i, int64_t
     return -1;
 }
 
-static const char *atom_name(const mn_network *net, int k, char *buf, size_t cap)
+const char *mn_solver_atom_name(const mn_network *net, int k, char *buf, size_t cap)
 {
     if (k < 0) {
         snprintf(buf, cap, "a parameter outside every atom");
@@ -307,7 +295,7 @@ static const char *atom_name(const mn_network *net, int k, char *buf, size_t cap
 
 static mn_status check_gradient(const mn_solver *s, const mn_network *net, const float *g)
 {
-    int64_t i = first_nonfinite(g, s->n);
+    int64_t i = mn_first_nonfinite(g, s->n);
     if (i < 0)
         return MN_OK;
     int64_t r, c;
@@ -315,7 +303,7 @@ static mn_status check_gradient(const mn_solver *s, const mn_network *net, const
     int k = atom_of(s, net, i, &r, &c);
     return mn_fail(MN_ERR_NONFINITE, "solver step refused: the gradient of %s has a non-finite "
                    "value (%g) at (%lld, %lld); weights, moments and step count are unchanged",
-                   atom_name(net, k, name, sizeof name), (double)g[i], (long long)r, (long long)c);
+                   mn_solver_atom_name(net, k, name, sizeof name), (double)g[i], (long long)r, (long long)c);
 }
 
 /* Propose, steepest descent: every atom's update direction from the
@@ -338,9 +326,9 @@ static mn_status steepest_propose(mn_solver *s, mn_network *net, double lr)
     if (bad != 0 || bad != bad)
         return check_gradient(s, net, g); /* names the entry */
     for (int i = 0; i < s->plan.shared_from; i++)
-        MN_TRY(dualize_atom(s, net, s->plan.order[i], lr, &c->polar));
-    if (s->plan.shared_from < s->n_atoms)
-        MN_TRY(dualize_shared_atoms(s, net, lr, mn_threads_resolve(c->polar.threads)));
+        MN_TRY(mn_solver_dualize_atom(s, net, s->plan.order[i], lr, &c->polar));
+    if (s->plan.shared_from < s->plan.n)
+        MN_TRY(mn_solver_dualize_shared(s, net, lr, mn_threads_resolve(c->polar.threads)));
 
     /* dir ← (1 − lr·λ)·w − scale_k·dir, atom by atom (w·1 is w exactly). */
     float decay = (float)(1.0 - lr * c->weight_decay);
@@ -380,15 +368,11 @@ static void steepest_commit_moments(mn_solver *s, const mn_network *net)
 /* AdamW's constants for step t = steps + 1. Bias corrections are folded
  * into two float scalars: the loops stay in float32 (as
  * torch.optim.AdamW's) and vectorize. */
-typedef struct {
-    float step, inv_bc2, eps, b1, b2, decay;
-} adamw_consts;
-
-static adamw_consts adamw_at(const mn_solver *s, double lr)
+mn_adamw_consts mn_solver_adamw_at(const mn_solver *s, double lr)
 {
     const mn_solver_config *c = &s->cfg;
     double t = (double)(s->steps + 1);
-    return (adamw_consts){.step = (float)(lr / (1 - pow(c->momentum, t))),
+    return (mn_adamw_consts){.step = (float)(lr / (1 - pow(c->momentum, t))),
                           .inv_bc2 = (float)(1 / (1 - pow(c->beta2, t))),
                           .eps = (float)c->eps,
                           .b1 = (float)c->momentum,
@@ -407,7 +391,7 @@ static mn_status adamw_propose(mn_solver *s, mn_network *net, double lr)
     const float *g = mn_network_grads(net), *w = mn_network_weights(net);
     const float *m = s->m, *v = s->v;
     float *dir = s->dir;
-    adamw_consts k = adamw_at(s, lr);
+    mn_adamw_consts k = mn_solver_adamw_at(s, lr);
     float bad = 0, overflow = 0; /* Σ (x − x) over g and the new weights: 0 iff all finite */
     MN_PARALLEL_FOR_SUM(mn_elementwise_threads(mn_network_threads(net), s->n), bad, overflow)
     for (int64_t i = 0; i < s->n; i++) {
@@ -425,7 +409,7 @@ static mn_status adamw_propose(mn_solver *s, mn_network *net, double lr)
 }
 
 /* Why AdamW's proposal for entry i is not finite. */
-static const char *adamw_why(const mn_solver *s, const mn_network *net, int64_t i)
+const char *mn_solver_adamw_why(const mn_solver *s, const mn_network *net, int64_t i)
 {
     const float g = mn_network_grads((mn_network *)net)[i];
     float b2 = (float)s->cfg.beta2;
@@ -459,18 +443,20 @@ mn_status mn_solver_step(mn_solver *s, mn_network *net)
     if (net != s->read_from || mn_network_revision(net) != s->revision)
         MN_TRY(read_network(s, net)); /* a norm or a mass changed since the last step */
     double lr = mn_solver_lr_at(s, s->steps);
+    if (s->shard)
+        return mn_sharded_step(s, net, lr); /* data-parallel: collective (dist.h) */
     bool adamw = s->cfg.kind == MN_SOLVER_ADAMW;
     /* propose */
     MN_TRY(adamw ? adamw_propose(s, net, lr) : steepest_propose(s, net, lr));
-    int64_t bad = s->proposal_finite ? -1 : first_nonfinite(s->dir, s->n);
+    int64_t bad = s->proposal_finite ? -1 : mn_first_nonfinite(s->dir, s->n);
     if (bad >= 0) {
         int64_t r, c;
         char name[96];
         int k = atom_of(s, net, bad, &r, &c);
         return mn_fail(MN_ERR_NONFINITE, "solver step refused: it would make weight (%lld, %lld) "
                        "of %s non-finite (%s); weights, moments and step count are unchanged",
-                       (long long)r, (long long)c, atom_name(net, k, name, sizeof name),
-                       adamw ? adamw_why(s, net, bad) : "the update overflows float32");
+                       (long long)r, (long long)c, mn_solver_atom_name(net, k, name, sizeof name),
+                       adamw ? mn_solver_adamw_why(s, net, bad) : "the update overflows float32");
     }
     /* commit */
     if (adamw)

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "modnorm/checkpoint.h"
 #include "modnorm/graph.h"
+#include "study/checkpoint_dist.h"
 
 #define MAX_DEPTH 256
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY)
@@ -807,7 +808,7 @@ static mn_status save_step(void *ctx, const mn_fit_step *s)
     sv->run->losses[s->step - 1] = s->loss;
     sv->run->step = s->step;
     if (sv->ck->path && sv->ck->every > 0 && s->step % sv->ck->every == 0) {
-        MN_TRY(mn_checkpoint_save(sv->ck->path, sv->run));
+        MN_TRY(mn_checkpoint_save_ranks(sv->ck->path, sv->run));
         sv->saved_at = s->step;
     }
     return sv->user && sv->user->on_step ? sv->user->on_step(sv->user->ctx, s) : MN_OK;
@@ -857,7 +858,7 @@ mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
                         .batcher = mn_batch_source_batcher(&src), .total_steps = total,
                         .losses = losses, .graph = ck->graph, .vocab = ck->vocab};
     if (st == MN_OK && ck->resume)
-        st = mn_checkpoint_load(ck->resume, &run);
+        st = mn_checkpoint_load_ranks(ck->resume, &run);
     saver sv = {.run = &run, .ck = ck, .user = cb, .saved_at = -1};
     mn_fit_callbacks wrap = {.ctx = &sv, .on_step = save_step};
     if (cb) {
@@ -866,11 +867,16 @@ mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
         wrap.on_eval = cb->on_eval ? pass_eval : NULL;
         wrap.eval_every = cb->eval_every;
     }
+    mn_batch_source shard = {0}; /* data-parallel: this rank's rows of every batch */
+    if (st == MN_OK && s->dist)
+        st = mn_batch_source_shard(&shard, &src, s->dist);
     if (st == MN_OK) {
-        st = mn_fit_from(net, solver, &src, total, run.step, losses, test, &wrap, res);
+        st = mn_fit_from(net, solver, shard.next ? &shard : &src, total, run.step, losses, test,
+                         &wrap, res);
         if (st == MN_OK && !res->diverged && ck->path && sv.saved_at != res->steps)
-            st = mn_checkpoint_save(ck->path, &run);
+            st = mn_checkpoint_save_ranks(ck->path, &run);
     }
+    mn_batch_source_destroy(&shard);
     free(losses);
     mn_solver_destroy(solver);
     mn_network_destroy(net);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "modnorm/dist.h"
 #include "modnorm/train.h"
 
 static double now(void)
@@ -133,6 +134,9 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
     if (st == MN_OK)
         st = mn_tensor_create(&x, 2, (int64_t[]){src->batch, src->dim});
     int64_t log_every = cb && cb->log_every > 0 ? cb->log_every : (total >= 10 ? total / 10 : 1);
+    /* data-parallel (dist.h): every rank joins each agreement, so the loss
+     * is the global batch's and a failure on any rank stops all */
+    mn_dist *dist = mn_solver_dist(solver);
     double t0 = now();
     int64_t step = start;
     if (st == MN_OK && start > 0) { /* the steps already taken, as the loop had them */
@@ -152,12 +156,16 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
             st = mn_tensor_create(&dy, y->ndim, y->shape);
         if (st == MN_OK) {
             mn_status ls = mn_loss_cross_entropy(y, labels, &loss, dy, NULL);
-            if (ls == MN_ERR_NONFINITE || (ls == MN_OK && !isfinite(loss))) {
-                res->diverged = true;
-                res->diverged_at = step;
-                break;
-            }
+            if (ls == MN_ERR_NONFINITE) /* diverged, below */
+                ls = MN_OK, loss = NAN;
             st = ls;
+        }
+        if (dist)
+            st = mn_dist_batch_loss(dist, st, &loss);
+        if (st == MN_OK && !isfinite(loss)) {
+            res->diverged = true;
+            res->diverged_at = step;
+            break;
         }
         if (st != MN_OK)
             break;
@@ -166,6 +174,8 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
             res->initial_loss = loss;
         mn_network_zero_grad(net);
         st = mn_network_backward(net, dy);
+        if (dist)
+            st = mn_dist_agree(dist, st);
         if (st == MN_OK)
             st = mn_solver_step(solver, net);
         if (st == MN_OK && cb) {
@@ -175,6 +185,8 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
                                 .seconds = now() - t0};
             st = after_step(cb, net, eval, &info, log_every);
         }
+        if (dist)
+            st = mn_dist_agree(dist, st);
     }
     res->seconds = now() - t0;
     res->steps = step;
@@ -245,7 +257,11 @@ mn_status mn_train_source(mn_module *root, const mn_train_settings *s, mn_batch_
     mn_network *net;
     mn_solver *solver;
     MN_TRY(mn_train_build(root, s, total, &net, &solver));
-    st = mn_fit(net, solver, src, total, test, cb, res);
+    mn_batch_source shard = {0}; /* data-parallel: this rank's rows of every batch */
+    st = s->dist ? mn_batch_source_shard(&shard, src, s->dist) : MN_OK;
+    if (st == MN_OK)
+        st = mn_fit(net, solver, shard.next ? &shard : src, total, test, cb, res);
+    mn_batch_source_destroy(&shard);
     mn_solver_destroy(solver);
     mn_network_destroy(net);
     return st;

@@ -200,6 +200,10 @@ mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t to
     st = mn_atom_norms_apply(*net, s->atom_norms, s->n_atom_norms);
     if (st == MN_OK)
         st = mn_solver_create(solver, *net, &cfg);
+    if (st == MN_OK && s->dist && (st = mn_solver_distribute(*solver, *net, s->dist)) != MN_OK) {
+        mn_solver_destroy(*solver);
+        *solver = NULL;
+    }
     if (st != MN_OK) {
         mn_network_destroy(*net);
         *net = NULL;
