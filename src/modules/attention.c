@@ -215,6 +215,7 @@ void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double s
 {
     const float a = (float)scale;
     int nt = mn_elementwise_threads(threads, rows * n);
+    (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -239,6 +240,7 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
 {
     const float a = (float)scale;
     int nt = mn_elementwise_threads(threads, rows * n);
+    (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
     for (int64_t r = 0; r < rows; r++) {
         const float *yr = y + r * n, *gr = dy + r * n;
