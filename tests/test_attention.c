@@ -431,6 +431,9 @@ START_TEST(test_refusals)
     ck_assert_int_eq(mn_rope(&m, 3, 8), MN_ERR_ARG);
     ck_assert_ptr_null(m);
     ck_assert_int_eq(mn_rope(&m, 4, 0), MN_ERR_ARG);
+    /* a RoPE holds no table: its largest text form costs nothing until run */
+    ck_assert_ok(mn_module_parse(&m, "RoPE(1048576, 1048576)"));
+    mn_module_destroy(m);
     ck_assert_int_eq(mn_softmax(&m, 0), MN_ERR_ARG);
     ck_assert_int_eq(mn_softmax(&m, NAN), MN_ERR_ARG);
     ck_assert_int_eq(mn_scores(&m, -1), MN_ERR_ARG);
