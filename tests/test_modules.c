@@ -2956,6 +2956,45 @@ START_TEST(test_activation_memory_is_the_networks)
 }
 END_TEST
 
+/* The GPT of examples/gpt.mn (attention bonds, residual branches, token
+ * ids in): forward and backward allocate nothing once its shapes were seen. */
+START_TEST(test_gpt_allocates_nothing_per_step)
+{
+    mn_graph_file *g;
+    const char *text = mn_graph_gpt_text();
+    ck_assert_ok(mn_graph_parse(&g, text, strlen(text), "gpt.mn"));
+    ck_assert_ok(mn_graph_set(g, "width", 16));
+    ck_assert_ok(mn_graph_set(g, "depth", 2));
+    ck_assert_ok(mn_graph_set(g, "vocab", 9));
+    mn_module *root;
+    ck_assert_ok(mn_graph_make(g, &root));
+    mn_graph_destroy(g);
+    mn_network *net = net_new(root, 4);
+    mn_tensor *x = tensor_new(2, (int64_t[]){3, 8}), *dy = tensor_new(3, (int64_t[]){3, 8, 9});
+    for (int64_t i = 0; i < 24; i++)
+        x->data[i] = (float)(i * 7 % 9);
+    mn_rng r;
+    mn_rng_seed(&r, 3);
+    fill_normal(dy, &r, 1);
+    long before = allocations;
+    for (int step = 0; step < 4; step++) {
+        const mn_tensor *y;
+        counting = step > 0;
+        mn_status st = mn_network_forward(net, x, &y);
+        mn_network_zero_grad(net);
+        if (st == MN_OK)
+            st = mn_network_backward(net, dy);
+        counting = 0;
+        ck_assert_ok(st);
+    }
+    ck_assert_msg(allocations == before, "%ld allocations in three GPT forwards and backwards",
+                  allocations - before);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* Asking for the input's gradient between forward and backward works: the
  * memory for it is laid out either way. */
 START_TEST(test_input_grad_asked_after_forward)
@@ -3035,6 +3074,7 @@ int main(void)
     tcase_add_test(tc, test_custom_kinds);
     tcase_add_test(tc, test_kind_registry_and_text);
     tcase_add_test(tc, test_activation_memory_is_the_networks);
+    tcase_add_test(tc, test_gpt_allocates_nothing_per_step);
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
     suite_add_tcase(s, tc);

@@ -38,7 +38,8 @@ typedef struct mn_attention_stats {
  * to out[0..cap) (out may be NULL when cap is 0), and *n_layers (required)
  * receives how many layers the network has, which may exceed cap. The
  * network's activations and outputs are those of this forward afterwards;
- * its weights and gradients are untouched. Allocates nothing. Errors:
+ * its weights and gradients are untouched. Allocates nothing itself (the
+ * forward lays out activations for an input shape it has not seen). Errors:
  * MN_ERR_ARG for a NULL net, x or n_layers, a negative cap, or out NULL with
  * cap > 0; any error of mn_network_forward (bad tokens, shapes). */
 MN_API mn_status mn_network_attention_stats(mn_network *net, const mn_tensor *x,
