@@ -35,6 +35,7 @@ train() {
 run() {
   case $1 in
     muon) train muon --opt muon ;;
+    muon-rerun) train muon-rerun --opt muon ;;
     muon-wd-*) train "$1" --opt muon --wd "${1#muon-wd-}" ;;
     adam-*) train "$1" --opt adam --param sp --lr "${1#adam-}" ;;
     bigram) "$M" baseline --data text --json | tee "$OUT/bigram.json" ;;
