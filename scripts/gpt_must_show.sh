@@ -49,6 +49,7 @@ run() {
 }
 
 if (($# == 0)); then
-  set -- bigram muon adam-0.001 adam-0.002 adam-0.004 adam-0.008 sample-muon attention-muon
+  set -- bigram muon adam-0.001 adam-0.002 adam-0.004 adam-0.008 adam-0.016 muon-wd-0.03 \
+    muon-wd-0.1 sample-muon attention-muon
 fi
 for r in "$@"; do run "$r"; done
