@@ -35,6 +35,7 @@ train() {
 run() {
   case $1 in
     muon) train muon --opt muon ;;
+    muon-rerun) train muon-rerun --opt muon ;;
     muon-wd-*) train "$1" --opt muon --wd "${1#muon-wd-}" ;;
     adam-*) train "$1" --opt adam --param sp --lr "${1#adam-}" ;;
     bigram) "$M" baseline --data text --json | tee "$OUT/bigram.json" ;;
@@ -48,6 +49,7 @@ run() {
 }
 
 if (($# == 0)); then
-  set -- bigram muon adam-0.001 adam-0.002 adam-0.004 adam-0.008 sample-muon attention-muon
+  set -- bigram muon adam-0.001 adam-0.002 adam-0.004 adam-0.008 adam-0.016 muon-wd-0.03 \
+    muon-wd-0.1 sample-muon attention-muon
 fi
 for r in "$@"; do run "$r"; done

@@ -11,6 +11,7 @@
 
 #include "modnorm.h"
 #include "modules/attention.h"
+#include "modules/gelu.h"
 #include "testutil.h"
 
 static float *randn(int64_t n, uint64_t seed, double scale)
@@ -108,6 +109,64 @@ START_TEST(test_softmax_rows)
         ck_assert_msg(fabs(dx[j] - e) < 1e-6, "dx[%d] %g vs %g", j, dx[j], e);
     }
     ck_assert(dx[3] == 0 && dx[4] == 0 && dx[5] == 0);
+}
+END_TEST
+
+/* GELU in float (the GPT's MLP activation) against x·Φ(x) and its slope in
+ * double, Φ(x) = erfc(−x/√2)/2 (accurate in the negative tail too), on
+ * [−20, 20], and shorter arrays that end inside a block of lanes. */
+START_TEST(test_gelu_f32)
+{
+    const int64_t n = 400003;
+    float *x = malloc((size_t)n * 4), *y = malloc((size_t)n * 4), *d = malloc((size_t)n * 4);
+    float *one = malloc((size_t)n * 4);
+    ck_assert(x && y && d && one);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (float)(-20.0 + 40.0 * (double)i / (double)(n - 1));
+        one[i] = 1;
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        mn_gelu_forward_f32(y, x, n, threads);
+        mn_gelu_backward_f32(d, x, one, n, threads);
+        double worst = 0, worst6 = 0, worst_slope = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double v = x[i], phi = 0.5 * erfc(-v / sqrt(2.0));
+            double ref = v * phi / MN_GELU_MAX_SLOPE;
+            double slope = (phi + v * exp(-0.5 * v * v) / sqrt(2 * M_PI)) / MN_GELU_MAX_SLOPE;
+            if (fabs(ref) > 1e-30) {
+                double e = fabs(y[i] - ref) / fabs(ref);
+                worst = fmax(worst, e);
+                if (fabs(v) < 6)
+                    worst6 = fmax(worst6, e);
+            } else
+                ck_assert(fabs(y[i]) <= 1e-29);
+            worst_slope = fmax(worst_slope, fabs(d[i] - slope));
+        }
+        if (getenv("MN_TEST_VERBOSE"))
+            printf("  GELU f32: rel err %.3g (|x| < 6: %.3g), slope abs err %.3g\n", worst, worst6,
+                   worst_slope);
+        ck_assert_msg(worst6 < 5e-6 && worst < 2e-5 && worst_slope < 1e-6,
+                      "GELU errors %g, %g (|x| < 6), slope %g", worst, worst6, worst_slope);
+        /* a shorter array (ending 1 to 7 into a block of eight lanes) gives the same
+         * values bit for bit and writes nothing past its end */
+        float *z = malloc((size_t)n * 4);
+        ck_assert_ptr_nonnull(z);
+        for (int64_t tail = 1; tail < 8; tail++) {
+            for (int k = 0; k < 2; k++) {
+                for (int64_t i = n - 16; i < n; i++)
+                    z[i] = 7;
+                if (k == 0)
+                    mn_gelu_forward_f32(z, x, n - tail, threads);
+                else
+                    mn_gelu_backward_f32(z, x, one, n - tail, threads);
+                const float *full = k == 0 ? y : d;
+                for (int64_t i = n - 16; i < n; i++)
+                    ck_assert(i < n - tail ? z[i] == full[i] : z[i] == 7);
+            }
+        }
+        free(z);
+    }
+    free(x), free(y), free(d), free(one);
 }
 END_TEST
 
@@ -372,6 +431,9 @@ START_TEST(test_refusals)
     ck_assert_int_eq(mn_rope(&m, 3, 8), MN_ERR_ARG);
     ck_assert_ptr_null(m);
     ck_assert_int_eq(mn_rope(&m, 4, 0), MN_ERR_ARG);
+    /* a RoPE holds no table: its largest text form costs nothing until run */
+    ck_assert_ok(mn_module_parse(&m, "RoPE(1048576, 1048576)"));
+    mn_module_destroy(m);
     ck_assert_int_eq(mn_softmax(&m, 0), MN_ERR_ARG);
     ck_assert_int_eq(mn_softmax(&m, NAN), MN_ERR_ARG);
     ck_assert_int_eq(mn_scores(&m, -1), MN_ERR_ARG);
@@ -952,6 +1014,7 @@ static Suite *suite(void)
     tcase_add_test(k, test_kernels_match_reference);
     tcase_add_test(k, test_softmax_rows);
     tcase_add_test(k, test_rope);
+    tcase_add_test(k, test_gelu_f32);
     suite_add_tcase(s, k);
     TCase *f = tcase_create("finite differences");
     tcase_set_timeout(f, 300);

@@ -99,8 +99,8 @@ MN_API mn_status mn_global_mean(mn_module **out);
  *   SplitHeads(h)   (B, T, h·dh) → (B, T, h, dh), a view; ν = 1 (a reshape)
  *   MergeHeads      (B, T, h, dh) → (B, T, h·dh), a view; ν = 1 (a reshape)
  *   RoPE(dh, ctx)   rotary position embedding, half-split pairs (x_j, x_{j+dh/2})
- *                   rotated by t·10000^(−2j/dh) at position t < ctx (cos/sin
- *                   table built once); ν = 1 exactly (a rotation per position)
+ *                   rotated by t·10000^(−2j/dh) at position t < ctx (longer
+ *                   inputs are refused); ν = 1 exactly (a rotation per position)
  *   Scores(scale)   (Q, K) → scale·Q Kᵀ per head, scale 1/dh when 0 (the text
  *                   form `Scores`): for heads of RMS ≤ 1 the scores are then
  *                   at most 1 whatever dh. ν = 1 is modula's convention, not a

@@ -215,6 +215,7 @@ void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double s
 {
     const float a = (float)scale;
     int nt = mn_elementwise_threads(threads, rows * n);
+    (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -239,6 +240,7 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
 {
     const float a = (float)scale;
     int nt = mn_elementwise_threads(threads, rows * n);
+    (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
     for (int64_t r = 0; r < rows; r++) {
         const float *yr = y + r * n, *gr = dy + r * n;
@@ -256,12 +258,14 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
 void mn_rope_table(float *table, int64_t T_max, int64_t dh, double base)
 {
     int64_t half = dh / 2;
-    for (int64_t t = 0; t < T_max; t++)
-        for (int64_t j = 0; j < half; j++) {
-            double theta = (double)t * pow(base, -2.0 * (double)j / (double)dh);
+    for (int64_t j = 0; j < half; j++) {
+        double freq = pow(base, -2.0 * (double)j / (double)dh);
+        for (int64_t t = 0; t < T_max; t++) {
+            double theta = (double)t * freq;
             table[t * half + j] = (float)cos(theta);
             table[T_max * half + t * half + j] = (float)sin(theta);
         }
+    }
 }
 
 void mn_rope_apply(float *y, const float *x, const float *table, int64_t T_max, mn_attn_dims d,

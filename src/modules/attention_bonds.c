@@ -10,7 +10,6 @@
  * heads (B, T, h, dh) without a copy; scores are (B, h, T, T). The kernels
  * are in attention.c. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -123,7 +122,6 @@ mn_status mn_merge_heads(mn_module **out) { return mn_bond_create(out, &merge_he
 
 typedef struct {
     int64_t dh, context;
-    float *table; /* cos then sin, each (context, dh/2): built once, owned */
 } rope_state;
 
 static const rope_state *rope_of(const mn_module *m) { return m->state; }
@@ -141,10 +139,12 @@ static mn_status rope_features(const mn_module *m, int n, const int64_t *in, int
     return MN_OK;
 }
 
+/* The cos/sin table of the T positions seen lives in the saved floats: the
+ * network sizes it for the input, and a module holds no memory of its own
+ * (a graph file may make thousands of copies). */
 static mn_status rope_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
     (void)n;
-    (void)p;
     const rope_state *s = rope_of(m);
     if (in[0].ndim != 4 || in[0].dim[3] != s->dh)
         return shape_fail(m, "expects heads (batch, positions, heads, head size) of its head "
@@ -155,44 +155,26 @@ static mn_status rope_plan(const mn_module *m, int n, const mn_shape *in, mn_mod
                        mn_module_describe(m, buf, sizeof buf), (long long)in[0].dim[1],
                        (long long)s->context);
     }
+    p->saved = in[0].dim[1] * s->dh; /* cos and sin, each (T, dh/2) */
     return MN_OK;
 }
 
 static mn_status rope_forward(mn_module *m, const mn_module_call *c)
 {
-    const rope_state *s = rope_of(m);
-    mn_rope_apply(c->out->data, c->in[0]->data, s->table, s->context, heads_dims(c->in[0]),
-                  false);
+    mn_attn_dims d = heads_dims(c->in[0]);
+    mn_rope_table(c->saved, d.T, rope_of(m)->dh, ROPE_BASE);
+    mn_rope_apply(c->out->data, c->in[0]->data, c->saved, d.T, d, false);
     return MN_OK;
 }
 
 /* A rotation: its transpose (the backward) rotates by the opposite angle. */
 static mn_status rope_backward(mn_module *m, const mn_module_call *c)
 {
-    const rope_state *s = rope_of(m);
-    mn_rope_apply(c->din[0]->data, c->dout->data, s->table, s->context, heads_dims(c->in[0]),
-                  true);
+    (void)m;
+    mn_attn_dims d = heads_dims(c->in[0]);
+    mn_rope_apply(c->din[0]->data, c->dout->data, c->saved, d.T, d, true);
     return MN_OK;
 }
-
-static mn_status rope_new_table(rope_state *s)
-{
-    size_t n = (size_t)s->context * (size_t)s->dh; /* 2·context·dh/2 */
-    s->table = malloc(n * sizeof(float));
-    if (!s->table)
-        return mn_fail(MN_ERR_NOMEM, "RoPE: out of memory for a %lld x %lld table",
-                       (long long)s->context, (long long)s->dh);
-    mn_rope_table(s->table, s->context, s->dh, ROPE_BASE);
-    return MN_OK;
-}
-
-static mn_status rope_clone(const mn_module *from, void *to)
-{
-    (void)from;
-    return rope_new_table(to);
-}
-
-static void rope_destroy(void *state) { free(((rope_state *)state)->table); }
 
 static int rope_args(const mn_module *m, double *a, int cap)
 {
@@ -205,8 +187,7 @@ static int rope_args(const mn_module *m, double *a, int cap)
 
 static const mn_module_ops rope_ops = {
     .kind = "RoPE", .state_size = sizeof(rope_state), .features = rope_features,
-    .plan = rope_plan, .forward = rope_forward, .backward = rope_backward, .clone = rope_clone,
-    .destroy = rope_destroy, .args = rope_args};
+    .plan = rope_plan, .forward = rope_forward, .backward = rope_backward, .args = rope_args};
 
 /* A rotation of each pair, an isometry per position: ν = 1 exactly. */
 mn_status mn_rope(mn_module **out, int64_t d_head, int64_t context)
@@ -218,12 +199,7 @@ mn_status mn_rope(mn_module **out, int64_t d_head, int64_t context)
                        (long long)d_head);
     if (context < 1 || context > (1 << 20))
         return mn_fail(MN_ERR_ARG, "RoPE: the context %lld must be 1 to 2^20", (long long)context);
-    rope_state s = {.dh = d_head, .context = context};
-    MN_TRY(rope_new_table(&s));
-    mn_status st = mn_bond_create(out, &rope_ops, &s, 1);
-    if (st != MN_OK)
-        free(s.table);
-    return st;
+    return mn_bond_create(out, &rope_ops, &(rope_state){d_head, context}, 1);
 }
 
 /* ---- Scores(scale): S = scale·Q Kᵀ per head, scale 1/dh by default --------- */
