@@ -45,3 +45,11 @@ log "width sweep start"
 "$M" sweep --model cnn --over width=4,8,16,32 --lrs 2^-4:2^1 --seeds 2 --steps 100 \
     --out "$OUT/width" > "$OUT/width.txt" 2>&1
 log "width sweep done"
+
+# 6. the Muon run again, by the final build, with --json; the bench again
+log "muon (final build) start"
+/usr/bin/time -f "wall %e s" "$M" train --model cnn --threads 1 --json \
+    > "$OUT/muon_default.jsonl" 2> "$OUT/muon_default.err"
+log "muon (final build) done"
+/usr/bin/python3 bench/cnn_compare.py --modnorm "$M" --rounds 5 --steps 20 --threads 1 \
+    > "$OUT/bench_muon_final.txt" 2>&1
