@@ -181,6 +181,12 @@ START_TEST(test_mlp_file_matches_compiled_text)
     fclose(f);
     buf[n] = '\0';
     ck_assert_str_eq(buf, mn_graph_mlp_text());
+    f = fopen(MN_EXAMPLES_DIR "/cnn.mn", "rb"); /* and --model cnn's */
+    ck_assert(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, mn_graph_cnn_text());
 }
 END_TEST
 
@@ -226,8 +232,8 @@ END_TEST
 
 START_TEST(test_round_trip_example_files)
 {
-    const char *const files[] = {"mlp.mn", "residual.mn", "branches.mn", "gpt.mn"};
-    for (int i = 0; i < 4; i++) {
+    const char *const files[] = {"mlp.mn", "residual.mn", "branches.mn", "gpt.mn", "cnn.mn"};
+    for (int i = 0; i < 5; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", MN_EXAMPLES_DIR, files[i]);
         mn_graph_file *g;
@@ -242,6 +248,10 @@ START_TEST(test_round_trip_example_files)
                 strcmp(name, "blocks") == 0) {
                 /* gpt.mn's width must split into its 4 heads of even size */
                 ck_assert_ok(mn_graph_make_with(g, name, strcmp(files[i], "gpt.mn") ? 5 : 8, &m));
+                round_trip(m, files[i]);
+            }
+            if (strcmp(name, "flat") == 0) { /* cnn.mn's flattened conv norms */
+                ck_assert_ok(mn_graph_make_with(g, name, 1, &m));
                 round_trip(m, files[i]);
             }
         }

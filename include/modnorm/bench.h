@@ -120,11 +120,14 @@ MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows
 
 /* The matrix-multiply flops of one training step of `net` at batch `batch`
  * under solver configuration `cfg`: per atom of weight shape d_out x d_in,
- * forward and backward 3 products of 2·batch·d_out·d_in (2 for atom 0, the
- * reader of the data, whose input gradient training skips), plus for a
+ * forward and backward 3 products of 2·batch·P·d_out·d_in (2 for atom 0, the
+ * reader of the data, whose input gradient training skips), P the atom's
+ * output positions per example in the last forward (H_out·W_out for a
+ * Conv2D; 1 for a Linear on (B, d), and before any forward), plus for a
  * steepest-descent solver whose norm for the atom (cfg->norm, else the
  * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
- * run it under cfg->polar (mn_polar_plan_for; *bf16 receives the part of it
+ * run it under cfg->polar (k² of d_out x d_in/k² for a per-tap taps-K norm;
+ * mn_polar_plan_for; *bf16 receives the part of it
  * with bf16 operands, when not NULL). Element-wise work is left out: this is
  * the step's roofline at the sgemm (and bf16 gemm) rate. */
 MN_API double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg,

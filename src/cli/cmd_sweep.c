@@ -133,7 +133,9 @@ static int plot_summary(const mn_cli_args *a, const mn_study_sweep *sw,
         snprintf(steps, sizeof steps, "%lld steps", (long long)sw->train.steps);
     else
         snprintf(steps, sizeof steps, "%g epochs", sw->train.epochs);
-    if (strcmp(sw->param, "depth") == 0)
+    if (a->graph || (a->model && strcmp(a->model, "mlp") != 0)) /* no mlp width or depth */
+        snprintf(fixed, sizeof fixed, "%s", a->graph ? "graph" : a->model);
+    else if (strcmp(sw->param, "depth") == 0)
         snprintf(fixed, sizeof fixed, "width %lld", (long long)a->width);
     else
         snprintf(fixed, sizeof fixed, "depth %lld", (long long)a->depth);

@@ -3,6 +3,7 @@
  * the polar error. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -250,6 +251,26 @@ double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg, i
     return mn_bench_step_flops_bf16(net, cfg, batch, NULL);
 }
 
+/* Each atom's output positions per example in the last forward: its
+ * output's elements / (batch·d_out), H_out·W_out for a Conv2D, 1 for a Linear
+ * on (B, d); 1 before any forward. */
+typedef struct {
+    int64_t batch;
+    double *positions;
+} positions_ctx;
+
+static mn_status atom_positions(void *ctx, const mn_module_visit *v)
+{
+    positions_ctx *p = ctx;
+    int64_t d_out, d_in;
+    if (v->atom < 0 || v->n_outputs != 1 || mn_module_weight_shape(v->module, &d_out, &d_in) != MN_OK)
+        return MN_OK;
+    double per = (double)mn_tensor_numel(v->outputs[0]) / ((double)p->batch * (double)d_out);
+    if (per >= 1)
+        p->positions[v->atom] = per;
+    return MN_OK;
+}
+
 double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *cfg,
                                 int64_t batch, double *bf16)
 {
@@ -264,21 +285,35 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
     if (!polar.method)
         polar.method = mn_polar_default();
     double total = 0;
-    for (int i = 0; i < mn_network_atom_count(net); i++) {
+    int n_atoms = mn_network_atom_count(net);
+    double *positions = malloc((size_t)(n_atoms > 0 ? n_atoms : 1) * sizeof *positions);
+    if (!positions)
+        return NAN;
+    for (int i = 0; i < n_atoms; i++)
+        positions[i] = 1;
+    positions_ctx pc = {batch > 0 ? batch : 1, positions};
+    mn_network_visit(net, atom_positions, &pc);
+    for (int i = 0; i < n_atoms; i++) {
         const mn_module *a = mn_network_atom(net, i);
         int64_t d_out, d_in;
         if (mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
             continue;
-        total += (i == 0 ? 2 : 3) * 2.0 * (double)batch * (double)d_out * (double)d_in;
+        total += (i == 0 ? 2 : 3) * 2.0 * (double)batch * positions[i] * (double)d_out *
+                 (double)d_in;
         const mn_norm *n = forced ? forced : mn_module_norm(a);
+        /* a Conv2D's per-tap norm (taps-K) runs k² polar factors of d_out x d_in/k² */
+        int64_t k = n && strncmp(n->name, "taps-", 5) == 0 ? atoi(n->name + 5) : 1;
+        if (k < 1 || d_in % (k * k) != 0)
+            k = 1;
         mn_polar_plan plan;
         if (cfg->kind == MN_SOLVER_STEEPEST && n && n->uses_polar &&
-            mn_polar_plan_for(&polar, d_out, d_in, MN_F32, &plan) == MN_OK) {
-            total += plan.flops;
+            mn_polar_plan_for(&polar, d_out, d_in / (k * k), MN_F32, &plan) == MN_OK) {
+            total += (double)(k * k) * plan.flops;
             if (bf16)
-                *bf16 += plan.flops_bf16;
+                *bf16 += (double)(k * k) * plan.flops_bf16;
         }
     }
+    free(positions);
     return total;
 }
 
