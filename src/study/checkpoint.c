@@ -857,6 +857,8 @@ mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
     mn_train_run run = {.settings = s, .net = net, .solver = solver,
                         .batcher = mn_batch_source_batcher(&src), .total_steps = total,
                         .losses = losses, .graph = ck->graph, .vocab = ck->vocab};
+    if (s->dist) /* a rank that failed stops every rank before the collectives */
+        st = mn_dist_agree(s->dist, st);
     if (st == MN_OK && ck->resume)
         st = mn_checkpoint_load_ranks(ck->resume, &run);
     saver sv = {.run = &run, .ck = ck, .user = cb, .saved_at = -1};

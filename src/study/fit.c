@@ -137,6 +137,8 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
     /* data-parallel (dist.h): every rank joins each agreement, so the loss
      * is the global batch's and a failure on any rank stops all */
     mn_dist *dist = mn_solver_dist(solver);
+    if (dist) /* an allocation that failed on one rank stops all before any step */
+        st = mn_dist_agree(dist, st);
     double t0 = now();
     int64_t step = start;
     if (st == MN_OK && start > 0) { /* the steps already taken, as the loop had them */
@@ -254,11 +256,14 @@ mn_status mn_train_source(mn_module *root, const mn_train_settings *s, mn_batch_
     }
     int64_t total = mn_train_total_steps(s, src->per_epoch);
     res->total_steps = total;
-    mn_network *net;
-    mn_solver *solver;
-    MN_TRY(mn_train_build(root, s, total, &net, &solver));
+    mn_network *net = NULL;
+    mn_solver *solver = NULL;
+    st = mn_train_build(root, s, total, &net, &solver);
     mn_batch_source shard = {0}; /* data-parallel: this rank's rows of every batch */
-    st = s->dist ? mn_batch_source_shard(&shard, src, s->dist) : MN_OK;
+    if (st == MN_OK && s->dist)
+        st = mn_batch_source_shard(&shard, src, s->dist);
+    if (s->dist) /* a rank that failed stops every rank */
+        st = mn_dist_agree(s->dist, st);
     if (st == MN_OK)
         st = mn_fit(net, solver, shard.next ? &shard : src, total, test, cb, res);
     mn_batch_source_destroy(&shard);
