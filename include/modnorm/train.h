@@ -68,8 +68,8 @@ MN_API mn_status mn_batch_source_dataset(mn_batch_source *out, const mn_dataset 
  * checkpoint saves), or NULL for any other source. */
 MN_API mn_batcher *mn_batch_source_batcher(const mn_batch_source *src);
 /* Data-parallel training (dist.h): this rank's rows [lo, hi) of every batch
- * of `global` (mn_dist_shard; it records the shard's weight), one label per
- * row. `global` is borrowed (every rank draws the same batches from its own
+ * of `global` (mn_dist_shard; it records the shard's weight), with each
+ * row's labels (global->labels_per_row of them). `global` is borrowed (every rank draws the same batches from its own
  * copy of it, so the data order is rank 0's); out->per_epoch is global's.
  * MN_ERR_ARG when global->batch is below the ranks. */
 MN_API mn_status mn_batch_source_shard(mn_batch_source *out, mn_batch_source *global,
