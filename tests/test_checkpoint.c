@@ -18,30 +18,7 @@
 
 #include "testutil.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/mn_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-/* DIR/NAME, in one of 8 rotating buffers: a test that calls it more keeps copies. */
-static const char *at(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
+static void setup(void) { tm_dir_make("ckpt"); }
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -164,7 +141,7 @@ START_TEST(test_resume_bit_identical)
     mn_train_settings s = settings(opt);
     recorder whole = {0}, first = {.stop_at = STOP}, second = {0};
     mn_fit_result rw, rf, rs;
-    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    const char *full = tm_at("full.safetensors"), *part = tm_at("part.safetensors");
     ck_assert_ok(run(&s, 16, full, 0, NULL, &whole, &rw));
     ck_assert_int_eq(whole.last, TOTAL);
     /* Stopped after step 13, saving every step: the checkpoint is at step 13. */
@@ -242,7 +219,7 @@ START_TEST(test_layout)
     s.steps = 4;
     recorder r = {0};
     mn_fit_result res;
-    const char *path = at("ck.safetensors");
+    const char *path = tm_at("ck.safetensors");
     ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
     size_t len;
     unsigned char *b = slurp(path, &len);
@@ -314,7 +291,7 @@ START_TEST(test_python_reader)
     s.steps = 5;
     recorder r = {0};
     mn_fit_result res;
-    const char *path = at("py.safetensors");
+    const char *path = tm_at("py.safetensors");
     ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
@@ -322,35 +299,35 @@ START_TEST(test_python_reader)
     /* modnorm export writes every tensor as .npy: numpy finds them equal. */
     char out[4096];
     snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/npy' 2>&1",
-             getenv("MODNORM"), path, dir);
+             getenv("MODNORM"), path, tm_dir);
     FILE *p = popen(cmd, "r");
     size_t got = fread(out, 1, sizeof out - 1, p);
     out[got] = '\0';
     ck_assert_msg(pclose(p) == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "12 tensors written"));
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --npy '%s/npy'", MN_PYTHON, MN_CHECK_SAFETENSORS,
-             path, dir);
+             path, tm_dir);
     ck_assert_int_eq(system(cmd), 0);
     /* A tensor name that is not a file name is refused before anything is written. */
     static const float one = 1;
     mn_st_tensor evil = {.name = "../evil", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
                          .data = &one};
-    ck_assert_ok(mn_safetensors_write(at("evil.safetensors"), &evil, 1, NULL, 0));
+    ck_assert_ok(mn_safetensors_write(tm_at("evil.safetensors"), &evil, 1, NULL, 0));
     snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/out2' 2>&1",
-             getenv("MODNORM"), at("evil.safetensors"), dir);
+             getenv("MODNORM"), tm_at("evil.safetensors"), tm_dir);
     p = popen(cmd, "r");
     got = fread(out, 1, sizeof out - 1, p);
     out[got] = '\0';
     ck_assert_int_ne(pclose(p), 0);
     ck_assert_msg(strstr(out, "tensor name '../evil' cannot be a file name"), "%s", out);
-    ck_assert_int_ne(access(at("evil.npy"), F_OK), 0);
+    ck_assert_int_ne(access(tm_at("evil.npy"), F_OK), 0);
     /* and it refuses a file whose data changed */
     size_t len;
     unsigned char *b = slurp(path, &len);
     b[len - 1] ^= 1; /* the CRC no longer matches */
-    spit(at("bad.safetensors"), b, len);
+    spit(tm_at("bad.safetensors"), b, len);
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' 2>/dev/null", MN_PYTHON, MN_CHECK_SAFETENSORS,
-             at("bad.safetensors"));
+             tm_at("bad.safetensors"));
     ck_assert_int_ne(system(cmd), 0);
     free(b);
 }
@@ -376,7 +353,7 @@ START_TEST(test_safetensors_roundtrip_and_writer_refusals)
     };
     const mn_st_meta meta[] = {{"note", "ünïcode \"quoted\"\n"}};
     char path[512];
-    snprintf(path, sizeof path, "%s", at("rt.safetensors"));
+    snprintf(path, sizeof path, "%s", tm_at("rt.safetensors"));
     ck_assert_ok(mn_safetensors_write(path, t, 6, meta, 1));
     mn_safetensors *f;
     ck_assert_ok(mn_safetensors_read(path, &f));
@@ -408,14 +385,14 @@ START_TEST(test_safetensors_roundtrip_and_writer_refusals)
                          .shape = {INT64_C(1) << 40, INT64_C(1) << 40}, .data = f32};
     ck_assert_int_eq(mn_safetensors_write(path, &huge, 1, NULL, 0), MN_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "huge"));
-    ck_assert_int_eq(mn_safetensors_write(dir, t, 1, NULL, 0), MN_ERR_IO);
+    ck_assert_int_eq(mn_safetensors_write(tm_dir, t, 1, NULL, 0), MN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "not a regular file"));
     /* The failed writes left the good file and no temporary beside it. */
     ck_assert_ok(mn_safetensors_read(path, &f));
     mn_safetensors_free(f);
-    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", tm_dir);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(mn_safetensors_read(at("missing.safetensors"), &f), MN_ERR_IO);
+    ck_assert_int_eq(mn_safetensors_read(tm_at("missing.safetensors"), &f), MN_ERR_IO);
 }
 END_TEST
 
@@ -577,8 +554,8 @@ START_TEST(test_refusals)
     recorder r = {.stop_at = 7};
     mn_fit_result res;
     char path[512], edited[512];
-    snprintf(path, sizeof path, "%s", at("ck.safetensors"));
-    snprintf(edited, sizeof edited, "%s", at("edited.safetensors"));
+    snprintf(path, sizeof path, "%s", tm_at("ck.safetensors"));
+    snprintf(edited, sizeof edited, "%s", tm_at("edited.safetensors"));
     ck_assert_int_eq(run(&s, 16, path, 1, NULL, &r, &res), MN_ERR_ARG);
     mn_train_settings other = s;
     other.lr = 0.5;
@@ -636,7 +613,7 @@ START_TEST(test_truncated_and_altered)
     mn_train_settings s = settings("adam");
     recorder r = {.stop_at = 3};
     mn_fit_result res;
-    const char *path = at("ck.safetensors");
+    const char *path = tm_at("ck.safetensors");
     ck_assert_int_eq(run(&s, 4, path, 1, NULL, &r, &res), MN_ERR_ARG);
     size_t len;
     unsigned char *b = slurp(path, &len);
@@ -682,7 +659,7 @@ END_TEST
 START_TEST(test_killed_writer_leaves_a_good_file)
 {
     mn_train_settings s = settings("adam");
-    const char *path = at("kill.safetensors");
+    const char *path = tm_at("kill.safetensors");
     fixture fx;
     fixture_make(&fx, &s, 64); /* ~50 KB per checkpoint */
     ck_assert_ok(mn_checkpoint_save(path, &fx.run));
@@ -728,7 +705,7 @@ END_TEST
 static const char *make_tiny_data(void)
 {
     static char tiny[512];
-    snprintf(tiny, sizeof tiny, "%s/tiny", dir);
+    snprintf(tiny, sizeof tiny, "%s/tiny", tm_dir);
     tm_write_tiny_fashion(tiny, 256, 64);
     return tiny;
 }
@@ -769,7 +746,7 @@ START_TEST(test_cli_kill_and_resume)
     static char out_a[1 << 16], out_b[1 << 16];
     snprintf(common, sizeof common, "train --data-dir '%s' --steps 120 --width 128 --batch 16 "
              "--threads 1 --json --opt %s --schedule cosine --warmup 4 --wd 0.01", tiny, opt);
-    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    const char *full = tm_at("full.safetensors"), *part = tm_at("part.safetensors");
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
     ck_assert_msg(modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
     /* The same run, saving every 3 steps, killed with SIGKILL once a
@@ -821,7 +798,7 @@ int main(void)
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
     tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_loop_test(tc, test_resume_bit_identical, 0, 4);
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);

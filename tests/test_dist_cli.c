@@ -24,21 +24,13 @@
 
 #define TOL 1e-4
 
-static char dir[256], data[300];
+static char data[300];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/mn_dist_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/tiny", dir);
+    tm_dir_make("dist");
+    snprintf(data, sizeof data, "%s/tiny", tm_dir);
     tm_write_tiny_fashion(data, 256, 64);
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* `modnorm ARGS` (np 0) or `mpirun --oversubscribe -np NP modnorm ARGS`, its
@@ -164,8 +156,8 @@ START_TEST(test_resume_same_ranks)
     static const char *const opts[] = {"muon", "adam"};
     char common[1024], args[4096], full[512], part[512];
     static char out_a[1 << 16], out_b[1 << 16];
-    snprintf(full, sizeof full, "%s/full.safetensors", dir);
-    snprintf(part, sizeof part, "%s/part.safetensors", dir);
+    snprintf(full, sizeof full, "%s/full.safetensors", tm_dir);
+    snprintf(part, sizeof part, "%s/part.safetensors", tm_dir);
     snprintf(common, sizeof common, "train --data-dir '%s' --steps 90 --width 64 --batch 15 "
              "--threads 1 --json --opt %s --wd 0.01", data, opts[_i]);
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
@@ -223,7 +215,7 @@ int main(void)
     Suite *s = suite_create("dist_cli");
     TCase *tc = tcase_create("dist_cli");
     tcase_set_timeout(tc, 600);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_loop_test(tc, test_losses_match_one_process, 0,
                         (int)(sizeof cases / sizeof cases[0]));
     tcase_add_loop_test(tc, test_resume_same_ranks, 0, 2);

@@ -161,6 +161,30 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+char tm_dir[256];
+
+void tm_dir_make(const char *tag)
+{
+    snprintf(tm_dir, sizeof tm_dir, "/tmp/mn_%s_XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(tm_dir));
+}
+
+void tm_dir_remove(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tm_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+const char *tm_at(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", tm_dir, name);
+    return p;
+}
+
 /* An IDX file through zlib, as Fashion-MNIST ships them: big-endian magic and
  * nd dims, then n bytes of data. */
 static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,

@@ -43,8 +43,6 @@ double tm_max_abs_diff(const mn_mat *a, const mn_mat *b);
 /* A Check runner for one suite: exits 0 when every test passed. */
 int tm_run_suite(Suite *s);
 
-/* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
- * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 /* Orthonormal columns: Gram–Schmidt (twice) on a Gaussian Q, in double. */
 void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
 
@@ -52,6 +50,17 @@ void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
  * n_train and n_test 28x28 images with pseudo-random pixels and labels i % 10. */
 void tm_write_tiny_fashion(const char *folder, uint32_t n_train, uint32_t n_test);
 
+/* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
+ * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 int tm_run_modnorm(const char *args, char *out, size_t cap);
+
+/* A fresh folder for each test. tm_dir_make("text") creates /tmp/mn_text_XXXXXX
+ * into tm_dir (call it from a Check setup); tm_dir_remove, a Check teardown,
+ * deletes it and everything in it. tm_at(NAME) is tm_dir/NAME in one of 8
+ * rotating buffers: a test that holds more paths at once copies them. */
+extern char tm_dir[256];
+void tm_dir_make(const char *tag);
+void tm_dir_remove(void);
+const char *tm_at(const char *name);
 
 #endif
