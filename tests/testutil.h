@@ -58,7 +58,7 @@ int tm_run_modnorm(const char *args, char *out, size_t cap);
  * into tm_dir (call it from a Check setup); tm_dir_remove, a Check teardown,
  * deletes it and everything in it. tm_at(NAME) is tm_dir/NAME in one of 8
  * rotating buffers: a test that holds more paths at once copies them. */
-extern char tm_dir[256];
+extern char tm_dir[64];
 void tm_dir_make(const char *tag);
 void tm_dir_remove(void);
 const char *tm_at(const char *name);
