@@ -20,29 +20,6 @@
 
 static void setup(void) { tm_dir_make("ckpt"); }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 /* ---- a small synthetic problem ------------------------------------------------------- */
 
 /* 96 training and 48 test rows of 8 features, 3 classes (a random linear map's argmax). */
@@ -189,7 +166,7 @@ START_TEST(test_resume_bit_identical)
     /* The final checkpoints (weights, moments, data order, losses, metadata)
      * are the same bytes. */
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_int_eq(la, lb);
     ck_assert_msg(memcmp(a, b, la) == 0, "%s: the resumed run's final checkpoint differs", opt);
     free(a);
@@ -222,7 +199,7 @@ START_TEST(test_layout)
     const char *path = tm_at("ck.safetensors");
     ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     uint64_t n = le64(b);
     ck_assert_uint_eq(n % 8, 0);
     ck_assert_int_eq(b[8], '{');
@@ -323,9 +300,9 @@ START_TEST(test_python_reader)
     ck_assert_int_ne(access(tm_at("evil.npy"), F_OK), 0);
     /* and it refuses a file whose data changed */
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     b[len - 1] ^= 1; /* the CRC no longer matches */
-    spit(tm_at("bad.safetensors"), b, len);
+    tm_write_file(tm_at("bad.safetensors"), b, len);
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' 2>/dev/null", MN_PYTHON, MN_CHECK_SAFETENSORS,
              tm_at("bad.safetensors"));
     ck_assert_int_ne(system(cmd), 0);
@@ -616,7 +593,7 @@ START_TEST(test_truncated_and_altered)
     const char *path = tm_at("ck.safetensors");
     ck_assert_int_eq(run(&s, 4, path, 1, NULL, &r, &res), MN_ERR_ARG);
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     fixture fx;
     fixture_make(&fx, &s, 4);
     for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 7) {
@@ -782,7 +759,7 @@ START_TEST(test_cli_kill_and_resume)
     ck_assert_msg(modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
     ck_assert_str_eq(result_line(out_b), result_line(out_a));
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
                   "%s: the resumed run's final checkpoint differs from the uninterrupted one's",
                   opt);

@@ -123,21 +123,6 @@ START_TEST(test_losses_match_one_process)
 }
 END_TEST
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* The result line with the timings cut off. */
 static const char *result_line(char *out)
 {
@@ -187,7 +172,7 @@ START_TEST(test_resume_same_ranks)
     ck_assert_msg(run(2, args, out_b, sizeof out_b) == 0, "%s", out_b);
     ck_assert_str_eq(result_line(out_b), result_line(out_a));
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
                   "the resumed run's final checkpoint differs from the uninterrupted one's");
     free(a);

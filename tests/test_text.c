@@ -18,13 +18,7 @@
 
 static void setup(void) { tm_dir_make("text"); }
 
-static void write_text(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(s, 1, strlen(s), f), strlen(s));
-    ck_assert_int_eq(fclose(f), 0);
-}
+static void write_text(const char *path, const char *s) { tm_write_file(path, s, strlen(s)); }
 
 /* The corpus's bytes back from its ids. */
 static char *decoded(const mn_text *t)

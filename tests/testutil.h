@@ -63,4 +63,12 @@ void tm_dir_make(const char *tag);
 void tm_dir_remove(void);
 const char *tm_at(const char *name);
 
+/* The whole file at path in a new buffer of *len bytes (plus a spare byte;
+ * free it); fails the test when it cannot be read. */
+unsigned char *tm_slurp(const char *path, size_t *len);
+
+/* path holding exactly the n bytes at b (created or truncated); fails the test
+ * on any error, closing included. */
+void tm_write_file(const char *path, const void *b, size_t n);
+
 #endif
