@@ -687,19 +687,6 @@ static const char *make_tiny_data(void)
     return tiny;
 }
 
-/* Run `modnorm ARGS`, its stdout (and stderr) into out; the exit status. */
-static int modnorm(const char *args, char *out, size_t cap)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("MODNORM"), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* The last line, timings cut off. */
 static const char *result_line(char *out)
 {
@@ -725,7 +712,7 @@ START_TEST(test_cli_kill_and_resume)
              "--threads 1 --json --opt %s --schedule cosine --warmup 4 --wd 0.01", tiny, opt);
     const char *full = tm_at("full.safetensors"), *part = tm_at("part.safetensors");
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
-    ck_assert_msg(modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
+    ck_assert_msg(tm_run_modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
     /* The same run, saving every 3 steps, killed with SIGKILL once a
      * checkpoint exists, at a random moment after it. */
     snprintf(args, sizeof args, "exec '%s' %s --checkpoint '%s' --save-every 3 >/dev/null 2>&1",
@@ -752,11 +739,11 @@ START_TEST(test_cli_kill_and_resume)
     mn_safetensors_free(f);
     /* A different setting is refused, naming it. */
     snprintf(args, sizeof args, "%s --lr 0.0123 --resume '%s'", common, part);
-    ck_assert_int_eq(modnorm(args, out_b, sizeof out_b), 1);
+    ck_assert_int_eq(tm_run_modnorm(args, out_b, sizeof out_b), 1);
     ck_assert_msg(strstr(out_b, "setting lr differs: 0.0123 here"), "%s", out_b);
     snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s' --save-every 5", common,
              part, part);
-    ck_assert_msg(modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
+    ck_assert_msg(tm_run_modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
     ck_assert_str_eq(result_line(out_b), result_line(out_a));
     size_t la, lb;
     unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);

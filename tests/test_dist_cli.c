@@ -37,21 +37,13 @@ static void setup(void)
  * stdout and stderr into out; the exit status. */
 static int run(int np, const char *args, char *out, size_t cap)
 {
-    char cmd[4096];
+    char cmd[8192]; /* ARGS (up to 4 KiB) and the two paths */
     if (np > 0)
         snprintf(cmd, sizeof cmd, "'%s' --oversubscribe -np %d '%s' %s 2>&1", MN_MPIRUN, np,
                  getenv("MODNORM"), args);
     else
         snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("MODNORM"), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", cmd, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tm_run_shell(cmd, out, cap);
 }
 
 typedef struct {

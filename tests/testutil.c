@@ -142,6 +142,19 @@ mn_mat tm_gaussian_at(mn_dtype dt, int64_t rows, int64_t cols, int e, uint64_t s
     return S;
 }
 
+int tm_run_shell(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    while (fgetc(p) != EOF) {
+    }
+    int st = pclose(p);
+    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", cmd, WTERMSIG(st));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int tm_run_modnorm(const char *args, char *out, size_t cap)
 {
     const char *exe = getenv("MODNORM");
@@ -150,16 +163,9 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     char *cmd = malloc(len);
     ck_assert_ptr_nonnull(cmd);
     snprintf(cmd, len, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
+    int rc = tm_run_shell(cmd, out, cap);
     free(cmd);
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 char tm_dir[64]; /* short, so that "%s/NAME" fits the tests' 256-byte paths */

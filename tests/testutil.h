@@ -50,6 +50,11 @@ void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
  * n_train and n_test 28x28 images with pseudo-random pixels and labels i % 10. */
 void tm_write_tiny_fashion(const char *folder, uint32_t n_train, uint32_t n_test);
 
+/* Run CMD through the shell, capture its stdout (add 2>&1 for stderr) into out
+ * (cap bytes, NUL-terminated; the rest is read and dropped), fail the test if
+ * it died of a signal; the exit code (-1 when it did not exit). */
+int tm_run_shell(const char *cmd, char *out, size_t cap);
+
 /* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
  * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 int tm_run_modnorm(const char *args, char *out, size_t cap);
