@@ -14,34 +14,12 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static mn_tensor *tensor_new(int ndim, const int64_t *shape)
-{
-    mn_tensor *t;
-    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
-    return t;
-}
-
-static void fill_normal(mn_tensor *t, mn_rng *r)
-{
-    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
-        t->data[i] = (float)mn_rng_normal(r);
-}
-
 static mn_module *conv(int64_t d_out, int64_t d_in, int64_t k, int64_t s, int64_t p)
 {
     mn_module *m;
     ck_assert_ok(mn_conv2d(&m, d_out, d_in, k, s, p));
     return m;
 }
-
-static mn_module *seq(int n, mn_module *const *children)
-{
-    mn_module *m;
-    ck_assert_ok(mn_sequential(&m, n, children));
-    return m;
-}
-#define SEQ(...) seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)), \
-                     (mn_module *[]){__VA_ARGS__})
 
 static mn_module *parse(const char *text)
 {
@@ -141,8 +119,8 @@ START_TEST(test_conv_matches_direct)
         mn_network_keep_input_grad(net, true);
         mn_rng r;
         mn_rng_seed(&r, 100 + gi);
-        mn_tensor *x = tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
-        fill_normal(x, &r);
+        mn_tensor *x = tm_tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
+        tm_fill_normal(x, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(net, x, &y));
         int64_t Ho = side(g->H, g), Wo = side(g->W, g), ny = g->B * g->O * Ho * Wo;
@@ -156,8 +134,8 @@ START_TEST(test_conv_matches_direct)
         double e = max_rel_diff(y->data, yref, ny);
         ck_assert_msg(e < 1e-5, "geometry %zu: forward off the direct convolution by %g", gi, e);
 
-        mn_tensor *dy = tensor_new(4, y->shape);
-        fill_normal(dy, &r);
+        mn_tensor *dy = tm_tensor_new(4, y->shape);
+        tm_fill_normal(dy, &r, 1);
         mn_network_zero_grad(net);
         ck_assert_ok(mn_network_backward(net, dy));
         int64_t nw = mn_network_param_count(net), nx = mn_tensor_numel(x);
@@ -256,10 +234,10 @@ static void fd_check(const char *name, mn_module *root, mn_tensor *x, uint64_t s
     mn_network_keep_input_grad(p.net, true);
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p.net, x, &y));
-    p.r = tensor_new(y->ndim, y->shape);
+    p.r = tm_tensor_new(y->ndim, y->shape);
     mn_rng r;
     mn_rng_seed(&r, seed + 1);
-    fill_normal(p.r, &r);
+    tm_fill_normal(p.r, &r, 1);
     mn_network_zero_grad(p.net);
     ck_assert_ok(mn_network_forward(p.net, x, &y));
     ck_assert_ok(mn_network_backward(p.net, p.r));
@@ -306,8 +284,8 @@ START_TEST(test_conv_finite_differences)
         const geom *g = &geoms[gi];
         mn_rng r;
         mn_rng_seed(&r, 200 + gi);
-        mn_tensor *x = tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
-        fill_normal(x, &r);
+        mn_tensor *x = tm_tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
+        tm_fill_normal(x, &r, 1);
         char name[96];
         snprintf(name, sizeof name, "Conv2D geometry %zu", gi);
         fd_check(name, conv(g->O, g->C, g->k, g->s, g->p), x, 300 + gi, 1e-2);
@@ -342,10 +320,10 @@ START_TEST(test_bonds_finite_differences)
             parts[n] = parse(cases[ci].text[n]);
         if (strstr(cases[ci].name, "→ Linear"))
             ck_assert_ok(mn_linear(&parts[n++], 2, 3 * 2 * 3));
-        mn_module *root = n == 1 ? parts[0] : seq(n, parts);
+        mn_module *root = n == 1 ? parts[0] : tm_seq(n, parts);
         mn_rng r;
         mn_rng_seed(&r, 400 + ci);
-        mn_tensor *x = tensor_new(cases[ci].ndim, cases[ci].shape);
+        mn_tensor *x = tm_tensor_new(cases[ci].ndim, cases[ci].shape);
         fill_spread(x, &r);
         fd_check(cases[ci].name, root, x, 500 + ci, 1e-2);
         mn_tensor_destroy(x);
@@ -357,7 +335,7 @@ END_TEST
 START_TEST(test_pool_values)
 {
     mn_network *mx = net_new(parse("MaxPool(2)"), 1), *av = net_new(parse("AvgPool(2)"), 1);
-    mn_tensor *x = tensor_new(4, (int64_t[]){1, 1, 2, 4});
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){1, 1, 2, 4});
     const float v[8] = {1, 5, -2, 0, 3, 2, 7, -1};
     memcpy(x->data, v, sizeof v);
     const mn_tensor *y;
@@ -371,7 +349,7 @@ START_TEST(test_pool_values)
     ck_assert_float_eq_tol(y->data[1], 4.0f / 4, 1e-6);
     mn_module *bad;
     ck_assert_int_eq(mn_max_pool(&bad, 0), MN_ERR_ARG);
-    mn_tensor *odd = tensor_new(4, (int64_t[]){1, 1, 3, 4});
+    mn_tensor *odd = tm_tensor_new(4, (int64_t[]){1, 1, 3, 4});
     ck_assert_int_eq(mn_network_forward(mx, odd, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "multiples of 2"));
     mn_tensor_destroy(odd);
@@ -415,11 +393,11 @@ START_TEST(test_sensitivities)
             mn_mat W = mn_network_atom_view(net, 0, mn_network_weights(net));
             ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &wn));
             ck_assert_double_eq_tol(wn, 1.0, 1e-5); /* init on the unit sphere */
-            mn_tensor *x = tensor_new(4, (int64_t[]){2, 6, 12, 12});
+            mn_tensor *x = tm_tensor_new(4, (int64_t[]){2, 6, 12, 12});
             mn_rng r;
             mn_rng_seed(&r, 9);
             for (int trial = 0; trial < 20; trial++) {
-                fill_normal(x, &r);
+                tm_fill_normal(x, &r, 1);
                 if (trial % 2) /* energy on the stride grid only */
                     for (int64_t i = 0; i < mn_tensor_numel(x); i++)
                         if (((i / 12) % 12) % s || (i % 12) % s)
@@ -441,7 +419,7 @@ START_TEST(test_sensitivities)
     double wn;
     ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &wn));
     ck_assert_double_eq_tol(wn, 1.0, 1e-6);
-    mn_tensor *x = tensor_new(4, (int64_t[]){1, 4, 40, 40});
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){1, 4, 40, 40});
     for (int64_t i = 0; i < mn_tensor_numel(x); i++)
         x->data[i] = 1;
     double q = ratio(net, x);
@@ -455,15 +433,15 @@ START_TEST(test_sensitivities)
     ck_assert_double_eq(mn_module_sensitivity(mxp), 2);
     ck_assert_double_eq(mn_module_sensitivity(gm), 1);
     mn_network *na = net_new(avg, 1), *nm = net_new(mxp, 1), *ng = net_new(gm, 1);
-    x = tensor_new(4, (int64_t[]){2, 3, 8, 8});
-    mn_tensor *x2 = tensor_new(4, x->shape), *d = tensor_new(4, x->shape);
+    x = tm_tensor_new(4, (int64_t[]){2, 3, 8, 8});
+    mn_tensor *x2 = tm_tensor_new(4, x->shape), *d = tm_tensor_new(4, x->shape);
     mn_rng r;
     mn_rng_seed(&r, 3);
     for (int trial = 0; trial < 20; trial++) {
-        fill_normal(x, &r);
+        tm_fill_normal(x, &r, 1);
         ck_assert_double_le(ratio(na, x), 1 + 1e-6);
         ck_assert_double_le(ratio(ng, x), 1 + 1e-6);
-        fill_normal(x2, &r);
+        tm_fill_normal(x2, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(nm, x, &y));
         int64_t ny = mn_tensor_numel(y);
@@ -653,17 +631,17 @@ START_TEST(test_text_forms)
     }
     /* wrong input shapes are errors naming the module */
     mn_network *net = net_new(conv(4, 2, 3, 1, 1), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){2, 18});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){2, 18});
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "Conv2D"));
     mn_tensor_destroy(x);
-    x = tensor_new(4, (int64_t[]){2, 3, 4, 4});
+    x = tm_tensor_new(4, (int64_t[]){2, 3, 4, 4});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     mn_tensor_destroy(x);
     mn_network_destroy(net);
     net = net_new(conv(4, 2, 5, 1, 0), 1);
-    x = tensor_new(4, (int64_t[]){1, 2, 3, 9});
+    x = tm_tensor_new(4, (int64_t[]){1, 2, 3, 9});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "smaller than"));
     mn_tensor_destroy(x);

@@ -40,19 +40,6 @@ static bool verbose(void)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static mn_tensor *tensor_new(int ndim, const int64_t *shape)
-{
-    mn_tensor *t;
-    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
-    return t;
-}
-
-static void fill_normal(mn_tensor *t, mn_rng *r, double scale)
-{
-    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
-        t->data[i] = (float)(scale * mn_rng_normal(r));
-}
-
 /* Entries of magnitude in [0.25, 1.75), random sign: away from the kinks of
  * ReLU and Abs by far more than any finite-difference step. */
 static void fill_away_from_zero(mn_tensor *t, mn_rng *r)
@@ -105,15 +92,6 @@ static mn_module *mul(double a)
     ck_assert_ok(mn_mul(&m, a));
     return m;
 }
-
-static mn_module *seq(int n, mn_module *const *children)
-{
-    mn_module *m;
-    ck_assert_ok(mn_sequential(&m, n, children));
-    return m;
-}
-#define SEQ(...) seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)), \
-                     (mn_module *[]){__VA_ARGS__})
 
 static mn_module *sum(mn_module *a, mn_module *b)
 {
@@ -363,7 +341,7 @@ static void probe_analytic(probe *p, double *gw, double *gx)
     p->n_kinks = 0;
     p->kink_margin = INFINITY;
     kink_signature(p->net, p->kinks, &p->n_kinks, &p->kink_margin);
-    mn_tensor *dy = tensor_new(y->ndim, y->shape);
+    mn_tensor *dy = tm_tensor_new(y->ndim, y->shape);
     probe_objective(p, y, dy);
     ck_assert_ok(mn_network_backward(p->net, dy));
     int64_t np = mn_network_param_count(p->net);
@@ -806,10 +784,10 @@ static probe *probe_make(const fd_case *c, uint64_t seed)
     p->net = net_new(c->build(), seed);
     mn_rng r;
     mn_rng_seed(&r, seed + 17);
-    p->x = tensor_new(c->ndim, c->shape);
+    p->x = tm_tensor_new(c->ndim, c->shape);
     switch (c->input) {
     case IN_NORMAL:
-        fill_normal(p->x, &r, 1.0);
+        tm_fill_normal(p->x, &r, 1.0);
         break;
     case IN_AWAY:
         fill_away_from_zero(p->x, &r);
@@ -822,8 +800,8 @@ static probe *probe_make(const fd_case *c, uint64_t seed)
     }
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
-    p->r = tensor_new(y->ndim, y->shape);
-    fill_normal(p->r, &r, 1.0);
+    p->r = tm_tensor_new(y->ndim, y->shape);
+    tm_fill_normal(p->r, &r, 1.0);
     p->obj = OBJ_PROJECT;
     return p;
 }
@@ -873,7 +851,7 @@ START_TEST(test_embed_gradient_accumulates)
     for (int r = 0; r < 4; r++)
         for (int k = 0; k < 3; k++)
             ck_assert_float_eq(y->data[r * 3 + k], w[(int)toks[r] * 3 + k]);
-    mn_tensor *dy = tensor_new(2, y->shape);
+    mn_tensor *dy = tm_tensor_new(2, y->shape);
     for (int i = 0; i < 12; i++)
         dy->data[i] = (float)(i + 1);
     mn_network_zero_grad(net);
@@ -944,7 +922,7 @@ START_TEST(test_input_grad_is_opt_in)
     mn_module *root;
     ck_assert_ok(mn_mlp(&root, 6, 5, 3, 4));
     mn_network *net = net_new(root, 9);
-    mn_tensor *x = tensor_new(2, (int64_t[]){3, 6}), *dy = tensor_new(2, (int64_t[]){3, 4});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){3, 6}), *dy = tm_tensor_new(2, (int64_t[]){3, 4});
     for (int i = 0; i < 18; i++)
         x->data[i] = (float)sin(1.0 + i);
     for (int i = 0; i < 12; i++)
@@ -1001,9 +979,10 @@ START_TEST(test_fd_losses)
     mn_rng r;
     mn_rng_seed(&r, 5);
     int64_t shape[2] = {3, 5};
-    mn_tensor *z = tensor_new(2, shape), *dz = tensor_new(2, shape), *t = tensor_new(2, shape);
-    fill_normal(z, &r, 1.5);
-    fill_normal(t, &r, 1.0);
+    mn_tensor *z = tm_tensor_new(2, shape), *dz = tm_tensor_new(2, shape),
+              *t = tm_tensor_new(2, shape);
+    tm_fill_normal(z, &r, 1.5);
+    tm_fill_normal(t, &r, 1.0);
     int32_t labels[3] = {4, 0, 2};
     double an[15], fd[15];
 
@@ -1185,7 +1164,7 @@ START_TEST(test_gelu_slope_is_one)
     mn_network *net = net_new(g, 1);
     mn_network_keep_input_grad(net, true);
     enum { N = 12001 };
-    mn_tensor *x = tensor_new(2, (int64_t[]){1, N}), *dy = tensor_new(2, (int64_t[]){1, N});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){1, N}), *dy = tm_tensor_new(2, (int64_t[]){1, N});
     for (int i = 0; i < N; i++) {
         x->data[i] = (float)(-6.0 + 12.0 * i / (N - 1));
         dy->data[i] = 1;
@@ -1764,7 +1743,7 @@ START_TEST(test_linear_well_normed)
         enum { B = 400 };
         mn_rng r;
         mn_rng_seed(&r, 40 + s);
-        mn_tensor *x = tensor_new(2, (int64_t[]){B, d_in});
+        mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, d_in});
         double want[B];
         for (int b = 0; b < B; b++) {
             float *xr = x->data + b * d_in;
@@ -1898,10 +1877,10 @@ START_TEST(test_first_order_bound)
                 ck_assert_double_le(atom_norm(net, k, w), 1 + 1e-5);
             enum { B = 32 };
             bool tokens = trees[ti] == embed_mean_tree;
-            mn_tensor *x = tensor_new(2, (int64_t[]){B, tokens ? 3 : 12});
+            mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, tokens ? 3 : 12});
             mn_rng r;
             mn_rng_seed(&r, 70 + ti);
-            fill_normal(x, &r, 1.0);
+            tm_fill_normal(x, &r, 1.0);
             for (int b = 0; b < B; b++) {
                 double rr = tokens ? 1 : row_rms(x->data + b * 12, 12);
                 for (int j = 0; j < 12 && !tokens; j++)
@@ -1911,7 +1890,7 @@ START_TEST(test_first_order_bound)
             }
             const mn_tensor *y;
             ck_assert_ok(mn_network_forward(net, x, &y));
-            mn_tensor *yp = tensor_new(2, y->shape), *u = tensor_new(2, y->shape);
+            mn_tensor *yp = tm_tensor_new(2, y->shape), *u = tm_tensor_new(2, y->shape);
             float *w0 = malloc((size_t)np * sizeof *w0), *dw = malloc((size_t)np * sizeof *dw);
             float *dwa = malloc((size_t)np * sizeof *dwa);
             ck_assert(w0 && dw && dwa);
@@ -1998,12 +1977,14 @@ START_TEST(test_shape_errors_at_run_time)
     mn_module *mlp;
     ck_assert_ok(mn_mlp(&mlp, 4, 8, 2, 3));
     mn_network *net = net_new(mlp, 1);
-    mn_tensor *bad = tensor_new(2, (int64_t[]){3, 5}), *good = tensor_new(2, (int64_t[]){3, 4});
+    mn_tensor *bad = tm_tensor_new(2, (int64_t[]){3, 5}),
+              *good = tm_tensor_new(2, (int64_t[]){3, 4});
     const mn_tensor *y = NULL;
     ck_assert_int_eq(mn_network_forward(net, bad, &y), MN_ERR_SHAPE);
     ck_assert_msg(has("Linear(8←4)") && has("5"), "message: %s", mn_last_error());
     /* Backward before a successful forward, or with a wrongly sized dy. */
-    mn_tensor *dy = tensor_new(2, (int64_t[]){3, 3}), *dy_bad = tensor_new(2, (int64_t[]){3, 4});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){3, 3}),
+              *dy_bad = tm_tensor_new(2, (int64_t[]){3, 4});
     ck_assert_int_ne(mn_network_backward(net, dy), MN_OK);
     /* The network stays usable. */
     ck_assert_ok(mn_network_forward(net, good, &y));
@@ -2021,7 +2002,7 @@ START_TEST(test_shape_errors_at_run_time)
     ck_assert_msg(has("Linear(5←5)"), "message: %s", mn_last_error());
     mn_network_destroy(net);
     net = net_new(b_flatten_linear(), 1);
-    mn_tensor *x3 = tensor_new(3, (int64_t[]){3, 2, 2});
+    mn_tensor *x3 = tm_tensor_new(3, (int64_t[]){3, 2, 2});
     ck_assert_int_eq(mn_network_forward(net, x3, &y), MN_ERR_SHAPE);
     ck_assert_msg(has("Linear(3←6)"), "message: %s", mn_last_error());
     mn_network_destroy(net);
@@ -2279,7 +2260,7 @@ START_TEST(test_empty_batch)
     }
     /* Linear and a whole MLP, in process. */
     mn_network *net = net_new(deep_mlp(), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){0, 8});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){0, 8});
     const mn_tensor *y;
     if (mn_network_forward(net, x, &y) == MN_OK) {
         ck_assert_int_eq(mn_tensor_numel(y), 0);
@@ -2313,10 +2294,10 @@ START_TEST(test_determinism)
         same += mn_network_weights(a)[i] == mn_network_weights(c)[i];
     ck_assert_int_lt(same, np / 100);
 
-    mn_tensor *x = tensor_new(2, (int64_t[]){7, 8});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){7, 8});
     mn_rng r;
     mn_rng_seed(&r, 1);
-    fill_normal(x, &r, 1.0);
+    tm_fill_normal(x, &r, 1.0);
     const mn_tensor *ya, *yb, *yc;
     ck_assert_ok(mn_network_forward(a, x, &ya));
     ck_assert_ok(mn_network_forward(b, x, &yb));
@@ -2506,11 +2487,11 @@ START_TEST(test_visit_tree_and_outputs)
 
     /* Two forwards with different inputs: the outputs are the last one's. */
     const int64_t B = 3;
-    mn_tensor *x = tensor_new(2, (int64_t[]){B, 3});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, 3});
     mn_rng r;
     mn_rng_seed(&r, 11);
     for (int pass = 0; pass < 2; pass++) {
-        fill_normal(x, &r, 1);
+        tm_fill_normal(x, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(net, x, &y));
         l = (visit_log){.stop_at = -1};
@@ -2654,7 +2635,7 @@ START_TEST(test_custom_kinds)
     mn_module *nb;
     ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
     net = net_new(SEQ(linear(3, 3), nb), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){2, 3});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){2, 3});
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_ARG);
     ck_assert_msg(has("NoBackward") && has("no backward"), "message: %s", mn_last_error());
@@ -2663,7 +2644,7 @@ START_TEST(test_custom_kinds)
     ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
     net = net_new(SEQ(nb, linear(3, 3)), 1);
     ck_assert_ok(mn_network_forward(net, x, &y));
-    mn_tensor *dy = tensor_new(2, (int64_t[]){2, 3});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){2, 3});
     ck_assert_ok(mn_network_backward(net, dy));
     mn_network_destroy(net);
     mn_tensor_destroy(x);
@@ -2899,13 +2880,14 @@ START_TEST(test_activation_memory_is_the_networks)
                           linear(5, 16));
     mn_network *net = net_new(root, 4);
     mn_network_keep_input_grad(net, true);
-    mn_tensor *big = tensor_new(3, (int64_t[]){32, 3, 8}), *x = tensor_new(3, (int64_t[]){6, 3, 8});
-    mn_tensor *dy = tensor_new(2, (int64_t[]){6, 5});
+    mn_tensor *big = tm_tensor_new(3, (int64_t[]){32, 3, 8}),
+              *x = tm_tensor_new(3, (int64_t[]){6, 3, 8});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){6, 5});
     int32_t labels[6] = {0, 1, 2, 3, 4, 0};
     mn_rng r;
     mn_rng_seed(&r, 2);
-    fill_normal(big, &r, 1);
-    fill_normal(x, &r, 1);
+    tm_fill_normal(big, &r, 1);
+    tm_fill_normal(x, &r, 1);
     const mn_tensor *y;
     out_ptrs first = {0}, later;
     const float *dx_first = NULL;
@@ -2970,12 +2952,13 @@ START_TEST(test_gpt_allocates_nothing_per_step)
     ck_assert_ok(mn_graph_make(g, &root));
     mn_graph_destroy(g);
     mn_network *net = net_new(root, 4);
-    mn_tensor *x = tensor_new(2, (int64_t[]){3, 8}), *dy = tensor_new(3, (int64_t[]){3, 8, 9});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){3, 8}),
+              *dy = tm_tensor_new(3, (int64_t[]){3, 8, 9});
     for (int64_t i = 0; i < 24; i++)
         x->data[i] = (float)(i * 7 % 9);
     mn_rng r;
     mn_rng_seed(&r, 3);
-    fill_normal(dy, &r, 1);
+    tm_fill_normal(dy, &r, 1);
     long before = allocations;
     for (int step = 0; step < 4; step++) {
         const mn_tensor *y;

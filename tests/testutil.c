@@ -215,6 +215,26 @@ void tm_write_file(const char *path, const void *b, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+mn_tensor *tm_tensor_new(int ndim, const int64_t *shape)
+{
+    mn_tensor *t;
+    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
+    return t;
+}
+
+void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale)
+{
+    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
+        t->data[i] = (float)(scale * mn_rng_normal(r));
+}
+
+mn_module *tm_seq(int n, mn_module *const *children)
+{
+    mn_module *m;
+    ck_assert_ok(mn_sequential(&m, n, children));
+    return m;
+}
+
 /* An IDX file through zlib, as Fashion-MNIST ships them: big-endian magic and
  * nd dims, then n bytes of data. */
 static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,

@@ -76,4 +76,17 @@ unsigned char *tm_slurp(const char *path, size_t *len);
  * on any error, closing included. */
 void tm_write_file(const char *path, const void *b, size_t n);
 
+/* A new float32 tensor of the shape (zeroed); destroy with mn_tensor_destroy. */
+mn_tensor *tm_tensor_new(int ndim, const int64_t *shape);
+
+/* Every element of t: scale times a standard normal draw from r, in order. */
+void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale);
+
+/* mn_sequential of the n children (the first runs first); SEQ(a, b, ...)
+ * counts them. */
+mn_module *tm_seq(int n, mn_module *const *children);
+#define SEQ(...)                                                                                   \
+    tm_seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)),                     \
+           (mn_module *[]){__VA_ARGS__})
+
 #endif
