@@ -264,8 +264,9 @@ typedef struct probe {
     int64_t n_out;
 } probe;
 
-static double probe_eval(probe *p)
+static double probe_eval(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     double s = 0;
@@ -302,15 +303,7 @@ static void fd_check(const char *what, probe *p, float *v, int64_t n, const doub
 {
     double *fd = malloc((size_t)n * sizeof *fd), *bad = malloc((size_t)n * sizeof *bad);
     ck_assert(fd && bad);
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + FD_EPS);
-        double hp = v[i], fp = probe_eval(p);
-        v[i] = (float)(v0 - FD_EPS);
-        double hm = v[i], fm = probe_eval(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
+    tm_central_differences(probe_eval, p, v, n, FD_EPS, fd);
     double worst, scale = 0;
     int64_t at;
     bool ok = fd_agree(fd, an, n, &worst, &at);

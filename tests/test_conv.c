@@ -181,8 +181,9 @@ typedef struct {
     mn_tensor *x, *r;
 } probe;
 
-static double objective(probe *p)
+static double objective(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     ck_assert_int_eq(mn_tensor_numel(y), mn_tensor_numel(p->r));
@@ -190,19 +191,6 @@ static double objective(probe *p)
     for (int64_t i = 0; i < mn_tensor_numel(y); i++)
         f += (double)y->data[i] * p->r->data[i];
     return f;
-}
-
-static void fd_of(probe *p, float *v, int64_t n, double eps, double *fd)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + eps);
-        double hp = v[i], fp = objective(p);
-        v[i] = (float)(v0 - eps);
-        double hm = v[i], fm = objective(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
 }
 
 static bool agree(const double *fd, const double *an, int64_t n, double f, int64_t *bad)
@@ -250,11 +238,11 @@ static void fd_check(const char *name, mn_module *root, mn_tensor *x, uint64_t s
         an[nw + i] = mn_network_input_grad(p.net)->data[i];
     char what[160];
     if (nw > 0) {
-        fd_of(&p, mn_network_weights(p.net), nw, eps, fd);
+        tm_central_differences(objective, &p, mn_network_weights(p.net), nw, eps, fd);
         snprintf(what, sizeof what, "%s (weights)", name);
         check(what, fd, an, nw);
     }
-    fd_of(&p, x->data, nx, eps, fd + nw);
+    tm_central_differences(objective, &p, x->data, nx, eps, fd + nw);
     snprintf(what, sizeof what, "%s (input)", name);
     check(what, fd + nw, an + nw, nx);
     free(an);

@@ -315,9 +315,10 @@ static double probe_objective(probe *p, const mn_tensor *y, mn_tensor *dy)
     return f;
 }
 
-/* f at the current weights and input; counts kink crossings. */
-static double probe_eval(probe *p)
+/* f at the current weights and input (ctx: the probe); counts kink crossings. */
+static double probe_eval(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     double f = probe_objective(p, y, NULL);
@@ -362,17 +363,7 @@ static void probe_analytic(probe *p, double *gw, double *gx)
 /* Central differences over the n floats at v (weights or input). */
 static void probe_fd(probe *p, float *v, int64_t n, double eps, double *fd)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + eps);
-        double hp = v[i];
-        double fp = probe_eval(p);
-        v[i] = (float)(v0 - eps);
-        double hm = v[i];
-        double fm = probe_eval(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
+    tm_central_differences(probe_eval, p, v, n, eps, fd);
 }
 
 /* Check the weight gradient and (when with_input) the input gradient of the

@@ -235,6 +235,20 @@ mn_module *tm_seq(int n, mn_module *const *children)
     return m;
 }
 
+void tm_central_differences(double (*f)(void *ctx), void *ctx, float *v, int64_t n, double eps,
+                            double *fd)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v0 = v[i];
+        v[i] = (float)(v0 + eps);
+        double hp = v[i], fp = f(ctx);
+        v[i] = (float)(v0 - eps);
+        double hm = v[i], fm = f(ctx);
+        v[i] = v0;
+        fd[i] = (fp - fm) / (hp - hm);
+    }
+}
+
 /* An IDX file through zlib, as Fashion-MNIST ships them: big-endian magic and
  * nd dims, then n bytes of data. */
 static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int nd,

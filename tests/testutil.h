@@ -89,4 +89,12 @@ mn_module *tm_seq(int n, mn_module *const *children);
     tm_seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)),                     \
            (mn_module *[]){__VA_ARGS__})
 
+/* Central differences over the n floats at v (weights or an input, perturbed
+ * in place and restored): fd[i] = (f(v + ε·e_i) − f(v − ε·e_i)) / (h₊ − h₋),
+ * where h± are the perturbed values as stored in float32, so the quotient
+ * divides by the step the forward really saw, not by 2ε. f(ctx) evaluates
+ * the objective at the current v. */
+void tm_central_differences(double (*f)(void *ctx), void *ctx, float *v, int64_t n, double eps,
+                            double *fd);
+
 #endif
