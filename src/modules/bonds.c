@@ -217,15 +217,6 @@ mn_status mn_add(mn_module **out) { return mn_bond_create(out, &add_ops, NULL, 1
 
 /* ---- Flatten: (B, d1, …, dk) → (B, d1·…·dk), a view -------------------- */
 
-static mn_status flatten_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    (void)m;
-    (void)n;
-    (void)in;
-    *out = -1; /* depends on every trailing dimension, known at run time */
-    return MN_OK;
-}
-
 static mn_status flatten_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
     (void)m;
@@ -241,7 +232,9 @@ static mn_status flatten_plan(const mn_module *m, int n, const mn_shape *in, mn_
     return MN_OK;
 }
 
-static const mn_module_ops flatten_ops = {.kind = "Flatten", .features = flatten_features,
+/* features: the product of every trailing dimension, known at run time */
+static const mn_module_ops flatten_ops = {.kind = "Flatten",
+                                          .features = mn_features_at_run_time,
                                           .plan = flatten_plan};
 
 mn_status mn_flatten(mn_module **out) { return mn_bond_create(out, &flatten_ops, NULL, 1); }

@@ -70,6 +70,15 @@ mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *s
     return MN_OK;
 }
 
+mn_status mn_features_at_run_time(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    (void)m;
+    (void)n;
+    (void)in;
+    *out = -1;
+    return MN_OK;
+}
+
 static mn_status check_sensitivity(const mn_module_ops *ops, double nu)
 {
     if (!(nu >= 0) || !isfinite(nu))

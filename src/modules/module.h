@@ -44,6 +44,10 @@ extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
 mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *state,
                         double mass, double nu);
 
+/* A features callback (mn_module_ops.features) for a kind whose output's
+ * last dimension is a size known only at run time: *out = -1 for any inputs. */
+mn_status mn_features_at_run_time(const mn_module *m, int n, const int64_t *in, int64_t *out);
+
 /* The output features of m for inputs of in[0..n) features (n = 0:
  * unknown inputs): *out is a fresh array of *n_out entries (one per output:
  * a tuple has its children's), -1 where unknown; the caller frees it. Checks
