@@ -410,22 +410,15 @@ static mn_status make_mul(mn_module **out, int argc, const double *a)
     return mn_mul(out, a[0]);
 }
 
-#define NO_ARGS(fn, ctor)                                                                          \
-    static mn_status fn(mn_module **out, int argc, const double *a)                                \
-    {                                                                                              \
-        (void)argc;                                                                                \
-        (void)a;                                                                                   \
-        return ctor(out);                                                                          \
-    }
-NO_ARGS(make_identity, mn_identity)
-NO_ARGS(make_relu, mn_relu)
-NO_ARGS(make_gelu, mn_gelu)
-NO_ARGS(make_abs, mn_abs)
-NO_ARGS(make_add, mn_add)
-NO_ARGS(make_flatten, mn_flatten)
-NO_ARGS(make_mean, mn_mean)
-NO_ARGS(make_mean_subtract, mn_mean_subtract)
-NO_ARGS(make_rms_divide, mn_rms_divide)
+MN_MAKER_NO_ARGS(make_identity, mn_identity)
+MN_MAKER_NO_ARGS(make_relu, mn_relu)
+MN_MAKER_NO_ARGS(make_gelu, mn_gelu)
+MN_MAKER_NO_ARGS(make_abs, mn_abs)
+MN_MAKER_NO_ARGS(make_add, mn_add)
+MN_MAKER_NO_ARGS(make_flatten, mn_flatten)
+MN_MAKER_NO_ARGS(make_mean, mn_mean)
+MN_MAKER_NO_ARGS(make_mean_subtract, mn_mean_subtract)
+MN_MAKER_NO_ARGS(make_rms_divide, mn_rms_divide)
 
 const mn_module_maker mn_bond_makers[] = {
     {"Identity", "Identity", 0, 0, make_identity},

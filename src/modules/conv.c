@@ -602,12 +602,7 @@ static mn_status make_max(mn_module **out, int argc, const double *a)
     return mn_max_pool(out, k);
 }
 
-static mn_status make_gmean(mn_module **out, int argc, const double *a)
-{
-    (void)argc;
-    (void)a;
-    return mn_global_mean(out);
-}
+MN_MAKER_NO_ARGS(make_gmean, mn_global_mean)
 
 const mn_module_maker mn_conv_makers[] = {
     {"Conv2D", "Conv2D(d_out, d_in, k, stride = 1, padding = 0)", 3, 5, make_conv},
