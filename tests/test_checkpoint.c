@@ -717,15 +717,7 @@ START_TEST(test_cli_kill_and_resume)
      * checkpoint exists, at a random moment after it. */
     snprintf(args, sizeof args, "exec '%s' %s --checkpoint '%s' --save-every 3 >/dev/null 2>&1",
              getenv("MODNORM"), common, part);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    while (stat(part, &sb) != 0)
-        usleep(200);
+    pid_t pid = tm_spawn_until_file(args, part, 200);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     usleep((useconds_t)(now.tv_nsec / 1000 % 150000));

@@ -141,15 +141,7 @@ START_TEST(test_resume_same_ranks)
     ck_assert_msg(run(2, args, out_a, sizeof out_a) == 0, "%s", out_a);
     snprintf(args, sizeof args, "exec '%s' --oversubscribe -np 2 '%s' %s --checkpoint '%s' "
              "--save-every 4 >/dev/null 2>&1", MN_MPIRUN, getenv("MODNORM"), common, part);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    while (stat(part, &sb) != 0)
-        usleep(1000);
+    pid_t pid = tm_spawn_until_file(args, part, 1000);
     usleep(20000);
     kill(pid, SIGTERM);
     int status;

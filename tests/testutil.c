@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <stdlib.h>
 
@@ -166,6 +167,20 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     int rc = tm_run_shell(cmd, out, cap);
     free(cmd);
     return rc;
+}
+
+pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    while (stat(path, &sb) != 0)
+        usleep(poll_us);
+    return pid;
 }
 
 char tm_dir[64]; /* short, so that "%s/NAME" fits the tests' 256-byte paths */

@@ -4,6 +4,7 @@
 #define MN_TESTUTIL_H
 
 #include <check.h>
+#include <sys/types.h>
 
 #include "modnorm.h"
 
@@ -58,6 +59,11 @@ int tm_run_shell(const char *cmd, char *out, size_t cap);
 /* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
  * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 int tm_run_modnorm(const char *args, char *out, size_t cap);
+
+/* Start CMD through /bin/sh in a child process (begin CMD with `exec` so that
+ * the child is the command itself, for kill) and return once path exists,
+ * looking every poll_us microseconds; the child's pid (reap it with waitpid). */
+pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us);
 
 /* A fresh folder for each test. tm_dir_make("text") creates /tmp/mn_text_XXXXXX
  * into tm_dir (call it from a Check setup); tm_dir_remove, a Check teardown,
