@@ -28,13 +28,6 @@ static mn_module *parse(const char *text)
     return m;
 }
 
-static mn_network *net_new(mn_module *root, uint64_t seed)
-{
-    mn_network *net;
-    ck_assert_ok(mn_network_create(&net, root, MN_PARAM_MODULAR, seed));
-    return net;
-}
-
 typedef struct {
     int64_t B, C, H, W, O, k, s, p;
 } geom;
@@ -115,7 +108,7 @@ START_TEST(test_conv_matches_direct)
 {
     for (size_t gi = 0; gi < N_GEOMS; gi++) {
         const geom *g = &geoms[gi];
-        mn_network *net = net_new(conv(g->O, g->C, g->k, g->s, g->p), 10 + gi);
+        mn_network *net = tm_network_new(conv(g->O, g->C, g->k, g->s, g->p), 10 + gi);
         mn_network_keep_input_grad(net, true);
         mn_rng r;
         mn_rng_seed(&r, 100 + gi);
@@ -218,7 +211,7 @@ static void check(const char *what, const double *fd, const double *an, int64_t 
 /* Checks the weight and input gradients of `root` at input x. */
 static void fd_check(const char *name, mn_module *root, mn_tensor *x, uint64_t seed, double eps)
 {
-    probe p = {net_new(root, seed), x, NULL};
+    probe p = {tm_network_new(root, seed), x, NULL};
     mn_network_keep_input_grad(p.net, true);
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p.net, x, &y));
@@ -322,7 +315,8 @@ END_TEST
 /* MaxPool's gradient goes to the window's maximum only; AvgPool's is spread. */
 START_TEST(test_pool_values)
 {
-    mn_network *mx = net_new(parse("MaxPool(2)"), 1), *av = net_new(parse("AvgPool(2)"), 1);
+    mn_network *mx = tm_network_new(parse("MaxPool(2)"), 1),
+               *av = tm_network_new(parse("AvgPool(2)"), 1);
     mn_tensor *x = tm_tensor_new(4, (int64_t[]){1, 1, 2, 4});
     const float v[8] = {1, 5, -2, 0, 3, 2, 7, -1};
     memcpy(x->data, v, sizeof v);
@@ -376,7 +370,7 @@ START_TEST(test_sensitivities)
             ck_assert_ok(mn_module_set_norm(c, norms[ni]));
             double nu = mn_module_sensitivity(c);
             ck_assert_double_eq_tol(nu, s == 1 ? 1.0 : 4.0 / 3, 1e-15);
-            mn_network *net = net_new(c, 7);
+            mn_network *net = tm_network_new(c, 7);
             double wn;
             mn_mat W = mn_network_atom_view(net, 0, mn_network_weights(net));
             ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &wn));
@@ -397,7 +391,7 @@ START_TEST(test_sensitivities)
         }
     /* stride 1, per tap: W_t = I/k² and a constant image reach ν = 1 inside
      * the border (a 40 x 40 image loses 1 - (38/40)² of the mass to it at most) */
-    mn_network *net = net_new(conv(4, 4, 3, 1, 1), 1);
+    mn_network *net = tm_network_new(conv(4, 4, 3, 1, 1), 1);
     float *w = mn_network_weights(net);
     memset(w, 0, sizeof(float) * 4 * 4 * 9);
     for (int64_t o = 0; o < 4; o++)
@@ -420,7 +414,8 @@ START_TEST(test_sensitivities)
     ck_assert_double_eq(mn_module_sensitivity(avg), 1);
     ck_assert_double_eq(mn_module_sensitivity(mxp), 2);
     ck_assert_double_eq(mn_module_sensitivity(gm), 1);
-    mn_network *na = net_new(avg, 1), *nm = net_new(mxp, 1), *ng = net_new(gm, 1);
+    mn_network *na = tm_network_new(avg, 1), *nm = tm_network_new(mxp, 1),
+               *ng = tm_network_new(gm, 1);
     x = tm_tensor_new(4, (int64_t[]){2, 3, 8, 8});
     mn_tensor *x2 = tm_tensor_new(4, x->shape), *d = tm_tensor_new(4, x->shape);
     mn_rng r;
@@ -582,7 +577,7 @@ START_TEST(test_conv_init_and_norms)
         ck_assert_int_eq(dout, 8);
         ck_assert_int_eq(din, 27);
         ck_assert_double_eq(mn_module_mass(c), 1);
-        mn_network *net = net_new(c, 5 + (uint64_t)i);
+        mn_network *net = tm_network_new(c, 5 + (uint64_t)i);
         mn_mat W = mn_network_atom_view(net, 0, mn_network_weights(net));
         double v;
         ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &v));
@@ -618,7 +613,7 @@ START_TEST(test_text_forms)
         ck_assert_ptr_null(m);
     }
     /* wrong input shapes are errors naming the module */
-    mn_network *net = net_new(conv(4, 2, 3, 1, 1), 1);
+    mn_network *net = tm_network_new(conv(4, 2, 3, 1, 1), 1);
     mn_tensor *x = tm_tensor_new(2, (int64_t[]){2, 18});
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
@@ -628,7 +623,7 @@ START_TEST(test_text_forms)
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     mn_tensor_destroy(x);
     mn_network_destroy(net);
-    net = net_new(conv(4, 2, 5, 1, 0), 1);
+    net = tm_network_new(conv(4, 2, 5, 1, 0), 1);
     x = tm_tensor_new(4, (int64_t[]){1, 2, 3, 9});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "smaller than"));

@@ -243,6 +243,13 @@ void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale)
         t->data[i] = (float)(scale * mn_rng_normal(r));
 }
 
+mn_network *tm_network_new(mn_module *root, uint64_t seed)
+{
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, root, MN_PARAM_MODULAR, seed));
+    return net;
+}
+
 mn_module *tm_seq(int n, mn_module *const *children)
 {
     mn_module *m;

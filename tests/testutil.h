@@ -88,6 +88,10 @@ mn_tensor *tm_tensor_new(int ndim, const int64_t *shape);
 /* Every element of t: scale times a standard normal draw from r, in order. */
 void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale);
 
+/* A network of root (owned by it from now on) with the modular parametrization
+ * and initial weights from seed; destroy with mn_network_destroy. */
+mn_network *tm_network_new(mn_module *root, uint64_t seed);
+
 /* mn_sequential of the n children (the first runs first); SEQ(a, b, ...)
  * counts them. */
 mn_module *tm_seq(int n, mn_module *const *children);
