@@ -244,16 +244,9 @@ static mn_module *gpt(int width, int depth, int heads, int context, int vocab, b
     return m;
 }
 
-static mn_tensor *tensor(int ndim, const int64_t *shape)
-{
-    mn_tensor *t;
-    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
-    return t;
-}
-
 static mn_tensor *tokens(int64_t B, int64_t T, int vocab, uint64_t seed)
 {
-    mn_tensor *x = tensor(2, (int64_t[]){B, T});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, T});
     mn_rng rr, *r = &rr;
     mn_rng_seed(r, seed);
     for (int64_t i = 0; i < B * T; i++)
@@ -271,8 +264,9 @@ typedef struct probe {
     int64_t n_out;
 } probe;
 
-static double probe_eval(probe *p)
+static double probe_eval(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     double s = 0;
@@ -309,15 +303,7 @@ static void fd_check(const char *what, probe *p, float *v, int64_t n, const doub
 {
     double *fd = malloc((size_t)n * sizeof *fd), *bad = malloc((size_t)n * sizeof *bad);
     ck_assert(fd && bad);
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + FD_EPS);
-        double hp = v[i], fp = probe_eval(p);
-        v[i] = (float)(v0 - FD_EPS);
-        double hm = v[i], fm = probe_eval(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
+    tm_central_differences(probe_eval, p, v, n, FD_EPS, fd);
     double worst, scale = 0;
     int64_t at;
     bool ok = fd_agree(fd, an, n, &worst, &at);
@@ -346,7 +332,7 @@ static void fd_network(const char *what, mn_module *root, mn_tensor *x, bool inp
     ck_assert_ok(mn_network_forward(p.net, x, &y));
     p.n_out = mn_tensor_numel(y);
     p.r = randn(p.n_out, 99, 1);
-    mn_tensor *dy = tensor(y->ndim, y->shape);
+    mn_tensor *dy = tm_tensor_new(y->ndim, y->shape);
     memcpy(dy->data, p.r, (size_t)p.n_out * sizeof(float));
     mn_network_zero_grad(p.net);
     ck_assert_ok(mn_network_backward(p.net, dy));
@@ -401,7 +387,7 @@ START_TEST(test_fd_bonds)
         int64_t d = cases[c].d;
         const char *text = cases[c].text;
         mn_module *m = build(text);
-        mn_tensor *x = tensor(3, (int64_t[]){2, 4, d});
+        mn_tensor *x = tm_tensor_new(3, (int64_t[]){2, 4, d});
         float *v = randn(mn_tensor_numel(x), 5 + c, 1);
         memcpy(x->data, v, (size_t)mn_tensor_numel(x) * sizeof(float));
         free(v);
@@ -510,7 +496,7 @@ static double gpt_loss(mn_network *net, const mn_tensor *x, const int32_t *label
     mn_tensor *flat;
     ck_assert_ok(mn_tensor_wrap(&flat, y->data, 2, (int64_t[]){rows, V}));
     if (!*dy)
-        *dy = tensor(3, y->shape);
+        *dy = tm_tensor_new(3, y->shape);
     mn_tensor *dflat;
     ck_assert_ok(mn_tensor_wrap(&dflat, (*dy)->data, 2, (int64_t[]){rows, V}));
     double loss;
@@ -538,7 +524,7 @@ START_TEST(test_gpt_trains)
         ck_assert_ok(mn_solver_create(&s, net, &cfg));
         mn_rng rr, *r = &rr;
         mn_rng_seed(r, 4);
-        mn_tensor *x = tensor(2, (int64_t[]){B, T}), *dy = NULL;
+        mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, T}), *dy = NULL;
         int32_t labels[B * T];
         double first = 0, last = 0;
         for (int step = 0; step < 60; step++) {
@@ -909,7 +895,7 @@ START_TEST(test_torch_gpt)
     mn_mat_free(&w0);
     mn_mat tk = read_torch("tokens"), lb = read_torch("labels");
     ck_assert_int_eq(tk.cols, context);
-    mn_tensor *x = tensor(2, (int64_t[]){tk.rows, tk.cols});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){tk.rows, tk.cols});
     int64_t n = tk.rows * tk.cols;
     int32_t *labels = malloc((size_t)n * sizeof *labels);
     ck_assert_ptr_nonnull(labels);
@@ -959,7 +945,7 @@ START_TEST(test_attention_stats_by_hand)
     ck_assert_ok(mn_network_create(
         &net, build("(SplitHeads(1), SplitHeads(1)) -> Scores -> CausalMask -> Softmax(2)"),
         MN_PARAM_MODULAR, 1));
-    mn_tensor *x = tensor(3, (int64_t[]){1, 3, 2});
+    mn_tensor *x = tm_tensor_new(3, (int64_t[]){1, 3, 2});
     const float v[6] = {1, 0, 0, 1, 30, 0};
     memcpy(x->data, v, sizeof v);
     mn_attention_stats st[2];

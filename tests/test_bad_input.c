@@ -42,6 +42,8 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 enum { TIMEOUT_S = 120 }; /* generous: ASan + UBSan; a correct refusal takes milliseconds */
 
 /* ---- running the binary ------------------------------------------------- */
@@ -277,14 +279,6 @@ static void compare_snapshots(const snapshot *a, const snapshot *b, report *r)
 
 /* ---- writing the bad inputs --------------------------------------------- */
 
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* A version 1.0 .npy: magic, version, u16 header length, `header` padded
  * with spaces and '\n' to a multiple of 64 as NumPy does, then `len` bytes. */
 static void write_npy(const char *path, const char *header, const void *data, size_t len)
@@ -301,7 +295,7 @@ static void write_npy(const char *path, const char *header, const void *data, si
     b[10 + hl + pad] = '\n';
     if (len)
         memcpy(b + 10 + hlen, data, len);
-    write_bytes(path, b, n);
+    tm_write_file(path, b, n);
     free(b);
 }
 
@@ -343,10 +337,10 @@ static void write_idx_split(const char *dir, const char *prefix, uint32_t n)
         lab[8 + i] = (unsigned char)(i % 10);
     ck_assert_int_lt(snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix),
                      (int)sizeof path);
-    write_bytes(path, img, ilen);
+    tm_write_file(path, img, ilen);
     ck_assert_int_lt(snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix),
                      (int)sizeof path);
-    write_bytes(path, lab, llen);
+    tm_write_file(path, lab, llen);
     free(img);
     free(lab);
 }
@@ -400,11 +394,11 @@ static void prepare(const char *dir, unsigned what)
         write_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", inf6,
                   sizeof inf6);
         snprintf(path, sizeof path, "%s/empty.npy", dir);
-        write_bytes(path, "", 0);
+        tm_write_file(path, "", 0);
     }
     if (what & P_OUT) {
         snprintf(path, sizeof path, "%s/out.npy", dir);
-        write_bytes(path, "precious bytes: must survive a failed run\n", 42);
+        tm_write_file(path, "precious bytes: must survive a failed run\n", 42);
     }
     if (what & P_ADIR) {
         snprintf(path, sizeof path, "%s/adir", dir);
@@ -417,7 +411,7 @@ static void prepare(const char *dir, unsigned what)
     }
     if (what & P_FILE) {
         snprintf(path, sizeof path, "%s/file", dir);
-        write_bytes(path, "a regular file\n", 15);
+        tm_write_file(path, "a regular file\n", 15);
     }
     if (what & P_DATA64) {
         snprintf(path, sizeof path, "%s/data", dir);

@@ -18,53 +18,7 @@
 
 #include "testutil.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/mn_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-/* DIR/NAME, in one of 8 rotating buffers: a test that calls it more keeps copies. */
-static const char *at(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
+static void setup(void) { tm_dir_make("ckpt"); }
 
 /* ---- a small synthetic problem ------------------------------------------------------- */
 
@@ -164,7 +118,7 @@ START_TEST(test_resume_bit_identical)
     mn_train_settings s = settings(opt);
     recorder whole = {0}, first = {.stop_at = STOP}, second = {0};
     mn_fit_result rw, rf, rs;
-    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    const char *full = tm_at("full.safetensors"), *part = tm_at("part.safetensors");
     ck_assert_ok(run(&s, 16, full, 0, NULL, &whole, &rw));
     ck_assert_int_eq(whole.last, TOTAL);
     /* Stopped after step 13, saving every step: the checkpoint is at step 13. */
@@ -212,7 +166,7 @@ START_TEST(test_resume_bit_identical)
     /* The final checkpoints (weights, moments, data order, losses, metadata)
      * are the same bytes. */
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_int_eq(la, lb);
     ck_assert_msg(memcmp(a, b, la) == 0, "%s: the resumed run's final checkpoint differs", opt);
     free(a);
@@ -242,10 +196,10 @@ START_TEST(test_layout)
     s.steps = 4;
     recorder r = {0};
     mn_fit_result res;
-    const char *path = at("ck.safetensors");
+    const char *path = tm_at("ck.safetensors");
     ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     uint64_t n = le64(b);
     ck_assert_uint_eq(n % 8, 0);
     ck_assert_int_eq(b[8], '{');
@@ -314,7 +268,7 @@ START_TEST(test_python_reader)
     s.steps = 5;
     recorder r = {0};
     mn_fit_result res;
-    const char *path = at("py.safetensors");
+    const char *path = tm_at("py.safetensors");
     ck_assert_ok(run(&s, 16, path, 0, NULL, &r, &res));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", MN_PYTHON, MN_CHECK_SAFETENSORS, path);
@@ -322,35 +276,35 @@ START_TEST(test_python_reader)
     /* modnorm export writes every tensor as .npy: numpy finds them equal. */
     char out[4096];
     snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/npy' 2>&1",
-             getenv("MODNORM"), path, dir);
+             getenv("MODNORM"), path, tm_dir);
     FILE *p = popen(cmd, "r");
     size_t got = fread(out, 1, sizeof out - 1, p);
     out[got] = '\0';
     ck_assert_msg(pclose(p) == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "12 tensors written"));
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' --npy '%s/npy'", MN_PYTHON, MN_CHECK_SAFETENSORS,
-             path, dir);
+             path, tm_dir);
     ck_assert_int_eq(system(cmd), 0);
     /* A tensor name that is not a file name is refused before anything is written. */
     static const float one = 1;
     mn_st_tensor evil = {.name = "../evil", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
                          .data = &one};
-    ck_assert_ok(mn_safetensors_write(at("evil.safetensors"), &evil, 1, NULL, 0));
+    ck_assert_ok(mn_safetensors_write(tm_at("evil.safetensors"), &evil, 1, NULL, 0));
     snprintf(cmd, sizeof cmd, "'%s' export --checkpoint '%s' --npy '%s/out2' 2>&1",
-             getenv("MODNORM"), at("evil.safetensors"), dir);
+             getenv("MODNORM"), tm_at("evil.safetensors"), tm_dir);
     p = popen(cmd, "r");
     got = fread(out, 1, sizeof out - 1, p);
     out[got] = '\0';
     ck_assert_int_ne(pclose(p), 0);
     ck_assert_msg(strstr(out, "tensor name '../evil' cannot be a file name"), "%s", out);
-    ck_assert_int_ne(access(at("evil.npy"), F_OK), 0);
+    ck_assert_int_ne(access(tm_at("evil.npy"), F_OK), 0);
     /* and it refuses a file whose data changed */
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     b[len - 1] ^= 1; /* the CRC no longer matches */
-    spit(at("bad.safetensors"), b, len);
+    tm_write_file(tm_at("bad.safetensors"), b, len);
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' 2>/dev/null", MN_PYTHON, MN_CHECK_SAFETENSORS,
-             at("bad.safetensors"));
+             tm_at("bad.safetensors"));
     ck_assert_int_ne(system(cmd), 0);
     free(b);
 }
@@ -376,7 +330,7 @@ START_TEST(test_safetensors_roundtrip_and_writer_refusals)
     };
     const mn_st_meta meta[] = {{"note", "ünïcode \"quoted\"\n"}};
     char path[512];
-    snprintf(path, sizeof path, "%s", at("rt.safetensors"));
+    snprintf(path, sizeof path, "%s", tm_at("rt.safetensors"));
     ck_assert_ok(mn_safetensors_write(path, t, 6, meta, 1));
     mn_safetensors *f;
     ck_assert_ok(mn_safetensors_read(path, &f));
@@ -408,14 +362,14 @@ START_TEST(test_safetensors_roundtrip_and_writer_refusals)
                          .shape = {INT64_C(1) << 40, INT64_C(1) << 40}, .data = f32};
     ck_assert_int_eq(mn_safetensors_write(path, &huge, 1, NULL, 0), MN_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "huge"));
-    ck_assert_int_eq(mn_safetensors_write(dir, t, 1, NULL, 0), MN_ERR_IO);
+    ck_assert_int_eq(mn_safetensors_write(tm_dir, t, 1, NULL, 0), MN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "not a regular file"));
     /* The failed writes left the good file and no temporary beside it. */
     ck_assert_ok(mn_safetensors_read(path, &f));
     mn_safetensors_free(f);
-    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", tm_dir);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(mn_safetensors_read(at("missing.safetensors"), &f), MN_ERR_IO);
+    ck_assert_int_eq(mn_safetensors_read(tm_at("missing.safetensors"), &f), MN_ERR_IO);
 }
 END_TEST
 
@@ -577,8 +531,8 @@ START_TEST(test_refusals)
     recorder r = {.stop_at = 7};
     mn_fit_result res;
     char path[512], edited[512];
-    snprintf(path, sizeof path, "%s", at("ck.safetensors"));
-    snprintf(edited, sizeof edited, "%s", at("edited.safetensors"));
+    snprintf(path, sizeof path, "%s", tm_at("ck.safetensors"));
+    snprintf(edited, sizeof edited, "%s", tm_at("edited.safetensors"));
     ck_assert_int_eq(run(&s, 16, path, 1, NULL, &r, &res), MN_ERR_ARG);
     mn_train_settings other = s;
     other.lr = 0.5;
@@ -636,10 +590,10 @@ START_TEST(test_truncated_and_altered)
     mn_train_settings s = settings("adam");
     recorder r = {.stop_at = 3};
     mn_fit_result res;
-    const char *path = at("ck.safetensors");
+    const char *path = tm_at("ck.safetensors");
     ck_assert_int_eq(run(&s, 4, path, 1, NULL, &r, &res), MN_ERR_ARG);
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = tm_slurp(path, &len);
     fixture fx;
     fixture_make(&fx, &s, 4);
     for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 7) {
@@ -682,7 +636,7 @@ END_TEST
 START_TEST(test_killed_writer_leaves_a_good_file)
 {
     mn_train_settings s = settings("adam");
-    const char *path = at("kill.safetensors");
+    const char *path = tm_at("kill.safetensors");
     fixture fx;
     fixture_make(&fx, &s, 64); /* ~50 KB per checkpoint */
     ck_assert_ok(mn_checkpoint_save(path, &fx.run));
@@ -728,22 +682,9 @@ END_TEST
 static const char *make_tiny_data(void)
 {
     static char tiny[512];
-    snprintf(tiny, sizeof tiny, "%s/tiny", dir);
+    snprintf(tiny, sizeof tiny, "%s/tiny", tm_dir);
     tm_write_tiny_fashion(tiny, 256, 64);
     return tiny;
-}
-
-/* Run `modnorm ARGS`, its stdout (and stderr) into out; the exit status. */
-static int modnorm(const char *args, char *out, size_t cap)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("MODNORM"), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* The last line, timings cut off. */
@@ -769,22 +710,14 @@ START_TEST(test_cli_kill_and_resume)
     static char out_a[1 << 16], out_b[1 << 16];
     snprintf(common, sizeof common, "train --data-dir '%s' --steps 120 --width 128 --batch 16 "
              "--threads 1 --json --opt %s --schedule cosine --warmup 4 --wd 0.01", tiny, opt);
-    const char *full = at("full.safetensors"), *part = at("part.safetensors");
+    const char *full = tm_at("full.safetensors"), *part = tm_at("part.safetensors");
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
-    ck_assert_msg(modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
+    ck_assert_msg(tm_run_modnorm(args, out_a, sizeof out_a) == 0, "%s", out_a);
     /* The same run, saving every 3 steps, killed with SIGKILL once a
      * checkpoint exists, at a random moment after it. */
     snprintf(args, sizeof args, "exec '%s' %s --checkpoint '%s' --save-every 3 >/dev/null 2>&1",
              getenv("MODNORM"), common, part);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    while (stat(part, &sb) != 0)
-        usleep(200);
+    pid_t pid = tm_spawn_until_file(args, part, 200);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     usleep((useconds_t)(now.tv_nsec / 1000 % 150000));
@@ -798,14 +731,14 @@ START_TEST(test_cli_kill_and_resume)
     mn_safetensors_free(f);
     /* A different setting is refused, naming it. */
     snprintf(args, sizeof args, "%s --lr 0.0123 --resume '%s'", common, part);
-    ck_assert_int_eq(modnorm(args, out_b, sizeof out_b), 1);
+    ck_assert_int_eq(tm_run_modnorm(args, out_b, sizeof out_b), 1);
     ck_assert_msg(strstr(out_b, "setting lr differs: 0.0123 here"), "%s", out_b);
     snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s' --save-every 5", common,
              part, part);
-    ck_assert_msg(modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
+    ck_assert_msg(tm_run_modnorm(args, out_b, sizeof out_b) == 0, "%s", out_b);
     ck_assert_str_eq(result_line(out_b), result_line(out_a));
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
                   "%s: the resumed run's final checkpoint differs from the uninterrupted one's",
                   opt);
@@ -821,7 +754,7 @@ int main(void)
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
     tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_loop_test(tc, test_resume_bit_identical, 0, 4);
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);

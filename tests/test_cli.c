@@ -20,7 +20,6 @@
 #define MN_HAVE_PLOTS 1
 #endif
 
-static char dir[] = "/tmp/mn_cli_XXXXXX";
 
 #define run tm_run_modnorm
 
@@ -32,23 +31,16 @@ static int count_lines(const char *s)
     return n;
 }
 
-static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
+static void setup(void) { tm_dir_make("cli"); }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    strcpy(dir, "/tmp/mn_cli_XXXXXX");
-}
 
 /* --form routes the iteration: each form's output is the library's for that
  * form, and the two forms are different computations. */
 START_TEST(test_dualize_form)
 {
     char in[256], outp[256], args[1024], buf[4096];
-    snprintf(in, sizeof in, "%s/g.npy", dir);
-    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    snprintf(in, sizeof in, "%s/g.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
     mn_mat G = tm_make(TM_POWER_LAW, MN_F64, 20, 90, 6), outs[2];
     ck_assert_ok(mn_npy_write(in, &G));
     static const char *names[] = {"direct", "gram"};
@@ -96,8 +88,8 @@ END_TEST
 START_TEST(test_dualize_matches_library)
 {
     char in[256], outp[256], args[1024], buf[4096];
-    snprintf(in, sizeof in, "%s/g.npy", dir);
-    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    snprintf(in, sizeof in, "%s/g.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
     static const char *cases[][2] = {{"rms-rms", "svd"}, {"spectral", "ns5"},
                                      {"l1-rms", NULL},   {"rms-linf", NULL},
                                      {"l2-l2", "polar-express"}};
@@ -142,13 +134,13 @@ END_TEST
 START_TEST(test_bad_input)
 {
     char in[256], outp[256], args[1024], buf[4096];
-    snprintf(in, sizeof in, "%s/g.npy", dir);
-    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    snprintf(in, sizeof in, "%s/g.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
     mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 3, 3, 1);
     ck_assert_ok(mn_npy_write(in, &G));
     mn_mat_set(&G, 1, 1, NAN);
     char nan[256];
-    snprintf(nan, sizeof nan, "%s/nan.npy", dir);
+    snprintf(nan, sizeof nan, "%s/nan.npy", tm_dir);
     ck_assert_ok(mn_npy_write(nan, &G));
     mn_mat_free(&G);
     const struct {
@@ -214,7 +206,7 @@ START_TEST(test_graph_files)
     ck_assert_int_eq(run("inspect --width 64 --format graph", buf, sizeof buf), 0);
     ck_assert_ptr_nonnull(strstr(buf, "(Linear(64, 784)\n  -> ReLU\n  -> Linear(64, 64)"));
     ck_assert_ptr_nonnull(strstr(buf, "[name = MLP]"));
-    snprintf(path, sizeof path, "%s/mlp64.mn", dir);
+    snprintf(path, sizeof path, "%s/mlp64.mn", tm_dir);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs(buf, f);
@@ -243,7 +235,7 @@ START_TEST(test_graph_files)
     ck_assert_int_eq(count_lines(buf), 1);
     ck_assert_int_eq(run("inspect --set width", buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "NAME=VALUE"));
-    snprintf(path, sizeof path, "%s/bad.mn", dir);
+    snprintf(path, sizeof path, "%s/bad.mn", tm_dir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs("param w = 8\nLinear(w, 784) -> Linear(3, 9)\n", f);
@@ -257,11 +249,11 @@ START_TEST(test_graph_files)
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "exclude each other"));
     snprintf(args, sizeof args, "sweep --graph %s/residual.mn --over heads=2,4 --out %s/s",
-             MN_EXAMPLES_DIR, dir);
+             MN_EXAMPLES_DIR, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "declares no parameter 'heads'"));
     snprintf(args, sizeof args, "coordcheck --graph %s/residual.mn --over heads=2,4 --out %s/c",
-             MN_EXAMPLES_DIR, dir);
+             MN_EXAMPLES_DIR, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "declares no parameter 'heads'"));
     /* bench step builds from a file */
@@ -947,7 +939,7 @@ END_TEST
 static const char *make_tiny_data(void)
 {
     static char tiny[512];
-    snprintf(tiny, sizeof tiny, "%s/tiny", dir);
+    snprintf(tiny, sizeof tiny, "%s/tiny", tm_dir);
     tm_write_tiny_fashion(tiny, 64, 32);
     return tiny;
 }
@@ -975,7 +967,7 @@ static char *long_path(size_t len, const char *leaf)
 {
     char *p = malloc(len + 512);
     ck_assert_ptr_nonnull(p);
-    int n = sprintf(p, "%s", dir);
+    int n = sprintf(p, "%s", tm_dir);
     while ((size_t)n < len) {
         p[n++] = '/';
         for (int i = 0; i < 200; i++)
@@ -1028,18 +1020,18 @@ START_TEST(test_messages)
         "sweep --batch 128 --widths 8 --lrs 0.1 --steps 2 --data-dir %s --out %s/sw",
     };
     for (int i = 0; i < 3; i++) {
-        snprintf(args, sizeof args, batch_cases[i], tiny, dir);
+        snprintf(args, sizeof args, batch_cases[i], tiny, tm_dir);
         int code = run(args, buf, sizeof buf);
         ck_assert_msg(code == 2 && strstr(buf, "--batch 128 exceeds the 64 training examples") &&
                           count_lines(buf) == 1, "'%s' exited %d: %s", args, code, buf);
     }
-    snprintf(path, sizeof path, "%s/cc", dir);
+    snprintf(path, sizeof path, "%s/cc", tm_dir);
     ck_assert(!exists(path));
-    snprintf(path, sizeof path, "%s/sw", dir);
+    snprintf(path, sizeof path, "%s/sw", tm_dir);
     ck_assert(!exists(path));
 
     /* mkdir and friends: the reason, never ": Success". */
-    snprintf(path, sizeof path, "%s/file", dir);
+    snprintf(path, sizeof path, "%s/file", tm_dir);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fclose(f);
@@ -1049,10 +1041,10 @@ START_TEST(test_messages)
         const char *reason;
     } mk[4];
     snprintf(mk[0].args, sizeof mk[0].args, "sweep --widths 8 --lrs 0.1 --steps 2 --data-dir %s "
-             "--out %s/file/sub", tiny, dir);
+             "--out %s/file/sub", tiny, tm_dir);
     mk[0].reason = "Not a directory";
     snprintf(mk[1].args, sizeof mk[1].args, "coordcheck --widths 8 --data-dir %s --out %s/file",
-             tiny, dir);
+             tiny, tm_dir);
     mk[1].reason = "is a regular file, not a directory";
     snprintf(mk[2].args, sizeof mk[2].args, "sweep --widths 8 --data-dir %s --out %s", tiny,
              too_long);
@@ -1071,7 +1063,7 @@ START_TEST(test_messages)
     /* Long paths: the reason survives, at the end of one line. */
     char *in = long_path(3000, "in.npy"), *outp = long_path(3000, "out.npy");
     char g[512];
-    snprintf(g, sizeof g, "%s/g.npy", dir);
+    snprintf(g, sizeof g, "%s/g.npy", tm_dir);
     mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 3, 3, 1);
     ck_assert_ok(mn_npy_write(g, &G));
     mn_mat_free(&G);
@@ -1079,7 +1071,7 @@ START_TEST(test_messages)
         char args[8192];
         const char *reason;
     } lp[3];
-    snprintf(lp[0].args, sizeof lp[0].args, "dualize --norm rms-rms %s %s/o.npy", in, dir);
+    snprintf(lp[0].args, sizeof lp[0].args, "dualize --norm rms-rms %s %s/o.npy", in, tm_dir);
     lp[0].reason = "No such file or directory\n";
     snprintf(lp[1].args, sizeof lp[1].args, "dualize --norm rms-rms %s %s", g, outp);
     lp[1].reason = "No such file or directory\n";
@@ -1128,31 +1120,32 @@ START_TEST(test_outputs_checked_first)
     char args[2048], path[600], g[600];
     /* A bad --data-dir: no directory, and an existing empty one stays empty. */
     snprintf(args, sizeof args, "sweep --widths 8 --lrs 0.1 --steps 2 --data-dir %s/none "
-             "--out %s/new/sw", dir, dir);
+             "--out %s/new/sw", tm_dir, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
-    snprintf(path, sizeof path, "%s/new", dir);
+    snprintf(path, sizeof path, "%s/new", tm_dir);
     ck_assert_msg(!exists(path), "a failed sweep left %s", path);
-    snprintf(path, sizeof path, "%s/empty", dir);
+    snprintf(path, sizeof path, "%s/empty", tm_dir);
     ck_assert_int_eq(mkdir(path, 0777), 0);
     snprintf(args, sizeof args, "sweep --widths 8 --lrs 0.1 --steps 2 --data-dir %s/none "
-             "--out %s", dir, path);
+             "--out %s", tm_dir, path);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     ck_assert_msg(entries(path) == 0, "a failed sweep left files in %s", path);
-    snprintf(args, sizeof args, "coordcheck --widths 8 --data-dir %s/none --out %s/cc", dir, dir);
+    snprintf(args, sizeof args, "coordcheck --widths 8 --data-dir %s/none --out %s/cc",
+             tm_dir, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
-    snprintf(path, sizeof path, "%s/cc", dir);
+    snprintf(path, sizeof path, "%s/cc", tm_dir);
     ck_assert(!exists(path));
 
     /* dualize OUT: a fifo, a directory, a symbolic link, a device node. */
-    snprintf(g, sizeof g, "%s/g.npy", dir);
+    snprintf(g, sizeof g, "%s/g.npy", tm_dir);
     mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 4, 3, 2);
     ck_assert_ok(mn_npy_write(g, &G));
     mn_mat_free(&G);
     char fifo[600], sub[600], link[600], dev[600];
-    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
-    snprintf(sub, sizeof sub, "%s/sub", dir);
-    snprintf(link, sizeof link, "%s/link.npy", dir);
-    snprintf(dev, sizeof dev, "%s/null", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", tm_dir);
+    snprintf(sub, sizeof sub, "%s/sub", tm_dir);
+    snprintf(link, sizeof link, "%s/link.npy", tm_dir);
+    snprintf(dev, sizeof dev, "%s/null", tm_dir);
     ck_assert_int_eq(mkfifo(fifo, 0666), 0);
     ck_assert_int_eq(mkdir(sub, 0777), 0);
     ck_assert_int_eq(symlink(g, link), 0);
@@ -1164,7 +1157,7 @@ START_TEST(test_outputs_checked_first)
                 {link, "a symbolic link", S_IFLNK}, {dev, "a character device", S_IFCHR}};
     for (int i = 0; i < (root ? 4 : 3); i++) {
         /* IN is missing: the refusal comes before IN is even read. */
-        snprintf(args, sizeof args, "dualize --norm spectral %s/missing.npy %s", dir,
+        snprintf(args, sizeof args, "dualize --norm spectral %s/missing.npy %s", tm_dir,
                  outs[i].path);
         ck_assert_int_eq(run(args, buf, sizeof buf), 1);
         ck_assert_msg(strstr(buf, outs[i].kind) && strstr(buf, "not a regular file") &&
@@ -1174,7 +1167,8 @@ START_TEST(test_outputs_checked_first)
         ck_assert_int_eq(st.st_mode & S_IFMT, outs[i].type);
     }
     /* OUT's directory is checked before IN is read. */
-    snprintf(args, sizeof args, "dualize --norm spectral %s/missing.npy %s/none/o.npy", dir, dir);
+    snprintf(args, sizeof args, "dualize --norm spectral %s/missing.npy %s/none/o.npy",
+             tm_dir, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     ck_assert_msg(strstr(buf, "cannot write OUT") && strstr(buf, "No such file or directory"),
                   "%s", buf);
@@ -1187,7 +1181,7 @@ START_TEST(test_json_round_trips)
 {
     static char buf[1 << 15];
     char args[1024], in[600];
-    snprintf(in, sizeof in, "%s/a.npy", dir);
+    snprintf(in, sizeof in, "%s/a.npy", tm_dir);
     mn_mat A = tm_make(TM_POWER_LAW, MN_F64, 7, 5, 3);
     ck_assert_ok(mn_npy_write(in, &A));
     static const char *norms[] = {"spectral", "nuclear", "frobenius", "l1-linf", "rms-rms"};
@@ -1292,8 +1286,8 @@ START_TEST(test_subnormal_inputs)
 {
     static char buf[4096];
     char in[600], outp[600], args[2048];
-    snprintf(in, sizeof in, "%s/sub.npy", dir);
-    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    snprintf(in, sizeof in, "%s/sub.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
     mn_mat S;
     ck_assert_ok(mn_mat_alloc(&S, MN_F32, 2, 2));
     mn_mat_set(&S, 0, 0, 3e-40);
@@ -1341,26 +1335,26 @@ START_TEST(test_plots_optional)
     char args[2048], path[600];
     const char *tiny = make_tiny_data();
     snprintf(args, sizeof args, "coordcheck --widths 8,16 --steps 1 --batch 8 --threads 1 "
-             "--data-dir %s --out %s/c", tiny, dir);
+             "--data-dir %s --out %s/c", tiny, tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "exited %d: %s", code, buf);
-    snprintf(path, sizeof path, "%s/c/coord.csv", dir);
+    snprintf(path, sizeof path, "%s/c/coord.csv", tm_dir);
     ck_assert(exists(path));
-    snprintf(path, sizeof path, "%s/c/coord.png", dir);
+    snprintf(path, sizeof path, "%s/c/coord.png", tm_dir);
     const char *off = strstr(buf, "plots are off");
     ck_assert_msg(MN_HAVE_PLOTS ? exists(path) && !off : !exists(path) && off &&
                                                              !strstr(off + 1, "plots are off"),
                   "%s", buf);
     snprintf(args, sizeof args, "sweep --widths 8,16 --lrs 0.1,0.2 --steps 2 --batch 8 "
-             "--data-dir %s --out %s/s", tiny, dir);
+             "--data-dir %s --out %s/s", tiny, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "exited %d: %s", code, buf);
-    snprintf(path, sizeof path, "%s/s/loss_vs_lr.svg", dir);
+    snprintf(path, sizeof path, "%s/s/loss_vs_lr.svg", tm_dir);
     off = strstr(buf, "plots are off");
     ck_assert_msg(MN_HAVE_PLOTS ? exists(path) && !off : !exists(path) && off &&
                                                              !strstr(off + 1, "plots are off"),
                   "%s", buf);
-    snprintf(path, sizeof path, "%s/s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/s/summary.json", tm_dir);
     ck_assert(exists(path));
 }
 END_TEST
@@ -1370,7 +1364,7 @@ int main(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_dualize_matches_library);
     tcase_add_test(tc, test_bench_step_runs);
     tcase_add_test(tc, test_cnn_model);

@@ -14,19 +14,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static mn_tensor *tensor_new(int ndim, const int64_t *shape)
-{
-    mn_tensor *t;
-    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
-    return t;
-}
-
-static void fill_normal(mn_tensor *t, mn_rng *r)
-{
-    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
-        t->data[i] = (float)mn_rng_normal(r);
-}
-
 static mn_module *conv(int64_t d_out, int64_t d_in, int64_t k, int64_t s, int64_t p)
 {
     mn_module *m;
@@ -34,27 +21,11 @@ static mn_module *conv(int64_t d_out, int64_t d_in, int64_t k, int64_t s, int64_
     return m;
 }
 
-static mn_module *seq(int n, mn_module *const *children)
-{
-    mn_module *m;
-    ck_assert_ok(mn_sequential(&m, n, children));
-    return m;
-}
-#define SEQ(...) seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)), \
-                     (mn_module *[]){__VA_ARGS__})
-
 static mn_module *parse(const char *text)
 {
     mn_module *m;
     ck_assert_ok(mn_module_parse(&m, text));
     return m;
-}
-
-static mn_network *net_new(mn_module *root, uint64_t seed)
-{
-    mn_network *net;
-    ck_assert_ok(mn_network_create(&net, root, MN_PARAM_MODULAR, seed));
-    return net;
 }
 
 typedef struct {
@@ -137,12 +108,12 @@ START_TEST(test_conv_matches_direct)
 {
     for (size_t gi = 0; gi < N_GEOMS; gi++) {
         const geom *g = &geoms[gi];
-        mn_network *net = net_new(conv(g->O, g->C, g->k, g->s, g->p), 10 + gi);
+        mn_network *net = tm_network_new(conv(g->O, g->C, g->k, g->s, g->p), 10 + gi);
         mn_network_keep_input_grad(net, true);
         mn_rng r;
         mn_rng_seed(&r, 100 + gi);
-        mn_tensor *x = tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
-        fill_normal(x, &r);
+        mn_tensor *x = tm_tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
+        tm_fill_normal(x, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(net, x, &y));
         int64_t Ho = side(g->H, g), Wo = side(g->W, g), ny = g->B * g->O * Ho * Wo;
@@ -156,8 +127,8 @@ START_TEST(test_conv_matches_direct)
         double e = max_rel_diff(y->data, yref, ny);
         ck_assert_msg(e < 1e-5, "geometry %zu: forward off the direct convolution by %g", gi, e);
 
-        mn_tensor *dy = tensor_new(4, y->shape);
-        fill_normal(dy, &r);
+        mn_tensor *dy = tm_tensor_new(4, y->shape);
+        tm_fill_normal(dy, &r, 1);
         mn_network_zero_grad(net);
         ck_assert_ok(mn_network_backward(net, dy));
         int64_t nw = mn_network_param_count(net), nx = mn_tensor_numel(x);
@@ -203,8 +174,9 @@ typedef struct {
     mn_tensor *x, *r;
 } probe;
 
-static double objective(probe *p)
+static double objective(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     ck_assert_int_eq(mn_tensor_numel(y), mn_tensor_numel(p->r));
@@ -212,19 +184,6 @@ static double objective(probe *p)
     for (int64_t i = 0; i < mn_tensor_numel(y); i++)
         f += (double)y->data[i] * p->r->data[i];
     return f;
-}
-
-static void fd_of(probe *p, float *v, int64_t n, double eps, double *fd)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + eps);
-        double hp = v[i], fp = objective(p);
-        v[i] = (float)(v0 - eps);
-        double hm = v[i], fm = objective(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
 }
 
 static bool agree(const double *fd, const double *an, int64_t n, double f, int64_t *bad)
@@ -252,14 +211,14 @@ static void check(const char *what, const double *fd, const double *an, int64_t 
 /* Checks the weight and input gradients of `root` at input x. */
 static void fd_check(const char *name, mn_module *root, mn_tensor *x, uint64_t seed, double eps)
 {
-    probe p = {net_new(root, seed), x, NULL};
+    probe p = {tm_network_new(root, seed), x, NULL};
     mn_network_keep_input_grad(p.net, true);
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p.net, x, &y));
-    p.r = tensor_new(y->ndim, y->shape);
+    p.r = tm_tensor_new(y->ndim, y->shape);
     mn_rng r;
     mn_rng_seed(&r, seed + 1);
-    fill_normal(p.r, &r);
+    tm_fill_normal(p.r, &r, 1);
     mn_network_zero_grad(p.net);
     ck_assert_ok(mn_network_forward(p.net, x, &y));
     ck_assert_ok(mn_network_backward(p.net, p.r));
@@ -272,11 +231,11 @@ static void fd_check(const char *name, mn_module *root, mn_tensor *x, uint64_t s
         an[nw + i] = mn_network_input_grad(p.net)->data[i];
     char what[160];
     if (nw > 0) {
-        fd_of(&p, mn_network_weights(p.net), nw, eps, fd);
+        tm_central_differences(objective, &p, mn_network_weights(p.net), nw, eps, fd);
         snprintf(what, sizeof what, "%s (weights)", name);
         check(what, fd, an, nw);
     }
-    fd_of(&p, x->data, nx, eps, fd + nw);
+    tm_central_differences(objective, &p, x->data, nx, eps, fd + nw);
     snprintf(what, sizeof what, "%s (input)", name);
     check(what, fd + nw, an + nw, nx);
     free(an);
@@ -306,8 +265,8 @@ START_TEST(test_conv_finite_differences)
         const geom *g = &geoms[gi];
         mn_rng r;
         mn_rng_seed(&r, 200 + gi);
-        mn_tensor *x = tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
-        fill_normal(x, &r);
+        mn_tensor *x = tm_tensor_new(4, (int64_t[]){g->B, g->C, g->H, g->W});
+        tm_fill_normal(x, &r, 1);
         char name[96];
         snprintf(name, sizeof name, "Conv2D geometry %zu", gi);
         fd_check(name, conv(g->O, g->C, g->k, g->s, g->p), x, 300 + gi, 1e-2);
@@ -342,10 +301,10 @@ START_TEST(test_bonds_finite_differences)
             parts[n] = parse(cases[ci].text[n]);
         if (strstr(cases[ci].name, "→ Linear"))
             ck_assert_ok(mn_linear(&parts[n++], 2, 3 * 2 * 3));
-        mn_module *root = n == 1 ? parts[0] : seq(n, parts);
+        mn_module *root = n == 1 ? parts[0] : tm_seq(n, parts);
         mn_rng r;
         mn_rng_seed(&r, 400 + ci);
-        mn_tensor *x = tensor_new(cases[ci].ndim, cases[ci].shape);
+        mn_tensor *x = tm_tensor_new(cases[ci].ndim, cases[ci].shape);
         fill_spread(x, &r);
         fd_check(cases[ci].name, root, x, 500 + ci, 1e-2);
         mn_tensor_destroy(x);
@@ -356,8 +315,9 @@ END_TEST
 /* MaxPool's gradient goes to the window's maximum only; AvgPool's is spread. */
 START_TEST(test_pool_values)
 {
-    mn_network *mx = net_new(parse("MaxPool(2)"), 1), *av = net_new(parse("AvgPool(2)"), 1);
-    mn_tensor *x = tensor_new(4, (int64_t[]){1, 1, 2, 4});
+    mn_network *mx = tm_network_new(parse("MaxPool(2)"), 1),
+               *av = tm_network_new(parse("AvgPool(2)"), 1);
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){1, 1, 2, 4});
     const float v[8] = {1, 5, -2, 0, 3, 2, 7, -1};
     memcpy(x->data, v, sizeof v);
     const mn_tensor *y;
@@ -371,7 +331,7 @@ START_TEST(test_pool_values)
     ck_assert_float_eq_tol(y->data[1], 4.0f / 4, 1e-6);
     mn_module *bad;
     ck_assert_int_eq(mn_max_pool(&bad, 0), MN_ERR_ARG);
-    mn_tensor *odd = tensor_new(4, (int64_t[]){1, 1, 3, 4});
+    mn_tensor *odd = tm_tensor_new(4, (int64_t[]){1, 1, 3, 4});
     ck_assert_int_eq(mn_network_forward(mx, odd, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "multiples of 2"));
     mn_tensor_destroy(odd);
@@ -410,16 +370,16 @@ START_TEST(test_sensitivities)
             ck_assert_ok(mn_module_set_norm(c, norms[ni]));
             double nu = mn_module_sensitivity(c);
             ck_assert_double_eq_tol(nu, s == 1 ? 1.0 : 4.0 / 3, 1e-15);
-            mn_network *net = net_new(c, 7);
+            mn_network *net = tm_network_new(c, 7);
             double wn;
             mn_mat W = mn_network_atom_view(net, 0, mn_network_weights(net));
             ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &wn));
             ck_assert_double_eq_tol(wn, 1.0, 1e-5); /* init on the unit sphere */
-            mn_tensor *x = tensor_new(4, (int64_t[]){2, 6, 12, 12});
+            mn_tensor *x = tm_tensor_new(4, (int64_t[]){2, 6, 12, 12});
             mn_rng r;
             mn_rng_seed(&r, 9);
             for (int trial = 0; trial < 20; trial++) {
-                fill_normal(x, &r);
+                tm_fill_normal(x, &r, 1);
                 if (trial % 2) /* energy on the stride grid only */
                     for (int64_t i = 0; i < mn_tensor_numel(x); i++)
                         if (((i / 12) % 12) % s || (i % 12) % s)
@@ -431,7 +391,7 @@ START_TEST(test_sensitivities)
         }
     /* stride 1, per tap: W_t = I/k² and a constant image reach ν = 1 inside
      * the border (a 40 x 40 image loses 1 - (38/40)² of the mass to it at most) */
-    mn_network *net = net_new(conv(4, 4, 3, 1, 1), 1);
+    mn_network *net = tm_network_new(conv(4, 4, 3, 1, 1), 1);
     float *w = mn_network_weights(net);
     memset(w, 0, sizeof(float) * 4 * 4 * 9);
     for (int64_t o = 0; o < 4; o++)
@@ -441,7 +401,7 @@ START_TEST(test_sensitivities)
     double wn;
     ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &wn));
     ck_assert_double_eq_tol(wn, 1.0, 1e-6);
-    mn_tensor *x = tensor_new(4, (int64_t[]){1, 4, 40, 40});
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){1, 4, 40, 40});
     for (int64_t i = 0; i < mn_tensor_numel(x); i++)
         x->data[i] = 1;
     double q = ratio(net, x);
@@ -454,16 +414,17 @@ START_TEST(test_sensitivities)
     ck_assert_double_eq(mn_module_sensitivity(avg), 1);
     ck_assert_double_eq(mn_module_sensitivity(mxp), 2);
     ck_assert_double_eq(mn_module_sensitivity(gm), 1);
-    mn_network *na = net_new(avg, 1), *nm = net_new(mxp, 1), *ng = net_new(gm, 1);
-    x = tensor_new(4, (int64_t[]){2, 3, 8, 8});
-    mn_tensor *x2 = tensor_new(4, x->shape), *d = tensor_new(4, x->shape);
+    mn_network *na = tm_network_new(avg, 1), *nm = tm_network_new(mxp, 1),
+               *ng = tm_network_new(gm, 1);
+    x = tm_tensor_new(4, (int64_t[]){2, 3, 8, 8});
+    mn_tensor *x2 = tm_tensor_new(4, x->shape), *d = tm_tensor_new(4, x->shape);
     mn_rng r;
     mn_rng_seed(&r, 3);
     for (int trial = 0; trial < 20; trial++) {
-        fill_normal(x, &r);
+        tm_fill_normal(x, &r, 1);
         ck_assert_double_le(ratio(na, x), 1 + 1e-6);
         ck_assert_double_le(ratio(ng, x), 1 + 1e-6);
-        fill_normal(x2, &r);
+        tm_fill_normal(x2, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(nm, x, &y));
         int64_t ny = mn_tensor_numel(y);
@@ -616,7 +577,7 @@ START_TEST(test_conv_init_and_norms)
         ck_assert_int_eq(dout, 8);
         ck_assert_int_eq(din, 27);
         ck_assert_double_eq(mn_module_mass(c), 1);
-        mn_network *net = net_new(c, 5 + (uint64_t)i);
+        mn_network *net = tm_network_new(c, 5 + (uint64_t)i);
         mn_mat W = mn_network_atom_view(net, 0, mn_network_weights(net));
         double v;
         ck_assert_ok(mn_norm_value(mn_module_norm(mn_network_atom(net, 0)), &W, &v));
@@ -652,18 +613,18 @@ START_TEST(test_text_forms)
         ck_assert_ptr_null(m);
     }
     /* wrong input shapes are errors naming the module */
-    mn_network *net = net_new(conv(4, 2, 3, 1, 1), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){2, 18});
+    mn_network *net = tm_network_new(conv(4, 2, 3, 1, 1), 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){2, 18});
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "Conv2D"));
     mn_tensor_destroy(x);
-    x = tensor_new(4, (int64_t[]){2, 3, 4, 4});
+    x = tm_tensor_new(4, (int64_t[]){2, 3, 4, 4});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     mn_tensor_destroy(x);
     mn_network_destroy(net);
-    net = net_new(conv(4, 2, 5, 1, 0), 1);
-    x = tensor_new(4, (int64_t[]){1, 2, 3, 9});
+    net = tm_network_new(conv(4, 2, 5, 1, 0), 1);
+    x = tm_tensor_new(4, (int64_t[]){1, 2, 3, 9});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "smaller than"));
     mn_tensor_destroy(x);

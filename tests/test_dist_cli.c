@@ -24,42 +24,26 @@
 
 #define TOL 1e-4
 
-static char dir[256], data[300];
+static char data[300];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/mn_dist_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/tiny", dir);
+    tm_dir_make("dist");
+    snprintf(data, sizeof data, "%s/tiny", tm_dir);
     tm_write_tiny_fashion(data, 256, 64);
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* `modnorm ARGS` (np 0) or `mpirun --oversubscribe -np NP modnorm ARGS`, its
  * stdout and stderr into out; the exit status. */
 static int run(int np, const char *args, char *out, size_t cap)
 {
-    char cmd[4096];
+    char cmd[8192]; /* ARGS (up to 4 KiB) and the two paths */
     if (np > 0)
         snprintf(cmd, sizeof cmd, "'%s' --oversubscribe -np %d '%s' %s 2>&1", MN_MPIRUN, np,
                  getenv("MODNORM"), args);
     else
         snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("MODNORM"), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", cmd, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tm_run_shell(cmd, out, cap);
 }
 
 typedef struct {
@@ -131,21 +115,6 @@ START_TEST(test_losses_match_one_process)
 }
 END_TEST
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* The result line with the timings cut off. */
 static const char *result_line(char *out)
 {
@@ -164,23 +133,15 @@ START_TEST(test_resume_same_ranks)
     static const char *const opts[] = {"muon", "adam"};
     char common[1024], args[4096], full[512], part[512];
     static char out_a[1 << 16], out_b[1 << 16];
-    snprintf(full, sizeof full, "%s/full.safetensors", dir);
-    snprintf(part, sizeof part, "%s/part.safetensors", dir);
+    snprintf(full, sizeof full, "%s/full.safetensors", tm_dir);
+    snprintf(part, sizeof part, "%s/part.safetensors", tm_dir);
     snprintf(common, sizeof common, "train --data-dir '%s' --steps 90 --width 64 --batch 15 "
              "--threads 1 --json --opt %s --wd 0.01", data, opts[_i]);
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, full);
     ck_assert_msg(run(2, args, out_a, sizeof out_a) == 0, "%s", out_a);
     snprintf(args, sizeof args, "exec '%s' --oversubscribe -np 2 '%s' %s --checkpoint '%s' "
              "--save-every 4 >/dev/null 2>&1", MN_MPIRUN, getenv("MODNORM"), common, part);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    while (stat(part, &sb) != 0)
-        usleep(1000);
+    pid_t pid = tm_spawn_until_file(args, part, 1000);
     usleep(20000);
     kill(pid, SIGTERM);
     int status;
@@ -195,7 +156,7 @@ START_TEST(test_resume_same_ranks)
     ck_assert_msg(run(2, args, out_b, sizeof out_b) == 0, "%s", out_b);
     ck_assert_str_eq(result_line(out_b), result_line(out_a));
     size_t la, lb;
-    unsigned char *a = slurp(full, &la), *b = slurp(part, &lb);
+    unsigned char *a = tm_slurp(full, &la), *b = tm_slurp(part, &lb);
     ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
                   "the resumed run's final checkpoint differs from the uninterrupted one's");
     free(a);
@@ -223,7 +184,7 @@ int main(void)
     Suite *s = suite_create("dist_cli");
     TCase *tc = tcase_create("dist_cli");
     tcase_set_timeout(tc, 600);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_loop_test(tc, test_losses_match_one_process, 0,
                         (int)(sizeof cases / sizeof cases[0]));
     tcase_add_loop_test(tc, test_resume_same_ranks, 0, 2);

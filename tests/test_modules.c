@@ -40,19 +40,6 @@ static bool verbose(void)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static mn_tensor *tensor_new(int ndim, const int64_t *shape)
-{
-    mn_tensor *t;
-    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
-    return t;
-}
-
-static void fill_normal(mn_tensor *t, mn_rng *r, double scale)
-{
-    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
-        t->data[i] = (float)(scale * mn_rng_normal(r));
-}
-
 /* Entries of magnitude in [0.25, 1.75), random sign: away from the kinks of
  * ReLU and Abs by far more than any finite-difference step. */
 static void fill_away_from_zero(mn_tensor *t, mn_rng *r)
@@ -69,13 +56,6 @@ static double dot_f(const float *a, const float *b, int64_t n)
     for (int64_t i = 0; i < n; i++)
         s += (double)a[i] * (double)b[i];
     return s;
-}
-
-static mn_network *net_new(mn_module *root, uint64_t seed)
-{
-    mn_network *net;
-    ck_assert_ok(mn_network_create(&net, root, MN_PARAM_MODULAR, seed));
-    return net;
 }
 
 static mn_module *linear(int64_t d_out, int64_t d_in)
@@ -105,15 +85,6 @@ static mn_module *mul(double a)
     ck_assert_ok(mn_mul(&m, a));
     return m;
 }
-
-static mn_module *seq(int n, mn_module *const *children)
-{
-    mn_module *m;
-    ck_assert_ok(mn_sequential(&m, n, children));
-    return m;
-}
-#define SEQ(...) seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)), \
-                     (mn_module *[]){__VA_ARGS__})
 
 static mn_module *sum(mn_module *a, mn_module *b)
 {
@@ -337,9 +308,10 @@ static double probe_objective(probe *p, const mn_tensor *y, mn_tensor *dy)
     return f;
 }
 
-/* f at the current weights and input; counts kink crossings. */
-static double probe_eval(probe *p)
+/* f at the current weights and input (ctx: the probe); counts kink crossings. */
+static double probe_eval(void *ctx)
 {
+    probe *p = ctx;
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
     double f = probe_objective(p, y, NULL);
@@ -363,7 +335,7 @@ static void probe_analytic(probe *p, double *gw, double *gx)
     p->n_kinks = 0;
     p->kink_margin = INFINITY;
     kink_signature(p->net, p->kinks, &p->n_kinks, &p->kink_margin);
-    mn_tensor *dy = tensor_new(y->ndim, y->shape);
+    mn_tensor *dy = tm_tensor_new(y->ndim, y->shape);
     probe_objective(p, y, dy);
     ck_assert_ok(mn_network_backward(p->net, dy));
     int64_t np = mn_network_param_count(p->net);
@@ -384,17 +356,7 @@ static void probe_analytic(probe *p, double *gw, double *gx)
 /* Central differences over the n floats at v (weights or input). */
 static void probe_fd(probe *p, float *v, int64_t n, double eps, double *fd)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v0 = v[i];
-        v[i] = (float)(v0 + eps);
-        double hp = v[i];
-        double fp = probe_eval(p);
-        v[i] = (float)(v0 - eps);
-        double hm = v[i];
-        double fm = probe_eval(p);
-        v[i] = v0;
-        fd[i] = (fp - fm) / (hp - hm);
-    }
+    tm_central_differences(probe_eval, p, v, n, eps, fd);
 }
 
 /* Check the weight gradient and (when with_input) the input gradient of the
@@ -803,13 +765,13 @@ static probe *probe_make(const fd_case *c, uint64_t seed)
 {
     probe *p = calloc(1, sizeof *p);
     ck_assert_ptr_nonnull(p);
-    p->net = net_new(c->build(), seed);
+    p->net = tm_network_new(c->build(), seed);
     mn_rng r;
     mn_rng_seed(&r, seed + 17);
-    p->x = tensor_new(c->ndim, c->shape);
+    p->x = tm_tensor_new(c->ndim, c->shape);
     switch (c->input) {
     case IN_NORMAL:
-        fill_normal(p->x, &r, 1.0);
+        tm_fill_normal(p->x, &r, 1.0);
         break;
     case IN_AWAY:
         fill_away_from_zero(p->x, &r);
@@ -822,8 +784,8 @@ static probe *probe_make(const fd_case *c, uint64_t seed)
     }
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(p->net, p->x, &y));
-    p->r = tensor_new(y->ndim, y->shape);
-    fill_normal(p->r, &r, 1.0);
+    p->r = tm_tensor_new(y->ndim, y->shape);
+    tm_fill_normal(p->r, &r, 1.0);
     p->obj = OBJ_PROJECT;
     return p;
 }
@@ -860,7 +822,7 @@ START_TEST(test_embed_gradient_accumulates)
 {
     mn_module *e;
     ck_assert_ok(mn_embed(&e, 5, 3));
-    mn_network *net = net_new(e, 3);
+    mn_network *net = tm_network_new(e, 3);
     float toks[4] = {2, 0, 2, 2};
     mn_tensor *x;
     ck_assert_ok(mn_tensor_wrap(&x, toks, 1, (int64_t[]){4}));
@@ -873,7 +835,7 @@ START_TEST(test_embed_gradient_accumulates)
     for (int r = 0; r < 4; r++)
         for (int k = 0; k < 3; k++)
             ck_assert_float_eq(y->data[r * 3 + k], w[(int)toks[r] * 3 + k]);
-    mn_tensor *dy = tensor_new(2, y->shape);
+    mn_tensor *dy = tm_tensor_new(2, y->shape);
     for (int i = 0; i < 12; i++)
         dy->data[i] = (float)(i + 1);
     mn_network_zero_grad(net);
@@ -943,8 +905,8 @@ START_TEST(test_input_grad_is_opt_in)
 {
     mn_module *root;
     ck_assert_ok(mn_mlp(&root, 6, 5, 3, 4));
-    mn_network *net = net_new(root, 9);
-    mn_tensor *x = tensor_new(2, (int64_t[]){3, 6}), *dy = tensor_new(2, (int64_t[]){3, 4});
+    mn_network *net = tm_network_new(root, 9);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){3, 6}), *dy = tm_tensor_new(2, (int64_t[]){3, 4});
     for (int i = 0; i < 18; i++)
         x->data[i] = (float)sin(1.0 + i);
     for (int i = 0; i < 12; i++)
@@ -1001,9 +963,10 @@ START_TEST(test_fd_losses)
     mn_rng r;
     mn_rng_seed(&r, 5);
     int64_t shape[2] = {3, 5};
-    mn_tensor *z = tensor_new(2, shape), *dz = tensor_new(2, shape), *t = tensor_new(2, shape);
-    fill_normal(z, &r, 1.5);
-    fill_normal(t, &r, 1.0);
+    mn_tensor *z = tm_tensor_new(2, shape), *dz = tm_tensor_new(2, shape),
+              *t = tm_tensor_new(2, shape);
+    tm_fill_normal(z, &r, 1.5);
+    tm_fill_normal(t, &r, 1.0);
     int32_t labels[3] = {4, 0, 2};
     double an[15], fd[15];
 
@@ -1087,7 +1050,7 @@ START_TEST(test_bond_forward_values)
                  {b_rms_divide, "RMSDivide"}, {b_layer_norm, "LayerNorm"},
                  {b_sum_identity_twice, "Sum"}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        mn_network *net = net_new(cases[c].build(), 1);
+        mn_network *net = tm_network_new(cases[c].build(), 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(net, x, &y));
         ck_assert_int_eq(y->ndim, 2);
@@ -1136,7 +1099,7 @@ START_TEST(test_bond_forward_values)
         v3[i] = (float)(i * i % 7) - 2.5f;
     mn_tensor *x3;
     ck_assert_ok(mn_tensor_wrap(&x3, v3, 3, (int64_t[]){2, 3, 2}));
-    mn_network *net = net_new(bond(mn_mean), 1);
+    mn_network *net = tm_network_new(bond(mn_mean), 1);
     const mn_tensor *y;
     ck_assert_ok(mn_network_forward(net, x3, &y));
     ck_assert_int_eq(y->ndim, 2);
@@ -1150,7 +1113,7 @@ START_TEST(test_bond_forward_values)
             ck_assert_double_eq_tol(y->data[b * 2 + k], s / 3, 1e-6);
         }
     mn_network_destroy(net);
-    net = net_new(bond(mn_flatten), 1);
+    net = tm_network_new(bond(mn_flatten), 1);
     ck_assert_ok(mn_network_forward(net, x3, &y));
     ck_assert_int_eq(y->ndim, 2);
     ck_assert_int_eq(y->shape[0], 2);
@@ -1160,7 +1123,7 @@ START_TEST(test_bond_forward_values)
     mn_network_destroy(net);
 
     /* Linear: y = x Wᵀ. */
-    net = net_new(linear(3, 2), 4);
+    net = tm_network_new(linear(3, 2), 4);
     ck_assert_ok(mn_network_forward(net, x3, &y));
     ck_assert_int_eq(y->ndim, 3);
     ck_assert_int_eq(y->shape[2], 3);
@@ -1182,10 +1145,10 @@ START_TEST(test_gelu_slope_is_one)
     mn_module *g = bond(mn_gelu);
     ck_assert_double_eq(mn_module_sensitivity(g), 1);
     ck_assert_double_eq(mn_module_mass(g), 0);
-    mn_network *net = net_new(g, 1);
+    mn_network *net = tm_network_new(g, 1);
     mn_network_keep_input_grad(net, true);
     enum { N = 12001 };
-    mn_tensor *x = tensor_new(2, (int64_t[]){1, N}), *dy = tensor_new(2, (int64_t[]){1, N});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){1, N}), *dy = tm_tensor_new(2, (int64_t[]){1, N});
     for (int i = 0; i < N; i++) {
         x->data[i] = (float)(-6.0 + 12.0 * i / (N - 1));
         dy->data[i] = 1;
@@ -1403,7 +1366,7 @@ START_TEST(test_targets_mlp)
     ck_assert_ok(mn_mlp(&m, 4, 8, 3, 2));
     ck_assert_double_eq(mn_module_mass(m), 3);
     ck_assert_double_eq(mn_module_sensitivity(m), 1);
-    mn_network *net = net_new(m, 1);
+    mn_network *net = tm_network_new(m, 1);
     ck_assert_int_eq(mn_network_atom_count(net), 3);
     double third[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
     check_targets(net, 1.0, third, "mlp");
@@ -1429,7 +1392,7 @@ START_TEST(test_targets_sequential_with_mul)
         mn_module *root = SEQ(linear(5, 4), mul(a), linear_mass(3, 5, 2));
         ck_assert_double_eq(mn_module_mass(root), 3);
         ck_assert_double_eq_tol(mn_module_sensitivity(root), fabs(a), 1e-15);
-        mn_network *net = net_new(root, 2);
+        mn_network *net = tm_network_new(root, 2);
         double e[2] = {1 / (3 * fabs(a)), 2.0 / 3};
         check_targets(net, 1.0, e, "L, Mul, L(mass 2)");
         check_targets(net, 0.3, e, "L, Mul, L(mass 2)");
@@ -1461,7 +1424,7 @@ START_TEST(test_targets_tuple_and_sum)
     ck_assert_ok(mn_tuple(&t, 3, kids));
     ck_assert_double_eq(mn_module_mass(t), 8);
     ck_assert_double_eq(mn_module_sensitivity(t), 3);
-    mn_network *net = net_new(t, 1);
+    mn_network *net = tm_network_new(t, 1);
     double e3[3] = {1.0 / 8, 2.0 / 8, 5.0 / 8};
     check_targets(net, 1.0, e3, "tuple(1, 2, 5)");
     check_targets(net, 2.0, e3, "tuple(1, 2, 5)");
@@ -1472,7 +1435,7 @@ START_TEST(test_targets_tuple_and_sum)
     mn_module *s = sum(linear(4, 4), linear_mass(4, 4, 3));
     ck_assert_double_eq(mn_module_mass(s), 4);
     ck_assert_double_eq(mn_module_sensitivity(s), 2);
-    net = net_new(s, 1);
+    net = tm_network_new(s, 1);
     double e2[2] = {0.25, 0.75};
     check_targets(net, 1.0, e2, "sum(1, 3)");
     mn_network_destroy(net);
@@ -1481,7 +1444,7 @@ START_TEST(test_targets_tuple_and_sum)
      * first Linear A gets 1/(2·2) and B gets 1/2. */
     mn_module *root = SEQ(linear(4, 3), sum(bond(mn_identity), linear(4, 4)));
     ck_assert_double_eq(mn_module_sensitivity(root), 2);
-    net = net_new(root, 1);
+    net = tm_network_new(root, 1);
     double er[2] = {0.25, 0.5};
     check_targets(net, 1.0, er, "A then Sum(Identity, B)");
     check_dualize_blocks(net, 1.0, er);
@@ -1496,7 +1459,7 @@ START_TEST(test_targets_tare)
     mn_module *A = SEQ(linear(6, 4), bond(mn_relu), linear(6, 6));
     mn_module *L3 = linear(2, 6);
     mn_module *root = SEQ(A, L3);
-    mn_network *net = net_new(root, 1);
+    mn_network *net = tm_network_new(root, 1);
     double base[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
     check_targets(net, 1.0, base, "untared");
 
@@ -1531,7 +1494,7 @@ START_TEST(test_targets_mass_zero)
     mn_module *root = SEQ(linear(6, 4), bond(mn_relu), L2, bond(mn_relu), linear(3, 6));
     ck_assert_ok(mn_module_set_mass(L2, 0));
     ck_assert_double_eq(mn_module_mass(root), 2);
-    mn_network *net = net_new(root, 1);
+    mn_network *net = tm_network_new(root, 1);
     double e[3] = {0.5, 0, 0.5};
     check_targets(net, 1.0, e, "middle Linear of mass 0");
 
@@ -1564,7 +1527,7 @@ START_TEST(test_targets_mass_zero)
     mn_module *A = SEQ(linear(4, 4), bond(mn_gelu), linear(4, 4));
     root = SEQ(A, linear(2, 4));
     ck_assert_ok(mn_module_set_mass(A, 0));
-    net = net_new(root, 1);
+    net = tm_network_new(root, 1);
     double ez[3] = {0, 0, 1};
     check_targets(net, 1.0, ez, "subtree of mass 0");
     mn_network_destroy(net);
@@ -1584,7 +1547,7 @@ START_TEST(test_scale_and_power)
 
     /* L1 then scale(3, L2): ν(scale) = 3, so c_1 = (2/1)·3 → 1/6; the scale
      * compound gets 1/2 and passes 1/(2·3) to L2 (L2 runs before its Mul). */
-    mn_network *net = net_new(SEQ(linear(4, 4), scale(3, linear(4, 4))), 1);
+    mn_network *net = tm_network_new(SEQ(linear(4, 4), scale(3, linear(4, 4))), 1);
     double e[2] = {1.0 / 6, 1.0 / 6};
     check_targets(net, 1.0, e, "L1, scale(3, L2)");
     check_dualize_blocks(net, 1.0, e);
@@ -1596,7 +1559,7 @@ START_TEST(test_scale_and_power)
     ck_assert_double_eq(mn_module_sensitivity(p), 1);
     ck_assert_int_eq(mn_module_param_count(p), 48);
     ck_assert_int_eq(mn_module_child_count(p), 3);
-    net = net_new(p, 1);
+    net = tm_network_new(p, 1);
     ck_assert_int_eq(mn_network_atom_count(net), 3);
     double e3[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3};
     check_targets(net, 1.0, e3, "power(L, 3)");
@@ -1605,7 +1568,7 @@ START_TEST(test_scale_and_power)
     p = power(scale(2, linear_mass(4, 4, 1.5)), 3);
     ck_assert_double_eq(mn_module_mass(p), 4.5);
     ck_assert_double_eq(mn_module_sensitivity(p), 8);
-    net = net_new(p, 1);
+    net = tm_network_new(p, 1);
     /* Copy i (in run order) has c_i = (μ/μ_i)·2^(3−i), and inside it the
      * Linear has c = 2: targets 1/24, 1/12, 1/6. */
     double ep[3] = {1.0 / 24, 1.0 / 12, 1.0 / 6};
@@ -1656,7 +1619,7 @@ START_TEST(test_modular_dualize_properties)
 {
     mn_module *(*trees[])(void) = {mixed_tree, embed_tree, deep_mlp, b_power};
     for (size_t ti = 0; ti < sizeof trees / sizeof trees[0]; ti++) {
-        mn_network *net = net_new(trees[ti](), 10 + ti);
+        mn_network *net = tm_network_new(trees[ti](), 10 + ti);
         int64_t np = mn_network_param_count(net);
         float *g = malloc((size_t)np * sizeof *g), *o = malloc((size_t)np * sizeof *o);
         float *o1 = malloc((size_t)np * sizeof *o1), *D = malloc((size_t)np * sizeof *D);
@@ -1750,7 +1713,7 @@ START_TEST(test_linear_well_normed)
     const int64_t shapes[][2] = {{32, 16}, {16, 32}, {24, 24}, {1, 8}, {8, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t d_out = shapes[s][0], d_in = shapes[s][1];
-        mn_network *net = net_new(linear(d_out, d_in), 7 + s);
+        mn_network *net = tm_network_new(linear(d_out, d_in), 7 + s);
         float *W = mn_network_weights(net);
         ck_assert_double_eq_tol(atom_norm(net, 0, W), 1, RMS_TOL);
         /* Orthogonal × √(d_out/d_in): every singular value is the same. */
@@ -1764,7 +1727,7 @@ START_TEST(test_linear_well_normed)
         enum { B = 400 };
         mn_rng r;
         mn_rng_seed(&r, 40 + s);
-        mn_tensor *x = tensor_new(2, (int64_t[]){B, d_in});
+        mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, d_in});
         double want[B];
         for (int b = 0; b < B; b++) {
             float *xr = x->data + b * d_in;
@@ -1804,7 +1767,7 @@ START_TEST(test_linear_well_normed)
     /* Embed: every embedding vector has RMS 1 (its l1→RMS norm is 1). */
     mn_module *e;
     ck_assert_ok(mn_embed(&e, 9, 6));
-    mn_network *net = net_new(e, 3);
+    mn_network *net = tm_network_new(e, 3);
     ck_assert_double_eq_tol(atom_norm(net, 0, mn_network_weights(net)), 1, RMS_TOL);
     for (int t = 0; t < 9; t++)
         ck_assert_double_eq_tol(row_rms(mn_network_weights(net) + t * 6, 6), 1, RMS_TOL);
@@ -1888,7 +1851,7 @@ START_TEST(test_first_order_bound)
     const char *names[] = {"Linear(6←12)", "mlp", "residual", "power", "embed"};
     for (size_t ti = 0; ti < sizeof trees / sizeof trees[0]; ti++)
         for (int shrink = 0; shrink < 2; shrink++) {
-            mn_network *net = net_new(trees[ti](), 60 + ti);
+            mn_network *net = tm_network_new(trees[ti](), 60 + ti);
             int64_t np = mn_network_param_count(net);
             float *w = mn_network_weights(net);
             if (shrink) /* strictly inside the unit balls */
@@ -1898,10 +1861,10 @@ START_TEST(test_first_order_bound)
                 ck_assert_double_le(atom_norm(net, k, w), 1 + 1e-5);
             enum { B = 32 };
             bool tokens = trees[ti] == embed_mean_tree;
-            mn_tensor *x = tensor_new(2, (int64_t[]){B, tokens ? 3 : 12});
+            mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, tokens ? 3 : 12});
             mn_rng r;
             mn_rng_seed(&r, 70 + ti);
-            fill_normal(x, &r, 1.0);
+            tm_fill_normal(x, &r, 1.0);
             for (int b = 0; b < B; b++) {
                 double rr = tokens ? 1 : row_rms(x->data + b * 12, 12);
                 for (int j = 0; j < 12 && !tokens; j++)
@@ -1911,7 +1874,7 @@ START_TEST(test_first_order_bound)
             }
             const mn_tensor *y;
             ck_assert_ok(mn_network_forward(net, x, &y));
-            mn_tensor *yp = tensor_new(2, y->shape), *u = tensor_new(2, y->shape);
+            mn_tensor *yp = tm_tensor_new(2, y->shape), *u = tm_tensor_new(2, y->shape);
             float *w0 = malloc((size_t)np * sizeof *w0), *dw = malloc((size_t)np * sizeof *dw);
             float *dwa = malloc((size_t)np * sizeof *dwa);
             ck_assert(w0 && dw && dwa);
@@ -1997,13 +1960,15 @@ START_TEST(test_shape_errors_at_run_time)
 {
     mn_module *mlp;
     ck_assert_ok(mn_mlp(&mlp, 4, 8, 2, 3));
-    mn_network *net = net_new(mlp, 1);
-    mn_tensor *bad = tensor_new(2, (int64_t[]){3, 5}), *good = tensor_new(2, (int64_t[]){3, 4});
+    mn_network *net = tm_network_new(mlp, 1);
+    mn_tensor *bad = tm_tensor_new(2, (int64_t[]){3, 5}),
+              *good = tm_tensor_new(2, (int64_t[]){3, 4});
     const mn_tensor *y = NULL;
     ck_assert_int_eq(mn_network_forward(net, bad, &y), MN_ERR_SHAPE);
     ck_assert_msg(has("Linear(8←4)") && has("5"), "message: %s", mn_last_error());
     /* Backward before a successful forward, or with a wrongly sized dy. */
-    mn_tensor *dy = tensor_new(2, (int64_t[]){3, 3}), *dy_bad = tensor_new(2, (int64_t[]){3, 4});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){3, 3}),
+              *dy_bad = tm_tensor_new(2, (int64_t[]){3, 4});
     ck_assert_int_ne(mn_network_backward(net, dy), MN_OK);
     /* The network stays usable. */
     ck_assert_ok(mn_network_forward(net, good, &y));
@@ -2016,12 +1981,12 @@ START_TEST(test_shape_errors_at_run_time)
     mn_network_destroy(net);
 
     /* Inside a residual; after a Flatten (features known only at run time). */
-    net = net_new(b_residual(), 1);
+    net = tm_network_new(b_residual(), 1);
     ck_assert_int_eq(mn_network_forward(net, good, &y), MN_ERR_SHAPE);
     ck_assert_msg(has("Linear(5←5)"), "message: %s", mn_last_error());
     mn_network_destroy(net);
-    net = net_new(b_flatten_linear(), 1);
-    mn_tensor *x3 = tensor_new(3, (int64_t[]){3, 2, 2});
+    net = tm_network_new(b_flatten_linear(), 1);
+    mn_tensor *x3 = tm_tensor_new(3, (int64_t[]){3, 2, 2});
     ck_assert_int_eq(mn_network_forward(net, x3, &y), MN_ERR_SHAPE);
     ck_assert_msg(has("Linear(3←6)"), "message: %s", mn_last_error());
     mn_network_destroy(net);
@@ -2029,7 +1994,7 @@ START_TEST(test_shape_errors_at_run_time)
     /* A tuple is not a network output. */
     mn_module *t;
     ck_assert_ok(mn_tuple(&t, 2, (mn_module *[]){linear(4, 4), bond(mn_identity)}));
-    net = net_new(t, 1);
+    net = tm_network_new(t, 1);
     ck_assert_int_eq(mn_network_forward(net, good, &y), MN_ERR_SHAPE);
     mn_network_destroy(net);
 
@@ -2045,7 +2010,7 @@ START_TEST(test_embed_token_errors)
 {
     mn_module *e;
     ck_assert_ok(mn_embed(&e, 6, 3));
-    mn_network *net = net_new(e, 1);
+    mn_network *net = tm_network_new(e, 1);
     const float bad[] = {6, -1, 1.5f, 5.0001f, NAN, INFINITY, -INFINITY, 1e30f};
     float toks[3] = {0, 1, 2};
     mn_tensor *x;
@@ -2096,7 +2061,7 @@ START_TEST(test_set_norm_and_mass_errors)
     ck_assert_int_eq(mn_module_set_mass(NULL, 1), MN_ERR_ARG);
 
     /* The Frobenius norm is what the modular norm now uses for this atom. */
-    mn_network *net = net_new(L, 2);
+    mn_network *net = tm_network_new(L, 2);
     float *w = mn_network_weights(net);
     double fro = sqrt(dot_f(w, w, 12));
     ck_assert_double_eq_tol(modular_norm(net, w), fro, 1e-6 * fro);
@@ -2278,8 +2243,8 @@ START_TEST(test_empty_batch)
                      bonds[i].name, isolated_why(rc, why, sizeof why));
     }
     /* Linear and a whole MLP, in process. */
-    mn_network *net = net_new(deep_mlp(), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){0, 8});
+    mn_network *net = tm_network_new(deep_mlp(), 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){0, 8});
     const mn_tensor *y;
     if (mn_network_forward(net, x, &y) == MN_OK) {
         ck_assert_int_eq(mn_tensor_numel(y), 0);
@@ -2303,8 +2268,8 @@ END_TEST
 
 START_TEST(test_determinism)
 {
-    mn_network *a = net_new(deep_mlp(), 42), *b = net_new(deep_mlp(), 42),
-               *c = net_new(deep_mlp(), 43);
+    mn_network *a = tm_network_new(deep_mlp(), 42), *b = tm_network_new(deep_mlp(), 42),
+               *c = tm_network_new(deep_mlp(), 43);
     int64_t np = mn_network_param_count(a);
     ck_assert_int_eq(np, 8 * 16 + 16 * 16 * 2 + 16 * 5);
     ck_assert_int_eq(memcmp(mn_network_weights(a), mn_network_weights(b), (size_t)np * 4), 0);
@@ -2313,10 +2278,10 @@ START_TEST(test_determinism)
         same += mn_network_weights(a)[i] == mn_network_weights(c)[i];
     ck_assert_int_lt(same, np / 100);
 
-    mn_tensor *x = tensor_new(2, (int64_t[]){7, 8});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){7, 8});
     mn_rng r;
     mn_rng_seed(&r, 1);
-    fill_normal(x, &r, 1.0);
+    tm_fill_normal(x, &r, 1.0);
     const mn_tensor *ya, *yb, *yc;
     ck_assert_ok(mn_network_forward(a, x, &ya));
     ck_assert_ok(mn_network_forward(b, x, &yb));
@@ -2348,7 +2313,7 @@ START_TEST(test_determinism)
      * same first layer. */
     mn_module *m2;
     ck_assert_ok(mn_mlp(&m2, 8, 16, 2, 5));
-    mn_network *d = net_new(m2, 42);
+    mn_network *d = tm_network_new(m2, 42);
     ck_assert_int_eq(memcmp(mn_network_weights(b), mn_network_weights(d), 8 * 16 * 4), 0);
     mn_network_destroy(d);
 
@@ -2383,7 +2348,7 @@ START_TEST(test_clone_and_power_are_independent)
     ck_assert_ok(mn_module_weight_shape(C, &o, &i));
     ck_assert_int_eq(o, 5);
     ck_assert_int_eq(i, 5);
-    mn_network *net = net_new(SEQ(L, C), 5);
+    mn_network *net = tm_network_new(SEQ(L, C), 5);
     ck_assert_int_eq(mn_network_param_count(net), 50);
     ck_assert_int_eq(mn_network_atom_count(net), 2);
     const float *w = mn_network_weights(net);
@@ -2406,7 +2371,7 @@ START_TEST(test_clone_and_power_are_independent)
     const int k = 4;
     mn_module *p = power(SEQ(linear(6, 6), bond(mn_gelu)), k);
     ck_assert_int_eq(mn_module_param_count(p), k * 36);
-    net = net_new(p, 9);
+    net = tm_network_new(p, 9);
     ck_assert_int_eq(mn_network_param_count(net), k * 36);
     ck_assert_int_eq(mn_network_atom_count(net), k);
     w = mn_network_weights(net);
@@ -2480,7 +2445,7 @@ START_TEST(test_visit_tree_and_outputs)
     /* Identity, Linear(4←3), ReLU, Sum(Linear(2←4), Seq(Linear(2←4), Abs)), Mul(-2). */
     mn_module *root = SEQ(bond(mn_identity), linear(4, 3), bond(mn_relu),
                           sum(linear(2, 4), SEQ(linear(2, 4), bond(mn_abs))), mul(-2));
-    mn_network *net = net_new(root, 5);
+    mn_network *net = tm_network_new(root, 5);
     static const struct { const char *kind; int depth, atom, children; } want[] = {
         {"Sequential", 0, -1, 5}, {"Identity", 1, -1, 0}, {"Linear", 1, 0, 0},
         {"ReLU", 1, -1, 0},       {"Sum", 1, -1, 2},      {"Tuple", 2, -1, 2},
@@ -2506,11 +2471,11 @@ START_TEST(test_visit_tree_and_outputs)
 
     /* Two forwards with different inputs: the outputs are the last one's. */
     const int64_t B = 3;
-    mn_tensor *x = tensor_new(2, (int64_t[]){B, 3});
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){B, 3});
     mn_rng r;
     mn_rng_seed(&r, 11);
     for (int pass = 0; pass < 2; pass++) {
-        fill_normal(x, &r, 1);
+        tm_fill_normal(x, &r, 1);
         const mn_tensor *y;
         ck_assert_ok(mn_network_forward(net, x, &y));
         l = (visit_log){.stop_at = -1};
@@ -2642,7 +2607,7 @@ START_TEST(test_custom_kinds)
     ck_assert_ptr_null(mn_module_weights(my));
     ck_assert_ptr_null(mn_module_state(my));
     ck_assert_str_eq(mn_module_describe(my, a, sizeof a), "MyLinear(6←9)");
-    mn_network *net = net_new(SEQ(linear(6, 9), my), 3);
+    mn_network *net = tm_network_new(SEQ(linear(6, 9), my), 3);
     ck_assert_ptr_eq(mn_module_weights(my), mn_network_weights(net) + 54);
     ck_assert_ptr_eq(mn_module_grads(my), mn_network_grads(net) + 54);
     ck_assert_double_eq_tol(atom_norm(net, 1, mn_network_weights(net)), 1, 1e-5);
@@ -2653,17 +2618,17 @@ START_TEST(test_custom_kinds)
     static const mn_module_ops no_bw = {.kind = "NoBackward", .forward = no_backward_forward};
     mn_module *nb;
     ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
-    net = net_new(SEQ(linear(3, 3), nb), 1);
-    mn_tensor *x = tensor_new(2, (int64_t[]){2, 3});
+    net = tm_network_new(SEQ(linear(3, 3), nb), 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){2, 3});
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_ARG);
     ck_assert_msg(has("NoBackward") && has("no backward"), "message: %s", mn_last_error());
     mn_network_destroy(net);
     /* ... and accepted where none needs to (it reads the data, no weights before it). */
     ck_assert_ok(mn_bond_create(&nb, &no_bw, NULL, 1));
-    net = net_new(SEQ(nb, linear(3, 3)), 1);
+    net = tm_network_new(SEQ(nb, linear(3, 3)), 1);
     ck_assert_ok(mn_network_forward(net, x, &y));
-    mn_tensor *dy = tensor_new(2, (int64_t[]){2, 3});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){2, 3});
     ck_assert_ok(mn_network_backward(net, dy));
     mn_network_destroy(net);
     mn_tensor_destroy(x);
@@ -2897,15 +2862,16 @@ START_TEST(test_activation_memory_is_the_networks)
     mn_module *root = SEQ(linear(16, 8), bond(mn_layer_norm), bond(mn_gelu),
                           sum(bond(mn_identity), linear(16, 16)), embedless_mean(),
                           linear(5, 16));
-    mn_network *net = net_new(root, 4);
+    mn_network *net = tm_network_new(root, 4);
     mn_network_keep_input_grad(net, true);
-    mn_tensor *big = tensor_new(3, (int64_t[]){32, 3, 8}), *x = tensor_new(3, (int64_t[]){6, 3, 8});
-    mn_tensor *dy = tensor_new(2, (int64_t[]){6, 5});
+    mn_tensor *big = tm_tensor_new(3, (int64_t[]){32, 3, 8}),
+              *x = tm_tensor_new(3, (int64_t[]){6, 3, 8});
+    mn_tensor *dy = tm_tensor_new(2, (int64_t[]){6, 5});
     int32_t labels[6] = {0, 1, 2, 3, 4, 0};
     mn_rng r;
     mn_rng_seed(&r, 2);
-    fill_normal(big, &r, 1);
-    fill_normal(x, &r, 1);
+    tm_fill_normal(big, &r, 1);
+    tm_fill_normal(x, &r, 1);
     const mn_tensor *y;
     out_ptrs first = {0}, later;
     const float *dx_first = NULL;
@@ -2969,13 +2935,14 @@ START_TEST(test_gpt_allocates_nothing_per_step)
     mn_module *root;
     ck_assert_ok(mn_graph_make(g, &root));
     mn_graph_destroy(g);
-    mn_network *net = net_new(root, 4);
-    mn_tensor *x = tensor_new(2, (int64_t[]){3, 8}), *dy = tensor_new(3, (int64_t[]){3, 8, 9});
+    mn_network *net = tm_network_new(root, 4);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){3, 8}),
+              *dy = tm_tensor_new(3, (int64_t[]){3, 8, 9});
     for (int64_t i = 0; i < 24; i++)
         x->data[i] = (float)(i * 7 % 9);
     mn_rng r;
     mn_rng_seed(&r, 3);
-    fill_normal(dy, &r, 1);
+    tm_fill_normal(dy, &r, 1);
     long before = allocations;
     for (int step = 0; step < 4; step++) {
         const mn_tensor *y;
@@ -3023,7 +2990,7 @@ START_TEST(test_revision_counts_changes)
     mn_module *L = linear(4, 4), *M = linear(4, 4);
     mn_module *S = SEQ(L, bond(mn_relu), M);
     ck_assert_ok(mn_module_set_norm(L, "frobenius")); /* before: not counted */
-    mn_network *net = net_new(S, 1);
+    mn_network *net = tm_network_new(S, 1);
     uint64_t r0 = mn_network_revision(net);
     ck_assert_ok(mn_module_set_norm(L, "frobenius")); /* the same norm: no change */
     ck_assert_uint_eq(mn_network_revision(net), r0);

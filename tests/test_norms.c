@@ -423,41 +423,48 @@ static void check_scaled_lmo(failures *f, const mn_norm *n, const mn_mat *G, con
     mn_mat_free(&R);
 }
 
-/* Every registered norm, float32 and float64, with inputs whose largest entry
- * sits at 2^e for e across the dtype's whole range: deep in the subnormals
- * (most entries round to a few bits or to 0), at the smallest normal, where
- * squares underflow, where squares overflow, and a factor ~2 below the
- * largest finite value. Value and dual are 2^e times those of the same matrix
- * at scale 1 (exactly G·2^-e), and the lmo is the same. */
-START_TEST(test_every_norm_over_the_whole_range)
+/* The norm n, float32 and float64, on inputs of each shape whose largest
+ * entry sits at 2^e for e across the dtype's whole range: deep in the
+ * subnormals (most entries round to a few bits or to 0), at the smallest
+ * normal, where squares underflow, where squares overflow, and a factor ~2
+ * below the largest finite value. Value and dual are 2^e times those of the
+ * same matrix at scale 1 (exactly G·2^-e), and the lmo is the same. Shape si
+ * is drawn with seed seed0 + si; failures go to f. */
+static void check_whole_range(failures *f, const mn_norm *n, const int64_t (*shapes)[2],
+                              size_t n_shapes, uint64_t seed0)
 {
     static const int exps[2][9] = {{-148, -140, -130, -126, -100, -64, 64, 100, 126},
                                    {-1072, -1060, -1040, -1022, -1000, -540, 540, 1000, 1022}};
+    for (int dt = MN_F32; dt <= MN_F64; dt++)
+        for (size_t si = 0; si < n_shapes; si++)
+            for (int ei = 0; ei < 9; ei++) {
+                int e = exps[dt][ei];
+                mn_mat G = tm_gaussian_at((mn_dtype)dt, shapes[si][0], shapes[si][1], e,
+                                          seed0 + si);
+                if (mn_mat_is_zero(&G)) { /* everything rounded away: nothing to scale */
+                    mn_mat_free(&G);
+                    continue;
+                }
+                mn_mat Gref = tm_pow2_copy(&G, -e);
+                char what[64];
+                snprintf(what, sizeof what, "%s %lldx%lld at 2^%d", mn_dtype_name(G.dtype),
+                         (long long)G.rows, (long long)G.cols, e);
+                check_scaled_value(f, n, false, &G, &Gref, e, what);
+                check_scaled_value(f, n, true, &G, &Gref, e, what);
+                check_scaled_lmo(f, n, &G, &Gref, what);
+                mn_mat_free(&Gref);
+                mn_mat_free(&G);
+            }
+}
+
+/* Every registered norm over the whole float range (check_whole_range). */
+START_TEST(test_every_norm_over_the_whole_range)
+{
     static const int64_t ext_shapes[][2] = {{3, 5}, {5, 3}, {1, 4}, {4, 1}, {4, 4}};
     failures f = {0, ""};
-    for (size_t k = 0; k < every_norm_count(); k++) {
-        const mn_norm *n = every_norm(k);
-        for (int dt = MN_F32; dt <= MN_F64; dt++)
-            for (size_t si = 0; si < sizeof ext_shapes / sizeof ext_shapes[0]; si++)
-                for (int ei = 0; ei < 9; ei++) {
-                    int e = exps[dt][ei];
-                    mn_mat G = tm_gaussian_at((mn_dtype)dt, ext_shapes[si][0], ext_shapes[si][1],
-                                              e, 70 + si);
-                    if (mn_mat_is_zero(&G)) { /* everything rounded away: nothing to scale */
-                        mn_mat_free(&G);
-                        continue;
-                    }
-                    mn_mat Gref = tm_pow2_copy(&G, -e);
-                    char what[64];
-                    snprintf(what, sizeof what, "%s %lldx%lld at 2^%d", mn_dtype_name(G.dtype),
-                             (long long)G.rows, (long long)G.cols, e);
-                    check_scaled_value(&f, n, false, &G, &Gref, e, what);
-                    check_scaled_value(&f, n, true, &G, &Gref, e, what);
-                    check_scaled_lmo(&f, n, &G, &Gref, what);
-                    mn_mat_free(&Gref);
-                    mn_mat_free(&G);
-                }
-    }
+    for (size_t k = 0; k < every_norm_count(); k++)
+        check_whole_range(&f, every_norm(k), ext_shapes, sizeof ext_shapes / sizeof ext_shapes[0],
+                          70);
     ck_assert_msg(f.count == 0, "%d failures, the first:\n%s", f.count, f.text);
 }
 END_TEST
@@ -859,31 +866,11 @@ START_TEST(test_conv_tap_norms)
                 }
     }
     /* across the range, as test_every_norm_over_the_whole_range */
-    static const int exps[2][9] = {{-148, -140, -130, -126, -100, -64, 64, 100, 126},
-                                   {-1072, -1060, -1040, -1022, -1000, -540, 540, 1000, 1022}};
     failures f = {0, ""};
     const mn_norm *n;
     ck_assert_ok(mn_norm_lookup("taps-2", &n));
     static const int64_t ext[][2] = {{3, 8}, {5, 4}, {1, 8}, {4, 4}};
-    for (int dt = MN_F32; dt <= MN_F64; dt++)
-        for (size_t si = 0; si < 4; si++)
-            for (int ei = 0; ei < 9; ei++) {
-                int e = exps[dt][ei];
-                mn_mat G = tm_gaussian_at((mn_dtype)dt, ext[si][0], ext[si][1], e, 90 + si);
-                if (mn_mat_is_zero(&G)) {
-                    mn_mat_free(&G);
-                    continue;
-                }
-                mn_mat Gref = tm_pow2_copy(&G, -e);
-                char what[64];
-                snprintf(what, sizeof what, "%s %lldx%lld at 2^%d", mn_dtype_name(G.dtype),
-                         (long long)G.rows, (long long)G.cols, e);
-                check_scaled_value(&f, n, false, &G, &Gref, e, what);
-                check_scaled_value(&f, n, true, &G, &Gref, e, what);
-                check_scaled_lmo(&f, n, &G, &Gref, what);
-                mn_mat_free(&Gref);
-                mn_mat_free(&G);
-            }
+    check_whole_range(&f, n, ext, 4, 90);
     ck_assert_msg(f.count == 0, "%d failures, the first:\n%s", f.count, f.text);
 }
 END_TEST

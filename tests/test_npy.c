@@ -111,14 +111,6 @@ static void make_tmpdir(void)
 
 static void remove_tmpdir(void) { ck_assert_int_eq(rmdir(tmpdir), 0); }
 
-static void put_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* A .npy file of version major.minor whose header is the hlen bytes of
  * `text` exactly (give the padding and the newline yourself), followed by
  * data_len bytes: the float32 values 0, 1, 2, ... (or float64 when f64). */
@@ -140,7 +132,7 @@ static void put_npy_n(const char *path, int major, int minor, const char *text, 
         float f = (float)i;
         memcpy(buf + pre + hlen + i * esz, f64 ? (const void *)&d : (const void *)&f, esz);
     }
-    put_bytes(path, buf, pre + hlen + data_len);
+    tm_write_file(path, buf, pre + hlen + data_len);
     free(buf);
 }
 
@@ -304,7 +296,7 @@ START_TEST(test_malformed_headers_refused)
         {"v1 length past the end", "\x93NUMPY\x01\x00\x20\x00{'descr'", 17, "runs past"},
     };
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
-        put_bytes(path, raw[i].bytes, raw[i].n);
+        tm_write_file(path, raw[i].bytes, raw[i].n);
         mn_mat m = {.data = NULL};
         mn_clear_error();
         ck_assert_int_eq(mn_npy_read(path, &m), MN_ERR_FORMAT);

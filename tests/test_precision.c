@@ -15,22 +15,9 @@
 #include "core/bf16.h"
 #include "testutil.h"
 
-static char dir[64];
-
 #define run tm_run_modnorm
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/mn_precision_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void setup(void) { tm_dir_make("precision"); }
 
 /* The JSON object on the last line of `out`. */
 static json_t *last_json(const char *out)
@@ -47,8 +34,8 @@ static json_t *last_json(const char *out)
 START_TEST(test_dualize_precision)
 {
     char in[256], outp[256], args[1024], buf[4096];
-    snprintf(in, sizeof in, "%s/g.npy", dir);
-    snprintf(outp, sizeof outp, "%s/o.npy", dir);
+    snprintf(in, sizeof in, "%s/g.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
     mn_mat G = tm_make(TM_LOW_RANK_NOISE, MN_F32, 40, 90, 4);
     ck_assert_ok(mn_npy_write(in, &G));
     static const char *methods[] = {"ns5", "polar-express"};
@@ -181,9 +168,9 @@ START_TEST(test_sweep_records_precision)
     char args[1024], buf[8192], path[512];
     snprintf(args, sizeof args,
              "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --precision bf16 --out %s/s",
-             dir);
+             tm_dir);
     ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
-    snprintf(path, sizeof path, "%s/s/sweep.cfg", dir);
+    snprintf(path, sizeof path, "%s/s/sweep.cfg", tm_dir);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -191,13 +178,14 @@ START_TEST(test_sweep_records_precision)
     fclose(f);
     ck_assert_msg(strstr(buf, "precision=bf16\n") != NULL, "%s", buf);
     snprintf(args, sizeof args,
-             "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --precision fp32 --out %s/s", dir);
+             "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --precision fp32 --out %s/s",
+             tm_dir);
     ck_assert_int_ne(run(args, buf, sizeof buf), 0);
     ck_assert_msg(strstr(buf, "precision") != NULL, "%s", buf);
     snprintf(args, sizeof args, "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --out %s/t",
-             dir);
+             tm_dir);
     ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
-    snprintf(path, sizeof path, "%s/t/sweep.cfg", dir);
+    snprintf(path, sizeof path, "%s/t/sweep.cfg", tm_dir);
     f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     n = fread(buf, 1, sizeof buf - 1, f);
@@ -315,7 +303,7 @@ int main(void)
 {
     Suite *s = suite_create("precision");
     TCase *tc = tcase_create("precision");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_dualize_precision);
     tcase_add_test(tc, test_bench_reports_precision);

@@ -17,17 +17,9 @@
 
 #include "testutil.h"
 
-static char dir[] = "/tmp/mn_study_XXXXXX";
 
-static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
+static void setup(void) { tm_dir_make("study"); }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    strcpy(dir, "/tmp/mn_study_XXXXXX");
-}
 
 /* The whole file in a static buffer ("" when missing). */
 static const char *slurp(const char *path)
@@ -225,7 +217,7 @@ START_TEST(test_csv_rows)
         ck_assert_msg(!mn_study_parse_row(bad[i], &q), "'%s' parsed", bad[i]);
 
     char path[256];
-    snprintf(path, sizeof path, "%s/results.csv", dir);
+    snprintf(path, sizeof path, "%s/results.csv", tm_dir);
     mn_study_row *rows;
     size_t n;
     int bad_lines;
@@ -370,10 +362,10 @@ START_TEST(test_summary_transfer)
     json_decref(j);
     /* Written atomically to a file (no temporary left). */
     char path[256];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/summary.json", tm_dir);
     ck_assert_ok(mn_study_write_summary(path, &s));
     ck_assert_ptr_nonnull(strstr(slurp(path), "\"per_width\""));
-    ck_assert_int_eq(entries(dir), 1);
+    ck_assert_int_eq(entries(tm_dir), 1);
     mn_study_summary_free(&s);
 
     /* Loss that does not fall with the parameter at the anchor: not monotone. */
@@ -918,7 +910,7 @@ static mn_study_sweep fixture_sweep(const mn_mlp_spec *mlp, const char *opt, con
     static char out[2][512], model[2][128];
     static int k;
     k ^= 1;
-    snprintf(out[k], sizeof out[k], "%s/%s", dir, sub);
+    snprintf(out[k], sizeof out[k], "%s/%s", tm_dir, sub);
     char desc[64];
     ck_assert_ok(mn_mlp_describe(mlp, "width", desc, sizeof desc));
     snprintf(model[k], sizeof model[k], "data=fashion-mnist\n%s", desc);
@@ -1150,7 +1142,7 @@ START_TEST(test_resume_from_cli)
     free(rows);
     /* compare_rows wants no malformed lines: drop the cut one. */
     char clean[512];
-    snprintf(clean, sizeof clean, "%s/clean.csv", dir);
+    snprintf(clean, sizeof clean, "%s/clean.csv", tm_dir);
     FILE *in = fopen(to, "r"), *out = fopen(clean, "w");
     char line[512];
     while (fgets(line, sizeof line, in)) {
@@ -1180,7 +1172,7 @@ START_TEST(test_refusals_leave_no_trace)
     mn_study_sweep sw = fixture_sweep(&fm_mlp3, "muon", "2^-2", 1, "trace/deep", widths, &lrs);
     sw.train.steps = 2;
     char parent[512];
-    snprintf(parent, sizeof parent, "%s/trace", dir);
+    snprintf(parent, sizeof parent, "%s/trace", tm_dir);
 
     /* A value the factory refuses: found before any run. */
     int64_t huge[2] = {64, 100000};
@@ -1281,7 +1273,7 @@ START_TEST(test_depth_sweep)
     int64_t depths[2] = {3, 2};
     double lrs[2] = {0.25, 0.5};
     char out[512], model[128], desc[64];
-    snprintf(out, sizeof out, "%s/depth", dir);
+    snprintf(out, sizeof out, "%s/depth", tm_dir);
     ck_assert_ok(mn_mlp_describe(&mlp, "depth", desc, sizeof desc));
     ck_assert_str_eq(desc, "model=mlp\nwidth=32\n");
     snprintf(model, sizeof model, "data=fashion-mnist\n%s", desc);
@@ -1376,7 +1368,7 @@ START_TEST(test_sweep_ticks_any_dataset)
     int64_t widths[1] = {16};
     double lrs1[1] = {0.1};
     char out[512];
-    snprintf(out, sizeof out, "%s/ticks", dir);
+    snprintf(out, sizeof out, "%s/ticks", tm_dir);
     mn_study_sweep sw = {.param = "width", .values = widths, .n_values = 1, .lrs = lrs1,
                          .n_lrs = 1, .seeds = 1, .jobs = 1, .factory = slow_factory,
                          .factory_ctx = (void *)&syn_mlp, .train = syn_settings(),
@@ -1618,7 +1610,7 @@ int main(void)
     Suite *s = suite_create("study");
     TCase *tc = tcase_create("study");
     tcase_set_timeout(tc, 600);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_parse_lrs);
     tcase_add_test(tc, test_parse_values_and_over);
     tcase_add_test(tc, test_quick_lrs);

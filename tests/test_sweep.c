@@ -24,17 +24,9 @@
 #define FIXTURE_BLIS_ARCH "skx" /* the kernels the fixtures were made with */
 #define CSV_HEADER "width,lr,seed,train_loss,test_loss,test_acc,diverged"
 
-static char dir[] = "/tmp/mn_sweep_XXXXXX";
 
-static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
+static void setup(void) { tm_dir_make("sweep"); }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    strcpy(dir, "/tmp/mn_sweep_XXXXXX");
-}
 
 #define run tm_run_modnorm
 
@@ -182,7 +174,7 @@ static void sweep_fixture(const char *name, const char *args, int runs)
 {
     char cmd[1024], out[256], want[600], got[600];
     static char buf[1 << 16];
-    snprintf(out, sizeof out, "%s/%s", dir, name);
+    snprintf(out, sizeof out, "%s/%s", tm_dir, name);
     snprintf(cmd, sizeof cmd, "sweep %s --out %s", args, out);
     int code = run(cmd, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", cmd, code, buf);
@@ -291,7 +283,7 @@ static void coord_fixture(const char *name, const char *args)
     const char *exe = getenv("MODNORM");
     ck_assert_ptr_nonnull(exe);
     char cmd[2048], out[256], path[700];
-    snprintf(out, sizeof out, "%s/%s", dir, name);
+    snprintf(out, sizeof out, "%s/%s", tm_dir, name);
     snprintf(cmd, sizeof cmd, "%s coordcheck %s --out %s >%s.stdout 2>%s.stderr", exe, args, out,
              out, out);
     int st = system(cmd);
@@ -381,13 +373,13 @@ START_TEST(test_argument_errors)
         {"--widths 8,16 --depth 1", "no hidden width"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(args, sizeof args, "sweep %s --out %s/x", cases[i].args, dir);
+        snprintf(args, sizeof args, "sweep %s --out %s/x", cases[i].args, tm_dir);
         int code = run(args, buf, sizeof buf);
         ck_assert_msg(code == 2, "'%s' exited %d: %s", args, code, buf);
         ck_assert_msg(strstr(buf, cases[i].needle), "'%s' printed '%s', lacking '%s'", args, buf,
                       cases[i].needle);
         ck_assert_msg(count_lines(buf) == 1, "'%s' printed more than one line: %s", args, buf);
-        snprintf(args, sizeof args, "%s/x", dir);
+        snprintf(args, sizeof args, "%s/x", tm_dir);
         ck_assert_msg(access(args, F_OK) != 0, "a usage error created the output directory");
     }
     ck_assert_int_eq(run("sweep --widths 64", buf, sizeof buf), 2);
@@ -399,13 +391,13 @@ START_TEST(test_argument_errors)
     ck_assert_ptr_nonnull(strstr(buf, "--widths"));
     ck_assert_int_eq(run("coordcheck --widths 64", buf, sizeof buf), 2);
     ck_assert_int_eq(run("coordcheck --help", buf, sizeof buf), 0);
-    snprintf(args, sizeof args, "coordcheck --widths 8,16 --depth 1 --out %s/x", dir);
+    snprintf(args, sizeof args, "coordcheck --widths 8,16 --depth 1 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no hidden width") && count_lines(buf) == 1, "%s", buf);
-    snprintf(args, sizeof args, "coordcheck --over heads=2 --out %s/x", dir);
+    snprintf(args, sizeof args, "coordcheck --over heads=2 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no size parameter 'heads'") && count_lines(buf) == 1, "%s", buf);
-    snprintf(args, sizeof args, "%s/x", dir);
+    snprintf(args, sizeof args, "%s/x", tm_dir);
     ck_assert_int_ne(access(args, F_OK), 0);
 }
 END_TEST
@@ -415,12 +407,12 @@ END_TEST
 START_TEST(test_end_to_end_and_resume)
 {
     char args[1024], buf[16384], path[512];
-    snprintf(args, sizeof args, "sweep " TINY " --out %s/s", dir);
+    snprintf(args, sizeof args, "sweep " TINY " --out %s/s", tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 widths x 2 lrs x 1 seed = 4 runs, 0 already"));
 
-    snprintf(path, sizeof path, "%s/s/results.csv", dir);
+    snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
     char csv[8192];
     snprintf(csv, sizeof csv, "%s", slurp(path));
     ck_assert_int_eq(strncmp(csv, CSV_HEADER "\n", strlen(CSV_HEADER) + 1), 0);
@@ -439,7 +431,7 @@ START_TEST(test_end_to_end_and_resume)
     }
     free(rows);
 
-    snprintf(path, sizeof path, "%s/s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/s/summary.json", tm_dir);
     json_t *j = load_json(path);
     json_t *per = json_object_get(j, "per_width");
     ck_assert_uint_eq(json_array_size(per), 2);
@@ -451,10 +443,10 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert(json_is_boolean(json_object_get(j, "monotone")));
     json_decref(j);
     if (MN_HAVE_PLOTS) { /* -Dplots=disabled: test_cli checks they are off */
-        snprintf(path, sizeof path, "%s/s/loss_vs_lr.png", dir);
+        snprintf(path, sizeof path, "%s/s/loss_vs_lr.png", tm_dir);
         ck_assert_int_gt(file_size(path), 1000);
         ck_assert_int_eq(memcmp(slurp(path), "\x89PNG", 4), 0);
-        snprintf(path, sizeof path, "%s/s/loss_vs_lr.svg", dir);
+        snprintf(path, sizeof path, "%s/s/loss_vs_lr.svg", tm_dir);
         ck_assert_int_gt(file_size(path), 1000);
         ck_assert_ptr_nonnull(strstr(slurp(path), "<svg"));
     }
@@ -464,7 +456,7 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_msg(code == 0, "rerun exited %d: %s", code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "4 runs, 4 already"));
     ck_assert_ptr_null(strstr(buf, "[1/"));
-    snprintf(path, sizeof path, "%s/s/results.csv", dir);
+    snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
     ck_assert_str_eq(slurp(path), csv);
 
     /* A sweep stopped mid-way: drop the last run and cut the line before
@@ -493,14 +485,14 @@ START_TEST(test_end_to_end_and_resume)
     /* --no-run summarizes what is there; a wider grid reports the missing runs. */
     /* TINY with a wider grid, spelled out: an option is given once. */
     snprintf(args, sizeof args, "sweep --widths 16,32,64 --lrs 2^-2:2^-1 --steps 12 --batch 32 "
-             "--no-run --out %s/s", dir);
+             "--no-run --out %s/s", tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "--no-run exited %d: %s", code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 runs of the grid are not in"));
     ck_assert_ptr_nonnull(strstr(buf, "every run diverged or is missing"));
 
     /* Another setting into the same directory is refused, naming the line. */
-    snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", dir);
+    snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_int_eq(code, 2);
     ck_assert_msg(strstr(buf, "opt=muon") && strstr(buf, "opt=sgd") && count_lines(buf) == 1,
@@ -513,11 +505,11 @@ START_TEST(test_jobs_and_divergence)
     /* Two runs at once, one of them at a rate that diverges: recorded, not fatal. */
     char args[1024], buf[16384], path[512];
     snprintf(args, sizeof args, "sweep --widths 16 --lrs 2^-2,2^12 --opt sgd --steps 12 "
-             "--batch 32 --seeds 2 --jobs 2 --out %s/j", dir);
+             "--batch 32 --seeds 2 --jobs 2 --out %s/j", tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "4 to train, 2 at a time"));
-    snprintf(path, sizeof path, "%s/j/results.csv", dir);
+    snprintf(path, sizeof path, "%s/j/results.csv", tm_dir);
     size_t n;
     mn_study_row *rows = read_rows(path, "width", &n, NULL);
     ck_assert_uint_eq(n, 4);
@@ -526,7 +518,7 @@ START_TEST(test_jobs_and_divergence)
                       rows[i].diverged);
     free(rows);
     ck_assert_ptr_nonnull(strstr(buf, "diverged (train loss"));
-    snprintf(path, sizeof path, "%s/j/summary.json", dir);
+    snprintf(path, sizeof path, "%s/j/summary.json", tm_dir);
     json_t *j = load_json(path);
     ck_assert_double_eq(json_number_value(json_object_get(
                             json_array_get(json_object_get(j, "per_width"), 0), "best_lr")),
@@ -542,21 +534,21 @@ START_TEST(test_over_depth)
 {
     char args[1024], buf[16384], path[512];
     snprintf(args, sizeof args, "sweep --over depth=1,2 --width 16 --lrs 2^-2 --steps 6 "
-             "--batch 32 --out %s/d", dir);
+             "--batch 32 --out %s/d", tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 depths x 1 lrs x 1 seed = 2 runs"));
     ck_assert_ptr_nonnull(strstr(buf, "] depth 2  lr 2^-2  seed 0: train loss"));
     ck_assert_ptr_nonnull(strstr(buf, "octaves per doubling of depth"));
-    snprintf(path, sizeof path, "%s/d/sweep.cfg", dir);
+    snprintf(path, sizeof path, "%s/d/sweep.cfg", tm_dir);
     ck_assert_int_eq(strncmp(slurp(path), "data=fashion-mnist\nmodel=mlp\nwidth=16\nopt=muon\n",
                              44), 0);
-    snprintf(path, sizeof path, "%s/d/results.csv", dir);
+    snprintf(path, sizeof path, "%s/d/results.csv", tm_dir);
     ck_assert_int_eq(strncmp(slurp(path), "depth,lr,seed,", 14), 0);
     size_t n;
     mn_study_row *rows = read_rows(path, "depth", &n, NULL);
     ck_assert_uint_eq(n, 2);
-    snprintf(path, sizeof path, "%s/d/summary.json", dir);
+    snprintf(path, sizeof path, "%s/d/summary.json", tm_dir);
     json_t *j = load_json(path);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "per_depth")), 2);
     json_decref(j);
@@ -584,11 +576,12 @@ START_TEST(test_over_depth)
     free(rows);
 
     /* A coordinate check compares the same modules at every value: not across depths. */
-    snprintf(args, sizeof args, "coordcheck --over depth=2,3 --steps 1 --batch 8 --out %s/c", dir);
+    snprintf(args, sizeof args, "coordcheck --over depth=2,3 --steps 1 --batch 8 --out %s/c",
+             tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 1 && strstr(buf, "modnorm coordcheck: ") &&
                       strstr(buf, "module"), "'%s' exited %d: %s", args, code, buf);
-    snprintf(path, sizeof path, "%s/c", dir);
+    snprintf(path, sizeof path, "%s/c", tm_dir);
     ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST
@@ -596,18 +589,19 @@ END_TEST
 START_TEST(test_coordcheck)
 {
     char args[1024], buf[16384], path[512];
-    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --out %s/c", dir);
+    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --out %s/c",
+             tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "update norm:"));
     ck_assert_ptr_nonnull(strstr(buf, "relative change:"));
-    snprintf(path, sizeof path, "%s/c/coord.csv", dir);
+    snprintf(path, sizeof path, "%s/c/coord.csv", tm_dir);
     const char *csv = slurp(path);
     ck_assert_ptr_nonnull(strstr(csv, "width,step,module,kind,mean_abs,rel_change,change_rms,"
                                       "update\n"));
     /* 2 widths × 3 records (steps 0..2) × 5 modules, plus the header. */
     ck_assert_int_eq(count_lines(csv), 31);
-    snprintf(path, sizeof path, "%s/c/coord.png", dir);
+    snprintf(path, sizeof path, "%s/c/coord.png", tm_dir);
     if (MN_HAVE_PLOTS)
         ck_assert_int_gt(file_size(path), 1000);
     /* Modular muon moves every Linear by exactly η·t·σ_max(polar) in RMS→RMS:
@@ -619,16 +613,16 @@ END_TEST
 START_TEST(test_quick)
 {
     char args[1024], buf[1 << 15], path[512];
-    snprintf(args, sizeof args, "sweep --quick --out %s/q", dir);
+    snprintf(args, sizeof args, "sweep --quick --out %s/q", tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "3 widths x 5 lrs x 1 seed = 15 runs"));
-    snprintf(path, sizeof path, "%s/q/results.csv", dir);
+    snprintf(path, sizeof path, "%s/q/results.csv", tm_dir);
     size_t n;
     mn_study_row *rows = read_rows(path, "width", &n, NULL);
     ck_assert_uint_eq(n, 15);
     free(rows);
-    snprintf(path, sizeof path, "%s/q/summary.json", dir);
+    snprintf(path, sizeof path, "%s/q/summary.json", tm_dir);
     json_t *j = load_json(path);
     /* Modular muon: the best LR is inside the grid and does not drift. */
     json_t *per = json_object_get(j, "per_width");
@@ -645,7 +639,7 @@ int main(void)
     Suite *s = suite_create("sweep");
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     const char *quick = getenv("MN_SWEEP_QUICK");
     if (quick && strcmp(quick, "1") == 0) {
         tcase_add_test(tc, test_quick);

@@ -16,37 +16,9 @@
 #include "modnorm.h"
 #include "testutil.h"
 
-static char dir[256];
+static void setup(void) { tm_dir_make("text"); }
 
-static void setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/mn_text_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *at(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
-static void write_text(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(s, 1, strlen(s), f), strlen(s));
-    ck_assert_int_eq(fclose(f), 0);
-}
+static void write_text(const char *path, const char *s) { tm_write_file(path, s, strlen(s)); }
 
 /* The corpus's bytes back from its ids. */
 static char *decoded(const mn_text *t)
@@ -61,15 +33,15 @@ static char *decoded(const mn_text *t)
 
 START_TEST(test_folder_order_and_skips)
 {
-    write_text(at("b"), "world");
-    write_text(at("B"), "Zz");  /* 'B' < 'a' < 'b' byte-wise */
-    write_text(at("a"), "hello ");
-    write_text(at("a.dat"), "SKIPPED");
-    ck_assert_int_eq(symlink(at("a"), at("c")), 0); /* a link: not followed */
-    ck_assert_int_eq(mkdir(at("d"), 0777), 0);
-    write_text(at("d/inner"), "NESTED");
+    write_text(tm_at("b"), "world");
+    write_text(tm_at("B"), "Zz");  /* 'B' < 'a' < 'b' byte-wise */
+    write_text(tm_at("a"), "hello ");
+    write_text(tm_at("a.dat"), "SKIPPED");
+    ck_assert_int_eq(symlink(tm_at("a"), tm_at("c")), 0); /* a link: not followed */
+    ck_assert_int_eq(mkdir(tm_at("d"), 0777), 0);
+    write_text(tm_at("d/inner"), "NESTED");
     mn_text t;
-    ck_assert_int_eq(mn_text_load(dir, &t), MN_OK);
+    ck_assert_int_eq(mn_text_load(tm_dir, &t), MN_OK);
     char *s = decoded(&t);
     ck_assert_str_eq(s, "Zzhello world");
     free(s);
@@ -86,7 +58,7 @@ START_TEST(test_folder_order_and_skips)
     ck_assert_int_eq(t.ids[0], t.vocab.id['Z']);
     mn_text_free(&t);
     /* one file */
-    ck_assert_int_eq(mn_text_load(at("b"), &t), MN_OK);
+    ck_assert_int_eq(mn_text_load(tm_at("b"), &t), MN_OK);
     ck_assert_int_eq(t.n, 5);
     ck_assert_int_eq(t.n_train, 4);
     mn_text_free(&t);
@@ -114,17 +86,17 @@ END_TEST
 START_TEST(test_load_refusals)
 {
     mn_text t;
-    ck_assert_int_eq(mn_text_load(at("missing"), &t), MN_ERR_IO);
+    ck_assert_int_eq(mn_text_load(tm_at("missing"), &t), MN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "missing"));
     ck_assert_ptr_null(strchr(mn_last_error(), '\n'));
-    write_text(at("empty"), "");
-    ck_assert_int_eq(mn_text_load(at("empty"), &t), MN_ERR_FORMAT);
+    write_text(tm_at("empty"), "");
+    ck_assert_int_eq(mn_text_load(tm_at("empty"), &t), MN_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "empty"));
-    write_text(at("one"), "x");
-    ck_assert_int_eq(mn_text_load(at("one"), &t), MN_ERR_FORMAT);
-    ck_assert_int_eq(mkdir(at("only-dat"), 0777), 0);
-    write_text(at("only-dat/x.dat"), "abcdef");
-    ck_assert_int_eq(mn_text_load(at("only-dat"), &t), MN_ERR_FORMAT);
+    write_text(tm_at("one"), "x");
+    ck_assert_int_eq(mn_text_load(tm_at("one"), &t), MN_ERR_FORMAT);
+    ck_assert_int_eq(mkdir(tm_at("only-dat"), 0777), 0);
+    write_text(tm_at("only-dat/x.dat"), "abcdef");
+    ck_assert_int_eq(mn_text_load(tm_at("only-dat"), &t), MN_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "0 bytes in 0 files"));
     ck_assert_int_eq(mn_text_load("/dev/null", &t), MN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "not a regular file"));
@@ -437,11 +409,11 @@ START_TEST(test_checkpoint_model)
     s.steps = 30;
     s.batch = 4;
     s.threads = 1;
-    mn_checkpoint_opts ck = {.path = at("run.safetensors"), .graph = graph, .vocab = &t.vocab};
+    mn_checkpoint_opts ck = {.path = tm_at("run.safetensors"), .graph = graph, .vocab = &t.vocab};
     mn_fit_result r;
     ck_assert_int_eq(mn_train_checkpointed(root, &s, &train, &valid, NULL, &ck, &r), MN_OK);
     mn_checkpoint_model m;
-    ck_assert_int_eq(mn_checkpoint_open_model(at("run.safetensors"), 1, &m), MN_OK);
+    ck_assert_int_eq(mn_checkpoint_open_model(tm_at("run.safetensors"), 1, &m), MN_OK);
     ck_assert(m.has_vocab);
     ck_assert_int_eq(m.dim, 8);
     ck_assert_int_eq(m.vocab.size, t.vocab.size);
@@ -451,7 +423,7 @@ START_TEST(test_checkpoint_model)
     ck_assert_double_eq(loss, r.test_loss); /* the same weights, the same evaluation */
     mn_checkpoint_model_free(&m);
     /* resuming the finished run is accepted: the vocabulary matches */
-    mn_checkpoint_opts again = {.resume = at("run.safetensors"), .graph = graph,
+    mn_checkpoint_opts again = {.resume = tm_at("run.safetensors"), .graph = graph,
                                 .vocab = &t.vocab};
     mn_fit_result r2;
     ck_assert_int_eq(mn_train_checkpointed(bigram_model(t.vocab.size, 16), &s, &train, &valid,
@@ -488,11 +460,11 @@ START_TEST(test_cli_train_sample_baseline)
 {
     static char out[1 << 16];
     static char args[2048];
-    ck_assert_int_eq(mkdir(at("corpus"), 0777), 0);
-    write_text(at("corpus/1"), "ababababababababab");
-    write_text(at("corpus/2"), "ac");
-    write_text(at("corpus/2.dat"), "zzzz");
-    snprintf(args, sizeof args, "baseline --data text:%s --json", at("corpus"));
+    ck_assert_int_eq(mkdir(tm_at("corpus"), 0777), 0);
+    write_text(tm_at("corpus/1"), "ababababababababab");
+    write_text(tm_at("corpus/2"), "ac");
+    write_text(tm_at("corpus/2.dat"), "zzzz");
+    snprintf(args, sizeof args, "baseline --data text:%s --json", tm_at("corpus"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     json_t *j = last_json_line(out);
     ck_assert_double_eq_tol(json_real_value(json_object_get(j, "valid_loss")), log(12.0),
@@ -504,12 +476,12 @@ START_TEST(test_cli_train_sample_baseline)
     char corpus[4096] = "";
     for (int i = 0; i < 20; i++)
         strcat(corpus, "the cat sat on the mat. the dog sat on the log. ");
-    write_text(at("text.txt"), corpus);
-    write_text(at("bigram.mn"), "param vocab = 256\nparam width = 32\n"
+    write_text(tm_at("text.txt"), corpus);
+    write_text(tm_at("bigram.mn"), "param vocab = 256\nparam width = 32\n"
                                 "Embed(vocab, width) -> Linear(vocab, width)\n");
     snprintf(args, sizeof args, "train --data text:%s --graph %s --steps 60 --batch 4 "
-             "--context 16 --threads 1 --json --checkpoint %s", at("text.txt"), at("bigram.mn"),
-             at("run.st"));
+             "--context 16 --threads 1 --json --checkpoint %s", tm_at("text.txt"), tm_at("bigram.mn"),
+             tm_at("run.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     j = last_json_line(out);
     double valid = json_real_value(json_object_get(j, "valid_loss"));
@@ -519,7 +491,7 @@ START_TEST(test_cli_train_sample_baseline)
     json_decref(j);
 
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt 'the ' --tokens 40 --seed 3",
-             at("run.st"));
+             tm_at("run.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     ck_assert_int_eq(strlen(out), 4 + 40 + 1);
     ck_assert(strncmp(out, "the ", 4) == 0);
@@ -531,14 +503,14 @@ START_TEST(test_cli_train_sample_baseline)
     ck_assert_str_eq(out, again); /* the seed decides the draws */
 
     /* attention: every atom's norm, as the library computes it from the checkpoint */
-    snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s --json", at("run.st"),
-             at("text.txt"));
+    snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s --json", tm_at("run.st"),
+             tm_at("text.txt"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     j = last_json_line(out);
     json_t *atoms = json_object_get(j, "atoms");
     ck_assert_int_eq(json_array_size(atoms), 2);
     mn_checkpoint_model m;
-    ck_assert_int_eq(mn_checkpoint_open_model(at("run.st"), 1, &m), MN_OK);
+    ck_assert_int_eq(mn_checkpoint_open_model(tm_at("run.st"), 1, &m), MN_OK);
     for (int k = 0; k < 2; k++) {
         json_t *e = json_array_get(atoms, (size_t)k);
         mn_mat v = mn_network_atom_view(m.net, k, mn_network_weights(m.net));
@@ -553,22 +525,22 @@ START_TEST(test_cli_train_sample_baseline)
     json_decref(j);
 
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt 'the zebra' --tokens 5",
-             at("run.st"));
+             tm_at("run.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
     ck_assert_ptr_nonnull(strstr(out, "--prompt: character 'z' at position 4"));
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
 
     /* refusals name the argument */
-    snprintf(args, sizeof args, "train --data text:%s --steps 1", at("text.txt"));
+    snprintf(args, sizeof args, "train --data text:%s --steps 1", tm_at("text.txt"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2); /* the mlp */
     ck_assert_ptr_nonnull(strstr(out, "needs a sequence model"));
-    snprintf(args, sizeof args, "train --data text:%s --graph %s --steps 1", at("nothing"),
-             at("bigram.mn"));
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --steps 1", tm_at("nothing"),
+             tm_at("bigram.mn"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "--data text:"));
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
     snprintf(args, sizeof args, "train --data text:%s --graph %s --context 5000 --steps 1",
-             at("text.txt"), at("bigram.mn"));
+             tm_at("text.txt"), tm_at("bigram.mn"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
     ck_assert_ptr_nonnull(strstr(out, "--context 5000"));
     ck_assert_int_eq(tm_run_modnorm("train --data text: --steps 1", out, sizeof out), 2);
@@ -586,17 +558,17 @@ START_TEST(test_cli_gpt_attention)
     char corpus[4096] = "";
     for (int i = 0; i < 30; i++)
         strcat(corpus, "the cat sat on the mat. the dog sat on the log. ");
-    write_text(at("text.txt"), corpus);
+    write_text(tm_at("text.txt"), corpus);
     snprintf(args, sizeof args, "train --model gpt --data text:%s --width 16 --depth 2 --set "
              "heads=2 --context 8 --batch 4 --steps 30 --threads 1 --json --checkpoint %s",
-             at("text.txt"), at("gpt.st"));
+             tm_at("text.txt"), tm_at("gpt.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt t --tokens 20 --temperature 0",
-             at("gpt.st"));
+             tm_at("gpt.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     ck_assert_int_eq(strlen(out), 1 + 20 + 1);
     snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s --batch 3 --json",
-             at("gpt.st"), at("text.txt"));
+             tm_at("gpt.st"), tm_at("text.txt"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     json_t *j = last_json_line(out);
     json_t *layers = json_object_get(j, "layers");
@@ -604,10 +576,10 @@ START_TEST(test_cli_gpt_attention)
     ck_assert_int_eq(json_array_size(json_object_get(j, "atoms")), 1 + 2 * 6 + 1);
 
     mn_checkpoint_model m;
-    ck_assert_int_eq(mn_checkpoint_open_model(at("gpt.st"), 1, &m), MN_OK);
+    ck_assert_int_eq(mn_checkpoint_open_model(tm_at("gpt.st"), 1, &m), MN_OK);
     ck_assert_int_eq(m.dim, 8);
     mn_text t;
-    ck_assert_int_eq(mn_text_load(at("text.txt"), &t), MN_OK);
+    ck_assert_int_eq(mn_text_load(tm_at("text.txt"), &t), MN_OK);
     mn_dataset valid;
     ck_assert_int_eq(mn_text_windows(&t, MN_TEXT_VALID, 8, &valid), MN_OK);
     mn_tensor *x;
@@ -635,7 +607,7 @@ int main(void)
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("text");
     tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_folder_order_and_skips);
     tcase_add_test(tc, test_split_sizes);
     tcase_add_test(tc, test_load_refusals);

@@ -1,9 +1,11 @@
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <stdlib.h>
 
@@ -141,6 +143,19 @@ mn_mat tm_gaussian_at(mn_dtype dt, int64_t rows, int64_t cols, int e, uint64_t s
     return S;
 }
 
+int tm_run_shell(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    while (fgetc(p) != EOF) {
+    }
+    int st = pclose(p);
+    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", cmd, WTERMSIG(st));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int tm_run_modnorm(const char *args, char *out, size_t cap)
 {
     const char *exe = getenv("MODNORM");
@@ -149,16 +164,111 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     char *cmd = malloc(len);
     ck_assert_ptr_nonnull(cmd);
     snprintf(cmd, len, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
+    int rc = tm_run_shell(cmd, out, cap);
     free(cmd);
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    while (fgetc(p) != EOF) {
+    return rc;
+}
+
+pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
     }
-    int st = pclose(p);
-    ck_assert_msg(!WIFSIGNALED(st), "'%s' died of signal %d", args, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    struct stat sb;
+    while (stat(path, &sb) != 0)
+        usleep(poll_us);
+    return pid;
+}
+
+char tm_dir[64]; /* short, so that "%s/NAME" fits the tests' 256-byte paths */
+
+void tm_dir_make(const char *tag)
+{
+    snprintf(tm_dir, sizeof tm_dir, "/tmp/mn_%s_XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(tm_dir));
+}
+
+void tm_dir_remove(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tm_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+const char *tm_at(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", tm_dir, name);
+    return p;
+}
+
+unsigned char *tm_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+void tm_write_file(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+mn_tensor *tm_tensor_new(int ndim, const int64_t *shape)
+{
+    mn_tensor *t;
+    ck_assert_ok(mn_tensor_create(&t, ndim, shape));
+    return t;
+}
+
+void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale)
+{
+    for (int64_t i = 0; i < mn_tensor_numel(t); i++)
+        t->data[i] = (float)(scale * mn_rng_normal(r));
+}
+
+mn_network *tm_network_new(mn_module *root, uint64_t seed)
+{
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, root, MN_PARAM_MODULAR, seed));
+    return net;
+}
+
+mn_module *tm_seq(int n, mn_module *const *children)
+{
+    mn_module *m;
+    ck_assert_ok(mn_sequential(&m, n, children));
+    return m;
+}
+
+void tm_central_differences(double (*f)(void *ctx), void *ctx, float *v, int64_t n, double eps,
+                            double *fd)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v0 = v[i];
+        v[i] = (float)(v0 + eps);
+        double hp = v[i], fp = f(ctx);
+        v[i] = (float)(v0 - eps);
+        double hm = v[i], fm = f(ctx);
+        v[i] = v0;
+        fd[i] = (fp - fm) / (hp - hm);
+    }
 }
 
 /* An IDX file through zlib, as Fashion-MNIST ships them: big-endian magic and

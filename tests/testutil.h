@@ -4,6 +4,7 @@
 #define MN_TESTUTIL_H
 
 #include <check.h>
+#include <sys/types.h>
 
 #include "modnorm.h"
 
@@ -43,8 +44,6 @@ double tm_max_abs_diff(const mn_mat *a, const mn_mat *b);
 /* A Check runner for one suite: exits 0 when every test passed. */
 int tm_run_suite(Suite *s);
 
-/* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
- * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 /* Orthonormal columns: Gram–Schmidt (twice) on a Gaussian Q, in double. */
 void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
 
@@ -52,6 +51,60 @@ void tm_orthonormal_columns(mn_mat *Q, mn_rng *r);
  * n_train and n_test 28x28 images with pseudo-random pixels and labels i % 10. */
 void tm_write_tiny_fashion(const char *folder, uint32_t n_train, uint32_t n_test);
 
+/* Run CMD through the shell, capture its stdout (add 2>&1 for stderr) into out
+ * (cap bytes, NUL-terminated; the rest is read and dropped), fail the test if
+ * it died of a signal; the exit code (-1 when it did not exit). */
+int tm_run_shell(const char *cmd, char *out, size_t cap);
+
+/* Run `$MODNORM ARGS` through the shell, capture stdout+stderr into out (cap
+ * bytes, NUL-terminated), fail the test if it died of a signal; the exit code. */
 int tm_run_modnorm(const char *args, char *out, size_t cap);
+
+/* Start CMD through /bin/sh in a child process (begin CMD with `exec` so that
+ * the child is the command itself, for kill) and return once path exists,
+ * looking every poll_us microseconds; the child's pid (reap it with waitpid). */
+pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us);
+
+/* A fresh folder for each test. tm_dir_make("text") creates /tmp/mn_text_XXXXXX
+ * into tm_dir (call it from a Check setup); tm_dir_remove, a Check teardown,
+ * deletes it and everything in it. tm_at(NAME) is tm_dir/NAME in one of 8
+ * rotating buffers: a test that holds more paths at once copies them. */
+extern char tm_dir[64];
+void tm_dir_make(const char *tag);
+void tm_dir_remove(void);
+const char *tm_at(const char *name);
+
+/* The whole file at path in a new buffer of *len bytes (plus a spare byte;
+ * free it); fails the test when it cannot be read. */
+unsigned char *tm_slurp(const char *path, size_t *len);
+
+/* path holding exactly the n bytes at b (created or truncated); fails the test
+ * on any error, closing included. */
+void tm_write_file(const char *path, const void *b, size_t n);
+
+/* A new float32 tensor of the shape (zeroed); destroy with mn_tensor_destroy. */
+mn_tensor *tm_tensor_new(int ndim, const int64_t *shape);
+
+/* Every element of t: scale times a standard normal draw from r, in order. */
+void tm_fill_normal(mn_tensor *t, mn_rng *r, double scale);
+
+/* A network of root (owned by it from now on) with the modular parametrization
+ * and initial weights from seed; destroy with mn_network_destroy. */
+mn_network *tm_network_new(mn_module *root, uint64_t seed);
+
+/* mn_sequential of the n children (the first runs first); SEQ(a, b, ...)
+ * counts them. */
+mn_module *tm_seq(int n, mn_module *const *children);
+#define SEQ(...)                                                                                   \
+    tm_seq((int)(sizeof((mn_module *[]){__VA_ARGS__}) / sizeof(mn_module *)),                     \
+           (mn_module *[]){__VA_ARGS__})
+
+/* Central differences over the n floats at v (weights or an input, perturbed
+ * in place and restored): fd[i] = (f(v + ε·e_i) − f(v − ε·e_i)) / (h₊ − h₋),
+ * where h± are the perturbed values as stored in float32, so the quotient
+ * divides by the step the forward really saw, not by 2ε. f(ctx) evaluates
+ * the objective at the current v. */
+void tm_central_differences(double (*f)(void *ctx), void *ctx, float *v, int64_t n, double eps,
+                            double *fd);
 
 #endif

@@ -60,10 +60,7 @@ static mn_status linear_init(mn_module *m, mn_rng *rng, mn_param param)
 {
     mn_mat W = mn_module_weight_view(m, m->w);
     if (param == MN_PARAM_SP) {
-        double bound = 1.0 / sqrt((double)m->d_in);
-        for (int64_t i = 0; i < W.rows; i++)
-            for (int64_t j = 0; j < W.cols; j++)
-                mn_mat_set(&W, i, j, bound * (2 * mn_rng_uniform(rng) - 1));
+        mn_init_uniform_fan_in(&W, rng); /* W.cols = d_in */
         return MN_OK;
     }
     mn_rng_fill_normal(rng, &W);

@@ -217,15 +217,6 @@ mn_status mn_add(mn_module **out) { return mn_bond_create(out, &add_ops, NULL, 1
 
 /* ---- Flatten: (B, d1, …, dk) → (B, d1·…·dk), a view -------------------- */
 
-static mn_status flatten_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    (void)m;
-    (void)n;
-    (void)in;
-    *out = -1; /* depends on every trailing dimension, known at run time */
-    return MN_OK;
-}
-
 static mn_status flatten_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
     (void)m;
@@ -241,7 +232,9 @@ static mn_status flatten_plan(const mn_module *m, int n, const mn_shape *in, mn_
     return MN_OK;
 }
 
-static const mn_module_ops flatten_ops = {.kind = "Flatten", .features = flatten_features,
+/* features: the product of every trailing dimension, known at run time */
+static const mn_module_ops flatten_ops = {.kind = "Flatten",
+                                          .features = mn_features_at_run_time,
                                           .plan = flatten_plan};
 
 mn_status mn_flatten(mn_module **out) { return mn_bond_create(out, &flatten_ops, NULL, 1); }
@@ -417,22 +410,15 @@ static mn_status make_mul(mn_module **out, int argc, const double *a)
     return mn_mul(out, a[0]);
 }
 
-#define NO_ARGS(fn, ctor)                                                                          \
-    static mn_status fn(mn_module **out, int argc, const double *a)                                \
-    {                                                                                              \
-        (void)argc;                                                                                \
-        (void)a;                                                                                   \
-        return ctor(out);                                                                          \
-    }
-NO_ARGS(make_identity, mn_identity)
-NO_ARGS(make_relu, mn_relu)
-NO_ARGS(make_gelu, mn_gelu)
-NO_ARGS(make_abs, mn_abs)
-NO_ARGS(make_add, mn_add)
-NO_ARGS(make_flatten, mn_flatten)
-NO_ARGS(make_mean, mn_mean)
-NO_ARGS(make_mean_subtract, mn_mean_subtract)
-NO_ARGS(make_rms_divide, mn_rms_divide)
+MN_MAKER_NO_ARGS(make_identity, mn_identity)
+MN_MAKER_NO_ARGS(make_relu, mn_relu)
+MN_MAKER_NO_ARGS(make_gelu, mn_gelu)
+MN_MAKER_NO_ARGS(make_abs, mn_abs)
+MN_MAKER_NO_ARGS(make_add, mn_add)
+MN_MAKER_NO_ARGS(make_flatten, mn_flatten)
+MN_MAKER_NO_ARGS(make_mean, mn_mean)
+MN_MAKER_NO_ARGS(make_mean_subtract, mn_mean_subtract)
+MN_MAKER_NO_ARGS(make_rms_divide, mn_rms_divide)
 
 const mn_module_maker mn_bond_makers[] = {
     {"Identity", "Identity", 0, 0, make_identity},

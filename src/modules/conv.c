@@ -158,15 +158,6 @@ typedef struct {
 
 static const conv_state *conv_of(const mn_module *m) { return mn_module_state(m); }
 
-static mn_status conv_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    (void)m;
-    (void)n;
-    (void)in;
-    *out = -1; /* NCHW: the last dimension is W, a size known at run time */
-    return MN_OK;
-}
-
 static mn_status conv_geom(const mn_module *m, const mn_shape *in, mn_conv_geom *g)
 {
     const conv_state *s = conv_of(m);
@@ -256,10 +247,7 @@ static mn_status conv_init(mn_module *m, mn_rng *rng, mn_param param)
 {
     mn_mat W = mn_module_weight_view(m, m->w);
     if (param == MN_PARAM_SP) {
-        double bound = 1.0 / sqrt((double)W.cols);
-        for (int64_t i = 0; i < W.rows; i++)
-            for (int64_t j = 0; j < W.cols; j++)
-                mn_mat_set(&W, i, j, bound * (2 * mn_rng_uniform(rng) - 1));
+        mn_init_uniform_fan_in(&W, rng); /* W.cols = d_in·k² */
         return MN_OK;
     }
     mn_rng_fill_normal(rng, &W);
@@ -284,8 +272,10 @@ static void conv_describe(const mn_module *m, char *buf, size_t cap)
              (long long)s->pad);
 }
 
+/* features: NCHW, the last dimension is W, a size known at run time (so for
+ * the pools and GlobalMean's (B, C) too) */
 static const mn_module_ops conv_ops = {
-    .kind = "Conv2D", .state_size = sizeof(conv_state), .features = conv_features,
+    .kind = "Conv2D", .state_size = sizeof(conv_state), .features = mn_features_at_run_time,
     .plan = conv_plan, .forward = conv_forward, .backward = conv_backward, .init = conv_init,
     .args = conv_args, .describe = conv_describe};
 
@@ -385,15 +375,6 @@ typedef struct {
 } pool_state;
 
 static int64_t pool_k(const mn_module *m) { return ((const pool_state *)mn_module_state(m))->k; }
-
-static mn_status pool_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    (void)n;
-    (void)in;
-    (void)m;
-    *out = -1;
-    return MN_OK;
-}
 
 static mn_status pool_plan(const mn_module *m, int n, const mn_shape *in, mn_module_plan *p)
 {
@@ -503,10 +484,10 @@ static int pool_args(const mn_module *m, double *a, int cap)
 }
 
 static const mn_module_ops avg_pool_ops = {
-    .kind = "AvgPool", .state_size = sizeof(pool_state), .features = pool_features,
+    .kind = "AvgPool", .state_size = sizeof(pool_state), .features = mn_features_at_run_time,
     .plan = pool_plan, .forward = avg_forward, .backward = avg_backward, .args = pool_args};
 static const mn_module_ops max_pool_ops = {
-    .kind = "MaxPool", .state_size = sizeof(pool_state), .features = pool_features,
+    .kind = "MaxPool", .state_size = sizeof(pool_state), .features = mn_features_at_run_time,
     .plan = max_plan, .forward = max_forward, .backward = max_backward, .args = pool_args};
 
 static mn_status pool_new(mn_module **out, const mn_module_ops *ops, int64_t k, double nu)
@@ -568,12 +549,7 @@ static mn_status gmean_backward(mn_module *m, const mn_module_call *c)
     return MN_OK;
 }
 
-static mn_status gmean_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    return pool_features(m, n, in, out);
-}
-
-static const mn_module_ops gmean_ops = {.kind = "GlobalMean", .features = gmean_features,
+static const mn_module_ops gmean_ops = {.kind = "GlobalMean", .features = mn_features_at_run_time,
                                         .plan = gmean_plan, .forward = gmean_forward,
                                         .backward = gmean_backward};
 
@@ -623,12 +599,7 @@ static mn_status make_max(mn_module **out, int argc, const double *a)
     return mn_max_pool(out, k);
 }
 
-static mn_status make_gmean(mn_module **out, int argc, const double *a)
-{
-    (void)argc;
-    (void)a;
-    return mn_global_mean(out);
-}
+MN_MAKER_NO_ARGS(make_gmean, mn_global_mean)
 
 const mn_module_maker mn_conv_makers[] = {
     {"Conv2D", "Conv2D(d_out, d_in, k, stride = 1, padding = 0)", 3, 5, make_conv},

@@ -18,4 +18,14 @@ extern const size_t mn_conv_maker_count;
  * kind and the argument. */
 mn_status mn_kind_sizes(const char *kind, int argc, const double *args, int64_t sizes[2]);
 
+/* A maker `fn` for a kind that takes no arguments: calls ctor(out) (the
+ * registry has already checked that there are none). */
+#define MN_MAKER_NO_ARGS(fn, ctor)                                                                 \
+    static mn_status fn(mn_module **out, int argc, const double *a)                                \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)a;                                                                                   \
+        return ctor(out);                                                                          \
+    }
+
 #endif

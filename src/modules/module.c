@@ -70,6 +70,23 @@ mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *s
     return MN_OK;
 }
 
+mn_status mn_features_at_run_time(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    (void)m;
+    (void)n;
+    (void)in;
+    *out = -1;
+    return MN_OK;
+}
+
+void mn_init_uniform_fan_in(mn_mat *W, mn_rng *rng)
+{
+    double bound = 1.0 / sqrt((double)W->cols);
+    for (int64_t i = 0; i < W->rows; i++)
+        for (int64_t j = 0; j < W->cols; j++)
+            mn_mat_set(W, i, j, bound * (2 * mn_rng_uniform(rng) - 1));
+}
+
 static mn_status check_sensitivity(const mn_module_ops *ops, double nu)
 {
     if (!(nu >= 0) || !isfinite(nu))

@@ -44,6 +44,15 @@ extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
 mn_status mn_module_new(mn_module **out, const mn_module_ops *ops, const void *state,
                         double mass, double nu);
 
+/* A features callback (mn_module_ops.features) for a kind whose output's
+ * last dimension is a size known only at run time: *out = -1 for any inputs. */
+mn_status mn_features_at_run_time(const mn_module *m, int n, const int64_t *in, int64_t *out);
+
+/* The SP initialization of an atom's weights W (d_out x fan_in): every entry
+ * from U(−1/√fan_in, 1/√fan_in), row by row, PyTorch's default for nn.Linear
+ * (fan_in = d_in) and nn.Conv2d (fan_in = d_in·k²). */
+void mn_init_uniform_fan_in(mn_mat *W, mn_rng *rng);
+
 /* The output features of m for inputs of in[0..n) features (n = 0:
  * unknown inputs): *out is a fresh array of *n_out entries (one per output:
  * a tuple has its children's), -1 where unknown; the caller frees it. Checks
