@@ -227,12 +227,14 @@ def main():
         losses.append(loss.item())
 
     step()  # warm-up
-    times = []
+    times, cpu = [], []
     for _ in range(args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     times.sort()
+    cpu.sort()
     med = times[len(times) // 2]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out = {"model": "gpt", "width": args.width, "depth": args.depth, "heads": heads,
@@ -240,7 +242,7 @@ def main():
            "method": "ns5", "dtype": args.dtype, "lib": "torch " + torch.__version__,
            "threads": args.threads, "blas_threads": blas_threads, "ms_per_step": 1e3 * med,
            "ms_min": 1e3 * times[0], "ms_max": 1e3 * times[-1],
-           "tokens_per_s": args.batch * args.context / med, "peak_rss_mb": rss,
+           "cpu_ms_per_step": 1e3 * cpu[len(cpu) // 2], "tokens_per_s": args.batch * args.context / med, "peak_rss_mb": rss,
            "loss_first": losses[0], "loss_last": losses[-1]}
     if args.init:
         out["losses"] = losses

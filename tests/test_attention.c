@@ -44,10 +44,13 @@ static double max_abs(const float *a, int64_t n)
 /* ---- kernels against their references ----------------------------------- */
 
 /* Every product kernel, at sizes that run serially and at sizes that share
- * the pairs among two threads. */
+ * the pairs among two threads; {2, 70, 2, 48} reaches every tail of the
+ * register kernel (rows left over from its blocks of 4 and 8, columns past
+ * its blocks of 64 and 16), {1, 130, 1, 256} is past its size limit (BLIS). */
 START_TEST(test_kernels_match_reference)
 {
-    const mn_attn_dims cases[] = {{2, 5, 3, 4}, {1, 1, 1, 2}, {4, 64, 4, 32}, {3, 17, 2, 6}};
+    const mn_attn_dims cases[] = {{2, 5, 3, 4}, {1, 1, 1, 2}, {4, 64, 4, 32}, {3, 17, 2, 6},
+                                  {2, 70, 2, 48}, {1, 130, 1, 256}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         mn_attn_dims d = cases[c];
         int64_t nh = d.B * d.T * d.h * d.dh, ns = d.B * d.h * d.T * d.T;

@@ -142,6 +142,7 @@ MN_API double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_co
 typedef struct mn_bench_step_result {
     mn_bench_times step;    /* forward, loss, backward and the solver step */
     mn_bench_times update;  /* the solver step alone */
+    mn_bench_times cpu;     /* the whole step's process CPU time (all threads) */
     double flops;           /* mn_bench_step_flops */
     double flops_bf16;      /* of those, with bf16 operands (s->polar_precision bf16) */
     double gemm_rate;       /* mn_bench_gemm_rate, flop/s */

@@ -167,7 +167,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
         return mn_cli_json_print(
             cmd, stdout,
             json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, "
-                      "s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
+                      "s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
                       "model", a->graph ? a->graph : a->model, "width", (int)spec.width,
                       "depth", spec.depth, "batch", batch, "context", (json_int_t)a->context,
                       "vocab", (json_int_t)vocab, "opt", s.opt, "method",
@@ -175,7 +175,8 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_precision_name(s.polar_precision), "threads", threads, "ms_per_step",
                       mn_cli_json_real(1e3 * r.step.median), "ms_min",
                       mn_cli_json_real(1e3 * r.step.min), "ms_max",
-                      mn_cli_json_real(1e3 * r.step.max), "ms_update",
+                      mn_cli_json_real(1e3 * r.step.max), "cpu_ms_per_step",
+                      mn_cli_json_real(1e3 * r.cpu.median), "ms_update",
                       mn_cli_json_real(1e3 * r.update.median), "gflop_per_step",
                       mn_cli_json_real(1e-9 * r.flops), "roofline_ms",
                       mn_cli_json_real(1e3 * r.roofline), "tokens_per_s",
@@ -186,15 +187,15 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(1e-9 * r.flops / r.step.median)));
     if (tokens) {
         printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s), %d "
-               "threads: median %.2f ms (min %.2f, max %.2f; update %.2f; %.0f tokens/s, "
+               "threads: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
                "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
                "loss %.4f -> %.4f\n",
                a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
                (long long)a->context, s.opt,
                s.polar_method ? s.polar_method : MN_FIT_DEFAULT_POLAR,
                mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
-               1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median, per_s,
-               1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
+               1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.cpu.median, 1e3 * r.update.median,
+               per_s, 1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
                r.atoms_side_by_side, r.loss_first, r.loss_last);
         return MN_EXIT_OK;
     }

@@ -9,10 +9,10 @@
  * the same view read back. A scores tensor is (B, h, T, T), contiguous:
  * S[b, i, t, s] is how much position t of head i attends to position s.
  *
- * Products run as one BLIS call per (sequence, head) pair, the pairs shared
- * among `threads` threads (one BLIS thread each) when the work is large
- * enough to pay a fork, else serially with BLIS's own threads. Gradients
- * are overwritten, not accumulated. */
+ * Products run one (sequence, head) pair at a time, in registers up to 2^22
+ * multiply-adds a pair (attention.c: small_gemm), else as one BLIS call; the
+ * pairs are shared among `threads` threads when the work is large enough to
+ * pay a fork. Gradients are overwritten, not accumulated. */
 #ifndef MN_MODULES_ATTENTION_H
 #define MN_MODULES_ATTENTION_H
 

@@ -22,6 +22,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The process's CPU time, all threads (a loaded machine stretches wall time,
+ * not this; with several threads it counts their spinning too). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -347,11 +356,11 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
  * solver built, x and labels filled. */
 static mn_status time_steps(mn_network *net, mn_solver *solver, const mn_tensor *x,
                             const int32_t *labels, mn_tensor **dy, int steps, double *t,
-                            double *tu, double *losses)
+                            double *tu, double *tc, double *losses)
 {
     mn_status st = MN_OK;
     for (int i = -1; st == MN_OK && i < steps; i++) {
-        double t0 = now(), loss;
+        double t0 = now(), c0 = cpu_now(), loss;
         const mn_tensor *y;
         st = mn_network_forward(net, x, &y);
         if (st == MN_OK && !*dy)
@@ -371,6 +380,7 @@ static mn_status time_steps(mn_network *net, mn_solver *solver, const mn_tensor 
             double t2 = now();
             t[i] = t2 - t0;
             tu[i] = t2 - t1;
+            tc[i] = cpu_now() - c0;
         }
     }
     return st;
@@ -458,10 +468,11 @@ static mn_status bench_step(mn_module *root, const mn_train_settings *s, int64_t
     mn_tensor *x = NULL, *dy = NULL;
     int32_t *labels = malloc((size_t)n_labels * sizeof *labels);
     double *t = malloc((size_t)steps * sizeof *t), *tu = malloc((size_t)steps * sizeof *tu);
+    double *tc = malloc((size_t)steps * sizeof *tc);
     double *losses = malloc((size_t)(steps + 1) * sizeof *losses);
     int64_t n_weights = mn_network_param_count(net);
     float *w0 = npy_dir ? malloc((size_t)n_weights * sizeof *w0) : NULL;
-    if (!labels || !t || !tu || !losses || (npy_dir && !w0))
+    if (!labels || !t || !tu || !tc || !losses || (npy_dir && !w0))
         st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", who);
     if (st == MN_OK)
         st = mn_tensor_create(&x, 2, (int64_t[]){s->batch, dim});
@@ -479,7 +490,7 @@ static mn_status bench_step(mn_module *root, const mn_train_settings *s, int64_t
             labels[i] = (int32_t)mn_rng_below(&r, (uint64_t)classes);
         if (w0)
             memcpy(w0, mn_network_weights(net), (size_t)n_weights * sizeof *w0);
-        st = time_steps(net, solver, x, labels, &dy, steps, t, tu, losses);
+        st = time_steps(net, solver, x, labels, &dy, steps, t, tu, tc, losses);
     }
     if (st == MN_OK && npy_dir)
         st = dump_npy(npy_dir, net, w0, x, labels, n_labels, losses, steps + 1);
@@ -494,7 +505,8 @@ static mn_status bench_step(mn_module *root, const mn_train_settings *s, int64_t
         getrusage(RUSAGE_SELF, &u);
         double roofline = (flops - flops_bf16) / rate + (flops_bf16 > 0 ? flops_bf16 / bf16_rate : 0);
         *out = (mn_bench_step_result){
-            .step = summarize(t, steps), .update = summarize(tu, steps), .flops = flops,
+            .step = summarize(t, steps), .update = summarize(tu, steps),
+            .cpu = summarize(tc, steps), .flops = flops,
             .flops_bf16 = flops_bf16, .gemm_rate = rate, .bf16_rate = bf16_rate,
             .roofline = roofline, .atoms = mn_network_atom_count(net),
             .atoms_side_by_side = mn_solver_atoms_side_by_side(solver),
@@ -509,6 +521,7 @@ static mn_status bench_step(mn_module *root, const mn_train_settings *s, int64_t
     free(labels);
     free(t);
     free(tu);
+    free(tc);
     free(losses);
     free(w0);
     return st;
