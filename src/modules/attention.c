@@ -360,6 +360,80 @@ void mn_attn_apply_backward_ref(float *dA, float *dV, const float *dO, const flo
 
 /* ---- softmax over rows ---------------------------------------------------- */
 
+/* e^v in 16 lanes for v ≥ −87.33 (about 1 ulp; gelu.c's, Cody–Waite and
+ * Cephes' polynomial), exactly 0 below: e^v there is subnormal or 0 in
+ * float, which training flushes to 0 anyway, and −∞ (a masked score) must
+ * give 0. */
+INLINE vec16 vexp16(vec16 v)
+{
+    typedef int32_t veci16 __attribute__((vector_size(64)));
+    veci16 zero = v < -87.33f, high = v > 88.0f;
+    vec16 lo = v - v - 87.33f, hi = v - v + 88.0f; /* NaN stays NaN */
+    vec16 c = (vec16)((zero & (veci16)lo) | (~zero & (veci16)v));
+    c = (vec16)((high & (veci16)hi) | (~high & (veci16)c));
+    const float shift = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+    vec16 k = (c * 1.44269504088896341f + shift) - shift;
+    vec16 r = c - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    vec16 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    veci16 e = (__builtin_convertvector(k, veci16) + 127) << 23;
+    vec16 y = p * (vec16)e;
+    return (vec16)(~zero & (veci16)y);
+}
+
+/* One row: y = softmax(a·x), n entries, 16 lanes at a time (the tail padded
+ * with −∞, which contributes 0). */
+CLONES static void softmax_row(float *y, const float *x, int64_t n, float a)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    vec16 acc = {0};
+    int64_t j = 0;
+    for (; j + V16 <= n; j += V16) {
+        vec16 e = vexp16(a * (load16(x + j) - m));
+        store16(y + j, e);
+        acc += e;
+    }
+    if (j < n) {
+        float t[V16];
+        for (int l = 0; l < V16; l++)
+            t[l] = j + l < n ? x[j + l] : -INFINITY;
+        vec16 e = vexp16(a * (load16(t) - m));
+        store16(t, e);
+        memcpy(y + j, t, (size_t)(n - j) * sizeof *y);
+        acc += e;
+    }
+    float sum = 0;
+    for (int l = 0; l < V16; l++)
+        sum += acc[l];
+    float inv = 1 / sum;
+    for (j = 0; j < n; j++)
+        y[j] *= inv;
+}
+
+/* One row of the backward: dx = a·y⊙(dy − Σ y⊙dy). */
+CLONES static void softmax_row_backward(float *dx, const float *y, const float *dy, int64_t n,
+                                        float a)
+{
+    vec16 acc = {0};
+    int64_t j = 0;
+    for (; j + V16 <= n; j += V16)
+        acc += load16(y + j) * load16(dy + j);
+    float s = 0;
+    for (int l = 0; l < V16; l++)
+        s += acc[l];
+    for (; j < n; j++)
+        s += y[j] * dy[j];
+    for (j = 0; j < n; j++)
+        dx[j] = a * y[j] * (dy[j] - s);
+}
+
 void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double scale,
                      int threads)
 {
@@ -367,22 +441,8 @@ void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double s
     int nt = mn_elementwise_threads(threads, rows * n);
     (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < n; j++)
-            m = xr[j] > m ? xr[j] : m;
-        float sum = 0;
-        for (int64_t j = 0; j < n; j++) {
-            /* a masked entry (−∞) gives exp(−∞) = 0 exactly */
-            yr[j] = expf(a * (xr[j] - m));
-            sum += yr[j];
-        }
-        float inv = 1 / sum;
-        for (int64_t j = 0; j < n; j++)
-            yr[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(y + r * n, x + r * n, n, a);
 }
 
 void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_t rows, int64_t n,
@@ -392,14 +452,33 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
     int nt = mn_elementwise_threads(threads, rows * n);
     (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row_backward(dx + r * n, y + r * n, dy + r * n, n, a);
+}
+
+void mn_softmax_rows_ref(float *y, const float *x, int64_t rows, int64_t n, double scale)
+{
     for (int64_t r = 0; r < rows; r++) {
-        const float *yr = y + r * n, *gr = dy + r * n;
-        float *dr = dx + r * n;
-        float s = 0;
+        const float *xr = x + r * n;
+        double m = -INFINITY, sum = 0;
         for (int64_t j = 0; j < n; j++)
-            s += yr[j] * gr[j];
+            m = xr[j] > m ? xr[j] : m;
         for (int64_t j = 0; j < n; j++)
-            dr[j] = a * yr[j] * (gr[j] - s);
+            sum += exp(scale * ((double)xr[j] - m));
+        for (int64_t j = 0; j < n; j++)
+            y[r * n + j] = (float)(exp(scale * ((double)xr[j] - m)) / sum);
+    }
+}
+
+void mn_softmax_rows_backward_ref(float *dx, const float *y, const float *dy, int64_t rows,
+                                  int64_t n, double scale)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++)
+            s += (double)y[r * n + j] * dy[r * n + j];
+        for (int64_t j = 0; j < n; j++)
+            dx[r * n + j] = (float)(scale * y[r * n + j] * ((double)dy[r * n + j] - s));
     }
 }
 
