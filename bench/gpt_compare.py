@@ -11,7 +11,8 @@ fall on all sides alike. Modular Muon on both sides, NS5 (modnorm
         [--batch 12] [--context 64] [--depth 4] [--mn-precision fp32]
 
 Heads are width/32 at every width (head size 32: 4 heads at 128, 16 at 512).
-Sides: modnorm (its polar in --mn-precision), torch with fp32 NS5, torch with
+Sides: modnorm (its polar in --mn-precision; --mn-bf16 adds it in bf16 as
+"modnorm-bf16"), torch with fp32 NS5, torch with
 bf16 NS5 (torch.optim.Muon's), each at every --threads (modnorm --threads T;
 torch set_num_threads(T) on OpenBLAS with T threads, as bench/compare.py runs
 it, and torch's best setting there, one intra-op thread over a 2-thread
@@ -46,6 +47,8 @@ def main():
     ap.add_argument("--context", type=int, default=64)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--mn-precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--mn-bf16", action="store_true",
+                    help="also modnorm with its polar iteration in bf16 (--precision bf16)")
     args = ap.parse_args()
     widths = [int(w) for w in args.widths.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -64,6 +67,10 @@ def main():
                  "--context", str(args.context), "--steps", str(steps), "--threads", str(t),
                  "--method", "ns5", "--precision", args.mn_precision, "--json"],
                 dict(os.environ, OMP_NUM_THREADS=str(t)))
+            if args.mn_bf16:
+                sides[f"modnorm-bf16 {t}t"] = (
+                    sides[f"modnorm {t}t"][0][:-3] + ["--precision", "bf16", "--json"],
+                    sides[f"modnorm {t}t"][1])
             for dt in ("fp32", "bf16"):
                 sides[f"torch-{dt} {t}t"] = (
                     [sys.executable, os.path.join(HERE, "peer_gpt.py"), "--width", str(w),
@@ -89,9 +96,10 @@ def main():
                                   "loss_last": out.get("loss_last")}), flush=True)
         med = {name: statistics.median(v) for name, v in got.items()}
         best = {}
-        for side in ("modnorm", "torch-fp32", "torch-bf16"):
-            name = max((n for n in med if n.startswith(side + " ")), key=lambda n: med[n])
-            best[side] = name
+        for side in ("modnorm", "modnorm-bf16", "torch-fp32", "torch-bf16"):
+            names = [n for n in med if n.startswith(side + " ")]
+            if names:
+                best[side] = max(names, key=lambda n: med[n])
         print(f"\nGPT width {w} ({heads} heads of 32), depth {args.depth}, batch {args.batch} x "
               f"{args.context} tokens, {args.rounds} alternating rounds of {steps} steps; "
               f"median tokens/s (min-max):")
@@ -108,6 +116,12 @@ def main():
                 "ratio_faster_peer": m / max(fp32, bf16)}
         print(f"  ratio modnorm/torch-fp32 {m / fp32:.2f}, modnorm/torch-bf16 {m / bf16:.2f}, "
               f"against the faster peer {m / max(fp32, bf16):.2f}")
+        if "modnorm-bf16" in best:
+            mb = med[best["modnorm-bf16"]]
+            line["modnorm_bf16"] = best["modnorm-bf16"]
+            line["modnorm_bf16_tokens_per_s"] = mb
+            print(f"  modnorm with bf16 polar: {mb / bf16:.2f} x torch-bf16, "
+                  f"{mb / max(fp32, bf16):.2f} x the faster peer")
         summary.append(line)
     with open("/proc/loadavg") as f:
         load_after = f.read().split()[:3]
