@@ -44,10 +44,13 @@ static double max_abs(const float *a, int64_t n)
 /* ---- kernels against their references ----------------------------------- */
 
 /* Every product kernel, at sizes that run serially and at sizes that share
- * the pairs among two threads. */
+ * the pairs among two threads; {2, 70, 2, 48} reaches every tail of the
+ * register kernel (rows left over from its blocks of 4 and 8, columns past
+ * its blocks of 64 and 16), {1, 130, 1, 256} is past its size limit (BLIS). */
 START_TEST(test_kernels_match_reference)
 {
-    const mn_attn_dims cases[] = {{2, 5, 3, 4}, {1, 1, 1, 2}, {4, 64, 4, 32}, {3, 17, 2, 6}};
+    const mn_attn_dims cases[] = {{2, 5, 3, 4}, {1, 1, 1, 2}, {4, 64, 4, 32}, {3, 17, 2, 6},
+                                  {2, 70, 2, 48}, {1, 130, 1, 256}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         mn_attn_dims d = cases[c];
         int64_t nh = d.B * d.T * d.h * d.dh, ns = d.B * d.h * d.T * d.T;
@@ -109,6 +112,35 @@ START_TEST(test_softmax_rows)
         ck_assert_msg(fabs(dx[j] - e) < 1e-6, "dx[%d] %g vs %g", j, dx[j], e);
     }
     ck_assert(dx[3] == 0 && dx[4] == 0 && dx[5] == 0);
+    /* the vector kernels against their references in double: causally masked
+     * rows of 64 (four full blocks of lanes) and of 37 (a tail), scores of
+     * spread 30 at scale 1 and 1/32, on one and two threads */
+    const int64_t ns[] = {64, 37};
+    for (int c = 0; c < 2; c++) {
+        int64_t n = ns[c], rows = 3 * n;
+        float *sx = randn(rows * n, 40 + c, 10), *sd = randn(rows * n, 50 + c, 1);
+        float *f = malloc((size_t)(rows * n) * 4), *r = malloc((size_t)(rows * n) * 4);
+        float *fd = malloc((size_t)(rows * n) * 4), *rd = malloc((size_t)(rows * n) * 4);
+        ck_assert(f && r && fd && rd);
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = i % n + 1; j < n; j++)
+                sx[i * n + j] = -INFINITY;
+        for (int threads = 1; threads <= 2; threads++)
+            for (int k = 0; k < 2; k++) {
+                double scale = k ? 1.0 / 32 : 1.0;
+                mn_softmax_rows(f, sx, rows, n, scale, threads);
+                mn_softmax_rows_ref(r, sx, rows, n, scale);
+                ck_assert_msg(max_diff(f, r, rows * n) < 1e-6, "softmax n %lld: %g",
+                              (long long)n, max_diff(f, r, rows * n));
+                for (int64_t i = 0; i < rows; i++) /* masked weights are exactly 0 */
+                    ck_assert(i % n + 1 >= n || f[i * n + n - 1] == 0);
+                mn_softmax_rows_backward(fd, f, sd, rows, n, scale, threads);
+                mn_softmax_rows_backward_ref(rd, f, sd, rows, n, scale);
+                ck_assert_msg(max_diff(fd, rd, rows * n) < 1e-6, "softmax backward n %lld: %g",
+                              (long long)n, max_diff(fd, rd, rows * n));
+            }
+        free(sx), free(sd), free(f), free(r), free(fd), free(rd);
+    }
 }
 END_TEST
 
@@ -147,20 +179,20 @@ START_TEST(test_gelu_f32)
                    worst_slope);
         ck_assert_msg(worst6 < 5e-6 && worst < 2e-5 && worst_slope < 1e-6,
                       "GELU errors %g, %g (|x| < 6), slope %g", worst, worst6, worst_slope);
-        /* a shorter array (ending 1 to 7 into a block of eight lanes) gives the same
-         * values bit for bit and writes nothing past its end */
+        /* a shorter array (ending 1 to 15 into a block of sixteen lanes) gives the
+         * same values bit for bit and writes nothing past its end */
         float *z = malloc((size_t)n * 4);
         ck_assert_ptr_nonnull(z);
-        for (int64_t tail = 1; tail < 8; tail++) {
+        for (int64_t tail = 1; tail < 16; tail++) {
             for (int k = 0; k < 2; k++) {
-                for (int64_t i = n - 16; i < n; i++)
+                for (int64_t i = n - 32; i < n; i++)
                     z[i] = 7;
                 if (k == 0)
                     mn_gelu_forward_f32(z, x, n - tail, threads);
                 else
                     mn_gelu_backward_f32(z, x, one, n - tail, threads);
                 const float *full = k == 0 ? y : d;
-                for (int64_t i = n - 16; i < n; i++)
+                for (int64_t i = n - 32; i < n; i++)
                     ck_assert(i < n - tail ? z[i] == full[i] : z[i] == 7);
             }
         }

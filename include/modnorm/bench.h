@@ -121,14 +121,18 @@ MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows
 /* The matrix-multiply flops of one training step of `net` at batch `batch`
  * under solver configuration `cfg`: per atom of weight shape d_out x d_in,
  * forward and backward 3 products of 2·batch·P·d_out·d_in (2 for atom 0, the
- * reader of the data, whose input gradient training skips), P the atom's
+ * reader of the data, whose input gradient training skips; none for an
+ * Embed, a gather and a scatter-add), P the atom's
  * output positions per example in the last forward (H_out·W_out for a
  * Conv2D; 1 for a Linear on (B, d), and before any forward), plus for a
  * steepest-descent solver whose norm for the atom (cfg->norm, else the
  * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
  * run it under cfg->polar (k² of d_out x d_in/k² for a per-tap taps-K norm;
  * mn_polar_plan_for; *bf16 receives the part of it
- * with bf16 operands, when not NULL). Element-wise work is left out: this is
+ * with bf16 operands, when not NULL), plus for each Scores and ApplyScores
+ * bond its per-head products in the last forward, forward and backward
+ * (3 of 2·B·h·T·T·dh each, the whole T x T blocks the kernels compute).
+ * Element-wise work is left out: this is
  * the step's roofline at the sgemm (and bf16 gemm) rate. */
 MN_API double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg,
                                   int64_t batch);
@@ -138,6 +142,7 @@ MN_API double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_co
 typedef struct mn_bench_step_result {
     mn_bench_times step;    /* forward, loss, backward and the solver step */
     mn_bench_times update;  /* the solver step alone */
+    mn_bench_times cpu;     /* the whole step's process CPU time (all threads) */
     double flops;           /* mn_bench_step_flops */
     double flops_bf16;      /* of those, with bf16 operands (s->polar_precision bf16) */
     double gemm_rate;       /* mn_bench_gemm_rate, flop/s */
@@ -146,6 +151,9 @@ typedef struct mn_bench_step_result {
     int atoms;              /* the network's atoms */
     int atoms_side_by_side; /* mn_solver_atoms_side_by_side */
     double peak_rss_mb;     /* the process's peak resident memory after the steps (MiB) */
+    int64_t tokens;         /* positions per step (batch x context) for a token bench, else 0 */
+    double loss_first;      /* the warm-up step's loss (at the initial weights) */
+    double loss_last;       /* the last timed step's loss (before its update) */
 } mn_bench_step_result;
 
 /* Time `steps` (>= 1) training steps of the network `root` (taken, also on
@@ -156,6 +164,22 @@ typedef struct mn_bench_step_result {
  * rate on s->threads threads. */
 MN_API mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim,
                                int64_t classes, int steps, mn_bench_step_result *out);
+
+/* As mn_bench_step for a sequence model that reads token ids and writes
+ * logits per position (examples/gpt.mn): one fixed batch of s->batch
+ * sequences of `context` token ids uniform in [0, vocab) (floats, as Embed
+ * reads them) and a label per position uniform in [0, vocab) (one RNG seeded
+ * 5); the loss is the mean over the batch·context positions. With npy_dir
+ * (an existing directory; NULL: none) it writes there w0.npy (the initial
+ * weights, each atom as its norm sees it, (d_out, d_in) row-major, in atom
+ * order, one float32 vector), tokens.npy (batch, context), labels.npy
+ * (batch·context, float32) and losses.npy (steps + 1 losses, float64: the
+ * warm-up step's first). Errors: MN_ERR_ARG (NULL settings or out, context or
+ * vocab < 1, vocab > 2^24, steps < 1, batch·context overflowing), the
+ * network's (e.g. MN_ERR_SHAPE: a context longer than RoPE's), I/O. */
+MN_API mn_status mn_bench_step_tokens(mn_module *root, const mn_train_settings *s,
+                                      int64_t context, int64_t vocab, int steps,
+                                      const char *npy_dir, mn_bench_step_result *out);
 
 #ifdef __cplusplus
 }

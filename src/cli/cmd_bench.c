@@ -127,12 +127,78 @@ int mn_cmd_bench_step(mn_cli_args *a)
         mn_graph_param_value(g, "depth", &depth);
     spec.width = (int64_t)width;
     spec.depth = (int)depth;
-    mn_status st = mn_graph_make(g, &root);
-    mn_graph_destroy(g);
+    /* a token model (the GPT): (batch, context) token ids in, logits per position out */
+    bool tokens = mn_graph_has_param(g, "vocab") && mn_graph_has_param(g, "context");
+    double vocab = 0;
+    mn_status st = MN_OK;
+    if (tokens) {
+        mn_graph_param_value(g, "vocab", &vocab);
+        st = mn_graph_set(g, "context", (double)a->context);
+    } else if (a->npy) {
+        mn_graph_destroy(g);
+        return mn_cli_usage_error(cmd, "--npy needs a token model (a graph declaring `vocab` "
+                                  "and `context`, e.g. --model gpt)");
+    }
     if (st == MN_OK)
+        st = mn_graph_make(g, &root);
+    mn_graph_destroy(g);
+    if (st != MN_OK)
+        return mn_cli_fail(cmd, st);
+    if (a->npy) {
+        bool exists;
+        int made;
+        rc = mn_cli_check_output_dir(cmd, "--npy", a->npy, &exists);
+        if (rc == MN_EXIT_OK && !exists && mn_cli_mkdir_p(a->npy, &made) != 0)
+            rc = mn_cli_error(cmd, "--npy %s: cannot create the directory", a->npy);
+        if (rc != MN_EXIT_OK) {
+            mn_module_destroy(root);
+            return rc;
+        }
+    }
+    if (tokens)
+        st = mn_bench_step_tokens(root, &s, (int64_t)a->context, (int64_t)vocab, (int)a->steps,
+                                  a->npy, &r);
+    else
         st = mn_bench_step(root, &s, (int64_t)d_in, (int64_t)d_out, (int)a->steps, &r);
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
+    double per_s = (tokens ? (double)r.tokens : (double)batch) / r.step.median;
+    if (a->json && tokens)
+        return mn_cli_json_print(
+            cmd, stdout,
+            json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, "
+                      "s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
+                      "model", a->graph ? a->graph : a->model, "width", (int)spec.width,
+                      "depth", spec.depth, "batch", batch, "context", (json_int_t)a->context,
+                      "vocab", (json_int_t)vocab, "opt", s.opt, "method",
+                      s.polar_method ? s.polar_method : MN_FIT_DEFAULT_POLAR, "precision",
+                      mn_precision_name(s.polar_precision), "threads", threads, "ms_per_step",
+                      mn_cli_json_real(1e3 * r.step.median), "ms_min",
+                      mn_cli_json_real(1e3 * r.step.min), "ms_max",
+                      mn_cli_json_real(1e3 * r.step.max), "cpu_ms_per_step",
+                      mn_cli_json_real(1e3 * r.cpu.median), "ms_update",
+                      mn_cli_json_real(1e3 * r.update.median), "gflop_per_step",
+                      mn_cli_json_real(1e-9 * r.flops), "roofline_ms",
+                      mn_cli_json_real(1e3 * r.roofline), "tokens_per_s",
+                      mn_cli_json_real(per_s), "peak_rss_mb", mn_cli_json_real(r.peak_rss_mb),
+                      "atoms", r.atoms, "atoms_side_by_side", r.atoms_side_by_side,
+                      "loss_first", mn_cli_json_real(r.loss_first), "loss_last",
+                      mn_cli_json_real(r.loss_last), "gflops",
+                      mn_cli_json_real(1e-9 * r.flops / r.step.median)));
+    if (tokens) {
+        printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s), %d "
+               "threads: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
+               "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
+               "loss %.4f -> %.4f\n",
+               a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
+               (long long)a->context, s.opt,
+               s.polar_method ? s.polar_method : MN_FIT_DEFAULT_POLAR,
+               mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
+               1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.cpu.median, 1e3 * r.update.median,
+               per_s, 1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
+               r.atoms_side_by_side, r.loss_first, r.loss_last);
+        return MN_EXIT_OK;
+    }
     if (a->json)
         return mn_cli_json_print(
             cmd, stdout,

@@ -161,6 +161,10 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_SERIAL_ATOMS},
+    {.id = MN_OPT_CONTEXT, .deflt = "64", .help = "positions per sequence of a token model (a "
+                                                  "graph declaring `vocab` and `context`)"},
+    {.id = MN_OPT_NPY, .help = "write the initial weights, the batch and every step's loss as "
+                               "DIR/*.npy (a token model; bench/check_peer_gpt.py reads them)"},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
 };
 
@@ -304,7 +308,12 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Median time of one training step (forward + backward + update) on random\n"
                  "inputs and labels, after one warm-up step; the update alone (the solver\n"
                  "step); the roofline = matrix-multiply flops of the step / this run's best\n"
-                 "1024³ sgemm rate; and the peak resident memory.",
+                 "1024³ sgemm rate; and the peak resident memory. A token model (--model gpt,\n"
+                 "or a graph declaring `vocab` and `context`) reads --batch sequences of\n"
+                 "--context token ids uniform in [0, vocab) with a random label per position\n"
+                 "and reports tokens/s; its flops count the attention's per-head products\n"
+                 "(S = QKᵀ, AV and their gradients, whole T x T blocks) and no product for\n"
+                 "Embed (a gather).",
         .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
     [MN_CMD_EXPORT] = {
         .id = MN_CMD_EXPORT, .name = "export",

@@ -13,6 +13,7 @@
 typedef enum mn_scratch_slot {
     MN_SCRATCH_POLAR = 0,  /* duality/polar.c: the fp32/fp64 iteration's workspace */
     MN_SCRATCH_POLAR_BF16, /* duality/polar_bf16.c */
+    MN_SCRATCH_ATTENTION,  /* modules/attention.c: a head's transpose */
     MN_SCRATCH_SLOTS
 } mn_scratch_slot;
 

@@ -1,12 +1,15 @@
 /* The attention kernels (attention.h): per-(sequence, head) BLIS products on
  * strided views of the heads tensors, softmax over rows, rotary embeddings;
- * each beside its naive reference. */
+ * each beside its naive reference. The per-pair products run in registers
+ * (small_gemm) up to 2^22 multiply-adds a pair, through BLIS beyond. */
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/scratch.h"
 #include "modules/attention.h"
 
 /* Below this many multiply-adds in all, the pairs run one after another:
@@ -33,12 +36,159 @@ static int pair_threads(int threads, mn_attn_dims d)
     return n < 1 ? 1 : n;
 }
 
+/* ---- small products in registers --------------------------------------------
+ *
+ * A head's products are small (T x T x dh: 64 x 64 x 32 in the GPT), and
+ * one BLIS call per pair spends as long packing and dispatching as
+ * multiplying. Every one of the six is C = α·A·B with B's rows contiguous
+ * (after transposing a head into scratch where the product reads Kᵀ or Vᵀ),
+ * which the kernel below runs as rows of C kept in registers: for each
+ * row block, C[i, :] = α Σ_p A[i, p]·B[p, :], 4 rows x 64 columns (sixteen
+ * 16-lane accumulators) per pass over p. Larger products go to BLIS. */
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float vec16 __attribute__((vector_size(64)));
+#define V16 16
+#define INLINE static inline __attribute__((always_inline))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define CLONES
+#endif
+
+/* Beyond this many multiply-adds per pair BLIS's blocking wins. */
+#define SMALL_PRODUCT (1 << 22)
+
+INLINE vec16 load16(const float *p)
+{
+    vec16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE void store16(float *p, vec16 v) { memcpy(p, &v, sizeof v); }
+
+/* C (m x n, row stride ldc) = alpha·A·B, A[i, p] = a[i·ars + p·acs] (m x k),
+ * B[p, j] = b[p·ldb + j] (k x n, rows contiguous). */
+CLONES static void small_gemm(float *c, int64_t ldc, const float *a, int64_t ars, int64_t acs,
+                              const float *b, int64_t ldb, int64_t m, int64_t n, int64_t k,
+                              float alpha)
+{
+    int64_t j0 = 0;
+    for (; j0 + 4 * V16 <= n; j0 += 4 * V16) { /* 64 columns: 4 rows x 4 vectors */
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            vec16 acc[4][4] = {{{0}}};
+            for (int64_t p = 0; p < k; p++) {
+                const float *bp = b + p * ldb + j0;
+                vec16 b0 = load16(bp), b1 = load16(bp + 16), b2 = load16(bp + 32),
+                      b3 = load16(bp + 48);
+                for (int r = 0; r < 4; r++) {
+                    float x = a[(i + r) * ars + p * acs];
+                    acc[r][0] += x * b0;
+                    acc[r][1] += x * b1;
+                    acc[r][2] += x * b2;
+                    acc[r][3] += x * b3;
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++)
+                    store16(c + (i + r) * ldc + j0 + v * V16, alpha * acc[r][v]);
+        }
+        for (; i < m; i++) {
+            vec16 acc[4] = {{0}};
+            for (int64_t p = 0; p < k; p++) {
+                const float *bp = b + p * ldb + j0;
+                float x = a[i * ars + p * acs];
+                for (int v = 0; v < 4; v++)
+                    acc[v] += x * load16(bp + v * V16);
+            }
+            for (int v = 0; v < 4; v++)
+                store16(c + i * ldc + j0 + v * V16, alpha * acc[v]);
+        }
+    }
+    for (; j0 + V16 <= n; j0 += V16) { /* 16 columns: 8 rows x 1 vector */
+        int64_t i = 0;
+        for (; i + 8 <= m; i += 8) {
+            vec16 acc[8] = {{0}};
+            for (int64_t p = 0; p < k; p++) {
+                vec16 bv = load16(b + p * ldb + j0);
+                for (int r = 0; r < 8; r++)
+                    acc[r] += a[(i + r) * ars + p * acs] * bv;
+            }
+            for (int r = 0; r < 8; r++)
+                store16(c + (i + r) * ldc + j0, alpha * acc[r]);
+        }
+        for (; i < m; i++) {
+            vec16 acc = {0};
+            for (int64_t p = 0; p < k; p++)
+                acc += a[i * ars + p * acs] * load16(b + p * ldb + j0);
+            store16(c + i * ldc + j0, alpha * acc);
+        }
+    }
+    for (int64_t i = 0; j0 < n && i < m; i++) /* the last n % 16 columns */
+        for (int64_t j = j0; j < n; j++) {
+            float s = 0;
+            for (int64_t p = 0; p < k; p++)
+                s += a[i * ars + p * acs] * b[p * ldb + j];
+            c[i * ldc + j] = alpha * s;
+        }
+}
+
+/* out (cols x rows, contiguous) = the transpose of x (rows x cols, row stride ld). */
+static void transpose(float *out, const float *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++)
+            out[j * rows + r] = x[r * ld + j];
+}
+
 /* The products of one kernel, for pair p = b·h + i: C = alpha·A·B. */
 typedef enum { SCORES, SCORES_DQ, SCORES_DK, APPLY, APPLY_DA, APPLY_DV } product;
+
+/* The pair's product by small_gemm. */
+static mn_status pair_small(product k, float *out, const float *x, const float *y,
+                            mn_attn_dims d, double alpha, int64_t p)
+{
+    int64_t b = p / d.h, i = p % d.h, T = d.T, dh = d.dh, hd = d.h * d.dh;
+    int64_t ho = (b * d.T * d.h + i) * d.dh, so = (b * d.h + i) * T * T; /* head, block */
+    float a = (float)alpha;
+    float *t = NULL;
+    if (k == SCORES || k == APPLY_DA) /* the product reads Kᵀ or Vᵀ: dh x T rows */
+        MN_TRY(mn_scratch_get(MN_SCRATCH_ATTENTION, (size_t)(T * dh) * sizeof *t,
+                              "attention (a head's transpose)", (void **)&t));
+    switch (k) {
+    case SCORES: /* S = α·Q Kᵀ: x = Q, y = K */
+        transpose(t, y + ho, T, dh, hd);
+        small_gemm(out + so, T, x + ho, hd, 1, t, T, T, T, dh, a);
+        break;
+    case SCORES_DQ: /* dQ = α·dS K: x = dS, y = K */
+        small_gemm(out + ho, hd, x + so, T, 1, y + ho, hd, T, dh, T, a);
+        break;
+    case SCORES_DK: /* dK = α·dSᵀ Q: x = dS, y = Q */
+        small_gemm(out + ho, hd, x + so, 1, T, y + ho, hd, T, dh, T, a);
+        break;
+    case APPLY: /* O = A V: x = A, y = V */
+        small_gemm(out + ho, hd, x + so, T, 1, y + ho, hd, T, dh, T, a);
+        break;
+    case APPLY_DA: /* dA = dO Vᵀ: x = dO, y = V */
+        transpose(t, y + ho, T, dh, hd);
+        small_gemm(out + so, T, x + ho, hd, 1, t, T, T, T, dh, a);
+        break;
+    default: /* APPLY_DV: dV = Aᵀ dO: x = A, y = dO */
+        small_gemm(out + ho, hd, x + so, 1, T, y + ho, hd, T, dh, T, a);
+        break;
+    }
+    return MN_OK;
+}
 
 static mn_status pair_product(product k, float *out, const float *x, const float *y,
                               mn_attn_dims d, double alpha, int64_t p)
 {
+    if ((double)d.T * (double)d.T * (double)d.dh <= SMALL_PRODUCT)
+        return pair_small(k, out, x, y, d, alpha, p);
     int64_t b = p / d.h, i = p % d.h;
     mn_mat A, Bm, C;
     switch (k) {
@@ -210,6 +360,80 @@ void mn_attn_apply_backward_ref(float *dA, float *dV, const float *dO, const flo
 
 /* ---- softmax over rows ---------------------------------------------------- */
 
+/* e^v in 16 lanes for v ≥ −87.33 (about 1 ulp; gelu.c's, Cody–Waite and
+ * Cephes' polynomial), exactly 0 below: e^v there is subnormal or 0 in
+ * float, which training flushes to 0 anyway, and −∞ (a masked score) must
+ * give 0. */
+INLINE vec16 vexp16(vec16 v)
+{
+    typedef int32_t veci16 __attribute__((vector_size(64)));
+    veci16 zero = v < -87.33f, high = v > 88.0f;
+    vec16 lo = v - v - 87.33f, hi = v - v + 88.0f; /* NaN stays NaN */
+    vec16 c = (vec16)((zero & (veci16)lo) | (~zero & (veci16)v));
+    c = (vec16)((high & (veci16)hi) | (~high & (veci16)c));
+    const float shift = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+    vec16 k = (c * 1.44269504088896341f + shift) - shift;
+    vec16 r = c - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    vec16 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    veci16 e = (__builtin_convertvector(k, veci16) + 127) << 23;
+    vec16 y = p * (vec16)e;
+    return (vec16)(~zero & (veci16)y);
+}
+
+/* One row: y = softmax(a·x), n entries, 16 lanes at a time (the tail padded
+ * with −∞, which contributes 0). */
+CLONES static void softmax_row(float *y, const float *x, int64_t n, float a)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    vec16 acc = {0};
+    int64_t j = 0;
+    for (; j + V16 <= n; j += V16) {
+        vec16 e = vexp16(a * (load16(x + j) - m));
+        store16(y + j, e);
+        acc += e;
+    }
+    if (j < n) {
+        float t[V16];
+        for (int l = 0; l < V16; l++)
+            t[l] = j + l < n ? x[j + l] : -INFINITY;
+        vec16 e = vexp16(a * (load16(t) - m));
+        store16(t, e);
+        memcpy(y + j, t, (size_t)(n - j) * sizeof *y);
+        acc += e;
+    }
+    float sum = 0;
+    for (int l = 0; l < V16; l++)
+        sum += acc[l];
+    float inv = 1 / sum;
+    for (j = 0; j < n; j++)
+        y[j] *= inv;
+}
+
+/* One row of the backward: dx = a·y⊙(dy − Σ y⊙dy). */
+CLONES static void softmax_row_backward(float *dx, const float *y, const float *dy, int64_t n,
+                                        float a)
+{
+    vec16 acc = {0};
+    int64_t j = 0;
+    for (; j + V16 <= n; j += V16)
+        acc += load16(y + j) * load16(dy + j);
+    float s = 0;
+    for (int l = 0; l < V16; l++)
+        s += acc[l];
+    for (; j < n; j++)
+        s += y[j] * dy[j];
+    for (j = 0; j < n; j++)
+        dx[j] = a * y[j] * (dy[j] - s);
+}
+
 void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double scale,
                      int threads)
 {
@@ -217,22 +441,8 @@ void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double s
     int nt = mn_elementwise_threads(threads, rows * n);
     (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < n; j++)
-            m = xr[j] > m ? xr[j] : m;
-        float sum = 0;
-        for (int64_t j = 0; j < n; j++) {
-            /* a masked entry (−∞) gives exp(−∞) = 0 exactly */
-            yr[j] = expf(a * (xr[j] - m));
-            sum += yr[j];
-        }
-        float inv = 1 / sum;
-        for (int64_t j = 0; j < n; j++)
-            yr[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(y + r * n, x + r * n, n, a);
 }
 
 void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_t rows, int64_t n,
@@ -242,14 +452,33 @@ void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_
     int nt = mn_elementwise_threads(threads, rows * n);
     (void)nt; /* unused without OpenMP */
     MN_PARALLEL_FOR_BLOCKS(nt)
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row_backward(dx + r * n, y + r * n, dy + r * n, n, a);
+}
+
+void mn_softmax_rows_ref(float *y, const float *x, int64_t rows, int64_t n, double scale)
+{
     for (int64_t r = 0; r < rows; r++) {
-        const float *yr = y + r * n, *gr = dy + r * n;
-        float *dr = dx + r * n;
-        float s = 0;
+        const float *xr = x + r * n;
+        double m = -INFINITY, sum = 0;
         for (int64_t j = 0; j < n; j++)
-            s += yr[j] * gr[j];
+            m = xr[j] > m ? xr[j] : m;
         for (int64_t j = 0; j < n; j++)
-            dr[j] = a * yr[j] * (gr[j] - s);
+            sum += exp(scale * ((double)xr[j] - m));
+        for (int64_t j = 0; j < n; j++)
+            y[r * n + j] = (float)(exp(scale * ((double)xr[j] - m)) / sum);
+    }
+}
+
+void mn_softmax_rows_backward_ref(float *dx, const float *y, const float *dy, int64_t rows,
+                                  int64_t n, double scale)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++)
+            s += (double)y[r * n + j] * dy[r * n + j];
+        for (int64_t j = 0; j < n; j++)
+            dx[r * n + j] = (float)(scale * y[r * n + j] * ((double)dy[r * n + j] - s));
     }
 }
 

@@ -9,10 +9,10 @@
  * the same view read back. A scores tensor is (B, h, T, T), contiguous:
  * S[b, i, t, s] is how much position t of head i attends to position s.
  *
- * Products run as one BLIS call per (sequence, head) pair, the pairs shared
- * among `threads` threads (one BLIS thread each) when the work is large
- * enough to pay a fork, else serially with BLIS's own threads. Gradients
- * are overwritten, not accumulated. */
+ * Products run one (sequence, head) pair at a time, in registers up to 2^22
+ * multiply-adds a pair (attention.c: small_gemm), else as one BLIS call; the
+ * pairs are shared among `threads` threads when the work is large enough to
+ * pay a fork. Gradients are overwritten, not accumulated. */
 #ifndef MN_MODULES_ATTENTION_H
 #define MN_MODULES_ATTENTION_H
 
@@ -47,11 +47,17 @@ void mn_attn_apply_backward_ref(float *dA, float *dV, const float *dO, const flo
                                 const float *V, mn_attn_dims d);
 
 /* y = softmax(scale·x) over each row of n (rows of -inf entries get 0; a row
- * must have a finite entry), and its backward dx = scale·y⊙(dy − Σ y⊙dy). */
+ * must have a finite entry), and its backward dx = scale·y⊙(dy − Σ y⊙dy);
+ * 16 lanes at a time. */
 void mn_softmax_rows(float *y, const float *x, int64_t rows, int64_t n, double scale,
                      int threads);
 void mn_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_t rows, int64_t n,
                               double scale, int threads);
+/* Their references in double (exp of the exact difference; the fast kernel's
+ * e^v is 0 below v = −87.33, where float's is subnormal or 0). */
+void mn_softmax_rows_ref(float *y, const float *x, int64_t rows, int64_t n, double scale);
+void mn_softmax_rows_backward_ref(float *dx, const float *y, const float *dy, int64_t rows,
+                                  int64_t n, double scale);
 
 /* RoPE on (B, T, h, dh), half-split pairs (x[j], x[j + dh/2]), angle
  * t·θ_j with θ_j = base^(−2j/dh); table holds cos then sin, each (T_max, dh/2)

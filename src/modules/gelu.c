@@ -1,4 +1,4 @@
-/* GELU in float, eight lanes at a time (gelu.h). */
+/* GELU in float, sixteen lanes at a time (gelu.h). */
 #include <string.h>
 
 #include "core/parallel.h"
@@ -10,11 +10,12 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-/* Eight lanes: two SSE registers by default, one AVX2 register in the clone
- * the loader picks on CPUs that have it (target_clones below). */
-typedef float vecf __attribute__((vector_size(32)));
-typedef int32_t veci __attribute__((vector_size(32)));
-#define LANES 8
+/* Sixteen lanes: four SSE registers by default, two AVX2 registers or one
+ * AVX-512 register in the clones the loader picks on CPUs that have them
+ * (target_clones below). */
+typedef float vecf __attribute__((vector_size(64)));
+typedef int32_t veci __attribute__((vector_size(64)));
+#define LANES 16
 #define INLINE static inline __attribute__((always_inline))
 
 #define INV_SLOPE ((float)(1.0 / MN_GELU_MAX_SLOPE))
@@ -103,10 +104,10 @@ INLINE vecf backward_lanes(vecf x, vecf dy)
         }                                                                                          \
     } while (0)
 
-/* One chunk, compiled for the default target and for AVX2 + FMA; the
- * loader resolves the call to the one the CPU runs (GNU ifunc). */
+/* One chunk, compiled for the default target, for AVX2 + FMA and for
+ * AVX-512; the loader resolves the call to the one the CPU runs (GNU ifunc). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx2,fma", "default")))
+#define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 #else
 #define CLONES
 #endif

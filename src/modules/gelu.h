@@ -1,7 +1,7 @@
 /* Internal: GELU divided by its largest slope, y = x·Φ(x)/1.1289…, and its
- * backward, in float, eight lanes at a time (GCC/clang vector extensions;
- * with GCC on x86-64 an AVX2 + FMA clone runs where the CPU has it, chosen by
- * the loader).
+ * backward, in float, sixteen lanes at a time (GCC/clang vector extensions;
+ * with GCC on x86-64 an AVX-512 or AVX2 + FMA clone runs where the CPU has
+ * it, chosen by the loader).
  *
  * Φ(x) = erfc(−x/√2)/2 with erfc(z), z = |x|/√2, from the Chebyshev fit
  * t·exp(−z² + P(t)), t = 1/(1 + z/2) (Numerical Recipes' erfcc: fractional

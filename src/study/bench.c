@@ -2,6 +2,7 @@
  * bf16 backend, the polar factor, one training step; their flop counts and
  * the polar error. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -11,12 +12,22 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "modnorm/bench.h"
+#include "modnorm/npy.h"
 #include "modnorm/rng.h"
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The process's CPU time, all threads (a loaded machine stretches wall time,
+ * not this; with several threads it counts their spinning too). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -271,6 +282,25 @@ static mn_status atom_positions(void *ctx, const mn_module_visit *v)
     return MN_OK;
 }
 
+/* The per-head products of the attention bonds in the last forward: Scores
+ * (S = Q Kᵀ; backward dQ = dS K, dK = dSᵀ Q) and ApplyScores (O = A V;
+ * backward dA = dO Vᵀ, dV = Aᵀ dO), three of 2·B·h·T·T·dh each, the full
+ * T x T blocks as the kernels compute them (the causal half is not skipped). */
+static mn_status attention_flops(void *ctx, const mn_module_visit *v)
+{
+    double *total = ctx;
+    const char *kind = mn_module_kind(v->module);
+    if (v->atom >= 0 || v->n_inputs < 1 || !kind ||
+        (strcmp(kind, "Scores") != 0 && strcmp(kind, "ApplyScores") != 0))
+        return MN_OK;
+    const mn_tensor *h = v->inputs[0]; /* queries or values, (B, T, h, dh) */
+    if (h->ndim != 4)
+        return MN_OK;
+    *total += 3 * 2.0 * (double)h->shape[0] * (double)h->shape[2] * (double)h->shape[1] *
+              (double)h->shape[1] * (double)h->shape[3];
+    return MN_OK;
+}
+
 double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *cfg,
                                 int64_t batch, double *bf16)
 {
@@ -293,13 +323,18 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
         positions[i] = 1;
     positions_ctx pc = {batch > 0 ? batch : 1, positions};
     mn_network_visit(net, atom_positions, &pc);
+    double attention = 0;
+    mn_network_visit(net, attention_flops, &attention);
+    total += attention;
     for (int i = 0; i < n_atoms; i++) {
         const mn_module *a = mn_network_atom(net, i);
         int64_t d_out, d_in;
         if (mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
             continue;
-        total += (i == 0 ? 2 : 3) * 2.0 * (double)batch * positions[i] * (double)d_out *
-                 (double)d_in;
+        /* an Embed's forward is a gather and its backward a scatter-add: no product */
+        if (strcmp(mn_module_kind(a), "Embed") != 0)
+            total += (i == 0 ? 2 : 3) * 2.0 * (double)batch * positions[i] * (double)d_out *
+                     (double)d_in;
         const mn_norm *n = forced ? forced : mn_module_norm(a);
         /* a Conv2D's per-tap norm (taps-K) runs k² polar factors of d_out x d_in/k² */
         int64_t k = n && strncmp(n->name, "taps-", 5) == 0 ? atoi(n->name + 5) : 1;
@@ -321,17 +356,19 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
  * solver built, x and labels filled. */
 static mn_status time_steps(mn_network *net, mn_solver *solver, const mn_tensor *x,
                             const int32_t *labels, mn_tensor **dy, int steps, double *t,
-                            double *tu)
+                            double *tu, double *tc, double *losses)
 {
     mn_status st = MN_OK;
     for (int i = -1; st == MN_OK && i < steps; i++) {
-        double t0 = now(), loss;
+        double t0 = now(), c0 = cpu_now(), loss;
         const mn_tensor *y;
         st = mn_network_forward(net, x, &y);
         if (st == MN_OK && !*dy)
             st = mn_tensor_create(dy, y->ndim, y->shape);
         if (st == MN_OK)
             st = mn_loss_cross_entropy(y, labels, &loss, *dy, NULL);
+        if (st == MN_OK)
+            losses[i + 1] = loss;
         if (st == MN_OK) {
             mn_network_zero_grad(net);
             st = mn_network_backward(net, *dy);
@@ -343,20 +380,76 @@ static mn_status time_steps(mn_network *net, mn_solver *solver, const mn_tensor 
             double t2 = now();
             t[i] = t2 - t0;
             tu[i] = t2 - t1;
+            tc[i] = cpu_now() - c0;
         }
     }
     return st;
 }
 
-mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim,
-                        int64_t classes, int steps, mn_bench_step_result *out)
+/* The weights (each atom as its norm sees it, (d_out, d_in) row-major, in atom
+ * order, one flat float32 vector), the batch and the losses as .npy files in
+ * dir: what bench/check_peer_gpt.py reads. */
+static mn_status dump_npy(const char *dir, mn_network *net, const float *w0, const mn_tensor *x,
+                          const int32_t *labels, int64_t n_labels, const double *losses,
+                          int n_losses)
 {
-    mn_status st = !s || !out ? mn_fail(MN_ERR_ARG, "bench step: %s is NULL",
+    char path[4096];
+    int64_t n = mn_network_param_count(net);
+    mn_mat flat = {0}, lab = {0}, ls = {0};
+    mn_status st = mn_mat_alloc(&flat, MN_F32, 1, n);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&lab, MN_F32, 1, n_labels);
+    if (st == MN_OK)
+        st = mn_mat_alloc(&ls, MN_F64, 1, n_losses);
+    if (st == MN_OK) {
+        float *f = flat.data;
+        int64_t at = 0;
+        for (int a = 0; a < mn_network_atom_count(net); a++) {
+            mn_mat v = mn_network_atom_view(net, a, (float *)w0);
+            for (int64_t i = 0; i < v.rows; i++)
+                for (int64_t j = 0; j < v.cols; j++)
+                    f[at++] = (float)mn_mat_get(&v, i, j);
+        }
+        for (int64_t i = 0; i < n_labels; i++)
+            ((float *)lab.data)[i] = (float)labels[i];
+        memcpy(ls.data, losses, (size_t)n_losses * sizeof *losses);
+    }
+    mn_mat tok;
+    mn_tensor_as_mat(x, &tok);
+    const struct { const char *name; const mn_mat *m; } files[] = {
+        {"w0", &flat}, {"tokens", &tok}, {"labels", &lab}, {"losses", &ls}};
+    for (size_t i = 0; st == MN_OK && i < sizeof files / sizeof files[0]; i++) {
+        if (snprintf(path, sizeof path, "%s/%s.npy", dir, files[i].name) >= (int)sizeof path)
+            st = mn_fail(MN_ERR_ARG, "bench step: the directory %s is too long", dir);
+        else
+            st = mn_npy_write(path, files[i].m);
+    }
+    mn_mat_free(&flat);
+    mn_mat_free(&lab);
+    mn_mat_free(&ls);
+    return st;
+}
+
+/* Both benches: x of shape (batch, dim) Gaussian, or (batch, context) token
+ * ids when vocab > 0; labels per row, or per position. */
+static mn_status bench_step(mn_module *root, const mn_train_settings *s, int64_t dim,
+                            int64_t classes, bool tokens, int steps, const char *npy_dir,
+                            mn_bench_step_result *out)
+{
+    const char *who = tokens ? "bench step (tokens)" : "bench step";
+    mn_status st = !s || !out ? mn_fail(MN_ERR_ARG, "%s: %s is NULL", who,
                                         !s ? "the settings" : "out")
                    : dim < 1 || classes < 1
-                       ? mn_fail(MN_ERR_ARG, "bench step: dim %lld and classes %lld must be >= 1",
-                                 (long long)dim, (long long)classes)
-                   : steps < 1 ? mn_fail(MN_ERR_ARG, "bench step: steps %d must be >= 1", steps)
+                       ? mn_fail(MN_ERR_ARG, "%s: %s %lld and %s %lld must be >= 1", who,
+                                 tokens ? "context" : "dim", (long long)dim,
+                                 tokens ? "vocab" : "classes", (long long)classes)
+                   : steps < 1 ? mn_fail(MN_ERR_ARG, "%s: steps %d must be >= 1", who, steps)
+                   : s->batch > INT64_MAX / dim / 8
+                       ? mn_fail(MN_ERR_ARG, "%s: batch %lld x %lld overflows", who,
+                                 (long long)s->batch, (long long)dim)
+                   : tokens && classes > (1 << 24)
+                       ? mn_fail(MN_ERR_ARG, "%s: vocab %lld above 2^24 (ids are floats)", who,
+                                 (long long)classes)
                                : MN_OK;
     if (st != MN_OK) {
         mn_module_destroy(root);
@@ -371,11 +464,16 @@ mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim
         return st;
     }
     MN_TRY(mn_train_build(root, s, steps + 1, &net, &solver));
+    int64_t n_labels = tokens ? s->batch * dim : s->batch;
     mn_tensor *x = NULL, *dy = NULL;
-    int32_t *labels = malloc((size_t)s->batch * sizeof *labels);
+    int32_t *labels = malloc((size_t)n_labels * sizeof *labels);
     double *t = malloc((size_t)steps * sizeof *t), *tu = malloc((size_t)steps * sizeof *tu);
-    if (!labels || !t || !tu)
-        st = mn_fail(MN_ERR_NOMEM, "bench step: out of memory");
+    double *tc = malloc((size_t)steps * sizeof *tc);
+    double *losses = malloc((size_t)(steps + 1) * sizeof *losses);
+    int64_t n_weights = mn_network_param_count(net);
+    float *w0 = npy_dir ? malloc((size_t)n_weights * sizeof *w0) : NULL;
+    if (!labels || !t || !tu || !tc || !losses || (npy_dir && !w0))
+        st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", who);
     if (st == MN_OK)
         st = mn_tensor_create(&x, 2, (int64_t[]){s->batch, dim});
     if (st == MN_OK) {
@@ -383,11 +481,19 @@ mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim
         mn_mat xm;
         mn_rng_seed(&r, 5);
         mn_tensor_as_mat(x, &xm);
-        mn_rng_fill_normal(&r, &xm);
-        for (int64_t i = 0; i < s->batch; i++)
+        if (tokens)
+            for (int64_t i = 0; i < s->batch * dim; i++)
+                ((float *)x->data)[i] = (float)mn_rng_below(&r, (uint64_t)classes);
+        else
+            mn_rng_fill_normal(&r, &xm);
+        for (int64_t i = 0; i < n_labels; i++)
             labels[i] = (int32_t)mn_rng_below(&r, (uint64_t)classes);
-        st = time_steps(net, solver, x, labels, &dy, steps, t, tu);
+        if (w0)
+            memcpy(w0, mn_network_weights(net), (size_t)n_weights * sizeof *w0);
+        st = time_steps(net, solver, x, labels, &dy, steps, t, tu, tc, losses);
     }
+    if (st == MN_OK && npy_dir)
+        st = dump_npy(npy_dir, net, w0, x, labels, n_labels, losses, steps + 1);
     double rate = NAN, bf16_rate = NAN, flops_bf16 = 0;
     double flops = st == MN_OK ? mn_bench_step_flops_bf16(net, &cfg, s->batch, &flops_bf16) : 0;
     if (st == MN_OK)
@@ -399,11 +505,14 @@ mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim
         getrusage(RUSAGE_SELF, &u);
         double roofline = (flops - flops_bf16) / rate + (flops_bf16 > 0 ? flops_bf16 / bf16_rate : 0);
         *out = (mn_bench_step_result){
-            .step = summarize(t, steps), .update = summarize(tu, steps), .flops = flops,
+            .step = summarize(t, steps), .update = summarize(tu, steps),
+            .cpu = summarize(tc, steps), .flops = flops,
             .flops_bf16 = flops_bf16, .gemm_rate = rate, .bf16_rate = bf16_rate,
             .roofline = roofline, .atoms = mn_network_atom_count(net),
             .atoms_side_by_side = mn_solver_atoms_side_by_side(solver),
-            .peak_rss_mb = (double)u.ru_maxrss / 1024.0};
+            .peak_rss_mb = (double)u.ru_maxrss / 1024.0,
+            .tokens = tokens ? s->batch * dim : 0, .loss_first = losses[0],
+            .loss_last = losses[steps]};
     }
     mn_tensor_destroy(x);
     mn_tensor_destroy(dy);
@@ -412,5 +521,21 @@ mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim
     free(labels);
     free(t);
     free(tu);
+    free(tc);
+    free(losses);
+    free(w0);
     return st;
+}
+
+mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int64_t dim,
+                        int64_t classes, int steps, mn_bench_step_result *out)
+{
+    return bench_step(root, s, dim, classes, false, steps, NULL, out);
+}
+
+mn_status mn_bench_step_tokens(mn_module *root, const mn_train_settings *s, int64_t context,
+                               int64_t vocab, int steps, const char *npy_dir,
+                               mn_bench_step_result *out)
+{
+    return bench_step(root, s, context, vocab, true, steps, npy_dir, out);
 }
