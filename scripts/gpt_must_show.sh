@@ -16,7 +16,7 @@ M=${MODNORM:-build/src/cli/modnorm}
 OUT=${OUT:-results/gpt}
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
-COMMON=(--model gpt --data text --width 128 --depth 4 --set heads=4 --context 64 --batch 12
+COMMON=(--model gpt --data text --width 128 --depth 4 --set dhead=32 --context 64 --batch 12
         --steps 2000 --threads "$THREADS" --json)
 
 train() {

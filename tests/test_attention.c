@@ -258,15 +258,17 @@ static mn_module *build(const char *text)
     return m;
 }
 
-/* The GPT of examples/gpt.mn with parameters "width=8" etc. set. */
+/* The GPT of examples/gpt.mn with parameters "width=8" etc. set; `heads`
+ * heads of width / heads features (the file's parameter is the head size). */
 static mn_module *gpt(int width, int depth, int heads, int context, int vocab, bool sp)
 {
     mn_graph_file *g;
     const char *text = mn_graph_gpt_text();
     ck_assert_ok(mn_graph_parse(&g, text, strlen(text), "examples/gpt.mn"));
+    ck_assert_int_eq(width % heads, 0);
     ck_assert_ok(mn_graph_set(g, "width", width));
     ck_assert_ok(mn_graph_set(g, "depth", depth));
-    ck_assert_ok(mn_graph_set(g, "heads", heads));
+    ck_assert_ok(mn_graph_set(g, "dhead", width / heads));
     ck_assert_ok(mn_graph_set(g, "context", context));
     ck_assert_ok(mn_graph_set(g, "vocab", vocab));
     ck_assert_ok(mn_graph_set(g, "sp", sp));
@@ -824,9 +826,9 @@ START_TEST(test_gpt_sp)
     ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --param sp --format graph", out,
                                     sizeof out), 0);
     ck_assert_msg(fabs(scores_scale_in(out) - 1 / sqrt(32.0)) < 1e-15, "%s", out);
-    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --width 64 --heads 2", out,
-                                    sizeof out), 2); /* heads is a --set parameter */
-    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --set heads=8 --width 64 "
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --width 64 --dhead 8", out,
+                                    sizeof out), 2); /* the head size is a --set parameter */
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --depth 1 --set dhead=8 --width 64 "
                                     "--param sp --format graph", out, sizeof out), 0);
     ck_assert_msg(fabs(scores_scale_in(out) - 1 / sqrt(8.0)) < 1e-15, "%s", out);
 
@@ -893,6 +895,69 @@ static void expect_atoms(mn_network *net, float *buf, const char *stage, double 
         printf("  torch %-6s worst max diff / max |torch| over atoms: %.3g\n", stage, worst);
     mn_mat_free(&want);
 }
+
+/* Occurrences of `needle` in `text`. */
+static int count_in(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The head size is the parameter (dhead, 32): a sweep over width keeps it and
+ * changes the number of heads (width / 32: 4 at the default width 128, as
+ * before), a sweep over depth changes the blocks; the SP scale 1/√d_head is
+ * the same at every width. A width that is not a multiple of the head size,
+ * and the old parameter `heads`, are refused with a message. */
+START_TEST(test_gpt_head_size)
+{
+    mn_graph_file *g;
+    const char *text = mn_graph_gpt_text();
+    ck_assert_ok(mn_graph_parse(&g, text, strlen(text), "examples/gpt.mn"));
+    ck_assert_ok(mn_graph_set(g, "sp", 1));
+    const int64_t widths[] = {64, 128, 256, 512};
+    for (int i = 0; i < 4; i++) {
+        mn_module *m;
+        char *t, want[64];
+        /* the default width first (no parameter varied), then a sweep's factory */
+        if (widths[i] == 128)
+            ck_assert_ok(mn_graph_make(g, &m));
+        else
+            ck_assert_ok(mn_graph_factory(g, "width", widths[i], &m));
+        ck_assert_ok(mn_graph_print(m, &t));
+        snprintf(want, sizeof want, "SplitHeads(%lld)", (long long)(widths[i] / 32));
+        ck_assert_msg(count_in(t, want) == 3 * 4, "width %lld: %d x %s in %s",
+                      (long long)widths[i], count_in(t, want), want, t);
+        ck_assert_int_eq(count_in(t, "SplitHeads("), 3 * 4);
+        ck_assert_int_eq(count_in(t, "RoPE(32, 64)"), 2 * 4);
+        ck_assert_msg(fabs(scores_scale_in(t) - 1 / sqrt(32.0)) < 1e-15, "%s", t);
+        free(t);
+        mn_module_destroy(m);
+    }
+    const int depths[] = {2, 16};
+    for (int i = 0; i < 2; i++) {
+        mn_module *m;
+        char *t;
+        ck_assert_ok(mn_graph_factory(g, "depth", depths[i], &m));
+        ck_assert_ok(mn_graph_print(m, &t));
+        ck_assert_int_eq(count_in(t, "SplitHeads(4)"), 3 * depths[i]);
+        ck_assert_int_eq(count_in(t, "SplitHeads("), 3 * depths[i]);
+        free(t);
+        mn_module_destroy(m);
+    }
+    mn_module *m;
+    ck_assert_int_eq(mn_graph_factory(g, "width", 48, &m), MN_ERR_ARG);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(mn_last_error(), "head count 1.5"), "%s", mn_last_error());
+    ck_assert_int_ne(mn_graph_set(g, "heads", 4), MN_OK);
+    ck_assert_msg(strstr(mn_last_error(), "dhead"), "%s", mn_last_error());
+    mn_graph_destroy(g);
+    char out[4096];
+    ck_assert_int_eq(tm_run_modnorm("inspect --model gpt --set heads=4", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "no parameter 'heads'") && strstr(out, "dhead"), "%s", out);
+}
+END_TEST
 
 /* The GPT of examples/gpt.mn against scripts/make_torch_gpt_fixture.py's float64
  * model (written out in torch, not from modnorm's modules), from the same float32
@@ -1050,6 +1115,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_gpt_trains);
     tcase_add_test(g, test_gpt_targets);
     tcase_add_test(g, test_gpt_sp);
+    tcase_add_test(g, test_gpt_head_size);
     tcase_add_test(g, test_torch_gpt);
     tcase_add_test(g, test_attention_stats_by_hand);
     tcase_add_test(g, test_attention_stats_gpt);

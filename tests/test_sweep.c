@@ -586,6 +586,89 @@ START_TEST(test_over_depth)
 }
 END_TEST
 
+/* A GPT on text: the corpus's vocabulary and --context reach the graph and
+ * DIR/sweep.cfg, each row is what mn_train gives for the same graph, windows,
+ * rate and seed (train and validation loss), a rerun trains nothing, another
+ * --context into the same DIR is refused, and the mlp is refused on text. */
+START_TEST(test_text_gpt)
+{
+    char args[2048], buf[16384], path[512], corpus_path[512];
+    snprintf(corpus_path, sizeof corpus_path, "%s/corpus.txt", dir);
+    FILE *f = fopen(corpus_path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 40; i++)
+        fputs("the cat sat on the mat. the dog sat on the log. ", f);
+    ck_assert_int_eq(fclose(f), 0);
+    const char *common = "--model gpt --over depth=1,2 --width 16 --set dhead=8 --lrs 2^-3:2^-2 "
+                         "--steps 6 --batch 4 --jobs 2";
+    snprintf(args, sizeof args, "sweep --data text:%s %s --context 8 --out %s/t", corpus_path,
+             common, dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    ck_assert_ptr_nonnull(strstr(buf, "2 depths x 2 lrs x 1 seed = 4 runs, 0 already"));
+    ck_assert_ptr_nonnull(strstr(buf, ", valid loss "));
+    mn_text text;
+    ck_assert_ok(mn_text_load(corpus_path, &text));
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "data=text:%s\nmodel=gpt\nwidth=16\ndhead=8\ncontext=8\nvocab=%d\n"
+             "sp=0\nopt=muon\n", corpus_path, text.vocab.size);
+    snprintf(path, sizeof path, "%s/t/sweep.cfg", dir);
+    ck_assert_msg(strncmp(slurp(path), cfg, strlen(cfg)) == 0, "%s", slurp(path));
+
+    snprintf(path, sizeof path, "%s/t/results.csv", dir);
+    size_t n;
+    mn_study_row *rows = read_rows(path, "depth", &n, NULL);
+    ck_assert_uint_eq(n, 4);
+    mn_dataset train, valid;
+    ck_assert_ok(mn_text_windows(&text, MN_TEXT_TRAIN, 8, &train));
+    ck_assert_ok(mn_text_windows(&text, MN_TEXT_VALID, 8, &valid));
+    mn_graph_file *g;
+    const char *gpt = mn_graph_gpt_text();
+    ck_assert_ok(mn_graph_parse(&g, gpt, strlen(gpt), "examples/gpt.mn"));
+    ck_assert_ok(mn_graph_set(g, "width", 16));
+    ck_assert_ok(mn_graph_set(g, "dhead", 8));
+    ck_assert_ok(mn_graph_set(g, "context", 8));
+    ck_assert_ok(mn_graph_set(g, "vocab", text.vocab.size));
+    mn_flush_denormals(true); /* as the sweep trains */
+    for (size_t i = 0; i < n; i++) {
+        mn_train_settings s;
+        mn_train_settings_default(&s);
+        s.lr = rows[i].lr;
+        s.seed = (uint64_t)rows[i].seed;
+        s.steps = 6;
+        s.batch = 4;
+        s.threads = 1;
+        mn_module *root;
+        mn_fit_result r;
+        ck_assert_ok(mn_graph_factory(g, "depth", rows[i].value, &root));
+        ck_assert_ok(mn_train(root, &s, &train, &valid, NULL, &r));
+        ck_assert_msg(close_rel(rows[i].train_loss, r.train_loss, 1e-12, NULL) &&
+                          close_rel(rows[i].test_loss, r.test_loss, 1e-12, NULL),
+                      "depth %lld lr %g: the sweep has %.17g / %.17g, mn_train %.17g / %.17g",
+                      (long long)rows[i].value, rows[i].lr, rows[i].train_loss,
+                      rows[i].test_loss, r.train_loss, r.test_loss);
+        ck_assert(r.test_loss < log((double)text.vocab.size)); /* it learned something */
+    }
+    mn_flush_denormals(false);
+    mn_graph_destroy(g);
+    mn_dataset_free(&train);
+    mn_dataset_free(&valid);
+    mn_text_free(&text);
+    free(rows);
+
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "4 runs, 4 already") && !strstr(buf, "[1/"), "%s",
+                  buf);
+    snprintf(args, sizeof args, "sweep --data text:%s %s --context 9 --out %s/t", corpus_path,
+             common, dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 2 && strstr(buf, "context"), "exited %d: %s", code, buf);
+    snprintf(args, sizeof args, "sweep --data text:%s --widths 16 --out %s/m", corpus_path, dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 2 && strstr(buf, "needs a sequence model"), "exited %d: %s", code, buf);
+}
+END_TEST
+
 START_TEST(test_coordcheck)
 {
     char args[1024], buf[16384], path[512];
@@ -648,6 +731,7 @@ int main(void)
         tcase_add_test(tc, test_end_to_end_and_resume);
         tcase_add_test(tc, test_jobs_and_divergence);
         tcase_add_test(tc, test_over_depth);
+        tcase_add_test(tc, test_text_gpt);
         tcase_add_test(tc, test_coordcheck);
         tcase_add_test(tc, test_fixture_sweep_muon);
         tcase_add_test(tc, test_fixture_sweep_sgd);

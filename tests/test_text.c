@@ -560,7 +560,7 @@ START_TEST(test_cli_gpt_attention)
         strcat(corpus, "the cat sat on the mat. the dog sat on the log. ");
     write_text(tm_at("text.txt"), corpus);
     snprintf(args, sizeof args, "train --model gpt --data text:%s --width 16 --depth 2 --set "
-             "heads=2 --context 8 --batch 4 --steps 30 --threads 1 --json --checkpoint %s",
+             "dhead=8 --context 8 --batch 4 --steps 30 --threads 1 --json --checkpoint %s",
              tm_at("text.txt"), tm_at("gpt.st"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt t --tokens 20 --temperature 0",

@@ -2,7 +2,9 @@
  * training runs (mn_study_sweep_run: each run appended to DIR/results.csv as
  * it finishes, a rerun trains only what the CSV lacks), then its summary
  * (DIR/summary.json), loss against learning rate (DIR/loss_vs_lr.png, .svg)
- * and a table. This file prints; the library trains and summarizes. */
+ * and a table. On Fashion-MNIST, or with --data text on windows of --context
+ * characters (a sequence model: its `vocab` and `context` set from the data,
+ * as train does). This file prints; the library trains and summarizes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@ typedef struct sweep_view {
     const mn_study_sweep *sw;
     const char *csv;          /* DIR/results.csv as messages show it */
     bool tty;
+    bool text;                /* --data text: test_loss is the validation loss per character */
+    double chance;            /* ln(classes): the loss of a uniform guess, the plots' top */
     mn_study_progress last;   /* for the bar after the runs */
 } sweep_view;
 
@@ -95,6 +99,8 @@ static void on_run(void *ctx, const mn_study_progress *p)
             (long long)r->value, lr_text(r->lr, lr, sizeof lr), r->seed);
     if (r->diverged)
         fprintf(stderr, "diverged (train loss %.4g)", r->train_loss);
+    else if (v->text)
+        fprintf(stderr, "train loss %.4f, valid loss %.4f", r->train_loss, r->test_loss);
     else
         fprintf(stderr, "train loss %.4f, test acc %.2f%%", r->train_loss, 100 * r->test_acc);
     fprintf(stderr, "  (%.1f s, ETA %s)\n", p->run_seconds, duration_text(p->eta, eta, sizeof eta));
@@ -113,7 +119,7 @@ static void on_tick(void *ctx, const mn_study_progress *p)
 /* ---- summary, plots, table ----------------------------------------------------- */
 
 static int plot_summary(const mn_cli_args *a, const mn_study_sweep *sw,
-                        const mn_study_summary *s, char **paths)
+                        const mn_study_summary *s, double chance, char **paths)
 {
     int nl = s->n_lrs;
     double *x = malloc((size_t)nl * sizeof *x);
@@ -144,7 +150,7 @@ static int plot_summary(const mn_cli_args *a, const mn_study_sweep *sw,
              sw->seeds, sw->seeds > 1 ? "s" : "");
     mn_plot_panel panel = {.title = title, .xlabel = "learning rate η",
                            .ylabel = "train loss (mean of the last 20% of steps)",
-                           .xaxis = MN_PLOT_X_POW2, .ytop = log(10.0) /* chance */,
+                           .xaxis = MN_PLOT_X_POW2, .ytop = chance,
                            .legend = true, .n_series = s->n_values, .series = series};
     const char *devices[2] = {"pngcairo", "svg"};
     for (int d = 0; d < 2 && rc == MN_EXIT_OK; d++) {
@@ -181,7 +187,7 @@ static void print_table(const mn_study_summary *s)
 }
 
 static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char *csv,
-                     char **paths)
+                     double chance, char **paths)
 {
     mn_study_summary s;
     int bad, missing, made;
@@ -201,7 +207,7 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
         rc = mn_cli_fail(CMD, st);
     bool plots = mn_plot_enabled();
     if (rc == MN_EXIT_OK && plots)
-        rc = plot_summary(a, sw, &s, paths);
+        rc = plot_summary(a, sw, &s, chance, paths);
     else if (rc == MN_EXIT_OK)
         fprintf(stderr, "modnorm sweep: plots are off (built without PLplot): no "
                 "loss_vs_lr.png or .svg\n");
@@ -216,20 +222,38 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
 
 /* ---- the command ------------------------------------------------------------------ */
 
-/* Train what DIR lacks. */
-static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view)
+/* The text corpus and its windows of --context characters (--data text). */
+static int load_text(const mn_cli_args *a, const char *path, mn_text *text, mn_dataset *train,
+                     mn_dataset *test)
 {
-    mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
+    mn_status st = mn_text_load(path, text);
+    if (st != MN_OK)
+        return mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
+    st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    if (st == MN_OK)
+        st = mn_text_windows(text, MN_TEXT_VALID, a->context, test);
+    if (st != MN_OK)
+        return mn_cli_usage_error(CMD, "--context %lld with --data %s: %s",
+                                  (long long)a->context, a->data, mn_last_error());
+    return MN_EXIT_OK;
+}
+
+/* Train what DIR lacks, on `train` and `test` (text windows), or on
+ * Fashion-MNIST loaded here when they are empty. */
+static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_dataset *train,
+               mn_dataset *test)
+{
+    mn_status st = train->n ? MN_OK : mn_fashion_mnist_load(a->data_dir, train, test);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     int rc = MN_EXIT_OK;
-    if (a->batch > train.n) {
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
-                                (long long)a->batch, (long long)train.n);
+    if (a->batch > train->n) {
+        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
+                                (long long)a->batch, (long long)train->n,
+                                view->text ? "windows" : "examples");
     } else {
-        sw->train_data = &train;
-        sw->test_data = &test;
+        sw->train_data = train;
+        sw->test_data = test;
         mn_study_callbacks cb = {.ctx = view, .on_start = on_start, .on_run = on_run,
                                  .on_tick = view->tty ? on_tick : NULL};
         st = mn_study_sweep_run(sw, &cb, NULL);
@@ -243,19 +267,29 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view)
         else if (st != MN_OK)
             rc = mn_cli_fail(CMD, st);
     }
-    mn_dataset_free(&train);
-    mn_dataset_free(&test);
     return rc;
+}
+
+/* The graph's `vocab` and `context`, when it declares them, from the data. */
+static int set_text_params(mn_graph_file *g, const mn_cli_args *a, int vocab)
+{
+    mn_status st = MN_OK;
+    if (mn_graph_has_param(g, "vocab"))
+        st = mn_graph_set(g, "vocab", (double)vocab);
+    if (st == MN_OK && mn_graph_has_param(g, "context"))
+        st = mn_graph_set(g, "context", (double)a->context);
+    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
 }
 
 int mn_cmd_sweep(mn_cli_args *a)
 {
     const mn_cli_command *cmd = &mn_cli_commands[MN_CMD_SWEEP];
     bool is_text;
-    mn_cli_text_path(a, &is_text);
-    if (is_text)
-        return mn_cli_usage_error(CMD, "--data %s: sweep trains on fashion-mnist only (text: "
-                                  "modnorm train)", a->data);
+    const char *text_path = mn_cli_text_path(a, &is_text);
+    if (is_text && !a->graph && a->model && strcmp(a->model, "mlp") == 0)
+        return mn_cli_usage_error(CMD, "--data %s needs a sequence model (token ids in, "
+                                  "logits per position out): --model gpt or --graph FILE.mn, "
+                                  "not the Fashion-MNIST mlp", a->data);
     /* --quick fills in what the command line left unset. */
     double quick_lrs[MN_STUDY_QUICK_LRS];
     bool quick_grid = a->quick && !a->given[MN_OPT_LRS];
@@ -274,16 +308,36 @@ int mn_cmd_sweep(mn_cli_args *a)
     int rc = mn_cli_size_grid(CMD, a, &sw.param, &sw.values, &sw.n_values);
     if (rc != MN_EXIT_OK)
         return rc;
-    /* The network (a graph file, or mlp's compiled in) built at each value of the parameter. */
-    mn_graph_file *g;
-    if ((rc = mn_cli_model_load(CMD, a, &g)) != MN_EXIT_OK)
+    /* The network (a graph file, or mlp's compiled in) built at each value of the
+     * parameter; for text its vocabulary and context from the data, before
+     * DIR/sweep.cfg records them. */
+    mn_text text = {0};
+    mn_dataset train = {0}, test = {0};
+    if (is_text && (rc = load_text(a, text_path, &text, &train, &test)) != MN_EXIT_OK) {
+        mn_dataset_free(&train);
+        mn_dataset_free(&test);
+        mn_text_free(&text);
         return rc;
+    }
+    mn_graph_file *g = NULL;
+    if ((rc = mn_cli_model_load(CMD, a, &g)) == MN_EXIT_OK && is_text)
+        rc = set_text_params(g, a, text.vocab.size);
+    if (rc != MN_EXIT_OK) {
+        mn_graph_destroy(g);
+        mn_dataset_free(&train);
+        mn_dataset_free(&test);
+        mn_text_free(&text);
+        return rc;
+    }
     /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did). */
     char model[2048];
     if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) != MN_EXIT_OK ||
         (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values)) !=
             MN_EXIT_OK) {
         mn_graph_destroy(g);
+        mn_dataset_free(&train);
+        mn_dataset_free(&test);
+        mn_text_free(&text);
         return rc;
     }
     sw.factory_ctx = g;
@@ -302,7 +356,8 @@ int mn_cmd_sweep(mn_cli_args *a)
         rc = mn_cli_check_output_dir(CMD, "--out", a->out, &exists);
     for (int i = 0; exists && rc == MN_EXIT_OK && i < N_PATHS; i++)
         rc = mn_cli_check_output_file(CMD, "output", paths[i]);
-    sweep_view view = {.sw = &sw, .tty = isatty(STDERR_FILENO)};
+    sweep_view view = {.sw = &sw, .tty = isatty(STDERR_FILENO), .text = is_text,
+                       .chance = log(is_text ? (double)text.vocab.size : 10.0)};
     view.csv = paths[CSV] ? mn_cli_shown(paths[CSV], shown, sizeof shown) : "";
     mn_study_plan plan;
     mn_status st = rc == MN_EXIT_OK ? mn_study_sweep_plan(&sw, &plan) : MN_OK;
@@ -311,13 +366,16 @@ int mn_cmd_sweep(mn_cli_args *a)
     else if (st != MN_OK)
         rc = mn_cli_fail(CMD, st);
     if (rc == MN_EXIT_OK && plan.to_train > 0 && !a->no_run)
-        rc = run(a, &sw, &view);
+        rc = run(a, &sw, &view, &train, &test);
     else if (rc == MN_EXIT_OK)
         print_plan(&view, &plan, false);
     if (rc == MN_EXIT_OK)
-        rc = summarize(a, &sw, view.csv, paths);
+        rc = summarize(a, &sw, view.csv, view.chance, paths);
     for (int i = 0; i < N_PATHS; i++)
         free(paths[i]);
     mn_graph_destroy(g);
+    mn_dataset_free(&train);
+    mn_dataset_free(&test);
+    mn_text_free(&text);
     return rc;
 }

@@ -88,6 +88,7 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_QUICK, .help = SWEEP_QUICK_HELP},
     {.id = MN_OPT_NO_RUN},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+    {.id = MN_OPT_CONTEXT, .deflt = "64"},
 };
 
 static const mn_cli_use coordcheck_uses[] = {
@@ -224,7 +225,10 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Trains every (width, learning rate, seed) of the grid, one BLIS thread per "
                  "run,\nand studies how the best learning rate moves with width (or with the "
                  "size\nparameter --over names). Options that change a run's result must "
-                 "match the\nones DIR/sweep.cfg records.",
+                 "match the\nones DIR/sweep.cfg records. With --data text:PATH a sequence model "
+                 "(--model gpt,\n--graph) trains on windows of --context characters, test_loss is "
+                 "the validation\nloss in nats per character and test_acc the next-character "
+                 "accuracy.",
         .epilog =
             "Writes DIR/results.csv (width,lr,seed,train_loss,test_loss,test_acc,diverged;\n"
             "the first column is the parameter swept),\n"

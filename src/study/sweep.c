@@ -85,9 +85,10 @@ static void atom_costs(const mn_module *m, double *params, double *polar)
         atom_costs(mn_module_child(m, i), params, polar);
 }
 
-/* A run's cost in flops, for the ETA: forward + backward 6·B·P per step,
- * Muon's polar iteration ~30·m²·n per m×n (m ≤ n) atom per step, and the
- * test evaluation. Measured rates fit this to within ~2× across widths. */
+/* A run's cost in flops, for the ETA: forward + backward 6·B·T·P per step
+ * (T: positions per row, 1 but for sequences), Muon's polar iteration
+ * ~30·m²·n per m×n (m ≤ n) atom per step, and the test evaluation. Measured
+ * rates fit this to within ~2× across widths. */
 static double run_cost(const mn_study_sweep *sw, const mn_module *root)
 {
     double params = 0, polar = 0;
@@ -95,9 +96,11 @@ static double run_cost(const mn_study_sweep *sw, const mn_module *root)
     const mn_train_settings *s = &sw->train;
     double n_train = sw->train_data ? (double)sw->train_data->n : 60000;
     double n_test = sw->test_data ? (double)sw->test_data->n : 10000;
+    double T = sw->train_data ? (double)mn_dataset_labels_per_row(sw->train_data) : 1;
     double steps = s->steps > 0 ? (double)s->steps : s->epochs * n_train / (double)s->batch;
-    double per_step = 6 * (double)s->batch * params + (strcmp(s->opt, "muon") == 0 ? polar : 0);
-    return steps * per_step + 2 * n_test * params;
+    double per_step =
+        6 * (double)s->batch * T * params + (strcmp(s->opt, "muon") == 0 ? polar : 0);
+    return steps * per_step + 2 * n_test * T * params;
 }
 
 static mn_status check_sweep(const mn_study_sweep *sw, grid *g)
