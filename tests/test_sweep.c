@@ -593,7 +593,7 @@ END_TEST
 START_TEST(test_text_gpt)
 {
     char args[2048], buf[16384], path[512], corpus_path[512];
-    snprintf(corpus_path, sizeof corpus_path, "%s/corpus.txt", dir);
+    snprintf(corpus_path, sizeof corpus_path, "%s/corpus.txt", tm_dir);
     FILE *f = fopen(corpus_path, "wb");
     ck_assert_ptr_nonnull(f);
     for (int i = 0; i < 40; i++)
@@ -602,7 +602,7 @@ START_TEST(test_text_gpt)
     const char *common = "--model gpt --over depth=1,2 --width 16 --set dhead=8 --lrs 2^-3:2^-2 "
                          "--steps 6 --batch 4 --jobs 2";
     snprintf(args, sizeof args, "sweep --data text:%s %s --context 8 --out %s/t", corpus_path,
-             common, dir);
+             common, tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 depths x 2 lrs x 1 seed = 4 runs, 0 already"));
@@ -612,10 +612,10 @@ START_TEST(test_text_gpt)
     char cfg[1024];
     snprintf(cfg, sizeof cfg, "data=text:%s\nmodel=gpt\nwidth=16\ndhead=8\ncontext=8\nvocab=%d\n"
              "sp=0\nopt=muon\n", corpus_path, text.vocab.size);
-    snprintf(path, sizeof path, "%s/t/sweep.cfg", dir);
+    snprintf(path, sizeof path, "%s/t/sweep.cfg", tm_dir);
     ck_assert_msg(strncmp(slurp(path), cfg, strlen(cfg)) == 0, "%s", slurp(path));
 
-    snprintf(path, sizeof path, "%s/t/results.csv", dir);
+    snprintf(path, sizeof path, "%s/t/results.csv", tm_dir);
     size_t n;
     mn_study_row *rows = read_rows(path, "depth", &n, NULL);
     ck_assert_uint_eq(n, 4);
@@ -660,10 +660,10 @@ START_TEST(test_text_gpt)
     ck_assert_msg(code == 0 && strstr(buf, "4 runs, 4 already") && !strstr(buf, "[1/"), "%s",
                   buf);
     snprintf(args, sizeof args, "sweep --data text:%s %s --context 9 --out %s/t", corpus_path,
-             common, dir);
+             common, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 2 && strstr(buf, "context"), "exited %d: %s", code, buf);
-    snprintf(args, sizeof args, "sweep --data text:%s --widths 16 --out %s/m", corpus_path, dir);
+    snprintf(args, sizeof args, "sweep --data text:%s --widths 16 --out %s/m", corpus_path, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 2 && strstr(buf, "needs a sequence model"), "exited %d: %s", code, buf);
 }
