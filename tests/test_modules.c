@@ -2930,6 +2930,7 @@ START_TEST(test_gpt_allocates_nothing_per_step)
     const char *text = mn_graph_gpt_text();
     ck_assert_ok(mn_graph_parse(&g, text, strlen(text), "gpt.mn"));
     ck_assert_ok(mn_graph_set(g, "width", 16));
+    ck_assert_ok(mn_graph_set(g, "dhead", 8)); /* 2 heads */
     ck_assert_ok(mn_graph_set(g, "depth", 2));
     ck_assert_ok(mn_graph_set(g, "vocab", 9));
     mn_module *root;
