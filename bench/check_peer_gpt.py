@@ -36,7 +36,7 @@ def main():
     worst = {}
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([args.modnorm, "bench", "step", "--model", "gpt", "--width",
-                        str(args.width), "--depth", str(args.depth), "--set", f"heads={heads}",
+                        str(args.width), "--depth", str(args.depth), "--set", "dhead=32",
                         "--batch", str(args.batch), "--context", str(args.context), "--steps",
                         str(args.steps), "--method", "ns5", "--threads", "1", "--npy", d],
                        check=True, capture_output=True)

@@ -63,7 +63,7 @@ def main():
         for t in threads:
             sides[f"modnorm {t}t"] = (
                 [args.modnorm, "bench", "step", "--model", "gpt", "--width", str(w), "--depth",
-                 str(args.depth), "--set", f"heads={heads}", "--batch", str(args.batch),
+                 str(args.depth), "--set", "dhead=32", "--batch", str(args.batch),
                  "--context", str(args.context), "--steps", str(steps), "--threads", str(t),
                  "--method", "ns5", "--precision", args.mn_precision, "--json"],
                 dict(os.environ, OMP_NUM_THREADS=str(t)))

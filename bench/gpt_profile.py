@@ -45,7 +45,7 @@ def main():
     ap.add_argument("extra", nargs="*")
     args = ap.parse_args()
     cmd = [args.modnorm, "bench", "step", "--model", "gpt", "--width", str(args.width), "--set",
-           f"heads={max(1, args.width // 32)}", "--batch", "12", "--threads", "1", "--steps",
+           "dhead=32", "--batch", "12", "--threads", "1", "--steps",
            str(args.steps)] + args.extra
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "perf.data")
