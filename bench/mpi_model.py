@@ -36,13 +36,12 @@ import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Measured on this session's machine (Xeon, AVX-512, 2 cores shared with
-# other jobs: load average 5.6 while measured), 2026-11-30 22:22 UTC, fp32,
-# polar-express, 1 thread: the medians of `bench dualize` (their rooflines at
-# this run's sgemm rate: 107.2, 216.9 and 0.013 ms), and forward + backward
-# of batch 128 = bench step's 553.0 ms per step - 532.3 ms update.
-MEASURED_POLAR_MS = {(1024, 784): 147.9, (1024, 1024): 359.0, (10, 1024): 0.14}
-MEASURED_FB_MS = {3: 20.7}
+# Measured on an idle machine (AMD EPYC, AVX-512, 2 cores, load average 1.4),
+# 2026-12-01 04:23 UTC, fp32, polar-express, 1 thread: the medians of `bench
+# dualize`, and forward + backward of batch 128 = bench step's ms per step -
+# its update (results/mpi/model-s7.txt, made by --measure).
+MEASURED_POLAR_MS = {(1024, 784): 117.6, (1024, 1024): 262.4, (10, 1024): 0.1}
+MEASURED_FB_MS = {3: 20.0}
 
 
 def matrices(d_in, width, depth, d_out):
