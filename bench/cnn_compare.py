@@ -15,15 +15,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(cmd, env):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+sys.path.insert(0, HERE)
+from compare import peer_env, run  # noqa: E402  (OpenBLAS for the peer, SkylakeX kernels)
 
 
 def main():
@@ -38,6 +34,8 @@ def main():
     ap.add_argument("--norm", choices=["taps", "flat"], default="taps")
     args = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    peer_env_t = dict(peer_env(), OMP_NUM_THREADS=str(args.threads),
+                      OPENBLAS_NUM_THREADS=str(args.threads))
     ours = [args.modnorm, "bench", "step", "--model", "cnn", "--width", str(args.width),
             "--batch", str(args.batch), "--steps", str(args.steps), "--threads",
             str(args.threads), "--opt", args.opt, "--method", "ns5", "--json"]
@@ -49,7 +47,7 @@ def main():
     a, b = [], []
     for r in range(args.rounds):
         m = run(ours, env)
-        p = run(peer, env)
+        p = run(peer, peer_env_t)
         print(json.dumps({"round": r, "modnorm": m, "torch": p}), flush=True)
         a.append(m["images_per_s"])
         b.append(p["images_per_s"])

@@ -23,17 +23,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import peer_env  # noqa: E402  (OpenBLAS for the peer, SkylakeX kernels)
-
-
-def run(cmd, env):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+from compare import peer_env, run  # noqa: E402  (OpenBLAS for the peer, SkylakeX kernels)
 
 
 def main():

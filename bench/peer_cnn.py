@@ -30,22 +30,7 @@ import resource
 import sys
 import time
 
-A, B, C = 3.4445, -4.7750, 2.0315
-
-
-def ns5_batched(torch, g, steps=5):
-    """NS5 on the last two dimensions of g, every matrix of the batch at once."""
-    x = g
-    tall = x.shape[-2] > x.shape[-1]
-    if tall:
-        x = x.mT
-    x = x / (torch.linalg.norm(x, dim=(-2, -1), keepdim=True) + 1e-7)
-    for _ in range(steps):
-        gram = x @ x.mT
-        poly = B * gram + C * (gram @ gram)
-        x = A * x + poly @ x
-    return x.mT if tall else x
-
+from peer_ns5 import ns5_torch  # NS5 on a batch of matrices
 
 def main():
     ap = argparse.ArgumentParser()
@@ -84,13 +69,13 @@ def main():
     def lmo(m):
         if m.dim() == 2:
             d_out, d_in = m.shape
-            return math.sqrt(d_out / d_in) * ns5_batched(torch, m)
+            return math.sqrt(d_out / d_in) * ns5_torch(torch, m)
         d_out, d_in, k, _ = m.shape
         if args.norm == "flat":
-            p = ns5_batched(torch, m.reshape(d_out, d_in * k * k)).reshape(m.shape)
+            p = ns5_torch(torch, m.reshape(d_out, d_in * k * k)).reshape(m.shape)
             return math.sqrt(d_out / d_in) / k * p
         taps = m.permute(2, 3, 0, 1).reshape(k * k, d_out, d_in)  # (k^2, d_out, d_in)
-        p = ns5_batched(torch, taps).reshape(k, k, d_out, d_in).permute(2, 3, 0, 1)
+        p = ns5_torch(torch, taps).reshape(k, k, d_out, d_in).permute(2, 3, 0, 1)
         return math.sqrt(d_out / d_in) / (k * k) * p
 
     def step():

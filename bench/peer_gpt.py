@@ -43,38 +43,9 @@ import resource
 import sys
 import time
 
-A5, B5, C5 = 3.4445, -4.7750, 2.0315
+from peer_ns5 import ns5_torch, ns5_torch_bf16  # the NS5 peers, fp32 and bf16
+
 GELU_MAX_SLOPE = 1.1289041451851545
-
-
-def ns5(torch, g, steps=5):
-    """NS5 on the last two dimensions of g (a batch of matrices), in g's dtype."""
-    x = g
-    tall = x.shape[-2] > x.shape[-1]
-    if tall:
-        x = x.mT
-    x = x / (torch.linalg.norm(x, dim=(-2, -1), keepdim=True) + 1e-7)
-    for _ in range(steps):
-        gram = x @ x.mT
-        poly = B5 * gram + C5 * (gram @ gram)
-        x = A5 * x + poly @ x
-    return x.mT if tall else x
-
-
-def ns5_bf16(torch, g, steps=5):
-    """KellerJordan/Muon's zeropower_via_newtonschulz5 (bf16), batched."""
-    x = g.bfloat16()
-    tall = g.size(-2) > g.size(-1)
-    if tall:
-        x = x.mT
-    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
-    for _ in range(steps):
-        a = x @ x.mT
-        b = B5 * a + C5 * a @ a
-        x = A5 * x + b @ x
-    if tall:
-        x = x.mT
-    return x
 
 
 def shapes(width, depth, vocab):
@@ -146,7 +117,7 @@ class GPT:
 class ModularMuon:
     def __init__(self, torch, model, lr=0.1, beta=0.9, dtype="fp32"):
         self.torch, self.model, self.lr, self.beta = torch, model, lr, beta
-        self.polar = ns5_bf16 if dtype == "bf16" else ns5
+        self.polar = ns5_torch_bf16 if dtype == "bf16" else ns5_torch
         self.momentum = [torch.zeros_like(p) for p in model.params]
         groups = {}  # the Linears of one shape: one batched NS5
         for i, (kind, d_out, d_in, _) in enumerate(model.atoms):

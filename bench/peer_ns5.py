@@ -22,20 +22,21 @@ A, B, C = 3.4445, -4.7750, 2.0315
 
 
 def ns5_torch(torch, g, steps=5):
+    """NS5 on the last two dimensions of g (one matrix or a batch), in g's dtype."""
     x = g
-    tall = x.shape[0] > x.shape[1]
+    tall = x.shape[-2] > x.shape[-1]
     if tall:
-        x = x.T
-    x = x / (torch.linalg.norm(x) + 1e-7)
+        x = x.mT
+    x = x / (torch.linalg.norm(x, dim=(-2, -1), keepdim=True) + 1e-7)
     for _ in range(steps):
-        gram = x @ x.T
+        gram = x @ x.mT
         poly = B * gram + C * (gram @ gram)
         x = A * x + poly @ x
-    return x.T if tall else x
+    return x.mT if tall else x
 
 
 def ns5_torch_bf16(torch, g, steps=5):
-    """KellerJordan/Muon's zeropower_via_newtonschulz5, for a 2-D g."""
+    """KellerJordan/Muon's zeropower_via_newtonschulz5 (bf16), on the last two dimensions."""
     a, b, c = (3.4445, -4.7750, 2.0315)
     x = g.bfloat16()
     tall = g.size(-2) > g.size(-1)

@@ -41,6 +41,11 @@ int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, in
 /* --data text:PATH (or "text": the default folder): the corpus, or NULL for
  * another data set. */
 const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text);
+/* The corpus at PATH and its train and validation windows of --context
+ * characters. On failure prints one line (naming --data or --context),
+ * frees what it made and leaves *text, *train, *valid empty. */
+int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn_text *text,
+                     mn_dataset *train, mn_dataset *valid);
 /* Before any work: every value of the swept `param` builds (a usage error
  * naming the problem otherwise). */
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,

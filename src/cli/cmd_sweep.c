@@ -222,22 +222,6 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
 
 /* ---- the command ------------------------------------------------------------------ */
 
-/* The text corpus and its windows of --context characters (--data text). */
-static int load_text(const mn_cli_args *a, const char *path, mn_text *text, mn_dataset *train,
-                     mn_dataset *test)
-{
-    mn_status st = mn_text_load(path, text);
-    if (st != MN_OK)
-        return mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
-    st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
-    if (st == MN_OK)
-        st = mn_text_windows(text, MN_TEXT_VALID, a->context, test);
-    if (st != MN_OK)
-        return mn_cli_usage_error(CMD, "--context %lld with --data %s: %s",
-                                  (long long)a->context, a->data, mn_last_error());
-    return MN_EXIT_OK;
-}
-
 /* Train what DIR lacks, on `train` and `test` (text windows), or on
  * Fashion-MNIST loaded here when they are empty. */
 static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_dataset *train,
@@ -313,12 +297,8 @@ int mn_cmd_sweep(mn_cli_args *a)
      * DIR/sweep.cfg records them. */
     mn_text text = {0};
     mn_dataset train = {0}, test = {0};
-    if (is_text && (rc = load_text(a, text_path, &text, &train, &test)) != MN_EXIT_OK) {
-        mn_dataset_free(&train);
-        mn_dataset_free(&test);
-        mn_text_free(&text);
+    if (is_text && (rc = mn_cli_text_load(CMD, a, text_path, &text, &train, &test)) != MN_EXIT_OK)
         return rc;
-    }
     mn_graph_file *g = NULL;
     if ((rc = mn_cli_model_load(CMD, a, &g)) == MN_EXIT_OK && is_text)
         rc = set_text_params(g, a, text.vocab.size);

@@ -72,20 +72,7 @@ static int load_data(const mn_cli_args *a, mn_dataset *train, mn_dataset *test, 
         mn_status st = mn_fashion_mnist_load(a->data_dir, train, test);
         return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
     }
-    mn_status st = mn_text_load(path, text);
-    if (st != MN_OK)
-        return mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
-    st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
-    if (st == MN_OK)
-        st = mn_text_windows(text, MN_TEXT_VALID, a->context, test);
-    if (st != MN_OK) {
-        int rc = mn_cli_usage_error(CMD, "--context %lld with --data %s: %s",
-                                    (long long)a->context, a->data, mn_last_error());
-        mn_dataset_free(train);
-        mn_text_free(text);
-        return rc;
-    }
-    return MN_EXIT_OK;
+    return mn_cli_text_load(CMD, a, path, text, train, test);
 }
 
 static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *text,

@@ -173,3 +173,25 @@ const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text)
     *is_text = a->data && strncmp(a->data, "text", 4) == 0 && (!a->data[4] || a->data[4] == ':');
     return *is_text && a->data[4] == ':' ? a->data + 5 : NULL;
 }
+
+int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn_text *text,
+                     mn_dataset *train, mn_dataset *valid)
+{
+    *text = (mn_text){0};
+    *train = (mn_dataset){0};
+    *valid = (mn_dataset){0};
+    if (mn_text_load(path, text) != MN_OK)
+        return mn_cli_error(cmd, "--data %s: %s", a->data, mn_last_error());
+    mn_status st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    if (st == MN_OK)
+        st = mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
+    if (st == MN_OK)
+        return MN_EXIT_OK;
+    int rc = mn_cli_usage_error(cmd, "--context %lld with --data %s: %s", (long long)a->context,
+                                a->data, mn_last_error());
+    mn_dataset_free(train);
+    mn_dataset_free(valid);
+    mn_text_free(text);
+    *text = (mn_text){0};
+    return rc;
+}

@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/scratch.h"
 #include "modules/attention.h"
+#include "modules/vec16.h"
 
 /* Below this many multiply-adds in all, the pairs run one after another:
  * a fork costs more than it saves. */
@@ -45,18 +46,6 @@ static int pair_threads(int threads, mn_attn_dims d)
  * which the kernel below runs as rows of C kept in registers: for each
  * row block, C[i, :] = α Σ_p A[i, p]·B[p, :], 4 rows x 64 columns (sixteen
  * 16-lane accumulators) per pass over p. Larger products go to BLIS. */
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef float vec16 __attribute__((vector_size(64)));
-#define V16 16
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define CLONES
-#endif
 
 /* Beyond this many multiply-adds per pair BLIS's blocking wins. */
 #define SMALL_PRODUCT (1 << 22)
@@ -366,24 +355,10 @@ void mn_attn_apply_backward_ref(float *dA, float *dV, const float *dO, const flo
  * give 0. */
 INLINE vec16 vexp16(vec16 v)
 {
-    typedef int32_t veci16 __attribute__((vector_size(64)));
-    veci16 zero = v < -87.33f, high = v > 88.0f;
-    vec16 lo = v - v - 87.33f, hi = v - v + 88.0f; /* NaN stays NaN */
-    vec16 c = (vec16)((zero & (veci16)lo) | (~zero & (veci16)v));
-    c = (vec16)((high & (veci16)hi) | (~high & (veci16)c));
-    const float shift = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    vec16 k = (c * 1.44269504088896341f + shift) - shift;
-    vec16 r = c - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
-    vec16 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    veci16 e = (__builtin_convertvector(k, veci16) + 127) << 23;
-    vec16 y = p * (vec16)e;
-    return (vec16)(~zero & (veci16)y);
+    veci16 zero = v < -87.33f;
+    vec16 c = vselect16(zero, v - v - 87.33f, v); /* NaN stays NaN */
+    c = vselect16(c > 88.0f, c - c + 88.0f, c);
+    return (vec16)(~zero & (veci16)vexp16_in_range(c));
 }
 
 /* One row: y = softmax(a·x), n entries, 16 lanes at a time (the tail padded

@@ -3,20 +3,7 @@
 
 #include "core/parallel.h"
 #include "modules/gelu.h"
-
-/* Every function taking or returning a vector is always inlined: no 32-byte
- * vector crosses a call, so the ABI note GCC gives for them does not apply. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* Sixteen lanes: four SSE registers by default, two AVX2 registers or one
- * AVX-512 register in the clones the loader picks on CPUs that have them
- * (target_clones below). */
-typedef float vecf __attribute__((vector_size(64)));
-typedef int32_t veci __attribute__((vector_size(64)));
-#define LANES 16
-#define INLINE static inline __attribute__((always_inline))
+#include "modules/vec16.h"
 
 #define INV_SLOPE ((float)(1.0 / MN_GELU_MAX_SLOPE))
 #define INV_SQRT_2PI 0.39894228040143268f
@@ -24,36 +11,20 @@ typedef int32_t veci __attribute__((vector_size(64)));
 /* Elements per task when the work is shared among threads. */
 #define CHUNK 4096
 
-INLINE vecf vselect(veci m, vecf a, vecf b)
-{
-    return (vecf)((m & (veci)a) | (~m & (veci)b));
-}
-
 /* e^v for v clamped to [−87, 88] (about 1 ulp). */
-INLINE vecf vexp(vecf v)
+INLINE vec16 vexp(vec16 v)
 {
-    v = vselect(v < -87.0f, v - v - 87.0f, v);
-    v = vselect(v > 88.0f, v - v + 88.0f, v);
-    const float shift = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    vecf k = (v * 1.44269504088896341f + shift) - shift;
-    vecf r = v - k * 0.693359375f; /* ln 2 in two parts (Cody–Waite) */
-    r = r - k * -2.12194440e-4f;
-    vecf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    veci e = (__builtin_convertvector(k, veci) + 127) << 23; /* 2^k, k in [−126, 127] */
-    return p * (vecf)e;
+    v = vselect16(v < -87.0f, v - v - 87.0f, v);
+    v = vselect16(v > 88.0f, v - v + 88.0f, v);
+    return vexp16_in_range(v);
 }
 
 /* Φ(x), the standard normal distribution function. */
-INLINE vecf vcdf(vecf x)
+INLINE vec16 vcdf(vec16 x)
 {
-    vecf z = (vecf)((veci)x & 0x7fffffff) * INV_SQRT_2;
-    vecf t = 1.0f / (z * 0.5f + 1.0f);
-    vecf p = t * 0.17087277f - 0.82215223f;
+    vec16 z = (vec16)((veci16)x & 0x7fffffff) * INV_SQRT_2;
+    vec16 t = 1.0f / (z * 0.5f + 1.0f);
+    vec16 p = t * 0.17087277f - 0.82215223f;
     p = p * t + 1.48851587f;
     p = p * t - 1.13520398f;
     p = p * t + 0.27886807f;
@@ -62,19 +33,19 @@ INLINE vecf vcdf(vecf x)
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    vecf half = t * vexp(p - z * z) * 0.5f; /* erfc(z)/2 = Φ(−|x|) */
-    return vselect(x >= 0.0f, 1.0f - half, half);
+    vec16 half = t * vexp(p - z * z) * 0.5f; /* erfc(z)/2 = Φ(−|x|) */
+    return vselect16(x >= 0.0f, 1.0f - half, half);
 }
 
-INLINE vecf forward_lanes(vecf x, vecf unused)
+INLINE vec16 forward_lanes(vec16 x, vec16 unused)
 {
     (void)unused;
     return x * vcdf(x) * INV_SLOPE;
 }
 
-INLINE vecf backward_lanes(vecf x, vecf dy)
+INLINE vec16 backward_lanes(vec16 x, vec16 dy)
 {
-    vecf slope = vcdf(x) + x * vexp(x * x * -0.5f) * INV_SQRT_2PI;
+    vec16 slope = vcdf(x) + x * vexp(x * x * -0.5f) * INV_SQRT_2PI;
     return dy * slope * INV_SLOPE;
 }
 
@@ -82,8 +53,8 @@ INLINE vecf backward_lanes(vecf x, vecf dy)
 #define APPLY(f, out, a, b, lo, hi)                                                                \
     do {                                                                                           \
         int64_t i_ = (lo);                                                                         \
-        for (; i_ + LANES <= (hi); i_ += LANES) {                                                          \
-            vecf va, vb = {0}, vy;                                                                  \
+        for (; i_ + V16 <= (hi); i_ += V16) {                                                          \
+            vec16 va, vb = {0}, vy;                                                                  \
             memcpy(&va, (a) + i_, sizeof va);                                                      \
             if (b)                                                                                 \
                 memcpy(&vb, (b) + i_, sizeof vb);                                                  \
@@ -91,11 +62,11 @@ INLINE vecf backward_lanes(vecf x, vecf dy)
             memcpy((out) + i_, &vy, sizeof vy);                                                    \
         }                                                                                          \
         if (i_ < (hi)) {                                                                           \
-            float ta[LANES] = {0}, tb[LANES] = {0}, ty[LANES];                                                 \
+            float ta[V16] = {0}, tb[V16] = {0}, ty[V16];                                                 \
             memcpy(ta, (a) + i_, (size_t)((hi) - i_) * sizeof(float));                             \
             if (b)                                                                                 \
                 memcpy(tb, (b) + i_, (size_t)((hi) - i_) * sizeof(float));                         \
-            vecf va, vb, vy;                                                                        \
+            vec16 va, vb, vy;                                                                        \
             memcpy(&va, ta, sizeof va);                                                            \
             memcpy(&vb, tb, sizeof vb);                                                            \
             vy = f(va, vb);                                                                        \
@@ -104,13 +75,6 @@ INLINE vecf backward_lanes(vecf x, vecf dy)
         }                                                                                          \
     } while (0)
 
-/* One chunk, compiled for the default target, for AVX2 + FMA and for
- * AVX-512; the loader resolves the call to the one the CPU runs (GNU ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define CLONES
-#endif
 
 CLONES static void forward_chunk(float *y, const float *x, int64_t lo, int64_t hi)
 {
