@@ -179,6 +179,154 @@ START_TEST(test_step_tokens_runs)
 }
 END_TEST
 
+/* An .npy file's array: its dtype, dimensions and shape as written. */
+static mn_mat read_npy(const char *name, mn_dtype dt, int ndim, int64_t rows, int64_t cols)
+{
+    mn_mat m;
+    int nd;
+    ck_assert_ok(mn_npy_read_ndim(tm_at(name), &m, &nd));
+    ck_assert_msg(m.dtype == dt && nd == ndim && m.rows == rows && m.cols == cols,
+                  "%s: dtype %d, %d dims, %lld x %lld; want %d, %d dims, %lld x %lld", name,
+                  (int)m.dtype, nd, (long long)m.rows, (long long)m.cols, (int)dt, ndim,
+                  (long long)rows, (long long)cols);
+    return m;
+}
+
+/* The initial weights as bench.h lays out w0.npy: each atom's d_out x d_in
+ * view (the Embed's is its stored (vocab, d) transposed) row-major, in atom
+ * order, of a network built as the bench builds it. */
+static float *w0_of(const mn_train_settings *s, int64_t *n)
+{
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_build(tiny_gpt(CONTEXT, VOCAB), s, 3, &net, &solver));
+    *n = mn_network_param_count(net);
+    float *w = malloc((size_t)*n * sizeof *w);
+    ck_assert_ptr_nonnull(w);
+    int64_t at = 0;
+    for (int a = 0; a < mn_network_atom_count(net); a++) {
+        mn_mat v = mn_network_atom_view(net, a, mn_network_weights(net));
+        for (int64_t i = 0; i < v.rows; i++)
+            for (int64_t j = 0; j < v.cols; j++)
+                w[at++] = (float)mn_mat_get(&v, i, j);
+    }
+    ck_assert_int_eq(at, *n);
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+    return w;
+}
+
+/* (3) With npy_dir: w0.npy (the initial weights, 1-D float32), tokens.npy
+ * (batch, context) float32 ids, labels.npy (batch·context) float32 ids and
+ * losses.npy (steps + 1) float64, the first the warm-up's loss (loss_first)
+ * and the last the last timed step's (loss_last). */
+START_TEST(test_npy_files)
+{
+    mn_train_settings s;
+    bench_settings(&s, "muon");
+    mn_bench_step_result r;
+    const int steps = 3;
+    ck_assert_ok(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, steps, tm_dir,
+                                      &r));
+    int64_t n;
+    float *want = w0_of(&s, &n);
+    ck_assert_int_eq(n, VOCAB * WIDTH + DEPTH * 12 * WIDTH * WIDTH + VOCAB * WIDTH);
+    mn_mat w0 = read_npy("w0.npy", MN_F32, 1, 1, n);
+    ck_assert_int_eq(memcmp(w0.data, want, (size_t)n * sizeof *want), 0);
+    free(want);
+    mn_mat_free(&w0);
+
+    /* ids: whole numbers in [0, vocab) */
+    mn_mat tok = read_npy("tokens.npy", MN_F32, 2, BATCH, CONTEXT);
+    mn_mat lab = read_npy("labels.npy", MN_F32, 1, 1, BATCH * CONTEXT);
+    const mn_mat *ids[] = {&tok, &lab};
+    for (int k = 0; k < 2; k++)
+        for (int64_t i = 0; i < ids[k]->rows * ids[k]->cols; i++) {
+            float v = ((const float *)ids[k]->data)[i];
+            ck_assert_msg(v >= 0 && v < VOCAB && v == floorf(v), "id %g", (double)v);
+        }
+    mn_mat_free(&tok);
+    mn_mat_free(&lab);
+
+    mn_mat ls = read_npy("losses.npy", MN_F64, 1, 1, steps + 1);
+    const double *l = ls.data;
+    ck_assert_double_eq(l[0], r.loss_first);
+    ck_assert_double_eq(l[steps], r.loss_last);
+    for (int i = 0; i <= steps; i++)
+        ck_assert(isfinite(l[i]));
+    mn_mat_free(&ls);
+
+    /* the same run again writes the same files over them (one fixed batch, seed 5) */
+    mn_bench_step_result r2;
+    ck_assert_ok(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, steps, tm_dir,
+                                      &r2));
+    ck_assert_double_eq(r2.loss_first, r.loss_first);
+}
+END_TEST
+
+/* A status the call must return (the tree is taken either way: no leak). */
+#define ck_assert_status(expr, want)                                                               \
+    do {                                                                                           \
+        mn_status s_ = (expr);                                                                     \
+        ck_assert_msg(s_ == (want), "%s -> %s (%s), want %s", #expr, mn_status_str(s_),           \
+                      mn_last_error(), mn_status_str(want));                                       \
+    } while (0)
+
+/* (4) Refusals: MN_ERR_ARG for each argument bench.h names, the network's
+ * error for a context longer than RoPE's or ids beyond the Embed's vocab,
+ * I/O for an npy_dir that is no directory; the tree is freed (the sanitizer
+ * build finds a leak) and nothing crashes. */
+START_TEST(test_refusals)
+{
+    mn_train_settings s;
+    bench_settings(&s, "muon");
+    mn_bench_step_result r;
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), NULL, CONTEXT, VOCAB, 1, NULL,
+                                          &r), MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, 1, NULL,
+                                          NULL), MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, 0, VOCAB, 1, NULL, &r),
+                     MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, -3, VOCAB, 1, NULL, &r),
+                     MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, 0, 1, NULL, &r),
+                     MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT,
+                                          (1 << 24) + 1, 1, NULL, &r), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "2^24"));
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, 0, NULL,
+                                          &r), MN_ERR_ARG);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, -1, NULL,
+                                          &r), MN_ERR_ARG);
+    mn_train_settings big = s;
+    big.batch = INT64_MAX / 4; /* batch·context overflows */
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &big, CONTEXT, VOCAB, 1, NULL,
+                                          &r), MN_ERR_ARG);
+    big.batch = 0;
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &big, CONTEXT, VOCAB, 1, NULL,
+                                          &r), MN_ERR_ARG);
+
+    /* RoPE built for 8 positions, sequences of 16 */
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, 2 * CONTEXT, VOCAB, 1,
+                                          NULL, &r), MN_ERR_SHAPE);
+    /* ids up to 49 into an Embed of 9 tokens */
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, 50, 1, NULL, &r),
+                     MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "Embed"));
+
+    /* npy_dir a regular file (left as it was) or missing: an I/O error after the steps */
+    tm_write_file(tm_at("file"), "keep", 4);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, 1,
+                                          tm_at("file"), &r), MN_ERR_IO);
+    size_t len;
+    unsigned char *kept = tm_slurp(tm_at("file"), &len);
+    ck_assert(len == 4 && memcmp(kept, "keep", 4) == 0);
+    free(kept);
+    ck_assert_status(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, 1,
+                                          tm_at("missing"), &r), MN_ERR_IO);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench_tokens");
@@ -187,6 +335,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_flops_by_hand);
     tcase_add_test(tc, test_step_tokens_runs);
+    tcase_add_test(tc, test_npy_files);
+    tcase_add_test(tc, test_refusals);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

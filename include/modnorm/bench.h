@@ -170,13 +170,16 @@ MN_API mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int6
  * sequences of `context` token ids uniform in [0, vocab) (floats, as Embed
  * reads them) and a label per position uniform in [0, vocab) (one RNG seeded
  * 5); the loss is the mean over the batch·context positions. With npy_dir
- * (an existing directory; NULL: none) it writes there w0.npy (the initial
- * weights, each atom as its norm sees it, (d_out, d_in) row-major, in atom
- * order, one float32 vector), tokens.npy (batch, context), labels.npy
- * (batch·context, float32) and losses.npy (steps + 1 losses, float64: the
- * warm-up step's first). Errors: MN_ERR_ARG (NULL settings or out, context or
- * vocab < 1, vocab > 2^24, steps < 1, batch·context overflowing), the
- * network's (e.g. MN_ERR_SHAPE: a context longer than RoPE's), I/O. */
+ * (an existing directory; NULL: none) it writes there, after the steps,
+ * w0.npy (the initial weights, each atom as its norm sees it, (d_out, d_in)
+ * row-major, in atom order, one 1-D float32 array), tokens.npy (batch,
+ * context) float32 ids, labels.npy (1-D, batch·context, float32) and
+ * losses.npy (1-D, steps + 1, float64: losses[0] is loss_first, the warm-up
+ * step's, and losses[steps] is loss_last). Errors: MN_ERR_ARG (NULL settings
+ * or out, context or vocab < 1, vocab > 2^24, steps < 1, batch·context
+ * overflowing), the network's (e.g. MN_ERR_SHAPE: a context longer than
+ * RoPE's; MN_ERR_ARG: ids beyond its Embed's vocabulary), MN_ERR_IO (npy_dir
+ * missing or not a directory). */
 MN_API mn_status mn_bench_step_tokens(mn_module *root, const mn_train_settings *s,
                                       int64_t context, int64_t vocab, int steps,
                                       const char *npy_dir, mn_bench_step_result *out);

@@ -416,13 +416,14 @@ static mn_status dump_npy(const char *dir, mn_network *net, const float *w0, con
     }
     mn_mat tok;
     mn_tensor_as_mat(x, &tok);
-    const struct { const char *name; const mn_mat *m; } files[] = {
-        {"w0", &flat}, {"tokens", &tok}, {"labels", &lab}, {"losses", &ls}};
+    /* the vectors as 1-D arrays, as bench.h documents them (not 1 x n) */
+    const struct { const char *name; const mn_mat *m; int ndim; } files[] = {
+        {"w0", &flat, 1}, {"tokens", &tok, 2}, {"labels", &lab, 1}, {"losses", &ls, 1}};
     for (size_t i = 0; st == MN_OK && i < sizeof files / sizeof files[0]; i++) {
         if (snprintf(path, sizeof path, "%s/%s.npy", dir, files[i].name) >= (int)sizeof path)
             st = mn_fail(MN_ERR_ARG, "bench step: the directory %s is too long", dir);
         else
-            st = mn_npy_write(path, files[i].m);
+            st = mn_npy_write_ndim(path, files[i].m, files[i].ndim);
     }
     mn_mat_free(&flat);
     mn_mat_free(&lab);
