@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "modnorm.h"
 #include "testutil.h"
@@ -216,16 +217,51 @@ static float *w0_of(const mn_train_settings *s, int64_t *n)
     return w;
 }
 
+/* The losses of `steps` + 1 training steps (forward, loss, backward, the
+ * solver's step) from the initial weights on the batch of tokens.npy and
+ * labels.npy, as a loop written here: the run bench.h describes. */
+static void replay_losses(const mn_train_settings *s, int steps, double *losses)
+{
+    mn_mat tok, lab;
+    ck_assert_ok(mn_npy_read(tm_at("tokens.npy"), &tok));
+    ck_assert_ok(mn_npy_read(tm_at("labels.npy"), &lab));
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){tok.rows, tok.cols}), *dy = NULL;
+    memcpy(x->data, tok.data, (size_t)(tok.rows * tok.cols) * sizeof(float));
+    int32_t labels[BATCH * CONTEXT];
+    for (int i = 0; i < BATCH * CONTEXT; i++)
+        labels[i] = (int32_t)((const float *)lab.data)[i];
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_build(tiny_gpt(CONTEXT, VOCAB), s, steps + 1, &net, &solver));
+    for (int i = 0; i <= steps; i++) {
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        if (!dy)
+            dy = tm_tensor_new(y->ndim, y->shape);
+        ck_assert_ok(mn_loss_cross_entropy(y, labels, &losses[i], dy, NULL));
+        mn_network_zero_grad(net);
+        ck_assert_ok(mn_network_backward(net, dy));
+        ck_assert_ok(mn_solver_step(solver, net));
+    }
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_mat_free(&tok);
+    mn_mat_free(&lab);
+}
+
 /* (3) With npy_dir: w0.npy (the initial weights, 1-D float32), tokens.npy
  * (batch, context) float32 ids, labels.npy (batch·context) float32 ids and
  * losses.npy (steps + 1) float64, the first the warm-up's loss (loss_first)
- * and the last the last timed step's (loss_last). */
+ * and the last the last timed step's (loss_last), each the loss a training
+ * loop from w0 on that batch reaches. */
 START_TEST(test_npy_files)
 {
     mn_train_settings s;
     bench_settings(&s, "muon");
     mn_bench_step_result r;
-    const int steps = 3;
+    enum { steps = 3 };
     ck_assert_ok(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, steps, tm_dir,
                                       &r));
     int64_t n;
@@ -252,8 +288,13 @@ START_TEST(test_npy_files)
     const double *l = ls.data;
     ck_assert_double_eq(l[0], r.loss_first);
     ck_assert_double_eq(l[steps], r.loss_last);
+    /* the files are the run's: training from w0 on that batch gives each loss
+     * (one thread: the same products in the same order; 1e-12 for rounding) */
+    double replay[steps + 1];
+    replay_losses(&s, steps, replay);
     for (int i = 0; i <= steps; i++)
-        ck_assert(isfinite(l[i]));
+        ck_assert_msg(fabs(l[i] - replay[i]) <= 1e-12 * fabs(replay[i]),
+                      "loss %d: %.17g in losses.npy, %.17g replayed", i, l[i], replay[i]);
     mn_mat_free(&ls);
 
     /* the same run again writes the same files over them (one fixed batch, seed 5) */
@@ -327,6 +368,109 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* The command of (5): the GPT of (1) (vocab set to it; the file's default
+ * is 256) with the default Muon, its batch written to --npy when given. */
+static int run_gpt_bench(const char *extra, char *out, size_t cap)
+{
+    char args[1024];
+    snprintf(args, sizeof args,
+             "bench step --model gpt --width %d --set dhead=%d --depth %d --context %d "
+             "--batch %d --steps 2 --threads 1 --set vocab=%d --json%s",
+             WIDTH, DHEAD, DEPTH, CONTEXT, BATCH, VOCAB, extra);
+    return tm_run_modnorm(args, out, cap);
+}
+
+static double json_num(json_t *doc, const char *key)
+{
+    json_t *v = json_object_get(doc, key);
+    ck_assert_msg(json_is_number(v), "no number \"%s\"", key);
+    return json_number_value(v);
+}
+
+/* (5) `modnorm bench step --model gpt --json`: exit 0, one JSON object whose
+ * gflop_per_step is the hand count of (1) with Muon's polar flops, the
+ * positions and tokens/s consistent, the losses the library's, and --npy
+ * creating its directory with the losses the JSON reports. */
+START_TEST(test_cli_json)
+{
+    char out[8192], extra[512];
+    snprintf(extra, sizeof extra, " --npy %s", tm_at("npy/sub"));
+    int rc = run_gpt_bench(extra, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    json_error_t err;
+    json_t *doc = json_loads(out, 0, &err);
+    ck_assert_msg(doc, "not JSON (%s): %s", err.text, out);
+
+    mn_train_settings s;
+    bench_settings(&s, "muon"); /* the command's defaults */
+    mn_solver_config cfg;
+    ck_assert_ok(mn_train_solver_config(&s, 3, &cfg));
+    mn_dualize_opts polar = polar_of(&cfg);
+    double want = hand_flops(BATCH, CONTEXT, VOCAB, &polar);
+    ck_assert_msg(json_num(doc, "gflop_per_step") == 1e-9 * want, "gflop_per_step %.17g, want %.17g",
+                  json_num(doc, "gflop_per_step"), 1e-9 * want);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "opt")), "muon");
+    ck_assert_double_eq(json_num(doc, "context"), CONTEXT);
+    ck_assert_double_eq(json_num(doc, "vocab"), VOCAB);
+    ck_assert_double_eq(json_num(doc, "batch"), BATCH);
+    ck_assert_double_eq(json_num(doc, "atoms"), 1 + 6 * DEPTH + 1);
+    /* tokens/s is the step's positions over its median time (not a timing bound) */
+    double tps = json_num(doc, "tokens_per_s"), ms = json_num(doc, "ms_per_step");
+    ck_assert(tps > 0 && ms > 0);
+    ck_assert_double_eq_tol(tps * ms * 1e-3, BATCH * CONTEXT, 1e-9 * BATCH * CONTEXT);
+
+    /* the library's run at the same settings: the same losses (one thread, seeded) */
+    mn_bench_step_result r;
+    ck_assert_ok(mn_bench_step_tokens(tiny_gpt(CONTEXT, VOCAB), &s, CONTEXT, VOCAB, 2, NULL, &r));
+    ck_assert_double_eq_tol(json_num(doc, "loss_first"), r.loss_first, 1e-12);
+    ck_assert_double_eq_tol(json_num(doc, "loss_last"), r.loss_last, 1e-12);
+
+    mn_mat ls;
+    ck_assert_ok(mn_npy_read(tm_at("npy/sub/losses.npy"), &ls));
+    ck_assert_int_eq(ls.rows * ls.cols, 3);
+    ck_assert_double_eq(((const double *)ls.data)[0], json_num(doc, "loss_first"));
+    ck_assert_double_eq(((const double *)ls.data)[2], json_num(doc, "loss_last"));
+    mn_mat_free(&ls);
+    json_decref(doc);
+}
+END_TEST
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* (5) --npy refusals: with a model that reads no tokens a usage error (exit
+ * 2, one line naming --npy, nothing created); to a regular file an error
+ * that leaves the file as it was. */
+START_TEST(test_cli_npy_refusals)
+{
+    char args[1024], out[4096];
+    snprintf(args, sizeof args, "bench step --model mlp --width 8 --batch 2 --steps 1 --npy %s",
+             tm_at("mlp"));
+    int rc = tm_run_modnorm(args, out, sizeof out);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(count_lines(out) == 1 && strstr(out, "--npy"), "%s", out);
+    ck_assert_int_eq(access(tm_at("mlp"), F_OK), -1);
+
+    tm_write_file(tm_at("file"), "keep", 4);
+    char extra[512];
+    snprintf(extra, sizeof extra, " --npy %s", tm_at("file"));
+    rc = run_gpt_bench(extra, out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 2, "exit %d: %s", rc, out);
+    ck_assert_msg(count_lines(out) == 1 && strstr(out, "--npy") && strstr(out, "not a directory"),
+                  "%s", out);
+    ck_assert_ptr_null(strchr(out, '{')); /* no JSON for a run that did not happen */
+    size_t len;
+    unsigned char *kept = tm_slurp(tm_at("file"), &len);
+    ck_assert(len == 4 && memcmp(kept, "keep", 4) == 0);
+    free(kept);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench_tokens");
@@ -337,6 +481,8 @@ int main(void)
     tcase_add_test(tc, test_step_tokens_runs);
     tcase_add_test(tc, test_npy_files);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_cli_json);
+    tcase_add_test(tc, test_cli_npy_refusals);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }
