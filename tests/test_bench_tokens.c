@@ -157,6 +157,45 @@ START_TEST(test_flops_by_hand)
 }
 END_TEST
 
+/* The count is at the batch asked for, whatever the last forward's: P is
+ * per example of that forward (a GPT run at 2 sequences counted at 1 and 4;
+ * an MLP on (B, d) run at 8 rows counted at 2 has P = 1, not 8/2). */
+START_TEST(test_flops_at_any_batch)
+{
+    mn_train_settings s;
+    bench_settings(&s, "adam");
+    mn_solver_config cfg;
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_solver_config(&s, 3, &cfg));
+    ck_assert_ok(mn_train_build(tiny_gpt(CONTEXT, VOCAB), &s, 3, &net, &solver));
+    forward_tokens(net, BATCH, CONTEXT, VOCAB);
+    static const int64_t batches[] = {1, BATCH, 4};
+    for (int i = 0; i < 3; i++) {
+        double flops = mn_bench_step_flops(net, &cfg, batches[i]);
+        double want = hand_flops(batches[i], CONTEXT, VOCAB, NULL);
+        ck_assert_msg(flops == want, "batch %lld: %.17g flops, want %.17g", (long long)batches[i],
+                      flops, want);
+    }
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+
+    const mn_mlp_spec mlp = {.d_in = 12, .width = 16, .d_out = 5, .depth = 2};
+    mn_module *root;
+    ck_assert_ok(mn_mlp_factory((void *)&mlp, "width", 16, &root));
+    s.batch = 8;
+    ck_assert_ok(mn_train_build(root, &s, 3, &net, &solver));
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){8, 12});
+    const mn_tensor *y;
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    double flops = mn_bench_step_flops(net, &cfg, 2);
+    ck_assert_msg(flops == 2 * 2.0 * 2 * 16 * 12 + 3 * 2.0 * 2 * 5 * 16, "%.17g flops", flops);
+    mn_tensor_destroy(x);
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* (2) A run: positions per step, the loss at init near ln(vocab), lower
  * after a few steps on the one batch, positive times. */
 START_TEST(test_step_tokens_runs)
@@ -478,6 +517,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_flops_by_hand);
+    tcase_add_test(tc, test_flops_at_any_batch);
     tcase_add_test(tc, test_step_tokens_runs);
     tcase_add_test(tc, test_npy_files);
     tcase_add_test(tc, test_refusals);

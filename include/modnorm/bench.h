@@ -123,17 +123,20 @@ MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows
  * forward and backward 3 products of 2·batch·P·d_out·d_in (2 for atom 0, the
  * reader of the data, whose input gradient training skips; none for an
  * Embed, a gather and a scatter-add), P the atom's
- * output positions per example in the last forward (H_out·W_out for a
- * Conv2D; 1 for a Linear on (B, d), and before any forward), plus for a
+ * output positions per example in the last forward, whatever its batch
+ * (H_out·W_out for a Conv2D; T for a Linear on (B, T, d); 1 for a Linear on
+ * (B, d), and before any forward), plus for a
  * steepest-descent solver whose norm for the atom (cfg->norm, else the
  * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
  * run it under cfg->polar (k² of d_out x d_in/k² for a per-tap taps-K norm;
  * mn_polar_plan_for; *bf16 receives the part of it
  * with bf16 operands, when not NULL), plus for each Scores and ApplyScores
- * bond its per-head products in the last forward, forward and backward
- * (3 of 2·B·h·T·T·dh each, the whole T x T blocks the kernels compute).
+ * bond its per-head products, forward and backward, with h, T and dh of
+ * the last forward (3 of 2·batch·h·T·T·dh each, the whole T x T blocks the
+ * kernels compute; none before any forward).
  * Element-wise work is left out: this is
- * the step's roofline at the sgemm (and bf16 gemm) rate. */
+ * the step's roofline at the sgemm (and bf16 gemm) rate. NAN for a NULL
+ * net or cfg. */
 MN_API double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg,
                                   int64_t batch);
 MN_API double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *cfg,
