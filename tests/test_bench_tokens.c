@@ -209,9 +209,16 @@ START_TEST(test_step_tokens_runs)
     ck_assert_int_eq(r.tokens, BATCH * CONTEXT);
     ck_assert_int_eq(r.atoms, 1 + 6 * DEPTH + 1);
     ck_assert(isfinite(r.loss_first) && isfinite(r.loss_last));
-    fprintf(stderr, "loss %.17g -> %.17g, ln %g\n", r.loss_first, r.loss_last, log(VOCAB));
-    ck_assert_msg(fabs(r.loss_first - log(VOCAB)) < 0.5, "loss at init %g, ln(%d) = %g",
-                  r.loss_first, VOCAB, log(VOCAB));
+    /* Why [ln V − 0.25, ln V + 0.75]: the modular init is well normed (Embed
+     * columns of RMS 1, blocks of sensitivity 1, a readout of RMS→RMS norm 1),
+     * so the logits z have RMS at most about 1 (0.19 here). Over a uniform
+     * label the loss is lse(z) − mean(z), between ln V (Jensen) and about
+     * ln V + Var(z)/2 <= ln V + 0.5; the 16 drawn labels move it by about
+     * RMS(z)/√16 <= 0.25. The run is seeded, so the value is fixed (2.256
+     * against ln 9 = 2.197); a loss summed instead of averaged (16x) or an
+     * init off by a few x is far outside. */
+    ck_assert_msg(r.loss_first > log(VOCAB) - 0.25 && r.loss_first < log(VOCAB) + 0.75,
+                  "loss at init %g, ln(%d) = %g", r.loss_first, VOCAB, log(VOCAB));
     ck_assert_msg(r.loss_last < r.loss_first, "loss %g -> %g", r.loss_first, r.loss_last);
     ck_assert_int_eq(r.step.repeat, steps);
     ck_assert(r.step.min > 0 && r.step.min <= r.step.median && r.step.median <= r.step.max);
