@@ -518,6 +518,23 @@ START_TEST(test_cli_npy_refusals)
 }
 END_TEST
 
+/* Without --json: one line naming the sequences, tokens/s and the losses. */
+START_TEST(test_cli_text)
+{
+    char out[4096];
+    char args[512];
+    snprintf(args, sizeof args,
+             "bench step --model gpt --width %d --set dhead=%d --depth %d --context %d "
+             "--batch %d --steps 1 --threads 1 --set vocab=%d",
+             WIDTH, DHEAD, DEPTH, CONTEXT, BATCH, VOCAB);
+    int rc = tm_run_modnorm(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(count_lines(out) == 1 && strstr(out, "2 sequences of 8 tokens") &&
+                      strstr(out, "tokens/s") && strstr(out, "loss "),
+                  "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench_tokens");
@@ -531,6 +548,7 @@ int main(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_cli_json);
     tcase_add_test(tc, test_cli_npy_refusals);
+    tcase_add_test(tc, test_cli_text);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }
