@@ -182,7 +182,8 @@ MN_API mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int6
  * or out, context or vocab < 1, vocab > 2^24, steps < 1, batch·context
  * overflowing), the network's (e.g. MN_ERR_SHAPE: a context longer than
  * RoPE's; MN_ERR_ARG: ids beyond its Embed's vocabulary), MN_ERR_IO (npy_dir
- * missing or not a directory). */
+ * missing or not a directory; MN_ERR_ARG when its files' paths would exceed
+ * 4095 bytes). */
 MN_API mn_status mn_bench_step_tokens(mn_module *root, const mn_train_settings *s,
                                       int64_t context, int64_t vocab, int steps,
                                       const char *npy_dir, mn_bench_step_result *out);
