@@ -443,6 +443,8 @@ typedef struct {
 #define NODATA "--data-dir", "@/nodata"
 #define SMALL "--steps", "1", "--width", "8"
 #define SWEEP_SMALL "--widths", "8", "--lrs", "0.1", "--steps", "1"
+#define TINY_GPT "--model", "gpt", "--width", "16", "--set", "dhead=8", "--depth", "1", \
+    "--context", "8", "--batch", "2", "--steps", "1", "--threads", "1"
 
 /* Trailing fields left out (no `absent`) are empty. */
 #pragma GCC diagnostic push
@@ -673,6 +675,15 @@ static const bad_case cases[] = {
      "--width", "8", "--method", "bogus"}, 2, {"--method", "unknown polar method 'bogus'"}},
     {"bench step: stray argument", 0, {"bench", "step", "--width", "8", "--steps", "1",
      "extra"}, 2, {"unexpected argument 'extra'"}},
+    /* --npy: only a token model writes its batch; never over a file */
+    {"bench step: --npy with the mlp creates nothing", 0, {"bench", "step", SMALL, "--npy",
+     "@/npy"}, 2, {"--npy", "token model"}},
+    {"bench step: --npy is a regular file", P_FILE, {"bench", "step", TINY_GPT, "--npy",
+     "@/file"}, 1, {"--npy", "@/file", "not a directory"}},
+    {"bench step: --npy under a regular file", P_FILE, {"bench", "step", TINY_GPT, "--npy",
+     "@/file/sub"}, 1, {"--npy", "@/file/sub", "not a directory"}},
+    {"bench step: a GPT's vocab above 2^24", 0, {"bench", "step", TINY_GPT, "--set",
+     "vocab=16777217"}, 1, {"vocab 16777217", "2^24"}},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };

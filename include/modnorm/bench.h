@@ -123,17 +123,20 @@ MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows
  * forward and backward 3 products of 2·batch·P·d_out·d_in (2 for atom 0, the
  * reader of the data, whose input gradient training skips; none for an
  * Embed, a gather and a scatter-add), P the atom's
- * output positions per example in the last forward (H_out·W_out for a
- * Conv2D; 1 for a Linear on (B, d), and before any forward), plus for a
+ * output positions per example in the last forward, whatever its batch
+ * (H_out·W_out for a Conv2D; T for a Linear on (B, T, d); 1 for a Linear on
+ * (B, d), and before any forward), plus for a
  * steepest-descent solver whose norm for the atom (cfg->norm, else the
  * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
  * run it under cfg->polar (k² of d_out x d_in/k² for a per-tap taps-K norm;
  * mn_polar_plan_for; *bf16 receives the part of it
  * with bf16 operands, when not NULL), plus for each Scores and ApplyScores
- * bond its per-head products in the last forward, forward and backward
- * (3 of 2·B·h·T·T·dh each, the whole T x T blocks the kernels compute).
+ * bond its per-head products, forward and backward, with h, T and dh of
+ * the last forward (3 of 2·batch·h·T·T·dh each, the whole T x T blocks the
+ * kernels compute; none before any forward).
  * Element-wise work is left out: this is
- * the step's roofline at the sgemm (and bf16 gemm) rate. */
+ * the step's roofline at the sgemm (and bf16 gemm) rate. NAN for a NULL
+ * net or cfg. */
 MN_API double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg,
                                   int64_t batch);
 MN_API double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *cfg,
@@ -170,13 +173,17 @@ MN_API mn_status mn_bench_step(mn_module *root, const mn_train_settings *s, int6
  * sequences of `context` token ids uniform in [0, vocab) (floats, as Embed
  * reads them) and a label per position uniform in [0, vocab) (one RNG seeded
  * 5); the loss is the mean over the batch·context positions. With npy_dir
- * (an existing directory; NULL: none) it writes there w0.npy (the initial
- * weights, each atom as its norm sees it, (d_out, d_in) row-major, in atom
- * order, one float32 vector), tokens.npy (batch, context), labels.npy
- * (batch·context, float32) and losses.npy (steps + 1 losses, float64: the
- * warm-up step's first). Errors: MN_ERR_ARG (NULL settings or out, context or
- * vocab < 1, vocab > 2^24, steps < 1, batch·context overflowing), the
- * network's (e.g. MN_ERR_SHAPE: a context longer than RoPE's), I/O. */
+ * (an existing directory; NULL: none) it writes there, after the steps,
+ * w0.npy (the initial weights, each atom as its norm sees it, (d_out, d_in)
+ * row-major, in atom order, one 1-D float32 array), tokens.npy (batch,
+ * context) float32 ids, labels.npy (1-D, batch·context, float32) and
+ * losses.npy (1-D, steps + 1, float64: losses[0] is loss_first, the warm-up
+ * step's, and losses[steps] is loss_last). Errors: MN_ERR_ARG (NULL settings
+ * or out, context or vocab < 1, vocab > 2^24, steps < 1, batch·context
+ * overflowing), the network's (e.g. MN_ERR_SHAPE: a context longer than
+ * RoPE's; MN_ERR_ARG: ids beyond its Embed's vocabulary), MN_ERR_IO (npy_dir
+ * missing or not a directory; MN_ERR_ARG when its files' paths would exceed
+ * 4095 bytes). */
 MN_API mn_status mn_bench_step_tokens(mn_module *root, const mn_train_settings *s,
                                       int64_t context, int64_t vocab, int steps,
                                       const char *npy_dir, mn_bench_step_result *out);

@@ -67,7 +67,7 @@ MN_API void mn_graph_destroy(mn_graph_file *g);
  * (params width, depth, d_in, d_out; mn_mlp's tree). */
 MN_API const char *mn_graph_mlp_text(void);
 /* The text of examples/gpt.mn, compiled in: the network of `--model gpt`
- * (params width, depth, heads, context, vocab, sp; token ids (B, T) in,
+ * (params width, depth, dhead, context, vocab, sp; token ids (B, T) in,
  * logits (B, T, vocab) out). */
 MN_API const char *mn_graph_gpt_text(void);
 /* The text of examples/cnn.mn, compiled in: the network of `--model cnn`

@@ -263,32 +263,37 @@ double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg, i
 }
 
 /* Each atom's output positions per example in the last forward: its
- * output's elements / (batch·d_out), H_out·W_out for a Conv2D, 1 for a Linear
- * on (B, d); 1 before any forward. */
-typedef struct {
-    int64_t batch;
-    double *positions;
-} positions_ctx;
-
+ * output's elements / (its leading dimension·d_out), H_out·W_out for a
+ * Conv2D, T for a Linear on (B, T, d), 1 for a Linear on (B, d); 1 before any
+ * forward. Per example of that forward, not of the batch asked about: the
+ * count scales to any batch. */
 static mn_status atom_positions(void *ctx, const mn_module_visit *v)
 {
-    positions_ctx *p = ctx;
+    double *positions = ctx;
     int64_t d_out, d_in;
     if (v->atom < 0 || v->n_outputs != 1 || mn_module_weight_shape(v->module, &d_out, &d_in) != MN_OK)
         return MN_OK;
-    double per = (double)mn_tensor_numel(v->outputs[0]) / ((double)p->batch * (double)d_out);
+    const mn_tensor *y = v->outputs[0];
+    if (y->ndim < 1 || y->shape[0] < 1 || d_out < 1)
+        return MN_OK;
+    double per = (double)mn_tensor_numel(y) / ((double)y->shape[0] * (double)d_out);
     if (per >= 1)
-        p->positions[v->atom] = per;
+        positions[v->atom] = per;
     return MN_OK;
 }
 
-/* The per-head products of the attention bonds in the last forward: Scores
- * (S = Q Kᵀ; backward dQ = dS K, dK = dSᵀ Q) and ApplyScores (O = A V;
- * backward dA = dO Vᵀ, dV = Aᵀ dO), three of 2·B·h·T·T·dh each, the full
- * T x T blocks as the kernels compute them (the causal half is not skipped). */
+/* The per-head products of the attention bonds, T, h and dh as in the last
+ * forward, at `batch` sequences: Scores (S = Q Kᵀ; backward dQ = dS K,
+ * dK = dSᵀ Q) and ApplyScores (O = A V; backward dA = dO Vᵀ, dV = Aᵀ dO),
+ * three of 2·batch·h·T·T·dh each, the full T x T blocks as the kernels
+ * compute them (the causal half is not skipped). */
+typedef struct {
+    double batch, total;
+} attention_ctx;
+
 static mn_status attention_flops(void *ctx, const mn_module_visit *v)
 {
-    double *total = ctx;
+    attention_ctx *a = ctx;
     const char *kind = mn_module_kind(v->module);
     if (v->atom >= 0 || v->n_inputs < 1 || !kind ||
         (strcmp(kind, "Scores") != 0 && strcmp(kind, "ApplyScores") != 0))
@@ -296,8 +301,8 @@ static mn_status attention_flops(void *ctx, const mn_module_visit *v)
     const mn_tensor *h = v->inputs[0]; /* queries or values, (B, T, h, dh) */
     if (h->ndim != 4)
         return MN_OK;
-    *total += 3 * 2.0 * (double)h->shape[0] * (double)h->shape[2] * (double)h->shape[1] *
-              (double)h->shape[1] * (double)h->shape[3];
+    a->total += 3 * 2.0 * a->batch * (double)h->shape[2] * (double)h->shape[1] *
+                (double)h->shape[1] * (double)h->shape[3];
     return MN_OK;
 }
 
@@ -321,11 +326,10 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
         return NAN;
     for (int i = 0; i < n_atoms; i++)
         positions[i] = 1;
-    positions_ctx pc = {batch > 0 ? batch : 1, positions};
-    mn_network_visit(net, atom_positions, &pc);
-    double attention = 0;
+    mn_network_visit(net, atom_positions, positions);
+    attention_ctx attention = {(double)batch, 0};
     mn_network_visit(net, attention_flops, &attention);
-    total += attention;
+    total += attention.total;
     for (int i = 0; i < n_atoms; i++) {
         const mn_module *a = mn_network_atom(net, i);
         int64_t d_out, d_in;
@@ -416,13 +420,14 @@ static mn_status dump_npy(const char *dir, mn_network *net, const float *w0, con
     }
     mn_mat tok;
     mn_tensor_as_mat(x, &tok);
-    const struct { const char *name; const mn_mat *m; } files[] = {
-        {"w0", &flat}, {"tokens", &tok}, {"labels", &lab}, {"losses", &ls}};
+    /* the vectors as 1-D arrays, as bench.h documents them (not 1 x n) */
+    const struct { const char *name; const mn_mat *m; int ndim; } files[] = {
+        {"w0", &flat, 1}, {"tokens", &tok, 2}, {"labels", &lab, 1}, {"losses", &ls, 1}};
     for (size_t i = 0; st == MN_OK && i < sizeof files / sizeof files[0]; i++) {
         if (snprintf(path, sizeof path, "%s/%s.npy", dir, files[i].name) >= (int)sizeof path)
             st = mn_fail(MN_ERR_ARG, "bench step: the directory %s is too long", dir);
         else
-            st = mn_npy_write(path, files[i].m);
+            st = mn_npy_write_ndim(path, files[i].m, files[i].ndim);
     }
     mn_mat_free(&flat);
     mn_mat_free(&lab);
