@@ -527,6 +527,8 @@ static mn_status gmean_forward(mn_module *m, const mn_module_call *c)
     (void)m;
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
+    /* a plane per task: each sum stays in order on one thread */
+    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         double s = 0;
         for (int64_t i = 0; i < P; i++)
@@ -541,6 +543,7 @@ static mn_status gmean_backward(mn_module *m, const mn_module_call *c)
     (void)m;
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
+    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         float g = (float)(c->dout->data[pl] / (double)P);
         for (int64_t i = 0; i < P; i++)
