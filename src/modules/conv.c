@@ -47,31 +47,32 @@ void mn_conv_im2col(float *cols, const float *x, const mn_conv_geom *g, int thre
 {
     int64_t P = g->ho * g->wo, BP = g->batch * P, kk = g->k * g->k;
     int64_t rows = g->c_in * kk;
+    /* a task per (row of cols, image): a first layer has only k² rows (9 for
+     * one channel), too few to share evenly */
     MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, rows * BP))
-    for (int64_t r = 0; r < rows; r++) {
+    for (int64_t rb = 0; rb < rows * g->batch; rb++) {
+        int64_t r = rb / g->batch, b = rb % g->batch;
         int64_t c = r / kk, i = (r % kk) / g->k, j = r % g->k, lo, hi, s = g->stride;
         valid_range(g, j, &lo, &hi);
-        float *dst = cols + r * BP;
-        for (int64_t b = 0; b < g->batch; b++) {
-            const float *plane = x + (b * g->c_in + c) * g->h * g->w;
-            for (int64_t oh = 0; oh < g->ho; oh++) {
-                int64_t ih = oh * s - g->pad + i;
-                float *row = dst + b * P + oh * g->wo;
-                if (ih < 0 || ih >= g->h) {
-                    memset(row, 0, (size_t)g->wo * sizeof(float));
-                    continue;
-                }
-                int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
-                for (int64_t ow = 0; ow < lo; ow++)
-                    row[ow] = 0.0f;
-                if (s == 1 && hi > lo)
-                    memcpy(row + lo, plane + at + lo, (size_t)(hi - lo) * sizeof(float));
-                else
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        row[ow] = plane[at + ow * s];
-                for (int64_t ow = hi; ow < g->wo; ow++)
-                    row[ow] = 0.0f;
+        const float *plane = x + (b * g->c_in + c) * g->h * g->w;
+        float *dst = cols + r * BP + b * P;
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            int64_t ih = oh * s - g->pad + i;
+            float *row = dst + oh * g->wo;
+            if (ih < 0 || ih >= g->h) {
+                memset(row, 0, (size_t)g->wo * sizeof(float));
+                continue;
             }
+            int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
+            for (int64_t ow = 0; ow < lo; ow++)
+                row[ow] = 0.0f;
+            if (s == 1 && hi > lo)
+                memcpy(row + lo, plane + at + lo, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t ow = lo; ow < hi; ow++)
+                    row[ow] = plane[at + ow * s];
+            for (int64_t ow = hi; ow < g->wo; ow++)
+                row[ow] = 0.0f;
         }
     }
 }
@@ -461,18 +462,41 @@ static mn_status max_forward(mn_module *m, const mn_module_call *c)
     return MN_OK;
 }
 
+/* g where keep holds, else +0, with no branch: the maximum's place in its
+ * window is random, and a branch on it mispredicts half the time. */
+static inline float keep_if(float g, bool keep)
+{
+    uint32_t u;
+    memcpy(&u, &g, sizeof u);
+    u &= -(uint32_t)keep;
+    memcpy(&g, &u, sizeof g);
+    return g;
+}
+
+/* Row by row of dx, each element written once: the window's gradient where
+ * its maximum sat, else 0 (zeroing each window's k x k block first cost a
+ * memset call per window row). */
 static mn_status max_backward(mn_module *m, const mn_module_call *c)
 {
     int64_t k = pool_k(m);
     const float *dy = c->dout->data, *arg = c->saved;
     float *dx = c->din[0]->data;
-    POOL_LOOP(c->in[0], k, {
-        int64_t best = (int64_t)arg[o];
-        for (int64_t i = 0; i < k; i++)
-            for (int64_t j = 0; j < k; j++)
-                dx[base + i * W + j] = 0.0f;
-        dx[base + (best / k) * W + best % k] = dy[o];
-    });
+    const mn_tensor *x = c->in[0];
+    int64_t H = x->shape[2], W = x->shape[3], Ho = H / k, Wo = W / k;
+    int64_t planes = x->shape[0] * x->shape[1];
+    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * H * W))
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t ih = 0; ih < H; ih++) {
+            int64_t o = (pl * Ho + ih / k) * Wo;
+            float *row = dx + (pl * H + ih) * W;
+            int64_t first = (ih % k) * k; /* the offset of (ih, window column 0) */
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                float g = dy[o + ow];
+                int64_t at = (int64_t)arg[o + ow] - first; /* in [0, k) on the maximum's row */
+                for (int64_t j = 0; j < k; j++)
+                    row[ow * k + j] = keep_if(g, j == at);
+            }
+        }
     return MN_OK;
 }
 
