@@ -162,6 +162,47 @@ START_TEST(test_conv_matches_direct)
 }
 END_TEST
 
+/* A small dW over many columns (3 x 18 over 5·57·63 = 17955) is summed in
+ * column chunks side by side (conv.c: dw_chunks): still the direct adjoint,
+ * and the same bits on 1 and 2 threads. */
+START_TEST(test_conv_dw_chunks)
+{
+    const geom g = {5, 2, 57, 63, 3, 3, 1, 1};
+    float *grads[2];
+    int64_t nw = g.O * g.C * g.k * g.k;
+    mn_rng r;
+    mn_rng_seed(&r, 902);
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){g.B, g.C, g.H, g.W});
+    tm_fill_normal(x, &r, 1);
+    mn_tensor *dy = tm_tensor_new(4, (int64_t[]){g.B, g.O, side(g.H, &g), side(g.W, &g)});
+    tm_fill_normal(dy, &r, 1);
+    for (int t = 0; t < 2; t++) {
+        mn_network *net = tm_network_new(conv(g.O, g.C, g.k, g.s, g.p), 903);
+        mn_network_set_threads(net, t + 1);
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        mn_network_zero_grad(net);
+        ck_assert_ok(mn_network_backward(net, dy));
+        ck_assert_int_eq(mn_network_param_count(net), nw);
+        double *dw = malloc(sizeof(double) * (size_t)nw);
+        double *dx = malloc(sizeof(double) * (size_t)mn_tensor_numel(x));
+        naive_backward(dw, dx, x->data, mn_network_weights(net), dy->data, &g);
+        double e = max_rel_diff(mn_network_grads(net), dw, nw);
+        ck_assert_msg(e < 1e-5, "%d threads: dW off the direct adjoint by %g", t + 1, e);
+        grads[t] = malloc(sizeof(float) * (size_t)nw);
+        memcpy(grads[t], mn_network_grads(net), sizeof(float) * (size_t)nw);
+        free(dw);
+        free(dx);
+        mn_network_destroy(net);
+    }
+    ck_assert(memcmp(grads[0], grads[1], sizeof(float) * (size_t)nw) == 0);
+    free(grads[0]);
+    free(grads[1]);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+}
+END_TEST
+
 /* ---- finite differences ------------------------------------------------- *
  * f = <R, net(x)> accumulated in double, central differences with step
  * ε = 1e-2 as stored in float32. A coordinate passes when
@@ -799,6 +840,7 @@ static Suite *conv_suite(void)
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_conv_matches_direct);
+    tcase_add_test(tc, test_conv_dw_chunks);
     tcase_add_test(tc, test_im2col_adjoint);
     tcase_add_test(tc, test_conv_finite_differences);
     tcase_add_test(tc, test_bonds_finite_differences);
