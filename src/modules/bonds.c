@@ -292,7 +292,7 @@ static mn_status mean_forward(mn_module *m, const mn_module_call *c)
     mean_dims(x, &B, &T, &d);
     float *y = c->out->data;
     /* by batch row: each mean is still summed over t in order on one thread */
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, B * T * d))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, B * T * d))
     for (int64_t b = 0; b < B; b++)
         for (int64_t k = 0; k < d; k++) {
             double s = 0;
@@ -313,7 +313,7 @@ static mn_status mean_backward(mn_module *m, const mn_module_call *c)
     mean_dims(x, &B, &T, &d);
     const float *dy = c->dout->data;
     float *dx = c->din[0]->data;
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, B * T * d))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, B * T * d))
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++)
             for (int64_t k = 0; k < d; k++)
@@ -331,7 +331,7 @@ mn_status mn_mean(mn_module **out) { return mn_bond_create(out, &mean_ops, NULL,
 /* Row by row, each row's sum in order on one thread. */
 static void subtract_row_means(float *y, const float *x, int64_t rows, int64_t d, int threads)
 {
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, rows * d))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, rows * d))
     for (int64_t r = 0; r < rows; r++) {
         double s = 0;
         for (int64_t k = 0; k < d; k++)
@@ -389,7 +389,7 @@ static mn_status rms_divide_forward(mn_module *m, const mn_module_call *c)
     const mn_tensor *x = c->in[0];
     mn_mat X = mn_tensor_rows(x);
     float *y = c->out->data, *rms = c->saved;
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, X.rows * X.cols))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, X.rows * X.cols))
     for (int64_t r = 0; r < X.rows; r++) {
         double s = 0;
         for (int64_t k = 0; k < X.cols; k++)
@@ -409,7 +409,7 @@ static mn_status rms_divide_backward(mn_module *m, const mn_module_call *c)
     const float *y = c->out->data, *dy = c->dout->data, *rms = c->saved;
     float *dx = c->din[0]->data;
     int64_t d = X.cols;
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, X.rows * d))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, X.rows * d))
     for (int64_t r = 0; r < X.rows; r++) {
         double s = 0;
         for (int64_t k = 0; k < d; k++)

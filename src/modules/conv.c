@@ -49,7 +49,7 @@ void mn_conv_im2col(float *cols, const float *x, const mn_conv_geom *g, int thre
     int64_t rows = g->c_in * kk;
     /* a task per (row of cols, image): a first layer has only k² rows (9 for
      * one channel), too few to share evenly */
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, rows * BP))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, rows * BP))
     for (int64_t rb = 0; rb < rows * g->batch; rb++) {
         int64_t r = rb / g->batch, b = rb % g->batch;
         int64_t c = r / kk, i = (r % kk) / g->k, j = r % g->k, lo, hi, s = g->stride;
@@ -83,7 +83,7 @@ void mn_conv_col2im(float *dx, const float *cols, const mn_conv_geom *g, int thr
     int64_t planes = g->batch * g->c_in;
     /* one (b, c) plane per task: the rows c·k² … c·k² + k² − 1 of cols write
      * only there, so no two tasks touch one element */
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, planes * kk * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, planes * kk * P))
     for (int64_t bc = 0; bc < planes; bc++) {
         int64_t b = bc / g->c_in, c = bc % g->c_in, s = g->stride;
         float *plane = dx + bc * g->h * g->w;
@@ -109,7 +109,7 @@ void mn_conv_col2im(float *dx, const float *cols, const mn_conv_geom *g, int thr
 static void cbp_to_bcp(float *y, const float *t, int64_t B, int64_t C, int64_t P, bool to_bcp,
                        int threads)
 {
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, B * C * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, B * C * P))
     for (int64_t bc = 0; bc < B * C; bc++) {
         int64_t b = bc / C, c = bc % C;
         float *nchw = y + bc * P;
@@ -458,7 +458,7 @@ static mn_status max_plan(const mn_module *m, int n, const mn_shape *in, mn_modu
     do {                                                                                           \
         int64_t H = (x)->shape[2], W = (x)->shape[3], Ho = H / (k), Wo = W / (k);                 \
         int64_t planes = (x)->shape[0] * (x)->shape[1];                                            \
-        MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * H * W))                 \
+        MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * H * W))                 \
         for (int64_t pl = 0; pl < planes; pl++)                                                    \
             for (int64_t oh = 0; oh < Ho; oh++)                                                    \
                 for (int64_t ow = 0; ow < Wo; ow++) {                                              \
@@ -539,7 +539,7 @@ static mn_status max_backward(mn_module *m, const mn_module_call *c)
     const mn_tensor *x = c->in[0];
     int64_t H = x->shape[2], W = x->shape[3], Ho = H / k, Wo = W / k;
     int64_t planes = x->shape[0] * x->shape[1];
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * H * W))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * H * W))
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t ih = 0; ih < H; ih++) {
             int64_t o = (pl * Ho + ih / k) * Wo;
@@ -607,7 +607,7 @@ static mn_status gmean_forward(mn_module *m, const mn_module_call *c)
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
     /* a plane per task: each sum stays in order on one thread */
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         double s = 0;
         for (int64_t i = 0; i < P; i++)
@@ -622,7 +622,7 @@ static mn_status gmean_backward(mn_module *m, const mn_module_call *c)
     (void)m;
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         float g = (float)(c->dout->data[pl] / (double)P);
         for (int64_t i = 0; i < P; i++)
