@@ -3,7 +3,8 @@
  * even image sizes, k = 1, 2, 3, 5); the pooling bonds, GlobalMean, Image and
  * Flatten by finite differences and their sensitivities; the per-tap norm's
  * batched polar factors against k² separate polar calls; the flattened
- * norm's scale; initialization on each norm's unit sphere; text forms. */
+ * norm's scale; initialization on each norm's unit sphere; text forms; the
+ * element-wise, pooling and im2col kernels bit-identical on 1 and 2 threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 
 #include "modules/conv.h"
 #include "testutil.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -154,6 +159,47 @@ START_TEST(test_conv_matches_direct)
         mn_tensor_destroy(x);
         mn_network_destroy(net);
     }
+}
+END_TEST
+
+/* A small dW over many columns (3 x 18 over 5·57·63 = 17955) is summed in
+ * column chunks side by side (conv.c: dw_chunks): still the direct adjoint,
+ * and the same bits on 1 and 2 threads. */
+START_TEST(test_conv_dw_chunks)
+{
+    const geom g = {5, 2, 57, 63, 3, 3, 1, 1};
+    float *grads[2];
+    int64_t nw = g.O * g.C * g.k * g.k;
+    mn_rng r;
+    mn_rng_seed(&r, 902);
+    mn_tensor *x = tm_tensor_new(4, (int64_t[]){g.B, g.C, g.H, g.W});
+    tm_fill_normal(x, &r, 1);
+    mn_tensor *dy = tm_tensor_new(4, (int64_t[]){g.B, g.O, side(g.H, &g), side(g.W, &g)});
+    tm_fill_normal(dy, &r, 1);
+    for (int t = 0; t < 2; t++) {
+        mn_network *net = tm_network_new(conv(g.O, g.C, g.k, g.s, g.p), 903);
+        mn_network_set_threads(net, t + 1);
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        mn_network_zero_grad(net);
+        ck_assert_ok(mn_network_backward(net, dy));
+        ck_assert_int_eq(mn_network_param_count(net), nw);
+        double *dw = malloc(sizeof(double) * (size_t)nw);
+        double *dx = malloc(sizeof(double) * (size_t)mn_tensor_numel(x));
+        naive_backward(dw, dx, x->data, mn_network_weights(net), dy->data, &g);
+        double e = max_rel_diff(mn_network_grads(net), dw, nw);
+        ck_assert_msg(e < 1e-5, "%d threads: dW off the direct adjoint by %g", t + 1, e);
+        grads[t] = malloc(sizeof(float) * (size_t)nw);
+        memcpy(grads[t], mn_network_grads(net), sizeof(float) * (size_t)nw);
+        free(dw);
+        free(dx);
+        mn_network_destroy(net);
+    }
+    ck_assert(memcmp(grads[0], grads[1], sizeof(float) * (size_t)nw) == 0);
+    free(grads[0]);
+    free(grads[1]);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
 }
 END_TEST
 
@@ -664,12 +710,137 @@ START_TEST(test_im2col_adjoint)
 }
 END_TEST
 
+/* ---- threads: the same bits on 1 and 2 ------------------------------------
+ * Every element-wise and pooling kernel splits over independent elements,
+ * planes or rows, each computed alone or summed in order on one thread, so
+ * threads = 2 must reproduce threads = 1 exactly. The sizes are odd and above
+ * the 64k elements under which the kernels stay on one thread. */
+
+/* y and the input gradient of root at x, upstream gradient dy, on `threads`. */
+static void run_threads(mn_module *root, const mn_tensor *x, const mn_tensor *dy, int threads,
+                        float **y_out, int64_t *ny, float **dx_out)
+{
+    mn_network *net = tm_network_new(root, 7);
+    mn_network_set_threads(net, threads);
+    mn_network_keep_input_grad(net, true);
+    const mn_tensor *y;
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    *ny = mn_tensor_numel(y);
+    ck_assert_int_le(*ny, mn_tensor_numel(dy));
+    mn_tensor *g = tm_tensor_new(y->ndim, y->shape);
+    memcpy(g->data, dy->data, sizeof(float) * (size_t)*ny);
+    *y_out = malloc(sizeof(float) * (size_t)*ny);
+    memcpy(*y_out, y->data, sizeof(float) * (size_t)*ny);
+    mn_network_zero_grad(net);
+    ck_assert_ok(mn_network_backward(net, g));
+    int64_t nx = mn_tensor_numel(x);
+    *dx_out = malloc(sizeof(float) * (size_t)nx);
+    memcpy(*dx_out, mn_network_input_grad(net)->data, sizeof(float) * (size_t)nx);
+    mn_tensor_destroy(g);
+    mn_network_destroy(net);
+}
+
+/* The team a num_threads(2) region gets (1 without OpenMP): the comparisons
+ * below mean something only with 2, and OMP_NUM_THREADS=1 (meson's test
+ * environment) must not take it away. */
+static int team_of_two(void)
+{
+    int n = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(2)
+#pragma omp single
+    n = omp_get_num_threads();
+#endif
+    return n;
+}
+
+static mn_module *residual(int n, const char *const *branches)
+{
+    mn_module *b[4];
+    for (int i = 0; i < n; i++)
+        b[i] = parse(branches[i]);
+    mn_module *t;
+    ck_assert_ok(mn_tuple(&t, n, b));
+    return SEQ(t, parse("Add"));
+}
+
+START_TEST(test_threads_bit_identical)
+{
+    static const char *const bonds[] = {
+        "ReLU", "Abs", "Mul(-0.7)", "GELU", "MaxPool(3)", "AvgPool(3)", "GlobalMean",
+        "Mean", "MeanSubtract", "RMSDivide", "residual 2", "residual 3"};
+    static const char *const branches[] = {"Identity", "ReLU", "Abs"};
+#ifdef _OPENMP
+    ck_assert_int_eq(team_of_two(), 2);
+#endif
+    const int64_t shape[4] = {3, 7, 57, 63}; /* 75411 elements, 21 planes, 1197 rows */
+    mn_tensor *x = tm_tensor_new(4, shape), *dy = tm_tensor_new(4, shape);
+    mn_rng r;
+    mn_rng_seed(&r, 900);
+    tm_fill_normal(x, &r, 1);
+    tm_fill_normal(dy, &r, 1);
+    x->data[5] = x->data[6] = 0.0f; /* ReLU's and Abs's kink */
+    int64_t nx = mn_tensor_numel(x);
+    for (size_t bi = 0; bi < sizeof bonds / sizeof bonds[0]; bi++) {
+        float *y[2], *dx[2];
+        int64_t ny[2];
+        for (int t = 0; t < 2; t++) {
+            mn_module *root = strncmp(bonds[bi], "residual", 8) == 0
+                                  ? residual(atoi(bonds[bi] + 9), branches)
+                                  : parse(bonds[bi]);
+            run_threads(root, x, dy, t + 1, &y[t], &ny[t], &dx[t]);
+        }
+        ck_assert_int_eq(ny[0], ny[1]);
+        ck_assert_msg(memcmp(y[0], y[1], sizeof(float) * (size_t)ny[0]) == 0,
+                      "%s: the output differs on 2 threads", bonds[bi]);
+        ck_assert_msg(memcmp(dx[0], dx[1], sizeof(float) * (size_t)nx) == 0,
+                      "%s: the input gradient differs on 2 threads", bonds[bi]);
+        for (int t = 0; t < 2; t++) {
+            free(y[t]);
+            free(dx[t]);
+        }
+    }
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+}
+END_TEST
+
+/* im2col and col2im on 2 threads against 1, odd sizes, stride 2. */
+START_TEST(test_im2col_threads)
+{
+    mn_conv_geom g = {3, 7, 41, 37, 4, 0, 0, 3, 2, 1};
+    g.ho = (g.h + 2 * g.pad - g.k) / g.stride + 1;
+    g.wo = (g.w + 2 * g.pad - g.k) / g.stride + 1;
+    int64_t nx = g.batch * g.c_in * g.h * g.w, nc = g.c_in * g.k * g.k * g.batch * g.ho * g.wo;
+    ck_assert_int_ge(nc, 1 << 16);
+    float *x = malloc(sizeof(float) * (size_t)nx), *c[2], *dx[2];
+    mn_rng rng;
+    mn_rng_seed(&rng, 901);
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = (float)mn_rng_normal(&rng);
+    for (int t = 0; t < 2; t++) {
+        c[t] = malloc(sizeof(float) * (size_t)nc);
+        dx[t] = malloc(sizeof(float) * (size_t)nx);
+        mn_conv_im2col(c[t], x, &g, t + 1);
+        mn_conv_col2im(dx[t], c[t], &g, t + 1);
+    }
+    ck_assert(memcmp(c[0], c[1], sizeof(float) * (size_t)nc) == 0);
+    ck_assert(memcmp(dx[0], dx[1], sizeof(float) * (size_t)nx) == 0);
+    for (int t = 0; t < 2; t++) {
+        free(c[t]);
+        free(dx[t]);
+    }
+    free(x);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_conv_matches_direct);
+    tcase_add_test(tc, test_conv_dw_chunks);
     tcase_add_test(tc, test_im2col_adjoint);
     tcase_add_test(tc, test_conv_finite_differences);
     tcase_add_test(tc, test_bonds_finite_differences);
@@ -679,6 +850,8 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_conv_lmos);
     tcase_add_test(tc, test_conv_init_and_norms);
     tcase_add_test(tc, test_text_forms);
+    tcase_add_test(tc, test_threads_bit_identical);
+    tcase_add_test(tc, test_im2col_threads);
     suite_add_tcase(s, tc);
     return s;
 }

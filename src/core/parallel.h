@@ -15,6 +15,11 @@
 #define MN_PARALLEL_FOR_SUM(threads, ...) MN_PRAGMA(omp parallel for simd schedule(static) num_threads(threads) reduction(+:__VA_ARGS__))
 /* Put before a `for` over blocks of uneven size (e.g. a triangle's rows). */
 #define MN_PARALLEL_FOR_BLOCKS(threads) MN_PRAGMA(omp parallel for schedule(static, 1) num_threads(threads))
+/* Put before a `for` over blocks of equal size (image planes, rows): each
+ * thread takes one contiguous run, so no two threads write the two ends of
+ * one cache line (planes of 7x7 floats, round robin, did at every edge) and
+ * each streams through memory in order. */
+#define MN_PARALLEL_FOR_RANGES(threads) MN_PRAGMA(omp parallel for schedule(static) num_threads(threads))
 /* Put before a `for` over tasks of uneven cost, biggest first: each thread
  * takes the next task when it finishes one. */
 #define MN_PARALLEL_FOR_TASKS(threads) MN_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(threads))
@@ -23,6 +28,7 @@
 #define MN_PARALLEL_FOR(threads)
 #define MN_PARALLEL_FOR_SUM(threads, ...)
 #define MN_PARALLEL_FOR_BLOCKS(threads)
+#define MN_PARALLEL_FOR_RANGES(threads)
 #define MN_PARALLEL_FOR_TASKS(threads)
 #define MN_CRITICAL
 #endif

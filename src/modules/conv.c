@@ -47,31 +47,32 @@ void mn_conv_im2col(float *cols, const float *x, const mn_conv_geom *g, int thre
 {
     int64_t P = g->ho * g->wo, BP = g->batch * P, kk = g->k * g->k;
     int64_t rows = g->c_in * kk;
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, rows * BP))
-    for (int64_t r = 0; r < rows; r++) {
+    /* a task per (row of cols, image): a first layer has only k² rows (9 for
+     * one channel), too few to share evenly */
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, rows * BP))
+    for (int64_t rb = 0; rb < rows * g->batch; rb++) {
+        int64_t r = rb / g->batch, b = rb % g->batch;
         int64_t c = r / kk, i = (r % kk) / g->k, j = r % g->k, lo, hi, s = g->stride;
         valid_range(g, j, &lo, &hi);
-        float *dst = cols + r * BP;
-        for (int64_t b = 0; b < g->batch; b++) {
-            const float *plane = x + (b * g->c_in + c) * g->h * g->w;
-            for (int64_t oh = 0; oh < g->ho; oh++) {
-                int64_t ih = oh * s - g->pad + i;
-                float *row = dst + b * P + oh * g->wo;
-                if (ih < 0 || ih >= g->h) {
-                    memset(row, 0, (size_t)g->wo * sizeof(float));
-                    continue;
-                }
-                int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
-                for (int64_t ow = 0; ow < lo; ow++)
-                    row[ow] = 0.0f;
-                if (s == 1 && hi > lo)
-                    memcpy(row + lo, plane + at + lo, (size_t)(hi - lo) * sizeof(float));
-                else
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        row[ow] = plane[at + ow * s];
-                for (int64_t ow = hi; ow < g->wo; ow++)
-                    row[ow] = 0.0f;
+        const float *plane = x + (b * g->c_in + c) * g->h * g->w;
+        float *dst = cols + r * BP + b * P;
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            int64_t ih = oh * s - g->pad + i;
+            float *row = dst + oh * g->wo;
+            if (ih < 0 || ih >= g->h) {
+                memset(row, 0, (size_t)g->wo * sizeof(float));
+                continue;
             }
+            int64_t at = ih * g->w + j - g->pad; /* plane[at + ow·s] */
+            for (int64_t ow = 0; ow < lo; ow++)
+                row[ow] = 0.0f;
+            if (s == 1 && hi > lo)
+                memcpy(row + lo, plane + at + lo, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t ow = lo; ow < hi; ow++)
+                    row[ow] = plane[at + ow * s];
+            for (int64_t ow = hi; ow < g->wo; ow++)
+                row[ow] = 0.0f;
         }
     }
 }
@@ -82,7 +83,7 @@ void mn_conv_col2im(float *dx, const float *cols, const mn_conv_geom *g, int thr
     int64_t planes = g->batch * g->c_in;
     /* one (b, c) plane per task: the rows c·k² … c·k² + k² − 1 of cols write
      * only there, so no two tasks touch one element */
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, planes * kk * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, planes * kk * P))
     for (int64_t bc = 0; bc < planes; bc++) {
         int64_t b = bc / g->c_in, c = bc % g->c_in, s = g->stride;
         float *plane = dx + bc * g->h * g->w;
@@ -108,7 +109,7 @@ void mn_conv_col2im(float *dx, const float *cols, const mn_conv_geom *g, int thr
 static void cbp_to_bcp(float *y, const float *t, int64_t B, int64_t C, int64_t P, bool to_bcp,
                        int threads)
 {
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, B * C * P))
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, B * C * P))
     for (int64_t bc = 0; bc < B * C; bc++) {
         int64_t b = bc / C, c = bc % C;
         float *nchw = y + bc * P;
@@ -156,6 +157,24 @@ typedef struct {
     int64_t d_in, k, stride, pad;
 } conv_state;
 
+/* dW = dY'·colsᵀ sums over B·P, which BLIS does not split between threads
+ * (it splits the output's rows and columns): a (d_out, d_in·k²) output of a
+ * few micro-tiles, such as the CNN's first layer's 32 x 9 over 100352
+ * columns, ran on one thread. Such a product is summed in column chunks of
+ * a fixed size instead, side by side, then added in chunk order: the same
+ * bits on any number of threads. */
+#define DW_CHUNK_COLS 8192
+#define DW_SPLIT_MAX_OUT 4096 /* floats of dW: about a dozen 32x12 micro-tiles */
+
+/* The chunks dW's product is summed in, or 0 for one BLIS call. */
+static int64_t dw_chunks(const mn_conv_geom *g)
+{
+    int64_t BP = g->batch * g->ho * g->wo, out = g->c_out * g->c_in * g->k * g->k;
+    return out <= DW_SPLIT_MAX_OUT && BP >= 2 * DW_CHUNK_COLS
+               ? (BP + DW_CHUNK_COLS - 1) / DW_CHUNK_COLS
+               : 0;
+}
+
 static const conv_state *conv_of(const mn_module *m) { return mn_module_state(m); }
 
 static mn_status conv_geom(const mn_module *m, const mn_shape *in, mn_conv_geom *g)
@@ -190,7 +209,8 @@ static mn_status conv_plan(const mn_module *m, int n, const mn_shape *in, mn_mod
     p->out.dim[2] = g.ho;
     p->out.dim[3] = g.wo;
     double bp = (double)g.batch * (double)(g.ho * g.wo);
-    double saved = ((double)(g.c_in * g.k * g.k) + (double)g.c_out) * bp;
+    double saved = ((double)(g.c_in * g.k * g.k) + (double)g.c_out) * bp +
+                   (double)(dw_chunks(&g) * g.c_out * g.c_in * g.k * g.k);
     if (saved > (double)(INT64_MAX / 8))
         return mn_fail(MN_ERR_SHAPE, "Conv2D: %.3g floats of columns do not fit", saved);
     p->saved = (int64_t)saved;
@@ -219,6 +239,38 @@ static mn_status conv_forward(mn_module *m, const mn_module_call *c)
     return MN_OK;
 }
 
+/* G += t·colsᵀ chunk by chunk (see dw_chunks), the partial products in
+ * part (chunks x G's size) side by side, one BLIS thread each. */
+static mn_status dw_chunked(mn_mat *G, const mn_mat *t, const mn_mat *cols, float *part,
+                            int64_t chunks, int threads)
+{
+    int64_t size = G->rows * G->cols;
+    mn_status failed = MN_OK;
+    MN_PARALLEL_FOR_TASKS(mn_threads_resolve(threads))
+    for (int64_t i = 0; i < chunks; i++) {
+        int64_t lo = i * DW_CHUNK_COLS, n = t->cols - lo < DW_CHUNK_COLS ? t->cols - lo
+                                                                          : DW_CHUNK_COLS;
+        mn_mat ti = mn_mat_view(MN_F32, (float *)t->data + lo, t->rows, n);
+        mn_mat ci = mn_mat_view(MN_F32, (float *)cols->data + lo, cols->rows, n);
+        ti.rs = t->rs;
+        ci.rs = cols->rs;
+        mn_mat ciT = mn_mat_transpose(ci);
+        mn_mat pi = mn_mat_view(MN_F32, part + i * size, G->rows, G->cols);
+        mn_status st = mn_blas_gemm(1.0, &ti, &ciT, 0.0, &pi, 1);
+        if (st != MN_OK) {
+            MN_CRITICAL
+            failed = st;
+        }
+    }
+    if (failed != MN_OK)
+        return failed;
+    float *g = G->data;
+    for (int64_t i = 0; i < chunks; i++)
+        for (int64_t e = 0; e < size; e++)
+            g[e] += part[i * size + e];
+    return MN_OK;
+}
+
 static mn_status conv_backward(mn_module *m, const mn_module_call *c)
 {
     mn_shape in = {.ndim = c->in[0]->ndim};
@@ -230,7 +282,11 @@ static mn_status conv_backward(mn_module *m, const mn_module_call *c)
     cbp_to_bcp(c->dout->data, t.data, g.batch, g.c_out, g.ho * g.wo, false, c->threads);
     mn_mat G = mn_module_weight_view(m, m->g);
     mn_mat colsT = mn_mat_transpose(cols);
-    MN_TRY(mn_blas_gemm(1.0, &t, &colsT, 1.0, &G, c->threads)); /* dW += dY'·colsᵀ */
+    int64_t chunks = dw_chunks(&g);
+    if (chunks > 0)
+        MN_TRY(dw_chunked(&G, &t, &cols, (float *)t.data + t.rows * t.cols, chunks, c->threads));
+    else
+        MN_TRY(mn_blas_gemm(1.0, &t, &colsT, 1.0, &G, c->threads)); /* dW += dY'·colsᵀ */
     if (!c->din[0])
         return MN_OK;
     mn_mat Wt = mn_mat_transpose(mn_module_weight_view(m, m->w));
@@ -402,7 +458,7 @@ static mn_status max_plan(const mn_module *m, int n, const mn_shape *in, mn_modu
     do {                                                                                           \
         int64_t H = (x)->shape[2], W = (x)->shape[3], Ho = H / (k), Wo = W / (k);                 \
         int64_t planes = (x)->shape[0] * (x)->shape[1];                                            \
-        MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(c->threads, planes * H * W))                 \
+        MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * H * W))                 \
         for (int64_t pl = 0; pl < planes; pl++)                                                    \
             for (int64_t oh = 0; oh < Ho; oh++)                                                    \
                 for (int64_t ow = 0; ow < Wo; ow++) {                                              \
@@ -461,18 +517,41 @@ static mn_status max_forward(mn_module *m, const mn_module_call *c)
     return MN_OK;
 }
 
+/* g where keep holds, else +0, with no branch: the maximum's place in its
+ * window is random, and a branch on it mispredicts half the time. */
+static inline float keep_if(float g, bool keep)
+{
+    uint32_t u;
+    memcpy(&u, &g, sizeof u);
+    u &= -(uint32_t)keep;
+    memcpy(&g, &u, sizeof g);
+    return g;
+}
+
+/* Row by row of dx, each element written once: the window's gradient where
+ * its maximum sat, else 0 (zeroing each window's k x k block first cost a
+ * memset call per window row). */
 static mn_status max_backward(mn_module *m, const mn_module_call *c)
 {
     int64_t k = pool_k(m);
     const float *dy = c->dout->data, *arg = c->saved;
     float *dx = c->din[0]->data;
-    POOL_LOOP(c->in[0], k, {
-        int64_t best = (int64_t)arg[o];
-        for (int64_t i = 0; i < k; i++)
-            for (int64_t j = 0; j < k; j++)
-                dx[base + i * W + j] = 0.0f;
-        dx[base + (best / k) * W + best % k] = dy[o];
-    });
+    const mn_tensor *x = c->in[0];
+    int64_t H = x->shape[2], W = x->shape[3], Ho = H / k, Wo = W / k;
+    int64_t planes = x->shape[0] * x->shape[1];
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * H * W))
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t ih = 0; ih < H; ih++) {
+            int64_t o = (pl * Ho + ih / k) * Wo;
+            float *row = dx + (pl * H + ih) * W;
+            int64_t first = (ih % k) * k; /* the offset of (ih, window column 0) */
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                float g = dy[o + ow];
+                int64_t at = (int64_t)arg[o + ow] - first; /* in [0, k) on the maximum's row */
+                for (int64_t j = 0; j < k; j++)
+                    row[ow * k + j] = keep_if(g, j == at);
+            }
+        }
     return MN_OK;
 }
 
@@ -527,6 +606,8 @@ static mn_status gmean_forward(mn_module *m, const mn_module_call *c)
     (void)m;
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
+    /* a plane per task: each sum stays in order on one thread */
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         double s = 0;
         for (int64_t i = 0; i < P; i++)
@@ -541,6 +622,7 @@ static mn_status gmean_backward(mn_module *m, const mn_module_call *c)
     (void)m;
     const mn_tensor *x = c->in[0];
     int64_t planes = x->shape[0] * x->shape[1], P = x->shape[2] * x->shape[3];
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(c->threads, planes * P))
     for (int64_t pl = 0; pl < planes; pl++) {
         float g = (float)(c->dout->data[pl] / (double)P);
         for (int64_t i = 0; i < P; i++)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/size.h"
 #include "modules/graph.h"
 
@@ -484,8 +485,9 @@ mn_status mn_graph_forward(mn_graph *g, const mn_tensor *x, bool keep, int threa
 }
 
 /* The gradient of value v: its one contribution, or their sum in forward
- * order (0 + a + b + …, as a tuple summed its children's). */
-static void collect(mn_graph *g, int v)
+ * order (0 + a + b + …, as a tuple summed its children's); split over
+ * elements, so each keeps that order. */
+static void collect(mn_graph *g, int v, int threads)
 {
     int n = g->contrib_n[v];
     const int *e = &g->contrib[g->contrib_first[v]];
@@ -497,8 +499,11 @@ static void collect(mn_graph *g, int v)
     int64_t len = mn_tensor_numel(sum);
     float *dx = sum->data;
     memset(dx, 0, (size_t)len * sizeof *dx);
+    int nt = mn_elementwise_threads(threads, len);
+    (void)nt; /* unused without OpenMP */
     for (int i = 0; i < n; i++) {
         const float *d = g->edge_din[e[i]]->data;
+        MN_PARALLEL_FOR(nt)
         for (int64_t j = 0; j < len; j++)
             dx[j] += d[j];
     }
@@ -517,7 +522,7 @@ mn_status mn_graph_backward(mn_graph *g, const mn_tensor *dy, bool keep, int thr
         if (!t->run_backward)
             continue;
         if (t->out != g->root_out)
-            collect(g, t->out);
+            collect(g, t->out, threads);
         mn_tensor *gy = g->grad[t->out];
         if (t->plan.din_is_view)
             for (int k = 0; k < t->n_in; k++) {
@@ -541,7 +546,7 @@ mn_status mn_graph_backward(mn_graph *g, const mn_tensor *dy, bool keep, int thr
         }
     }
     if (g->need[0])
-        collect(g, 0);
+        collect(g, 0, threads);
     return MN_OK;
 }
 
