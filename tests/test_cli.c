@@ -706,12 +706,24 @@ START_TEST(test_parser_stores_values)
     ck_assert_int_eq(a.width, 64);
     ck_assert(a.lr == 0.125 && a.wd == 1e-4 && a.depth == 5 && a.seed == 7 && a.steps == 12);
     ck_assert(a.param == MN_PARAM_SP && a.schedule == MN_SCHEDULE_COSINE && a.json);
-    ck_assert_int_eq(a.threads, 4);
+    long procs = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_int_eq(a.threads, procs < 4 ? procs : 4); /* at most every processor */
     ck_assert(a.given[MN_OPT_LR] && a.given[MN_OPT_STEPS] && !a.given[MN_OPT_EPOCHS]);
     ck_assert_int_eq(a.atom_norms.n, 2);
     ck_assert(a.atom_norms.v[1].atom == 2 && strcmp(a.atom_norms.v[1].norm, "l1-rms") == 0);
     ck_assert(isnan(a.momentum)); /* no default: the preset's */
     ck_assert(a.epochs == 5 && a.batch == 128 && strcmp(a.method, "polar-express") == 0);
+    free(msg);
+    mn_cli_args_free(&a);
+
+    /* More threads than processors: every processor, with a note (1000
+     * spinning OpenMP threads on 2 cores took minutes for one tiny step). */
+    const char *t_threads[] = {"--threads", "1024", "--steps", "1"};
+    ck_assert_int_eq(parse_args("train", t_threads, 4, &a, &msg), MN_CLI_RUN);
+    ck_assert_int_eq(a.threads, procs < 1024 ? procs : 1024);
+    if (procs < 1024)
+        ck_assert_msg(strstr(msg, "--threads 1024 is more than the") && strstr(msg, "using"),
+                      "%s", msg);
     free(msg);
     mn_cli_args_free(&a);
 
