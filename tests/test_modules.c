@@ -2922,6 +2922,25 @@ START_TEST(test_activation_memory_is_the_networks)
 }
 END_TEST
 
+/* Under ASan a failed huge allocation returns NULL, as glibc's does,
+ * instead of aborting: the library's out-of-memory paths are what is tested. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+/* A network too big to allocate fails with MN_ERR_NOMEM and a message with
+ * the true parameter count (it was read from the freed network once). */
+START_TEST(test_network_too_big)
+{
+    mn_module *lin;
+    ck_assert_ok(mn_linear(&lin, 1000000, 2000000)); /* 2e12 floats: 8 TB */
+    mn_network *net = NULL;
+    ck_assert_int_eq(mn_network_create(&net, lin, MN_PARAM_MODULAR, 1), MN_ERR_NOMEM);
+    ck_assert_ptr_null(net);
+    ck_assert_msg(strstr(mn_last_error(), "cannot allocate 2000000000000 parameters"), "%s",
+                  mn_last_error());
+}
+END_TEST
+
 /* The GPT of examples/gpt.mn (attention bonds, residual branches, token
  * ids in): forward and backward allocate nothing once its shapes were seen. */
 START_TEST(test_gpt_allocates_nothing_per_step)
@@ -3043,6 +3062,7 @@ int main(void)
     tcase_add_test(tc, test_kind_registry_and_text);
     tcase_add_test(tc, test_activation_memory_is_the_networks);
     tcase_add_test(tc, test_gpt_allocates_nothing_per_step);
+    tcase_add_test(tc, test_network_too_big);
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
     suite_add_tcase(s, tc);

@@ -534,6 +534,22 @@ START_TEST(test_cli_train_sample_baseline)
     snprintf(args, sizeof args, "train --data text:%s --steps 1", tm_at("text.txt"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2); /* the mlp */
     ck_assert_ptr_nonnull(strstr(out, "needs a sequence model"));
+    /* a model that does not fit the data is one usage error, before any work
+     * (it was a RoPE or Image shape error from deep inside the first step) */
+    const char *mismatched[][2] = {
+        {"train --model cnn --data text:%s --steps 1", "needs a sequence model"},
+        {"train --model gpt --steps 1 --data-dir %s", "gpt reads token ids: give it --data text"},
+        {"sweep --model gpt --steps 1 --out %s/sw", "gpt reads token ids: give it --data text"},
+        {"coordcheck --model gpt --widths 32,64 --out %s/cc", "coordcheck runs on the"},
+    };
+    for (size_t i = 0; i < sizeof mismatched / sizeof *mismatched; i++) {
+        snprintf(args, sizeof args, mismatched[i][0], i == 0 ? tm_at("text.txt") : tm_dir);
+        ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+        ck_assert_msg(strstr(out, mismatched[i][1]) && strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s: %s", args, out);
+    }
+    ck_assert_int_ne(access(tm_at("sw"), F_OK), 0);
+    ck_assert_int_ne(access(tm_at("cc"), F_OK), 0);
     snprintf(args, sizeof args, "train --data text:%s --graph %s --steps 1", tm_at("nothing"),
              tm_at("bigram.mn"));
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);

@@ -38,6 +38,10 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
  * text data's (each when the graph declares it; after --set). */
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
                             mn_module **root);
+/* The model fits the data: a sequence model (a graph declaring `vocab`:
+ * token ids in, logits per position out) on --data text, any other on
+ * Fashion-MNIST; a usage error naming both otherwise. */
+int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text);
 /* --data text:PATH (or "text": the default folder): the corpus, or NULL for
  * another data set. */
 const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text);

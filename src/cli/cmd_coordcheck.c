@@ -203,7 +203,10 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     mn_coordcheck_defaults(&cfg);
     const int64_t *values;
     int n_values;
-    int rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);
+    int rc = mn_cli_check_model_data(CMD, a, false); /* Fashion-MNIST only */
+    if (rc != MN_EXIT_OK)
+        return rc;
+    rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);
     if (rc != MN_EXIT_OK)
         return rc;
     cfg.opt = a->opt;

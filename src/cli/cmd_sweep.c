@@ -270,10 +270,9 @@ int mn_cmd_sweep(mn_cli_args *a)
     const mn_cli_command *cmd = &mn_cli_commands[MN_CMD_SWEEP];
     bool is_text;
     const char *text_path = mn_cli_text_path(a, &is_text);
-    if (is_text && !a->graph && a->model && strcmp(a->model, "mlp") == 0)
-        return mn_cli_usage_error(CMD, "--data %s needs a sequence model (token ids in, "
-                                  "logits per position out): --model gpt or --graph FILE.mn, "
-                                  "not the Fashion-MNIST mlp", a->data);
+    int model_rc = mn_cli_check_model_data(CMD, a, is_text);
+    if (model_rc != MN_EXIT_OK)
+        return model_rc;
     /* --quick fills in what the command line left unset. */
     double quick_lrs[MN_STUDY_QUICK_LRS];
     bool quick_grid = a->quick && !a->given[MN_OPT_LRS];

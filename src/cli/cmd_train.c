@@ -138,10 +138,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
         return MN_EXIT_FAIL;
     bool is_text;
     mn_cli_text_path(a, &is_text);
-    if (is_text && !a->graph && a->model && strcmp(a->model, "mlp") == 0)
-        return mn_cli_usage_error(CMD, "--data %s needs a sequence model (token ids in, "
-                                  "logits per position out): --model gpt or --graph FILE.mn, "
-                                  "not the Fashion-MNIST mlp", a->data);
+    int model_rc = mn_cli_check_model_data(CMD, a, is_text);
+    if (model_rc != MN_EXIT_OK)
+        return model_rc;
     int rc = check_atom_norms(a);
     if (rc != MN_EXIT_OK)
         return rc;

@@ -168,6 +168,28 @@ int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, in
     return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
 }
 
+int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
+{
+    mn_graph_file *g = NULL;
+    int rc = mn_cli_model_load(cmd, a, &g);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    bool sequence = mn_graph_has_param(g, "vocab"); /* token ids in */
+    mn_graph_destroy(g);
+    const char *model = a->graph ? a->graph : a->model ? a->model : "mlp";
+    if (is_text && !sequence)
+        return mn_cli_usage_error(cmd, "--data %s needs a sequence model (a graph declaring "
+                                  "`vocab`, e.g. --model gpt), not %s", a->data,
+                                  model);
+    if (!is_text && sequence && strcmp(cmd, "coordcheck") == 0) /* it has no --data */
+        return mn_cli_usage_error(cmd, "%s reads token ids; coordcheck runs on the "
+                                  "Fashion-MNIST images only", model);
+    if (!is_text && sequence)
+        return mn_cli_usage_error(cmd, "%s reads token ids: give it --data text[:PATH], not "
+                                  "the Fashion-MNIST images", model);
+    return MN_EXIT_OK;
+}
+
 const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text)
 {
     *is_text = a->data && strncmp(a->data, "text", 4) == 0 && (!a->data[4] || a->data[4] == ':');

@@ -67,9 +67,10 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
     net->g = calloc(n, sizeof(float));
     net->atoms = calloc(net->n_atoms > 0 ? (size_t)net->n_atoms : 1, sizeof *net->atoms);
     if (!net->w || !net->g || !net->atoms) {
+        long long n_params = (long long)net->n_params; /* read before the free */
         mn_network_destroy(net);
         return mn_fail(MN_ERR_NOMEM, "mn_network_create: cannot allocate %lld parameters",
-                       (long long)net->n_params);
+                       n_params);
     }
     net->n_atoms = 0;
     mn_module_visit_atoms(root, bind_atom, net);
