@@ -1018,6 +1018,24 @@ START_TEST(test_cnn_model)
 }
 END_TEST
 
+/* Output that cannot be written (a full disk: /dev/full) fails the command
+ * with one line, in text mode as in JSON. */
+START_TEST(test_stdout_write_errors)
+{
+    if (access("/dev/full", W_OK) != 0)
+        return; /* not Linux: nothing to write to */
+    const char *cmds[] = {"inspect", "inspect --json", "bench gemm --n 32 --repeat 1"};
+    char cmd[1024], out[4096];
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' %s 2>&1 >/dev/full", getenv("MODNORM"), cmds[i]);
+        int rc = tm_run_shell(cmd, out, sizeof out);
+        ck_assert_msg(rc == 1 && strstr(out, "No space left on device") &&
+                          strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s exited %d: %s", cmds[i], rc, out);
+    }
+}
+END_TEST
+
 /* The count of a data set survives its free; a failed mkdir names its
  * reason (never "Success"); a long path is cut, never the reason after it;
  * the divergence message counts steps from 1, like the progress lines. */
@@ -1394,6 +1412,7 @@ int main(void)
     tcase_add_test(tc, test_declarations);
     tcase_add_test(tc, test_help_and_unknown_command);
     tcase_add_test(tc, test_messages);
+    tcase_add_test(tc, test_stdout_write_errors);
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);

@@ -1,5 +1,6 @@
 /* modnorm — the command-line tool. Each subcommand lives in cmd_*.c; what it
  * accepts is declared in commands.c and parsed by options.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,6 +102,15 @@ int main(int argc, char **argv)
         if (cmd->flush_denormals)
             mn_flush_denormals(true);
         rc = runs[cmd->id](&a);
+        /* Output that never reached its file (a full disk, a closed pipe)
+         * is a failure, whichever command printed it. */
+        errno = 0;
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            int saved = errno;
+            if (rc == MN_EXIT_OK)
+                rc = mn_cli_error(cmd->name, "cannot write the standard output: %s",
+                                  saved ? strerror(saved) : "write error");
+        }
     }
     mn_cli_args_free(&a);
     return rc;
