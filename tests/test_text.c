@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -538,12 +539,14 @@ START_TEST(test_cli_train_sample_baseline)
      * (it was a RoPE or Image shape error from deep inside the first step) */
     const char *mismatched[][2] = {
         {"train --model cnn --data text:%s --steps 1", "needs a sequence model"},
+        {"train --model gpt --data text:%s --set context=8 --steps 1", "--set context=8: with"},
         {"train --model gpt --steps 1 --data-dir %s", "gpt reads token ids: give it --data text"},
         {"sweep --model gpt --steps 1 --out %s/sw", "gpt reads token ids: give it --data text"},
         {"coordcheck --model gpt --widths 32,64 --out %s/cc", "coordcheck runs on the"},
     };
     for (size_t i = 0; i < sizeof mismatched / sizeof *mismatched; i++) {
-        snprintf(args, sizeof args, mismatched[i][0], i == 0 ? tm_at("text.txt") : tm_dir);
+        bool text = strstr(mismatched[i][0], "text:") != NULL;
+        snprintf(args, sizeof args, mismatched[i][0], text ? tm_at("text.txt") : tm_dir);
         ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
         ck_assert_msg(strstr(out, mismatched[i][1]) && strchr(out, '\n') == out + strlen(out) - 1,
                       "%s: %s", args, out);

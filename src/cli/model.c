@@ -177,6 +177,12 @@ int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
     bool sequence = mn_graph_has_param(g, "vocab"); /* token ids in */
     mn_graph_destroy(g);
     const char *model = a->graph ? a->graph : a->model ? a->model : "mlp";
+    /* with text, the corpus sets vocab and --context sets context: a --set
+     * of either would be silently overridden */
+    for (int i = 0; is_text && i < a->sets.n; i++)
+        if (strncmp(a->sets.v[i], "vocab=", 6) == 0 || strncmp(a->sets.v[i], "context=", 8) == 0)
+            return mn_cli_usage_error(cmd, "--set %s: with --data text the corpus gives `vocab` "
+                                      "and --context gives `context`", a->sets.v[i]);
     if (is_text && !sequence)
         return mn_cli_usage_error(cmd, "--data %s needs a sequence model (a graph declaring "
                                   "`vocab`, e.g. --model gpt), not %s", a->data,
