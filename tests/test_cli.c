@@ -1018,6 +1018,25 @@ START_TEST(test_cnn_model)
 }
 END_TEST
 
+/* Options AdamW has no use for are named in a note, and the run goes on. */
+START_TEST(test_adam_notes)
+{
+    char out[8192];
+    const char *tiny = make_tiny_data();
+    char args[1024];
+    snprintf(args, sizeof args, "train --opt adam --nesterov --precision bf16 --steps 1 --width 8 "
+             "--batch 16 --data-dir %s", tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: --nesterov has no effect with --opt adam") &&
+                      strstr(out, "note: --precision has no effect with --opt adam") &&
+                      !strstr(out, "--method"), "%s", out);
+    snprintf(args, sizeof args, "train --nesterov --steps 1 --width 8 --batch 16 --data-dir %s",
+             tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_ptr_null(strstr(out, "note:"));
+}
+END_TEST
+
 /* Output that cannot be written (a full disk: /dev/full) fails the command
  * with one line, in text mode as in JSON. */
 START_TEST(test_stdout_write_errors)
@@ -1413,6 +1432,7 @@ int main(void)
     tcase_add_test(tc, test_help_and_unknown_command);
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_stdout_write_errors);
+    tcase_add_test(tc, test_adam_notes);
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);

@@ -141,6 +141,15 @@ static int train(mn_cli_args *a, mn_dist *dist)
     int model_rc = mn_cli_check_model_data(CMD, a, is_text);
     if (model_rc != MN_EXIT_OK)
         return model_rc;
+    /* AdamW has neither a polar iteration nor Nesterov momentum: say that
+     * these options change nothing rather than ignore them. */
+    static const mn_opt_id adam_ignores[] = {MN_OPT_NESTEROV, MN_OPT_METHOD, MN_OPT_FORM,
+                                                 MN_OPT_PRECISION};
+    bool adam = strcmp(a->opt, "adam") == 0 || strcmp(a->opt, "adamw") == 0;
+    for (size_t i = 0; adam && i < sizeof adam_ignores / sizeof *adam_ignores; i++)
+        if (a->given[adam_ignores[i]])
+            fprintf(stderr, "modnorm train: note: --%s has no effect with --opt %s\n",
+                    mn_cli_options[adam_ignores[i]].name, a->opt);
     int rc = check_atom_norms(a);
     if (rc != MN_EXIT_OK)
         return rc;
