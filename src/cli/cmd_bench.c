@@ -85,7 +85,7 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
     char err_text[32] = "null";
     if (check)
         snprintf(err_text, sizeof err_text, "%.3g", r.polar_err);
-    printf("dualize %ldx%ld with %s, %d threads, %s form, %s: median %.2f ms (min %.2f, max "
+    printf("dualize %ldx%ld with %s, threads %d, %s form, %s: median %.2f ms (min %.2f, max "
            "%.2f), %.1f GFLOP/s, roofline %.2f ms, polar_err %s, %.0f%% of flops in bf16; %s\n",
            rows, cols, m->name, threads, r.form_name, mn_precision_name(r.precision),
            1e3 * t->median, 1e3 * t->min, 1e3 * t->max, gflops, 1e3 * r.roofline, err_text,
@@ -186,8 +186,8 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(r.loss_last), "gflops",
                       mn_cli_json_real(1e-9 * r.flops / r.step.median)));
     if (tokens) {
-        printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s), %d "
-               "threads: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
+        printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s), "
+               "threads %d: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
                "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
                "loss %.4f -> %.4f\n",
                a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
@@ -215,7 +215,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(r.peak_rss_mb), "atoms", r.atoms, "atoms_side_by_side",
                       r.atoms_side_by_side, "images_per_s",
                       mn_cli_json_real(batch / r.step.median)));
-    printf("step of %s width %d depth %d batch %d with %s (%s), %d threads: median %.2f ms (min "
+    printf("step of %s width %d depth %d batch %d with %s (%s), threads %d: median %.2f ms (min "
            "%.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f MB, %d "
            "atoms, %d side by side\n",
            a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch, s.opt,

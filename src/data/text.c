@@ -181,8 +181,8 @@ static mn_status finish(uint8_t *buf, int64_t n, const char *what, mn_text *out)
 {
     if (n < 2) {
         free(buf);
-        return mn_fail(MN_ERR_FORMAT, "text corpus %s: %lld bytes; need at least 2", what,
-                       (long long)n);
+        return mn_fail(MN_ERR_FORMAT, "text corpus %s: %lld byte%s; need at least 2", what,
+                       (long long)n, n == 1 ? "" : "s");
     }
     bool seen[256] = {false};
     for (int64_t i = 0; i < n; i++)
@@ -257,8 +257,8 @@ mn_status mn_text_load(const char *path, mn_text *out)
             total += f.sizes[i];
     }
     if (st == MN_OK && total < 2)
-        st = mn_fail(MN_ERR_FORMAT, "text corpus %s: %lld bytes in %d file%s; need at least 2",
-                     path, (long long)total, f.n, f.n == 1 ? "" : "s");
+        st = mn_fail(MN_ERR_FORMAT, "text corpus %s: %lld byte%s in %d file%s; need at least 2",
+                     path, (long long)total, total == 1 ? "" : "s", f.n, f.n == 1 ? "" : "s");
     uint8_t *buf = NULL;
     if (st == MN_OK && !(buf = malloc((size_t)total)))
         st = mn_fail(MN_ERR_NOMEM, "text corpus %s: out of memory for %lld bytes", path,
