@@ -145,7 +145,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
      * these options change nothing rather than ignore them. */
     static const mn_opt_id adam_ignores[] = {MN_OPT_NESTEROV, MN_OPT_METHOD, MN_OPT_FORM,
                                                  MN_OPT_PRECISION};
-    bool adam = strcmp(a->opt, "adam") == 0 || strcmp(a->opt, "adamw") == 0;
+    mn_solver_config preset; /* the preset's kind, aliases included */
+    bool adam = mn_solver_preset(&preset, a->opt, (mn_param)a->param) == MN_OK &&
+                preset.kind == MN_SOLVER_ADAMW;
     for (size_t i = 0; adam && i < sizeof adam_ignores / sizeof *adam_ignores; i++)
         if (a->given[adam_ignores[i]])
             fprintf(stderr, "modnorm train: note: --%s has no effect with --opt %s\n",

@@ -187,9 +187,10 @@ int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
         return mn_cli_usage_error(cmd, "--data %s needs a sequence model (a graph declaring "
                                   "`vocab`, e.g. --model gpt), not %s", a->data,
                                   model);
-    if (!is_text && sequence && strcmp(cmd, "coordcheck") == 0) /* it has no --data */
-        return mn_cli_usage_error(cmd, "%s reads token ids; coordcheck runs on the "
-                                  "Fashion-MNIST images only", model);
+    const mn_cli_command *c = mn_cli_find_command(cmd);
+    if (!is_text && sequence && c && !mn_cli_use_of(c, MN_OPT_DATA)) /* e.g. coordcheck */
+        return mn_cli_usage_error(cmd, "%s reads token ids; %s runs on the Fashion-MNIST "
+                                  "images only", model, cmd);
     if (!is_text && sequence)
         return mn_cli_usage_error(cmd, "%s reads token ids: give it --data text[:PATH], not "
                                   "the Fashion-MNIST images", model);
