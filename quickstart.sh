@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 packages=(gcc g++ pkg-config meson ninja-build libblis-dev liblapacke-dev check zlib1g-dev libjansson-dev
           dataset-fashion-mnist fortunes valgrind libplplot-dev plplot-driver-cairo fonts-dejavu-core libdnnl-dev
-          openmpi-bin libopenmpi-dev)
+          openmpi-bin libopenmpi-dev python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

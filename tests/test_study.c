@@ -1037,24 +1037,28 @@ static void check_fixture(const char *name, const mn_mlp_spec *mlp, const char *
     ck_assert_int_eq(pr.runs, runs);
     ck_assert(pr.eta_ok);
 
-    char want[512], got[512];
-    snprintf(want, sizeof want, "%s/study/%s/sweep.cfg", MN_TEST_DATA, name);
+    char want[1100], got[512];
+    const char *arch;
+    double tol;
+    const char *fixture = tm_sweep_fixture(name, &tol, &arch);
+    snprintf(want, sizeof want, "%s/sweep.cfg", fixture);
     snprintf(got, sizeof got, "%s/sweep.cfg", sw.dir);
     char cfg[4096];
     snprintf(cfg, sizeof cfg, "%s", slurp(want));
     ck_assert_str_eq(slurp(got), cfg);
-    snprintf(want, sizeof want, "%s/study/%s/results.csv", MN_TEST_DATA, name);
+    snprintf(want, sizeof want, "%s/results.csv", fixture);
     snprintf(got, sizeof got, "%s/results.csv", sw.dir);
-    double worst = compare_rows(want, got, (size_t)runs, 1e-12);
-    printf("%s: %d rows match the CLI's, worst relative difference %.3g\n", name, runs, worst);
+    double worst = compare_rows(want, got, (size_t)runs, tol);
+    printf("%s: %d rows match the CLI's within %g (BLIS kernels %s), worst relative difference "
+           "%.3g\n", name, runs, tol, arch, worst);
 
     mn_study_summary s;
     int bad, missing;
     ck_assert_ok(mn_study_sweep_summarize(&sw, &s, &bad, &missing));
     ck_assert_int_eq(bad, 0);
     ck_assert_int_eq(missing, 0);
-    snprintf(want, sizeof want, "%s/study/%s/summary.json", MN_TEST_DATA, name);
-    worst = compare_summary(want, &s, 1e-12);
+    snprintf(want, sizeof want, "%s/summary.json", fixture);
+    worst = compare_summary(want, &s, tol);
     printf("%s: every summary value matches the CLI's, worst relative difference %.3g\n", name,
            worst);
     /* Our own summary.json reads back to the same numbers (%.17g round trip). */
@@ -1119,11 +1123,13 @@ START_TEST(test_resume_from_cli)
     double *lrs;
     mn_study_sweep sw = fixture_sweep(&fm_mlp2, "sgd", "2^-3:2^2", 1, "resume", widths, &lrs);
     ck_assert_int_eq(mkdir(sw.dir, 0777), 0);
-    char from[512], to[512];
-    snprintf(from, sizeof from, "%s/study/sweep-sgd/sweep.cfg", MN_TEST_DATA);
+    char from[1100], to[512];
+    double tol;
+    const char *fixture = tm_sweep_fixture("sweep-sgd", &tol, NULL);
+    snprintf(from, sizeof from, "%s/sweep.cfg", fixture);
     snprintf(to, sizeof to, "%s/sweep.cfg", sw.dir);
     copy_file(from, to, -1, 0);
-    snprintf(from, sizeof from, "%s/study/sweep-sgd/results.csv", MN_TEST_DATA);
+    snprintf(from, sizeof from, "%s/results.csv", fixture);
     snprintf(to, sizeof to, "%s/results.csv", sw.dir);
     copy_file(from, to, 9, 12);
     progress_rec pr = {.eta_ok = true};
@@ -1152,7 +1158,7 @@ START_TEST(test_resume_from_cli)
     }
     fclose(in);
     fclose(out);
-    compare_rows(from, clean, 12, 1e-12);
+    compare_rows(from, clean, 12, tol);
     free(lrs);
 }
 END_TEST

@@ -1,7 +1,8 @@
 /* modnorm sweep and modnorm coordcheck through the binary: the fixtures
  * committed before the CLI moved onto the library (tests/data/study:
  * sweep-muon, sweep-sgd, coord-muon, coord-adam) reproduced by the same
- * commands, every CSV and summary value to 1e-12 and the coordinate check's
+ * commands, every CSV and summary value to 1e-12 with the fixtures' BLIS
+ * kernels (tm_sweep_fixture, tm_fixture_tol) and the coordinate check's
  * printed tables and verdicts; argument errors, resuming, jobs and
  * divergence, sweeps --over depth, a tiny end-to-end sweep with its plots.
  * The pure functions (grids, CSV, the summary) are tested in test_study.c.
@@ -21,7 +22,6 @@
 #include "testutil.h"
 
 #define FIXTURES MN_TEST_DATA "/study"
-#define FIXTURE_BLIS_ARCH "skx" /* the kernels the fixtures were made with */
 #define CSV_HEADER "width,lr,seed,train_loss,test_loss,test_acc,diverged"
 
 
@@ -168,7 +168,7 @@ static json_t *load_json(const char *path)
 }
 
 /* `modnorm sweep ARGS` into a fresh DIR: its sweep.cfg byte for byte, every
- * row and every summary value to 1e-12 of the fixture's; a rerun trains
+ * row and every summary value to tm_fixture_tol of the fixture's; a rerun trains
  * nothing. */
 static void sweep_fixture(const char *name, const char *args, int runs)
 {
@@ -182,21 +182,24 @@ static void sweep_fixture(const char *name, const char *args, int runs)
     snprintf(plan, sizeof plan, "= %d runs, 0 already", runs);
     ck_assert_msg(strstr(buf, plan), "%s", buf);
 
-    snprintf(want, sizeof want, "%s/%s/sweep.cfg", FIXTURES, name);
+    const char *arch;
+    double tol;
+    const char *fixture = tm_sweep_fixture(name, &tol, &arch);
+    snprintf(want, sizeof want, "%s/sweep.cfg", fixture);
     snprintf(got, sizeof got, "%s/sweep.cfg", out);
     char *cfg = slurp_dup(want);
     ck_assert_str_eq(slurp(got), cfg);
     free(cfg);
-    snprintf(want, sizeof want, "%s/%s/results.csv", FIXTURES, name);
+    snprintf(want, sizeof want, "%s/results.csv", fixture);
     snprintf(got, sizeof got, "%s/results.csv", out);
-    double worst = compare_rows(want, got, (size_t)runs, 1e-12);
-    printf("%s: `modnorm %s`: %d rows match the fixture's, worst relative difference %.3g\n",
-           name, cmd, runs, worst);
-    snprintf(want, sizeof want, "%s/%s/summary.json", FIXTURES, name);
+    double worst = compare_rows(want, got, (size_t)runs, tol);
+    printf("%s: `modnorm %s`: %d rows match the fixture's within %g (BLIS kernels %s), worst "
+           "relative difference %.3g\n", name, cmd, runs, tol, arch, worst);
+    snprintf(want, sizeof want, "%s/summary.json", fixture);
     snprintf(got, sizeof got, "%s/summary.json", out);
     json_t *jw = load_json(want), *jg = load_json(got);
     worst = 0;
-    int numbers = compare_json(jg, jw, 1e-12, &worst, "summary");
+    int numbers = compare_json(jg, jw, tol, &worst, "summary");
     json_decref(jw);
     json_decref(jg);
     ck_assert_int_ge(numbers, 10);
@@ -274,8 +277,7 @@ static int compare_coord_csv(const char *got, const char *want, double tol, doub
     return numbers;
 }
 
-/* `modnorm coordcheck ARGS`: coord.csv to 1e-12 (the fixtures' BLIS kernels;
- * 1e-3 with others, as test_coordcheck explains), stdout line for line the
+/* `modnorm coordcheck ARGS`: coord.csv to tm_fixture_tol, stdout line for line the
  * fixture's (its stderr lines, the progress, come out on stderr), and the
  * progress on stderr. */
 static void coord_fixture(const char *name, const char *args)
@@ -315,15 +317,13 @@ static void coord_fixture(const char *name, const char *args)
     snprintf(path, sizeof path, "%s/%s/coord.csv", FIXTURES, name);
     char *want_csv = slurp_dup(path);
     snprintf(path, sizeof path, "%s/coord.csv", out);
-    mn_bench_blas blas;
-    mn_bench_blas_info(&blas);
-    bool same_kernels = strcmp(blas.arch, FIXTURE_BLIS_ARCH) == 0;
-    double worst = 0, tol = same_kernels ? 1e-12 : 1e-3;
+    const char *arch;
+    double worst = 0, tol = tm_fixture_tol(&arch);
     int numbers = compare_coord_csv(slurp(path), want_csv, tol, &worst);
     ck_assert_int_gt(numbers, 200);
     printf("%s: `modnorm coordcheck %s`: %d CSV numbers within %g of the fixture's (worst "
            "%.3g; BLIS kernels %s); its %d lines of stdout are the fixture's\n",
-           name, args, numbers, tol, worst, blas.arch, tables);
+           name, args, numbers, tol, worst, arch, tables);
     free(want_csv);
     free(fixture);
     free(want);

@@ -101,6 +101,32 @@ double tm_max_abs_diff(const mn_mat *a, const mn_mat *b)
     return m;
 }
 
+double tm_fixture_tol(const char **arch)
+{
+    mn_bench_blas blas;
+    mn_bench_blas_info(&blas);
+    if (arch)
+        *arch = blas.arch;
+    return strcmp(blas.arch, TM_FIXTURE_BLIS_ARCH) == 0 ? 1e-12 : 1e-3;
+}
+
+const char *tm_sweep_fixture(const char *name, double *tol, const char **arch)
+{
+    static char dir[1024];
+    const char *a;
+    bool same = tm_fixture_tol(&a) < 1e-6;
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/study/%s/%s", MN_TEST_DATA, a, name);
+    if (!same && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        same = true;
+    else
+        snprintf(dir, sizeof dir, "%s/study/%s", MN_TEST_DATA, name);
+    if (arch)
+        *arch = a;
+    *tol = same ? 1e-12 : 0.25;
+    return dir;
+}
+
 int tm_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);
