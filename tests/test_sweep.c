@@ -537,9 +537,15 @@ START_TEST(test_over_depth)
              "--batch 32 --out %s/d", tm_dir);
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
-    ck_assert_ptr_nonnull(strstr(buf, "2 depths x 1 lrs x 1 seed = 2 runs"));
+    ck_assert_ptr_nonnull(strstr(buf, "2 depths x 1 lr x 1 seed = 2 runs"));
     ck_assert_ptr_nonnull(strstr(buf, "] depth 2  lr 2^-2  seed 0: train loss"));
     ck_assert_ptr_nonnull(strstr(buf, "octaves per doubling of depth"));
+    /* One run: singular nouns in the plan. */
+    snprintf(args, sizeof args, "sweep --over depth=3 --width 16 --lrs 2^-2 --steps 6 "
+             "--batch 32 --out %s/d1", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    ck_assert_msg(strstr(buf, "1 depth x 1 lr x 1 seed = 1 run, 0 already"), "%s", buf);
     snprintf(path, sizeof path, "%s/d/sweep.cfg", tm_dir);
     ck_assert_int_eq(strncmp(slurp(path), "data=fashion-mnist\nmodel=mlp\nwidth=16\nopt=muon\n",
                              44), 0);

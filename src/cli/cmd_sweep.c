@@ -76,9 +76,10 @@ static void draw_bar(const mn_study_progress *p)
 static void print_plan(const sweep_view *v, const mn_study_plan *p, bool training)
 {
     const mn_study_sweep *sw = v->sw;
-    fprintf(stderr, "modnorm sweep: %d %ss x %d lrs x %d seed%s = %d runs, %d already in %s",
-            sw->n_values, sw->param, sw->n_lrs, sw->seeds, sw->seeds > 1 ? "s" : "", p->total,
-            p->done, v->csv);
+    fprintf(stderr, "modnorm sweep: %d %s%s x %d lr%s x %d seed%s = %d run%s, %d already in %s",
+            sw->n_values, sw->param, sw->n_values != 1 ? "s" : "", sw->n_lrs,
+            sw->n_lrs != 1 ? "s" : "", sw->seeds, sw->seeds != 1 ? "s" : "", p->total,
+            p->total != 1 ? "s" : "", p->done, v->csv);
     if (training && p->to_train)
         fprintf(stderr, "; %d to train, %d at a time\n", p->to_train, p->jobs);
     else
