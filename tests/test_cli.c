@@ -1037,6 +1037,54 @@ START_TEST(test_adam_notes)
 }
 END_TEST
 
+/* Settings that make a run do less than it seems to get a note: a warmup
+ * as long as the run, a network of mass 0 under a modular optimizer (the
+ * loss does not move: every share is 0); AdamW ignores the mass, no note. */
+START_TEST(test_train_notes)
+{
+    char out[8192], args[1024];
+    const char *tiny = make_tiny_data();
+    snprintf(args, sizeof args, "train --steps 3 --warmup 3 --width 8 --batch 16 --data-dir %s",
+             tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: --warmup 3 spans the whole run (3 steps)"), "%s", out);
+    snprintf(args, sizeof args, "train --epochs 1 --warmup 3 --width 8 --batch 16 --data-dir %s",
+             tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0); /* 64 images: 4 steps */
+    ck_assert_ptr_null(strstr(out, "note:"));
+    const char *graph = tm_at("mass0.mn");
+    const char *text = "Net = Linear(8, 784) [mass = 0] -> ReLU -> Linear(10, 8) [mass = 0]\nNet\n";
+    tm_write_file(graph, text, strlen(text));
+    const char *opts[] = {"muon", "sgd", "sign", "adam"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "train --graph %s --opt %s --steps 2 --batch 16 --json "
+                 "--data-dir %s", graph, opts[i], tiny);
+        ck_assert_int_eq(run(args, out, sizeof out), 0);
+        bool noted = strstr(out, "note: the network's mass is 0") != NULL;
+        ck_assert_msg(noted == (i < 3), "--opt %s: %s", opts[i], out);
+    }
+}
+END_TEST
+
+/* A checkpoint of a model not trained on text: sample and attention refuse
+ * it in one line (attention used to report "vocabulary 0"). */
+START_TEST(test_text_commands_need_text_model)
+{
+    char out[8192], args[1024];
+    const char *tiny = make_tiny_data();
+    snprintf(args, sizeof args, "train --steps 1 --width 8 --batch 16 --data-dir %s "
+             "--checkpoint %s", tiny, tm_at("mlp.st"));
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    const char *cmds[] = {"sample --prompt a", "attention --data text"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s --checkpoint %s", cmds[i], tm_at("mlp.st"));
+        ck_assert_int_eq(run(args, out, sizeof out), 1);
+        ck_assert_msg(strstr(out, "has no vocabulary: not a model trained on --data text") &&
+                          strchr(out, '\n') == out + strlen(out) - 1, "%s: %s", cmds[i], out);
+    }
+}
+END_TEST
+
 /* Output that cannot be written (a full disk: /dev/full) fails the command
  * with one line, in text mode as in JSON. */
 START_TEST(test_stdout_write_errors)
@@ -1433,6 +1481,8 @@ int main(void)
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_stdout_write_errors);
     tcase_add_test(tc, test_adam_notes);
+    tcase_add_test(tc, test_train_notes);
+    tcase_add_test(tc, test_text_commands_need_text_model);
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);

@@ -92,6 +92,11 @@ int mn_cli_fail(const char *cmd, mn_status s);
 const char *mn_cli_shown(const char *path, char *buf, size_t cap);
 #define MN_CLI_SHOWN_CAP 128
 
+/* MN_EXIT_OK when the checkpoint `m` (opened from `path`) is a text model
+ * (it carries a vocabulary); else "--checkpoint PATH has no vocabulary: not
+ * a model trained on --data text" and MN_EXIT_FAIL. */
+int mn_cli_need_text_model(const char *cmd, const char *path, const mn_checkpoint_model *m);
+
 /* mn_mat_check_finite on a matrix read from the .npy at `path`, naming the
  * file and the entry: "PATH has a non-finite value (nan) at (1, 0)"; a 1-D
  * file (ndim 1) says that (i, j) is of the 1 x n matrix it was read as. */

@@ -50,11 +50,10 @@ static int validation_batch(const mn_cli_args *a, const mn_checkpoint_model *m,
     if (mn_text_load(path, &t) != MN_OK)
         return mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
     int rc = MN_EXIT_OK;
-    if (!m->has_vocab || t.vocab.size != m->vocab.size ||
+    if (t.vocab.size != m->vocab.size ||
         memcmp(t.vocab.byte, m->vocab.byte, (size_t)t.vocab.size) != 0)
         rc = mn_cli_usage_error(CMD, "--data %s: its vocabulary (%d characters) is not the "
-                                "checkpoint's (%d)", a->data, t.vocab.size,
-                                m->has_vocab ? m->vocab.size : 0);
+                                "checkpoint's (%d)", a->data, t.vocab.size, m->vocab.size);
     else if (mn_text_windows(&t, MN_TEXT_VALID, m->dim, valid) != MN_OK)
         rc = mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
     mn_text_free(&t);
@@ -72,7 +71,9 @@ int mn_cmd_attention(mn_cli_args *a)
     mn_dataset valid = {0};
     int64_t rows = 0;
     json_t *norms = NULL;
-    int rc = validation_batch(a, &m, &valid, &rows);
+    int rc = mn_cli_need_text_model(CMD, a->checkpoint, &m);
+    if (rc == MN_EXIT_OK)
+        rc = validation_batch(a, &m, &valid, &rows);
     static mn_attention_stats stats[MAX_LAYERS];
     int layers = 0;
     if (rc == MN_EXIT_OK) {

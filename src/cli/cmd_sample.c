@@ -14,11 +14,10 @@ int mn_cmd_sample(mn_cli_args *a)
     mn_status st = mn_checkpoint_open_model(a->checkpoint, (int)a->threads, &m);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    if (!m.has_vocab) {
+    int rc = mn_cli_need_text_model(CMD, a->checkpoint, &m);
+    if (rc != MN_EXIT_OK) {
         mn_checkpoint_model_free(&m);
-        char b[MN_CLI_SHOWN_CAP];
-        return mn_cli_error(CMD, "--checkpoint %s has no vocabulary: not a model trained on "
-                            "--data text", mn_cli_shown(a->checkpoint, b, sizeof b));
+        return rc;
     }
     char *out = NULL;
     st = mn_text_generate(m.net, &m.vocab, m.dim, a->prompt, (int64_t)strlen(a->prompt),

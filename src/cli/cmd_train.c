@@ -179,6 +179,14 @@ static int train(mn_cli_args *a, mn_dist *dist)
     mn_train_settings s;
     mn_atom_norm ov[MN_CLI_MAX_ATOM_NORMS];
     mn_cli_train_settings(a, &s, ov);
+    /* Settings that make a run do less than it seems to: say so up front. */
+    int64_t total = mn_train_total_steps(&s, n / a->batch);
+    if (rank0 && a->warmup >= total)
+        fprintf(stderr, "modnorm train: note: --warmup %lld spans the whole run (%lld steps): "
+                "the schedule after it never starts\n", (long long)a->warmup, (long long)total);
+    if (rank0 && !adam && mn_module_mass(root) == 0)
+        fprintf(stderr, "modnorm train: note: the network's mass is 0: every atom's share of "
+                "the step is 0 and no weight changes under --opt %s\n", a->opt);
     s.dist = mn_dist_size(dist) > 1 ? dist : NULL;
     train_view view = {.bar = rank0 && !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};

@@ -51,6 +51,15 @@ const char *mn_cli_shown(const char *path, char *buf, size_t cap)
     return buf;
 }
 
+int mn_cli_need_text_model(const char *cmd, const char *path, const mn_checkpoint_model *m)
+{
+    if (m->has_vocab)
+        return MN_EXIT_OK;
+    char b[MN_CLI_SHOWN_CAP];
+    return mn_cli_error(cmd, "--checkpoint %s has no vocabulary: not a model trained on "
+                        "--data text", mn_cli_shown(path, b, sizeof b));
+}
+
 mn_status mn_cli_check_finite(const char *path, const mn_mat *m, int ndim)
 {
     if (ndim != 1)
