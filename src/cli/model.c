@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -85,6 +86,39 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
     return MN_EXIT_OK;
 }
 
+/* Refuse a model whose training state cannot fit in this machine's memory,
+ * before anything that size is allocated: weights, gradients, momentum and
+ * the step's proposal are four float copies of the parameters. (Linux
+ * overcommits: a too-large run would otherwise be killed mid-way by the OOM
+ * killer instead of failing with a message.) */
+static int fits_memory(const char *cmd, const mn_module *m)
+{
+    int64_t params = mn_module_param_count(m);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (params <= 0 || pages <= 0 || page <= 0)
+        return MN_EXIT_OK;
+    double need = 4.0 * (double)sizeof(float) * (double)params, have = (double)pages * page;
+    if (need <= have)
+        return MN_EXIT_OK;
+    return mn_cli_usage_error(cmd, "the model has %lld parameters: training needs at least %.1f "
+                              "GB (weights, gradients, momentum, the step's proposal), more than "
+                              "this machine's %.1f GB of memory; use a smaller --width or --depth",
+                              (long long)params, need / 1e9, have / 1e9);
+}
+
+/* The module tree `st` made into *root, refused when it cannot fit. */
+static int built(const char *cmd, mn_status st, mn_module **root)
+{
+    if (st != MN_OK)
+        return mn_cli_fail(cmd, st);
+    int rc = fits_memory(cmd, *root);
+    if (rc != MN_EXIT_OK) {
+        mn_module_destroy(*root);
+        *root = NULL;
+    }
+    return rc;
+}
+
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
 {
     *root = NULL;
@@ -94,7 +128,7 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
         return rc;
     mn_status st = mn_graph_make(g, root);
     mn_graph_destroy(g);
-    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
+    return built(cmd, st, root);
 }
 
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
@@ -142,9 +176,12 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
          * needs a hidden layer) */
         mn_status st = !is_mlp(a) ? mn_graph_factory((void *)g, param, values[i], &m)
                                 : mn_mlp_factory(&spec, param, values[i], &m);
+        int rc = st == MN_OK ? fits_memory(cmd, m) : MN_EXIT_OK;
         mn_module_destroy(m);
         if (st != MN_OK)
             return mn_cli_usage_error(cmd, "%s", mn_last_error());
+        if (rc != MN_EXIT_OK)
+            return rc;
     }
     return MN_EXIT_OK;
 }
@@ -165,7 +202,7 @@ int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, in
     if (st == MN_OK)
         st = mn_graph_make(g, root);
     mn_graph_destroy(g);
-    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
+    return built(cmd, st, root);
 }
 
 int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
