@@ -146,9 +146,24 @@ static int plot_summary(const mn_cli_args *a, const mn_study_sweep *sw,
         snprintf(fixed, sizeof fixed, "width %lld", (long long)a->width);
     else
         snprintf(fixed, sizeof fixed, "depth %lld", (long long)a->depth);
-    snprintf(title, sizeof title, "%s, %s, %s, %s, batch %lld, %d seed%s (★ argmin)", a->opt,
+    /* The seeds the points average, as present: a sweep still running (or
+     * resumed with more seeds) has fewer than --seeds. */
+    int lo = sw->seeds, hi = 0;
+    for (int k = 0; k < s->n_values * nl; k++)
+        if (s->runs[k] > 0) {
+            lo = s->runs[k] < lo ? s->runs[k] : lo;
+            hi = s->runs[k] > hi ? s->runs[k] : hi;
+        }
+    char seeds[64];
+    if (lo >= hi)
+        snprintf(seeds, sizeof seeds, "%d seed%s", hi, hi != 1 ? "s" : "");
+    else
+        snprintf(seeds, sizeof seeds, "%d–%d seeds", lo, hi);
+    if (hi < sw->seeds)
+        snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), " of %d", sw->seeds);
+    snprintf(title, sizeof title, "%s, %s, %s, %s, batch %lld, %s (★ argmin)", a->opt,
              a->param == MN_PARAM_SP ? "SP" : "modular", fixed, steps, (long long)a->batch,
-             sw->seeds, sw->seeds > 1 ? "s" : "");
+             seeds);
     mn_plot_panel panel = {.title = title, .xlabel = "learning rate η",
                            .ylabel = "train loss (mean of the last 20% of steps)",
                            .xaxis = MN_PLOT_X_POW2, .ytop = chance,
