@@ -497,6 +497,31 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_int_eq(code, 2);
     ck_assert_msg(strstr(buf, "opt=muon") && strstr(buf, "opt=sgd") && count_lines(buf) == 1,
                   "%s", buf);
+
+    /* Other training images (--data-dir) are another setting too. */
+    char tiny[600];
+    snprintf(tiny, sizeof tiny, "%s/tiny", tm_dir);
+    tm_write_tiny_fashion(tiny, 64, 32);
+    snprintf(args, sizeof args, "sweep " TINY " --data-dir %s --out %s/s", tiny, tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_int_eq(code, 2);
+    ck_assert_msg(strstr(buf, "data_dir=") && count_lines(buf) == 1, "%s", buf);
+
+    /* A results.csv with no sweep.cfg beside it: its runs' settings are
+     * unknown, so nothing is adopted or appended. */
+    char moved[600];
+    snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
+    char *before = slurp_dup(path);
+    snprintf(path, sizeof path, "%s/s/sweep.cfg", tm_dir);
+    snprintf(moved, sizeof moved, "%s/sweep.cfg.away", tm_dir);
+    ck_assert_int_eq(rename(path, moved), 0);
+    snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_int_eq(code, 2);
+    ck_assert_msg(strstr(buf, "no sweep.cfg") && count_lines(buf) == 1, "%s", buf);
+    snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
+    ck_assert_str_eq(slurp(path), before);
+    free(before);
 }
 END_TEST
 

@@ -134,21 +134,30 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                       const char *param, char *buf, size_t cap)
 {
-    if (is_mlp(a)) { /* the built-in mlp: what sweep.cfg always held */
+    /* The data: its name, and the folder when --data-dir names one (other
+     * images are other runs). Without it the lines are what sweep.cfg
+     * always held. */
+    char data[1200];
+    const char *name = a->data ? a->data : "fashion-mnist";
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    if (a->given[MN_OPT_DATA_DIR] && !is_text)
+        snprintf(data, sizeof data, "data=%s\ndata_dir=%s\n", name, a->data_dir);
+    else
+        snprintf(data, sizeof data, "data=%s\n", name);
+    if (is_mlp(a)) { /* the built-in mlp */
         mn_mlp_spec spec = mn_cli_mlp(a);
         char desc[192];
         if (mn_mlp_describe(&spec, param, desc, sizeof desc) != MN_OK)
             return mn_cli_usage_error(cmd, "--over: %s", mn_last_error());
-        snprintf(buf, cap, "data=%s\n%s", a->data ? a->data : "fashion-mnist", desc);
+        snprintf(buf, cap, "%s%s", data, desc);
         return MN_EXIT_OK;
     }
     if (!mn_graph_has_param(g, param))
         return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
                                   param);
-    size_t used = a->graph ? (size_t)snprintf(buf, cap, "data=%s\ngraph=%s\n",
-                                              a->data ? a->data : "fashion-mnist", a->graph)
-                           : (size_t)snprintf(buf, cap, "data=%s\nmodel=%s\n",
-                                              a->data ? a->data : "fashion-mnist", a->model);
+    size_t used = a->graph ? (size_t)snprintf(buf, cap, "%sgraph=%s\n", data, a->graph)
+                           : (size_t)snprintf(buf, cap, "%smodel=%s\n", data, a->model);
     for (int i = 0; used < cap && i < mn_graph_param_count(g); i++) {
         const char *name = mn_graph_param_name(g, i);
         double v;

@@ -238,6 +238,12 @@ static mn_status plan(const mn_study_sweep *sw, grid *g)
     MN_TRY(compare_cfg(sw->dir, g->cfg, &cfg_exists));
     char path[4096];
     MN_TRY(join(path, sizeof path, sw->dir, "results.csv"));
+    /* Runs whose settings nothing records cannot be told apart from this
+     * sweep's: refuse them rather than average them in. */
+    if (!cfg_exists && stat(path, &st) == 0)
+        return mn_fail(MN_ERR_ARG, "%s holds results.csv but no sweep.cfg, so the settings of "
+                       "its runs are unknown: use another directory (or remove %s)", sw->dir,
+                       sw->dir);
     mn_study_row *rows;
     size_t n;
     MN_TRY(mn_study_read_csv(path, sw->param, &rows, &n, NULL));
