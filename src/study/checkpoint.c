@@ -205,6 +205,13 @@ static mn_status settings_json(const mn_train_run *run, json_t **out)
         s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR, "total_steps",
         (json_int_t)run->total_steps, "batch", (json_int_t)s->batch, "seed",
         (json_int_t)s->seed, "atom_norms", norms) : NULL;
+    /* bf16 products round differently: a resume must keep them. Only bf16
+     * runs carry the key, so fp32 checkpoints from before it stay valid. */
+    if (o && s->polar_precision == MN_PRECISION_BF16 &&
+        json_object_set_new(o, "precision", json_string("bf16")) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o)
         return mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory for the settings");
     *out = o;
