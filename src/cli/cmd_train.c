@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "cli/json_out.h"
 
@@ -129,6 +131,39 @@ int mn_cmd_train(mn_cli_args *a)
     return rc;
 }
 
+/* --checkpoint PATH replaces PATH after training: when PATH holds something
+ * other than a modnorm checkpoint (or an empty file), refuse before any
+ * work instead of overwriting someone's file. The check reads only the
+ * safetensors header: 8 bytes of length, then the JSON with __metadata__. */
+static int check_checkpoint_target(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return MN_EXIT_OK; /* missing: mn_cli_check_output_file said it can be made */
+    unsigned char len8[8];
+    size_t got = fread(len8, 1, 8, f);
+    bool empty = got == 0 && feof(f), ours = false;
+    uint64_t n = 0;
+    for (int i = 7; got == 8 && i >= 0; i--)
+        n = n << 8 | len8[i];
+    char *header = got == 8 && n > 0 && n <= (64u << 20) ? malloc(n + 1) : NULL;
+    if (header && fread(header, 1, n, f) == n) {
+        header[n] = '\0';
+        json_t *j = json_loads(header, 0, NULL);
+        const char *format =
+            json_string_value(json_object_get(json_object_get(j, "__metadata__"), "format"));
+        ours = format && strcmp(format, MN_CHECKPOINT_FORMAT) == 0;
+        json_decref(j);
+    }
+    free(header);
+    fclose(f);
+    if (empty || ours)
+        return MN_EXIT_OK;
+    char b[MN_CLI_SHOWN_CAP];
+    return mn_cli_usage_error(CMD, "--checkpoint %s exists and is not a modnorm checkpoint: "
+                              "refusing to replace it", mn_cli_shown(path, b, sizeof b));
+}
+
 static int train(mn_cli_args *a, mn_dist *dist)
 {
     bool rank0 = mn_dist_rank(dist) == 0;
@@ -136,6 +171,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
         return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
     if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
         return MN_EXIT_FAIL;
+    int target_rc = a->checkpoint ? check_checkpoint_target(a->checkpoint) : MN_EXIT_OK;
+    if (target_rc != MN_EXIT_OK)
+        return target_rc;
     bool is_text;
     mn_cli_text_path(a, &is_text);
     int model_rc = mn_cli_check_model_data(CMD, a, is_text);

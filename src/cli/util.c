@@ -119,6 +119,25 @@ static char *parent_of(const char *path)
 
 /* A directory we may create entries in; MN_EXIT_OK or a message naming
  * `target` (the output) and, when it is another path, `dir`. */
+/* Whether a file can really be made in `dir` (errno says why not): access()
+ * says yes to root everywhere, also on /proc or a read-only mount, and an
+ * output found unwritable after hours of training loses the run. Outputs
+ * are written as a temporary file beside the target, renamed: try that. */
+static bool can_create_in(const char *dir)
+{
+    char probe[4096];
+    if ((size_t)snprintf(probe, sizeof probe, "%s/.modnorm-probe-XXXXXX", dir) >= sizeof probe) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return false;
+    close(fd);
+    unlink(probe);
+    return true;
+}
+
 static int check_writable_dir(const char *cmd, const char *what, const char *target,
                               const char *dir)
 {
@@ -130,6 +149,8 @@ static int check_writable_dir(const char *cmd, const char *what, const char *tar
     else if (!S_ISDIR(st.st_mode))
         why = "not a directory";
     else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    else if (!can_create_in(dir))
         why = strerror(errno);
     if (!why)
         return MN_EXIT_OK;
