@@ -1063,6 +1063,12 @@ START_TEST(test_train_notes)
         bool noted = strstr(out, "note: the network's mass is 0") != NULL;
         ck_assert_msg(noted == (i < 3), "--opt %s: %s", opts[i], out);
     }
+    /* A lone atom of mass 0 still takes the whole step (target 1): no note. */
+    const char *lone = "Linear(10, 784) [mass = 0]\n";
+    tm_write_file(graph, lone, strlen(lone));
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
 }
 END_TEST
 

@@ -222,7 +222,8 @@ static int train(mn_cli_args *a, mn_dist *dist)
     if (rank0 && a->warmup >= total)
         fprintf(stderr, "modnorm train: note: --warmup %lld spans the whole run (%lld steps): "
                 "the schedule after it never starts\n", (long long)a->warmup, (long long)total);
-    if (rank0 && !adam && mn_module_mass(root) == 0)
+    /* (A lone atom is the whole step whatever its mass: target 1.) */
+    if (rank0 && !adam && mn_module_mass(root) == 0 && mn_module_child_count(root) > 0)
         fprintf(stderr, "modnorm train: note: the network's mass is 0: every atom's share of "
                 "the step is 0 and no weight changes under --opt %s\n", a->opt);
     s.dist = mn_dist_size(dist) > 1 ? dist : NULL;
