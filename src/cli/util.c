@@ -291,6 +291,12 @@ int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
             return mn_cli_usage_error(cmd, "--%s fixes the %s of a sweep over another "
                                       "parameter; this one varies the %s", fixing[i].param,
                                       fixing[i].param, fixing[i].param);
+    /* --set of the swept parameter would be overwritten by every value. */
+    size_t len = strlen(*param);
+    for (int i = 0; i < a->sets.n; i++)
+        if (strncmp(a->sets.v[i], *param, len) == 0 && a->sets.v[i][len] == '=')
+            return mn_cli_usage_error(cmd, "--set %s: the sweep varies %s (%s); set it there",
+                                      a->sets.v[i], *param, over ? "--over" : "--widths");
     return MN_EXIT_OK;
 }
 
