@@ -6,6 +6,10 @@
 #define TRAIN_METHOD MN_FIT_DEFAULT_POLAR
 #define BLIS_THREADS "default: BLIS's choice"
 #define DATA_DIR_NOTE "default " MN_FASHION_MNIST_DIR
+/* --width/--depth default to 512/3 for mlp; other models keep their graph
+ * file's own values (examples/NAME.mn) unless given: the help says so. */
+#define MODEL_WIDTH "default: the model's; mlp 512, gpt 128, cnn 32"
+#define MODEL_DEPTH "default: the model's; mlp 3 layers, gpt 4 blocks"
 #define N_USES(u) ((int)(sizeof(u) / sizeof(u)[0]))
 
 static const mn_cli_use train_uses[] = {
@@ -13,8 +17,8 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_WIDTH, .deflt = "512"},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTH, .deflt = "512", .note = MODEL_WIDTH},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
     {.id = MN_OPT_LR, .note = "default: the preset's, see README"},
@@ -43,8 +47,8 @@ static const mn_cli_use inspect_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_WIDTH, .deflt = "512"},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTH, .deflt = "512", .note = MODEL_WIDTH},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_ATOM_NORM},
     {.id = MN_OPT_PARAM, .deflt = "modular", .help = "sp: the model a graph with `param sp` "
                                                      "builds for the standard parametrization "

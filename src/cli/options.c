@@ -99,7 +99,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                          .help = "where the Fashion-MNIST IDX files are"},
     NAME_OPT(MN_OPT_MODEL, "model", "NAME", lookup_model, model_names, model, "the model"),
     INT_OPT(MN_OPT_WIDTH, "width", "W", 1, WIDTH_HI, width, "hidden width"),
-    INT_OPT(MN_OPT_DEPTH, "depth", "D", 1, 100, depth, "number of Linear layers"),
+    INT_OPT(MN_OPT_DEPTH, "depth", "D", 1, 100, depth, "depth: Linear layers (mlp) or blocks (gpt, --graph)"),
     [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
                        .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .offset = AT(widths),
                        .help = "hidden widths, a comma list"},
@@ -724,12 +724,12 @@ void mn_cli_help(const mn_cli_command *cmd, FILE *f)
             col++;
             put_words(f, &col, HELP_COL, o->names());
         }
-        if (use->deflt) { /* one unit, so that it reads whole */
-            snprintf(item, sizeof item, "(default %s)", use->deflt);
-            put_unit(f, &col, HELP_COL, item, strlen(item));
-        } else if (use->note) {
+        if (use->note) { /* says more than the parsed default (a model's own sizes) */
             snprintf(item, sizeof item, "(%s)", use->note);
             put_words(f, &col, HELP_COL, item);
+        } else if (use->deflt) { /* one unit, so that it reads whole */
+            snprintf(item, sizeof item, "(default %s)", use->deflt);
+            put_unit(f, &col, HELP_COL, item, strlen(item));
         }
         if (use->required)
             put_words(f, &col, HELP_COL, "(required)");

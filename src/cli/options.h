@@ -145,7 +145,7 @@ extern const mn_cli_option mn_cli_options[MN_OPT_COUNT];
 typedef struct mn_cli_use {
     mn_opt_id id;
     const char *deflt;  /* parsed like a command-line value before argv; "(default X)" in --help */
-    const char *note;   /* for --help when the default is not a value: "default: the preset's" */
+    const char *note;   /* for --help instead of "(default X)" when that says too little */
     const char *help;   /* what the option means here, when the table's text is too general */
     bool required;
 } mn_cli_use;
