@@ -1,6 +1,7 @@
 /* The modnorm command: dualize and norm against the library, and bad input
  * giving a one-line error with a non-zero exit and no output file. The
  * binary's path comes from the MODNORM environment variable (set by meson). */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -898,6 +899,20 @@ END_TEST
 /* --help of every subcommand is generated from its declaration: it lists
  * each option it takes and its file arguments, exits 0; an unknown
  * subcommand is one line. */
+/* `text` with every run of whitespace as one space (help wraps words). */
+static const char *one_line(const char *text)
+{
+    static char out[16384];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < sizeof out; p++)
+        if (!isspace((unsigned char)*p))
+            out[n++] = *p;
+        else if (n > 0 && out[n - 1] != ' ')
+            out[n++] = ' ';
+    out[n] = '\0';
+    return out;
+}
+
 START_TEST(test_help_and_unknown_command)
 {
     static char buf[16384];
@@ -911,7 +926,10 @@ START_TEST(test_help_and_unknown_command)
         for (int u = 0; u < cmd->n_uses; u++) {
             snprintf(want, sizeof want, "\n  --%s", mn_cli_options[cmd->uses[u].id].name);
             ck_assert_msg(strstr(buf, want), "%s --help lacks %s", cmd->name, want + 3);
-            if (cmd->uses[u].deflt) {
+            if (cmd->uses[u].note) { /* shown over the parsed default, maybe wrapped */
+                snprintf(want, sizeof want, "(%s)", cmd->uses[u].note);
+                ck_assert_msg(strstr(one_line(buf), want), "%s --help lacks %s", cmd->name, want);
+            } else if (cmd->uses[u].deflt) {
                 snprintf(want, sizeof want, "(default %s)", cmd->uses[u].deflt);
                 ck_assert_msg(strstr(buf, want), "%s --help lacks %s", cmd->name, want);
             }
