@@ -498,6 +498,13 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_msg(strstr(buf, "opt=muon") && strstr(buf, "opt=sgd") && count_lines(buf) == 1,
                   "%s", buf);
 
+    /* A setting only one side has is named as such. */
+    snprintf(args, sizeof args, "sweep " TINY " --precision bf16 --out %s/s", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_int_eq(code, 2);
+    ck_assert_msg(strstr(buf, "holds runs made without precision=bf16") && count_lines(buf) == 1,
+                  "%s", buf);
+
     /* Other training images (--data-dir) are another setting too. */
     char tiny[600];
     snprintf(tiny, sizeof tiny, "%s/tiny", tm_dir);

@@ -190,8 +190,9 @@ static void first_difference(const char *a, const char *b, char *la, char *lb, s
         a += na + (a[na] ? 1 : 0);
         b += nb + (b[nb] ? 1 : 0);
     }
-    snprintf(la, cap, "%.*s", (int)strcspn(*a ? a : "(nothing)", "\n"), *a ? a : "(nothing)");
-    snprintf(lb, cap, "%.*s", (int)strcspn(*b ? b : "(nothing)", "\n"), *b ? b : "(nothing)");
+    /* One ended: the other's next line is a setting it lacks. */
+    snprintf(la, cap, "%.*s", (int)strcspn(a, "\n"), a);
+    snprintf(lb, cap, "%.*s", (int)strcspn(b, "\n"), b);
 }
 
 /* DIR/sweep.cfg against this sweep's; *exists says whether there is one. */
@@ -213,6 +214,9 @@ static mn_status compare_cfg(const char *dir, const char *want, bool *exists)
     if (strcmp(have, want) != 0) {
         char la[256], lb[256];
         first_difference(have, want, la, lb, sizeof la);
+        if (!*la || !*lb)
+            return mn_fail(MN_ERR_ARG, "%s holds runs made %s %s: use another directory (or "
+                           "remove %s)", dir, *la ? "with" : "without", *la ? la : lb, dir);
         return mn_fail(MN_ERR_ARG, "%s holds runs made with %s, this sweep has %s: use another "
                        "directory (or remove %s)", dir, la, lb, dir);
     }
