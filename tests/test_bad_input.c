@@ -582,6 +582,8 @@ static const bad_case cases[] = {
     {"inspect: --width overflow", 0, {"inspect", "--width", "99999999999999999999"}, 2,
      {"--width '99999999999999999999'"}},
     {"inspect: --depth -3", 0, {"inspect", "--depth", "-3"}, 2, {"--depth '-3'"}},
+    {"inspect: --graph is a directory, with the reason", P_ADIR, {"inspect", "--graph",
+     "@/adir"}, 1, {"cannot read the graph file", "Is a directory"}},
     {"inspect: --set width= and --width both given", 0, {"inspect", "--set", "width=8",
      "--width", "16"}, 2, {"--set width=8", "--width 16", "give one"}},
     {"sweep: --set of the swept width", P_DATA64, {"sweep", "--widths", "8,16", "--set",

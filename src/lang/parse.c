@@ -820,10 +820,11 @@ mn_status mn_graph_load(mn_graph_file **out, const char *path)
     }
     size_t n = fread(buf, 1, MN_GRAPH_MAX_BYTES + 1, f);
     bool err = ferror(f);
+    int e = errno; /* fread's reason (EISDIR for a directory), before fclose */
     fclose(f);
     mn_status st;
     if (err)
-        st = mn_fail(MN_ERR_IO, "cannot read the graph file %s", path);
+        st = mn_fail(MN_ERR_IO, "cannot read the graph file %s: %s", path, strerror(e));
     else if (n > MN_GRAPH_MAX_BYTES)
         st = mn_fail(MN_ERR_FORMAT, "%s: over %d bytes; a graph file has at most that", path,
                      MN_GRAPH_MAX_BYTES);
