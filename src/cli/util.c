@@ -117,8 +117,6 @@ static char *parent_of(const char *path)
     return p;
 }
 
-/* A directory we may create entries in; MN_EXIT_OK or a message naming
- * `target` (the output) and, when it is another path, `dir`. */
 /* Whether a file can really be made in `dir` (errno says why not): access()
  * says yes to root everywhere, also on /proc or a read-only mount, and an
  * output found unwritable after hours of training loses the run. Outputs
@@ -138,6 +136,8 @@ static bool can_create_in(const char *dir)
     return true;
 }
 
+/* A directory we may create entries in; MN_EXIT_OK or a message naming
+ * `target` (the output) and, when it is another path, `dir`. */
 static int check_writable_dir(const char *cmd, const char *what, const char *target,
                               const char *dir)
 {
