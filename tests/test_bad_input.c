@@ -355,6 +355,7 @@ enum {
     P_FILE = 1 << 5,     /* file: a regular file where a directory is expected */
     P_DATA64 = 1 << 6,   /* data/: valid Fashion-MNIST IDX set, 64 train + 16 test images */
     P_RUNS = 1 << 7,     /* runs/: an existing, empty output directory */
+    P_ZERO = 1 << 8,     /* zero.mn: a graph of sensitivity 0 (0 * Linear) */
 };
 
 static void prepare(const char *dir, unsigned what)
@@ -422,6 +423,11 @@ static void prepare(const char *dir, unsigned what)
     if (what & P_RUNS) {
         snprintf(path, sizeof path, "%s/runs", dir);
         ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+    if (what & P_ZERO) {
+        static const char g[] = "Net = 0 * Linear(10, 784)\nNet\n";
+        snprintf(path, sizeof path, "%s/zero.mn", dir);
+        tm_write_file(path, g, sizeof g - 1);
     }
 }
 
@@ -562,6 +568,10 @@ static const bad_case cases[] = {
      {"--atom-norm", "NP-hard"}},
     {"train: --atom-norm 0=bogus", P_DATA64, {"train", "--atom-norm", "0=bogus", SMALL,
      "--batch", "16", "--data-dir", "@/data"}, 2, {"--atom-norm", "unknown norm 'bogus'"}},
+    /* the Linear's target t/c would be infinite (c = 0): was 'target inf', then a diverged run */
+    {"train: a graph of sensitivity 0", P_DATA64 | P_ZERO, {"train", "--graph", "@/zero.mn",
+     "--steps", "1", "--batch", "8", "--threads", "1", "--data-dir", "@/data"}, 1,
+     {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"diverged"}},
     {"train: --data-dir missing", 0, {"train", SMALL, NODATA}, 1, {"@/nodata"}},
     {"train: --data-dir is a file", P_FILE, {"train", SMALL, "--data-dir", "@/file"}, 1,
      {"@/file", "not a directory"}},
@@ -597,6 +607,8 @@ static const bad_case cases[] = {
     {"inspect: --atom-norm twice is fine, a bad second one is not", 0, {"inspect",
      "--atom-norm", "0=rms-rms", "--atom-norm", "1=bogus"}, 2,
      {"--atom-norm", "unknown norm 'bogus'"}},
+    {"inspect: a graph of sensitivity 0", P_ZERO, {"inspect", "--graph", "@/zero.mn"}, 1,
+     {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"target inf"}},
     {"inspect: stray argument", 0, {"inspect", "extra"}, 2, {"unexpected argument 'extra'"}},
 
     /* -- sweep -- */
