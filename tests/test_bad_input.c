@@ -667,6 +667,11 @@ static const bad_case cases[] = {
      2, {"--opt", "unknown optimizer 'lion'"}},
     {"coordcheck: unknown --method", 0, {"coordcheck", "--method", "newton", "--out", "@/cc",
      NODATA}, 2, {"--method", "unknown polar method 'newton'"}},
+    /* was refused after training depth 2, exit 1, "modnorm coordcheck: coordcheck: ..." */
+    {"coordcheck: --over depth, before any training", P_DATA64, {"coordcheck", "--over",
+     "depth=2,3", "--steps", "1", "--batch", "16", "--out", "@/cc", "--data-dir", "@/data"}, 2,
+     {"--over: depth 3 gives 5 leaf modules, depth 2 gave 3", "same modules"},
+     {"coordcheck: coordcheck:"}},
     {"coordcheck: --widths 8,x", 0, {"coordcheck", "--widths", "8,x", "--out", "@/cc", NODATA},
      2, {"--widths '8,x'"}},
 
