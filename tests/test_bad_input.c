@@ -572,6 +572,10 @@ static const bad_case cases[] = {
     {"train: a graph of sensitivity 0", P_DATA64 | P_ZERO, {"train", "--graph", "@/zero.mn",
      "--steps", "1", "--batch", "8", "--threads", "1", "--data-dir", "@/data"}, 1,
      {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"diverged"}},
+    /* a norm of another shape: was exit 1 at the first step, without naming --atom-norm */
+    {"train: --atom-norm 0=taps-3 on a Linear, before the data", 0, {"train", "--atom-norm",
+     "0=taps-3", SMALL, NODATA}, 2, {"--atom-norm", "0=taps-3 does not fit Linear(8←784)",
+     "not d_out x (d_in·9)"}},
     {"train: --data-dir missing", 0, {"train", SMALL, NODATA}, 1, {"@/nodata"}},
     {"train: --data-dir is a file", P_FILE, {"train", SMALL, "--data-dir", "@/file"}, 1,
      {"@/file", "not a directory"}},
@@ -609,6 +613,8 @@ static const bad_case cases[] = {
      {"--atom-norm", "unknown norm 'bogus'"}},
     {"inspect: a graph of sensitivity 0", P_ZERO, {"inspect", "--graph", "@/zero.mn"}, 1,
      {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"target inf"}},
+    {"inspect: --atom-norm 2=taps-3 on a Linear", 0, {"inspect", "--atom-norm", "2=taps-3"}, 2,
+     {"--atom-norm", "2=taps-3 does not fit Linear(10←512)"}},
     {"inspect: stray argument", 0, {"inspect", "extra"}, 2, {"unexpected argument 'extra'"}},
 
     /* -- sweep -- */
