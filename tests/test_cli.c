@@ -943,6 +943,16 @@ START_TEST(test_help_and_unknown_command)
     ck_assert_ptr_nonnull(strstr(buf, "coordcheck"));
     ck_assert_int_eq(run("bench --help", buf, sizeof buf), 0);
     ck_assert_ptr_nonnull(strstr(buf, "bench step"));
+    /* --data lists what the command takes: the text-only ones refuse
+     * fashion-mnist, so their help does not offer it */
+    static const char *const data_help[][2] = {
+        {"attention --help", ""}, {"baseline --help", ""}, {"train --help", "fashion-mnist"}};
+    for (size_t i = 0; i < sizeof data_help / sizeof data_help[0]; i++) {
+        ck_assert_int_eq(run(data_help[i][0], buf, sizeof buf), 0);
+        ck_assert_msg(strstr(buf, "text:PATH (a") &&
+                          (strstr(buf, "fashion-mnist") != NULL) == (data_help[i][1][0] != 0),
+                      "%s: %s", data_help[i][0], buf);
+    }
 }
 END_TEST
 /* ---- messages, outputs, JSON ---------------------------------------------------- */
