@@ -355,6 +355,7 @@ enum {
     P_FILE = 1 << 5,     /* file: a regular file where a directory is expected */
     P_DATA64 = 1 << 6,   /* data/: valid Fashion-MNIST IDX set, 64 train + 16 test images */
     P_RUNS = 1 << 7,     /* runs/: an existing, empty output directory */
+    P_ZERO = 1 << 8,     /* zero.mn: a graph of sensitivity 0 (0 * Linear) */
 };
 
 static void prepare(const char *dir, unsigned what)
@@ -422,6 +423,11 @@ static void prepare(const char *dir, unsigned what)
     if (what & P_RUNS) {
         snprintf(path, sizeof path, "%s/runs", dir);
         ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+    if (what & P_ZERO) {
+        static const char g[] = "Net = 0 * Linear(10, 784)\nNet\n";
+        snprintf(path, sizeof path, "%s/zero.mn", dir);
+        tm_write_file(path, g, sizeof g - 1);
     }
 }
 
@@ -562,6 +568,14 @@ static const bad_case cases[] = {
      {"--atom-norm", "NP-hard"}},
     {"train: --atom-norm 0=bogus", P_DATA64, {"train", "--atom-norm", "0=bogus", SMALL,
      "--batch", "16", "--data-dir", "@/data"}, 2, {"--atom-norm", "unknown norm 'bogus'"}},
+    /* the Linear's target t/c would be infinite (c = 0): was 'target inf', then a diverged run */
+    {"train: a graph of sensitivity 0", P_DATA64 | P_ZERO, {"train", "--graph", "@/zero.mn",
+     "--steps", "1", "--batch", "8", "--threads", "1", "--data-dir", "@/data"}, 1,
+     {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"diverged"}},
+    /* a norm of another shape: was exit 1 at the first step, without naming --atom-norm */
+    {"train: --atom-norm 0=taps-3 on a Linear, before the data", 0, {"train", "--atom-norm",
+     "0=taps-3", SMALL, NODATA}, 2, {"--atom-norm", "0=taps-3 does not fit Linear(8←784)",
+     "not d_out x (d_in·9)"}},
     {"train: --data-dir missing", 0, {"train", SMALL, NODATA}, 1, {"@/nodata"}},
     {"train: --checkpoint over a file that is not a checkpoint, kept", P_DATA64 | P_OUT,
      {"train", SMALL, "--batch", "16", "--checkpoint", "@/out.npy", "--data-dir", "@/data"}, 2,
@@ -613,6 +627,10 @@ static const bad_case cases[] = {
     {"inspect: --atom-norm twice is fine, a bad second one is not", 0, {"inspect",
      "--atom-norm", "0=rms-rms", "--atom-norm", "1=bogus"}, 2,
      {"--atom-norm", "unknown norm 'bogus'"}},
+    {"inspect: a graph of sensitivity 0", P_ZERO, {"inspect", "--graph", "@/zero.mn"}, 1,
+     {"Mul(0) has sensitivity 0", "Linear(10←784)", "infinite target"}, {"target inf"}},
+    {"inspect: --atom-norm 2=taps-3 on a Linear", 0, {"inspect", "--atom-norm", "2=taps-3"}, 2,
+     {"--atom-norm", "2=taps-3 does not fit Linear(10←512)"}},
     {"inspect: stray argument", 0, {"inspect", "extra"}, 2, {"unexpected argument 'extra'"}},
 
     /* -- sweep -- */
@@ -671,6 +689,11 @@ static const bad_case cases[] = {
      2, {"--opt", "unknown optimizer 'lion'"}},
     {"coordcheck: unknown --method", 0, {"coordcheck", "--method", "newton", "--out", "@/cc",
      NODATA}, 2, {"--method", "unknown polar method 'newton'"}},
+    /* was refused after training depth 2, exit 1, "modnorm coordcheck: coordcheck: ..." */
+    {"coordcheck: --over depth, before any training", P_DATA64, {"coordcheck", "--over",
+     "depth=2,3", "--steps", "1", "--batch", "16", "--out", "@/cc", "--data-dir", "@/data"}, 2,
+     {"--over: depth 3 gives 5 leaf modules, depth 2 gave 3", "same modules"},
+     {"coordcheck: coordcheck:"}},
     {"coordcheck: --widths 8,x", 0, {"coordcheck", "--widths", "8,x", "--out", "@/cc", NODATA},
      2, {"--widths '8,x'"}},
 

@@ -961,6 +961,16 @@ START_TEST(test_help_and_unknown_command)
     ck_assert_ptr_nonnull(strstr(buf, "coordcheck"));
     ck_assert_int_eq(run("bench --help", buf, sizeof buf), 0);
     ck_assert_ptr_nonnull(strstr(buf, "bench step"));
+    /* --data lists what the command takes: the text-only ones refuse
+     * fashion-mnist, so their help does not offer it */
+    static const char *const data_help[][2] = {
+        {"attention --help", ""}, {"baseline --help", ""}, {"train --help", "fashion-mnist"}};
+    for (size_t i = 0; i < sizeof data_help / sizeof data_help[0]; i++) {
+        ck_assert_int_eq(run(data_help[i][0], buf, sizeof buf), 0);
+        ck_assert_msg(strstr(buf, "text:PATH (a") &&
+                          (strstr(buf, "fashion-mnist") != NULL) == (data_help[i][1][0] != 0),
+                      "%s: %s", data_help[i][0], buf);
+    }
 }
 END_TEST
 /* ---- messages, outputs, JSON ---------------------------------------------------- */
@@ -1052,6 +1062,34 @@ START_TEST(test_adam_notes)
              tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
     ck_assert_ptr_null(strstr(out, "note:"));
+}
+END_TEST
+
+/* dualize notes the options the computation ignores, and writes OUT:
+ * --method and --steps on a norm that is not spectral, --steps with the
+ * exact method (svd, also the default); an iterative method takes --steps. */
+START_TEST(test_dualize_notes)
+{
+    char in[256], outp[256], args[1024], buf[4096];
+    snprintf(in, sizeof in, "%s/g.npy", tm_dir);
+    snprintf(outp, sizeof outp, "%s/o.npy", tm_dir);
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F32, 6, 4, 1);
+    ck_assert_ok(mn_npy_write(in, &G));
+    mn_mat_free(&G);
+    static const char *const cases[][2] = {
+        {"--norm spectral --method svd --steps 3", "note: --steps has no effect on 'svd' (exact"},
+        {"--norm spectral --steps 3", "note: --steps has no effect on 'svd' (exact"},
+        {"--norm frobenius --steps 3", "note: --steps has no effect on 'frobenius' (not spectral)"},
+        {"--norm frobenius --method ns5", "note: --method has no effect on 'frobenius'"},
+        {"--norm spectral --method ns5 --steps 3", NULL},
+        {"--norm spectral --method svd", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, "dualize %s %s %s", cases[i][0], in, outp);
+        ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+        ck_assert_msg(cases[i][1] ? strstr(buf, cases[i][1]) != NULL : !strstr(buf, "note:"),
+                      "%s: %s", args, buf);
+    }
 }
 END_TEST
 
@@ -1505,6 +1543,7 @@ int main(void)
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_stdout_write_errors);
     tcase_add_test(tc, test_adam_notes);
+    tcase_add_test(tc, test_dualize_notes);
     tcase_add_test(tc, test_train_notes);
     tcase_add_test(tc, test_text_commands_need_text_model);
     tcase_add_test(tc, test_outputs_checked_first);

@@ -664,9 +664,14 @@ START_TEST(test_text_forms)
     const mn_tensor *y;
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "Conv2D"));
+    /* flat input: the Image() hint right after "tensor" (it read "tensor0 (") */
+    ck_assert_msg(strstr(mn_last_error(), "receives a 2-D tensor (Image(C, H, W)"), "message: %s",
+                  mn_last_error());
     mn_tensor_destroy(x);
     x = tm_tensor_new(4, (int64_t[]){2, 3, 4, 4});
     ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_SHAPE);
+    ck_assert_msg(strstr(mn_last_error(), "receives a 4-D tensor of 3 channels"), "message: %s",
+                  mn_last_error());
     mn_tensor_destroy(x);
     mn_network_destroy(net);
     net = tm_network_new(conv(4, 2, 5, 1, 0), 1);

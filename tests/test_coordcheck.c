@@ -728,10 +728,24 @@ START_TEST(test_arguments)
     c = ok, c.size_param = "channels";
     expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_UNSUPPORTED,
                    "the model factory failed for channels 4");
-    /* A parameter that changes the module list cannot be checked. */
-    c = ok, c.size_param = "depth";
+    /* A parameter that changes the module list cannot be checked: refused
+     * before any value is trained (it was after the first), without a
+     * "coordcheck: " prefix for the CLI to double; mn_coordcheck_check_values
+     * says so on its own, without data. */
+    int64_t trained[3] = {0};
+    c = ok, c.size_param = "depth", c.progress = count_progress, c.progress_ctx = trained;
     expect_refused(mlp_factory, (int64_t[]){1, 2}, 2, &d, &c, MN_ERR_SHAPE,
                    "depth 2 gives 3 leaf modules, depth 1 gave 1");
+    ck_assert_int_eq(trained[0], 0);
+    ck_assert_msg(strncmp(mn_last_error(), "coordcheck:", 11) != 0, "%s", mn_last_error());
+    ck_assert_int_eq(mn_coordcheck_check_values(mlp_factory, &ctx, "depth", (int64_t[]){3, 2}, 2),
+                     MN_ERR_SHAPE);
+    ck_assert_str_eq(mn_last_error(), "depth 2 gives 3 leaf modules, depth 3 gave 5: a coordinate "
+                                      "check compares the same modules across values");
+    ck_assert_int_eq(mn_coordcheck_check_values(mlp_factory, &ctx, NULL, (int64_t[]){4, 4}, 2),
+                     MN_ERR_ARG);
+    ck_assert_str_eq(mn_last_error(), "width 4 is listed twice");
+    ck_assert_ok(mn_coordcheck_check_values(mlp_factory, &ctx, NULL, w, 2));
     /* A model whose inputs do not match the data is the network's error. */
     mlp_ctx wide = {.depth = 2, .d_in = 7, .d_out = 3};
     mn_coordcheck_result *r;

@@ -1534,6 +1534,28 @@ START_TEST(test_targets_mass_zero)
 }
 END_TEST
 
+/* A module of sensitivity 0 after a child gives it c = 0 and target t/c =
+ * inf: refused, naming both modules (a `0 * Linear` graph was trained with an
+ * infinite step and reported as diverged). A sensitivity-0 module before
+ * the atoms is harmless. */
+START_TEST(test_targets_sensitivity_zero)
+{
+    double t[2];
+    mn_network *net = tm_network_new(SEQ(linear(5, 4), mul(0), linear(3, 5)), 1);
+    ck_assert_int_eq(mn_modular_targets(net, 1.0, t), MN_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(mn_last_error(), "Mul(0) has sensitivity 0") &&
+                      strstr(mn_last_error(), "Linear(5←4)"),
+                  "message: %s", mn_last_error());
+    ck_assert_int_eq(mn_modular_targets(net, 0.0, t), MN_ERR_UNSUPPORTED); /* 0/0 */
+    mn_network_destroy(net);
+
+    net = tm_network_new(SEQ(mul(0), linear(3, 5)), 1);
+    double one = 1;
+    check_targets(net, 1.0, &one, "Mul(0) first");
+    mn_network_destroy(net);
+}
+END_TEST
+
 START_TEST(test_scale_and_power)
 {
     /* scale(a, M): ν × |a|, mass unchanged. */
@@ -3044,6 +3066,7 @@ int main(void)
     tcase_add_test(tc, test_targets_tuple_and_sum);
     tcase_add_test(tc, test_targets_tare);
     tcase_add_test(tc, test_targets_mass_zero);
+    tcase_add_test(tc, test_targets_sensitivity_zero);
     tcase_add_test(tc, test_scale_and_power);
     tcase_add_test(tc, test_modular_dualize_properties);
     tcase_add_test(tc, test_linear_well_normed);

@@ -542,6 +542,25 @@ START_TEST(test_settings)
 }
 END_TEST
 
+/* An atom norm for another shape is refused when applied, naming the atom
+ * (taps-3 on a Linear failed at the first step, inside the solver). */
+START_TEST(test_atom_norms_apply_shape)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, 784, 16, 2, 10));
+    mn_network *net = tm_network_new(m, 1);
+    mn_atom_norm ov;
+    ck_assert_ok(mn_atom_norm_parse("0=taps-3", &ov));
+    ck_assert_int_eq(mn_atom_norms_apply(net, &ov, 1), MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "atom norm 0=taps-3 does not fit Linear(16←784): "
+                                          "taps-3: a 16x784 matrix"), "%s", mn_last_error());
+    ck_assert_ok(mn_atom_norm_parse("1=taps-4", &ov)); /* 16 columns: 1 channel of 4x4 taps */
+    ck_assert_ok(mn_atom_norms_apply(net, &ov, 1));
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 1))->name, "taps-4");
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* ---- the fit loop on a small synthetic dataset ------------------------------------------------ */
 
 /* 96 training and 48 test rows of 8 features, 3 classes: the argmax of a
@@ -1625,6 +1644,7 @@ int main(void)
     tcase_add_test(tc, test_summary_transfer);
     tcase_add_test(tc, test_summary_divergence_and_edges);
     tcase_add_test(tc, test_settings);
+    tcase_add_test(tc, test_atom_norms_apply_shape);
     tcase_add_test(tc, test_fit_callbacks_and_epochs);
     tcase_add_test(tc, test_fit_pieces);
     tcase_add_test(tc, test_fit_custom_source);

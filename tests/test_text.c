@@ -524,6 +524,28 @@ START_TEST(test_cli_train_sample_baseline)
     }
     mn_checkpoint_model_free(&m);
     json_decref(j);
+    /* another corpus's vocabulary: the message says what differs, also when
+     * only the characters do (it read "(14 characters) is not the checkpoint's (14)") */
+    char other[4096];
+    strcpy(other, corpus);
+    for (char *c = other; (c = strchr(c, 'c')) != NULL;)
+        *c = 'x';
+    write_text(tm_at("other.txt"), other);
+    strcat(other, "Q");
+    write_text(tm_at("more.txt"), other);
+    const char *differ[][2] = {
+        {"other.txt", "its vocabulary has the checkpoint's size (14 characters) but different "
+                      "characters: 'x' is not in the checkpoint's, 'c' is not in the corpus"},
+        {"more.txt", "its vocabulary (15 characters) is not the checkpoint's (14): 'Q' is not "
+                     "in the checkpoint's, 'c' is not in the corpus"},
+    };
+    for (size_t i = 0; i < sizeof differ / sizeof *differ; i++) {
+        snprintf(args, sizeof args, "attention --checkpoint %s --data text:%s", tm_at("run.st"),
+                 tm_at(differ[i][0]));
+        ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+        ck_assert_msg(strstr(out, differ[i][1]) && strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s: %s", args, out);
+    }
 
     snprintf(args, sizeof args, "sample --checkpoint %s --prompt 'the zebra' --tokens 5",
              tm_at("run.st"));

@@ -127,6 +127,16 @@ MN_API mn_status mn_coordcheck_run(mn_model_factory factory, void *factory_ctx,
                                    const mn_dataset *data, const mn_coordcheck_config *cfg,
                                    mn_coordcheck_result **out);
 
+/* What mn_coordcheck_run checks of the values before it trains any, for a
+ * caller to refuse a grid before loading data: the `n_values` values are
+ * distinct (MN_ERR_ARG naming the one listed twice) and the models the
+ * factory builds for them (with size_param; NULL: "width") have the same leaf
+ * modules in forward order (MN_ERR_SHAPE naming two values, as for depth),
+ * or the factory's status. */
+MN_API mn_status mn_coordcheck_check_values(mn_model_factory factory, void *factory_ctx,
+                                            const char *size_param, const int64_t *values,
+                                            int n_values);
+
 /* The record of value index v, step t, module m, quantity q; NAN where there
  * is none (update at step 0 or of a bond) or the indices are out of range. */
 MN_API double mn_coordcheck_value(const mn_coordcheck_result *r, int v, int t, int m,

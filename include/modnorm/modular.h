@@ -18,7 +18,10 @@
 extern "C" {
 #endif
 
-/* targets[k] for every atom k (mn_network_atom_count entries) given t. */
+/* targets[k] for every atom k (mn_network_atom_count entries) given t.
+ * MN_ERR_UNSUPPORTED, naming the modules, when a child's coefficient is 0 (a
+ * module of sensitivity 0 after it, as in `0 * Linear`): its target would be
+ * infinite. */
 MN_API mn_status mn_modular_targets(const mn_network *net, double t, double *targets);
 /* The modular norm of a buffer (weights, an update, a gradient). */
 MN_API mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out);

@@ -39,6 +39,33 @@ static int atom_norms(mn_network *net, json_t **out)
 
 /* The first `batch` validation windows of the corpus, as the model reads
  * them: checked against the checkpoint's vocabulary and context. */
+/* The vocabularies differ: say how (the sizes alone can agree), with the
+ * first character of each that the other lacks. */
+static int vocab_differs(const char *data, const mn_vocab *corpus, const mn_vocab *ckpt)
+{
+    int only_corpus = -1, only_ckpt = -1;
+    for (int b = 255; b >= 0; b--) {
+        if (corpus->id[b] >= 0 && ckpt->id[b] < 0)
+            only_corpus = b;
+        if (ckpt->id[b] >= 0 && corpus->id[b] < 0)
+            only_ckpt = b;
+    }
+    char size[96], c1[8], c2[8], what[96] = "";
+    if (corpus->size == ckpt->size)
+        snprintf(size, sizeof size, "has the checkpoint's size (%d characters) but different "
+                 "characters", ckpt->size);
+    else
+        snprintf(size, sizeof size, "(%d characters) is not the checkpoint's (%d)", corpus->size,
+                 ckpt->size);
+    if (only_corpus >= 0)
+        snprintf(what, sizeof what, ": %s is not in the checkpoint's",
+                 mn_text_byte_shown((uint8_t)only_corpus, c1));
+    if (only_ckpt >= 0)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s %s is not in the corpus",
+                 only_corpus >= 0 ? "," : ":", mn_text_byte_shown((uint8_t)only_ckpt, c2));
+    return mn_cli_usage_error(CMD, "--data %s: its vocabulary %s%s", data, size, what);
+}
+
 static int validation_batch(const mn_cli_args *a, const mn_checkpoint_model *m,
                             mn_dataset *valid, int64_t *rows)
 {
@@ -52,8 +79,7 @@ static int validation_batch(const mn_cli_args *a, const mn_checkpoint_model *m,
     int rc = MN_EXIT_OK;
     if (t.vocab.size != m->vocab.size ||
         memcmp(t.vocab.byte, m->vocab.byte, (size_t)t.vocab.size) != 0)
-        rc = mn_cli_usage_error(CMD, "--data %s: its vocabulary (%d characters) is not the "
-                                "checkpoint's (%d)", a->data, t.vocab.size, m->vocab.size);
+        rc = vocab_differs(a->data, &t.vocab, &m->vocab);
     else if (mn_text_windows(&t, MN_TEXT_VALID, m->dim, valid) != MN_OK)
         rc = mn_cli_error(CMD, "--data %s: %s", a->data, mn_last_error());
     mn_text_free(&t);

@@ -236,6 +236,11 @@ int mn_cmd_coordcheck(mn_cli_args *a)
         rc = mn_cli_model_load(CMD, a, &g);
     if (rc == MN_EXIT_OK) /* a value the model refuses */
         rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values);
+    /* values whose modules differ (depth), before the data is read or any value trained */
+    if (rc == MN_EXIT_OK &&
+        mn_coordcheck_check_values(mn_graph_factory, g, cfg.size_param, values, n_values) != MN_OK)
+        rc = mn_cli_usage_error(CMD, "--%s: %s", a->given[MN_OPT_OVER] ? "over" : "widths",
+                                mn_last_error());
     mn_graph_destroy(g);
     if (rc == MN_EXIT_OK)
         rc = check(a, values, n_values, &cfg, csv_path, png_path);

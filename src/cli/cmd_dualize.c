@@ -6,6 +6,11 @@
 
 #define CMD "dualize"
 
+static void no_effect(const char *opt, const char *on, const char *why)
+{
+    fprintf(stderr, "modnorm " CMD ": note: %s has no effect on '%s' (%s)\n", opt, on, why);
+}
+
 int mn_cmd_dualize(mn_cli_args *a)
 {
     const char *in_path = a->pos[0], *out_path = a->pos[1];
@@ -16,9 +21,15 @@ int mn_cmd_dualize(mn_cli_args *a)
         st = mn_polar_lookup(a->method, &method);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    if (a->method && !norm->uses_polar)
-        fprintf(stderr, "modnorm dualize: note: --method has no effect on '%s' (not spectral)\n",
-                norm->name);
+    /* options the computation ignores are noted, not refused */
+    if (!norm->uses_polar) {
+        if (a->method)
+            no_effect("--method", norm->name, "not spectral");
+        if (a->given[MN_OPT_STEPS])
+            no_effect("--steps", norm->name, "not spectral");
+    } else if (a->given[MN_OPT_STEPS] && method->n_coeffs == 0) {
+        no_effect("--steps", method->name, "exact, not iterative");
+    }
     /* Before any work: OUT is replaced atomically (a new file renamed over
      * it), which would destroy a device node, fifo or directory. */
     int rc = mn_cli_check_output_file(CMD, "OUT", out_path);

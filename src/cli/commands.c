@@ -192,14 +192,15 @@ static const mn_cli_use sample_uses[] = {
 static const mn_cli_use attention_uses[] = {
     {.id = MN_OPT_CHECKPOINT, .help = "a checkpoint of modnorm train --data text:... "
                                       "--checkpoint PATH", .required = true},
-    {.id = MN_OPT_DATA, .deflt = "text", .help = "the corpus whose validation windows are run"},
+    {.id = MN_OPT_DATA, .deflt = "text", .help = "the corpus whose validation windows are run",
+     .choices = MN_CLI_TEXT_CHOICE},
     {.id = MN_OPT_BATCH, .deflt = "12", .help = "validation windows run"},
     {.id = MN_OPT_THREADS, .deflt = "1"},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
 };
 
 static const mn_cli_use baseline_uses[] = {
-    {.id = MN_OPT_DATA, .deflt = "text"},
+    {.id = MN_OPT_DATA, .deflt = "text", .choices = MN_CLI_TEXT_CHOICE},
     {.id = MN_OPT_JSON, .help = "one JSON object on stdout"},
 };
 

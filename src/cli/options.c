@@ -33,8 +33,7 @@ static mn_status lookup_preset(const char *name)
 static const char *model_names(void) { return "mlp, gpt, cnn"; }
 static const char *data_names(void)
 {
-    return "fashion-mnist, text:PATH (a file or a folder of text; 'text' alone: "
-           MN_TEXT_DEFAULT_DIR ")";
+    return "fashion-mnist, " MN_CLI_TEXT_CHOICE;
 }
 
 static mn_status lookup_model(const char *name)
@@ -720,10 +719,10 @@ void mn_cli_help(const mn_cli_command *cmd, FILE *f)
         fprintf(f, "%*s", 2 + w >= HELP_COL ? HELP_COL : HELP_COL - 2 - w, "");
         col = HELP_COL;
         put_words(f, &col, HELP_COL, use->help ? use->help : o->help);
-        if (o->kind == MN_KIND_NAME && o->names) {
+        if (o->kind == MN_KIND_NAME && (use->choices || o->names)) {
             fputc(':', f);
             col++;
-            put_words(f, &col, HELP_COL, o->names());
+            put_words(f, &col, HELP_COL, use->choices ? use->choices : o->names());
         }
         if (use->note) { /* says more than the parsed default (a model's own sizes) */
             snprintf(item, sizeof item, "(%s)", use->note);

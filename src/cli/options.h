@@ -147,8 +147,14 @@ typedef struct mn_cli_use {
     const char *deflt;  /* parsed like a command-line value before argv; "(default X)" in --help */
     const char *note;   /* for --help instead of "(default X)" when that says too little */
     const char *help;   /* what the option means here, when the table's text is too general */
+    const char *choices; /* for --help, the values this command takes when fewer than the
+                            option's names() (attention: text only); NULL: names() */
     bool required;
 } mn_cli_use;
+
+/* --data's text choice, as --help lists it (needs modnorm/text.h). */
+#define MN_CLI_TEXT_CHOICE                                                                       \
+    "text:PATH (a file or a folder of text; 'text' alone: " MN_TEXT_DEFAULT_DIR ")"
 
 typedef enum mn_cmd_id {
     MN_CMD_TRAIN, MN_CMD_INSPECT, MN_CMD_SWEEP, MN_CMD_COORDCHECK, MN_CMD_DUALIZE, MN_CMD_NORM,

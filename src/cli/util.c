@@ -308,8 +308,8 @@ int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args 
         if (ov.atom >= atoms)
             return mn_cli_usage_error(cmd, "--atom-norm '%d=%s' must be K=NAME with K in [0, %d)",
                                       ov.atom, ov.norm, atoms);
-        if (mn_atom_norms_apply(net, &ov, 1) != MN_OK)
-            return mn_cli_usage_error(cmd, "%s", mn_last_error());
+        if (mn_atom_norms_apply(net, &ov, 1) != MN_OK) /* e.g. a norm of another shape */
+            return mn_cli_usage_error(cmd, "--atom-norm: %s", mn_last_error());
     }
     return MN_EXIT_OK;
 }

@@ -37,7 +37,7 @@ mn_status mn_vocab_make(mn_vocab *v, const uint8_t *bytes, int n)
 }
 
 /* A byte as a message shows it: 'a', or \xNN for the unprintable. */
-static const char *byte_shown(uint8_t b, char buf[8])
+const char *mn_text_byte_shown(uint8_t b, char buf[8])
 {
     if (b >= 0x20 && b < 0x7f && b != '\'')
         snprintf(buf, 8, "'%c'", b);
@@ -55,7 +55,7 @@ mn_status mn_vocab_encode(const mn_vocab *v, const char *text, int64_t len, int3
         if (v->id[b] < 0) {
             char s[8];
             return mn_fail(MN_ERR_ARG, "character %s at position %lld is not in the vocabulary "
-                           "(%d characters)", byte_shown(b, s), (long long)i, v->size);
+                           "(%d characters)", mn_text_byte_shown(b, s), (long long)i, v->size);
         }
         ids[i] = v->id[b];
     }

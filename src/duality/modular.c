@@ -5,17 +5,41 @@
 #include "core/error.h"
 #include "modnorm/modular.h"
 
+/* Child i of m has coefficient c with t/c not finite: a module after it in
+ * the sequence has sensitivity 0 (e.g. `0 * Linear`), so no change to child i
+ * reaches the output, and dualizing would give it an infinite step. */
+static mn_status infinite_target(const mn_module *m, int i, double c)
+{
+    char child[96], after[96];
+    mn_module_describe(mn_module_child(m, i), child, sizeof child);
+    for (int j = i + 1; j < mn_module_child_count(m); j++)
+        if (mn_module_sensitivity(mn_module_child(m, j)) == 0)
+            return mn_fail(MN_ERR_UNSUPPORTED,
+                           "%s has sensitivity 0, so %s before it cannot change the output "
+                           "and would get an infinite target step (use a nonzero scale)",
+                           mn_module_describe(mn_module_child(m, j), after, sizeof after),
+                           child);
+    return mn_fail(MN_ERR_UNSUPPORTED,
+                   "%s would get an infinite target step: its coefficient in the modular "
+                   "norm is %g (the modules after it have sensitivity too close to 0)",
+                   child, c);
+}
+
 /* Walk the tree handing each atom (in forward order) its target. */
-static void assign_targets(const mn_module *m, double t, double *targets, int *k)
+static mn_status assign_targets(const mn_module *m, double t, double *targets, int *k)
 {
     if (mn_module_is_atom(m)) {
         targets[(*k)++] = t;
-        return;
+        return MN_OK;
     }
     for (int i = 0; i < mn_module_child_count(m); i++) {
         double c = mn_module_child_coef(m, i);
-        assign_targets(mn_module_child(m, i), isinf(c) ? 0.0 : t / c, targets, k);
+        double ti = isinf(c) ? 0.0 : t / c;
+        if (isfinite(t) && !isfinite(ti))
+            return infinite_target(m, i, c);
+        MN_TRY(assign_targets(mn_module_child(m, i), ti, targets, k));
     }
+    return MN_OK;
 }
 
 mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
@@ -23,8 +47,7 @@ mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
     if (!net || !targets)
         return mn_fail(MN_ERR_ARG, "mn_modular_targets: NULL argument");
     int k = 0;
-    assign_targets(mn_network_root(net), t, targets, &k);
-    return MN_OK;
+    return assign_targets(mn_network_root(net), t, targets, &k);
 }
 
 static mn_status tree_norm(const mn_network *net, const mn_module *m, const float *buf, int *k,

@@ -181,12 +181,15 @@ static mn_status conv_geom(const mn_module *m, const mn_shape *in, mn_conv_geom 
 {
     const conv_state *s = conv_of(m);
     char buf[96];
-    if (in->ndim != 4 || in->dim[1] != s->d_in)
+    /* flat input gets the hint to Image(), 4-D input its channel count */
+    if (in->ndim != 4)
         return mn_fail(MN_ERR_SHAPE, "%s takes NCHW images (B, %lld, H, W), receives a %d-D "
-                       "tensor%s%lld%s", mn_module_describe(m, buf, sizeof buf),
-                       (long long)s->d_in, in->ndim, in->ndim == 4 ? " of " : "",
-                       in->ndim == 4 ? (long long)in->dim[1] : 0LL,
-                       in->ndim == 4 ? " channels" : " (Image(C, H, W) makes images of a flat batch)");
+                       "tensor (Image(C, H, W) makes images of a flat batch)",
+                       mn_module_describe(m, buf, sizeof buf), (long long)s->d_in, in->ndim);
+    if (in->dim[1] != s->d_in)
+        return mn_fail(MN_ERR_SHAPE, "%s takes NCHW images (B, %lld, H, W), receives a 4-D "
+                       "tensor of %lld channels", mn_module_describe(m, buf, sizeof buf),
+                       (long long)s->d_in, (long long)in->dim[1]);
     *g = (mn_conv_geom){.batch = in->dim[0], .c_in = s->d_in, .h = in->dim[2], .w = in->dim[3],
                         .c_out = m->d_out, .k = s->k, .stride = s->stride, .pad = s->pad};
     g->ho = out_side(g->h, s->k, s->stride, s->pad);

@@ -150,22 +150,31 @@ typedef struct setup {
     const mn_norm *rms;
 } setup;
 
+/* Value v's leaves (n, kind of module m) differ from value v0's (n0, kind0):
+ * no "coordcheck: " prefix, since the CLI prefixes the command's name. */
+static mn_status modules_differ(const char *p, int64_t v, int n, int64_t v0, int n0, int m,
+                                const char *kind, const char *kind0)
+{
+    if (n != n0)
+        return mn_fail(MN_ERR_SHAPE, "%s %lld gives %d leaf modules, %s %lld gave %d: a "
+                       "coordinate check compares the same modules across values", p,
+                       (long long)v, n, p, (long long)v0, n0);
+    return mn_fail(MN_ERR_SHAPE, "module %d is %s at %s %lld but %s at %s %lld: a coordinate "
+                   "check compares the same modules across values", m, kind, p, (long long)v,
+                   kind0, p, (long long)v0);
+}
+
 /* The first value fixes the leaves every other value must have. */
 static mn_status adopt_leaves(mn_coordcheck_result *r, int vi, const leaves *l)
 {
     if (vi > 0) {
         if (l->n != r->n_modules)
-            return mn_fail(MN_ERR_SHAPE, "coordcheck: %s %lld gives %d leaf modules, %s %lld "
-                           "gave %d: a coordinate check compares the same modules across "
-                           "values", r->size_param, (long long)r->values[vi], l->n,
-                           r->size_param, (long long)r->values[0], r->n_modules);
+            return modules_differ(r->size_param, r->values[vi], l->n, r->values[0],
+                                  r->n_modules, 0, NULL, NULL);
         for (int m = 0; m < l->n; m++)
             if (strcmp(mn_module_kind(l->mod[m]), r->kinds[m]) != 0)
-                return mn_fail(MN_ERR_SHAPE, "coordcheck: module %d is %s at %s %lld but %s at "
-                               "%s %lld: a coordinate check compares the same modules across "
-                               "values", m, mn_module_kind(l->mod[m]), r->size_param,
-                               (long long)r->values[vi], r->kinds[m], r->size_param,
-                               (long long)r->values[0]);
+                return modules_differ(r->size_param, r->values[vi], l->n, r->values[0],
+                                      r->n_modules, m, mn_module_kind(l->mod[m]), r->kinds[m]);
         return MN_OK;
     }
     size_t per_step = (size_t)(l->n > 0 ? l->n : 1) * NQ;
@@ -192,6 +201,22 @@ static mn_status adopt_leaves(mn_coordcheck_result *r, int vi, const leaves *l)
     return MN_OK;
 }
 
+/* The factory's model for one value; its failures name the value. */
+static mn_status make_model(mn_model_factory factory, void *ctx, const char *param,
+                            int64_t value, mn_module **root)
+{
+    *root = NULL;
+    mn_clear_error();
+    mn_status st = factory(ctx, param, value, root);
+    if (st != MN_OK && !*mn_last_error())
+        mn_fail(st, "coordcheck: the model factory failed for %s %lld: %s", param,
+                (long long)value, mn_status_str(st));
+    if (st == MN_OK && !*root)
+        st = mn_fail(MN_ERR_ARG, "coordcheck: the model factory gave no module for %s %lld",
+                     param, (long long)value);
+    return st;
+}
+
 /* Train value vi's network on the fixed batch and fill its records. */
 static mn_status run_value(const setup *s, mn_coordcheck_result *r, int vi)
 {
@@ -204,14 +229,7 @@ static mn_status run_value(const setup *s, mn_coordcheck_result *r, int vi)
     int *atom_leaf = NULL;
     leaves l = {0};
     recorder rec = {.r = r, .v = vi};
-    mn_clear_error();
-    mn_status st = s->factory(s->factory_ctx, r->size_param, r->values[vi], &root);
-    if (st != MN_OK && !*mn_last_error())
-        mn_fail(st, "coordcheck: the model factory failed for %s %lld: %s", r->size_param,
-                (long long)r->values[vi], mn_status_str(st));
-    if (st == MN_OK && !root)
-        st = mn_fail(MN_ERR_ARG, "coordcheck: the model factory gave no module for %s %lld",
-                     r->size_param, (long long)r->values[vi]);
+    mn_status st = make_model(s->factory, s->factory_ctx, r->size_param, r->values[vi], &root);
     if (st == MN_OK)
         st = mn_network_create(&net, root, cfg->param, cfg->seed);
     if (st == MN_OK) {
@@ -368,6 +386,69 @@ static bool is_name(const char *s)
     return true;
 }
 
+/* The leaves of a module tree in forward order: counted when out is NULL. */
+static void tree_leaves(const mn_module *m, const mn_module **out, int *n)
+{
+    int c = mn_module_child_count(m);
+    if (c == 0) {
+        if (out)
+            out[*n] = m;
+        (*n)++;
+    }
+    for (int i = 0; i < c; i++)
+        tree_leaves(mn_module_child(m, i), out, n);
+}
+
+static mn_status tree_leaf_list(const mn_module *m, const mn_module ***out, int *n)
+{
+    *n = 0;
+    tree_leaves(m, NULL, n);
+    *out = malloc((size_t)(*n > 0 ? *n : 1) * sizeof **out);
+    if (!*out)
+        return mn_fail(MN_ERR_NOMEM, "coordcheck: out of memory for %d modules", *n);
+    *n = 0;
+    tree_leaves(m, *out, n);
+    return MN_OK;
+}
+
+mn_status mn_coordcheck_check_values(mn_model_factory factory, void *factory_ctx,
+                                     const char *size_param, const int64_t *values, int n_values)
+{
+    if (!factory || !values || n_values < 1)
+        return mn_fail(MN_ERR_ARG, "coordcheck: %s", !factory ? "the factory is NULL"
+                       : "needs at least one value");
+    const char *p = size_param ? size_param : "width";
+    for (int i = 0; i < n_values; i++)
+        for (int j = 0; j < i; j++)
+            if (values[i] == values[j])
+                return mn_fail(MN_ERR_ARG, "%s %lld is listed twice", p, (long long)values[i]);
+    /* the first value's leaves, then every other value's against them */
+    mn_module *first = NULL, *root = NULL;
+    const mn_module **l0 = NULL, **l = NULL;
+    int n0 = 0, n = 0;
+    mn_status st = make_model(factory, factory_ctx, p, values[0], &first);
+    if (st == MN_OK)
+        st = tree_leaf_list(first, &l0, &n0);
+    for (int i = 1; st == MN_OK && i < n_values; i++) {
+        st = make_model(factory, factory_ctx, p, values[i], &root);
+        if (st == MN_OK)
+            st = tree_leaf_list(root, &l, &n);
+        if (st == MN_OK && n != n0)
+            st = modules_differ(p, values[i], n, values[0], n0, 0, NULL, NULL);
+        for (int m = 0; st == MN_OK && m < n; m++)
+            if (strcmp(mn_module_kind(l[m]), mn_module_kind(l0[m])) != 0)
+                st = modules_differ(p, values[i], n, values[0], n0, m, mn_module_kind(l[m]),
+                                    mn_module_kind(l0[m]));
+        free(l);
+        l = NULL;
+        mn_module_destroy(root);
+        root = NULL;
+    }
+    free(l0);
+    mn_module_destroy(first);
+    return st;
+}
+
 static mn_status check_args(mn_model_factory factory, const int64_t *values, int n_values,
                             const mn_dataset *data, const mn_coordcheck_config *cfg,
                             mn_coordcheck_result **out)
@@ -436,12 +517,9 @@ mn_status mn_coordcheck_run(mn_model_factory factory, void *factory_ctx,
     if (st == MN_OK) {
         memcpy(r->values, values, (size_t)n_values * sizeof *values);
         qsort(r->values, (size_t)n_values, sizeof *r->values, cmp_i64);
-        for (int i = 1; i < n_values; i++)
-            if (r->values[i] == r->values[i - 1]) {
-                st = mn_fail(MN_ERR_ARG, "coordcheck: value %lld is listed twice",
-                             (long long)r->values[i]);
-                break;
-            }
+        /* every value's modules before training any (depth failed after one) */
+        st = mn_coordcheck_check_values(factory, factory_ctx, r->size_param, r->values,
+                                        n_values);
     }
     for (int vi = 0; st == MN_OK && vi < n_values; vi++) {
         if (cfg->progress)

@@ -141,12 +141,22 @@ mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
             return mn_fail(MN_ERR_ARG, "atom norm %d=%s: the atom must be in [0, %d) (0-based, "
                            "forward order)", ov[i].atom, ov[i].norm ? ov[i].norm : "(null)",
                            atoms);
-        mn_status st = mn_module_set_norm((mn_module *)mn_network_atom(net, ov[i].atom),
-                                          ov[i].norm);
+        mn_module *atom = (mn_module *)mn_network_atom(net, ov[i].atom);
+        mn_status st = mn_module_set_norm(atom, ov[i].norm);
+        char msg[768];
         if (st != MN_OK) {
-            char msg[768];
             snprintf(msg, sizeof msg, "%s", mn_last_error());
             return mn_fail(st, "atom norm %d=%s: %s", ov[i].atom, ov[i].norm, msg);
+        }
+        /* A norm for another shape (taps-3 on a Linear) is refused here, not at
+         * the first step: measure the atom's weights with it. */
+        mn_mat w = mn_network_atom_view(net, ov[i].atom, mn_network_weights(net));
+        double v;
+        if (mn_norm_value(mn_module_norm(atom), &w, &v) == MN_ERR_SHAPE) {
+            char d[96];
+            snprintf(msg, sizeof msg, "%s", mn_last_error());
+            return mn_fail(MN_ERR_ARG, "atom norm %d=%s does not fit %s: %s", ov[i].atom,
+                           ov[i].norm, mn_module_describe(atom, d, sizeof d), msg);
         }
     }
     return MN_OK;
