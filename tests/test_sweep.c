@@ -613,6 +613,20 @@ START_TEST(test_over_depth)
     mn_dataset_free(&test);
     free(rows);
 
+    /* A --graph file is recorded by path and content: an edited file is
+     * another setting. */
+    const char *graph = "param width = 8\nLinear(width, 784) -> ReLU -> Linear(10, width)\n";
+    snprintf(path, sizeof path, "%s/g.mn", tm_dir);
+    tm_write_file(path, graph, strlen(graph));
+    snprintf(args, sizeof args, "sweep --graph %s --widths 8 --lrs 0.1 --steps 2 --batch 16 "
+             "--out %s/g", path, tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    graph = "param width = 8\nLinear(width, 784) -> GELU -> Linear(10, width)\n";
+    tm_write_file(path, graph, strlen(graph));
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 2 && strstr(buf, "graph_crc32=") && count_lines(buf) == 1, "%s", buf);
+
     /* A coordinate check compares the same modules at every value: not
      * across depths, refused as a usage error before any training. */
     snprintf(args, sizeof args, "coordcheck --over depth=2,3 --steps 1 --batch 8 --out %s/c",

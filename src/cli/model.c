@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cli/cli.h"
 
@@ -136,6 +138,24 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
     return built(cmd, st, root);
 }
 
+/* zlib's CRC-32 of a file's bytes: sweep.cfg records the graph file's
+ * content as well as its path, so an edited file is another setting. */
+static int graph_crc32(const char *path, uint32_t *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    unsigned char b[65536];
+    size_t n;
+    while ((n = fread(b, 1, sizeof b, f)) > 0)
+        crc = crc32(crc, b, (uInt)n);
+    int bad = ferror(f);
+    fclose(f);
+    *out = (uint32_t)crc;
+    return bad ? -1 : 0;
+}
+
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                       const char *param, char *buf, size_t cap)
 {
@@ -161,7 +181,11 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
     if (!mn_graph_has_param(g, param))
         return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
                                   param);
-    size_t used = a->graph ? (size_t)snprintf(buf, cap, "%sgraph=%s\n", data, a->graph)
+    uint32_t crc = 0;
+    if (a->graph && graph_crc32(a->graph, &crc) != 0)
+        return mn_cli_error(cmd, "--graph %s: cannot read: %s", a->graph, strerror(errno));
+    size_t used = a->graph ? (size_t)snprintf(buf, cap, "%sgraph=%s\ngraph_crc32=%08x\n", data,
+                                              a->graph, (unsigned)crc)
                            : (size_t)snprintf(buf, cap, "%smodel=%s\n", data, a->model);
     for (int i = 0; used < cap && i < mn_graph_param_count(g); i++) {
         const char *name = mn_graph_param_name(g, i);
