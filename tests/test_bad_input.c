@@ -598,6 +598,8 @@ static const bad_case cases[] = {
     {"inspect: --depth -3", 0, {"inspect", "--depth", "-3"}, 2, {"--depth '-3'"}},
     {"inspect: --graph is a directory, with the reason", P_ADIR, {"inspect", "--graph",
      "@/adir"}, 1, {"cannot read the graph file", "Is a directory"}},
+    {"inspect: --set width=2^0.5 reaches the graph as a number", 0, {"inspect", "--set",
+     "width=2^0.5"}, 1, {"argument 1 (1.41421) is not a positive integer"}},
     {"inspect: --set width= and --width both given", 0, {"inspect", "--set", "width=8",
      "--width", "16"}, 2, {"--set width=8", "--width 16", "give one"}},
     {"sweep: --set of the swept width", P_DATA64, {"sweep", "--widths", "8,16", "--set",

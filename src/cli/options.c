@@ -420,9 +420,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         if (ok) {
             memcpy(name, text, (size_t)(eq - text));
             name[eq - text] = '\0';
-            /* a decimal number (mn_graph_set_text reads it with strtod: no 2^E) */
-            ok = mn_study_param_valid(name) && !strchr(eq + 1, '^') &&
-                 real_token(eq + 1, strlen(eq + 1), &v);
+            ok = mn_study_param_valid(name) && real_token(eq + 1, strlen(eq + 1), &v);
         }
         if (!ok) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=VALUE with VALUE a number, "
@@ -432,6 +430,11 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         if (sets->n == MN_CLI_MAX_SETS) {
             mn_cli_usage_to(err, cmd, "at most %d --%s options", MN_CLI_MAX_SETS, o->name);
             return false;
+        }
+        /* mn_graph_set_text reads VALUE with strtod: hand it 2^E as a decimal */
+        if (strchr(eq + 1, '^')) {
+            snprintf(sets->own[sets->n], sizeof sets->own[0], "%s=%.17g", name, v);
+            text = sets->own[sets->n];
         }
         sets->v[sets->n++] = text;
         return true;

@@ -81,8 +81,9 @@ typedef struct mn_cli_over {
 #define MN_CLI_MAX_SETS 64
 
 typedef struct mn_cli_sets {
-    const char *v[MN_CLI_MAX_SETS]; /* "NAME=VALUE", pointing into argv */
+    const char *v[MN_CLI_MAX_SETS]; /* "NAME=VALUE", into argv or, for 2^E, into own */
     int n;
+    char own[MN_CLI_MAX_SETS][96];  /* "NAME=%.17g" of a VALUE written 2^E */
 } mn_cli_sets;
 
 typedef struct mn_cli_atom_norms {
