@@ -613,6 +613,16 @@ START_TEST(test_over_depth)
     mn_dataset_free(&test);
     free(rows);
 
+    /* A run that fails (labels beyond the model's 5 outputs) exits 1, as
+     * train does, after the plan's line, and leaves no folder. */
+    snprintf(args, sizeof args, "sweep --widths 8 --set d_out=5 --lrs 0.1 --steps 1 --batch 16 "
+             "--out %s/d5", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 1 && strstr(buf, "outside [0, 5) (no run finished") &&
+                      count_lines(buf) == 2, "%s", buf);
+    snprintf(path, sizeof path, "%s/d5", tm_dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+
     /* A --graph file is recorded by path and content: an edited file is
      * another setting. */
     const char *graph = "param width = 8\nLinear(width, 784) -> ReLU -> Linear(10, width)\n";

@@ -262,9 +262,9 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_da
             draw_bar(&view->last);
             fputc('\n', stderr);
         }
-        if (st == MN_ERR_ARG)
-            rc = mn_cli_usage_error(CMD, "%s", mn_last_error());
-        else if (st != MN_OK)
+        /* The plan checked the arguments: what fails now is a run (a label
+         * outside the model's outputs, say), exit 1 as in train. */
+        if (st != MN_OK)
             rc = mn_cli_fail(CMD, st);
     }
     return rc;
