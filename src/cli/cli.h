@@ -92,6 +92,9 @@ int mn_cli_fail(const char *cmd, mn_status s);
 const char *mn_cli_shown(const char *path, char *buf, size_t cap);
 #define MN_CLI_SHOWN_CAP 128
 
+/* The first --set that assigns `name` ("NAME=VALUE"), or NULL. */
+const char *mn_cli_set_of(const mn_cli_args *a, const char *name);
+
 /* MN_EXIT_OK when the checkpoint `m` (opened from `path`) is a text model
  * (it carries a vocabulary); else "--checkpoint PATH has no vocabulary: not
  * a model trained on --data text" and MN_EXIT_FAIL. */

@@ -49,11 +49,10 @@ static const char *source_name(const mn_cli_args *a)
 static int set_size(const char *cmd, mn_graph_file *g, const mn_cli_args *a, bool builtin,
                     mn_opt_id id, const char *name, int64_t value)
 {
-    size_t len = strlen(name);
-    for (int i = 0; a->given[id] && i < a->sets.n; i++)
-        if (strncmp(a->sets.v[i], name, len) == 0 && a->sets.v[i][len] == '=')
-            return mn_cli_usage_error(cmd, "--set %s and --%s %lld both set %s: give one",
-                                      a->sets.v[i], name, (long long)value, name);
+    const char *set = a->given[id] ? mn_cli_set_of(a, name) : NULL;
+    if (set)
+        return mn_cli_usage_error(cmd, "--set %s and --%s %lld both set %s: give one", set, name,
+                                  (long long)value, name);
     if (!builtin && !a->given[id])
         return MN_EXIT_OK;
     if (!builtin && !mn_graph_has_param(g, name))

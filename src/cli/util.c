@@ -292,12 +292,20 @@ int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
                                       "parameter; this one varies the %s", fixing[i].param,
                                       fixing[i].param, fixing[i].param);
     /* --set of the swept parameter would be overwritten by every value. */
-    size_t len = strlen(*param);
-    for (int i = 0; i < a->sets.n; i++)
-        if (strncmp(a->sets.v[i], *param, len) == 0 && a->sets.v[i][len] == '=')
-            return mn_cli_usage_error(cmd, "--set %s: the sweep varies %s (%s); set it there",
-                                      a->sets.v[i], *param, over ? "--over" : "--widths");
+    const char *set = mn_cli_set_of(a, *param);
+    if (set)
+        return mn_cli_usage_error(cmd, "--set %s: the sweep varies %s (%s); set it there", set,
+                                  *param, over ? "--over" : "--widths");
     return MN_EXIT_OK;
+}
+
+const char *mn_cli_set_of(const mn_cli_args *a, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < a->sets.n; i++)
+        if (strncmp(a->sets.v[i], name, len) == 0 && a->sets.v[i][len] == '=')
+            return a->sets.v[i];
+    return NULL;
 }
 
 int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args *a)
