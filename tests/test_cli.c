@@ -1169,6 +1169,25 @@ START_TEST(test_stdout_write_errors)
 }
 END_TEST
 
+/* A final checkpoint save that fails (here a file-size limit, which makes
+ * write() fail with EFBIG once SIGXFSZ is ignored: a full disk without
+ * needing one) fails the command, but after the run's result line: the
+ * training it reports is complete, only the file is missing. */
+START_TEST(test_failed_final_save_keeps_result)
+{
+    const char *tiny = make_tiny_data();
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd, "trap '' XFSZ; ulimit -f 8; '%s' train --steps 2 --width 32 "
+             "--batch 16 --data-dir %s --checkpoint %s 2>&1", getenv("MODNORM"), tiny,
+             tm_at("big.st"));
+    int rc = tm_run_shell(cmd, out, sizeof out);
+    const char *line = strstr(out, "test accuracy ");
+    ck_assert_msg(rc == 1 && line && strstr(line, "after 2 steps") &&
+                      strstr(line, "modnorm train: ") && strstr(line, "File too large"),
+                  "exited %d: %s", rc, out);
+}
+END_TEST
+
 /* The count of a data set survives its free; a failed mkdir names its
  * reason (never "Success"); a long path is cut, never the reason after it;
  * the divergence message counts steps from 1, like the progress lines. */
@@ -1546,6 +1565,7 @@ int main(void)
     tcase_add_test(tc, test_help_and_unknown_command);
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_stdout_write_errors);
+    tcase_add_test(tc, test_failed_final_save_keeps_result);
     tcase_add_test(tc, test_adam_notes);
     tcase_add_test(tc, test_dualize_notes);
     tcase_add_test(tc, test_train_notes);

@@ -260,6 +260,11 @@ static int train(mn_cli_args *a, mn_dist *dist)
                 "(diverged; try a smaller --lr)\n", (long long)r.diverged_at + 1);
     st = mn_fit_judge(st, &r, 0); /* 0: a loss that grew is not a divergence here */
     if (st != MN_OK) {
+        /* Only the final save failed (a full disk, say): the run itself is
+         * complete and evaluated, so its result line still comes first. */
+        if (r.total_steps > 0 && r.steps == r.total_steps && !r.diverged &&
+            isfinite(r.test_loss) && report(a, &r, &text, is_text) == MN_EXIT_OK)
+            fflush(stdout);
         mn_text_free(&text);
         return mn_cli_fail(CMD, st);
     }
