@@ -22,16 +22,20 @@
  * Only src/core/dist.c calls MPI. Built without MPI (meson -Dmpi=disabled),
  * or run without mpirun, every group has one rank and nothing here moves a
  * byte. Collectives (marked so) must be called by every rank of the group in
- * the same order; MPI calls are made from the calling thread only. */
+ * the same order; MPI calls are made from the calling thread only.
+ *
+ * This header is the core layer's half (the group and its collectives);
+ * the solver's half, mn_solver_distribute and its companions, is in
+ * modnorm/optim.h. */
 #ifndef MODNORM_DIST_H
 #define MODNORM_DIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "modnorm/export.h"
-#include "modnorm/network.h"
-#include "modnorm/optim.h"
+#include "modnorm/status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,27 +97,6 @@ MN_API void mn_dist_traffic_reset(mn_dist *d);
 /* The ring model: bytes one rank sends per step for P ranks whose largest
  * share is `block` floats, 2·(P−1)·block·4 (P = 1: 0). */
 MN_API double mn_dist_step_bytes(int ranks, int64_t block);
-
-/* ---- the sharded solver step ------------------------------------------------------------- */
-
-/* Make `s` (a solver of `net`) step data-parallel in `d` (borrowed: it must
- * outlive the solver): assign every atom an owner, plan the owned atoms'
- * dualization over the solver's threads, allocate the exchange buffers.
- * From then on mn_solver_step is collective, reads this rank's gradient
- * scaled by mn_dist_shard_weight, and leaves the same weights on every rank;
- * the momentum (and AdamW's second moment) is current only on each atom's
- * owner until mn_solver_gather_state. A group of one changes nothing.
- * MN_ERR_ARG when the atoms do not tile the parameter buffer. */
-MN_API mn_status mn_solver_distribute(mn_solver *s, const mn_network *net, mn_dist *d);
-/* The group the solver steps in, or NULL (one process). */
-MN_API mn_dist *mn_solver_dist(const mn_solver *s);
-/* The rank that owns atom k (0 for a solver not distributed; -1 out of range). */
-MN_API int mn_solver_owner(const mn_solver *s, int k);
-/* max_r n_r: the floats of the largest rank's share (0 when not distributed). */
-MN_API int64_t mn_solver_shard_block(const mn_solver *s);
-/* Collective: every atom's momentum (and second moment) from its owner to
- * every rank, so that mn_solver_momentum is whole (before a checkpoint). */
-MN_API mn_status mn_solver_gather_state(mn_solver *s, const mn_network *net);
 
 #ifdef __cplusplus
 }

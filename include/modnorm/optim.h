@@ -19,6 +19,7 @@
 #ifndef MODNORM_OPTIM_H
 #define MODNORM_OPTIM_H
 
+#include "modnorm/dist.h"
 #include "modnorm/export.h"
 #include "modnorm/network.h"
 #include "modnorm/polar.h"
@@ -93,6 +94,27 @@ MN_API const double *mn_solver_targets(const mn_solver *s);
 /* How many atoms a step dualizes side by side, one BLIS thread each (the
  * rest run one at a time on every thread); 0 with serial_atoms or 1 thread. */
 MN_API int mn_solver_atoms_side_by_side(const mn_solver *s);
+
+/* ---- the sharded solver step ------------------------------------------------------------- */
+
+/* Make `s` (a solver of `net`) step data-parallel in `d` (borrowed: it must
+ * outlive the solver): assign every atom an owner, plan the owned atoms'
+ * dualization over the solver's threads, allocate the exchange buffers.
+ * From then on mn_solver_step is collective, reads this rank's gradient
+ * scaled by mn_dist_shard_weight, and leaves the same weights on every rank;
+ * the momentum (and AdamW's second moment) is current only on each atom's
+ * owner until mn_solver_gather_state. A group of one changes nothing.
+ * MN_ERR_ARG when the atoms do not tile the parameter buffer. */
+MN_API mn_status mn_solver_distribute(mn_solver *s, const mn_network *net, mn_dist *d);
+/* The group the solver steps in, or NULL (one process). */
+MN_API mn_dist *mn_solver_dist(const mn_solver *s);
+/* The rank that owns atom k (0 for a solver not distributed; -1 out of range). */
+MN_API int mn_solver_owner(const mn_solver *s, int k);
+/* max_r n_r: the floats of the largest rank's share (0 when not distributed). */
+MN_API int64_t mn_solver_shard_block(const mn_solver *s);
+/* Collective: every atom's momentum (and second moment) from its owner to
+ * every rank, so that mn_solver_momentum is whole (before a checkpoint). */
+MN_API mn_status mn_solver_gather_state(mn_solver *s, const mn_network *net);
 
 #ifdef __cplusplus
 }

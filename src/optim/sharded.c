@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "modnorm/dist.h"
+#include "modnorm/optim.h"
 #include "optim/solver_internal.h"
 
 struct mn_shard {

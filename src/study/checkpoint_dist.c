@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "modnorm/dist.h"
+#include "modnorm/optim.h"
 #include "study/checkpoint_dist.h"
 
 mn_status mn_checkpoint_save_ranks(const char *path, const mn_train_run *run)
