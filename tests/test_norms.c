@@ -745,6 +745,38 @@ static mn_status sf_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
 static const mn_norm twice_fro = {.name = "twice-fro", .title = "2·Frobenius",
                                   .value = sf_value, .dual = sf_dual, .lmo = sf_lmo};
 
+/* A spectral-type norm added from outside, as README's "Extending" shows it:
+ * value and dual through the library's spectral norm, and an lmo that calls
+ * the polar provider unconditionally (mn_norm_lmo never passes it NULL). */
+static const mn_norm *library_spectral(void)
+{
+    const mn_norm *n = NULL;
+    return mn_norm_lookup("spectral", &n) == MN_OK ? n : NULL;
+}
+
+static mn_status os_value(const mn_norm *self, const mn_mat *A, double *out)
+{
+    (void)self;
+    return mn_norm_value(library_spectral(), A, out);
+}
+
+static mn_status os_dual(const mn_norm *self, const mn_mat *G, double *out)
+{
+    (void)self;
+    return mn_norm_dual(library_spectral(), G, out);
+}
+
+static mn_status os_lmo(const mn_norm *self, mn_mat *out, const mn_mat *G,
+                        const mn_polar_provider *polar)
+{
+    (void)self;
+    return polar->polar(polar->ctx, out, G);
+}
+
+static const mn_norm outside_spectral = {.name = "outside-spectral", .title = "σ_max, from outside",
+                                         .value = os_value, .dual = os_dual, .lmo = os_lmo,
+                                         .uses_polar = true};
+
 /* The family scaledfro-C: C·‖A‖_F for C > 0. */
 static mn_status sf_parse(const char *param, void *params, char *name, size_t cap,
                           const char **same_as)
@@ -783,6 +815,9 @@ START_TEST(test_register_norms)
     ck_assert_ok(mn_module_set_norm(L, "twice-fro"));
     ck_assert_ptr_eq(mn_module_norm(L), &twice_fro);
     mn_module_destroy(L);
+    /* a spectral-type lmo from outside gets the exact polar factor for NULL */
+    ck_assert_ok(mn_norm_register(&outside_spectral));
+    check_lmo_properties(&outside_spectral, &G, 4);
 
     /* Refused: taken names, aliases, refused pairs, family members, bad names,
      * missing functions. */
@@ -805,7 +840,7 @@ START_TEST(test_register_norms)
     ck_assert_int_eq(mn_norm_register(&no_lmo), MN_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "lmo"));
     ck_assert_int_eq(mn_norm_register(NULL), MN_ERR_ARG);
-    ck_assert_uint_eq(mn_norm_count(), before + 1);
+    ck_assert_uint_eq(mn_norm_count(), before + 2);
 
     /* A family: members by parameter, one per canonical name, and its own
      * refusals. */

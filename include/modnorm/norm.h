@@ -54,7 +54,8 @@ struct mn_norm {
     mn_status (*value)(const mn_norm *self, const mn_mat *A, double *out);
     /* ‖G‖† */
     mn_status (*dual)(const mn_norm *self, const mn_mat *G, double *out);
-    /* out = lmo(G); `polar` NULL means the exact (SVD) polar factor. */
+    /* out = lmo(G). mn_norm_lmo never passes `polar` NULL: for a NULL from
+     * its caller it passes a provider of the exact (SVD) polar factor. */
     mn_status (*lmo)(const mn_norm *self, mn_mat *out, const mn_mat *G,
                      const mn_polar_provider *polar);
     const void *params;  /* per-norm constants (e.g. the α, β of an operator norm) */
@@ -105,7 +106,8 @@ typedef struct mn_norm_family {
 MN_API mn_status mn_norm_family_register(const mn_norm_family *family);
 
 /* Checked entry points: validate shapes, dtypes and finiteness, then call
- * the norm. Prefer these to the function pointers. */
+ * the norm. Prefer these to the function pointers. mn_norm_lmo's `polar`
+ * may be NULL: the exact (SVD) polar factor. */
 MN_API mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
 MN_API mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
 MN_API mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,

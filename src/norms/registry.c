@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "norms/norms.h"
+#include "norms/spectral.h"
 
 static const mn_norm *const builtin[] = {
     &mn_norm_rms_rms,  &mn_norm_l2_l2,    &mn_norm_l2_rms,    &mn_norm_rms_l2,
@@ -337,6 +338,16 @@ mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out)
     return MN_OK;
 }
 
+static mn_status exact_polar_one(void *ctx, mn_mat *out, const mn_mat *G)
+{
+    (void)ctx;
+    return mn_spectral_polar_exact(out, G);
+}
+
+/* What an lmo gets for a NULL provider, so that a norm added from outside
+ * can call polar->polar without a case of its own for NULL. */
+static const mn_polar_provider exact_polar = {.polar = exact_polar_one};
+
 mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
                       const mn_polar_provider *polar)
 {
@@ -352,5 +363,5 @@ mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
         mn_mat_fill(out, 0);
         return MN_OK;
     }
-    return n->lmo(n, out, G, polar);
+    return n->lmo(n, out, G, polar ? polar : &exact_polar);
 }
