@@ -411,6 +411,7 @@ START_TEST(test_end_to_end_and_resume)
     int code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 widths x 2 lrs x 1 seed = 4 runs, 0 already"));
+    ck_assert_msg(strstr(buf, "/s/results.csv, summary.json"), "%s", buf);
 
     snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
     char csv[8192];
@@ -456,6 +457,7 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_msg(code == 0, "rerun exited %d: %s", code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "4 runs, 4 already"));
     ck_assert_ptr_null(strstr(buf, "[1/"));
+    ck_assert_msg(!strstr(buf, "results.csv,"), "nothing appended, yet: %s", buf);
     snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
     ck_assert_str_eq(slurp(path), csv);
 
@@ -490,6 +492,8 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_msg(code == 0, "--no-run exited %d: %s", code, buf);
     ck_assert_ptr_nonnull(strstr(buf, "2 runs of the grid are not in"));
     ck_assert_ptr_nonnull(strstr(buf, "every run diverged or is missing"));
+    /* it writes the summary, never results.csv */
+    ck_assert_msg(strstr(buf, "wrote ") && !strstr(buf, "results.csv,"), "%s", buf);
 
     /* Another setting into the same directory is refused, naming the line. */
     snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", tm_dir);

@@ -203,7 +203,7 @@ static void print_table(const mn_study_summary *s)
 }
 
 static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char *csv,
-                     double chance, char **paths)
+                     double chance, char **paths, bool trained)
 {
     mn_study_summary s;
     int bad, missing, made;
@@ -229,7 +229,7 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
                 "loss_vs_lr.png or .svg\n");
     if (rc == MN_EXIT_OK) {
         print_table(&s);
-        printf("wrote %s/results.csv, summary.json%s\n", sw->dir,
+        printf("wrote %s/%ssummary.json%s\n", sw->dir, trained ? "results.csv, " : "",
                plots ? ", loss_vs_lr.png, loss_vs_lr.svg" : "");
     }
     mn_study_summary_free(&s);
@@ -360,12 +360,13 @@ int mn_cmd_sweep(mn_cli_args *a)
         rc = mn_cli_usage_error(CMD, "%s", mn_last_error());
     else if (st != MN_OK)
         rc = mn_cli_fail(CMD, st);
-    if (rc == MN_EXIT_OK && plan.to_train > 0 && !a->no_run)
+    bool trains = rc == MN_EXIT_OK && plan.to_train > 0 && !a->no_run;
+    if (trains)
         rc = run(a, &sw, &view, &train, &test);
     else if (rc == MN_EXIT_OK)
         print_plan(&view, &plan, false);
-    if (rc == MN_EXIT_OK)
-        rc = summarize(a, &sw, view.csv, view.chance, paths);
+    if (rc == MN_EXIT_OK) /* "wrote results.csv" only when runs were appended to it */
+        rc = summarize(a, &sw, view.csv, view.chance, paths, trains);
     for (int i = 0; i < N_PATHS; i++)
         free(paths[i]);
     mn_graph_destroy(g);
