@@ -1,5 +1,5 @@
-/* residual_sweep: a width sweep of a network the CLI cannot build, through
- * the public API only (modnorm.h).
+/* residual_sweep: a width sweep of a residual network built with the C API
+ * (not a graph file), through the public API only (modnorm.h).
  *
  * The network is a residual GELU MLP on Fashion-MNIST:
  *     Linear(w←784), then K blocks  x ↦ x + (1/K)·(Linear(w←w) ∘ GELU ∘ Linear(w←w))(x),

@@ -9,8 +9,9 @@
  * steps (the Frank–Wolfe / Scion constrained step).
  *
  * Presets are norm choices on this one solver:
- *   sgd   Frobenius norm, sharp step      ⇒ w_k −= η·t_k·g_k (SGD, per-layer rate η·t_k)
- *   sign  ℓ1→ℓ∞ norm, normalized step     ⇒ w_k −= η·t_k·sign(g_k) (each entry moves η·t_k)
+ *   sgd   Frobenius norm, sharp step      ⇒ w_k −= η·t_k·m_k (SGD with momentum, per-layer
+ *         rate η·t_k; momentum 0: g_k)
+ *   sign  ℓ1→ℓ∞ norm, normalized step     ⇒ w_k −= η·t_k·sign(m_k) (each entry moves η·t_k)
  *   muon  each atom's own norm (RMS→RMS on Linear), normalized step
  *         ⇒ w_k −= η·t_k·√(d_out/d_in)·polar(m_k)
  *   adam  AdamW (β = 0.9, 0.999, ε = 1e-8): a baseline, not a fixed-norm
