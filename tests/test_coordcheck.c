@@ -94,18 +94,8 @@ static mn_status residual_factory(void *ctx, const char *param, int64_t w, mn_mo
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
+    size_t len;
+    return (char *)tm_slurp(path, &len);
 }
 
 static char *csv_text(const mn_coordcheck_result *r)

@@ -30,19 +30,7 @@ static void setup(void) { tm_dir_make("sweep"); }
 
 #define run tm_run_modnorm
 
-/* The whole file in a static buffer ("" when missing). */
-static const char *slurp(const char *path)
-{
-    static char buf[1 << 16];
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return buf;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
+#define slurp tm_text_of
 
 /* The same in a new string (free it). */
 static char *slurp_dup(const char *path)

@@ -244,8 +244,22 @@ unsigned char *tm_slurp(const char *path, size_t *len)
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
     fclose(f);
+    b[n] = '\0';
     *len = (size_t)n;
     return b;
+}
+
+const char *tm_text_of(const char *path)
+{
+    static char buf[1 << 16];
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
 }
 
 void tm_write_file(const char *path, const void *b, size_t n)

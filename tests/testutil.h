@@ -92,9 +92,12 @@ void tm_dir_make(const char *tag);
 void tm_dir_remove(void);
 const char *tm_at(const char *name);
 
-/* The whole file at path in a new buffer of *len bytes (plus a spare byte;
- * free it); fails the test when it cannot be read. */
+/* The whole file at path in a new buffer of *len bytes and a NUL after
+ * them (free it); fails the test when it cannot be read. */
 unsigned char *tm_slurp(const char *path, size_t *len);
+/* A text file's first 64 KiB in a static buffer, overwritten by the next
+ * call; "" when the file is missing (tests that a file was not written). */
+const char *tm_text_of(const char *path);
 
 /* path holding exactly the n bytes at b (created or truncated); fails the test
  * on any error, closing included. */
