@@ -163,8 +163,8 @@ static void expect(int ok, const char *what, double got, double want)
         failures++;
 }
 
-/* The lmo's defining properties on one random gradient: ‖lmo‖ = 1 and
- * <G, lmo> = dual(G). */
+/* The lmo's defining properties on one random gradient, by hand: ‖lmo‖ = 1
+ * and <G, lmo> = dual(G). */
 static void check_lmo(const mn_norm *n)
 {
     mn_mat G, L;
@@ -182,6 +182,11 @@ static void check_lmo(const mn_norm *n)
     expect(fabs(inner - dual) < 1e-12 * dual, "lp-4: <G, lmo(G)> = dual(G)", inner, dual);
     mn_mat_free(&G);
     mn_mat_free(&L);
+    /* and the library's whole property check, at the shape the student uses */
+    mn_status st = mn_norm_check(n, WIDTH, WIDTH, 5);
+    if (st != MN_OK)
+        fprintf(stderr, "custom_module: %s\n", mn_last_error());
+    expect(st == MN_OK, "lp-4: mn_norm_check", st, MN_OK);
 }
 
 static mn_module *student(void)

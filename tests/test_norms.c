@@ -877,6 +877,137 @@ END_TEST
  * shapes here: tall, wide and square taps, d_in = 1 and d_out = 1. The same
  * properties as every norm: ‖lmo(G)‖ = 1, <G, lmo(G)> = dual(G), no feasible
  * point does better, in place = out of place; and the whole float range. */
+/* ---- mn_norm_check: passes every library norm, refuses broken ones ---------------- */
+
+static const mn_norm *lib(const char *name)
+{
+    const mn_norm *n = NULL;
+    return mn_norm_lookup(name, &n) == MN_OK ? n : NULL;
+}
+
+/* Value and dual of the library's ℓ∞→ℓ∞ (max row sum), under other lmos. */
+static mn_status rows_value(const mn_norm *self, const mn_mat *A, double *out)
+{
+    (void)self;
+    return mn_norm_value(lib("linf-linf"), A, out);
+}
+
+static mn_status rows_dual(const mn_norm *self, const mn_mat *G, double *out)
+{
+    (void)self;
+    return mn_norm_dual(lib("linf-linf"), G, out);
+}
+
+static mn_status rows_dual_doubled(const mn_norm *self, const mn_mat *G, double *out)
+{
+    mn_status st = rows_dual(self, G, out);
+    *out *= 2;
+    return st;
+}
+
+static mn_status rows_lmo(const mn_norm *self, mn_mat *out, const mn_mat *G,
+                          const mn_polar_provider *polar)
+{
+    (void)self;
+    return mn_norm_lmo(lib("linf-linf"), out, G, polar);
+}
+
+static mn_status rows_lmo_doubled(const mn_norm *self, mn_mat *out, const mn_mat *G,
+                                  const mn_polar_provider *polar)
+{
+    mn_status st = rows_lmo(self, out, G, polar);
+    mn_mat_scale(out, 2);
+    return st;
+}
+
+/* The natural first try that breaks in place: clear out, then set each row's
+ * largest entry's sign: with out == G the argmax reads zeros. */
+static mn_status rows_lmo_clears_first(const mn_norm *self, mn_mat *out, const mn_mat *G,
+                                       const mn_polar_provider *polar)
+{
+    (void)self;
+    (void)polar;
+    mn_mat_fill(out, 0);
+    for (int64_t i = 0; i < G->rows; i++) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < G->cols; j++)
+            if (fabs(mn_mat_get(G, i, j)) > fabs(mn_mat_get(G, i, best)))
+                best = j;
+        mn_mat_set(out, i, best, mn_mat_get(G, i, best) < 0 ? -1 : 1);
+    }
+    return MN_OK;
+}
+
+/* Writes as if every matrix were contiguous row-major (cs = 1, rs = cols). */
+static mn_status rows_lmo_ignores_strides(const mn_norm *self, mn_mat *out, const mn_mat *G,
+                                          const mn_polar_provider *polar)
+{
+    mn_mat tmp;
+    mn_status st = mn_mat_alloc(&tmp, G->dtype, G->rows, G->cols);
+    if (st != MN_OK)
+        return st;
+    st = rows_lmo(self, &tmp, G, polar);
+    if (st == MN_OK)
+        memcpy(out->data, tmp.data, (size_t)(G->rows * G->cols) * mn_dtype_size(G->dtype));
+    mn_mat_free(&tmp);
+    return st;
+}
+
+START_TEST(test_norm_check)
+{
+    /* every library norm, two family members each, at shapes it takes */
+    static const int64_t check_shapes[][2] = {{12, 5}, {5, 12}, {1, 9}, {9, 1}};
+    for (size_t k = 0; k < every_norm_count(); k++)
+        for (size_t s = 0; s < 4; s++) {
+            const mn_norm *n = every_norm(k);
+            ck_assert_msg(mn_norm_check(n, check_shapes[s][0], check_shapes[s][1], 7 + k) == MN_OK,
+                          "%s: %s", n->name, mn_last_error());
+        }
+    ck_assert_msg(mn_norm_check(lib("taps-3"), 4, 18, 1) == MN_OK, "%s", mn_last_error());
+    ck_assert_msg(mn_norm_check(&outside_spectral, 6, 4, 1) == MN_OK, "%s", mn_last_error());
+
+    /* broken norms: refused, the property named in one line */
+    static const struct {
+        mn_norm norm;
+        const char *says;
+    } broken[] = {
+        {{.name = "rows-doubled", .value = rows_value, .dual = rows_dual, .lmo = rows_lmo_doubled},
+         "‖lmo(G)‖ = 2"},
+        {{.name = "rows-dual2", .value = rows_value, .dual = rows_dual_doubled, .lmo = rows_lmo},
+         "<G, lmo(G)>"},
+        {{.name = "rows-clears", .value = rows_value, .dual = rows_dual,
+          .lmo = rows_lmo_clears_first}, "in place (out == G)"},
+        {{.name = "rows-strides", .value = rows_value, .dual = rows_dual,
+          .lmo = rows_lmo_ignores_strides}, "on a strided view"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
+        mn_status st = mn_norm_check(&broken[i].norm, 7, 5, 3);
+        const char *msg = mn_last_error();
+        ck_assert_msg(st == MN_ERR_ARG && strstr(msg, broken[i].norm.name) &&
+                          strstr(msg, broken[i].says) && !strchr(msg, '\n'),
+                      "%s: status %d: %s", broken[i].norm.name, st, msg);
+    }
+    /* the clears-first lmo is right into a separate matrix (it is the
+     * in-place call alone that breaks it) */
+    mn_mat G = tm_make(TM_GAUSSIAN, MN_F64, 7, 5, 1), A, B;
+    ck_assert_ok(mn_mat_alloc(&A, MN_F64, 7, 5));
+    ck_assert_ok(mn_mat_alloc(&B, MN_F64, 7, 5));
+    ck_assert_ok(mn_norm_lmo(&broken[2].norm, &A, &G, NULL));
+    ck_assert_ok(mn_norm_lmo(lib("linf-linf"), &B, &G, NULL));
+    ck_assert_double_eq(tm_max_abs_diff(&A, &B), 0);
+    mn_mat_free(&A);
+    mn_mat_free(&B);
+    mn_mat_free(&G);
+
+    /* its own refusals */
+    ck_assert_int_eq(mn_norm_check(NULL, 3, 3, 1), MN_ERR_ARG);
+    ck_assert_int_eq(mn_norm_check(lib("frobenius"), 0, 3, 1), MN_ERR_ARG);
+    ck_assert_int_eq(mn_norm_check(lib("frobenius"), 3, 5000, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "3x5000"));
+    ck_assert_int_eq(mn_norm_check(lib("taps-3"), 4, 10, 1), MN_ERR_SHAPE);
+}
+END_TEST
+
 START_TEST(test_conv_tap_norms)
 {
     static const struct {
@@ -930,6 +1061,7 @@ int main(void)
     tcase_add_test(tc, test_schatten_values_and_names);
     tcase_add_test(tc, test_register_norms);
     tcase_add_test(tc, test_conv_tap_norms);
+    tcase_add_test(tc, test_norm_check);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -54,8 +54,12 @@ struct mn_norm {
     mn_status (*value)(const mn_norm *self, const mn_mat *A, double *out);
     /* ‖G‖† */
     mn_status (*dual)(const mn_norm *self, const mn_mat *G, double *out);
-    /* out = lmo(G). mn_norm_lmo never passes `polar` NULL: for a NULL from
-     * its caller it passes a provider of the exact (SVD) polar factor. */
+    /* out = lmo(G). `out` may be G itself (the solver dualizes in place)
+     * and either may be a strided view (rs, cs: Embed's matrix is a
+     * transposed one), so read G before writing out; lmo may run on several
+     * threads at once on different matrices, so keep no mutable state.
+     * mn_norm_lmo never passes `polar` NULL: for a NULL from its caller it
+     * passes a provider of the exact (SVD) polar factor. */
     mn_status (*lmo)(const mn_norm *self, mn_mat *out, const mn_mat *G,
                      const mn_polar_provider *polar);
     const void *params;  /* per-norm constants (e.g. the α, β of an operator norm) */
@@ -80,9 +84,26 @@ MN_API const char *mn_norm_names(void);
 
 /* Make `norm` known by its name. It must outlive its use (a static) and have
  * a name (letters, digits, '-', '_', '.', starting with a letter; not taken
- * by a norm, an alias, a refused pair or a family), value, dual and lmo. The
- * property tests of tests/test_norms.c run on every registered norm. */
+ * by a norm, an alias, a refused pair or a family), value, dual and lmo.
+ * Check it first with mn_norm_check (the tests of tests/test_norms.c run on
+ * every norm registered inside them). */
 MN_API mn_status mn_norm_register(const mn_norm *norm);
+
+/* The properties a norm's three functions must have, checked on random
+ * rows x cols matrices (a Gaussian and a rank-one-plus-noise one, in float32
+ * and float64) through the checked entry points, with the exact polar factor:
+ *   ‖lmo(G)‖ = 1 and ⟨G, lmo(G)⟩ = ‖G‖†, the pairing that defines the LMO
+ *   (Bernstein & Newhouse, "Old Optimizer, New Norm", 2024, §2);
+ *   no point T of the unit ball does better: ⟨G, T⟩/‖T‖ ≤ ‖G‖† for Gaussian,
+ *   single-entry, sign-pattern and lmo-perturbed T;
+ *   lmo in place (out == G), on a strided view and of 8·G equal lmo(G);
+ *   ‖−2G‖ = 2‖G‖ and ‖G + T‖ ≤ ‖G‖ + ‖T‖.
+ * Tolerances: 3e-5 relative in float32, 1e-10 in float64. The norm need not
+ * be registered; rows, cols in [1, 4096] and a shape the norm takes (a taps-K
+ * norm needs cols divisible by K²). MN_OK when all hold; MN_ERR_ARG with one
+ * line naming the norm, the property, the numbers and the matrix otherwise;
+ * the norm's own errors as they come. Deterministic for a seed. */
+MN_API mn_status mn_norm_check(const mn_norm *n, int64_t rows, int64_t cols, uint64_t seed);
 
 /* Norms with parameters: the members of a family are named PREFIX-PARAM. */
 typedef struct mn_norm_family {
