@@ -53,8 +53,12 @@ extern "C" {
 typedef struct mn_module mn_module;
 
 /* How weights start (and, for solvers, whether the modular split applies):
- * modular — each atom on its norm's unit sphere (orthogonal × √(d_out/d_in)
- *           for Linear); sp — standard parametrization, PyTorch's defaults. */
+ * modular — each atom at unit size in the norm its signal propagation is
+ *           built on, whatever norm it is later dualized in: Linear
+ *           orthogonal × √(d_out/d_in) (the RMS→RMS unit sphere, modula's
+ *           init), Embed columns of RMS 1 (ℓ1→RMS), Conv2D its own norm's
+ *           lmo of a Gaussian (both of its norms are RMS→RMS based);
+ * sp — standard parametrization, PyTorch's defaults. */
 typedef enum mn_param { MN_PARAM_MODULAR = 0, MN_PARAM_SP = 1 } mn_param;
 
 /* Atoms. */

@@ -110,8 +110,11 @@ typedef struct mn_module_ops {
 
     /* ---- atoms (NULL for bonds: a module is an atom iff it has init) ---- */
     /* Draw the initial weights into mn_module_weights(m): for
-     * MN_PARAM_MODULAR a point of the norm's unit sphere (well-normed), for
-     * MN_PARAM_SP the usual default of the framework it mirrors. */
+     * MN_PARAM_MODULAR a point of unit norm (well-normed) in the norm the
+     * atom's sensitivity is stated for (a kind of one's own: its norm's
+     * lmo of a Gaussian is the usual choice; Linear keeps the RMS→RMS
+     * sphere even under another norm, see mn_param), for MN_PARAM_SP the
+     * usual default of the framework it mirrors. */
     mn_status (*init)(mn_module *m, mn_rng *rng, mn_param param);
     /* The weight block at p as the d_out x d_in matrix its norm sees. NULL:
      * row-major (d_out, d_in). (Embed stores its (d, vocab) matrix as
