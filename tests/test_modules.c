@@ -2093,6 +2093,104 @@ START_TEST(test_set_norm_and_mass_errors)
 }
 END_TEST
 
+/* A module has one owner: a compound that has it as a child, or a network
+ * whose root it is. Every other compound or network refuses it (MN_ERR_ARG,
+ * one line) and it stays with its owner; the others a failed constructor was
+ * handed are freed as usual (ASan and valgrind see no leak, no double free).
+ * Before, both calls returned MN_OK: two networks' atoms pointed into the
+ * later one's weights, and destroying both crashed. */
+static void assert_belongs(mn_status st, const char *owner)
+{
+    ck_assert_int_eq(st, MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "already belongs to") &&
+                      strstr(mn_last_error(), owner) && !strchr(mn_last_error(), '\n'),
+                  "%s", mn_last_error());
+}
+
+/* Forward through net on a fixed input: y[0]. */
+static float first_output(mn_network *net, int64_t d_in)
+{
+    mn_tensor *x;
+    ck_assert_ok(mn_tensor_create(&x, 2, (int64_t[]){2, d_in}));
+    for (int64_t i = 0; i < 2 * d_in; i++)
+        x->data[i] = (float)(i % 5) - 2;
+    const mn_tensor *y;
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    float v = y->data[0];
+    mn_tensor_destroy(x);
+    return v;
+}
+
+START_TEST(test_module_has_one_owner)
+{
+    /* the same Linear in two sequences */
+    mn_module *l = linear(3, 3), *s1 = NULL, *s2 = (mn_module *)&s2;
+    ck_assert_ok(mn_sequential(&s1, 1, &l));
+    assert_belongs(mn_sequential(&s2, 1, &l), "another compound");
+    ck_assert_ptr_null(s2);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "Sequential: child 0 (Linear(3←3))"));
+    /* every constructor, with fresh siblings that are freed */
+    mn_module *m = (mn_module *)&m;
+    assert_belongs(mn_tuple(&m, 2, (mn_module *[]){linear(3, 3), l}), "another compound");
+    ck_assert_ptr_null(m);
+    assert_belongs(mn_sum(&m, l, linear(3, 3)), "another compound");
+    assert_belongs(mn_scale(&m, 2, l), "another compound");
+    assert_belongs(mn_power(&m, l, 3), "another compound");
+    assert_belongs(mn_sequential(&m, 3, (mn_module *[]){linear(3, 3), l, bond(mn_relu)}),
+                   "another compound");
+    /* an owned child inside another child of the same call, either order */
+    mn_module *inner = linear(3, 3), *outer = tm_seq(1, &inner);
+    assert_belongs(mn_sequential(&m, 2, (mn_module *[]){outer, inner}), "another compound");
+    inner = linear(3, 3);
+    outer = tm_seq(1, &inner);
+    assert_belongs(mn_tuple(&m, 2, (mn_module *[]){inner, outer}), "another compound");
+    ck_assert_ptr_null(m);
+    /* mn_module_destroy leaves a module that belongs to a compound alone */
+    mn_module_destroy(l);
+    ck_assert_int_eq(mn_module_child(s1, 0) == l, 1);
+    /* a copy belongs to nobody */
+    mn_module *c = NULL;
+    ck_assert_ok(mn_module_clone(l, &c));
+    mn_module *s3 = tm_seq(1, &c);
+    mn_module_destroy(s3);
+    /* a child cannot be a network's root */
+    mn_network *a = (mn_network *)&a, *b = (mn_network *)&b;
+    assert_belongs(mn_network_create(&b, l, MN_PARAM_MODULAR, 1), "a compound");
+    ck_assert_ptr_null(b);
+
+    /* one root, two networks */
+    mn_module *mlp;
+    ck_assert_ok(mn_mlp(&mlp, 6, 8, 3, 3));
+    a = tm_network_new(mlp, 1);
+    float before = first_output(a, 6);
+    assert_belongs(mn_network_create(&b, mlp, MN_PARAM_MODULAR, 2), "another network");
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "mn_network_create: the root (MLP)"));
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_eq(mn_module_weights(mn_network_atom(a, 0)), mn_network_weights(a));
+    ck_assert_float_eq(first_output(a, 6), before);
+    /* a network's root cannot be a child, nor be freed by hand */
+    mn_module *root = (mn_module *)mn_network_root(a);
+    assert_belongs(mn_sequential(&m, 2, (mn_module *[]){root, bond(mn_relu)}), "a network");
+    mn_module_destroy(root);
+    /* what takes a root and frees it on failure leaves one that has an owner */
+    mn_train_settings ts;
+    mn_train_settings_default(&ts);
+    ts.opt = "no-such-optimizer";
+    mn_solver *solver = NULL;
+    ck_assert_int_eq(mn_train_build(root, &ts, 1, &b, &solver), MN_ERR_ARG);
+    ts.opt = "sgd";
+    assert_belongs(mn_train_build(root, &ts, 1, &b, &solver), "another network");
+    ck_assert_ptr_null(b);
+    ck_assert_float_eq(first_output(a, 6), before);
+    mn_network_destroy(a);
+
+    /* the owner still frees the whole tree */
+    mn_network *n1 = tm_network_new(s1, 3);
+    ck_assert_int_eq(mn_network_atom_count(n1), 1);
+    mn_network_destroy(n1);
+}
+END_TEST
+
 /* Constructors with bad arguments fail cleanly: an error, no output, and
  * (under valgrind) no leak of the children they were handed. */
 START_TEST(test_constructor_errors)
@@ -3076,6 +3174,7 @@ int main(void)
     tcase_add_test(tc, test_embed_token_errors);
     tcase_add_test(tc, test_set_norm_and_mass_errors);
     tcase_add_test(tc, test_constructor_errors);
+    tcase_add_test(tc, test_module_has_one_owner);
     tcase_add_test(tc, test_mean_1d_input);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_determinism);

@@ -127,18 +127,40 @@ mn_status mn_atom_create(mn_module **out, const mn_module_ops *ops, const void *
     return MN_OK;
 }
 
-void mn_module_destroy(mn_module *m)
+void mn_module_free(mn_module *m)
 {
     if (!m)
         return;
     for (int i = 0; i < m->n_children; i++)
-        mn_module_destroy(m->children[i]);
+        mn_module_free(m->children[i]);
     free(m->children);
     free(m->own_label);
     if (m->state && m->ops->destroy)
         m->ops->destroy(m->state);
     free(m->state);
     free(m);
+}
+
+/* A module that belongs to a compound or a network is its owner's to free
+ * (module.h): freeing it here would leave the owner a dangling pointer. */
+void mn_module_destroy(mn_module *m)
+{
+    if (m && m->owner == MN_OWNER_NONE)
+        mn_module_free(m);
+}
+
+mn_status mn_module_check_unowned(const mn_module *m, const char *who, const char *what,
+                                  mn_owner taker)
+{
+    if (m->owner == MN_OWNER_NONE)
+        return MN_OK;
+    char d[64];
+    const char *owner = m->owner == MN_OWNER_COMPOUND
+                            ? (taker == MN_OWNER_COMPOUND ? "another compound" : "a compound")
+                            : (taker == MN_OWNER_NETWORK ? "another network" : "a network");
+    return mn_fail(MN_ERR_ARG, "%s: %s (%s) already belongs to %s; a module has one owner (make "
+                   "another with mn_module_clone)", who, what,
+                   mn_module_describe(m, d, sizeof d), owner);
 }
 
 mn_status mn_module_clone(const mn_module *m, mn_module **out)
@@ -169,7 +191,8 @@ mn_status mn_module_clone(const mn_module *m, mn_module **out)
         else
             c->n_children = m->n_children;
         for (int i = 0; st == MN_OK && i < m->n_children; i++)
-            st = mn_module_clone(m->children[i], &c->children[i]);
+            if ((st = mn_module_clone(m->children[i], &c->children[i])) == MN_OK)
+                c->children[i]->owner = MN_OWNER_COMPOUND;
     }
     if (st != MN_OK) {
         mn_module_destroy(c);

@@ -46,17 +46,22 @@ static void watch(mn_module *m, void *ctx) { m->revision = ctx; }
 
 mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed)
 {
+    if (out)
+        *out = NULL;
+    /* A root that belongs elsewhere stays there (mn_module_destroy leaves it). */
+    if (root)
+        MN_TRY(mn_module_check_unowned(root, "mn_network_create", "the root", MN_OWNER_NETWORK));
     if (!out || !root) {
         mn_module_destroy(root);
         return mn_fail(MN_ERR_ARG, "mn_network_create: NULL %s", out ? "root" : "out");
     }
-    *out = NULL;
     mn_network *net = calloc(1, sizeof *net);
     if (!net) {
         mn_module_destroy(root);
         return mn_fail(MN_ERR_NOMEM, "mn_network_create: out of memory");
     }
     net->root = root;
+    root->owner = MN_OWNER_NETWORK;
     mn_status counted = mn_module_visit_atoms(root, count_atom, net);
     if (counted != MN_OK) {
         mn_network_destroy(net);
@@ -91,7 +96,7 @@ void mn_network_destroy(mn_network *net)
     if (!net)
         return;
     mn_graph_free(&net->graph);
-    mn_module_destroy(net->root);
+    mn_module_free(net->root);
     free(net->w);
     free(net->g);
     free(net->atoms);
