@@ -3124,6 +3124,112 @@ START_TEST(test_input_grad_asked_after_forward)
 }
 END_TEST
 
+/* "evencols": a program's norm (Frobenius) that takes only an even number of
+ * columns; only its value can say so. */
+static mn_status evencols_value(const mn_norm *n, const mn_mat *A, double *out)
+{
+    (void)n;
+    if (A->cols % 2)
+        return mn_set_error(MN_ERR_SHAPE, "evencols: %lld columns is odd", (long long)A->cols);
+    double s = 0;
+    for (int64_t i = 0; i < A->rows; i++)
+        for (int64_t j = 0; j < A->cols; j++)
+            s += mn_mat_get(A, i, j) * mn_mat_get(A, i, j);
+    *out = sqrt(s);
+    return MN_OK;
+}
+
+static mn_status evencols_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
+                              const mn_polar_provider *polar)
+{
+    (void)polar;
+    double f;
+    mn_status st = evencols_value(n, G, &f);
+    if (st != MN_OK)
+        return st;
+    for (int64_t i = 0; i < G->rows; i++)
+        for (int64_t j = 0; j < G->cols; j++)
+            mn_mat_set(out, i, j, mn_mat_get(G, i, j) / f);
+    return MN_OK;
+}
+
+static const mn_norm evencols = {.name = "evencols", .title = "Frobenius, even columns only",
+                                 .value = evencols_value, .dual = evencols_value,
+                                 .lmo = evencols_lmo};
+
+/* A norm that cannot take an atom's weight shape (taps-3 on a 6x8 Linear:
+ * 8 columns are not d_in·9) is refused where it is set, and the atom keeps
+ * its norm; before, set_norm, network_create and solver_create accepted it
+ * and the first step failed inside the solver. */
+START_TEST(test_norm_must_fit_the_atom)
+{
+    mn_module *l = linear(6, 8);
+    const mn_norm *before = mn_module_norm(l);
+    mn_clear_error();
+    ck_assert_int_eq(mn_module_set_norm(l, "taps-3"), MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "set_norm: taps-3 does not fit Linear(6←8): taps-3: a "
+                                          "6x8 matrix is not d_out x (d_in·9)") &&
+                      !strchr(mn_last_error(), '\n'), "%s", mn_last_error());
+    ck_assert_ptr_eq(mn_module_norm(l), before);
+    ck_assert_ok(mn_module_set_norm(l, "taps-2")); /* 8 columns: 2 channels of 2x2 taps */
+    ck_assert_str_eq(mn_module_norm(l)->name, "taps-2");
+    ck_assert_ok(mn_module_set_norm(l, "rms-rms"));
+    /* Embed's view is (d, vocab): taps-2 needs an even vocabulary */
+    mn_module *e;
+    ck_assert_ok(mn_embed(&e, 5, 4));
+    ck_assert_int_eq(mn_module_set_norm(e, "taps-2"), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "a 4x5 matrix"));
+    mn_module_destroy(e);
+    /* a Conv2D takes either of its norms */
+    mn_module *c;
+    ck_assert_ok(mn_conv2d(&c, 4, 2, 3, 1, 1));
+    ck_assert_ok(mn_module_set_norm(c, "rms-rms"));
+    ck_assert_ok(mn_module_set_norm(c, "taps-3"));
+    ck_assert_int_eq(mn_module_set_norm(c, "taps-2"), MN_ERR_ARG); /* 18 columns, not 2·4 */
+    mn_module_destroy(c);
+
+    /* inside a network: refused, no revision */
+    mn_network *net = tm_network_new(tm_seq(2, (mn_module *[]){l, bond(mn_relu)}), 1);
+    uint64_t rev = mn_network_revision(net);
+    mn_module *atom = (mn_module *)mn_network_atom(net, 0);
+    ck_assert_int_eq(mn_module_set_norm(atom, "taps-3"), MN_ERR_ARG);
+    ck_assert_str_eq(mn_module_norm(atom)->name, "rms-rms");
+    ck_assert_int_eq(mn_network_revision(net), rev);
+
+    /* a program's norm says so through its value: measured on the weights
+     * inside a network, and when the network is made */
+    static bool registered;
+    if (!registered)
+        ck_assert_ok(mn_norm_register(&evencols));
+    registered = true;
+    mn_module *odd = linear(3, 3);
+    ck_assert_ok(mn_module_set_norm(odd, "evencols")); /* no weights yet: taken to fit */
+    mn_network *n2 = (mn_network *)&n2;
+    ck_assert_int_eq(mn_network_create(&n2, odd, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
+    ck_assert_ptr_null(n2);
+    ck_assert_msg(strstr(mn_last_error(), "mn_network_create: atom 0's norm evencols does not fit "
+                                          "Linear(3←3): evencols: 3 columns is odd"),
+                  "%s", mn_last_error());
+    ck_assert_ok(mn_module_set_norm(atom, "evencols")); /* 8 columns */
+    ck_assert_int_eq(mn_network_revision(net), rev + 1);
+    mn_network_destroy(net);
+    net = tm_network_new(linear(2, 5), 1);
+    ck_assert_int_eq(mn_module_set_norm((mn_module *)mn_network_atom(net, 0), "evencols"),
+                     MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "set_norm: evencols does not fit Linear(2←5): "
+                                                  "evencols: 5 columns is odd"));
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 0))->name, "rms-rms");
+    mn_network_destroy(net);
+    /* an atom made with a norm that does not fit: refused by the network */
+    const mn_norm *taps3;
+    ck_assert_ok(mn_norm_lookup("taps-3", &taps3));
+    mn_module *my;
+    ck_assert_ok(mn_atom_create(&my, &mylin_ops, NULL, 6, 8, taps3, 1));
+    ck_assert_int_eq(mn_network_create(&n2, my, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "atom 0's norm taps-3 does not fit MyLinear(6←8)"));
+}
+END_TEST
+
 /* Changes of norm and mass after the network was made are counted. */
 START_TEST(test_revision_counts_changes)
 {
@@ -3187,6 +3293,7 @@ int main(void)
     tcase_add_test(tc, test_network_too_big);
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
+    tcase_add_test(tc, test_norm_must_fit_the_atom);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

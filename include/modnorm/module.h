@@ -164,7 +164,14 @@ MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int6
 MN_API const mn_norm *mn_module_norm(const mn_module *m);
 /* Override an atom's norm by name ("frobenius", "l1-linf", "schatten-3", or a
  * name the program registered). In a network, a solver sees the change at
- * its next step (mn_network_revision); so does a mass change. */
+ * its next step (mn_network_revision); so does a mass change. A norm that
+ * cannot take the atom's weight (d_out x d_in as its norm sees it) is
+ * refused with MN_ERR_ARG and the atom keeps its norm: taps-3 on a
+ * Linear(6, 8), whose 8 columns are not d_in·9. The library's norms are
+ * judged by the shape alone; a norm the program registered can tell only
+ * through its value, so it is measured on the atom's weights once the atom
+ * is in a network (mn_network_create measures every atom's norm the same
+ * way). */
 MN_API mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
 /* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
 MN_API mn_status mn_module_set_mass(mn_module *m, double mass);

@@ -25,7 +25,11 @@
  * a program that links it; a norm with parameters is a family
  * (mn_norm_family_register), named PREFIX-PARAM. Either is then known by
  * name everywhere a norm is named (mn_norm_lookup, mn_module_set_norm,
- * mn_solver_config.norm, mn_train_settings' atom norms). */
+ * mn_solver_config.norm, mn_train_settings' atom norms). A norm that takes
+ * only some shapes refuses the others from its value, dual and lmo with
+ * MN_ERR_SHAPE; that is how mn_module_set_norm, mn_network_create and
+ * mn_solver_create learn that a program's norm does not fit an atom (they
+ * measure its weights), so refuse a shape in value too. */
 #ifndef MODNORM_NORM_H
 #define MODNORM_NORM_H
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/size.h"
 #include "modules/module.h"
+#include "norms/norms.h"
 
 /* The largest state block a kind may ask for: states are a few numbers. */
 #define MAX_STATE (1u << 20)
@@ -279,6 +280,18 @@ static void bump_revision(mn_module *m)
         ++*m->revision;
 }
 
+mn_status mn_module_check_norm(const mn_module *m, const mn_norm *n, const char *who,
+                               const char *name)
+{
+    mn_mat w = mn_module_weight_view(m, m->w); /* data NULL outside a network */
+    if (mn_norm_check_shape(n, &w) == MN_OK)
+        return MN_OK;
+    char why[512], d[96];
+    snprintf(why, sizeof why, "%s", mn_last_error());
+    return mn_fail(MN_ERR_ARG, "%s%s does not fit %s: %s", who, name,
+                   mn_module_describe(m, d, sizeof d), why);
+}
+
 mn_status mn_module_set_norm(mn_module *m, const char *norm_name)
 {
     if (!m || !mn_module_is_atom(m))
@@ -286,6 +299,7 @@ mn_status mn_module_set_norm(mn_module *m, const char *norm_name)
                        m ? mn_module_kind(m) : "NULL");
     const mn_norm *n;
     MN_TRY(mn_norm_lookup(norm_name, &n));
+    MN_TRY(mn_module_check_norm(m, n, "set_norm: ", norm_name));
     if (n != m->norm)
         bump_revision(m);
     m->norm = n;

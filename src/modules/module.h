@@ -85,6 +85,15 @@ mn_status mn_module_check_unowned(const mn_module *m, const char *who, const cha
  * module that belongs to nobody, and does nothing otherwise. */
 void mn_module_free(mn_module *m);
 
+/* Whether atom m's weight, the d_out x d_in matrix its norm sees, fits norm
+ * n (norms/norms.h's mn_norm_check_shape: the shape alone outside a
+ * network, the weights themselves for a program's norm inside one): MN_OK,
+ * or MN_ERR_ARG "WHO NAME does not fit Linear(6←8): <the norm's reason>".
+ * What mn_module_set_norm, mn_network_create, mn_atom_norms_apply and
+ * mn_solver_create (cfg.norm) ask. */
+mn_status mn_module_check_norm(const mn_module *m, const mn_norm *n, const char *who,
+                               const char *name);
+
 /* Name a compound (a copy of `name` is kept; `label` shows it). */
 mn_status mn_module_set_label(mn_module *m, const char *name);
 

@@ -1,5 +1,6 @@
 /* A module tree with its weight and gradient buffers and its activations. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,15 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
     mn_module_visit_atoms(root, bind_atom, net);
     mn_module_walk(root, watch, &net->revision);
     mn_status st = mn_graph_build(&net->graph, root);
+    /* An atom made with a norm that does not take its shape is refused here
+     * (before its init, which may dualize), not at the first step;
+     * mn_module_set_norm refuses one on its own. */
+    for (int i = 0; st == MN_OK && i < net->n_atoms; i++) {
+        char who[64];
+        snprintf(who, sizeof who, "mn_network_create: atom %d's norm ", i);
+        st = mn_module_check_norm(net->atoms[i], net->atoms[i]->norm, who,
+                                  net->atoms[i]->norm->name);
+    }
     if (st == MN_OK)
         st = mn_network_init(net, param, seed);
     if (st != MN_OK) {

@@ -294,14 +294,46 @@ mn_status mn_norm_lookup(const char *name, const mn_norm **out)
     return mn_fail(MN_ERR_ARG, "unknown norm '%s'; known: %s", name, mn_norm_names());
 }
 
+static mn_status check_size(const mn_norm *n, const mn_mat *A, const char *what)
+{
+    if (A->rows < 1 || A->cols < 1)
+        return mn_fail(MN_ERR_SHAPE, "%s: %s is %lldx%lld, needs at least one element", n->name,
+                       what, (long long)A->rows, (long long)A->cols);
+    return MN_OK;
+}
+
 static mn_status check_input(const mn_norm *n, const mn_mat *A, const char *what)
 {
     if (!n || !A || !A->data)
         return mn_fail(MN_ERR_ARG, "norm: NULL %s", !n ? "norm" : what);
-    if (A->rows < 1 || A->cols < 1)
-        return mn_fail(MN_ERR_SHAPE, "%s: %s is %lldx%lld, needs at least one element", n->name,
-                       what, (long long)A->rows, (long long)A->cols);
+    MN_TRY(check_size(n, A, what));
     return mn_mat_check_finite(A, what);
+}
+
+/* A norm of the library whose value, dual and lmo take any non-empty
+ * matrix: the built-in table and schatten-P's members. */
+static bool takes_any_shape(const mn_norm *n)
+{
+    for (size_t i = 0; i < COUNT(builtin); i++)
+        if (n == builtin[i])
+            return true;
+    return n->value == mn_norm_family_schatten.norm.value;
+}
+
+mn_status mn_norm_check_shape(const mn_norm *n, const mn_mat *A)
+{
+    if (!n || !A)
+        return mn_fail(MN_ERR_ARG, "norm: NULL %s", !n ? "norm" : "matrix");
+    MN_TRY(check_size(n, A, "the matrix"));
+    if (n->value == mn_norm_family_taps.norm.value)
+        return mn_norm_taps_shape(n, A);
+    if (takes_any_shape(n) || !A->data)
+        return MN_OK;
+    double v; /* a program's norm: only measuring tells */
+    if (mn_norm_value(n, A, &v) == MN_ERR_SHAPE)
+        return MN_ERR_SHAPE;
+    mn_clear_error(); /* any other failure is the step's to report */
+    return MN_OK;
 }
 
 /* The norm of finite entries can still pass DBL_MAX (Σ|A_ij| of entries
