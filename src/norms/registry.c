@@ -214,6 +214,45 @@ mn_status mn_norm_family_register(const mn_norm_family *f)
     return st;
 }
 
+/* A new member's canonical name (caller holds the lock): it is the name the
+ * member prints as (a graph file's [norm = …], a checkpoint), so it must be
+ * the family's own (PREFIX-…, which no other family and no registered norm
+ * can be), shadow no registered norm, alias or refused pair (one registered
+ * before the family could start with PREFIX-), and read back as itself
+ * (parsing its PARAM gives the same canonical name, not another norm). */
+static mn_status check_canonical_locked(const mn_norm_family *f, const char *name,
+                                        const char *canonical)
+{
+    size_t n = strlen(f->prefix);
+    if (strncmp(canonical, f->prefix, n) != 0 || canonical[n] != '-')
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which does not "
+                       "start with '%s-'", name, f->pattern, canonical, f->prefix);
+    if (find_locked(canonical) || alias_of(canonical) || refusal_of(canonical))
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which is the name "
+                       "of a registered norm", name, f->pattern, canonical);
+    char again[128] = "";
+    const char *same_as = NULL;
+    void *params = f->params_size ? calloc(1, f->params_size) : NULL;
+    if (f->params_size && !params)
+        return mn_fail(MN_ERR_NOMEM, "norm '%s': out of memory", name);
+    mn_clear_error();
+    mn_status st = f->parse(canonical + n + 1, params, again, sizeof again, &same_as);
+    free(params);
+    if (st != MN_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", *mn_last_error() ? mn_last_error() : mn_status_str(st));
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which it cannot read "
+                       "back: %s", name, f->pattern, canonical, why);
+    }
+    if (!same_as && (!again[0] || !memchr(again, '\0', sizeof again)))
+        snprintf(again, sizeof again, "%s", canonical);
+    if (same_as || strcmp(again, canonical) != 0)
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which reads back as "
+                       "'%s'; a member's canonical name must read back as itself", name,
+                       f->pattern, canonical, same_as ? same_as : again);
+    return MN_OK;
+}
+
 /* The member of family f for PARAM (caller holds the lock): an existing
  * member, a registered norm the family names, or a new member kept for the
  * process. */
@@ -252,6 +291,10 @@ static mn_status member_locked(const mn_norm_family *f, const char *name, const 
             *out = members.p[i];
             return MN_OK;
         }
+    if ((st = check_canonical_locked(f, name, canonical)) != MN_OK) {
+        free(params);
+        return st;
+    }
     mn_norm *m = malloc(sizeof *m);
     char *mname = malloc(strlen(canonical) + 1);
     if (!m || !mname || mn_plist_push(&members, m, "norm registry") != MN_OK) {
