@@ -2093,6 +2093,104 @@ START_TEST(test_set_norm_and_mass_errors)
 }
 END_TEST
 
+/* A module has one owner: a compound that has it as a child, or a network
+ * whose root it is. Every other compound or network refuses it (MN_ERR_ARG,
+ * one line) and it stays with its owner; the others a failed constructor was
+ * handed are freed as usual (ASan and valgrind see no leak, no double free).
+ * Before, both calls returned MN_OK: two networks' atoms pointed into the
+ * later one's weights, and destroying both crashed. */
+static void assert_belongs(mn_status st, const char *owner)
+{
+    ck_assert_int_eq(st, MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "already belongs to") &&
+                      strstr(mn_last_error(), owner) && !strchr(mn_last_error(), '\n'),
+                  "%s", mn_last_error());
+}
+
+/* Forward through net on a fixed input: y[0]. */
+static float first_output(mn_network *net, int64_t d_in)
+{
+    mn_tensor *x;
+    ck_assert_ok(mn_tensor_create(&x, 2, (int64_t[]){2, d_in}));
+    for (int64_t i = 0; i < 2 * d_in; i++)
+        x->data[i] = (float)(i % 5) - 2;
+    const mn_tensor *y;
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    float v = y->data[0];
+    mn_tensor_destroy(x);
+    return v;
+}
+
+START_TEST(test_module_has_one_owner)
+{
+    /* the same Linear in two sequences */
+    mn_module *l = linear(3, 3), *s1 = NULL, *s2 = (mn_module *)&s2;
+    ck_assert_ok(mn_sequential(&s1, 1, &l));
+    assert_belongs(mn_sequential(&s2, 1, &l), "another compound");
+    ck_assert_ptr_null(s2);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "Sequential: child 0 (Linear(3←3))"));
+    /* every constructor, with fresh siblings that are freed */
+    mn_module *m = (mn_module *)&m;
+    assert_belongs(mn_tuple(&m, 2, (mn_module *[]){linear(3, 3), l}), "another compound");
+    ck_assert_ptr_null(m);
+    assert_belongs(mn_sum(&m, l, linear(3, 3)), "another compound");
+    assert_belongs(mn_scale(&m, 2, l), "another compound");
+    assert_belongs(mn_power(&m, l, 3), "another compound");
+    assert_belongs(mn_sequential(&m, 3, (mn_module *[]){linear(3, 3), l, bond(mn_relu)}),
+                   "another compound");
+    /* an owned child inside another child of the same call, either order */
+    mn_module *inner = linear(3, 3), *outer = tm_seq(1, &inner);
+    assert_belongs(mn_sequential(&m, 2, (mn_module *[]){outer, inner}), "another compound");
+    inner = linear(3, 3);
+    outer = tm_seq(1, &inner);
+    assert_belongs(mn_tuple(&m, 2, (mn_module *[]){inner, outer}), "another compound");
+    ck_assert_ptr_null(m);
+    /* mn_module_destroy leaves a module that belongs to a compound alone */
+    mn_module_destroy(l);
+    ck_assert_int_eq(mn_module_child(s1, 0) == l, 1);
+    /* a copy belongs to nobody */
+    mn_module *c = NULL;
+    ck_assert_ok(mn_module_clone(l, &c));
+    mn_module *s3 = tm_seq(1, &c);
+    mn_module_destroy(s3);
+    /* a child cannot be a network's root */
+    mn_network *a = (mn_network *)&a, *b = (mn_network *)&b;
+    assert_belongs(mn_network_create(&b, l, MN_PARAM_MODULAR, 1), "a compound");
+    ck_assert_ptr_null(b);
+
+    /* one root, two networks */
+    mn_module *mlp;
+    ck_assert_ok(mn_mlp(&mlp, 6, 8, 3, 3));
+    a = tm_network_new(mlp, 1);
+    float before = first_output(a, 6);
+    assert_belongs(mn_network_create(&b, mlp, MN_PARAM_MODULAR, 2), "another network");
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "mn_network_create: the root (MLP)"));
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_eq(mn_module_weights(mn_network_atom(a, 0)), mn_network_weights(a));
+    ck_assert_float_eq(first_output(a, 6), before);
+    /* a network's root cannot be a child, nor be freed by hand */
+    mn_module *root = (mn_module *)mn_network_root(a);
+    assert_belongs(mn_sequential(&m, 2, (mn_module *[]){root, bond(mn_relu)}), "a network");
+    mn_module_destroy(root);
+    /* what takes a root and frees it on failure leaves one that has an owner */
+    mn_train_settings ts;
+    mn_train_settings_default(&ts);
+    ts.opt = "no-such-optimizer";
+    mn_solver *solver = NULL;
+    ck_assert_int_eq(mn_train_build(root, &ts, 1, &b, &solver), MN_ERR_ARG);
+    ts.opt = "sgd";
+    assert_belongs(mn_train_build(root, &ts, 1, &b, &solver), "another network");
+    ck_assert_ptr_null(b);
+    ck_assert_float_eq(first_output(a, 6), before);
+    mn_network_destroy(a);
+
+    /* the owner still frees the whole tree */
+    mn_network *n1 = tm_network_new(s1, 3);
+    ck_assert_int_eq(mn_network_atom_count(n1), 1);
+    mn_network_destroy(n1);
+}
+END_TEST
+
 /* Constructors with bad arguments fail cleanly: an error, no output, and
  * (under valgrind) no leak of the children they were handed. */
 START_TEST(test_constructor_errors)
@@ -3026,6 +3124,112 @@ START_TEST(test_input_grad_asked_after_forward)
 }
 END_TEST
 
+/* "evencols": a program's norm (Frobenius) that takes only an even number of
+ * columns; only its value can say so. */
+static mn_status evencols_value(const mn_norm *n, const mn_mat *A, double *out)
+{
+    (void)n;
+    if (A->cols % 2)
+        return mn_set_error(MN_ERR_SHAPE, "evencols: %lld columns is odd", (long long)A->cols);
+    double s = 0;
+    for (int64_t i = 0; i < A->rows; i++)
+        for (int64_t j = 0; j < A->cols; j++)
+            s += mn_mat_get(A, i, j) * mn_mat_get(A, i, j);
+    *out = sqrt(s);
+    return MN_OK;
+}
+
+static mn_status evencols_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
+                              const mn_polar_provider *polar)
+{
+    (void)polar;
+    double f;
+    mn_status st = evencols_value(n, G, &f);
+    if (st != MN_OK)
+        return st;
+    for (int64_t i = 0; i < G->rows; i++)
+        for (int64_t j = 0; j < G->cols; j++)
+            mn_mat_set(out, i, j, mn_mat_get(G, i, j) / f);
+    return MN_OK;
+}
+
+static const mn_norm evencols = {.name = "evencols", .title = "Frobenius, even columns only",
+                                 .value = evencols_value, .dual = evencols_value,
+                                 .lmo = evencols_lmo};
+
+/* A norm that cannot take an atom's weight shape (taps-3 on a 6x8 Linear:
+ * 8 columns are not d_in·9) is refused where it is set, and the atom keeps
+ * its norm; before, set_norm, network_create and solver_create accepted it
+ * and the first step failed inside the solver. */
+START_TEST(test_norm_must_fit_the_atom)
+{
+    mn_module *l = linear(6, 8);
+    const mn_norm *before = mn_module_norm(l);
+    mn_clear_error();
+    ck_assert_int_eq(mn_module_set_norm(l, "taps-3"), MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "set_norm: taps-3 does not fit Linear(6←8): taps-3: a "
+                                          "6x8 matrix is not d_out x (d_in·9)") &&
+                      !strchr(mn_last_error(), '\n'), "%s", mn_last_error());
+    ck_assert_ptr_eq(mn_module_norm(l), before);
+    ck_assert_ok(mn_module_set_norm(l, "taps-2")); /* 8 columns: 2 channels of 2x2 taps */
+    ck_assert_str_eq(mn_module_norm(l)->name, "taps-2");
+    ck_assert_ok(mn_module_set_norm(l, "rms-rms"));
+    /* Embed's view is (d, vocab): taps-2 needs an even vocabulary */
+    mn_module *e;
+    ck_assert_ok(mn_embed(&e, 5, 4));
+    ck_assert_int_eq(mn_module_set_norm(e, "taps-2"), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "a 4x5 matrix"));
+    mn_module_destroy(e);
+    /* a Conv2D takes either of its norms */
+    mn_module *c;
+    ck_assert_ok(mn_conv2d(&c, 4, 2, 3, 1, 1));
+    ck_assert_ok(mn_module_set_norm(c, "rms-rms"));
+    ck_assert_ok(mn_module_set_norm(c, "taps-3"));
+    ck_assert_int_eq(mn_module_set_norm(c, "taps-2"), MN_ERR_ARG); /* 18 columns, not 2·4 */
+    mn_module_destroy(c);
+
+    /* inside a network: refused, no revision */
+    mn_network *net = tm_network_new(tm_seq(2, (mn_module *[]){l, bond(mn_relu)}), 1);
+    uint64_t rev = mn_network_revision(net);
+    mn_module *atom = (mn_module *)mn_network_atom(net, 0);
+    ck_assert_int_eq(mn_module_set_norm(atom, "taps-3"), MN_ERR_ARG);
+    ck_assert_str_eq(mn_module_norm(atom)->name, "rms-rms");
+    ck_assert_int_eq(mn_network_revision(net), rev);
+
+    /* a program's norm says so through its value: measured on the weights
+     * inside a network, and when the network is made */
+    static bool registered;
+    if (!registered)
+        ck_assert_ok(mn_norm_register(&evencols));
+    registered = true;
+    mn_module *odd = linear(3, 3);
+    ck_assert_ok(mn_module_set_norm(odd, "evencols")); /* no weights yet: taken to fit */
+    mn_network *n2 = (mn_network *)&n2;
+    ck_assert_int_eq(mn_network_create(&n2, odd, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
+    ck_assert_ptr_null(n2);
+    ck_assert_msg(strstr(mn_last_error(), "mn_network_create: atom 0's norm evencols does not fit "
+                                          "Linear(3←3): evencols: 3 columns is odd"),
+                  "%s", mn_last_error());
+    ck_assert_ok(mn_module_set_norm(atom, "evencols")); /* 8 columns */
+    ck_assert_int_eq(mn_network_revision(net), rev + 1);
+    mn_network_destroy(net);
+    net = tm_network_new(linear(2, 5), 1);
+    ck_assert_int_eq(mn_module_set_norm((mn_module *)mn_network_atom(net, 0), "evencols"),
+                     MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "set_norm: evencols does not fit Linear(2←5): "
+                                                  "evencols: 5 columns is odd"));
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 0))->name, "rms-rms");
+    mn_network_destroy(net);
+    /* an atom made with a norm that does not fit: refused by the network */
+    const mn_norm *taps3;
+    ck_assert_ok(mn_norm_lookup("taps-3", &taps3));
+    mn_module *my;
+    ck_assert_ok(mn_atom_create(&my, &mylin_ops, NULL, 6, 8, taps3, 1));
+    ck_assert_int_eq(mn_network_create(&n2, my, MN_PARAM_MODULAR, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "atom 0's norm taps-3 does not fit MyLinear(6←8)"));
+}
+END_TEST
+
 /* Changes of norm and mass after the network was made are counted. */
 START_TEST(test_revision_counts_changes)
 {
@@ -3076,6 +3280,7 @@ int main(void)
     tcase_add_test(tc, test_embed_token_errors);
     tcase_add_test(tc, test_set_norm_and_mass_errors);
     tcase_add_test(tc, test_constructor_errors);
+    tcase_add_test(tc, test_module_has_one_owner);
     tcase_add_test(tc, test_mean_1d_input);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_determinism);
@@ -3088,6 +3293,7 @@ int main(void)
     tcase_add_test(tc, test_network_too_big);
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
+    tcase_add_test(tc, test_norm_must_fit_the_atom);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

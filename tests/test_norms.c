@@ -872,6 +872,117 @@ START_TEST(test_register_norms)
 }
 END_TEST
 
+/* Families whose parse names members badly, each C·Frobenius with C = 1. */
+static mn_status named_parse(const char *param, void *params, char *name, size_t cap,
+                             const char *fmt)
+{
+    *(double *)params = 1;
+    snprintf(name, cap, fmt, param);
+    return MN_OK;
+}
+static mn_status fc_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    (void)same_as;
+    return named_parse(param, params, name, cap, "frobenius"); /* not its own name */
+}
+static mn_status fd_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    (void)same_as;
+    return named_parse(param, params, name, cap, "fd-%s-canon"); /* grows at every reading */
+}
+static mn_status fe_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    (void)same_as;
+    (void)param;
+    return named_parse(param, params, name, cap, "fe-x"); /* a norm registered before it */
+}
+static mn_status fg_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    *same_as = strcmp(param, "one") == 0 ? "frobenius" : NULL; /* "fg-one" is another norm */
+    return named_parse(param, params, name, cap, "fg-one");
+}
+static mn_status fh_parse(const char *param, void *params, char *name, size_t cap,
+                          const char **same_as)
+{
+    (void)same_as;
+    if (param[0] < '0' || param[0] > '9')
+        return mn_set_error(MN_ERR_ARG, "fh-N: '%s' is not a number", param);
+    return named_parse(param, params, name, cap, "fh-x%s"); /* which it cannot read */
+}
+static mn_status fok_parse(const char *param, void *params, char *name, size_t cap,
+                           const char **same_as)
+{
+    (void)same_as;
+    return named_parse(param, params, name, cap, "fok-%s"); /* well behaved */
+}
+
+/* A family member's canonical name is what it prints as (graph files,
+ * checkpoints), so it must be the family's own (PREFIX-…), not a registered
+ * norm's, and read back as itself. Before, "fc-1" was a norm named
+ * "frobenius" that a graph file read back as the real Frobenius norm, and
+ * "fd-1" → "fd-1-canon" → "fd-1-canon-canon". */
+START_TEST(test_family_canonical_names)
+{
+    static mn_norm fe_x; /* registered norms outlive their use */
+    fe_x = twice_fro;
+    fe_x.name = "fe-x";
+    ck_assert_ok(mn_norm_register(&fe_x));
+    static const mn_norm_family fams[] = {
+        {.prefix = "fc", .pattern = "fc-C", .params_size = sizeof(double), .parse = fc_parse,
+         .norm = {.title = "fc", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+        {.prefix = "fd", .pattern = "fd-C", .params_size = sizeof(double), .parse = fd_parse,
+         .norm = {.title = "fd", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+        {.prefix = "fe", .pattern = "fe-C", .params_size = sizeof(double), .parse = fe_parse,
+         .norm = {.title = "fe", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+        {.prefix = "fg", .pattern = "fg-C", .params_size = sizeof(double), .parse = fg_parse,
+         .norm = {.title = "fg", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+        {.prefix = "fh", .pattern = "fh-C", .params_size = sizeof(double), .parse = fh_parse,
+         .norm = {.title = "fh", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+        {.prefix = "fok", .pattern = "fok-C", .params_size = sizeof(double), .parse = fok_parse,
+         .norm = {.title = "fok", .value = sf_value, .dual = sf_dual, .lmo = sf_lmo}},
+    };
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
+        ck_assert_ok(mn_norm_family_register(&fams[i]));
+    static const struct {
+        const char *lookup, *needle;
+    } bad[] = {
+        {"fc-1", "the family fc-C names it 'frobenius', which does not start with 'fc-'"},
+        {"fd-1", "the family fd-C names it 'fd-1-canon', which reads back as "
+                 "'fd-1-canon-canon'"},
+        {"fe-y", "the family fe-C names it 'fe-x', which is the name of a registered norm"},
+        {"fg-1", "the family fg-C names it 'fg-one', which reads back as 'frobenius'"},
+        {"fh-1", "the family fh-C names it 'fh-x1', which it cannot read back: fh-N: 'x1' is "
+                 "not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (int twice = 0; twice < 2; twice++) { /* nothing was kept the first time */
+            const mn_norm *n = (const mn_norm *)&n;
+            mn_clear_error();
+            ck_assert_int_eq(mn_norm_lookup(bad[i].lookup, &n), MN_ERR_ARG);
+            ck_assert_ptr_null(n);
+            ck_assert_msg(strstr(mn_last_error(), bad[i].needle) &&
+                              !strchr(mn_last_error(), '\n'),
+                          "%s: %s", bad[i].lookup, mn_last_error());
+        }
+    /* what is registered under those names is untouched */
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("frobenius", &n));
+    ck_assert_msg(n->value != sf_value, "'frobenius' is fc's member"); /* the built-in one */
+    ck_assert_ok(mn_norm_lookup("fe-x", &n));
+    ck_assert_ptr_eq(n, &fe_x);
+    /* a family that names its members well is unaffected */
+    const mn_norm *a, *b;
+    ck_assert_ok(mn_norm_lookup("fok-2", &a));
+    ck_assert_str_eq(a->name, "fok-2");
+    ck_assert_ok(mn_norm_lookup(a->name, &b));
+    ck_assert_ptr_eq(a, b);
+}
+END_TEST
+
 /* ---- taps-K: a Conv2D's per-tap norm (norms/conv_taps.c) ----------------
  * The family acts on d_out x (d_in·k²) matrices only, so it has its own
  * shapes here: tall, wide and square taps, d_in = 1 and d_out = 1. The same
@@ -1060,6 +1171,7 @@ int main(void)
     tcase_add_test(tc, test_schatten_lmo_properties);
     tcase_add_test(tc, test_schatten_values_and_names);
     tcase_add_test(tc, test_register_norms);
+    tcase_add_test(tc, test_family_canonical_names);
     tcase_add_test(tc, test_conv_tap_norms);
     tcase_add_test(tc, test_norm_check);
     suite_add_tcase(s, tc);

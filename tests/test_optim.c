@@ -534,6 +534,14 @@ START_TEST(test_bad_configs)
     expect_refused(net, &cfg, MN_ERR_ARG, "l3-l3");
     cfg.norm = "linf-l1";
     expect_refused(net, &cfg, MN_ERR_UNSUPPORTED, "linf-l1");
+    /* A norm for every atom that does not take one's shape is refused when
+     * the solver is made, not at its first step: the 6x8 first Linear's 8
+     * columns are not d_in·9. */
+    cfg.norm = "taps-3";
+    expect_refused(net, &cfg, MN_ERR_ARG, "mn_solver_create: atom 0: cfg.norm taps-3 does not "
+                   "fit Linear(6←8): taps-3: a 6x8 matrix");
+    cfg.norm = "taps-2"; /* 8 and 6 columns: taps-2 takes the 6x8 and fails at the 6x6 */
+    expect_refused(net, &cfg, MN_ERR_ARG, "atom 1: cfg.norm taps-2 does not fit Linear(6←6)");
 
     mn_clear_error();
     ck_assert_int_eq(mn_solver_preset(&cfg, "lion", MN_PARAM_MODULAR), MN_ERR_ARG);

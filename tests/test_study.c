@@ -542,6 +542,20 @@ START_TEST(test_atom_norms_apply_shape)
     ck_assert_int_eq(mn_atom_norms_apply(net, &ov, 1), MN_ERR_ARG);
     ck_assert_msg(strstr(mn_last_error(), "atom norm 0=taps-3 does not fit Linear(16←784): "
                                           "taps-3: a 16x784 matrix"), "%s", mn_last_error());
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 0))->name, "rms-rms");
+    /* Every override is checked before any atom changes: one that does not
+     * fit leaves the others' atoms and the revision as they were (before,
+     * 1=frobenius was set, and a refused override's own atom changed too). */
+    uint64_t rev = mn_network_revision(net);
+    mn_atom_norm two[] = {{1, "frobenius"}, {0, "taps-3"}};
+    ck_assert_int_eq(mn_atom_norms_apply(net, two, 2), MN_ERR_ARG);
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 0))->name, "rms-rms");
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 1))->name, "rms-rms");
+    ck_assert_int_eq(mn_network_revision(net), rev);
+    mn_atom_norm unknown[] = {{1, "frobenius"}, {0, "l3-l3"}};
+    ck_assert_int_eq(mn_atom_norms_apply(net, unknown, 2), MN_ERR_ARG);
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 1))->name, "rms-rms");
+    ck_assert_int_eq(mn_network_revision(net), rev);
     ck_assert_ok(mn_atom_norm_parse("1=taps-4", &ov)); /* 16 columns: 1 channel of 4x4 taps */
     ck_assert_ok(mn_atom_norms_apply(net, &ov, 1));
     ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 1))->name, "taps-4");

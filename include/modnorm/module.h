@@ -36,9 +36,16 @@
  * Activations are float32 tensors whose last dimension is the feature
  * dimension; leading dimensions are batch-like.
  *
- * Ownership: compound constructors take ownership of their children (also on
- * failure); mn_module_destroy frees a whole tree. A tree handed to
- * mn_network_create belongs to the network. */
+ * Ownership: a module has one owner. Compound constructors take ownership
+ * of their children (also on failure); a tree handed to mn_network_create
+ * belongs to the network. A module that already belongs to a compound or a
+ * network is refused by every other compound constructor and by
+ * mn_network_create (MN_ERR_ARG, "… already belongs to another compound",
+ * "… to a network"): it stays with its owner, and a failed constructor frees
+ * only the other modules it was handed. For a second copy use
+ * mn_module_clone (or mn_power). mn_module_destroy frees a whole tree that
+ * belongs to nobody, and does nothing to a module that has an owner (the
+ * owner frees it). */
 #ifndef MODNORM_MODULE_H
 #define MODNORM_MODULE_H
 
@@ -132,12 +139,14 @@ MN_API mn_status mn_sum(mn_module **out, mn_module *a, mn_module *b);
 MN_API mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children);
 MN_API mn_status mn_scale(mn_module **out, double a, mn_module *child);
 MN_API mn_status mn_power(mn_module **out, mn_module *child, int k);
-/* A deep copy with its own (uninitialized) weights. */
+/* A deep copy with its own (uninitialized) weights, belonging to nobody. */
 MN_API mn_status mn_module_clone(const mn_module *m, mn_module **out);
 
 /* The standard MLP: d_in → width (× depth−1) → d_out with ReLU between. */
 MN_API mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_t d_out);
 
+/* Free m's tree; NULL, or a module that belongs to a compound or a network,
+ * is left alone (its owner frees it). */
 MN_API void mn_module_destroy(mn_module *m);
 
 /* Properties. */
@@ -159,7 +168,14 @@ MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int6
 MN_API const mn_norm *mn_module_norm(const mn_module *m);
 /* Override an atom's norm by name ("frobenius", "l1-linf", "schatten-3", or a
  * name the program registered). In a network, a solver sees the change at
- * its next step (mn_network_revision); so does a mass change. */
+ * its next step (mn_network_revision); so does a mass change. A norm that
+ * cannot take the atom's weight (d_out x d_in as its norm sees it) is
+ * refused with MN_ERR_ARG and the atom keeps its norm: taps-3 on a
+ * Linear(6, 8), whose 8 columns are not d_in·9. The library's norms are
+ * judged by the shape alone; a norm the program registered can tell only
+ * through its value, so it is measured on the atom's weights once the atom
+ * is in a network (mn_network_create measures every atom's norm the same
+ * way). */
 MN_API mn_status mn_module_set_norm(mn_module *m, const char *norm_name);
 /* Set an atom's mass, or a compound's mass as its parent sees it ("tare"). */
 MN_API mn_status mn_module_set_mass(mn_module *m, double mass);

@@ -118,7 +118,9 @@ typedef struct mn_module_ops {
     mn_status (*init)(mn_module *m, mn_rng *rng, mn_param param);
     /* The weight block at p as the d_out x d_in matrix its norm sees. NULL:
      * row-major (d_out, d_in). (Embed stores its (d, vocab) matrix as
-     * (vocab, d) rows and returns the transposed view.) */
+     * (vocab, d) rows and returns the transposed view.) p is NULL before the
+     * atom joins a network, when only the view's shape is wanted (whether
+     * a norm fits it): build the view, do not read through p. */
     mn_mat (*weight_view)(const mn_module *m, float *p);
 
     /* ---- state --------------------------------------------------------- */
@@ -148,7 +150,8 @@ MN_API mn_status mn_bond_create(mn_module **out, const mn_module_ops *ops, const
                                 double sensitivity);
 /* An atom (ops->init required) whose weight is a d_out x d_in matrix as
  * `norm` sees it (norm required: the caller looks names up with
- * mn_norm_lookup), mass 1 and sensitivity ν. */
+ * mn_norm_lookup), mass 1 and sensitivity ν. A norm that does not take that
+ * shape is refused by mn_network_create (as by mn_module_set_norm). */
 MN_API mn_status mn_atom_create(mn_module **out, const mn_module_ops *ops, const void *state,
                                 int64_t d_out, int64_t d_in, const mn_norm *norm,
                                 double sensitivity);

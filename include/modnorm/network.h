@@ -25,7 +25,10 @@ extern "C" {
 typedef struct mn_network mn_network;
 
 /* Take ownership of `root` (also on failure), allocate the buffers and
- * initialize every atom from `seed`. Free with mn_network_destroy. */
+ * initialize every atom from `seed`. Free with mn_network_destroy. A root
+ * that already belongs to another network or to a compound is refused
+ * (MN_ERR_ARG) and left to its owner: two networks on one tree would share
+ * its weight views. */
 MN_API mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed);
 MN_API void mn_network_destroy(mn_network *net);
 /* How many times an atom's norm or a module's mass in the tree changed

@@ -25,7 +25,11 @@
  * a program that links it; a norm with parameters is a family
  * (mn_norm_family_register), named PREFIX-PARAM. Either is then known by
  * name everywhere a norm is named (mn_norm_lookup, mn_module_set_norm,
- * mn_solver_config.norm, mn_train_settings' atom norms). */
+ * mn_solver_config.norm, mn_train_settings' atom norms). A norm that takes
+ * only some shapes refuses the others from its value, dual and lmo with
+ * MN_ERR_SHAPE; that is how mn_module_set_norm, mn_network_create and
+ * mn_solver_create learn that a program's norm does not fit an atom (they
+ * measure its weights), so refuse a shape in value too. */
 #ifndef MODNORM_NORM_H
 #define MODNORM_NORM_H
 
@@ -112,9 +116,14 @@ typedef struct mn_norm_family {
     size_t params_size;  /* bytes of a member's parameters (its norm's `params`) */
     /* Read PARAM (the text after "PREFIX-") into params and write the
      * member's canonical name into name[cap] ("schatten-3.0" and "schatten-3"
-     * are one norm), or point *same_as at the name of a registered norm
-     * these parameters give (schatten-2 is "frobenius"). A bad PARAM is an
-     * error with a message (mn_set_error). */
+     * are one norm; nothing written: the name looked up), or point *same_as
+     * at the name of a registered norm these parameters give (schatten-2 is
+     * "frobenius"). A bad PARAM is an error with a message (mn_set_error).
+     * The canonical name is what the member prints as (graph files,
+     * checkpoints), so the lookup refuses (MN_ERR_ARG, naming the family and
+     * the name) one that does not start with "PREFIX-", that is a registered
+     * norm's name or alias, or that does not read back as itself (parse of
+     * its own PARAM must write the same name, without a same_as). */
     mn_status (*parse)(const char *param, void *params, char *name, size_t cap,
                        const char **same_as);
     /* The members' template (title, value, dual, lmo, uses_polar): each

@@ -45,7 +45,9 @@ typedef struct mn_solver_config {
     bool nesterov;
     double weight_decay;  /* decoupled λ */
     mn_step_kind step;
-    const char *norm;     /* NULL: each atom's own norm; else this norm on every atom */
+    const char *norm;     /* NULL: each atom's own norm; else this norm on every atom
+                             (steepest: mn_solver_create refuses one that does not
+                             take some atom's weight shape, naming the atom) */
     bool modular_targets; /* false: t_k = 1 for every atom */
     mn_schedule schedule;
     int64_t warmup;       /* steps of linear warmup: η_s = η·(s+1)/warmup·decay(s) */

@@ -133,7 +133,9 @@ MN_API mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, s
 MN_API mn_status mn_atom_norm_parse(const char *text, mn_atom_norm *out);
 /* Apply overrides to a network's atoms in order; MN_ERR_ARG when an atom
  * index is outside [0, atom count) or a norm is unknown or does not fit the
- * atom's weights (e.g. taps-3 on a Linear: the atom is named). */
+ * atom's weights (e.g. taps-3 on a Linear: the atom is named; the check is
+ * mn_module_set_norm's). Every override is checked before any is applied,
+ * so a refused call changes no atom and leaves mn_network_revision alone. */
 MN_API mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n);
 
 /* ---- the fit loop ---------------------------------------------------------------- */

@@ -138,6 +138,9 @@ static mn_status list_splice(mod_list *l, mn_module *m)
     if (m->compound != MN_SEQUENTIAL || m->label) {
         return list_push(l, m);
     }
+    /* The parts leave m: they belong to no compound until the list's does. */
+    for (int i = 0; i < m->n_children; i++)
+        m->children[i]->owner = MN_OWNER_NONE;
     mn_status st = MN_OK;
     for (int i = 0; i < m->n_children; i++) {
         if (st == MN_OK)

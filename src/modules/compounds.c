@@ -170,39 +170,58 @@ mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64
 
 /* ---- constructors ------------------------------------------------------ */
 
-static void destroy_all(int n, mn_module *const *children)
+/* A constructor that fails frees its children (module.h): each distinct one
+ * once, except those that belong to another compound or a network (theirs to
+ * free). Which ones is decided before anything is freed, since a child may
+ * sit inside another child's tree. */
+static void release(int n, mn_module *const *children)
 {
-    for (int i = 0; i < n; i++)
-        mn_module_destroy(children[i]);
+    if (n < 1 || !children)
+        return;
+    bool *mine = calloc((size_t)n, sizeof *mine);
+    if (!mine)
+        return; /* out of memory on a failure path: leak rather than guess */
+    for (int k = 0; k < n; k++) {
+        mine[k] = children[k] && children[k]->owner == MN_OWNER_NONE;
+        for (int p = 0; p < k && mine[k]; p++)
+            mine[k] = children[p] != children[k];
+    }
+    for (int k = 0; k < n; k++)
+        if (mine[k])
+            mn_module_free(children[k]);
+    free(mine);
 }
 
 static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
                               mn_module *const *children, const char *label)
 {
     if (!out) {
-        destroy_all(n, children);
+        release(n, children);
         return mn_fail(MN_ERR_ARG, "%s: out is NULL", ops->kind);
     }
     *out = NULL;
     if (n < 1 || n > 1 << 20 || !children) {
-        destroy_all(n > 0 && children ? n : 0, children);
+        release(n > 0 && children ? n : 0, children);
         return mn_fail(MN_ERR_ARG, "%s: needs at least one child, got %d", ops->kind, n);
     }
     for (int i = 0; i < n; i++) {
         if (!children[i]) {
-            destroy_all(n, children);
+            release(n, children);
             return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", ops->kind, i);
+        }
+        char what[32];
+        snprintf(what, sizeof what, "child %d", i);
+        mn_status st = mn_module_check_unowned(children[i], label ? label : ops->kind, what,
+                                               MN_OWNER_COMPOUND);
+        if (st != MN_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", mn_last_error());
+            release(n, children); /* may describe modules: keep the message */
+            return mn_fail(st, "%s", msg);
         }
         for (int j = 0; j < i; j++)
             if (children[j] == children[i]) {
-                /* Free each distinct child once. */
-                for (int k = 0; k < n; k++) {
-                    bool seen = false;
-                    for (int p = 0; p < k; p++)
-                        seen = seen || children[p] == children[k];
-                    if (!seen)
-                        mn_module_destroy(children[k]);
-                }
+                release(n, children);
                 return mn_fail(MN_ERR_ARG, "%s: children %d and %d are the same module; use "
                                "mn_module_clone (or mn_power) for copies", ops->kind, j, i);
             }
@@ -214,10 +233,12 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
         st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", ops->kind);
     }
     if (st != MN_OK) {
-        destroy_all(n, children);
+        release(n, children);
         return st;
     }
     memcpy(m->children, children, (size_t)n * sizeof *children);
+    for (int i = 0; i < n; i++)
+        m->children[i]->owner = MN_OWNER_COMPOUND;
     m->n_children = n;
     m->compound = ops == &mn_sequential_ops ? MN_SEQUENTIAL : MN_TUPLE;
     m->label = label;
@@ -247,7 +268,7 @@ mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children)
     mn_module *group, *add;
     mn_status st = mn_add(&add);
     if (st != MN_OK) {
-        destroy_all(n > 0 && children ? n : 0, children);
+        release(n > 0 && children ? n : 0, children);
         return st;
     }
     st = mn_tuple(&group, n, children);
@@ -276,10 +297,14 @@ mn_status mn_scale(mn_module **out, double a, mn_module *child)
 
 mn_status mn_power(mn_module **out, mn_module *child, int k)
 {
+    if (out)
+        *out = NULL;
     if (k < 1 || k > 4096) {
         mn_module_destroy(child);
         return mn_fail(MN_ERR_ARG, "power: k = %d must be in [1, 4096]", k);
     }
+    if (child) /* before any copy is made; a NULL child is refused below */
+        MN_TRY(mn_module_check_unowned(child, "power", "the child", MN_OWNER_COMPOUND));
     mn_module **copies = calloc((size_t)k, sizeof *copies);
     if (!copies) {
         mn_module_destroy(child);
@@ -289,7 +314,7 @@ mn_status mn_power(mn_module **out, mn_module *child, int k)
     for (int i = 1; i < k; i++) {
         mn_status st = mn_module_clone(child, &copies[i]);
         if (st != MN_OK) {
-            destroy_all(i, copies);
+            release(i, copies);
             free(copies);
             return st;
         }
@@ -330,7 +355,7 @@ mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth, int64_
             st = mn_relu(&mods[2 * l + 1]);
     }
     if (st != MN_OK) {
-        destroy_all(n, mods);
+        release(n, mods);
         free(mods);
         return st;
     }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/size.h"
 #include "modules/module.h"
+#include "norms/norms.h"
 
 /* The largest state block a kind may ask for: states are a few numbers. */
 #define MAX_STATE (1u << 20)
@@ -127,18 +128,40 @@ mn_status mn_atom_create(mn_module **out, const mn_module_ops *ops, const void *
     return MN_OK;
 }
 
-void mn_module_destroy(mn_module *m)
+void mn_module_free(mn_module *m)
 {
     if (!m)
         return;
     for (int i = 0; i < m->n_children; i++)
-        mn_module_destroy(m->children[i]);
+        mn_module_free(m->children[i]);
     free(m->children);
     free(m->own_label);
     if (m->state && m->ops->destroy)
         m->ops->destroy(m->state);
     free(m->state);
     free(m);
+}
+
+/* A module that belongs to a compound or a network is its owner's to free
+ * (module.h): freeing it here would leave the owner a dangling pointer. */
+void mn_module_destroy(mn_module *m)
+{
+    if (m && m->owner == MN_OWNER_NONE)
+        mn_module_free(m);
+}
+
+mn_status mn_module_check_unowned(const mn_module *m, const char *who, const char *what,
+                                  mn_owner taker)
+{
+    if (m->owner == MN_OWNER_NONE)
+        return MN_OK;
+    char d[64];
+    const char *owner = m->owner == MN_OWNER_COMPOUND
+                            ? (taker == MN_OWNER_COMPOUND ? "another compound" : "a compound")
+                            : (taker == MN_OWNER_NETWORK ? "another network" : "a network");
+    return mn_fail(MN_ERR_ARG, "%s: %s (%s) already belongs to %s; a module has one owner (make "
+                   "another with mn_module_clone)", who, what,
+                   mn_module_describe(m, d, sizeof d), owner);
 }
 
 mn_status mn_module_clone(const mn_module *m, mn_module **out)
@@ -169,7 +192,8 @@ mn_status mn_module_clone(const mn_module *m, mn_module **out)
         else
             c->n_children = m->n_children;
         for (int i = 0; st == MN_OK && i < m->n_children; i++)
-            st = mn_module_clone(m->children[i], &c->children[i]);
+            if ((st = mn_module_clone(m->children[i], &c->children[i])) == MN_OK)
+                c->children[i]->owner = MN_OWNER_COMPOUND;
     }
     if (st != MN_OK) {
         mn_module_destroy(c);
@@ -256,6 +280,18 @@ static void bump_revision(mn_module *m)
         ++*m->revision;
 }
 
+mn_status mn_module_check_norm(const mn_module *m, const mn_norm *n, const char *who,
+                               const char *name)
+{
+    mn_mat w = mn_module_weight_view(m, m->w); /* data NULL outside a network */
+    if (mn_norm_check_shape(n, &w) == MN_OK)
+        return MN_OK;
+    char why[512], d[96];
+    snprintf(why, sizeof why, "%s", mn_last_error());
+    return mn_fail(MN_ERR_ARG, "%s%s does not fit %s: %s", who, name,
+                   mn_module_describe(m, d, sizeof d), why);
+}
+
 mn_status mn_module_set_norm(mn_module *m, const char *norm_name)
 {
     if (!m || !mn_module_is_atom(m))
@@ -263,6 +299,7 @@ mn_status mn_module_set_norm(mn_module *m, const char *norm_name)
                        m ? mn_module_kind(m) : "NULL");
     const mn_norm *n;
     MN_TRY(mn_norm_lookup(norm_name, &n));
+    MN_TRY(mn_module_check_norm(m, n, "set_norm: ", norm_name));
     if (n != m->norm)
         bump_revision(m);
     m->norm = n;

@@ -15,6 +15,13 @@
 
 typedef enum { MN_LEAF = 0, MN_SEQUENTIAL, MN_TUPLE } mn_compound;
 
+/* Who frees a module: its caller (none yet), the compound it is a child of,
+ * or the network whose root it is. Set when a compound or a network takes
+ * it; every other compound or network then refuses it (a module in two trees
+ * would alias one weight view and be freed twice), and mn_module_destroy
+ * leaves it to its owner. */
+typedef enum { MN_OWNER_NONE = 0, MN_OWNER_COMPOUND, MN_OWNER_NETWORK } mn_owner;
+
 struct mn_module {
     const mn_module_ops *ops; /* leaves; compounds point at an ops that only names them */
     void *state;              /* ops->state_size bytes, owned */
@@ -36,6 +43,7 @@ struct mn_module {
     int64_t offset;           /* in elements, into those buffers */
 
     uint64_t *revision;       /* the owning network's count of norm and mass changes */
+    mn_owner owner;           /* who frees it (mn_owner) */
 };
 
 extern const mn_module_ops mn_sequential_ops, mn_tuple_ops;
@@ -67,6 +75,24 @@ mn_status mn_module_check_arity(const mn_module *m, int n);
 /* The atom's block of a buffer laid out like the weights (p points at its
  * first element) as the d_out x d_in matrix its norm sees. */
 mn_mat mn_module_weight_view(const mn_module *m, float *p);
+
+/* MN_OK when m belongs to no compound or network; else MN_ERR_ARG, "WHO:
+ * WHAT (m) already belongs to …", for a `taker` that would own it too. */
+mn_status mn_module_check_unowned(const mn_module *m, const char *who, const char *what,
+                                  mn_owner taker);
+/* Free m and its tree whoever owns it: what an owner calls (a compound for
+ * its children, a network for its root). mn_module_destroy is this for a
+ * module that belongs to nobody, and does nothing otherwise. */
+void mn_module_free(mn_module *m);
+
+/* Whether atom m's weight, the d_out x d_in matrix its norm sees, fits norm
+ * n (norms/norms.h's mn_norm_check_shape: the shape alone outside a
+ * network, the weights themselves for a program's norm inside one): MN_OK,
+ * or MN_ERR_ARG "WHO NAME does not fit Linear(6←8): <the norm's reason>".
+ * What mn_module_set_norm, mn_network_create, mn_atom_norms_apply and
+ * mn_solver_create (cfg.norm) ask. */
+mn_status mn_module_check_norm(const mn_module *m, const mn_norm *n, const char *who,
+                               const char *name);
 
 /* Name a compound (a copy of `name` is kept; `label` shows it). */
 mn_status mn_module_set_label(mn_module *m, const char *name);

@@ -1,5 +1,6 @@
 /* A module tree with its weight and gradient buffers and its activations. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,17 +47,22 @@ static void watch(mn_module *m, void *ctx) { m->revision = ctx; }
 
 mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, uint64_t seed)
 {
+    if (out)
+        *out = NULL;
+    /* A root that belongs elsewhere stays there (mn_module_destroy leaves it). */
+    if (root)
+        MN_TRY(mn_module_check_unowned(root, "mn_network_create", "the root", MN_OWNER_NETWORK));
     if (!out || !root) {
         mn_module_destroy(root);
         return mn_fail(MN_ERR_ARG, "mn_network_create: NULL %s", out ? "root" : "out");
     }
-    *out = NULL;
     mn_network *net = calloc(1, sizeof *net);
     if (!net) {
         mn_module_destroy(root);
         return mn_fail(MN_ERR_NOMEM, "mn_network_create: out of memory");
     }
     net->root = root;
+    root->owner = MN_OWNER_NETWORK;
     mn_status counted = mn_module_visit_atoms(root, count_atom, net);
     if (counted != MN_OK) {
         mn_network_destroy(net);
@@ -76,6 +82,15 @@ mn_status mn_network_create(mn_network **out, mn_module *root, mn_param param, u
     mn_module_visit_atoms(root, bind_atom, net);
     mn_module_walk(root, watch, &net->revision);
     mn_status st = mn_graph_build(&net->graph, root);
+    /* An atom made with a norm that does not take its shape is refused here
+     * (before its init, which may dualize), not at the first step;
+     * mn_module_set_norm refuses one on its own. */
+    for (int i = 0; st == MN_OK && i < net->n_atoms; i++) {
+        char who[64];
+        snprintf(who, sizeof who, "mn_network_create: atom %d's norm ", i);
+        st = mn_module_check_norm(net->atoms[i], net->atoms[i]->norm, who,
+                                  net->atoms[i]->norm->name);
+    }
     if (st == MN_OK)
         st = mn_network_init(net, param, seed);
     if (st != MN_OK) {
@@ -91,7 +106,7 @@ void mn_network_destroy(mn_network *net)
     if (!net)
         return;
     mn_graph_free(&net->graph);
-    mn_module_destroy(net->root);
+    mn_module_free(net->root);
     free(net->w);
     free(net->g);
     free(net->atoms);

@@ -48,6 +48,13 @@ static mn_status tap_shape(const mn_norm *n, const mn_mat *A, int64_t *taps, int
     return MN_OK;
 }
 
+/* The shape rule alone (mn_norm_check_shape): A's data is not read. */
+mn_status mn_norm_taps_shape(const mn_norm *n, const mn_mat *A)
+{
+    int64_t taps, d_in;
+    return tap_shape(n, A, &taps, &d_in);
+}
+
 /* Tap t of A: d_in columns t, t + k², …, a view. */
 static mn_mat tap_view(const mn_mat *A, int64_t taps, int64_t d_in, int64_t t)
 {

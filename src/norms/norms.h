@@ -12,4 +12,17 @@ extern const mn_norm mn_norm_nuclear;
 extern const mn_norm_family mn_norm_family_schatten;
 extern const mn_norm_family mn_norm_family_taps; /* conv_taps.c: Conv2D per-tap norms */
 
+/* taps-K's shape rule (d_in·K² columns), the one its value, dual and lmo
+ * apply, without reading A's data. */
+mn_status mn_norm_taps_shape(const mn_norm *n, const mn_mat *A);
+
+/* Whether norm n takes a matrix of A's shape: MN_OK, or MN_ERR_SHAPE with
+ * the norm's own message, the refusal its value, dual and lmo would give.
+ * A->data may be NULL (only the shape is known: an atom outside a network).
+ * The library's norms answer from the shape alone (taps-K needs d_in·K²
+ * columns; the others take any non-empty matrix); a norm a program
+ * registered can say only through its value, so it is measured on A when A
+ * has data and taken to fit when it has none. */
+mn_status mn_norm_check_shape(const mn_norm *n, const mn_mat *A);
+
 #endif

@@ -214,6 +214,45 @@ mn_status mn_norm_family_register(const mn_norm_family *f)
     return st;
 }
 
+/* A new member's canonical name (caller holds the lock): it is the name the
+ * member prints as (a graph file's [norm = …], a checkpoint), so it must be
+ * the family's own (PREFIX-…, which no other family and no registered norm
+ * can be), shadow no registered norm, alias or refused pair (one registered
+ * before the family could start with PREFIX-), and read back as itself
+ * (parsing its PARAM gives the same canonical name, not another norm). */
+static mn_status check_canonical_locked(const mn_norm_family *f, const char *name,
+                                        const char *canonical)
+{
+    size_t n = strlen(f->prefix);
+    if (strncmp(canonical, f->prefix, n) != 0 || canonical[n] != '-')
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which does not "
+                       "start with '%s-'", name, f->pattern, canonical, f->prefix);
+    if (find_locked(canonical) || alias_of(canonical) || refusal_of(canonical))
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which is the name "
+                       "of a registered norm", name, f->pattern, canonical);
+    char again[128] = "";
+    const char *same_as = NULL;
+    void *params = f->params_size ? calloc(1, f->params_size) : NULL;
+    if (f->params_size && !params)
+        return mn_fail(MN_ERR_NOMEM, "norm '%s': out of memory", name);
+    mn_clear_error();
+    mn_status st = f->parse(canonical + n + 1, params, again, sizeof again, &same_as);
+    free(params);
+    if (st != MN_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", *mn_last_error() ? mn_last_error() : mn_status_str(st));
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which it cannot read "
+                       "back: %s", name, f->pattern, canonical, why);
+    }
+    if (!same_as && (!again[0] || !memchr(again, '\0', sizeof again)))
+        snprintf(again, sizeof again, "%s", canonical);
+    if (same_as || strcmp(again, canonical) != 0)
+        return mn_fail(MN_ERR_ARG, "norm '%s': the family %s names it '%s', which reads back as "
+                       "'%s'; a member's canonical name must read back as itself", name,
+                       f->pattern, canonical, same_as ? same_as : again);
+    return MN_OK;
+}
+
 /* The member of family f for PARAM (caller holds the lock): an existing
  * member, a registered norm the family names, or a new member kept for the
  * process. */
@@ -252,6 +291,10 @@ static mn_status member_locked(const mn_norm_family *f, const char *name, const 
             *out = members.p[i];
             return MN_OK;
         }
+    if ((st = check_canonical_locked(f, name, canonical)) != MN_OK) {
+        free(params);
+        return st;
+    }
     mn_norm *m = malloc(sizeof *m);
     char *mname = malloc(strlen(canonical) + 1);
     if (!m || !mname || mn_plist_push(&members, m, "norm registry") != MN_OK) {
@@ -294,14 +337,46 @@ mn_status mn_norm_lookup(const char *name, const mn_norm **out)
     return mn_fail(MN_ERR_ARG, "unknown norm '%s'; known: %s", name, mn_norm_names());
 }
 
+static mn_status check_size(const mn_norm *n, const mn_mat *A, const char *what)
+{
+    if (A->rows < 1 || A->cols < 1)
+        return mn_fail(MN_ERR_SHAPE, "%s: %s is %lldx%lld, needs at least one element", n->name,
+                       what, (long long)A->rows, (long long)A->cols);
+    return MN_OK;
+}
+
 static mn_status check_input(const mn_norm *n, const mn_mat *A, const char *what)
 {
     if (!n || !A || !A->data)
         return mn_fail(MN_ERR_ARG, "norm: NULL %s", !n ? "norm" : what);
-    if (A->rows < 1 || A->cols < 1)
-        return mn_fail(MN_ERR_SHAPE, "%s: %s is %lldx%lld, needs at least one element", n->name,
-                       what, (long long)A->rows, (long long)A->cols);
+    MN_TRY(check_size(n, A, what));
     return mn_mat_check_finite(A, what);
+}
+
+/* A norm of the library whose value, dual and lmo take any non-empty
+ * matrix: the built-in table and schatten-P's members. */
+static bool takes_any_shape(const mn_norm *n)
+{
+    for (size_t i = 0; i < COUNT(builtin); i++)
+        if (n == builtin[i])
+            return true;
+    return n->value == mn_norm_family_schatten.norm.value;
+}
+
+mn_status mn_norm_check_shape(const mn_norm *n, const mn_mat *A)
+{
+    if (!n || !A)
+        return mn_fail(MN_ERR_ARG, "norm: NULL %s", !n ? "norm" : "matrix");
+    MN_TRY(check_size(n, A, "the matrix"));
+    if (n->value == mn_norm_family_taps.norm.value)
+        return mn_norm_taps_shape(n, A);
+    if (takes_any_shape(n) || !A->data)
+        return MN_OK;
+    double v; /* a program's norm: only measuring tells */
+    if (mn_norm_value(n, A, &v) == MN_ERR_SHAPE)
+        return MN_ERR_SHAPE;
+    mn_clear_error(); /* any other failure is the step's to report */
+    return MN_OK;
 }
 
 /* The norm of finite entries can still pass DBL_MAX (Σ|A_ij| of entries

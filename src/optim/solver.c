@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "modnorm/modular.h"
 #include "modnorm/optim.h"
+#include "modules/module.h"
 #include "optim/atom_plan.h"
 #include "optim/solver_internal.h"
 
@@ -147,6 +148,14 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
                      (long long)s->n);
     if (st == MN_OK && cfg->norm)
         st = mn_norm_lookup(cfg->norm, &s->shared);
+    /* The norm every step will put on every atom (sgd's frobenius) must take
+     * each one's shape: refused now, not at the first step. */
+    for (int k = 0; st == MN_OK && s->shared && cfg->kind == MN_SOLVER_STEEPEST &&
+                    k < s->n_atoms; k++) {
+        char who[64];
+        snprintf(who, sizeof who, "mn_solver_create: atom %d: cfg.norm ", k);
+        st = mn_module_check_norm(mn_network_atom(net, k), s->shared, who, cfg->norm);
+    }
     if (st == MN_OK)
         st = read_network(s, net);
     s->cfg.norm = NULL; /* the caller's string need not outlive the solver */

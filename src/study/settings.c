@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "modnorm/train.h"
+#include "modules/module.h"
 
 void mn_train_settings_default(mn_train_settings *s)
 {
@@ -136,29 +137,28 @@ mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
     if (!net || (n > 0 && !ov))
         return mn_fail(MN_ERR_ARG, "mn_atom_norms_apply: %s is NULL", net ? "ov" : "net");
     int atoms = mn_network_atom_count(net);
+    /* Every override is checked before any atom changes: a refused call
+     * leaves the network (and its revision) as it was. */
     for (int i = 0; i < n; i++) {
         if (ov[i].atom < 0 || ov[i].atom >= atoms || !ov[i].norm)
             return mn_fail(MN_ERR_ARG, "atom norm %d=%s: the atom must be in [0, %d) (0-based, "
                            "forward order)", ov[i].atom, ov[i].norm ? ov[i].norm : "(null)",
                            atoms);
-        mn_module *atom = (mn_module *)mn_network_atom(net, ov[i].atom);
-        mn_status st = mn_module_set_norm(atom, ov[i].norm);
-        char msg[768];
+        const mn_norm *norm;
+        mn_status st = mn_norm_lookup(ov[i].norm, &norm);
         if (st != MN_OK) {
+            char msg[768];
             snprintf(msg, sizeof msg, "%s", mn_last_error());
             return mn_fail(st, "atom norm %d=%s: %s", ov[i].atom, ov[i].norm, msg);
         }
-        /* A norm for another shape (taps-3 on a Linear) is refused here, not at
-         * the first step: measure the atom's weights with it. */
-        mn_mat w = mn_network_atom_view(net, ov[i].atom, mn_network_weights(net));
-        double v;
-        if (mn_norm_value(mn_module_norm(atom), &w, &v) == MN_ERR_SHAPE) {
-            char d[96];
-            snprintf(msg, sizeof msg, "%s", mn_last_error());
-            return mn_fail(MN_ERR_ARG, "atom norm %d=%s does not fit %s: %s", ov[i].atom,
-                           ov[i].norm, mn_module_describe(atom, d, sizeof d), msg);
-        }
+        /* A norm for another shape (taps-3 on a Linear) is refused here, not
+         * at the first step; the check mn_module_set_norm makes. */
+        char who[32];
+        snprintf(who, sizeof who, "atom norm %d=", ov[i].atom);
+        MN_TRY(mn_module_check_norm(mn_network_atom(net, ov[i].atom), norm, who, ov[i].norm));
     }
+    for (int i = 0; i < n; i++)
+        MN_TRY(mn_module_set_norm((mn_module *)mn_network_atom(net, ov[i].atom), ov[i].norm));
     return MN_OK;
 }
 
