@@ -3143,7 +3143,7 @@ static mn_status evencols_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
                               const mn_polar_provider *polar)
 {
     (void)polar;
-    double f;
+    double f = 1;
     mn_status st = evencols_value(n, G, &f);
     if (st != MN_OK)
         return st;
