@@ -230,6 +230,35 @@ START_TEST(test_zero_nan_and_errors)
 }
 END_TEST
 
+/* Careless matrices: NULL data, a dtype outside the enum (read as float64
+ * before) are refused naming the argument, for both precisions and the batch. */
+START_TEST(test_bad_matrices_refused)
+{
+    float v[6] = {1, 2, 3, 4, 5, 6}, w[6];
+    mn_mat G = mn_mat_view(MN_F32, v, 2, 3), out = mn_mat_view(MN_F32, w, 2, 3), bad = G,
+           nodata = G;
+    bad.dtype = (mn_dtype)7;
+    nodata.data = NULL;
+    const mn_polar_method *ns5;
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    for (int p = 0; p < 2; p++) {
+        mn_dualize_opts o = {.method = ns5, .precision = (mn_precision)p, .threads = 1};
+        ck_assert_refused(mn_polar_run(&o, &out, &bad), MN_ERR_ARG, "mn_polar: G has dtype 7");
+        ck_assert_refused(mn_polar_run(&o, &bad, &G), MN_ERR_ARG, "mn_polar: out has dtype 7");
+        ck_assert_refused(mn_polar_run(&o, &out, &nodata), MN_ERR_ARG, "G's data is NULL");
+        ck_assert_refused(mn_polar_run(&o, &out, NULL), MN_ERR_ARG, "mn_polar: G is NULL");
+        ck_assert_refused(mn_polar_batch_run(&o, 1, &out, &bad), MN_ERR_ARG, "G[0] has dtype 7");
+    }
+    ck_assert_refused(mn_polar(NULL, 0, 1, &out, &G), MN_ERR_ARG, "the method is NULL");
+    mn_mat two_out[2] = {out, out}, two_G[2] = {G, bad};
+    ck_assert_refused(mn_polar_batch_run(NULL, 2, two_out, two_G), MN_ERR_ARG, "G[1] has dtype");
+    mn_polar_plan plan;
+    ck_assert_refused(mn_polar_plan_for(NULL, 2, 3, (mn_dtype)7, &plan), MN_ERR_ARG, "dtype 7");
+    double err;
+    ck_assert_refused(mn_bench_polar_error(&nodata, &G, 1, &err), MN_ERR_ARG, "X's data is NULL");
+}
+END_TEST
+
 /* The two evaluation forms give the same polynomial: for every method
  * (cubic's 20 steps included: the Gram form restarts), every input kind and
  * both orientations, within 2e-4 of the largest entry in float32 (gradient-
@@ -651,6 +680,7 @@ int main(void)
     tcase_add_test(tc, test_svd_is_exact);
     tcase_add_test(tc, test_rank_deficient);
     tcase_add_test(tc, test_zero_nan_and_errors);
+    tcase_add_test(tc, test_bad_matrices_refused);
     tcase_add_test(tc, test_cubic_step_count);
     tcase_add_test(tc, test_gram_form_matches_direct);
     tcase_add_test(tc, test_in_place_and_extreme_scales);

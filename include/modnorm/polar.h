@@ -59,7 +59,9 @@ MN_API const mn_polar_method *mn_polar_default(void);
 
 /* out = polar factor of G by `method` (steps <= 0: the method's default;
  * threads <= 0: BLIS's default). out and G share shape and dtype; float64
- * input is computed in double. A zero G gives zero. */
+ * input is computed in double. A zero G gives zero. MN_ERR_ARG for a NULL
+ * method, matrix or data, and a dtype that is neither MN_F32 nor MN_F64
+ * (here and in every function below that takes matrices or a dtype). */
 MN_API mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
                           mn_mat *out, const mn_mat *G);
 

@@ -17,6 +17,7 @@
 
 #include "core/bf16.h"
 #include "core/blas.h"
+#include "core/check.h"
 #include "core/error.h"
 #include "core/scratch.h"
 #include "core/parallel.h"
@@ -347,6 +348,13 @@ static const char *blis_impl(void)
     return blis_name;
 }
 
+/* A dtype outside the enum would be read as float64. */
+static mn_status check_mats(const mn_mat *out, const mn_mat *G)
+{
+    MN_TRY(mn_check_mat("mn_polar", "G", G));
+    return mn_check_mat("mn_polar", "out", out);
+}
+
 static mn_status check_opts(const mn_dualize_opts *o)
 {
     if (!mn_precision_name(o->precision))
@@ -377,6 +385,9 @@ mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t c
     if (!o.method)
         o.method = mn_polar_default();
     MN_TRY(check_opts(&o));
+    if (!mn_dtype_valid(dt))
+        return mn_fail(MN_ERR_ARG, "mn_polar_plan_for: dtype %d is neither float32 (%d) nor "
+                       "float64 (%d)", (int)dt, (int)MN_F32, (int)MN_F64);
     if (rows < 1 || cols < 1)
         return mn_fail(MN_ERR_SHAPE, "mn_polar_plan_for: %lldx%lld, needs at least one element",
                        (long long)rows, (long long)cols);
@@ -411,8 +422,7 @@ mn_status mn_polar_run(const mn_dualize_opts *opts, mn_mat *out, const mn_mat *G
     MN_TRY(check_opts(&o));
     if (o.precision == MN_PRECISION_FP32 || o.method->n_coeffs == 0)
         return mn_polar_form_run(o.method, o.form, o.steps, o.threads, out, G);
-    if (!out || !G || !out->data || !G->data)
-        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    MN_TRY(check_mats(out, G));
     if (G->dtype != MN_F32)
         return mn_fail(MN_ERR_UNSUPPORTED, "mn_polar: precision bf16 takes float32 input, G is "
                                            "%s (float64 runs in double with precision fp32)",
@@ -447,8 +457,9 @@ static double unscaled_trace_min(mn_dtype dt)
 mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
                             int threads, mn_mat *out, const mn_mat *G)
 {
-    if (!method || !out || !G || !out->data || !G->data)
-        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    if (!method)
+        return mn_fail(MN_ERR_ARG, "mn_polar: the method is NULL");
+    MN_TRY(check_mats(out, G));
     if (out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype)
         return mn_fail(MN_ERR_SHAPE, "mn_polar: out is %lldx%lld %s, G is %lldx%lld %s",
                        (long long)out->rows, (long long)out->cols, mn_dtype_name(out->dtype),
