@@ -547,6 +547,25 @@ START_TEST(test_bad_configs)
 }
 END_TEST
 
+/* polar.steps is bounded when the solver is made (INT32_MAX steps ran a
+ * step until killed), not at the first step. */
+START_TEST(test_polar_steps_bounded)
+{
+    mn_network *net = make_net(2, 12);
+    mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
+    ck_assert_ok(mn_polar_lookup("ns5", &cfg.polar.method));
+    cfg.polar.steps = MN_POLAR_MAX_STEPS + 1;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps = 1001 must be in [0, 1000]");
+    cfg.polar.steps = INT32_MAX;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps");
+    cfg.polar.steps = -2;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps = -2");
+    cfg.polar.steps = MN_POLAR_MAX_STEPS;
+    mn_solver_destroy(make_solver(net, &cfg));
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* A solver made for one network refuses a network of another size, and
  * leaves its weights alone. */
 START_TEST(test_step_shape_mismatch)
@@ -850,6 +869,7 @@ int main(void)
     tcase_add_test(tc, test_sharp_step);
     tcase_add_test(tc, test_normalized_step_length);
     tcase_add_test(tc, test_bad_configs);
+    tcase_add_test(tc, test_polar_steps_bounded);
     tcase_add_test(tc, test_step_shape_mismatch);
     tcase_add_test(tc, test_atom_plan);
     tcase_add_test(tc, test_shared_atoms_match_serial);

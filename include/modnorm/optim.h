@@ -62,6 +62,10 @@ MN_API const char *mn_solver_preset_names(void);
 
 typedef struct mn_solver mn_solver;
 
+/* A solver for `net` (its norms and targets are read now). MN_ERR_ARG, naming
+ * the field, for a setting out of range: lr, momentum, AdamW's beta2 and
+ * eps, weight_decay, warmup, total_steps of a decaying schedule, and
+ * polar.steps outside [0, MN_POLAR_MAX_STEPS]. */
 MN_API mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
 MN_API void mn_solver_destroy(mn_solver *s);
 /* One step from the network's current gradients. Every solver kind runs it

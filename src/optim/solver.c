@@ -69,6 +69,9 @@ static mn_status check_config(const mn_solver_config *c)
         return mn_fail(MN_ERR_ARG, "solver: warmup %lld is negative", (long long)c->warmup);
     if (c->schedule != MN_SCHEDULE_CONSTANT && c->total_steps < 1)
         return mn_fail(MN_ERR_ARG, "solver: a decaying schedule needs total_steps >= 1");
+    if (c->polar.steps < 0 || c->polar.steps > MN_POLAR_MAX_STEPS)
+        return mn_fail(MN_ERR_ARG, "solver: polar.steps = %d must be in [0, %d] (0: the "
+                       "method's default)", c->polar.steps, MN_POLAR_MAX_STEPS);
     return MN_OK;
 }
 
