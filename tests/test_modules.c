@@ -2093,6 +2093,37 @@ START_TEST(test_set_norm_and_mass_errors)
 }
 END_TEST
 
+/* The getters take NULL and answer with module.h's sentinels (they
+ * crashed); weight_shape refuses NULL outs with a status. */
+START_TEST(test_module_getters_take_null)
+{
+    ck_assert_ptr_null(mn_module_kind(NULL));
+    ck_assert(isnan(mn_module_mass(NULL)));
+    ck_assert(isnan(mn_module_sensitivity(NULL)));
+    ck_assert(!mn_module_is_atom(NULL));
+    ck_assert_int_eq(mn_module_child_count(NULL), 0);
+    ck_assert_ptr_null(mn_module_child(NULL, 0));
+    ck_assert_int_eq(mn_module_param_count(NULL), 0);
+    ck_assert_ptr_null(mn_module_norm(NULL));
+    char buf[32] = "x";
+    ck_assert_str_eq(mn_module_describe(NULL, buf, sizeof buf), "NULL");
+    ck_assert_ptr_null(mn_module_describe(NULL, NULL, 8));
+    mn_mat v = mn_tensor_rows(NULL);
+    ck_assert(v.rows == 0 && v.cols == 0 && !v.data);
+
+    mn_module *L = linear(4, 3);
+    int64_t d_out = -1, d_in = -1;
+    ck_assert_refused(mn_module_weight_shape(L, NULL, NULL), MN_ERR_ARG, "d_out is NULL");
+    ck_assert_refused(mn_module_weight_shape(L, &d_out, NULL), MN_ERR_ARG, "d_in is NULL");
+    ck_assert_refused(mn_module_weight_shape(NULL, &d_out, &d_in), MN_ERR_ARG,
+                      "the module is NULL");
+    ck_assert(d_out == -1 && d_in == -1);
+    ck_assert_ok(mn_module_weight_shape(L, &d_out, &d_in));
+    ck_assert(d_out == 4 && d_in == 3);
+    mn_module_destroy(L);
+}
+END_TEST
+
 /* Constructors with bad arguments fail cleanly: an error, no output, and
  * (under valgrind) no leak of the children they were handed. */
 START_TEST(test_constructor_errors)
@@ -3088,6 +3119,7 @@ int main(void)
     tcase_add_test(tc, test_network_too_big);
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
+    tcase_add_test(tc, test_module_getters_take_null);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

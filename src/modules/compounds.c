@@ -23,6 +23,8 @@ static double internal_mass(const mn_module *m)
 
 double mn_module_mass(const mn_module *m)
 {
+    if (!m)
+        return NAN;
     if (mn_module_is_atom(m) || m->mass_override || m->n_children == 0)
         return m->mass;
     return internal_mass(m);
@@ -30,6 +32,8 @@ double mn_module_mass(const mn_module *m)
 
 double mn_module_sensitivity(const mn_module *m)
 {
+    if (!m)
+        return NAN;
     if (m->n_children == 0)
         return m->sensitivity;
     double nu = is_sequential(m) ? 1 : 0;
