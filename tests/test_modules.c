@@ -2028,6 +2028,73 @@ START_TEST(test_shape_errors_at_run_time)
 }
 END_TEST
 
+/* Careless input to the network (report findings 3, 4, 10): NULL data
+ * aborted the process inside BLIS, NULL nets crashed the getters, and dy
+ * was checked by element count only. */
+START_TEST(test_network_careless_input)
+{
+    mn_module *mlp;
+    ck_assert_ok(mn_mlp(&mlp, 4, 8, 2, 3));
+    mn_network *net = tm_network_new(mlp, 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){4, 4}), *dy = tm_tensor_new(2, (int64_t[]){4, 3});
+    const mn_tensor *y;
+    mn_tensor nodata = *x;
+    nodata.data = NULL;
+    ck_assert_refused(mn_network_forward(net, &nodata, &y), MN_ERR_ARG,
+                      "mn_network_forward: x's data is NULL (a (4, 4) tensor)");
+    ck_assert_refused(mn_network_forward(net, x, NULL), MN_ERR_ARG, "y is NULL");
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    nodata = *dy;
+    nodata.data = NULL;
+    ck_assert_refused(mn_network_backward(net, &nodata), MN_ERR_ARG, "dy's data is NULL");
+    /* 12 elements, another shape: named with both shapes, not a gemm's */
+    mn_tensor *wide = tm_tensor_new(2, (int64_t[]){2, 6});
+    ck_assert_refused(mn_network_backward(net, wide), MN_ERR_SHAPE,
+                      "mn_network_backward: dy has shape (2, 6), the last output (4, 3)");
+    mn_tensor odd = *dy;
+    odd.ndim = 9;
+    ck_assert_refused(mn_network_backward(net, &odd), MN_ERR_SHAPE, "dy has 9 dimensions");
+    ck_assert_ok(mn_network_backward(net, dy));
+
+    /* Behind an element-wise last module the wrong shape ran silently. */
+    mn_network *relu = tm_network_new(bond(mn_relu), 1);
+    ck_assert_ok(mn_network_forward(relu, dy, &y)); /* (4, 3) */
+    mn_tensor *t = tm_tensor_new(2, (int64_t[]){3, 4});
+    ck_assert_refused(mn_network_backward(relu, t), MN_ERR_SHAPE, "dy has shape (3, 4)");
+    mn_network_destroy(relu);
+
+    /* NULL nets and atoms out of range: network.h's sentinels */
+    ck_assert_refused(mn_network_init(NULL, MN_PARAM_MODULAR, 0), MN_ERR_ARG, "net is NULL");
+    mn_network_set_threads(NULL, 2);
+    ck_assert_int_eq(mn_network_threads(NULL), 0);
+    mn_network_zero_grad(NULL);
+    ck_assert_ptr_null(mn_network_root(NULL));
+    ck_assert_int_eq(mn_network_param_count(NULL), 0);
+    ck_assert_ptr_null(mn_network_weights(NULL));
+    ck_assert_ptr_null(mn_network_grads(NULL));
+    ck_assert_int_eq(mn_network_atom_count(NULL), 0);
+    ck_assert_ptr_null(mn_network_atom(NULL, 0));
+    ck_assert_ptr_null(mn_network_atom(net, 99));
+    float *w = mn_network_weights(net);
+    const int bad_atoms[] = {99, 2, -1};
+    for (int k = 0; k < 3; k++) {
+        mn_mat v = mn_network_atom_view(net, bad_atoms[k], w);
+        ck_assert_msg(v.rows == 0 && v.cols == 0 && !v.data, "atom %d", bad_atoms[k]);
+    }
+    mn_mat v = mn_network_atom_view(net, 0, NULL);
+    ck_assert(v.rows == 0 && !v.data);
+    v = mn_network_atom_view(NULL, 0, w);
+    ck_assert(v.rows == 0 && !v.data);
+    v = mn_network_atom_view(net, 1, w);
+    ck_assert(v.rows == 3 && v.cols == 8 && v.data == w + 32);
+    mn_network_destroy(net);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_tensor_destroy(wide);
+    mn_tensor_destroy(t);
+}
+END_TEST
+
 START_TEST(test_embed_token_errors)
 {
     mn_module *e;
@@ -3120,6 +3187,7 @@ int main(void)
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
     tcase_add_test(tc, test_module_getters_take_null);
+    tcase_add_test(tc, test_network_careless_input);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

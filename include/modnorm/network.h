@@ -33,16 +33,23 @@ MN_API void mn_network_destroy(mn_network *net);
  * solver compares it with the revision it last read and re-reads norms and
  * targets when it differs. */
 MN_API uint64_t mn_network_revision(const mn_network *net);
-/* Re-draw every atom's initial weights. */
+/* Re-draw every atom's initial weights (MN_ERR_ARG for a NULL net or a
+ * parametrization outside the enum). */
 MN_API mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed);
 
-/* BLIS threads per call (<= 0: BLIS's choice). */
+/* BLIS threads per call (<= 0: BLIS's choice). A NULL net: set does
+ * nothing, get returns 0. */
 MN_API void mn_network_set_threads(mn_network *net, int threads);
 MN_API int mn_network_threads(const mn_network *net);
 
-/* y = net(x). *y is owned by the network, valid until the next forward. */
+/* y = net(x). *y is owned by the network, valid until the next forward.
+ * MN_ERR_ARG for a NULL argument or x's data NULL (tensor.h); MN_ERR_SHAPE
+ * for a shape the network cannot take or a strided x. */
 MN_API mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
-/* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x. */
+/* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x.
+ * MN_ERR_ARG for a NULL argument or dy's data NULL; MN_ERR_SHAPE before a
+ * forward, for a strided dy, and for a dy whose shape is not the output's
+ * (the same element count in another shape too), naming both shapes. */
 MN_API mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
 /* Whether backward also computes d<dy, net(x)>/dx (off by default: training
  * does not need it, and skipping it saves a third of a first Linear layer's
@@ -52,13 +59,17 @@ MN_API void mn_network_keep_input_grad(mn_network *net, bool keep);
 MN_API const mn_tensor *mn_network_input_grad(const mn_network *net);
 MN_API void mn_network_zero_grad(mn_network *net);
 
+/* The getters answer a NULL net with NULL or 0 (zero_grad does nothing). */
 MN_API const mn_module *mn_network_root(const mn_network *net);
 MN_API int64_t mn_network_param_count(const mn_network *net);
 MN_API float *mn_network_weights(mn_network *net);
 MN_API float *mn_network_grads(mn_network *net);
 MN_API int mn_network_atom_count(const mn_network *net);
+/* Atom i, or NULL when i is outside [0, mn_network_atom_count). */
 MN_API const mn_module *mn_network_atom(const mn_network *net, int i);
-/* Atom i's block of `buffer` (laid out like the weights) as its d_out x d_in matrix. */
+/* Atom i's block of `buffer` (laid out like the weights) as its d_out x d_in
+ * matrix; the empty view (0 x 0, data NULL, refused by the norms and polar
+ * functions) for a NULL net or buffer and for i outside the atoms. */
 MN_API mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer);
 
 /* ---- walking the module tree -------------------------------------------
