@@ -2095,6 +2095,70 @@ START_TEST(test_network_careless_input)
 }
 END_TEST
 
+/* Careless input to the losses: NULL data crashed, shapes were compared by
+ * element count (a transposed dlogits or target gave MN_OK and wrong
+ * numbers), and an empty batch had loss 0 with MN_OK. */
+START_TEST(test_losses_careless_input)
+{
+    float z[12] = {1, 2, 3, 0, 0, 0, 2, 1, 0, 3, 3, 3}, t[12] = {0};
+    mn_tensor *Z, *D, *Dt, *T, *Tt;
+    ck_assert_ok(mn_tensor_wrap(&Z, z, 2, (int64_t[]){4, 3}));
+    D = tm_tensor_new(2, (int64_t[]){4, 3});
+    Dt = tm_tensor_new(2, (int64_t[]){3, 4});
+    ck_assert_ok(mn_tensor_wrap(&T, t, 2, (int64_t[]){4, 3}));
+    ck_assert_ok(mn_tensor_wrap(&Tt, t, 2, (int64_t[]){3, 4}));
+    const int32_t labels[4] = {2, 0, 0, 1};
+    double f = -1;
+    mn_tensor nodata = *Z;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_cross_entropy(&nodata, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "cross_entropy: logits's data is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(Z, NULL, &f, NULL, NULL), MN_ERR_ARG, "labels is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(NULL, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "logits is NULL");
+    nodata = *D;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_cross_entropy(Z, labels, &f, &nodata, NULL), MN_ERR_ARG,
+                      "dlogits's data is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(Z, labels, &f, Dt, NULL), MN_ERR_SHAPE,
+                      "cross_entropy: dlogits has shape (3, 4), logits (4, 3)");
+    mn_tensor strided = *Z; /* every other row of an (8, 3) */
+    strided.stride[0] = 6;
+    strided.shape[0] = 2;
+    ck_assert_refused(mn_loss_cross_entropy(&strided, labels, &f, NULL, NULL), MN_ERR_SHAPE,
+                      "strided");
+    /* no rows, no classes: no mean (mn_evaluate refuses n = 0 alike) */
+    mn_tensor empty = *Z;
+    empty.shape[0] = 0;
+    ck_assert_refused(mn_loss_cross_entropy(&empty, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "logits of shape (0, 3) have no rows");
+    empty = *Z;
+    empty.shape[1] = 0;
+    ck_assert_refused(mn_loss_cross_entropy(&empty, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "no classes");
+    ck_assert_double_eq(f, -1);
+    ck_assert_ok(mn_loss_cross_entropy(Z, labels, &f, D, NULL));
+
+    ck_assert_refused(mn_loss_mse(Z, Tt, &f, NULL), MN_ERR_SHAPE,
+                      "mse: target has shape (3, 4), pred (4, 3)");
+    ck_assert_refused(mn_loss_mse(Z, T, &f, Dt), MN_ERR_SHAPE, "mse: dpred has shape (3, 4)");
+    nodata = *T;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_mse(Z, &nodata, &f, NULL), MN_ERR_ARG, "target's data is NULL");
+    ck_assert_refused(mn_loss_mse(Z, T, NULL, NULL), MN_ERR_ARG, "mse: loss is NULL");
+    empty = *Z;
+    empty.shape[0] = 0;
+    mn_tensor empty_t = empty;
+    ck_assert_refused(mn_loss_mse(&empty, &empty_t, &f, NULL), MN_ERR_ARG, "no elements");
+    ck_assert_ok(mn_loss_mse(Z, T, &f, D));
+    mn_tensor_destroy(Z);
+    mn_tensor_destroy(D);
+    mn_tensor_destroy(Dt);
+    mn_tensor_destroy(T);
+    mn_tensor_destroy(Tt);
+}
+END_TEST
+
 START_TEST(test_embed_token_errors)
 {
     mn_module *e;
@@ -2372,9 +2436,9 @@ START_TEST(test_empty_batch)
         ck_assert_ok(mn_network_backward(net, y));
         for (int64_t i = 0; i < mn_network_param_count(net); i++)
             ck_assert_float_eq(mn_network_grads(net)[i], 0);
+        /* a mean over no rows: refused, as mn_evaluate refuses an empty dataset */
         double loss;
-        ck_assert_ok(mn_loss_cross_entropy(y, (int32_t[]){0}, &loss, NULL, NULL));
-        ck_assert_double_eq(loss, 0);
+        ck_assert_int_eq(mn_loss_cross_entropy(y, (int32_t[]){0}, &loss, NULL, NULL), MN_ERR_ARG);
     }
     mn_tensor_destroy(x);
     mn_network_destroy(net);
@@ -3188,6 +3252,7 @@ int main(void)
     tcase_add_test(tc, test_revision_counts_changes);
     tcase_add_test(tc, test_module_getters_take_null);
     tcase_add_test(tc, test_network_careless_input);
+    tcase_add_test(tc, test_losses_careless_input);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

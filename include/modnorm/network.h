@@ -112,11 +112,16 @@ MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, vo
 /* Softmax cross-entropy averaged over rows: logits (B, C), labels (B) in
  * [0, C); or logits (B, T, C) (any leading dims), a row and a label per
  * position (B·T labels, row-major), averaged over the B·T rows (a sequence
- * model's loss per token). dlogits (logits' element count) may be NULL;
- * `correct` (may be NULL) counts argmax hits. */
+ * model's loss per token). dlogits (logits' shape) may be NULL; `correct`
+ * (may be NULL) counts argmax hits. MN_ERR_ARG for a NULL argument or data
+ * (tensor.h), a label outside [0, C), and logits without a row or a class
+ * (no mean to take, as mn_evaluate refuses an empty dataset); MN_ERR_SHAPE
+ * for fewer than 2 dims, a strided tensor, or a dlogits of another shape. */
 MN_API mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
                                        mn_tensor *dlogits, int64_t *correct);
-/* Mean squared error over every element; dpred may be NULL. */
+/* Mean squared error over every element; dpred may be NULL. target and dpred
+ * have pred's shape (MN_ERR_SHAPE otherwise, also for a strided tensor);
+ * MN_ERR_ARG for a NULL argument or data and for a pred without elements. */
 MN_API mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,
                              mn_tensor *dpred);
 
