@@ -1727,6 +1727,33 @@ static double row_rms(const float *v, int64_t d)
     return sqrt(dot_f(v, v, d) / (double)d);
 }
 
+/* The total t of the targets: NAN, infinite and negative totals came back
+ * as targets with MN_OK (and through them a NaN step from the dualize). */
+START_TEST(test_targets_total_refused)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, 4, 5, 3, 2));
+    mn_network *net = tm_network_new(m, 1);
+    double t[3] = {7, 7, 7};
+    const double bad[] = {NAN, -1, INFINITY, -0.5};
+    for (int i = 0; i < 4; i++)
+        ck_assert_refused(mn_modular_targets(net, bad[i], t), MN_ERR_ARG, "the total t =");
+    ck_assert(t[0] == 7 && t[1] == 7 && t[2] == 7);
+    float *g = mn_network_grads(net);
+    for (int64_t i = 0; i < mn_network_param_count(net); i++)
+        g[i] = (float)(i % 5) - 2;
+    float *out = calloc((size_t)mn_network_param_count(net), sizeof *out);
+    ck_assert_refused(mn_modular_dualize(net, g, out, NAN, NULL), MN_ERR_ARG, "t = nan");
+    ck_assert_ok(mn_modular_targets(net, 0, t));
+    ck_assert(t[0] == 0 && t[1] == 0 && t[2] == 0);
+    ck_assert_ok(mn_modular_targets(net, 2, t));
+    ck_assert_double_eq_tol(t[0], 2.0 / 3, 1e-12);
+    ck_assert_refused(mn_modular_targets(net, 1, NULL), MN_ERR_ARG, "targets is NULL");
+    free(out);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* Rounding of float32 activations: RMS values are exact to ~1e-7. */
 #define RMS_TOL 1e-5
 
@@ -3253,6 +3280,7 @@ int main(void)
     tcase_add_test(tc, test_module_getters_take_null);
     tcase_add_test(tc, test_network_careless_input);
     tcase_add_test(tc, test_losses_careless_input);
+    tcase_add_test(tc, test_targets_total_refused);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

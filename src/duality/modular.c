@@ -45,7 +45,12 @@ static mn_status assign_targets(const mn_module *m, double t, double *targets, i
 mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
 {
     if (!net || !targets)
-        return mn_fail(MN_ERR_ARG, "mn_modular_targets: NULL argument");
+        return mn_fail(MN_ERR_ARG, "mn_modular_targets: %s is NULL", net ? "targets" : "net");
+    /* the targets are t times positive coefficients: NAN, inf or a negative
+     * total would come back as targets with MN_OK */
+    if (!(t >= 0) || !isfinite(t))
+        return mn_fail(MN_ERR_ARG, "mn_modular_targets: the total t = %g must be finite and "
+                       ">= 0", t);
     int k = 0;
     return assign_targets(mn_network_root(net), t, targets, &k);
 }
