@@ -2282,6 +2282,31 @@ START_TEST(test_module_getters_take_null)
 }
 END_TEST
 
+/* The messages name what the caller passed and called (report finding 11):
+ * not "Linear takes 2 arguments, got 2" for NULL args, "needs at least one
+ * child, got 2" for a NULL array, or Sequential and Tuple for Scale and Sum. */
+START_TEST(test_constructor_messages)
+{
+    mn_module *m = (mn_module *)&m;
+    ck_assert_refused(mn_module_make(&m, "Linear", 2, NULL), MN_ERR_ARG,
+                      "mn_module_make: Linear: args is NULL for 2 arguments");
+    ck_assert_ptr_null(m);
+    ck_assert_refused(mn_sequential(&m, 2, NULL), MN_ERR_ARG,
+                      "Sequential: children is NULL (n = 2)");
+    ck_assert_refused(mn_sequential(NULL, 2, NULL), MN_ERR_ARG, "Sequential: out is NULL");
+    ck_assert_refused(mn_tuple(&m, 0, (mn_module *[]){NULL}), MN_ERR_ARG,
+                      "Tuple: needs 1 to 1048576 children, got 0");
+    ck_assert_refused(mn_scale(&m, 1, NULL), MN_ERR_ARG, "Scale: child 0 is NULL");
+    ck_assert_refused(mn_scale(NULL, 2, linear(3, 3)), MN_ERR_ARG, "Scale: out is NULL");
+    ck_assert_refused(mn_sum(&m, NULL, linear(3, 3)), MN_ERR_ARG, "Sum: child 0 is NULL");
+    ck_assert_refused(mn_sum_n(&m, 2, NULL), MN_ERR_ARG, "Sum: children is NULL (n = 2)");
+    ck_assert_refused(mn_power(&m, NULL, 3), MN_ERR_ARG, "power: the child is NULL");
+    ck_assert_refused(mn_layer_norm(NULL), MN_ERR_ARG, "LayerNorm: out is NULL");
+    ck_assert_refused(mn_mlp(NULL, 2, 3, 2, 1), MN_ERR_ARG, "mlp: out is NULL");
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
 /* Constructors with bad arguments fail cleanly: an error, no output, and
  * (under valgrind) no leak of the children they were handed. */
 START_TEST(test_constructor_errors)
@@ -3281,6 +3306,7 @@ int main(void)
     tcase_add_test(tc, test_network_careless_input);
     tcase_add_test(tc, test_losses_careless_input);
     tcase_add_test(tc, test_targets_total_refused);
+    tcase_add_test(tc, test_constructor_messages);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -742,6 +742,28 @@ START_TEST(test_fit_callbacks_and_epochs)
 }
 END_TEST
 
+/* mn_fit_from's refusals say which of start and losses is wrong (one
+ * message "start 2 must be in [0, 3], with its losses given" did both). */
+START_TEST(test_fit_from_messages)
+{
+    mn_train_settings s = syn_settings();
+    mn_batch_source src;
+    ck_assert_ok(mn_batch_source_dataset(&src, &syn_train, s.batch, s.seed));
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_build(syn_model(), &s, 3, &net, &solver));
+    mn_fit_result res;
+    ck_assert_refused(mn_fit_from(net, solver, &src, 3, 2, NULL, NULL, NULL, &res), MN_ERR_ARG,
+                      "mn_fit_from: losses is NULL; the 2 steps already taken need theirs");
+    ck_assert_refused(mn_fit_from(net, solver, &src, 3, 4, (double[4]){0}, NULL, NULL, &res),
+                      MN_ERR_ARG, "mn_fit_from: start 4 must be in [0, 3]");
+    ck_assert_int_eq(mn_solver_steps_taken(solver), 0);
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+    mn_batch_source_destroy(&src);
+}
+END_TEST
+
 START_TEST(test_fit_pieces)
 {
     /* mn_train is exactly its pieces: a dataset source seeded with the
@@ -1663,6 +1685,7 @@ int main(void)
     tcase_add_test(tc, test_atom_norms_apply_shape);
     tcase_add_test(tc, test_fit_callbacks_and_epochs);
     tcase_add_test(tc, test_fit_pieces);
+    tcase_add_test(tc, test_fit_from_messages);
     tcase_add_test(tc, test_fit_custom_source);
     tcase_add_test(tc, test_fit_divergence);
     tcase_add_test(tc, test_sweep_ticks_any_dataset);

@@ -180,22 +180,26 @@ static void destroy_all(int n, mn_module *const *children)
         mn_module_destroy(children[i]);
 }
 
-static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
-                              mn_module *const *children, const char *label)
+/* Messages name the compound the caller asked for (`who`: Scale, Sum, MLP),
+ * not the Sequential or Tuple it is made of. */
+static mn_status make_compound(mn_module **out, const mn_module_ops *ops, int n,
+                               mn_module *const *children, const char *label, const char *who)
 {
     if (!out) {
-        destroy_all(n, children);
-        return mn_fail(MN_ERR_ARG, "%s: out is NULL", ops->kind);
+        destroy_all(n > 0 && children ? n : 0, children);
+        return mn_fail(MN_ERR_ARG, "%s: out is NULL", who);
     }
     *out = NULL;
-    if (n < 1 || n > 1 << 20 || !children) {
-        destroy_all(n > 0 && children ? n : 0, children);
-        return mn_fail(MN_ERR_ARG, "%s: needs at least one child, got %d", ops->kind, n);
+    if (n > 0 && !children)
+        return mn_fail(MN_ERR_ARG, "%s: children is NULL (n = %d)", who, n);
+    if (n < 1 || n > 1 << 20) {
+        destroy_all(n > 0 ? n : 0, children);
+        return mn_fail(MN_ERR_ARG, "%s: needs 1 to %d children, got %d", who, 1 << 20, n);
     }
     for (int i = 0; i < n; i++) {
         if (!children[i]) {
             destroy_all(n, children);
-            return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", ops->kind, i);
+            return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", who, i);
         }
         for (int j = 0; j < i; j++)
             if (children[j] == children[i]) {
@@ -208,14 +212,14 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
                         mn_module_destroy(children[k]);
                 }
                 return mn_fail(MN_ERR_ARG, "%s: children %d and %d are the same module; use "
-                               "mn_module_clone (or mn_power) for copies", ops->kind, j, i);
+                               "mn_module_clone (or mn_power) for copies", who, j, i);
             }
     }
     mn_module *m;
     mn_status st = mn_module_new(&m, ops, NULL, 0, 1);
     if (st == MN_OK && !(m->children = malloc((size_t)n * sizeof *m->children))) {
         free(m);
-        st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", ops->kind);
+        st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", who);
     }
     if (st != MN_OK) {
         destroy_all(n, children);
@@ -236,6 +240,12 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
     return MN_OK;
 }
 
+static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
+                              mn_module *const *children, const char *label)
+{
+    return make_compound(out, ops, n, children, label, label ? label : ops->kind);
+}
+
 mn_status mn_sequential(mn_module **out, int n, mn_module *const *children)
 {
     return new_compound(out, &mn_sequential_ops, n, children, NULL);
@@ -254,7 +264,7 @@ mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children)
         destroy_all(n > 0 && children ? n : 0, children);
         return st;
     }
-    st = mn_tuple(&group, n, children);
+    st = make_compound(&group, &mn_tuple_ops, n, children, NULL, "Sum");
     if (st != MN_OK) {
         mn_module_destroy(add);
         return st;
@@ -283,6 +293,11 @@ mn_status mn_power(mn_module **out, mn_module *child, int k)
     if (k < 1 || k > 4096) {
         mn_module_destroy(child);
         return mn_fail(MN_ERR_ARG, "power: k = %d must be in [1, 4096]", k);
+    }
+    if (!child) { /* not "clone: NULL argument" from the first copy */
+        if (out)
+            *out = NULL;
+        return mn_fail(MN_ERR_ARG, "power: the child is NULL");
     }
     mn_module **copies = calloc((size_t)k, sizeof *copies);
     if (!copies) {
