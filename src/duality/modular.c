@@ -87,7 +87,12 @@ static mn_status with_targets(const mn_network *net, double t, double **targets)
     *targets = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
     if (!*targets)
         return mn_fail(MN_ERR_NOMEM, "modular: out of memory");
-    return mn_modular_targets(net, t, *targets);
+    mn_status st = mn_modular_targets(net, t, *targets);
+    if (st != MN_OK) { /* the callers return at once */
+        free(*targets);
+        *targets = NULL;
+    }
+    return st;
 }
 
 mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out)
