@@ -642,6 +642,29 @@ END_TEST
 
 /* ---- a writer killed at random moments -------------------------------------------------- */
 
+/* A file that is not safetensors at all (a text file, an .npy) is called
+ * that: its first 8 bytes read as a header length used to be reported as
+ * "header length 3475222254926655346 is over the limit". A real header that
+ * is too long still gets the limit's message. */
+START_TEST(test_not_a_safetensors_file)
+{
+    static const char text[] = "root:x:0:0:root:/root:/bin/bash\n";
+    const char *path = tm_at("passwd");
+    tm_write_file(path, text, sizeof text - 1);
+    mn_checkpoint_model m;
+    ck_assert_refused(mn_checkpoint_open_model(path, 1, &m), MN_ERR_FORMAT,
+                      "passwd: not a safetensors file");
+    mn_safetensors *f = NULL;
+    static const char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f4'}";
+    ck_assert_refused(mn_safetensors_parse(npy, sizeof npy - 1, "x.npy", &f), MN_ERR_FORMAT,
+                      "x.npy: not a safetensors file");
+    unsigned char big[16] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, '{', '"'};
+    ck_assert_refused(mn_safetensors_parse(big, sizeof big, "big", &f), MN_ERR_FORMAT,
+                      "over the limit");
+    ck_assert_ptr_null(f);
+}
+END_TEST
+
 START_TEST(test_killed_writer_leaves_a_good_file)
 {
     mn_train_settings s = settings("adam");
@@ -770,6 +793,7 @@ int main(void)
     tcase_add_test(tc, test_python_reader);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_truncated_and_altered);
+    tcase_add_test(tc, test_not_a_safetensors_file);
     tcase_add_test(tc, test_killed_writer_leaves_a_good_file);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
     suite_add_tcase(s, tc);

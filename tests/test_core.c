@@ -155,6 +155,85 @@ START_TEST(test_rng_reproducible)
 }
 END_TEST
 
+/* Careless tensors and views (public structs, any field may be wrong): an
+ * error naming the argument from the functions with a status, the
+ * documented sentinel from the others, never a crash (Check runs each test
+ * in a child, so a crash fails it). */
+START_TEST(test_bad_tensors_and_views)
+{
+    float v[4] = {1, 2, 3, 4};
+    mn_mat a = mn_mat_view(MN_F32, v, 2, 2), nodata = a, bad = a, neg = a;
+    nodata.data = NULL;
+    bad.dtype = (mn_dtype)7;
+    neg.rows = -1;
+    double d = 5;
+    ck_assert_refused(mn_mat_dot(NULL, &a, &d), MN_ERR_ARG, "mn_mat_dot: a is NULL");
+    ck_assert_refused(mn_mat_dot(&a, NULL, &d), MN_ERR_ARG, "mn_mat_dot: b is NULL");
+    ck_assert_refused(mn_mat_dot(&a, &a, NULL), MN_ERR_ARG, "mn_mat_dot: out is NULL");
+    ck_assert_refused(mn_mat_dot(&nodata, &a, &d), MN_ERR_ARG, "a's data is NULL");
+    /* a dtype outside the enum was read as float64: wrong numbers with MN_OK */
+    ck_assert_refused(mn_mat_dot(&a, &bad, &d), MN_ERR_ARG, "b has dtype 7");
+    ck_assert_refused(mn_mat_dot(&neg, &a, &d), MN_ERR_SHAPE, "a is -1x2");
+    ck_assert_double_eq(d, 5);
+    ck_assert_refused(mn_mat_copy(NULL, &a), MN_ERR_ARG, "mn_mat_copy: dst is NULL");
+    ck_assert_refused(mn_mat_copy(&a, &bad), MN_ERR_ARG, "mn_mat_copy: src has dtype 7");
+    ck_assert_refused(mn_mat_check_finite(NULL, "x"), MN_ERR_ARG, "mn_mat_check_finite: x is NULL");
+    ck_assert_refused(mn_mat_check_finite(&nodata, "x"), MN_ERR_ARG, "x's data is NULL");
+    ck_assert_refused(mn_mat_check_finite(&bad, NULL), MN_ERR_ARG, "the matrix has dtype 7");
+    ck_assert(!mn_mat_is_zero(NULL));
+    ck_assert(!mn_mat_is_zero(&nodata));
+    mn_mat_fill(NULL, 1);
+    mn_mat_fill(&nodata, 1);
+    mn_mat_fill(&bad, 9); /* left alone, not written as doubles */
+    mn_mat_scale(NULL, 2);
+    mn_mat_scale(&bad, 2);
+    ck_assert(v[0] == 1 && v[1] == 2 && v[2] == 3 && v[3] == 4);
+    /* an empty view may have no data */
+    mn_mat empty = {.dtype = MN_F64, .rows = 0, .cols = 3};
+    ck_assert_ok(mn_mat_check_finite(&empty, "empty"));
+    ck_assert_ptr_null(mn_dtype_name((mn_dtype)7));
+    ck_assert_uint_eq(mn_dtype_size((mn_dtype)7), 0);
+    ck_assert_str_eq(mn_dtype_name(MN_F64), "float64");
+
+    mn_tensor *t;
+    ck_assert_ok(mn_tensor_create(&t, 2, (int64_t[]){2, 3}));
+    ck_assert_int_eq(mn_tensor_numel(NULL), 0);
+    ck_assert(!mn_tensor_is_contiguous(NULL));
+    mn_tensor odd = *t;
+    odd.ndim = 7; /* would read past shape[] */
+    ck_assert_int_eq(mn_tensor_numel(&odd), 0);
+    ck_assert(!mn_tensor_is_contiguous(&odd));
+    mn_mat m;
+    ck_assert_refused(mn_tensor_as_mat(&odd, &m), MN_ERR_SHAPE, "t has 7 dimensions");
+    odd = *t;
+    odd.data = NULL;
+    ck_assert_refused(mn_tensor_as_mat(&odd, &m), MN_ERR_ARG, "t's data is NULL (a (2, 3) tensor)");
+    ck_assert_refused(mn_tensor_as_mat(t, NULL), MN_ERR_ARG, "out is NULL");
+    odd = *t;
+    odd.shape[1] = -3;
+    ck_assert_refused(mn_tensor_as_mat(&odd, &m), MN_ERR_SHAPE,
+                      "mn_tensor_as_mat: t: shape (2, -3) has a negative dimension");
+    odd.shape[0] = odd.shape[1] = INT64_C(1) << 40; /* the count would wrap */
+    odd.data = NULL;
+    ck_assert_refused(mn_tensor_as_mat(&odd, &m), MN_ERR_SHAPE, "more than");
+    mn_tensor_destroy(t);
+
+    /* a NULL generator draws nothing */
+    mn_rng_seed(NULL, 1);
+    ck_assert_uint_eq(mn_rng_next(NULL), 0);
+    ck_assert_uint_eq(mn_rng_below(NULL, 5), 0);
+    ck_assert(isnan(mn_rng_uniform(NULL)));
+    ck_assert(isnan(mn_rng_normal(NULL)));
+    mn_rng r;
+    mn_rng_seed(&r, 3);
+    mn_rng_fill_normal(NULL, &a);
+    mn_rng_fill_normal(&r, NULL);
+    mn_rng_fill_normal(&r, &bad);
+    mn_rng_fill_normal(&r, &nodata);
+    ck_assert(v[0] == 1 && v[1] == 2 && v[2] == 3 && v[3] == 4);
+}
+END_TEST
+
 static void naive_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C)
 {
     for (int64_t i = 0; i < C->rows; i++)
@@ -260,6 +339,7 @@ int main(void)
     tcase_add_test(tc, test_tensor_views);
     tcase_add_test(tc, test_sizes_checked);
     tcase_add_test(tc, test_rng_reproducible);
+    tcase_add_test(tc, test_bad_tensors_and_views);
     tcase_add_test(tc, test_blas_against_naive);
     tcase_add_test(tc, test_blas_threaded_against_naive);
     suite_add_tcase(s, tc);

@@ -495,6 +495,10 @@ START_TEST(test_batcher_refusals)
     xt.stride[0] = 1, xt.stride[1] = 4;
     expect_next_refused(&b, &xt, MN_ERR_SHAPE, "contiguous");
     expect_next_refused(&b, NULL, MN_ERR_ARG, "x is NULL");
+    xt = *x;
+    xt.data = NULL; /* was reported as "x is NULL" */
+    xt.shape[0] = 4, xt.shape[1] = 3;
+    expect_next_refused(&b, &xt, MN_ERR_ARG, "x's data is NULL (a (4, 3) tensor)");
     mn_tensor_destroy(x);
     /* Refusals do not advance the batcher; y may be NULL to skip labels;
      * the second batch of 4 out of 5 starts a new epoch. */

@@ -1727,6 +1727,33 @@ static double row_rms(const float *v, int64_t d)
     return sqrt(dot_f(v, v, d) / (double)d);
 }
 
+/* The total t of the targets: NAN, infinite and negative totals came back
+ * as targets with MN_OK (and through them a NaN step from the dualize). */
+START_TEST(test_targets_total_refused)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, 4, 5, 3, 2));
+    mn_network *net = tm_network_new(m, 1);
+    double t[3] = {7, 7, 7};
+    const double bad[] = {NAN, -1, INFINITY, -0.5};
+    for (int i = 0; i < 4; i++)
+        ck_assert_refused(mn_modular_targets(net, bad[i], t), MN_ERR_ARG, "the total t =");
+    ck_assert(t[0] == 7 && t[1] == 7 && t[2] == 7);
+    float *g = mn_network_grads(net);
+    for (int64_t i = 0; i < mn_network_param_count(net); i++)
+        g[i] = (float)(i % 5) - 2;
+    float *out = calloc((size_t)mn_network_param_count(net), sizeof *out);
+    ck_assert_refused(mn_modular_dualize(net, g, out, NAN, NULL), MN_ERR_ARG, "t = nan");
+    ck_assert_ok(mn_modular_targets(net, 0, t));
+    ck_assert(t[0] == 0 && t[1] == 0 && t[2] == 0);
+    ck_assert_ok(mn_modular_targets(net, 2, t));
+    ck_assert_double_eq_tol(t[0], 2.0 / 3, 1e-12);
+    ck_assert_refused(mn_modular_targets(net, 1, NULL), MN_ERR_ARG, "targets is NULL");
+    free(out);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* Rounding of float32 activations: RMS values are exact to ~1e-7. */
 #define RMS_TOL 1e-5
 
@@ -2028,6 +2055,137 @@ START_TEST(test_shape_errors_at_run_time)
 }
 END_TEST
 
+/* Careless input to the network (report findings 3, 4, 10): NULL data
+ * aborted the process inside BLIS, NULL nets crashed the getters, and dy
+ * was checked by element count only. */
+START_TEST(test_network_careless_input)
+{
+    mn_module *mlp;
+    ck_assert_ok(mn_mlp(&mlp, 4, 8, 2, 3));
+    mn_network *net = tm_network_new(mlp, 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){4, 4}), *dy = tm_tensor_new(2, (int64_t[]){4, 3});
+    const mn_tensor *y;
+    mn_tensor nodata = *x;
+    nodata.data = NULL;
+    ck_assert_refused(mn_network_forward(net, &nodata, &y), MN_ERR_ARG,
+                      "mn_network_forward: x's data is NULL (a (4, 4) tensor)");
+    ck_assert_refused(mn_network_forward(net, x, NULL), MN_ERR_ARG, "y is NULL");
+    ck_assert_ok(mn_network_forward(net, x, &y));
+    nodata = *dy;
+    nodata.data = NULL;
+    ck_assert_refused(mn_network_backward(net, &nodata), MN_ERR_ARG, "dy's data is NULL");
+    /* 12 elements, another shape: named with both shapes, not a gemm's */
+    mn_tensor *wide = tm_tensor_new(2, (int64_t[]){2, 6});
+    ck_assert_refused(mn_network_backward(net, wide), MN_ERR_SHAPE,
+                      "mn_network_backward: dy has shape (2, 6), the last output (4, 3)");
+    mn_tensor odd = *dy;
+    odd.ndim = 9;
+    ck_assert_refused(mn_network_backward(net, &odd), MN_ERR_SHAPE, "dy has 9 dimensions");
+    ck_assert_ok(mn_network_backward(net, dy));
+
+    /* Behind an element-wise last module the wrong shape ran silently. */
+    mn_network *relu = tm_network_new(bond(mn_relu), 1);
+    ck_assert_ok(mn_network_forward(relu, dy, &y)); /* (4, 3) */
+    mn_tensor *t = tm_tensor_new(2, (int64_t[]){3, 4});
+    ck_assert_refused(mn_network_backward(relu, t), MN_ERR_SHAPE, "dy has shape (3, 4)");
+    mn_network_destroy(relu);
+
+    /* NULL nets and atoms out of range: network.h's sentinels */
+    ck_assert_refused(mn_network_init(NULL, MN_PARAM_MODULAR, 0), MN_ERR_ARG, "net is NULL");
+    mn_network_set_threads(NULL, 2);
+    ck_assert_int_eq(mn_network_threads(NULL), 0);
+    mn_network_zero_grad(NULL);
+    ck_assert_ptr_null(mn_network_root(NULL));
+    ck_assert_int_eq(mn_network_param_count(NULL), 0);
+    ck_assert_ptr_null(mn_network_weights(NULL));
+    ck_assert_ptr_null(mn_network_grads(NULL));
+    ck_assert_int_eq(mn_network_atom_count(NULL), 0);
+    ck_assert_ptr_null(mn_network_atom(NULL, 0));
+    ck_assert_ptr_null(mn_network_atom(net, 99));
+    float *w = mn_network_weights(net);
+    const int bad_atoms[] = {99, 2, -1};
+    for (int k = 0; k < 3; k++) {
+        mn_mat v = mn_network_atom_view(net, bad_atoms[k], w);
+        ck_assert_msg(v.rows == 0 && v.cols == 0 && !v.data, "atom %d", bad_atoms[k]);
+    }
+    mn_mat v = mn_network_atom_view(net, 0, NULL);
+    ck_assert(v.rows == 0 && !v.data);
+    v = mn_network_atom_view(NULL, 0, w);
+    ck_assert(v.rows == 0 && !v.data);
+    v = mn_network_atom_view(net, 1, w);
+    ck_assert(v.rows == 3 && v.cols == 8 && v.data == w + 32);
+    mn_network_destroy(net);
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_tensor_destroy(wide);
+    mn_tensor_destroy(t);
+}
+END_TEST
+
+/* Careless input to the losses: NULL data crashed, shapes were compared by
+ * element count (a transposed dlogits or target gave MN_OK and wrong
+ * numbers), and an empty batch had loss 0 with MN_OK. */
+START_TEST(test_losses_careless_input)
+{
+    float z[12] = {1, 2, 3, 0, 0, 0, 2, 1, 0, 3, 3, 3}, t[12] = {0};
+    mn_tensor *Z, *D, *Dt, *T, *Tt;
+    ck_assert_ok(mn_tensor_wrap(&Z, z, 2, (int64_t[]){4, 3}));
+    D = tm_tensor_new(2, (int64_t[]){4, 3});
+    Dt = tm_tensor_new(2, (int64_t[]){3, 4});
+    ck_assert_ok(mn_tensor_wrap(&T, t, 2, (int64_t[]){4, 3}));
+    ck_assert_ok(mn_tensor_wrap(&Tt, t, 2, (int64_t[]){3, 4}));
+    const int32_t labels[4] = {2, 0, 0, 1};
+    double f = -1;
+    mn_tensor nodata = *Z;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_cross_entropy(&nodata, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "cross_entropy: logits's data is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(Z, NULL, &f, NULL, NULL), MN_ERR_ARG, "labels is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(NULL, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "logits is NULL");
+    nodata = *D;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_cross_entropy(Z, labels, &f, &nodata, NULL), MN_ERR_ARG,
+                      "dlogits's data is NULL");
+    ck_assert_refused(mn_loss_cross_entropy(Z, labels, &f, Dt, NULL), MN_ERR_SHAPE,
+                      "cross_entropy: dlogits has shape (3, 4), logits (4, 3)");
+    mn_tensor strided = *Z; /* every other row of an (8, 3) */
+    strided.stride[0] = 6;
+    strided.shape[0] = 2;
+    ck_assert_refused(mn_loss_cross_entropy(&strided, labels, &f, NULL, NULL), MN_ERR_SHAPE,
+                      "strided");
+    /* no rows, no classes: no mean (mn_evaluate refuses n = 0 alike) */
+    mn_tensor empty = *Z;
+    empty.shape[0] = 0;
+    ck_assert_refused(mn_loss_cross_entropy(&empty, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "logits of shape (0, 3) have no rows");
+    empty = *Z;
+    empty.shape[1] = 0;
+    ck_assert_refused(mn_loss_cross_entropy(&empty, labels, &f, NULL, NULL), MN_ERR_ARG,
+                      "no classes");
+    ck_assert_double_eq(f, -1);
+    ck_assert_ok(mn_loss_cross_entropy(Z, labels, &f, D, NULL));
+
+    ck_assert_refused(mn_loss_mse(Z, Tt, &f, NULL), MN_ERR_SHAPE,
+                      "mse: target has shape (3, 4), pred (4, 3)");
+    ck_assert_refused(mn_loss_mse(Z, T, &f, Dt), MN_ERR_SHAPE, "mse: dpred has shape (3, 4)");
+    nodata = *T;
+    nodata.data = NULL;
+    ck_assert_refused(mn_loss_mse(Z, &nodata, &f, NULL), MN_ERR_ARG, "target's data is NULL");
+    ck_assert_refused(mn_loss_mse(Z, T, NULL, NULL), MN_ERR_ARG, "mse: loss is NULL");
+    empty = *Z;
+    empty.shape[0] = 0;
+    mn_tensor empty_t = empty;
+    ck_assert_refused(mn_loss_mse(&empty, &empty_t, &f, NULL), MN_ERR_ARG, "no elements");
+    ck_assert_ok(mn_loss_mse(Z, T, &f, D));
+    mn_tensor_destroy(Z);
+    mn_tensor_destroy(D);
+    mn_tensor_destroy(Dt);
+    mn_tensor_destroy(T);
+    mn_tensor_destroy(Tt);
+}
+END_TEST
+
 START_TEST(test_embed_token_errors)
 {
     mn_module *e;
@@ -2188,6 +2346,62 @@ START_TEST(test_module_has_one_owner)
     mn_network *n1 = tm_network_new(s1, 3);
     ck_assert_int_eq(mn_network_atom_count(n1), 1);
     mn_network_destroy(n1);
+}
+END_TEST
+
+/* The getters take NULL and answer with module.h's sentinels (they
+ * crashed); weight_shape refuses NULL outs with a status. */
+START_TEST(test_module_getters_take_null)
+{
+    ck_assert_ptr_null(mn_module_kind(NULL));
+    ck_assert(isnan(mn_module_mass(NULL)));
+    ck_assert(isnan(mn_module_sensitivity(NULL)));
+    ck_assert(!mn_module_is_atom(NULL));
+    ck_assert_int_eq(mn_module_child_count(NULL), 0);
+    ck_assert_ptr_null(mn_module_child(NULL, 0));
+    ck_assert_int_eq(mn_module_param_count(NULL), 0);
+    ck_assert_ptr_null(mn_module_norm(NULL));
+    char buf[32] = "x";
+    ck_assert_str_eq(mn_module_describe(NULL, buf, sizeof buf), "NULL");
+    ck_assert_ptr_null(mn_module_describe(NULL, NULL, 8));
+    mn_mat v = mn_tensor_rows(NULL);
+    ck_assert(v.rows == 0 && v.cols == 0 && !v.data);
+
+    mn_module *L = linear(4, 3);
+    int64_t d_out = -1, d_in = -1;
+    ck_assert_refused(mn_module_weight_shape(L, NULL, NULL), MN_ERR_ARG, "d_out is NULL");
+    ck_assert_refused(mn_module_weight_shape(L, &d_out, NULL), MN_ERR_ARG, "d_in is NULL");
+    ck_assert_refused(mn_module_weight_shape(NULL, &d_out, &d_in), MN_ERR_ARG,
+                      "the module is NULL");
+    ck_assert(d_out == -1 && d_in == -1);
+    ck_assert_ok(mn_module_weight_shape(L, &d_out, &d_in));
+    ck_assert(d_out == 4 && d_in == 3);
+    mn_module_destroy(L);
+}
+END_TEST
+
+/* The messages name what the caller passed and called (report finding 11):
+ * not "Linear takes 2 arguments, got 2" for NULL args, "needs at least one
+ * child, got 2" for a NULL array, or Sequential and Tuple for Scale and Sum. */
+START_TEST(test_constructor_messages)
+{
+    mn_module *m = (mn_module *)&m;
+    ck_assert_refused(mn_module_make(&m, "Linear", 2, NULL), MN_ERR_ARG,
+                      "mn_module_make: Linear: args is NULL for 2 arguments");
+    ck_assert_ptr_null(m);
+    ck_assert_refused(mn_sequential(&m, 2, NULL), MN_ERR_ARG,
+                      "Sequential: children is NULL (n = 2)");
+    ck_assert_refused(mn_sequential(NULL, 2, NULL), MN_ERR_ARG, "Sequential: out is NULL");
+    ck_assert_refused(mn_tuple(&m, 0, (mn_module *[]){NULL}), MN_ERR_ARG,
+                      "Tuple: needs 1 to 1048576 children, got 0");
+    ck_assert_refused(mn_scale(&m, 1, NULL), MN_ERR_ARG, "Scale: child 0 is NULL");
+    ck_assert_refused(mn_scale(NULL, 2, linear(3, 3)), MN_ERR_ARG, "Scale: out is NULL");
+    ck_assert_refused(mn_sum(&m, NULL, linear(3, 3)), MN_ERR_ARG, "Sum: child 0 is NULL");
+    ck_assert_refused(mn_sum_n(&m, 2, NULL), MN_ERR_ARG, "Sum: children is NULL (n = 2)");
+    ck_assert_refused(mn_power(&m, NULL, 3), MN_ERR_ARG, "power: the child is NULL");
+    ck_assert_refused(mn_layer_norm(NULL), MN_ERR_ARG, "LayerNorm: out is NULL");
+    ck_assert_refused(mn_mlp(NULL, 2, 3, 2, 1), MN_ERR_ARG, "mlp: out is NULL");
+    ck_assert_ptr_null(m);
 }
 END_TEST
 
@@ -2372,9 +2586,9 @@ START_TEST(test_empty_batch)
         ck_assert_ok(mn_network_backward(net, y));
         for (int64_t i = 0; i < mn_network_param_count(net); i++)
             ck_assert_float_eq(mn_network_grads(net)[i], 0);
+        /* a mean over no rows: refused, as mn_evaluate refuses an empty dataset */
         double loss;
-        ck_assert_ok(mn_loss_cross_entropy(y, (int32_t[]){0}, &loss, NULL, NULL));
-        ck_assert_double_eq(loss, 0);
+        ck_assert_int_eq(mn_loss_cross_entropy(y, (int32_t[]){0}, &loss, NULL, NULL), MN_ERR_ARG);
     }
     mn_tensor_destroy(x);
     mn_network_destroy(net);
@@ -3294,6 +3508,11 @@ int main(void)
     tcase_add_test(tc, test_input_grad_asked_after_forward);
     tcase_add_test(tc, test_revision_counts_changes);
     tcase_add_test(tc, test_norm_must_fit_the_atom);
+    tcase_add_test(tc, test_module_getters_take_null);
+    tcase_add_test(tc, test_network_careless_input);
+    tcase_add_test(tc, test_losses_careless_input);
+    tcase_add_test(tc, test_targets_total_refused);
+    tcase_add_test(tc, test_constructor_messages);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

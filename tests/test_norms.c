@@ -328,6 +328,37 @@ START_TEST(test_zero_and_nonfinite)
 }
 END_TEST
 
+/* Careless matrices at the checked entry points: a dtype outside the enum
+ * was read as float64 (the norm of 1..6 came out 8207.99 with MN_OK), NULL
+ * data crashed, and the messages read "norm: NULL the matrix". */
+START_TEST(test_bad_matrices_refused)
+{
+    const mn_norm *fro;
+    ck_assert_ok(mn_norm_lookup("frobenius", &fro));
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    mn_mat A = mn_mat_view(MN_F32, v, 2, 3), out = A, bad = A, nodata = A;
+    bad.dtype = (mn_dtype)7;
+    nodata.data = NULL;
+    double d = -1;
+    ck_assert_refused(mn_norm_value(fro, &bad, &d), MN_ERR_ARG, "the matrix has dtype 7");
+    ck_assert_refused(mn_norm_dual(fro, &bad, &d), MN_ERR_ARG, "the gradient has dtype 7");
+    ck_assert_refused(mn_norm_lmo(fro, &out, &bad, NULL), MN_ERR_ARG, "the gradient has dtype 7");
+    ck_assert_refused(mn_norm_lmo(fro, &bad, &A, NULL), MN_ERR_ARG, "frobenius: out has dtype 7");
+    ck_assert_double_eq(d, -1);
+    ck_assert_refused(mn_norm_value(fro, NULL, &d), MN_ERR_ARG, "frobenius: the matrix is NULL");
+    ck_assert_refused(mn_norm_value(fro, &nodata, &d), MN_ERR_ARG,
+                      "frobenius: the matrix's data is NULL (a 2x3 matrix)");
+    ck_assert_refused(mn_norm_lmo(fro, &nodata, &A, NULL), MN_ERR_ARG, "out's data is NULL");
+    ck_assert_refused(mn_norm_value(NULL, &A, &d), MN_ERR_ARG, "mn_norm_value: the norm is NULL");
+    mn_norm hollow = *fro; /* not registered: nothing checked its functions */
+    hollow.lmo = NULL;
+    ck_assert_refused(mn_norm_lmo(&hollow, &out, &A, NULL), MN_ERR_ARG,
+                      "mn_norm_lmo: the norm lacks a name, value, dual or lmo");
+    ck_assert_ok(mn_norm_value(fro, &A, &d));
+    ck_assert_double_eq_tol(d, sqrt(91.0), 1e-6);
+}
+END_TEST
+
 /* ℓ2 sums squares in one pass; float64 entries whose squares would overflow
  * or underflow still give the right norm (scaled fallback). */
 START_TEST(test_l2_extreme_float64)
@@ -1163,6 +1194,7 @@ int main(void)
     tcase_add_test(tc, test_lmo_properties_every_norm);
     tcase_add_test(tc, test_operator_values_against_sampling);
     tcase_add_test(tc, test_zero_and_nonfinite);
+    tcase_add_test(tc, test_bad_matrices_refused);
     tcase_add_test(tc, test_lookup);
     tcase_add_test(tc, test_l2_extreme_float64);
     tcase_add_test(tc, test_every_norm_over_the_whole_range);

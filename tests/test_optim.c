@@ -555,6 +555,61 @@ START_TEST(test_bad_configs)
 }
 END_TEST
 
+/* polar.steps is bounded when the solver is made (INT32_MAX steps ran a
+ * step until killed), not at the first step. */
+START_TEST(test_polar_steps_bounded)
+{
+    mn_network *net = make_net(2, 12);
+    mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
+    ck_assert_ok(mn_polar_lookup("ns5", &cfg.polar.method));
+    cfg.polar.steps = MN_POLAR_MAX_STEPS + 1;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps = 1001 must be in [0, 1000]");
+    cfg.polar.steps = INT32_MAX;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps");
+    cfg.polar.steps = -2;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.steps = -2");
+    cfg.polar.steps = MN_POLAR_MAX_STEPS;
+    mn_solver_destroy(make_solver(net, &cfg));
+    mn_network_destroy(net);
+}
+END_TEST
+
+/* Enums outside their range were taken: kind 9, step 9 or schedule 9 ran as
+ * steepest, normalized and constant; a preset for param 7 returned MN_OK.
+ * The getters crashed on NULL. */
+START_TEST(test_bad_enums_and_null_solver)
+{
+    mn_network *net = make_net(2, 12);
+    mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
+    cfg.kind = (mn_solver_kind)9;
+    expect_refused(net, &cfg, MN_ERR_ARG, "solver: kind 9");
+    cfg = preset("muon", MN_PARAM_MODULAR);
+    cfg.step = (mn_step_kind)9;
+    expect_refused(net, &cfg, MN_ERR_ARG, "solver: step 9");
+    cfg = preset("muon", MN_PARAM_MODULAR);
+    cfg.schedule = (mn_schedule)9;
+    expect_refused(net, &cfg, MN_ERR_ARG, "solver: schedule 9");
+    cfg = preset("muon", MN_PARAM_MODULAR);
+    cfg.polar.form = (mn_polar_form)9;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.form 9");
+    cfg = preset("muon", MN_PARAM_MODULAR);
+    cfg.polar.precision = (mn_precision)9;
+    expect_refused(net, &cfg, MN_ERR_ARG, "polar.precision 9");
+    mn_solver_config before = cfg;
+    ck_assert_refused(mn_solver_preset(&cfg, "muon", (mn_param)7), MN_ERR_ARG,
+                      "mn_solver_preset: param 7");
+    ck_assert_mem_eq(&cfg, &before, sizeof cfg);
+    double lrs[MN_STUDY_QUICK_LRS];
+    ck_assert_refused(mn_study_quick_lrs("muon", (mn_param)7, lrs), MN_ERR_ARG, "param 7");
+
+    ck_assert(isnan(mn_solver_lr_at(NULL, 0)));
+    ck_assert_int_eq(mn_solver_steps_taken(NULL), 0);
+    ck_assert_ptr_null(mn_solver_targets(NULL));
+    ck_assert_int_eq(mn_solver_atoms_side_by_side(NULL), 0);
+    mn_network_destroy(net);
+}
+END_TEST
+
 /* A solver made for one network refuses a network of another size, and
  * leaves its weights alone. */
 START_TEST(test_step_shape_mismatch)
@@ -858,6 +913,8 @@ int main(void)
     tcase_add_test(tc, test_sharp_step);
     tcase_add_test(tc, test_normalized_step_length);
     tcase_add_test(tc, test_bad_configs);
+    tcase_add_test(tc, test_polar_steps_bounded);
+    tcase_add_test(tc, test_bad_enums_and_null_solver);
     tcase_add_test(tc, test_step_shape_mismatch);
     tcase_add_test(tc, test_atom_plan);
     tcase_add_test(tc, test_shared_atoms_match_serial);

@@ -230,6 +230,82 @@ START_TEST(test_zero_nan_and_errors)
 }
 END_TEST
 
+/* Careless matrices: NULL data, a dtype outside the enum (read as float64
+ * before) are refused naming the argument, for both precisions and the batch. */
+START_TEST(test_bad_matrices_refused)
+{
+    float v[6] = {1, 2, 3, 4, 5, 6}, w[6];
+    mn_mat G = mn_mat_view(MN_F32, v, 2, 3), out = mn_mat_view(MN_F32, w, 2, 3), bad = G,
+           nodata = G;
+    bad.dtype = (mn_dtype)7;
+    nodata.data = NULL;
+    const mn_polar_method *ns5;
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    for (int p = 0; p < 2; p++) {
+        mn_dualize_opts o = {.method = ns5, .precision = (mn_precision)p, .threads = 1};
+        ck_assert_refused(mn_polar_run(&o, &out, &bad), MN_ERR_ARG, "mn_polar: G has dtype 7");
+        ck_assert_refused(mn_polar_run(&o, &bad, &G), MN_ERR_ARG, "mn_polar: out has dtype 7");
+        ck_assert_refused(mn_polar_run(&o, &out, &nodata), MN_ERR_ARG, "G's data is NULL");
+        ck_assert_refused(mn_polar_run(&o, &out, NULL), MN_ERR_ARG, "mn_polar: G is NULL");
+        ck_assert_refused(mn_polar_batch_run(&o, 1, &out, &bad), MN_ERR_ARG, "G[0] has dtype 7");
+    }
+    ck_assert_refused(mn_polar(NULL, 0, 1, &out, &G), MN_ERR_ARG, "the method is NULL");
+    mn_mat two_out[2] = {out, out}, two_G[2] = {G, bad};
+    ck_assert_refused(mn_polar_batch_run(NULL, 2, two_out, two_G), MN_ERR_ARG, "G[1] has dtype");
+    mn_polar_plan plan;
+    ck_assert_refused(mn_polar_plan_for(NULL, 2, 3, (mn_dtype)7, &plan), MN_ERR_ARG, "dtype 7");
+    double err;
+    ck_assert_refused(mn_bench_polar_error(&nodata, &G, 1, &err), MN_ERR_ARG, "X's data is NULL");
+}
+END_TEST
+
+/* Steps are bounded (MN_POLAR_MAX_STEPS): INT32_MAX steps on a 2 x 3 matrix
+ * ran until killed. The bound is checked before any work, for every entry
+ * point, both precisions, an explicit count and a method's default. */
+START_TEST(test_steps_bounded)
+{
+    float v[6] = {1, 2, 3, 4, 5, 6}, w[6];
+    mn_mat G = mn_mat_view(MN_F32, v, 2, 3), out = mn_mat_view(MN_F32, w, 2, 3);
+    const mn_polar_method *ns5;
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5));
+    ck_assert_ok(mn_polar(ns5, MN_POLAR_MAX_STEPS, 1, &out, &G)); /* the bound itself runs */
+    const char *why = "steps = 1001 must be in [0, 1000]";
+    ck_assert_refused(mn_polar(ns5, MN_POLAR_MAX_STEPS + 1, 1, &out, &G), MN_ERR_ARG, why);
+    ck_assert_refused(mn_polar_form_run(ns5, MN_POLAR_GRAM, 1001, 1, &out, &G), MN_ERR_ARG, why);
+    for (int p = 0; p < 2; p++) {
+        mn_dualize_opts o = {.method = ns5, .steps = 1001, .precision = (mn_precision)p};
+        ck_assert_refused(mn_polar_run(&o, &out, &G), MN_ERR_ARG, why);
+        ck_assert_refused(mn_polar_batch_run(&o, 1, &out, &G), MN_ERR_ARG, why);
+        mn_polar_plan plan;
+        ck_assert_refused(mn_polar_plan_for(&o, 2, 3, MN_F32, &plan), MN_ERR_ARG, why);
+        o.steps = -1;
+        ck_assert_refused(mn_polar_plan_for(&o, 2, 3, MN_F32, &plan), MN_ERR_ARG, "steps = -1");
+        o.steps = INT32_MAX;
+        ck_assert_refused(mn_polar_run(&o, &out, &G), MN_ERR_ARG, "must be in [0, 1000]");
+    }
+    /* also where the norm takes no polar factor, and for the exact method */
+    const mn_norm *fro;
+    ck_assert_ok(mn_norm_lookup("frobenius", &fro));
+    mn_dualize_opts o = {.method = ns5, .steps = 1001};
+    ck_assert_refused(mn_dualize(fro, &o, &out, &G), MN_ERR_ARG, why);
+    ck_assert_refused(mn_polar(mn_polar_default(), 1001, 1, &out, &G), MN_ERR_ARG, why);
+    /* a method not registered: its default steps too */
+    mn_polar_method long_ns5 = *ns5;
+    long_ns5.name = "ns5-long";
+    long_ns5.default_steps = INT32_MAX;
+    ck_assert_refused(mn_polar(&long_ns5, 0, 1, &out, &G), MN_ERR_ARG, "default_steps");
+    o.method = &long_ns5;
+    o.steps = 0;
+    o.precision = MN_PRECISION_BF16;
+    ck_assert_refused(mn_polar_run(&o, &out, &G), MN_ERR_ARG, "default_steps");
+    long_ns5.default_steps = 1001;
+    ck_assert_refused(mn_polar_register(&long_ns5), MN_ERR_ARG, "default_steps 1001");
+    long_ns5.default_steps = 5;
+    long_ns5.coeffs = NULL;
+    ck_assert_refused(mn_polar(&long_ns5, 0, 1, &out, &G), MN_ERR_ARG, "coeffs NULL");
+}
+END_TEST
+
 /* The two evaluation forms give the same polynomial: for every method
  * (cubic's 20 steps included: the Gram form restarts), every input kind and
  * both orientations, within 2e-4 of the largest entry in float32 (gradient-
@@ -651,6 +727,8 @@ int main(void)
     tcase_add_test(tc, test_svd_is_exact);
     tcase_add_test(tc, test_rank_deficient);
     tcase_add_test(tc, test_zero_nan_and_errors);
+    tcase_add_test(tc, test_bad_matrices_refused);
+    tcase_add_test(tc, test_steps_bounded);
     tcase_add_test(tc, test_cubic_step_count);
     tcase_add_test(tc, test_gram_form_matches_direct);
     tcase_add_test(tc, test_in_place_and_extreme_scales);

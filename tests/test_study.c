@@ -532,6 +532,33 @@ END_TEST
 
 /* An atom norm for another shape is refused when applied, naming the atom
  * (taps-3 on a Linear failed at the first step, inside the solver). */
+/* The void and getter functions of the study layer take NULL (they
+ * crashed): nothing written, or 0 steps; the settings text refuses a NULL
+ * buffer with a status. */
+START_TEST(test_null_settings_and_rows)
+{
+    mn_train_settings_default(NULL);
+    mn_coordcheck_defaults(NULL);
+    ck_assert_int_eq(mn_train_total_steps(NULL, 10), 0);
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    ck_assert_int_eq(mn_train_total_steps(&s, 10), 50);
+    ck_assert_refused(mn_train_settings_text(&s, NULL, 64), MN_ERR_ARG, "buf is NULL");
+    char buf[256] = "x";
+    ck_assert_refused(mn_train_settings_text(&s, buf, 0), MN_ERR_ARG, "cap is 0");
+    ck_assert_str_eq(buf, "x");
+    mn_study_format_row(NULL, 64, NULL);
+    mn_study_format_row(buf, 64, NULL);
+    ck_assert_str_eq(buf, "");
+    mn_study_row r = {.value = 8, .lr = 0.5, .seed = 1, .train_loss = 1, .test_loss = 2,
+                      .test_acc = 0.25};
+    mn_study_format_row(buf, 0, &r); /* cap 0: nothing */
+    ck_assert_str_eq(buf, "");
+    mn_study_format_row(buf, sizeof buf, &r);
+    ck_assert_str_eq(buf, "8,0.5,1,1,2,0.25,0");
+}
+END_TEST
+
 START_TEST(test_atom_norms_apply_shape)
 {
     mn_module *m;
@@ -726,6 +753,28 @@ START_TEST(test_fit_callbacks_and_epochs)
                      MN_ERR_UNSUPPORTED);
     ck_assert_int_eq(res.steps, 3);
     ck_assert_int_eq(r3.steps, 3);
+}
+END_TEST
+
+/* mn_fit_from's refusals say which of start and losses is wrong (one
+ * message "start 2 must be in [0, 3], with its losses given" did both). */
+START_TEST(test_fit_from_messages)
+{
+    mn_train_settings s = syn_settings();
+    mn_batch_source src;
+    ck_assert_ok(mn_batch_source_dataset(&src, &syn_train, s.batch, s.seed));
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_build(syn_model(), &s, 3, &net, &solver));
+    mn_fit_result res;
+    ck_assert_refused(mn_fit_from(net, solver, &src, 3, 2, NULL, NULL, NULL, &res), MN_ERR_ARG,
+                      "mn_fit_from: losses is NULL; the 2 steps already taken need theirs");
+    ck_assert_refused(mn_fit_from(net, solver, &src, 3, 4, (double[4]){0}, NULL, NULL, &res),
+                      MN_ERR_ARG, "mn_fit_from: start 4 must be in [0, 3]");
+    ck_assert_int_eq(mn_solver_steps_taken(solver), 0);
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+    mn_batch_source_destroy(&src);
 }
 END_TEST
 
@@ -1646,9 +1695,11 @@ int main(void)
     tcase_add_test(tc, test_summary_transfer);
     tcase_add_test(tc, test_summary_divergence_and_edges);
     tcase_add_test(tc, test_settings);
+    tcase_add_test(tc, test_null_settings_and_rows);
     tcase_add_test(tc, test_atom_norms_apply_shape);
     tcase_add_test(tc, test_fit_callbacks_and_epochs);
     tcase_add_test(tc, test_fit_pieces);
+    tcase_add_test(tc, test_fit_from_messages);
     tcase_add_test(tc, test_fit_custom_source);
     tcase_add_test(tc, test_fit_divergence);
     tcase_add_test(tc, test_sweep_ticks_any_dataset);

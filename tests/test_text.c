@@ -209,6 +209,15 @@ START_TEST(test_vocab_encode)
 }
 END_TEST
 
+/* A byte shown into a NULL buffer: NULL, not a crash. */
+START_TEST(test_byte_shown_null_buffer)
+{
+    ck_assert_ptr_null(mn_text_byte_shown('a', NULL));
+    char buf[8];
+    ck_assert_str_eq(mn_text_byte_shown('a', buf), "'a'");
+}
+END_TEST
+
 /* Embed(V, d) -> Linear(V, d): the neural bigram model. */
 static mn_module *bigram_model(int64_t V, int64_t d)
 {
@@ -656,6 +665,7 @@ int main(void)
     tcase_add_test(tc, test_batcher_sequences);
     tcase_add_test(tc, test_bigram_hand_computed);
     tcase_add_test(tc, test_vocab_encode);
+    tcase_add_test(tc, test_byte_shown_null_buffer);
     tcase_add_test(tc, test_fit_loss_per_token);
     tcase_add_test(tc, test_fit_refuses_rows);
     tcase_add_test(tc, test_generate);

@@ -4,9 +4,22 @@
 #define MN_TESTUTIL_H
 
 #include <check.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "modnorm.h"
+
+/* Fail the test unless expr returns status `want` with a one-line message
+ * that holds `part` (the argument it names). */
+#define ck_assert_refused(expr, want, part)                                                        \
+    do {                                                                                           \
+        mn_clear_error();                                                                          \
+        mn_status s_ = (expr);                                                                     \
+        const char *m_ = mn_last_error();                                                          \
+        ck_assert_msg(s_ == (want) && strstr(m_, (part)) && !strchr(m_, '\n'),                     \
+                      "%s -> %s: '%s' (want %s, a line with '%s')", #expr, mn_status_str(s_), m_, \
+                      mn_status_str(want), (part));                                                \
+    } while (0)
 
 /* Fail the test with the library's message when a call does not return OK. */
 #define ck_assert_ok(expr)                                                                         \

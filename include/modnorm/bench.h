@@ -85,7 +85,8 @@ MN_API mn_status mn_bench_bf16_rate(int threads, double *flops_per_second);
 
 /* ‖X − UVᵀ‖_F / ‖UVᵀ‖_F, UVᵀ the exact polar factor of G (SVD, "svd") in
  * G's dtype; X and G of one shape (X's dtype may differ). 0 when G is 0.
- * MN_ERR_SHAPE when the shapes differ. */
+ * MN_ERR_SHAPE when the shapes differ; MN_ERR_ARG, naming it, for a NULL
+ * argument or data, or a dtype outside the enum. */
 MN_API mn_status mn_bench_polar_error(const mn_mat *X, const mn_mat *G, int threads,
                                       double *err);
 

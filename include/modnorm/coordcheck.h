@@ -74,7 +74,8 @@ typedef struct mn_coordcheck_config {
 } mn_coordcheck_config;
 
 /* The defaults: width, muon, modular, the preset's rate (NAN), 5 steps, a
- * batch of 128, seed 0, polar-express, tolerance 1.2, 1 thread, no progress. */
+ * batch of 128, seed 0, polar-express, tolerance 1.2, 1 thread, no progress
+ * (nothing for a NULL cfg). */
 MN_API void mn_coordcheck_defaults(mn_coordcheck_config *cfg);
 
 /* The flatness judgement of one quantity of one module. */

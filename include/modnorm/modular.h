@@ -19,6 +19,7 @@ extern "C" {
 #endif
 
 /* targets[k] for every atom k (mn_network_atom_count entries) given t.
+ * MN_ERR_ARG for a NULL argument and a t that is NAN, infinite or negative;
  * MN_ERR_UNSUPPORTED, naming the modules, when a child's coefficient is 0 (a
  * module of sensitivity 0 after it, as in `0 * Linear`): its target would be
  * infinite. */
@@ -27,7 +28,8 @@ MN_API mn_status mn_modular_targets(const mn_network *net, double t, double *tar
 MN_API mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out);
 /* Its dual norm: Σ_k t_k ‖buf_k‖†. */
 MN_API mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out);
-/* out_k = t_k·lmo_k(g_k) for every atom (out may be g). */
+/* out_k = t_k·lmo_k(g_k) for every atom (out may be g); t as for
+ * mn_modular_targets. */
 MN_API mn_status mn_modular_dualize(const mn_network *net, const float *g, float *out, double t,
                                     const mn_dualize_opts *opts);
 

@@ -149,7 +149,8 @@ MN_API mn_status mn_mlp(mn_module **out, int64_t d_in, int64_t width, int depth,
  * is left alone (its owner frees it). */
 MN_API void mn_module_destroy(mn_module *m);
 
-/* Properties. */
+/* Properties. For a NULL module: kind NULL, mass and sensitivity NAN, not
+ * an atom, 0 children, child NULL (also for i out of range). */
 MN_API const char *mn_module_kind(const mn_module *m);
 MN_API double mn_module_mass(const mn_module *m);
 MN_API double mn_module_sensitivity(const mn_module *m);
@@ -162,7 +163,10 @@ MN_API const mn_module *mn_module_child(const mn_module *m, int i);
  * out, and dualizing gives it target 0). Its inverse scales the target the
  * compound hands the child. NAN when m is NULL or i is not a child's index. */
 MN_API double mn_module_child_coef(const mn_module *m, int i);
-/* Atoms: weight shape (d_out, d_in) as the norm sees it, and the norm. */
+/* Atoms: weight shape (d_out, d_in) as the norm sees it, and the norm.
+ * param_count: the tree's weights (0 for NULL); weight_shape: MN_ERR_ARG
+ * for a NULL argument or a module that is not an atom; norm: NULL for NULL
+ * and for modules that are not atoms. */
 MN_API int64_t mn_module_param_count(const mn_module *m);
 MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
 MN_API const mn_norm *mn_module_norm(const mn_module *m);
@@ -187,7 +191,9 @@ MN_API mn_status mn_module_set_init_scale(mn_module *m, double scale);
 /* An atom's init scale (1 unless set); NAN for NULL. */
 MN_API double mn_module_init_scale(const mn_module *m);
 
-/* A short human description, e.g. "Linear(512←784)", "Mul(-0.7)". */
+/* A short human description, e.g. "Linear(512←784)", "Mul(-0.7)", into buf
+ * (returned; "NULL" for a NULL module, nothing written for a NULL buf or
+ * cap 0). */
 MN_API const char *mn_module_describe(const mn_module *m, char *buf, size_t cap);
 
 #ifdef __cplusplus

@@ -166,7 +166,8 @@ MN_API void *mn_module_state(const mn_module *m);
 MN_API float *mn_module_weights(const mn_module *m);
 MN_API float *mn_module_grads(const mn_module *m);
 
-/* The tensor as a (rows, last dim) matrix view. */
+/* The tensor as a (rows, last dim) matrix view (an empty view, data NULL,
+ * for NULL or an ndim outside 1..MN_MAX_DIMS). */
 MN_API mn_mat mn_tensor_rows(const mn_tensor *t);
 
 /* ---- the registry of kinds ----------------------------------------------

@@ -36,16 +36,23 @@ MN_API void mn_network_destroy(mn_network *net);
  * solver compares it with the revision it last read and re-reads norms and
  * targets when it differs. */
 MN_API uint64_t mn_network_revision(const mn_network *net);
-/* Re-draw every atom's initial weights. */
+/* Re-draw every atom's initial weights (MN_ERR_ARG for a NULL net or a
+ * parametrization outside the enum). */
 MN_API mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed);
 
-/* BLIS threads per call (<= 0: BLIS's choice). */
+/* BLIS threads per call (<= 0: BLIS's choice). A NULL net: set does
+ * nothing, get returns 0. */
 MN_API void mn_network_set_threads(mn_network *net, int threads);
 MN_API int mn_network_threads(const mn_network *net);
 
-/* y = net(x). *y is owned by the network, valid until the next forward. */
+/* y = net(x). *y is owned by the network, valid until the next forward.
+ * MN_ERR_ARG for a NULL argument or x's data NULL (tensor.h); MN_ERR_SHAPE
+ * for a shape the network cannot take or a strided x. */
 MN_API mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
-/* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x. */
+/* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x.
+ * MN_ERR_ARG for a NULL argument or dy's data NULL; MN_ERR_SHAPE before a
+ * forward, for a strided dy, and for a dy whose shape is not the output's
+ * (the same element count in another shape too), naming both shapes. */
 MN_API mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
 /* Whether backward also computes d<dy, net(x)>/dx (off by default: training
  * does not need it, and skipping it saves a third of a first Linear layer's
@@ -55,13 +62,17 @@ MN_API void mn_network_keep_input_grad(mn_network *net, bool keep);
 MN_API const mn_tensor *mn_network_input_grad(const mn_network *net);
 MN_API void mn_network_zero_grad(mn_network *net);
 
+/* The getters answer a NULL net with NULL or 0 (zero_grad does nothing). */
 MN_API const mn_module *mn_network_root(const mn_network *net);
 MN_API int64_t mn_network_param_count(const mn_network *net);
 MN_API float *mn_network_weights(mn_network *net);
 MN_API float *mn_network_grads(mn_network *net);
 MN_API int mn_network_atom_count(const mn_network *net);
+/* Atom i, or NULL when i is outside [0, mn_network_atom_count). */
 MN_API const mn_module *mn_network_atom(const mn_network *net, int i);
-/* Atom i's block of `buffer` (laid out like the weights) as its d_out x d_in matrix. */
+/* Atom i's block of `buffer` (laid out like the weights) as its d_out x d_in
+ * matrix; the empty view (0 x 0, data NULL, refused by the norms and polar
+ * functions) for a NULL net or buffer and for i outside the atoms. */
 MN_API mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer);
 
 /* ---- walking the module tree -------------------------------------------
@@ -104,11 +115,16 @@ MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, vo
 /* Softmax cross-entropy averaged over rows: logits (B, C), labels (B) in
  * [0, C); or logits (B, T, C) (any leading dims), a row and a label per
  * position (B·T labels, row-major), averaged over the B·T rows (a sequence
- * model's loss per token). dlogits (logits' element count) may be NULL;
- * `correct` (may be NULL) counts argmax hits. */
+ * model's loss per token). dlogits (logits' shape) may be NULL; `correct`
+ * (may be NULL) counts argmax hits. MN_ERR_ARG for a NULL argument or data
+ * (tensor.h), a label outside [0, C), and logits without a row or a class
+ * (no mean to take, as mn_evaluate refuses an empty dataset); MN_ERR_SHAPE
+ * for fewer than 2 dims, a strided tensor, or a dlogits of another shape. */
 MN_API mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
                                        mn_tensor *dlogits, int64_t *correct);
-/* Mean squared error over every element; dpred may be NULL. */
+/* Mean squared error over every element; dpred may be NULL. target and dpred
+ * have pred's shape (MN_ERR_SHAPE otherwise, also for a strided tensor);
+ * MN_ERR_ARG for a NULL argument or data and for a pred without elements. */
 MN_API mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,
                              mn_tensor *dpred);
 

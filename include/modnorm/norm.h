@@ -137,7 +137,10 @@ MN_API mn_status mn_norm_family_register(const mn_norm_family *family);
 
 /* Checked entry points: validate shapes, dtypes and finiteness, then call
  * the norm. Prefer these to the function pointers. mn_norm_lmo's `polar`
- * may be NULL: the exact (SVD) polar factor. */
+ * may be NULL: the exact (SVD) polar factor. MN_ERR_ARG, naming the
+ * argument, for a NULL norm or one without a name, value, dual or lmo, a
+ * NULL matrix, `out` or data, and a dtype that is neither MN_F32 nor MN_F64;
+ * MN_ERR_SHAPE for a matrix without elements. */
 MN_API mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out);
 MN_API mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out);
 MN_API mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,

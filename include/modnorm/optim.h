@@ -58,12 +58,18 @@ typedef struct mn_solver_config {
 } mn_solver_config;
 
 /* Fill `cfg` with preset `name` ("muon", "sgd", "sign", "adam"/"adamw") and
- * its default learning rate for parametrization `param`. */
+ * its default learning rate for parametrization `param` (MN_ERR_ARG for an
+ * unknown name or a param outside the enum). */
 MN_API mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
 MN_API const char *mn_solver_preset_names(void);
 
 typedef struct mn_solver mn_solver;
 
+/* A solver for `net` (its norms and targets are read now). MN_ERR_ARG, naming
+ * the field, for a setting out of range: kind, step, schedule, polar.form or
+ * polar.precision outside its enum, lr, momentum, AdamW's beta2 and eps,
+ * weight_decay, warmup, total_steps of a decaying schedule, and polar.steps
+ * outside [0, MN_POLAR_MAX_STEPS]. */
 MN_API mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
 MN_API void mn_solver_destroy(mn_solver *s);
 /* One step from the network's current gradients. Every solver kind runs it
@@ -73,8 +79,9 @@ MN_API void mn_solver_destroy(mn_solver *s);
  * (MN_ERR_NONFINITE, or an error of an atom's dualization) leaves the
  * weights, the moments and the step count as they were. */
 MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
-/* The scheduled rate at step s (0-based). */
+/* The scheduled rate at step s (0-based); NAN for a NULL solver. */
 MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
+/* Steps taken (0 for NULL). */
 MN_API int64_t mn_solver_steps_taken(const mn_solver *s);
 /* The solver's state, for checkpoints (checkpoint.h): the momentum m
  * (AdamW's first moment) and AdamW's second moment v, each laid out like the
@@ -92,10 +99,12 @@ MN_API mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps);
  * last read them. A solver reads every atom's norm and the targets (from the
  * masses) when it is made, and again at the start of any step where
  * mn_network_revision has moved: an mn_module_set_norm or mn_module_set_mass
- * between steps takes effect at the next step (the moments are kept). */
+ * between steps takes effect at the next step (the moments are kept). NULL
+ * for a NULL solver. */
 MN_API const double *mn_solver_targets(const mn_solver *s);
 /* How many atoms a step dualizes side by side, one BLIS thread each (the
- * rest run one at a time on every thread); 0 with serial_atoms or 1 thread. */
+ * rest run one at a time on every thread); 0 with serial_atoms, 1 thread or
+ * a NULL solver. */
 MN_API int mn_solver_atoms_side_by_side(const mn_solver *s);
 
 /* ---- the sharded solver step ------------------------------------------------------------- */

@@ -21,6 +21,11 @@
 extern "C" {
 #endif
 
+/* The most steps an iteration runs (explicit or a method's default_steps):
+ * far above any real use (the built-in methods take 5 to 20). More is
+ * refused with MN_ERR_ARG, not run for hours. */
+#define MN_POLAR_MAX_STEPS 1000
+
 typedef struct mn_polar_method {
     const char *name;            /* "svd", "cubic", "ns5", "you6", "polar-express" */
     const char *summary;
@@ -50,16 +55,20 @@ MN_API const mn_polar_method *mn_polar_at(size_t i);
 MN_API const char *mn_polar_names(void);
 /* Make a polynomial iteration known by its name (it must outlive its use: a
  * static). Refuses a taken or malformed name, no coefficients (only "svd" is
- * exact), non-finite coefficients, default_steps < 1, norm_slack < 1, and a
- * band without 0 < band_lo <= band_hi <= sup. tests/test_polar.c checks the
+ * exact), non-finite coefficients, default_steps outside [1,
+ * MN_POLAR_MAX_STEPS], norm_slack < 1, and a band without
+ * 0 < band_lo <= band_hi <= sup. tests/test_polar.c checks the
  * stated band of every method it finds. */
 MN_API mn_status mn_polar_register(const mn_polar_method *method);
 /* The method spectral norms use when none is chosen. */
 MN_API const mn_polar_method *mn_polar_default(void);
 
-/* out = polar factor of G by `method` (steps <= 0: the method's default;
- * threads <= 0: BLIS's default). out and G share shape and dtype; float64
- * input is computed in double. A zero G gives zero. */
+/* out = polar factor of G by `method` (steps 0: the method's default;
+ * negative or over MN_POLAR_MAX_STEPS: MN_ERR_ARG; threads <= 0: BLIS's
+ * default). out and G share shape and dtype; float64
+ * input is computed in double. A zero G gives zero. MN_ERR_ARG for a NULL
+ * method, matrix or data, and a dtype that is neither MN_F32 nor MN_F64
+ * (here and in every function below that takes matrices or a dtype). */
 MN_API mn_status mn_polar(const mn_polar_method *method, int steps, int threads,
                           mn_mat *out, const mn_mat *G);
 
@@ -105,7 +114,7 @@ MN_API const char *mn_precision_name(mn_precision p);
  * picks and the input's own precision. */
 typedef struct mn_dualize_opts {
     const mn_polar_method *method; /* NULL: mn_polar_default() */
-    int steps;                     /* <= 0: the method's default */
+    int steps;                     /* 0: the method's default; at most MN_POLAR_MAX_STEPS */
     int threads;                   /* <= 0: BLIS's choice */
     mn_polar_form form;            /* MN_POLAR_AUTO (0): by flop count (fp32), direct (bf16) */
     mn_precision precision;        /* MN_PRECISION_FP32 (0): the input's dtype */
@@ -164,7 +173,9 @@ MN_API mn_status mn_polar_batch_run(const mn_dualize_opts *opts, int64_t n, mn_m
  * that each matrix is orthogonalized exactly once per step. */
 MN_API uint64_t mn_polar_calls(void);
 
-/* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. */
+/* out = lmo(G) of `norm` (opts may be NULL). out may be G itself. Options
+ * outside their ranges (steps, form, precision) are refused as by
+ * mn_polar_run, also for a norm whose lmo needs no polar factor. */
 MN_API mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *out,
                             const mn_mat *G);
 

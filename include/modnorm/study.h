@@ -103,7 +103,8 @@ typedef struct mn_study_row {
 /* The header line for `param` (no newline); MN_ERR_ARG for an invalid name
  * or a buffer too small. */
 MN_API mn_status mn_study_csv_header(const char *param, char *buf, size_t cap);
-/* One CSV line without the newline; every number %.17g (exact round trip). */
+/* One CSV line without the newline; every number %.17g (exact round trip).
+ * A NULL row writes ""; a NULL buf or cap 0, nothing. */
 MN_API void mn_study_format_row(char *buf, size_t cap, const mn_study_row *r);
 /* Parse one CSV line (a trailing newline is allowed); false if malformed. */
 MN_API bool mn_study_parse_row(const char *line, mn_study_row *r);

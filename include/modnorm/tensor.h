@@ -23,10 +23,15 @@ extern "C" {
 
 typedef enum mn_dtype { MN_F32 = 0, MN_F64 = 1 } mn_dtype;
 
-/* Bytes per element of a dtype. */
+/* Bytes per element of a dtype (0 for a value outside the enum). */
 MN_API size_t mn_dtype_size(mn_dtype dt);
+/* "float32", "float64" (NULL for a value outside the enum). */
 MN_API const char *mn_dtype_name(mn_dtype dt);
 
+/* Functions that take a tensor refuse one they cannot read (MN_ERR_ARG for
+ * NULL data with elements, MN_ERR_SHAPE for an ndim outside 1..MN_MAX_DIMS,
+ * a negative dimension or more elements than a buffer can hold), naming the
+ * argument. */
 typedef struct mn_tensor {
     float *data;
     int ndim;
@@ -42,11 +47,17 @@ MN_API mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shap
 MN_API mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *shape);
 MN_API void mn_tensor_destroy(mn_tensor *t);
 
+/* The element count; 0 for NULL or an ndim outside 0..MN_MAX_DIMS. */
 MN_API int64_t mn_tensor_numel(const mn_tensor *t);
+/* false for NULL or an ndim outside 0..MN_MAX_DIMS. */
 MN_API bool mn_tensor_is_contiguous(const mn_tensor *t);
 
 /* A 2-D view of float32 or float64 data: element (i, j) is at
- * data + (i * rs + j * cs) * sizeof(element). */
+ * data + (i * rs + j * cs) * sizeof(element). The functions below that
+ * return a status refuse a NULL view, a dtype outside the enum and NULL data
+ * with elements (MN_ERR_ARG), and a negative size (MN_ERR_SHAPE); those that
+ * do not leave such a view alone (mn_mat_is_zero: false). mn_mat_get and
+ * mn_mat_set are unchecked: they need a valid view. */
 typedef struct mn_mat {
     mn_dtype dtype;
     int64_t rows, cols;
@@ -58,7 +69,8 @@ typedef struct mn_mat {
 MN_API mn_mat mn_mat_view(mn_dtype dt, void *data, int64_t rows, int64_t cols);
 /* The same data seen transposed (no copy). */
 MN_API mn_mat mn_mat_transpose(mn_mat a);
-/* A 2-D tensor as a float32 view; a 1-D tensor of n as a 1 x n view. */
+/* A 2-D tensor as a float32 view; a 1-D tensor of n as a 1 x n view.
+ * MN_ERR_ARG for a NULL `out`, and as above for `t`. */
 MN_API mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out);
 
 /* Allocate / free a contiguous row-major matrix (zero-filled). */
@@ -85,10 +97,12 @@ static inline void mn_mat_set(mn_mat *m, int64_t i, int64_t j, double v)
 MN_API mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src);
 /* Frobenius inner product <a, b> accumulated in double. */
 MN_API mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out);
-/* MN_ERR_NONFINITE naming `what` and the first bad (i, j), or MN_OK. */
+/* MN_ERR_NONFINITE naming `what` (NULL: "the matrix") and the first bad
+ * (i, j), or MN_OK. */
 MN_API mn_status mn_mat_check_finite(const mn_mat *m, const char *what);
-/* true when every element is exactly zero. */
+/* true when every element is exactly zero (false for a view it refuses). */
 MN_API bool mn_mat_is_zero(const mn_mat *m);
+/* Every element = v (a view it refuses is left alone). */
 MN_API void mn_mat_fill(mn_mat *m, double v);
 
 /* Treat subnormal floats as zero on this thread and on threads it creates
@@ -108,6 +122,7 @@ MN_API void mn_mat_fill(mn_mat *m, double v);
  * measuring: turn it on around training steps only (the modnorm command does
  * so for its training subcommands, not for norm or dualize). */
 MN_API mn_status mn_flush_denormals(bool on);
+/* Every element times s (a view it refuses is left alone). */
 MN_API void mn_mat_scale(mn_mat *m, double s);
 
 #ifdef __cplusplus

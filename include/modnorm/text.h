@@ -42,7 +42,7 @@ typedef struct mn_vocab {
  * n is out of range or the bytes are not strictly ascending. */
 MN_API mn_status mn_vocab_make(mn_vocab *v, const uint8_t *bytes, int n);
 /* Byte b as messages show it: 'c' when printable ASCII (not a quote), else
- * \xHH; written to buf (8 bytes), which is returned. */
+ * \xHH; written to buf (8 bytes), which is returned (NULL for a NULL buf). */
 MN_API const char *mn_text_byte_shown(uint8_t b, char buf[8]);
 /* ids[i] = the id of text[i] for i < len. MN_ERR_ARG naming the first byte
  * (and its position) outside the vocabulary. */

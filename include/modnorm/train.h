@@ -113,19 +113,22 @@ typedef struct mn_train_settings {
 
 /* The defaults of `modnorm train`: muon, modular, the preset's lr and
  * momentum, no Nesterov, no weight decay, linear schedule, no warmup,
- * polar-express, 5 epochs, batch 128, seed 0, BLIS's thread count. */
+ * polar-express, 5 epochs, batch 128, seed 0, BLIS's thread count (nothing
+ * for a NULL s). */
 MN_API void mn_train_settings_default(mn_train_settings *s);
 /* MN_ERR_ARG naming the field when a setting is out of range or a name
  * (preset, polar method) is unknown. */
 MN_API mn_status mn_train_settings_check(const mn_train_settings *s);
-/* Steps a run takes: s->steps, or ceil(s->epochs · per_epoch); at least 1. */
+/* Steps a run takes: s->steps, or ceil(s->epochs · per_epoch); at least 1
+ * (0 only for a NULL s). */
 MN_API int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch);
 /* The settings that change a result, one "key=value\n" line each, in the
  * order opt, param, steps|epochs, batch, momentum, nesterov, wd, schedule,
  * warmup, method, precision (only when bf16: older files stay valid), then
  * one atom_norm=K=NAME line per override (lr, seed and threads are not
  * written: a sweep varies them). Numbers are %.17g. A sweep
- * writes this into DIR/sweep.cfg. MN_ERR_ARG when it does not fit in cap. */
+ * writes this into DIR/sweep.cfg. MN_ERR_ARG when it does not fit in cap (a
+ * NULL buf or cap 0 included) or as mn_train_settings_check. */
 MN_API mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t cap);
 
 /* Parse "K=NAME" (K a non-negative integer) into *out; out->norm points

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/size.h"
 #include "core/typed.h"
@@ -13,9 +14,15 @@
 #include <xmmintrin.h>
 #endif
 
-size_t mn_dtype_size(mn_dtype dt) { return dt == MN_F32 ? sizeof(float) : sizeof(double); }
+size_t mn_dtype_size(mn_dtype dt)
+{
+    return dt == MN_F32 ? sizeof(float) : dt == MN_F64 ? sizeof(double) : 0;
+}
 
-const char *mn_dtype_name(mn_dtype dt) { return dt == MN_F32 ? "float32" : "float64"; }
+const char *mn_dtype_name(mn_dtype dt)
+{
+    return dt == MN_F32 ? "float32" : dt == MN_F64 ? "float64" : NULL;
+}
 
 /* "(a, b, c)" into buf. */
 static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *dims)
@@ -135,6 +142,8 @@ void mn_tensor_destroy(mn_tensor *t)
 
 int64_t mn_tensor_numel(const mn_tensor *t)
 {
+    if (!t || t->ndim < 0 || t->ndim > MN_MAX_DIMS)
+        return 0;
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
         n *= t->shape[i];
@@ -143,6 +152,8 @@ int64_t mn_tensor_numel(const mn_tensor *t)
 
 bool mn_tensor_is_contiguous(const mn_tensor *t)
 {
+    if (!t || t->ndim < 0 || t->ndim > MN_MAX_DIMS)
+        return false;
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s)
@@ -150,6 +161,62 @@ bool mn_tensor_is_contiguous(const mn_tensor *t)
         s *= t->shape[i];
     }
     return true;
+}
+
+mn_status mn_check_tensor(const char *fn, const char *name, const mn_tensor *t)
+{
+    if (!t)
+        return mn_fail(MN_ERR_ARG, "%s: %s is NULL", fn, name);
+    if (t->ndim < 1 || t->ndim > MN_MAX_DIMS)
+        return mn_fail(MN_ERR_SHAPE, "%s: %s has %d dimensions (1 to %d)", fn, name, t->ndim,
+                       MN_MAX_DIMS);
+    char who[128], buf[128];
+    snprintf(who, sizeof who, "%s: %s", fn, name);
+    int64_t n; /* a negative dimension, or a count past what memory holds */
+    MN_TRY(mn_checked_count(who, MN_ERR_SHAPE, t->ndim, t->shape, sizeof(float), &n));
+    if (!t->data && n != 0)
+        return mn_fail(MN_ERR_ARG, "%s: %s's data is NULL (a %s tensor)", fn, name,
+                       mn_tensor_shape_str(t, buf, sizeof buf));
+    return MN_OK;
+}
+
+bool mn_tensor_same_shape(const mn_tensor *a, const mn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+const char *mn_tensor_shape_str(const mn_tensor *t, char *buf, size_t cap)
+{
+    int ndim = t->ndim < 0 ? 0 : t->ndim > MN_MAX_DIMS ? MN_MAX_DIMS : t->ndim;
+    return shape_str(buf, cap, ndim, t->shape);
+}
+
+mn_status mn_check_mat(const char *fn, const char *name, const mn_mat *m)
+{
+    if (!m)
+        return mn_fail(MN_ERR_ARG, "%s: %s is NULL", fn, name);
+    if (!mn_dtype_valid(m->dtype))
+        return mn_fail(MN_ERR_ARG, "%s: %s has dtype %d, neither float32 (%d) nor float64 (%d)",
+                       fn, name, (int)m->dtype, (int)MN_F32, (int)MN_F64);
+    if (m->rows < 0 || m->cols < 0)
+        return mn_fail(MN_ERR_SHAPE, "%s: %s is %lldx%lld, a negative size", fn, name,
+                       (long long)m->rows, (long long)m->cols);
+    if (!m->data && m->rows > 0 && m->cols > 0)
+        return mn_fail(MN_ERR_ARG, "%s: %s's data is NULL (a %lldx%lld matrix)", fn, name,
+                       (long long)m->rows, (long long)m->cols);
+    return MN_OK;
+}
+
+/* What the functions without a status may touch: the others are left alone. */
+static bool usable(const mn_mat *m)
+{
+    return m && mn_dtype_valid(m->dtype) && m->rows >= 0 && m->cols >= 0 &&
+           (m->data || m->rows == 0 || m->cols == 0);
 }
 
 mn_mat mn_mat_view(mn_dtype dt, void *data, int64_t rows, int64_t cols)
@@ -165,8 +232,9 @@ mn_mat mn_mat_transpose(mn_mat a)
 
 mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out)
 {
-    if (!t || !out)
-        return mn_fail(MN_ERR_ARG, "mn_tensor_as_mat: NULL argument");
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_tensor_as_mat: out is NULL");
+    MN_TRY(mn_check_tensor("mn_tensor_as_mat", "t", t));
     if (t->ndim == 1) {
         *out = (mn_mat){MN_F32, 1, t->shape[0], t->shape[0] * t->stride[0], t->stride[0], t->data};
         return MN_OK;
@@ -210,6 +278,8 @@ static bool same_shape(const mn_mat *a, const mn_mat *b)
 
 mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src)
 {
+    MN_TRY(mn_check_mat("mn_mat_copy", "dst", dst));
+    MN_TRY(mn_check_mat("mn_mat_copy", "src", src));
     if (!same_shape(dst, src))
         return mn_fail(MN_ERR_SHAPE, "mn_mat_copy: destination is %lldx%lld, source %lldx%lld",
                        (long long)dst->rows, (long long)dst->cols, (long long)src->rows,
@@ -233,6 +303,10 @@ mn_status mn_mat_copy(mn_mat *dst, const mn_mat *src)
 
 mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out)
 {
+    MN_TRY(mn_check_mat("mn_mat_dot", "a", a));
+    MN_TRY(mn_check_mat("mn_mat_dot", "b", b));
+    if (!out)
+        return mn_fail(MN_ERR_ARG, "mn_mat_dot: out is NULL");
     if (!same_shape(a, b))
         return mn_fail(MN_ERR_SHAPE, "mn_mat_dot: %lldx%lld against %lldx%lld", (long long)a->rows,
                        (long long)a->cols, (long long)b->rows, (long long)b->cols);
@@ -246,6 +320,9 @@ mn_status mn_mat_dot(const mn_mat *a, const mn_mat *b, double *out)
 
 mn_status mn_mat_check_finite(const mn_mat *m, const char *what)
 {
+    if (!what)
+        what = "the matrix";
+    MN_TRY(mn_check_mat("mn_mat_check_finite", what, m));
     int64_t bad_i = -1, bad_j = -1;
     MN_TYPED_ROWS(m, T, {
         for (int64_t i = 0; i < m->rows && bad_i < 0; i++) {
@@ -271,6 +348,8 @@ mn_status mn_mat_check_finite(const mn_mat *m, const char *what)
 
 bool mn_mat_is_zero(const mn_mat *m)
 {
+    if (!usable(m))
+        return false;
     bool zero = true;
     MN_TYPED_ROWS(m, T, {
         for (int64_t i = 0; i < m->rows && zero; i++) {
@@ -284,6 +363,8 @@ bool mn_mat_is_zero(const mn_mat *m)
 
 void mn_mat_fill(mn_mat *m, double v)
 {
+    if (!usable(m))
+        return;
     MN_TYPED_ROWS(m, T, {
         for (int64_t i = 0; i < m->rows; i++) {
             T *r = ROW(m, T, i);
@@ -295,6 +376,8 @@ void mn_mat_fill(mn_mat *m, double v)
 
 void mn_mat_scale(mn_mat *m, double s)
 {
+    if (!usable(m))
+        return;
     MN_TYPED_ROWS(m, T, {
         const T f = (T)s;
         for (int64_t i = 0; i < m->rows; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/size.h"
 #include "modnorm/data.h"
@@ -61,8 +62,7 @@ mn_status mn_batcher_init(mn_batcher *b, const mn_dataset *data, int64_t batch, 
 
 static mn_status check_out(const mn_batcher *b, const mn_tensor *x, const int32_t *y)
 {
-    if (!x || !x->data)
-        return mn_fail(MN_ERR_ARG, "mn_batcher_next: x is NULL");
+    MN_TRY(mn_check_tensor("mn_batcher_next", "x", x));
     if (x->ndim != 2)
         return mn_fail(MN_ERR_SHAPE, "mn_batcher_next: x has %d dimensions; need (batch, dim) = "
                                      "(%lld, %lld)",

@@ -39,6 +39,8 @@ mn_status mn_vocab_make(mn_vocab *v, const uint8_t *bytes, int n)
 /* A byte as a message shows it: 'a', or \xNN for the unprintable. */
 const char *mn_text_byte_shown(uint8_t b, char buf[8])
 {
+    if (!buf)
+        return NULL;
     if (b >= 0x20 && b < 0x7f && b != '\'')
         snprintf(buf, 8, "'%c'", b);
     else

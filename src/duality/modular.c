@@ -45,7 +45,12 @@ static mn_status assign_targets(const mn_module *m, double t, double *targets, i
 mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
 {
     if (!net || !targets)
-        return mn_fail(MN_ERR_ARG, "mn_modular_targets: NULL argument");
+        return mn_fail(MN_ERR_ARG, "mn_modular_targets: %s is NULL", net ? "targets" : "net");
+    /* the targets are t times positive coefficients: NAN, inf or a negative
+     * total would come back as targets with MN_OK */
+    if (!(t >= 0) || !isfinite(t))
+        return mn_fail(MN_ERR_ARG, "mn_modular_targets: the total t = %g must be finite and "
+                       ">= 0", t);
     int k = 0;
     return assign_targets(mn_network_root(net), t, targets, &k);
 }
@@ -82,7 +87,12 @@ static mn_status with_targets(const mn_network *net, double t, double **targets)
     *targets = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
     if (!*targets)
         return mn_fail(MN_ERR_NOMEM, "modular: out of memory");
-    return mn_modular_targets(net, t, *targets);
+    mn_status st = mn_modular_targets(net, t, *targets);
+    if (st != MN_OK) { /* the callers return at once */
+        free(*targets);
+        *targets = NULL;
+    }
+    return st;
 }
 
 mn_status mn_modular_dual(const mn_network *net, const float *buf, double *out)

@@ -17,6 +17,7 @@
 
 #include "core/bf16.h"
 #include "core/blas.h"
+#include "core/check.h"
 #include "core/error.h"
 #include "core/scratch.h"
 #include "core/parallel.h"
@@ -347,8 +348,40 @@ static const char *blis_impl(void)
     return blis_name;
 }
 
+/* A dtype outside the enum would be read as float64. */
+static mn_status check_mats(const mn_mat *out, const mn_mat *G)
+{
+    MN_TRY(mn_check_mat("mn_polar", "G", G));
+    return mn_check_mat("mn_polar", "out", out);
+}
+
+/* No real use comes near the bound; without one, INT_MAX steps ran until killed. */
+static mn_status check_steps(int steps)
+{
+    if (steps < 0 || steps > MN_POLAR_MAX_STEPS)
+        return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d must be in [0, %d] (0: the method's "
+                       "default)", steps, MN_POLAR_MAX_STEPS);
+    return MN_OK;
+}
+
+/* A method passed without mn_polar_register was never checked: what the
+ * iteration reads must be there, and its default steps within the bound. */
+static mn_status check_method(const mn_polar_method *m)
+{
+    if (m->n_coeffs < 0 || (m->n_coeffs > 0 && !m->coeffs))
+        return mn_fail(MN_ERR_ARG, "mn_polar: the method '%s' has n_coeffs = %d and coeffs %s",
+                       m->name ? m->name : "(null)", m->n_coeffs, m->coeffs ? "set" : "NULL");
+    if (m->n_coeffs > 0 && m->default_steps > MN_POLAR_MAX_STEPS)
+        return mn_fail(MN_ERR_ARG, "mn_polar: the method '%s' has default_steps = %d, over the "
+                       "limit of %d", m->name ? m->name : "(null)", m->default_steps,
+                       MN_POLAR_MAX_STEPS);
+    return MN_OK;
+}
+
 static mn_status check_opts(const mn_dualize_opts *o)
 {
+    MN_TRY(check_steps(o->steps));
+    MN_TRY(check_method(o->method));
     if (!mn_precision_name(o->precision))
         return mn_fail(MN_ERR_ARG, "mn_polar: precision = %d is not fp32 (0) or bf16 (1)",
                        (int)o->precision);
@@ -377,6 +410,9 @@ mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t c
     if (!o.method)
         o.method = mn_polar_default();
     MN_TRY(check_opts(&o));
+    if (!mn_dtype_valid(dt))
+        return mn_fail(MN_ERR_ARG, "mn_polar_plan_for: dtype %d is neither float32 (%d) nor "
+                       "float64 (%d)", (int)dt, (int)MN_F32, (int)MN_F64);
     if (rows < 1 || cols < 1)
         return mn_fail(MN_ERR_SHAPE, "mn_polar_plan_for: %lldx%lld, needs at least one element",
                        (long long)rows, (long long)cols);
@@ -411,15 +447,14 @@ mn_status mn_polar_run(const mn_dualize_opts *opts, mn_mat *out, const mn_mat *G
     MN_TRY(check_opts(&o));
     if (o.precision == MN_PRECISION_FP32 || o.method->n_coeffs == 0)
         return mn_polar_form_run(o.method, o.form, o.steps, o.threads, out, G);
-    if (!out || !G || !out->data || !G->data)
-        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    MN_TRY(check_mats(out, G));
     if (G->dtype != MN_F32)
         return mn_fail(MN_ERR_UNSUPPORTED, "mn_polar: precision bf16 takes float32 input, G is "
                                            "%s (float64 runs in double with precision fp32)",
                        mn_dtype_name(G->dtype));
     int n = o.steps > 0 ? o.steps : o.method->default_steps;
     if (n == 0 || out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype ||
-        G->rows < 1 || G->cols < 1 || o.steps < 0)
+        G->rows < 1 || G->cols < 1)
         /* X₀ alone (no product to run), or an argument error: reported there */
         return mn_polar_form_run(o.method, o.form, o.steps, o.threads, out, G);
     return mn_polar_bf16_run(o.method, form_used(&o, n, G->rows, G->cols, G->dtype), n,
@@ -447,8 +482,9 @@ static double unscaled_trace_min(mn_dtype dt)
 mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, int steps,
                             int threads, mn_mat *out, const mn_mat *G)
 {
-    if (!method || !out || !G || !out->data || !G->data)
-        return mn_fail(MN_ERR_ARG, "mn_polar: NULL argument");
+    if (!method)
+        return mn_fail(MN_ERR_ARG, "mn_polar: the method is NULL");
+    MN_TRY(check_mats(out, G));
     if (out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype)
         return mn_fail(MN_ERR_SHAPE, "mn_polar: out is %lldx%lld %s, G is %lldx%lld %s",
                        (long long)out->rows, (long long)out->cols, mn_dtype_name(out->dtype),
@@ -456,8 +492,8 @@ mn_status mn_polar_form_run(const mn_polar_method *method, mn_polar_form form, i
     if (G->rows < 1 || G->cols < 1)
         return mn_fail(MN_ERR_SHAPE, "mn_polar: G is %lldx%lld, needs at least one element",
                        (long long)G->rows, (long long)G->cols);
-    if (steps < 0)
-        return mn_fail(MN_ERR_ARG, "mn_polar: steps = %d is negative", steps);
+    MN_TRY(check_steps(steps));
+    MN_TRY(check_method(method));
     if (method->n_coeffs == 0) {
         MN_TRY(mn_mat_check_finite(G, "the gradient"));
         return mn_mat_is_zero(G) ? (mn_mat_fill(out, 0), MN_OK) : mn_spectral_polar_exact(out, G);
@@ -536,6 +572,7 @@ mn_status mn_dualize(const mn_norm *norm, const mn_dualize_opts *opts, mn_mat *o
     mn_dualize_opts o = opts ? *opts : (mn_dualize_opts){0};
     if (!o.method)
         o.method = mn_polar_default();
+    MN_TRY(check_opts(&o)); /* also where the norm's lmo needs no polar factor */
     mn_polar_provider provider = {provide_polar, &o, provide_polar_batch};
     return mn_norm_lmo(norm, out, G, &provider);
 }

@@ -15,6 +15,7 @@
  * picks per shape), precision and method. */
 #include <stdio.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "modnorm/polar.h"
@@ -25,6 +26,11 @@ mn_status mn_polar_batch_run(const mn_dualize_opts *opts, int64_t n, mn_mat *out
     if (n < 0 || (n > 0 && (!out || !G)))
         return mn_fail(MN_ERR_ARG, "mn_polar_batch_run: %s", n < 0 ? "n is negative"
                                                                    : "out or G is NULL");
+    for (int64_t i = 0; i < n; i++) { /* the shapes' message reads the dtypes */
+        char name[48];
+        snprintf(name, sizeof name, "G[%lld]", (long long)i);
+        MN_TRY(mn_check_mat("mn_polar_batch_run", name, &G[i]));
+    }
     for (int64_t i = 1; i < n; i++)
         if (G[i].rows != G[0].rows || G[i].cols != G[0].cols || G[i].dtype != G[0].dtype)
             return mn_fail(MN_ERR_SHAPE, "mn_polar_batch_run: matrix %lld is %lldx%lld %s, the "

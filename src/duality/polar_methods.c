@@ -144,9 +144,9 @@ static mn_status check_method(const mn_polar_method *m)
             if (!isfinite(m->coeffs[i][j]))
                 return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's coefficient (%d, %d) is not "
                                "finite", m->name, i, j);
-    if (m->default_steps < 1)
-        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's default_steps %d must be >= 1",
-                       m->name, m->default_steps);
+    if (m->default_steps < 1 || m->default_steps > MN_POLAR_MAX_STEPS)
+        return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's default_steps %d must be in [1, %d]",
+                       m->name, m->default_steps, MN_POLAR_MAX_STEPS);
     if (!(m->norm_slack >= 1) || !isfinite(m->norm_slack))
         return mn_fail(MN_ERR_ARG, "mn_polar_register: %s's norm_slack %g must be finite and "
                        ">= 1 (X₀ = G/(s‖G‖_F) inside the unit ball)", m->name, m->norm_slack);

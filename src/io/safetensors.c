@@ -410,6 +410,11 @@ static mn_status parse(mn_safetensors *f, bool verify_crc)
     uint64_t hlen = 0;
     for (int b = 7; b >= 0; b--)
         hlen = hlen << 8 | f->bytes[b];
+    /* Any other file (a text, an .npy) has no '{' after 8 bytes: say so, not
+     * that its first 8 bytes read as a length are over the limit. */
+    if (f->len > 8 && f->bytes[8] != '{')
+        return mn_fail(MN_ERR_FORMAT, "%s: not a safetensors file (no '{' opening a JSON "
+                       "header after the 8-byte header length)", what);
     if (hlen > MN_SAFETENSORS_MAX_HEADER)
         return mn_fail(MN_ERR_FORMAT, "%s: header length %llu is over the limit of %d bytes",
                        what, (unsigned long long)hlen, MN_SAFETENSORS_MAX_HEADER);

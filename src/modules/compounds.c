@@ -23,6 +23,8 @@ static double internal_mass(const mn_module *m)
 
 double mn_module_mass(const mn_module *m)
 {
+    if (!m)
+        return NAN;
     if (mn_module_is_atom(m) || m->mass_override || m->n_children == 0)
         return m->mass;
     return internal_mass(m);
@@ -30,6 +32,8 @@ double mn_module_mass(const mn_module *m)
 
 double mn_module_sensitivity(const mn_module *m)
 {
+    if (!m)
+        return NAN;
     if (m->n_children == 0)
         return m->sensitivity;
     double nu = is_sequential(m) ? 1 : 0;
@@ -192,26 +196,30 @@ static void release(int n, mn_module *const *children)
     free(mine);
 }
 
-static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
-                              mn_module *const *children, const char *label)
+/* Messages name the compound the caller asked for (`who`: Scale, Sum, MLP),
+ * not the Sequential or Tuple it is made of. */
+static mn_status make_compound(mn_module **out, const mn_module_ops *ops, int n,
+                               mn_module *const *children, const char *label, const char *who)
 {
     if (!out) {
-        release(n, children);
-        return mn_fail(MN_ERR_ARG, "%s: out is NULL", ops->kind);
+        release(n > 0 && children ? n : 0, children);
+        return mn_fail(MN_ERR_ARG, "%s: out is NULL", who);
     }
     *out = NULL;
-    if (n < 1 || n > 1 << 20 || !children) {
-        release(n > 0 && children ? n : 0, children);
-        return mn_fail(MN_ERR_ARG, "%s: needs at least one child, got %d", ops->kind, n);
+    if (n > 0 && !children)
+        return mn_fail(MN_ERR_ARG, "%s: children is NULL (n = %d)", who, n);
+    if (n < 1 || n > 1 << 20) {
+        release(n > 0 ? n : 0, children);
+        return mn_fail(MN_ERR_ARG, "%s: needs 1 to %d children, got %d", who, 1 << 20, n);
     }
     for (int i = 0; i < n; i++) {
         if (!children[i]) {
             release(n, children);
-            return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", ops->kind, i);
+            return mn_fail(MN_ERR_ARG, "%s: child %d is NULL", who, i);
         }
         char what[32];
         snprintf(what, sizeof what, "child %d", i);
-        mn_status st = mn_module_check_unowned(children[i], label ? label : ops->kind, what,
+        mn_status st = mn_module_check_unowned(children[i], label ? label : who, what,
                                                MN_OWNER_COMPOUND);
         if (st != MN_OK) {
             char msg[512];
@@ -223,14 +231,14 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
             if (children[j] == children[i]) {
                 release(n, children);
                 return mn_fail(MN_ERR_ARG, "%s: children %d and %d are the same module; use "
-                               "mn_module_clone (or mn_power) for copies", ops->kind, j, i);
+                               "mn_module_clone (or mn_power) for copies", who, j, i);
             }
     }
     mn_module *m;
     mn_status st = mn_module_new(&m, ops, NULL, 0, 1);
     if (st == MN_OK && !(m->children = malloc((size_t)n * sizeof *m->children))) {
         free(m);
-        st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", ops->kind);
+        st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", who);
     }
     if (st != MN_OK) {
         release(n, children);
@@ -253,6 +261,12 @@ static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
     return MN_OK;
 }
 
+static mn_status new_compound(mn_module **out, const mn_module_ops *ops, int n,
+                              mn_module *const *children, const char *label)
+{
+    return make_compound(out, ops, n, children, label, label ? label : ops->kind);
+}
+
 mn_status mn_sequential(mn_module **out, int n, mn_module *const *children)
 {
     return new_compound(out, &mn_sequential_ops, n, children, NULL);
@@ -271,7 +285,7 @@ mn_status mn_sum_n(mn_module **out, int n, mn_module *const *children)
         release(n > 0 && children ? n : 0, children);
         return st;
     }
-    st = mn_tuple(&group, n, children);
+    st = make_compound(&group, &mn_tuple_ops, n, children, NULL, "Sum");
     if (st != MN_OK) {
         mn_module_destroy(add);
         return st;
@@ -303,8 +317,10 @@ mn_status mn_power(mn_module **out, mn_module *child, int k)
         mn_module_destroy(child);
         return mn_fail(MN_ERR_ARG, "power: k = %d must be in [1, 4096]", k);
     }
-    if (child) /* before any copy is made; a NULL child is refused below */
-        MN_TRY(mn_module_check_unowned(child, "power", "the child", MN_OWNER_COMPOUND));
+    if (!child) /* not "clone: NULL argument" from the first copy */
+        return mn_fail(MN_ERR_ARG, "power: the child is NULL");
+    /* before any copy is made */
+    MN_TRY(mn_module_check_unowned(child, "power", "the child", MN_OWNER_COMPOUND));
     mn_module **copies = calloc((size_t)k, sizeof *copies);
     if (!copies) {
         mn_module_destroy(child);

@@ -136,7 +136,10 @@ mn_status mn_module_make(mn_module **out, const char *kind, int argc, const doub
     *out = NULL;
     const mn_module_maker *mk;
     MN_TRY(mn_module_lookup(kind, &mk));
-    if (argc < mk->min_args || argc > mk->max_args || (argc > 0 && !args)) {
+    if (argc > 0 && !args) /* not "takes 2 arguments, got 2" */
+        return mn_fail(MN_ERR_ARG, "mn_module_make: %s: args is NULL for %d argument%s", kind,
+                       argc, argc == 1 ? "" : "s");
+    if (argc < mk->min_args || argc > mk->max_args) {
         if (mk->min_args == mk->max_args)
             return mn_fail(MN_ERR_ARG, "%s takes %d argument%s (%s), got %d", kind, mk->min_args,
                            mk->min_args == 1 ? "" : "s", mk->usage ? mk->usage : kind, argc);
@@ -148,8 +151,10 @@ mn_status mn_module_make(mn_module **out, const char *kind, int argc, const doub
 
 mn_status mn_kind_sizes(const char *kind, int argc, const double *args, int64_t sizes[2])
 {
-    if (argc != 2 || !args)
+    if (argc != 2)
         return mn_fail(MN_ERR_ARG, "%s takes 2 sizes, got %d", kind, argc);
+    if (!args)
+        return mn_fail(MN_ERR_ARG, "%s: its 2 sizes are NULL", kind);
     for (int i = 0; i < 2; i++) {
         /* exact integers only: 2^53 is far past any size that fits memory */
         if (!(args[i] >= 1 && args[i] <= 0x1p53) || args[i] != floor(args[i]))

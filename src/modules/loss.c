@@ -1,22 +1,55 @@
 /* Losses: softmax cross-entropy and mean squared error. */
 #include <math.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "modnorm/network.h"
+
+/* A loss reads its tensors as flat rows: each must be readable and
+ * contiguous (an empty one has no layout). */
+static mn_status check_input(const char *fn, const char *name, const mn_tensor *t)
+{
+    MN_TRY(mn_check_tensor(fn, name, t));
+    char s[128];
+    if (mn_tensor_numel(t) > 0 && !mn_tensor_is_contiguous(t))
+        return mn_fail(MN_ERR_SHAPE, "%s: %s (shape %s) is strided; a loss reads contiguous "
+                       "tensors", fn, name, mn_tensor_shape_str(t, s, sizeof s));
+    return MN_OK;
+}
+
+/* out (a gradient or a target) must have ref's shape, not only its count. */
+static mn_status check_same(const char *fn, const char *name, const mn_tensor *t,
+                            const char *ref_name, const mn_tensor *ref)
+{
+    MN_TRY(check_input(fn, name, t));
+    char a[128], b[128];
+    if (!mn_tensor_same_shape(t, ref))
+        return mn_fail(MN_ERR_SHAPE, "%s: %s has shape %s, %s %s", fn, name,
+                       mn_tensor_shape_str(t, a, sizeof a), ref_name,
+                       mn_tensor_shape_str(ref, b, sizeof b));
+    return MN_OK;
+}
 
 mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
                                 mn_tensor *dlogits, int64_t *correct)
 {
-    if (!logits || !labels || !loss)
-        return mn_fail(MN_ERR_ARG, "cross_entropy: NULL argument");
+    const char *fn = "cross_entropy";
+    if (!labels || !loss)
+        return mn_fail(MN_ERR_ARG, "%s: %s is NULL", fn, !labels ? "labels" : "loss");
+    MN_TRY(check_input(fn, "logits", logits));
+    char s[128];
     if (logits->ndim < 2)
         return mn_fail(MN_ERR_SHAPE, "cross_entropy: logits must be (B, C) or (B, T, C), got "
                        "%d dims", logits->ndim);
+    /* a mean over no rows is no number (mn_evaluate refuses n = 0 alike) */
+    if (mn_tensor_numel(logits) == 0)
+        return mn_fail(MN_ERR_ARG, "%s: logits of shape %s have no rows or no classes; the "
+                       "loss is a mean over rows of C >= 1 classes", fn,
+                       mn_tensor_shape_str(logits, s, sizeof s));
+    if (dlogits)
+        MN_TRY(check_same(fn, "dlogits", dlogits, "logits", logits));
     /* rows: every leading index (a batch's positions too), one label each */
-    int64_t C = logits->shape[logits->ndim - 1], B = C > 0 ? mn_tensor_numel(logits) / C : 0;
-    if (dlogits && mn_tensor_numel(dlogits) != B * C)
-        return mn_fail(MN_ERR_SHAPE, "cross_entropy: dlogits has %lld elements, need %lld",
-                       (long long)mn_tensor_numel(dlogits), (long long)(B * C));
+    int64_t C = logits->shape[logits->ndim - 1], B = mn_tensor_numel(logits) / C;
     double total = 0;
     int64_t hits = 0;
     for (int64_t b = 0; b < B; b++) {
@@ -42,7 +75,7 @@ mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, 
             for (int64_t c = 0; c < C; c++)
                 dlogits->data[b * C + c] = (float)((exp(z[c] - lse) - (c == y)) / (double)B);
     }
-    *loss = B > 0 ? total / (double)B : 0;
+    *loss = total / (double)B;
     if (correct)
         *correct = hits;
     if (!isfinite(*loss))
@@ -53,20 +86,27 @@ mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, 
 mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,
                       mn_tensor *dpred)
 {
-    if (!pred || !target || !loss)
-        return mn_fail(MN_ERR_ARG, "mse: NULL argument");
+    const char *fn = "mse";
+    if (!loss)
+        return mn_fail(MN_ERR_ARG, "%s: loss is NULL", fn);
+    MN_TRY(check_input(fn, "pred", pred));
+    /* by shape: a (3, 4) target for a (4, 3) prediction compared by flat index */
+    MN_TRY(check_same(fn, "target", target, "pred", pred));
+    if (dpred)
+        MN_TRY(check_same(fn, "dpred", dpred, "pred", pred));
     int64_t n = mn_tensor_numel(pred);
-    if (n != mn_tensor_numel(target) || (dpred && mn_tensor_numel(dpred) != n))
-        return mn_fail(MN_ERR_SHAPE, "mse: prediction has %lld elements, target %lld",
-                       (long long)n, (long long)mn_tensor_numel(target));
-    double s = 0;
+    char s[128];
+    if (n == 0)
+        return mn_fail(MN_ERR_ARG, "%s: pred of shape %s has no elements; the loss is a mean "
+                       "over them", fn, mn_tensor_shape_str(pred, s, sizeof s));
+    double sum = 0;
     for (int64_t i = 0; i < n; i++) {
         double d = (double)pred->data[i] - target->data[i];
-        s += d * d;
+        sum += d * d;
         if (dpred)
             dpred->data[i] = (float)(2 * d / (double)n);
     }
-    *loss = n > 0 ? s / (double)n : 0;
+    *loss = sum / (double)n;
     if (!isfinite(*loss))
         return mn_fail(MN_ERR_NONFINITE, "mse: the loss is not finite (%g)", *loss);
     return MN_OK;

@@ -230,15 +230,19 @@ double mn_module_init_scale(const mn_module *m) { return m ? m->init_scale : NAN
 
 /* ---- properties --------------------------------------------------------- */
 
-const char *mn_module_kind(const mn_module *m) { return m->label ? m->label : m->ops->kind; }
+/* The getters answer NULL with a sentinel (module.h), as child_coef does. */
+const char *mn_module_kind(const mn_module *m)
+{
+    return !m ? NULL : m->label ? m->label : m->ops->kind;
+}
 
-bool mn_module_is_atom(const mn_module *m) { return m->ops->init != NULL; }
+bool mn_module_is_atom(const mn_module *m) { return m && m->ops->init != NULL; }
 
-int mn_module_child_count(const mn_module *m) { return m->n_children; }
+int mn_module_child_count(const mn_module *m) { return m ? m->n_children : 0; }
 
 const mn_module *mn_module_child(const mn_module *m, int i)
 {
-    return i >= 0 && i < m->n_children ? m->children[i] : NULL;
+    return m && i >= 0 && i < m->n_children ? m->children[i] : NULL;
 }
 
 const mn_module_ops *mn_module_ops_of(const mn_module *m)
@@ -254,6 +258,8 @@ float *mn_module_grads(const mn_module *m) { return m ? m->g : NULL; }
 
 int64_t mn_module_param_count(const mn_module *m)
 {
+    if (!m)
+        return 0;
     if (mn_module_is_atom(m))
         return m->d_out * m->d_in;
     int64_t n = 0;
@@ -264,6 +270,9 @@ int64_t mn_module_param_count(const mn_module *m)
 
 mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in)
 {
+    if (!m || !d_out || !d_in)
+        return mn_fail(MN_ERR_ARG, "mn_module_weight_shape: %s is NULL",
+                       !m ? "the module" : !d_out ? "d_out" : "d_in");
     if (!mn_module_is_atom(m))
         return mn_fail(MN_ERR_ARG, "%s has no weights of its own", mn_module_kind(m));
     *d_out = m->d_out;
@@ -271,7 +280,7 @@ mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_
     return MN_OK;
 }
 
-const mn_norm *mn_module_norm(const mn_module *m) { return m->norm; }
+const mn_norm *mn_module_norm(const mn_module *m) { return m ? m->norm : NULL; }
 
 /* A solver made before this change sees it at its next step. */
 static void bump_revision(mn_module *m)
@@ -326,6 +335,10 @@ const char *mn_module_describe(const mn_module *m, char *buf, size_t cap)
 {
     if (!buf || cap == 0)
         return buf;
+    if (!m) {
+        snprintf(buf, cap, "NULL");
+        return buf;
+    }
     if (m->compound == MN_LEAF && m->ops->describe) {
         m->ops->describe(m, buf, cap);
         return buf;
@@ -349,6 +362,8 @@ const char *mn_module_describe(const mn_module *m, char *buf, size_t cap)
 
 mn_mat mn_tensor_rows(const mn_tensor *t)
 {
+    if (!t || t->ndim < 1 || t->ndim > MN_MAX_DIMS)
+        return mn_mat_view(MN_F32, NULL, 0, 0);
     int64_t d = t->shape[t->ndim - 1];
     int64_t rows = d ? mn_tensor_numel(t) / d : 0;
     return mn_mat_view(MN_F32, t->data, rows, d);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/size.h"
 #include "modnorm/network.h"
@@ -117,6 +118,8 @@ void mn_network_destroy(mn_network *net)
  * at the end does not change the others' initial weights. */
 mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed)
 {
+    if (!net)
+        return mn_fail(MN_ERR_ARG, "mn_network_init: net is NULL");
     if (param != MN_PARAM_MODULAR && param != MN_PARAM_SP)
         return mn_fail(MN_ERR_ARG, "mn_network_init: unknown parametrization %d", (int)param);
     for (int i = 0; i < net->n_atoms; i++) {
@@ -133,9 +136,14 @@ mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed)
     return MN_OK;
 }
 
-void mn_network_set_threads(mn_network *net, int threads) { net->threads = threads; }
+/* The getters answer NULL with a sentinel (network.h). */
+void mn_network_set_threads(mn_network *net, int threads)
+{
+    if (net)
+        net->threads = threads;
+}
 
-int mn_network_threads(const mn_network *net) { return net->threads; }
+int mn_network_threads(const mn_network *net) { return net ? net->threads : 0; }
 
 void mn_network_keep_input_grad(mn_network *net, bool keep)
 {
@@ -150,21 +158,28 @@ const mn_tensor *mn_network_input_grad(const mn_network *net)
 
 mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y)
 {
-    if (!net || !x || !y)
-        return mn_fail(MN_ERR_ARG, "mn_network_forward: NULL argument");
+    if (!net || !y)
+        return mn_fail(MN_ERR_ARG, "mn_network_forward: %s is NULL", net ? "y" : "net");
+    MN_TRY(mn_check_tensor("mn_network_forward", "x", x)); /* NULL data: BLIS aborts */
     return mn_graph_forward(&net->graph, x, net->keep_input_grad, net->threads, y);
 }
 
 mn_status mn_network_backward(mn_network *net, const mn_tensor *dy)
 {
-    if (!net || !dy)
-        return mn_fail(MN_ERR_ARG, "mn_network_backward: NULL argument");
+    if (!net)
+        return mn_fail(MN_ERR_ARG, "mn_network_backward: net is NULL");
+    MN_TRY(mn_check_tensor("mn_network_backward", "dy", dy));
     const mn_graph *gr = &net->graph;
     const mn_tensor *y = gr->forwarded ? gr->val[gr->root_out] : NULL;
-    if (!y || mn_tensor_numel(dy) != mn_tensor_numel(y))
-        return mn_fail(MN_ERR_SHAPE, "mn_network_backward: dy has %lld elements, the last "
-                       "output %lld (run forward first)", (long long)mn_tensor_numel(dy),
-                       (long long)(y ? mn_tensor_numel(y) : 0));
+    if (!y)
+        return mn_fail(MN_ERR_SHAPE, "mn_network_backward: no output to go back from (run "
+                       "mn_network_forward first)");
+    /* By shape, not count: a (2, 6) dy for a (4, 3) output would pass an
+     * element-wise last module and be read in the wrong order. */
+    char a[128], b[128];
+    if (!mn_tensor_same_shape(dy, y))
+        return mn_fail(MN_ERR_SHAPE, "mn_network_backward: dy has shape %s, the last output %s",
+                       mn_tensor_shape_str(dy, a, sizeof a), mn_tensor_shape_str(y, b, sizeof b));
     if (!mn_tensor_is_contiguous(dy))
         return mn_fail(MN_ERR_SHAPE, "mn_network_backward: dy is not contiguous");
     return mn_graph_backward(&net->graph, dy, net->keep_input_grad, net->threads);
@@ -172,24 +187,28 @@ mn_status mn_network_backward(mn_network *net, const mn_tensor *dy)
 
 void mn_network_zero_grad(mn_network *net)
 {
-    memset(net->g, 0, (size_t)net->n_params * sizeof(float));
+    if (net)
+        memset(net->g, 0, (size_t)net->n_params * sizeof(float));
 }
 
-const mn_module *mn_network_root(const mn_network *net) { return net->root; }
-int64_t mn_network_param_count(const mn_network *net) { return net->n_params; }
-float *mn_network_weights(mn_network *net) { return net->w; }
-float *mn_network_grads(mn_network *net) { return net->g; }
-int mn_network_atom_count(const mn_network *net) { return net->n_atoms; }
+const mn_module *mn_network_root(const mn_network *net) { return net ? net->root : NULL; }
+int64_t mn_network_param_count(const mn_network *net) { return net ? net->n_params : 0; }
+float *mn_network_weights(mn_network *net) { return net ? net->w : NULL; }
+float *mn_network_grads(mn_network *net) { return net ? net->g : NULL; }
+int mn_network_atom_count(const mn_network *net) { return net ? net->n_atoms : 0; }
 uint64_t mn_network_revision(const mn_network *net) { return net ? net->revision : 0; }
 
 const mn_module *mn_network_atom(const mn_network *net, int i)
 {
-    return i >= 0 && i < net->n_atoms ? net->atoms[i] : NULL;
+    return net && i >= 0 && i < net->n_atoms ? net->atoms[i] : NULL;
 }
 
 mn_mat mn_network_atom_view(const mn_network *net, int i, float *buffer)
 {
-    return mn_module_weight_view(net->atoms[i], buffer + net->atoms[i]->offset);
+    const mn_module *a = mn_network_atom(net, i);
+    if (!a || !buffer) /* the empty view, which every checked function refuses */
+        return mn_mat_view(MN_F32, NULL, 0, 0);
+    return mn_module_weight_view(a, buffer + a->offset);
 }
 
 /* ---- mn_network_visit: the public, read-only walk of the tree ------------ */

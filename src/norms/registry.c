@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "norms/norms.h"
@@ -345,10 +346,13 @@ static mn_status check_size(const mn_norm *n, const mn_mat *A, const char *what)
     return MN_OK;
 }
 
-static mn_status check_input(const mn_norm *n, const mn_mat *A, const char *what)
+static mn_status check_input(const char *fn, const mn_norm *n, const mn_mat *A,
+                             const char *what)
 {
-    if (!n || !A || !A->data)
-        return mn_fail(MN_ERR_ARG, "norm: NULL %s", !n ? "norm" : what);
+    if (!n || !n->name || !n->value || !n->dual || !n->lmo) /* one not registered */
+        return mn_fail(MN_ERR_ARG, "%s: %s", fn,
+                       n ? "the norm lacks a name, value, dual or lmo" : "the norm is NULL");
+    MN_TRY(mn_check_mat(n->name, what, A));
     MN_TRY(check_size(n, A, what));
     return mn_mat_check_finite(A, what);
 }
@@ -391,7 +395,7 @@ static mn_status check_result(const mn_norm *n, const char *which, const char *w
 
 mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out)
 {
-    MN_TRY(check_input(n, A, "the matrix"));
+    MN_TRY(check_input("mn_norm_value", n, A, "the matrix"));
     if (!out)
         return mn_fail(MN_ERR_ARG, "%s: out is NULL", n->name);
     double v;
@@ -403,7 +407,7 @@ mn_status mn_norm_value(const mn_norm *n, const mn_mat *A, double *out)
 
 mn_status mn_norm_dual(const mn_norm *n, const mn_mat *G, double *out)
 {
-    MN_TRY(check_input(n, G, "the gradient"));
+    MN_TRY(check_input("mn_norm_dual", n, G, "the gradient"));
     if (!out)
         return mn_fail(MN_ERR_ARG, "%s: out is NULL", n->name);
     double v;
@@ -426,9 +430,8 @@ static const mn_polar_provider exact_polar = {.polar = exact_polar_one};
 mn_status mn_norm_lmo(const mn_norm *n, mn_mat *out, const mn_mat *G,
                       const mn_polar_provider *polar)
 {
-    MN_TRY(check_input(n, G, "the gradient"));
-    if (!out || !out->data)
-        return mn_fail(MN_ERR_ARG, "%s: out is NULL", n->name);
+    MN_TRY(check_input("mn_norm_lmo", n, G, "the gradient"));
+    MN_TRY(mn_check_mat(n->name, "out", out));
     if (out->rows != G->rows || out->cols != G->cols || out->dtype != G->dtype)
         return mn_fail(MN_ERR_SHAPE, "%s: out is %lldx%lld %s but the gradient is %lldx%lld %s",
                        n->name, (long long)out->rows, (long long)out->cols,

@@ -36,6 +36,9 @@ mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param par
 {
     if (!cfg || !name)
         return mn_fail(MN_ERR_ARG, "mn_solver_preset: NULL argument");
+    if (param != MN_PARAM_MODULAR && param != MN_PARAM_SP)
+        return mn_fail(MN_ERR_ARG, "mn_solver_preset: param %d is neither modular (%d) nor sp "
+                       "(%d)", (int)param, (int)MN_PARAM_MODULAR, (int)MN_PARAM_SP);
     for (size_t i = 0; i < N_PRESETS; i++)
         if (strcmp(name, presets[i].name) == 0) {
             *cfg = (mn_solver_config){
@@ -55,8 +58,34 @@ mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param par
                    mn_solver_preset_names());
 }
 
+/* Enums from a caller's struct can hold anything: a kind, step or schedule
+ * outside them would run as another (steepest, normalized, constant). */
+static mn_status check_enums(const mn_solver_config *c)
+{
+    if (c->kind != MN_SOLVER_STEEPEST && c->kind != MN_SOLVER_ADAMW)
+        return mn_fail(MN_ERR_ARG, "solver: kind %d is neither steepest (%d) nor adamw (%d)",
+                       (int)c->kind, (int)MN_SOLVER_STEEPEST, (int)MN_SOLVER_ADAMW);
+    if (c->step != MN_STEP_NORMALIZED && c->step != MN_STEP_SHARP)
+        return mn_fail(MN_ERR_ARG, "solver: step %d is neither normalized (%d) nor sharp (%d)",
+                       (int)c->step, (int)MN_STEP_NORMALIZED, (int)MN_STEP_SHARP);
+    if (c->schedule != MN_SCHEDULE_LINEAR && c->schedule != MN_SCHEDULE_CONSTANT &&
+        c->schedule != MN_SCHEDULE_COSINE)
+        return mn_fail(MN_ERR_ARG, "solver: schedule %d is not linear (%d), constant (%d) or "
+                       "cosine (%d)", (int)c->schedule, (int)MN_SCHEDULE_LINEAR,
+                       (int)MN_SCHEDULE_CONSTANT, (int)MN_SCHEDULE_COSINE);
+    if (!mn_precision_name(c->polar.precision))
+        return mn_fail(MN_ERR_ARG, "solver: polar.precision %d is neither fp32 nor bf16",
+                       (int)c->polar.precision);
+    if (c->polar.form != MN_POLAR_AUTO && c->polar.form != MN_POLAR_DIRECT &&
+        c->polar.form != MN_POLAR_GRAM)
+        return mn_fail(MN_ERR_ARG, "solver: polar.form %d is not auto, direct or gram",
+                       (int)c->polar.form);
+    return MN_OK;
+}
+
 static mn_status check_config(const mn_solver_config *c)
 {
+    MN_TRY(check_enums(c));
     if (!(c->lr >= 0) || !isfinite(c->lr))
         return mn_fail(MN_ERR_ARG, "solver: lr %g must be finite and >= 0", c->lr);
     if (!(c->momentum >= 0 && c->momentum < 1))
@@ -70,6 +99,9 @@ static mn_status check_config(const mn_solver_config *c)
         return mn_fail(MN_ERR_ARG, "solver: warmup %lld is negative", (long long)c->warmup);
     if (c->schedule != MN_SCHEDULE_CONSTANT && c->total_steps < 1)
         return mn_fail(MN_ERR_ARG, "solver: a decaying schedule needs total_steps >= 1");
+    if (c->polar.steps < 0 || c->polar.steps > MN_POLAR_MAX_STEPS)
+        return mn_fail(MN_ERR_ARG, "solver: polar.steps = %d must be in [0, %d] (0: the "
+                       "method's default)", c->polar.steps, MN_POLAR_MAX_STEPS);
     return MN_OK;
 }
 
@@ -171,6 +203,8 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
 
 double mn_solver_lr_at(const mn_solver *s, int64_t step)
 {
+    if (!s)
+        return NAN;
     const mn_solver_config *c = &s->cfg;
     double f = 1.0;
     if (c->warmup > 0 && step < c->warmup)
@@ -183,7 +217,7 @@ double mn_solver_lr_at(const mn_solver *s, int64_t step)
     return c->lr * f;
 }
 
-int64_t mn_solver_steps_taken(const mn_solver *s) { return s->steps; }
+int64_t mn_solver_steps_taken(const mn_solver *s) { return s ? s->steps : 0; }
 
 float *mn_solver_momentum(mn_solver *s) { return s ? s->m : NULL; }
 
@@ -198,9 +232,12 @@ mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps)
     return MN_OK;
 }
 
-const double *mn_solver_targets(const mn_solver *s) { return s->targets; }
+const double *mn_solver_targets(const mn_solver *s) { return s ? s->targets : NULL; }
 
-int mn_solver_atoms_side_by_side(const mn_solver *s) { return s->plan.n - s->plan.shared_from; }
+int mn_solver_atoms_side_by_side(const mn_solver *s)
+{
+    return s ? s->plan.n - s->plan.shared_from : 0;
+}
 
 /* Atom k's block of the direction: d ← lmo(d), and its multiplier
  * lr·target (·dual(d) for sharp steps) into s->scales[k]. */

@@ -10,6 +10,7 @@
 
 #include "core/bf16.h"
 #include "core/blas.h"
+#include "core/check.h"
 #include "core/error.h"
 #include "modnorm/bench.h"
 #include "modnorm/npy.h"
@@ -166,8 +167,10 @@ mn_status mn_bench_bf16_rate(int threads, double *flops_per_second)
 
 mn_status mn_bench_polar_error(const mn_mat *X, const mn_mat *G, int threads, double *err)
 {
-    if (!X || !G || !err)
-        return mn_fail(MN_ERR_ARG, "mn_bench_polar_error: an argument is NULL");
+    if (!err)
+        return mn_fail(MN_ERR_ARG, "mn_bench_polar_error: err is NULL");
+    MN_TRY(mn_check_mat("mn_bench_polar_error", "X", X));
+    MN_TRY(mn_check_mat("mn_bench_polar_error", "G", G));
     if (X->rows != G->rows || X->cols != G->cols)
         return mn_fail(MN_ERR_SHAPE, "mn_bench_polar_error: X is %lldx%lld, G %lldx%lld",
                        (long long)X->rows, (long long)X->cols, (long long)G->rows,

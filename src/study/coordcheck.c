@@ -28,6 +28,8 @@ const char *mn_coord_quantity_name(mn_coord_quantity q)
 
 void mn_coordcheck_defaults(mn_coordcheck_config *cfg)
 {
+    if (!cfg)
+        return;
     *cfg = (mn_coordcheck_config){.size_param = "width", .opt = "muon",
                                   .param = MN_PARAM_MODULAR, .lr = NAN, .steps = 5,
                                   .batch = 128, .seed = 0, .method = MN_COORDCHECK_DEFAULT_METHOD,

@@ -115,9 +115,12 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
     MN_TRY(check_source(src));
     if (total < 1)
         return mn_fail(MN_ERR_ARG, "mn_fit: total_steps %lld must be >= 1", (long long)total);
-    if (start < 0 || start > total || (start > 0 && !prior))
-        return mn_fail(MN_ERR_ARG, "mn_fit_from: start %lld must be in [0, %lld], with its "
-                       "losses given", (long long)start, (long long)total);
+    if (start < 0 || start > total)
+        return mn_fail(MN_ERR_ARG, "mn_fit_from: start %lld must be in [0, %lld]",
+                       (long long)start, (long long)total);
+    if (start > 0 && !prior)
+        return mn_fail(MN_ERR_ARG, "mn_fit_from: losses is NULL; the %lld steps already taken "
+                       "need theirs", (long long)start);
     /* The last 20% of the steps: a ring of (total + 4) / 5 losses. */
     int64_t ring = (total + 4) / 5, lpr = src->labels_per_row > 1 ? src->labels_per_row : 1;
     if ((uint64_t)ring > SIZE_MAX / sizeof(double) ||

@@ -23,6 +23,12 @@ mn_status mn_study_csv_header(const char *param, char *buf, size_t cap)
 
 void mn_study_format_row(char *buf, size_t cap, const mn_study_row *r)
 {
+    if (!buf || cap == 0)
+        return;
+    if (!r) {
+        buf[0] = '\0';
+        return;
+    }
     snprintf(buf, cap, "%lld,%.17g,%d,%.17g,%.17g,%.17g,%d", (long long)r->value, r->lr, r->seed,
              r->train_loss, r->test_loss, r->test_acc, r->diverged ? 1 : 0);
 }

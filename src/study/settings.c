@@ -13,6 +13,8 @@
 
 void mn_train_settings_default(mn_train_settings *s)
 {
+    if (!s)
+        return;
     *s = (mn_train_settings){.opt = "muon", .param = MN_PARAM_MODULAR, .lr = NAN,
                              .momentum = NAN, .schedule = MN_SCHEDULE_LINEAR, .epochs = 5,
                              .batch = 128};
@@ -84,12 +86,16 @@ mn_status mn_train_settings_check(const mn_train_settings *s)
 
 int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch)
 {
+    if (!s)
+        return 0;
     int64_t total = s->steps > 0 ? s->steps : (int64_t)ceil(s->epochs * (double)per_epoch);
     return total < 1 ? 1 : total;
 }
 
 mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t cap)
 {
+    if (!buf || cap == 0)
+        return mn_fail(MN_ERR_ARG, "training settings text: %s", buf ? "cap is 0" : "buf is NULL");
     MN_TRY(mn_train_settings_check(s));
     char steps[64], mom[64];
     if (s->steps > 0)
