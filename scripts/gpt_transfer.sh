@@ -15,7 +15,8 @@
 # complete studies first:
 #   1  one seed: widths 64, 128, 256 and depths 2, 4, 8 (Muon, then AdamW
 #      on 2^-10 … 2^-4)
-#   2  one seed: width 512 on the 4 rates around width 256's optimum, depth 16
+#   2  one seed: width 512 on the 4 rates around width 256's optimum (and
+#      2 more below or above while its best is at the edge), depth 16
 #   3  seeds 1 and 2 at every width <= 256 and every depth (the depth study is
 #      at width 128)
 #   4  AdamW's rates 2^-3 … 2^0 (the rest of the protocol's grid; expected to
@@ -46,7 +47,8 @@ MUON=(--opt muon)
 ADAM=(--opt adam --param sp)
 MUON_LRS=${MUON_LRS:-2^-6:2^0}
 ADAM_LRS_LOW=${ADAM_LRS_LOW:-2^-10:2^-4}   # phases 1-3: around AdamW's optimum
-ADAM_LRS=${ADAM_LRS:-2^-10:2^0}            # the whole grid (phase 4 adds 2^-3 … 2^0)
+ADAM_LRS=${ADAM_LRS:-2^-12:2^0}            # the whole grid (phase 4 adds 2^-3 … 2^0;
+                                           # 2^-12, 2^-11 only where width 512 needs them)
 ADAM_LRS_HIGH=${ADAM_LRS_HIGH:-2^-3:2^0}
 WIDTHS=${WIDTHS:-64,128,256}
 DEPTHS=${DEPTHS:-2,4,8}
@@ -99,6 +101,32 @@ print(",".join("2^%d" % k for k in range(lo, lo + 4)))
 EOF
 }
 
+# extend_512 NAME LRS OPT-ARGS…: while width 512's best rate is the lowest
+# (highest) it was run at, two more rates below (above) it, at most twice:
+# every best rate inside its grid. LRS: the whole grid, for the summary.
+extend_512() {
+  local name=$1 lrs=$2; shift 2
+  local more
+  for _ in 1 2; do
+    summary "$name" width 512 "$lrs" 3 "$@"
+    more=$(python3 - "$OUT/$name/summary.json" "$OUT/$name/results.csv" <<'EOF'
+import csv, json, math, sys
+s = json.load(open(sys.argv[1]))
+p = [p for p in s["per_width"] if p["width"] == 512 and p["best_lr"] is not None]
+tried = [float(r["lr"]) for r in csv.DictReader(open(sys.argv[2])) if r["width"] == "512"]
+if p and p[0]["at_edge"] and tried:
+    e = round(math.log2(p[0]["best_lr"]))
+    if p[0]["best_lr"] <= min(tried):
+        print("2^%d,2^%d" % (e - 2, e - 1))
+    elif p[0]["best_lr"] >= max(tried):
+        print("2^%d,2^%d" % (e + 1, e + 2))
+EOF
+)
+    [[ -n $more ]] || return 0
+    sweep "$name" width 512 "$more" 1 "$@"
+  done
+}
+
 # summary NAME STUDY VALUES LRS SEEDS OPT-ARGS…: the table and plots of what is there.
 summary() {
   local name=$1 study=$2 values=$3 lrs=$4 seeds=$5; shift 5
@@ -130,9 +158,11 @@ phase() {
     2)
       summary muon-width width "$WIDTHS" "$MUON_LRS" 3 "${MUON[@]}"
       sweep muon-width width 512 "$(rates_512 muon)" 1 "${MUON[@]}"
+      extend_512 muon-width "$MUON_LRS" "${MUON[@]}"
       sweep muon-depth depth 16 "$MUON_LRS" 1 "${MUON[@]}"
       summary adam-width width "$WIDTHS" "$ADAM_LRS" 3 "${ADAM[@]}"
       sweep adam-width width 512 "$(rates_512 adam)" 1 "${ADAM[@]}"
+      extend_512 adam-width "$ADAM_LRS" "${ADAM[@]}"
       sweep adam-depth depth 16 "$ADAM_LRS_LOW" 1 "${ADAM[@]}"
       ;;
     3)
