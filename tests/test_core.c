@@ -191,7 +191,7 @@ START_TEST(test_bad_tensors_and_views)
     /* an empty view may have no data */
     mn_mat empty = {.dtype = MN_F64, .rows = 0, .cols = 3};
     ck_assert_ok(mn_mat_check_finite(&empty, "empty"));
-    ck_assert_ptr_null(mn_dtype_name((mn_dtype)7));
+    ck_assert_str_eq(mn_dtype_name((mn_dtype)7), "(not a dtype)");
     ck_assert_uint_eq(mn_dtype_size((mn_dtype)7), 0);
     ck_assert_str_eq(mn_dtype_name(MN_F64), "float64");
 

@@ -25,7 +25,8 @@ typedef enum mn_dtype { MN_F32 = 0, MN_F64 = 1 } mn_dtype;
 
 /* Bytes per element of a dtype (0 for a value outside the enum). */
 MN_API size_t mn_dtype_size(mn_dtype dt);
-/* "float32", "float64" (NULL for a value outside the enum). */
+/* "float32", "float64" ("(not a dtype)" for a value outside the enum, so
+ * that a message naming it still prints). */
 MN_API const char *mn_dtype_name(mn_dtype dt);
 
 /* Functions that take a tensor refuse one they cannot read (MN_ERR_ARG for

@@ -21,7 +21,7 @@ size_t mn_dtype_size(mn_dtype dt)
 
 const char *mn_dtype_name(mn_dtype dt)
 {
-    return dt == MN_F32 ? "float32" : dt == MN_F64 ? "float64" : NULL;
+    return dt == MN_F32 ? "float32" : dt == MN_F64 ? "float64" : "(not a dtype)";
 }
 
 /* "(a, b, c)" into buf. */
