@@ -564,6 +564,10 @@ START_TEST(test_refusals)
     snprintf(bf16_path, sizeof bf16_path, "%s", tm_at("bf16.safetensors"));
     ck_assert_int_eq(run(&other, 16, bf16_path, 1, NULL, &r2, &res), MN_ERR_ARG);
     refused(bf16_path, &s, 16, MN_ERR_ARG, "has 'precision', which this run does not");
+    other = s;
+    other.net_precision = MN_PRECISION_BF16;
+    refused(path, &other, 16, MN_ERR_ARG,
+            "setting net_precision differs: \"bf16\" here, missing");
 
     static const struct {
         tensor_edit edit;

@@ -261,6 +261,146 @@ START_TEST(test_train_settings_precision)
 }
 END_TEST
 
+/* The reference for a Linear in bf16: double products of the operands
+ * rounded to bf16 (exact in double), summed in double. */
+static double round_bf16(float x) { return mn_bf16_to_f32(mn_bf16_from_f32(x)); }
+
+/* The network's bf16 products: Linear's y, dW and dx are the products of
+ * the bf16-rounded x, W and dy (to float32 accumulation, ~1e-6), and differ
+ * from the float32 network's by bf16's rounding (~2^-9), so the test fails
+ * if either path ran the other's math; oneDNN and the fallback agree. */
+START_TEST(test_network_precision_linear)
+{
+    enum { B = 24, I = 40, O = 36 };
+    mn_module *lin;
+    ck_assert_ok(mn_linear(&lin, O, I));
+    mn_network *net;
+    ck_assert_ok(mn_network_create(&net, lin, MN_PARAM_MODULAR, 4));
+    mn_network_set_threads(net, 1);
+    mn_network_keep_input_grad(net, true);
+    ck_assert_int_eq(mn_network_precision(net), MN_PRECISION_FP32);
+    ck_assert_int_eq(mn_network_set_precision(net, (mn_precision)3), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "precision 3"));
+    ck_assert_int_eq(mn_network_set_precision(NULL, MN_PRECISION_BF16), MN_ERR_ARG);
+    ck_assert_int_eq(mn_network_precision(NULL), MN_PRECISION_FP32);
+    mn_tensor *x, *dy;
+    ck_assert_ok(mn_tensor_create(&x, 2, (int64_t[]){B, I}));
+    ck_assert_ok(mn_tensor_create(&dy, 2, (int64_t[]){B, O}));
+    mn_rng r;
+    mn_rng_seed(&r, 9);
+    mn_mat xm, dym;
+    ck_assert_ok(mn_tensor_as_mat(x, &xm));
+    ck_assert_ok(mn_tensor_as_mat(dy, &dym));
+    mn_rng_fill_normal(&r, &xm);
+    mn_rng_fill_normal(&r, &dym);
+    const float *W = mn_network_weights(net), *X = x->data, *DY = dy->data;
+    static float y[3][B * O], g[3][O * I], dx[3][B * I];
+    /* runs: 0 fp32, 1 bf16 (oneDNN where it runs), 2 bf16 through the fallback */
+    for (int run = 0; run < 3; run++) {
+        ck_assert_ok(mn_network_set_precision(net, run ? MN_PRECISION_BF16 : MN_PRECISION_FP32));
+        mn_bf16_force_fallback(run == 2);
+        const mn_tensor *out;
+        ck_assert_ok(mn_network_forward(net, x, &out));
+        memcpy(y[run], out->data, sizeof y[run]);
+        mn_network_zero_grad(net);
+        ck_assert_ok(mn_network_backward(net, dy));
+        memcpy(g[run], mn_network_grads(net), sizeof g[run]);
+        memcpy(dx[run], mn_network_input_grad(net)->data, sizeof dx[run]);
+    }
+    mn_bf16_force_fallback(false);
+    double worst[3] = {0}, off[3] = {0};
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < O; o++) {
+            double ref = 0, abs = 0;
+            for (int k = 0; k < I; k++) {
+                ref += round_bf16(X[i * I + k]) * round_bf16(W[o * I + k]);
+                abs += fabs(round_bf16(X[i * I + k]) * round_bf16(W[o * I + k]));
+            }
+            for (int run = 1; run < 3; run++)
+                worst[0] = fmax(worst[0], fabs(y[run][i * O + o] - ref) / abs);
+            off[0] = fmax(off[0], fabs(y[0][i * O + o] - y[1][i * O + o]) / abs);
+        }
+    for (int o = 0; o < O; o++)
+        for (int k = 0; k < I; k++) {
+            double ref = 0, abs = 0;
+            for (int i = 0; i < B; i++) {
+                ref += round_bf16(DY[i * O + o]) * round_bf16(X[i * I + k]);
+                abs += fabs(round_bf16(DY[i * O + o]) * round_bf16(X[i * I + k]));
+            }
+            for (int run = 1; run < 3; run++)
+                worst[1] = fmax(worst[1], fabs(g[run][o * I + k] - ref) / abs);
+            off[1] = fmax(off[1], fabs(g[0][o * I + k] - g[1][o * I + k]) / abs);
+        }
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < I; k++) {
+            double ref = 0, abs = 0;
+            for (int o = 0; o < O; o++) {
+                ref += round_bf16(DY[i * O + o]) * round_bf16(W[o * I + k]);
+                abs += fabs(round_bf16(DY[i * O + o]) * round_bf16(W[o * I + k]));
+            }
+            for (int run = 1; run < 3; run++)
+                worst[2] = fmax(worst[2], fabs(dx[run][i * I + k] - ref) / abs);
+            off[2] = fmax(off[2], fabs(dx[0][i * I + k] - dx[1][i * I + k]) / abs);
+        }
+    const char *what[3] = {"y", "dW", "dx"};
+    for (int q = 0; q < 3; q++) {
+        ck_assert_msg(worst[q] < 1e-6, "%s: bf16 vs the rounded operands' product: %g", what[q],
+                      worst[q]);
+        ck_assert_msg(off[q] > 1e-4 && off[q] < 1e-2, "%s: bf16 vs fp32: %g", what[q], off[q]);
+    }
+    mn_tensor_destroy(x);
+    mn_tensor_destroy(dy);
+    mn_network_destroy(net);
+}
+END_TEST
+
+/* The training settings carry net_precision (checked, in the settings text
+ * only when bf16, set on the network mn_train_build makes); train and bench
+ * step take --net-precision and say so. */
+START_TEST(test_net_precision_settings)
+{
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    ck_assert_int_eq(s.net_precision, MN_PRECISION_FP32);
+    char text[1024];
+    ck_assert_ok(mn_train_settings_text(&s, text, sizeof text));
+    ck_assert_ptr_null(strstr(text, "net_precision"));
+    s.net_precision = MN_PRECISION_BF16;
+    ck_assert_ok(mn_train_settings_text(&s, text, sizeof text));
+    ck_assert_ptr_nonnull(strstr(text, "method=polar-express\nnet_precision=bf16\n"));
+    mn_module *root;
+    ck_assert_ok(mn_mlp(&root, 20, 48, 3, 5));
+    mn_network *net;
+    mn_solver *solver;
+    ck_assert_ok(mn_train_build(root, &s, 10, &net, &solver));
+    ck_assert_int_eq(mn_network_precision(net), MN_PRECISION_BF16);
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+    s.net_precision = (mn_precision)7;
+    ck_assert_int_eq(mn_train_settings_check(&s), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "net_precision 7"));
+
+    static char a[16384], c[16384];
+    const char *bf = "train --steps 6 --width 32 --batch 16 --seed 3 --threads 1 --json "
+                     "--net-precision bf16";
+    ck_assert_msg(run(bf, a, sizeof a) == 0, "%s", a);
+    ck_assert_ptr_nonnull(strstr(a, "\"diverged\": false"));
+    ck_assert_int_eq(run("train --steps 6 --width 32 --batch 16 --seed 3 --threads 1 --json", c,
+                         sizeof c), 0);
+    strip_timings(a);
+    strip_timings(c);
+    ck_assert_str_ne(a, c);
+    ck_assert_int_ne(run("train --steps 2 --net-precision fp16", c, sizeof c), 0);
+    ck_assert_msg(strstr(c, "--net-precision") != NULL, "%s", c);
+    ck_assert_int_eq(run("bench step --width 32 --batch 8 --steps 2 --threads 1 --json "
+                         "--net-precision bf16", c, sizeof c), 0);
+    json_t *j = last_json(c);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "net_precision")), "bf16");
+    json_decref(j);
+}
+END_TEST
+
 /* The library's bench (modnorm/bench.h) in bf16: the product, the rate,
  * the polar factor's plan fields, and bf16 gemmt refused. */
 START_TEST(test_bench_library_bf16)
@@ -311,6 +451,8 @@ int main(void)
     tcase_add_test(tc, test_sweep_records_precision);
     tcase_add_test(tc, test_train_settings_precision);
     tcase_add_test(tc, test_bench_library_bf16);
+    tcase_add_test(tc, test_network_precision_linear);
+    tcase_add_test(tc, test_net_precision_settings);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

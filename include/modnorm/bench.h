@@ -148,7 +148,9 @@ typedef struct mn_bench_step_result {
     mn_bench_times update;  /* the solver step alone */
     mn_bench_times cpu;     /* the whole step's process CPU time (all threads) */
     double flops;           /* mn_bench_step_flops */
-    double flops_bf16;      /* of those, with bf16 operands (s->polar_precision bf16) */
+    double flops_bf16;      /* of those, with bf16 operands (s->polar_precision bf16: the
+                             * polar iteration's; s->net_precision bf16: Linear's forward
+                             * and backward products) */
     double gemm_rate;       /* mn_bench_gemm_rate, flop/s */
     double bf16_rate;       /* mn_bench_bf16_rate when flops_bf16 > 0, else NAN */
     double roofline;        /* seconds: float32 flops / gemm_rate + bf16 flops / bf16_rate */

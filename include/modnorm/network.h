@@ -45,6 +45,18 @@ MN_API mn_status mn_network_init(mn_network *net, mn_param param, uint64_t seed)
 MN_API void mn_network_set_threads(mn_network *net, int threads);
 MN_API int mn_network_threads(const mn_network *net);
 
+/* The forward and backward products of Linear atoms: MN_PRECISION_FP32 (the
+ * default) or MN_PRECISION_BF16, where x, W and dy are rounded to bfloat16
+ * (nearest even) at every product, which accumulates in float32 onto float32
+ * outputs; weights, activations and gradients stay float32 (the "master
+ * weights" of mixed precision). Through oneDNN on CPUs with AVX512-BF16 or
+ * AMX-BF16, else widened back to float32 (the same numbers, slower); see
+ * mn_polar_bf16_impl(). Every other module ignores it. MN_ERR_ARG for a NULL
+ * net or a value outside the enum; the getter answers MN_PRECISION_FP32 for
+ * NULL. */
+MN_API mn_status mn_network_set_precision(mn_network *net, mn_precision precision);
+MN_API mn_precision mn_network_precision(const mn_network *net);
+
 /* y = net(x). *y is owned by the network, valid until the next forward.
  * MN_ERR_ARG for a NULL argument or x's data NULL (tensor.h); MN_ERR_SHAPE
  * for a shape the network cannot take or a strided x. */

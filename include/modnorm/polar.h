@@ -103,11 +103,9 @@ typedef enum mn_polar_form { MN_POLAR_AUTO = 0, MN_POLAR_DIRECT, MN_POLAR_GRAM }
  * polynomials that amplify that rounding on the small singular values,
  * ending 0.25-0.3 from float32 on those inputs; it runs only when forced.
  * Output singular-value bands in bf16: README ("Mixed precision"). The
- * exact method ("svd") ignores precision. */
-typedef enum mn_precision { MN_PRECISION_FP32 = 0, MN_PRECISION_BF16 } mn_precision;
-
-/* "fp32", "bf16" (NULL for a value outside the enum). */
-MN_API const char *mn_precision_name(mn_precision p);
+ * exact method ("svd") ignores precision.
+ * (mn_precision and mn_precision_name are in tensor.h: the network's products
+ * take the same choice, mn_network_set_precision.) */
 
 /* How spectral norms get their polar factor. Zero-initialized means the
  * default method, its default steps, BLIS's thread choice, the form AUTO

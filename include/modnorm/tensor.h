@@ -29,6 +29,15 @@ MN_API size_t mn_dtype_size(mn_dtype dt);
  * that a message naming it still prints). */
 MN_API const char *mn_dtype_name(mn_dtype dt);
 
+/* The operands of a matrix product: float32, or bfloat16 (8-bit mantissa,
+ * rounded to nearest even) with float32 accumulation and result. The polar
+ * iteration (polar.h, mn_dualize_opts.precision) and a network's forward and
+ * backward products (network.h, mn_network_set_precision) take it. */
+typedef enum mn_precision { MN_PRECISION_FP32 = 0, MN_PRECISION_BF16 } mn_precision;
+
+/* "fp32", "bf16" (NULL for a value outside the enum). */
+MN_API const char *mn_precision_name(mn_precision p);
+
 /* Functions that take a tensor refuse one they cannot read (MN_ERR_ARG for
  * NULL data with elements, MN_ERR_SHAPE for an ndim outside 1..MN_MAX_DIMS,
  * a negative dimension or more elements than a buffer can hold), naming the

@@ -98,6 +98,8 @@ typedef struct mn_train_settings {
     int64_t warmup;            /* steps of linear warmup, >= 0 */
     const char *polar_method;  /* NULL: MN_FIT_DEFAULT_POLAR */
     mn_precision polar_precision; /* of the polar iteration's products (polar.h); 0: fp32 */
+    mn_precision net_precision;   /* of Linear's forward and backward products
+                                   * (mn_network_set_precision); 0: fp32 */
     int64_t steps;             /* > 0: this many steps; 0: from epochs */
     double epochs;             /* used when steps is 0, > 0 */
     int64_t batch;             /* rows per batch, >= 1 */
@@ -124,7 +126,8 @@ MN_API mn_status mn_train_settings_check(const mn_train_settings *s);
 MN_API int64_t mn_train_total_steps(const mn_train_settings *s, int64_t per_epoch);
 /* The settings that change a result, one "key=value\n" line each, in the
  * order opt, param, steps|epochs, batch, momentum, nesterov, wd, schedule,
- * warmup, method, precision (only when bf16: older files stay valid), then
+ * warmup, method, precision and net_precision (each only when bf16: older
+ * files stay valid), then
  * one atom_norm=K=NAME line per override (lr, seed and threads are not
  * written: a sweep varies them). Numbers are %.17g. A sweep
  * writes this into DIR/sweep.cfg. MN_ERR_ARG when it does not fit in cap (a

@@ -104,6 +104,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
     s.schedule = MN_SCHEDULE_CONSTANT;
     s.polar_method = a->method;
     s.polar_precision = (mn_precision)a->precision;
+    s.net_precision = (mn_precision)a->net_precision;
     s.batch = batch;
     s.threads = threads;
     s.serial_atoms = a->serial_atoms;
@@ -166,13 +167,14 @@ int mn_cmd_bench_step(mn_cli_args *a)
     if (a->json && tokens)
         return mn_cli_json_print(
             cmd, stdout,
-            json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, "
-                      "s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
+            json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, "
+                      "s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o}",
                       "model", a->graph ? a->graph : a->model, "width", (int)spec.width,
                       "depth", spec.depth, "batch", batch, "context", (json_int_t)a->context,
                       "vocab", (json_int_t)vocab, "opt", s.opt, "method",
                       s.polar_method ? s.polar_method : MN_FIT_DEFAULT_POLAR, "precision",
-                      mn_precision_name(s.polar_precision), "threads", threads, "ms_per_step",
+                      mn_precision_name(s.polar_precision), "net_precision",
+                      mn_precision_name(s.net_precision), "threads", threads, "ms_per_step",
                       mn_cli_json_real(1e3 * r.step.median), "ms_min",
                       mn_cli_json_real(1e3 * r.step.min), "ms_max",
                       mn_cli_json_real(1e3 * r.step.max), "cpu_ms_per_step",
@@ -186,15 +188,17 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(r.loss_last), "gflops",
                       mn_cli_json_real(1e-9 * r.flops / r.step.median)));
     if (tokens) {
-        printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s), "
+        printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s, "
+               "network %s), "
                "threads %d: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
                "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
                "loss %.4f -> %.4f\n",
                a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
                (long long)a->context, s.opt,
                s.polar_method ? s.polar_method : MN_FIT_DEFAULT_POLAR,
-               mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
-               1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.cpu.median, 1e3 * r.update.median,
+               mn_precision_name(s.polar_precision), mn_precision_name(s.net_precision),
+               threads, 1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max,
+               1e3 * r.cpu.median, 1e3 * r.update.median,
                per_s, 1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
                r.atoms_side_by_side, r.loss_first, r.loss_last);
         return MN_EXIT_OK;
@@ -202,10 +206,12 @@ int mn_cmd_bench_step(mn_cli_args *a)
     if (a->json)
         return mn_cli_json_print(
             cmd, stdout,
-            json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:i, "
-                      "s:i, s:o}",
-                      "model", a->graph ? a->graph : a->model, "width", (int)spec.width, "depth", spec.depth, "batch",
-                      batch, "opt", s.opt, "precision", mn_precision_name(s.polar_precision),
+            json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, "
+                      "s:i, s:i, s:o}",
+                      "model", a->graph ? a->graph : a->model, "width", (int)spec.width, "depth",
+                      spec.depth, "batch", batch, "opt", s.opt, "precision",
+                      mn_precision_name(s.polar_precision), "net_precision",
+                      mn_precision_name(s.net_precision),
                       "threads", threads, "ms_per_step",
                       mn_cli_json_real(1e3 * r.step.median), "ms_min",
                       mn_cli_json_real(1e3 * r.step.min), "ms_max",
@@ -215,12 +221,14 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(r.peak_rss_mb), "atoms", r.atoms, "atoms_side_by_side",
                       r.atoms_side_by_side, "images_per_s",
                       mn_cli_json_real(batch / r.step.median)));
-    printf("step of %s width %d depth %d batch %d with %s (%s), threads %d: median %.2f ms (min "
+    printf("step of %s width %d depth %d batch %d with %s (%s, network %s), threads %d: median "
+           "%.2f ms (min "
            "%.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f MB, %d "
            "atoms, %d side by side\n",
            a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch, s.opt,
-           mn_precision_name(s.polar_precision), threads, 1e3 * r.step.median,
-           1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median, batch / r.step.median,
+           mn_precision_name(s.polar_precision), mn_precision_name(s.net_precision), threads,
+           1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median,
+           batch / r.step.median,
            1e3 * r.roofline,
            r.peak_rss_mb, r.atoms, r.atoms_side_by_side);
     return MN_EXIT_OK;

@@ -33,6 +33,7 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_WARMUP, .deflt = "0"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},
+    {.id = MN_OPT_NET_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_ATOM_NORM},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
@@ -89,6 +90,7 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_WARMUP, .deflt = "0"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},
+    {.id = MN_OPT_NET_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_QUICK, .help = SWEEP_QUICK_HELP},
     {.id = MN_OPT_NO_RUN},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
@@ -164,6 +166,7 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_STEPS, .deflt = "20", .help = "timed steps"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},
+    {.id = MN_OPT_NET_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_SERIAL_ATOMS},
     {.id = MN_OPT_CONTEXT, .deflt = "64", .help = "positions per sequence of a token model (a "

@@ -26,7 +26,7 @@ typedef enum mn_opt_id {
     MN_OPT_OVER, MN_OPT_ATOM_NORM, MN_OPT_GRAPH, MN_OPT_SET, MN_OPT_FORMAT,
     /* the optimizer */
     MN_OPT_OPT, MN_OPT_PARAM, MN_OPT_LR, MN_OPT_LRS, MN_OPT_MOMENTUM, MN_OPT_NESTEROV, MN_OPT_WD,
-    MN_OPT_SCHEDULE, MN_OPT_WARMUP, MN_OPT_METHOD, MN_OPT_FORM, MN_OPT_PRECISION, MN_OPT_NORM,
+    MN_OPT_SCHEDULE, MN_OPT_WARMUP, MN_OPT_METHOD, MN_OPT_FORM, MN_OPT_PRECISION, MN_OPT_NET_PRECISION, MN_OPT_NORM,
     /* the run */
     MN_OPT_STEPS, MN_OPT_EPOCHS, MN_OPT_BATCH, MN_OPT_SEED, MN_OPT_SEEDS, MN_OPT_JOBS,
     MN_OPT_THREADS, MN_OPT_SERIAL_ATOMS, MN_OPT_TOLERANCE, MN_OPT_QUICK, MN_OPT_NO_RUN,
@@ -103,7 +103,7 @@ typedef struct mn_cli_args {
     int64_t width, depth, warmup, steps, batch, seed, seeds, jobs, threads, n, repeat;
     int64_t shape[2];
     double lr, momentum, wd, epochs, tolerance;
-    int param, schedule, form, op, precision, format;
+    int param, schedule, form, op, precision, net_precision, format;
     bool nesterov, serial_atoms, quick, no_run, no_error, json;
     mn_cli_ints widths;
     mn_cli_reals lrs;

@@ -264,6 +264,7 @@ void mn_cli_train_settings(const mn_cli_args *a, mn_train_settings *s, mn_atom_n
     s->warmup = a->warmup;
     s->polar_method = a->method;
     s->polar_precision = (mn_precision)a->precision;
+    s->net_precision = (mn_precision)a->net_precision;
     s->steps = a->given[MN_OPT_EPOCHS] ? 0 : a->steps;
     s->epochs = a->epochs;
     s->batch = a->batch;

@@ -34,11 +34,13 @@ mn_bf16_mat mn_bf16_transpose(mn_bf16_mat a)
 
 /* ---- per-thread scratch ------------------------------------------------------------ */
 
-/* Grow-only buffers of the calling thread (freed when it ends): oneDNN's
- * scratchpad and its stream, and the fallback's widened operands. */
+/* Grow-only buffers of the calling thread (freed when it ends): the
+ * fallback's widened operands (0, 1), oneDNN's scratchpad (2) and its stream,
+ * mn_bf16_gemm_rounded's rounded operands (3, 4). */
+enum { N_SCRATCH = 5 };
 typedef struct {
-    void *buf[3];
-    size_t bytes[3];
+    void *buf[N_SCRATCH];
+    size_t bytes[N_SCRATCH];
 #ifdef MN_HAVE_ONEDNN
     dnnl_stream_t stream;
 #endif
@@ -50,7 +52,7 @@ static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 static void state_free(void *p)
 {
     thread_state *t = p;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SCRATCH; i++)
         free(t->buf[i]);
 #ifdef MN_HAVE_ONEDNN
     if (t->stream)
@@ -415,6 +417,41 @@ mn_status mn_bf16_gemm(const mn_bf16_mat *A, const mn_bf16_mat *B, double beta, 
     }
 #endif
     return fallback_gemm(A, B, beta, C, threads);
+}
+
+/* A compact bf16 copy of a float32 view with a unit stride, laid out as the
+ * view is (rows contiguous, or columns), in scratch buffer i. */
+static mn_status round_view(int i, const mn_mat *A, const char *name, int threads,
+                            mn_bf16_mat *out)
+{
+    if (!A || A->dtype != MN_F32 || (!A->data && A->rows * A->cols != 0))
+        return mn_fail(MN_ERR_ARG, "bf16 product: %s must be a float32 view with data", name);
+    if (!unit_stride(A->rs, A->cs))
+        return mn_fail(MN_ERR_SHAPE, "bf16 product: %s needs a unit stride", name);
+    bool by_rows = A->cs == 1;
+    int64_t lines = by_rows ? A->rows : A->cols, len = by_rows ? A->cols : A->rows;
+    int64_t ld = by_rows ? A->rs : A->cs;
+    mn_bf16 *p = scratch(i, (size_t)(lines * len) * sizeof(mn_bf16) + 1);
+    if (!p)
+        return mn_fail(MN_ERR_NOMEM, "bf16 product: cannot allocate a %lldx%lld scratch",
+                       (long long)A->rows, (long long)A->cols);
+    const float *src = A->data;
+    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, lines * len))
+    for (int64_t l = 0; l < lines; l++)
+        for (int64_t j = 0; j < len; j++)
+            p[l * len + j] = mn_bf16_from_f32(src[l * ld + j]);
+    mn_bf16_mat v = mn_bf16_view(p, lines, len);
+    *out = by_rows ? v : mn_bf16_transpose(v);
+    return MN_OK;
+}
+
+mn_status mn_bf16_gemm_rounded(const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
+                               int threads)
+{
+    mn_bf16_mat a, b;
+    MN_TRY(round_view(3, A, "A", threads, &a));
+    MN_TRY(round_view(4, B, "B", threads, &b));
+    return mn_bf16_gemm(&a, &b, beta, C, threads);
 }
 
 /* Row blocks of the triangle: about BLOCK_ROWS rows each, a multiple of 16. */

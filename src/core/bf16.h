@@ -66,6 +66,14 @@ mn_bf16_mat mn_bf16_transpose(mn_bf16_mat a);
 mn_status mn_bf16_gemm(const mn_bf16_mat *A, const mn_bf16_mat *B, double beta, mn_mat *C,
                        int threads);
 
+/* C = bf16(A)·bf16(B) + beta·C with beta 0 or 1: float32 operands (views
+ * with a unit stride, as above) rounded to nearest even into the calling
+ * thread's buffers, then mn_bf16_gemm. The network's bf16 products
+ * (mn_network_set_precision): the operands are rounded at every call, the
+ * weights stay float32. */
+mn_status mn_bf16_gemm_rounded(const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
+                               int threads);
+
 /* The lower triangle of C = A·Aᵀ; A is (m, k) bf16, C (m, m) float32. Entries
  * above the diagonal may be overwritten (oneDNN computes the triangle as row
  * blocks of a few hundred rows, each with its diagonal block whole: about

@@ -24,6 +24,11 @@ const char *mn_dtype_name(mn_dtype dt)
     return dt == MN_F32 ? "float32" : dt == MN_F64 ? "float64" : "(not a dtype)";
 }
 
+const char *mn_precision_name(mn_precision p)
+{
+    return p == MN_PRECISION_FP32 ? "fp32" : p == MN_PRECISION_BF16 ? "bf16" : NULL;
+}
+
 /* "(a, b, c)" into buf. */
 static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *dims)
 {

@@ -326,11 +326,6 @@ mn_status mn_polar(const mn_polar_method *method, int steps, int threads, mn_mat
     return mn_polar_form_run(method, MN_POLAR_AUTO, steps, threads, out, G);
 }
 
-const char *mn_precision_name(mn_precision p)
-{
-    return p == MN_PRECISION_FP32 ? "fp32" : p == MN_PRECISION_BF16 ? "bf16" : NULL;
-}
-
 const char *mn_polar_bf16_impl(void) { return mn_bf16_impl(); }
 
 static char blis_name[128];

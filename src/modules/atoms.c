@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/blas.h"
 #include "core/error.h"
 #include "modules/kinds.h"
@@ -34,11 +35,20 @@ static mn_status linear_plan(const mn_module *m, int n, const mn_shape *in, mn_m
     return MN_OK;
 }
 
+/* C = A·B + beta·C in the network's product precision. */
+static mn_status linear_product(const mn_module_call *c, const mn_mat *A, const mn_mat *B,
+                                double beta, mn_mat *C)
+{
+    if (c->precision == MN_PRECISION_BF16)
+        return mn_bf16_gemm_rounded(A, B, beta, C, c->threads);
+    return mn_blas_gemm(1.0, A, B, beta, C, c->threads);
+}
+
 static mn_status linear_forward(mn_module *m, const mn_module_call *c)
 {
     mn_mat X = mn_tensor_rows(c->in[0]), Y = mn_tensor_rows(c->out);
     mn_mat Wt = mn_mat_transpose(mn_module_weight_view(m, m->w));
-    return mn_blas_gemm(1.0, &X, &Wt, 0.0, &Y, c->threads);
+    return linear_product(c, &X, &Wt, 0.0, &Y);
 }
 
 static mn_status linear_backward(mn_module *m, const mn_module_call *c)
@@ -46,12 +56,12 @@ static mn_status linear_backward(mn_module *m, const mn_module_call *c)
     mn_mat X = mn_tensor_rows(c->in[0]), DY = mn_tensor_rows(c->dout);
     mn_mat DYt = mn_mat_transpose(DY);
     mn_mat G = mn_module_weight_view(m, m->g);
-    MN_TRY(mn_blas_gemm(1.0, &DYt, &X, 1.0, &G, c->threads)); /* dW += dyᵀ x */
+    MN_TRY(linear_product(c, &DYt, &X, 1.0, &G)); /* dW += dyᵀ x */
     if (!c->din[0]) /* nothing upstream wants dx: skip a third of the flops */
         return MN_OK;
     mn_mat DX = mn_tensor_rows(c->din[0]);
     mn_mat W = mn_module_weight_view(m, m->w);
-    return mn_blas_gemm(1.0, &DY, &W, 0.0, &DX, c->threads); /* dx = dy W */
+    return linear_product(c, &DY, &W, 0.0, &DX); /* dx = dy W */
 }
 
 /* Modular: orthogonal × √(d_out/d_in), a point of the RMS→RMS unit sphere.

@@ -473,7 +473,7 @@ mn_status mn_graph_forward(mn_graph *g, const mn_tensor *x, bool keep, int threa
         if (t->m->ops->forward) {
             mn_module_call c = {.n_in = t->n_in, .in = &g->edge_in[t->in_first],
                                 .out = (mn_tensor *)g->val[t->out], .saved = t->saved,
-                                .threads = threads};
+                                .threads = threads, .precision = g->precision};
             MN_TRY(t->m->ops->forward(t->m, &c));
         }
     }
@@ -541,7 +541,7 @@ mn_status mn_graph_backward(mn_graph *g, const mn_tensor *dy, bool keep, int thr
             mn_module_call c = {.n_in = t->n_in, .in = &g->edge_in[t->in_first],
                                 .out = (mn_tensor *)g->val[t->out], .saved = t->saved,
                                 .dout = gy, .din = &g->edge_din[t->in_first],
-                                .threads = threads};
+                                .threads = threads, .precision = g->precision};
             MN_TRY(t->m->ops->backward(t->m, &c));
         }
     }

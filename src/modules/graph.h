@@ -61,6 +61,8 @@ typedef struct mn_graph {
     const mn_tensor **node_tensors; /* node_vals' tensors after the last forward */
     int n_node_vals;
 
+    mn_precision precision;     /* of the leaves' products (mn_network_set_precision) */
+
     /* the plan */
     bool planned, scheduled, scheduled_keep, forwarded;
     mn_shape planned_in;

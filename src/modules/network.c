@@ -145,6 +145,22 @@ void mn_network_set_threads(mn_network *net, int threads)
 
 int mn_network_threads(const mn_network *net) { return net ? net->threads : 0; }
 
+mn_status mn_network_set_precision(mn_network *net, mn_precision precision)
+{
+    if (!net)
+        return mn_fail(MN_ERR_ARG, "mn_network_set_precision: net is NULL");
+    if (!mn_precision_name(precision))
+        return mn_fail(MN_ERR_ARG, "mn_network_set_precision: precision %d is neither fp32 nor "
+                       "bf16", (int)precision);
+    net->graph.precision = precision;
+    return MN_OK;
+}
+
+mn_precision mn_network_precision(const mn_network *net)
+{
+    return net ? net->graph.precision : MN_PRECISION_FP32;
+}
+
 void mn_network_keep_input_grad(mn_network *net, bool keep)
 {
     if (net)

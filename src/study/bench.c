@@ -339,9 +339,15 @@ double mn_bench_step_flops_bf16(const mn_network *net, const mn_solver_config *c
         if (mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
             continue;
         /* an Embed's forward is a gather and its backward a scatter-add: no product */
-        if (strcmp(mn_module_kind(a), "Embed") != 0)
-            total += (i == 0 ? 2 : 3) * 2.0 * (double)batch * positions[i] * (double)d_out *
-                     (double)d_in;
+        if (strcmp(mn_module_kind(a), "Embed") != 0) {
+            double fb = (i == 0 ? 2 : 3) * 2.0 * (double)batch * positions[i] * (double)d_out *
+                        (double)d_in;
+            total += fb;
+            /* the network's bf16 products are Linear's (mn_network_set_precision) */
+            if (bf16 && mn_network_precision(net) == MN_PRECISION_BF16 &&
+                strcmp(mn_module_kind(a), "Linear") == 0)
+                *bf16 += fb;
+        }
         const mn_norm *n = forced ? forced : mn_module_norm(a);
         /* a Conv2D's per-tap norm (taps-K) runs k² polar factors of d_out x d_in/k² */
         int64_t k = n && strncmp(n->name, "taps-", 5) == 0 ? atoi(n->name + 5) : 1;

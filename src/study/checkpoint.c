@@ -212,6 +212,11 @@ static mn_status settings_json(const mn_train_run *run, json_t **out)
         json_decref(o);
         o = NULL;
     }
+    if (o && s->net_precision == MN_PRECISION_BF16 &&
+        json_object_set_new(o, "net_precision", json_string("bf16")) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o)
         return mn_fail(MN_ERR_NOMEM, "checkpoint: out of memory for the settings");
     *out = o;

@@ -62,6 +62,9 @@ mn_status mn_train_settings_check(const mn_train_settings *s)
     if (!mn_precision_name(s->polar_precision))
         return mn_fail(MN_ERR_ARG, "training settings: polar_precision %d is neither fp32 nor "
                        "bf16", (int)s->polar_precision);
+    if (!mn_precision_name(s->net_precision))
+        return mn_fail(MN_ERR_ARG, "training settings: net_precision %d is neither fp32 nor "
+                       "bf16", (int)s->net_precision);
     if (s->steps < 0)
         return mn_fail(MN_ERR_ARG, "training settings: steps %lld must be >= 0 (0: from epochs)",
                        (long long)s->steps);
@@ -114,6 +117,8 @@ mn_status mn_train_settings_text(const mn_train_settings *s, char *buf, size_t c
         s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR);
     if (s->polar_precision == MN_PRECISION_BF16 && len < cap)
         len += (size_t)snprintf(buf + len, cap - len, "precision=bf16\n");
+    if (s->net_precision == MN_PRECISION_BF16 && len < cap)
+        len += (size_t)snprintf(buf + len, cap - len, "net_precision=bf16\n");
     for (int i = 0; i < s->n_atom_norms && len < cap; i++)
         len += (size_t)snprintf(buf + len, cap - len, "atom_norm=%d=%s\n", s->atom_norms[i].atom,
                                 s->atom_norms[i].norm);
@@ -213,6 +218,7 @@ mn_status mn_train_build(mn_module *root, const mn_train_settings *s, int64_t to
     }
     MN_TRY(mn_network_create(net, root, s->param, s->seed));
     mn_network_set_threads(*net, s->threads);
+    MN_TRY(mn_network_set_precision(*net, s->net_precision));
     st = mn_atom_norms_apply(*net, s->atom_norms, s->n_atom_norms);
     if (st == MN_OK)
         st = mn_solver_create(solver, *net, &cfg);
