@@ -8,11 +8,14 @@ fall on all sides alike. Modular Muon on both sides, NS5 (modnorm
 
     /usr/bin/python3 bench/gpt_compare.py [--modnorm build/src/cli/modnorm] \
         [--widths 128,512] [--rounds 5] [--steps 20] [--threads 1,2] \
-        [--batch 12] [--context 64] [--depth 4] [--mn-precision fp32]
+        [--batch 12] [--context 64] [--depth 4] [--mn-precision fp32] [--mn-bf16] \
+        [--mn-net-bf16]
 
 Heads are width/32 at every width (head size 32: 4 heads at 128, 16 at 512).
 Sides: modnorm (its polar in --mn-precision; --mn-bf16 adds it in bf16 as
-"modnorm-bf16"), torch with fp32 NS5, torch with
+"modnorm-bf16"; --mn-net-bf16 adds "modnorm-allbf16", the polar iteration and
+Linear's forward and backward products in bf16, and its peer "torch-amp",
+torch's bf16 NS5 with forward and backward under torch.autocast bf16), torch with fp32 NS5, torch with
 bf16 NS5 (torch.optim.Muon's), each at every --threads (modnorm --threads T;
 torch set_num_threads(T) on OpenBLAS with T threads, as bench/compare.py runs
 it, and torch's best setting there, one intra-op thread over a 2-thread
@@ -30,6 +33,10 @@ sys.path.insert(0, HERE)
 from compare import peer_env, run  # noqa: E402  (OpenBLAS for the peer, SkylakeX kernels)
 
 
+PEER_ARGS = {"fp32": ["--dtype", "fp32"], "bf16": ["--dtype", "bf16"],
+             "amp": ["--dtype", "bf16", "--amp"]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--modnorm", default=os.path.join(HERE, "..", "build", "src", "cli", "modnorm"))
@@ -43,6 +50,9 @@ def main():
     ap.add_argument("--mn-precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--mn-bf16", action="store_true",
                     help="also modnorm with its polar iteration in bf16 (--precision bf16)")
+    ap.add_argument("--mn-net-bf16", action="store_true",
+                    help="also modnorm with every product in bf16: the polar iteration's and "
+                         "Linear's forward and backward (--precision bf16 --net-precision bf16)")
     args = ap.parse_args()
     widths = [int(w) for w in args.widths.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -50,6 +60,9 @@ def main():
         load_before = f.read().split()[:3]
     print(json.dumps({"load_before": load_before}), flush=True)
     summary = []
+    # torch-amp: the bf16 recipe with forward and backward under autocast too,
+    # the peer of modnorm-allbf16
+    peer_dtypes = ("fp32", "bf16") + (("amp",) if args.mn_net_bf16 else ())
     for w in widths:
         heads = max(1, w // 32)
         steps = args.steps if w <= 256 else max(3, args.steps // 4)
@@ -65,19 +78,24 @@ def main():
                 sides[f"modnorm-bf16 {t}t"] = (
                     sides[f"modnorm {t}t"][0][:-3] + ["--precision", "bf16", "--json"],
                     sides[f"modnorm {t}t"][1])
-            for dt in ("fp32", "bf16"):
+            if args.mn_net_bf16:
+                sides[f"modnorm-allbf16 {t}t"] = (
+                    sides[f"modnorm {t}t"][0][:-3] + ["--precision", "bf16", "--net-precision",
+                                                      "bf16", "--json"],
+                    sides[f"modnorm {t}t"][1])
+            for dt in peer_dtypes:
                 sides[f"torch-{dt} {t}t"] = (
                     [sys.executable, os.path.join(HERE, "peer_gpt.py"), "--width", str(w),
                      "--depth", str(args.depth), "--heads", str(heads), "--batch",
                      str(args.batch), "--context", str(args.context), "--steps", str(steps),
-                     "--threads", str(t), "--dtype", dt], peer_env())
+                     "--threads", str(t)] + PEER_ARGS[dt], peer_env())
         if max(threads) >= 2:  # torch's best setting in bench/compare.py: 1 thread + 2 BLAS
-            for dt in ("fp32", "bf16"):
+            for dt in peer_dtypes:
                 sides[f"torch-{dt} 1t+b2"] = (
                     [sys.executable, os.path.join(HERE, "peer_gpt.py"), "--width", str(w),
                      "--depth", str(args.depth), "--heads", str(heads), "--batch",
                      str(args.batch), "--context", str(args.context), "--steps", str(steps),
-                     "--threads", "1", "--blas-threads", "2", "--dtype", dt], peer_env())
+                     "--threads", "1", "--blas-threads", "2"] + PEER_ARGS[dt], peer_env())
         got = {name: [] for name in sides}
         for r in range(args.rounds):
             for name, (cmd, env) in sides.items():
@@ -90,7 +108,8 @@ def main():
                                   "loss_last": out.get("loss_last")}), flush=True)
         med = {name: statistics.median(v) for name, v in got.items()}
         best = {}
-        for side in ("modnorm", "modnorm-bf16", "torch-fp32", "torch-bf16"):
+        for side in ("modnorm", "modnorm-bf16", "modnorm-allbf16", "torch-fp32", "torch-bf16",
+                     "torch-amp"):
             names = [n for n in med if n.startswith(side + " ")]
             if names:
                 best[side] = max(names, key=lambda n: med[n])
@@ -103,6 +122,7 @@ def main():
             print(f"  {name:16s} {med[name]:9.0f}  ({min(v):.0f}-{max(v):.0f}){mark}")
         m = med[best["modnorm"]]
         fp32, bf16 = med[best["torch-fp32"]], med[best["torch-bf16"]]
+        amp = med[best["torch-amp"]] if "torch-amp" in best else 0.0
         line = {"width": w, "modnorm": best["modnorm"], "modnorm_tokens_per_s": m,
                 "torch_fp32": best["torch-fp32"], "torch_fp32_tokens_per_s": fp32,
                 "torch_bf16": best["torch-bf16"], "torch_bf16_tokens_per_s": bf16,
@@ -116,6 +136,15 @@ def main():
             line["modnorm_bf16_tokens_per_s"] = mb
             print(f"  modnorm with bf16 polar: {mb / bf16:.2f} x torch-bf16, "
                   f"{mb / max(fp32, bf16):.2f} x the faster peer")
+        if "modnorm-allbf16" in best:
+            ma = med[best["modnorm-allbf16"]]
+            line["modnorm_allbf16"] = best["modnorm-allbf16"]
+            line["modnorm_allbf16_tokens_per_s"] = ma
+            line["torch_amp"] = best["torch-amp"]
+            line["torch_amp_tokens_per_s"] = amp
+            line["ratio_allbf16_fastest_peer"] = ma / max(fp32, bf16, amp)
+            print(f"  modnorm with every product in bf16: {ma / amp:.2f} x torch-amp, "
+                  f"{ma / max(fp32, bf16, amp):.2f} x the fastest peer")
         summary.append(line)
     with open("/proc/loadavg") as f:
         load_after = f.read().split()[:3]

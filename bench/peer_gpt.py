@@ -24,12 +24,16 @@ t_k that `modnorm inspect --model gpt` prints (Embed and readout 1/7, V Q K
                       a zero column stays 0
 --dtype bf16 runs the NS5 in bfloat16 as torch.optim.Muon / KellerJordan's
 zeropower_via_newtonschulz5 does (weights, gradients, momentum fp32).
+--amp runs forward and backward under torch.autocast("cpu", bfloat16),
+PyTorch's own mixed-precision recipe: every F.linear and matmul (attention
+included) on bf16 operands, fp32 weights; the peer of `modnorm bench step
+--net-precision bf16`.
 Subnormals are flushed (torch.set_flush_denormal(True)), as modnorm's training
 and bench flush them: the saturated softmax of a trained GPT makes many.
 
     /usr/bin/python3 bench/peer_gpt.py [--width 128] [--depth 4] [--heads W/32] \
         [--batch 12] [--context 64] [--vocab 256] [--threads T] [--blas-threads N] \
-        [--steps N] [--dtype fp32|bf16] [--init DIR]
+        [--steps N] [--dtype fp32|bf16] [--amp] [--init DIR]
 
 --init DIR starts from `modnorm bench step --model gpt --npy DIR`'s weights
 and batch (w0.npy, tokens.npy, labels.npy) and adds every step's loss to
@@ -166,6 +170,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
                     help="the NS5 polar iteration's dtype (bf16: torch.optim.Muon's)")
+    ap.add_argument("--amp", action="store_true",
+                    help="forward and backward under torch.autocast(cpu, bfloat16)")
     ap.add_argument("--init", default=None, help="modnorm bench step --npy DIR")
     args = ap.parse_args()
     heads = args.heads or max(1, args.width // 32)
@@ -189,8 +195,10 @@ def main():
     losses = []
 
     def step():
-        logits = model.forward(tokens)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, args.vocab), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp):
+            logits = model.forward(tokens)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, args.vocab).float(),
+                                                     labels)
         for p in model.params:
             p.grad = None
         loss.backward()
@@ -210,7 +218,7 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out = {"model": "gpt", "width": args.width, "depth": args.depth, "heads": heads,
            "batch": args.batch, "context": args.context, "vocab": args.vocab, "opt": "muon",
-           "method": "ns5", "dtype": args.dtype, "lib": "torch " + torch.__version__,
+           "method": "ns5", "dtype": args.dtype, "amp": args.amp, "lib": "torch " + torch.__version__,
            "threads": args.threads, "blas_threads": blas_threads, "ms_per_step": 1e3 * med,
            "ms_min": 1e3 * times[0], "ms_max": 1e3 * times[-1],
            "cpu_ms_per_step": 1e3 * cpu[len(cpu) // 2], "tokens_per_s": args.batch * args.context / med, "peak_rss_mb": rss,
