@@ -1,40 +1,53 @@
 #!/usr/bin/env bash
 # Does training hold its accuracy with bf16 products (issue #16's speed
 # lever, issue #18's rule: keep it only if accuracy holds)? Runs, at one
-# thread each so that the numbers do not depend on the machine's load:
-#   1. the quick start's main job (MLP 784-512-512-10, modular Muon,
-#      polar-express, 5 epochs) for seeds 0-2 under every pair of
-#      --precision (the polar iteration) and --net-precision (Linear's
-#      forward and backward products);
-#   2. the GPT of the transfer study (width 128, depth 4, head size 32,
-#      1000 steps on the fortunes) at the rates around its optimum, fp32
-#      against bf16 products, both precisions of the polar iteration.
-# Each result is one JSON line ("precision", "net_precision", "seed", the
-# final losses and accuracy) on stdout.
+# thread each (JOBS at a time, default 2) so that the numbers do not depend
+# on the machine's load:
+#   mlp  the quick start's main job (MLP 784-512-512-10, modular Muon,
+#        polar-express, 5 epochs) for seeds 0-2 under every pair of
+#        --precision (the polar iteration) and --net-precision (Linear's
+#        forward and backward products);
+#   gpt  the GPT of the transfer study (width 128, depth 4, head size 32,
+#        1000 steps on the fortunes) at the three rates around its optimum,
+#        under the same four pairs.
+# Prints one JSON line per run ("job", "precision", "net_precision", "seed",
+# "lr" for the GPT, the final losses and accuracy), in a fixed order.
 #   scripts/net_precision_accuracy.sh > results/precision/net-bf16.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
-M=${MODNORM:-build/src/cli/modnorm}
-OUT=${OUT:-results/precision/net-bf16}
+export M=${MODNORM:-build/src/cli/modnorm}
+export OUT=${OUT:-results/precision/net-bf16}
 mkdir -p "$OUT"
-for seed in 0 1 2; do
-  for p in fp32 bf16; do
-    for np in fp32 bf16; do
-      "$M" train --data fashion-mnist --model mlp --width 512 --depth 3 --opt muon --batch 128 \
-        --epochs 5 --precision "$p" --net-precision "$np" --seed "$seed" --threads 1 --json |
-        tail -1 | /usr/bin/python3 -c "import json,sys; r=json.loads(sys.stdin.read()); \
-print(json.dumps(dict(job='mlp', precision='$p', net_precision='$np', seed=$seed, \
-**{k: r[k] for k in ('test_acc','test_loss','train_loss') if k in r})))"
-    done
-  done
-done
-for p in fp32 bf16; do
-  for np in fp32 bf16; do
-    "$M" sweep --model gpt --data text --context 64 --set dhead=32 --batch 12 --steps 1000 \
-      --opt muon --depth 4 --over width=128 --lrs 2^-4:2^-2 --seeds 1 --jobs 1 \
-      --precision "$p" --net-precision "$np" --out "$OUT/gpt-$p-$np" >&2
-    tail -n +2 "$OUT/gpt-$p-$np/results.csv" | while IFS=, read -r w lr s train test acc div; do
-      echo "{\"job\": \"gpt\", \"precision\": \"$p\", \"net_precision\": \"$np\", \"lr\": $lr, \"seed\": $s, \"train_loss\": $train, \"test_loss\": $test}"
-    done
-  done
+
+one() { # JOB P NP SEED-or-LR
+  local job=$1 p=$2 np=$3 x=$4 f="$OUT/$1-$2-$3-$4.json"
+  [[ -s $f ]] && return 0 # done in an earlier call
+  if [[ $job == mlp ]]; then
+    "$M" train --data fashion-mnist --model mlp --width 512 --depth 3 --opt muon --batch 128 \
+      --epochs 5 --precision "$p" --net-precision "$np" --seed "$x" --threads 1 --json |
+      tail -1 >"$f.tmp"
+  else
+    "$M" train --model gpt --data text --context 64 --set dhead=32 --batch 12 --steps 1000 \
+      --opt muon --width 128 --depth 4 --lr "$x" --seed 0 --precision "$p" \
+      --net-precision "$np" --threads 1 --json | tail -1 >"$f.tmp"
+  fi
+  mv "$f.tmp" "$f"
+}
+export -f one
+
+runs() {
+  for p in fp32 bf16; do for np in fp32 bf16; do
+    for s in 0 1 2; do echo "mlp $p $np $s"; done
+    for lr in 0.0625 0.125 0.25; do echo "gpt $p $np $lr"; done
+  done; done
+}
+runs | xargs -P "${JOBS:-2}" -L 1 bash -c 'one "$@"' _
+runs | while read -r job p np x; do
+  /usr/bin/python3 -c "import json,sys
+r = json.load(open(sys.argv[1]))
+k = 'seed' if sys.argv[2] == 'mlp' else 'lr'
+print(json.dumps({'job': sys.argv[2], 'precision': sys.argv[3], 'net_precision': sys.argv[4],
+                  k: float(sys.argv[5]) if k == 'lr' else int(sys.argv[5]),
+                  **{q: r[q] for q in ('test_acc', 'test_loss', 'train_loss') if q in r}}))" \
+    "$OUT/$job-$p-$np-$x.json" "$job" "$p" "$np" "$x"
 done

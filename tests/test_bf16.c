@@ -233,6 +233,93 @@ START_TEST(test_gemm_against_naive)
 }
 END_TEST
 
+/* A float32 rows x cols view inside a larger buffer: row-major with a row
+ * stride of cols + 3, or a transpose view with a column stride of rows + 3. */
+static mn_mat make_f32_strided(int64_t rows, int64_t cols, bool transposed, uint64_t seed)
+{
+    mn_mat buf, v;
+    if (transposed) {
+        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, cols, rows + 3));
+        v = mn_mat_transpose(buf);
+        v.rows = rows;
+    } else {
+        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, rows, cols + 3));
+        v = buf;
+        v.cols = cols;
+    }
+    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, rows, cols, seed);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            ((float *)v.data)[i * v.rs + j * v.cs] = (float)mn_mat_get(&g, i, j);
+    mn_mat_free(&g);
+    return v;
+}
+
+/* mn_bf16_gemm_rounded (the network's bf16 products) is the bf16 product of
+ * its rounded operands, whatever their strides and orientation; a float64
+ * operand or one without a unit stride is refused. */
+START_TEST(test_gemm_rounded_against_naive)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {5, 3, 7}, {33, 65, 17}, {96, 40, 130}};
+    for (int impl = 0; impl < impl_count(); impl++) {
+        set_impl(impl);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++)
+                for (int beta = 0; beta <= 1; beta++) {
+                    int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+                    bool ta = t & 1, tb = t & 2;
+                    mn_mat A = make_f32_strided(m, k, ta, 40 + s);
+                    mn_mat B = make_f32_strided(k, n, tb, 50 + s);
+                    mn_mat C = make_c(m, n, false, 60 + s), C0 = make_c(m, n, false, 60 + s);
+                    /* the rounded operands, for the reference */
+                    mn_bf16_mat Ab = make_bf16(m, k, false, 1), Bb = make_bf16(k, n, false, 1);
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t j = 0; j < k; j++)
+                            Ab.data[i * k + j] = mn_bf16_from_f32((float)mn_mat_get(&A, i, j));
+                    for (int64_t i = 0; i < k; i++)
+                        for (int64_t j = 0; j < n; j++)
+                            Bb.data[i * n + j] = mn_bf16_from_f32((float)mn_mat_get(&B, i, j));
+                    char what[96];
+                    snprintf(what, sizeof what, "rounded %lldx%lldx%lld ta %d tb %d beta %d",
+                             (long long)m, (long long)k, (long long)n, ta, tb, beta);
+                    ck_assert_ok(mn_bf16_gemm_rounded(&A, &B, beta, &C, 1));
+                    check_product(&Ab, &Bb, beta, &C0, &C, false, what);
+                    free(Ab.data);
+                    free(Bb.data);
+                    mn_mat_free(&C0);
+                    mn_mat_free(&C);
+                    if (ta)
+                        A = mn_mat_transpose(A);
+                    if (tb)
+                        B = mn_mat_transpose(B);
+                    mn_mat_free(&A);
+                    mn_mat_free(&B);
+                }
+    }
+    mn_bf16_force_fallback(false);
+    mn_mat a, b, c, d;
+    ck_assert_ok(mn_mat_alloc(&a, MN_F32, 4, 6));
+    ck_assert_ok(mn_mat_alloc(&b, MN_F32, 6, 5));
+    ck_assert_ok(mn_mat_alloc(&c, MN_F32, 4, 5));
+    ck_assert_ok(mn_mat_alloc(&d, MN_F64, 6, 5));
+    ck_assert_int_eq(mn_bf16_gemm_rounded(&a, &d, 0.0, &c, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "B must be a float32 view"));
+    mn_mat strided = a;
+    strided.cs = 2;
+    strided.cols = 3;
+    strided.rs = 6;
+    mn_mat b3 = b;
+    b3.rows = 3;
+    ck_assert_int_eq(mn_bf16_gemm_rounded(&strided, &b3, 0.0, &c, 1), MN_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "A needs a unit stride"));
+    ck_assert_int_eq(mn_bf16_gemm_rounded(&a, &a, 0.0, &c, 1), MN_ERR_SHAPE);
+    mn_mat_free(&a);
+    mn_mat_free(&b);
+    mn_mat_free(&c);
+    mn_mat_free(&d);
+}
+END_TEST
+
 /* Large enough for two threads (over 128³ multiply-adds), and a cache hit
  * gives the same numbers as the first call. */
 START_TEST(test_gemm_threaded)
@@ -400,6 +487,7 @@ int main(void)
     tcase_add_test(tc, test_impl_is_named);
     tcase_add_test(tc, test_gemm_against_naive);
     tcase_add_test(tc, test_gemm_threaded);
+    tcase_add_test(tc, test_gemm_rounded_against_naive);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);
