@@ -13,6 +13,7 @@
 # Prints one JSON line per run ("job", "precision", "net_precision", "seed",
 # "lr" for the GPT, the final losses and accuracy), in a fixed order.
 #   scripts/net_precision_accuracy.sh > results/precision/net-bf16.jsonl
+#   PAIRS="fp32/fp32 bf16/bf16" SEEDS="3 4 5" GPT_LRS= scripts/net_precision_accuracy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export M=${MODNORM:-build/src/cli/modnorm}
@@ -35,11 +36,17 @@ one() { # JOB P NP SEED-or-LR
 }
 export -f one
 
+# PAIRS ("POLAR/NET ...") and SEEDS (of the main job) narrow or widen it;
+# GPT_LRS="" leaves the GPT out.
+PAIRS=${PAIRS:-fp32/fp32 fp32/bf16 bf16/fp32 bf16/bf16}
+SEEDS=${SEEDS:-0 1 2}
+GPT_LRS=${GPT_LRS-0.0625 0.125 0.25}
 runs() {
-  for p in fp32 bf16; do for np in fp32 bf16; do
-    for s in 0 1 2; do echo "mlp $p $np $s"; done
-    for lr in 0.0625 0.125 0.25; do echo "gpt $p $np $lr"; done
-  done; done
+  for pair in $PAIRS; do
+    p=${pair%/*} np=${pair#*/}
+    for s in $SEEDS; do echo "mlp $p $np $s"; done
+    for lr in $GPT_LRS; do echo "gpt $p $np $lr"; done
+  done
 }
 runs | xargs -P "${JOBS:-2}" -L 1 bash -c 'one "$@"' _
 runs | while read -r job p np x; do
