@@ -558,16 +558,18 @@ START_TEST(test_refusals)
     /* bf16 products round differently: precision is kept both ways. */
     other = s;
     other.polar_precision = MN_PRECISION_BF16;
-    refused(path, &other, 16, MN_ERR_ARG, "setting precision differs: \"bf16\" here, missing");
+    refused(path, &other, 16, MN_ERR_ARG,
+            "setting precision differs: \"bf16\" here, \"fp32\" in the checkpoint");
     recorder r2 = {.stop_at = 7};
     char bf16_path[512];
     snprintf(bf16_path, sizeof bf16_path, "%s", tm_at("bf16.safetensors"));
     ck_assert_int_eq(run(&other, 16, bf16_path, 1, NULL, &r2, &res), MN_ERR_ARG);
-    refused(bf16_path, &s, 16, MN_ERR_ARG, "has 'precision', which this run does not");
+    refused(bf16_path, &s, 16, MN_ERR_ARG,
+            "setting precision differs: \"fp32\" here, \"bf16\" in the checkpoint");
     other = s;
     other.net_precision = MN_PRECISION_BF16;
     refused(path, &other, 16, MN_ERR_ARG,
-            "setting net_precision differs: \"bf16\" here, missing");
+            "setting net_precision differs: \"bf16\" here, \"fp32\" in the checkpoint");
 
     static const struct {
         tensor_edit edit;

@@ -390,6 +390,14 @@ START_TEST(test_net_precision_settings)
     strip_timings(a);
     strip_timings(c);
     ck_assert_str_ne(a, c);
+    char args[1024];
+    snprintf(args, sizeof args, "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 "
+             "--net-precision bf16 --out %s/n", tm_dir);
+    ck_assert_msg(run(args, c, sizeof c) == 0, "%s: %s", args, c);
+    snprintf(args, sizeof args, "sweep --widths 16 --lrs 0.01 --steps 2 --seeds 1 --out %s/n",
+             tm_dir);
+    ck_assert_int_ne(run(args, c, sizeof c), 0);
+    ck_assert_msg(strstr(c, "net_precision") != NULL, "%s", c);
     ck_assert_int_ne(run("train --steps 2 --net-precision fp16", c, sizeof c), 0);
     ck_assert_msg(strstr(c, "--net-precision") != NULL, "%s", c);
     ck_assert_int_eq(run("bench step --width 32 --batch 8 --steps 2 --threads 1 --json "

@@ -130,11 +130,13 @@ MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows
  * steepest-descent solver whose norm for the atom (cfg->norm, else the
  * atom's) is a scaled polar factor, the polar iteration as mn_polar_run would
  * run it under cfg->polar (k² of d_out x d_in/k² for a per-tap taps-K norm;
- * mn_polar_plan_for; *bf16 receives the part of it
- * with bf16 operands, when not NULL), plus for each Scores and ApplyScores
+ * mn_polar_plan_for), plus for each Scores and ApplyScores
  * bond its per-head products, forward and backward, with h, T and dh of
  * the last forward (3 of 2·batch·h·T·T·dh each, the whole T x T blocks the
- * kernels compute; none before any forward).
+ * kernels compute; none before any forward). *bf16 (when not NULL)
+ * receives the part with bf16 operands: the polar iteration's under
+ * cfg->polar.precision bf16, and every Linear's forward and backward products
+ * when the network's precision is bf16 (mn_network_set_precision).
  * Element-wise work is left out: this is
  * the step's roofline at the sgemm (and bf16 gemm) rate. NAN for a NULL
  * net or cfg. */

@@ -73,8 +73,9 @@ typedef struct mn_module_call {
                                      (the network's data, an input with no weights upstream) */
     int threads;                  /* BLAS threads the network was given (<= 0: BLAS's choice) */
     mn_precision precision;       /* the network's product precision (mn_network_set_precision):
-                                     an atom with matrix products may run them with bf16
-                                     operands; one that cannot ignores it */
+                                     Linear's products run with bf16 operands when it is
+                                     MN_PRECISION_BF16; a kind of one's own reads it to do
+                                     the same in its own kernels, or ignores it */
 } mn_module_call;
 
 /* How many inputs a kind takes (mn_module_ops.arity). */

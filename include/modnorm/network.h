@@ -50,10 +50,15 @@ MN_API int mn_network_threads(const mn_network *net);
  * (nearest even) at every product, which accumulates in float32 onto float32
  * outputs; weights, activations and gradients stay float32 (the "master
  * weights" of mixed precision). Through oneDNN on CPUs with AVX512-BF16 or
- * AMX-BF16, else widened back to float32 (the same numbers, slower); see
- * mn_polar_bf16_impl(). Every other module ignores it. MN_ERR_ARG for a NULL
- * net or a value outside the enum; the getter answers MN_PRECISION_FP32 for
- * NULL. */
+ * AMX-BF16, else widened back to float32 and multiplied by BLIS: the same
+ * products, summed in another order (so runs differ in the last bits from
+ * the first step on), and bf16 subnormals kept where oneDNN's kernels read
+ * them as zero; slower than float32. mn_polar_bf16_impl() names which runs.
+ * Conv2D, attention's per-head products, Embed and the losses ignore it.
+ * Change it between steps, not between a forward and its backward (not
+ * checked). Networks are independent: each may have its own, on its own
+ * thread. MN_ERR_ARG for a NULL net or a value outside the enum; the getter
+ * answers MN_PRECISION_FP32 for NULL. */
 MN_API mn_status mn_network_set_precision(mn_network *net, mn_precision precision);
 MN_API mn_precision mn_network_precision(const mn_network *net);
 

@@ -98,8 +98,6 @@ typedef struct mn_train_settings {
     int64_t warmup;            /* steps of linear warmup, >= 0 */
     const char *polar_method;  /* NULL: MN_FIT_DEFAULT_POLAR */
     mn_precision polar_precision; /* of the polar iteration's products (polar.h); 0: fp32 */
-    mn_precision net_precision;   /* of Linear's forward and backward products
-                                   * (mn_network_set_precision); 0: fp32 */
     int64_t steps;             /* > 0: this many steps; 0: from epochs */
     double epochs;             /* used when steps is 0, > 0 */
     int64_t batch;             /* rows per batch, >= 1 */
@@ -111,6 +109,9 @@ typedef struct mn_train_settings {
                                 * small ones side by side (mn_solver_config.serial_atoms) */
     mn_dist *dist;             /* data-parallel group (dist.h; borrowed), or NULL: one
                                 * process. Not a result-changing setting beyond rounding. */
+    mn_precision net_precision; /* of Linear's forward and backward products, evaluation's
+                                 * included (mn_network_set_precision); 0: fp32. Last, so
+                                 * that the fields before it keep their offsets. */
 } mn_train_settings;
 
 /* The defaults of `modnorm train`: muon, modular, the preset's lr and

@@ -320,12 +320,13 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Median time of one training step (forward + backward + update) on random\n"
                  "inputs and labels, after one warm-up step; the update alone (the solver\n"
                  "step); the roofline = matrix-multiply flops of the step / this run's best\n"
-                 "1024³ sgemm rate; and the peak resident memory. A token model (--model gpt,\n"
-                 "or a graph declaring `vocab` and `context`) reads --batch sequences of\n"
-                 "--context token ids uniform in [0, vocab) with a random label per position\n"
-                 "and reports tokens/s; its flops count the attention's per-head products\n"
-                 "(S = QKᵀ, AV and their gradients, whole T x T blocks) and no product for\n"
-                 "Embed (a gather).",
+                 "1024³ sgemm rate (bf16 flops, under --precision or --net-precision bf16, at\n"
+                 "its best 1024³ bf16 gemm rate); and the peak resident memory. A token\n"
+                 "model (--model gpt, or a graph declaring `vocab` and `context`) reads\n"
+                 "--batch sequences of --context token ids uniform in [0, vocab) with a\n"
+                 "random label per position and reports tokens/s; its flops count the\n"
+                 "attention's per-head products (S = QKᵀ, AV and their gradients, whole\n"
+                 "T x T blocks) and no product for Embed (a gather).",
         .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
     [MN_CMD_EXPORT] = {
         .id = MN_CMD_EXPORT, .name = "export",

@@ -151,9 +151,10 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                precision, "the polar iteration's products: fp32 (the input's dtype), or bf16 "
                "operands with float32 accumulation and a float32 iterate (float32 input only)"),
     CHOICE_OPT(MN_OPT_NET_PRECISION, "net-precision", "fp32|bf16", precision_words,
-               precision_values, net_precision, "Linear's forward and backward products: fp32, "
-               "or bf16 operands with float32 accumulation (weights, activations and gradients "
-               "stay float32)"),
+               precision_values, net_precision, "Linear's forward and backward products "
+               "(evaluation's too): fp32, or bf16 operands with float32 accumulation (weights, "
+               "activations and gradients stay float32; Conv2D, attention's per-head products "
+               "and Embed stay fp32)"),
     NAME_OPT(MN_OPT_NORM, "norm", "NAME", lookup_norm, mn_norm_names, norm, "the norm"),
     [MN_OPT_STEPS] = {.id = MN_OPT_STEPS, .name = "steps", .kind = MN_KIND_INT, .metavar = "N",
                       .lo = 1, .hi = 1 << 30, .excludes = MN_OPT_EPOCHS, .offset = AT(steps),

@@ -404,6 +404,13 @@ static char *shown(const json_t *v)
     return strdup(buf);
 }
 
+/* Keys written only when they differ from a default (settings_json): their
+ * absence means that default, and a message says so. */
+static const char *absent_means(const char *key)
+{
+    return strcmp(key, "precision") == 0 || strcmp(key, "net_precision") == 0 ? "\"fp32\"" : NULL;
+}
+
 /* The first difference between the run's settings (or data) and the file's
  * JSON text, as a message. */
 static mn_status compare_json(const char *what, const char *field, const json_t *here,
@@ -423,8 +430,9 @@ static mn_status compare_json(const char *what, const char *field, const json_t 
         if (w && json_equal(v, w))
             continue;
         char *a = shown(v), *b = w ? shown(w) : NULL;
+        const char *missing = absent_means(key) ? absent_means(key) : "missing";
         st = mn_fail(MN_ERR_ARG, "%s: cannot resume: %s %s differs: %s here, %.200s in the "
-                     "checkpoint", what, field, key, a ? a : "?", w ? (b ? b : "?") : "missing");
+                     "checkpoint", what, field, key, a ? a : "?", w ? (b ? b : "?") : missing);
         free(a);
         free(b);
         break;
@@ -432,8 +440,15 @@ static mn_status compare_json(const char *what, const char *field, const json_t 
     if (st == MN_OK)
         json_object_foreach(there, key, v)
             if (!json_object_get(here, key)) {
-                st = mn_fail(MN_ERR_ARG, "%s: cannot resume: the checkpoint's %s has '%.64s', "
-                             "which this run does not", what, field, key);
+                char *b = shown(v);
+                if (absent_means(key))
+                    st = mn_fail(MN_ERR_ARG, "%s: cannot resume: %s %s differs: %s here, %.200s "
+                                 "in the checkpoint", what, field, key, absent_means(key),
+                                 b ? b : "?");
+                else
+                    st = mn_fail(MN_ERR_ARG, "%s: cannot resume: the checkpoint's %s has "
+                                 "'%.64s', which this run does not", what, field, key);
+                free(b);
                 break;
             }
     json_decref(there);
