@@ -398,6 +398,25 @@ START_TEST(test_net_precision_settings)
              tm_dir);
     ck_assert_int_ne(run(args, c, sizeof c), 0);
     ck_assert_msg(strstr(c, "net_precision") != NULL, "%s", c);
+    /* Options that would change nothing say so. */
+    ck_assert_int_eq(run("train --steps 2 --width 16 --threads 1 --opt sgd --precision bf16 "
+                         "--atom-norm 0=rms-rms", c, sizeof c), 0);
+    ck_assert_msg(strstr(c, "note: --precision bf16 has no effect with --opt sgd") &&
+                  strstr(c, "note: --atom-norm has no effect with --opt sgd"), "%s", c);
+    ck_assert_int_eq(run("train --steps 2 --width 16 --threads 1 --precision bf16 "
+                         "--net-precision bf16", c, sizeof c), 0);
+    ck_assert_msg(!strstr(c, "note:"), "%s", c);
+    snprintf(args, sizeof args, "%s/conv.mn", tm_dir);
+    FILE *f = fopen(args, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("Image(1,28,28) -> Conv2D(10,1,28,1,0) -> Flatten\n", f);
+    fclose(f);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "train --steps 2 --threads 1 --net-precision bf16 --graph %s",
+             args);
+    ck_assert_int_eq(run(cmd, c, sizeof c), 0);
+    ck_assert_msg(strstr(c, "note: --net-precision bf16 has no effect: the model has no "
+                            "Linear atom"), "%s", c);
     ck_assert_int_ne(run("train --steps 2 --net-precision fp16", c, sizeof c), 0);
     ck_assert_msg(strstr(c, "--net-precision") != NULL, "%s", c);
     ck_assert_int_eq(run("bench step --width 32 --batch 8 --steps 2 --threads 1 --json "

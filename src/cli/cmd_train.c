@@ -115,6 +115,25 @@ static int train(mn_cli_args *a, mn_dist *dist);
 
 /* Under mpirun every rank runs the same command on its shard of each batch
  * (dist.h); rank 0 alone prints (its messages carry any rank's failure). */
+/* Whether a module of this kind is in the tree. */
+static bool has_kind(const mn_module *m, const char *kind)
+{
+    if (strcmp(mn_module_kind(m), kind) == 0)
+        return true;
+    for (int i = 0; i < mn_module_child_count(m); i++)
+        if (has_kind(mn_module_child(m, i), kind))
+            return true;
+    return false;
+}
+
+/* The norm the preset puts on every atom over the atoms' own (sgd's
+ * frobenius, sign's l1-linf), or NULL. */
+static const char *preset_norm(const mn_cli_args *a)
+{
+    mn_solver_config cfg;
+    return mn_solver_preset(&cfg, a->opt, (mn_param)a->param) == MN_OK ? cfg.norm : NULL;
+}
+
 int mn_cmd_train(mn_cli_args *a)
 {
     mn_dist *dist;
@@ -226,6 +245,19 @@ static int train(mn_cli_args *a, mn_dist *dist)
     if (rank0 && !adam && mn_module_mass(root) == 0 && mn_module_child_count(root) > 0)
         fprintf(stderr, "modnorm train: note: the network's mass is 0: every atom's share of "
                 "the step is 0 and no weight changes under --opt %s\n", a->opt);
+    if (rank0 && a->net_precision == MN_PRECISION_BF16 && !has_kind(root, "Linear"))
+        fprintf(stderr, "modnorm train: note: --net-precision bf16 has no effect: the model "
+                "has no Linear atom (Conv2D, Embed and attention run in float32)\n");
+    const char *shared = adam ? NULL : preset_norm(a);
+    const mn_norm *shared_norm = NULL;
+    if (shared && mn_norm_lookup(shared, &shared_norm) != MN_OK)
+        shared_norm = NULL;
+    if (rank0 && shared && a->atom_norms.n > 0)
+        fprintf(stderr, "modnorm train: note: --atom-norm has no effect with --opt %s: its "
+                "norm (%s) goes on every atom\n", a->opt, shared);
+    if (rank0 && shared_norm && !shared_norm->uses_polar && a->precision == MN_PRECISION_BF16)
+        fprintf(stderr, "modnorm train: note: --precision bf16 has no effect with --opt %s: "
+                "its norm (%s) has no polar factor\n", a->opt, shared);
     s.dist = mn_dist_size(dist) > 1 ? dist : NULL;
     train_view view = {.bar = rank0 && !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
