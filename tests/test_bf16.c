@@ -320,6 +320,46 @@ START_TEST(test_gemm_rounded_against_naive)
 }
 END_TEST
 
+/* The public product, mn_mat_gemm: fp32 is BLIS in the operands' dtype on
+ * any strides; bf16 is mn_bf16_gemm_rounded bit for bit; and its refusals. */
+START_TEST(test_mat_gemm_public)
+{
+    mn_mat A = tm_make(TM_GAUSSIAN, MN_F64, 7, 5, 71), Bt = tm_make(TM_GAUSSIAN, MN_F64, 9, 5, 72);
+    mn_mat B = mn_mat_transpose(Bt), C;
+    ck_assert_ok(mn_mat_alloc(&C, MN_F64, 7, 9));
+    mn_mat_fill(&C, 1.0);
+    ck_assert_ok(mn_mat_gemm(2.0, &A, &B, 0.5, &C, MN_PRECISION_FP32, 1));
+    for (int64_t i = 0; i < 7; i++)
+        for (int64_t j = 0; j < 9; j++) {
+            double want = 0.5;
+            for (int64_t p = 0; p < 5; p++)
+                want += 2.0 * mn_mat_get(&A, i, p) * mn_mat_get(&B, p, j);
+            ck_assert_double_eq_tol(mn_mat_get(&C, i, j), want, 1e-12);
+        }
+    mn_mat a32 = make_f32_strided(6, 40, false, 73), b32 = make_f32_strided(40, 8, true, 74);
+    mn_mat c1 = make_c(6, 8, false, 75), c2 = make_c(6, 8, false, 75);
+    ck_assert_ok(mn_mat_gemm(1.0, &a32, &b32, 1.0, &c1, MN_PRECISION_BF16, 1));
+    ck_assert_ok(mn_bf16_gemm_rounded(&a32, &b32, 1.0, &c2, 1));
+    ck_assert_mem_eq(c1.data, c2.data, 6 * 8 * sizeof(float));
+    ck_assert_int_eq(mn_mat_gemm(2.0, &a32, &b32, 0.0, &c1, MN_PRECISION_BF16, 1),
+                     MN_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "alpha 1"));
+    ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, MN_PRECISION_BF16, 1), MN_ERR_UNSUPPORTED);
+    ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, (mn_precision)5, 1), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "precision 5"));
+    ck_assert_int_eq(mn_mat_gemm(1.0, NULL, &B, 0.0, &C, MN_PRECISION_FP32, 1), MN_ERR_ARG);
+    ck_assert_int_eq(mn_mat_gemm(1.0, &B, &A, 0.0, &C, MN_PRECISION_FP32, 1), MN_ERR_SHAPE);
+    mn_mat_free(&A);
+    mn_mat_free(&Bt);
+    mn_mat_free(&C);
+    mn_mat_free(&a32);
+    b32 = mn_mat_transpose(b32);
+    mn_mat_free(&b32);
+    mn_mat_free(&c1);
+    mn_mat_free(&c2);
+}
+END_TEST
+
 /* Large enough for two threads (over 128³ multiply-adds), and a cache hit
  * gives the same numbers as the first call. */
 START_TEST(test_gemm_threaded)
@@ -488,6 +528,7 @@ int main(void)
     tcase_add_test(tc, test_gemm_against_naive);
     tcase_add_test(tc, test_gemm_threaded);
     tcase_add_test(tc, test_gemm_rounded_against_naive);
+    tcase_add_test(tc, test_mat_gemm_public);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);

@@ -74,8 +74,8 @@ typedef struct mn_module_call {
     int threads;                  /* BLAS threads the network was given (<= 0: BLAS's choice) */
     mn_precision precision;       /* the network's product precision (mn_network_set_precision):
                                      Linear's products run with bf16 operands when it is
-                                     MN_PRECISION_BF16; a kind of one's own reads it to do
-                                     the same in its own kernels, or ignores it */
+                                     MN_PRECISION_BF16; a kind of one's own passes it to
+                                     mn_mat_gemm (tensor.h) to do the same, or ignores it */
 } mn_module_call;
 
 /* How many inputs a kind takes (mn_module_ops.arity). */

@@ -135,6 +135,20 @@ MN_API mn_status mn_flush_denormals(bool on);
 /* Every element times s (a view it refuses is left alone). */
 MN_API void mn_mat_scale(mn_mat *m, double s);
 
+/* C = alpha·A·B + beta·C: A is (m, k), B (k, n), C (m, n), one dtype, any
+ * strides (transpose views included; C must not overlap A or B). The
+ * product Linear runs, for kinds of one's own (module_ops.h): pass the
+ * call's `precision` and `threads`.
+ *   MN_PRECISION_FP32: BLIS, in the operands' dtype.
+ *   MN_PRECISION_BF16: float32 operands with a unit stride, rounded to bf16
+ *     (nearest even) on the way in, float32 accumulation (oneDNN, or the
+ *     fallback: mn_network_set_precision); alpha must be 1 and beta 0 or 1
+ *     (MN_ERR_UNSUPPORTED otherwise, and for float64).
+ * threads <= 0: BLIS's choice. MN_ERR_ARG for NULL or unreadable views or a
+ * precision outside the enum, MN_ERR_SHAPE when the shapes do not fit. */
+MN_API mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                             mn_mat *C, mn_precision precision, int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/bf16.h"
 #include "core/blas.h"
 #include "core/error.h"
 #include "modules/kinds.h"
@@ -39,9 +38,7 @@ static mn_status linear_plan(const mn_module *m, int n, const mn_shape *in, mn_m
 static mn_status linear_product(const mn_module_call *c, const mn_mat *A, const mn_mat *B,
                                 double beta, mn_mat *C)
 {
-    if (c->precision == MN_PRECISION_BF16)
-        return mn_bf16_gemm_rounded(A, B, beta, C, c->threads);
-    return mn_blas_gemm(1.0, A, B, beta, C, c->threads);
+    return mn_mat_gemm(1.0, A, B, beta, C, c->precision, c->threads);
 }
 
 static mn_status linear_forward(mn_module *m, const mn_module_call *c)
