@@ -355,6 +355,47 @@ START_TEST(test_fixture_muon)
 }
 END_TEST
 
+/* With bf16 products (the polar iteration's and Linear's) the coordinates
+ * move by bf16's rounding, not more, and stay as flat as in float32: the same
+ * verdict for every quantity on the fixture's MLP and widths. */
+START_TEST(test_bf16_products)
+{
+    mn_dataset train = {0};
+    load(&train);
+    mlp_ctx ctx = {.depth = 3, .d_in = 784, .d_out = 10};
+    mn_coordcheck_result *r[2];
+    for (int p = 0; p < 2; p++) {
+        mn_coordcheck_config cfg;
+        mn_coordcheck_defaults(&cfg);
+        cfg.polar_precision = cfg.net_precision = p ? MN_PRECISION_BF16 : MN_PRECISION_FP32;
+        ck_assert_ok(mn_coordcheck_run(mlp_factory, &ctx, (int64_t[]){32, 64, 128}, 3, &train,
+                                       &cfg, &r[p]));
+    }
+    mn_dataset_free(&train);
+    double worst = 0;
+    int differ = 0;
+    for (int v = 0; v < 3; v++)
+        for (int t = 0; t <= r[0]->steps; t++)
+            for (int m = 0; m < r[0]->n_modules; m++)
+                for (int q = 0; q < MN_COORD_N_QUANTITIES; q++) {
+                    double a = mn_coordcheck_value(r[0], v, t, m, q);
+                    double b = mn_coordcheck_value(r[1], v, t, m, q);
+                    if (isnan(a) || a == 0)
+                        continue;
+                    differ += a != b;
+                    worst = fmax(worst, fabs(b - a) / fabs(a));
+                }
+    ck_assert_msg(differ > 0 && worst < 0.05, "bf16 vs fp32 coordinates: %d differ, worst %g",
+                  differ, worst);
+    printf("bf16 products: %d coordinates differ from fp32, by at most %.3g relative\n", differ,
+           worst);
+    for (int q = 0; q < MN_COORD_N_QUANTITIES; q++)
+        ck_assert_int_eq(r[1]->flat[q], r[0]->flat[q]);
+    mn_coordcheck_free(r[0]);
+    mn_coordcheck_free(r[1]);
+}
+END_TEST
+
 START_TEST(test_fixture_adam)
 {
     run_fixture("coord-adam", "adam", MN_PARAM_SP, 4, 3);
@@ -695,6 +736,10 @@ START_TEST(test_arguments)
     expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_ARG, "batch 0");
     c = ok, c.steps = 0;
     expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_ARG, "steps 0");
+    c = ok, c.net_precision = (mn_precision)4;
+    expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_ARG, "net_precision 4");
+    c = ok, c.polar_precision = (mn_precision)9;
+    expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_ARG, "polar_precision 9");
     c = ok, c.lr = -1;
     expect_refused(mlp_factory, w, 2, &d, &c, MN_ERR_ARG, "lr -1");
     c = ok, c.lr = INFINITY;
@@ -787,6 +832,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_fixture_muon);
     tcase_add_test(tc, test_fixture_adam);
+    tcase_add_test(tc, test_bf16_products);
     tcase_add_test(tc, test_residual_against_loop);
     tcase_add_test(tc, test_judgement);
     tcase_add_test(tc, test_arguments);

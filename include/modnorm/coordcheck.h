@@ -71,6 +71,10 @@ typedef struct mn_coordcheck_config {
     /* Optional: called before value `index` (of the sorted values) is trained. */
     void (*progress)(void *ctx, int index, int64_t value);
     void *progress_ctx;
+    /* The products' precision (tensor.h; 0: fp32): the polar iteration's
+     * (mn_dualize_opts.precision) and the network's (mn_network_set_precision),
+     * to see whether the coordinates stay flat with bf16 products. */
+    mn_precision polar_precision, net_precision;
 } mn_coordcheck_config;
 
 /* The defaults: width, muon, modular, the preset's rate (NAN), 5 steps, a

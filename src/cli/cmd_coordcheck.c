@@ -218,6 +218,8 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     cfg.method = a->method;
     cfg.tolerance = a->tolerance;
     cfg.threads = (int)a->threads;
+    cfg.polar_precision = (mn_precision)a->precision;
+    cfg.net_precision = (mn_precision)a->net_precision;
     cfg.progress = progress;
     cfg.progress_ctx = (void *)cfg.size_param;
     /* Before any work: DIR is (or can become) a writable directory and the

@@ -116,6 +116,8 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_BATCH, .deflt = "128", .help = "the fixed batch's size"},
     {.id = MN_OPT_SEED, .deflt = "0", .help = "initialization seed"},
     {.id = MN_OPT_METHOD, .deflt = TRAIN_METHOD},
+    {.id = MN_OPT_PRECISION, .deflt = "fp32"},
+    {.id = MN_OPT_NET_PRECISION, .deflt = "fp32"},
     {.id = MN_OPT_TOLERANCE, .deflt = "1.2"},
     {.id = MN_OPT_THREADS, .deflt = "1"},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},

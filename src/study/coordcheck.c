@@ -236,7 +236,9 @@ static mn_status run_value(const setup *s, mn_coordcheck_result *r, int vi)
         st = mn_network_create(&net, root, cfg->param, cfg->seed);
     if (st == MN_OK) {
         mn_network_set_threads(net, cfg->threads);
-        st = mn_solver_create(&solver, net, &s->solver);
+        st = mn_network_set_precision(net, cfg->net_precision);
+        if (st == MN_OK)
+            st = mn_solver_create(&solver, net, &s->solver);
     }
     if (st == MN_OK)
         st = collect_leaves(net, &l);
@@ -486,6 +488,12 @@ static mn_status check_args(mn_model_factory factory, const int64_t *values, int
     if (!(cfg->tolerance >= 1) || !isfinite(cfg->tolerance))
         return mn_fail(MN_ERR_ARG, "coordcheck: tolerance %g must be finite and >= 1",
                        cfg->tolerance);
+    if (!mn_precision_name(cfg->polar_precision) || !mn_precision_name(cfg->net_precision))
+        return mn_fail(MN_ERR_ARG, "coordcheck: %s %d is neither fp32 nor bf16",
+                       mn_precision_name(cfg->polar_precision) ? "net_precision"
+                                                               : "polar_precision",
+                       mn_precision_name(cfg->polar_precision) ? (int)cfg->net_precision
+                                                               : (int)cfg->polar_precision);
     return MN_OK;
 }
 
@@ -501,6 +509,7 @@ mn_status mn_coordcheck_run(mn_model_factory factory, void *factory_ctx,
     s.solver.schedule = MN_SCHEDULE_CONSTANT;
     s.solver.total_steps = cfg->steps;
     s.solver.polar.threads = cfg->threads;
+    s.solver.polar.precision = cfg->polar_precision;
     MN_TRY(mn_polar_lookup(cfg->method ? cfg->method : MN_COORDCHECK_DEFAULT_METHOD,
                            &s.solver.polar.method));
     MN_TRY(mn_norm_lookup("rms-rms", &s.rms));
