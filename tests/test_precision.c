@@ -417,6 +417,12 @@ START_TEST(test_net_precision_settings)
     ck_assert_int_eq(run(cmd, c, sizeof c), 0);
     ck_assert_msg(strstr(c, "note: --net-precision bf16 has no effect: the model has no "
                             "Linear atom"), "%s", c);
+    /* oneDNN limited below bf16 (or no oneDNN): the fallback runs, and says so */
+    setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1);
+    ck_assert_int_eq(run("train --steps 2 --width 16 --threads 1 --net-precision bf16", c,
+                         sizeof c), 0);
+    unsetenv("ONEDNN_MAX_CPU_ISA");
+    ck_assert_msg(strstr(c, "note: bf16 products run through the fallback"), "%s", c);
     ck_assert_int_ne(run("train --steps 2 --net-precision fp16", c, sizeof c), 0);
     ck_assert_msg(strstr(c, "--net-precision") != NULL, "%s", c);
     ck_assert_int_eq(run("bench step --width 32 --batch 8 --steps 2 --threads 1 --json "

@@ -248,6 +248,11 @@ static int train(mn_cli_args *a, mn_dist *dist)
     if (rank0 && a->net_precision == MN_PRECISION_BF16 && !has_kind(root, "Linear"))
         fprintf(stderr, "modnorm train: note: --net-precision bf16 has no effect: the model "
                 "has no Linear atom (Conv2D, Embed and attention run in float32)\n");
+    bool bf16 = a->net_precision == MN_PRECISION_BF16 ||
+                (!adam && a->precision == MN_PRECISION_BF16);
+    if (rank0 && bf16 && strncmp(mn_polar_bf16_impl(), "fallback", 8) == 0)
+        fprintf(stderr, "modnorm train: note: bf16 products run through the %s, slower than "
+                "fp32\n", mn_polar_bf16_impl());
     const char *shared = adam ? NULL : preset_norm(a);
     const mn_norm *shared_norm = NULL;
     if (shared && mn_norm_lookup(shared, &shared_norm) != MN_OK)
