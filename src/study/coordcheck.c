@@ -488,12 +488,12 @@ static mn_status check_args(mn_model_factory factory, const int64_t *values, int
     if (!(cfg->tolerance >= 1) || !isfinite(cfg->tolerance))
         return mn_fail(MN_ERR_ARG, "coordcheck: tolerance %g must be finite and >= 1",
                        cfg->tolerance);
-    if (!mn_precision_name(cfg->polar_precision) || !mn_precision_name(cfg->net_precision))
-        return mn_fail(MN_ERR_ARG, "coordcheck: %s %d is neither fp32 nor bf16",
-                       mn_precision_name(cfg->polar_precision) ? "net_precision"
-                                                               : "polar_precision",
-                       mn_precision_name(cfg->polar_precision) ? (int)cfg->net_precision
-                                                               : (int)cfg->polar_precision);
+    if (!mn_precision_name(cfg->polar_precision))
+        return mn_fail(MN_ERR_ARG, "coordcheck: polar_precision %d is neither fp32 nor bf16",
+                       (int)cfg->polar_precision);
+    if (!mn_precision_name(cfg->net_precision))
+        return mn_fail(MN_ERR_ARG, "coordcheck: net_precision %d is neither fp32 nor bf16",
+                       (int)cfg->net_precision);
     return MN_OK;
 }
 
