@@ -221,11 +221,13 @@ int mn_cmd_bench_step(mn_cli_args *a)
                       mn_cli_json_real(r.peak_rss_mb), "atoms", r.atoms, "atoms_side_by_side",
                       r.atoms_side_by_side, "images_per_s",
                       mn_cli_json_real(batch / r.step.median)));
-    printf("step of %s width %d depth %d batch %d with %s (%s, network %s), threads %d: median "
-           "%.2f ms (min "
-           "%.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f MB, %d "
-           "atoms, %d side by side\n",
-           a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch, s.opt,
+    char depth_text[32] = ""; /* the cnn has no depth parameter */
+    if (spec.depth > 0)
+        snprintf(depth_text, sizeof depth_text, " depth %d", spec.depth);
+    printf("step of %s width %d%s batch %d with %s (%s, network %s), threads %d: median %.2f ms "
+           "(min %.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f "
+           "MB, %d atoms, %d side by side\n",
+           a->graph ? a->graph : a->model, (int)spec.width, depth_text, batch, s.opt,
            mn_precision_name(s.polar_precision), mn_precision_name(s.net_precision), threads,
            1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median,
            batch / r.step.median,
