@@ -131,6 +131,17 @@ static double bget(const mn_bf16_mat *b, int64_t i, int64_t j)
     return (double)mn_bf16_to_f32(b->data[i * b->rs + j * b->cs]);
 }
 
+/* Every element of the float32 view v from tm_make's Gaussian of a seed,
+ * whatever v's strides. */
+static void fill_gaussian(mn_mat *v, uint64_t seed)
+{
+    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, v->rows, v->cols, seed);
+    for (int64_t i = 0; i < v->rows; i++)
+        for (int64_t j = 0; j < v->cols; j++)
+            ((float *)v->data)[i * v->rs + j * v->cs] = (float)mn_mat_get(&g, i, j);
+    mn_mat_free(&g);
+}
+
 /* A float32 m x n matrix, row-major or a transpose view, filled from a seed. */
 static mn_mat make_c(int64_t m, int64_t n, bool transposed, uint64_t seed)
 {
@@ -138,11 +149,7 @@ static mn_mat make_c(int64_t m, int64_t n, bool transposed, uint64_t seed)
     ck_assert_ok(mn_mat_alloc(&c, MN_F32, transposed ? n : m, transposed ? m : n));
     if (transposed)
         c = mn_mat_transpose(c);
-    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, m, n, seed);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            ((float *)c.data)[i * c.rs + j * c.cs] = (float)mn_mat_get(&g, i, j);
-    mn_mat_free(&g);
+    fill_gaussian(&c, seed);
     return c;
 }
 
@@ -247,11 +254,7 @@ static mn_mat make_f32_strided(int64_t rows, int64_t cols, bool transposed, uint
         v = buf;
         v.cols = cols;
     }
-    mn_mat g = tm_make(TM_GAUSSIAN, MN_F32, rows, cols, seed);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            ((float *)v.data)[i * v.rs + j * v.cs] = (float)mn_mat_get(&g, i, j);
-    mn_mat_free(&g);
+    fill_gaussian(&v, seed);
     return v;
 }
 

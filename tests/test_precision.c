@@ -265,6 +265,30 @@ END_TEST
  * rounded to bf16 (exact in double), summed in double. */
 static double round_bf16(float x) { return mn_bf16_to_f32(mn_bf16_from_f32(x)); }
 
+/* An m x n product C = A·B of k terms, A(i, p) = a[i·ars + p·acs] and
+ * B(p, j) = b[p·brs + j·bcs], as computed three ways (got[0] in float32,
+ * got[1] and got[2] in bf16; row-major): *worst is the largest bf16 error
+ * against the double product of the rounded operands, *off the largest
+ * float32-to-bf16 difference, both relative to the sum of the terms' sizes. */
+static void rounded_product_errors(int m, int n, int k, const float *a, int ars, int acs,
+                                   const float *b, int brs, int bcs, const float *const got[3],
+                                   double *worst, double *off)
+{
+    *worst = *off = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double ref = 0, abs = 0;
+            for (int p = 0; p < k; p++) {
+                double t = round_bf16(a[i * ars + p * acs]) * round_bf16(b[p * brs + j * bcs]);
+                ref += t;
+                abs += fabs(t);
+            }
+            for (int run = 1; run < 3; run++)
+                *worst = fmax(*worst, fabs(got[run][i * n + j] - ref) / abs);
+            *off = fmax(*off, fabs(got[0][i * n + j] - got[1][i * n + j]) / abs);
+        }
+}
+
 /* The network's bf16 products: Linear's y, dW and dx are the products of
  * the bf16-rounded x, W and dy (to float32 accumulation, ~1e-6), and differ
  * from the float32 network's by bf16's rounding (~2^-9), so the test fails
@@ -308,40 +332,13 @@ START_TEST(test_network_precision_linear)
         memcpy(dx[run], mn_network_input_grad(net)->data, sizeof dx[run]);
     }
     mn_bf16_force_fallback(false);
-    double worst[3] = {0}, off[3] = {0};
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < O; o++) {
-            double ref = 0, abs = 0;
-            for (int k = 0; k < I; k++) {
-                ref += round_bf16(X[i * I + k]) * round_bf16(W[o * I + k]);
-                abs += fabs(round_bf16(X[i * I + k]) * round_bf16(W[o * I + k]));
-            }
-            for (int run = 1; run < 3; run++)
-                worst[0] = fmax(worst[0], fabs(y[run][i * O + o] - ref) / abs);
-            off[0] = fmax(off[0], fabs(y[0][i * O + o] - y[1][i * O + o]) / abs);
-        }
-    for (int o = 0; o < O; o++)
-        for (int k = 0; k < I; k++) {
-            double ref = 0, abs = 0;
-            for (int i = 0; i < B; i++) {
-                ref += round_bf16(DY[i * O + o]) * round_bf16(X[i * I + k]);
-                abs += fabs(round_bf16(DY[i * O + o]) * round_bf16(X[i * I + k]));
-            }
-            for (int run = 1; run < 3; run++)
-                worst[1] = fmax(worst[1], fabs(g[run][o * I + k] - ref) / abs);
-            off[1] = fmax(off[1], fabs(g[0][o * I + k] - g[1][o * I + k]) / abs);
-        }
-    for (int i = 0; i < B; i++)
-        for (int k = 0; k < I; k++) {
-            double ref = 0, abs = 0;
-            for (int o = 0; o < O; o++) {
-                ref += round_bf16(DY[i * O + o]) * round_bf16(W[o * I + k]);
-                abs += fabs(round_bf16(DY[i * O + o]) * round_bf16(W[o * I + k]));
-            }
-            for (int run = 1; run < 3; run++)
-                worst[2] = fmax(worst[2], fabs(dx[run][i * I + k] - ref) / abs);
-            off[2] = fmax(off[2], fabs(dx[0][i * I + k] - dx[1][i * I + k]) / abs);
-        }
+    double worst[3], off[3];
+    rounded_product_errors(B, O, I, X, I, 1, W, 1, I, (const float *[]){y[0], y[1], y[2]},
+                           &worst[0], &off[0]);
+    rounded_product_errors(O, I, B, DY, 1, O, X, I, 1, (const float *[]){g[0], g[1], g[2]},
+                           &worst[1], &off[1]);
+    rounded_product_errors(B, I, O, DY, O, 1, W, I, 1, (const float *[]){dx[0], dx[1], dx[2]},
+                           &worst[2], &off[2]);
     const char *what[3] = {"y", "dW", "dx"};
     for (int q = 0; q < 3; q++) {
         ck_assert_msg(worst[q] < 1e-6, "%s: bf16 vs the rounded operands' product: %g", what[q],
