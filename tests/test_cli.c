@@ -1047,6 +1047,12 @@ START_TEST(test_cnn_model)
     snprintf(args, sizeof args, "train --model cnn --width 4 --set hidden=8 --batch 16 --steps 3 "
              "--data-dir %s", tiny);
     ck_assert_msg(run(args, buf, sizeof buf) == 0 && strstr(buf, "test accuracy"), "%s", buf);
+    /* coordcheck's note on an MLP's first layer and readout is not the cnn's */
+    snprintf(args, sizeof args, "coordcheck --model cnn --widths 4,8 --set hidden=8 --steps 1 "
+             "--batch 16 --data-dir %s --out %s/cc", tiny, tm_dir);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0 && strstr(buf, "relative change:  NOT flat"),
+                  "%s", buf);
+    ck_assert_msg(!strstr(buf, "784 inputs"), "%s", buf);
 }
 END_TEST
 

@@ -191,7 +191,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
         printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s, "
                "network %s), "
                "threads %d: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
-               "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
+               "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atom%s, %d side by side; "
                "loss %.4f -> %.4f\n",
                a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
                (long long)a->context, s.opt,
@@ -200,7 +200,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
                threads, 1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max,
                1e3 * r.cpu.median, 1e3 * r.update.median,
                per_s, 1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
-               r.atoms_side_by_side, r.loss_first, r.loss_last);
+               r.atoms == 1 ? "" : "s", r.atoms_side_by_side, r.loss_first, r.loss_last);
         return MN_EXIT_OK;
     }
     if (a->json)
@@ -226,12 +226,12 @@ int mn_cmd_bench_step(mn_cli_args *a)
         snprintf(depth_text, sizeof depth_text, " depth %d", spec.depth);
     printf("step of %s width %d%s batch %d with %s (%s, network %s), threads %d: median %.2f ms "
            "(min %.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f "
-           "MB, %d atoms, %d side by side\n",
+           "MB, %d atom%s, %d side by side\n",
            a->graph ? a->graph : a->model, (int)spec.width, depth_text, batch, s.opt,
            mn_precision_name(s.polar_precision), mn_precision_name(s.net_precision), threads,
            1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median,
            batch / r.step.median,
            1e3 * r.roofline,
-           r.peak_rss_mb, r.atoms, r.atoms_side_by_side);
+           r.peak_rss_mb, r.atoms, r.atoms == 1 ? "" : "s", r.atoms_side_by_side);
     return MN_EXIT_OK;
 }
