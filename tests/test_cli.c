@@ -1126,9 +1126,24 @@ START_TEST(test_train_notes)
         snprintf(args, sizeof args, "train --graph %s --opt %s --steps 2 --batch 16 --json "
                  "--data-dir %s", graph, opts[i], tiny);
         ck_assert_int_eq(run(args, out, sizeof out), 0);
-        bool noted = strstr(out, "note: the network's mass is 0") != NULL;
+        bool noted = strstr(out, "note: every atom's target is 0") != NULL;
         ck_assert_msg(noted == (i < 3), "--opt %s: %s", opts[i], out);
     }
+    /* ... but not under --param sp, where every target is 1 and weights move */
+    snprintf(args, sizeof args, "train --graph %s --param sp --steps 2 --batch 16 --data-dir %s",
+             graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
+    /* The root's own mass has no parent to share it out: it changes no
+     * target (each Linear keeps 1/2) and gets no note. */
+    const char *root0 = "(Linear(8, 784) -> ReLU -> Linear(10, 8)) [mass = 0]\n";
+    tm_write_file(graph, root0, strlen(root0));
+    snprintf(args, sizeof args, "inspect --graph %s", graph);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "target 0.5"), "%s", out);
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
     /* A lone atom of mass 0 still takes the whole step (target 1): no note. */
     const char *lone = "Linear(10, 784) [mass = 0]\n";
     tm_write_file(graph, lone, strlen(lone));
