@@ -59,6 +59,17 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
     mn_status st = mn_polar_lookup(a->method, &m); /* the option table accepted it */
     mn_dualize_opts o = {.method = m, .threads = threads, .form = (mn_polar_form)a->form,
                          .precision = (mn_precision)a->precision};
+    /* Refused before anything is allocated (Linux overcommits: a shape that
+     * cannot fit would be killed part-way by the OOM killer). */
+    double need = 0, have = mn_cli_machine_memory();
+    if (st == MN_OK)
+        st = mn_bench_dualize_memory(&o, rows, cols, check, &need);
+    if (st == MN_OK && have > 0 && need > have)
+        return mn_cli_usage_error(cmd, "--shape %ldx%ld needs at least %.1f GB (the matrix, "
+                                  "its polar factor and the iteration's workspace%s), more "
+                                  "than this machine's %.1f GB of memory", rows, cols,
+                                  need / 1e9, check ? ", and the exact factor for the error" : "",
+                                  have / 1e9);
     if (st == MN_OK)
         st = mn_bench_dualize_opts(&o, rows, cols, (int)a->repeat, check, &r);
     if (st != MN_OK)
@@ -145,6 +156,12 @@ int mn_cmd_bench_step(mn_cli_args *a)
     mn_graph_destroy(g);
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
+    /* --npy keeps a copy of the initial weights to write */
+    rc = mn_cli_model_fits(cmd, a, root, tokens && a->npy ? 1 : 0, "the initial weights");
+    if (rc != MN_EXIT_OK) {
+        mn_module_destroy(root);
+        return rc;
+    }
     if (a->npy) {
         bool exists;
         int made;

@@ -242,7 +242,7 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     if (rc == MN_EXIT_OK)
         rc = mn_cli_model_load(CMD, a, &g);
     if (rc == MN_EXIT_OK) /* a value the model refuses */
-        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values);
+        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values, 1, 1);
     /* values whose modules differ (depth), before the data is read or any value trained */
     if (rc == MN_EXIT_OK &&
         mn_coordcheck_check_values(mn_graph_factory, g, cfg.size_param, values, n_values) != MN_OK)

@@ -52,15 +52,11 @@ static int check_atom_norms(const mn_cli_args *a)
     if (a->atom_norms.n == 0)
         return MN_EXIT_OK;
     mn_module *root;
-    mn_network *net;
-    int rc = mn_cli_model_build(CMD, a, &root);
+    int rc = mn_cli_model_tree(CMD, a, &root); /* no weights: nothing that size allocated */
     if (rc != MN_EXIT_OK)
         return rc;
-    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
-    rc = mn_cli_apply_atom_norms(CMD, net, a);
-    mn_network_destroy(net);
+    rc = mn_cli_apply_atom_norms(CMD, root, a);
+    mn_module_destroy(root);
     return rc;
 }
 
