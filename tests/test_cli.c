@@ -195,6 +195,28 @@ START_TEST(test_inspect)
     ck_assert_ptr_nonnull(strstr(buf, "K in [0, 3)"));
     ck_assert_int_eq(run("inspect --atom-norm 0=linf-l1", buf, sizeof buf), 2);
     ck_assert_ptr_nonnull(strstr(buf, "NP-hard"));
+    /* --param sp: the targets the solver uses there, 1 on every atom (not 1/3) */
+    ck_assert_int_eq(run("inspect --width 16 --param sp --json", buf, sizeof buf), 0);
+    targets = 0;
+    for (const char *p = buf; (p = strstr(p, "\"target\": 1.0")); p++)
+        targets++;
+    ck_assert_msg(targets == 3 && !strstr(buf, "0.333"), "%s", buf);
+    ck_assert_int_eq(run("inspect --width 16 --param sp", buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "norm rms-rms   target 1\n") && !strstr(buf, "0.333"), "%s", buf);
+    /* inspect allocates no weights: 4.4e12 bytes of a model are shown at once
+     * (under a 3 GB address-space limit, so a regression cannot take the machine) */
+    char cmd[1024];
+    static char tree[1 << 16];
+    snprintf(cmd, sizeof cmd, "ulimit -v 3000000; '%s' inspect --width 65536 --depth 64 2>&1",
+             getenv("MODNORM"));
+    ck_assert_msg(tm_run_shell(cmd, tree, sizeof tree) == 0, "%.500s", tree);
+    ck_assert_msg(strstr(tree, "266340007936 parameters in 64 atoms\n"), "%.500s", tree);
+    /* one atom, one parameter: singular */
+    const char *graph = tm_at("one.mn");
+    tm_write_file(graph, "Linear(1, 1)\n", 13);
+    snprintf(cmd, sizeof cmd, "inspect --graph %s", graph);
+    ck_assert_int_eq(run(cmd, buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "\n1 parameter in 1 atom\n"), "%s", buf);
 }
 END_TEST
 
@@ -1021,6 +1043,74 @@ static char *long_path(size_t len, const char *leaf)
     return p;
 }
 
+/* `modnorm ARGS` under a 3 GB address-space limit: a memory check that
+ * failed to refuse would meet the limit, never the machine's OOM killer. */
+static int run_limited(const char *args, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "ulimit -v 3000000; '%s' %s 2>&1", getenv("MODNORM"), args);
+    return tm_run_shell(cmd, out, cap);
+}
+
+/* The mlp's width (depth 3, 784 in, 10 out) whose parameters come closest
+ * to `params`. */
+static long width_for(double params)
+{
+    return (long)((-794.0 + sqrt(794.0 * 794.0 + 4 * params)) / 2);
+}
+
+/* The memory check before any allocation: bench step and bench dualize have
+ * one, AdamW counts its second moment (5 float32 copies, where sgd keeps 4),
+ * coordcheck its two extra copies, and sweep --jobs J its J runs side by
+ * side. Each width is chosen against this machine's memory so that only the
+ * honest count refuses it; every command runs under a 3 GB limit. */
+START_TEST(test_memory_checks)
+{
+    static char out[8192];
+    char args[1024];
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    ck_assert_int_eq(run_limited("bench step --width 65536 --depth 64 --steps 1", out,
+                                 sizeof out), 2);
+    ck_assert_msg(strstr(out, "more than this machine's") && strstr(out, "polar iteration"),
+                  "%s", out);
+    double need;
+    ck_assert_ok(mn_bench_dualize_memory(NULL, 65536, 65536, false, &need));
+    if (need > have) {
+        ck_assert_int_eq(run_limited("bench dualize --shape 65536x65536 --repeat 1 --no-error",
+                                     out, sizeof out), 2);
+        ck_assert_msg(strstr(out, "--shape 65536x65536 needs at least") &&
+                      strstr(out, "more than this machine's"), "%s", out);
+    }
+    const char *tiny = make_tiny_data();
+    /* AdamW: 16 bytes per parameter fit, 20 do not */
+    long w = width_for(have / 18);
+    snprintf(args, sizeof args, "train --opt adam --width %ld --steps 1 --batch 16 --data-dir %s",
+             w, tiny);
+    ck_assert_int_eq(run_limited(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "5 float32 copies") && strstr(out, "AdamW's second moment") &&
+                  !strstr(out, "polar"), "%s", out);
+    /* sgd (no polar factor): four copies, refused only past them */
+    w = width_for(have / 14);
+    snprintf(args, sizeof args, "train --opt sgd --width %ld --steps 1 --batch 16 --data-dir %s",
+             w, tiny);
+    ck_assert_int_eq(run_limited(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "4 float32 copies") && !strstr(out, "AdamW"), "%s", out);
+    /* coordcheck: 24 bytes per parameter with sgd, where training needs 16 */
+    w = width_for(have / 20);
+    snprintf(args, sizeof args, "coordcheck --opt sgd --widths 16,%ld --steps 1 --batch 16 "
+             "--data-dir %s --out %s/cc", w, tiny, tm_dir);
+    ck_assert_int_eq(run_limited(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "6 float32 copies") && strstr(out, "their change"), "%s", out);
+    /* sweep --jobs 4: one run fits, four side by side do not */
+    w = width_for(have / 16 / 3);
+    snprintf(args, sizeof args, "sweep --opt sgd --widths 16,%ld --lrs 0.1,0.2,0.3,0.4 --jobs 4 "
+             "--steps 1 --batch 16 --data-dir %s --out %s/sw", w, tiny, tm_dir);
+    ck_assert_int_eq(run_limited(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "with --jobs 4, 4 runs side by side need at least"), "%s", out);
+    ck_assert(!exists(tm_at("sw")) && !exists(tm_at("cc")));
+}
+END_TEST
+
 /* --model cnn: examples/cnn.mn compiled in. inspect shows both convolutions
  * with the per-tap norm and their targets (1/16 and 1/8: each sits before a
  * MaxPool of sensitivity 2), flat=1 switches them to rms-rms, --width sets
@@ -1047,6 +1137,12 @@ START_TEST(test_cnn_model)
     snprintf(args, sizeof args, "train --model cnn --width 4 --set hidden=8 --batch 16 --steps 3 "
              "--data-dir %s", tiny);
     ck_assert_msg(run(args, buf, sizeof buf) == 0 && strstr(buf, "test accuracy"), "%s", buf);
+    /* coordcheck's note on an MLP's first layer and readout is not the cnn's */
+    snprintf(args, sizeof args, "coordcheck --model cnn --widths 4,8 --set hidden=8 --steps 1 "
+             "--batch 16 --data-dir %s --out %s/cc", tiny, tm_dir);
+    ck_assert_msg(run(args, buf, sizeof buf) == 0 && strstr(buf, "relative change:  NOT flat"),
+                  "%s", buf);
+    ck_assert_msg(!strstr(buf, "784 inputs"), "%s", buf);
 }
 END_TEST
 
@@ -1120,13 +1216,67 @@ START_TEST(test_train_notes)
         snprintf(args, sizeof args, "train --graph %s --opt %s --steps 2 --batch 16 --json "
                  "--data-dir %s", graph, opts[i], tiny);
         ck_assert_int_eq(run(args, out, sizeof out), 0);
-        bool noted = strstr(out, "note: the network's mass is 0") != NULL;
+        bool noted = strstr(out, "note: every atom's target is 0") != NULL;
         ck_assert_msg(noted == (i < 3), "--opt %s: %s", opts[i], out);
     }
+    /* ... but not under --param sp, where every target is 1 and weights move */
+    snprintf(args, sizeof args, "train --graph %s --param sp --steps 2 --batch 16 --data-dir %s",
+             graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
+    /* The root's own mass has no parent to share it out: it changes no
+     * target (each Linear keeps 1/2) and gets no note. */
+    const char *root0 = "(Linear(8, 784) -> ReLU -> Linear(10, 8)) [mass = 0]\n";
+    tm_write_file(graph, root0, strlen(root0));
+    snprintf(args, sizeof args, "inspect --graph %s", graph);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "target 0.5"), "%s", out);
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
     /* A lone atom of mass 0 still takes the whole step (target 1): no note. */
     const char *lone = "Linear(10, 784) [mass = 0]\n";
     tm_write_file(graph, lone, strlen(lone));
     snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", graph, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
+}
+END_TEST
+
+/* The network's output against Fashion-MNIST's 10 classes, checked from the
+ * sizes before any training, in the one place train, sweep and coordcheck
+ * share: fewer logits are refused (naming both numbers), more get a note,
+ * and so does a model without parameters. */
+START_TEST(test_output_width)
+{
+    char out[8192], args[1024];
+    const char *tiny = make_tiny_data();
+    const char *g7 = tm_at("d7.mn"), *g20 = tm_at("d20.mn"), *flat = tm_at("flat.mn");
+    tm_write_file(g7, "param d = 1\nLinear(7, 784)\n", 27);
+    tm_write_file(g20, "Linear(20, 784)\n", 16);
+    tm_write_file(flat, "Flatten\n", 8);
+    static const char *const cmds[] = {"train --steps 2",
+                                       "sweep --over d=1,2 --lrs 0.1 --steps 1 --out",
+                                       "coordcheck --over d=1,2 --steps 1 --out"};
+    for (int i = 0; i < 3; i++) {
+        bool dir = i > 0;
+        snprintf(args, sizeof args, "%s%s%s --graph %s --batch 16 --data-dir %s", cmds[i],
+                 dir ? " " : "", dir ? tm_at("never") : "", g7, tiny);
+        ck_assert_int_eq(run(args, out, sizeof out), 2);
+        ck_assert_msg(strstr(out, "outputs 7 logits per example, fewer than the 10 classes of "
+                                  "Fashion-MNIST") && count_lines(out) == 1, "%s: %s", args, out);
+        ck_assert(!exists(tm_at("never")));
+    }
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", g20, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: ") && strstr(out, "outputs 20 logits per example, more "
+                  "than the 10 classes of Fashion-MNIST: the other 10 never match a label"),
+                  "%s", out);
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", flat, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: ") && strstr(out, "has no parameters"), "%s", out);
+    /* the built-in models fit: no note */
+    snprintf(args, sizeof args, "train --width 8 --steps 2 --batch 16 --data-dir %s", tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
     ck_assert_msg(!strstr(out, "note:"), "%s", out);
 }
@@ -1549,6 +1699,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_dualize_matches_library);
     tcase_add_test(tc, test_bench_step_runs);
+    tcase_add_test(tc, test_memory_checks);
     tcase_add_test(tc, test_cnn_model);
     tcase_add_test(tc, test_dualize_form);
     tcase_add_test(tc, test_norm_prints_json);
@@ -1569,6 +1720,7 @@ int main(void)
     tcase_add_test(tc, test_adam_notes);
     tcase_add_test(tc, test_dualize_notes);
     tcase_add_test(tc, test_train_notes);
+    tcase_add_test(tc, test_output_width);
     tcase_add_test(tc, test_text_commands_need_text_model);
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);

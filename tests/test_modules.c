@@ -2005,6 +2005,37 @@ START_TEST(test_shape_errors_at_construction)
 }
 END_TEST
 
+/* The output's last dimension from the sizes alone (train checks it against
+ * the classes before any weight is allocated): a Linear's d_out, an input
+ * passed through bonds, -1 where only a run knows it, and the errors. */
+START_TEST(test_output_features)
+{
+    int64_t out;
+    mn_module *m = SEQ(linear(8, 4), bond(mn_relu), linear(3, 8));
+    ck_assert_ok(mn_module_output_features(m, 4, &out));
+    ck_assert_int_eq(out, 3);
+    ck_assert_ok(mn_module_output_features(m, -1, &out)); /* unknown input */
+    ck_assert_int_eq(out, 3);
+    ck_assert_int_eq(mn_module_output_features(m, 5, &out), MN_ERR_SHAPE);
+    ck_assert_msg(has("Linear(8←4)") && has("5"), "message: %s", mn_last_error());
+    mn_module_destroy(m);
+    m = bond(mn_relu); /* no weights: the input's size */
+    ck_assert_ok(mn_module_output_features(m, 784, &out));
+    ck_assert_int_eq(out, 784);
+    mn_module_destroy(m);
+    ck_assert_ok(mn_global_mean(&m)); /* known only at run time */
+    ck_assert_ok(mn_module_output_features(m, 7, &out));
+    ck_assert_int_eq(out, -1);
+    mn_module_destroy(m);
+    ck_assert_ok(mn_tuple(&m, 2, (mn_module *[]){linear(3, 4), linear(5, 4)}));
+    ck_assert_int_eq(mn_module_output_features(m, 4, &out), MN_ERR_SHAPE);
+    ck_assert_msg(has("2 outputs"), "message: %s", mn_last_error());
+    ck_assert_int_eq(mn_module_output_features(NULL, 4, &out), MN_ERR_ARG);
+    ck_assert_int_eq(mn_module_output_features(m, 4, NULL), MN_ERR_ARG);
+    mn_module_destroy(m);
+}
+END_TEST
+
 START_TEST(test_shape_errors_at_run_time)
 {
     mn_module *mlp;
@@ -3490,6 +3521,7 @@ int main(void)
     tcase_add_test(tc, test_linear_well_normed);
     tcase_add_test(tc, test_first_order_bound);
     tcase_add_test(tc, test_shape_errors_at_construction);
+    tcase_add_test(tc, test_output_features);
     tcase_add_test(tc, test_shape_errors_at_run_time);
     tcase_add_test(tc, test_embed_token_errors);
     tcase_add_test(tc, test_set_norm_and_mass_errors);

@@ -217,6 +217,45 @@ START_TEST(test_muon_preset)
 }
 END_TEST
 
+/* The targets from the tree alone (what inspect prints, what train's note
+ * reads): a solver's own under either parametrization, and a root's mass
+ * changes none (it has no parent); masses 0 on every atom give all 0. */
+START_TEST(test_solver_targets_for)
+{
+    static const mn_param params[] = {MN_PARAM_MODULAR, MN_PARAM_SP};
+    for (int p = 0; p < 2; p++) {
+        mn_network *net = make_net(3, 5);
+        mn_solver_config cfg = preset("muon", params[p]);
+        mn_solver *s = make_solver(net, &cfg);
+        double t[3];
+        ck_assert_ok(mn_solver_targets_for(&cfg, mn_network_root(net), t));
+        for (int k = 0; k < 3; k++) {
+            ck_assert_double_eq(t[k], mn_solver_targets(s)[k]);
+            ck_assert_double_eq(t[k], p == 0 ? 1.0 / 3 : 1.0);
+        }
+        mn_solver_destroy(s);
+        mn_network_destroy(net);
+    }
+    mn_solver_config cfg = preset("muon", MN_PARAM_MODULAR);
+    mn_module *root;
+    ck_assert_ok(mn_mlp(&root, 8, 6, 2, 4));
+    double t[2];
+    ck_assert_ok(mn_module_set_mass(root, 0)); /* the root's: no effect */
+    ck_assert_ok(mn_solver_targets_for(&cfg, root, t));
+    ck_assert_double_eq(t[0], 0.5);
+    ck_assert_double_eq(t[1], 0.5);
+    for (int i = 0; i < 3; i += 2)
+        ck_assert_ok(mn_module_set_mass((mn_module *)mn_module_child(root, i), 0));
+    ck_assert_ok(mn_solver_targets_for(&cfg, root, t));
+    ck_assert_double_eq(t[0], 0);
+    ck_assert_double_eq(t[1], 0);
+    ck_assert_int_eq(mn_solver_targets_for(NULL, root, t), MN_ERR_ARG);
+    ck_assert_int_eq(mn_solver_targets_for(&cfg, root, NULL), MN_ERR_ARG);
+    ck_assert_int_eq(mn_modular_tree_targets(root, NAN, t), MN_ERR_ARG);
+    mn_module_destroy(root);
+}
+END_TEST
+
 /* --param sp: every target is 1, so sgd is w − η·g and muon w − η·√(d_out/d_in)·polar(g). */
 START_TEST(test_param_sp)
 {
@@ -907,6 +946,7 @@ int main(void)
     tcase_add_test(tc, test_sign_preset);
     tcase_add_test(tc, test_muon_preset);
     tcase_add_test(tc, test_param_sp);
+    tcase_add_test(tc, test_solver_targets_for);
     tcase_add_test(tc, test_momentum);
     tcase_add_test(tc, test_weight_decay);
     tcase_add_test(tc, test_schedules);

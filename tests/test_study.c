@@ -590,6 +590,137 @@ START_TEST(test_atom_norms_apply_shape)
 }
 END_TEST
 
+/* The overrides on a tree not yet in a network (inspect's --atom-norm): the
+ * same numbering, checks and messages as on a network, and the network made
+ * from the tree keeps them. */
+START_TEST(test_atom_norms_apply_tree)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, 784, 16, 2, 10));
+    ck_assert_int_eq(mn_module_atom_count(m), 2);
+    ck_assert_int_eq(mn_module_atom_count(NULL), 0);
+    mn_atom_norm ov[] = {{1, "frobenius"}, {0, "taps-3"}};
+    ck_assert_int_eq(mn_atom_norms_apply_tree(m, ov, 2), MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "atom norm 0=taps-3 does not fit Linear(16←784)"), "%s",
+                  mn_last_error());
+    ck_assert_str_eq(mn_module_norm(mn_module_child(m, 2))->name, "rms-rms"); /* unchanged */
+    mn_atom_norm far = {2, "frobenius"};
+    ck_assert_int_eq(mn_atom_norms_apply_tree(m, &far, 1), MN_ERR_ARG);
+    ck_assert_msg(strstr(mn_last_error(), "[0, 2)"), "%s", mn_last_error());
+    ck_assert_int_eq(mn_atom_norms_apply_tree(NULL, ov, 1), MN_ERR_ARG);
+    ck_assert_ok(mn_atom_norms_apply_tree(m, ov, 1));
+    ck_assert_str_eq(mn_module_norm(mn_module_child(m, 2))->name, "frobenius");
+    mn_network *net = tm_network_new(m, 1);
+    ck_assert_str_eq(mn_module_norm(mn_network_atom(net, 1))->name, "frobenius");
+    mn_network_destroy(net);
+}
+END_TEST
+
+/* What training keeps, counted before any allocation: four float32 copies
+ * of the parameters for steepest descent (weights, gradients, momentum, the
+ * step's proposal), five for AdamW (its second moment: the solver allocates
+ * it only for AdamW), plus the polar scratch of the atom that needs the most,
+ * only where an update is a polar factor. */
+START_TEST(test_train_memory)
+{
+    mn_module *m;
+    ck_assert_ok(mn_mlp(&m, 784, 64, 3, 10));
+    int64_t P = 784 * 64 + 64 * 64 + 10 * 64;
+    mn_train_settings s;
+    mn_train_settings_default(&s);
+    mn_train_memory mem;
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem)); /* muon, polar-express in float32 */
+    /* the 64 x 784 first layer: X, Y (k x N) and A, B, Q, T (k x k), float32 */
+    double polar = (2.0 * 64 * 784 + 4.0 * 64 * 64) * 4;
+    ck_assert_int_eq(mem.params, P);
+    ck_assert_int_eq(mem.copies, 4);
+    ck_assert_double_eq(mem.polar_bytes, polar);
+    ck_assert_double_eq(mem.bytes, 16.0 * (double)P + polar);
+    mn_polar_plan plan;
+    mn_dualize_opts pe = {0};
+    ck_assert_ok(mn_polar_lookup("polar-express", &pe.method));
+    ck_assert_ok(mn_polar_plan_for(&pe, 64, 784, MN_F32, &plan));
+    ck_assert_double_eq(plan.workspace_bytes, polar);
+
+    /* AdamW: a fifth copy, no polar factor; the solver allocates as counted */
+    s.opt = "adam";
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem));
+    ck_assert_int_eq(mem.copies, 5);
+    ck_assert_double_eq(mem.polar_bytes, 0);
+    ck_assert_double_eq(mem.bytes, 20.0 * (double)P);
+    mn_network *net = tm_network_new(m, 1);
+    mn_solver_config cfg;
+    ck_assert_ok(mn_solver_preset(&cfg, "adam", MN_PARAM_MODULAR));
+    cfg.total_steps = 1;
+    mn_solver *solver;
+    ck_assert_ok(mn_solver_create(&solver, net, &cfg));
+    ck_assert_ptr_nonnull(mn_solver_second_moment(solver));
+    mn_solver_destroy(solver);
+    ck_assert_ok(mn_solver_preset(&cfg, "muon", MN_PARAM_MODULAR));
+    cfg.total_steps = 1;
+    ck_assert_ok(mn_solver_create(&solver, net, &cfg));
+    ck_assert_ptr_null(mn_solver_second_moment(solver)); /* the four copies */
+    mn_solver_destroy(solver);
+    mn_network_destroy(net);
+
+    ck_assert_ok(mn_mlp(&m, 784, 64, 3, 10));
+    s.opt = "sgd"; /* frobenius on every atom: no polar factor */
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem));
+    ck_assert_int_eq(mem.copies, 4);
+    ck_assert_double_eq(mem.polar_bytes, 0);
+    /* muon with the first layer in frobenius: the 64 x 64 layer is the largest polar */
+    s.opt = "muon";
+    mn_atom_norm ov = {0, "frobenius"};
+    s.atom_norms = &ov;
+    s.n_atom_norms = 1;
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem));
+    ck_assert_double_eq(mem.polar_bytes, 6.0 * 64 * 64 * 4);
+    /* the exact method: float64 copies of G, U, Vᵀ (and the singular values) */
+    s.polar_method = "svd";
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem));
+    ck_assert_double_eq(mem.polar_bytes, 8.0 * (64 * 64 + 64 * 128 + 64));
+    /* bf16 products: a float32 and a bf16 k x N, four float32 and two bf16 k x k */
+    s.polar_method = "polar-express";
+    s.polar_precision = MN_PRECISION_BF16;
+    s.n_atom_norms = 0;
+    ck_assert_ok(mn_train_memory_of(m, &s, &mem));
+    ck_assert_double_eq(mem.polar_bytes, 64 * 784 * (4 + 2) + 64 * 64 * (4 * 4 + 2 * 2));
+    s.polar_method = "bogus";
+    ck_assert_int_eq(mn_train_memory_of(m, &s, &mem), MN_ERR_ARG);
+    ck_assert_int_eq(mn_train_memory_of(NULL, &s, &mem), MN_ERR_ARG);
+    mn_module_destroy(m);
+}
+END_TEST
+
+/* bench dualize's count: G and X, the scratch, and with the error the exact
+ * factor and the SVD's copies (once for svd itself, whose scratch is the SVD's). */
+START_TEST(test_bench_dualize_memory)
+{
+    double b, mn = 300.0 * 500;
+    mn_polar_plan it, exact;
+    mn_dualize_opts ns5 = {0}, svd = {0};
+    ck_assert_ok(mn_polar_lookup("ns5", &ns5.method));
+    ck_assert_ok(mn_polar_lookup("svd", &svd.method));
+    ck_assert_ok(mn_polar_plan_for(&ns5, 300, 500, MN_F32, &it));
+    ck_assert_ok(mn_polar_plan_for(&svd, 300, 500, MN_F32, &exact));
+    ck_assert_double_eq(it.workspace_bytes, (2 * mn + 4 * 300.0 * 300) * 4);
+    ck_assert_double_eq(exact.workspace_bytes, 8 * (mn + 300.0 * 800 + 300));
+    ck_assert_ok(mn_bench_dualize_memory(&ns5, 300, 500, false, &b));
+    ck_assert_double_eq(b, 8 * mn + it.workspace_bytes);
+    ck_assert_ok(mn_bench_dualize_memory(&ns5, 300, 500, true, &b));
+    ck_assert_double_eq(b, 12 * mn + it.workspace_bytes + exact.workspace_bytes);
+    ck_assert_ok(mn_bench_dualize_memory(&svd, 300, 500, true, &b));
+    ck_assert_double_eq(b, 12 * mn + exact.workspace_bytes);
+    ck_assert_ok(mn_bench_dualize_memory(NULL, 300, 500, true, &b)); /* the default: svd */
+    ck_assert_double_eq(b, 12 * mn + exact.workspace_bytes);
+    /* 65536 x 65536: 2 x 17 GB of matrices before the scratch, no allocation */
+    ck_assert_ok(mn_bench_dualize_memory(&ns5, 65536, 65536, false, &b));
+    ck_assert_double_gt(b, 2 * 4 * 65536.0 * 65536.0);
+    ck_assert_int_eq(mn_bench_dualize_memory(NULL, 0, 5, false, &b), MN_ERR_SHAPE);
+    ck_assert_int_eq(mn_bench_dualize_memory(NULL, 5, 5, false, NULL), MN_ERR_ARG);
+}
+END_TEST
+
 /* ---- the fit loop on a small synthetic dataset ------------------------------------------------ */
 
 /* 96 training and 48 test rows of 8 features, 3 classes: the argmax of a
@@ -1697,6 +1828,9 @@ int main(void)
     tcase_add_test(tc, test_settings);
     tcase_add_test(tc, test_null_settings_and_rows);
     tcase_add_test(tc, test_atom_norms_apply_shape);
+    tcase_add_test(tc, test_atom_norms_apply_tree);
+    tcase_add_test(tc, test_train_memory);
+    tcase_add_test(tc, test_bench_dualize_memory);
     tcase_add_test(tc, test_fit_callbacks_and_epochs);
     tcase_add_test(tc, test_fit_pieces);
     tcase_add_test(tc, test_fit_from_messages);

@@ -601,6 +601,31 @@ END_TEST
 /* The built-in GPT on text: train, sample (windows shorter than the context
  * through RoPE, then sliding), and the attention statistics of `attention`
  * equal to the library's on the same validation windows. */
+/* The readout against the corpus's vocabulary, before training: fewer
+ * logits than characters are refused naming both numbers, more (a padded
+ * vocabulary) get a note and train. */
+START_TEST(test_cli_readout_width)
+{
+    static char out[1 << 14];
+    static char args[2048];
+    write_text(tm_at("abc.txt"), "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc"
+                                 "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc");
+    write_text(tm_at("narrow.mn"), "param vocab = 3\nEmbed(vocab, 8) -> Linear(2, 8)\n");
+    write_text(tm_at("wide.mn"), "param vocab = 3\nEmbed(vocab, 8) -> Linear(50, 8)\n");
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --context 4 --steps 2 --batch 2 "
+             "--threads 1", tm_at("abc.txt"), tm_at("narrow.mn"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "outputs 2 logits per position, fewer than the 3 characters of "
+                              "the corpus's vocabulary"), "%s", out);
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --context 4 --steps 2 --batch 2 "
+             "--threads 1", tm_at("abc.txt"), tm_at("wide.mn"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: ") && strstr(out, "outputs 50 logits per position, more "
+                  "than the 3 characters of the corpus's vocabulary: the other 47 never match "
+                  "a label") && strstr(out, "validation loss"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_cli_gpt_attention)
 {
     static char out[1 << 16];
@@ -671,6 +696,7 @@ int main(void)
     tcase_add_test(tc, test_generate);
     tcase_add_test(tc, test_checkpoint_model);
     tcase_add_test(tc, test_cli_train_sample_baseline);
+    tcase_add_test(tc, test_cli_readout_width);
     tcase_add_test(tc, test_cli_gpt_attention);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

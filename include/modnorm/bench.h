@@ -116,6 +116,15 @@ MN_API mn_status mn_bench_dualize(const mn_polar_method *method, mn_polar_form f
  * precision; NULL: the defaults): mn_polar_run timed. */
 MN_API mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows, int64_t cols,
                                        int repeat, bool error, mn_bench_dualize_result *out);
+/* The memory mn_bench_dualize_opts takes for these arguments (bytes),
+ * allocating nothing: G and the result (float32), the polar iteration's
+ * scratch (mn_polar_plan.workspace_bytes) and, when `error`, the exact
+ * factor (float32) and the SVD's float64 copies. A lower bound (LAPACK's
+ * workspace and the rate measurements' small matrices are not counted), for
+ * refusing a shape that cannot fit before anything is allocated. Errors as
+ * mn_polar_plan_for; MN_ERR_ARG for a NULL bytes. */
+MN_API mn_status mn_bench_dualize_memory(const mn_dualize_opts *opts, int64_t rows,
+                                         int64_t cols, bool error, double *bytes);
 
 /* ---- a training step -------------------------------------------------------------- */
 

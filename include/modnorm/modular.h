@@ -24,6 +24,9 @@ extern "C" {
  * module of sensitivity 0 after it, as in `0 * Linear`): its target would be
  * infinite. */
 MN_API mn_status mn_modular_targets(const mn_network *net, double t, double *targets);
+/* The same for a module tree not (yet) in a network: targets[k] for every
+ * atom k in forward order (mn_module_atom_count entries); the same errors. */
+MN_API mn_status mn_modular_tree_targets(const mn_module *root, double t, double *targets);
 /* The modular norm of a buffer (weights, an update, a gradient). */
 MN_API mn_status mn_modular_norm(const mn_network *net, const float *buf, double *out);
 /* Its dual norm: Σ_k t_k ‖buf_k‖†. */

@@ -168,6 +168,15 @@ MN_API double mn_module_child_coef(const mn_module *m, int i);
  * for a NULL argument or a module that is not an atom; norm: NULL for NULL
  * and for modules that are not atoms. */
 MN_API int64_t mn_module_param_count(const mn_module *m);
+/* The tree's atoms, as mn_network_atom_count counts them (0 for NULL): the
+ * size of a targets array (mn_modular_tree_targets) before any network. */
+MN_API int mn_module_atom_count(const mn_module *m);
+/* The last dimension of m's output for an input whose last dimension is
+ * `in` (-1: not known), found from the modules' sizes without running
+ * anything: *out = -1 when it is known only at run time (after a Conv2D or
+ * a pool, say). MN_ERR_SHAPE naming the module when m cannot take such an
+ * input or has more than one output; MN_ERR_ARG for a NULL argument. */
+MN_API mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out);
 MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
 MN_API const mn_norm *mn_module_norm(const mn_module *m);
 /* Override an atom's norm by name ("frobenius", "l1-linf", "schatten-3", or a

@@ -102,6 +102,14 @@ MN_API mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps);
  * between steps takes effect at the next step (the moments are kept). NULL
  * for a NULL solver. */
 MN_API const double *mn_solver_targets(const mn_solver *s);
+/* The targets a solver made with `cfg` gives the atoms of `root` (forward
+ * order, mn_module_atom_count entries), the rule a solver reads them by:
+ * the modular norm's targets for t = 1 (mn_modular_tree_targets) when
+ * cfg->modular_targets, else 1 for every atom (the presets under
+ * MN_PARAM_SP). No network is needed. MN_ERR_ARG for a NULL argument;
+ * mn_modular_tree_targets's errors. */
+MN_API mn_status mn_solver_targets_for(const mn_solver_config *cfg, const mn_module *root,
+                                       double *targets);
 /* How many atoms a step dualizes side by side, one BLIS thread each (the
  * rest run one at a time on every thread); 0 with serial_atoms, 1 thread or
  * a NULL solver. */

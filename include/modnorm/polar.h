@@ -134,6 +134,10 @@ typedef struct mn_polar_plan {
     double flops;           /* all matrix products */
     double flops_bf16;      /* those with bf16 operands */
     const char *impl;       /* "BLIS 0.9.0, skx kernels", mn_polar_bf16_impl(), "LAPACK dgesdd" */
+    double workspace_bytes; /* the scratch memory a run takes besides G and out: the
+                               iteration's buffer (kept for the thread's next run), or
+                               the exact method's float64 copies (LAPACK's own
+                               workspace not counted) */
 } mn_polar_plan;
 
 MN_API mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t cols,

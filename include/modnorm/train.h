@@ -144,6 +144,34 @@ MN_API mn_status mn_atom_norm_parse(const char *text, mn_atom_norm *out);
  * mn_module_set_norm's). Every override is checked before any is applied,
  * so a refused call changes no atom and leaves mn_network_revision alone. */
 MN_API mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n);
+/* The same on a module tree not (yet) in a network (its atoms numbered in
+ * forward order, as a network would number them): what inspect shows
+ * without allocating weights. */
+MN_API mn_status mn_atom_norms_apply_tree(mn_module *root, const mn_atom_norm *ov, int n);
+
+/* The memory training keeps, counted from the module tree before anything
+ * is allocated: what a program checks against the machine's memory, since
+ * Linux overcommits and a run too large would be killed part-way instead of
+ * failing with a message. */
+typedef struct mn_train_memory {
+    int64_t params;     /* the model's parameters (mn_module_param_count) */
+    int copies;         /* float32 copies of them kept: the weights, their gradients, the
+                           solver's momentum and its step's proposal (4), and AdamW's
+                           second moment (5) */
+    double polar_bytes; /* the polar iteration's scratch for the atom that needs the most
+                           (mn_polar_plan.workspace_bytes; a per-tap norm: one tap), 0
+                           when no atom's update is a polar factor (AdamW, sgd, sign) */
+    double bytes;       /* 4·copies·params + polar_bytes */
+} mn_train_memory;
+
+/* A lower bound on what training `root` under `s` takes: activations, the
+ * data, the scratch of atoms dualized side by side and a checkpoint's
+ * buffers come on top. Reads s->opt, param, polar_method, polar_precision
+ * and the atom-norm overrides (one naming an atom the tree lacks, or an
+ * unknown norm, is skipped: mn_atom_norms_apply refuses it). MN_ERR_ARG for a
+ * NULL argument, an unknown preset or polar method. */
+MN_API mn_status mn_train_memory_of(const mn_module *root, const mn_train_settings *s,
+                                    mn_train_memory *out);
 
 /* ---- the fit loop ---------------------------------------------------------------- */
 

@@ -33,11 +33,27 @@ mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
  * file when given) and every --set NAME=VALUE set its parameters. An exit
  * code; on MN_EXIT_OK *g (mn_graph_destroy) or *root is the caller's. */
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
+/* The module tree alone (no weights are allocated): what inspect shows. */
+int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root);
+/* The tree to train, refused (a usage error, nothing allocated) when its
+ * output has fewer logits than the data has classes (Fashion-MNIST's 10,
+ * or the vocabulary), or when training it cannot fit in this machine's
+ * memory (mn_cli_model_fits); notes for more logits than classes and for a
+ * model without parameters. */
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
 /* The same with the graph's parameters `vocab` and `context` set to the
  * text data's (each when the graph declares it; after --set). */
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
                             mn_module **root);
+/* Refuse (a usage error) a model whose training under the options cannot
+ * fit in this machine's memory, before anything is allocated: at least
+ * mn_train_memory_of's count, plus `extra` float32 copies of the
+ * parameters the command keeps besides (`extra_what` names them). */
+int mn_cli_model_fits(const char *cmd, const mn_cli_args *a, const mn_module *root, int extra,
+                      const char *extra_what);
+/* This machine's memory in bytes (0: unknown): physical memory, not what is
+ * free now, since the checks refuse what can never fit. */
+double mn_cli_machine_memory(void);
 /* The model fits the data: a sequence model (a graph declaring `vocab`:
  * token ids in, logits per position out) on --data text, any other on
  * Fashion-MNIST; a usage error naming both otherwise. */
@@ -50,10 +66,13 @@ const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text);
  * frees what it made and leaves *text, *train, *valid empty. */
 int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn_text *text,
                      mn_dataset *train, mn_dataset *valid);
-/* Before any work: every value of the swept `param` builds (a usage error
- * naming the problem otherwise). */
+/* Before any work: every value of the swept `param` builds, fits the data
+ * and fits in memory (as mn_cli_model_build; notes for the first value
+ * only), and so do the `jobs` largest runs side by side, each value having
+ * runs_per_value runs (a usage error naming the problem otherwise). */
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
-                              const char *param, const int64_t *values, int n);
+                              const char *param, const int64_t *values, int n, int jobs,
+                              int runs_per_value);
 /* The model's lines in a sweep's sweep.cfg (the parameters fixed while
  * `param` varies): for mlp what they always were. */
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
@@ -67,9 +86,10 @@ void mn_cli_train_settings(const mn_cli_args *a, mn_train_settings *s, mn_atom_n
  * fixes the parameter being varied. */
 int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
                      const int64_t **values, int *n);
-/* Apply --atom-norm to `net`: MN_EXIT_OK, or a usage error naming the
- * option (an atom the model lacks, a norm that does not fit it). */
-int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args *a);
+/* Apply --atom-norm to the atoms of `root` (a tree not yet in a network):
+ * MN_EXIT_OK, or a usage error naming the option (an atom the model lacks,
+ * a norm that does not fit it). */
+int mn_cli_apply_atom_norms(const char *cmd, mn_module *root, const mn_cli_args *a);
 
 /* Print "modnorm CMD: message (see 'modnorm CMD --help')" to stderr and
  * return MN_EXIT_USAGE. */

@@ -59,6 +59,17 @@ int mn_cmd_bench_dualize(mn_cli_args *a)
     mn_status st = mn_polar_lookup(a->method, &m); /* the option table accepted it */
     mn_dualize_opts o = {.method = m, .threads = threads, .form = (mn_polar_form)a->form,
                          .precision = (mn_precision)a->precision};
+    /* Refused before anything is allocated (Linux overcommits: a shape that
+     * cannot fit would be killed part-way by the OOM killer). */
+    double need = 0, have = mn_cli_machine_memory();
+    if (st == MN_OK)
+        st = mn_bench_dualize_memory(&o, rows, cols, check, &need);
+    if (st == MN_OK && have > 0 && need > have)
+        return mn_cli_usage_error(cmd, "--shape %ldx%ld needs at least %.1f GB (the matrix, "
+                                  "its polar factor and the iteration's workspace%s), more "
+                                  "than this machine's %.1f GB of memory", rows, cols,
+                                  need / 1e9, check ? ", and the exact factor for the error" : "",
+                                  have / 1e9);
     if (st == MN_OK)
         st = mn_bench_dualize_opts(&o, rows, cols, (int)a->repeat, check, &r);
     if (st != MN_OK)
@@ -145,6 +156,12 @@ int mn_cmd_bench_step(mn_cli_args *a)
     mn_graph_destroy(g);
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
+    /* --npy keeps a copy of the initial weights to write */
+    rc = mn_cli_model_fits(cmd, a, root, tokens && a->npy ? 1 : 0, "the initial weights");
+    if (rc != MN_EXIT_OK) {
+        mn_module_destroy(root);
+        return rc;
+    }
     if (a->npy) {
         bool exists;
         int made;
@@ -191,7 +208,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
         printf("step of %s width %d depth %d, %d sequences of %lld tokens, with %s (%s, %s, "
                "network %s), "
                "threads %d: median %.2f ms (min %.2f, max %.2f; CPU %.2f; update %.2f; %.0f tokens/s, "
-               "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atoms, %d side by side; "
+               "%.2f GFLOP/s), roofline %.2f ms, peak RSS %.1f MB, %d atom%s, %d side by side; "
                "loss %.4f -> %.4f\n",
                a->graph ? a->graph : a->model, (int)spec.width, spec.depth, batch,
                (long long)a->context, s.opt,
@@ -200,7 +217,7 @@ int mn_cmd_bench_step(mn_cli_args *a)
                threads, 1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max,
                1e3 * r.cpu.median, 1e3 * r.update.median,
                per_s, 1e-9 * r.flops / r.step.median, 1e3 * r.roofline, r.peak_rss_mb, r.atoms,
-               r.atoms_side_by_side, r.loss_first, r.loss_last);
+               r.atoms == 1 ? "" : "s", r.atoms_side_by_side, r.loss_first, r.loss_last);
         return MN_EXIT_OK;
     }
     if (a->json)
@@ -226,12 +243,12 @@ int mn_cmd_bench_step(mn_cli_args *a)
         snprintf(depth_text, sizeof depth_text, " depth %d", spec.depth);
     printf("step of %s width %d%s batch %d with %s (%s, network %s), threads %d: median %.2f ms "
            "(min %.2f, max %.2f; update %.2f; %.0f images/s), roofline %.2f ms, peak RSS %.1f "
-           "MB, %d atoms, %d side by side\n",
+           "MB, %d atom%s, %d side by side\n",
            a->graph ? a->graph : a->model, (int)spec.width, depth_text, batch, s.opt,
            mn_precision_name(s.polar_precision), mn_precision_name(s.net_precision), threads,
            1e3 * r.step.median, 1e3 * r.step.min, 1e3 * r.step.max, 1e3 * r.update.median,
            batch / r.step.median,
            1e3 * r.roofline,
-           r.peak_rss_mb, r.atoms, r.atoms_side_by_side);
+           r.peak_rss_mb, r.atoms, r.atoms == 1 ? "" : "s", r.atoms_side_by_side);
     return MN_EXIT_OK;
 }

@@ -120,7 +120,12 @@ static void report(const mn_coordcheck_result *r, mn_param param)
                    r->verdicts[w * NQ + q].worst, p, r->verdicts[w * NQ + q].worst_step);
         printf("\n");
     }
-    if (!r->flat[MN_COORD_REL_CHANGE] && param == MN_PARAM_MODULAR)
+    /* The note explains an MLP's relative change: a Linear reading the 784
+     * pixels first and a Linear readout last (not a cnn's Conv2D). */
+    int last = r->n_modules - 1;
+    bool mlp_like = last >= 0 && strcmp(r->kinds[0], "Linear") == 0 &&
+                    strcmp(r->kinds[last], "Linear") == 0;
+    if (!r->flat[MN_COORD_REL_CHANGE] && param == MN_PARAM_MODULAR && mlp_like)
         printf("note: under modular init the relative change has a width-dependent denominator "
                "in two places:\na first layer narrower than its 784 inputs starts with "
                "activations shrunk by\nsqrt(width/784), and the readout (10 x width, "
@@ -237,7 +242,7 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     if (rc == MN_EXIT_OK)
         rc = mn_cli_model_load(CMD, a, &g);
     if (rc == MN_EXIT_OK) /* a value the model refuses */
-        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values);
+        rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values, 1, 1);
     /* values whose modules differ (depth), before the data is read or any value trained */
     if (rc == MN_EXIT_OK &&
         mn_coordcheck_check_values(mn_graph_factory, g, cfg.size_param, values, n_values) != MN_OK)

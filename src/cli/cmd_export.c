@@ -78,7 +78,8 @@ int mn_cmd_export(mn_cli_args *a)
         free(path);
     }
     if (rc == MN_EXIT_OK)
-        printf("%d tensors written to %s\n", mn_safetensors_count(f), a->npy);
+        printf("%d tensor%s written to %s\n", mn_safetensors_count(f),
+               mn_safetensors_count(f) == 1 ? "" : "s", a->npy);
     mn_safetensors_free(f);
     return rc;
 }

@@ -10,7 +10,6 @@
 #define CMD "inspect"
 
 typedef struct {
-    const mn_network *net;
     const double *targets;
     int atom;
 } walk;
@@ -80,47 +79,44 @@ static json_t *module_json(walk *w, const mn_module *m)
     return o;
 }
 
+/* The tree alone, never a network: inspect allocates no weights (nor
+ * initializes them: an SVD per Linear), so any size can be shown. */
 int mn_cmd_inspect(mn_cli_args *a)
 {
     mn_module *root;
-    mn_network *net;
-    int rc = mn_cli_model_build(CMD, a, &root);
+    int rc = mn_cli_model_tree(CMD, a, &root);
     if (rc != MN_EXIT_OK)
         return rc;
-    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
-    rc = mn_cli_apply_atom_norms(CMD, net, a);
-    if (rc != MN_EXIT_OK) {
-        mn_network_destroy(net);
-        return rc;
-    }
-    double *targets = calloc((size_t)mn_network_atom_count(net) + 1, sizeof(double));
-    if (!targets) {
-        mn_network_destroy(net);
-        return mn_cli_error(CMD, "out of memory");
-    }
-    if ((st = mn_modular_targets(net, 1.0, targets)) != MN_OK) {
-        free(targets);
-        mn_network_destroy(net);
-        return mn_cli_fail(CMD, st);
-    }
-    walk w = {net, targets, 0};
+    rc = mn_cli_apply_atom_norms(CMD, root, a);
+    int atoms = mn_module_atom_count(root);
+    double *targets = calloc((size_t)atoms + 1, sizeof(double));
+    if (rc == MN_EXIT_OK && !targets)
+        rc = mn_cli_error(CMD, "out of memory");
+    /* The targets a run's solver uses under --param (steepest descent; under
+     * sp every one is 1): its own rule, through its preset. */
+    mn_solver_config cfg;
+    mn_status st = MN_OK;
+    if (rc == MN_EXIT_OK &&
+        ((st = mn_solver_preset(&cfg, "muon", (mn_param)a->param)) != MN_OK ||
+         (st = mn_solver_targets_for(&cfg, root, targets)) != MN_OK))
+        rc = mn_cli_fail(CMD, st);
+    walk w = {targets, 0};
     char *text = NULL;
-    if (a->format == 2) { /* the graph language: --graph reads it back */
-        if ((st = mn_graph_print(mn_network_root(net), &text)) != MN_OK)
+    if (rc == MN_EXIT_OK && a->format == 2) { /* the graph language: --graph reads it back */
+        if ((st = mn_graph_print(root, &text)) != MN_OK)
             rc = mn_cli_fail(CMD, st);
         else
             fputs(text, stdout);
         free(text);
-    } else if (a->json || a->format == 1) {
-        rc = mn_cli_json_print(CMD, stdout, module_json(&w, mn_network_root(net)));
-    } else {
-        print_text(&w, mn_network_root(net), "", true, 0);
-        printf("%lld parameters in %d atoms\n", (long long)mn_network_param_count(net),
-               mn_network_atom_count(net));
+    } else if (rc == MN_EXIT_OK && (a->json || a->format == 1)) {
+        rc = mn_cli_json_print(CMD, stdout, module_json(&w, root));
+    } else if (rc == MN_EXIT_OK) {
+        print_text(&w, root, "", true, 0);
+        int64_t params = mn_module_param_count(root);
+        printf("%lld parameter%s in %d atom%s\n", (long long)params, params == 1 ? "" : "s",
+               atoms, atoms == 1 ? "" : "s");
     }
     free(targets);
-    mn_network_destroy(net);
+    mn_module_destroy(root);
     return rc;
 }

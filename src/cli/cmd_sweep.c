@@ -327,8 +327,8 @@ int mn_cmd_sweep(mn_cli_args *a)
     /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did). */
     char model[2048];
     if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) != MN_EXIT_OK ||
-        (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values)) !=
-            MN_EXIT_OK) {
+        (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values, sw.jobs,
+                                        sw.n_lrs * sw.seeds)) != MN_EXIT_OK) {
         mn_graph_destroy(g);
         mn_dataset_free(&train);
         mn_dataset_free(&test);

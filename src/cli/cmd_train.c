@@ -52,15 +52,11 @@ static int check_atom_norms(const mn_cli_args *a)
     if (a->atom_norms.n == 0)
         return MN_EXIT_OK;
     mn_module *root;
-    mn_network *net;
-    int rc = mn_cli_model_build(CMD, a, &root);
+    int rc = mn_cli_model_tree(CMD, a, &root); /* no weights: nothing that size allocated */
     if (rc != MN_EXIT_OK)
         return rc;
-    mn_status st = mn_network_create(&net, root, MN_PARAM_MODULAR, 0);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
-    rc = mn_cli_apply_atom_norms(CMD, net, a);
-    mn_network_destroy(net);
+    rc = mn_cli_apply_atom_norms(CMD, root, a);
+    mn_module_destroy(root);
     return rc;
 }
 
@@ -124,6 +120,23 @@ static bool has_kind(const mn_module *m, const char *kind)
         if (has_kind(mn_module_child(m, i), kind))
             return true;
     return false;
+}
+
+/* Whether the solver will give every atom target 0 (masses of 0 where it
+ * matters; a lone atom is the whole step whatever its mass: target 1). The
+ * solver's own rule (mn_solver_targets_for), not the root's mass, which has
+ * no parent to share it out. */
+static bool all_targets_zero(const mn_cli_args *a, const mn_module *root)
+{
+    mn_solver_config cfg;
+    int n = mn_module_atom_count(root);
+    double *t = n > 0 ? malloc((size_t)n * sizeof *t) : NULL;
+    bool zero = t && mn_solver_preset(&cfg, a->opt, (mn_param)a->param) == MN_OK &&
+                mn_solver_targets_for(&cfg, root, t) == MN_OK;
+    for (int k = 0; zero && k < n; k++)
+        zero = t[k] == 0;
+    free(t);
+    return zero;
 }
 
 /* The norm the preset puts on every atom over the atoms' own (sgd's
@@ -241,10 +254,10 @@ static int train(mn_cli_args *a, mn_dist *dist)
     if (rank0 && a->warmup >= total)
         fprintf(stderr, "modnorm train: note: --warmup %lld spans the whole run (%lld steps): "
                 "the schedule after it never starts\n", (long long)a->warmup, (long long)total);
-    /* (A lone atom is the whole step whatever its mass: target 1.) */
-    if (rank0 && !adam && mn_module_mass(root) == 0 && mn_module_child_count(root) > 0)
-        fprintf(stderr, "modnorm train: note: the network's mass is 0: every atom's share of "
-                "the step is 0 and no weight changes under --opt %s\n", a->opt);
+    if (rank0 && !adam && all_targets_zero(a, root))
+        fprintf(stderr, "modnorm train: note: every atom's target is 0 (its mass or a parent's "
+                "is 0): the steps change no weight under --opt %s%s\n", a->opt,
+                a->wd > 0 ? " (only --wd's decay does)" : "");
     if (rank0 && a->net_precision == MN_PRECISION_BF16 && !has_kind(root, "Linear"))
         fprintf(stderr, "modnorm train: note: --net-precision bf16 has no effect: the model "
                 "has no Linear atom (Conv2D, Embed and attention run in float32)\n");

@@ -53,7 +53,8 @@ static const mn_cli_use inspect_uses[] = {
     {.id = MN_OPT_ATOM_NORM},
     {.id = MN_OPT_PARAM, .deflt = "modular", .help = "sp: the model a graph with `param sp` "
                                                      "builds for the standard parametrization "
-                                                     "(gpt: 1/sqrt(d_head) scores)"},
+                                                     "(gpt: 1/sqrt(d_head) scores), and its "
+                                                     "targets (1 each)"},
     {.id = MN_OPT_FORMAT, .deflt = "text"},
     {.id = MN_OPT_JSON, .help = "one nested JSON document, with a \"target\" key on atoms only "
                                 "(--format json)"},
@@ -227,7 +228,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_INSPECT, .name = "inspect",
         .summary = "print a model's module tree: norms, masses, sensitivities, targets",
         .about = "Prints the module tree: every module's kind, shape, norm, mass, sensitivity\n"
-                 "and, for atoms, the dualize target it receives (t = 1 at the root).",
+                 "and, for atoms, the target the solver gives it (t = 1 at the root shared out\n"
+                 "by the masses; under --param sp every target is 1). Allocates no weights:\n"
+                 "a model of any size can be shown.",
         .uses = inspect_uses, .n_uses = N_USES(inspect_uses)},
     [MN_CMD_SWEEP] = {
         .id = MN_CMD_SWEEP, .name = "sweep", .flush_denormals = true,

@@ -92,32 +92,152 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
     return MN_EXIT_OK;
 }
 
-/* Refuse a model whose training state cannot fit in this machine's memory,
- * before anything that size is allocated: weights, gradients, momentum and
- * the step's proposal are four float copies of the parameters. (Linux
- * overcommits: a too-large run would otherwise be killed mid-way by the OOM
- * killer instead of failing with a message.) */
-static int fits_memory(const char *cmd, const mn_module *m)
+int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root)
 {
-    int64_t params = mn_module_param_count(m);
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (params <= 0 || pages <= 0 || page <= 0)
-        return MN_EXIT_OK;
-    double need = 4.0 * (double)sizeof(float) * (double)params, have = (double)pages * page;
-    if (need <= have)
-        return MN_EXIT_OK;
-    return mn_cli_usage_error(cmd, "the model has %lld parameters: training needs at least %.1f "
-                              "GB (weights, gradients, momentum, the step's proposal), more than "
-                              "this machine's %.1f GB of memory; use a smaller --width or --depth",
-                              (long long)params, need / 1e9, have / 1e9);
+    *root = NULL;
+    mn_graph_file *g;
+    int rc = mn_cli_model_load(cmd, a, &g);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_status st = mn_graph_make(g, root);
+    mn_graph_destroy(g);
+    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
 }
 
-/* The module tree `st` made into *root, refused when it cannot fit. */
-static int built(const char *cmd, mn_status st, mn_module **root)
+/* ---- before training: the memory and the output ---------------------------------- */
+
+/* The float32 copies of the parameters training keeps, as
+ * mn_train_memory_of counts them (AdamW's second moment the fifth). */
+static const char *const copy_names[] = {"weights", "gradients", "momentum",
+                                         "the step's proposal", "AdamW's second moment"};
+
+double mn_cli_machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
+/* Refuse a model whose training state cannot fit in this machine's memory,
+ * before anything that size is allocated (Linux overcommits: a too-large
+ * run would otherwise be killed mid-way by the OOM killer instead of failing
+ * with a message). The need is mn_train_memory_of's lower bound plus `extra`
+ * float32 copies of the parameters that the command keeps (`extra_what`
+ * names them); *need (when not NULL) is set to it, 0 when it cannot be
+ * counted (then nothing is refused). */
+static int fits_memory(const char *cmd, const mn_cli_args *a, const mn_module *m, int extra,
+                       const char *extra_what, double *need)
+{
+    mn_train_settings s;
+    mn_atom_norm ov[MN_CLI_MAX_ATOM_NORMS];
+    mn_cli_train_settings(a, &s, ov);
+    mn_train_memory mem;
+    double have = mn_cli_machine_memory();
+    if (need)
+        *need = 0;
+    if (mn_train_memory_of(m, &s, &mem) != MN_OK || mem.params <= 0 || have <= 0)
+        return MN_EXIT_OK;
+    double bytes = mem.bytes + 4.0 * extra * (double)mem.params;
+    if (need)
+        *need = bytes;
+    if (bytes <= have)
+        return MN_EXIT_OK;
+    /* "4 float32 copies of the parameters: weights, ...; 2.1 GB for the polar
+     * iteration of the largest matrix" */
+    char what[512];
+    size_t used = (size_t)snprintf(what, sizeof what, "%d float32 copies of the parameters: ",
+                                   mem.copies + extra);
+    for (int i = 0; i < mem.copies && i < 5 && used < sizeof what; i++)
+        used += (size_t)snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : "",
+                                 copy_names[i]);
+    if (extra && extra_what && used < sizeof what)
+        used += (size_t)snprintf(what + used, sizeof what - used, ", %s", extra_what);
+    if (mem.polar_bytes > 0 && used < sizeof what)
+        snprintf(what + used, sizeof what - used, "; %.1f GB for the polar iteration of the "
+                 "largest matrix", mem.polar_bytes / 1e9);
+    return mn_cli_usage_error(cmd, "the model has %lld parameters: %s needs at least %.1f GB "
+                              "(%s), more than this machine's %.1f GB of memory; use %s",
+                              (long long)mem.params,
+                              strcmp(cmd, "coordcheck") == 0 ? "coordcheck" : "training",
+                              bytes / 1e9, what, have / 1e9,
+                              a->graph ? "a smaller model"
+                              : mn_cli_use_of(mn_cli_find_command(cmd), MN_OPT_WIDTHS)
+                                  ? "smaller --widths (or --over values)"
+                                  : "a smaller --width or --depth");
+}
+
+int mn_cli_model_fits(const char *cmd, const mn_cli_args *a, const mn_module *root, int extra,
+                      const char *extra_what)
+{
+    return fits_memory(cmd, a, root, extra, extra_what, NULL);
+}
+
+/* The data's classes and the size of its input's last dimension: the
+ * vocabulary (the graph's `vocab`, set from the corpus) and --context for
+ * --data text, else Fashion-MNIST's 10 classes of 784 pixels. */
+static void data_shape(const mn_cli_args *a, const mn_graph_file *g, int64_t *classes,
+                       int64_t *in)
+{
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    mn_mlp_spec spec = mn_cli_mlp(a);
+    double vocab = 0;
+    if (is_text && g && mn_graph_has_param(g, "vocab") &&
+        mn_graph_param_value(g, "vocab", &vocab) == MN_OK) {
+        *classes = (int64_t)vocab;
+        *in = a->context;
+    } else {
+        *classes = is_text ? 0 : spec.d_out;
+        *in = is_text ? a->context : spec.d_in;
+    }
+}
+
+/* Before training: the network's last dimension holds a logit per class (a
+ * label past the last logit would stop the run at its first loss). More
+ * logits than classes train (a padded vocabulary is common practice), and
+ * a model without parameters trains nothing: notes, when `notes`. */
+static int check_output(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
+                        const mn_module *root, bool notes)
+{
+    int64_t classes, in, out;
+    data_shape(a, g, &classes, &in);
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    char data[96];
+    if (is_text)
+        snprintf(data, sizeof data, "the %lld characters of the corpus's vocabulary",
+                 (long long)classes);
+    else
+        snprintf(data, sizeof data, "the %lld classes of Fashion-MNIST", (long long)classes);
+    const char *model = source_name(a);
+    /* an output known only at run time, or a shape error the first forward
+     * will name, is left to training */
+    if (classes > 0 && mn_module_output_features(root, in, &out) == MN_OK && out >= 0) {
+        if (out < classes)
+            return mn_cli_usage_error(cmd, "%s outputs %lld logits per %s, fewer than %s: "
+                                      "every %s needs one", model, (long long)out,
+                                      is_text ? "position" : "example", data,
+                                      is_text ? "character" : "class");
+        if (out > classes && notes)
+            fprintf(stderr, "modnorm %s: note: %s outputs %lld logits per %s, more than %s: "
+                    "the other %lld never match a label\n", cmd, model, (long long)out,
+                    is_text ? "position" : "example", data, (long long)(out - classes));
+    }
+    if (notes && mn_module_param_count(root) == 0)
+        fprintf(stderr, "modnorm %s: note: %s has no parameters: training changes nothing\n",
+                cmd, model);
+    return MN_EXIT_OK;
+}
+
+/* The module tree `st` made into *root from `g`, refused when its output
+ * does not fit the data or its training cannot fit in memory. */
+static int built(const char *cmd, const mn_cli_args *a, const mn_graph_file *g, mn_status st,
+                 mn_module **root)
 {
     if (st != MN_OK)
         return mn_cli_fail(cmd, st);
-    int rc = fits_memory(cmd, *root);
+    int rc = check_output(cmd, a, g, *root, true);
+    if (rc == MN_EXIT_OK)
+        rc = fits_memory(cmd, a, *root, 0, NULL, NULL);
     if (rc != MN_EXIT_OK) {
         mn_module_destroy(*root);
         *root = NULL;
@@ -133,8 +253,9 @@ int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root)
     if (rc != MN_EXIT_OK)
         return rc;
     mn_status st = mn_graph_make(g, root);
+    rc = built(cmd, a, g, st, root);
     mn_graph_destroy(g);
-    return built(cmd, st, root);
+    return rc;
 }
 
 /* zlib's CRC-32 of a file's bytes: sweep.cfg records the graph file's
@@ -200,27 +321,68 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
     return MN_EXIT_OK;
 }
 
+static int by_need_desc(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a < b) - (a > b);
+}
+
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
-                              const char *param, const int64_t *values, int n)
+                              const char *param, const int64_t *values, int n, int jobs,
+                              int runs_per_value)
 {
     if (!is_mlp(a) && !mn_graph_has_param(g, param))
         return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
                                   param);
     mn_mlp_spec spec = mn_cli_mlp(a);
-    for (int i = 0; i < n; i++) {
+    bool coordcheck = strcmp(cmd, "coordcheck") == 0;
+    /* coordcheck keeps the weights before each step and the step's change */
+    int extra = coordcheck ? 2 : 0;
+    const char *extra_what = coordcheck ? "the weights before a step and their change" : NULL;
+    double *need = calloc((size_t)(n > 0 ? n : 1), sizeof *need);
+    if (!need)
+        return mn_cli_error(cmd, "out of memory");
+    int rc = MN_EXIT_OK;
+    for (int i = 0; rc == MN_EXIT_OK && i < n; i++) {
         mn_module *m = NULL;
         /* the built-in mlp keeps mn_mlp_factory's ranges and messages (a width sweep
          * needs a hidden layer) */
         mn_status st = !is_mlp(a) ? mn_graph_factory((void *)g, param, values[i], &m)
                                 : mn_mlp_factory(&spec, param, values[i], &m);
-        int rc = st == MN_OK ? fits_memory(cmd, m) : MN_EXIT_OK;
-        mn_module_destroy(m);
         if (st != MN_OK)
-            return mn_cli_usage_error(cmd, "%s", mn_last_error());
-        if (rc != MN_EXIT_OK)
-            return rc;
+            rc = mn_cli_usage_error(cmd, "%s", mn_last_error());
+        else if ((rc = check_output(cmd, a, g, m, i == 0)) == MN_EXIT_OK)
+            rc = fits_memory(cmd, a, m, extra, extra_what, &need[i]);
+        mn_module_destroy(m);
     }
-    return MN_EXIT_OK;
+    /* Runs side by side: at worst the `jobs` largest of the grid at once
+     * (each value has runs_per_value runs: its learning rates and seeds). */
+    double have = mn_cli_machine_memory(), sum = 0;
+    int counted = 0, largest = 0;
+    if (rc == MN_EXIT_OK && jobs > 1 && have > 0) {
+        double *sorted = malloc((size_t)n * sizeof *sorted);
+        if (!sorted) {
+            free(need);
+            return mn_cli_error(cmd, "out of memory");
+        }
+        memcpy(sorted, need, (size_t)n * sizeof *sorted);
+        qsort(sorted, (size_t)n, sizeof *sorted, by_need_desc);
+        for (int i = 0; i < n && counted < jobs; i++)
+            for (int r = 0; r < runs_per_value && counted < jobs; r++, counted++)
+                sum += sorted[i];
+        for (int i = 0; i < n; i++)
+            if (need[i] > need[largest])
+                largest = i;
+        free(sorted);
+    }
+    if (rc == MN_EXIT_OK && sum > have)
+        rc = mn_cli_usage_error(cmd, "with --jobs %d, %d runs side by side need at least %.1f "
+                                "GB (%s %lld alone: %.1f GB), more than this machine's %.1f GB "
+                                "of memory; use fewer --jobs or smaller values of %s", jobs,
+                                counted, sum / 1e9, param, (long long)values[largest],
+                                need[largest] / 1e9, have / 1e9, param);
+    free(need);
+    return rc;
 }
 
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
@@ -238,8 +400,9 @@ int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, in
         st = mn_graph_set(g, "context", (double)context);
     if (st == MN_OK)
         st = mn_graph_make(g, root);
+    rc = built(cmd, a, g, st, root);
     mn_graph_destroy(g);
-    return built(cmd, st, root);
+    return rc;
 }
 
 int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)

@@ -309,15 +309,15 @@ const char *mn_cli_set_of(const mn_cli_args *a, const char *name)
     return NULL;
 }
 
-int mn_cli_apply_atom_norms(const char *cmd, mn_network *net, const mn_cli_args *a)
+int mn_cli_apply_atom_norms(const char *cmd, mn_module *root, const mn_cli_args *a)
 {
-    int atoms = mn_network_atom_count(net);
+    int atoms = mn_module_atom_count(root);
     for (int i = 0; i < a->atom_norms.n; i++) {
         mn_atom_norm ov = {.atom = a->atom_norms.v[i].atom, .norm = a->atom_norms.v[i].norm};
         if (ov.atom >= atoms)
             return mn_cli_usage_error(cmd, "--atom-norm '%d=%s' must be K=NAME with K in [0, %d)",
                                       ov.atom, ov.norm, atoms);
-        if (mn_atom_norms_apply(net, &ov, 1) != MN_OK) /* e.g. a norm of another shape */
+        if (mn_atom_norms_apply_tree(root, &ov, 1) != MN_OK) /* e.g. a norm of another shape */
             return mn_cli_usage_error(cmd, "--atom-norm: %s", mn_last_error());
     }
     return MN_EXIT_OK;

@@ -42,17 +42,29 @@ static mn_status assign_targets(const mn_module *m, double t, double *targets, i
     return MN_OK;
 }
 
+static mn_status tree_targets(const char *who, const mn_module *root, double t, double *targets)
+{
+    /* the targets are t times positive coefficients: NAN, inf or a negative
+     * total would come back as targets with MN_OK */
+    if (!(t >= 0) || !isfinite(t))
+        return mn_fail(MN_ERR_ARG, "%s: the total t = %g must be finite and >= 0", who, t);
+    int k = 0;
+    return assign_targets(root, t, targets, &k);
+}
+
 mn_status mn_modular_targets(const mn_network *net, double t, double *targets)
 {
     if (!net || !targets)
         return mn_fail(MN_ERR_ARG, "mn_modular_targets: %s is NULL", net ? "targets" : "net");
-    /* the targets are t times positive coefficients: NAN, inf or a negative
-     * total would come back as targets with MN_OK */
-    if (!(t >= 0) || !isfinite(t))
-        return mn_fail(MN_ERR_ARG, "mn_modular_targets: the total t = %g must be finite and "
-                       ">= 0", t);
-    int k = 0;
-    return assign_targets(mn_network_root(net), t, targets, &k);
+    return tree_targets("mn_modular_targets", mn_network_root(net), t, targets);
+}
+
+mn_status mn_modular_tree_targets(const mn_module *root, double t, double *targets)
+{
+    if (!root || !targets)
+        return mn_fail(MN_ERR_ARG, "mn_modular_tree_targets: %s is NULL",
+                       root ? "targets" : "root");
+    return tree_targets("mn_modular_tree_targets", root, t, targets);
 }
 
 static mn_status tree_norm(const mn_network *net, const mn_module *m, const float *buf, int *k,

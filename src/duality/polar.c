@@ -33,6 +33,12 @@ typedef struct {
     mn_mat Q, T; /* k x k: Gram form only (the accumulated polynomial, scratch) */
 } workspace;
 
+/* What workspace_get takes, in double (a size past SIZE_MAX still compares). */
+static double workspace_bytes(mn_dtype dt, int64_t k, int64_t N)
+{
+    return (2.0 * (double)k * (double)N + 4.0 * (double)k * (double)k) * (double)mn_dtype_size(dt);
+}
+
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
@@ -412,9 +418,13 @@ mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t c
         return mn_fail(MN_ERR_SHAPE, "mn_polar_plan_for: %lldx%lld, needs at least one element",
                        (long long)rows, (long long)cols);
     *out = (mn_polar_plan){.form = MN_POLAR_DIRECT, .precision = o.precision};
+    int64_t k = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
     if (o.method->n_coeffs == 0) { /* exact, in double, whatever the precision */
         out->precision = MN_PRECISION_FP32;
         out->impl = "LAPACK dgesdd, in double";
+        /* G's copy, U, Vᵀ and the singular values (lapack.c), then U·Vᵀ
+         * (spectral.c) while U and Vᵀ are held: all float64 */
+        out->workspace_bytes = 8.0 * ((double)k * (double)N + (double)k * (double)(k + N) + k);
         return MN_OK;
     }
     if (o.precision == MN_PRECISION_BF16 && dt != MN_F32)
@@ -424,12 +434,13 @@ mn_status mn_polar_plan_for(const mn_dualize_opts *opts, int64_t rows, int64_t c
     int n = o.steps > 0 ? o.steps : o.method->default_steps;
     out->form = form_used(&o, n, rows, cols, dt);
     if (o.precision == MN_PRECISION_BF16) {
-        int64_t k = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
         mn_polar_bf16_flops(o.method, out->form, n, k, N, &out->flops, &out->flops_bf16);
         out->impl = mn_bf16_impl();
+        out->workspace_bytes = mn_polar_bf16_workspace_bytes(k, N);
     } else {
         out->flops = mn_polar_flops(o.method, out->form, n, rows, cols, dt);
         out->impl = blis_impl();
+        out->workspace_bytes = workspace_bytes(dt, k, N);
     }
     return MN_OK;
 }

@@ -85,6 +85,14 @@ typedef struct {
 static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* One grow-only buffer per thread (as polar.c's). */
+/* What workspace_get takes, in double (a size past SIZE_MAX still compares),
+ * without the pieces' alignment to 64 bytes. */
+double mn_polar_bf16_workspace_bytes(int64_t k, int64_t N)
+{
+    double kn = (double)k * (double)N, kk = (double)k * (double)k;
+    return kn * (4 + 2) + kk * (4 * 4 + 2 * 2);
+}
+
 static mn_status workspace_get(workspace *w, const lines_t *l, int64_t k, int64_t N)
 {
     size_t kn = (size_t)k * (size_t)N, kk = (size_t)k * (size_t)k;

@@ -45,4 +45,7 @@ mn_status mn_polar_bf16_run(const mn_polar_method *m, mn_polar_form form, int st
 void mn_polar_bf16_flops(const mn_polar_method *m, mn_polar_form form, int steps, int64_t k,
                          int64_t N, double *all, double *bf16);
 
+/* Bytes of the scratch buffer mn_polar_bf16_run takes for k x N (k <= N). */
+double mn_polar_bf16_workspace_bytes(int64_t k, int64_t N);
+
 #endif

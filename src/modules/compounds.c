@@ -172,6 +172,26 @@ mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64
     return MN_OK;
 }
 
+mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out)
+{
+    if (!m || !out)
+        return mn_fail(MN_ERR_ARG, "mn_module_output_features: %s is NULL",
+                       m ? "out" : "the module");
+    int64_t *f;
+    int nf;
+    MN_TRY(mn_module_features(m, 1, &in, &f, &nf));
+    mn_status st = MN_OK;
+    if (nf == 1) {
+        *out = f[0];
+    } else {
+        char d[64];
+        st = mn_fail(MN_ERR_SHAPE, "%s has %d outputs, not one", mn_module_describe(m, d, sizeof d),
+                     nf);
+    }
+    free(f);
+    return st;
+}
+
 /* ---- constructors ------------------------------------------------------ */
 
 /* A constructor that fails frees its children (module.h): each distinct one

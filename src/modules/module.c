@@ -268,6 +268,18 @@ int64_t mn_module_param_count(const mn_module *m)
     return n;
 }
 
+int mn_module_atom_count(const mn_module *m)
+{
+    if (!m)
+        return 0;
+    if (mn_module_is_atom(m))
+        return 1;
+    int n = 0;
+    for (int i = 0; i < m->n_children; i++)
+        n += mn_module_atom_count(m->children[i]);
+    return n;
+}
+
 mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in)
 {
     if (!m || !d_out || !d_in)

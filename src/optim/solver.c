@@ -142,11 +142,7 @@ static mn_status plan_atoms(mn_solver *s, const mn_network *net)
  * norms); read again whenever mn_network_revision moves. */
 static mn_status read_network(mn_solver *s, const mn_network *net)
 {
-    if (s->cfg.modular_targets)
-        MN_TRY(mn_modular_targets(net, 1.0, s->targets));
-    else
-        for (int k = 0; k < s->n_atoms; k++)
-            s->targets[k] = 1.0;
+    MN_TRY(mn_solver_targets_for(&s->cfg, mn_network_root(net), s->targets));
     for (int k = 0; k < s->n_atoms; k++)
         s->norms[k] = s->shared ? s->shared : mn_module_norm(mn_network_atom(net, k));
     s->read_from = net;
@@ -233,6 +229,19 @@ mn_status mn_solver_set_steps_taken(mn_solver *s, int64_t steps)
 }
 
 const double *mn_solver_targets(const mn_solver *s) { return s ? s->targets : NULL; }
+
+mn_status mn_solver_targets_for(const mn_solver_config *cfg, const mn_module *root,
+                                double *targets)
+{
+    if (!cfg || !root || !targets)
+        return mn_fail(MN_ERR_ARG, "mn_solver_targets_for: %s is NULL",
+                       !cfg ? "cfg" : !root ? "root" : "targets");
+    if (cfg->modular_targets)
+        return mn_modular_tree_targets(root, 1.0, targets);
+    for (int k = 0, n = mn_module_atom_count(root); k < n; k++)
+        targets[k] = 1.0;
+    return MN_OK;
+}
 
 int mn_solver_atoms_side_by_side(const mn_solver *s)
 {

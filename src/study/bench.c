@@ -258,6 +258,26 @@ mn_status mn_bench_dualize_opts(const mn_dualize_opts *opts, int64_t rows, int64
     return st;
 }
 
+mn_status mn_bench_dualize_memory(const mn_dualize_opts *opts, int64_t rows, int64_t cols,
+                                  bool error, double *bytes)
+{
+    if (!bytes)
+        return mn_fail(MN_ERR_ARG, "mn_bench_dualize_memory: bytes is NULL");
+    mn_polar_plan plan, exact;
+    MN_TRY(mn_polar_plan_for(opts, rows, cols, MN_F32, &plan));
+    double mn = (double)rows * (double)cols;
+    *bytes = 2 * 4 * mn + plan.workspace_bytes; /* G, X and the iteration's scratch */
+    if (error) { /* mn_bench_polar_error: P, and the SVD's copies while the scratch is kept */
+        const mn_polar_method *svd;
+        MN_TRY(mn_polar_lookup("svd", &svd));
+        MN_TRY(mn_polar_plan_for(&(mn_dualize_opts){.method = svd}, rows, cols, MN_F32, &exact));
+        const mn_polar_method *m = opts && opts->method ? opts->method : mn_polar_default();
+        bool is_svd = m->n_coeffs == 0; /* its scratch was the SVD's, freed after the run */
+        *bytes += 4 * mn + (is_svd ? 0 : exact.workspace_bytes);
+    }
+    return MN_OK;
+}
+
 /* ---- a training step ------------------------------------------------------------- */
 
 double mn_bench_step_flops(const mn_network *net, const mn_solver_config *cfg, int64_t batch)

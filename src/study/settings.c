@@ -143,33 +143,134 @@ mn_status mn_atom_norm_parse(const char *text, mn_atom_norm *out)
     return MN_OK;
 }
 
-mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
+typedef struct atom_list {
+    mn_module **v;
+    int n;
+} atom_list;
+
+static mn_status list_atom(mn_module *a, void *ctx)
 {
-    if (!net || (n > 0 && !ov))
-        return mn_fail(MN_ERR_ARG, "mn_atom_norms_apply: %s is NULL", net ? "ov" : "net");
-    int atoms = mn_network_atom_count(net);
+    atom_list *l = ctx;
+    l->v[l->n++] = a;
+    return MN_OK;
+}
+
+/* The overrides on `root`'s atoms (forward order, as a network numbers
+ * them); `who` names the call in the NULL-argument message. */
+static mn_status apply_overrides(const char *who, mn_module *root, const mn_atom_norm *ov, int n)
+{
+    if (!root || (n > 0 && !ov))
+        return mn_fail(MN_ERR_ARG, "%s: %s is NULL", who, root ? "ov" : "root");
+    int atoms = mn_module_atom_count(root);
+    atom_list l = {.v = malloc((size_t)(atoms > 0 ? atoms : 1) * sizeof *l.v)};
+    if (!l.v)
+        return mn_fail(MN_ERR_NOMEM, "%s: out of memory", who);
+    mn_module_visit_atoms(root, list_atom, &l);
     /* Every override is checked before any atom changes: a refused call
      * leaves the network (and its revision) as it was. */
-    for (int i = 0; i < n; i++) {
-        if (ov[i].atom < 0 || ov[i].atom >= atoms || !ov[i].norm)
-            return mn_fail(MN_ERR_ARG, "atom norm %d=%s: the atom must be in [0, %d) (0-based, "
-                           "forward order)", ov[i].atom, ov[i].norm ? ov[i].norm : "(null)",
-                           atoms);
+    mn_status st = MN_OK;
+    for (int i = 0; st == MN_OK && i < n; i++) {
+        if (ov[i].atom < 0 || ov[i].atom >= atoms || !ov[i].norm) {
+            st = mn_fail(MN_ERR_ARG, "atom norm %d=%s: the atom must be in [0, %d) (0-based, "
+                         "forward order)", ov[i].atom, ov[i].norm ? ov[i].norm : "(null)", atoms);
+            break; /* l.v[ov[i].atom] below would be outside the list */
+        }
         const mn_norm *norm;
-        mn_status st = mn_norm_lookup(ov[i].norm, &norm);
+        st = mn_norm_lookup(ov[i].norm, &norm);
         if (st != MN_OK) {
             char msg[768];
             snprintf(msg, sizeof msg, "%s", mn_last_error());
-            return mn_fail(st, "atom norm %d=%s: %s", ov[i].atom, ov[i].norm, msg);
+            st = mn_fail(st, "atom norm %d=%s: %s", ov[i].atom, ov[i].norm, msg);
+            break; /* no norm to check */
         }
         /* A norm for another shape (taps-3 on a Linear) is refused here, not
          * at the first step; the check mn_module_set_norm makes. */
-        char who[32];
-        snprintf(who, sizeof who, "atom norm %d=", ov[i].atom);
-        MN_TRY(mn_module_check_norm(mn_network_atom(net, ov[i].atom), norm, who, ov[i].norm));
+        char check_who[32];
+        snprintf(check_who, sizeof check_who, "atom norm %d=", ov[i].atom);
+        st = mn_module_check_norm(l.v[ov[i].atom], norm, check_who, ov[i].norm);
     }
-    for (int i = 0; i < n; i++)
-        MN_TRY(mn_module_set_norm((mn_module *)mn_network_atom(net, ov[i].atom), ov[i].norm));
+    for (int i = 0; st == MN_OK && i < n; i++)
+        st = mn_module_set_norm(l.v[ov[i].atom], ov[i].norm);
+    free(l.v);
+    return st;
+}
+
+mn_status mn_atom_norms_apply(mn_network *net, const mn_atom_norm *ov, int n)
+{
+    if (!net)
+        return mn_fail(MN_ERR_ARG, "mn_atom_norms_apply: net is NULL");
+    return apply_overrides("mn_atom_norms_apply", (mn_module *)mn_network_root(net), ov, n);
+}
+
+mn_status mn_atom_norms_apply_tree(mn_module *root, const mn_atom_norm *ov, int n)
+{
+    return apply_overrides("mn_atom_norms_apply_tree", root, ov, n);
+}
+
+typedef struct memory_walk {
+    const mn_train_settings *s;
+    const mn_solver_config *cfg;
+    const mn_norm *forced; /* the preset's norm on every atom (sgd, sign), or NULL */
+    int atom;
+    double polar_bytes;
+} memory_walk;
+
+/* The norm a step will put on this atom: the preset's, else the last
+ * override naming it, else its own. */
+static const mn_norm *norm_used(const memory_walk *w, const mn_module *a)
+{
+    if (w->forced)
+        return w->forced;
+    const mn_norm *n = mn_module_norm(a);
+    for (int i = 0; w->s->atom_norms && i < w->s->n_atom_norms; i++) {
+        const mn_norm *o;
+        if (w->s->atom_norms[i].atom == w->atom && w->s->atom_norms[i].norm &&
+            mn_norm_lookup(w->s->atom_norms[i].norm, &o) == MN_OK)
+            n = o;
+    }
+    return n;
+}
+
+static mn_status atom_memory(mn_module *a, void *ctx)
+{
+    memory_walk *w = ctx;
+    const mn_norm *n = norm_used(w, a);
+    w->atom++;
+    int64_t d_out, d_in;
+    if (w->cfg->kind != MN_SOLVER_STEEPEST || !n || !n->uses_polar ||
+        mn_module_weight_shape(a, &d_out, &d_in) != MN_OK)
+        return MN_OK;
+    /* a Conv2D's per-tap norm (taps-K) runs k² polar factors of d_out x d_in/k²,
+     * as mn_bench_step_flops counts them */
+    int64_t k = strncmp(n->name, "taps-", 5) == 0 ? atoi(n->name + 5) : 1;
+    if (k < 1 || d_in % (k * k) != 0)
+        k = 1;
+    mn_polar_plan plan;
+    if (mn_polar_plan_for(&w->cfg->polar, d_out, d_in / (k * k), MN_F32, &plan) == MN_OK &&
+        plan.workspace_bytes > w->polar_bytes)
+        w->polar_bytes = plan.workspace_bytes;
+    return MN_OK;
+}
+
+mn_status mn_train_memory_of(const mn_module *root, const mn_train_settings *s,
+                             mn_train_memory *out)
+{
+    if (!root || !s || !out)
+        return mn_fail(MN_ERR_ARG, "mn_train_memory_of: %s is NULL",
+                       !root ? "root" : !s ? "s" : "out");
+    mn_solver_config cfg;
+    MN_TRY(mn_solver_preset(&cfg, s->opt ? s->opt : "", s->param));
+    cfg.polar.precision = s->polar_precision;
+    MN_TRY(mn_polar_lookup(s->polar_method ? s->polar_method : MN_FIT_DEFAULT_POLAR,
+                           &cfg.polar.method));
+    memory_walk w = {.s = s, .cfg = &cfg};
+    if (cfg.norm)
+        MN_TRY(mn_norm_lookup(cfg.norm, &w.forced));
+    mn_module_visit_atoms((mn_module *)root, atom_memory, &w);
+    int64_t params = mn_module_param_count(root);
+    int copies = cfg.kind == MN_SOLVER_ADAMW ? 5 : 4;
+    *out = (mn_train_memory){.params = params, .copies = copies, .polar_bytes = w.polar_bytes,
+                             .bytes = 4.0 * copies * (double)params + w.polar_bytes};
     return MN_OK;
 }
 
