@@ -34,8 +34,10 @@ mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
  * code; on MN_EXIT_OK *g (mn_graph_destroy) or *root is the caller's. */
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
-/* The same with the graph's parameters `vocab` and `context` set to the
- * text data's (each when the graph declares it; after --set). */
+/* Set the graph's parameters `vocab` and `context` to the text data's (each
+ * when the graph declares it; after --set). */
+mn_status mn_cli_graph_set_text(mn_graph_file *g, int vocab, int64_t context);
+/* mn_cli_model_build with mn_cli_graph_set_text. */
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
                             mn_module **root);
 /* The model fits the data: a sequence model (a graph declaring `vocab`:
