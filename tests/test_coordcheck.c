@@ -9,7 +9,8 @@
  *     per-module flat/NO and the per-quantity verdicts of the stdout.
  *  2. Every record of a small residual network (Sum and Identity: a model
  *     the CLI cannot build) against a training loop written here on the
- *     public API, with its own statistics.
+ *     public API, with its own statistics; a token model (the GPT) on
+ *     windows of token ids, its causal mask's −∞ entries left out.
  *  3. The judgement on designed records: a known ratio per 4x, zeros,
  *     missing records, the tolerance boundary.
  *  4. Arguments: each bad setting is refused with a message naming it; a
@@ -590,6 +591,99 @@ START_TEST(test_residual_against_loop)
 }
 END_TEST
 
+/* A token model (the built-in GPT, one block) on windows of token ids with a
+ * label per position: every record is finite, and the causal mask's fixed
+ * −∞ entries are left out, so its mean |h| at step 0 is the mean |score|
+ * over the allowed entries of the scores it masks. */
+typedef struct mask_grab {
+    const mn_tensor *scores, *masked;
+    int mask_leaf, leaf;
+} mask_grab;
+
+static mn_status grab_mask(void *ctx, const mn_module_visit *v)
+{
+    mask_grab *g = ctx;
+    if (mn_module_child_count(v->module) != 0)
+        return MN_OK;
+    const char *kind = mn_module_kind(v->module);
+    if (!g->masked && strcmp(kind, "Scores") == 0)
+        g->scores = v->outputs[0];
+    if (!g->masked && strcmp(kind, "CausalMask") == 0) {
+        g->masked = v->outputs[0];
+        g->mask_leaf = g->leaf;
+    }
+    g->leaf++;
+    return MN_OK;
+}
+
+START_TEST(test_token_model)
+{
+    enum { N = 6, T = 8, V = 11 };
+    float x[N * T];
+    int32_t y[N * T];
+    uint64_t state = 5;
+    for (int i = 0; i < N * T; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((state >> 33) % V);
+        y[i] = (int32_t)((state >> 17) % V);
+    }
+    mn_dataset d = {.n = N, .dim = T, .n_classes = V, .x = x, .y = y, .labels_per_row = T};
+    const char *text = mn_graph_gpt_text();
+    mn_graph_file *g;
+    ck_assert_ok(mn_graph_parse(&g, text, strlen(text), "gpt.mn"));
+    ck_assert_ok(mn_graph_set(g, "depth", 1));
+    ck_assert_ok(mn_graph_set(g, "dhead", 4));
+    ck_assert_ok(mn_graph_set(g, "context", T));
+    ck_assert_ok(mn_graph_set(g, "vocab", V));
+    mn_coordcheck_config cfg;
+    mn_coordcheck_defaults(&cfg);
+    cfg.steps = 2;
+    cfg.batch = 4;
+    mn_coordcheck_result *r;
+    ck_assert_ok(mn_coordcheck_run(mn_graph_factory, g, (int64_t[]){8, 16}, 2, &d, &cfg, &r));
+    for (int v = 0; v < 2; v++)
+        for (int t = 0; t <= cfg.steps; t++)
+            for (int m = 0; m < r->n_modules; m++)
+                for (int q = 0; q < MN_COORD_UPDATE; q++)
+                    ck_assert_msg(isfinite(mn_coordcheck_value(r, v, t, m, q)),
+                                  "width %lld step %d module %d %s: %g", (long long)r->values[v],
+                                  t, m, r->kinds[m],
+                                  mn_coordcheck_value(r, v, t, m, q));
+    /* Step 0 of width 8 again, by hand. */
+    mn_module *root;
+    mn_network *net;
+    ck_assert_ok(mn_graph_factory(g, "width", 8, &root));
+    ck_assert_ok(mn_network_create(&net, root, cfg.param, cfg.seed));
+    mn_tensor *xt;
+    ck_assert_ok(mn_tensor_wrap(&xt, x, 2, (int64_t[]){cfg.batch, T}));
+    const mn_tensor *out;
+    ck_assert_ok(mn_network_forward(net, xt, &out));
+    mask_grab mg = {0};
+    ck_assert_ok(mn_network_visit(net, grab_mask, &mg));
+    ck_assert_ptr_nonnull(mg.scores);
+    ck_assert_ptr_nonnull(mg.masked);
+    ck_assert_str_eq(r->kinds[mg.mask_leaf], "CausalMask");
+    int64_t blocks = mn_tensor_numel(mg.scores) / (T * T), allowed = 0;
+    double sum = 0;
+    for (int64_t b = 0; b < blocks; b++)
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++) {
+                int64_t k = (b * T + i) * T + j;
+                ck_assert(j <= i ? isfinite(mg.masked->data[k]) : isinf(mg.masked->data[k]));
+                if (j <= i) {
+                    sum += fabs(mg.scores->data[k]);
+                    allowed++;
+                }
+            }
+    ck_assert(close_rel(mn_coordcheck_value(r, 0, 0, mg.mask_leaf, MN_COORD_MEAN_ABS),
+                        sum / (double)allowed, 1e-12));
+    mn_tensor_destroy(xt);
+    mn_network_destroy(net);
+    mn_coordcheck_free(r);
+    mn_graph_destroy(g);
+}
+END_TEST
+
 /* ---- 3. the judgement on designed records -------------------------------------- */
 
 static mn_coordcheck_result *small_result(mn_dataset *d)
@@ -834,6 +928,7 @@ int main(void)
     tcase_add_test(tc, test_fixture_adam);
     tcase_add_test(tc, test_bf16_products);
     tcase_add_test(tc, test_residual_against_loop);
+    tcase_add_test(tc, test_token_model);
     tcase_add_test(tc, test_judgement);
     tcase_add_test(tc, test_arguments);
     suite_add_tcase(s, tc);

@@ -573,11 +573,13 @@ START_TEST(test_cli_train_sample_baseline)
         {"train --model gpt --data text:%s --set context=8 --steps 1", "--set context=8: with"},
         {"train --model gpt --steps 1 --data-dir %s", "gpt reads token ids: give it --data text"},
         {"sweep --model gpt --steps 1 --out %s/sw", "gpt reads token ids: give it --data text"},
-        {"coordcheck --model gpt --widths 32,64 --out %s/cc", "coordcheck runs on the"},
+        {"coordcheck --model gpt --widths 32,64 --out %s/cc",
+         "gpt reads token ids: give it --data text"},
+        {"coordcheck --data text:%s --widths 16,32 --out %s/cc", "needs a sequence model"},
     };
     for (size_t i = 0; i < sizeof mismatched / sizeof *mismatched; i++) {
         bool text = strstr(mismatched[i][0], "text:") != NULL;
-        snprintf(args, sizeof args, mismatched[i][0], text ? tm_at("text.txt") : tm_dir);
+        snprintf(args, sizeof args, mismatched[i][0], text ? tm_at("text.txt") : tm_dir, tm_dir);
         ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
         ck_assert_msg(strstr(out, mismatched[i][1]) && strchr(out, '\n') == out + strlen(out) - 1,
                       "%s: %s", args, out);
@@ -598,9 +600,6 @@ START_TEST(test_cli_train_sample_baseline)
 }
 END_TEST
 
-/* The built-in GPT on text: train, sample (windows shorter than the context
- * through RoPE, then sliding), and the attention statistics of `attention`
- * equal to the library's on the same validation windows. */
 /* The readout against the corpus's vocabulary, before training: fewer
  * logits than characters are refused naming both numbers, more (a padded
  * vocabulary) get a note and train. */
@@ -626,6 +625,9 @@ START_TEST(test_cli_readout_width)
 }
 END_TEST
 
+/* The built-in GPT on text: train, sample (windows shorter than the context
+ * through RoPE, then sliding), coordcheck, and the attention statistics of
+ * `attention` equal to the library's on the same validation windows. */
 START_TEST(test_cli_gpt_attention)
 {
     static char out[1 << 16];
@@ -649,6 +651,17 @@ START_TEST(test_cli_gpt_attention)
     json_t *layers = json_object_get(j, "layers");
     ck_assert_int_eq(json_array_size(layers), 2);
     ck_assert_int_eq(json_array_size(json_object_get(j, "atoms")), 1 + 2 * 6 + 1);
+
+    /* The coordinate check of the GPT on windows of the corpus: every record
+     * is a number (the causal mask's −∞ entries are left out). */
+    snprintf(args, sizeof args, "coordcheck --model gpt --data text:%s --widths 8,16 --depth 1 "
+             "--set dhead=4 --context 8 --batch 4 --steps 2 --out %s", tm_at("text.txt"),
+             tm_at("cc"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "on one batch of 4 windows of 8 characters") &&
+                  strstr(out, "CausalMask") && !strstr(out, "nan") && !strstr(out, "inf"), "%s",
+                  out);
+    ck_assert_int_eq(access(tm_at("cc/coord.csv"), F_OK), 0);
 
     mn_checkpoint_model m;
     ck_assert_int_eq(mn_checkpoint_open_model(tm_at("gpt.st"), 1, &m), MN_OK);

@@ -12,6 +12,10 @@
  *   change_rms  RMS(h_t − h_0), the size of the change per coordinate
  *   update      atoms, t ≥ 1: the RMS→RMS operator norm of W_t − W_{t−1}
  *               (the d_out x d_in matrix as the atom's norm sees it)
+ * An entry that is the same infinity at steps 0 and t (a causal mask's −∞)
+ * is left out of the first three (and of the count the means divide by).
+ * A model reading token ids (a GPT) runs on text windows: `dim` positions per
+ * example and a label per position (mn_dataset.labels_per_row = dim). 
  * A quantity is flat across values when between any two values v1 < v2 it
  * differs by at most tol^(log4(v2/v1)) at every step 1..steps, i.e. by at
  * most tol between values 4x apart. rel_change, change_rms and update are

@@ -41,8 +41,10 @@ int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root);
  * memory (mn_cli_model_fits); notes for more logits than classes and for a
  * model without parameters. */
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
-/* The same with the graph's parameters `vocab` and `context` set to the
- * text data's (each when the graph declares it; after --set). */
+/* Set the graph's parameters `vocab` and `context` to the text data's (each
+ * when the graph declares it; after --set). */
+mn_status mn_cli_graph_set_text(mn_graph_file *g, int vocab, int64_t context);
+/* mn_cli_model_build with mn_cli_graph_set_text. */
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
                             mn_module **root);
 /* Refuse (a usage error) a model whose training under the options cannot

@@ -140,38 +140,57 @@ static void report(const mn_coordcheck_result *r, mn_param param)
 static int check(const mn_cli_args *a, const int64_t *values, int n_values,
                  const mn_coordcheck_config *cfg, char *csv_path, char *png_path)
 {
+    bool is_text;
+    const char *text_path = mn_cli_text_path(a, &is_text);
+    mn_text text = {0};
     mn_dataset train = {0}, test = {0};
-    mn_status st = mn_fashion_mnist_load(a->data_dir, &train, &test);
-    if (st != MN_OK)
-        return mn_cli_fail(CMD, st);
+    mn_status st = MN_OK;
+    int rc = MN_EXIT_OK;
+    if (is_text)
+        rc = mn_cli_text_load(CMD, a, text_path, &text, &train, &test);
+    else if ((st = mn_fashion_mnist_load(a->data_dir, &train, &test)) != MN_OK)
+        rc = mn_cli_fail(CMD, st);
     mn_dataset_free(&test);
-    int64_t n = train.n;
-    if (a->batch > n) {
+    if (rc == MN_EXIT_OK && a->batch > train.n)
+        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
+                                (long long)a->batch, (long long)train.n,
+                                is_text ? "windows of --context characters" : "examples");
+    mn_graph_file *g = NULL;
+    if (rc == MN_EXIT_OK)
+        rc = mn_cli_model_load(CMD, a, &g);
+    if (rc == MN_EXIT_OK && is_text && (st = mn_cli_graph_set_text(g, text.vocab.size,
+                                                                   a->context)) != MN_OK)
+        rc = mn_cli_fail(CMD, st);
+    mn_text_free(&text);
+    if (rc != MN_EXIT_OK) {
+        mn_graph_destroy(g);
         mn_dataset_free(&train);
-        return mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training examples",
-                                  (long long)a->batch, (long long)n);
+        return rc;
     }
     mn_solver_config preset; /* the rate the header states: --lr, or the preset's */
     mn_mlp_spec spec = mn_cli_mlp(a);
     char fixed[64 + MN_CLI_SHOWN_CAP], shown_graph[MN_CLI_SHOWN_CAP];
+    const char *model = a->model ? a->model : "mlp";
     if (a->graph)
         snprintf(fixed, sizeof fixed, "%s", mn_cli_shown(a->graph, shown_graph,
                                                           sizeof shown_graph));
+    else if (strcmp(model, "mlp") != 0) /* its own sizes, unless --set or --depth change them */
+        snprintf(fixed, sizeof fixed, "%s", model);
     else if (strcmp(cfg->size_param, "depth") == 0)
         snprintf(fixed, sizeof fixed, "width %lld", (long long)spec.width);
     else
         snprintf(fixed, sizeof fixed, "depth %d", spec.depth);
+    char rows[64];
+    if (is_text)
+        snprintf(rows, sizeof rows, "%lld windows of %lld characters", (long long)cfg->batch,
+                 (long long)a->context);
+    else
+        snprintf(rows, sizeof rows, "%lld", (long long)cfg->batch);
     if (mn_solver_preset(&preset, cfg->opt, cfg->param) == MN_OK)
-        printf("coordcheck: %s, %s, %s, lr %g, %d steps on one batch of %lld\n", cfg->opt,
+        printf("coordcheck: %s, %s, %s, lr %g, %d steps on one batch of %s\n", cfg->opt,
                cfg->param == MN_PARAM_SP ? "sp" : "modular", fixed,
-               isnan(cfg->lr) ? preset.lr : cfg->lr, cfg->steps, (long long)cfg->batch);
+               isnan(cfg->lr) ? preset.lr : cfg->lr, cfg->steps, rows);
     mn_coordcheck_result *r = NULL;
-    mn_graph_file *g;
-    int rc = mn_cli_model_load(CMD, a, &g);
-    if (rc != MN_EXIT_OK) {
-        mn_dataset_free(&train);
-        return rc;
-    }
     st = mn_coordcheck_run(mn_graph_factory, g, values, n_values, &train, cfg, &r);
     mn_graph_destroy(g);
     mn_dataset_free(&train);
@@ -208,7 +227,9 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     mn_coordcheck_defaults(&cfg);
     const int64_t *values;
     int n_values;
-    int rc = mn_cli_check_model_data(CMD, a, false); /* Fashion-MNIST only */
+    bool is_text;
+    mn_cli_text_path(a, &is_text);
+    int rc = mn_cli_check_model_data(CMD, a, is_text);
     if (rc != MN_EXIT_OK)
         return rc;
     rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);

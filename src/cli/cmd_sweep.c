@@ -270,17 +270,6 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_da
     return rc;
 }
 
-/* The graph's `vocab` and `context`, when it declares them, from the data. */
-static int set_text_params(mn_graph_file *g, const mn_cli_args *a, int vocab)
-{
-    mn_status st = MN_OK;
-    if (mn_graph_has_param(g, "vocab"))
-        st = mn_graph_set(g, "vocab", (double)vocab);
-    if (st == MN_OK && mn_graph_has_param(g, "context"))
-        st = mn_graph_set(g, "context", (double)a->context);
-    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
-}
-
 int mn_cmd_sweep(mn_cli_args *a)
 {
     const mn_cli_command *cmd = &mn_cli_commands[MN_CMD_SWEEP];
@@ -315,8 +304,10 @@ int mn_cmd_sweep(mn_cli_args *a)
     if (is_text && (rc = mn_cli_text_load(CMD, a, text_path, &text, &train, &test)) != MN_EXIT_OK)
         return rc;
     mn_graph_file *g = NULL;
-    if ((rc = mn_cli_model_load(CMD, a, &g)) == MN_EXIT_OK && is_text)
-        rc = set_text_params(g, a, text.vocab.size);
+    if ((rc = mn_cli_model_load(CMD, a, &g)) == MN_EXIT_OK && is_text) {
+        mn_status st = mn_cli_graph_set_text(g, text.vocab.size, a->context);
+        rc = st == MN_OK ? MN_EXIT_OK : mn_cli_fail(CMD, st);
+    }
     if (rc != MN_EXIT_OK) {
         mn_graph_destroy(g);
         mn_dataset_free(&train);

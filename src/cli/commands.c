@@ -102,6 +102,7 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
                                "DIR/coord.png (created)",
      .required = true},
+    {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
@@ -122,6 +123,7 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_TOLERANCE, .deflt = "1.2"},
     {.id = MN_OPT_THREADS, .deflt = "1"},
     {.id = MN_OPT_DATA_DIR, .note = DATA_DIR_NOTE},
+    {.id = MN_OPT_CONTEXT, .deflt = "64"},
 };
 
 static const mn_cli_use dualize_uses[] = {
@@ -262,9 +264,11 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_COORDCHECK, .name = "coordcheck", .flush_denormals = true,
         .summary = "check that activations and updates stay flat across width",
         .about =
-            "A coordinate check on one fixed batch (the first B training images): the network\n"
-            "is trained on that batch for N steps at a constant learning rate, and for every\n"
-            "width, step t and module it records\n"
+            "A coordinate check on one fixed batch (the first B training images, or with --data\n"
+            "text the first B training windows of --context characters, a label per position):\n"
+            "the network is trained on that batch for N steps at a constant learning rate, and\n"
+            "for every"
+            " width, step t and module it records\n"
             "  mean_abs     mean |h_t| of the module's output,\n"
             "  rel_change   ||h_t - h_0|| / ||h_0|| (the same input at step 0 and step t),\n"
             "  change_rms   RMS(h_t - h_0), the change per coordinate (muP's check),\n"

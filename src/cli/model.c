@@ -385,6 +385,16 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
     return rc;
 }
 
+mn_status mn_cli_graph_set_text(mn_graph_file *g, int vocab, int64_t context)
+{
+    mn_status st = MN_OK;
+    if (mn_graph_has_param(g, "vocab"))
+        st = mn_graph_set(g, "vocab", (double)vocab);
+    if (st == MN_OK && mn_graph_has_param(g, "context"))
+        st = mn_graph_set(g, "context", (double)context);
+    return st;
+}
+
 int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, int64_t context,
                             mn_module **root)
 {
@@ -393,11 +403,7 @@ int mn_cli_model_build_text(const char *cmd, const mn_cli_args *a, int vocab, in
     int rc = mn_cli_model_load(cmd, a, &g);
     if (rc != MN_EXIT_OK)
         return rc;
-    mn_status st = MN_OK;
-    if (mn_graph_has_param(g, "vocab"))
-        st = mn_graph_set(g, "vocab", (double)vocab);
-    if (st == MN_OK && mn_graph_has_param(g, "context"))
-        st = mn_graph_set(g, "context", (double)context);
+    mn_status st = mn_cli_graph_set_text(g, vocab, context);
     if (st == MN_OK)
         st = mn_graph_make(g, root);
     rc = built(cmd, a, g, st, root);

@@ -128,16 +128,21 @@ static mn_status record_visit(void *ctx, const mn_module_visit *v)
         memcpy(rec->h0[m], h->data, (size_t)n * sizeof **rec->h0);
     }
     double sa = 0, s0 = 0, sd = 0;
+    int64_t used = 0;
     for (int64_t i = 0; i < n; i++) {
         double x = h->data[i], x0 = rec->h0[m][i];
+        if (isinf(x) && x == x0) /* a fixed ±∞ (a causal mask's): no coordinate to follow */
+            continue;
+        used++;
         sa += fabs(x);
         s0 += x0 * x0;
         sd += (x - x0) * (x - x0);
     }
-    *cell(rec->r, rec->v, rec->t, m, MN_COORD_MEAN_ABS) = n > 0 ? sa / (double)n : 0;
+    *cell(rec->r, rec->v, rec->t, m, MN_COORD_MEAN_ABS) = used > 0 ? sa / (double)used : 0;
     *cell(rec->r, rec->v, rec->t, m, MN_COORD_REL_CHANGE) =
         s0 > 0 ? sqrt(sd / s0) : (sd > 0 ? INFINITY : 0);
-    *cell(rec->r, rec->v, rec->t, m, MN_COORD_CHANGE_RMS) = n > 0 ? sqrt(sd / (double)n) : 0;
+    *cell(rec->r, rec->v, rec->t, m, MN_COORD_CHANGE_RMS) =
+        used > 0 ? sqrt(sd / (double)used) : 0;
     return MN_OK;
 }
 
