@@ -785,6 +785,95 @@ START_TEST(test_cli_kill_and_resume)
 }
 END_TEST
 
+/* Whether the file at `path` has exactly the bytes `want` (len of them). */
+static bool same_bytes(const char *path, const unsigned char *want, size_t len)
+{
+    size_t n;
+    unsigned char *b = tm_slurp(path, &n);
+    bool same = n == len && memcmp(b, want, len) == 0;
+    free(b);
+    return same;
+}
+
+/* Finding 1 of the review: a run that does not continue the checkpoint at
+ * --checkpoint PATH refuses to start (one line, exit 2, the file as it
+ * was), also when it would have diverged and saved every step; --resume
+ * PATH continues it, under another spelling too; --resume A --checkpoint B
+ * keeps an existing B; --overwrite replaces a checkpoint, never another file. */
+START_TEST(test_cli_checkpoint_not_replaced)
+{
+    const char *tiny = make_tiny_data();
+    char common[1024], args[4096], run[512], other[512];
+    static char out[1 << 16];
+    snprintf(common, sizeof common, "train --data-dir '%s' --steps 6 --width 16 --batch 16 "
+             "--threads 1", tiny);
+    snprintf(run, sizeof run, "%s", tm_at("run.st"));
+    snprintf(other, sizeof other, "%s", tm_at("other.st"));
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, run);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    size_t len;
+    unsigned char *kept = tm_slurp(run, &len);
+
+    /* a new run that diverges, saving every step: refused before training */
+    snprintf(args, sizeof args, "%s --opt sgd --lr 1e5 --save-every 1 --checkpoint '%s'", common,
+             run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--checkpoint ") && strstr(out, "holds a modnorm checkpoint "
+                                                           "(step 6 of 6, opt muon)") &&
+                      strstr(out, "--resume ") && strstr(out, "--overwrite") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(run, kept, len));
+    /* the same settings without --resume: a fresh start, refused too */
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert(same_bytes(run, kept, len));
+
+    /* --resume PATH continues it (a finished run: saved again, the same bytes),
+     * also when --checkpoint spells PATH another way */
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s/./run.st'", common, run,
+             tm_dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(run, kept, len));
+
+    /* --resume A --checkpoint B: a new B is made; an existing B is kept */
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, other);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(other, kept, len));
+    snprintf(args, sizeof args, "train --data-dir '%s' --steps 3 --width 16 --batch 16 "
+             "--threads 1 --checkpoint '%s' --overwrite", tiny, other);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    size_t olen;
+    unsigned char *other_kept = tm_slurp(other, &olen);
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, other);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "(step 3 of 3, opt muon)") && strstr(out, "resumes from another "
+                                                                     "file") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(other, other_kept, olen));
+    free(other_kept);
+
+    /* --overwrite: another run replaces it */
+    snprintf(args, sizeof args, "%s --opt sgd --checkpoint '%s' --overwrite", common, run);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(run, &f));
+    ck_assert_ptr_nonnull(strstr(mn_safetensors_meta(f, "settings"), "\"opt\":\"sgd\""));
+    mn_safetensors_free(f);
+    /* ... but never a file that is not a checkpoint; and it needs --checkpoint */
+    tm_write_file(tm_at("notes.txt"), "keep", 4);
+    snprintf(args, sizeof args, "%s --checkpoint '%s' --overwrite", common, tm_at("notes.txt"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "is not a modnorm checkpoint"), "%s", out);
+    ck_assert(same_bytes(tm_at("notes.txt"), (const unsigned char *)"keep", 4));
+    snprintf(args, sizeof args, "%s --overwrite", common);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--overwrite needs --checkpoint"), "%s", out);
+    free(kept);
+}
+END_TEST
+
 int main(void)
 {
     make_data(&train_set, 96, 1);
@@ -802,6 +891,7 @@ int main(void)
     tcase_add_test(tc, test_not_a_safetensors_file);
     tcase_add_test(tc, test_killed_writer_leaves_a_good_file);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
+    tcase_add_test(tc, test_cli_checkpoint_not_replaced);
     suite_add_tcase(s, tc);
     int rc = tm_run_suite(s);
     mn_dataset_free(&train_set);

@@ -42,6 +42,7 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_CHECKPOINT},
     {.id = MN_OPT_SAVE_EVERY},
     {.id = MN_OPT_RESUME},
+    {.id = MN_OPT_OVERWRITE},
 };
 
 static const mn_cli_use inspect_uses[] = {
