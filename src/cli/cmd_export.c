@@ -46,10 +46,10 @@ int mn_cmd_export(mn_cli_args *a)
     bool exists;
     if (rc == MN_EXIT_OK)
         rc = mn_cli_check_output_dir(CMD, "--npy", a->npy, &exists);
-    int created = 0;
-    if (rc == MN_EXIT_OK && !exists && mn_cli_mkdir_p(a->npy, &created) != 0)
+    int err = rc == MN_EXIT_OK && !exists ? mn_cli_mkdir(a->npy) : 0;
+    if (err)
         rc = mn_cli_error(CMD, "--npy %s: cannot create: %s",
-                          mn_cli_shown(a->npy, shown, sizeof shown), strerror(errno));
+                          mn_cli_shown(a->npy, shown, sizeof shown), strerror(err));
     for (int i = 0; i < mn_safetensors_count(f) && rc == MN_EXIT_OK; i++) {
         const mn_st_tensor *t = mn_safetensors_at(f, i);
         char file[256];

@@ -67,7 +67,8 @@ static const mn_cli_use inspect_uses[] = {
     "short run, 200 steps (under a minute at --jobs 1); explicit options win"
 
 static const mn_cli_use sweep_uses[] = {
-    {.id = MN_OPT_OUT, .help = "results directory (created)", .required = true},
+    {.id = MN_OPT_OUT, .help = "results directory (created; its parent must exist)",
+     .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
@@ -100,7 +101,7 @@ static const mn_cli_use sweep_uses[] = {
 
 static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
-                               "DIR/coord.png (created)",
+                               "DIR/coord.png (DIR created; its parent must exist)",
      .required = true},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
