@@ -261,6 +261,16 @@ START_TEST(test_layout)
 }
 END_TEST
 
+/* Whether the file at `path` has exactly the bytes `want` (len of them). */
+static bool same_bytes(const char *path, const unsigned char *want, size_t len)
+{
+    size_t n;
+    unsigned char *b = tm_slurp(path, &n);
+    bool same = n == len && memcmp(b, want, len) == 0;
+    free(b);
+    return same;
+}
+
 /* The independent reader: struct + json + numpy, the safetensors library's rules. */
 START_TEST(test_python_reader)
 {
@@ -307,6 +317,54 @@ START_TEST(test_python_reader)
              tm_at("bad.safetensors"));
     ck_assert_int_ne(system(cmd), 0);
     free(b);
+}
+END_TEST
+
+/* export --npy DIR (review #7 and #11): an existing DIR may hold only the
+ * files this export replaces, so it never mixes two checkpoints' tensors;
+ * re-exporting the same file works; a missing DIR is made, its parent never. */
+START_TEST(test_export_dir_rules)
+{
+    static const float one[2] = {1, 2}, two[2] = {3, 4};
+    mn_st_tensor ab[2] = {
+        {.name = "a", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+        {.name = "b", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+    };
+    mn_st_tensor a_only = {.name = "a", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = two};
+    char ab_path[512], a_path[512], dir[512], args[2048], out[4096];
+    snprintf(ab_path, sizeof ab_path, "%s", tm_at("ab.st"));
+    snprintf(a_path, sizeof a_path, "%s", tm_at("a.st"));
+    snprintf(dir, sizeof dir, "%s", tm_at("npy"));
+    ck_assert_ok(mn_safetensors_write(ab_path, ab, 2, NULL, 0));
+    ck_assert_ok(mn_safetensors_write(a_path, &a_only, 1, NULL, 0));
+
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "re-export: %s", out);
+    size_t len;
+    unsigned char *kept = tm_slurp(tm_at("npy/a.npy"), &len);
+    /* a.st lacks b: b.npy would stay beside its a.npy */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", a_path, dir);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "--npy ") && strstr(out, "holds 'b.npy'") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
+    free(kept);
+    /* the other way round every file is replaced: allowed */
+    ck_assert_int_eq(unlink(tm_at("npy/b.npy")), 0);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    /* any other file is refused too */
+    tm_write_file(tm_at("npy/notes.txt"), "keep", 4);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "holds 'notes.txt'"), "%s", out);
+    /* a missing DIR is made, not its parent */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s/missing/x'", ab_path, tm_dir);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "/missing: No such file or directory"), "%s", out);
+    ck_assert_int_ne(access(tm_at("missing"), F_OK), 0);
 }
 END_TEST
 
@@ -785,16 +843,6 @@ START_TEST(test_cli_kill_and_resume)
 }
 END_TEST
 
-/* Whether the file at `path` has exactly the bytes `want` (len of them). */
-static bool same_bytes(const char *path, const unsigned char *want, size_t len)
-{
-    size_t n;
-    unsigned char *b = tm_slurp(path, &n);
-    bool same = n == len && memcmp(b, want, len) == 0;
-    free(b);
-    return same;
-}
-
 /* Finding 1 of the review: a run that does not continue the checkpoint at
  * --checkpoint PATH refuses to start (one line, exit 2, the file as it
  * was), also when it would have diverged and saved every step; --resume
@@ -886,6 +934,7 @@ int main(void)
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);
     tcase_add_test(tc, test_python_reader);
+    tcase_add_test(tc, test_export_dir_rules);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_truncated_and_altered);
     tcase_add_test(tc, test_not_a_safetensors_file);

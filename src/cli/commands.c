@@ -183,7 +183,8 @@ static const mn_cli_use bench_step_uses[] = {
 static const mn_cli_use export_uses[] = {
     {.id = MN_OPT_CHECKPOINT, .help = "the safetensors file to read (a checkpoint)",
      .required = true},
-    {.id = MN_OPT_NPY, .required = true},
+    {.id = MN_OPT_NPY, .required = true,
+     .help = "write each tensor as DIR/NAME.npy (DIR created; its parent must exist)"},
 };
 
 static const mn_cli_use sample_uses[] = {
@@ -337,7 +338,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "write a checkpoint's tensors as .npy files",
         .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
                  "it (layout, CRC) and writes every tensor as DIR/NAME.npy in its own dtype and\n"
-                 "shape, and the metadata as DIR/metadata.json.",
+                 "shape, and the metadata as DIR/metadata.json. An existing DIR may hold\n"
+                 "only files this export replaces (an earlier export of the same checkpoint):\n"
+                 "any other file is refused, so DIR never mixes two checkpoints' tensors.",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {
