@@ -3,6 +3,7 @@
  * for every optimizer, refusals that name the difference, truncated and
  * altered files, and a writer killed with SIGKILL at random moments. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -729,6 +730,18 @@ START_TEST(test_not_a_safetensors_file)
 }
 END_TEST
 
+/* Entries of `dir` whose name begins with `prefix`. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
 START_TEST(test_killed_writer_leaves_a_good_file)
 {
     mn_train_settings s = settings("adam");
@@ -768,7 +781,49 @@ START_TEST(test_killed_writer_leaves_a_good_file)
         fixture_free(&back);
     }
     ck_assert_int_eq(loaded, 25);
+    /* The killed writers' temporaries (review #12) go at the next save. */
+    ck_assert_ok(mn_checkpoint_save(path, &fx.run));
+    ck_assert_int_eq(count_prefixed(tm_dir, "kill.safetensors.tmp"), 0);
     fixture_free(&fx);
+}
+END_TEST
+
+/* Only PATH's own temporaries of writers that are gone are removed: not a
+ * live process's, not another path's, not a name that merely looks alike,
+ * not a directory. */
+START_TEST(test_stale_temporaries_removed)
+{
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    char name[256];
+    static const char *const kept[] = {"ck.st.tmp%ld", "ck.st.tmp%ld.", "ck.st.tmp%ld.3x",
+                                       "ck.st.tmp%ld.3.4", "ck.st.tmpx%ld.3", "other.st.tmp%ld.1",
+                                       "ck.stx.tmp%ld.1"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        snprintf(name, sizeof name, kept[i], (long)dead);
+        tm_write_file(tm_at(name), "x", 1);
+    }
+    snprintf(name, sizeof name, "ck.st.tmp%ld.9", (long)dead);
+    ck_assert_int_eq(mkdir(tm_at(name), 0777), 0);  /* not a regular file: kept */
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)getppid());
+    tm_write_file(tm_at(name), "live", 4);          /* a live writer's: kept */
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)dead);
+    tm_write_file(tm_at(name), "dead", 4);
+    snprintf(name, sizeof name, "ck.st.tmp%ld.17", (long)dead);
+    tm_write_file(tm_at(name), "dead", 4);
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.st.tmp"), 9);
+    static const float one = 1;
+    mn_st_tensor t = {.name = "w", .dtype = MN_ST_F32, .ndim = 1, .shape = {1}, .data = &one};
+    ck_assert_ok(mn_safetensors_write(tm_at("ck.st"), &t, 1, NULL, 0));
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.st.tmp"), 7); /* the two dead ones went */
+    ck_assert_int_eq(count_prefixed(tm_dir, "other.st.tmp"), 1);
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.stx.tmp"), 1);
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)getppid());
+    ck_assert_int_eq(access(tm_at(name), F_OK), 0);
 }
 END_TEST
 
@@ -939,6 +994,7 @@ int main(void)
     tcase_add_test(tc, test_truncated_and_altered);
     tcase_add_test(tc, test_not_a_safetensors_file);
     tcase_add_test(tc, test_killed_writer_leaves_a_good_file);
+    tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
     tcase_add_test(tc, test_cli_checkpoint_not_replaced);
     suite_add_tcase(s, tc);
