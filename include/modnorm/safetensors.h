@@ -11,7 +11,7 @@
  *
  * modnorm's writer always adds the metadata key "crc32": zlib's CRC-32 of the
  * data section as 8 lower-case hex digits. The reader verifies it when the
- * key is present.
+ * key is present. The header (names, shapes, metadata) is not covered.
  *
  * The reader takes nothing on trust: the header length is bounded
  * (MN_SAFETENSORS_MAX_HEADER) and checked against the file's length; the

@@ -337,10 +337,11 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_EXPORT, .name = "export",
         .summary = "write a checkpoint's tensors as .npy files",
         .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
-                 "it (layout, CRC) and writes every tensor as DIR/NAME.npy in its own dtype and\n"
-                 "shape, and the metadata as DIR/metadata.json. An existing DIR may hold\n"
-                 "only files this export replaces (an earlier export of the same checkpoint):\n"
-                 "any other file is refused, so DIR never mixes two checkpoints' tensors.",
+                 "it (layout, the data's CRC) and writes every tensor as DIR/NAME.npy in its own\n"
+                 "dtype and shape, and the metadata as DIR/metadata.json. An existing DIR may\n"
+                 "hold only files this export replaces (an earlier export of the same\n"
+                 "checkpoint): any other file is refused, so DIR never mixes two checkpoints'\n"
+                 "tensors.",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {
