@@ -9,7 +9,8 @@
 #
 # Writes results/gpt/NAME.jsonl (train --json), NAME.time (wall and CPU
 # seconds, the load average before and after: the machine is shared), NAME.st
-# (checkpoints; not committed), bigram.json, sample-NAME.txt.
+# (checkpoints; not committed; a rerun of NAME replaces them, --overwrite),
+# bigram.json, sample-NAME.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=${MODNORM:-build/src/cli/modnorm}
@@ -23,7 +24,7 @@ train() {
   local name=$1; shift
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
   /usr/bin/time -f '%e %U %S' -o "$OUT/$name.cpu" \
-    "$M" train "${COMMON[@]}" "$@" --checkpoint "$OUT/$name.st" > "$OUT/$name.jsonl"
+    "$M" train "${COMMON[@]}" "$@" --checkpoint "$OUT/$name.st" --overwrite > "$OUT/$name.jsonl"
   read -r wall user sys < "$OUT/$name.cpu"
   rm -f "$OUT/$name.cpu"
   printf 'wall_seconds %s\ncpu_seconds %s\nload_before %s\nload_after %s\nthreads %s\nargs %s\n' \

@@ -455,7 +455,7 @@ static double json_num(json_t *doc, const char *key)
 START_TEST(test_cli_json)
 {
     char out[8192], extra[512];
-    snprintf(extra, sizeof extra, " --npy %s", tm_at("npy/sub"));
+    snprintf(extra, sizeof extra, " --npy %s", tm_at("npy"));
     int rc = run_gpt_bench(extra, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     json_error_t err;
@@ -487,7 +487,7 @@ START_TEST(test_cli_json)
     ck_assert_double_eq_tol(json_num(doc, "loss_last"), r.loss_last, 1e-12);
 
     mn_mat ls;
-    ck_assert_ok(mn_npy_read(tm_at("npy/sub/losses.npy"), &ls));
+    ck_assert_ok(mn_npy_read(tm_at("npy/losses.npy"), &ls));
     ck_assert_int_eq(ls.rows * ls.cols, 3);
     ck_assert_double_eq(((const double *)ls.data)[0], json_num(doc, "loss_first"));
     ck_assert_double_eq(((const double *)ls.data)[2], json_num(doc, "loss_last"));

@@ -3,6 +3,7 @@
  * for every optimizer, refusals that name the difference, truncated and
  * altered files, and a writer killed with SIGKILL at random moments. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -261,6 +262,16 @@ START_TEST(test_layout)
 }
 END_TEST
 
+/* Whether the file at `path` has exactly the bytes `want` (len of them). */
+static bool same_bytes(const char *path, const unsigned char *want, size_t len)
+{
+    size_t n;
+    unsigned char *b = tm_slurp(path, &n);
+    bool same = n == len && memcmp(b, want, len) == 0;
+    free(b);
+    return same;
+}
+
 /* The independent reader: struct + json + numpy, the safetensors library's rules. */
 START_TEST(test_python_reader)
 {
@@ -307,6 +318,54 @@ START_TEST(test_python_reader)
              tm_at("bad.safetensors"));
     ck_assert_int_ne(system(cmd), 0);
     free(b);
+}
+END_TEST
+
+/* export --npy DIR (review #7 and #11): an existing DIR may hold only the
+ * files this export replaces, so it never mixes two checkpoints' tensors;
+ * re-exporting the same file works; a missing DIR is made, its parent never. */
+START_TEST(test_export_dir_rules)
+{
+    static const float one[2] = {1, 2}, two[2] = {3, 4};
+    mn_st_tensor ab[2] = {
+        {.name = "a", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+        {.name = "b", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+    };
+    mn_st_tensor a_only = {.name = "a", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = two};
+    char ab_path[512], a_path[512], dir[512], args[2048], out[4096];
+    snprintf(ab_path, sizeof ab_path, "%s", tm_at("ab.st"));
+    snprintf(a_path, sizeof a_path, "%s", tm_at("a.st"));
+    snprintf(dir, sizeof dir, "%s", tm_at("npy"));
+    ck_assert_ok(mn_safetensors_write(ab_path, ab, 2, NULL, 0));
+    ck_assert_ok(mn_safetensors_write(a_path, &a_only, 1, NULL, 0));
+
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "re-export: %s", out);
+    size_t len;
+    unsigned char *kept = tm_slurp(tm_at("npy/a.npy"), &len);
+    /* a.st lacks b: b.npy would stay beside its a.npy */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", a_path, dir);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "--npy ") && strstr(out, "holds 'b.npy'") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
+    free(kept);
+    /* the other way round every file is replaced: allowed */
+    ck_assert_int_eq(unlink(tm_at("npy/b.npy")), 0);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    /* any other file is refused too */
+    tm_write_file(tm_at("npy/notes.txt"), "keep", 4);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "holds 'notes.txt'"), "%s", out);
+    /* a missing DIR is made, not its parent */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s/missing/x'", ab_path, tm_dir);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "/missing: No such file or directory"), "%s", out);
+    ck_assert_int_ne(access(tm_at("missing"), F_OK), 0);
 }
 END_TEST
 
@@ -671,6 +730,18 @@ START_TEST(test_not_a_safetensors_file)
 }
 END_TEST
 
+/* Entries of `dir` whose name begins with `prefix`. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
 START_TEST(test_killed_writer_leaves_a_good_file)
 {
     mn_train_settings s = settings("adam");
@@ -710,7 +781,49 @@ START_TEST(test_killed_writer_leaves_a_good_file)
         fixture_free(&back);
     }
     ck_assert_int_eq(loaded, 25);
+    /* The killed writers' temporaries (review #12) go at the next save. */
+    ck_assert_ok(mn_checkpoint_save(path, &fx.run));
+    ck_assert_int_eq(count_prefixed(tm_dir, "kill.safetensors.tmp"), 0);
     fixture_free(&fx);
+}
+END_TEST
+
+/* Only PATH's own temporaries of writers that are gone are removed: not a
+ * live process's, not another path's, not a name that merely looks alike,
+ * not a directory. */
+START_TEST(test_stale_temporaries_removed)
+{
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    char name[256];
+    static const char *const kept[] = {"ck.st.tmp%ld", "ck.st.tmp%ld.", "ck.st.tmp%ld.3x",
+                                       "ck.st.tmp%ld.3.4", "ck.st.tmpx%ld.3", "other.st.tmp%ld.1",
+                                       "ck.stx.tmp%ld.1"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        snprintf(name, sizeof name, kept[i], (long)dead);
+        tm_write_file(tm_at(name), "x", 1);
+    }
+    snprintf(name, sizeof name, "ck.st.tmp%ld.9", (long)dead);
+    ck_assert_int_eq(mkdir(tm_at(name), 0777), 0);  /* not a regular file: kept */
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)getppid());
+    tm_write_file(tm_at(name), "live", 4);          /* a live writer's: kept */
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)dead);
+    tm_write_file(tm_at(name), "dead", 4);
+    snprintf(name, sizeof name, "ck.st.tmp%ld.17", (long)dead);
+    tm_write_file(tm_at(name), "dead", 4);
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.st.tmp"), 9);
+    static const float one = 1;
+    mn_st_tensor t = {.name = "w", .dtype = MN_ST_F32, .ndim = 1, .shape = {1}, .data = &one};
+    ck_assert_ok(mn_safetensors_write(tm_at("ck.st"), &t, 1, NULL, 0));
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.st.tmp"), 7); /* the two dead ones went */
+    ck_assert_int_eq(count_prefixed(tm_dir, "other.st.tmp"), 1);
+    ck_assert_int_eq(count_prefixed(tm_dir, "ck.stx.tmp"), 1);
+    snprintf(name, sizeof name, "ck.st.tmp%ld.0", (long)getppid());
+    ck_assert_int_eq(access(tm_at(name), F_OK), 0);
 }
 END_TEST
 
@@ -785,6 +898,85 @@ START_TEST(test_cli_kill_and_resume)
 }
 END_TEST
 
+/* Finding 1 of the review: a run that does not continue the checkpoint at
+ * --checkpoint PATH refuses to start (one line, exit 2, the file as it
+ * was), also when it would have diverged and saved every step; --resume
+ * PATH continues it, under another spelling too; --resume A --checkpoint B
+ * keeps an existing B; --overwrite replaces a checkpoint, never another file. */
+START_TEST(test_cli_checkpoint_not_replaced)
+{
+    const char *tiny = make_tiny_data();
+    char common[1024], args[4096], run[512], other[512];
+    static char out[1 << 16];
+    snprintf(common, sizeof common, "train --data-dir '%s' --steps 6 --width 16 --batch 16 "
+             "--threads 1", tiny);
+    snprintf(run, sizeof run, "%s", tm_at("run.st"));
+    snprintf(other, sizeof other, "%s", tm_at("other.st"));
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, run);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    size_t len;
+    unsigned char *kept = tm_slurp(run, &len);
+
+    /* a new run that diverges, saving every step: refused before training */
+    snprintf(args, sizeof args, "%s --opt sgd --lr 1e5 --save-every 1 --checkpoint '%s'", common,
+             run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--checkpoint ") && strstr(out, "holds a modnorm checkpoint "
+                                                           "(step 6 of 6, opt muon)") &&
+                      strstr(out, "--resume ") && strstr(out, "--overwrite") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(run, kept, len));
+    /* the same settings without --resume: a fresh start, refused too */
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert(same_bytes(run, kept, len));
+
+    /* --resume PATH continues it (a finished run: saved again, the same bytes),
+     * also when --checkpoint spells PATH another way */
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s/./run.st'", common, run,
+             tm_dir);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(run, kept, len));
+
+    /* --resume A --checkpoint B: a new B is made; an existing B is kept */
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, other);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(other, kept, len));
+    snprintf(args, sizeof args, "train --data-dir '%s' --steps 3 --width 16 --batch 16 "
+             "--threads 1 --checkpoint '%s' --overwrite", tiny, other);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    size_t olen;
+    unsigned char *other_kept = tm_slurp(other, &olen);
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, other);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "(step 3 of 3, opt muon)") && strstr(out, "resumes from another "
+                                                                     "file") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(other, other_kept, olen));
+    free(other_kept);
+
+    /* --overwrite: another run replaces it */
+    snprintf(args, sizeof args, "%s --opt sgd --checkpoint '%s' --overwrite", common, run);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    mn_safetensors *f;
+    ck_assert_ok(mn_safetensors_read(run, &f));
+    ck_assert_ptr_nonnull(strstr(mn_safetensors_meta(f, "settings"), "\"opt\":\"sgd\""));
+    mn_safetensors_free(f);
+    /* ... but never a file that is not a checkpoint; and it needs --checkpoint */
+    tm_write_file(tm_at("notes.txt"), "keep", 4);
+    snprintf(args, sizeof args, "%s --checkpoint '%s' --overwrite", common, tm_at("notes.txt"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "is not a modnorm checkpoint"), "%s", out);
+    ck_assert(same_bytes(tm_at("notes.txt"), (const unsigned char *)"keep", 4));
+    snprintf(args, sizeof args, "%s --overwrite", common);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--overwrite needs --checkpoint"), "%s", out);
+    free(kept);
+}
+END_TEST
+
 int main(void)
 {
     make_data(&train_set, 96, 1);
@@ -797,11 +989,14 @@ int main(void)
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);
     tcase_add_test(tc, test_python_reader);
+    tcase_add_test(tc, test_export_dir_rules);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_truncated_and_altered);
     tcase_add_test(tc, test_not_a_safetensors_file);
     tcase_add_test(tc, test_killed_writer_leaves_a_good_file);
+    tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
+    tcase_add_test(tc, test_cli_checkpoint_not_replaced);
     suite_add_tcase(s, tc);
     int rc = tm_run_suite(s);
     mn_dataset_free(&train_set);

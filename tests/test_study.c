@@ -1420,6 +1420,11 @@ START_TEST(test_refusals_leave_no_trace)
     bad.test_data = NULL;
     ck_assert_int_eq(mn_study_sweep_run(&bad, NULL, NULL), MN_ERR_ARG);
     ck_assert(!exists(parent));
+    /* DIR is made alone, never its parents (a mistyped path is not a new
+     * tree): with its parent missing, the first finished run fails the sweep. */
+    ck_assert_int_eq(mn_study_sweep_run(&sw, NULL, NULL), MN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "cannot create the directory"));
+    ck_assert(!exists(parent));
 
     /* Every run fails in training (a model that does not fit the data): the
      * error names the run, and neither DIR nor its parent is made... */

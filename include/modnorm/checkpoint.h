@@ -109,7 +109,9 @@ MN_API void mn_checkpoint_model_free(mn_checkpoint_model *m);
 
 /* Where `mn_train_checkpointed` saves and what it resumes from. */
 typedef struct mn_checkpoint_opts {
-    const char *path;   /* save here (NULL: no saving) */
+    const char *path;   /* save here (NULL: no saving); a file already there is replaced
+                           at the first save, whoever's it is: a caller that must keep
+                           another run's checkpoint checks first (modnorm train does) */
     int64_t every;      /* after every `every`-th step (<= 0: only after the last) and
                            after the last step of a run that did not diverge */
     const char *resume; /* resume from this checkpoint (NULL: start fresh) */

@@ -11,7 +11,7 @@
  *
  * modnorm's writer always adds the metadata key "crc32": zlib's CRC-32 of the
  * data section as 8 lower-case hex digits. The reader verifies it when the
- * key is present.
+ * key is present. The header (names, shapes, metadata) is not covered.
  *
  * The reader takes nothing on trust: the header length is bounded
  * (MN_SAFETENSORS_MAX_HEADER) and checked against the file's length; the
@@ -77,7 +77,9 @@ MN_API size_t mn_st_dtype_size(mn_st_dtype dt);
  * same directory, which is fsync'ed, renamed over `path`, and the directory
  * fsync'ed; a process killed at any moment leaves either the old file or the
  * new one, whole (a kill during the write may leave the temporary,
- * PATH.tmpPID.N, beside it: safe to delete). An existing `path` that is not
+ * PATH.tmpPID.N, beside it: safe to delete; the next write of `path` deletes
+ * those whose process PID no longer exists on this machine). An existing
+ * `path` that is not
  * a regular file (a directory, a device, a symbolic link) is refused.
  * Errors: MN_ERR_ARG (a bad tensor or key, named), MN_ERR_IO, MN_ERR_NOMEM. */
 MN_API mn_status mn_safetensors_write(const char *path, const mn_st_tensor *t, int n,

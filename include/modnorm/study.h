@@ -174,7 +174,8 @@ MN_API mn_status mn_study_write_summary(const char *path, const mn_study_summary
  * DIR/results.csv the moment it finishes. DIR/sweep.cfg holds model_text
  * and mn_train_settings_text: a directory holds runs of one setting only,
  * and a rerun trains only the runs its CSV lacks. Nothing is written to DIR
- * (not even the directory) before the first run finishes. */
+ * (not even the directory) before the first run finishes; then DIR alone is
+ * created, not its parents (a missing parent fails the sweep, MN_ERR_IO). */
 typedef struct mn_study_sweep {
     const char *param;       /* the size parameter, e.g. "width" (mn_study_param_valid) */
     const int64_t *values;   /* its values, >= 1, any order (duplicates count once) */

@@ -136,11 +136,16 @@ char *mn_cli_join(const char *cmd, const char *dir, const char *name);
  * writable. MN_EXIT_OK, or MN_EXIT_FAIL after a message. */
 int mn_cli_check_output_file(const char *cmd, const char *what, const char *path);
 /* Before any work, an output directory: an existing `dir` must be a
- * writable directory; a missing one must be creatable (its nearest existing
- * ancestor a writable directory). *exists says which. */
+ * writable directory; a missing one must be creatable by mn_cli_mkdir (its
+ * parent an existing, writable directory: parents are not made). *exists
+ * says which. */
 int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, bool *exists);
+/* mkdir of `dir` alone (an existing directory is fine); 0, or the errno. */
+int mn_cli_mkdir(const char *dir);
 /* mkdir -p; on failure the errno of the step that failed (0 on success), and
- * in *created how many levels it created (for removal, deepest last). */
+ * in *created how many levels it created (for removal, deepest last). Only
+ * bench step --npy still calls it, after mn_cli_check_output_dir, so that it
+ * too makes one level. */
 int mn_cli_mkdir_p(const char *dir, int *created);
 
 #endif

@@ -198,7 +198,7 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
         return st == MN_ERR_ARG ? mn_cli_usage_error(CMD, "%s", mn_last_error())
                                 : mn_cli_fail(CMD, st);
     char shown[MN_CLI_SHOWN_CAP];
-    int made, err = mn_cli_mkdir_p(a->out, &made);
+    int err = mn_cli_mkdir(a->out);
     bool plots = mn_plot_enabled();
     if (err)
         rc = mn_cli_error(CMD, "cannot create the directory %s: %s",

@@ -1,6 +1,7 @@
 /* modnorm export: a checkpoint's tensors as .npy files (mn_safetensors_read,
  * mn_npy_write_raw) and its metadata as JSON, for readers without the
  * safetensors library. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,47 @@ static bool safe_name(const char *name)
     return *name && name[0] != '.' && !strchr(name, '/') && strlen(name) < 200;
 }
 
+/* Whether export writes the file `name` in DIR: NAME.npy of a tensor of f,
+ * or metadata.json. */
+static bool written_here(const mn_safetensors *f, const char *name)
+{
+    if (strcmp(name, "metadata.json") == 0)
+        return true;
+    size_t n = strlen(name);
+    if (n < 4 || strcmp(name + n - 4, ".npy") != 0)
+        return false;
+    for (int i = 0; i < mn_safetensors_count(f); i++) {
+        const char *t = mn_safetensors_at(f, i)->name;
+        if (strlen(t) == n - 4 && strncmp(t, name, n - 4) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* An existing DIR may hold only files this export writes (an earlier export
+ * of the same checkpoint, or of one whose tensors it covers): every file is
+ * then replaced and DIR describes this checkpoint alone. Anything else
+ * (another checkpoint's extra tensors, a user's file) would sit beside the
+ * new files and mix two models for a reader that globs DIR: refuse. */
+static int check_npy_dir(const mn_safetensors *f, const char *dir)
+{
+    char shown[MN_CLI_SHOWN_CAP];
+    DIR *d = opendir(dir);
+    if (!d)
+        return mn_cli_error(CMD, "--npy %s: cannot list: %s",
+                            mn_cli_shown(dir, shown, sizeof shown), strerror(errno));
+    int rc = MN_EXIT_OK;
+    for (struct dirent *e; rc == MN_EXIT_OK && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            !written_here(f, e->d_name))
+            rc = mn_cli_error(CMD, "--npy %s holds '%.64s', which this export would not "
+                              "replace: refusing to mix two checkpoints' files (use an empty "
+                              "or new directory)", mn_cli_shown(dir, shown, sizeof shown),
+                              e->d_name);
+    closedir(d);
+    return rc;
+}
+
 int mn_cmd_export(mn_cli_args *a)
 {
     char shown[MN_CLI_SHOWN_CAP];
@@ -46,10 +88,12 @@ int mn_cmd_export(mn_cli_args *a)
     bool exists;
     if (rc == MN_EXIT_OK)
         rc = mn_cli_check_output_dir(CMD, "--npy", a->npy, &exists);
-    int created = 0;
-    if (rc == MN_EXIT_OK && !exists && mn_cli_mkdir_p(a->npy, &created) != 0)
+    if (rc == MN_EXIT_OK && exists)
+        rc = check_npy_dir(f, a->npy);
+    int err = rc == MN_EXIT_OK && !exists ? mn_cli_mkdir(a->npy) : 0;
+    if (err)
         rc = mn_cli_error(CMD, "--npy %s: cannot create: %s",
-                          mn_cli_shown(a->npy, shown, sizeof shown), strerror(errno));
+                          mn_cli_shown(a->npy, shown, sizeof shown), strerror(err));
     for (int i = 0; i < mn_safetensors_count(f) && rc == MN_EXIT_OK; i++) {
         const mn_st_tensor *t = mn_safetensors_at(f, i);
         char file[256];

@@ -5,6 +5,7 @@
  * and a table. On Fashion-MNIST, or with --data text on windows of --context
  * characters (a sequence model: its `vocab` and `context` set from the data,
  * as train does). This file prints; the library trains and summarizes. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,7 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
                      double chance, char **paths, bool trained)
 {
     mn_study_summary s;
-    int bad, missing, made;
+    int bad, missing;
     mn_status st = mn_study_sweep_summarize(sw, &s, &bad, &missing);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
@@ -216,10 +217,9 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
     if (missing)
         fprintf(stderr, "modnorm sweep: %d run%s of the grid %s not in %s (counted as "
                 "missing)\n", missing, missing > 1 ? "s" : "", missing > 1 ? "are" : "is", csv);
-    int rc = MN_EXIT_OK, err = mn_cli_mkdir_p(sw->dir, &made); /* --no-run into a new DIR */
-    if (err)
-        rc = mn_cli_error(CMD, "cannot create the directory %s: %s", sw->dir, strerror(err));
-    else if ((st = mn_study_write_summary(paths[SUMMARY], &s)) != MN_OK)
+    /* DIR exists: the first finished run made it, or --no-run found its CSV. */
+    int rc = MN_EXIT_OK;
+    if ((st = mn_study_write_summary(paths[SUMMARY], &s)) != MN_OK)
         rc = mn_cli_fail(CMD, st);
     bool plots = mn_plot_enabled();
     if (rc == MN_EXIT_OK && plots)
@@ -342,6 +342,12 @@ int mn_cmd_sweep(mn_cli_args *a)
         rc = mn_cli_check_output_dir(CMD, "--out", a->out, &exists);
     for (int i = 0; exists && rc == MN_EXIT_OK && i < N_PATHS; i++)
         rc = mn_cli_check_output_file(CMD, "output", paths[i]);
+    /* --no-run summarizes what DIR/results.csv holds: without one (a new or
+     * mistyped DIR) an empty summary and plots would pass for results. */
+    if (rc == MN_EXIT_OK && a->no_run && access(paths[CSV], F_OK) != 0)
+        rc = mn_cli_error(CMD, "--no-run: %s: %s: nothing to summarize (drop --no-run to train "
+                          "the grid)", mn_cli_shown(paths[CSV], shown, sizeof shown),
+                          strerror(errno));
     sweep_view view = {.sw = &sw, .tty = isatty(STDERR_FILENO), .text = is_text,
                        .chance = log(is_text ? (double)text.vocab.size : 10.0)};
     view.csv = paths[CSV] ? mn_cli_shown(paths[CSV], shown, sizeof shown) : "";

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -163,18 +164,49 @@ int mn_cmd_train(mn_cli_args *a)
     return rc;
 }
 
-/* --checkpoint PATH replaces PATH after training: when PATH holds something
- * other than a modnorm checkpoint (or an empty file), refuse before any
- * work instead of overwriting someone's file. The check reads only the
- * safetensors header: 8 bytes of length, then the JSON with __metadata__. */
-static int check_checkpoint_target(const char *path)
+/* What a modnorm checkpoint at PATH is, for a refusal: "step 20 of 20, opt
+ * muon" from its metadata (settings is JSON inside a string). */
+static void describe_checkpoint(json_t *meta, char *out, size_t cap)
 {
+    const char *step = json_string_value(json_object_get(meta, "step"));
+    const char *settings = json_string_value(json_object_get(meta, "settings"));
+    json_t *set = settings ? json_loads(settings, 0, NULL) : NULL;
+    json_t *total = json_object_get(set, "total_steps");
+    const char *opt = json_string_value(json_object_get(set, "opt"));
+    snprintf(out, cap, "step %.20s", step ? step : "?");
+    if (json_is_integer(total))
+        snprintf(out + strlen(out), cap - strlen(out), " of %lld",
+                 (long long)json_integer_value(total));
+    if (opt)
+        snprintf(out + strlen(out), cap - strlen(out), ", opt %.32s", opt);
+    json_decref(set);
+}
+
+/* The same file (not merely the same spelling): ./run.st is run.st. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* --checkpoint PATH replaces PATH during and after training. Before any
+ * work: a file that is not a modnorm checkpoint (an empty file aside) is
+ * never replaced; a modnorm checkpoint only by the run it holds (--resume
+ * PATH) or with --overwrite. A run started fresh, or resumed from another
+ * file, would otherwise destroy another run's state at its first save, even
+ * when it then diverges. The check reads only the safetensors header:
+ * 8 bytes of length, then the JSON with __metadata__. */
+static int check_checkpoint_target(const mn_cli_args *a)
+{
+    const char *path = a->checkpoint;
     FILE *f = fopen(path, "rb");
     if (!f)
         return MN_EXIT_OK; /* missing: mn_cli_check_output_file said it can be made */
     unsigned char len8[8];
     size_t got = fread(len8, 1, 8, f);
     bool empty = got == 0 && feof(f), ours = false;
+    char what[128] = "";
     uint64_t n = 0;
     for (int i = 7; got == 8 && i >= 0; i--)
         n = n << 8 | len8[i];
@@ -182,18 +214,30 @@ static int check_checkpoint_target(const char *path)
     if (header && fread(header, 1, n, f) == n) {
         header[n] = '\0';
         json_t *j = json_loads(header, 0, NULL);
-        const char *format =
-            json_string_value(json_object_get(json_object_get(j, "__metadata__"), "format"));
+        json_t *meta = json_object_get(j, "__metadata__");
+        const char *format = json_string_value(json_object_get(meta, "format"));
         ours = format && strcmp(format, MN_CHECKPOINT_FORMAT) == 0;
+        if (ours)
+            describe_checkpoint(meta, what, sizeof what);
         json_decref(j);
     }
     free(header);
     fclose(f);
-    if (empty || ours)
+    char b[MN_CLI_SHOWN_CAP], r[MN_CLI_SHOWN_CAP];
+    if (!empty && !ours)
+        return mn_cli_usage_error(CMD, "--checkpoint %s exists and is not a modnorm checkpoint: "
+                                  "refusing to replace it", mn_cli_shown(path, b, sizeof b));
+    if (empty || a->overwrite || (a->resume && same_file(a->resume, path)))
         return MN_EXIT_OK;
-    char b[MN_CLI_SHOWN_CAP];
-    return mn_cli_usage_error(CMD, "--checkpoint %s exists and is not a modnorm checkpoint: "
-                              "refusing to replace it", mn_cli_shown(path, b, sizeof b));
+    const char *shown = mn_cli_shown(path, b, sizeof b);
+    if (a->resume)
+        return mn_cli_usage_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s) and the "
+                                  "run resumes from another file, %s: refusing to replace it "
+                                  "(save to a new path, or add --overwrite)", shown, what,
+                                  mn_cli_shown(a->resume, r, sizeof r));
+    return mn_cli_usage_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s): continue "
+                              "it with --resume %s, or start over with --overwrite (or remove "
+                              "it)", shown, what, shown);
 }
 
 static int train(mn_cli_args *a, mn_dist *dist)
@@ -201,9 +245,11 @@ static int train(mn_cli_args *a, mn_dist *dist)
     bool rank0 = mn_dist_rank(dist) == 0;
     if (a->save_every && !a->checkpoint)
         return mn_cli_usage_error(CMD, "--save-every needs --checkpoint PATH");
+    if (a->overwrite && !a->checkpoint)
+        return mn_cli_usage_error(CMD, "--overwrite needs --checkpoint PATH");
     if (a->checkpoint && mn_cli_check_output_file(CMD, "--checkpoint", a->checkpoint) != MN_EXIT_OK)
         return MN_EXIT_FAIL;
-    int target_rc = a->checkpoint ? check_checkpoint_target(a->checkpoint) : MN_EXIT_OK;
+    int target_rc = a->checkpoint ? check_checkpoint_target(a) : MN_EXIT_OK;
     if (target_rc != MN_EXIT_OK)
         return target_rc;
     bool is_text;

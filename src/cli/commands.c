@@ -42,6 +42,7 @@ static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_CHECKPOINT},
     {.id = MN_OPT_SAVE_EVERY},
     {.id = MN_OPT_RESUME},
+    {.id = MN_OPT_OVERWRITE},
 };
 
 static const mn_cli_use inspect_uses[] = {
@@ -67,7 +68,8 @@ static const mn_cli_use inspect_uses[] = {
     "short run, 200 steps (under a minute at --jobs 1); explicit options win"
 
 static const mn_cli_use sweep_uses[] = {
-    {.id = MN_OPT_OUT, .help = "results directory (created)", .required = true},
+    {.id = MN_OPT_OUT, .help = "results directory (created; its parent must exist)",
+     .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
@@ -100,7 +102,7 @@ static const mn_cli_use sweep_uses[] = {
 
 static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
-                               "DIR/coord.png (created)",
+                               "DIR/coord.png (DIR created; its parent must exist)",
      .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
@@ -184,7 +186,8 @@ static const mn_cli_use bench_step_uses[] = {
 static const mn_cli_use export_uses[] = {
     {.id = MN_OPT_CHECKPOINT, .help = "the safetensors file to read (a checkpoint)",
      .required = true},
-    {.id = MN_OPT_NPY, .required = true},
+    {.id = MN_OPT_NPY, .required = true,
+     .help = "write each tensor as DIR/NAME.npy (DIR created; its parent must exist)"},
 };
 
 static const mn_cli_use sample_uses[] = {
@@ -341,8 +344,11 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_EXPORT, .name = "export",
         .summary = "write a checkpoint's tensors as .npy files",
         .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
-                 "it (layout, CRC) and writes every tensor as DIR/NAME.npy in its own dtype and\n"
-                 "shape, and the metadata as DIR/metadata.json.",
+                 "it (layout, the data's CRC) and writes every tensor as DIR/NAME.npy in its own\n"
+                 "dtype and shape, and the metadata as DIR/metadata.json. An existing DIR may\n"
+                 "hold only files this export replaces (an earlier export of the same\n"
+                 "checkpoint): any other file is refused, so DIR never mixes two checkpoints'\n"
+                 "tensors.",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {

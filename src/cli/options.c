@@ -189,7 +189,9 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                            .metavar = "PATH", .offset = AT(checkpoint),
                            .help = "save the run's whole state (weights, optimizer, data order) "
                                    "to PATH, a safetensors file, atomically: after the last step "
-                                   "and every --save-every steps"},
+                                   "and every --save-every steps. A checkpoint already at PATH is "
+                                   "replaced only by the run --resume PATH continues, or with "
+                                   "--overwrite"},
     INT_OPT(MN_OPT_SAVE_EVERY, "save-every", "N", 1, 1e12, save_every,
             "save the checkpoint every N steps (needs --checkpoint)"),
     [MN_OPT_RESUME] = {.id = MN_OPT_RESUME, .name = "resume", .kind = MN_KIND_STRING,
@@ -197,6 +199,9 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                        .help = "continue the run saved in PATH (the same settings and model, "
                                "else refused naming the difference); bit-identical to an "
                                "uninterrupted run at the same --threads"},
+    FLAG_OPT(MN_OPT_OVERWRITE, "overwrite", overwrite,
+             "let --checkpoint replace the modnorm checkpoint already at PATH with this run's "
+             "(it is kept until the first save; any other file is still refused)"),
     [MN_OPT_NPY] = {.id = MN_OPT_NPY, .name = "npy", .kind = MN_KIND_STRING, .metavar = "DIR",
                     .offset = AT(npy), .help = "write each tensor as DIR/NAME.npy (created)"},
     INT_OPT(MN_OPT_CONTEXT, "context", "T", 1, 1 << 20, context,

@@ -36,7 +36,7 @@ typedef enum mn_opt_id {
     /* output */
     MN_OPT_OUT, MN_OPT_JSON,
     /* checkpoints */
-    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME, MN_OPT_NPY,
+    MN_OPT_CHECKPOINT, MN_OPT_SAVE_EVERY, MN_OPT_RESUME, MN_OPT_OVERWRITE, MN_OPT_NPY,
     /* text */
     MN_OPT_CONTEXT, MN_OPT_PROMPT, MN_OPT_TOKENS, MN_OPT_TEMPERATURE,
     MN_OPT_COUNT
@@ -113,6 +113,7 @@ typedef struct mn_cli_args {
     mn_cli_sets sets;
     const char *checkpoint, *resume, *npy; /* --checkpoint, --resume, --npy */
     int64_t save_every;
+    bool overwrite;                  /* --overwrite */
     int64_t context, tokens;         /* --context, --tokens */
     const char *prompt;              /* --prompt */
     double temperature;              /* --temperature */

@@ -199,19 +199,25 @@ int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, 
         return mn_cli_error(cmd, "cannot use %s %s: %s", what, mn_cli_shown(dir, b, sizeof b),
                             why);
     }
-    /* Missing: the nearest ancestor that exists must take new entries. */
+    /* Missing: only DIR itself is made (as mkdir does, not mkdir -p, so a
+     * mistyped parent is an error, as for an output file), and its parent
+     * must take new entries. */
     char *p = parent_of(dir);
-    while (p && stat(p, &st) != 0 && errno == ENOENT && strcmp(p, ".") != 0 &&
-           strcmp(p, "/") != 0) {
-        char *up = parent_of(p);
-        free(p);
-        p = up;
-    }
     if (!p)
         return mn_cli_error(cmd, "out of memory");
     int rc = check_writable_dir(cmd, what, dir, p);
     free(p);
     return rc;
+}
+
+int mn_cli_mkdir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return errno;
+    if (stat(dir, &st) != 0)
+        return errno;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 int mn_cli_mkdir_p(const char *dir, int *created)

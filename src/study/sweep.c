@@ -326,31 +326,20 @@ static mn_study_progress progress(const sweep_ctx *c, const mn_study_row *row, d
                                .elapsed = now() - c->t0, .eta = eta(c)};
 }
 
-/* mkdir -p that remembers what it made (made[0..*n_made), parents first),
- * so that a failed commit can take it back. */
-static bool mkdir_p(const char *path, char (*made)[4096], int max_made, int *n_made)
+/* mkdir of DIR alone (its parent must exist: a mistyped path is an error,
+ * not a new tree); *made says whether this call created it, so that a
+ * failed commit can take it back. */
+static bool make_dir(const char *path, bool *made)
 {
-    char buf[4096];
-    size_t len = strlen(path);
-    *n_made = 0;
-    if (len == 0 || len >= sizeof buf)
+    *made = mkdir(path, 0777) == 0;
+    if (!*made && errno != EEXIST)
         return false;
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char ch = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) == 0) {
-                if (*n_made < max_made)
-                    memcpy(made[(*n_made)++], buf, i + 1);
-            } else if (errno != EEXIST) {
-                return false;
-            }
-            buf[i] = ch;
-        }
-    }
     struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (stat(path, &st) != 0)
+        return false;
+    if (!S_ISDIR(st.st_mode))
+        errno = ENOTDIR;
+    return S_ISDIR(st.st_mode);
 }
 
 /* One sweep per directory: an exclusive flock on the directory itself. */
@@ -409,12 +398,10 @@ static mn_status open_csv(sweep_ctx *c)
  * Called with the lock held. */
 static mn_status commit(sweep_ctx *c)
 {
-    char dirs[16][4096];
-    int n_made = 0;
-    bool wrote_cfg = false;
+    bool made_dir = false, wrote_cfg = false;
     char cfg_path[4096];
     mn_status st = join(cfg_path, sizeof cfg_path, c->sw->dir, "sweep.cfg");
-    if (st == MN_OK && !mkdir_p(c->sw->dir, dirs, 16, &n_made))
+    if (st == MN_OK && !make_dir(c->sw->dir, &made_dir))
         st = mn_fail(MN_ERR_IO, "sweep: cannot create the directory %s: %s", c->sw->dir,
                      strerror(errno));
     if (st == MN_OK && c->lock < 0)
@@ -439,12 +426,12 @@ static mn_status commit(sweep_ctx *c)
     if (st != MN_OK) {
         if (wrote_cfg)
             remove(cfg_path);
-        if (c->lock >= 0 && n_made > 0) {
+        if (c->lock >= 0 && made_dir) {
             close(c->lock);
             c->lock = -1;
         }
-        for (int i = n_made - 1; i >= 0; i--)
-            rmdir(dirs[i]);
+        if (made_dir)
+            rmdir(c->sw->dir);
     }
     return st;
 }
