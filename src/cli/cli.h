@@ -142,10 +142,5 @@ int mn_cli_check_output_file(const char *cmd, const char *what, const char *path
 int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, bool *exists);
 /* mkdir of `dir` alone (an existing directory is fine); 0, or the errno. */
 int mn_cli_mkdir(const char *dir);
-/* mkdir -p; on failure the errno of the step that failed (0 on success), and
- * in *created how many levels it created (for removal, deepest last). Only
- * bench step --npy still calls it, after mn_cli_check_output_dir, so that it
- * too makes one level. */
-int mn_cli_mkdir_p(const char *dir, int *created);
 
 #endif

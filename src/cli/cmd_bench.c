@@ -4,6 +4,7 @@
  * rate and the library running it), the polar factor, and one training
  * step — printed as a line or one JSON object. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/json_out.h"
@@ -164,10 +165,11 @@ int mn_cmd_bench_step(mn_cli_args *a)
     }
     if (a->npy) {
         bool exists;
-        int made;
+        int err = 0;
         rc = mn_cli_check_output_dir(cmd, "--npy", a->npy, &exists);
-        if (rc == MN_EXIT_OK && !exists && mn_cli_mkdir_p(a->npy, &made) != 0)
-            rc = mn_cli_error(cmd, "--npy %s: cannot create the directory", a->npy);
+        if (rc == MN_EXIT_OK && !exists && (err = mn_cli_mkdir(a->npy)) != 0)
+            rc = mn_cli_error(cmd, "--npy %s: cannot create the directory: %s", a->npy,
+                              strerror(err));
         if (rc != MN_EXIT_OK) {
             mn_module_destroy(root);
             return rc;

@@ -220,36 +220,6 @@ int mn_cli_mkdir(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
-int mn_cli_mkdir_p(const char *dir, int *created)
-{
-    *created = 0;
-    char *buf = strdup(dir);
-    if (!buf)
-        return ENOMEM;
-    size_t len = strlen(buf);
-    int err = len ? 0 : ENOENT;
-    for (size_t i = 1; !err && i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')
-            continue; /* "a//b", trailing "/" */
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) == 0)
-            (*created)++;
-        else if (errno != EEXIST)
-            err = errno;
-        buf[i] = c;
-    }
-    struct stat st;
-    if (!err && stat(dir, &st) != 0)
-        err = errno;
-    if (!err && !S_ISDIR(st.st_mode))
-        err = ENOTDIR;
-    free(buf);
-    return err;
-}
-
 /* ---- the parsed options as the library's settings ---------------------------- */
 
 mn_mlp_spec mn_cli_mlp(const mn_cli_args *a)
