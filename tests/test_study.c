@@ -988,6 +988,42 @@ static mn_study_sweep fixture_sweep(const mn_mlp_spec *mlp, const char *opt, con
                          .n_lrs = n_lrs, .seeds = seeds, .jobs = 2, .factory = mn_mlp_factory,
                          .factory_ctx = (void *)mlp, .train_data = &fm_train,
                          .test_data = &fm_test, .dir = out[k], .model_text = model[k]};
+/* A blown-up network with dead ReLUs: zero logits on the training batches, a
+ * training loss of exactly ln 10, and a test loss of 1e34. The evaluated test
+ * loss is judged too; NAN (no evaluation) is not. */
+START_TEST(test_fit_judge_test_loss)
+{
+    const double ln10 = log(10.0);
+    mn_fit_result a = {.initial_loss = 2.31, .train_loss = ln10, .test_loss = 1e34,
+                       .test_acc = 0.1};
+    ck_assert_int_eq(mn_fit_judge(MN_OK, &a, MN_FIT_DIVERGENCE_FACTOR), MN_OK);
+    ck_assert(a.diverged);
+    ck_assert(a.train_loss == ln10 && a.test_loss == 1e34); /* its numbers kept */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = ln10, .test_loss = 862.8};
+    ck_assert_int_eq(mn_fit_judge(MN_OK, &a, 0), MN_OK); /* factor 0: not checked */
+    ck_assert(!a.diverged);
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = 4.62};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged); /* 4.62 = 2 x 2.31: not above */
+    a.test_loss = 4.63;
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(a.diverged);
+    /* A non-finite evaluated loss diverged whatever the factor. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = INFINITY};
+    mn_fit_judge(MN_OK, &a, 0);
+    ck_assert(a.diverged);
+    /* NAN: no evaluation ran, nothing to judge. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = NAN,
+                        .test_acc = NAN};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged);
+    /* A failure is not judged at all. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = 1e34};
+    ck_assert_int_eq(mn_fit_judge(MN_ERR_IO, &a, 2), MN_ERR_IO);
+    ck_assert(!a.diverged);
+}
+END_TEST
+
     mn_train_settings_default(&sw.train);
     sw.train.opt = opt;
     sw.train.steps = 30;
@@ -1720,3 +1756,4 @@ int main(void)
     mn_dataset_free(&fm_test);
     return rc;
 }
+    tcase_add_test(tc, test_fit_judge_test_loss);

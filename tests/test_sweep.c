@@ -603,6 +603,57 @@ START_TEST(test_over_depth)
     }
     mn_dataset_free(&train);
     mn_dataset_free(&test);
+/* A network that blew up can have dead ReLUs: zero logits on the training
+ * batches, a training loss of exactly ln 10, and an astronomical test loss.
+ * SGD at 2^7 does that within 7 steps (the review's case, at 2^7 ... 2^10 and
+ * 10 steps); it is diverged (and not the argmin), the run at 2^-2 is not. The
+ * same run through `train` is diverged too (exit 3, its numbers kept). */
+START_TEST(test_dead_network_diverged)
+{
+    char args[1024], buf[16384], path[512];
+    snprintf(args, sizeof args, "sweep --widths 16 --opt sgd --lrs 2^-2,2^7 --steps 7 "
+             "--batch 32 --out %s/d", tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/d/results.csv", tm_dir);
+    size_t n;
+    mn_study_row *rows = read_rows(path, "width", &n, NULL);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        const mn_study_row *r = &rows[i];
+        if (r->lr > 1) {
+            ck_assert_msg(fabs(r->train_loss - log(10.0)) < 1e-9 && r->test_loss > 10,
+                          "not the case: train loss %.17g, test loss %.17g", r->train_loss,
+                          r->test_loss);
+            ck_assert_msg(r->diverged, "train loss ln 10, test loss %g: not diverged",
+                          r->test_loss);
+        } else {
+            ck_assert_msg(!r->diverged && r->test_loss < 2.5, "lr %g: test loss %g, diverged %d",
+                          r->lr, r->test_loss, r->diverged);
+        }
+    }
+    free(rows);
+    ck_assert_msg(strstr(buf, "diverged (train loss 2.303, test loss "), "%s", buf);
+    snprintf(path, sizeof path, "%s/d/summary.json", tm_dir);
+    json_t *j = load_json(path);
+    ck_assert_double_eq(json_number_value(json_object_get(
+                            json_array_get(json_object_get(j, "per_width"), 0), "best_lr")),
+                        0.25);
+    json_decref(j);
+
+    code = run("train --width 16 --threads 1 --opt sgd --lr 2^7 --steps 7 --batch 32 --json",
+               buf, sizeof buf);
+    ck_assert_msg(code == 3, "exited %d: %s", code, buf);
+    ck_assert_msg(strstr(buf, "modnorm train: the test loss ") &&
+                      strstr(buf, "is above 2 x the first step's loss") &&
+                      strstr(buf, "\"diverged\": true") && strstr(buf, "\"train_loss\": 2.30"),
+                  "%s", buf);
+    code = run("train --width 16 --threads 1 --opt sgd --lr 2^-2 --steps 7 --batch 32 --json",
+               buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "\"diverged\": false"), "exited %d: %s", code, buf);
+}
+END_TEST
+
     free(rows);
 
     /* A run that fails (labels beyond the model's 5 outputs) exits 1, as
@@ -796,3 +847,4 @@ int main(void)
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }
+        tcase_add_test(tc, test_dead_network_diverged);

@@ -221,7 +221,12 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "`vocab` and `context` parameters, when it declares them, are set from the data.\n"
                  "Under `mpirun -np P` the batch is split across P ranks and each matrix is\n"
                  "dualized by one rank (data-parallel; rank 0 prints and checkpoints).",
-        .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
+        .epilog = "A run diverged when its loss became non-finite (it stops), or when its final\n"
+                  "train loss or its test loss is above twice its first step's loss (a network\n"
+                  "that blew up can have dead ReLUs, the train loss of a uniform guess and a\n"
+                  "huge test loss); its numbers are then printed.\n"
+                  "\n"
+                  "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged.",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
     [MN_CMD_INSPECT] = {
         .id = MN_CMD_INSPECT, .name = "inspect",
@@ -245,13 +250,14 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and\n"
             ".svg (when built with PLplot). Rerunning the same command skips the runs the\n"
             "CSV holds. train_loss is the mean over the last 20% of steps. A run diverged\n"
-            "when its loss became non-finite or ended above twice its initial loss: it is\n"
-            "recorded and counts as +inf in every argmin. best_lr is the argmin of the\n"
-            "seed-mean train loss, best_lr_refined the vertex of a parabola in log2(lr)\n"
-            "through it and its neighbours; slope = least-squares slope of log2 lr* on log2\n"
-            "width (octaves per doubling), spread = max - min log2 lr*, regret(w) = L(w,\n"
-            "grid LR nearest lr*(smallest width)) - L(w, lr*(w)), monotone = that loss falls\n"
-            "as width grows.\n"
+            "when its loss became non-finite, or its train loss ended or its test loss is\n"
+            "above twice its initial loss: it is recorded and counts as +inf in every\n"
+            "argmin (rows an older modnorm recorded keep their verdict). best_lr is the\n"
+            "argmin of the seed-mean train loss, best_lr_refined the vertex of a parabola\n"
+            "in log2(lr) through it and its neighbours; slope = least-squares slope of\n"
+            "log2 lr* on log2 width (octaves per doubling), spread = max - min log2 lr*,\n"
+            "regret(w) = L(w, grid LR nearest lr*(smallest width)) - L(w, lr*(w)),\n"
+            "monotone = that loss falls as width grows.\n"
             "\n"
             "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
         .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},
