@@ -102,7 +102,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
             "depth: the mlp's Linear layers, the gpt's blocks"),
     [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
                        .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .offset = AT(widths),
-                       .help = "hidden widths, a comma list"},
+                       .help = "hidden widths, a comma list (each value once)"},
     [MN_OPT_OVER] = {.id = MN_OPT_OVER, .name = "over", .kind = MN_KIND_OVER,
                      .metavar = "NAME=V1,...", .lo = 1, .hi = WIDTH_HI,
                      .excludes = MN_OPT_WIDTHS, .offset = AT(over),
@@ -133,7 +133,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     [MN_OPT_LRS] = {.id = MN_OPT_LRS, .name = "lrs", .kind = MN_KIND_REALS, .metavar = "A:B|L1,...",
                     .lo = LR_LO, .lo_open = true, .hi = LR_HI, .offset = AT(lrs),
                     .help = "learning rates: A:B is powers of two from A to B, one octave "
-                            "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...)"},
+                            "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...; each rate once)"},
     REAL_OPT(MN_OPT_MOMENTUM, "momentum", "B", 0, false, 0.999999, momentum,
              "EMA momentum β"),
     FLAG_OPT(MN_OPT_NESTEROV, "nesterov", nesterov, "Nesterov momentum"),

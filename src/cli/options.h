@@ -49,10 +49,10 @@ typedef enum mn_opt_kind {
     MN_KIND_STRING,    /* const char *, not empty */
     MN_KIND_NAME,      /* const char *, accepted by a library lookup (norm, method, optimizer) */
     MN_KIND_CHOICE,    /* int: the value paired with one of a fixed list of words */
-    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of integers in range, sorted, duplicates
-                        * dropped (mn_study_parse_values) */
+    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of integers in range, sorted, a repeat
+                        * refused (mn_study_parse_values) */
     MN_KIND_REALS,     /* mn_cli_reals: "A:B" (A, 2A, 4A, … ≤ B) or a list of numbers, each
-                        * in range, sorted, duplicates dropped (mn_study_parse_lrs) */
+                        * in range, sorted, a repeat refused (mn_study_parse_lrs) */
     MN_KIND_SHAPE,     /* int64_t[2]: "MxN", each an INT in [lo, hi] */
     MN_KIND_ATOM_NORM, /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
     MN_KIND_ASSIGN,    /* mn_cli_sets: "NAME=VALUE", NAME an identifier, VALUE a REAL; repeatable */
