@@ -732,7 +732,7 @@ START_TEST(test_parser_stores_values)
     free(msg);
     mn_cli_args_free(&a);
 
-    const char *t2[] = {"--lrs", "2^-2:2^1", "--widths", "256,64,128,64", "--out", "d",
+    const char *t2[] = {"--lrs", "2^-2:2^1", "--widths", "256,64,128", "--out", "d",
                         "--epochs", "0.5"};
     ck_assert_int_eq(parse_args("sweep", t2, 8, &a, &msg), MN_CLI_RUN);
     ck_assert_int_eq(a.lrs.n, 4);
@@ -764,7 +764,7 @@ START_TEST(test_parser_stores_values)
 
     /* --over: any parameter name; the values in the range of the option of
      * that name (--depth's for depth), sorted; --widths is the width's. */
-    const char *t7[] = {"--over", "depth=16,2,4,2", "--out", "d"};
+    const char *t7[] = {"--over", "depth=16,2,4", "--out", "d"};
     ck_assert_int_eq(parse_args("sweep", t7, 4, &a, &msg), MN_CLI_RUN);
     ck_assert_str_eq(a.over.param, "depth");
     ck_assert_int_eq(a.over.values.n, 3);
