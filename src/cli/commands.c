@@ -11,6 +11,8 @@
 #define MODEL_WIDTH "default: the model's; mlp 512, gpt 128, cnn 32"
 #define MODEL_DEPTH "default: the model's; mlp 3 layers, gpt 4 blocks"
 #define N_USES(u) ((int)(sizeof(u) / sizeof(u)[0]))
+#define STR_(x) #x
+#define MN_CLI_STR(x) STR_(x) /* a numeric macro as text */
 
 static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
@@ -126,7 +128,8 @@ static const mn_cli_use coordcheck_uses[] = {
 static const mn_cli_use dualize_uses[] = {
     {.id = MN_OPT_NORM, .required = true},
     {.id = MN_OPT_METHOD, .note = "default: the first one listed"},
-    {.id = MN_OPT_STEPS, .help = "iteration count", .note = "default: the method's own"},
+    {.id = MN_OPT_STEPS, .help = "iteration count, 1 to " MN_CLI_STR(MN_POLAR_MAX_STEPS),
+     .note = "default: the method's own", .hi = MN_POLAR_MAX_STEPS},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_FORM, .deflt = "auto"},
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},

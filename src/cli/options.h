@@ -6,8 +6,9 @@
  * commands.c (mn_cli_commands[]): the options it accepts (with its defaults,
  * given as text and parsed like a command-line value), its file arguments and
  * whether it trains. No option is parsed or range-checked anywhere else, so
- * an option has the same range in every subcommand that takes it, and
- * `--help` is generated from the same declarations. */
+ * an option has the same range in every subcommand that takes it (a use may
+ * only tighten it, where the option means something else: dualize's --steps),
+ * and `--help` is generated from the same declarations. */
 #ifndef MN_CLI_OPTIONS_H
 #define MN_CLI_OPTIONS_H
 
@@ -152,6 +153,8 @@ typedef struct mn_cli_use {
     const char *choices; /* for --help, the values this command takes when fewer than the
                             option's names() (attention: text only); NULL: names() */
     bool required;
+    double hi;          /* > 0: a tighter upper bound here than the option's (dualize's
+                         * --steps counts polar iterations, at most MN_POLAR_MAX_STEPS) */
 } mn_cli_use;
 
 /* --data's text choice, as --help lists it (needs modnorm/text.h). */
