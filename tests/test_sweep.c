@@ -744,6 +744,40 @@ START_TEST(test_over_depth)
 }
 END_TEST
 
+/* --help's defaults of --depth (and the fixed --width) name each model's:
+ * a width sweep of the gpt runs at its own 4 blocks, not the mlp's 3. */
+START_TEST(test_help_model_defaults)
+{
+    char args[2048], buf[16384], path[512], corpus_path[512];
+    static const char *cmds[] = {"sweep", "coordcheck", "bench step"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+        const char *depth = strstr(buf, "  --depth D");
+        ck_assert_ptr_nonnull(depth);
+        const char *end = strstr(depth + 1, "\n  --");
+        ck_assert_ptr_nonnull(end);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(end - depth), depth);
+        ck_assert_msg(strstr(line, "mlp 3 layers, gpt 4 blocks") && !strstr(line, "(default 3)"),
+                      "%s: %s", cmds[i], line);
+        ck_assert_msg(strstr(buf, "gpt 128, cnn 32"), "%s --help: %s", cmds[i], buf);
+    }
+    snprintf(corpus_path, sizeof corpus_path, "%s/corpus.txt", tm_dir);
+    FILE *f = fopen(corpus_path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 40; i++)
+        fputs("the cat sat on the mat. the dog sat on the log. ", f);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(args, sizeof args, "sweep --data text:%s --model gpt --widths 16 --set dhead=8 "
+             "--lrs 2^-3 --steps 1 --batch 2 --context 8 --out %s/g", corpus_path, tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/g/sweep.cfg", tm_dir);
+    ck_assert_msg(strstr(slurp(path), "\ndepth=4\n"), "%s", slurp(path));
+}
+END_TEST
+
 /* A GPT on text: the corpus's vocabulary and --context reach the graph and
  * DIR/sweep.cfg, each row is what mn_train gives for the same graph, windows,
  * rate and seed (train and validation loss), a rerun trains nothing, another
@@ -892,6 +926,7 @@ int main(void)
         tcase_add_test(tc, test_dead_network_diverged);
         tcase_add_test(tc, test_over_depth);
         tcase_add_test(tc, test_text_gpt);
+        tcase_add_test(tc, test_help_model_defaults);
         tcase_add_test(tc, test_coordcheck);
         tcase_add_test(tc, test_fixture_sweep_muon);
         tcase_add_test(tc, test_fixture_sweep_sgd);

@@ -62,6 +62,8 @@ static const mn_cli_use inspect_uses[] = {
 };
 
 #define FIXED_WIDTH_HELP "hidden width when --over varies another parameter"
+/* the CLI's defaults apply to the built-in mlp; gpt and cnn keep their files' */
+#define FIXED_WIDTH_NOTE "default: mlp 128, gpt 128, cnn 32"
 
 #define SWEEP_QUICK_HELP                                                                           \
     "widths 64,128,256 (a width sweep), five LRs an octave apart around the best LR of a "       \
@@ -73,10 +75,10 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_WIDTHS, .deflt = "64,128,256,512,1024"},
     {.id = MN_OPT_OVER, .note = "default: width, --widths"},
-    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_LRS, .deflt = "2^-10:2^2"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
@@ -106,11 +108,11 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
     {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
                                 "list of modules (not depth)", .note = "default: width, --widths"},
-    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
     {.id = MN_OPT_LR, .note = "default: the preset's"},
@@ -164,8 +166,8 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_WIDTH, .deflt = "1024"},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTH, .deflt = "1024", .note = "default: mlp 1024, gpt 128, cnn 32"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_BATCH, .deflt = "128"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_STEPS, .deflt = "20", .help = "timed steps"},
