@@ -464,6 +464,10 @@ static const bad_case cases[] = {
      {"unexpected argument 'extra'"}},
 
     /* -- norm: the .npy reader -- */
+    /* an empty path named as such, not ": cannot open: ..." */
+    {"norm: empty path", 0, {"norm", SP, ""}, 1, {"the path of the .npy file to read is empty"}},
+    {"dualize: empty OUT path", P_GOOD, {"dualize", SP, "@/good.npy", ""}, 1,
+     {"the path of the .npy file to write is empty"}},
     {"norm: shape (2^32, 2^32)", NPY, {"norm", "--norm", "frobenius", "@/big.npy"}, 1,
      {"@/big.npy", "4294967296"}},
     {"norm: shape (2^62, 4), bytes wrap", NPY, {"norm", "--norm", "frobenius", "@/wrap.npy"}, 1,
