@@ -464,6 +464,10 @@ static const bad_case cases[] = {
      {"unexpected argument 'extra'"}},
 
     /* -- norm: the .npy reader -- */
+    /* an empty path named as such, not ": cannot open: ..." */
+    {"norm: empty path", 0, {"norm", SP, ""}, 1, {"the path of the .npy file to read is empty"}},
+    {"dualize: empty OUT path", P_GOOD, {"dualize", SP, "@/good.npy", ""}, 1,
+     {"the path of the .npy file to write is empty"}},
     {"norm: shape (2^32, 2^32)", NPY, {"norm", "--norm", "frobenius", "@/big.npy"}, 1,
      {"@/big.npy", "4294967296"}},
     {"norm: shape (2^62, 4), bytes wrap", NPY, {"norm", "--norm", "frobenius", "@/wrap.npy"}, 1,
@@ -533,9 +537,13 @@ static const bad_case cases[] = {
     {"dualize: --steps overflow", P_GOOD | P_OUT, {"dualize", SP, "--steps",
      "99999999999999999999", "@/good.npy", "@/out.npy"}, 2,
      {"--steps '99999999999999999999'"}},
+    /* dualize's --steps counts polar iterations: the library's cap, a usage error */
     {"dualize: --steps over the polar limit, OUT kept", P_GOOD | P_OUT, {"dualize", SP,
-     "--method", "ns5", "--steps", "1001", "@/good.npy", "@/out.npy"}, 1,
-     {"steps = 1001", "[0, 1000]"}},
+     "--method", "ns5", "--steps", "1001", "@/good.npy", "@/out.npy"}, 2,
+     {"--steps '1001' must be an integer in [1, 1000]"}},
+    {"dualize: --steps 0, OUT kept", P_GOOD | P_OUT, {"dualize", SP, "--method", "ns5",
+     "--steps", "0", "@/good.npy", "@/out.npy"}, 2,
+     {"--steps '0' must be an integer in [1, 1000]"}},
     {"dualize: NaN in a 1-D array, OUT kept", NPY, {"dualize", SP, "@/nan1d.npy", "@/out.npy"},
      1, {"@/nan1d.npy", "non-finite", "(0, 2)"}},
     {"dualize: --norm given twice, OUT kept", P_GOOD | P_OUT, {"dualize", SP, "--norm=rms-rms",
@@ -554,6 +562,9 @@ static const bad_case cases[] = {
     {"train: --lr 1e300", 0, {"train", "--lr", "1e300", NODATA}, 2, {"--lr '1e300'"}},
     {"train: --width 0", 0, {"train", "--width", "0", NODATA}, 2, {"--width '0'"}},
     {"train: --steps -5", 0, {"train", "--steps", "-5", NODATA}, 2, {"--steps '-5'"}},
+    /* train's --steps counts training steps: not dualize's polar bound */
+    {"train: --steps 0", 0, {"train", "--steps", "0", NODATA}, 2,
+     {"--steps '0' must be an integer in [1, 1073741824]"}},
     {"train: --steps overflow", 0, {"train", "--steps", "99999999999999999999", NODATA}, 2,
      {"--steps '99999999999999999999'"}},
     {"train: --threads 0", 0, {"train", "--threads", "0", NODATA}, 2, {"--threads '0'"}},

@@ -351,6 +351,39 @@ START_TEST(test_errors_name_place)
 }
 END_TEST
 
+/* A call that succeeds leaves no message of its own: the parser and the
+ * printer probe whether a name is a module kind, and a probe that says no
+ * recorded "unknown module kind 'w'" for mn_last_error() after a success. */
+START_TEST(test_success_leaves_no_message)
+{
+    const char *texts[] = {"param w = 4\nLinear(w,4)", "param w = 4\nX = ReLU\nLinear(w, 4) -> X",
+                           "LayerNorm -> Linear(4, 4)"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        mn_clear_error();
+        mn_graph_file *g;
+        ck_assert_ok(mn_graph_parse(&g, texts[i], strlen(texts[i]), NULL));
+        ck_assert_msg(!mn_last_error()[0], "'%s': '%s'", texts[i], mn_last_error());
+        mn_module *m;
+        ck_assert_ok(mn_graph_make(g, &m));
+        char *printed = NULL;
+        ck_assert_ok(mn_graph_print(m, &printed));
+        ck_assert_msg(!mn_last_error()[0], "'%s' printed: '%s'", texts[i], mn_last_error());
+        free(printed);
+        mn_module_destroy(m);
+        mn_graph_destroy(g);
+    }
+    /* The message of an earlier failure stays the last failure's. */
+    const mn_polar_method *pm;
+    ck_assert_int_eq(mn_polar_lookup("nope", &pm), MN_ERR_ARG);
+    char before[1024];
+    snprintf(before, sizeof before, "%s", mn_last_error());
+    mn_graph_file *g;
+    ck_assert_ok(mn_graph_parse(&g, texts[0], strlen(texts[0]), NULL));
+    ck_assert_str_eq(mn_last_error(), before);
+    mn_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(test_limits)
 {
     char *text = malloc(MN_GRAPH_MAX_BYTES + 64);
@@ -487,6 +520,7 @@ int main(void)
     tcase_add_test(tc, test_round_trip_c_trees);
     tcase_add_test(tc, test_parameters);
     tcase_add_test(tc, test_errors_name_place);
+    tcase_add_test(tc, test_success_leaves_no_message);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_registered_by_the_program);
     tcase_add_test(tc, test_init_scale);

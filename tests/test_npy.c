@@ -50,6 +50,19 @@ START_TEST(test_refusals_name_the_problem)
         ck_assert_msg(strstr(mn_last_error(), cases[i].needle), "%s: message '%s' lacks '%s'",
                       cases[i].file, mn_last_error(), cases[i].needle);
     }
+    /* An empty path is named as such (messages start with the path, which
+     * gave ": cannot open: ..."), for reading and for every writer. */
+    mn_mat m;
+    ck_assert_int_eq(mn_npy_read("", &m), MN_ERR_ARG);
+    ck_assert_str_eq(mn_last_error(), "the path of the .npy file to read is empty");
+    ck_assert_ok(mn_mat_alloc(&m, MN_F32, 2, 2));
+    ck_assert_int_eq(mn_npy_write("", &m), MN_ERR_ARG);
+    ck_assert_str_eq(mn_last_error(), "the path of the .npy file to write is empty");
+    ck_assert_int_eq(mn_npy_write_raw("", "<f4", 2, (const int64_t[]){2, 2}, m.data,
+                                      4 * sizeof(float)),
+                     MN_ERR_ARG);
+    ck_assert_str_eq(mn_last_error(), "the path of the .npy file to write is empty");
+    mn_mat_free(&m);
 }
 END_TEST
 

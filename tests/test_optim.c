@@ -410,6 +410,15 @@ START_TEST(test_schedules)
         else /* as implemented: the ramp multiplies the decay (continuous at s = W) */
             ck_assert_double_eq_tol(lin, eta * up * (1 - (double)st / (double)T), tol);
     }
+    /* No step before the first: a negative step is refused (NAN, a message)
+     * in every schedule, never a rate above the peak (linear gave 1.1 η). */
+    for (int sched = MN_SCHEDULE_LINEAR; sched <= MN_SCHEDULE_COSINE; sched++)
+        for (int64_t w = 0; w <= W; w += W) {
+            mn_clear_error();
+            ck_assert(isnan(lr_at(net, (mn_schedule)sched, w, T, -1)));
+            ck_assert_str_eq(mn_last_error(), "mn_solver_lr_at: step < 0");
+            ck_assert(isnan(lr_at(net, (mn_schedule)sched, w, T, INT64_MIN)));
+        }
 
     /* The step uses the rate of its own step number: sgd on a fixed gradient
      * under a linear schedule over T = 4 steps moves by η/3·g·(1 + 3/4 + 2/4). */

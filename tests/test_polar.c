@@ -221,6 +221,11 @@ START_TEST(test_zero_nan_and_errors)
     const mn_polar_method *m;
     ck_assert_int_eq(mn_polar_lookup("newton", &m), MN_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "polar-express"));
+    /* A NULL name is said to be one, as mn_norm_lookup says it, not "(null)". */
+    m = mn_polar_default();
+    ck_assert_int_eq(mn_polar_lookup(NULL, &m), MN_ERR_ARG);
+    ck_assert_ptr_null(m);
+    ck_assert_str_eq(mn_last_error(), "polar method name is NULL");
     mn_mat A, B;
     ck_assert_ok(mn_mat_alloc(&A, MN_F32, 4, 4));
     ck_assert_ok(mn_mat_alloc(&B, MN_F32, 4, 5));

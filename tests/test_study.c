@@ -76,13 +76,25 @@ START_TEST(test_parse_lrs)
     ck_assert_ok(mn_study_parse_lrs("0.125:0.125", &v, &n));
     ck_assert_int_eq(n, 1);
     free(v);
-    /* A list is sorted, duplicates dropped, forms mixed. */
-    ck_assert_ok(mn_study_parse_lrs("0.5,2^-3,1e-1,0.125", &v, &n));
+    /* A list is sorted, forms mixed. */
+    ck_assert_ok(mn_study_parse_lrs("0.5,2^-3,1e-1", &v, &n));
     ck_assert_int_eq(n, 3);
     ck_assert_double_eq(v[0], 0.1);
     ck_assert_double_eq(v[1], 0.125);
     ck_assert_double_eq(v[2], 0.5);
     free(v);
+    /* A rate named twice, in any spelling, is refused, naming it. */
+    static const struct {
+        const char *text, *msg;
+    } twice[] = {{"0.1,0.1", "'0.1,0.1': '0.1' repeats the rate 0.1"},
+                 {"0.5,2^-3,1e-1,0.125", "'0.125' repeats the rate 0.125"},
+                 {"2^-1,0.25,0.50000000000000001", "'0.50000000000000001' repeats the rate 0.5"}};
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        ck_assert_int_eq(mn_study_parse_lrs(twice[i].text, &v, &n), MN_ERR_ARG);
+        ck_assert_ptr_null(v);
+        ck_assert_msg(strstr(mn_last_error(), twice[i].msg), "'%s': '%s'", twice[i].text,
+                      mn_last_error());
+    }
     static const char *bad[] = {"", "2^x:1", "1:0.5", "0:1", "-1", "0.1,,0.2", "a", "2^-3:",
                                 ":2", "1,2:3", "2^-1000", "nan", "inf", "1e-3:1e30", " 0.1",
                                 "0.1 ", "0x1p-3", "1e-3x", "2^ -3", "infinity", "2^inf", "."};
@@ -104,12 +116,16 @@ START_TEST(test_parse_values_and_over)
 {
     int64_t *v;
     int n;
-    ck_assert_ok(mn_study_parse_values("256,64,128,64", 1, 65536, &v, &n));
+    ck_assert_ok(mn_study_parse_values("256,64,128", 1, 65536, &v, &n));
     ck_assert_int_eq(n, 3);
     ck_assert_int_eq(v[0], 64);
     ck_assert_int_eq(v[1], 128);
     ck_assert_int_eq(v[2], 256);
     free(v);
+    /* A value listed twice is refused, naming it. */
+    ck_assert_int_eq(mn_study_parse_values("256,64,128,64", 1, 65536, &v, &n), MN_ERR_ARG);
+    ck_assert_ptr_null(v);
+    ck_assert_str_eq(mn_last_error(), "'256,64,128,64': 64 is listed twice");
     static const char *bad[] = {"", "64,abc", "0", "-64", "64,", ",64", "1.5", "65537", "64 128",
                                 " 64", "+64", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -231,6 +247,46 @@ START_TEST(test_csv_rows)
     ck_assert_ok(mn_study_read_csv(path, "width", &rows, &n, &bad_lines));
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(bad_lines, 1);
+    free(rows);
+}
+END_TEST
+
+/* Two rows of one run (an edited or corrupted file) are refused, naming the
+ * file, both lines and the run, instead of being averaged in as two seeds. */
+START_TEST(test_csv_duplicate_rows)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/results.csv", tm_dir);
+    FILE *f = fopen(path, "w");
+    /* line 2 and line 6 (lr 0.1 spelled two ways); a malformed and a blank
+     * line between them still count as lines */
+    fprintf(f, "width,lr,seed,train_loss,test_loss,test_acc,diverged\n"
+               "16,0.1,0,2.2063,2.2,0.2,0\n"
+               "16,0.1,1,2.21,2.2,0.2,0\n"
+               "16,0.2,0\n"
+               "\n"
+               "16,0.10000000000000001,0,1.0,1.0,0.9,0\n"
+               "32,0.1,0,2.0,2.0,0.3,0\n");
+    fclose(f);
+    mn_study_row *rows = (mn_study_row *)1;
+    size_t n = 7;
+    int bad = -1;
+    ck_assert_int_eq(mn_study_read_csv(path, "width", &rows, &n, &bad), MN_ERR_FORMAT);
+    ck_assert_ptr_null(rows);
+    ck_assert_uint_eq(n, 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s: lines 2 and 6 are the same run (width 16, lr 0.1, seed 0)",
+             path);
+    ck_assert_msg(strstr(mn_last_error(), want) && !strchr(mn_last_error(), '\n'), "%s",
+                  mn_last_error());
+    /* The same seed at another lr, or another seed, is no repeat. */
+    f = fopen(path, "w");
+    fprintf(f, "width,lr,seed,train_loss,test_loss,test_acc,diverged\n"
+               "16,0.1,0,2.2063,2.2,0.2,0\n16,0.1,1,2.21,2.2,0.2,0\n16,0.2,0,2.1,2.2,0.2,0\n"
+               "32,0.1,0,2.0,2.0,0.3,0\n");
+    fclose(f);
+    ck_assert_ok(mn_study_read_csv(path, "width", &rows, &n, &bad));
+    ck_assert_uint_eq(n, 4);
     free(rows);
 }
 END_TEST
@@ -1063,6 +1119,42 @@ START_TEST(test_fit_divergence)
 }
 END_TEST
 
+/* A blown-up network with dead ReLUs: zero logits on the training batches, a
+ * training loss of exactly ln 10, and a test loss of 1e34. The evaluated test
+ * loss is judged too; NAN (no evaluation) is not. */
+START_TEST(test_fit_judge_test_loss)
+{
+    const double ln10 = log(10.0);
+    mn_fit_result a = {.initial_loss = 2.31, .train_loss = ln10, .test_loss = 1e34,
+                       .test_acc = 0.1};
+    ck_assert_int_eq(mn_fit_judge(MN_OK, &a, MN_FIT_DIVERGENCE_FACTOR), MN_OK);
+    ck_assert(a.diverged);
+    ck_assert(a.train_loss == ln10 && a.test_loss == 1e34); /* its numbers kept */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = ln10, .test_loss = 862.8};
+    ck_assert_int_eq(mn_fit_judge(MN_OK, &a, 0), MN_OK); /* factor 0: not checked */
+    ck_assert(!a.diverged);
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = 4.62};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged); /* 4.62 = 2 x 2.31: not above */
+    a.test_loss = 4.63;
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(a.diverged);
+    /* A non-finite evaluated loss diverged whatever the factor. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = INFINITY};
+    mn_fit_judge(MN_OK, &a, 0);
+    ck_assert(a.diverged);
+    /* NAN: no evaluation ran, nothing to judge. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = NAN,
+                        .test_acc = NAN};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged);
+    /* A failure is not judged at all. */
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = 1e34};
+    ck_assert_int_eq(mn_fit_judge(MN_ERR_IO, &a, 2), MN_ERR_IO);
+    ck_assert(!a.diverged);
+}
+END_TEST
+
 /* ---- sweeps through the library ---------------------------------------------------------------- */
 
 static mn_dataset fm_train, fm_test;
@@ -1827,6 +1919,7 @@ int main(void)
     tcase_add_test(tc, test_parse_values_and_over);
     tcase_add_test(tc, test_quick_lrs);
     tcase_add_test(tc, test_csv_rows);
+    tcase_add_test(tc, test_csv_duplicate_rows);
     tcase_add_test(tc, test_parabola);
     tcase_add_test(tc, test_summary_transfer);
     tcase_add_test(tc, test_summary_divergence_and_edges);
@@ -1841,6 +1934,7 @@ int main(void)
     tcase_add_test(tc, test_fit_from_messages);
     tcase_add_test(tc, test_fit_custom_source);
     tcase_add_test(tc, test_fit_divergence);
+    tcase_add_test(tc, test_fit_judge_test_loss);
     tcase_add_test(tc, test_sweep_ticks_any_dataset);
     tcase_add_test(tc, test_refusals_leave_no_trace);
     tcase_add_test(tc, test_depth_sweep);

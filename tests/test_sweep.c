@@ -390,6 +390,58 @@ START_TEST(test_argument_errors)
 }
 END_TEST
 
+/* A grid that names a value or a rate twice is refused, naming the option
+ * and the value; a results.csv holding two rows of one run (edited or
+ * corrupted) is refused rather than averaged in as another seed. */
+START_TEST(test_repeats_refused)
+{
+    char args[1024], buf[8192], path[512];
+    const struct {
+        const char *cmd, *args, *needle;
+    } cases[] = {
+        {"sweep", "--widths 16,16", "--widths '16,16': 16 is listed twice"},
+        {"sweep", "--widths 64,16,32,16", "--widths '64,16,32,16': 16 is listed twice"},
+        {"sweep", "--lrs 0.1,0.1", "--lrs '0.1,0.1': '0.1' repeats the rate 0.1"},
+        {"sweep", "--lrs 0.125,2^-3", "--lrs '0.125,2^-3': '2^-3' repeats the rate 0.125"},
+        {"sweep", "--over depth=2,4,2",
+         "--over 'depth=2,4,2': the values of depth: '2,4,2': 2 is listed twice"},
+        {"coordcheck", "--widths 32,32", "--widths '32,32': 32 is listed twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, "%s %s --out %s/x", cases[i].cmd, cases[i].args, tm_dir);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 2 && strstr(buf, cases[i].needle) && count_lines(buf) == 1,
+                      "'%s' exited %d: %s", args, code, buf);
+        snprintf(path, sizeof path, "%s/x", tm_dir);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+
+    /* The review's case: a row of the one run copied with another loss. */
+    const char *grid = "--widths 16 --lrs 2^-2 --steps 2 --batch 32";
+    snprintf(args, sizeof args, "sweep %s --out %s/r", grid, tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/r/results.csv", tm_dir);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("16,0.25,0,1.0,1.0,0.9,0\n", f);
+    fclose(f);
+    char *before = slurp_dup(path);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: lines 2 and 3 are the same run (width 16, lr 0.25, seed 0)",
+             path);
+    for (int no_run = 1; no_run >= 0; no_run--) {
+        snprintf(args, sizeof args, "sweep %s%s --out %s/r", grid, no_run ? " --no-run" : "",
+                 tm_dir);
+        code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 1 && strstr(buf, want) && count_lines(buf) == 1,
+                      "'%s' exited %d: %s", args, code, buf);
+        ck_assert_str_eq(slurp(path), before); /* nothing appended or rewritten */
+    }
+    free(before);
+}
+END_TEST
+
 #define TINY "--widths 16,32 --lrs 2^-2:2^-1 --steps 12 --batch 32"
 
 START_TEST(test_end_to_end_and_resume)
@@ -551,6 +603,57 @@ START_TEST(test_jobs_and_divergence)
 }
 END_TEST
 
+/* A network that blew up can have dead ReLUs: zero logits on the training
+ * batches, a training loss of exactly ln 10, and an astronomical test loss.
+ * SGD at 2^7 does that within 7 steps (the review's case, at 2^7 ... 2^10 and
+ * 10 steps); it is diverged (and not the argmin), the run at 2^-2 is not. The
+ * same run through `train` is diverged too (exit 3, its numbers kept). */
+START_TEST(test_dead_network_diverged)
+{
+    char args[1024], buf[16384], path[512];
+    snprintf(args, sizeof args, "sweep --widths 16 --opt sgd --lrs 2^-2,2^7 --steps 7 "
+             "--batch 32 --out %s/d", tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/d/results.csv", tm_dir);
+    size_t n;
+    mn_study_row *rows = read_rows(path, "width", &n, NULL);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        const mn_study_row *r = &rows[i];
+        if (r->lr > 1) {
+            ck_assert_msg(fabs(r->train_loss - log(10.0)) < 1e-9 && r->test_loss > 10,
+                          "not the case: train loss %.17g, test loss %.17g", r->train_loss,
+                          r->test_loss);
+            ck_assert_msg(r->diverged, "train loss ln 10, test loss %g: not diverged",
+                          r->test_loss);
+        } else {
+            ck_assert_msg(!r->diverged && r->test_loss < 2.5, "lr %g: test loss %g, diverged %d",
+                          r->lr, r->test_loss, r->diverged);
+        }
+    }
+    free(rows);
+    ck_assert_msg(strstr(buf, "diverged (train loss 2.303, test loss "), "%s", buf);
+    snprintf(path, sizeof path, "%s/d/summary.json", tm_dir);
+    json_t *j = load_json(path);
+    ck_assert_double_eq(json_number_value(json_object_get(
+                            json_array_get(json_object_get(j, "per_width"), 0), "best_lr")),
+                        0.25);
+    json_decref(j);
+
+    code = run("train --width 16 --threads 1 --opt sgd --lr 2^7 --steps 7 --batch 32 --json",
+               buf, sizeof buf);
+    ck_assert_msg(code == 3, "exited %d: %s", code, buf);
+    ck_assert_msg(strstr(buf, "modnorm train: the test loss ") &&
+                      strstr(buf, "is above 2 x the first step's loss") &&
+                      strstr(buf, "\"diverged\": true") && strstr(buf, "\"train_loss\": 2.30"),
+                  "%s", buf);
+    code = run("train --width 16 --threads 1 --opt sgd --lr 2^-2 --steps 7 --batch 32 --json",
+               buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "\"diverged\": false"), "exited %d: %s", code, buf);
+}
+END_TEST
+
 /* --over depth: the CSV's first column, the summary's keys and the table
  * follow the parameter; DIR/sweep.cfg names the fixed width; each run is
  * mn_train of the MLP at that depth. */
@@ -638,6 +741,40 @@ START_TEST(test_over_depth)
                       count_lines(buf) == 1, "'%s' exited %d: %s", args, code, buf);
     snprintf(path, sizeof path, "%s/c", tm_dir);
     ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+/* --help's defaults of --depth (and the fixed --width) name each model's:
+ * a width sweep of the gpt runs at its own 4 blocks, not the mlp's 3. */
+START_TEST(test_help_model_defaults)
+{
+    char args[2048], buf[16384], path[512], corpus_path[512];
+    static const char *cmds[] = {"sweep", "coordcheck", "bench step"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+        const char *depth = strstr(buf, "  --depth D");
+        ck_assert_ptr_nonnull(depth);
+        const char *end = strstr(depth + 1, "\n  --");
+        ck_assert_ptr_nonnull(end);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(end - depth), depth);
+        ck_assert_msg(strstr(line, "mlp 3 layers, gpt 4 blocks") && !strstr(line, "(default 3)"),
+                      "%s: %s", cmds[i], line);
+        ck_assert_msg(strstr(buf, "gpt 128, cnn 32"), "%s --help: %s", cmds[i], buf);
+    }
+    snprintf(corpus_path, sizeof corpus_path, "%s/corpus.txt", tm_dir);
+    FILE *f = fopen(corpus_path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 40; i++)
+        fputs("the cat sat on the mat. the dog sat on the log. ", f);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(args, sizeof args, "sweep --data text:%s --model gpt --widths 16 --set dhead=8 "
+             "--lrs 2^-3 --steps 1 --batch 2 --context 8 --out %s/g", corpus_path, tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/g/sweep.cfg", tm_dir);
+    ck_assert_msg(strstr(slurp(path), "\ndepth=4\n"), "%s", slurp(path));
 }
 END_TEST
 
@@ -783,10 +920,13 @@ int main(void)
         tcase_add_test(tc, test_quick);
     } else {
         tcase_add_test(tc, test_argument_errors);
+        tcase_add_test(tc, test_repeats_refused);
         tcase_add_test(tc, test_end_to_end_and_resume);
         tcase_add_test(tc, test_jobs_and_divergence);
+        tcase_add_test(tc, test_dead_network_diverged);
         tcase_add_test(tc, test_over_depth);
         tcase_add_test(tc, test_text_gpt);
+        tcase_add_test(tc, test_help_model_defaults);
         tcase_add_test(tc, test_coordcheck);
         tcase_add_test(tc, test_fixture_sweep_muon);
         tcase_add_test(tc, test_fixture_sweep_sgd);

@@ -625,6 +625,34 @@ START_TEST(test_cli_readout_width)
 }
 END_TEST
 
+/* A --context too long for a split is told the tighter bound of the two (the
+ * validation split's, a tenth of the corpus), not a bound the other split
+ * then refuses; a context at that bound trains. */
+START_TEST(test_cli_context_bound)
+{
+    static char out[1 << 14];
+    static char args[2048];
+    char corpus[1001] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(corpus, "abcdefghij"); /* 900 training, 100 validation characters */
+    write_text(tm_at("ctx.txt"), corpus);
+    write_text(tm_at("ctx.mn"), "param vocab = 256\nparam width = 8\n"
+                                "Embed(vocab, width) -> Linear(vocab, width)\n");
+    const char *too_long[] = {"500", "100", "900"};
+    for (size_t i = 0; i < sizeof too_long / sizeof *too_long; i++) {
+        snprintf(args, sizeof args, "train --data text:%s --graph %s --context %s --steps 1 "
+                 "--batch 1 --threads 1", tm_at("ctx.txt"), tm_at("ctx.mn"), too_long[i]);
+        ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+        ck_assert_msg(strstr(out, "must be in [1, 99] (the validation split has 100 characters") &&
+                          strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s: %s", args, out);
+    }
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --context 99 --steps 1 "
+             "--batch 1 --threads 1", tm_at("ctx.txt"), tm_at("ctx.mn"));
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s: %s", args, out);
+}
+END_TEST
+
 /* The built-in GPT on text: train, sample (windows shorter than the context
  * through RoPE, then sliding), coordcheck, and the attention statistics of
  * `attention` equal to the library's on the same validation windows. */
@@ -710,6 +738,7 @@ int main(void)
     tcase_add_test(tc, test_checkpoint_model);
     tcase_add_test(tc, test_cli_train_sample_baseline);
     tcase_add_test(tc, test_cli_readout_width);
+    tcase_add_test(tc, test_cli_context_bound);
     tcase_add_test(tc, test_cli_gpt_attention);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

@@ -23,7 +23,7 @@ extern "C" {
 
 /* Read a 1-D or 2-D array. On success *out is a contiguous matrix the
  * caller frees with mn_mat_free: (rows, cols) as in the file, and a 1-D
- * array of n as 1 x n. */
+ * array of n as 1 x n. A NULL or empty path is MN_ERR_ARG. */
 MN_API mn_status mn_npy_read(const char *path, mn_mat *out);
 /* mn_npy_read that also reports the file's number of dimensions (1 or 2) in
  * *ndim, so that a caller can write a 1-D result back as 1-D

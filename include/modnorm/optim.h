@@ -79,7 +79,8 @@ MN_API void mn_solver_destroy(mn_solver *s);
  * (MN_ERR_NONFINITE, or an error of an atom's dualization) leaves the
  * weights, the moments and the step count as they were. */
 MN_API mn_status mn_solver_step(mn_solver *s, mn_network *net);
-/* The scheduled rate at step s (0-based); NAN for a NULL solver. */
+/* The scheduled rate at step s (0-based); NAN for a NULL solver or a
+ * negative step (with a message for mn_last_error). */
 MN_API double mn_solver_lr_at(const mn_solver *s, int64_t step);
 /* Steps taken (0 for NULL). */
 MN_API int64_t mn_solver_steps_taken(const mn_solver *s);

@@ -47,7 +47,8 @@ typedef struct mn_polar_method {
 } mn_polar_method;
 
 /* By name: the built-in methods, then those the program registered.
- * Thread-safe. */
+ * MN_ERR_ARG for a NULL name or an unknown one (the message lists the known
+ * names). Thread-safe. */
 MN_API mn_status mn_polar_lookup(const char *name, const mn_polar_method **out);
 MN_API size_t mn_polar_count(void);
 MN_API const mn_polar_method *mn_polar_at(size_t i);

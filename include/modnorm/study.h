@@ -55,13 +55,15 @@ MN_API mn_status mn_mlp_describe(const mn_mlp_spec *spec, const char *param, cha
 /* Learning rates: "A:B" is A, 2A, 4A, … up to B (one octave apart; B
  * included when it is a whole number of octaves above A); "a,b,c" is a
  * list. A number is a plain float ("0.001", "1e-3") or a power of two
- * ("2^-10", exponent in [-200, 200]); every rate is positive and finite. The
- * result is ascending without duplicates (mn_study_same_lr), at most
- * MN_STUDY_MAX_LRS rates; free(*out). MN_ERR_ARG with a message that quotes
- * the text ("'2^x:1': …"; the caller prefixes its option's name). */
+ * ("2^-10", exponent in [-200, 200]); every rate is positive and finite. A
+ * list that names a rate twice (mn_study_same_lr: "0.125,2^-3") is refused.
+ * The result is ascending, at most MN_STUDY_MAX_LRS rates; free(*out).
+ * MN_ERR_ARG with a message that quotes the text ("'2^x:1': …"; the caller
+ * prefixes its option's name). */
 MN_API mn_status mn_study_parse_lrs(const char *text, double **out, int *n);
-/* Values of a size parameter: a comma list of integers in [lo, hi],
- * ascending, duplicates dropped, at most MN_STUDY_MAX_VALUES; free(*out). */
+/* Values of a size parameter: a comma list of integers in [lo, hi], at most
+ * MN_STUDY_MAX_VALUES, returned ascending; free(*out). A value listed twice
+ * is MN_ERR_ARG ("'16,16': 16 is listed twice"), as are malformed lists. */
 MN_API mn_status mn_study_parse_values(const char *text, int64_t lo, int64_t hi, int64_t **out,
                                        int *n);
 /* "NAME=LIST" (e.g. "depth=2,4,8,16"): copies NAME, an identifier of at most
@@ -110,7 +112,11 @@ MN_API void mn_study_format_row(char *buf, size_t cap, const mn_study_row *r);
 MN_API bool mn_study_parse_row(const char *line, mn_study_row *r);
 /* Read a results CSV of a sweep over `param`. A missing or empty file gives
  * 0 rows; another header is MN_ERR_FORMAT; malformed lines (a sweep killed
- * mid-write) are skipped and counted in *bad (may be NULL). free(*rows). */
+ * mid-write) are skipped and counted in *bad (may be NULL). Two rows of the
+ * same run (value, lr (mn_study_same_lr), seed) are MN_ERR_FORMAT naming the
+ * file, both line numbers and the run: a sweep writes a run once, so the file
+ * was edited or corrupted, and averaging them as two seeds would be wrong.
+ * free(*rows). */
 MN_API mn_status mn_study_read_csv(const char *path, const char *param, mn_study_row **rows,
                                    size_t *n, int *bad);
 

@@ -12,9 +12,12 @@
  * steps, or ceil(epochs · per_epoch) when steps is 0, and at least one.
  *
  * Divergence: a run whose training loss becomes non-finite stops at once
- * and is marked diverged (its losses +inf, its accuracy 0). Sweeps add a
- * second rule, mn_fit_judge: a run whose final training loss is above twice
- * its first also diverged, and so did one whose update overflowed. */
+ * and is marked diverged (its losses +inf, its accuracy 0). Sweeps and the
+ * train command add a second rule, mn_fit_judge: a run whose final training
+ * loss or whose test loss is above twice its first training loss also
+ * diverged, and so did one whose update overflowed. (A blown-up network can
+ * have dead ReLUs and zero logits: a training loss of exactly ln C, and a
+ * test loss of 1e30.) */
 #ifndef MODNORM_TRAIN_H
 #define MODNORM_TRAIN_H
 
@@ -34,7 +37,8 @@ extern "C" {
 
 /* The polar method training uses for spectral norms unless told otherwise. */
 #define MN_FIT_DEFAULT_POLAR "polar-express"
-/* The sweep's rule: a final training loss above this × the first step's loss diverged. */
+/* The sweep's rule: a final training or test loss above this × the first step's loss
+ * diverged. */
 #define MN_FIT_DIVERGENCE_FACTOR 2.0
 
 /* ---- batch sources --------------------------------------------------------- */
@@ -243,9 +247,11 @@ MN_API mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source
 /* The sweep's divergence rule on a finished fit whose status is `st`: an
  * update that overflowed (st == MN_ERR_NONFINITE) diverged (its losses +inf,
  * accuracy 0, and the status becomes MN_OK); so did a run whose loss became
- * non-finite, or whose final training loss is not finite or is above
- * factor × its initial loss (its numbers are kept). factor <= 0 skips that
- * last test. Returns st, or MN_OK in place of MN_ERR_NONFINITE. */
+ * non-finite, whose final training loss is not finite or is above
+ * factor × its initial loss, or whose test loss (when evaluated: test_loss
+ * NAN means no evaluation and is not judged) is not finite or is above
+ * factor × its initial loss (its numbers are kept). factor <= 0 skips both
+ * "above factor ×" tests. Returns st, or MN_OK in place of MN_ERR_NONFINITE. */
 MN_API mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor);
 
 /* Accuracy (argmax hits / labels) and mean softmax cross-entropy of `net`

@@ -99,8 +99,9 @@ static void on_run(void *ctx, const mn_study_progress *p)
         fprintf(stderr, "\r\033[K");
     fprintf(stderr, "[%d/%d] %s %lld  lr %s  seed %d: ", p->done, p->to_train, v->sw->param,
             (long long)r->value, lr_text(r->lr, lr, sizeof lr), r->seed);
-    if (r->diverged)
-        fprintf(stderr, "diverged (train loss %.4g)", r->train_loss);
+    if (r->diverged) /* both losses: either can be the one that blew up */
+        fprintf(stderr, "diverged (train loss %.4g, %s loss %.4g)", r->train_loss,
+                v->text ? "valid" : "test", r->test_loss);
     else if (v->text)
         fprintf(stderr, "train loss %.4f, valid loss %.4f", r->train_loss, r->test_loss);
     else

@@ -93,8 +93,8 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
         }
         return mn_cli_json_print(CMD, stdout, o);
     }
-    if (r->diverged)
-        return MN_EXIT_OK;
+    if (r->diverged && !(isfinite(r->train_loss) && isfinite(r->test_loss)))
+        return MN_EXIT_OK; /* stopped: no numbers to print */
     if (is_text)
         printf("validation loss %.4f nats/char (train loss %.4f; add-one bigram %.4f) after "
                "%lld steps in %.1f s (%.1f ms/step)\n",
@@ -354,7 +354,18 @@ static int train(mn_cli_args *a, mn_dist *dist)
     else if (st == MN_OK && r.diverged)
         fprintf(stderr, "modnorm train: the loss became non-finite at step %lld: stopping "
                 "(diverged; try a smaller --lr)\n", (long long)r.diverged_at + 1);
-    st = mn_fit_judge(st, &r, 0); /* 0: a loss that grew is not a divergence here */
+    bool stopped = r.diverged || st == MN_ERR_NONFINITE; /* told above */
+    /* The sweep's rule too: a network that blew up can end with a training
+     * loss of exactly ln C (dead ReLUs, zero logits) and a test loss of 1e16. */
+    st = mn_fit_judge(st, &r, MN_FIT_DIVERGENCE_FACTOR);
+    if (st == MN_OK && r.diverged && !stopped && rank0) {
+        bool train_rule = r.train_loss > MN_FIT_DIVERGENCE_FACTOR * r.initial_loss;
+        fprintf(stderr, "modnorm train: the %s loss %.4g is above %g x the first step's loss "
+                "%.4g (diverged; try a smaller --lr)\n",
+                train_rule ? "final training" : is_text ? "validation" : "test",
+                train_rule ? r.train_loss : r.test_loss, MN_FIT_DIVERGENCE_FACTOR,
+                r.initial_loss);
+    }
     if (st != MN_OK) {
         /* Only the final save failed (a full disk, say): the run itself is
          * complete and evaluated, so its result line still comes first. */

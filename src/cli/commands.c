@@ -11,6 +11,8 @@
 #define MODEL_WIDTH "default: the model's; mlp 512, gpt 128, cnn 32"
 #define MODEL_DEPTH "default: the model's; mlp 3 layers, gpt 4 blocks"
 #define N_USES(u) ((int)(sizeof(u) / sizeof(u)[0]))
+#define STR_(x) #x
+#define MN_CLI_STR(x) STR_(x) /* a numeric macro as text */
 
 static const mn_cli_use train_uses[] = {
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
@@ -62,6 +64,8 @@ static const mn_cli_use inspect_uses[] = {
 };
 
 #define FIXED_WIDTH_HELP "hidden width when --over varies another parameter"
+/* the CLI's defaults apply to the built-in mlp; gpt and cnn keep their files' */
+#define FIXED_WIDTH_NOTE "default: mlp 128, gpt 128, cnn 32"
 
 #define SWEEP_QUICK_HELP                                                                           \
     "widths 64,128,256 (a width sweep), five LRs an octave apart around the best LR of a "       \
@@ -74,10 +78,10 @@ static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_WIDTHS, .deflt = "64,128,256,512,1024"},
     {.id = MN_OPT_OVER, .note = "default: width, --widths"},
-    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_LRS, .deflt = "2^-10:2^2"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
@@ -108,11 +112,11 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
     {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
                                 "list of modules (not depth)", .note = "default: width, --widths"},
-    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP},
+    {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
     {.id = MN_OPT_LR, .note = "default: the preset's"},
@@ -131,7 +135,8 @@ static const mn_cli_use coordcheck_uses[] = {
 static const mn_cli_use dualize_uses[] = {
     {.id = MN_OPT_NORM, .required = true},
     {.id = MN_OPT_METHOD, .note = "default: the first one listed"},
-    {.id = MN_OPT_STEPS, .help = "iteration count", .note = "default: the method's own"},
+    {.id = MN_OPT_STEPS, .help = "iteration count, 1 to " MN_CLI_STR(MN_POLAR_MAX_STEPS),
+     .note = "default: the method's own", .hi = MN_POLAR_MAX_STEPS},
     {.id = MN_OPT_THREADS, .note = BLIS_THREADS},
     {.id = MN_OPT_FORM, .deflt = "auto"},
     {.id = MN_OPT_PRECISION, .deflt = "fp32"},
@@ -166,8 +171,8 @@ static const mn_cli_use bench_step_uses[] = {
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
-    {.id = MN_OPT_WIDTH, .deflt = "1024"},
-    {.id = MN_OPT_DEPTH, .deflt = "3"},
+    {.id = MN_OPT_WIDTH, .deflt = "1024", .note = "default: mlp 1024, gpt 128, cnn 32"},
+    {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
     {.id = MN_OPT_BATCH, .deflt = "128"},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_STEPS, .deflt = "20", .help = "timed steps"},
@@ -227,7 +232,12 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "`vocab` and `context` parameters, when it declares them, are set from the data.\n"
                  "Under `mpirun -np P` the batch is split across P ranks and each matrix is\n"
                  "dualized by one rank (data-parallel; rank 0 prints and checkpoints).",
-        .epilog = "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged (non-finite loss).",
+        .epilog = "A run diverged when its loss became non-finite (it stops), or when its final\n"
+                  "train loss or its test loss is above twice its first step's loss (a network\n"
+                  "that blew up can have dead ReLUs, the train loss of a uniform guess and a\n"
+                  "huge test loss); its numbers are then printed.\n"
+                  "\n"
+                  "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged.",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
     [MN_CMD_INSPECT] = {
         .id = MN_CMD_INSPECT, .name = "inspect",
@@ -253,13 +263,14 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "one line per finished run, at once; DIR/summary.json; DIR/loss_vs_lr.png and\n"
             ".svg (when built with PLplot). Rerunning the same command skips the runs the\n"
             "CSV holds. train_loss is the mean over the last 20% of steps. A run diverged\n"
-            "when its loss became non-finite or ended above twice its initial loss: it is\n"
-            "recorded and counts as +inf in every argmin. best_lr is the argmin of the\n"
-            "seed-mean train loss, best_lr_refined the vertex of a parabola in log2(lr)\n"
-            "through it and its neighbours; slope = least-squares slope of log2 lr* on log2\n"
-            "width (octaves per doubling), spread = max - min log2 lr*, regret(w) = L(w,\n"
-            "grid LR nearest lr*(smallest width)) - L(w, lr*(w)), monotone = that loss falls\n"
-            "as width grows.\n"
+            "when its loss became non-finite, or its train loss ended or its test loss is\n"
+            "above twice its initial loss: it is recorded and counts as +inf in every\n"
+            "argmin (rows an older modnorm recorded keep their verdict). best_lr is the\n"
+            "argmin of the seed-mean train loss, best_lr_refined the vertex of a parabola\n"
+            "in log2(lr) through it and its neighbours; slope = least-squares slope of\n"
+            "log2 lr* on log2 width (octaves per doubling), spread = max - min log2 lr*,\n"
+            "regret(w) = L(w, grid LR nearest lr*(smallest width)) - L(w, lr*(w)),\n"
+            "monotone = that loss falls as width grows.\n"
             "\n"
             "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
         .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},

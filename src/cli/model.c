@@ -454,9 +454,14 @@ int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn
     *valid = (mn_dataset){0};
     if (mn_text_load(path, text) != MN_OK)
         return mn_cli_error(cmd, "--data %s: %s", a->data, mn_last_error());
-    mn_status st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    /* The shorter split first: a --context too long is told its tighter bound,
+     * not one the other split then refuses. */
+    bool valid_first = text->n - text->n_train < text->n_train;
+    mn_status st = valid_first ? mn_text_windows(text, MN_TEXT_VALID, a->context, valid)
+                               : mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
     if (st == MN_OK)
-        st = mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
+        st = valid_first ? mn_text_windows(text, MN_TEXT_TRAIN, a->context, train)
+                         : mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
     if (st == MN_OK)
         return MN_EXIT_OK;
     int rc = mn_cli_usage_error(cmd, "--context %lld with --data %s: %s", (long long)a->context,

@@ -102,7 +102,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
             "depth: the mlp's Linear layers, the gpt's blocks"),
     [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
                        .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .offset = AT(widths),
-                       .help = "hidden widths, a comma list"},
+                       .help = "hidden widths, a comma list (each value once)"},
     [MN_OPT_OVER] = {.id = MN_OPT_OVER, .name = "over", .kind = MN_KIND_OVER,
                      .metavar = "NAME=V1,...", .lo = 1, .hi = WIDTH_HI,
                      .excludes = MN_OPT_WIDTHS, .offset = AT(over),
@@ -133,7 +133,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     [MN_OPT_LRS] = {.id = MN_OPT_LRS, .name = "lrs", .kind = MN_KIND_REALS, .metavar = "A:B|L1,...",
                     .lo = LR_LO, .lo_open = true, .hi = LR_HI, .offset = AT(lrs),
                     .help = "learning rates: A:B is powers of two from A to B, one octave "
-                            "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...)"},
+                            "apart, e.g. 2^-10:2^2; or a comma list (0.01,2^-5,...; each rate once)"},
     REAL_OPT(MN_OPT_MOMENTUM, "momentum", "B", 0, false, 0.999999, momentum,
              "EMA momentum β"),
     FLAG_OPT(MN_OPT_NESTEROV, "nesterov", nesterov, "Nesterov momentum"),
@@ -534,10 +534,23 @@ void mn_cli_args_free(mn_cli_args *a)
     a->lrs = (mn_cli_reals){0};
 }
 
+/* Option o as `cmd` takes it: a copy in *tmp with the use's tighter bound. */
+static const mn_cli_option *as_used(const mn_cli_command *cmd, const mn_cli_option *o,
+                                    mn_cli_option *tmp)
+{
+    const mn_cli_use *u = mn_cli_use_of(cmd, o->id);
+    if (!u || !(u->hi > 0) || u->hi >= o->hi)
+        return o;
+    *tmp = *o;
+    tmp->hi = u->hi;
+    return tmp;
+}
+
 bool mn_cli_set(const mn_cli_command *cmd, mn_cli_args *a, mn_opt_id id, const char *text,
                 FILE *err)
 {
-    return set_value(cmd->name, &mn_cli_options[id], text, a, err);
+    mn_cli_option tmp;
+    return set_value(cmd->name, as_used(cmd, &mn_cli_options[id], &tmp), text, a, err);
 }
 
 static bool is_help(const char *s) { return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0; }
@@ -566,9 +579,11 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
             mn_cli_help(cmd, out);
             return 0;
         }
+    mn_cli_option tmp;
     for (int u = 0; u < cmd->n_uses; u++)
         if (cmd->uses[u].deflt &&
-            !set_value(name, &mn_cli_options[cmd->uses[u].id], cmd->uses[u].deflt, a, err))
+            !set_value(name, as_used(cmd, &mn_cli_options[cmd->uses[u].id], &tmp),
+                       cmd->uses[u].deflt, a, err))
             return 1; /* a bad declaration: the test of every subcommand's defaults sees it */
 
     bool files_only = false;
@@ -623,7 +638,7 @@ int mn_cli_parse(const mn_cli_command *cmd, int argc, char **argv, mn_cli_args *
         } else {
             return mn_cli_usage_to(err, name, "--%s needs a value (%s)", o->name, o->metavar);
         }
-        if (!set_value(name, o, value, a, err))
+        if (!set_value(name, as_used(cmd, o, &tmp), value, a, err))
             return 2;
         a->given[o->id] = true;
         value_of[o->id] = value;

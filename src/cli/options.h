@@ -6,8 +6,9 @@
  * commands.c (mn_cli_commands[]): the options it accepts (with its defaults,
  * given as text and parsed like a command-line value), its file arguments and
  * whether it trains. No option is parsed or range-checked anywhere else, so
- * an option has the same range in every subcommand that takes it, and
- * `--help` is generated from the same declarations. */
+ * an option has the same range in every subcommand that takes it (a use may
+ * only tighten it, where the option means something else: dualize's --steps),
+ * and `--help` is generated from the same declarations. */
 #ifndef MN_CLI_OPTIONS_H
 #define MN_CLI_OPTIONS_H
 
@@ -49,10 +50,10 @@ typedef enum mn_opt_kind {
     MN_KIND_STRING,    /* const char *, not empty */
     MN_KIND_NAME,      /* const char *, accepted by a library lookup (norm, method, optimizer) */
     MN_KIND_CHOICE,    /* int: the value paired with one of a fixed list of words */
-    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of integers in range, sorted, duplicates
-                        * dropped (mn_study_parse_values) */
+    MN_KIND_INTS,      /* mn_cli_ints: "a,b,c" of integers in range, sorted, a repeat
+                        * refused (mn_study_parse_values) */
     MN_KIND_REALS,     /* mn_cli_reals: "A:B" (A, 2A, 4A, … ≤ B) or a list of numbers, each
-                        * in range, sorted, duplicates dropped (mn_study_parse_lrs) */
+                        * in range, sorted, a repeat refused (mn_study_parse_lrs) */
     MN_KIND_SHAPE,     /* int64_t[2]: "MxN", each an INT in [lo, hi] */
     MN_KIND_ATOM_NORM, /* mn_cli_atom_norms: "K=NAME", K an INT in [lo, hi], NAME a norm */
     MN_KIND_ASSIGN,    /* mn_cli_sets: "NAME=VALUE", NAME an identifier, VALUE a REAL; repeatable */
@@ -153,6 +154,8 @@ typedef struct mn_cli_use {
     const char *choices; /* for --help, the values this command takes when fewer than the
                             option's names() (attention: text only); NULL: names() */
     bool required;
+    double hi;          /* > 0: a tighter upper bound here than the option's (dualize's
+                         * --steps counts polar iterations, at most MN_POLAR_MAX_STEPS) */
 } mn_cli_use;
 
 /* --data's text choice, as --help lists it (needs modnorm/text.h). */

@@ -118,15 +118,16 @@ mn_status mn_polar_lookup(const char *name, const mn_polar_method **out)
     if (!out)
         return mn_fail(MN_ERR_ARG, "mn_polar_lookup: out is NULL");
     *out = NULL;
+    if (!name) /* as mn_norm_lookup says it */
+        return mn_fail(MN_ERR_ARG, "polar method name is NULL");
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; name && i < N_BUILTIN + added.n && !*out; i++)
+    for (size_t i = 0; i < N_BUILTIN + added.n && !*out; i++)
         if (strcmp(name, at_locked(i)->name) == 0)
             *out = at_locked(i);
     pthread_mutex_unlock(&lock);
     if (*out)
         return MN_OK;
-    return mn_fail(MN_ERR_ARG, "unknown polar method '%s'; known: %s", name ? name : "(null)",
-                   mn_polar_names());
+    return mn_fail(MN_ERR_ARG, "unknown polar method '%s'; known: %s", name, mn_polar_names());
 }
 
 /* What mn_polar and the tests rely on: an iteration with finite

@@ -368,6 +368,8 @@ mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim)
 {
     if (!path || !out)
         return mn_fail(MN_ERR_ARG, "mn_npy_read: %s is NULL", path ? "out" : "path");
+    if (!path[0]) /* messages start with the path: name the problem instead */
+        return mn_fail(MN_ERR_ARG, "the path of the .npy file to read is empty");
     FILE *f = fopen(path, "rb");
     if (!f)
         return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -511,6 +513,8 @@ mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
 {
     if (!path || !m || !m->data)
         return mn_fail(MN_ERR_ARG, "mn_npy_write: %s is NULL", !path ? "path" : "the matrix");
+    if (!path[0])
+        return mn_fail(MN_ERR_ARG, "the path of the .npy file to write is empty");
     if (m->dtype != MN_F32 && m->dtype != MN_F64)
         return mn_fail(MN_ERR_ARG, "%s: cannot write dtype %d", path, (int)m->dtype);
     if (m->rows < 0 || m->cols < 0)
@@ -547,11 +551,13 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     for (size_t i = 0; descr && i < sizeof known / sizeof known[0]; i++)
         if (strcmp(descr, known[i].descr) == 0)
             size = known[i].size;
-    if (!path || !size || ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape) ||
+    if (!path || !path[0] || !size || ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape) ||
         (nbytes > 0 && !data))
-        return mn_fail(MN_ERR_ARG, "mn_npy_write_raw: %s", !path ? "path is NULL"
-                                                            : !size ? "unknown descr"
-                                                                    : "bad shape or data");
+        return !path || path[0]
+                   ? mn_fail(MN_ERR_ARG, "mn_npy_write_raw: %s", !path  ? "path is NULL"
+                                                                 : !size ? "unknown descr"
+                                                                         : "bad shape or data")
+                   : mn_fail(MN_ERR_ARG, "the path of the .npy file to write is empty");
     char dict[64 + 24 * MAX_NDIM];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                        descr);

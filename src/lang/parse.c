@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "lang/lang.h"
+#include "modules/module.h"
 
 typedef enum { T_END, T_NUM, T_NAME, T_PUNCT } tok_type;
 
@@ -294,8 +295,7 @@ static mn_status resolve(parser *p, node *n, bool call)
             n->def = i;
             return MN_OK;
         }
-    const mn_module_maker *mk;
-    if (mn_module_lookup(n->name, &mk) == MN_OK)
+    if (mn_module_find(n->name)) /* a probe: no message when it is not a kind */
         return MN_OK;
     if (call)
         return fail_at(p, n->line, n->col, "unknown module kind '%s' (known: %s)", n->name,
@@ -681,8 +681,7 @@ static mn_status parse_declaration(parser *p, bool is_param)
     char *name = copy_name(p, name_tok);
     if (!name)
         return nomem(p);
-    const mn_module_maker *mk;
-    if (name_taken(g, name) || mn_module_lookup(name, &mk) == MN_OK) {
+    if (name_taken(g, name) || mn_module_find(name)) {
         mn_status st = fail_at(p, name_tok->line, name_tok->col, "'%s' is already %s", name,
                                name_taken(g, name) ? "defined" : "a module kind");
         free(name);

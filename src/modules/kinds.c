@@ -113,6 +113,16 @@ mn_status mn_module_register(const mn_module_maker *maker)
     return st;
 }
 
+const mn_module_maker *mn_module_find(const char *kind)
+{
+    if (!kind)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    const mn_module_maker *mk = find_locked(kind);
+    pthread_mutex_unlock(&lock);
+    return mk;
+}
+
 mn_status mn_module_lookup(const char *kind, const mn_module_maker **out)
 {
     if (!out)

@@ -97,6 +97,11 @@ mn_status mn_module_check_norm(const mn_module *m, const mn_norm *n, const char 
 /* Name a compound (a copy of `name` is kept; `label` shows it). */
 mn_status mn_module_set_label(mn_module *m, const char *name);
 
+/* The registered maker of `kind`, or NULL (NULL kind too) without recording
+ * a message: for probes (is this name a kind?) in calls that then succeed,
+ * which must not leave a stale mn_last_error() behind. */
+const mn_module_maker *mn_module_find(const char *kind);
+
 /* A kind name: a letter, then letters, digits or '_'. */
 bool mn_is_identifier(const char *s);
 

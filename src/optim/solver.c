@@ -199,8 +199,12 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
 
 double mn_solver_lr_at(const mn_solver *s, int64_t step)
 {
-    if (!s)
+    /* no step before the first: the warmup's (step + 1)/warmup would give
+     * 0 or a negative rate, and the decay one above the peak */
+    if (!s || step < 0) {
+        mn_fail(MN_ERR_ARG, "mn_solver_lr_at: %s", !s ? "s is NULL" : "step < 0");
         return NAN;
+    }
     const mn_solver_config *c = &s->cfg;
     double f = 1.0;
     if (c->warmup > 0 && step < c->warmup)

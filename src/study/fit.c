@@ -235,9 +235,15 @@ mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor)
         res->train_loss = res->test_loss = INFINITY;
         res->test_acc = 0;
     }
+    /* A blown-up network can have dead ReLUs and zero logits on the training
+     * batches, so its training loss sits at exactly ln C while its test loss
+     * is astronomical: the evaluated test loss is judged too (NAN: none). */
+    bool tested = !isnan(res->test_loss);
     if (st == MN_OK)
         res->diverged = res->diverged || !isfinite(res->train_loss) ||
-                        (factor > 0 && res->train_loss > factor * res->initial_loss);
+                        (factor > 0 && res->train_loss > factor * res->initial_loss) ||
+                        (tested && !isfinite(res->test_loss)) ||
+                        (tested && factor > 0 && res->test_loss > factor * res->initial_loss);
     return st;
 }
 

@@ -102,17 +102,18 @@ mn_status mn_study_parse_lrs(const char *text, double **out, int *n)
                        "range is A:B)", text, (int)len, p);
             if (k == MN_STUDY_MAX_LRS)
                 REFUSE(v, "'%s' lists more than %d rates", text, MN_STUDY_MAX_LRS);
+            /* a repeat is a typo, or a cell that would train twice as many seeds */
+            for (int i = 0; i < k; i++)
+                if (mn_study_same_lr(v[i], x)) {
+                    double was = v[i]; /* REFUSE frees v */
+                    REFUSE(v, "'%s': '%.*s' repeats the rate %g", text, (int)len, p, was);
+                }
             v[k++] = x;
             if (!comma)
                 break;
             p = comma + 1;
         }
         qsort(v, (size_t)k, sizeof *v, cmp_double);
-        int u = 0;
-        for (int i = 0; i < k; i++)
-            if (u == 0 || !mn_study_same_lr(v[u - 1], v[i]))
-                v[u++] = v[i];
-        k = u;
     }
     *out = v;
     *n = k;
@@ -153,18 +154,17 @@ mn_status mn_study_parse_values(const char *text, int64_t lo, int64_t hi, int64_
                    "as 64,128,256)", text, (int)len, p, (long long)lo, (long long)hi);
         if (k == MN_STUDY_MAX_VALUES)
             REFUSE(v, "'%s' lists more than %d values", text, MN_STUDY_MAX_VALUES);
+        for (int i = 0; i < k; i++)
+            if (v[i] == x)
+                REFUSE(v, "'%s': %lld is listed twice", text, x);
         v[k++] = x;
         if (!comma)
             break;
         p = comma + 1;
     }
     qsort(v, (size_t)k, sizeof *v, cmp_i64);
-    int u = 0;
-    for (int i = 0; i < k; i++)
-        if (u == 0 || v[u - 1] != v[i])
-            v[u++] = v[i];
     *out = v;
-    *n = u;
+    *n = k;
     return MN_OK;
 }
 

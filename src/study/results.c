@@ -72,6 +72,55 @@ bool mn_study_parse_row(const char *line, mn_study_row *r)
     return true;
 }
 
+/* A row's key and the line it came from, to find two rows of one run. */
+typedef struct row_key {
+    int64_t value;
+    int seed;
+    double lr;
+    long line;
+} row_key;
+
+static int cmp_key(const void *pa, const void *pb)
+{
+    const row_key *a = pa, *b = pb;
+    if (a->value != b->value)
+        return (a->value > b->value) - (a->value < b->value);
+    if (a->seed != b->seed)
+        return (a->seed > b->seed) - (a->seed < b->seed);
+    if (a->lr != b->lr)
+        return (a->lr > b->lr) - (a->lr < b->lr);
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+/* A sweep appends each run once and never trains a run its CSV holds, so
+ * two rows of one (value, lr, seed) mean an edited or corrupted file: they
+ * would be averaged as if they were two seeds. Sorted by key, such rows are
+ * neighbours; the pair whose later line comes first is named. */
+static mn_status check_unique(const char *path, const char *param, row_key *keys, size_t n)
+{
+    if (n < 2)
+        return MN_OK;
+    qsort(keys, n, sizeof *keys, cmp_key);
+    size_t dup = 0;
+    long first = 0, second = 0;
+    for (size_t i = 1; i < n; i++) {
+        const row_key *a = &keys[i - 1], *b = &keys[i];
+        long lo = a->line < b->line ? a->line : b->line;
+        long hi = a->line < b->line ? b->line : a->line;
+        if (a->value == b->value && a->seed == b->seed && mn_study_same_lr(a->lr, b->lr) &&
+            (dup == 0 || hi < second)) {
+            dup = i;
+            first = lo;
+            second = hi;
+        }
+    }
+    if (dup == 0)
+        return MN_OK;
+    return mn_fail(MN_ERR_FORMAT, "%s: lines %ld and %ld are the same run (%s %lld, lr %g, "
+                   "seed %d): the file was edited or corrupted; remove one of them", path, first,
+                   second, param, (long long)keys[dup].value, keys[dup].lr, keys[dup].seed);
+}
+
 mn_status mn_study_read_csv(const char *path, const char *param, mn_study_row **rows, size_t *n,
                             int *bad)
 {
@@ -103,7 +152,12 @@ mn_status mn_study_read_csv(const char *path, const char *param, mn_study_row **
     }
     size_t cap = 0;
     mn_study_row *v = NULL;
+    row_key *keys = NULL;
+    long lineno = 1;   /* the header's */
+    bool whole = true; /* the last chunk fgets read ended its line */
     while (fgets(line, sizeof line, f)) {
+        lineno += whole;
+        whole = strchr(line, '\n') != NULL;
         if (line[strspn(line, " \t\r\n")] == '\0')
             continue;
         mn_study_row r;
@@ -115,22 +169,31 @@ mn_status mn_study_read_csv(const char *path, const char *param, mn_study_row **
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             mn_study_row *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
+            if (nv)
+                v = nv;
+            row_key *nk = nv ? realloc(keys, cap * sizeof *keys) : NULL;
+            if (nk)
+                keys = nk;
+            if (!nv || !nk) {
                 free(v);
+                free(keys);
                 fclose(f);
                 *n = 0;
                 return mn_fail(MN_ERR_NOMEM, "out of memory reading %s", path);
             }
-            v = nv;
         }
+        keys[*n] = (row_key){.value = r.value, .seed = r.seed, .lr = r.lr, .line = lineno};
         v[(*n)++] = r;
     }
     bool err = ferror(f);
     fclose(f);
-    if (err) {
+    mn_status st = err ? mn_fail(MN_ERR_IO, "cannot read %s", path)
+                       : check_unique(path, param, keys, *n);
+    free(keys);
+    if (st != MN_OK) {
         free(v);
         *n = 0;
-        return mn_fail(MN_ERR_IO, "cannot read %s", path);
+        return st;
     }
     *rows = v;
     return MN_OK;
