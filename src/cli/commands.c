@@ -278,11 +278,10 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .id = MN_CMD_COORDCHECK, .name = "coordcheck", .flush_denormals = true,
         .summary = "check that activations and updates stay flat across width",
         .about =
-            "A coordinate check on one fixed batch (the first B training images, or with --data\n"
-            "text the first B training windows of --context characters, a label per position):\n"
-            "the network is trained on that batch for N steps at a constant learning rate, and\n"
-            "for every"
-            " width, step t and module it records\n"
+            "A coordinate check on one fixed batch (the first B training images, or with\n"
+            "--data text the first B training windows of --context characters, a label per\n"
+            "position): the network is trained on that batch for N steps at a constant\n"
+            "learning rate, and for every width, step t and module it records\n"
             "  mean_abs     mean |h_t| of the module's output,\n"
             "  rel_change   ||h_t - h_0|| / ||h_0|| (the same input at step 0 and step t),\n"
             "  change_rms   RMS(h_t - h_0), the change per coordinate (muP's check),\n"
