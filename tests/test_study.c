@@ -1133,10 +1133,23 @@ START_TEST(test_fit_judge_test_loss)
     a = (mn_fit_result){.initial_loss = 2.31, .train_loss = ln10, .test_loss = 862.8};
     ck_assert_int_eq(mn_fit_judge(MN_OK, &a, 0), MN_OK); /* factor 0: not checked */
     ck_assert(!a.diverged);
-    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.0, .test_loss = 4.62};
+    a = (mn_fit_result){.initial_loss = 2.31, .train_loss = 2.1, .test_loss = 4.62};
     mn_fit_judge(MN_OK, &a, 2);
     ck_assert(!a.diverged); /* 4.62 = 2 x 2.31: not above */
     a.test_loss = 4.63;
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(a.diverged);
+    /* A network that learned its training data (train loss at most 90% of the
+     * first) and does badly on test data unlike it has not diverged: a
+     * validation split of upper-case text after lower-case training text. */
+    a = (mn_fit_result){.initial_loss = 4.21, .train_loss = 2.63, .test_loss = 8.52};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged);
+    a = (mn_fit_result){.initial_loss = 2.0, .train_loss = 0.9 * 2.0, .test_loss = 4.5};
+    mn_fit_judge(MN_OK, &a, 2);
+    ck_assert(!a.diverged); /* exactly 90%: progress */
+    a = (mn_fit_result){.initial_loss = 2.0, .train_loss = nextafter(0.9 * 2.0, 2.0),
+                        .test_loss = 4.5};
     mn_fit_judge(MN_OK, &a, 2);
     ck_assert(a.diverged);
     /* A non-finite evaluated loss diverged whatever the factor. */

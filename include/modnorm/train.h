@@ -14,10 +14,12 @@
  * Divergence: a run whose training loss becomes non-finite stops at once
  * and is marked diverged (its losses +inf, its accuracy 0). Sweeps and the
  * train command add a second rule, mn_fit_judge: a run whose final training
- * loss or whose test loss is above twice its first training loss also
- * diverged, and so did one whose update overflowed. (A blown-up network can
- * have dead ReLUs and zero logits: a training loss of exactly ln C, and a
- * test loss of 1e30.) */
+ * loss is above twice its first training loss also diverged, and so did one
+ * whose update overflowed, and one whose test loss is not finite or is above
+ * twice that first loss while its training loss stayed above 90% of it (a
+ * blown-up network can have dead ReLUs and zero logits: a training loss of
+ * exactly ln C, and a test loss of 1e30; a network that learned its training
+ * data and does badly on test data that differ from it has not diverged). */
 #ifndef MODNORM_TRAIN_H
 #define MODNORM_TRAIN_H
 
@@ -37,9 +39,11 @@ extern "C" {
 
 /* The polar method training uses for spectral norms unless told otherwise. */
 #define MN_FIT_DEFAULT_POLAR "polar-express"
-/* The sweep's rule: a final training or test loss above this × the first step's loss
- * diverged. */
+/* The sweep's rule (mn_fit_judge): a final training loss above this × the first
+ * step's loss diverged, and so did a test loss above it when training stalled. */
 #define MN_FIT_DIVERGENCE_FACTOR 2.0
+/* A training loss above this share of the first one made no real progress. */
+#define MN_FIT_STALLED 0.9
 
 /* ---- batch sources --------------------------------------------------------- */
 
@@ -249,9 +253,11 @@ MN_API mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source
  * accuracy 0, and the status becomes MN_OK); so did a run whose loss became
  * non-finite, whose final training loss is not finite or is above
  * factor × its initial loss, or whose test loss (when evaluated: test_loss
- * NAN means no evaluation and is not judged) is not finite or is above
- * factor × its initial loss (its numbers are kept). factor <= 0 skips both
- * "above factor ×" tests. Returns st, or MN_OK in place of MN_ERR_NONFINITE. */
+ * NAN means no evaluation and is not judged) is not finite, or is above
+ * factor × its initial loss while the final training loss is above
+ * MN_FIT_STALLED × the initial loss (training made no real progress). Its
+ * numbers are kept. factor <= 0 skips both "above factor ×" tests. Returns
+ * st, or MN_OK in place of MN_ERR_NONFINITE. */
 MN_API mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor);
 
 /* Accuracy (argmax hits / labels) and mean softmax cross-entropy of `net`

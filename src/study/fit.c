@@ -237,13 +237,17 @@ mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor)
     }
     /* A blown-up network can have dead ReLUs and zero logits on the training
      * batches, so its training loss sits at exactly ln C while its test loss
-     * is astronomical: the evaluated test loss is judged too (NAN: none). */
+     * is astronomical: the evaluated test loss is judged too (NAN: none), but
+     * only when training made no real progress, since a network that learned
+     * its training data can do badly on test data unlike it. */
     bool tested = !isnan(res->test_loss);
+    bool stalled = res->train_loss > MN_FIT_STALLED * res->initial_loss;
     if (st == MN_OK)
         res->diverged = res->diverged || !isfinite(res->train_loss) ||
                         (factor > 0 && res->train_loss > factor * res->initial_loss) ||
                         (tested && !isfinite(res->test_loss)) ||
-                        (tested && factor > 0 && res->test_loss > factor * res->initial_loss);
+                        (tested && factor > 0 && stalled &&
+                         res->test_loss > factor * res->initial_loss);
     return st;
 }
 
