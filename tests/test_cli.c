@@ -1223,6 +1223,11 @@ START_TEST(test_train_notes)
              tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0); /* 64 images: 4 steps */
     ck_assert_ptr_null(strstr(out, "note:"));
+    /* --context shapes text windows only */
+    snprintf(args, sizeof args, "train --steps 1 --width 8 --batch 16 --context 5 --data-dir %s",
+             tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "note: --context sets the windows of --data text"), "%s", out);
     const char *graph = tm_at("mass0.mn");
     const char *text = "Net = Linear(8, 784) [mass = 0] -> ReLU -> Linear(10, 8) [mass = 0]\nNet\n";
     tm_write_file(graph, text, strlen(text));

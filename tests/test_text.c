@@ -576,6 +576,13 @@ START_TEST(test_cli_train_sample_baseline)
         {"coordcheck --model gpt --widths 32,64 --out %s/cc",
          "gpt reads token ids: give it --data text"},
         {"coordcheck --data text:%s --widths 16,32 --out %s/cc", "needs a sequence model"},
+        /* the data sets vocab and context: --over them is --set of them */
+        {"coordcheck --model gpt --data text:%s --over context=16,32 --out %s/cc",
+         "--over context: with --data text the corpus gives"},
+        {"sweep --model gpt --data text:%s --over vocab=64,128 --out %s/sw",
+         "--over vocab: with --data text the corpus gives"},
+        {"coordcheck --model gpt --data text:%s --context 8 --batch 60000 --out %s/cc",
+         "--batch 60000 exceeds the"},
     };
     for (size_t i = 0; i < sizeof mismatched / sizeof *mismatched; i++) {
         bool text = strstr(mismatched[i][0], "text:") != NULL;
@@ -622,6 +629,17 @@ START_TEST(test_cli_readout_width)
     ck_assert_msg(strstr(out, "note: ") && strstr(out, "outputs 50 logits per position, more "
                   "than the 3 characters of the corpus's vocabulary: the other 47 never match "
                   "a label") && strstr(out, "validation loss"), "%s", out);
+    /* coordcheck reads the corpus before it checks: the graph's own vocab (3
+     * here too) is replaced by the corpus's, and the readout judged on it */
+    write_text(tm_at("v9.mn"), "param vocab = 9\nparam width = 8\n"
+                               "Embed(vocab, width) -> Linear(2, width)\n");
+    snprintf(args, sizeof args, "coordcheck --data text:%s --graph %s --context 4 --steps 1 "
+             "--batch 2 --widths 8,16 --out %s", tm_at("abc.txt"), tm_at("v9.mn"), tm_at("cc"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "outputs 2 logits per position, fewer than the 3 characters of "
+                              "the corpus's vocabulary") && strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert_int_ne(access(tm_at("cc"), F_OK), 0);
 }
 END_TEST
 

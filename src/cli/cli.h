@@ -64,10 +64,14 @@ int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
  * another data set. */
 const char *mn_cli_text_path(const mn_cli_args *a, bool *is_text);
 /* The corpus at PATH and its train and validation windows of --context
- * characters. On failure prints one line (naming --data or --context),
- * frees what it made and leaves *text, *train, *valid empty. */
+ * characters (valid NULL: the training split's only). On failure prints one
+ * line (naming --data or --context), frees what it made and leaves *text,
+ * *train, *valid empty. */
 int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn_text *text,
                      mn_dataset *train, mn_dataset *valid);
+/* With --data text, a swept `param` that the data sets (vocab, context) is a
+ * usage error, as --set of it is. */
+int mn_cli_check_text_param(const char *cmd, bool is_text, const char *param);
 /* Before any work: every value of the swept `param` builds, fits the data
  * and fits in memory (as mn_cli_model_build; notes for the first value
  * only), and so do the `jobs` largest runs side by side, each value having

@@ -135,38 +135,15 @@ static void report(const mn_coordcheck_result *r, mn_param param)
                "sqrt(width) by construction. Read the change RMS.\n");
 }
 
-/* Train, then write, plot and print; DIR is created when the results are
- * ready, so a failed run leaves nothing behind. */
+/* Train on `train` (a loaded graph `g`, its text parameters set), then
+ * write, plot and print; DIR is created when the results are ready, so a
+ * failed run leaves nothing behind. */
 static int check(const mn_cli_args *a, const int64_t *values, int n_values,
-                 const mn_coordcheck_config *cfg, char *csv_path, char *png_path)
+                 const mn_coordcheck_config *cfg, char *csv_path, char *png_path,
+                 mn_graph_file *g, const mn_dataset *train, bool is_text)
 {
-    bool is_text;
-    const char *text_path = mn_cli_text_path(a, &is_text);
-    mn_text text = {0};
-    mn_dataset train = {0}, test = {0};
-    mn_status st = MN_OK;
+    mn_status st;
     int rc = MN_EXIT_OK;
-    if (is_text)
-        rc = mn_cli_text_load(CMD, a, text_path, &text, &train, &test);
-    else if ((st = mn_fashion_mnist_load(a->data_dir, &train, &test)) != MN_OK)
-        rc = mn_cli_fail(CMD, st);
-    mn_dataset_free(&test);
-    if (rc == MN_EXIT_OK && a->batch > train.n)
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
-                                (long long)a->batch, (long long)train.n,
-                                is_text ? "windows of --context characters" : "examples");
-    mn_graph_file *g = NULL;
-    if (rc == MN_EXIT_OK)
-        rc = mn_cli_model_load(CMD, a, &g);
-    if (rc == MN_EXIT_OK && is_text && (st = mn_cli_graph_set_text(g, text.vocab.size,
-                                                                   a->context)) != MN_OK)
-        rc = mn_cli_fail(CMD, st);
-    mn_text_free(&text);
-    if (rc != MN_EXIT_OK) {
-        mn_graph_destroy(g);
-        mn_dataset_free(&train);
-        return rc;
-    }
     mn_solver_config preset; /* the rate the header states: --lr, or the preset's */
     mn_mlp_spec spec = mn_cli_mlp(a);
     char fixed[64 + MN_CLI_SHOWN_CAP], shown_graph[MN_CLI_SHOWN_CAP];
@@ -174,8 +151,14 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
     if (a->graph)
         snprintf(fixed, sizeof fixed, "%s", mn_cli_shown(a->graph, shown_graph,
                                                           sizeof shown_graph));
-    else if (strcmp(model, "mlp") != 0) /* its own sizes, unless --set or --depth change them */
-        snprintf(fixed, sizeof fixed, "%s", model);
+    else if (strcmp(model, "mlp") != 0) { /* its own sizes, and what --depth and --set change */
+        int len = snprintf(fixed, sizeof fixed, "%s", model);
+        if (a->given[MN_OPT_DEPTH])
+            len += snprintf(fixed + len, sizeof fixed - (size_t)len, ", depth %lld",
+                            (long long)a->depth);
+        for (int i = 0; i < a->sets.n && len < (int)sizeof fixed; i++)
+            len += snprintf(fixed + len, sizeof fixed - (size_t)len, ", %s", a->sets.v[i]);
+    }
     else if (strcmp(cfg->size_param, "depth") == 0)
         snprintf(fixed, sizeof fixed, "width %lld", (long long)spec.width);
     else
@@ -187,13 +170,12 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
     else
         snprintf(rows, sizeof rows, "%lld", (long long)cfg->batch);
     if (mn_solver_preset(&preset, cfg->opt, cfg->param) == MN_OK)
-        printf("coordcheck: %s, %s, %s, lr %g, %d steps on one batch of %s\n", cfg->opt,
+        printf("coordcheck: %s, %s, %s, lr %g, %d step%s on one batch of %s\n", cfg->opt,
                cfg->param == MN_PARAM_SP ? "sp" : "modular", fixed,
-               isnan(cfg->lr) ? preset.lr : cfg->lr, cfg->steps, rows);
+               isnan(cfg->lr) ? preset.lr : cfg->lr, cfg->steps, cfg->steps == 1 ? "" : "s",
+               rows);
     mn_coordcheck_result *r = NULL;
-    st = mn_coordcheck_run(mn_graph_factory, g, values, n_values, &train, cfg, &r);
-    mn_graph_destroy(g);
-    mn_dataset_free(&train);
+    st = mn_coordcheck_run(mn_graph_factory, g, values, n_values, train, cfg, &r);
     if (st != MN_OK)
         return st == MN_ERR_ARG ? mn_cli_usage_error(CMD, "%s", mn_last_error())
                                 : mn_cli_fail(CMD, st);
@@ -228,11 +210,13 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     const int64_t *values;
     int n_values;
     bool is_text;
-    mn_cli_text_path(a, &is_text);
+    const char *text_path = mn_cli_text_path(a, &is_text);
     int rc = mn_cli_check_model_data(CMD, a, is_text);
     if (rc != MN_EXIT_OK)
         return rc;
     rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);
+    if (rc == MN_EXIT_OK)
+        rc = mn_cli_check_text_param(CMD, is_text, cfg.size_param);
     if (rc != MN_EXIT_OK)
         return rc;
     cfg.opt = a->opt;
@@ -259,19 +243,39 @@ int mn_cmd_coordcheck(mn_cli_args *a)
         rc = mn_cli_check_output_file(CMD, "output", csv_path);
     if (rc == MN_EXIT_OK && exists && mn_plot_enabled())
         rc = mn_cli_check_output_file(CMD, "output", png_path);
+    /* A corpus is read first (its training split only): it sets the graph's
+     * vocab and context, which the checks below size the model with. */
+    mn_text text = {0};
+    mn_dataset train = {0}, test = {0};
+    if (rc == MN_EXIT_OK && is_text)
+        rc = mn_cli_text_load(CMD, a, text_path, &text, &train, NULL);
     mn_graph_file *g = NULL;
     if (rc == MN_EXIT_OK)
         rc = mn_cli_model_load(CMD, a, &g);
+    mn_status st;
+    if (rc == MN_EXIT_OK && is_text &&
+        (st = mn_cli_graph_set_text(g, text.vocab.size, a->context)) != MN_OK)
+        rc = mn_cli_fail(CMD, st);
+    mn_text_free(&text);
     if (rc == MN_EXIT_OK) /* a value the model refuses */
         rc = mn_cli_model_check_values(CMD, a, g, cfg.size_param, values, n_values, 1, 1);
-    /* values whose modules differ (depth), before the data is read or any value trained */
+    /* values whose modules differ (depth), before any value is trained */
     if (rc == MN_EXIT_OK &&
         mn_coordcheck_check_values(mn_graph_factory, g, cfg.size_param, values, n_values) != MN_OK)
         rc = mn_cli_usage_error(CMD, "--%s: %s", a->given[MN_OPT_OVER] ? "over" : "widths",
                                 mn_last_error());
-    mn_graph_destroy(g);
+    if (rc == MN_EXIT_OK && !is_text && (st = mn_fashion_mnist_load(a->data_dir, &train,
+                                                                    &test)) != MN_OK)
+        rc = mn_cli_fail(CMD, st);
+    mn_dataset_free(&test);
+    if (rc == MN_EXIT_OK && a->batch > train.n)
+        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
+                                (long long)a->batch, (long long)train.n,
+                                is_text ? "windows of --context characters" : "examples");
     if (rc == MN_EXIT_OK)
-        rc = check(a, values, n_values, &cfg, csv_path, png_path);
+        rc = check(a, values, n_values, &cfg, csv_path, png_path, g, &train, is_text);
+    mn_graph_destroy(g);
+    mn_dataset_free(&train);
     free(csv_path);
     free(png_path);
     return rc;

@@ -295,6 +295,8 @@ int mn_cmd_sweep(mn_cli_args *a)
                          .seeds = (int)a->seeds, .jobs = (int)a->jobs,
                          .factory = mn_graph_factory, .dir = a->out};
     int rc = mn_cli_size_grid(CMD, a, &sw.param, &sw.values, &sw.n_values);
+    if (rc == MN_EXIT_OK)
+        rc = mn_cli_check_text_param(CMD, is_text, sw.param);
     if (rc != MN_EXIT_OK)
         return rc;
     /* The network (a graph file, or mlp's compiled in) built at each value of the

@@ -291,9 +291,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "rel_change, change_rms and update are judged: flat when between widths w1 < w2\n"
             "they differ by at most TOL^(log4(w2/w1)), i.e. TOL between widths 4x apart, at\n"
             "every step. mean_abs is reported, not judged: orthogonal x sqrt(d_out/d_in)\n"
-            "initialization makes a first layer narrower than its 784 inputs shrink\n"
-            "activations by sqrt(width/784) (and with them the relative change's denominator:\n"
-            "below width 784 read change_rms).",
+            "initialization makes a first Linear narrower than its d_in inputs (the MLP's\n"
+            "784 pixels) shrink activations by sqrt(width/d_in), and with them the relative\n"
+            "change's denominator: there read change_rms.",
         .epilog = "DIR/coord.csv's columns: width,step,module,kind,mean_abs,rel_change,change_rms,\n"
                   "update (coord.png when built with PLplot).\n\n"
                   "Exit status: 0 done (flat or not: read the table), 1 error, 2 bad usage.",

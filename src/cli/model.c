@@ -437,6 +437,9 @@ int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
     if (!is_text && sequence)
         return mn_cli_usage_error(cmd, "%s reads token ids: give it --data text[:PATH], not "
                                   "the Fashion-MNIST images", model);
+    if (!is_text && a->given[MN_OPT_CONTEXT])
+        fprintf(stderr, "modnorm %s: note: --context sets the windows of --data text; the "
+                "Fashion-MNIST images ignore it\n", cmd);
     return MN_EXIT_OK;
 }
 
@@ -451,24 +454,34 @@ int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn
 {
     *text = (mn_text){0};
     *train = (mn_dataset){0};
-    *valid = (mn_dataset){0};
+    if (valid)
+        *valid = (mn_dataset){0};
     if (mn_text_load(path, text) != MN_OK)
         return mn_cli_error(cmd, "--data %s: %s", a->data, mn_last_error());
     /* The shorter split first: a --context too long is told its tighter bound,
      * not one the other split then refuses. */
-    bool valid_first = text->n - text->n_train < text->n_train;
-    mn_status st = valid_first ? mn_text_windows(text, MN_TEXT_VALID, a->context, valid)
-                               : mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    bool valid_first = valid && text->n - text->n_train < text->n_train;
+    mn_status st = valid_first ? mn_text_windows(text, MN_TEXT_VALID, a->context, valid) : MN_OK;
     if (st == MN_OK)
-        st = valid_first ? mn_text_windows(text, MN_TEXT_TRAIN, a->context, train)
-                         : mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
+        st = mn_text_windows(text, MN_TEXT_TRAIN, a->context, train);
+    if (st == MN_OK && valid && !valid_first)
+        st = mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
     if (st == MN_OK)
         return MN_EXIT_OK;
     int rc = mn_cli_usage_error(cmd, "--context %lld with --data %s: %s", (long long)a->context,
                                 a->data, mn_last_error());
     mn_dataset_free(train);
-    mn_dataset_free(valid);
+    if (valid)
+        mn_dataset_free(valid);
     mn_text_free(text);
     *text = (mn_text){0};
     return rc;
+}
+
+int mn_cli_check_text_param(const char *cmd, bool is_text, const char *param)
+{
+    if (is_text && param && (strcmp(param, "vocab") == 0 || strcmp(param, "context") == 0))
+        return mn_cli_usage_error(cmd, "--over %s: with --data text the corpus gives `vocab` "
+                                  "and --context gives `context`", param);
+    return MN_EXIT_OK;
 }
