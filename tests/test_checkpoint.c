@@ -1066,6 +1066,16 @@ START_TEST(test_cli_checkpoint_not_replaced)
     ck_assert_ok(mn_safetensors_read(run, &f));
     ck_assert_ptr_nonnull(strstr(mn_safetensors_meta(f, "settings"), "\"opt\":\"sgd\""));
     mn_safetensors_free(f);
+    /* ... but not by a run judged diverged with finite losses (review 2, #7):
+     * like one whose loss became non-finite, it makes no final save */
+    unsigned char *sgd_kept = tm_slurp(run, &len);
+    snprintf(args, sizeof args, "train --data-dir '%s' --steps 10 --width 16 --batch 16 "
+             "--threads 1 --lr 1024 --checkpoint '%s' --overwrite", tiny, run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 3);
+    ck_assert_msg(strstr(out, "is above 2 x the first step's loss") && !strstr(out, "non-finite"),
+                  "%s", out);
+    ck_assert(same_bytes(run, sgd_kept, len));
+    free(sgd_kept);
     /* ... but never a file that is not a checkpoint; and it needs --checkpoint */
     tm_write_file(tm_at("notes.txt"), "keep", 4);
     snprintf(args, sizeof args, "%s --checkpoint '%s' --overwrite", common, tm_at("notes.txt"));

@@ -190,7 +190,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                            .metavar = "PATH", .offset = AT(checkpoint),
                            .help = "save the run's whole state (weights, optimizer, data order) "
                                    "to PATH, a safetensors file, atomically: after the last step "
-                                   "and every --save-every steps. A checkpoint already at PATH is "
+                                   "(unless the run diverged) and every --save-every steps. A "
+                                   "checkpoint already at PATH is "
                                    "replaced only by the run --resume PATH continues, or with "
                                    "--overwrite"},
     INT_OPT(MN_OPT_SAVE_EVERY, "save-every", "N", 1, 1e12, save_every,
