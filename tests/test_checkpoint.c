@@ -322,7 +322,7 @@ START_TEST(test_python_reader)
 END_TEST
 
 /* export --npy DIR (review #7 and #11): an existing DIR may hold only the
- * files this export replaces, so it never mixes two checkpoints' tensors;
+ * files this export replaces, so it does not mix two checkpoints' tensors;
  * re-exporting the same file works; a missing DIR is made, its parent never. */
 START_TEST(test_export_dir_rules)
 {
@@ -827,6 +827,108 @@ START_TEST(test_stale_temporaries_removed)
 }
 END_TEST
 
+/* export --npy DIR checks every file it would write before the first write
+ * (review 2, #4 and #5): a symbolic link under a written name is refused,
+ * not written through (its target outside DIR is kept); the temporaries
+ * of the names it writes left by a killed export are accepted and removed,
+ * anything else still refused; an export that fails part-way (a full disk:
+ * here a file-size limit) leaves each file whole and no metadata.json. */
+START_TEST(test_export_checks_targets_first)
+{
+    static const float one[2] = {1, 2};
+    static float big[16384]; /* 64 KB: over the limit below */
+    mn_st_tensor ab[2] = {
+        {.name = "a", .dtype = MN_ST_F32, .ndim = 1, .shape = {2}, .data = one},
+        {.name = "b", .dtype = MN_ST_F32, .ndim = 1, .shape = {16384}, .data = big},
+    };
+    mn_st_meta meta = {.key = "note", .value = "first"};
+    char ab_path[512], dir[512], args[2048], out[4096], name[1100];
+    snprintf(ab_path, sizeof ab_path, "%s", tm_at("tab.st"));
+    snprintf(dir, sizeof dir, "%s", tm_at("tnpy"));
+    ck_assert_ok(mn_safetensors_write(ab_path, ab, 2, &meta, 1));
+    ck_assert_int_eq(mkdir(dir, 0777), 0);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+
+    /* a link under a written name, to a file outside DIR (or to nothing) */
+    static const char *const linked[] = {"a.npy", "metadata.json"};
+    for (int i = 0; i < 2; i++) {
+        tm_write_file(tm_at("victim.txt"), "precious", 8);
+        snprintf(name, sizeof name, "%s/%s", dir, linked[i]);
+        ck_assert_int_eq(symlink(tm_at("victim.txt"), name), 0);
+        ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+        ck_assert_msg(strstr(out, linked[i]) && strstr(out, "is a symbolic link") &&
+                          strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s", out);
+        ck_assert(same_bytes(tm_at("victim.txt"), (const unsigned char *)"precious", 8));
+        ck_assert_int_eq(count_prefixed(dir, ""), 3); /* ".", ".." and the link: nothing written */
+        unlink(name);
+    }
+    snprintf(name, sizeof name, "%s/b.npy", dir);
+    ck_assert_int_eq(symlink(tm_at("nowhere"), name), 0); /* dangling */
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "'b.npy' is a symbolic link"), "%s", out);
+    ck_assert_int_ne(access(tm_at("nowhere"), F_OK), 0);
+    unlink(name);
+
+    /* a killed export's temporaries of names it writes: accepted, then removed */
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    static const char *const stale[] = {"a.npy.tmp%ld.3", "metadata.json.tmp%ld.0"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s/", dir);
+        snprintf(name + strlen(name), sizeof name - strlen(name), stale[i], (long)dead);
+        tm_write_file(name, "part", 4);
+    }
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_int_eq(count_prefixed(dir, "a.npy.tmp"), 0);
+    ck_assert_int_eq(count_prefixed(dir, "metadata.json.tmp"), 0);
+    /* ... but not another name's, nor a live writer's */
+    static const char *const refused[] = {"c.npy.tmp%ld.1", "a.npy.tmp%ld.2"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s/", dir);
+        snprintf(name + strlen(name), sizeof name - strlen(name), refused[i],
+                 (long)(i == 0 ? dead : getppid()));
+        tm_write_file(name, "part", 4);
+        ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+        ck_assert_msg(strstr(out, strrchr(name, '/') + 1), "%s", out);
+        ck_assert_int_eq(unlink(name), 0);
+    }
+
+    /* a failure part-way: a.npy is new, b.npy (over the limit) the old one,
+     * and metadata.json is gone rather than describing the old checkpoint */
+    static const float other[2] = {5, 6};
+    ab[0].data = other;
+    meta.value = "second";
+    ck_assert_ok(mn_safetensors_write(ab_path, ab, 2, &meta, 1));
+    size_t old_len;
+    unsigned char *old_b = tm_slurp(tm_at("tnpy/b.npy"), &old_len);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ulimit -f 16; trap '' XFSZ; exec '%s' %s 2>&1", getenv("MODNORM"),
+             args);
+    ck_assert_int_eq(tm_run_shell(cmd, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "b.npy: cannot write"), "%s", out);
+    ck_assert(same_bytes(tm_at("tnpy/b.npy"), old_b, old_len));
+    free(old_b);
+    mn_mat m;
+    ck_assert_ok(mn_npy_read(tm_at("tnpy/a.npy"), &m));
+    ck_assert_double_eq(mn_mat_get(&m, 0, 0), 5);
+    mn_mat_free(&m);
+    ck_assert_int_ne(access(tm_at("tnpy/metadata.json"), F_OK), 0);
+    ck_assert_int_eq(count_prefixed(dir, ""), 4); /* ., .., a.npy, b.npy: no temporary */
+    /* and the rerun completes it */
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    json_error_t jerr;
+    json_t *md = json_load_file(tm_at("tnpy/metadata.json"), 0, &jerr);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_str_eq(json_string_value(json_object_get(md, "note")), "second");
+    json_decref(md);
+}
+END_TEST
+
 /* ---- through the binary: kill -9 and resume -------------------------------------------- */
 
 /* DIR/tiny: a Fashion-MNIST-shaped folder of 256 training and 64 test images. */
@@ -964,6 +1066,16 @@ START_TEST(test_cli_checkpoint_not_replaced)
     ck_assert_ok(mn_safetensors_read(run, &f));
     ck_assert_ptr_nonnull(strstr(mn_safetensors_meta(f, "settings"), "\"opt\":\"sgd\""));
     mn_safetensors_free(f);
+    /* ... but not by a run judged diverged with finite losses (review 2, #7):
+     * like one whose loss became non-finite, it makes no final save */
+    unsigned char *sgd_kept = tm_slurp(run, &len);
+    snprintf(args, sizeof args, "train --data-dir '%s' --steps 10 --width 16 --batch 16 "
+             "--threads 1 --lr 1024 --checkpoint '%s' --overwrite", tiny, run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 3);
+    ck_assert_msg(strstr(out, "is above 2 x the first step's loss") && !strstr(out, "non-finite"),
+                  "%s", out);
+    ck_assert(same_bytes(run, sgd_kept, len));
+    free(sgd_kept);
     /* ... but never a file that is not a checkpoint; and it needs --checkpoint */
     tm_write_file(tm_at("notes.txt"), "keep", 4);
     snprintf(args, sizeof args, "%s --checkpoint '%s' --overwrite", common, tm_at("notes.txt"));
@@ -990,6 +1102,7 @@ int main(void)
     tcase_add_test(tc, test_safetensors_roundtrip_and_writer_refusals);
     tcase_add_test(tc, test_python_reader);
     tcase_add_test(tc, test_export_dir_rules);
+    tcase_add_test(tc, test_export_checks_targets_first);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_truncated_and_altered);
     tcase_add_test(tc, test_not_a_safetensors_file);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -474,6 +475,51 @@ START_TEST(test_write_refuses_non_regular)
 }
 END_TEST
 
+/* The .npy writer removes its path's temporaries (PATH.tmpPID.N) left by
+ * writers that were killed (review 2, #5a), as the checkpoint writer does
+ * (the same code): not a live process's, not another path's, not a name
+ * that merely looks alike, not a directory. */
+START_TEST(test_write_removes_stale_temporaries)
+{
+    make_tmpdir();
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    char path[128], name[256];
+    snprintf(path, sizeof path, "%s/w.npy", tmpdir);
+    static const char *const kept[] = {"%s.tmp%ld", "%s.tmp%ld.3x", "%s.tmp%ld.3.4",
+                                       "%s.tmpx%ld.3", "%sx.tmp%ld.1"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        snprintf(name, sizeof name, kept[i], path, (long)dead);
+        tm_write_file(name, "x", 1);
+    }
+    snprintf(name, sizeof name, "%s.tmp%ld.9", path, (long)dead);
+    ck_assert_int_eq(mkdir(name, 0777), 0);           /* not a regular file: kept */
+    snprintf(name, sizeof name, "%s.tmp%ld.0", path, (long)getppid());
+    tm_write_file(name, "live", 4);                    /* a live writer's: kept */
+    snprintf(name, sizeof name, "%s.tmp%ld.17", path, (long)dead);
+    tm_write_file(name, "dead", 4);
+    mn_mat A = tm_make(TM_GAUSSIAN, MN_F32, 2, 2, 5);
+    ck_assert_ok(mn_npy_write(path, &A));
+    ck_assert_int_eq(access(name, F_OK), -1); /* the dead writer's went */
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        snprintf(name, sizeof name, kept[i], path, (long)dead);
+        ck_assert_msg(access(name, F_OK) == 0, "%s was removed", name);
+        unlink(name);
+    }
+    snprintf(name, sizeof name, "%s.tmp%ld.0", path, (long)getppid());
+    ck_assert_int_eq(unlink(name), 0);
+    snprintf(name, sizeof name, "%s.tmp%ld.9", path, (long)dead);
+    ck_assert_int_eq(rmdir(name), 0);
+    unlink(path);
+    mn_mat_free(&A);
+    remove_tmpdir(); /* empty: nothing else was left */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("npy");
@@ -486,6 +532,7 @@ int main(void)
     tcase_add_test(tc, test_valid_variants_read);
     tcase_add_test(tc, test_one_d_round_trip);
     tcase_add_test(tc, test_write_refuses_non_regular);
+    tcase_add_test(tc, test_write_removes_stale_temporaries);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -909,6 +909,37 @@ START_TEST(test_quick)
 }
 END_TEST
 
+/* --no-run trains nothing, so it skips the memory check (review 2, #6): a
+ * finished sweep whose widths need terabytes is summarized on any machine.
+ * DIR/sweep.cfg comes from a one-run sweep at width 8 of the same settings;
+ * the results at width 65536, depth 100 are written by hand (nothing of
+ * that size is ever built). */
+START_TEST(test_no_run_skips_memory_check)
+{
+    char args[1024], buf[16384], path[512];
+    const char *common = "--depth 100 --steps 1 --batch 16 --jobs 2";
+    snprintf(args, sizeof args, "sweep --widths 8 --lrs 0.25 %s --out %s/big", common, tm_dir);
+    int code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/big/results.csv", tm_dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(CSV_HEADER "\n65536,0.25,0,0.5,0.6,0.8,0\n65536,0.5,0,0.4,0.5,0.85,0\n", f);
+    fclose(f);
+    /* training it is refused, before anything is built */
+    snprintf(args, sizeof args, "sweep --widths 65536 --lrs 0.25,0.5,1 %s --out %s/big", common,
+             tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 2 && strstr(buf, "more than this machine's"), "%d: %s", code, buf);
+    /* summarizing it is not */
+    snprintf(args, sizeof args, "sweep --widths 65536 --lrs 0.25,0.5 %s --no-run --out %s/big",
+             common, tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    ck_assert_msg(strstr(buf, "2 already") && strstr(buf, "wrote "), "%s", buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweep");
@@ -922,6 +953,7 @@ int main(void)
         tcase_add_test(tc, test_argument_errors);
         tcase_add_test(tc, test_repeats_refused);
         tcase_add_test(tc, test_end_to_end_and_resume);
+        tcase_add_test(tc, test_no_run_skips_memory_check);
         tcase_add_test(tc, test_jobs_and_divergence);
         tcase_add_test(tc, test_dead_network_diverged);
         tcase_add_test(tc, test_over_depth);

@@ -114,6 +114,11 @@ typedef struct mn_checkpoint_opts {
                            another run's checkpoint checks first (modnorm train does) */
     int64_t every;      /* after every `every`-th step (<= 0: only after the last) and
                            after the last step of a run that did not diverge */
+    double diverge_factor; /* > 0: a run that mn_fit_judge with this factor calls
+                              diverged (say MN_FIT_DIVERGENCE_FACTOR) makes no final
+                              save either, as one whose loss became non-finite does
+                              not; res is left for the caller to judge. <= 0: only
+                              the non-finite rule */
     const char *resume; /* resume from this checkpoint (NULL: start fresh) */
     const char *graph;  /* the model's graph text for the metadata (NULL: none) */
     const mn_vocab *vocab; /* text's vocabulary for the metadata (NULL: none) */

@@ -33,9 +33,13 @@ MN_API mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim);
 /* Write `m` as a 2-D array (rows, cols) in its dtype, in C order of the view
  * (a transposed view is written transposed). Atomic: the data goes to a
  * temporary file in the same directory, renamed over `path` at the end, so a
- * failure leaves no file, no temporary and the old `path` as it was. An
- * existing `path` that is not a regular file (a device, a directory, a
- * symbolic link) is refused with MN_ERR_IO before anything is written. */
+ * failure leaves no file, no temporary and the old `path` as it was (a
+ * process killed mid-write leaves its temporary, PATH.tmpPID.N: safe to
+ * delete; the next write of `path` deletes those whose process PID no
+ * longer exists on this machine). A symbolic link to a regular file is
+ * written through (the file it names is replaced); an existing `path` that
+ * is not a regular file (a device, a directory, a link to neither) is
+ * refused with MN_ERR_IO before anything is written. */
 MN_API mn_status mn_npy_write(const char *path, const mn_mat *m);
 /* mn_npy_write with the number of dimensions to write: 2 as above, or 1 for
  * a 1 x n or n x 1 matrix written as the 1-D shape (n,). MN_ERR_SHAPE if

@@ -4,6 +4,7 @@
 #define MN_CLI_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "cli/options.h"
 #include "modnorm.h"
@@ -75,7 +76,8 @@ int mn_cli_check_text_param(const char *cmd, bool is_text, const char *param);
 /* Before any work: every value of the swept `param` builds, fits the data
  * and fits in memory (as mn_cli_model_build; notes for the first value
  * only), and so do the `jobs` largest runs side by side, each value having
- * runs_per_value runs (a usage error naming the problem otherwise). */
+ * runs_per_value runs (a usage error naming the problem otherwise). jobs 0:
+ * nothing will train (sweep --no-run), so the memory is not checked. */
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                               const char *param, const int64_t *values, int n, int jobs,
                               int runs_per_value);
@@ -134,6 +136,9 @@ mn_status mn_cli_check_finite(const char *path, const mn_mat *m, int ndim);
 /* "DIR/NAME" in a new string (free it); NULL after a message when out of memory. */
 char *mn_cli_join(const char *cmd, const char *dir, const char *name);
 
+/* What a file of mode m (an lstat's st_mode) is, for messages: "a
+ * directory", "a symbolic link", ... */
+const char *mn_cli_kind_of(mode_t m);
 /* Before any work, an output file: an existing `path` must be a regular
  * file (not a directory, device, fifo, socket or symbolic link, which an
  * atomic replace would destroy), and its directory must exist and be

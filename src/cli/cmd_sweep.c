@@ -318,11 +318,13 @@ int mn_cmd_sweep(mn_cli_args *a)
         mn_text_free(&text);
         return rc;
     }
-    /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did). */
+    /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did).
+     * --no-run trains nothing: a sweep made on a bigger machine is summarized here too. */
     char model[2048];
     if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) != MN_EXIT_OK ||
-        (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values, sw.jobs,
-                                        sw.n_lrs * sw.seeds)) != MN_EXIT_OK) {
+        (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values,
+                                        a->no_run ? 0 : sw.jobs, sw.n_lrs * sw.seeds)) !=
+            MN_EXIT_OK) {
         mn_graph_destroy(g);
         mn_dataset_free(&train);
         mn_dataset_free(&test);

@@ -332,7 +332,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
         char *graph = NULL;
         if (mn_graph_print(root, &graph) != MN_OK)
             graph = NULL;
+        /* .diverge_factor: a run that the rule below calls diverged is not saved */
         mn_checkpoint_opts ck = {.path = a->checkpoint, .every = a->save_every,
+                                 .diverge_factor = MN_FIT_DIVERGENCE_FACTOR,
                                  .resume = a->resume, .graph = graph,
                                  .vocab = is_text ? &text.vocab : NULL};
         st = mn_train_checkpointed(root, &s, &train, rank0 ? &test : NULL, &cb, &ck, &r);

@@ -352,7 +352,7 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
         if (st != MN_OK)
             rc = mn_cli_usage_error(cmd, "%s", mn_last_error());
         else if ((rc = check_output(cmd, a, g, m, i == 0)) == MN_EXIT_OK)
-            rc = fits_memory(cmd, a, m, extra, extra_what, &need[i]);
+            rc = jobs > 0 ? fits_memory(cmd, a, m, extra, extra_what, &need[i]) : MN_EXIT_OK;
         mn_module_destroy(m);
     }
     /* Runs side by side: at worst the `jobs` largest of the grid at once

@@ -174,7 +174,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
              "flatness tolerance per 4x of width"),
     FLAG_OPT(MN_OPT_QUICK, "quick", quick, "a small grid (see below)"),
     FLAG_OPT(MN_OPT_NO_RUN, "no-run", no_run,
-             "train nothing: summarize and plot what DIR/results.csv holds"),
+             "train nothing: summarize and plot what DIR/results.csv holds (no "
+             "memory check: the runs may need more than this machine has)"),
     INT_OPT(MN_OPT_N, "n", "N", 1, 16384, n, "the matrices are N x N"),
     CHOICE_OPT(MN_OPT_OP, "op", "gemm|syrk|gemmt", op_words, op_values, op, "the product"),
     [MN_OPT_SHAPE] = {.id = MN_OPT_SHAPE, .name = "shape", .kind = MN_KIND_SHAPE,
@@ -189,7 +190,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                            .metavar = "PATH", .offset = AT(checkpoint),
                            .help = "save the run's whole state (weights, optimizer, data order) "
                                    "to PATH, a safetensors file, atomically: after the last step "
-                                   "and every --save-every steps. A checkpoint already at PATH is "
+                                   "(unless the run diverged) and every --save-every steps. A "
+                                   "checkpoint already at PATH is "
                                    "replaced only by the run --resume PATH continues, or with "
                                    "--overwrite"},
     INT_OPT(MN_OPT_SAVE_EVERY, "save-every", "N", 1, 1e12, save_every,

@@ -82,7 +82,7 @@ char *mn_cli_join(const char *cmd, const char *dir, const char *name)
     return p;
 }
 
-static const char *kind_of(mode_t m)
+const char *mn_cli_kind_of(mode_t m)
 {
     return S_ISREG(m)    ? "a regular file"
            : S_ISDIR(m)  ? "a directory"
@@ -168,7 +168,7 @@ int mn_cli_check_output_file(const char *cmd, const char *what, const char *path
         if (!S_ISREG(st.st_mode))
             return mn_cli_error(cmd, "%s %s exists and is %s, not a regular file: refusing to "
                                 "replace it", what, mn_cli_shown(path, b, sizeof b),
-                                kind_of(st.st_mode));
+                                mn_cli_kind_of(st.st_mode));
     } else if (errno != ENOENT) {
         const char *why = strerror(errno);
         return mn_cli_error(cmd, "cannot write %s %s: %s", what, mn_cli_shown(path, b, sizeof b),
@@ -190,7 +190,7 @@ int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, 
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return mn_cli_error(cmd, "%s %s exists and is %s, not a directory", what,
-                                mn_cli_shown(dir, b, sizeof b), kind_of(st.st_mode));
+                                mn_cli_shown(dir, b, sizeof b), mn_cli_kind_of(st.st_mode));
         *exists = true;
         return check_writable_dir(cmd, what, dir, dir);
     }

@@ -8,7 +8,6 @@
  * size against the file's length before it allocates or reads, and parses
  * the dict literal token by token. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/size.h"
+#include "io/temporary.h"
 #include "modnorm/npy.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -413,29 +413,11 @@ static mn_status output_target(const char *path, char **resolved, int *mode)
     return MN_OK;
 }
 
-/* A new temporary file beside `target`, created with mode 0666 less the
- * umask (as fopen would), or kept at the replaced file's mode. */
-static int create_temporary(const char *target, char *tmp, size_t cap, int mode)
-{
-    static _Atomic unsigned counter;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(tmp, cap, "%s.tmp%ld.%u", target, (long)getpid(), counter++);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            if (mode >= 0)
-                fchmod(fd, (mode_t)mode);
-            return fd;
-        }
-        if (errno != EEXIST)
-            return -1;
-    }
-    return -1;
-}
-
 /* Write a .npy file: the preamble, header dict `dict` (len bytes) padded so
  * that the data starts at a multiple of 64, then body(f, ctx) writes the
  * data. Through a temporary file beside the target renamed over it, so a
- * failure leaves the old file as it was. */
+ * failure leaves the old file as it was (a kill, the temporary too: the
+ * next write of the target removes it). */
 static mn_status write_npy(const char *path, const char *dict, int len,
                            bool (*body)(FILE *f, const void *ctx), const void *ctx)
 {
@@ -445,9 +427,10 @@ static mn_status write_npy(const char *path, const char *dict, int len,
     int mode;
     MN_TRY(output_target(path, &resolved, &mode));
     const char *target = resolved ? resolved : path;
+    mn_io_temporary_cleanup(target); /* before ours: their space may be needed */
     size_t cap = strlen(target) + 48;
     char *tmp = malloc(cap);
-    int fd = tmp ? create_temporary(target, tmp, cap, mode) : -1;
+    int fd = tmp ? mn_io_temporary_create(target, tmp, cap, mode) : -1;
     if (fd < 0) {
         mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
                            : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);

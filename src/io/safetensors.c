@@ -1,13 +1,11 @@
 /* safetensors reader and writer (see modnorm/safetensors.h). The header is
  * JSON through jansson; the writer is atomic and durable (temporary file,
  * fsync, rename, fsync of the directory). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "io/temporary.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c writes native data as little-endian: port it to this byte order"
@@ -197,55 +196,12 @@ static bool sync_dir(const char *path)
     return ok;
 }
 
-/* The process id in `name` when it is exactly BASE.tmpPID.N, the writer's
- * temporary name below (decimal PID and N, nothing after); else 0. */
-static pid_t temporary_pid(const char *name, const char *base, size_t blen)
-{
-    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp", 4) != 0)
-        return 0;
-    const char *p = name + blen + 4;
-    size_t digits = strspn(p, "0123456789");
-    if (digits == 0 || digits > 9 || p[digits] != '.')
-        return 0;
-    const char *n = p + digits + 1;
-    size_t counter = strspn(n, "0123456789");
-    if (counter == 0 || n[counter] != '\0')
-        return 0;
-    return (pid_t)strtol(p, NULL, 10);
-}
-
-/* Remove the temporaries of `path` (PATH.tmpPID.N, regular files) left by
- * writers that were killed mid-write: their process no longer exists
- * (kill(PID, 0) fails with ESRCH; a live process, ours or another's, keeps
- * its file). Each would otherwise keep a whole checkpoint's worth of disk
- * forever. Assumes that the writers of one PATH share this machine's
- * process ids. Best effort: nothing here fails the write. */
-static void remove_stale_temporaries(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-    DIR *d = dir && *base ? opendir(dir) : NULL;
-    free(dir);
-    if (!d)
-        return;
-    size_t blen = strlen(base);
-    for (struct dirent *e; (e = readdir(d));) {
-        pid_t pid = temporary_pid(e->d_name, base, blen);
-        struct stat st;
-        if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH &&
-            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-            unlinkat(dirfd(d), e->d_name, 0);
-    }
-    closedir(d);
-}
-
 mn_status mn_safetensors_write(const char *path, const mn_st_tensor *t, int n,
                                const mn_st_meta *meta, int n_meta)
 {
     MN_TRY(check_write_args(path, t, n, meta, n_meta));
     MN_TRY(check_target(path));
-    remove_stale_temporaries(path); /* before ours: their space may be needed */
+    mn_io_temporary_cleanup(path); /* before ours: their space may be needed */
     /* The CRC runs over the data section as it will be on disk. */
     uLong crc = crc32(0L, Z_NULL, 0);
     for (int i = 0; i < n; i++) {
@@ -270,14 +226,7 @@ mn_status mn_safetensors_write(const char *path, const mn_st_tensor *t, int n,
         return mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
     }
     memset(pad, ' ', padded - hlen);
-    static _Atomic unsigned counter;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, cap, "%s.tmp%ld.%u", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
+    int fd = mn_io_temporary_create(path, tmp, cap, -1);
     mn_status st = MN_OK;
     if (fd < 0) {
         st = mn_fail(MN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,

@@ -853,6 +853,24 @@ static mn_status pass_eval(void *ctx, const mn_fit_step *s, double acc, double l
     return sv->user->on_eval(sv->user->ctx, s, acc, loss);
 }
 
+/* Whether a finished run's state is saved over ck->path: not when it
+ * diverged, by the fit's own rule (a non-finite loss) or by mn_fit_judge's
+ * with ck->diverge_factor (judged on a copy: the caller judges res itself),
+ * as a run that stops on a non-finite loss is not. Data-parallel: rank 0,
+ * which alone evaluated, decides for every rank (then none saves when its
+ * evaluation failed). */
+static mn_status final_save_wanted(const mn_checkpoint_opts *ck, mn_dist *dist, mn_status st,
+                                   const mn_fit_result *res, bool *keep)
+{
+    mn_fit_result judged = *res;
+    if (st == MN_OK && ck->diverge_factor > 0)
+        mn_fit_judge(MN_OK, &judged, ck->diverge_factor);
+    unsigned char yes = st == MN_OK && !judged.diverged;
+    mn_status bst = dist ? mn_dist_broadcast(dist, &yes, 1, 0) : MN_OK;
+    *keep = yes && st == MN_OK;
+    return bst;
+}
+
 mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
                                 const mn_dataset *train, const mn_dataset *test,
                                 const mn_fit_callbacks *cb, const mn_checkpoint_opts *ck,
@@ -902,7 +920,11 @@ mn_status mn_train_checkpointed(mn_module *root, const mn_train_settings *s,
     if (st == MN_OK) {
         st = mn_fit_from(net, solver, shard.next ? &shard : &src, total, run.step, losses, test,
                          &wrap, res);
-        if (st == MN_OK && !res->diverged && ck->path && sv.saved_at != res->steps)
+        bool keep = false;
+        mn_status bst = final_save_wanted(ck, s->dist, st, res, &keep);
+        if (st == MN_OK)
+            st = bst;
+        if (st == MN_OK && keep && ck->path && sv.saved_at != res->steps)
             st = mn_checkpoint_save_ranks(ck->path, &run);
     }
     mn_batch_source_destroy(&shard);
