@@ -793,12 +793,7 @@ END_TEST
  * not a directory. */
 START_TEST(test_stale_temporaries_removed)
 {
-    pid_t dead = fork();
-    ck_assert_int_ge(dead, 0);
-    if (dead == 0)
-        _exit(0);
-    int status;
-    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    pid_t dead = tm_dead_pid();
     char name[256];
     static const char *const kept[] = {"ck.st.tmp%ld", "ck.st.tmp%ld.", "ck.st.tmp%ld.3x",
                                        "ck.st.tmp%ld.3.4", "ck.st.tmpx%ld.3", "other.st.tmp%ld.1",
@@ -871,12 +866,7 @@ START_TEST(test_export_checks_targets_first)
     unlink(name);
 
     /* a killed export's temporaries of names it writes: accepted, then removed */
-    pid_t dead = fork();
-    ck_assert_int_ge(dead, 0);
-    if (dead == 0)
-        _exit(0);
-    int status;
-    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    pid_t dead = tm_dead_pid();
     static const char *const stale[] = {"a.npy.tmp%ld.3", "metadata.json.tmp%ld.0"};
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "%s/", dir);

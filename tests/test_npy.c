@@ -482,12 +482,7 @@ END_TEST
 START_TEST(test_write_removes_stale_temporaries)
 {
     make_tmpdir();
-    pid_t dead = fork();
-    ck_assert_int_ge(dead, 0);
-    if (dead == 0)
-        _exit(0);
-    int status;
-    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    pid_t dead = tm_dead_pid();
     char path[128], name[256];
     snprintf(path, sizeof path, "%s/w.npy", tmpdir);
     static const char *const kept[] = {"%s.tmp%ld", "%s.tmp%ld.3x", "%s.tmp%ld.3.4",

@@ -195,6 +195,17 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     return rc;
 }
 
+pid_t tm_dead_pid(void)
+{
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    return dead;
+}
+
 pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us)
 {
     pid_t pid = fork();

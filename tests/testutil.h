@@ -95,6 +95,9 @@ int tm_run_modnorm(const char *args, char *out, size_t cap);
  * the child is the command itself, for kill) and return once path exists,
  * looking every poll_us microseconds; the child's pid (reap it with waitpid). */
 pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us);
+/* The pid of a child that has exited and been reaped: a writer that is gone
+ * (for its leftover temporaries). */
+pid_t tm_dead_pid(void);
 
 /* A fresh folder for each test. tm_dir_make("text") creates /tmp/mn_text_XXXXXX
  * into tm_dir (call it from a Check setup); tm_dir_remove, a Check teardown,
