@@ -204,10 +204,10 @@ START_TEST(test_inspect)
     ck_assert_int_eq(run("inspect --width 16 --param sp", buf, sizeof buf), 0);
     ck_assert_msg(strstr(buf, "norm rms-rms   target 1\n") && !strstr(buf, "0.333"), "%s", buf);
     /* inspect allocates no weights: 4.4e12 bytes of a model are shown at once
-     * (under a 3 GB address-space limit, so a regression cannot take the machine) */
+     * (under a 3 GB cap, tm_memory_cap, so a regression cannot take the machine) */
     char cmd[1024];
     static char tree[1 << 16];
-    snprintf(cmd, sizeof cmd, "ulimit -v 3000000; '%s' inspect --width 65536 --depth 64 2>&1",
+    snprintf(cmd, sizeof cmd, "%s'%s' inspect --width 65536 --depth 64 2>&1", tm_memory_cap(),
              getenv("MODNORM"));
     ck_assert_msg(tm_run_shell(cmd, tree, sizeof tree) == 0, "%.500s", tree);
     ck_assert_msg(strstr(tree, "266340007936 parameters in 64 atoms\n"), "%.500s", tree);
@@ -1058,12 +1058,12 @@ static char *long_path(size_t len, const char *leaf)
     return p;
 }
 
-/* `modnorm ARGS` under a 3 GB address-space limit: a memory check that
- * failed to refuse would meet the limit, never the machine's OOM killer. */
+/* `modnorm ARGS` under a 3 GB cap (tm_memory_cap): a memory check that
+ * failed to refuse would meet the cap, never the machine's OOM killer. */
 static int run_limited(const char *args, char *out, size_t cap)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "ulimit -v 3000000; '%s' %s 2>&1", getenv("MODNORM"), args);
+    snprintf(cmd, sizeof cmd, "%s'%s' %s 2>&1", tm_memory_cap(), getenv("MODNORM"), args);
     return tm_run_shell(cmd, out, cap);
 }
 

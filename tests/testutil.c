@@ -195,6 +195,15 @@ int tm_run_modnorm(const char *args, char *out, size_t cap)
     return rc;
 }
 
+const char *tm_memory_cap(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return "ASAN_OPTIONS=\"$ASAN_OPTIONS:allocator_may_return_null=1:hard_rss_limit_mb=3000\" ";
+#else
+    return "ulimit -v 3000000; ";
+#endif
+}
+
 pid_t tm_dead_pid(void)
 {
     pid_t dead = fork();

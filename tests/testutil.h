@@ -95,6 +95,13 @@ int tm_run_modnorm(const char *args, char *out, size_t cap);
  * the child is the command itself, for kill) and return once path exists,
  * looking every poll_us microseconds; the child's pid (reap it with waitpid). */
 pid_t tm_spawn_until_file(const char *cmd, const char *path, unsigned poll_us);
+/* A shell prefix that caps what the command after it may allocate at about
+ * 3 GB, so that a memory check that failed to refuse meets the cap, never
+ * the machine's OOM killer: `ulimit -v`, or under AddressSanitizer (which
+ * reserves terabytes of address space up front) its own options: a huge
+ * malloc returns NULL and a resident size past 3 GB ends the process. */
+const char *tm_memory_cap(void);
+
 /* The pid of a child that has exited and been reaped: a writer that is gone
  * (for its leftover temporaries). */
 pid_t tm_dead_pid(void);
