@@ -140,7 +140,7 @@ static mn_status lp_parse(const char *param, void *params, char *name, size_t ca
     lpp->p = p;
     lpp->q = p / (p - 1);
     *same_as = p == 2 ? "frobenius" : NULL;
-    snprintf(name, cap, "lp-%g", p);
+    snprintf(name, cap, "lp-%.17g", p); /* 17 digits: every p reads back */
     return MN_OK;
 }
 

@@ -2922,6 +2922,14 @@ static mn_status unit_init(mn_module *m, mn_rng *rng, mn_param param)
     return MN_OK;
 }
 
+/* A features() that doubles the width (its kind has no plan to match). */
+static mn_status doubling_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
+{
+    (void)m;
+    *out = n > 0 && in[0] >= 0 ? 2 * in[0] : -1;
+    return MN_OK;
+}
+
 START_TEST(test_custom_kinds)
 {
     /* A tuple's children may differ in width where the reader accepts it;
@@ -2996,8 +3004,25 @@ START_TEST(test_custom_kinds)
     mn_tensor *dy = tm_tensor_new(2, (int64_t[]){2, 3});
     ck_assert_ok(mn_network_backward(net, dy));
     mn_network_destroy(net);
-    mn_tensor_destroy(x);
     mn_tensor_destroy(dy);
+
+    /* A kind whose features() doubles the width but whose plan (here none:
+     * input 0's shape) does not is refused at the first forward, naming it,
+     * last in the network too (its forward would write past its output). */
+    static const mn_module_ops doubler = {.kind = "Doubler", .features = doubling_features,
+                                          .forward = no_backward_forward};
+    for (int last = 0; last < 2; last++) {
+        ck_assert_ok(mn_bond_create(&nb, &doubler, NULL, 1));
+        mn_module *lin = linear(6, 3);
+        net = tm_network_new(last ? SEQ(linear(3, 3), nb) : SEQ(nb, lin), 1);
+        if (last)
+            mn_module_destroy(lin);
+        ck_assert_int_eq(mn_network_forward(net, x, &y), MN_ERR_ARG);
+        ck_assert_msg(has("Doubler") && has("3 features where its features() gives 6"),
+                      "message: %s", mn_last_error());
+        mn_network_destroy(net);
+    }
+    mn_tensor_destroy(x);
 
     /* Malformed kinds and arguments are refused by the constructors. */
     mn_module_ops bad = no_bw;

@@ -97,7 +97,10 @@ typedef struct mn_module_ops {
      * unknown; n is 0 while the inputs themselves are unknown (the module
      * reads a tree's input). Return -1 in *out if it is not known yet. A
      * mismatch is an MN_ERR_SHAPE whose message names the module (with
-     * mn_module_describe). NULL: input 0's features (-1 when n is 0). */
+     * mn_module_describe). NULL: input 0's features (-1 when n is 0). A
+     * kind that changes the feature size needs a plan too: the network
+     * checks at planning that a known features() answer is plan's last
+     * dimension (MN_ERR_ARG naming the kind). */
     mn_status (*features)(const mn_module *m, int n, const int64_t *in, int64_t *out);
     /* plan: for inputs of shapes in[0..n), fill *p (see mn_module_plan).
      * Refuse shapes it cannot take, naming itself. NULL: the defaults (an

@@ -59,7 +59,11 @@ typedef struct mn_solver_config {
 
 /* Fill `cfg` with preset `name` ("muon", "sgd", "sign", "adam"/"adamw") and
  * its default learning rate for parametrization `param` (MN_ERR_ARG for an
- * unknown name or a param outside the enum). */
+ * unknown name or a param outside the enum). cfg->polar is left at its
+ * defaults, whose method (NULL) is mn_polar_default(), the exact svd: the
+ * fit loop and `modnorm train` set MN_FIT_DEFAULT_POLAR ("polar-express",
+ * train.h) instead. A preset that sets cfg->norm (sgd: frobenius, sign:
+ * l1-linf) puts it on every atom, over the atoms' own norms and overrides. */
 MN_API mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
 MN_API const char *mn_solver_preset_names(void);
 

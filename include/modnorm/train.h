@@ -111,7 +111,9 @@ typedef struct mn_train_settings {
     int64_t batch;             /* rows per batch, >= 1 */
     uint64_t seed;             /* initialization and shuffling */
     int threads;               /* BLIS threads per call; <= 0: BLIS's choice */
-    const mn_atom_norm *atom_norms; /* overrides, applied in order (borrowed; may be NULL) */
+    const mn_atom_norm *atom_norms; /* overrides, applied in order (borrowed; may be NULL);
+                                       a preset with a norm of its own (sgd, sign) puts
+                                       that on every atom instead */
     int n_atom_norms;
     bool serial_atoms;         /* dualize the atoms one at a time on every thread instead of
                                 * small ones side by side (mn_solver_config.serial_atoms) */

@@ -294,6 +294,24 @@ static mn_status plan_step(mn_graph *g, mn_graph_step *t, mn_shape *in)
         return step_error(t, "planned a negative or huge saved size");
     if (p.out_is_view && count != shape_numel(&in[0]))
         return step_error(t, "is a view of its input but changes its number of elements");
+    /* A kind's two answers about its output must agree: a plan that forgot
+     * a change of width would have forward write past its output. */
+    if (t->m->ops->features) {
+        int64_t *last = malloc((size_t)t->n_in * sizeof *last), want = -1;
+        if (!last)
+            return mn_fail(MN_ERR_NOMEM, "graph: out of memory planning %d inputs", t->n_in);
+        for (int k = 0; k < t->n_in; k++)
+            last[k] = in[k].ndim > 0 ? in[k].dim[in[k].ndim - 1] : -1;
+        bool known = t->m->ops->features(t->m, t->n_in, last, &want) == MN_OK && want >= 0;
+        free(last);
+        if (known && want != p.out.dim[p.out.ndim - 1]) {
+            char d[64];
+            return mn_fail(MN_ERR_ARG, "%s planned an output of %lld features where its "
+                           "features() gives %lld: a kind that changes the feature size needs "
+                           "a plan that says so", mn_module_describe(t->m, d, sizeof d),
+                           (long long)p.out.dim[p.out.ndim - 1], (long long)want);
+        }
+    }
     if (!p.out_is_view && !t->m->ops->forward)
         return step_error(t, "has no forward");
     t->plan = p;
