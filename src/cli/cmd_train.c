@@ -95,16 +95,17 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
     }
     if (r->diverged && !(isfinite(r->train_loss) && isfinite(r->test_loss)))
         return MN_EXIT_OK; /* stopped: no numbers to print */
+    const char *steps = r->steps == 1 ? "step" : "steps";
     if (is_text)
         printf("validation loss %.4f nats/char (train loss %.4f; add-one bigram %.4f) after "
-               "%lld steps in %.1f s (%.1f ms/step)\n",
-               r->test_loss, r->train_loss, bigram, (long long)r->steps, r->seconds,
+               "%lld %s in %.1f s (%.1f ms/step)\n",
+               r->test_loss, r->train_loss, bigram, (long long)r->steps, steps, r->seconds,
                r->ms_per_step);
     else
-        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld steps in "
+        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld %s in "
                "%.1f s (%.1f ms/step)\n",
-               100 * r->test_acc, r->test_loss, r->train_loss, (long long)r->steps, r->seconds,
-               r->ms_per_step);
+               100 * r->test_acc, r->test_loss, r->train_loss, (long long)r->steps, steps,
+               r->seconds, r->ms_per_step);
     return MN_EXIT_OK;
 }
 
