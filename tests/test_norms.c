@@ -726,13 +726,18 @@ START_TEST(test_schatten_values_and_names)
 
     /* Bad parameters are refused, with the reason. */
     static const char *bad[] = {"schatten-0.5", "schatten-0", "schatten--2", "schatten-",
-                                "schatten-x", "schatten-3x", "schatten-nan"};
+                                "schatten-x", "schatten-3x", "schatten-nan", "schatten-1e400"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(mn_norm_lookup(bad[i], &m), MN_ERR_ARG);
         ck_assert_ptr_null(m);
         ck_assert_msg(strstr(mn_last_error(), "schatten-P"), "%s: '%s'", bad[i], mn_last_error());
     }
     ck_assert_ptr_nonnull(strstr((mn_norm_lookup("schatten-0.5", &m), mn_last_error()), "below 1"));
+    /* an overflowed number is not infinity by name */
+    ck_assert_ptr_nonnull(strstr((mn_norm_lookup("schatten-1e400", &m), mn_last_error()),
+                                 "beyond a double"));
+    ck_assert_int_eq(mn_norm_lookup("schatten-inf", &m), MN_OK);
+    ck_assert_str_eq(m->name, "l2-l2");
 }
 END_TEST
 

@@ -68,8 +68,9 @@ static const mn_cli_use inspect_uses[] = {
 #define FIXED_WIDTH_NOTE "default: mlp 128, gpt 128, cnn 32"
 
 #define SWEEP_QUICK_HELP                                                                           \
-    "widths 64,128,256 (a width sweep), five LRs an octave apart around the best LR of a "       \
-    "short run, 200 steps (under a minute at --jobs 1); explicit options win"
+    "widths 64,128,256 (a width sweep), five LRs an octave apart around a centre per "          \
+    "--opt and --param (the MLP's best rate in short runs here), 200 steps (under a minute "    \
+    "at --jobs 1); explicit options win"
 
 static const mn_cli_use sweep_uses[] = {
     {.id = MN_OPT_OUT, .help = "results directory (created; its parent must exist)",

@@ -27,8 +27,11 @@
 
 #define CHUNK ((int64_t)1 << 16)
 
+/* Said for a folder named by the caller too: it may be a typo of, or a copy
+ * of, what the package installs. */
 static const char install_hint[] =
-    "not found; install Debian's package: apt-get install dataset-fashion-mnist";
+    "not found; Debian's package puts the IDX files in " MN_FASHION_MNIST_DIR
+    " (apt-get install dataset-fashion-mnist)";
 
 /* ---- reading ------------------------------------------------------------ */
 

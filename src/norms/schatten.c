@@ -9,6 +9,7 @@
  * themselves: "schatten-1", "schatten-2" and "schatten-inf" name those.
  * Everything runs on σ/σ_max (exact power-of-two scaled), so no power
  * overflows. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,9 @@ static mn_status schatten_parse(const char *param, void *params, char *name, siz
     if (end == param || *end || isnan(p))
         return mn_set_error(MN_ERR_ARG, "schatten-P: '%s' is not a number p (e.g. schatten-3, "
                             "schatten-1.5, schatten-inf)", param);
+    if (isinf(p) && !isalpha((unsigned char)param[param[0] == '+'])) /* 1e400: overflowed */
+        return mn_set_error(MN_ERR_ARG, "schatten-P: p = '%s' is beyond a double; write "
+                            "schatten-inf for the spectral norm", param);
     if (!(p >= 1))
         return mn_set_error(MN_ERR_ARG, "schatten-P: p = %g is below 1 (not a norm); p >= 1", p);
     *same_as = p == 1 ? "nuclear" : p == 2 ? "frobenius" : isinf(p) ? "l2-l2" : NULL;
