@@ -345,7 +345,9 @@ START_TEST(test_errors_name_place)
     EXPECT_ERROR("ReLU $", "bad.mn:1:6:", "unexpected character '$'");
     EXPECT_ERROR("ReLU -> (", "expected");
     EXPECT_ERROR("ReLU -> ()", "empty parentheses");
-    EXPECT_ERROR("Y -> ReLU\nY = GELU", "bad.mn:1:1:", "unknown name 'Y'");
+    EXPECT_ERROR("Y -> ReLU\nY = GELU", "bad.mn:1:1:", "unknown name 'Y'",
+                 "defined below, at line 2");
+    EXPECT_ERROR("\xef\xbb\xbfReLU", "bad.mn:1:1:", "byte-order mark");
     EXPECT_ERROR("1e999", "not a finite number");
     EXPECT_ERROR("", "bad.mn:1:1:", "no network");
 }

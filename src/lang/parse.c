@@ -166,6 +166,9 @@ static mn_status tokenize(parser *p)
                     t->op = two[k].op;
                     t->len = 2;
                 }
+            if (i == 0 && p->len >= 3 && memcmp(p->text, "\xef\xbb\xbf", 3) == 0)
+                return fail_at(p, t->line, t->col, "the file starts with a UTF-8 byte-order "
+                               "mark: save it without one");
             if (t->len == 1 && !strchr("()[],=+-*/^?:<>;.", c))
                 return fail_at(p, t->line, t->col, c >= 32 && c < 127
                                                         ? "unexpected character '%c'"
@@ -300,6 +303,15 @@ static mn_status resolve(parser *p, node *n, bool call)
     if (call)
         return fail_at(p, n->line, n->col, "unknown module kind '%s' (known: %s)", n->name,
                        mn_module_kind_names());
+    /* a definition further down: names are defined before they are used */
+    size_t len = strlen(n->name);
+    for (size_t i = 0; i + 1 < p->n_toks; i++) {
+        const token *t = &p->toks[i], *u = &p->toks[i + 1];
+        if (t->type == T_NAME && t->len == len && memcmp(p->text + t->start, n->name, len) == 0 &&
+            u->type == T_PUNCT && u->op == '=' && t->line > n->line)
+            return fail_at(p, n->line, n->col, "unknown name '%s': it is defined below, at line "
+                           "%d; define a name before the line that uses it", n->name, t->line);
+    }
     return fail_at(p, n->line, n->col, "unknown name '%s': not a parameter, a definition made "
                    "above, or a module kind (known kinds: %s)", n->name, mn_module_kind_names());
 }
