@@ -397,9 +397,10 @@ START_TEST(test_net_precision_settings)
     ck_assert_msg(strstr(c, "net_precision") != NULL, "%s", c);
     /* Options that would change nothing say so. */
     ck_assert_int_eq(run("train --steps 2 --width 16 --threads 1 --opt sgd --precision bf16 "
-                         "--atom-norm 0=rms-rms", c, sizeof c), 0);
+                         "--atom-norm 0=rms-rms --method ns5", c, sizeof c), 0);
     ck_assert_msg(strstr(c, "note: --precision bf16 has no effect with --opt sgd") &&
-                  strstr(c, "note: --atom-norm has no effect with --opt sgd"), "%s", c);
+                  strstr(c, "note: --atom-norm has no effect with --opt sgd") &&
+                  strstr(c, "note: --method has no effect with --opt sgd"), "%s", c);
     ck_assert_int_eq(run("train --steps 2 --width 16 --threads 1 --precision bf16 "
                          "--net-precision bf16", c, sizeof c), 0);
     ck_assert_msg(!strstr(c, "note:"), "%s", c);

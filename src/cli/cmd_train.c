@@ -323,6 +323,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
     if (rank0 && shared_norm && !shared_norm->uses_polar && a->precision == MN_PRECISION_BF16)
         fprintf(stderr, "modnorm train: note: --precision bf16 has no effect with --opt %s: "
                 "its norm (%s) has no polar factor\n", a->opt, shared);
+    if (rank0 && shared_norm && !shared_norm->uses_polar && a->given[MN_OPT_METHOD])
+        fprintf(stderr, "modnorm train: note: --method has no effect with --opt %s: its norm "
+                "(%s) has no polar factor\n", a->opt, shared);
     s.dist = mn_dist_size(dist) > 1 ? dist : NULL;
     train_view view = {.bar = rank0 && !a->json && isatty(STDERR_FILENO)};
     mn_fit_callbacks cb = {.ctx = &view, .on_step = on_step, .on_log = a->json ? on_log : NULL};
