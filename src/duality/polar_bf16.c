@@ -197,26 +197,37 @@ static void round_and_scale(mn_bf16_mat *xb, const mn_mat *W, const lines_t *wl,
 }
 
 /* Bb (whole, k x k) = bf16(f·(b·A + c·A2)), from A's and A2's lower
- * triangles (A2 unused when c = 0), in tiles so the mirrored writes stay in
- * cache. */
+ * triangles (A2 unused when c = 0): the lower triangle row by row (the
+ * rounding vectorizes along a row), then the upper mirrored from it in
+ * tiles, which keeps the transposed reads in cache. */
 static void polynomial_bf16(mn_bf16 *Bb, const mn_mat *A, const mn_mat *A2, double b, double c,
                             double f, int threads)
 {
-    enum { TILE = 32 };
+    enum { TILE = 64 };
     int64_t n = A->rows;
     const float *am = A->data, *a2 = c != 0 ? A2->data : NULL;
     float fb = (float)(f * b), fc = (float)(f * c);
-    MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, n * n))
+    int t = mn_elementwise_threads(threads, n * n);
+    MN_PARALLEL_FOR_BLOCKS(t)
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = am + i * n;
+        mn_bf16 *y = Bb + i * n;
+        if (a2) {
+            const float *x2 = a2 + i * n;
+            for (int64_t j = 0; j <= i; j++)
+                y[j] = mn_bf16_from_f32(fb * x[j] + fc * x2[j]);
+        } else {
+            for (int64_t j = 0; j <= i; j++)
+                y[j] = mn_bf16_from_f32(fb * x[j] + 0.0f); /* as with c = 0: -0 becomes +0 */
+        }
+    }
+    MN_PARALLEL_FOR_BLOCKS(t)
     for (int64_t ib = 0; ib < n; ib += TILE)
-        for (int64_t jb = 0; jb <= ib; jb += TILE) {
+        for (int64_t jb = ib; jb < n; jb += TILE) {
             int64_t ie = ib + TILE < n ? ib + TILE : n, je = jb + TILE < n ? jb + TILE : n;
             for (int64_t i = ib; i < ie; i++)
-                for (int64_t j = jb; j < je && j <= i; j++) {
-                    float v = fb * am[i * n + j] + (a2 ? fc * a2[i * n + j] : 0.0f);
-                    mn_bf16 h = mn_bf16_from_f32(v);
-                    Bb[i * n + j] = h;
-                    Bb[j * n + i] = h;
-                }
+                for (int64_t j = jb > i + 1 ? jb : i + 1; j < je; j++)
+                    Bb[i * n + j] = Bb[j * n + i];
         }
 }
 
