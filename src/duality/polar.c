@@ -42,7 +42,7 @@ static double workspace_bytes(mn_dtype dt, int64_t k, int64_t N)
 static mn_status workspace_get(workspace *w, mn_dtype dt, int64_t k, int64_t N)
 {
     size_t es = mn_dtype_size(dt), kn = (size_t)(k * N), kk = (size_t)(k * k);
-    size_t need = (2 * kn + 4 * kk) * es;
+    size_t need = (size_t)workspace_bytes(dt, k, N); /* X, Y (k x N); A, B, Q, T (k x k) */
     void *buf;
     MN_TRY(mn_scratch_get(MN_SCRATCH_POLAR, need, "polar", &buf));
     char *p = buf;

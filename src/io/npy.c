@@ -534,13 +534,13 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     for (size_t i = 0; descr && i < sizeof known / sizeof known[0]; i++)
         if (strcmp(descr, known[i].descr) == 0)
             size = known[i].size;
-    if (!path || !path[0] || !size || ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape) ||
+    if (path && !path[0])
+        return mn_fail(MN_ERR_ARG, "the path of the .npy file to write is empty");
+    if (!path || !size || ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape) ||
         (nbytes > 0 && !data))
-        return !path || path[0]
-                   ? mn_fail(MN_ERR_ARG, "mn_npy_write_raw: %s", !path  ? "path is NULL"
-                                                                 : !size ? "unknown descr"
-                                                                         : "bad shape or data")
-                   : mn_fail(MN_ERR_ARG, "the path of the .npy file to write is empty");
+        return mn_fail(MN_ERR_ARG, "mn_npy_write_raw: %s", !path  ? "path is NULL"
+                                                          : !size ? "unknown descr"
+                                                                  : "bad shape or data");
     char dict[64 + 24 * MAX_NDIM];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                        descr);
