@@ -50,6 +50,14 @@ static inline float mn_bf16_to_f32(mn_bf16 h)
 /* dst[i] = bf16(src[i]) for n elements (threaded over large arrays). */
 void mn_bf16_round(mn_bf16 *dst, const float *src, int64_t n, int threads);
 
+/* The one-thread kernels of every rounding loop: dst[j] = bf16(src[j]), and
+ * dst[j] = bf16(f·src[j]) (the product rounded to float32 first, as C's
+ * f * src[j]), for j < n; dst and src do not overlap. Compiled per target
+ * (core/simd.h) and bit-identical to mn_bf16_from_f32 on every one. */
+void mn_bf16_round_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n);
+void mn_bf16_round_scaled_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n,
+                              float f);
+
 /* A bf16 matrix view: element (i, j) at data[i·rs + j·cs]; rs or cs is 1. */
 typedef struct mn_bf16_mat {
     int64_t rows, cols;

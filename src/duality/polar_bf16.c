@@ -27,6 +27,7 @@
 #include "core/bf16.h"
 #include "core/error.h"
 #include "core/scratch.h"
+#include "core/simd.h"
 #include "core/parallel.h"
 #include "duality/polar_internal.h"
 
@@ -153,8 +154,7 @@ static void round_pow2(mn_bf16_mat *xb, const mn_mat *g, const lines_t *l, int e
         const float *x = d + i * l->ld;
         mn_bf16 *y = out + i * l->len;
         if (f32_scale)
-            for (int64_t j = 0; j < l->len; j++)
-                y[j] = mn_bf16_from_f32(x[j] * pf);
+            mn_bf16_round_scaled_run(y, x, l->len, pf);
         else
             for (int64_t j = 0; j < l->len; j++)
                 y[j] = mn_bf16_from_f32((float)((double)x[j] * pd));
@@ -176,6 +176,17 @@ static void scale_into(mn_mat *dst, const lines_t *dl, const mn_mat *g, const li
     }
 }
 
+/* r = bf16(x) and y = a·x along one line (y may be x). */
+MN_CLONES static void round_and_scale_run(mn_bf16 *restrict r, float *y, const float *x,
+                                          int64_t n, float a)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float v = x[j];
+        r[j] = mn_bf16_from_f32(v);
+        y[j] = a * v;
+    }
+}
+
 /* Xb = bf16(W) and dst = a·W in one pass (dst may be W). */
 static void round_and_scale(mn_bf16_mat *xb, const mn_mat *W, const lines_t *wl, mn_mat *dst,
                             const lines_t *dl, float a, int threads)
@@ -184,16 +195,23 @@ static void round_and_scale(mn_bf16_mat *xb, const mn_mat *W, const lines_t *wl,
     float *d = dst->data;
     mn_bf16 *out = xb->data;
     MN_PARALLEL_FOR_BLOCKS(mn_elementwise_threads(threads, wl->lines * wl->len))
-    for (int64_t i = 0; i < wl->lines; i++) {
-        const float *x = s + i * wl->ld;
-        float *y = d + i * dl->ld;
-        mn_bf16 *r = out + i * wl->len;
-        for (int64_t j = 0; j < wl->len; j++) {
-            float v = x[j];
-            r[j] = mn_bf16_from_f32(v);
-            y[j] = a * v;
-        }
-    }
+    for (int64_t i = 0; i < wl->lines; i++)
+        round_and_scale_run(out + i * wl->len, d + i * dl->ld, s + i * wl->ld, wl->len, a);
+}
+
+/* y = bf16(fb·x + fc·x2) along one row (x2 NULL: c = 0, where fb·x + 0
+ * turns −0 into +0 as the sum with a zero c·A2 would); not contracted into
+ * an FMA (this file keeps C17's -ffp-contract=off), so every clone rounds
+ * the same. */
+MN_CLONES static void polynomial_run(mn_bf16 *restrict y, const float *x, const float *x2,
+                                     int64_t n, float fb, float fc)
+{
+    if (x2)
+        for (int64_t j = 0; j < n; j++)
+            y[j] = mn_bf16_from_f32(fb * x[j] + fc * x2[j]);
+    else
+        for (int64_t j = 0; j < n; j++)
+            y[j] = mn_bf16_from_f32(fb * x[j] + 0.0f);
 }
 
 /* Bb (whole, k x k) = bf16(f·(b·A + c·A2)), from A's and A2's lower
@@ -209,18 +227,8 @@ static void polynomial_bf16(mn_bf16 *Bb, const mn_mat *A, const mn_mat *A2, doub
     float fb = (float)(f * b), fc = (float)(f * c);
     int t = mn_elementwise_threads(threads, n * n);
     MN_PARALLEL_FOR_BLOCKS(t)
-    for (int64_t i = 0; i < n; i++) {
-        const float *x = am + i * n;
-        mn_bf16 *y = Bb + i * n;
-        if (a2) {
-            const float *x2 = a2 + i * n;
-            for (int64_t j = 0; j <= i; j++)
-                y[j] = mn_bf16_from_f32(fb * x[j] + fc * x2[j]);
-        } else {
-            for (int64_t j = 0; j <= i; j++)
-                y[j] = mn_bf16_from_f32(fb * x[j] + 0.0f); /* as with c = 0: -0 becomes +0 */
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        polynomial_run(Bb + i * n, am + i * n, a2 ? a2 + i * n : NULL, i + 1, fb, fc);
     MN_PARALLEL_FOR_BLOCKS(t)
     for (int64_t ib = 0; ib < n; ib += TILE)
         for (int64_t jb = ib; jb < n; jb += TILE) {
@@ -234,12 +242,12 @@ static void polynomial_bf16(mn_bf16 *Bb, const mn_mat *A, const mn_mat *A2, doub
 /* Kb = bf16(f·M), M square and contiguous. */
 static void round_scaled(mn_bf16 *Kb, const mn_mat *M, double f, int threads)
 {
-    int64_t n = M->rows * M->cols;
     const float *m = M->data;
+    int64_t cols = M->cols;
     float ff = (float)f;
-    MN_PARALLEL_FOR(mn_elementwise_threads(threads, n))
-    for (int64_t i = 0; i < n; i++)
-        Kb[i] = mn_bf16_from_f32(ff * m[i]);
+    MN_PARALLEL_FOR_RANGES(mn_elementwise_threads(threads, M->rows * cols))
+    for (int64_t i = 0; i < M->rows; i++)
+        mn_bf16_round_scaled_run(Kb + i * cols, m + i * cols, cols, ff);
 }
 
 static double trace(const mn_mat *A)

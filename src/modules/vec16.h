@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "core/simd.h"
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -17,13 +19,8 @@ typedef int32_t veci16 __attribute__((vector_size(64)));
 #define V16 16
 #define INLINE static inline __attribute__((always_inline))
 
-/* A kernel compiled for the default target, AVX2 + FMA and AVX-512; the
- * loader resolves each call to the one the CPU runs (GNU ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define CLONES
-#endif
+/* A kernel compiled for the default target, AVX2 + FMA and AVX-512 (core/simd.h). */
+#define CLONES MN_CLONES
 
 /* m ? a : b, lane by lane (m's lanes all-ones or zero, as comparisons give). */
 INLINE vec16 vselect16(veci16 m, vec16 a, vec16 b)
