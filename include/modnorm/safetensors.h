@@ -110,6 +110,40 @@ MN_API const mn_st_meta *mn_safetensors_meta_at(const mn_safetensors *f, int i);
 /* The name given to mn_safetensors_parse, or the path. */
 MN_API const char *mn_safetensors_name(const mn_safetensors *f);
 
+/* Export the file at `path` (read and checked as mn_safetensors_read does)
+ * for readers without a safetensors library (what `modnorm export` runs):
+ * every tensor as DIR/NAME.npy (mn_npy_write_raw: its shape, a 0-d tensor a
+ * scalar, and numpy's dtype: F32 <f4, F64 <f8, I64 <i8, U64 <u8, U8 |u1) and
+ * the metadata as DIR/metadata.json, a JSON object of strings in the
+ * header's order ("crc32" included). *n_tensors (when not NULL) is set to
+ * the count of tensors written, on success only.
+ *
+ * DIR is an existing directory (a symbolic link to one is followed) or a
+ * missing one, made one level deep (its parent must exist: never mkdir -p).
+ * Before anything is written: every tensor name must be a file name (not
+ * empty, no '/', not starting with '.', under 200 bytes), and every entry of
+ * an existing DIR must be a file this export replaces (NAME.npy of one of
+ * the file's tensors, or metadata.json), a regular file and not a symbolic
+ * link (which would be written through, to a file outside DIR), or the
+ * temporary NAME.tmpPID.N of one that a killed writer left (its process
+ * gone: the write of NAME removes it). Anything else (another checkpoint's
+ * extra tensors, a user's file) is refused, so DIR describes one file.
+ *
+ * Each file is replaced whole (a temporary file renamed over it), and
+ * metadata.json is removed first and written last: a failure part-way
+ * leaves DIR without metadata.json (each .npy whole, but perhaps some from
+ * an earlier export), so a DIR that has it holds one whole export (unless
+ * the machine crashed: nothing is synced to disk).
+ *
+ * Errors, each with a one-line message: mn_safetensors_read's (starting
+ * with `path`); MN_ERR_ARG for a NULL path or dir, or an empty dir;
+ * MN_ERR_UNSUPPORTED for a tensor name that cannot be a file name
+ * (starting with `path`); MN_ERR_IO when DIR is not a directory, cannot be
+ * made or listed, or holds an entry refused above (these messages start
+ * with `dir` as given, then ' ' or ':'), or a file cannot be written
+ * (starting with DIR/NAME); MN_ERR_NOMEM. */
+MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,8 +2,8 @@
  * the .npy writers). A writer of PATH writes PATH.tmpPID.N (PID its process
  * id, N a counter) and renames it over PATH; one killed in between leaves
  * that file behind. Each writer removes those of its PATH whose process is
- * gone, and `modnorm export` recognizes them. Assumes that the writers of
- * one PATH share this machine's process ids. */
+ * gone, and mn_safetensors_export_npy accepts them in its folder. Assumes
+ * that the writers of one PATH share this machine's process ids. */
 #ifndef MN_IO_TEMPORARY_H
 #define MN_IO_TEMPORARY_H
 

@@ -1,0 +1,273 @@
+/* A safetensors file as a folder of .npy files and metadata.json (see
+ * mn_safetensors_export_npy in modnorm/safetensors.h), for readers without
+ * the safetensors library. The folder rule (every entry of an existing DIR
+ * is one this export replaces) keeps DIR describing one file; the order
+ * (metadata.json removed first, written last) makes its presence mean a
+ * whole export. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "io/temporary.h"
+#include "modnorm/npy.h"
+#include "modnorm/safetensors.h"
+
+#define METADATA "metadata.json"
+#define MAX_NAME 200 /* a tensor name's bytes: NAME.npy stays well under NAME_MAX */
+
+/* numpy's descr of each mn_st_dtype. */
+static const char *descr_of(mn_st_dtype dt)
+{
+    switch (dt) {
+    case MN_ST_F32: return "<f4";
+    case MN_ST_F64: return "<f8";
+    case MN_ST_I64: return "<i8";
+    case MN_ST_U64: return "<u8";
+    case MN_ST_U8: return "|u1";
+    }
+    return NULL;
+}
+
+/* A tensor name is a file name here: no '/', not "." or "..", not hidden. */
+static bool safe_name(const char *name)
+{
+    return *name && name[0] != '.' && !strchr(name, '/') && strlen(name) < MAX_NAME;
+}
+
+/* What a file of mode m (an lstat's st_mode) is, for messages. */
+static const char *kind_of(mode_t m)
+{
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a fifo"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISLNK(m)  ? "a symbolic link"
+                         : "a special file";
+}
+
+/* The directory part of `path` for messages: *p and the length ("." when
+ * it has none, "/" for "/x"). */
+static int parent_span(const char *path, const char **p)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    if (n == 0) {
+        *p = ".";
+        return 1;
+    }
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    *p = path;
+    return (int)n;
+}
+
+/* "DIR/NAME" in a new string (free it). */
+static mn_status join(const char *dir, const char *name, char **out)
+{
+    if (asprintf(out, "%s/%s", dir, name) < 0) {
+        *out = NULL;
+        return mn_fail(MN_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    return MN_OK;
+}
+
+/* Whether export writes the file name[0..n) in DIR: NAME.npy of a tensor of
+ * f, or metadata.json. */
+static bool written_here(const mn_safetensors *f, const char *name, size_t n)
+{
+    if (n == strlen(METADATA) && strncmp(name, METADATA, n) == 0)
+        return true;
+    if (n < 4 || strncmp(name + n - 4, ".npy", 4) != 0)
+        return false;
+    for (int i = 0; i < mn_safetensors_count(f); i++) {
+        const char *t = mn_safetensors_at(f, i)->name;
+        if (strlen(t) == n - 4 && strncmp(t, name, n - 4) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Before the first write, every entry of an existing DIR: a file this
+ * export writes, a regular file and not a symbolic link (the writers would
+ * write through a link, to a file outside DIR); or the temporary of such a
+ * file left by an export that was killed (NAME.tmpPID.N, its process gone:
+ * the write of NAME removes it). Then every file is replaced and DIR
+ * describes this checkpoint alone. Anything else (another checkpoint's
+ * extra tensors, a user's file) would sit beside the new files and mix two
+ * models for a reader that globs DIR: refuse it. */
+static mn_status check_entries(const mn_safetensors *f, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return mn_fail(MN_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    mn_status st = MN_OK;
+    for (struct dirent *e; st == MN_OK && (e = readdir(d));) {
+        const char *name = e->d_name;
+        size_t base = mn_io_temporary_base(name);
+        struct stat sb;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (written_here(f, name, strlen(name))) {
+            if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+                st = mn_fail(MN_ERR_IO, "%s: '%.64s': %s", dir, name, strerror(errno));
+            else if (!S_ISREG(sb.st_mode))
+                st = mn_fail(MN_ERR_IO, "%s: '%.64s' is %s, not a regular file: refusing to %s "
+                             "it", dir, name, kind_of(sb.st_mode),
+                             S_ISLNK(sb.st_mode) ? "write through" : "replace");
+        } else if (base > 0 && written_here(f, name, base)) {
+            if (!mn_io_temporary_stale(dirfd(d), name))
+                st = mn_fail(MN_ERR_IO, "%s holds '%.64s', the temporary file of a writer that "
+                             "is still running (or not a regular file): refusing to write "
+                             "beside it", dir, name);
+        } else {
+            st = mn_fail(MN_ERR_IO, "%s holds '%.64s', which this export would not replace: "
+                         "refusing to mix two checkpoints' files (use an empty or new "
+                         "directory)", dir, name);
+        }
+    }
+    closedir(d);
+    return st;
+}
+
+/* DIR ready for the writes: an existing directory whose entries pass
+ * check_entries, or a new one made here, one level deep (a mistyped parent
+ * is an error, as for an output file, not a tree of new folders). */
+static mn_status prepare_dir(const mn_safetensors *f, const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT)
+            return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
+        if (mkdir(dir, 0777) == 0)
+            return MN_OK; /* new, so empty */
+        if (errno != EEXIST) {
+            int err = errno;
+            const char *parent;
+            int n = parent_span(dir, &parent);
+            return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, n, parent,
+                           strerror(err));
+        }
+        /* made meanwhile, or a symbolic link to nothing */
+        if (stat(dir, &sb) != 0)
+            return mn_fail(MN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return mn_fail(MN_ERR_IO, "%s exists and is %s, not a directory", dir,
+                       kind_of(sb.st_mode));
+    return check_entries(f, dir);
+}
+
+/* `text` as the file `path`, through a temporary file renamed over it (as
+ * the .npy writer does), so that a failure leaves no partial file. */
+static mn_status write_text(const char *path, const char *text)
+{
+    mn_io_temporary_cleanup(path);
+    size_t cap = strlen(path) + 48, n = strlen(text);
+    char *tmp = malloc(cap);
+    int fd = tmp ? mn_io_temporary_create(path, tmp, cap, -1) : -1;
+    if (fd < 0) {
+        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
+                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
+        free(tmp);
+        return st;
+    }
+    bool ok = true;
+    for (size_t done = 0; ok && done < n;) {
+        ssize_t w = write(fd, text + done, n - done);
+        ok = w > 0 || (w < 0 && errno == EINTR);
+        done += w > 0 ? (size_t)w : 0;
+    }
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+        err = errno;
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        err = errno;
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    return ok ? MN_OK : mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+}
+
+/* The metadata, a JSON object of strings in the header's order. */
+static mn_status write_metadata(const mn_safetensors *f, const char *path)
+{
+    json_t *md = json_object();
+    bool ok = md != NULL;
+    for (int k = 0; ok && k < mn_safetensors_meta_count(f); k++) {
+        const mn_st_meta *m = mn_safetensors_meta_at(f, k);
+        ok = json_object_set_new(md, m->key, json_string(m->value)) == 0;
+    }
+    char *text = ok ? json_dumps(md, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(md);
+    mn_status st = text ? write_text(path, text) : mn_fail(MN_ERR_NOMEM, "%s: out of memory",
+                                                           path);
+    free(text);
+    return st;
+}
+
+/* The writes, in their order: metadata.json goes first and comes back last,
+ * so a DIR that has one holds a whole export; one whose export failed
+ * part-way has none. */
+static mn_status write_all(const mn_safetensors *f, const char *dir)
+{
+    char *md_path;
+    MN_TRY(join(dir, METADATA, &md_path));
+    mn_status st = MN_OK;
+    if (unlink(md_path) != 0 && errno != ENOENT)
+        st = mn_fail(MN_ERR_IO, "%s: cannot remove the old one: %s", md_path, strerror(errno));
+    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++) {
+        const mn_st_tensor *t = mn_safetensors_at(f, i);
+        char file[MAX_NAME + 8], *path;
+        snprintf(file, sizeof file, "%s.npy", t->name);
+        st = join(dir, file, &path);
+        if (st == MN_OK)
+            st = mn_npy_write_raw(path, descr_of(t->dtype), t->ndim, t->shape, t->data,
+                                  t->nbytes);
+        free(path);
+    }
+    if (st == MN_OK)
+        st = write_metadata(f, md_path);
+    free(md_path);
+    return st;
+}
+
+mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors)
+{
+    if (!path || !dir)
+        return mn_fail(MN_ERR_ARG, "mn_safetensors_export_npy: %s is NULL",
+                       !path ? "path" : "dir");
+    if (!dir[0]) /* messages about DIR start with it: name the problem instead */
+        return mn_fail(MN_ERR_ARG, "the folder to export to is empty");
+    mn_safetensors *f;
+    MN_TRY(mn_safetensors_read(path, &f));
+    mn_status st = MN_OK;
+    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++)
+        if (!safe_name(mn_safetensors_at(f, i)->name))
+            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%.64s' cannot be a file name",
+                         path, mn_safetensors_at(f, i)->name);
+    if (st == MN_OK)
+        st = prepare_dir(f, dir);
+    if (st == MN_OK)
+        st = write_all(f, dir);
+    if (st == MN_OK && n_tensors)
+        *n_tensors = mn_safetensors_count(f);
+    mn_safetensors_free(f);
+    return st;
+}
