@@ -19,17 +19,31 @@
 /* The AVX-512 clone rounds and narrows 16 lanes in a handful of
  * instructions; the SSE2 baseline needs a dozen shuffles for every 8 (the
  * rounding of Linear's operands took a tenth of a bf16 GPT step that way). */
-MN_CLONES void mn_bf16_round_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n)
+MN_CLONES static void round_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n)
 {
     for (int64_t j = 0; j < n; j++)
         dst[j] = mn_bf16_from_f32(src[j]);
 }
 
-MN_CLONES void mn_bf16_round_scaled_run(mn_bf16 *restrict dst, const float *restrict src,
-                                        int64_t n, float f)
+MN_CLONES static void round_scaled_run(mn_bf16 *restrict dst, const float *restrict src,
+                                       int64_t n, float f)
 {
     for (int64_t j = 0; j < n; j++)
         dst[j] = mn_bf16_from_f32(f * src[j]);
+}
+
+/* Static clones behind plain functions: GCC gives a shared function's
+ * clones a resolver of default visibility, which -fvisibility=hidden does
+ * not reach, and the library would export it. */
+void mn_bf16_round_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n)
+{
+    round_run(dst, src, n);
+}
+
+void mn_bf16_round_scaled_run(mn_bf16 *restrict dst, const float *restrict src, int64_t n,
+                              float f)
+{
+    round_scaled_run(dst, src, n, f);
 }
 
 /* Runs of 4096 elements (16 KiB read): as many as threads want, few enough
