@@ -1295,6 +1295,17 @@ START_TEST(test_output_width)
     snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", flat, tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
     ck_assert_msg(strstr(out, "note: ") && strstr(out, "has no parameters"), "%s", out);
+    /* A Flatten's width needs the whole input shape, not its last dimension
+     * (review2 #12: Identity got this note, Flatten did not) */
+    ck_assert_msg(strstr(out, "outputs 784 logits per example, more than the 10 classes of "
+                  "Fashion-MNIST: the other 774 never match a label"), "%s", out);
+    /* and a pooled image too narrow for the classes is refused before training */
+    const char *pool = tm_at("pool.mn");
+    tm_write_file(pool, "Image(1, 28, 28) -> AvgPool(28) -> Flatten\n", 43);
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", pool, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "outputs 1 logit per example, fewer than the 10 classes") &&
+                  count_lines(out) == 1, "%s", out);
     /* the built-in models fit: no note */
     snprintf(args, sizeof args, "train --width 8 --steps 2 --batch 16 --data-dir %s", tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
