@@ -1306,6 +1306,22 @@ START_TEST(test_output_width)
     ck_assert_int_eq(run(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "outputs 1 logit per example, fewer than the 10 classes") &&
                   count_lines(out) == 1, "%s", out);
+    /* An output with more rows than the batch has labels (a feature map, not
+     * logits) is refused when the run meets it, in coordcheck as in train:
+     * coordcheck's loss read a label per row, the next examples' and then
+     * past the dataset's end. */
+    const char *maps = tm_at("maps.mn");
+    tm_write_file(maps, "param width = 4\nImage(1, 28, 28) -> Conv2D(width, 1, 3, 1, 1)\n", 62);
+    static const char *const runs[] = {"train --steps 2", "coordcheck --widths 4,8 --steps 1 --out"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s%s%s --graph %s --batch 16 --data-dir %s", runs[i],
+                 i ? " " : "", i ? tm_at("never") : "", maps, tiny);
+        ck_assert_int_eq(run(args, out, sizeof out), 1);
+        ck_assert_msg(strstr(out, "the network's output has 50176 elements in 4 dims; the labels "
+                                  "need 16 rows of logits") && !strstr(out, "--help"),
+                      "%s: %s", args, out);
+        ck_assert(!exists(tm_at("never")));
+    }
     /* the built-in models fit: no note */
     snprintf(args, sizeof args, "train --width 8 --steps 2 --batch 16 --data-dir %s", tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
