@@ -1295,6 +1295,33 @@ START_TEST(test_output_width)
     snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", flat, tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
     ck_assert_msg(strstr(out, "note: ") && strstr(out, "has no parameters"), "%s", out);
+    /* A Flatten's width needs the whole input shape, not its last dimension
+     * (review2 #12: Identity got this note, Flatten did not) */
+    ck_assert_msg(strstr(out, "outputs 784 logits per example, more than the 10 classes of "
+                  "Fashion-MNIST: the other 774 never match a label"), "%s", out);
+    /* and a pooled image too narrow for the classes is refused before training */
+    const char *pool = tm_at("pool.mn");
+    tm_write_file(pool, "Image(1, 28, 28) -> AvgPool(28) -> Flatten\n", 43);
+    snprintf(args, sizeof args, "train --graph %s --steps 2 --batch 16 --data-dir %s", pool, tiny);
+    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "outputs 1 logit per example, fewer than the 10 classes") &&
+                  count_lines(out) == 1, "%s", out);
+    /* An output with more rows than the batch has labels (a feature map, not
+     * logits) is refused when the run meets it, in coordcheck as in train:
+     * coordcheck's loss read a label per row, the next examples' and then
+     * past the dataset's end. */
+    const char *maps = tm_at("maps.mn");
+    tm_write_file(maps, "param width = 4\nImage(1, 28, 28) -> Conv2D(width, 1, 3, 1, 1)\n", 62);
+    static const char *const runs[] = {"train --steps 2", "coordcheck --widths 4,8 --steps 1 --out"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s%s%s --graph %s --batch 16 --data-dir %s", runs[i],
+                 i ? " " : "", i ? tm_at("never") : "", maps, tiny);
+        ck_assert_int_eq(run(args, out, sizeof out), 1);
+        ck_assert_msg(strstr(out, "the network's output has 50176 elements in 4 dims; the labels "
+                                  "need 16 rows of logits") && !strstr(out, "--help"),
+                      "%s: %s", args, out);
+        ck_assert(!exists(tm_at("never")));
+    }
     /* the built-in models fit: no note */
     snprintf(args, sizeof args, "train --width 8 --steps 2 --batch 16 --data-dir %s", tiny);
     ck_assert_int_eq(run(args, out, sizeof out), 0);

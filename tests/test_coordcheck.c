@@ -410,6 +410,7 @@ static void synthetic(mn_dataset *d, int64_t n, int64_t dim, int C, uint64_t see
 {
     mn_rng r;
     mn_rng_seed(&r, seed);
+    *d = (mn_dataset){0}; /* labels_per_row 0: one label per row (it was left unset) */
     d->n = n;
     d->dim = dim;
     d->n_classes = C;

@@ -13,9 +13,10 @@ START_TEST(test_status)
     ck_assert_str_eq(mn_status_str(MN_ERR_SHAPE), "shape mismatch");
     mn_tensor *t;
     int64_t shape[] = {2, -3};
-    ck_assert_int_eq(mn_tensor_create(&t, 2, shape), MN_ERR_ARG);
+    ck_assert_int_eq(mn_tensor_create(&t, 2, shape), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "shape[1] = -3"));
-    ck_assert_int_eq(mn_tensor_create(&t, 5, shape), MN_ERR_ARG);
+    ck_assert_int_eq(mn_tensor_create(&t, 5, shape), MN_ERR_SHAPE);
+    ck_assert_int_eq(mn_tensor_create(&t, 2, NULL), MN_ERR_ARG);
     mn_clear_error();
     ck_assert_str_eq(mn_last_error(), "");
 }
@@ -73,20 +74,20 @@ START_TEST(test_sizes_checked)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mn_tensor *t = (mn_tensor *)buf; /* must come back NULL */
         mn_clear_error();
-        ck_assert_int_eq(mn_tensor_create(&t, bad[i].ndim, bad[i].shape), MN_ERR_ARG);
+        ck_assert_int_eq(mn_tensor_create(&t, bad[i].ndim, bad[i].shape), MN_ERR_SHAPE);
         ck_assert_ptr_null(t);
         ck_assert_msg(strstr(mn_last_error(), "mn_tensor_create") &&
                           strstr(mn_last_error(), bad[i].needle),
                       "case %zu: '%s' lacks '%s'", i, mn_last_error(), bad[i].needle);
         ck_assert_ptr_null(strchr(mn_last_error(), '\n'));
         t = (mn_tensor *)buf;
-        ck_assert_int_eq(mn_tensor_wrap(&t, buf, bad[i].ndim, bad[i].shape), MN_ERR_ARG);
+        ck_assert_int_eq(mn_tensor_wrap(&t, buf, bad[i].ndim, bad[i].shape), MN_ERR_SHAPE);
         ck_assert_ptr_null(t);
         ck_assert_ptr_nonnull(strstr(mn_last_error(), "mn_tensor_wrap"));
         if (bad[i].ndim == 2) {
             mn_mat m = {.data = buf};
             ck_assert_int_eq(mn_mat_alloc(&m, MN_F64, bad[i].shape[0], bad[i].shape[1]),
-                             MN_ERR_ARG);
+                             MN_ERR_SHAPE);
             ck_assert_ptr_eq(m.data, buf); /* untouched */
             ck_assert_msg(strstr(mn_last_error(), bad[i].needle), "mn_mat_alloc: '%s'",
                           mn_last_error());
@@ -94,7 +95,7 @@ START_TEST(test_sizes_checked)
     }
     /* The limit is in bytes: 2^60 doubles (2^63 bytes) are refused. */
     mn_mat m;
-    ck_assert_int_eq(mn_mat_alloc(&m, MN_F64, INT64_C(1) << 30, INT64_C(1) << 30), MN_ERR_ARG);
+    ck_assert_int_eq(mn_mat_alloc(&m, MN_F64, INT64_C(1) << 30, INT64_C(1) << 30), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "8 bytes"));
     /* Empty shapes are fine and allocate something freeable. */
     mn_tensor *t;
@@ -127,6 +128,39 @@ START_TEST(test_sizes_checked)
     int e;
     ck_assert_int_eq(mn_lapack_singular_values(&tall, &sv, &e), MN_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "2147483648x1"));
+}
+END_TEST
+
+/* A negative size is MN_ERR_SHAPE wherever it comes in, as tensor.h says: a
+ * shape to allocate or wrap, a view passed to a norm, the polar factor or the
+ * .npy writers (mn_mat_alloc and mn_tensor_create said MN_ERR_ARG while
+ * mn_norm_value said MN_ERR_SHAPE). */
+START_TEST(test_negative_size_one_code)
+{
+    float buf[8] = {0};
+    mn_tensor *t = NULL;
+    ck_assert_refused(mn_tensor_create(&t, 2, (const int64_t[]){-1, 3}), MN_ERR_SHAPE,
+                      "mn_tensor_create: shape (-1, 3) has a negative dimension");
+    ck_assert_refused(mn_tensor_wrap(&t, buf, 2, (const int64_t[]){2, -3}), MN_ERR_SHAPE,
+                      "mn_tensor_wrap");
+    mn_mat m;
+    ck_assert_refused(mn_mat_alloc(&m, MN_F32, -1, 3), MN_ERR_SHAPE, "mn_mat_alloc");
+    mn_mat neg = mn_mat_view(MN_F32, buf, -1, 3);
+    const mn_norm *n;
+    ck_assert_ok(mn_norm_lookup("spectral", &n));
+    double v;
+    ck_assert_refused(mn_norm_value(n, &neg, &v), MN_ERR_SHAPE, "negative size");
+    mn_mat out = mn_mat_view(MN_F32, buf, -1, 3);
+    ck_assert_refused(mn_polar_run(&(mn_dualize_opts){0}, &out, &neg), MN_ERR_SHAPE,
+                      "negative size");
+    /* refused before the path is touched */
+    ck_assert_refused(mn_npy_write("/nonexistent/neg.npy", &neg), MN_ERR_SHAPE, "-1x3");
+    ck_assert_refused(mn_npy_write_raw("/nonexistent/neg.npy", "<f4", 1, (const int64_t[]){-2},
+                                       buf, 0),
+                      MN_ERR_SHAPE, "dimension 0 (-2) is negative");
+    /* and the other refusals keep their codes */
+    ck_assert_refused(mn_tensor_create(NULL, 1, (const int64_t[]){1}), MN_ERR_ARG, "out is NULL");
+    ck_assert_refused(mn_mat_alloc(&m, (mn_dtype)7, 1, 1), MN_ERR_ARG, "unknown dtype");
 }
 END_TEST
 
@@ -338,6 +372,7 @@ int main(void)
     tcase_add_test(tc, test_status);
     tcase_add_test(tc, test_tensor_views);
     tcase_add_test(tc, test_sizes_checked);
+    tcase_add_test(tc, test_negative_size_one_code);
     tcase_add_test(tc, test_rng_reproducible);
     tcase_add_test(tc, test_bad_tensors_and_views);
     tcase_add_test(tc, test_blas_against_naive);

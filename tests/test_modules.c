@@ -2036,6 +2036,71 @@ START_TEST(test_output_features)
 }
 END_TEST
 
+/* The whole output shape from the leaves' plans, without a network: where
+ * the features above say -1 (a Flatten alone: review2 #12, whose 784 logits
+ * got no note), a pool or a Conv2D, and what a first forward gives. */
+START_TEST(test_output_shape)
+{
+    int64_t out;
+    mn_shape y;
+    mn_module *m = bond(mn_flatten);
+    ck_assert_ok(mn_module_output_features(m, 784, &out));
+    ck_assert_int_eq(out, -1); /* (B, 784) or (B, T, 784): the last dimension cannot say */
+    ck_assert_ok(mn_module_output_shape(m, &(mn_shape){2, {1, 784}}, &y));
+    ck_assert_int_eq(y.ndim, 2);
+    ck_assert_int_eq(y.dim[1], 784);
+    ck_assert_ok(mn_module_output_shape(m, &(mn_shape){3, {5, 2, 3}}, &y));
+    ck_assert(y.ndim == 2 && y.dim[0] == 5 && y.dim[1] == 6);
+    mn_module_destroy(m);
+
+    /* a CNN's pieces: Image, Conv2D, pool, Flatten, and a Linear after them */
+    mn_module *img, *conv, *pool;
+    ck_assert_ok(mn_image(&img, 1, 8, 8));
+    ck_assert_ok(mn_conv2d(&conv, 4, 1, 3, 1, 1));
+    ck_assert_ok(mn_avg_pool(&pool, 2));
+    m = SEQ(img, conv, pool, bond(mn_flatten));
+    ck_assert_ok(mn_module_output_features(m, 64, &out));
+    ck_assert_int_eq(out, -1);
+    ck_assert_ok(mn_module_output_shape(m, &(mn_shape){2, {3, 64}}, &y));
+    ck_assert(y.ndim == 2 && y.dim[0] == 3 && y.dim[1] == 4 * 4 * 4);
+    /* as a network's forward finds it */
+    mn_network *net = tm_network_new(m, 1);
+    mn_tensor *x = tm_tensor_new(2, (int64_t[]){3, 64});
+    const mn_tensor *fy;
+    ck_assert_ok(mn_network_forward(net, x, &fy));
+    ck_assert(fy->ndim == 2 && fy->shape[1] == y.dim[1]);
+    mn_tensor_destroy(x);
+    ck_assert_refused(mn_module_output_shape(mn_network_root(net), &(mn_shape){2, {3, 63}}, &y),
+                      MN_ERR_SHAPE, "Image");
+    mn_network_destroy(net);
+
+    /* through a tuple into Add, and the errors */
+    m = SEQ(linear(8, 4), bond(mn_relu), linear(3, 8));
+    ck_assert_ok(mn_module_output_shape(m, &(mn_shape){3, {2, 5, 4}}, &y));
+    ck_assert(y.ndim == 3 && y.dim[0] == 2 && y.dim[1] == 5 && y.dim[2] == 3);
+    ck_assert_refused(mn_module_output_shape(m, &(mn_shape){2, {2, 5}}, &y), MN_ERR_SHAPE,
+                      "Linear(8←4)");
+    ck_assert_refused(mn_module_output_shape(m, &(mn_shape){2, {2, -4}}, &y), MN_ERR_SHAPE,
+                      "negative dimension");
+    ck_assert_refused(mn_module_output_shape(m, &(mn_shape){0, {0}}, &y), MN_ERR_SHAPE,
+                      "in has 0 dimensions");
+    ck_assert_refused(mn_module_output_shape(NULL, &(mn_shape){2, {2, 4}}, &y), MN_ERR_ARG,
+                      "the module is NULL");
+    ck_assert_refused(mn_module_output_shape(m, NULL, &y), MN_ERR_ARG, "in is NULL");
+    ck_assert_refused(mn_module_output_shape(m, &(mn_shape){2, {2, 4}}, NULL), MN_ERR_ARG,
+                      "out is NULL");
+    mn_module_destroy(m);
+    ck_assert_ok(mn_tuple(&m, 2, (mn_module *[]){linear(3, 4), linear(5, 4)}));
+    ck_assert_refused(mn_module_output_shape(m, &(mn_shape){2, {2, 4}}, &y), MN_ERR_SHAPE,
+                      "2 outputs");
+    mn_module_destroy(m);
+    ck_assert_ok(mn_sum(&m, linear(3, 4), linear(3, 4)));
+    ck_assert_ok(mn_module_output_shape(m, &(mn_shape){2, {2, 4}}, &y));
+    ck_assert(y.ndim == 2 && y.dim[1] == 3);
+    mn_module_destroy(m);
+}
+END_TEST
+
 START_TEST(test_shape_errors_at_run_time)
 {
     mn_module *mlp;
@@ -2049,7 +2114,8 @@ START_TEST(test_shape_errors_at_run_time)
     /* Backward before a successful forward, or with a wrongly sized dy. */
     mn_tensor *dy = tm_tensor_new(2, (int64_t[]){3, 3}),
               *dy_bad = tm_tensor_new(2, (int64_t[]){3, 4});
-    ck_assert_int_ne(mn_network_backward(net, dy), MN_OK);
+    ck_assert_refused(mn_network_backward(net, dy), MN_ERR_ARG,
+                      "run a successful mn_network_forward first");
     /* The network stays usable. */
     ck_assert_ok(mn_network_forward(net, good, &y));
     ck_assert_int_eq(y->shape[1], 3);
@@ -2101,6 +2167,11 @@ START_TEST(test_network_careless_input)
     ck_assert_refused(mn_network_forward(net, &nodata, &y), MN_ERR_ARG,
                       "mn_network_forward: x's data is NULL (a (4, 4) tensor)");
     ck_assert_refused(mn_network_forward(net, x, NULL), MN_ERR_ARG, "y is NULL");
+    /* Backward before any forward is a call out of order (MN_ERR_ARG), not a
+     * shape mismatch (it said MN_ERR_SHAPE). */
+    ck_assert_refused(mn_network_backward(net, dy), MN_ERR_ARG,
+                      "mn_network_backward: no output to go back from (run a successful "
+                      "mn_network_forward first)");
     ck_assert_ok(mn_network_forward(net, x, &y));
     nodata = *dy;
     nodata.data = NULL;
@@ -3547,6 +3618,7 @@ int main(void)
     tcase_add_test(tc, test_first_order_bound);
     tcase_add_test(tc, test_shape_errors_at_construction);
     tcase_add_test(tc, test_output_features);
+    tcase_add_test(tc, test_output_shape);
     tcase_add_test(tc, test_shape_errors_at_run_time);
     tcase_add_test(tc, test_embed_token_errors);
     tcase_add_test(tc, test_set_norm_and_mass_errors);

@@ -570,9 +570,28 @@ START_TEST(test_bad_configs)
     ck_assert_ok(mn_solver_preset(&cfg, "sgd", MN_PARAM_MODULAR));
     ck_assert_int_eq(cfg.schedule, MN_SCHEDULE_LINEAR);
     ck_assert_int_eq(cfg.total_steps, 0);
-    expect_refused(net, &cfg, MN_ERR_ARG, "total_steps");
+    expect_refused(net, &cfg, MN_ERR_ARG, "solver: the linear schedule decays over total_steps, "
+                   "which is 0 and must be >= 1 (the presets leave it 0): set cfg.total_steps, "
+                   "or cfg.schedule = MN_SCHEDULE_CONSTANT");
     cfg.schedule = MN_SCHEDULE_COSINE;
-    expect_refused(net, &cfg, MN_ERR_ARG, "total_steps");
+    expect_refused(net, &cfg, MN_ERR_ARG, "the cosine schedule decays over total_steps");
+    /* Fields are checked in the struct's order: a bad norm in a preset left
+     * as it is was hidden behind the total_steps message. */
+    ck_assert_ok(mn_solver_preset(&cfg, "muon", MN_PARAM_MODULAR));
+    cfg.norm = "l3-l3";
+    expect_refused(net, &cfg, MN_ERR_ARG, "l3-l3");
+    cfg.norm = "taps-3";
+    expect_refused(net, &cfg, MN_ERR_ARG, "atom 0: cfg.norm taps-3 does not fit");
+    cfg.norm = "spectral"; /* a good norm: then the horizon */
+    expect_refused(net, &cfg, MN_ERR_ARG, "total_steps, which is 0");
+    cfg.total_steps = 10;
+    mn_solver *ok = NULL;
+    ck_assert_ok(mn_solver_create(&ok, net, &cfg));
+    mn_solver_destroy(ok);
+    /* and a bad lr (declared before the norm) is reported before it */
+    cfg.norm = "l3-l3";
+    cfg.lr = -1;
+    expect_refused(net, &cfg, MN_ERR_ARG, "lr -1");
     ck_assert_ok(mn_solver_preset(&cfg, "adam", MN_PARAM_MODULAR));
     cfg.schedule = MN_SCHEDULE_CONSTANT;
     cfg.eps = 0;

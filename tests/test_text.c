@@ -640,6 +640,24 @@ START_TEST(test_cli_readout_width)
                               "the corpus's vocabulary") && strchr(out, '\n') == out + strlen(out) - 1,
                   "%s", out);
     ck_assert_int_ne(access(tm_at("cc"), F_OK), 0);
+
+    /* A mismatch of model and data found only by running (an Embed table of
+     * 2 ids for a 3-character corpus, the readout fine) is an error of the
+     * run, exit 1 without the --help hint, in coordcheck as in train
+     * (coordcheck said 2, the usage code, with the hint: review2 #13). */
+    write_text(tm_at("emb2.mn"), "param vocab = 3\nparam width = 8\n"
+                                 "Embed(2, width) -> Linear(vocab, width)\n");
+    const char *runs[] = {"train --steps 2", "coordcheck --steps 1 --widths 8,16 --out"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s%s%s --data text:%s --graph %s --context 4 --batch 2 "
+                 "--threads 1", runs[i], i ? " " : "", i ? tm_at("cc") : "", tm_at("abc.txt"),
+                 tm_at("emb2.mn"));
+        ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 1, "%s: %s", args, out);
+        ck_assert_msg(strstr(out, "Embed: token 2 at position") &&
+                          strstr(out, "is not an id in [0, 2)") && !strstr(out, "--help"),
+                      "%s: %s", args, out);
+    }
+    ck_assert_int_ne(access(tm_at("cc"), F_OK), 0); /* a failed run leaves no DIR */
 }
 END_TEST
 

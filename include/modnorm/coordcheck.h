@@ -129,8 +129,10 @@ typedef struct mn_coordcheck_result {
  * argument or setting (named), the factory's status, MN_ERR_SHAPE when two
  * values give different leaf modules (a coordinate check compares the same
  * modules across values, so a parameter that changes the module list, such
- * as depth, cannot be checked), MN_ERR_UNSUPPORTED for a leaf whose output
- * is not one contiguous tensor, and the network's or solver's errors. */
+ * as depth, cannot be checked) and for an output that is not one row of
+ * logits per label of the batch (as mn_fit refuses it), MN_ERR_UNSUPPORTED
+ * for a leaf whose output is not one contiguous tensor, and the network's,
+ * the loss's or the solver's errors. */
 MN_API mn_status mn_coordcheck_run(mn_model_factory factory, void *factory_ctx,
                                    const int64_t *values, int n_values,
                                    const mn_dataset *data, const mn_coordcheck_config *cfg,

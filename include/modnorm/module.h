@@ -173,9 +173,11 @@ MN_API int64_t mn_module_param_count(const mn_module *m);
 MN_API int mn_module_atom_count(const mn_module *m);
 /* The last dimension of m's output for an input whose last dimension is
  * `in` (-1: not known), found from the modules' sizes without running
- * anything: *out = -1 when it is known only at run time (after a Conv2D or
- * a pool, say). MN_ERR_SHAPE naming the module when m cannot take such an
- * input or has more than one output; MN_ERR_ARG for a NULL argument. */
+ * anything: *out = -1 when the last dimension alone does not settle it
+ * (after a Flatten, a Conv2D or a pool, say; mn_module_output_shape in
+ * module_ops.h takes the whole input shape). MN_ERR_SHAPE naming the module
+ * when m cannot take such an input or has more than one output; MN_ERR_ARG
+ * for a NULL argument. */
 MN_API mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out);
 MN_API mn_status mn_module_weight_shape(const mn_module *m, int64_t *d_out, int64_t *d_in);
 MN_API const mn_norm *mn_module_norm(const mn_module *m);

@@ -48,6 +48,16 @@ typedef struct mn_shape {
     int64_t dim[MN_MAX_DIMS];
 } mn_shape;
 
+/* The shape of m's output for an input of shape `in`, from the leaves'
+ * plans as a network's first forward makes them, without running anything
+ * or allocating weights: the whole shape settles what
+ * mn_module_output_features (module.h) leaves at -1, the width after a
+ * Flatten, a pool or a Conv2D. MN_ERR_SHAPE for an input m cannot take
+ * (the message of the module that refuses it), an `in` with a negative
+ * dimension or an ndim outside 1..MN_MAX_DIMS, and a tree with more than
+ * one output; MN_ERR_ARG for a NULL argument. */
+MN_API mn_status mn_module_output_shape(const mn_module *m, const mn_shape *in, mn_shape *out);
+
 /* What a leaf needs from the network's activation memory for one input
  * shape. ops->plan receives it filled with the defaults: `out` = input 0's
  * shape, saved = 0, every flag false. */

@@ -67,9 +67,10 @@ MN_API mn_precision mn_network_precision(const mn_network *net);
  * for a shape the network cannot take or a strided x. */
 MN_API mn_status mn_network_forward(mn_network *net, const mn_tensor *x, const mn_tensor **y);
 /* Accumulate (+=) the weight gradients of <dy, net(x)> for the last x.
- * MN_ERR_ARG for a NULL argument or dy's data NULL; MN_ERR_SHAPE before a
- * forward, for a strided dy, and for a dy whose shape is not the output's
- * (the same element count in another shape too), naming both shapes. */
+ * MN_ERR_ARG for a NULL argument, dy's data NULL, and before any successful
+ * forward (the message says to run one first); MN_ERR_SHAPE for a strided
+ * dy and for a dy whose shape is not the output's (the same element count
+ * in another shape too), naming both shapes. */
 MN_API mn_status mn_network_backward(mn_network *net, const mn_tensor *dy);
 /* Whether backward also computes d<dy, net(x)>/dx (off by default: training
  * does not need it, and skipping it saves a third of a first Linear layer's

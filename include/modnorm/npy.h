@@ -42,15 +42,18 @@ MN_API mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim);
  * refused with MN_ERR_IO before anything is written. */
 MN_API mn_status mn_npy_write(const char *path, const mn_mat *m);
 /* mn_npy_write with the number of dimensions to write: 2 as above, or 1 for
- * a 1 x n or n x 1 matrix written as the 1-D shape (n,). MN_ERR_SHAPE if
- * ndim is 1 and neither side of m is 1, MN_ERR_ARG for another ndim. */
+ * a 1 x n or n x 1 matrix written as the 1-D shape (n,). MN_ERR_SHAPE for a
+ * negative size of m, or if ndim is 1 and neither side of m is 1; MN_ERR_ARG
+ * for another ndim. */
 MN_API mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim);
 
 /* Write `nbytes` bytes of C-order little-endian data as an array of numpy
  * dtype `descr` ("<f4", "<f8", "<i8", "<u8", "|u1") and shape shape[0..ndim)
  * (0 <= ndim <= 32; ndim 0 is a scalar), atomically as mn_npy_write does.
  * MN_ERR_ARG when nbytes is not the shape's element count times the dtype's
- * size, or descr is not one of those. */
+ * size, or descr is not one of those; MN_ERR_SHAPE for a negative dimension
+ * (or a count past what memory addresses), as for a matrix written by
+ * mn_npy_write. */
 MN_API mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim,
                                   const int64_t *shape, const void *data, size_t nbytes);
 

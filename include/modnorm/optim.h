@@ -63,7 +63,11 @@ typedef struct mn_solver_config {
  * defaults, whose method (NULL) is mn_polar_default(), the exact svd: the
  * fit loop and `modnorm train` set MN_FIT_DEFAULT_POLAR ("polar-express",
  * train.h) instead. A preset that sets cfg->norm (sgd: frobenius, sign:
- * l1-linf) puts it on every atom, over the atoms' own norms and overrides. */
+ * l1-linf) puts it on every atom, over the atoms' own norms and overrides.
+ * The schedule is linear decay with no warmup and total_steps 0: a preset
+ * has no horizon to give, so set cfg->total_steps (the run's steps) before
+ * mn_solver_create, which refuses it at 0, or choose
+ * cfg->schedule = MN_SCHEDULE_CONSTANT. */
 MN_API mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param param);
 MN_API const char *mn_solver_preset_names(void);
 
@@ -72,8 +76,11 @@ typedef struct mn_solver mn_solver;
 /* A solver for `net` (its norms and targets are read now). MN_ERR_ARG, naming
  * the field, for a setting out of range: kind, step, schedule, polar.form or
  * polar.precision outside its enum, lr, momentum, AdamW's beta2 and eps,
- * weight_decay, warmup, total_steps of a decaying schedule, and polar.steps
- * outside [0, MN_POLAR_MAX_STEPS]. */
+ * weight_decay, warmup, total_steps of a decaying schedule (< 1), and
+ * polar.steps outside [0, MN_POLAR_MAX_STEPS]; a cfg.norm as mn_norm_lookup
+ * refuses it, or (steepest) one that does not take some atom's shape. The
+ * fields are checked in the order the struct declares them, and the first
+ * bad one is reported. */
 MN_API mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solver_config *cfg);
 MN_API void mn_solver_destroy(mn_solver *s);
 /* One step from the network's current gradients. Every solver kind runs it

@@ -16,7 +16,8 @@ extern "C" {
 typedef enum mn_status {
     MN_OK = 0,
     MN_ERR_ARG,         /* an argument is invalid (NULL, out of range, unknown name) */
-    MN_ERR_SHAPE,       /* shapes or dtypes do not agree */
+    MN_ERR_SHAPE,       /* shapes or dtypes do not agree, or a shape is impossible
+                           (a negative size, more elements than memory addresses) */
     MN_ERR_NOMEM,       /* an allocation failed */
     MN_ERR_IO,          /* a file could not be opened, read or written */
     MN_ERR_FORMAT,      /* a file is not in the expected format */

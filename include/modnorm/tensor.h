@@ -51,9 +51,13 @@ typedef struct mn_tensor {
 } mn_tensor;
 
 /* Allocate a zero-filled contiguous tensor. The caller frees it with
- * mn_tensor_destroy(). */
+ * mn_tensor_destroy(). A shape it cannot make is refused as above
+ * (MN_ERR_SHAPE: ndim outside 1..MN_MAX_DIMS, a negative dimension, more
+ * elements than a buffer can hold), before anything is allocated; MN_ERR_ARG
+ * for a NULL out or shape. */
 MN_API mn_status mn_tensor_create(mn_tensor **out, int ndim, const int64_t *shape);
-/* Wrap caller-owned memory (not freed by destroy). */
+/* Wrap caller-owned memory (not freed by destroy); its shape is checked as
+ * by mn_tensor_create, and NULL data is MN_ERR_ARG. */
 MN_API mn_status mn_tensor_wrap(mn_tensor **out, float *data, int ndim, const int64_t *shape);
 MN_API void mn_tensor_destroy(mn_tensor *t);
 
@@ -83,7 +87,9 @@ MN_API mn_mat mn_mat_transpose(mn_mat a);
  * MN_ERR_ARG for a NULL `out`, and as above for `t`. */
 MN_API mn_status mn_tensor_as_mat(const mn_tensor *t, mn_mat *out);
 
-/* Allocate / free a contiguous row-major matrix (zero-filled). */
+/* Allocate / free a contiguous row-major matrix (zero-filled). MN_ERR_SHAPE
+ * for a negative size or more elements than a buffer can hold (checked
+ * before allocating), MN_ERR_ARG for a NULL out or a dtype outside the enum. */
 MN_API mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols);
 MN_API void mn_mat_free(mn_mat *m);
 

@@ -176,9 +176,12 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
                rows);
     mn_coordcheck_result *r = NULL;
     st = mn_coordcheck_run(mn_graph_factory, g, values, n_values, train, cfg, &r);
+    /* The options and every value's model were checked above (usage, 2):
+     * what fails now is the run, e.g. a model that does not fit the data
+     * (an Embed smaller than the corpus's vocabulary), an error as in train
+     * (1, without the --help hint), whatever its status. */
     if (st != MN_OK)
-        return st == MN_ERR_ARG ? mn_cli_usage_error(CMD, "%s", mn_last_error())
-                                : mn_cli_fail(CMD, st);
+        return mn_cli_fail(CMD, st);
     char shown[MN_CLI_SHOWN_CAP];
     int err = mn_cli_mkdir(a->out);
     bool plots = mn_plot_enabled();

@@ -209,12 +209,20 @@ static int check_output(const char *cmd, const mn_cli_args *a, const mn_graph_fi
     else
         snprintf(data, sizeof data, "the %lld classes of Fashion-MNIST", (long long)classes);
     const char *model = source_name(a);
-    /* an output known only at run time, or a shape error the first forward
-     * will name, is left to training */
-    if (classes > 0 && mn_module_output_features(root, in, &out) == MN_OK && out >= 0) {
+    /* The width from the sizes; where the last dimension alone does not
+     * settle it (a Flatten), from the whole (batch, in) input every batch
+     * has. A shape error the first forward will name is left to training. */
+    mn_status st = MN_ERR_SHAPE;
+    if (classes > 0 && (st = mn_module_output_features(root, in, &out)) == MN_OK && out < 0) {
+        mn_shape y;
+        st = mn_module_output_shape(root, &(mn_shape){2, {1, in}}, &y);
+        out = st == MN_OK ? y.dim[y.ndim - 1] : -1;
+    }
+    if (st == MN_OK && out >= 0) {
         if (out < classes)
-            return mn_cli_usage_error(cmd, "%s outputs %lld logits per %s, fewer than %s: "
+            return mn_cli_usage_error(cmd, "%s outputs %lld logit%s per %s, fewer than %s: "
                                       "every %s needs one", model, (long long)out,
+                                      out == 1 ? "" : "s",
                                       is_text ? "position" : "example", data,
                                       is_text ? "character" : "class");
         if (out > classes && notes)

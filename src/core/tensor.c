@@ -76,14 +76,16 @@ mn_status mn_checked_add(const char *what, int64_t a, int64_t b, size_t elem, in
     return MN_OK;
 }
 
+/* A shape the library cannot hold is MN_ERR_SHAPE, as for a tensor or view
+ * passed in (mn_check_tensor, mn_check_mat): one code for a negative size. */
 static mn_status check_shape(const char *fn, int ndim, const int64_t *shape)
 {
     if (ndim < 1 || ndim > MN_MAX_DIMS)
-        return mn_fail(MN_ERR_ARG, "%s: ndim = %d, must be in 1..%d", fn, ndim, MN_MAX_DIMS);
+        return mn_fail(MN_ERR_SHAPE, "%s: ndim = %d, must be in 1..%d", fn, ndim, MN_MAX_DIMS);
     if (!shape)
         return mn_fail(MN_ERR_ARG, "%s: shape is NULL", fn);
     int64_t n = 0;
-    return mn_checked_count(fn, MN_ERR_ARG, ndim, shape, sizeof(float), &n);
+    return mn_checked_count(fn, MN_ERR_SHAPE, ndim, shape, sizeof(float), &n);
 }
 
 static void set_contiguous(mn_tensor *t, int ndim, const int64_t *shape)
@@ -257,7 +259,7 @@ mn_status mn_mat_alloc(mn_mat *out, mn_dtype dt, int64_t rows, int64_t cols)
     if (dt != MN_F32 && dt != MN_F64)
         return mn_fail(MN_ERR_ARG, "mn_mat_alloc: unknown dtype %d", (int)dt);
     int64_t n = 0;
-    MN_TRY(mn_checked_count("mn_mat_alloc", MN_ERR_ARG, 2, (const int64_t[]){rows, cols},
+    MN_TRY(mn_checked_count("mn_mat_alloc", MN_ERR_SHAPE, 2, (const int64_t[]){rows, cols},
                             mn_dtype_size(dt), &n));
     void *p = calloc(n ? (size_t)n : 1, mn_dtype_size(dt));
     if (!p)

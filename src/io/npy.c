@@ -500,8 +500,8 @@ mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
         return mn_fail(MN_ERR_ARG, "the path of the .npy file to write is empty");
     if (m->dtype != MN_F32 && m->dtype != MN_F64)
         return mn_fail(MN_ERR_ARG, "%s: cannot write dtype %d", path, (int)m->dtype);
-    if (m->rows < 0 || m->cols < 0)
-        return mn_fail(MN_ERR_ARG, "%s: cannot write a %lldx%lld matrix", path,
+    if (m->rows < 0 || m->cols < 0) /* a negative size is a shape error, as in tensor.h */
+        return mn_fail(MN_ERR_SHAPE, "%s: cannot write a %lldx%lld matrix", path,
                        (long long)m->rows, (long long)m->cols);
     if (ndim != 1 && ndim != 2)
         return mn_fail(MN_ERR_ARG, "%s: ndim = %d; .npy output is 1-D or 2-D", path, ndim);
@@ -547,7 +547,7 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0 || (shape[d] > 0 && count > SIZE_MAX / (size_t)shape[d]))
-            return mn_fail(MN_ERR_ARG, "%s: dimension %d (%lld) is negative or too large", path,
+            return mn_fail(MN_ERR_SHAPE, "%s: dimension %d (%lld) is negative or too large", path,
                            d, (long long)shape[d]);
         count *= (size_t)shape[d];
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)shape[d],

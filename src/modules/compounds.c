@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/size.h"
 #include "modules/kinds.h"
 #include "modules/module.h"
 
@@ -189,6 +190,97 @@ mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out
                      nf);
     }
     free(f);
+    return st;
+}
+
+/* The output shapes of m for inputs of shapes in[0..n): the features walk
+ * above with whole shapes, from each leaf's plan as the network's first
+ * forward makes it (graph.c's plan_step), so that a Flatten, a pool or a
+ * Conv2D, whose width needs more than the last dimension, has one. */
+static mn_status tree_shapes(const mn_module *m, int n, const mn_shape *in, mn_shape **out,
+                             int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (m->compound == MN_LEAF) {
+        MN_TRY(mn_module_check_arity(m, n));
+        mn_module_plan p = {.out = in[0]};
+        if (m->ops->plan)
+            MN_TRY(m->ops->plan(m, n, in, &p));
+        char d[64];
+        if (p.out.ndim < 1 || p.out.ndim > MN_MAX_DIMS)
+            return mn_fail(MN_ERR_SHAPE, "%s planned an output of %d dimensions",
+                           mn_module_describe(m, d, sizeof d), p.out.ndim);
+        int64_t count;
+        MN_TRY(mn_checked_count(mn_module_describe(m, d, sizeof d), MN_ERR_SHAPE, p.out.ndim,
+                                p.out.dim, sizeof(float), &count));
+        if (!(*out = malloc(sizeof **out)))
+            return mn_fail(MN_ERR_NOMEM, "%s: out of memory", mn_module_kind(m));
+        **out = p.out;
+        *n_out = 1;
+        return MN_OK;
+    }
+    if (m->compound == MN_SEQUENTIAL) {
+        mn_shape *cur = NULL;
+        int nc = n;
+        for (int i = 0; i < m->n_children; i++) {
+            mn_shape *next;
+            int nn;
+            mn_status st = tree_shapes(m->children[i], nc, i == 0 ? in : cur, &next, &nn);
+            free(cur);
+            if (st != MN_OK)
+                return st;
+            cur = next;
+            nc = nn;
+        }
+        *out = cur;
+        *n_out = nc;
+        return MN_OK;
+    }
+    mn_shape *all = malloc((size_t)mn_module_output_count(m) * sizeof *all);
+    if (!all)
+        return mn_fail(MN_ERR_NOMEM, "Tuple: out of memory");
+    int used = 0;
+    for (int i = 0; i < m->n_children; i++) {
+        mn_shape *f;
+        int nf;
+        mn_status st = tree_shapes(m->children[i], n, in, &f, &nf);
+        if (st != MN_OK) {
+            free(all);
+            return st;
+        }
+        memcpy(all + used, f, (size_t)nf * sizeof *f);
+        used += nf;
+        free(f);
+    }
+    *out = all;
+    *n_out = used;
+    return MN_OK;
+}
+
+mn_status mn_module_output_shape(const mn_module *m, const mn_shape *in, mn_shape *out)
+{
+    if (!m || !in || !out)
+        return mn_fail(MN_ERR_ARG, "mn_module_output_shape: %s is NULL",
+                       !m ? "the module" : !in ? "in" : "out");
+    if (in->ndim < 1 || in->ndim > MN_MAX_DIMS)
+        return mn_fail(MN_ERR_SHAPE, "mn_module_output_shape: in has %d dimensions (1 to %d)",
+                       in->ndim, MN_MAX_DIMS);
+    int64_t count;
+    MN_TRY(mn_checked_count("mn_module_output_shape: in", MN_ERR_SHAPE, in->ndim, in->dim,
+                            sizeof(float), &count));
+    mn_shape *s;
+    int ns;
+    MN_TRY(tree_shapes(m, 1, in, &s, &ns));
+    mn_status st = MN_OK;
+    if (ns == 1) {
+        *out = s[0];
+    } else {
+        char d[64];
+        st = mn_fail(MN_ERR_SHAPE, "%s has %d outputs, not one", mn_module_describe(m, d, sizeof d),
+                     ns);
+    }
+    free(s);
     return st;
 }
 

@@ -187,9 +187,9 @@ mn_status mn_network_backward(mn_network *net, const mn_tensor *dy)
     MN_TRY(mn_check_tensor("mn_network_backward", "dy", dy));
     const mn_graph *gr = &net->graph;
     const mn_tensor *y = gr->forwarded ? gr->val[gr->root_out] : NULL;
-    if (!y)
-        return mn_fail(MN_ERR_SHAPE, "mn_network_backward: no output to go back from (run "
-                       "mn_network_forward first)");
+    if (!y) /* a call out of order, not a shape: nothing to compare dy with */
+        return mn_fail(MN_ERR_ARG, "mn_network_backward: no output to go back from (run a "
+                       "successful mn_network_forward first)");
     /* By shape, not count: a (2, 6) dy for a (4, 3) output would pass an
      * element-wise last module and be read in the wrong order. */
     char a[128], b[128];

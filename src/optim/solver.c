@@ -58,34 +58,21 @@ mn_status mn_solver_preset(mn_solver_config *cfg, const char *name, mn_param par
                    mn_solver_preset_names());
 }
 
-/* Enums from a caller's struct can hold anything: a kind, step or schedule
- * outside them would run as another (steepest, normalized, constant). */
-static mn_status check_enums(const mn_solver_config *c)
+/* The config is checked field by field in the order mn_solver_config
+ * declares them (optim.h), so that of two mistakes the first one a reader
+ * meets is reported: a bad cfg.norm is not hidden behind the total_steps a
+ * preset leaves for the caller to set. Enums from a caller's struct can hold
+ * anything: a kind, step or schedule outside them would run as another
+ * (steepest, normalized, constant). *shared gets cfg.norm's norm (NULL for
+ * none); the norm must take every atom's shape (steepest descent puts it on
+ * each), checked here rather than at the first step. */
+static mn_status check_config(const mn_solver_config *c, const mn_network *net,
+                              const mn_norm **shared)
 {
+    *shared = NULL;
     if (c->kind != MN_SOLVER_STEEPEST && c->kind != MN_SOLVER_ADAMW)
         return mn_fail(MN_ERR_ARG, "solver: kind %d is neither steepest (%d) nor adamw (%d)",
                        (int)c->kind, (int)MN_SOLVER_STEEPEST, (int)MN_SOLVER_ADAMW);
-    if (c->step != MN_STEP_NORMALIZED && c->step != MN_STEP_SHARP)
-        return mn_fail(MN_ERR_ARG, "solver: step %d is neither normalized (%d) nor sharp (%d)",
-                       (int)c->step, (int)MN_STEP_NORMALIZED, (int)MN_STEP_SHARP);
-    if (c->schedule != MN_SCHEDULE_LINEAR && c->schedule != MN_SCHEDULE_CONSTANT &&
-        c->schedule != MN_SCHEDULE_COSINE)
-        return mn_fail(MN_ERR_ARG, "solver: schedule %d is not linear (%d), constant (%d) or "
-                       "cosine (%d)", (int)c->schedule, (int)MN_SCHEDULE_LINEAR,
-                       (int)MN_SCHEDULE_CONSTANT, (int)MN_SCHEDULE_COSINE);
-    if (!mn_precision_name(c->polar.precision))
-        return mn_fail(MN_ERR_ARG, "solver: polar.precision %d is neither fp32 nor bf16",
-                       (int)c->polar.precision);
-    if (c->polar.form != MN_POLAR_AUTO && c->polar.form != MN_POLAR_DIRECT &&
-        c->polar.form != MN_POLAR_GRAM)
-        return mn_fail(MN_ERR_ARG, "solver: polar.form %d is not auto, direct or gram",
-                       (int)c->polar.form);
-    return MN_OK;
-}
-
-static mn_status check_config(const mn_solver_config *c)
-{
-    MN_TRY(check_enums(c));
     if (!(c->lr >= 0) || !isfinite(c->lr))
         return mn_fail(MN_ERR_ARG, "solver: lr %g must be finite and >= 0", c->lr);
     if (!(c->momentum >= 0 && c->momentum < 1))
@@ -95,13 +82,40 @@ static mn_status check_config(const mn_solver_config *c)
     if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay))
         return mn_fail(MN_ERR_ARG, "solver: weight decay %g must be finite and >= 0",
                        c->weight_decay);
+    if (c->step != MN_STEP_NORMALIZED && c->step != MN_STEP_SHARP)
+        return mn_fail(MN_ERR_ARG, "solver: step %d is neither normalized (%d) nor sharp (%d)",
+                       (int)c->step, (int)MN_STEP_NORMALIZED, (int)MN_STEP_SHARP);
+    if (c->norm)
+        MN_TRY(mn_norm_lookup(c->norm, shared));
+    for (int k = 0; *shared && c->kind == MN_SOLVER_STEEPEST && k < mn_network_atom_count(net);
+         k++) {
+        char who[64];
+        snprintf(who, sizeof who, "mn_solver_create: atom %d: cfg.norm ", k);
+        MN_TRY(mn_module_check_norm(mn_network_atom(net, k), *shared, who, c->norm));
+    }
+    if (c->schedule != MN_SCHEDULE_LINEAR && c->schedule != MN_SCHEDULE_CONSTANT &&
+        c->schedule != MN_SCHEDULE_COSINE)
+        return mn_fail(MN_ERR_ARG, "solver: schedule %d is not linear (%d), constant (%d) or "
+                       "cosine (%d)", (int)c->schedule, (int)MN_SCHEDULE_LINEAR,
+                       (int)MN_SCHEDULE_CONSTANT, (int)MN_SCHEDULE_COSINE);
     if (c->warmup < 0)
         return mn_fail(MN_ERR_ARG, "solver: warmup %lld is negative", (long long)c->warmup);
     if (c->schedule != MN_SCHEDULE_CONSTANT && c->total_steps < 1)
-        return mn_fail(MN_ERR_ARG, "solver: a decaying schedule needs total_steps >= 1");
+        return mn_fail(MN_ERR_ARG, "solver: the %s schedule decays over total_steps, which is "
+                       "%lld and must be >= 1 (the presets leave it 0): set cfg.total_steps, or "
+                       "cfg.schedule = MN_SCHEDULE_CONSTANT",
+                       c->schedule == MN_SCHEDULE_LINEAR ? "linear" : "cosine",
+                       (long long)c->total_steps);
     if (c->polar.steps < 0 || c->polar.steps > MN_POLAR_MAX_STEPS)
         return mn_fail(MN_ERR_ARG, "solver: polar.steps = %d must be in [0, %d] (0: the "
                        "method's default)", c->polar.steps, MN_POLAR_MAX_STEPS);
+    if (c->polar.form != MN_POLAR_AUTO && c->polar.form != MN_POLAR_DIRECT &&
+        c->polar.form != MN_POLAR_GRAM)
+        return mn_fail(MN_ERR_ARG, "solver: polar.form %d is not auto, direct or gram",
+                       (int)c->polar.form);
+    if (!mn_precision_name(c->polar.precision))
+        return mn_fail(MN_ERR_ARG, "solver: polar.precision %d is neither fp32 nor bf16",
+                       (int)c->polar.precision);
     return MN_OK;
 }
 
@@ -155,11 +169,13 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
     if (!out || !net || !cfg)
         return mn_fail(MN_ERR_ARG, "mn_solver_create: NULL argument");
     *out = NULL;
-    MN_TRY(check_config(cfg));
+    const mn_norm *shared;
+    MN_TRY(check_config(cfg, net, &shared));
     mn_solver *s = calloc(1, sizeof *s);
     if (!s)
         return mn_fail(MN_ERR_NOMEM, "mn_solver_create: out of memory");
     s->cfg = *cfg;
+    s->shared = shared;
     s->n = mn_network_param_count(net);
     s->n_atoms = mn_network_atom_count(net);
     size_t na = s->n_atoms > 0 ? (size_t)s->n_atoms : 1, np = s->n > 0 ? (size_t)s->n : 1;
@@ -174,16 +190,6 @@ mn_status mn_solver_create(mn_solver **out, const mn_network *net, const mn_solv
         (cfg->kind == MN_SOLVER_ADAMW && !s->v))
         st = mn_fail(MN_ERR_NOMEM, "mn_solver_create: cannot allocate state for %lld parameters",
                      (long long)s->n);
-    if (st == MN_OK && cfg->norm)
-        st = mn_norm_lookup(cfg->norm, &s->shared);
-    /* The norm every step will put on every atom (sgd's frobenius) must take
-     * each one's shape: refused now, not at the first step. */
-    for (int k = 0; st == MN_OK && s->shared && cfg->kind == MN_SOLVER_STEEPEST &&
-                    k < s->n_atoms; k++) {
-        char who[64];
-        snprintf(who, sizeof who, "mn_solver_create: atom %d: cfg.norm ", k);
-        st = mn_module_check_norm(mn_network_atom(net, k), s->shared, who, cfg->norm);
-    }
     if (st == MN_OK)
         st = read_network(s, net);
     s->cfg.norm = NULL; /* the caller's string need not outlive the solver */

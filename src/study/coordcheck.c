@@ -277,7 +277,17 @@ static mn_status run_value(const setup *s, mn_coordcheck_result *r, int vi)
         }
         if (st != MN_OK || t == cfg->steps)
             break;
-        if (!dy)
+        /* One row of logits per label of the batch, as mn_fit checks: the
+         * loss reads a label per row, and more rows than the batch's labels
+         * (an output (B, C, H, W)) read other examples' labels, then past
+         * the dataset's end. */
+        int64_t rows = cfg->batch * mn_dataset_labels_per_row(s->data),
+                C = y->ndim >= 2 ? y->shape[y->ndim - 1] : 0;
+        if (y->ndim < 2 || C < 1 || mn_tensor_numel(y) != rows * C)
+            st = mn_fail(MN_ERR_SHAPE, "mn_coordcheck_run: the network's output has %lld "
+                         "elements in %d dims; the labels need %lld rows of logits",
+                         (long long)mn_tensor_numel(y), y->ndim, (long long)rows);
+        if (st == MN_OK && !dy)
             st = mn_tensor_create(&dy, y->ndim, y->shape);
         double loss;
         if (st == MN_OK)
