@@ -1680,6 +1680,34 @@ START_TEST(test_subnormal_inputs)
 }
 END_TEST
 
+/* Finite entries near DBL_MAX: linf's norm (their maximum) is finite but its
+ * dual (their sum) is not. The norm asked for is printed and the dual is
+ * null, with a note, exit 0; a norm that overflows (l1's, the sum) is an
+ * error, exit 1, and prints nothing on stdout. */
+START_TEST(test_norm_dual_overflow)
+{
+    static char buf[4096];
+    char in[600], args[2048];
+    snprintf(in, sizeof in, "%s/max64.npy", tm_dir);
+    mn_mat M;
+    ck_assert_ok(mn_mat_alloc(&M, MN_F64, 4, 4));
+    mn_mat_fill(&M, 1.7e308);
+    ck_assert_ok(mn_npy_write(in, &M));
+    mn_mat_free(&M);
+    snprintf(args, sizeof args, "%s norm --norm linf %s 2>/dev/null", getenv("MODNORM"), in);
+    ck_assert_int_eq(tm_run_shell(args, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "{\"norm\": 1.6999999999999999e308, \"dual\": null}\n");
+    snprintf(args, sizeof args, "norm --norm linf %s", in);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "note: the dual norm of") && strstr(buf, "overflows") &&
+                      strstr(buf, "\"dual\" is printed as null"), "%s", buf);
+    snprintf(args, sizeof args, "norm --norm l1 %s", in);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 1);
+    ck_assert_msg(strstr(buf, "l1: the norm of the matrix is beyond the largest double") &&
+                      !strstr(buf, "{"), "%s", buf);
+}
+END_TEST
+
 /* Plots are drawn when built with PLplot, and said to be off (once) when not. */
 START_TEST(test_plots_optional)
 {
@@ -1745,6 +1773,7 @@ int main(void)
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);
+    tcase_add_test(tc, test_norm_dual_overflow);
     tcase_add_test(tc, test_plots_optional);
     tcase_add_test(tc, test_graph_files);
     suite_add_tcase(s, tc);

@@ -316,7 +316,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "print a matrix's norm and dual norm as JSON",
         .about = "Prints one JSON object {\"norm\": ‖IN‖, \"dual\": ‖IN‖†} for a 2-D float32 or\n"
                  "float64 .npy, or 1-D (n,) taken as 1 x n (computed in double; spectral\n"
-                 "values exactly, through LAPACK).",
+                 "values exactly, through LAPACK). A dual beyond the largest double\n"
+                 "(finite entries near it) prints as null, with a note; a norm beyond it\n"
+                 "is an error (exit 1).",
         .pos_names = {"IN.npy"}, .n_pos = 1,
         .uses = norm_uses, .n_uses = N_USES(norm_uses)},
     [MN_CMD_BENCH_GEMM] = {
