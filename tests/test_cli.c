@@ -1634,10 +1634,13 @@ START_TEST(test_json_round_trips)
         if (diverge) {
             ck_assert(json_is_null(json_object_get(last, "train_loss")));
             ck_assert(json_is_null(json_object_get(last, "test_loss")));
+            /* stopped before any evaluation: no accuracy either (it was 0.0) */
+            ck_assert(json_is_null(json_object_get(last, "test_acc")));
             ck_assert(json_is_true(json_object_get(last, "diverged")));
         } else {
             ck_assert_int_eq(lines, 10);
             ck_assert(json_is_real(json_object_get(last, "train_loss")));
+            ck_assert(json_is_real(json_object_get(last, "test_acc")));
             ck_assert_int_eq(json_integer_value(json_object_get(last, "steps")), 20);
         }
         json_decref(last);
