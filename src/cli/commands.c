@@ -223,7 +223,7 @@ static const mn_cli_use baseline_uses[] = {
 
 const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
     [MN_CMD_TRAIN] = {
-        .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
+        .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true, .ranks = true,
         .summary = "train a model (Fashion-MNIST MLP, text) and print its test accuracy or loss",
         .about = "Trains by steepest descent in the modular norm (or AdamW) and prints the test\n"
                  "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.\n"
