@@ -991,7 +991,7 @@ START_TEST(test_cli_kill_and_resume)
 END_TEST
 
 /* Finding 1 of the review: a run that does not continue the checkpoint at
- * --checkpoint PATH refuses to start (one line, exit 2, the file as it
+ * --checkpoint PATH refuses to start (one line, exit 1, the file as it
  * was), also when it would have diverged and saved every step; --resume
  * PATH continues it, under another spelling too; --resume A --checkpoint B
  * keeps an existing B; --overwrite replaces a checkpoint, never another file. */
@@ -1012,7 +1012,7 @@ START_TEST(test_cli_checkpoint_not_replaced)
     /* a new run that diverges, saving every step: refused before training */
     snprintf(args, sizeof args, "%s --opt sgd --lr 1e5 --save-every 1 --checkpoint '%s'", common,
              run);
-    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "--checkpoint ") && strstr(out, "holds a modnorm checkpoint "
                                                            "(step 6 of 6, opt muon)") &&
                       strstr(out, "--resume ") && strstr(out, "--overwrite") &&
@@ -1021,7 +1021,7 @@ START_TEST(test_cli_checkpoint_not_replaced)
     ck_assert(same_bytes(run, kept, len));
     /* the same settings without --resume: a fresh start, refused too */
     snprintf(args, sizeof args, "%s --checkpoint '%s'", common, run);
-    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert(same_bytes(run, kept, len));
 
     /* --resume PATH continues it (a finished run: saved again, the same bytes),
@@ -1041,7 +1041,7 @@ START_TEST(test_cli_checkpoint_not_replaced)
     size_t olen;
     unsigned char *other_kept = tm_slurp(other, &olen);
     snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, other);
-    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "(step 3 of 3, opt muon)") && strstr(out, "resumes from another "
                                                                      "file") &&
                       strchr(out, '\n') == out + strlen(out) - 1,
@@ -1069,12 +1069,23 @@ START_TEST(test_cli_checkpoint_not_replaced)
     /* ... but never a file that is not a checkpoint; and it needs --checkpoint */
     tm_write_file(tm_at("notes.txt"), "keep", 4);
     snprintf(args, sizeof args, "%s --checkpoint '%s' --overwrite", common, tm_at("notes.txt"));
-    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "is not a modnorm checkpoint"), "%s", out);
     ck_assert(same_bytes(tm_at("notes.txt"), (const unsigned char *)"keep", 4));
     snprintf(args, sizeof args, "%s --overwrite", common);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "--overwrite needs --checkpoint"), "%s", out);
+
+    /* Exit codes (review-s11 #22): 2 only for a command line wrong in
+     * itself; what a file holds or is, 1. A directory as --checkpoint, a
+     * file that is not a checkpoint (above) and a --resume whose settings
+     * differ are all 1; --overwrite without --checkpoint (above) is 2. */
+    snprintf(args, sizeof args, "%s --checkpoint '%s'", common, tm_dir);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "not a regular file"), "%s", out);
+    snprintf(args, sizeof args, "%s --resume '%s' --checkpoint '%s'", common, run, run);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1); /* it holds an sgd run */
+    ck_assert_msg(strstr(out, "cannot resume: setting opt differs"), "%s", out);
     free(kept);
 }
 END_TEST

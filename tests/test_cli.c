@@ -427,6 +427,7 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
     case MN_KIND_INT:
         v[n++] = "12abc", v[n++] = "", v[n++] = " 12", v[n++] = "12 ", v[n++] = "1.5";
         v[n++] = "0x10", v[n++] = "1e3", v[n++] = "99999999999999999999", v[n++] = "nan";
+        v[n++] = "2^-1", v[n++] = "2^0.5", v[n++] = "2^x", v[n++] = "2^63", v[n++] = "-2^1";
         snprintf(buf[0], 64, "%lld", (long long)o->lo - 1);
         snprintf(buf[1], 64, "%lld", (long long)o->hi + 1);
         v[n++] = buf[0], v[n++] = buf[1];
@@ -441,6 +442,7 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
         break;
     case MN_KIND_INTS:
         v[n++] = "", v[n++] = "8,,16", v[n++] = "8,abc", v[n++] = ",", v[n++] = "8, 16";
+        v[n++] = "8,2^-1", v[n++] = "2^0.5", v[n++] = "8,2^3";
         snprintf(buf[0], 64, "%lld", (long long)o->lo - 1);
         snprintf(buf[1], 64, "8,%lld", (long long)o->hi + 1);
         v[n++] = buf[0], v[n++] = buf[1];
@@ -448,6 +450,7 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
     case MN_KIND_OVER: /* the values in the range of the option of that name */
         v[n++] = "", v[n++] = "depth", v[n++] = "=2,4", v[n++] = "depth=", v[n++] = "2d=4";
         v[n++] = "depth=0", v[n++] = "depth=2,,4", v[n++] = "depth=101", v[n++] = "depth=x";
+        v[n++] = "depth=2^-1", v[n++] = "depth=2^7";
         v[n++] = "width=65537", v[n++] = "de-pth=2", v[n++] = "heads=0";
         break;
     case MN_KIND_REALS:
@@ -457,7 +460,7 @@ static int bad_values(const mn_cli_option *o, const char **v, char (*buf)[64])
         break;
     case MN_KIND_SHAPE:
         v[n++] = "", v[n++] = "10x", v[n++] = "x10", v[n++] = "10x10x10", v[n++] = "0x5";
-        v[n++] = "10 x 10", v[n++] = "10X10", v[n++] = "5x99999999";
+        v[n++] = "10 x 10", v[n++] = "10X10", v[n++] = "5x99999999", v[n++] = "2^-1x4";
         break;
     case MN_KIND_CHOICE:
         v[n++] = "", v[n++] = "nope", v[n++] = " gemm";
@@ -778,6 +781,36 @@ START_TEST(test_parser_stores_values)
     free(msg);
     mn_cli_args_free(&a);
 
+    /* 2^K wherever an integer goes, as --lr 2^-7 and --set width=2^6 take
+     * it (review-s11 #21): options, lists, --over and --shape. */
+    const char *t_pow2[] = {"--width", "2^6", "--steps", "2^3", "--batch=2^0", "--seed", "2^30"};
+    ck_assert_int_eq(parse_args("train", t_pow2, 7, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.width == 64 && a.steps == 8 && a.batch == 1 && a.seed == 1 << 30);
+    free(msg);
+    mn_cli_args_free(&a);
+    const char *t_pow2s[] = {"--widths", "2^7,2^6,256", "--out", "d"};
+    ck_assert_int_eq(parse_args("sweep", t_pow2s, 4, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.widths.n == 3 && a.widths.v[0] == 64 && a.widths.v[1] == 128 &&
+              a.widths.v[2] == 256);
+    free(msg);
+    mn_cli_args_free(&a);
+    const char *t_pow2o[] = {"--over", "depth=2^1,2^2", "--out", "d"};
+    ck_assert_int_eq(parse_args("coordcheck", t_pow2o, 4, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.over.values.n == 2 && a.over.values.v[0] == 2 && a.over.values.v[1] == 4);
+    free(msg);
+    mn_cli_args_free(&a);
+    const char *t_pow2x[] = {"--shape", "2^3x2^10"};
+    ck_assert_int_eq(parse_args("bench dualize", t_pow2x, 2, &a, &msg), MN_CLI_RUN);
+    ck_assert(a.shape[0] == 8 && a.shape[1] == 1024);
+    free(msg);
+    mn_cli_args_free(&a);
+    /* not an integer: refused naming the option */
+    const char *t_half[] = {"--width", "2^-1"};
+    ck_assert_int_eq(parse_args("train", t_half, 2, &a, &msg), 2);
+    ck_assert_msg(strstr(msg, "--width '2^-1' must be an integer in [1, 65536]"), "%s", msg);
+    free(msg);
+    mn_cli_args_free(&a);
+
     const char *t5[] = {"--steps", "3", "--epochs", "1"};
     ck_assert_int_eq(parse_args("train", t5, 4, &a, &msg), 2);
     ck_assert_ptr_nonnull(strstr(msg, "--steps and --epochs exclude each other"));
@@ -975,6 +1008,12 @@ START_TEST(test_help_and_unknown_command)
                 ck_assert_msg(strstr(buf, want), "%s --help lacks %s", cmd->name, want);
             }
         }
+        /* the number syntax, where an option takes a number */
+        bool takes_int = false;
+        for (int u = 0; u < cmd->n_uses; u++)
+            takes_int |= mn_cli_options[cmd->uses[u].id].kind == MN_KIND_INT;
+        if (takes_int)
+            ck_assert_msg(strstr(buf, "integers 64 or 2^6 (not 1e3 or 2^-1)"), "%s", buf);
         for (int k = 1; k < MN_OPT_COUNT; k++) {
             snprintf(want, sizeof want, "\n  --%s ", mn_cli_options[k].name);
             if (!mn_cli_use_of(cmd, (mn_opt_id)k))
@@ -1401,7 +1440,7 @@ START_TEST(test_messages)
     for (int i = 0; i < 3; i++) {
         snprintf(args, sizeof args, batch_cases[i], tiny, tm_dir);
         int code = run(args, buf, sizeof buf);
-        ck_assert_msg(code == 2 && strstr(buf, "--batch 128 exceeds the 64 training examples") &&
+        ck_assert_msg(code == 1 && strstr(buf, "--batch 128 exceeds the 64 training examples") &&
                           count_lines(buf) == 1, "'%s' exited %d: %s", args, code, buf);
     }
     snprintf(path, sizeof path, "%s/cc", tm_dir);
@@ -1622,10 +1661,13 @@ START_TEST(test_json_round_trips)
         if (diverge) {
             ck_assert(json_is_null(json_object_get(last, "train_loss")));
             ck_assert(json_is_null(json_object_get(last, "test_loss")));
+            /* stopped before any evaluation: no accuracy either (it was 0.0) */
+            ck_assert(json_is_null(json_object_get(last, "test_acc")));
             ck_assert(json_is_true(json_object_get(last, "diverged")));
         } else {
             ck_assert_int_eq(lines, 10);
             ck_assert(json_is_real(json_object_get(last, "train_loss")));
+            ck_assert(json_is_real(json_object_get(last, "test_acc")));
             ck_assert_int_eq(json_integer_value(json_object_get(last, "steps")), 20);
         }
         json_decref(last);
@@ -1707,6 +1749,34 @@ START_TEST(test_subnormal_inputs)
 }
 END_TEST
 
+/* Finite entries near DBL_MAX: linf's norm (their maximum) is finite but its
+ * dual (their sum) is not. The norm asked for is printed and the dual is
+ * null, with a note, exit 0; a norm that overflows (l1's, the sum) is an
+ * error, exit 1, and prints nothing on stdout. */
+START_TEST(test_norm_dual_overflow)
+{
+    static char buf[4096];
+    char in[600], args[2048];
+    snprintf(in, sizeof in, "%s/max64.npy", tm_dir);
+    mn_mat M;
+    ck_assert_ok(mn_mat_alloc(&M, MN_F64, 4, 4));
+    mn_mat_fill(&M, 1.7e308);
+    ck_assert_ok(mn_npy_write(in, &M));
+    mn_mat_free(&M);
+    snprintf(args, sizeof args, "%s norm --norm linf %s 2>/dev/null", getenv("MODNORM"), in);
+    ck_assert_int_eq(tm_run_shell(args, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "{\"norm\": 1.6999999999999999e308, \"dual\": null}\n");
+    snprintf(args, sizeof args, "norm --norm linf %s", in);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "note: the dual norm of") && strstr(buf, "overflows") &&
+                      strstr(buf, "\"dual\" is printed as null"), "%s", buf);
+    snprintf(args, sizeof args, "norm --norm l1 %s", in);
+    ck_assert_int_eq(run(args, buf, sizeof buf), 1);
+    ck_assert_msg(strstr(buf, "l1: the norm of the matrix is beyond the largest double") &&
+                      !strstr(buf, "{"), "%s", buf);
+}
+END_TEST
+
 /* Plots are drawn when built with PLplot, and said to be off (once) when not. */
 START_TEST(test_plots_optional)
 {
@@ -1772,6 +1842,7 @@ int main(void)
     tcase_add_test(tc, test_outputs_checked_first);
     tcase_add_test(tc, test_json_round_trips);
     tcase_add_test(tc, test_subnormal_inputs);
+    tcase_add_test(tc, test_norm_dual_overflow);
     tcase_add_test(tc, test_plots_optional);
     tcase_add_test(tc, test_graph_files);
     suite_add_tcase(s, tc);

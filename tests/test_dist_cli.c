@@ -8,7 +8,9 @@
  *   - a run killed and resumed at the same P ends exactly where the
  *     uninterrupted one does (same result line, same checkpoint bytes);
  *   - a run that diverges stops on every rank at the same step, and only
- *     rank 0 speaks. */
+ *     rank 0 speaks;
+ *   - every other command refuses more than one rank (each would run it
+ *     whole: sweep trained its grid once per rank into one folder). */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -179,6 +181,44 @@ START_TEST(test_divergence_agreed)
 }
 END_TEST
 
+/* Under mpirun -np 2 the commands that do not divide their work refuse
+ * before any work: exit 2, one line from rank 0, nothing written; at -np 1
+ * they run (review-s11 #30). */
+START_TEST(test_other_commands_refuse_ranks)
+{
+    static char out[1 << 16];
+    char args[4096], out_npy[600], sweep_dir[600];
+    snprintf(out_npy, sizeof out_npy, "%s/o.npy", tm_dir);
+    snprintf(sweep_dir, sizeof sweep_dir, "%s/sw", tm_dir);
+    const char *cmds[][2] = {
+        {"norm", "norm --norm spectral '" MN_TEST_DATA "/small_f4.npy'"},
+        {"dualize", "dualize --norm spectral '" MN_TEST_DATA "/small_f4.npy' '%s'"},
+        {"sweep", "sweep --widths 8 --lrs 0.1 --steps 2 --batch 16 --data-dir '%s' --out '%s'"},
+        {"coordcheck", "coordcheck --widths 8,16 --steps 1 --batch 16 --data-dir '%s' --out '%s'"},
+        {"inspect", "inspect --width 8"},
+        {"bench gemm", "bench gemm --n 8 --repeat 1 --threads 1"},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        if (strcmp(cmds[i][0], "dualize") == 0)
+            snprintf(args, sizeof args, cmds[i][1], out_npy);
+        else
+            snprintf(args, sizeof args, cmds[i][1], data, sweep_dir);
+        int rc = run(2, args, out, sizeof out);
+        char want[128];
+        snprintf(want, sizeof want, "modnorm %s: runs on one process, not under mpirun -np 2",
+                 cmds[i][0]);
+        const char *first = strstr(out, want);
+        ck_assert_msg(rc == 2 && first && !strstr(first + 1, want), "%s: exit %d\n%s", args, rc,
+                      out);
+        ck_assert_msg(access(out_npy, F_OK) != 0 && access(sweep_dir, F_OK) != 0, "%s wrote", args);
+    }
+    /* one rank is one process */
+    ck_assert_int_eq(run(1, "norm --norm spectral '" MN_TEST_DATA "/small_f4.npy'", out,
+                         sizeof out), 0);
+    ck_assert_msg(strstr(out, "{\"norm\": ") && !strstr(out, "runs on one process"), "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dist_cli");
@@ -189,6 +229,7 @@ int main(void)
                         (int)(sizeof cases / sizeof cases[0]));
     tcase_add_loop_test(tc, test_resume_same_ranks, 0, 2);
     tcase_add_test(tc, test_divergence_agreed);
+    tcase_add_test(tc, test_other_commands_refuse_ranks);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

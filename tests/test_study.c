@@ -126,8 +126,17 @@ START_TEST(test_parse_values_and_over)
     ck_assert_int_eq(mn_study_parse_values("256,64,128,64", 1, 65536, &v, &n), MN_ERR_ARG);
     ck_assert_ptr_null(v);
     ck_assert_str_eq(mn_last_error(), "'256,64,128,64': 64 is listed twice");
+    /* 2^K as the integer options take it (core/number.h): exact integers
+     * only; "+64" reads as 64, as --width +64 does. */
+    ck_assert_ok(mn_study_parse_values("2^8,+64,2^7", 1, 65536, &v, &n));
+    ck_assert(n == 3 && v[0] == 64 && v[1] == 128 && v[2] == 256);
+    free(v);
+    ck_assert_int_eq(mn_study_parse_values("64,2^6", 1, 65536, &v, &n), MN_ERR_ARG);
+    ck_assert_str_eq(mn_last_error(), "'64,2^6': 64 is listed twice");
     static const char *bad[] = {"", "64,abc", "0", "-64", "64,", ",64", "1.5", "65537", "64 128",
-                                " 64", "+64", "99999999999999999999"};
+                                " 64", "99999999999999999999", "2^-1", "2^0.5", "2^17", "2^",
+                                "2^x", "2^+6", "-2^6", "2^63", "2^99999999999999999999",
+                                "1e3", "2^6 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_msg(mn_study_parse_values(bad[i], 1, 65536, &v, &n) == MN_ERR_ARG,
                       "'%s' accepted", bad[i]);
@@ -209,10 +218,15 @@ START_TEST(test_csv_rows)
     ck_assert_int_eq(q.seed, 2);
     ck_assert(!q.diverged);
     r.train_loss = r.test_loss = INFINITY;
+    r.test_acc = NAN; /* a run stopped on a non-finite loss: no accuracy measured */
     r.diverged = true;
     mn_study_format_row(line, sizeof line, &r);
+    ck_assert_str_eq(line, "256,0.0234375,2,inf,inf,nan,1");
     ck_assert(mn_study_parse_row(line, &q));
-    ck_assert(isinf(q.train_loss) && q.diverged);
+    ck_assert(isinf(q.train_loss) && isnan(q.test_acc) && q.diverged);
+    /* such a row from before (accuracy 0, as results/gpt-transfer's hold) reads back */
+    ck_assert(mn_study_parse_row("8,0.03125,0,inf,inf,0,1", &q));
+    ck_assert(isinf(q.train_loss) && q.test_acc == 0 && q.diverged);
     static const char *bad[] = {"", "64,0.1,0,0.5,0.5,0.8", "64,0.1,0,0.5,0.5,0.8,2",
                                 "x,0.1,0,0.5,0.5,0.8,0", "64,-1,0,0.5,0.5,0.8,0",
                                 "64,0.1,0.5,0.5,0.5,0.8,0", "64,0.1,0,0.5,0.5,0.8,0,9",
@@ -1089,7 +1103,7 @@ START_TEST(test_fit_divergence)
     ck_assert_int_eq(r.steps, res.diverged_at);
     ck_assert_int_eq(r.evals, 0);
     ck_assert(isinf(res.train_loss) && isinf(res.test_loss));
-    ck_assert_double_eq(res.test_acc, 0);
+    ck_assert(isnan(res.test_acc)); /* nothing evaluated: no accuracy (review-s11 #26) */
     ck_assert(isfinite(res.initial_loss));
     ck_assert_int_eq(mn_fit_judge(MN_OK, &res, MN_FIT_DIVERGENCE_FACTOR), MN_OK);
     ck_assert(res.diverged);
@@ -1107,11 +1121,12 @@ START_TEST(test_fit_divergence)
     a = (mn_fit_result){.initial_loss = 1.0, .train_loss = NAN};
     mn_fit_judge(MN_OK, &a, 2);
     ck_assert(a.diverged);
-    /* An update that overflowed: diverged, losses +inf, and not an error. */
+    /* An update that overflowed: diverged, losses +inf, no accuracy, and not
+     * an error. */
     a = (mn_fit_result){.initial_loss = 1.0, .train_loss = 0.5, .test_loss = 0.5,
                         .test_acc = 0.8};
     ck_assert_int_eq(mn_fit_judge(MN_ERR_NONFINITE, &a, 2), MN_OK);
-    ck_assert(a.diverged && isinf(a.train_loss) && isinf(a.test_loss) && a.test_acc == 0);
+    ck_assert(a.diverged && isinf(a.train_loss) && isinf(a.test_loss) && isnan(a.test_acc));
     /* Other failures pass through untouched. */
     a = (mn_fit_result){.initial_loss = 1.0, .train_loss = 5};
     ck_assert_int_eq(mn_fit_judge(MN_ERR_IO, &a, 2), MN_ERR_IO);

@@ -535,17 +535,18 @@ START_TEST(test_end_to_end_and_resume)
     /* it writes the summary, never results.csv */
     ck_assert_msg(strstr(buf, "wrote ") && !strstr(buf, "results.csv,"), "%s", buf);
 
-    /* Another setting into the same directory is refused, naming the line. */
+    /* Another setting into the same directory is refused, naming the line:
+     * exit 1, what DIR holds (as a --resume that does not match). */
     snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", tm_dir);
     code = run(args, buf, sizeof buf);
-    ck_assert_int_eq(code, 2);
+    ck_assert_int_eq(code, 1);
     ck_assert_msg(strstr(buf, "opt=muon") && strstr(buf, "opt=sgd") && count_lines(buf) == 1,
                   "%s", buf);
 
     /* A setting only one side has is named as such. */
     snprintf(args, sizeof args, "sweep " TINY " --precision bf16 --out %s/s", tm_dir);
     code = run(args, buf, sizeof buf);
-    ck_assert_int_eq(code, 2);
+    ck_assert_int_eq(code, 1);
     ck_assert_msg(strstr(buf, "holds runs made without precision=bf16") && count_lines(buf) == 1,
                   "%s", buf);
 
@@ -555,7 +556,7 @@ START_TEST(test_end_to_end_and_resume)
     tm_write_tiny_fashion(tiny, 64, 32);
     snprintf(args, sizeof args, "sweep " TINY " --data-dir %s --out %s/s", tiny, tm_dir);
     code = run(args, buf, sizeof buf);
-    ck_assert_int_eq(code, 2);
+    ck_assert_int_eq(code, 1);
     ck_assert_msg(strstr(buf, "data_dir=") && count_lines(buf) == 1, "%s", buf);
 
     /* A results.csv with no sweep.cfg beside it: its runs' settings are
@@ -568,7 +569,7 @@ START_TEST(test_end_to_end_and_resume)
     ck_assert_int_eq(rename(path, moved), 0);
     snprintf(args, sizeof args, "sweep " TINY " --opt sgd --out %s/s", tm_dir);
     code = run(args, buf, sizeof buf);
-    ck_assert_int_eq(code, 2);
+    ck_assert_int_eq(code, 1);
     ck_assert_msg(strstr(buf, "no sweep.cfg") && count_lines(buf) == 1, "%s", buf);
     snprintf(path, sizeof path, "%s/s/results.csv", tm_dir);
     ck_assert_str_eq(slurp(path), before);
@@ -730,7 +731,7 @@ START_TEST(test_over_depth)
     graph = "param width = 8\nLinear(width, 784) -> GELU -> Linear(10, width)\n";
     tm_write_file(path, graph, strlen(graph));
     code = run(args, buf, sizeof buf);
-    ck_assert_msg(code == 2 && strstr(buf, "graph_crc32=") && count_lines(buf) == 1, "%s", buf);
+    ck_assert_msg(code == 1 && strstr(buf, "graph_crc32=") && count_lines(buf) == 1, "%s", buf);
 
     /* A coordinate check compares the same modules at every value: not
      * across depths, refused as a usage error before any training. */
@@ -854,7 +855,7 @@ START_TEST(test_text_gpt)
     snprintf(args, sizeof args, "sweep --data text:%s %s --context 9 --out %s/t", corpus_path,
              common, tm_dir);
     code = run(args, buf, sizeof buf);
-    ck_assert_msg(code == 2 && strstr(buf, "context"), "exited %d: %s", code, buf);
+    ck_assert_msg(code == 1 && strstr(buf, "context"), "exited %d: %s", code, buf);
     snprintf(args, sizeof args, "sweep --data text:%s --widths 16 --out %s/m", corpus_path, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 2 && strstr(buf, "needs a sequence model"), "exited %d: %s", code, buf);

@@ -62,7 +62,9 @@ MN_API mn_status mn_mlp_describe(const mn_mlp_spec *spec, const char *param, cha
  * prefixes its option's name). */
 MN_API mn_status mn_study_parse_lrs(const char *text, double **out, int *n);
 /* Values of a size parameter: a comma list of integers in [lo, hi], at most
- * MN_STUDY_MAX_VALUES, returned ascending; free(*out). A value listed twice
+ * MN_STUDY_MAX_VALUES, returned ascending; free(*out). An integer is
+ * decimal digits with an optional sign ("64") or a power of two "2^K", K a
+ * whole number ("2^6"); "1e3", "2^-1" and "1.5" are not integers. A value listed twice
  * is MN_ERR_ARG ("'16,16': 16 is listed twice"), as are malformed lists. */
 MN_API mn_status mn_study_parse_values(const char *text, int64_t lo, int64_t hi, int64_t **out,
                                        int *n);

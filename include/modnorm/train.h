@@ -12,8 +12,9 @@
  * steps, or ceil(epochs · per_epoch) when steps is 0, and at least one.
  *
  * Divergence: a run whose training loss becomes non-finite stops at once
- * and is marked diverged (its losses +inf, its accuracy 0). Sweeps and the
- * train command add a second rule, mn_fit_judge: a run whose final training
+ * and is marked diverged (its losses +inf, its accuracy NAN: nothing was
+ * evaluated). Sweeps and the train command add a second rule,
+ * mn_fit_judge: a run whose final training
  * loss is above twice its first training loss also diverged, and so did one
  * whose update overflowed, and one whose test loss is not finite or is above
  * twice that first loss while its training loss stayed above 90% of it (a
@@ -224,7 +225,8 @@ typedef struct mn_fit_result {
     double seconds;       /* the loop's wall time, evaluation excluded */
     double ms_per_step;
     bool diverged;        /* the loss became non-finite (then train_loss = test_loss = +inf,
-                           * test_acc = 0), or mn_fit_judge said so */
+                           * test_acc = NAN: nothing was evaluated), or mn_fit_judge said
+                           * so */
     int64_t diverged_at;  /* the 0-based step whose loss was non-finite; -1: none */
 } mn_fit_result;
 
@@ -252,7 +254,7 @@ MN_API mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source
 
 /* The sweep's divergence rule on a finished fit whose status is `st`: an
  * update that overflowed (st == MN_ERR_NONFINITE) diverged (its losses +inf,
- * accuracy 0, and the status becomes MN_OK); so did a run whose loss became
+ * accuracy NAN, and the status becomes MN_OK); so did a run whose loss became
  * non-finite, whose final training loss is not finite or is above
  * factor × its initial loss, or whose test loss (when evaluated: test_loss
  * NAN means no evaluation and is not judged) is not finite, or is above

@@ -115,6 +115,11 @@ int mn_cli_error(const char *cmd, const char *fmt, ...)
 /* Print "modnorm CMD: <last library error>" and return MN_EXIT_FAIL. */
 int mn_cli_fail(const char *cmd, mn_status s);
 
+/* MN_EXIT_OK when this is one process; under `mpirun -np P` with P > 1
+ * (dist.h's group, as train joins it), MN_EXIT_USAGE after one line from
+ * rank 0 ("runs on one process"): every rank would run the whole command. */
+int mn_cli_one_process(const char *cmd);
+
 /* A path as messages show it: whole when short, else "..." and its last
  * characters, so that the reason after it always fits on the line. */
 const char *mn_cli_shown(const char *path, char *buf, size_t cap);

@@ -63,7 +63,7 @@ static int vocab_differs(const char *data, const mn_vocab *corpus, const mn_voca
     if (only_ckpt >= 0)
         snprintf(what + strlen(what), sizeof what - strlen(what), "%s %s is not in the corpus",
                  only_corpus >= 0 ? "," : ":", mn_text_byte_shown((uint8_t)only_ckpt, c2));
-    return mn_cli_usage_error(CMD, "--data %s: its vocabulary %s%s", data, size, what);
+    return mn_cli_error(CMD, "--data %s: its vocabulary %s%s", data, size, what); /* two files */
 }
 
 static int validation_batch(const mn_cli_args *a, const mn_checkpoint_model *m,

@@ -272,9 +272,9 @@ int mn_cmd_coordcheck(mn_cli_args *a)
         rc = mn_cli_fail(CMD, st);
     mn_dataset_free(&test);
     if (rc == MN_EXIT_OK && a->batch > train.n)
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
-                                (long long)a->batch, (long long)train.n,
-                                is_text ? "windows of --context characters" : "examples");
+        rc = mn_cli_error(CMD, "--batch %lld exceeds the %lld training %s",
+                          (long long)a->batch, (long long)train.n,
+                          is_text ? "windows of --context characters" : "examples");
     if (rc == MN_EXIT_OK)
         rc = check(a, values, n_values, &cfg, csv_path, png_path, g, &train, is_text);
     mn_graph_destroy(g);

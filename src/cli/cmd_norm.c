@@ -1,4 +1,6 @@
 /* modnorm norm --norm NAME IN.npy  ->  {"norm": ..., "dual": ...} */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -19,10 +21,22 @@ int mn_cmd_norm(mn_cli_args *a)
         return mn_cli_fail(CMD, st);
     double value = 0, dual = 0;
     st = mn_cli_check_finite(a->pos[0], &in, ndim);
-    if (st == MN_OK)
+    if (st == MN_OK) /* a norm beyond DBL_MAX fails: no double holds the value asked for */
         st = mn_norm_value(norm, &in, &value);
-    if (st == MN_OK)
+    if (st == MN_OK) {
+        /* The entries are finite (checked above), so MN_ERR_NONFINITE here is
+         * norm.h's "dual value beyond DBL_MAX": the norm is still right, so
+         * print it and the dual as null, with the reason on stderr. */
         st = mn_norm_dual(norm, &in, &dual);
+        if (st == MN_ERR_NONFINITE) {
+            fprintf(stderr, "modnorm " CMD ": note: the dual norm of %s (dual of %s) "
+                    "overflows, beyond the largest double (%.3g): \"dual\" is printed as null\n",
+                    a->pos[0], norm->name, DBL_MAX);
+            mn_clear_error();
+            dual = INFINITY; /* mn_cli_json_real prints a non-finite number as null */
+            st = MN_OK;
+        }
+    }
     mn_mat_free(&in);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);

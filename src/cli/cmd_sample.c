@@ -24,7 +24,7 @@ int mn_cmd_sample(mn_cli_args *a)
                           a->tokens, a->temperature, (uint64_t)a->seed, &out);
     mn_checkpoint_model_free(&m);
     if (st == MN_ERR_ARG && strncmp(mn_last_error(), "character", 9) == 0)
-        return mn_cli_usage_error(CMD, "--prompt: %s", mn_last_error());
+        return mn_cli_error(CMD, "--prompt: %s", mn_last_error()); /* the checkpoint's vocabulary */
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
     printf("%s%s\n", a->prompt, out);

@@ -249,9 +249,9 @@ static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_da
         return mn_cli_fail(CMD, st);
     int rc = MN_EXIT_OK;
     if (a->batch > train->n) {
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
-                                (long long)a->batch, (long long)train->n,
-                                view->text ? "windows" : "examples");
+        rc = mn_cli_error(CMD, "--batch %lld exceeds the %lld training %s",
+                          (long long)a->batch, (long long)train->n,
+                          view->text ? "windows" : "examples");
     } else {
         sw->train_data = train;
         sw->test_data = test;
@@ -358,9 +358,7 @@ int mn_cmd_sweep(mn_cli_args *a)
     view.csv = paths[CSV] ? mn_cli_shown(paths[CSV], shown, sizeof shown) : "";
     mn_study_plan plan;
     mn_status st = rc == MN_EXIT_OK ? mn_study_sweep_plan(&sw, &plan) : MN_OK;
-    if (st == MN_ERR_ARG) /* a value the model refuses; DIR holds other settings */
-        rc = mn_cli_usage_error(CMD, "%s", mn_last_error());
-    else if (st != MN_OK)
+    if (st != MN_OK) /* the values were checked above: DIR holds other settings (exit 1) */
         rc = mn_cli_fail(CMD, st);
     bool trains = rc == MN_EXIT_OK && plan.to_train > 0 && !a->no_run;
     if (trains)

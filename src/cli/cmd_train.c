@@ -197,7 +197,9 @@ static bool same_file(const char *a, const char *b)
  * PATH) or with --overwrite. A run started fresh, or resumed from another
  * file, would otherwise destroy another run's state at its first save, even
  * when it then diverges. The check reads only the safetensors header:
- * 8 bytes of length, then the JSON with __metadata__. */
+ * 8 bytes of length, then the JSON with __metadata__. Exit 1, not 2: what
+ * is wrong is what the file holds, which the command line cannot show
+ * (README: exit codes). */
 static int check_checkpoint_target(const mn_cli_args *a)
 {
     const char *path = a->checkpoint;
@@ -226,19 +228,19 @@ static int check_checkpoint_target(const mn_cli_args *a)
     fclose(f);
     char b[MN_CLI_SHOWN_CAP], r[MN_CLI_SHOWN_CAP];
     if (!empty && !ours)
-        return mn_cli_usage_error(CMD, "--checkpoint %s exists and is not a modnorm checkpoint: "
-                                  "refusing to replace it", mn_cli_shown(path, b, sizeof b));
+        return mn_cli_error(CMD, "--checkpoint %s exists and is not a modnorm checkpoint: "
+                            "refusing to replace it", mn_cli_shown(path, b, sizeof b));
     if (empty || a->overwrite || (a->resume && same_file(a->resume, path)))
         return MN_EXIT_OK;
     const char *shown = mn_cli_shown(path, b, sizeof b);
     if (a->resume)
-        return mn_cli_usage_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s) and the "
-                                  "run resumes from another file, %s: refusing to replace it "
-                                  "(save to a new path, or add --overwrite)", shown, what,
-                                  mn_cli_shown(a->resume, r, sizeof r));
-    return mn_cli_usage_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s): continue "
-                              "it with --resume %s, or start over with --overwrite (or remove "
-                              "it)", shown, what, shown);
+        return mn_cli_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s) and the "
+                            "run resumes from another file, %s: refusing to replace it "
+                            "(save to a new path, or add --overwrite)", shown, what,
+                            mn_cli_shown(a->resume, r, sizeof r));
+    return mn_cli_error(CMD, "--checkpoint %s holds a modnorm checkpoint (%s): continue "
+                        "it with --resume %s, or start over with --overwrite (or remove "
+                        "it)", shown, what, shown);
 }
 
 static int train(mn_cli_args *a, mn_dist *dist)
@@ -280,9 +282,9 @@ static int train(mn_cli_args *a, mn_dist *dist)
     int64_t n = train.n;
     mn_module *root = NULL;
     if (a->batch > n)
-        rc = mn_cli_usage_error(CMD, "--batch %lld exceeds the %lld training %s",
-                                (long long)a->batch, (long long)n,
-                                is_text ? "windows" : "examples");
+        rc = mn_cli_error(CMD, "--batch %lld exceeds the %lld training %s",
+                          (long long)a->batch, (long long)n,
+                          is_text ? "windows" : "examples");
     else if (is_text)
         rc = mn_cli_model_build_text(CMD, a, text.vocab.size, a->context, &root);
     else

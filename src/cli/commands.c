@@ -223,7 +223,7 @@ static const mn_cli_use baseline_uses[] = {
 
 const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
     [MN_CMD_TRAIN] = {
-        .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true,
+        .id = MN_CMD_TRAIN, .name = "train", .flush_denormals = true, .ranks = true,
         .summary = "train a model (Fashion-MNIST MLP, text) and print its test accuracy or loss",
         .about = "Trains by steepest descent in the modular norm (or AdamW) and prints the test\n"
                  "accuracy. --model mlp is 784 → W (×(D−1)) → 10 with ReLU, no biases.\n"
@@ -268,7 +268,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "when its loss became non-finite, its train loss ended above twice its initial\n"
             "loss, or its test loss is above twice that while the train loss stayed above\n"
             "90% of it: it is recorded and counts as +inf in every\n"
-            "argmin (rows an older modnorm recorded keep their verdict). best_lr is the\n"
+            "argmin (rows an older modnorm recorded keep their verdict); one stopped by a\n"
+            "non-finite loss has test_acc nan (not evaluated; older rows: 0). best_lr is the\n"
             "argmin of the seed-mean train loss, best_lr_refined the vertex of a parabola\n"
             "in log2(lr) through it and its neighbours; slope = least-squares slope of\n"
             "log2 lr* on log2 width (octaves per doubling), spread = max - min log2 lr*,\n"
@@ -316,7 +317,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "print a matrix's norm and dual norm as JSON",
         .about = "Prints one JSON object {\"norm\": ‖IN‖, \"dual\": ‖IN‖†} for a 2-D float32 or\n"
                  "float64 .npy, or 1-D (n,) taken as 1 x n (computed in double; spectral\n"
-                 "values exactly, through LAPACK).",
+                 "values exactly, through LAPACK). A dual beyond the largest double\n"
+                 "(finite entries near it) prints as null, with a note; a norm beyond it\n"
+                 "is an error (exit 1).",
         .pos_names = {"IN.npy"}, .n_pos = 1,
         .uses = norm_uses, .n_uses = N_USES(norm_uses)},
     [MN_CMD_BENCH_GEMM] = {

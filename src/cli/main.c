@@ -101,7 +101,11 @@ int main(int argc, char **argv)
          * Before BLIS starts its threads, which inherit the setting. */
         if (cmd->flush_denormals)
             mn_flush_denormals(true);
-        rc = runs[cmd->id](&a);
+        /* mpirun -np 2 modnorm sweep ran the grid once per rank into one
+         * folder: only train splits its work, the others refuse ranks */
+        rc = cmd->ranks ? MN_EXIT_OK : mn_cli_one_process(cmd->name);
+        if (rc == MN_EXIT_OK)
+            rc = runs[cmd->id](&a);
         /* Output that never reached its file (a full disk, a closed pipe)
          * is a failure, whichever command printed it. */
         errno = 0;

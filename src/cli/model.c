@@ -92,6 +92,17 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
     return MN_EXIT_OK;
 }
 
+/* A model that does not build. A built-in one builds at its defaults, so
+ * its refusal (an argument or shape error) is of the sizes the command line
+ * gave it (--width, --set width=0): a usage error, exit 2, as when --width 0
+ * is refused. A graph file's may be the file's own: exit 1. */
+static int make_failed(const char *cmd, const mn_cli_args *a, mn_status st)
+{
+    if (a->graph || (st != MN_ERR_ARG && st != MN_ERR_SHAPE))
+        return mn_cli_fail(cmd, st);
+    return mn_cli_usage_error(cmd, "%s", mn_last_error());
+}
+
 int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root)
 {
     *root = NULL;
@@ -101,7 +112,7 @@ int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root)
         return rc;
     mn_status st = mn_graph_make(g, root);
     mn_graph_destroy(g);
-    return st == MN_OK ? MN_EXIT_OK : mn_cli_fail(cmd, st);
+    return st == MN_OK ? MN_EXIT_OK : make_failed(cmd, a, st);
 }
 
 /* ---- before training: the memory and the output ---------------------------------- */
@@ -242,7 +253,7 @@ static int built(const char *cmd, const mn_cli_args *a, const mn_graph_file *g, 
                  mn_module **root)
 {
     if (st != MN_OK)
-        return mn_cli_fail(cmd, st);
+        return make_failed(cmd, a, st);
     int rc = check_output(cmd, a, g, *root, true);
     if (rc == MN_EXIT_OK)
         rc = fits_memory(cmd, a, *root, 0, NULL, NULL);
@@ -476,8 +487,9 @@ int mn_cli_text_load(const char *cmd, const mn_cli_args *a, const char *path, mn
         st = mn_text_windows(text, MN_TEXT_VALID, a->context, valid);
     if (st == MN_OK)
         return MN_EXIT_OK;
-    int rc = mn_cli_usage_error(cmd, "--context %lld with --data %s: %s", (long long)a->context,
-                                a->data, mn_last_error());
+    /* exit 1: the corpus, not the command line, is too short for the context */
+    int rc = mn_cli_error(cmd, "--context %lld with --data %s: %s", (long long)a->context, a->data,
+                          mn_last_error());
     mn_dataset_free(train);
     if (valid)
         mn_dataset_free(valid);

@@ -1,5 +1,4 @@
 /* The option table and the one parser every subcommand goes through. */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "cli/options.h"
 #include "core/error.h"
+#include "core/number.h"
 #include "modnorm.h"
 
 /* ---- names the library looks up ------------------------------------------ */
@@ -102,7 +102,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
             "depth: the mlp's Linear layers, the gpt's blocks"),
     [MN_OPT_WIDTHS] = {.id = MN_OPT_WIDTHS, .name = "widths", .kind = MN_KIND_INTS,
                        .metavar = "W1,W2,...", .lo = 1, .hi = WIDTH_HI, .offset = AT(widths),
-                       .help = "hidden widths, a comma list (each value once)"},
+                       .help = "hidden widths, a comma list (64,128 or 2^6,2^7; each value once)"},
     [MN_OPT_OVER] = {.id = MN_OPT_OVER, .name = "over", .kind = MN_KIND_OVER,
                      .metavar = "NAME=V1,...", .lo = 1, .hi = WIDTH_HI,
                      .excludes = MN_OPT_WIDTHS, .offset = AT(over),
@@ -246,64 +246,8 @@ static const char *describe(const mn_cli_option *o, char *buf, size_t cap)
 
 /* ---- number tokens -------------------------------------------------------- */
 
-/* A whole-token decimal integer: an optional sign and digits, nothing else
- * (no spaces, no "12abc", no "0x10", no "1e3"). */
-static bool int_token(const char *s, size_t len, int64_t *out)
-{
-    char buf[32];
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    const char *p = buf + (buf[0] == '-' || buf[0] == '+');
-    if (!*p)
-        return false;
-    for (; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* A finite decimal number ("0.01", "1e-3", "-2") or a power of two "2^E"
- * (E such a decimal): no spaces, no "inf", "nan" or hex. */
-static bool real_token(const char *s, size_t len, double *out)
-{
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    bool pow2 = strncmp(buf, "2^", 2) == 0;
-    const char *p = buf + (pow2 ? 2 : 0);
-    bool digit = false;
-    for (const char *q = p; *q; q++) {
-        if (*q >= '0' && *q <= '9')
-            digit = true;
-        else if (!strchr("+-.eE", *q))
-            return false;
-    }
-    if (!digit)
-        return false;
-    char *end;
-    double v = strtod(p, &end);
-    if (*end || !isfinite(v))
-        return false;
-    if (pow2) {
-        if (!(fabs(v) <= 1100))
-            return false;
-        v = exp2(v);
-    }
-    if (!isfinite(v))
-        return false;
-    *out = v;
-    return true;
-}
+/* Every number is read by core/number.h, as the library's grid parsers'
+ * are: one syntax for --width 2^6, --widths 2^6,2^7, --lr 2^-7 and --set. */
 
 static bool in_range(const mn_cli_option *o, double v)
 {
@@ -364,7 +308,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         return true;
     case MN_KIND_INT: {
         int64_t v;
-        if (!int_token(text, strlen(text), &v) || !in_range(o, (double)v)) {
+        if (!mn_number_int(text, strlen(text), &v) || !in_range(o, (double)v)) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be %s", o->name, text,
                             describe(o, range, sizeof range));
             return false;
@@ -374,7 +318,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
     }
     case MN_KIND_REAL: {
         double v;
-        if (!real_token(text, strlen(text), &v) || !in_range(o, v)) {
+        if (!mn_number_real(text, strlen(text), &v) || !in_range(o, v)) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be %s", o->name, text,
                             describe(o, range, sizeof range));
             return false;
@@ -432,7 +376,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         if (ok) {
             memcpy(name, text, (size_t)(eq - text));
             name[eq - text] = '\0';
-            ok = mn_study_param_valid(name) && real_token(eq + 1, strlen(eq + 1), &v);
+            ok = mn_study_param_valid(name) && mn_number_real(eq + 1, strlen(eq + 1), &v);
         }
         if (!ok) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=VALUE with VALUE a number, "
@@ -454,8 +398,8 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
     case MN_KIND_SHAPE: {
         const char *x = strchr(text, 'x');
         int64_t m, n;
-        if (!x || !int_token(text, (size_t)(x - text), &m) ||
-            !int_token(x + 1, strlen(x + 1), &n) || !in_range(o, (double)m) ||
+        if (!x || !mn_number_int(text, (size_t)(x - text), &m) ||
+            !mn_number_int(x + 1, strlen(x + 1), &n) || !in_range(o, (double)m) ||
             !in_range(o, (double)n)) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be MxN with M and N each %s, e.g. 1024x4096",
                             o->name, text, describe(o, range, sizeof range));
@@ -469,7 +413,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         mn_cli_atom_norms *an = field;
         const char *eq = strchr(text, '=');
         int64_t k;
-        if (!eq || !int_token(text, (size_t)(eq - text), &k) || !in_range(o, (double)k) ||
+        if (!eq || !mn_number_int(text, (size_t)(eq - text), &k) || !in_range(o, (double)k) ||
             !eq[1]) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be K=NAME with K %s", o->name, text,
                             describe(o, range, sizeof range));
@@ -766,6 +710,16 @@ void mn_cli_help(const mn_cli_command *cmd, FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "  %-*s print this help\n", HELP_COL - 3, "--help");
+    bool reals = false, ints = false;
+    for (int u = 0; u < cmd->n_uses; u++) {
+        mn_opt_kind k = mn_cli_options[cmd->uses[u].id].kind;
+        reals |= k == MN_KIND_REAL || k == MN_KIND_REALS || k == MN_KIND_ASSIGN;
+        ints |= k == MN_KIND_INT || k == MN_KIND_INTS || k == MN_KIND_OVER || k == MN_KIND_SHAPE;
+    }
+    if (ints || reals) /* the syntax of core/number.h, the same for every option */
+        fprintf(f, "\nNumbers: %s%s%s.\n", reals ? "0.01, 1e-2 or 2^-7" : "",
+                reals && ints ? "; integers " : ints ? "integers " : "",
+                ints ? "64 or 2^6 (not 1e3 or 2^-1)" : "");
     if (cmd->epilog)
         fprintf(f, "\n%s\n", cmd->epilog);
 }

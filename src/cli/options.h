@@ -178,6 +178,8 @@ typedef struct mn_cli_command {
     const char *pos_names[MN_CLI_MAX_POS]; /* file arguments, all required, in order */
     int n_pos;
     bool flush_denormals;           /* a training subcommand: flush-to-zero is on */
+    bool ranks;                     /* divides its work across mpirun's ranks (train); the
+                                     * others refuse more than one (mn_cli_one_process) */
     const mn_cli_use *uses;         /* the options it takes ... */
     int n_uses;                     /* ... and how many */
 } mn_cli_command;

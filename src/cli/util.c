@@ -39,6 +39,22 @@ int mn_cli_fail(const char *cmd, mn_status s)
     return MN_EXIT_FAIL;
 }
 
+int mn_cli_one_process(const char *cmd)
+{
+    mn_dist *d;
+    mn_status st = mn_dist_create(&d); /* no MPI at all unless mpirun launched us */
+    if (st != MN_OK)
+        return mn_cli_fail(cmd, st);
+    int size = mn_dist_size(d), rank = mn_dist_rank(d);
+    mn_dist_destroy(d);
+    if (size == 1)
+        return MN_EXIT_OK;
+    if (rank == 0) /* one line for the job, as train's messages */
+        fprintf(stderr, "modnorm %s: runs on one process, not under mpirun -np %d: every rank "
+                "would run it whole (only train divides its work across ranks)\n", cmd, size);
+    return MN_EXIT_USAGE;
+}
+
 const char *mn_cli_shown(const char *path, char *buf, size_t cap)
 {
     size_t n = strlen(path), keep = cap > 8 ? cap - 8 : 0;

@@ -214,9 +214,9 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
             st = cb->on_eval(cb->ctx, &info, res->test_acc, res->test_loss);
         }
     }
-    if (res->diverged) {
+    if (res->diverged) { /* stopped: nothing evaluated, so no accuracy (NAN) */
         res->train_loss = res->test_loss = INFINITY;
-        res->test_acc = 0;
+        res->test_acc = NAN;
     }
     mn_tensor_destroy(x);
     mn_tensor_destroy(dy);
@@ -233,7 +233,7 @@ mn_status mn_fit_judge(mn_status st, mn_fit_result *res, double factor)
         st = MN_OK;
         res->diverged = true;
         res->train_loss = res->test_loss = INFINITY;
-        res->test_acc = 0;
+        res->test_acc = NAN; /* not measured */
     }
     /* A blown-up network can have dead ReLUs and zero logits on the training
      * batches, so its training loss sits at exactly ln C while its test loss

@@ -3,42 +3,20 @@
  * the CLI's option table calls them and prefixes its option's name to the
  * message. */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/number.h"
 #include "modnorm/optim.h"
 #include "modnorm/study.h"
 
-/* A positive finite number: "0.001", "1e-3" or "2^-10"; a whole token of
- * digits, sign, point and exponent (no spaces, hex, "inf" or "nan"). */
+/* A positive finite number: "0.001", "1e-3" or "2^-10" (core/number.h). */
 static bool parse_number(const char *s, size_t len, double *out)
 {
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    const char *digits = buf + (strncmp(buf, "2^", 2) == 0 ? 2 : 0);
-    if (!digits[0] || strspn(digits, "0123456789+-.eE") != strlen(digits) ||
-        !strpbrk(digits, "0123456789"))
-        return false;
-    char *end;
     double v;
-    errno = 0;
-    if (strncmp(buf, "2^", 2) == 0) {
-        double e = strtod(buf + 2, &end);
-        if (end == buf + 2 || *end || errno || !(fabs(e) <= 200))
-            return false;
-        v = exp2(e);
-    } else {
-        v = strtod(buf, &end);
-        if (end == buf || *end || errno)
-            return false;
-    }
-    if (!(v > 0) || !isfinite(v))
+    if (!mn_number_real(s, len, &v) || !(v > 0))
         return false;
     *out = v;
     return true;
@@ -139,24 +117,16 @@ mn_status mn_study_parse_values(const char *text, int64_t lo, int64_t hi, int64_
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char buf[32], *end;
-        long long x = 0;
-        bool ok = len > 0 && len < sizeof buf && isdigit((unsigned char)p[0]);
-        if (ok) {
-            memcpy(buf, p, len);
-            buf[len] = '\0';
-            errno = 0;
-            x = strtoll(buf, &end, 10);
-            ok = end != buf && !*end && !errno && x >= lo && x <= hi;
-        }
+        int64_t x = 0;
+        bool ok = mn_number_int(p, len, &x) && x >= lo && x <= hi; /* "64" or "2^6" */
         if (!ok)
             REFUSE(v, "'%s': '%.*s' is not an integer in [%lld, %lld] (write a comma list such "
-                   "as 64,128,256)", text, (int)len, p, (long long)lo, (long long)hi);
+                   "as 64,128,256 or 2^6,2^7)", text, (int)len, p, (long long)lo, (long long)hi);
         if (k == MN_STUDY_MAX_VALUES)
             REFUSE(v, "'%s' lists more than %d values", text, MN_STUDY_MAX_VALUES);
         for (int i = 0; i < k; i++)
             if (v[i] == x)
-                REFUSE(v, "'%s': %lld is listed twice", text, x);
+                REFUSE(v, "'%s': %lld is listed twice", text, (long long)x);
         v[k++] = x;
         if (!comma)
             break;
