@@ -99,26 +99,24 @@ static void describe_outputs(const mn_module *m, char *buf, size_t cap)
         snprintf(buf + used, cap - used, ")");
 }
 
-static mn_status leaf_features(const mn_module *m, int n, const int64_t *in, int64_t *out)
-{
-    if (n > 0)
-        MN_TRY(mn_module_check_arity(m, n));
-    if (m->ops->features)
-        return m->ops->features(m, n, in, out);
-    *out = n > 0 ? in[0] : -1;
-    return MN_OK;
-}
+/* What a walk over the tree computes for each output: a leaf's answer
+ * (`size` bytes) from its inputs' answers. Sequential feeds each child the
+ * previous one's answers; Tuple concatenates its children's. */
+typedef struct {
+    size_t size;
+    mn_status (*leaf)(const mn_module *m, int n, const void *in, void *out);
+} output_walk;
 
-mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64_t **out,
-                             int *n_out)
+static mn_status walk_outputs(const mn_module *m, int n, const void *in, const output_walk *w,
+                              void **out, int *n_out)
 {
     *out = NULL;
     *n_out = 0;
     if (m->compound == MN_LEAF) {
-        int64_t *f = malloc(sizeof *f);
+        void *f = malloc(w->size);
         if (!f)
             return mn_fail(MN_ERR_NOMEM, "%s: out of memory", mn_module_kind(m));
-        mn_status st = leaf_features(m, n, in, f);
+        mn_status st = w->leaf(m, n, in, f);
         if (st != MN_OK) {
             free(f);
             return st;
@@ -128,12 +126,12 @@ mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64
         return MN_OK;
     }
     if (m->compound == MN_SEQUENTIAL) {
-        int64_t *cur = NULL;
+        void *cur = NULL;
         int nc = n;
         for (int i = 0; i < m->n_children; i++) {
-            int64_t *next;
+            void *next;
             int nn;
-            mn_status st = mn_module_features(m->children[i], nc, i == 0 ? in : cur, &next, &nn);
+            mn_status st = walk_outputs(m->children[i], nc, i == 0 ? in : cur, w, &next, &nn);
             if (st != MN_OK && i > 0) {
                 char a[64], b[160], why[512];
                 snprintf(why, sizeof why, "%s", mn_last_error());
@@ -152,25 +150,48 @@ mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64
         return MN_OK;
     }
     /* tuple: every child sees the same inputs; the outputs are theirs, in order */
-    int64_t *all = malloc((size_t)mn_module_output_count(m) * sizeof *all);
+    char *all = malloc((size_t)mn_module_output_count(m) * w->size);
     if (!all)
         return mn_fail(MN_ERR_NOMEM, "Tuple: out of memory");
     int used = 0;
     for (int i = 0; i < m->n_children; i++) {
-        int64_t *f;
+        void *f;
         int nf;
-        mn_status st = mn_module_features(m->children[i], n, in, &f, &nf);
+        mn_status st = walk_outputs(m->children[i], n, in, w, &f, &nf);
         if (st != MN_OK) {
             free(all);
             return st;
         }
-        memcpy(all + used, f, (size_t)nf * sizeof *f);
+        memcpy(all + (size_t)used * w->size, f, (size_t)nf * w->size);
         used += nf;
         free(f);
     }
     *out = all;
     *n_out = used;
     return MN_OK;
+}
+
+/* A leaf's output features (int64_t) from its inputs'. */
+static mn_status leaf_features(const mn_module *m, int n, const void *in, void *out)
+{
+    const int64_t *f = in;
+    if (n > 0)
+        MN_TRY(mn_module_check_arity(m, n));
+    if (m->ops->features)
+        return m->ops->features(m, n, f, out);
+    *(int64_t *)out = n > 0 ? f[0] : -1;
+    return MN_OK;
+}
+
+static const output_walk features_walk = {.size = sizeof(int64_t), .leaf = leaf_features};
+
+mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64_t **out,
+                             int *n_out)
+{
+    void *f;
+    mn_status st = walk_outputs(m, n, in, &features_walk, &f, n_out);
+    *out = f;
+    return st;
 }
 
 mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out)
@@ -193,70 +214,29 @@ mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out
     return st;
 }
 
-/* The output shapes of m for inputs of shapes in[0..n): the features walk
- * above with whole shapes, from each leaf's plan as the network's first
- * forward makes it (graph.c's plan_step), so that a Flatten, a pool or a
- * Conv2D, whose width needs more than the last dimension, has one. */
-static mn_status tree_shapes(const mn_module *m, int n, const mn_shape *in, mn_shape **out,
-                             int *n_out)
+/* A leaf's output shape (mn_shape) from its inputs', by its plan as the
+ * network's first forward makes it (graph.c's plan_step), so that a
+ * Flatten, a pool or a Conv2D, whose width needs more than the last
+ * dimension, has one. */
+static mn_status leaf_shape(const mn_module *m, int n, const void *in, void *out)
 {
-    *out = NULL;
-    *n_out = 0;
-    if (m->compound == MN_LEAF) {
-        MN_TRY(mn_module_check_arity(m, n));
-        mn_module_plan p = {.out = in[0]};
-        if (m->ops->plan)
-            MN_TRY(m->ops->plan(m, n, in, &p));
-        char d[64];
-        if (p.out.ndim < 1 || p.out.ndim > MN_MAX_DIMS)
-            return mn_fail(MN_ERR_SHAPE, "%s planned an output of %d dimensions",
-                           mn_module_describe(m, d, sizeof d), p.out.ndim);
-        int64_t count;
-        MN_TRY(mn_checked_count(mn_module_describe(m, d, sizeof d), MN_ERR_SHAPE, p.out.ndim,
-                                p.out.dim, sizeof(float), &count));
-        if (!(*out = malloc(sizeof **out)))
-            return mn_fail(MN_ERR_NOMEM, "%s: out of memory", mn_module_kind(m));
-        **out = p.out;
-        *n_out = 1;
-        return MN_OK;
-    }
-    if (m->compound == MN_SEQUENTIAL) {
-        mn_shape *cur = NULL;
-        int nc = n;
-        for (int i = 0; i < m->n_children; i++) {
-            mn_shape *next;
-            int nn;
-            mn_status st = tree_shapes(m->children[i], nc, i == 0 ? in : cur, &next, &nn);
-            free(cur);
-            if (st != MN_OK)
-                return st;
-            cur = next;
-            nc = nn;
-        }
-        *out = cur;
-        *n_out = nc;
-        return MN_OK;
-    }
-    mn_shape *all = malloc((size_t)mn_module_output_count(m) * sizeof *all);
-    if (!all)
-        return mn_fail(MN_ERR_NOMEM, "Tuple: out of memory");
-    int used = 0;
-    for (int i = 0; i < m->n_children; i++) {
-        mn_shape *f;
-        int nf;
-        mn_status st = tree_shapes(m->children[i], n, in, &f, &nf);
-        if (st != MN_OK) {
-            free(all);
-            return st;
-        }
-        memcpy(all + used, f, (size_t)nf * sizeof *f);
-        used += nf;
-        free(f);
-    }
-    *out = all;
-    *n_out = used;
+    const mn_shape *s = in;
+    MN_TRY(mn_module_check_arity(m, n));
+    mn_module_plan p = {.out = s[0]};
+    if (m->ops->plan)
+        MN_TRY(m->ops->plan(m, n, s, &p));
+    char d[64];
+    if (p.out.ndim < 1 || p.out.ndim > MN_MAX_DIMS)
+        return mn_fail(MN_ERR_SHAPE, "%s planned an output of %d dimensions",
+                       mn_module_describe(m, d, sizeof d), p.out.ndim);
+    int64_t count;
+    MN_TRY(mn_checked_count(mn_module_describe(m, d, sizeof d), MN_ERR_SHAPE, p.out.ndim,
+                            p.out.dim, sizeof(float), &count));
+    *(mn_shape *)out = p.out;
     return MN_OK;
 }
+
+static const output_walk shapes_walk = {.size = sizeof(mn_shape), .leaf = leaf_shape};
 
 mn_status mn_module_output_shape(const mn_module *m, const mn_shape *in, mn_shape *out)
 {
@@ -269,9 +249,10 @@ mn_status mn_module_output_shape(const mn_module *m, const mn_shape *in, mn_shap
     int64_t count;
     MN_TRY(mn_checked_count("mn_module_output_shape: in", MN_ERR_SHAPE, in->ndim, in->dim,
                             sizeof(float), &count));
-    mn_shape *s;
+    void *v;
     int ns;
-    MN_TRY(tree_shapes(m, 1, in, &s, &ns));
+    MN_TRY(walk_outputs(m, 1, in, &shapes_walk, &v, &ns));
+    mn_shape *s = v;
     mn_status st = MN_OK;
     if (ns == 1) {
         *out = s[0];
