@@ -356,6 +356,7 @@ enum {
     P_DATA64 = 1 << 6,   /* data/: valid Fashion-MNIST IDX set, 64 train + 16 test images */
     P_RUNS = 1 << 7,     /* runs/: an existing, empty output directory */
     P_ZERO = 1 << 8,     /* zero.mn: a graph of sensitivity 0 (0 * Linear) */
+    P_NARROW = 1 << 9,   /* narrow.mn: Linear(5, 784), 5 logits and no parameter */
 };
 
 static void prepare(const char *dir, unsigned what)
@@ -427,6 +428,11 @@ static void prepare(const char *dir, unsigned what)
     if (what & P_ZERO) {
         static const char g[] = "Net = 0 * Linear(10, 784)\nNet\n";
         snprintf(path, sizeof path, "%s/zero.mn", dir);
+        tm_write_file(path, g, sizeof g - 1);
+    }
+    if (what & P_NARROW) {
+        static const char g[] = "Linear(5, 784)\n";
+        snprintf(path, sizeof path, "%s/narrow.mn", dir);
         tm_write_file(path, g, sizeof g - 1);
     }
 }
@@ -651,6 +657,22 @@ static const bad_case cases[] = {
     {"inspect: --atom-norm 2=taps-3 on a Linear", 0, {"inspect", "--atom-norm", "2=taps-3"}, 2,
      {"--atom-norm", "2=taps-3 does not fit Linear(10←512)"}},
     {"inspect: stray argument", 0, {"inspect", "extra"}, 2, {"unexpected argument 'extra'"}},
+    /* what the --graph file holds decides these: exit 1, no --help hint (review-s12 #5) */
+    {"inspect: --width on a graph without one", P_NARROW, {"inspect", "--graph",
+     "@/narrow.mn", "--width", "16"}, 1, {"--width", "declares no parameter 'width'"},
+     {"--help"}},
+    {"inspect: --set of a parameter the graph lacks", P_NARROW, {"inspect", "--graph",
+     "@/narrow.mn", "--set", "nosuch=1"}, 1, {"--set nosuch=1", "declares no parameter"},
+     {"--help"}},
+    {"inspect: --atom-norm past the graph's atoms", P_NARROW, {"inspect", "--graph",
+     "@/narrow.mn", "--atom-norm", "3=rms-rms"}, 1, {"--atom-norm '3=rms-rms'", "[0, 1)"},
+     {"--help"}},
+    {"train: a graph with too few logits", P_DATA64 | P_NARROW, {"train", "--graph",
+     "@/narrow.mn", "--steps", "1", "--batch", "8", "--threads", "1", "--data-dir", "@/data"},
+     1, {"outputs 5 logits per example, fewer than the 10 classes"}, {"--help"}},
+    {"sweep: --over of a parameter the graph lacks, no --out", P_DATA64 | P_NARROW, {"sweep", "--graph",
+     "@/narrow.mn", "--over", "x=1,2", "--lrs", "0.1", "--steps", "1", "--out", "@/runs",
+     "--data-dir", "@/data"}, 1, {"--over: @/narrow.mn declares no parameter 'x'"}, {"--help"}},
 
     /* -- sweep -- */
     {"sweep: bad --data-dir leaves no --out", 0, {"sweep", SWEEP_SMALL, "--out", "@/runs",

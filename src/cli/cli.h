@@ -112,6 +112,16 @@ int mn_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* A refusal that depends on the model (--set or --width of a parameter it
+ * lacks, too few logits, an --atom-norm K past its atoms): with --graph the
+ * file's content decides it, so as mn_cli_error (exit 1, what a file holds);
+ * for a built-in model, whose sizes come from the command line alone, as
+ * mn_cli_usage_error (exit 2). */
+int mn_cli_model_error(const char *cmd, const mn_cli_args *a, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Print "modnorm CMD: <last library error>" and return MN_EXIT_FAIL. */
 int mn_cli_fail(const char *cmd, mn_status s);
 

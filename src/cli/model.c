@@ -56,7 +56,7 @@ static int set_size(const char *cmd, mn_graph_file *g, const mn_cli_args *a, boo
     if (!builtin && !a->given[id])
         return MN_EXIT_OK;
     if (!builtin && !mn_graph_has_param(g, name))
-        return mn_cli_usage_error(cmd, "--%s: %s", name,
+        return mn_cli_model_error(cmd, a, "--%s: %s", name,
                                   (mn_graph_set(g, name, 0), mn_last_error()));
     if (mn_graph_set(g, name, (double)value) != MN_OK)
         return mn_cli_fail(cmd, MN_ERR_ARG);
@@ -82,8 +82,8 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
         mn_graph_set(g, "sp", 1) != MN_OK)
         rc = mn_cli_fail(cmd, MN_ERR_ARG);
     for (int i = 0; rc == MN_EXIT_OK && i < a->sets.n; i++)
-        if (mn_graph_set_text(g, a->sets.v[i]) != MN_OK)
-            rc = mn_cli_usage_error(cmd, "--set %s: %s", a->sets.v[i], mn_last_error());
+        if (mn_graph_set_text(g, a->sets.v[i]) != MN_OK) /* a name the file lacks */
+            rc = mn_cli_model_error(cmd, a, "--set %s: %s", a->sets.v[i], mn_last_error());
     if (rc != MN_EXIT_OK) {
         mn_graph_destroy(g);
         return rc;
@@ -231,7 +231,7 @@ static int check_output(const char *cmd, const mn_cli_args *a, const mn_graph_fi
     }
     if (st == MN_OK && out >= 0) {
         if (out < classes)
-            return mn_cli_usage_error(cmd, "%s outputs %lld logit%s per %s, fewer than %s: "
+            return mn_cli_model_error(cmd, a, "%s outputs %lld logit%s per %s, fewer than %s: "
                                       "every %s needs one", model, (long long)out,
                                       out == 1 ? "" : "s",
                                       is_text ? "position" : "example", data,
@@ -318,8 +318,8 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
         return MN_EXIT_OK;
     }
     if (!mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
-                                  param);
+        return mn_cli_model_error(cmd, a, "--over: %s declares no parameter '%s'",
+                                  source_name(a), param);
     uint32_t crc = 0;
     if (a->graph && graph_crc32(a->graph, &crc) != 0)
         return mn_cli_error(cmd, "--graph %s: cannot read: %s", a->graph, strerror(errno));
@@ -351,8 +351,8 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
                               int runs_per_value)
 {
     if (!is_mlp(a) && !mn_graph_has_param(g, param))
-        return mn_cli_usage_error(cmd, "--over: %s declares no parameter '%s'", source_name(a),
-                                  param);
+        return mn_cli_model_error(cmd, a, "--over: %s declares no parameter '%s'",
+                                  source_name(a), param);
     mn_mlp_spec spec = mn_cli_mlp(a);
     bool coordcheck = strcmp(cmd, "coordcheck") == 0;
     /* coordcheck keeps the weights before each step and the step's change */
@@ -369,7 +369,7 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
         mn_status st = !is_mlp(a) ? mn_graph_factory((void *)g, param, values[i], &m)
                                 : mn_mlp_factory(&spec, param, values[i], &m);
         if (st != MN_OK)
-            rc = mn_cli_usage_error(cmd, "%s", mn_last_error());
+            rc = make_failed(cmd, a, st);
         else if ((rc = check_output(cmd, a, g, m, i == 0)) == MN_EXIT_OK)
             rc = jobs > 0 ? fits_memory(cmd, a, m, extra, extra_what, &need[i]) : MN_EXIT_OK;
         mn_module_destroy(m);
@@ -445,16 +445,17 @@ int mn_cli_check_model_data(const char *cmd, const mn_cli_args *a, bool is_text)
         if (strncmp(a->sets.v[i], "vocab=", 6) == 0 || strncmp(a->sets.v[i], "context=", 8) == 0)
             return mn_cli_usage_error(cmd, "--set %s: with --data text the corpus gives `vocab` "
                                       "and --context gives `context`", a->sets.v[i]);
+    /* whether a --graph file declares `vocab` is its content: exit 1 */
     if (is_text && !sequence)
-        return mn_cli_usage_error(cmd, "--data %s needs a sequence model (a graph declaring "
+        return mn_cli_model_error(cmd, a, "--data %s needs a sequence model (a graph declaring "
                                   "`vocab`, e.g. --model gpt), not %s", a->data,
                                   model);
     const mn_cli_command *c = mn_cli_find_command(cmd);
     if (!is_text && sequence && c && !mn_cli_use_of(c, MN_OPT_DATA)) /* e.g. coordcheck */
-        return mn_cli_usage_error(cmd, "%s reads token ids; %s runs on the Fashion-MNIST "
+        return mn_cli_model_error(cmd, a, "%s reads token ids; %s runs on the Fashion-MNIST "
                                   "images only", model, cmd);
     if (!is_text && sequence)
-        return mn_cli_usage_error(cmd, "%s reads token ids: give it --data text[:PATH], not "
+        return mn_cli_model_error(cmd, a, "%s reads token ids: give it --data text[:PATH], not "
                                   "the Fashion-MNIST images", model);
     if (!is_text && a->given[MN_OPT_CONTEXT])
         fprintf(stderr, "modnorm %s: note: --context sets the windows of --data text; the "

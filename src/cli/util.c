@@ -32,6 +32,21 @@ int mn_cli_error(const char *cmd, const char *fmt, ...)
     return MN_EXIT_FAIL;
 }
 
+int mn_cli_model_error(const char *cmd, const mn_cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "modnorm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (a->graph) {
+        fputc('\n', stderr);
+        return MN_EXIT_FAIL;
+    }
+    fprintf(stderr, " (see 'modnorm %s --help')\n", cmd);
+    return MN_EXIT_USAGE;
+}
+
 int mn_cli_fail(const char *cmd, mn_status s)
 {
     const char *msg = mn_last_error();
@@ -307,10 +322,10 @@ int mn_cli_apply_atom_norms(const char *cmd, mn_module *root, const mn_cli_args 
     for (int i = 0; i < a->atom_norms.n; i++) {
         mn_atom_norm ov = {.atom = a->atom_norms.v[i].atom, .norm = a->atom_norms.v[i].norm};
         if (ov.atom >= atoms)
-            return mn_cli_usage_error(cmd, "--atom-norm '%d=%s' must be K=NAME with K in [0, %d)",
-                                      ov.atom, ov.norm, atoms);
+            return mn_cli_model_error(cmd, a, "--atom-norm '%d=%s' must be K=NAME with K in "
+                                      "[0, %d)", ov.atom, ov.norm, atoms);
         if (mn_atom_norms_apply_tree(root, &ov, 1) != MN_OK) /* e.g. a norm of another shape */
-            return mn_cli_usage_error(cmd, "--atom-norm: %s", mn_last_error());
+            return mn_cli_model_error(cmd, a, "--atom-norm: %s", mn_last_error());
     }
     return MN_EXIT_OK;
 }
