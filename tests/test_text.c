@@ -634,6 +634,18 @@ START_TEST(test_cli_readout_width)
     ck_assert_msg(strstr(out, "note: ") && strstr(out, "outputs 50 logits per position, more "
                   "than the 3 characters of the corpus's vocabulary: the other 47 never match "
                   "a label") && strstr(out, "validation loss"), "%s", out);
+    /* one row of logits per sequence, not per position (a Mean over T): its
+     * last dimension was taken for the logits, and the first step refused
+     * it (review-s12 #3); the shape walk shows the missing T */
+    write_text(tm_at("perseq.mn"), "param vocab = 3\nparam width = 8\n"
+                                   "Embed(vocab, width) -> Mean -> Linear(vocab, width)\n");
+    snprintf(args, sizeof args, "train --data text:%s --graph %s --context 4 --steps 2 --batch 2 "
+             "--threads 1", tm_at("abc.txt"), tm_at("perseq.mn"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "perseq.mn maps a (1, 4) input of token ids to (1, 3), not "
+                              "(1, 4, V): the 3 characters of the corpus's vocabulary need one "
+                              "row of logits per position") &&
+                      strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
     /* coordcheck reads the corpus before it checks: the graph's own vocab (3
      * here too) is replaced by the corpus's, and the readout judged on it */
     write_text(tm_at("v9.mn"), "param vocab = 9\nparam width = 8\n"

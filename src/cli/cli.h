@@ -36,11 +36,13 @@ mn_mlp_spec mn_cli_mlp(const mn_cli_args *a);
 int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **g);
 /* The module tree alone (no weights are allocated): what inspect shows. */
 int mn_cli_model_tree(const char *cmd, const mn_cli_args *a, mn_module **root);
-/* The tree to train, refused (a usage error, nothing allocated) when its
- * output has fewer logits than the data has classes (Fashion-MNIST's 10,
- * or the vocabulary), or when training it cannot fit in this machine's
- * memory (mn_cli_model_fits); notes for more logits than classes and for a
- * model without parameters. */
+/* The tree to train, refused (nothing allocated; mn_cli_model_error's exit
+ * code) when the data's input (1, 784) or (1, T) does not go through it,
+ * when its output is not one row of logits per label ((1, K) for images,
+ * (1, T, V) for text) or has fewer logits than the data has classes
+ * (Fashion-MNIST's 10, or the vocabulary), or when training it cannot fit
+ * in this machine's memory (mn_cli_model_fits, a usage error); notes for
+ * more logits than classes and for a model without parameters. */
 int mn_cli_model_build(const char *cmd, const mn_cli_args *a, mn_module **root);
 /* Set the graph's parameters `vocab` and `context` to the text data's (each
  * when the graph declares it; after --set). */

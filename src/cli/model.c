@@ -202,34 +202,64 @@ static void data_shape(const mn_cli_args *a, const mn_graph_file *g, int64_t *cl
     }
 }
 
-/* Before training: the network's last dimension holds a logit per class (a
- * label past the last logit would stop the run at its first loss). More
- * logits than classes train (a padded vocabulary is common practice), and
- * a model without parameters trains nothing: notes, when `notes`. */
+/* "(1, 10, 28, 28)". */
+static const char *shape_text(const mn_shape *s, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < s->ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "",
+                                 (long long)s->dim[i]);
+    if (used < cap)
+        snprintf(buf + used, cap - used, ")");
+    return buf;
+}
+
+/* Before training: the network's output is one row of logits per label,
+ * from the whole shape of the input a batch gives it (the data is always a
+ * (B, features) matrix: (1, 784) pixels, or (1, T) token ids): (1, K) for
+ * the images, (1, T, V) for text, with as many logits as the data has
+ * classes (a label past the last logit would stop the run at its first
+ * loss). Any other output (a feature map, a per-sequence Mean) and an input
+ * the network cannot take (an AvgPool that does not divide 28) are refused
+ * here, not by the first step. More logits than classes train (a padded
+ * vocabulary is common practice), and a model without parameters trains
+ * nothing: notes, when `notes`. */
 static int check_output(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                         const mn_module *root, bool notes)
 {
-    int64_t classes, in, out;
+    int64_t classes, in;
     data_shape(a, g, &classes, &in);
     bool is_text;
     mn_cli_text_path(a, &is_text);
-    char data[96];
+    char data[96], xs[160], ys[160];
     if (is_text)
         snprintf(data, sizeof data, "the %lld characters of the corpus's vocabulary",
                  (long long)classes);
     else
         snprintf(data, sizeof data, "the %lld classes of Fashion-MNIST", (long long)classes);
     const char *model = source_name(a);
-    /* The width from the sizes; where the last dimension alone does not
-     * settle it (a Flatten), from the whole (batch, in) input every batch
-     * has. A shape error the first forward will name is left to training. */
-    mn_status st = MN_ERR_SHAPE;
-    if (classes > 0 && (st = mn_module_output_features(root, in, &out)) == MN_OK && out < 0) {
-        mn_shape y;
-        st = mn_module_output_shape(root, &(mn_shape){2, {1, in}}, &y);
-        out = st == MN_OK ? y.dim[y.ndim - 1] : -1;
-    }
-    if (st == MN_OK && out >= 0) {
+    const char *input = is_text ? " of token ids" : "";
+    mn_shape x = {2, {1, in}}, y;
+    shape_text(&x, xs, sizeof xs);
+    if (classes > 0 && mn_module_output_shape(root, &x, &y) != MN_OK)
+        return mn_cli_model_error(cmd, a, "%s on a %s input%s: %s", model, xs, input,
+                                  mn_last_error());
+    if (classes > 0) {
+        /* (1, K), or (1, T, V) for the T labels of a window */
+        bool rows = is_text ? y.ndim == 3 && y.dim[0] == 1 && y.dim[1] == in
+                            : y.ndim == 2 && y.dim[0] == 1;
+        if (!rows) {
+            char want[64];
+            if (is_text)
+                snprintf(want, sizeof want, "(1, %lld, V)", (long long)in);
+            else
+                snprintf(want, sizeof want, "(1, K)");
+            return mn_cli_model_error(cmd, a, "%s maps a %s input%s to %s, not %s: %s need one "
+                                      "row of logits per %s", model, xs, input,
+                                      shape_text(&y, ys, sizeof ys), want, data,
+                                      is_text ? "position" : "example");
+        }
+        int64_t out = y.dim[y.ndim - 1];
         if (out < classes)
             return mn_cli_model_error(cmd, a, "%s outputs %lld logit%s per %s, fewer than %s: "
                                       "every %s needs one", model, (long long)out,
