@@ -684,7 +684,9 @@ static const char *good_value(const mn_cli_use *use, const mn_cli_option *o, cha
 
 /* An option given twice is refused, naming it, in both spellings and for
  * flags, even when both values are good: only a repeatable option
- * (--atom-norm) may be given again, and each time adds an entry. */
+ * (--atom-norm, --set) may be given again, and each time adds an entry, for
+ * another atom or parameter: the same K or NAME twice is refused too
+ * (review-s12 #4: the second silently won). */
 START_TEST(test_parser_refuses_repeats)
 {
     int cases = 0;
@@ -705,6 +707,18 @@ START_TEST(test_parser_refuses_repeats)
                                   o->kind == MN_KIND_FLAG ? 2 : 4, args);
             int rc = parse_args(cmd->name, args, n, &a, &msg);
             if (o->repeatable) {
+                ck_assert_msg(rc == 2 && count_lines(msg) == 1 && strstr(msg, "given twice") &&
+                                  strstr(msg, o->id == MN_OPT_SET ? "--set width given twice "
+                                                                    "('width=64' first)"
+                                                                  : "--atom-norm 0 given twice "
+                                                                    "('0=rms-rms' first)"),
+                              "%s %s twice gave %d: '%s'", cmd->name, opt, rc, msg);
+                free(msg);
+                mn_cli_args_free(&a);
+                const char *other = o->id == MN_OPT_SET ? "depth=2" : "1=rms-rms";
+                const char *two[4] = {opt, v, opt, other};
+                n = with_required(cmd, two, 4, args);
+                rc = parse_args(cmd->name, args, n, &a, &msg);
                 ck_assert_msg(rc == MN_CLI_RUN, "%s %s twice: %s", cmd->name, opt, msg);
                 ck_assert_int_eq(o->id == MN_OPT_SET ? a.sets.n : a.atom_norms.n, 2);
             } else {

@@ -112,7 +112,7 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                           .metavar = "K=NORM", .lo = 0, .hi = 1 << 20, .lookup = lookup_norm,
                           .repeatable = true, .offset = AT(atom_norms),
                           .help = "use norm NORM on atom K (0-based, forward order); "
-                                  "repeatable"},
+                                  "repeatable, each K once"},
     [MN_OPT_GRAPH] = {.id = MN_OPT_GRAPH, .name = "graph", .kind = MN_KIND_STRING,
                       .metavar = "FILE.mn", .excludes = MN_OPT_MODEL, .offset = AT(graph),
                       .help = "the network from a graph file (README: Networks as files) "
@@ -120,7 +120,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
     [MN_OPT_SET] = {.id = MN_OPT_SET, .name = "set", .kind = MN_KIND_ASSIGN,
                     .metavar = "NAME=VALUE", .repeatable = true, .offset = AT(sets),
                     .help = "set a parameter the graph file declares (mlp: width, depth, "
-                            "d_in, d_out); repeatable"},
+                            "d_in, d_out); repeatable, each NAME once; width and depth take "
+                            "--width's and --depth's integers and ranges"},
     CHOICE_OPT(MN_OPT_FORMAT, "format", "text|json|graph", format_words, format_values, format,
                "text (a tree), json (as --json), or graph (the graph language, which "
                "--graph reads back)"),
@@ -383,12 +384,36 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
                             "e.g. width=1024", o->name, text);
             return false;
         }
+        /* a name given again would silently win over the first, a forgotten
+         * value of a long command line: refused as any option given twice */
+        for (int i = 0; i < sets->n; i++)
+            if (strncmp(sets->v[i], name, (size_t)(eq - text)) == 0 &&
+                sets->v[i][eq - text] == '=') {
+                mn_cli_usage_to(err, cmd, "--%s %s given twice ('%s' first); give it once",
+                                o->name, name, sets->v[i]);
+                return false;
+            }
         if (sets->n == MN_CLI_MAX_SETS) {
             mn_cli_usage_to(err, cmd, "at most %d --%s options", MN_CLI_MAX_SETS, o->name);
             return false;
         }
+        /* width and depth have their own options: --set of them takes the
+         * option's syntax and range (an integer, --width's [1, 65536]) */
+        const mn_cli_option *own = strcmp(name, "width") == 0   ? &mn_cli_options[MN_OPT_WIDTH]
+                                   : strcmp(name, "depth") == 0 ? &mn_cli_options[MN_OPT_DEPTH]
+                                                                : NULL;
+        int64_t k;
+        if (own && (!mn_number_int(eq + 1, strlen(eq + 1), &k) || !in_range(own, (double)k))) {
+            mn_cli_usage_to(err, cmd, "--%s '%s' must be %s=%s with %s %s (as --%s)", o->name,
+                            text, name, own->metavar, own->metavar,
+                            describe(own, range, sizeof range), own->name);
+            return false;
+        }
         /* mn_graph_set_text reads VALUE with strtod: hand it 2^E as a decimal */
-        if (strchr(eq + 1, '^')) {
+        if (own) {
+            snprintf(sets->own[sets->n], sizeof sets->own[0], "%s=%lld", name, (long long)k);
+            text = sets->own[sets->n];
+        } else if (strchr(eq + 1, '^')) {
             snprintf(sets->own[sets->n], sizeof sets->own[0], "%s=%.17g", name, v);
             text = sets->own[sets->n];
         }
@@ -423,6 +448,12 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
             mn_cli_usage_to(err, cmd, "--%s '%s': %s", o->name, text, mn_last_error());
             return false;
         }
+        for (int i = 0; i < an->n; i++)
+            if (an->v[i].atom == k) { /* the second would silently win */
+                mn_cli_usage_to(err, cmd, "--%s %lld given twice ('%d=%s' first); give it once",
+                                o->name, (long long)k, an->v[i].atom, an->v[i].norm);
+                return false;
+            }
         if (an->n == MN_CLI_MAX_ATOM_NORMS) {
             mn_cli_usage_to(err, cmd, "at most %d --%s options", MN_CLI_MAX_ATOM_NORMS, o->name);
             return false;
