@@ -665,6 +665,11 @@ static const bad_case cases[] = {
     {"inspect: --json with a bad --depth prints no JSON", 0, {"inspect", "--json", "--depth",
      "0"}, 2, {"--depth '0'"}},
     {"inspect: --json given twice", 0, {"inspect", "--json", "--json"}, 2, {"--json", "twice"}},
+    /* one of the two silently won, --json or --format by order (review-s12 #6) */
+    {"inspect: --json with --format text", 0, {"inspect", "--json", "--format", "text"}, 2,
+     {"--json and --format text exclude each other"}},
+    {"inspect: --format graph with --json", 0, {"inspect", "--format", "graph", "--json"}, 2,
+     {"--json and --format graph exclude each other"}},
     {"inspect: --atom-norm twice is fine, a bad second one is not", 0, {"inspect",
      "--atom-norm", "0=rms-rms", "--atom-norm", "1=bogus"}, 2,
      {"--atom-norm", "unknown norm 'bogus'"}},

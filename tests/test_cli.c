@@ -179,7 +179,11 @@ END_TEST
 START_TEST(test_inspect)
 {
     char buf[8192];
-    ck_assert_int_eq(run("inspect --width 64 --depth 3 --json", buf, sizeof buf), 0);
+    ck_assert_int_eq(run("inspect --width 64 --depth 3 --json --format json", buf, sizeof buf),
+                     0); /* --json is --format json: the pair agrees (review-s12 #6) */
+    char same[8192];
+    ck_assert_int_eq(run("inspect --width 64 --depth 3 --json", same, sizeof same), 0);
+    ck_assert_str_eq(buf, same);
     /* One JSON document; three Linear atoms with target 1/3, bonds without one. */
     int targets = 0;
     for (const char *p = buf; (p = strstr(p, "\"target\": 0.33333333333333331")); p++)

@@ -83,6 +83,12 @@ static json_t *module_json(walk *w, const mn_module *m)
  * initializes them: an SVD per Linear), so any size can be shown. */
 int mn_cmd_inspect(mn_cli_args *a)
 {
+    /* --json is --format json: with another --format one of the two would
+     * silently lose */
+    if (a->given[MN_OPT_JSON] && a->given[MN_OPT_FORMAT] && a->format != 1)
+        return mn_cli_usage_error(CMD, "--json and --format %s exclude each other: give one "
+                                  "(--json is --format json)",
+                                  mn_cli_options[MN_OPT_FORMAT].choices[a->format]);
     mn_module *root;
     int rc = mn_cli_model_tree(CMD, a, &root);
     if (rc != MN_EXIT_OK)

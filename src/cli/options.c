@@ -123,8 +123,8 @@ const mn_cli_option mn_cli_options[MN_OPT_COUNT] = {
                             "d_in, d_out); repeatable, each NAME once; width and depth take "
                             "--width's and --depth's integers and ranges"},
     CHOICE_OPT(MN_OPT_FORMAT, "format", "text|json|graph", format_words, format_values, format,
-               "text (a tree), json (as --json), or graph (the graph language, which "
-               "--graph reads back)"),
+               "text (a tree), json (as --json; --json with another --format is refused), "
+               "or graph (the graph language, which --graph reads back)"),
     NAME_OPT(MN_OPT_OPT, "opt", "NAME", lookup_preset, mn_solver_preset_names, opt,
              "the optimizer"),
     CHOICE_OPT(MN_OPT_PARAM, "param", "modular|sp", param_words, param_values, param,
