@@ -566,6 +566,9 @@ static const bad_case cases[] = {
     {"train: --lr nan", 0, {"train", "--lr", "nan", NODATA}, 2, {"--lr 'nan'"}},
     {"train: --lr inf", 0, {"train", "--lr", "inf", NODATA}, 2, {"--lr 'inf'"}},
     {"train: --lr 1e300", 0, {"train", "--lr", "1e300", NODATA}, 2, {"--lr '1e300'"}},
+    /* 2^-201 is positive and below 1e6: the reason is its exponent (review-s12 #8) */
+    {"train: --lr 2^-201 names the exponent's bound", 0, {"train", "--lr", "2^-201", NODATA},
+     2, {"--lr '2^-201': the E of 2^E must be in [-200, 200]"}, {"positive number"}},
     {"train: --width 0", 0, {"train", "--width", "0", NODATA}, 2, {"--width '0'"}},
     {"train: --steps -5", 0, {"train", "--steps", "-5", NODATA}, 2, {"--steps '-5'"}},
     /* train's --steps counts training steps: not dualize's polar bound */
@@ -620,8 +623,12 @@ static const bad_case cases[] = {
     {"inspect: --graph is a directory, with the reason", P_ADIR, {"inspect", "--graph",
      "@/adir"}, 1, {"cannot read the graph file", "Is a directory"}},
     /* the built-in model refuses a size the command line gave it: usage, as --width 0 */
+    /* every digit of a value that is not an integer: %g said 10.000000000000002 was "(10)"
+     * (review-s12 #8) */
     {"inspect: --set d_out=2^0.5 reaches the graph as a number", 0, {"inspect", "--set",
-     "d_out=2^0.5"}, 2, {"argument 1 (1.41421) is not a positive integer"}},
+     "d_out=2^0.5"}, 2, {"argument 1 (1.4142135623730951) is not a positive integer"}},
+    {"inspect: --set d_out=1000.0000001 is not printed as 1000", 0, {"inspect", "--set",
+     "d_out=1000.0000001"}, 2, {"argument 1 (1000.0000001) is not a positive integer"}},
     /* --set width= and depth= take --width's and --depth's syntax and range (review-s12 #4) */
     {"inspect: --set width=2^17 as --width 2^17", 0, {"inspect", "--set", "width=2^17"}, 2,
      {"--set 'width=2^17' must be width=W with W an integer in [1, 65536] (as --width)"}},
@@ -646,6 +653,13 @@ static const bad_case cases[] = {
     {"sweep: --set of the swept depth", P_DATA64, {"sweep", "--over", "depth=2,3", "--set",
      "depth=4", "--width", "8", "--lrs", "0.1", "--steps", "1", "--out", "@/runs",
      "--data-dir", "@/data"}, 2, {"--set depth=4", "the sweep varies depth (--over)"}},
+    {"coordcheck: --set of the checked width names coordcheck, not a sweep", 0, {"coordcheck",
+     "--widths", "8,16", "--set", "width=8", "--out", "@/cc", NODATA}, 2,
+     {"--set width=8: the coordinate check varies width (--widths)"}, {"sweep"}},
+    {"coordcheck: --widths on a graph without a width names --widths", P_NARROW,
+     {"coordcheck", "--graph", "@/narrow.mn", "--widths", "8,16", "--steps", "1", "--out",
+     "@/cc", NODATA}, 1, {"--widths: @/narrow.mn declares no parameter 'width'"},
+     {"--over"}},
     {"bench step: a model beyond the machine's memory (4.4 TB), before any allocation", 0,
      {"bench", "step", "--width", "65536", "--depth", "64", "--steps", "1"}, 2,
      {"parameters", "more than this machine's"}},
@@ -704,6 +718,17 @@ static const bad_case cases[] = {
      "128", "--out", "@/runs", "--data-dir", "@/data"}, 1, {"--batch 128", " 64 "}, {" 0 "}},
     {"sweep: --lrs 1e300", 0, {"sweep", "--widths", "8", "--lrs", "1e300", "--steps", "1",
      "--out", "@/runs", NODATA}, 2, {"--lrs", "1e300"}},
+    {"sweep: --lrs 2^-201 names the exponent's bound", 0, {"sweep", "--widths", "8", "--lrs",
+     "0.1,2^-201", "--out", "@/runs", NODATA}, 2,
+     {"--lrs '0.1,2^-201': '2^-201': the E of 2^E must be in [-200, 200]"},
+     {"positive number"}},
+    {"sweep: --lrs A:2^300 names the exponent's bound", 0, {"sweep", "--widths", "8", "--lrs",
+     "2^-3:2^300", "--out", "@/runs", NODATA}, 2,
+     {"'2^300': the E of 2^E must be in [-200, 200]"}},
+    /* the parameter's name, not the option's ("the values of over") */
+    {"sweep: --over NAME= with a bad value names NAME", 0, {"sweep", "--no-run", "--over",
+     "dhead=2^-1", "--out", "@/runs", NODATA}, 2,
+     {"--over 'dhead=2^-1': the values of dhead: '2^-1'"}, {"values of over"}},
     {"sweep: --lrs 1e-3x", 0, {"sweep", "--widths", "8", "--lrs", "1e-3x", "--steps", "1",
      "--out", "@/runs", NODATA}, 2, {"--lrs '1e-3x'"}},
     {"sweep: --widths 0", 0, {"sweep", "--widths", "0", "--lrs", "0.1", "--out", "@/runs",

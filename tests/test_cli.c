@@ -1398,7 +1398,8 @@ START_TEST(test_output_width)
         ck_assert_int_eq(run(args, out, sizeof out), 1);
         ck_assert_msg(strstr(out, "avg3.mn on a (1, 784) input: ") &&
                           strstr(out, "AvgPool(3) takes NCHW images whose H and W are multiples "
-                                      "of 3") && count_lines(out) == 1, "%s: %s", args, out);
+                                      "of 3, receives 28 x 28") && count_lines(out) == 1,
+                      "%s: %s", args, out);
         ck_assert(!exists(never));
     }
     /* the built-in models fit: no note */

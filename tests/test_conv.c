@@ -380,6 +380,7 @@ START_TEST(test_pool_values)
     mn_tensor *odd = tm_tensor_new(4, (int64_t[]){1, 1, 3, 4});
     ck_assert_int_eq(mn_network_forward(mx, odd, &y), MN_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(mn_last_error(), "multiples of 2"));
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "receives 3 x 4")); /* the sizes: review-s12 #8 */
     mn_tensor_destroy(odd);
     mn_tensor_destroy(x);
     mn_network_destroy(mx);

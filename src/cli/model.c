@@ -38,6 +38,13 @@ static const builtin_model *builtin_of(const mn_cli_args *a)
 /* The built-in mlp keeps its own defaults and sweep descriptions. */
 static bool is_mlp(const mn_cli_args *a) { return builtin_of(a) == &builtins[0]; }
 
+/* The option that gave a sweep's size values, for messages: --over, or
+ * --widths (given or by default). */
+static const char *grid_option(const mn_cli_args *a)
+{
+    return a->given[MN_OPT_OVER] ? "--over" : "--widths";
+}
+
 /* The file the network comes from, for messages. */
 static const char *source_name(const mn_cli_args *a)
 {
@@ -343,13 +350,13 @@ int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file
         mn_mlp_spec spec = mn_cli_mlp(a);
         char desc[192];
         if (mn_mlp_describe(&spec, param, desc, sizeof desc) != MN_OK)
-            return mn_cli_usage_error(cmd, "--over: %s", mn_last_error());
+            return mn_cli_usage_error(cmd, "%s: %s", grid_option(a), mn_last_error());
         snprintf(buf, cap, "%s%s", data, desc);
         return MN_EXIT_OK;
     }
     if (!mn_graph_has_param(g, param))
-        return mn_cli_model_error(cmd, a, "--over: %s declares no parameter '%s'",
-                                  source_name(a), param);
+        return mn_cli_model_error(cmd, a, "%s: %s declares no parameter '%s'",
+                                  grid_option(a), source_name(a), param);
     uint32_t crc = 0;
     if (a->graph && graph_crc32(a->graph, &crc) != 0)
         return mn_cli_error(cmd, "--graph %s: cannot read: %s", a->graph, strerror(errno));
@@ -381,8 +388,8 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
                               int runs_per_value)
 {
     if (!is_mlp(a) && !mn_graph_has_param(g, param))
-        return mn_cli_model_error(cmd, a, "--over: %s declares no parameter '%s'",
-                                  source_name(a), param);
+        return mn_cli_model_error(cmd, a, "%s: %s declares no parameter '%s'",
+                                  grid_option(a), source_name(a), param);
     mn_mlp_spec spec = mn_cli_mlp(a);
     bool coordcheck = strcmp(cmd, "coordcheck") == 0;
     /* coordcheck keeps the weights before each step and the step's change */

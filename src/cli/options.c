@@ -258,17 +258,20 @@ static bool in_range(const mn_cli_option *o, double v)
 /* ---- lists: the library's grid parsers (study.h), then the option's range ---- */
 
 /* `text` (quoted in messages) holds the list at `list`; each entry in the
- * range of option `range` (o itself, or for --over the option named NAME). */
+ * range of option `range` (o itself, or for --over the option named NAME).
+ * `param`: the parameter whose values the list holds (--over's NAME), or
+ * NULL for o's own. */
 static bool set_ints(const char *cmd, const mn_cli_option *o, const mn_cli_option *range,
-                     const char *text, const char *list, mn_cli_ints *dst, FILE *err)
+                     const char *param, const char *text, const char *list, mn_cli_ints *dst,
+                     FILE *err)
 {
     mn_cli_ints v;
     if (mn_study_parse_values(list, (int64_t)range->lo, (int64_t)range->hi, &v.v, &v.n) != MN_OK) {
-        if (list == text)
+        if (!param)
             mn_cli_usage_to(err, cmd, "--%s %s", o->name, mn_last_error());
         else
-            mn_cli_usage_to(err, cmd, "--%s '%s': the values of %s: %s", o->name, text,
-                            range->name, mn_last_error());
+            mn_cli_usage_to(err, cmd, "--%s '%s': the values of %s: %s", o->name, text, param,
+                            mn_last_error());
         return false;
     }
     free(dst->v);
@@ -319,6 +322,11 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
     }
     case MN_KIND_REAL: {
         double v;
+        const char *why = mn_number_real_why(text, strlen(text));
+        if (why) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': %s", o->name, text, why);
+            return false;
+        }
         if (!mn_number_real(text, strlen(text), &v) || !in_range(o, v)) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be %s", o->name, text,
                             describe(o, range, sizeof range));
@@ -353,7 +361,7 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
         return false;
     }
     case MN_KIND_INTS:
-        return set_ints(cmd, o, o, text, text, field, err);
+        return set_ints(cmd, o, o, NULL, text, text, field, err);
     case MN_KIND_OVER: {
         mn_cli_over *over = field;
         const char *list;
@@ -363,8 +371,8 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
             return false;
         }
         const mn_cli_option *named = mn_cli_find_option(over->param);
-        return set_ints(cmd, o, named && named->kind == MN_KIND_INT ? named : o, text, list,
-                        &over->values, err);
+        return set_ints(cmd, o, named && named->kind == MN_KIND_INT ? named : o, over->param,
+                        text, list, &over->values, err);
     }
     case MN_KIND_REALS:
         return set_reals(cmd, o, text, field, err);
@@ -378,6 +386,11 @@ static bool set_value(const char *cmd, const mn_cli_option *o, const char *text,
             memcpy(name, text, (size_t)(eq - text));
             name[eq - text] = '\0';
             ok = mn_study_param_valid(name) && mn_number_real(eq + 1, strlen(eq + 1), &v);
+        }
+        const char *why = eq ? mn_number_real_why(eq + 1, strlen(eq + 1)) : NULL;
+        if (!ok && why) {
+            mn_cli_usage_to(err, cmd, "--%s '%s': %s", o->name, text, why);
+            return false;
         }
         if (!ok) {
             mn_cli_usage_to(err, cmd, "--%s '%s' must be NAME=VALUE with VALUE a number, "

@@ -294,16 +294,17 @@ int mn_cli_size_grid(const char *cmd, const mn_cli_args *a, const char **param,
         const char *param;
         mn_opt_id fixes;
     } fixing[] = {{"width", MN_OPT_WIDTH}, {"depth", MN_OPT_DEPTH}};
+    const char *study = strcmp(cmd, "coordcheck") == 0 ? "coordinate check" : "sweep";
     for (int i = 0; i < 2; i++)
         if (strcmp(*param, fixing[i].param) == 0 && a->given[fixing[i].fixes])
-            return mn_cli_usage_error(cmd, "--%s fixes the %s of a sweep over another "
+            return mn_cli_usage_error(cmd, "--%s fixes the %s of a %s over another "
                                       "parameter; this one varies the %s", fixing[i].param,
-                                      fixing[i].param, fixing[i].param);
+                                      fixing[i].param, study, fixing[i].param);
     /* --set of the swept parameter would be overwritten by every value. */
     const char *set = mn_cli_set_of(a, *param);
     if (set)
-        return mn_cli_usage_error(cmd, "--set %s: the sweep varies %s (%s); set it there", set,
-                                  *param, over ? "--over" : "--widths");
+        return mn_cli_usage_error(cmd, "--set %s: the %s varies %s (%s); set it there", set,
+                                  study, *param, over ? "--over" : "--widths");
     return MN_EXIT_OK;
 }
 

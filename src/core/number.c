@@ -42,6 +42,18 @@ bool mn_number_real(const char *s, size_t len, double *out)
     return true;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *mn_number_real_why(const char *s, size_t len)
+{
+    double v;
+    if (len < 3 || strncmp(s, "2^", 2) != 0 || memchr(s + 2, '^', len - 2) ||
+        mn_number_real(s, len, &v) || !mn_number_real(s + 2, len - 2, &v))
+        return NULL;
+    return "the E of 2^E must be in [-" STR(MN_NUMBER_MAX_EXP2) ", " STR(MN_NUMBER_MAX_EXP2) "]";
+}
+
 bool mn_number_int(const char *s, size_t len, int64_t *out)
 {
     char buf[32];

@@ -20,6 +20,12 @@
  * checks the range. */
 bool mn_number_real(const char *s, size_t len, double *out);
 
+/* Why mn_number_real refuses s[0..len) when the token is written right
+ * but beyond its reach: a "2^E" whose E is a finite decimal past
+ * MN_NUMBER_MAX_EXP2 ("2^-201" is positive and small, so "must be a
+ * positive number" would not say it). NULL for any other token. */
+const char *mn_number_real_why(const char *s, size_t len);
+
 /* s[0..len) as an exact integer: decimal digits with an optional sign
  * ("64", "016", "+12", "-1") or a power of two "2^K" with K decimal digits,
  * K <= 62 ("2^6" = 64). The whole token, or false: no point, exponent

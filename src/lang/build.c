@@ -234,7 +234,7 @@ static mn_status eval_power(ctx *c, const node *n, value *out)
     }
     if (!(k >= 0 && k <= MN_GRAPH_MAX_POWER) || k != floor(k)) {
         drop(&base);
-        return fail_node(c, n->kids[1], MN_ERR_ARG, "the power %g is not a whole number of "
+        return fail_node(c, n->kids[1], MN_ERR_ARG, "the power %.17g is not a whole number of "
                          "copies in [0, %d]", k, MN_GRAPH_MAX_POWER);
     }
     mod_list l = {0};

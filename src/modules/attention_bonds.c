@@ -436,7 +436,8 @@ mn_status mn_apply_scores(mn_module **out)
 static mn_status whole(const char *kind, const char *what, double v, int64_t *out)
 {
     if (!(v >= 1 && v <= (1 << 20)) || v != floor(v))
-        return mn_fail(MN_ERR_ARG, "%s: %s %g is not a whole number in [1, 2^20]", kind, what, v);
+        return mn_fail(MN_ERR_ARG, "%s: %s %.17g is not a whole number in [1, 2^20]", kind, what,
+                       v);
     *out = (int64_t)v;
     return MN_OK;
 }

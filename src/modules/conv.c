@@ -439,10 +439,14 @@ static mn_status pool_plan(const mn_module *m, int n, const mn_shape *in, mn_mod
 {
     (void)n;
     int64_t k = pool_k(m);
-    if (in[0].ndim != 4 || in[0].dim[2] % k != 0 || in[0].dim[3] % k != 0)
+    if (in[0].ndim != 4)
         return mn_fail(MN_ERR_SHAPE, "%s(%lld) takes NCHW images whose H and W are multiples of "
-                       "%lld, receives %s", m->ops->kind, (long long)k, (long long)k,
-                       in[0].ndim != 4 ? "a tensor that is not 4-D" : "other sizes");
+                       "%lld, receives a %d-D tensor", m->ops->kind, (long long)k, (long long)k,
+                       in[0].ndim);
+    if (in[0].dim[2] % k != 0 || in[0].dim[3] % k != 0)
+        return mn_fail(MN_ERR_SHAPE, "%s(%lld) takes NCHW images whose H and W are multiples of "
+                       "%lld, receives %lld x %lld", m->ops->kind, (long long)k, (long long)k,
+                       (long long)in[0].dim[2], (long long)in[0].dim[3]);
     p->out.dim[2] = in[0].dim[2] / k;
     p->out.dim[3] = in[0].dim[3] / k;
     return MN_OK;
@@ -647,7 +651,7 @@ static mn_status int_args(const char *kind, int n, const double *a, int64_t lo, 
 {
     for (int i = 0; i < n; i++) {
         if (!(a[i] >= (double)lo && a[i] <= 0x1p53) || a[i] != floor(a[i]))
-            return mn_fail(MN_ERR_ARG, "%s: argument %d (%g) is not an integer >= %lld", kind,
+            return mn_fail(MN_ERR_ARG, "%s: argument %d (%.17g) is not an integer >= %lld", kind,
                            i + 1, a[i], (long long)lo);
         v[i] = (int64_t)a[i];
     }

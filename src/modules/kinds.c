@@ -166,9 +166,10 @@ mn_status mn_kind_sizes(const char *kind, int argc, const double *args, int64_t 
     if (!args)
         return mn_fail(MN_ERR_ARG, "%s: its 2 sizes are NULL", kind);
     for (int i = 0; i < 2; i++) {
-        /* exact integers only: 2^53 is far past any size that fits memory */
+        /* exact integers only: 2^53 is far past any size that fits memory;
+         * %.17g, as %g would print 10.000000000000002 as "10" */
         if (!(args[i] >= 1 && args[i] <= 0x1p53) || args[i] != floor(args[i]))
-            return mn_fail(MN_ERR_ARG, "%s: argument %d (%g) is not a positive integer", kind,
+            return mn_fail(MN_ERR_ARG, "%s: argument %d (%.17g) is not a positive integer", kind,
                            i + 1, args[i]);
         sizes[i] = (int64_t)args[i];
     }

@@ -58,6 +58,12 @@ mn_status mn_study_parse_lrs(const char *text, double **out, int *n)
     const char *colon = strchr(text, ':');
     if (colon) {
         double a, b;
+        const char *why_a = mn_number_real_why(text, (size_t)(colon - text)),
+                   *why_b = mn_number_real_why(colon + 1, strlen(colon + 1));
+        if (why_a)
+            REFUSE(v, "'%s': '%.*s': %s", text, (int)(colon - text), text, why_a);
+        if (why_b)
+            REFUSE(v, "'%s': '%s': %s", text, colon + 1, why_b);
         if (strchr(text, ',') || !parse_number(text, (size_t)(colon - text), &a) ||
             !parse_number(colon + 1, strlen(colon + 1), &b))
             REFUSE(v, "'%s': a range is A:B with positive numbers such as 2^-10:2^2 or "
@@ -75,6 +81,9 @@ mn_status mn_study_parse_lrs(const char *text, double **out, int *n)
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
             double x;
+            const char *why = mn_number_real_why(p, len);
+            if (why)
+                REFUSE(v, "'%s': '%.*s': %s", text, (int)len, p, why);
             if (!parse_number(p, len, &x))
                 REFUSE(v, "'%s': '%.*s' is not a positive number (write 0.01, 1e-2 or 2^-7; a "
                        "range is A:B)", text, (int)len, p);
