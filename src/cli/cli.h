@@ -78,7 +78,8 @@ int mn_cli_check_text_param(const char *cmd, bool is_text, const char *param);
 /* Before any work: every value of the swept `param` builds, fits the data
  * and fits in memory (as mn_cli_model_build; notes for the first value
  * only), and so do the `jobs` largest runs side by side, each value having
- * runs_per_value runs (a usage error naming the problem otherwise). jobs 0:
+ * runs_per_value runs (one line naming the problem otherwise: exit 1 for
+ * what a --graph file holds, mn_cli_model_error, else a usage error). jobs 0:
  * nothing will train (sweep --no-run), so the memory is not checked. */
 int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                               const char *param, const int64_t *values, int n, int jobs,

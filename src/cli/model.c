@@ -101,7 +101,7 @@ int mn_cli_model_load(const char *cmd, const mn_cli_args *a, mn_graph_file **out
 
 /* A model that does not build. A built-in one builds at its defaults, so
  * its refusal (an argument or shape error) is of the sizes the command line
- * gave it (--width, --set width=0): a usage error, exit 2, as when --width 0
+ * gave it (--width, --set d_out=0): a usage error, exit 2, as when --width 0
  * is refused. A graph file's may be the file's own: exit 1. */
 static int make_failed(const char *cmd, const mn_cli_args *a, mn_status st)
 {
