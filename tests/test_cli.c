@@ -1434,7 +1434,7 @@ START_TEST(test_messages)
     const char *tiny = make_tiny_data();
     static const char *batch_cases[] = {
         "train --batch 128 --data-dir %s",
-        "coordcheck --batch 128 --widths 8 --data-dir %s --out %s/cc",
+        "coordcheck --batch 128 --widths 8,16 --data-dir %s --out %s/cc",
         "sweep --batch 128 --widths 8 --lrs 0.1 --steps 2 --data-dir %s --out %s/sw",
     };
     for (int i = 0; i < 3; i++) {
@@ -1461,13 +1461,13 @@ START_TEST(test_messages)
     snprintf(mk[0].args, sizeof mk[0].args, "sweep --widths 8 --lrs 0.1 --steps 2 --data-dir %s "
              "--out %s/file/sub", tiny, tm_dir);
     mk[0].reason = "Not a directory";
-    snprintf(mk[1].args, sizeof mk[1].args, "coordcheck --widths 8 --data-dir %s --out %s/file",
+    snprintf(mk[1].args, sizeof mk[1].args, "coordcheck --widths 8,16 --data-dir %s --out %s/file",
              tiny, tm_dir);
     mk[1].reason = "is a regular file, not a directory";
     snprintf(mk[2].args, sizeof mk[2].args, "sweep --widths 8 --data-dir %s --out %s", tiny,
              too_long);
     mk[2].reason = "File name too long";
-    snprintf(mk[3].args, sizeof mk[3].args, "coordcheck --widths 8 --data-dir %s --out %s", tiny,
+    snprintf(mk[3].args, sizeof mk[3].args, "coordcheck --widths 8,16 --data-dir %s --out %s", tiny,
              too_long);
     mk[3].reason = "File name too long";
     for (int i = 0; i < 4; i++) {
@@ -1548,7 +1548,7 @@ START_TEST(test_outputs_checked_first)
              "--out %s", tm_dir, path);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     ck_assert_msg(entries(path) == 0, "a failed sweep left files in %s", path);
-    snprintf(args, sizeof args, "coordcheck --widths 8 --data-dir %s/none --out %s/cc",
+    snprintf(args, sizeof args, "coordcheck --widths 8,16 --data-dir %s/none --out %s/cc",
              tm_dir, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     snprintf(path, sizeof path, "%s/cc", tm_dir);

@@ -382,7 +382,7 @@ START_TEST(test_argument_errors)
     snprintf(args, sizeof args, "coordcheck --widths 8,16 --depth 1 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no hidden width") && count_lines(buf) == 1, "%s", buf);
-    snprintf(args, sizeof args, "coordcheck --over heads=2 --out %s/x", tm_dir);
+    snprintf(args, sizeof args, "coordcheck --over heads=2,4 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no size parameter 'heads'") && count_lines(buf) == 1, "%s", buf);
     snprintf(args, sizeof args, "%s/x", tm_dir);
@@ -886,6 +886,42 @@ START_TEST(test_coordcheck)
 }
 END_TEST
 
+/* One value compares nothing (review-s12 #7): coordcheck refuses it before
+ * any work; a one-width sweep is a plain LR sweep whose summary has no
+ * slope, spread or monotone (null in summary.json, n/a in the table). */
+START_TEST(test_one_value)
+{
+    char args[1024], buf[16384], path[512];
+    const char *one[] = {"--widths 8", "--over width=8"};
+    const char *want[] = {"--widths 8: needs at least two widths to compare",
+                          "--over width=8: needs at least two values of width to compare"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "coordcheck %s --steps 1 --batch 8 --out %s/c1", one[i],
+                 tm_dir);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 2 && strstr(buf, want[i]) && count_lines(buf) == 1,
+                      "'%s' exited %d: %s", args, code, buf);
+        snprintf(path, sizeof path, "%s/c1", tm_dir);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    for (int no_run = 0; no_run < 2; no_run++) {
+        snprintf(args, sizeof args, "sweep --widths 8 --lrs 2^-2 --steps 2 --batch 16%s --out "
+                 "%s/s1", no_run ? " --no-run" : "", tm_dir);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+        ck_assert_msg(strstr(buf, "slope n/a octaves per doubling of width, spread n/a "
+                                  "octaves, monotone n/a\n"), "%s", buf);
+        snprintf(path, sizeof path, "%s/s1/summary.json", tm_dir);
+        json_t *j = load_json(path);
+        ck_assert(json_is_null(json_object_get(j, "slope")));
+        ck_assert(json_is_null(json_object_get(j, "spread")));
+        ck_assert(json_is_null(json_object_get(j, "monotone")));
+        ck_assert(json_is_number(json_object_get(json_object_get(j, "regret"), "8")));
+        json_decref(j);
+    }
+}
+END_TEST
+
 START_TEST(test_quick)
 {
     char args[1024], buf[1 << 15], path[512];
@@ -961,6 +997,7 @@ int main(void)
         tcase_add_test(tc, test_text_gpt);
         tcase_add_test(tc, test_help_model_defaults);
         tcase_add_test(tc, test_coordcheck);
+        tcase_add_test(tc, test_one_value);
         tcase_add_test(tc, test_fixture_sweep_muon);
         tcase_add_test(tc, test_fixture_sweep_sgd);
         tcase_add_test(tc, test_fixture_coord_muon);

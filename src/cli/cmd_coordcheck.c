@@ -218,6 +218,15 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     if (rc != MN_EXIT_OK)
         return rc;
     rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);
+    /* Flatness is a comparison: with one value every verdict would be a
+     * vacuous "flat". */
+    if (rc == MN_EXIT_OK && n_values < 2) {
+        bool over = a->given[MN_OPT_OVER];
+        rc = mn_cli_usage_error(CMD, "--%s %s%s%lld: needs at least two %s%s to compare",
+                                over ? "over" : "widths", over ? cfg.size_param : "",
+                                over ? "=" : "", (long long)values[0],
+                                over ? "values of " : "widths", over ? cfg.size_param : "");
+    }
     if (rc == MN_EXIT_OK)
         rc = mn_cli_check_text_param(CMD, is_text, cfg.size_param);
     if (rc != MN_EXIT_OK)

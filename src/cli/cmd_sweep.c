@@ -196,8 +196,14 @@ static void print_table(const mn_study_summary *s)
                    lr_text(pv->best_lr, lr, sizeof lr), pv->best_lr_refined, pv->loss,
                    pv->at_edge ? "AT EDGE" : "no", pv->regret);
     }
-    printf("slope %.3f octaves per doubling of %s, spread %.2f octaves, monotone %s\n", s->slope,
-           s->param, s->spread, s->monotone ? "yes" : "no");
+    /* One value (or one with an lr*) compares nothing: n/a, as summary.json's nulls. */
+    char slope[32] = "n/a", spread[32] = "n/a";
+    if (isfinite(s->slope))
+        snprintf(slope, sizeof slope, "%.3f", s->slope);
+    if (isfinite(s->spread))
+        snprintf(spread, sizeof spread, "%.2f", s->spread);
+    printf("slope %s octaves per doubling of %s, spread %s octaves, monotone %s\n", slope,
+           s->param, spread, s->n_values < 2 ? "n/a" : s->monotone ? "yes" : "no");
     for (int i = 0; i < s->n_values; i++)
         if (s->per_value[i].at_edge)
             printf("note: the best lr of %s %lld is at the edge of the lrs tried: widen --lrs\n",

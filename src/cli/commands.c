@@ -114,9 +114,11 @@ static const mn_cli_use coordcheck_uses[] = {
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
     {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
-    {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
+    {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024",
+     .help = "the widths compared, a comma list of at least two (64,256 or 2^6,2^8; each "
+             "value once)"},
     {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
-                                "list of modules (not depth)", .note = "default: width, --widths"},
+                                "list of modules (not depth), at least two values", .note = "default: width, --widths"},
     {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
@@ -274,7 +276,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "in log2(lr) through it and its neighbours; slope = least-squares slope of\n"
             "log2 lr* on log2 width (octaves per doubling), spread = max - min log2 lr*,\n"
             "regret(w) = L(w, grid LR nearest lr*(smallest width)) - L(w, lr*(w)),\n"
-            "monotone = that loss falls as width grows.\n"
+            "monotone = that loss falls as width grows (slope, spread and monotone are null,\n"
+            "n/a in the table, with one width: nothing is compared).\n"
             "\n"
             "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
         .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},
