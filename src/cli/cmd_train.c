@@ -111,8 +111,6 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
 
 static int train(mn_cli_args *a, mn_dist *dist);
 
-/* Under mpirun every rank runs the same command on its shard of each batch
- * (dist.h); rank 0 alone prints (its messages carry any rank's failure). */
 /* Whether a module of this kind is in the tree. */
 static bool has_kind(const mn_module *m, const char *kind)
 {
@@ -149,17 +147,14 @@ static const char *preset_norm(const mn_cli_args *a)
     return mn_solver_preset(&cfg, a->opt, (mn_param)a->param) == MN_OK ? cfg.norm : NULL;
 }
 
+/* Under mpirun every rank runs the same command on its shard of each batch
+ * (dist.h); rank 0 alone prints (main silences the others; its messages carry any rank's failure). */
 int mn_cmd_train(mn_cli_args *a)
 {
-    mn_dist *dist;
+    mn_dist *dist; /* the group main joined */
     mn_status st = mn_dist_create(&dist);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    if (mn_dist_rank(dist) != 0 && (!freopen("/dev/null", "w", stdout) ||
-                                    !freopen("/dev/null", "w", stderr))) {
-        mn_dist_destroy(dist);
-        return MN_EXIT_FAIL;
-    }
     int rc = train(a, dist);
     mn_dist_destroy(dist);
     return rc;
