@@ -1021,6 +1021,14 @@ START_TEST(test_help_and_unknown_command)
         }
         for (int p = 0; p < cmd->n_pos; p++)
             ck_assert_ptr_nonnull(strstr(buf, cmd->pos_names[p]));
+        /* it ends with the exit statuses; only train has a 3 (review-s12 #10) */
+        const char *exits = strstr(buf, "\nExit status: 0 ");
+        const char *tail = strcmp(cmd->name, "train") == 0 ? "2 bad usage, 3 diverged.\n"
+                                                           : "2 bad usage.\n";
+        size_t nb = strlen(buf), nt = strlen(tail);
+        ck_assert_msg(exits && strstr(exits, " 1 error") && nb >= nt &&
+                          strcmp(buf + nb - nt, tail) == 0,
+                      "%s --help does not end with its exit statuses: %s", cmd->name, buf);
         for (const char *line = buf; *line; line = strchr(line, '\n') + 1) {
             int cols = 0;
             for (const char *q = line; *q && *q != '\n'; q++)

@@ -250,6 +250,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "and, for atoms, the target the solver gives it (t = 1 at the root shared out\n"
                  "by the masses; under --param sp every target is 1). Allocates no weights:\n"
                  "a model of any size can be shown.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = inspect_uses, .n_uses = N_USES(inspect_uses)},
     [MN_CMD_SWEEP] = {
         .id = MN_CMD_SWEEP, .name = "sweep", .flush_denormals = true,
@@ -314,6 +315,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "iterations through dgemm; --precision bf16 takes float32 only). A zero IN\n"
             "gives zero. OUT is written atomically; an existing OUT must be a regular file.",
         .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
+        .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
     [MN_CMD_NORM] = {
         .id = MN_CMD_NORM, .name = "norm",
@@ -324,6 +326,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "(finite entries near it) prints as null, with a note; a norm beyond it\n"
                  "is an error (exit 1).",
         .pos_names = {"IN.npy"}, .n_pos = 1,
+        .epilog = "Exit status: 0 printed (the dual may be null), 1 error (e.g. a norm beyond the\n"
+                  "largest double), 2 bad usage.",
         .uses = norm_uses, .n_uses = N_USES(norm_uses)},
     [MN_CMD_BENCH_GEMM] = {
         .id = MN_CMD_BENCH_GEMM, .name = "bench gemm",
@@ -334,6 +338,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "kernel set in use. --precision bf16 times bf16 operands with a float32\n"
                  "result through the bf16 backend (gemm; syrk as row blocks, counted n³) and\n"
                  "names it (oneDNN and its kernels, or the fallback).",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_gemm_uses, .n_uses = N_USES(bench_gemm_uses)},
     [MN_CMD_BENCH_DUALIZE] = {
         .id = MN_CMD_BENCH_DUALIZE, .name = "bench dualize",
@@ -344,6 +349,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate\n"
                  "(bf16 flops at its best 1024³ bf16 gemm rate); bf16_share = the share of\n"
                  "those flops with bf16 operands; impl = the library that runs them.",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_dualize_uses, .n_uses = N_USES(bench_dualize_uses)},
     [MN_CMD_BENCH_STEP] = {
         .id = MN_CMD_BENCH_STEP, .name = "bench step", .flush_denormals = true,
@@ -358,6 +364,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "random label per position and reports tokens/s; its flops count the\n"
                  "attention's per-head products (S = QKᵀ, AV and their gradients, whole\n"
                  "T x T blocks) and no product for Embed (a gather).",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
     [MN_CMD_EXPORT] = {
         .id = MN_CMD_EXPORT, .name = "export",
@@ -393,6 +400,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "(in the norm it is measured in: RMS→RMS for Linear) and, for each attention\n"
                  "layer, the largest attention score and the share of allowed (causal)\n"
                  "attention weights that are exactly 0, over the first B validation windows.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = attention_uses, .n_uses = N_USES(attention_uses)},
     [MN_CMD_BASELINE] = {
         .id = MN_CMD_BASELINE, .name = "baseline",
@@ -401,5 +409,6 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "smoothing, counts of adjacent characters of the training split: the first\n"
                  "90%) and prints its loss in nats per character on the validation split (the\n"
                  "last 10%) and on the training split.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = baseline_uses, .n_uses = N_USES(baseline_uses)},
 };
