@@ -1524,6 +1524,11 @@ START_TEST(test_messages)
     ck_assert_msg(at != NULL, "%s", buf);
     long d = strtol(at + strlen("non-finite at step "), NULL, 10);
     ck_assert_msg(d >= 2 && d < 10, "diverged at step %ld", d);
+    /* the text result line, n/a for what was not measured (review-s12 #11) */
+    char line[128];
+    snprintf(line, sizeof line, "test accuracy n/a (test loss n/a, train loss n/a) after %ld step",
+             d - 1);
+    ck_assert_msg(strstr(buf, line), "%s", buf);
     snprintf(args, sizeof args, "%s %s --steps %ld --json", job, tiny, d);
     ck_assert_int_eq(run(args, buf, sizeof buf), 3);
     char want[64];

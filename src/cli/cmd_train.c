@@ -74,6 +74,16 @@ static int load_data(const mn_cli_args *a, mn_dataset *train, mn_dataset *test, 
     return mn_cli_text_load(CMD, a, path, text, train, test);
 }
 
+/* One number of the text result line: "n/a" where --json writes null (a
+ * run stopped by a non-finite loss evaluated nothing). */
+static const char *num(char *buf, size_t cap, const char *fmt, double v)
+{
+    if (!isfinite(v))
+        return "n/a";
+    snprintf(buf, cap, fmt, v);
+    return buf;
+}
+
 static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *text,
                   bool is_text)
 {
@@ -93,19 +103,21 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
         }
         return mn_cli_json_print(CMD, stdout, o);
     }
-    if (r->diverged && !(isfinite(r->train_loss) && isfinite(r->test_loss)))
-        return MN_EXIT_OK; /* stopped: no numbers to print */
     const char *steps = r->steps == 1 ? "step" : "steps";
+    char b[5][32];
+    const char *test = num(b[0], sizeof b[0], "%.4f", r->test_loss);
+    const char *train = num(b[1], sizeof b[1], "%.4f", r->train_loss);
+    const char *ms = num(b[2], sizeof b[2], "%.1f", r->ms_per_step);
     if (is_text)
-        printf("validation loss %.4f nats/char (train loss %.4f; add-one bigram %.4f) after "
-               "%lld %s in %.1f s (%.1f ms/step)\n",
-               r->test_loss, r->train_loss, bigram, (long long)r->steps, steps, r->seconds,
-               r->ms_per_step);
+        printf("validation loss %s nats/char (train loss %s; add-one bigram %s) after "
+               "%lld %s in %.1f s (%s ms/step)\n",
+               test, train, num(b[3], sizeof b[3], "%.4f", bigram), (long long)r->steps, steps,
+               r->seconds, ms);
     else
-        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld %s in "
-               "%.1f s (%.1f ms/step)\n",
-               100 * r->test_acc, r->test_loss, r->train_loss, (long long)r->steps, steps,
-               r->seconds, r->ms_per_step);
+        printf("test accuracy %s (test loss %s, train loss %s) after %lld %s in "
+               "%.1f s (%s ms/step)\n",
+               num(b[4], sizeof b[4], "%.2f%%", 100 * r->test_acc), test, train,
+               (long long)r->steps, steps, r->seconds, ms);
     return MN_EXIT_OK;
 }
 

@@ -239,7 +239,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                   "train loss is above twice its first step's loss, or when its test loss is\n"
                   "above twice that while the train loss stayed above 90% of it (a network\n"
                   "that blew up can have dead ReLUs, the train loss of a uniform guess and a\n"
-                  "huge test loss); its numbers are then printed.\n"
+                  "huge test loss); its numbers are then printed (n/a, null with --json, for\n"
+                  "those a run stopped by a non-finite loss did not measure).\n"
                   "\n"
                   "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged.",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
