@@ -728,6 +728,30 @@ START_TEST(test_over_depth)
              "--out %s/g", path, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    /* ... by its canonical path: another spelling of the same file is the
+     * same setting (review-s12 #14); a sweep.cfg of an older modnorm, which
+     * recorded the path as typed, still takes a spelling of that file. */
+    char cfg_path[600], want_line[700], *real = realpath(path, NULL);
+    ck_assert_ptr_nonnull(real);
+    snprintf(cfg_path, sizeof cfg_path, "%s/g/sweep.cfg", tm_dir);
+    snprintf(want_line, sizeof want_line, "\ngraph=%s\ngraph_crc32=", real);
+    ck_assert_msg(strstr(slurp(cfg_path), want_line), "%s", slurp(cfg_path));
+    char other[700];
+    snprintf(other, sizeof other, "sweep --graph %s/./g.mn --widths 8 --lrs 0.1 --steps 2 "
+             "--batch 16 --out %s/g", tm_dir, tm_dir);
+    code = run(other, buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "1 already"), "'%s' exited %d: %s", other, code, buf);
+    char *old_cfg = slurp_dup(cfg_path);
+    static char typed[8192];
+    char *at = strstr(old_cfg, want_line) + 7; /* after "\ngraph=" */
+    snprintf(typed, sizeof typed, "%.*sgraph=%s//g.mn\n%s", (int)(at - 7 + 1 - old_cfg), old_cfg,
+             tm_dir, at + strlen(real) + 1);
+    tm_write_file(cfg_path, typed, strlen(typed));
+    code = run(other, buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "1 already"), "'%s' exited %d: %s", other, code, buf);
+    ck_assert_str_eq(slurp(cfg_path), typed); /* kept as it was */
+    free(old_cfg);
+    free(real);
     graph = "param width = 8\nLinear(width, 784) -> GELU -> Linear(10, width)\n";
     tm_write_file(path, graph, strlen(graph));
     code = run(args, buf, sizeof buf);
