@@ -292,8 +292,10 @@ static void coord_fixture(const char *name, const char *args)
         size_t len = strcspn(line, "\n");
         bool progress = strncmp(line, "coordcheck: width ", 18) == 0;
         if (strncmp(line, "wrote ", 6) == 0)
-            sprintf(want + strlen(want), MN_HAVE_PLOTS ? "wrote %s/coord.csv and %s/coord.png\n"
-                                                       : "wrote %s/coord.csv\n", out, out);
+            sprintf(want + strlen(want), MN_HAVE_PLOTS ? "wrote %s/coord.csv, coord.png and "
+                                                         "coord.cfg\n"
+                                                       : "wrote %s/coord.csv and coord.cfg\n",
+                    out);
         else if (!progress)
             strncat(want, line, len + 1);
         line += len + (line[len] == '\n');
@@ -907,6 +909,42 @@ START_TEST(test_coordcheck)
     /* Modular muon moves every Linear by exactly η·t·σ_max(polar) in RMS→RMS:
      * the same at both widths. */
     ck_assert_ptr_nonnull(strstr(buf, "update norm:      flat"));
+
+    /* DIR/coord.cfg (review-s12 #14): the same settings write over their own
+     * files (another --threads or --tolerance is the same setting); other
+     * settings, or outputs without a coord.cfg, are refused before any work
+     * and leave the files as they were. */
+    snprintf(path, sizeof path, "%s/c/coord.cfg", tm_dir);
+    ck_assert_msg(strstr(slurp(path), "\nwidth=16,64\nopt=muon\nparam=modular\n"), "%s",
+                  slurp(path));
+    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --threads 2 "
+             "--tolerance 1.5 --out %s/c", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/c/coord.csv", tm_dir);
+    char *csv_before = slurp_dup(path);
+    const char *other[][2] = {
+        {"--widths 16,64 --opt adam --param sp", "made with opt=muon, this one has opt=adam"},
+        {"--widths 16,64,128", "made with width=16,64, this one has width=16,64,128"},
+        {"--widths 16,64 --seed 1", "made with seed=0, this one has seed=1"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        snprintf(args, sizeof args, "coordcheck %s --steps 2 --batch 16 --out %s/c",
+                 other[i][0], tm_dir);
+        code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 1 && strstr(buf, other[i][1]) && count_lines(buf) == 1 &&
+                          !strstr(buf, "coordcheck: width"),
+                      "'%s' exited %d: %s", args, code, buf);
+        ck_assert_str_eq(slurp(path), csv_before);
+    }
+    snprintf(path, sizeof path, "%s/c/coord.cfg", tm_dir);
+    ck_assert_int_eq(remove(path), 0);
+    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --out %s/c",
+             tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 1 && strstr(buf, "holds coord.csv but no coord.cfg") &&
+                      count_lines(buf) == 1, "'%s' exited %d: %s", args, code, buf);
+    free(csv_before);
 }
 END_TEST
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -246,62 +245,6 @@ static int summarize(const mn_cli_args *a, const mn_study_sweep *sw, const char 
 
 /* ---- the command ------------------------------------------------------------------ */
 
-static bool same_file(const char *x, const char *y)
-{
-    struct stat sx, sy;
-    return stat(x, &sx) == 0 && stat(y, &sy) == 0 && sx.st_dev == sy.st_dev &&
-           sx.st_ino == sy.st_ino;
-}
-
-/* How DIR/sweep.cfg names the --graph file: by its canonical path, so that
- * ./mlp.mn and its absolute path are one setting (its CRC-32 is recorded
- * too). A sweep.cfg from an older modnorm holds the path as it was typed:
- * when that spelling names this same file, it is kept, so that the folder
- * takes more runs. A path realpath cannot resolve stays as typed. *owned
- * is what to free. */
-static const char *graph_spelling(const mn_cli_args *a, char **owned)
-{
-    *owned = NULL;
-    char *cfg = mn_cli_join(CMD, a->out, "sweep.cfg");
-    FILE *f = cfg ? fopen(cfg, "r") : NULL;
-    char line[4200];
-    while (f && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "graph=", 6) == 0 && same_file(line + 6, a->graph)) {
-            *owned = strdup(line + 6);
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    free(cfg);
-    if (!*owned)
-        *owned = realpath(a->graph, NULL);
-    return *owned ? *owned : a->graph;
-}
-
-/* The model text's "graph=" line (the path as typed) as graph_spelling says. */
-static int respell_graph(const mn_cli_args *a, char *model, size_t cap)
-{
-    char *line, *owned;
-    if (asprintf(&line, "\ngraph=%s\n", a->graph) < 0)
-        return mn_cli_error(CMD, "out of memory");
-    char *at = strstr(model, line);
-    const char *name = graph_spelling(a, &owned);
-    size_t old_len = strlen(a->graph), new_len = strlen(name), len = strlen(model);
-    int rc = MN_EXIT_OK;
-    if (at && len - old_len + new_len < cap) {
-        char *value = at + 7; /* after "\ngraph=" */
-        memmove(value + new_len, value + old_len, len - (size_t)(value - model) - old_len + 1);
-        memcpy(value, name, new_len);
-    } else if (at) {
-        rc = mn_cli_error(CMD, "--graph %s: its path does not fit in sweep.cfg's header", name);
-    }
-    free(line);
-    free(owned);
-    return rc;
-}
-
 /* Train what DIR lacks, on `train` and `test` (text windows), or on
  * Fashion-MNIST loaded here when they are empty. */
 static int run(const mn_cli_args *a, mn_study_sweep *sw, sweep_view *view, mn_dataset *train,
@@ -386,7 +329,7 @@ int mn_cmd_sweep(mn_cli_args *a)
     char model[2048];
     if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) == MN_EXIT_OK &&
         a->graph)
-        rc = respell_graph(a, model, sizeof model);
+        rc = mn_cli_respell_graph(CMD, a, "sweep.cfg", model, sizeof model);
     if (rc != MN_EXIT_OK ||
         (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values,
                                         a->no_run ? 0 : sw.jobs, sw.n_lrs * sw.seeds)) !=

@@ -106,8 +106,10 @@ static const mn_cli_use sweep_uses[] = {
 };
 
 static const mn_cli_use coordcheck_uses[] = {
-    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
-                               "DIR/coord.png (DIR created; its parent must exist)",
+    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module), "
+                               "DIR/coord.png and DIR/coord.cfg, the settings (DIR created; its "
+                               "parent must exist); a DIR holding a coordcheck of other "
+                               "settings is refused",
      .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
