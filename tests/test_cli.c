@@ -1043,6 +1043,14 @@ START_TEST(test_help_and_unknown_command)
         }
         for (int p = 0; p < cmd->n_pos; p++)
             ck_assert_ptr_nonnull(strstr(buf, cmd->pos_names[p]));
+        /* it ends with the exit statuses; only train has a 3 (review-s12 #10) */
+        const char *exits = strstr(buf, "\nExit status: 0 ");
+        const char *tail = strcmp(cmd->name, "train") == 0 ? "2 bad usage, 3 diverged.\n"
+                                                           : "2 bad usage.\n";
+        size_t nb = strlen(buf), nt = strlen(tail);
+        ck_assert_msg(exits && strstr(exits, " 1 error") && nb >= nt &&
+                          strcmp(buf + nb - nt, tail) == 0,
+                      "%s --help does not end with its exit statuses: %s", cmd->name, buf);
         for (const char *line = buf; *line; line = strchr(line, '\n') + 1) {
             int cols = 0;
             for (const char *q = line; *q && *q != '\n'; q++)
@@ -1475,7 +1483,7 @@ START_TEST(test_messages)
     const char *tiny = make_tiny_data();
     static const char *batch_cases[] = {
         "train --batch 128 --data-dir %s",
-        "coordcheck --batch 128 --widths 8 --data-dir %s --out %s/cc",
+        "coordcheck --batch 128 --widths 8,16 --data-dir %s --out %s/cc",
         "sweep --batch 128 --widths 8 --lrs 0.1 --steps 2 --data-dir %s --out %s/sw",
     };
     for (int i = 0; i < 3; i++) {
@@ -1502,13 +1510,13 @@ START_TEST(test_messages)
     snprintf(mk[0].args, sizeof mk[0].args, "sweep --widths 8 --lrs 0.1 --steps 2 --data-dir %s "
              "--out %s/file/sub", tiny, tm_dir);
     mk[0].reason = "Not a directory";
-    snprintf(mk[1].args, sizeof mk[1].args, "coordcheck --widths 8 --data-dir %s --out %s/file",
+    snprintf(mk[1].args, sizeof mk[1].args, "coordcheck --widths 8,16 --data-dir %s --out %s/file",
              tiny, tm_dir);
     mk[1].reason = "is a regular file, not a directory";
     snprintf(mk[2].args, sizeof mk[2].args, "sweep --widths 8 --data-dir %s --out %s", tiny,
              too_long);
     mk[2].reason = "File name too long";
-    snprintf(mk[3].args, sizeof mk[3].args, "coordcheck --widths 8 --data-dir %s --out %s", tiny,
+    snprintf(mk[3].args, sizeof mk[3].args, "coordcheck --widths 8,16 --data-dir %s --out %s", tiny,
              too_long);
     mk[3].reason = "File name too long";
     for (int i = 0; i < 4; i++) {
@@ -1557,6 +1565,11 @@ START_TEST(test_messages)
     ck_assert_msg(at != NULL, "%s", buf);
     long d = strtol(at + strlen("non-finite at step "), NULL, 10);
     ck_assert_msg(d >= 2 && d < 10, "diverged at step %ld", d);
+    /* the text result line, n/a for what was not measured (review-s12 #11) */
+    char line[128];
+    snprintf(line, sizeof line, "test accuracy n/a (test loss n/a, train loss n/a) after %ld step",
+             d - 1);
+    ck_assert_msg(strstr(buf, line), "%s", buf);
     snprintf(args, sizeof args, "%s %s --steps %ld --json", job, tiny, d);
     ck_assert_int_eq(run(args, buf, sizeof buf), 3);
     char want[64];
@@ -1589,7 +1602,7 @@ START_TEST(test_outputs_checked_first)
              "--out %s", tm_dir, path);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     ck_assert_msg(entries(path) == 0, "a failed sweep left files in %s", path);
-    snprintf(args, sizeof args, "coordcheck --widths 8 --data-dir %s/none --out %s/cc",
+    snprintf(args, sizeof args, "coordcheck --widths 8,16 --data-dir %s/none --out %s/cc",
              tm_dir, tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 1);
     snprintf(path, sizeof path, "%s/cc", tm_dir);

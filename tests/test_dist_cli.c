@@ -10,7 +10,8 @@
  *   - a run that diverges stops on every rank at the same step, and only
  *     rank 0 speaks;
  *   - every other command refuses more than one rank (each would run it
- *     whole: sweep trained its grid once per rank into one folder). */
+ *     whole: sweep trained its grid once per rank into one folder);
+ *   - --help, --version and usage errors are printed once. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -219,6 +220,32 @@ START_TEST(test_other_commands_refuse_ranks)
 }
 END_TEST
 
+/* What main prints before any command runs (--help, --version, an unknown
+ * command, a bad option) comes once, from rank 0, as every other message
+ * under mpirun (review-s12 #9); exit codes as in one process. */
+START_TEST(test_early_messages_once)
+{
+    static char out[1 << 16];
+    const struct {
+        const char *args, *once;
+        int rc;
+    } cases[] = {
+        {"norm --help", "usage: modnorm norm", 0},
+        {"--help", "usage: modnorm COMMAND", 0},
+        {"--version", "modnorm " MN_VERSION "\n", 0},
+        {"bogus", "modnorm: unknown command 'bogus'", 2},
+        {"bench bogus", "unknown benchmark 'bogus'", 2},
+        {"train --width 0", "--width '0' must be", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = run(2, cases[i].args, out, sizeof out);
+        const char *first = strstr(out, cases[i].once);
+        ck_assert_msg(rc == cases[i].rc && first && !strstr(first + 1, cases[i].once),
+                      "%s: exit %d\n%s", cases[i].args, rc, out);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dist_cli");
@@ -230,6 +257,7 @@ int main(void)
     tcase_add_loop_test(tc, test_resume_same_ranks, 0, 2);
     tcase_add_test(tc, test_divergence_agreed);
     tcase_add_test(tc, test_other_commands_refuse_ranks);
+    tcase_add_test(tc, test_early_messages_once);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

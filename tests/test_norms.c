@@ -738,6 +738,22 @@ START_TEST(test_schatten_values_and_names)
                                  "beyond a double"));
     ck_assert_int_eq(mn_norm_lookup("schatten-inf", &m), MN_OK);
     ck_assert_str_eq(m->name, "l2-l2");
+
+    /* The options' number syntax (core/number.h, review-s12 #14): 2^E
+     * names the same member; hex and spaces are not numbers there. */
+    ck_assert_ok(mn_norm_lookup("schatten-2^1", &m));
+    ck_assert_str_eq(m->name, "frobenius");
+    ck_assert_ok(mn_norm_lookup("schatten-2^0.5", &m));
+    ck_assert_str_eq(m->name, "schatten-1.4142135623730951");
+    ck_assert_ok(mn_norm_lookup("schatten-2^3", &m));
+    ck_assert_str_eq(m->name, "schatten-8");
+    static const char *not_numbers[] = {"schatten-0x3", "schatten- 3", "schatten-2^300",
+                                        "schatten-2^x"};
+    for (size_t i = 0; i < sizeof not_numbers / sizeof not_numbers[0]; i++) {
+        ck_assert_int_eq(mn_norm_lookup(not_numbers[i], &m), MN_ERR_ARG);
+        ck_assert_msg(strstr(mn_last_error(), "is not a number p"), "%s: '%s'", not_numbers[i],
+                      mn_last_error());
+    }
 }
 END_TEST
 
@@ -1182,6 +1198,20 @@ START_TEST(test_conv_tap_norms)
     failures f = {0, ""};
     const mn_norm *n;
     ck_assert_ok(mn_norm_lookup("taps-2", &n));
+    /* K in the options' integer syntax (review-s12 #14) */
+    const mn_norm *same;
+    ck_assert_ok(mn_norm_lookup("taps-2^1", &same));
+    ck_assert_ptr_eq(same, n);
+    ck_assert_ok(mn_norm_lookup("taps-2^0", &same));
+    ck_assert_str_eq(same->name, "rms-rms");
+    static const char *bad_k[] = {"taps-2^-1", "taps-1e1", "taps-3.0", "taps- 3", "taps-0x3"};
+    for (size_t i = 0; i < sizeof bad_k / sizeof bad_k[0]; i++) {
+        ck_assert_int_eq(mn_norm_lookup(bad_k[i], &same), MN_ERR_ARG);
+        ck_assert_msg(strstr(mn_last_error(), "is not a kernel size"), "%s: '%s'", bad_k[i],
+                      mn_last_error());
+    }
+    ck_assert_int_eq(mn_norm_lookup("taps-2^7", &same), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "k = 128 is outside [1, 64]"));
     static const int64_t ext[][2] = {{3, 8}, {5, 4}, {1, 8}, {4, 4}};
     check_whole_range(&f, n, ext, 4, 90);
     ck_assert_msg(f.count == 0, "%d failures, the first:\n%s", f.count, f.text);

@@ -528,6 +528,44 @@ START_TEST(test_summary_divergence_and_edges)
 }
 END_TEST
 
+/* One value compares nothing (review-s12 #7): no slope, no spread, and
+ * monotone is neither true nor false (null in the JSON); the per-value
+ * numbers are there. Two values where one has no η*: no spread either. */
+START_TEST(test_summary_one_value)
+{
+    mn_study_row rows[NV * NL * 2];
+    const double center[NV] = {-3, -3, -3}, base[NV] = {0.5, 0.45, 0.4};
+    size_t n = synth(rows, center, base, 0.05);
+    mn_study_summary s;
+    ck_assert_ok(mn_study_summarize("width", rows, n, values, 1, lrs, NL, 2, &s));
+    ck_assert_int_eq(s.n_values, 1);
+    ck_assert_double_eq(s.per_value[0].best_lr, 0.125);
+    ck_assert_double_eq_tol(s.per_value[0].regret, 0, 1e-12);
+    ck_assert(isnan(s.slope) && isnan(s.spread));
+    ck_assert(!s.monotone);
+    json_t *j = summary_json(&s);
+    ck_assert(json_is_null(json_object_get(j, "slope")));
+    ck_assert(json_is_null(json_object_get(j, "spread")));
+    ck_assert(json_is_null(json_object_get(j, "monotone")));
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "per_width")), 1);
+    json_decref(j);
+    mn_study_summary_free(&s);
+
+    for (size_t r = 0; r < n; r++)
+        if (rows[r].value == values[1])
+            rows[r].diverged = true;
+    ck_assert_ok(mn_study_summarize("width", rows, n, values, 2, lrs, NL, 2, &s));
+    ck_assert_int_eq(s.per_value[1].best, -1);
+    ck_assert(isnan(s.slope) && isnan(s.spread));
+    ck_assert(!s.monotone);
+    j = summary_json(&s);
+    ck_assert(json_is_null(json_object_get(j, "spread")));
+    ck_assert(json_is_false(json_object_get(j, "monotone"))); /* compared: it does not fall */
+    json_decref(j);
+    mn_study_summary_free(&s);
+}
+END_TEST
+
 /* ---- settings ------------------------------------------------------------------------ */
 
 START_TEST(test_settings)
@@ -1951,6 +1989,7 @@ int main(void)
     tcase_add_test(tc, test_parabola);
     tcase_add_test(tc, test_summary_transfer);
     tcase_add_test(tc, test_summary_divergence_and_edges);
+    tcase_add_test(tc, test_summary_one_value);
     tcase_add_test(tc, test_settings);
     tcase_add_test(tc, test_null_settings_and_rows);
     tcase_add_test(tc, test_atom_norms_apply_shape);

@@ -292,8 +292,10 @@ static void coord_fixture(const char *name, const char *args)
         size_t len = strcspn(line, "\n");
         bool progress = strncmp(line, "coordcheck: width ", 18) == 0;
         if (strncmp(line, "wrote ", 6) == 0)
-            sprintf(want + strlen(want), MN_HAVE_PLOTS ? "wrote %s/coord.csv and %s/coord.png\n"
-                                                       : "wrote %s/coord.csv\n", out, out);
+            sprintf(want + strlen(want), MN_HAVE_PLOTS ? "wrote %s/coord.csv, coord.png and "
+                                                         "coord.cfg\n"
+                                                       : "wrote %s/coord.csv and coord.cfg\n",
+                    out);
         else if (!progress)
             strncat(want, line, len + 1);
         line += len + (line[len] == '\n');
@@ -382,7 +384,7 @@ START_TEST(test_argument_errors)
     snprintf(args, sizeof args, "coordcheck --widths 8,16 --depth 1 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no hidden width") && count_lines(buf) == 1, "%s", buf);
-    snprintf(args, sizeof args, "coordcheck --over heads=2 --out %s/x", tm_dir);
+    snprintf(args, sizeof args, "coordcheck --over heads=2,4 --out %s/x", tm_dir);
     ck_assert_int_eq(run(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "no size parameter 'heads'") && count_lines(buf) == 1, "%s", buf);
     snprintf(args, sizeof args, "%s/x", tm_dir);
@@ -728,6 +730,30 @@ START_TEST(test_over_depth)
              "--out %s/g", path, tm_dir);
     code = run(args, buf, sizeof buf);
     ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    /* ... by its canonical path: another spelling of the same file is the
+     * same setting (review-s12 #14); a sweep.cfg of an older modnorm, which
+     * recorded the path as typed, still takes a spelling of that file. */
+    char cfg_path[600], want_line[700], *real = realpath(path, NULL);
+    ck_assert_ptr_nonnull(real);
+    snprintf(cfg_path, sizeof cfg_path, "%s/g/sweep.cfg", tm_dir);
+    snprintf(want_line, sizeof want_line, "\ngraph=%s\ngraph_crc32=", real);
+    ck_assert_msg(strstr(slurp(cfg_path), want_line), "%s", slurp(cfg_path));
+    char other[700];
+    snprintf(other, sizeof other, "sweep --graph %s/./g.mn --widths 8 --lrs 0.1 --steps 2 "
+             "--batch 16 --out %s/g", tm_dir, tm_dir);
+    code = run(other, buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "1 already"), "'%s' exited %d: %s", other, code, buf);
+    char *old_cfg = slurp_dup(cfg_path);
+    static char typed[8192];
+    char *at = strstr(old_cfg, want_line) + 7; /* after "\ngraph=" */
+    snprintf(typed, sizeof typed, "%.*sgraph=%s//g.mn\n%s", (int)(at - 7 + 1 - old_cfg), old_cfg,
+             tm_dir, at + strlen(real) + 1);
+    tm_write_file(cfg_path, typed, strlen(typed));
+    code = run(other, buf, sizeof buf);
+    ck_assert_msg(code == 0 && strstr(buf, "1 already"), "'%s' exited %d: %s", other, code, buf);
+    ck_assert_str_eq(slurp(cfg_path), typed); /* kept as it was */
+    free(old_cfg);
+    free(real);
     graph = "param width = 8\nLinear(width, 784) -> GELU -> Linear(10, width)\n";
     tm_write_file(path, graph, strlen(graph));
     code = run(args, buf, sizeof buf);
@@ -883,6 +909,78 @@ START_TEST(test_coordcheck)
     /* Modular muon moves every Linear by exactly η·t·σ_max(polar) in RMS→RMS:
      * the same at both widths. */
     ck_assert_ptr_nonnull(strstr(buf, "update norm:      flat"));
+
+    /* DIR/coord.cfg (review-s12 #14): the same settings write over their own
+     * files (another --threads or --tolerance is the same setting); other
+     * settings, or outputs without a coord.cfg, are refused before any work
+     * and leave the files as they were. */
+    snprintf(path, sizeof path, "%s/c/coord.cfg", tm_dir);
+    ck_assert_msg(strstr(slurp(path), "\nwidth=16,64\nopt=muon\nparam=modular\n"), "%s",
+                  slurp(path));
+    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --threads 2 "
+             "--tolerance 1.5 --out %s/c", tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+    snprintf(path, sizeof path, "%s/c/coord.csv", tm_dir);
+    char *csv_before = slurp_dup(path);
+    const char *other[][2] = {
+        {"--widths 16,64 --opt adam --param sp", "made with opt=muon, this one has opt=adam"},
+        {"--widths 16,64,128", "made with width=16,64, this one has width=16,64,128"},
+        {"--widths 16,64 --seed 1", "made with seed=0, this one has seed=1"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        snprintf(args, sizeof args, "coordcheck %s --steps 2 --batch 16 --out %s/c",
+                 other[i][0], tm_dir);
+        code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 1 && strstr(buf, other[i][1]) && count_lines(buf) == 1 &&
+                          !strstr(buf, "coordcheck: width"),
+                      "'%s' exited %d: %s", args, code, buf);
+        ck_assert_str_eq(slurp(path), csv_before);
+    }
+    snprintf(path, sizeof path, "%s/c/coord.cfg", tm_dir);
+    ck_assert_int_eq(remove(path), 0);
+    snprintf(args, sizeof args, "coordcheck --widths 16,64 --steps 2 --batch 16 --out %s/c",
+             tm_dir);
+    code = run(args, buf, sizeof buf);
+    ck_assert_msg(code == 1 && strstr(buf, "holds coord.csv but no coord.cfg") &&
+                      count_lines(buf) == 1, "'%s' exited %d: %s", args, code, buf);
+    free(csv_before);
+}
+END_TEST
+
+/* One value compares nothing (review-s12 #7): coordcheck refuses it before
+ * any work; a one-width sweep is a plain LR sweep whose summary has no
+ * slope, spread or monotone (null in summary.json, n/a in the table). */
+START_TEST(test_one_value)
+{
+    char args[1024], buf[16384], path[512];
+    const char *one[] = {"--widths 8", "--over width=8"};
+    const char *want[] = {"--widths 8: needs at least two widths to compare",
+                          "--over width=8: needs at least two values of width to compare"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "coordcheck %s --steps 1 --batch 8 --out %s/c1", one[i],
+                 tm_dir);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 2 && strstr(buf, want[i]) && count_lines(buf) == 1,
+                      "'%s' exited %d: %s", args, code, buf);
+        snprintf(path, sizeof path, "%s/c1", tm_dir);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    for (int no_run = 0; no_run < 2; no_run++) {
+        snprintf(args, sizeof args, "sweep --widths 8 --lrs 2^-2 --steps 2 --batch 16%s --out "
+                 "%s/s1", no_run ? " --no-run" : "", tm_dir);
+        int code = run(args, buf, sizeof buf);
+        ck_assert_msg(code == 0, "'%s' exited %d: %s", args, code, buf);
+        ck_assert_msg(strstr(buf, "slope n/a octaves per doubling of width, spread n/a "
+                                  "octaves, monotone n/a\n"), "%s", buf);
+        snprintf(path, sizeof path, "%s/s1/summary.json", tm_dir);
+        json_t *j = load_json(path);
+        ck_assert(json_is_null(json_object_get(j, "slope")));
+        ck_assert(json_is_null(json_object_get(j, "spread")));
+        ck_assert(json_is_null(json_object_get(j, "monotone")));
+        ck_assert(json_is_number(json_object_get(json_object_get(j, "regret"), "8")));
+        json_decref(j);
+    }
 }
 END_TEST
 
@@ -961,6 +1059,7 @@ int main(void)
         tcase_add_test(tc, test_text_gpt);
         tcase_add_test(tc, test_help_model_defaults);
         tcase_add_test(tc, test_coordcheck);
+        tcase_add_test(tc, test_one_value);
         tcase_add_test(tc, test_fixture_sweep_muon);
         tcase_add_test(tc, test_fixture_sweep_sgd);
         tcase_add_test(tc, test_fixture_coord_muon);

@@ -123,7 +123,8 @@ typedef struct mn_coordcheck_result {
 /* Run the coordinate check of the model `factory` builds (called with
  * cfg->size_param and each value; its trees are freed here) at the
  * `n_values` >= 1 distinct positive `values` (any order; the result lists
- * them ascending), on `data` (n >= cfg->batch examples of `dim` features;
+ * them ascending; one value records but compares nothing, so every verdict
+ * is flat: the CLI asks for two), on `data` (n >= cfg->batch examples of `dim` features;
  * labels in [0, C) for a model with C outputs). On success *out is a new
  * result; free it with mn_coordcheck_free. Errors: MN_ERR_ARG for a bad
  * argument or setting (named), the factory's status, MN_ERR_SHAPE when two

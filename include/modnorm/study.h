@@ -154,8 +154,9 @@ typedef struct mn_study_summary {
     int anchor;             /* index into lrs nearest η*(smallest value); -1: none */
     double slope;           /* least squares of log2 η* (refined) on log2 value: octaves of
                              * η* per doubling of the parameter (NAN: < 2 values with an η*) */
-    double spread;          /* max − min log2 η* (octaves) */
-    bool monotone;          /* L(v, anchor) falls strictly as v grows */
+    double spread;          /* max − min log2 η* (octaves; NAN: < 2 values with an η*) */
+    bool monotone;          /* L(v, anchor) falls strictly as v grows (false with one value:
+                             * nothing is compared, and the JSON has null) */
 } mn_study_summary;
 
 /* Summarize `rows` on the grid values × lrs, averaging seeds 0..n_seeds−1
@@ -168,7 +169,8 @@ MN_API mn_status mn_study_summarize(const char *param, const mn_study_row *rows,
 MN_API void mn_study_summary_free(mn_study_summary *s);
 /* The summary as JSON (jansson, numbers %.17g, non-finite as null):
  * {"per_PARAM": [{"PARAM": v, "best_lr", "best_lr_refined", "loss",
- * "at_edge"}, …], "slope", "spread", "regret": {"v": nats, …}, "monotone"}.
+ * "at_edge"}, …], "slope", "spread", "regret": {"v": nats, …}, "monotone"};
+ * with one value "monotone" is null, as are "slope" and "spread" (NAN).
  * *text is malloc'd; free() it. */
 MN_API mn_status mn_study_summary_json(const mn_study_summary *s, char **text);
 /* The same written atomically to `path` (a temporary file renamed). */

@@ -88,6 +88,15 @@ int mn_cli_model_check_values(const char *cmd, const mn_cli_args *a, const mn_gr
  * `param` varies): for mlp what they always were. */
 int mn_cli_model_text(const char *cmd, const mn_cli_args *a, const mn_graph_file *g,
                       const char *param, char *buf, size_t cap);
+/* The model text's "graph=" line (the --graph path as typed) respelled for
+ * DIR/CFG_NAME (DIR = --out): the canonical path, so that ./mlp.mn and its
+ * absolute path are one setting (the CRC-32 line is left as it is); but
+ * when CFG_NAME already names this same file another way (a sweep.cfg of an
+ * older modnorm held the path as typed), that spelling, so that the folder
+ * still matches. A path realpath cannot resolve stays as typed. MN_EXIT_OK,
+ * or MN_EXIT_FAIL after a message. */
+int mn_cli_respell_graph(const char *cmd, const mn_cli_args *a, const char *cfg_name,
+                         char *model, size_t cap);
 
 /* The training settings train and sweep share, from the parsed arguments;
  * ov (MN_CLI_MAX_ATOM_NORMS entries) holds the --atom-norm overrides. */

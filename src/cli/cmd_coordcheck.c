@@ -2,16 +2,21 @@
  * widths (or --over another size parameter), written to DIR/coord.csv,
  * plotted to DIR/coord.png, and printed: the last step's records per module
  * and the verdicts on flatness. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/plot.h"
 
 #define CMD "coordcheck"
 #define NQ MN_COORD_N_QUANTITIES
+
+enum { CSV, PNG, CFG, N_PATHS };
+static const char *const file_names[N_PATHS] = {"coord.csv", "coord.png", "coord.cfg"};
 
 static const char *const q_titles[NQ] = {
     "mean |h_t| (reported, not judged)", "relative change ||h_t - h_0|| / ||h_0||",
@@ -135,11 +140,119 @@ static void report(const mn_coordcheck_result *r, mn_param param)
                "sqrt(width) by construction. Read the change RMS.\n");
 }
 
+/* ---- DIR/coord.cfg ------------------------------------------------------------ */
+
+/* What DIR's coord.csv and coord.png are a function of, as sweep.cfg is for a
+ * sweep: the data and the model's fixed sizes (mn_cli_model_text, the graph
+ * by its canonical path and CRC-32), the values, and the training settings
+ * (the rate as used: --lr or the preset's). Not --threads or --tolerance:
+ * the files do not depend on the verdicts, and the thread count only moves
+ * the last bits. */
+static int settings_text(const mn_cli_args *a, const mn_graph_file *g,
+                         const mn_coordcheck_config *cfg, const int64_t *values, int n_values,
+                         char *buf, size_t cap)
+{
+    int rc = mn_cli_model_text(CMD, a, g, cfg->size_param, buf, cap);
+    if (rc == MN_EXIT_OK && a->graph)
+        rc = mn_cli_respell_graph(CMD, a, "coord.cfg", buf, cap);
+    if (rc != MN_EXIT_OK)
+        return rc;
+    mn_solver_config preset;
+    double lr = cfg->lr;
+    if (isnan(lr) && mn_solver_preset(&preset, cfg->opt, cfg->param) == MN_OK)
+        lr = preset.lr;
+    size_t used = strlen(buf);
+    used += (size_t)snprintf(buf + used, cap - used, "%s=", cfg->size_param);
+    for (int i = 0; used < cap && i < n_values; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? "," : "",
+                                 (long long)values[i]);
+    if (used < cap)
+        used += (size_t)snprintf(
+            buf + used, cap - used,
+            "\nopt=%s\nparam=%s\nlr=%.17g\nsteps=%d\nbatch=%lld\nseed=%llu\nmethod=%s\n"
+            "precision=%s\nnet_precision=%s\n",
+            cfg->opt, cfg->param == MN_PARAM_SP ? "sp" : "modular", lr, cfg->steps,
+            (long long)cfg->batch, (unsigned long long)cfg->seed,
+            cfg->method ? cfg->method : MN_COORDCHECK_DEFAULT_METHOD,
+            mn_precision_name(cfg->polar_precision), mn_precision_name(cfg->net_precision));
+    if (used >= cap)
+        return mn_cli_error(CMD, "the settings do not fit in coord.cfg");
+    return MN_EXIT_OK;
+}
+
+/* Before any work: a DIR holding another coordcheck's outputs is written
+ * over only by the same settings (a rerun gives the same files); other
+ * settings, or outputs without a coord.cfg (settings unknown: an older
+ * modnorm's), are refused, exit 1 as sweep refuses a DIR of other settings. */
+static int check_settings(const char *dir, const char *cfg_path, const char *csv_path,
+                          const char *png_path, const char *want)
+{
+    char have[8192], shown[MN_CLI_SHOWN_CAP];
+    const char *d = mn_cli_shown(dir, shown, sizeof shown);
+    FILE *f = fopen(cfg_path, "r");
+    if (!f) {
+        if (errno != ENOENT)
+            return mn_cli_error(CMD, "cannot read %s: %s", cfg_path, strerror(errno));
+        const char *found = access(csv_path, F_OK) == 0   ? "coord.csv"
+                            : access(png_path, F_OK) == 0 ? "coord.png"
+                                                          : NULL;
+        if (found)
+            return mn_cli_error(CMD, "%s holds %s but no coord.cfg, so the settings it was made "
+                                "with are unknown: use another directory (or remove its "
+                                "coord.csv and coord.png)", d, found);
+        return MN_EXIT_OK;
+    }
+    size_t n = fread(have, 1, sizeof have - 1, f);
+    have[n] = '\0';
+    fclose(f);
+    if (strcmp(have, want) == 0)
+        return MN_EXIT_OK;
+    /* the first line that differs, for the message */
+    const char *x = have, *y = want;
+    size_t nx = strcspn(x, "\n"), ny = strcspn(y, "\n");
+    while (*x && *y && nx == ny && strncmp(x, y, nx) == 0) {
+        x += nx + (x[nx] ? 1 : 0);
+        y += ny + (y[ny] ? 1 : 0);
+        nx = strcspn(x, "\n");
+        ny = strcspn(y, "\n");
+    }
+    if (nx > 200)
+        nx = 200;
+    if (ny > 200)
+        ny = 200;
+    if (!*x || !*y)
+        return mn_cli_error(CMD, "%s holds a coordcheck made %s %.*s: use another directory "
+                            "(or remove it)", d, *x ? "with" : "without", (int)(*x ? nx : ny),
+                            *x ? x : y);
+    return mn_cli_error(CMD, "%s holds a coordcheck made with %.*s, this one has %.*s: use "
+                        "another directory (or remove it)", d, (int)nx, x, (int)ny, y);
+}
+
+/* `text` to `path`, whole: a temporary file renamed over it. */
+static int write_settings(const char *path, const char *text)
+{
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp%ld", path, (long)getpid()) < 0)
+        return mn_cli_error(CMD, "out of memory");
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fputs(text, f) >= 0;
+    ok = f && fclose(f) == 0 && ok;
+    int e = errno;
+    if (ok && rename(tmp, path) == 0) {
+        free(tmp);
+        return MN_EXIT_OK;
+    }
+    e = errno ? errno : e;
+    remove(tmp);
+    free(tmp);
+    return mn_cli_error(CMD, "cannot write %s: %s", path, strerror(e));
+}
+
 /* Train on `train` (a loaded graph `g`, its text parameters set), then
  * write, plot and print; DIR is created when the results are ready, so a
  * failed run leaves nothing behind. */
 static int check(const mn_cli_args *a, const int64_t *values, int n_values,
-                 const mn_coordcheck_config *cfg, char *csv_path, char *png_path,
+                 const mn_coordcheck_config *cfg, char *const paths[], const char *settings,
                  mn_graph_file *g, const mn_dataset *train, bool is_text)
 {
     mn_status st;
@@ -188,19 +301,23 @@ static int check(const mn_cli_args *a, const int64_t *values, int n_values,
     if (err)
         rc = mn_cli_error(CMD, "cannot create the directory %s: %s",
                           mn_cli_shown(a->out, shown, sizeof shown), strerror(err));
-    else if ((st = mn_coordcheck_save_csv(r, csv_path)) != MN_OK)
+    else if ((st = mn_coordcheck_save_csv(r, paths[CSV])) != MN_OK)
         rc = mn_cli_fail(CMD, st);
     else if (plots)
-        rc = plot(png_path, r, a);
+        rc = plot(paths[PNG], r, a);
     else
         fprintf(stderr, "modnorm coordcheck: plots are off (built without PLplot): no "
                 "coord.png\n");
+    /* last: outputs cut short by a failure or a kill are left without it,
+     * so that the next coordcheck into DIR refuses them as of unknown settings */
+    if (rc == MN_EXIT_OK)
+        rc = write_settings(paths[CFG], settings);
     if (rc == MN_EXIT_OK) {
         report(r, cfg->param);
         if (plots)
-            printf("wrote %s/coord.csv and %s/coord.png\n", a->out, a->out);
+            printf("wrote %s/coord.csv, coord.png and coord.cfg\n", a->out);
         else
-            printf("wrote %s/coord.csv\n", a->out);
+            printf("wrote %s/coord.csv and coord.cfg\n", a->out);
     }
     mn_coordcheck_free(r);
     return rc;
@@ -218,6 +335,15 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     if (rc != MN_EXIT_OK)
         return rc;
     rc = mn_cli_size_grid(CMD, a, &cfg.size_param, &values, &n_values);
+    /* Flatness is a comparison: with one value every verdict would be a
+     * vacuous "flat". */
+    if (rc == MN_EXIT_OK && n_values < 2) {
+        bool over = a->given[MN_OPT_OVER];
+        rc = mn_cli_usage_error(CMD, "--%s %s%s%lld: needs at least two %s%s to compare",
+                                over ? "over" : "widths", over ? cfg.size_param : "",
+                                over ? "=" : "", (long long)values[0],
+                                over ? "values of " : "widths", over ? cfg.size_param : "");
+    }
     if (rc == MN_EXIT_OK)
         rc = mn_cli_check_text_param(CMD, is_text, cfg.size_param);
     if (rc != MN_EXIT_OK)
@@ -237,15 +363,16 @@ int mn_cmd_coordcheck(mn_cli_args *a)
     cfg.progress_ctx = (void *)cfg.size_param;
     /* Before any work: DIR is (or can become) a writable directory and the
      * files written there are regular files. */
-    char *csv_path = mn_cli_join(CMD, a->out, "coord.csv");
-    char *png_path = mn_cli_join(CMD, a->out, "coord.png");
+    char *paths[N_PATHS] = {0};
+    for (int i = 0; i < N_PATHS; i++)
+        paths[i] = mn_cli_join(CMD, a->out, file_names[i]);
     bool exists = false;
-    rc = csv_path && png_path ? mn_cli_check_output_dir(CMD, "--out", a->out, &exists)
-                              : MN_EXIT_FAIL;
-    if (rc == MN_EXIT_OK && exists)
-        rc = mn_cli_check_output_file(CMD, "output", csv_path);
-    if (rc == MN_EXIT_OK && exists && mn_plot_enabled())
-        rc = mn_cli_check_output_file(CMD, "output", png_path);
+    rc = paths[CSV] && paths[PNG] && paths[CFG]
+             ? mn_cli_check_output_dir(CMD, "--out", a->out, &exists)
+             : MN_EXIT_FAIL;
+    for (int i = 0; rc == MN_EXIT_OK && exists && i < N_PATHS; i++)
+        if (i != PNG || mn_plot_enabled())
+            rc = mn_cli_check_output_file(CMD, "output", paths[i]);
     /* A corpus is read first (its training split only): it sets the graph's
      * vocab and context, which the checks below size the model with. */
     mn_text text = {0};
@@ -267,6 +394,11 @@ int mn_cmd_coordcheck(mn_cli_args *a)
         mn_coordcheck_check_values(mn_graph_factory, g, cfg.size_param, values, n_values) != MN_OK)
         rc = mn_cli_usage_error(CMD, "--%s: %s", a->given[MN_OPT_OVER] ? "over" : "widths",
                                 mn_last_error());
+    char settings[4096];
+    if (rc == MN_EXIT_OK)
+        rc = settings_text(a, g, &cfg, values, n_values, settings, sizeof settings);
+    if (rc == MN_EXIT_OK && exists)
+        rc = check_settings(a->out, paths[CFG], paths[CSV], paths[PNG], settings);
     if (rc == MN_EXIT_OK && !is_text && (st = mn_fashion_mnist_load(a->data_dir, &train,
                                                                     &test)) != MN_OK)
         rc = mn_cli_fail(CMD, st);
@@ -276,10 +408,10 @@ int mn_cmd_coordcheck(mn_cli_args *a)
                           (long long)a->batch, (long long)train.n,
                           is_text ? "windows of --context characters" : "examples");
     if (rc == MN_EXIT_OK)
-        rc = check(a, values, n_values, &cfg, csv_path, png_path, g, &train, is_text);
+        rc = check(a, values, n_values, &cfg, paths, settings, g, &train, is_text);
     mn_graph_destroy(g);
     mn_dataset_free(&train);
-    free(csv_path);
-    free(png_path);
+    for (int i = 0; i < N_PATHS; i++)
+        free(paths[i]);
     return rc;
 }

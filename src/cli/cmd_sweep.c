@@ -196,8 +196,14 @@ static void print_table(const mn_study_summary *s)
                    lr_text(pv->best_lr, lr, sizeof lr), pv->best_lr_refined, pv->loss,
                    pv->at_edge ? "AT EDGE" : "no", pv->regret);
     }
-    printf("slope %.3f octaves per doubling of %s, spread %.2f octaves, monotone %s\n", s->slope,
-           s->param, s->spread, s->monotone ? "yes" : "no");
+    /* One value (or one with an lr*) compares nothing: n/a, as summary.json's nulls. */
+    char slope[32] = "n/a", spread[32] = "n/a";
+    if (isfinite(s->slope))
+        snprintf(slope, sizeof slope, "%.3f", s->slope);
+    if (isfinite(s->spread))
+        snprintf(spread, sizeof spread, "%.2f", s->spread);
+    printf("slope %s octaves per doubling of %s, spread %s octaves, monotone %s\n", slope,
+           s->param, spread, s->n_values < 2 ? "n/a" : s->monotone ? "yes" : "no");
     for (int i = 0; i < s->n_values; i++)
         if (s->per_value[i].at_edge)
             printf("note: the best lr of %s %lld is at the edge of the lrs tried: widen --lrs\n",
@@ -321,7 +327,10 @@ int mn_cmd_sweep(mn_cli_args *a)
     /* The data and the model's fixed sizes head DIR/sweep.cfg (for mlp as they always did).
      * --no-run trains nothing: a sweep made on a bigger machine is summarized here too. */
     char model[2048];
-    if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) != MN_EXIT_OK ||
+    if ((rc = mn_cli_model_text(CMD, a, g, sw.param, model, sizeof model)) == MN_EXIT_OK &&
+        a->graph)
+        rc = mn_cli_respell_graph(CMD, a, "sweep.cfg", model, sizeof model);
+    if (rc != MN_EXIT_OK ||
         (rc = mn_cli_model_check_values(CMD, a, g, sw.param, sw.values, sw.n_values,
                                         a->no_run ? 0 : sw.jobs, sw.n_lrs * sw.seeds)) !=
             MN_EXIT_OK) {

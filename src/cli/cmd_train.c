@@ -74,6 +74,16 @@ static int load_data(const mn_cli_args *a, mn_dataset *train, mn_dataset *test, 
     return mn_cli_text_load(CMD, a, path, text, train, test);
 }
 
+/* One number of the text result line: "n/a" where --json writes null (a
+ * run stopped by a non-finite loss evaluated nothing). */
+static const char *num(char *buf, size_t cap, const char *fmt, double v)
+{
+    if (!isfinite(v))
+        return "n/a";
+    snprintf(buf, cap, fmt, v);
+    return buf;
+}
+
 static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *text,
                   bool is_text)
 {
@@ -93,26 +103,26 @@ static int report(const mn_cli_args *a, const mn_fit_result *r, const mn_text *t
         }
         return mn_cli_json_print(CMD, stdout, o);
     }
-    if (r->diverged && !(isfinite(r->train_loss) && isfinite(r->test_loss)))
-        return MN_EXIT_OK; /* stopped: no numbers to print */
     const char *steps = r->steps == 1 ? "step" : "steps";
+    char b[5][32];
+    const char *test = num(b[0], sizeof b[0], "%.4f", r->test_loss);
+    const char *train = num(b[1], sizeof b[1], "%.4f", r->train_loss);
+    const char *ms = num(b[2], sizeof b[2], "%.1f", r->ms_per_step);
     if (is_text)
-        printf("validation loss %.4f nats/char (train loss %.4f; add-one bigram %.4f) after "
-               "%lld %s in %.1f s (%.1f ms/step)\n",
-               r->test_loss, r->train_loss, bigram, (long long)r->steps, steps, r->seconds,
-               r->ms_per_step);
+        printf("validation loss %s nats/char (train loss %s; add-one bigram %s) after "
+               "%lld %s in %.1f s (%s ms/step)\n",
+               test, train, num(b[3], sizeof b[3], "%.4f", bigram), (long long)r->steps, steps,
+               r->seconds, ms);
     else
-        printf("test accuracy %.2f%% (test loss %.4f, train loss %.4f) after %lld %s in "
-               "%.1f s (%.1f ms/step)\n",
-               100 * r->test_acc, r->test_loss, r->train_loss, (long long)r->steps, steps,
-               r->seconds, r->ms_per_step);
+        printf("test accuracy %s (test loss %s, train loss %s) after %lld %s in "
+               "%.1f s (%s ms/step)\n",
+               num(b[4], sizeof b[4], "%.2f%%", 100 * r->test_acc), test, train,
+               (long long)r->steps, steps, r->seconds, ms);
     return MN_EXIT_OK;
 }
 
 static int train(mn_cli_args *a, mn_dist *dist);
 
-/* Under mpirun every rank runs the same command on its shard of each batch
- * (dist.h); rank 0 alone prints (its messages carry any rank's failure). */
 /* Whether a module of this kind is in the tree. */
 static bool has_kind(const mn_module *m, const char *kind)
 {
@@ -149,17 +159,14 @@ static const char *preset_norm(const mn_cli_args *a)
     return mn_solver_preset(&cfg, a->opt, (mn_param)a->param) == MN_OK ? cfg.norm : NULL;
 }
 
+/* Under mpirun every rank runs the same command on its shard of each batch
+ * (dist.h); rank 0 alone prints (main silences the others; its messages carry any rank's failure). */
 int mn_cmd_train(mn_cli_args *a)
 {
-    mn_dist *dist;
+    mn_dist *dist; /* the group main joined */
     mn_status st = mn_dist_create(&dist);
     if (st != MN_OK)
         return mn_cli_fail(CMD, st);
-    if (mn_dist_rank(dist) != 0 && (!freopen("/dev/null", "w", stdout) ||
-                                    !freopen("/dev/null", "w", stderr))) {
-        mn_dist_destroy(dist);
-        return MN_EXIT_FAIL;
-    }
     int rc = train(a, dist);
     mn_dist_destroy(dist);
     return rc;

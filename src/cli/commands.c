@@ -106,17 +106,21 @@ static const mn_cli_use sweep_uses[] = {
 };
 
 static const mn_cli_use coordcheck_uses[] = {
-    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module) and "
-                               "DIR/coord.png (DIR created; its parent must exist)",
+    {.id = MN_OPT_OUT, .help = "writes DIR/coord.csv (a line per width, step and module), "
+                               "DIR/coord.png and DIR/coord.cfg, the settings (DIR created; its "
+                               "parent must exist); a DIR holding a coordcheck of other "
+                               "settings is refused",
      .required = true},
     {.id = MN_OPT_DATA, .deflt = "fashion-mnist"},
     {.id = MN_OPT_MODEL, .deflt = "mlp"},
     {.id = MN_OPT_GRAPH},
     {.id = MN_OPT_SET},
     {.id = MN_OPT_DEPTH, .deflt = "3", .note = MODEL_DEPTH},
-    {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024"},
+    {.id = MN_OPT_WIDTHS, .deflt = "64,256,1024",
+     .help = "the widths compared, a comma list of at least two (64,256 or 2^6,2^8; each "
+             "value once)"},
     {.id = MN_OPT_OVER, .help = "the size parameter to vary, if not width: one that keeps the "
-                                "list of modules (not depth)", .note = "default: width, --widths"},
+                                "list of modules (not depth), at least two values", .note = "default: width, --widths"},
     {.id = MN_OPT_WIDTH, .deflt = "128", .help = FIXED_WIDTH_HELP, .note = FIXED_WIDTH_NOTE},
     {.id = MN_OPT_OPT, .deflt = "muon"},
     {.id = MN_OPT_PARAM, .deflt = "modular"},
@@ -237,7 +241,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                   "train loss is above twice its first step's loss, or when its test loss is\n"
                   "above twice that while the train loss stayed above 90% of it (a network\n"
                   "that blew up can have dead ReLUs, the train loss of a uniform guess and a\n"
-                  "huge test loss); its numbers are then printed.\n"
+                  "huge test loss); its numbers are then printed (n/a, null with --json, for\n"
+                  "those a run stopped by a non-finite loss did not measure).\n"
                   "\n"
                   "Exit status: 0 trained, 1 error, 2 bad usage, 3 diverged.",
         .uses = train_uses, .n_uses = N_USES(train_uses)},
@@ -248,6 +253,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "and, for atoms, the target the solver gives it (t = 1 at the root shared out\n"
                  "by the masses; under --param sp every target is 1). Allocates no weights:\n"
                  "a model of any size can be shown.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = inspect_uses, .n_uses = N_USES(inspect_uses)},
     [MN_CMD_SWEEP] = {
         .id = MN_CMD_SWEEP, .name = "sweep", .flush_denormals = true,
@@ -274,7 +280,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "in log2(lr) through it and its neighbours; slope = least-squares slope of\n"
             "log2 lr* on log2 width (octaves per doubling), spread = max - min log2 lr*,\n"
             "regret(w) = L(w, grid LR nearest lr*(smallest width)) - L(w, lr*(w)),\n"
-            "monotone = that loss falls as width grows.\n"
+            "monotone = that loss falls as width grows (slope, spread and monotone are null,\n"
+            "n/a in the table, with one width: nothing is compared).\n"
             "\n"
             "Exit status: 0 done (diverged runs included), 1 error, 2 bad usage.",
         .uses = sweep_uses, .n_uses = N_USES(sweep_uses)},
@@ -311,6 +318,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
             "iterations through dgemm; --precision bf16 takes float32 only). A zero IN\n"
             "gives zero. OUT is written atomically; an existing OUT must be a regular file.",
         .pos_names = {"IN.npy", "OUT.npy"}, .n_pos = 2,
+        .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = dualize_uses, .n_uses = N_USES(dualize_uses)},
     [MN_CMD_NORM] = {
         .id = MN_CMD_NORM, .name = "norm",
@@ -321,6 +329,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "(finite entries near it) prints as null, with a note; a norm beyond it\n"
                  "is an error (exit 1).",
         .pos_names = {"IN.npy"}, .n_pos = 1,
+        .epilog = "Exit status: 0 printed (the dual may be null), 1 error (e.g. a norm beyond the\n"
+                  "largest double), 2 bad usage.",
         .uses = norm_uses, .n_uses = N_USES(norm_uses)},
     [MN_CMD_BENCH_GEMM] = {
         .id = MN_CMD_BENCH_GEMM, .name = "bench gemm",
@@ -331,6 +341,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "kernel set in use. --precision bf16 times bf16 operands with a float32\n"
                  "result through the bf16 backend (gemm; syrk as row blocks, counted n³) and\n"
                  "names it (oneDNN and its kernels, or the fallback).",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_gemm_uses, .n_uses = N_USES(bench_gemm_uses)},
     [MN_CMD_BENCH_DUALIZE] = {
         .id = MN_CMD_BENCH_DUALIZE, .name = "bench dualize",
@@ -341,6 +352,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate\n"
                  "(bf16 flops at its best 1024³ bf16 gemm rate); bf16_share = the share of\n"
                  "those flops with bf16 operands; impl = the library that runs them.",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_dualize_uses, .n_uses = N_USES(bench_dualize_uses)},
     [MN_CMD_BENCH_STEP] = {
         .id = MN_CMD_BENCH_STEP, .name = "bench step", .flush_denormals = true,
@@ -355,6 +367,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "random label per position and reports tokens/s; its flops count the\n"
                  "attention's per-head products (S = QKᵀ, AV and their gradients, whole\n"
                  "T x T blocks) and no product for Embed (a gather).",
+        .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_step_uses, .n_uses = N_USES(bench_step_uses)},
     [MN_CMD_EXPORT] = {
         .id = MN_CMD_EXPORT, .name = "export",
@@ -390,6 +403,7 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "(in the norm it is measured in: RMS→RMS for Linear) and, for each attention\n"
                  "layer, the largest attention score and the share of allowed (causal)\n"
                  "attention weights that are exactly 0, over the first B validation windows.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = attention_uses, .n_uses = N_USES(attention_uses)},
     [MN_CMD_BASELINE] = {
         .id = MN_CMD_BASELINE, .name = "baseline",
@@ -398,5 +412,6 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "smoothing, counts of adjacent characters of the training split: the first\n"
                  "90%) and prints its loss in nats per character on the validation split (the\n"
                  "last 10%) and on the training split.",
+        .epilog = "Exit status: 0 printed, 1 error, 2 bad usage.",
         .uses = baseline_uses, .n_uses = N_USES(baseline_uses)},
 };

@@ -52,7 +52,7 @@ static bool is_help(const char *s)
     return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -117,5 +117,27 @@ int main(int argc, char **argv)
         }
     }
     mn_cli_args_free(&a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    /* Under mpirun every rank runs this: rank 0 alone speaks, from the
+     * first line on (--help, --version, an unknown command, a bad option,
+     * train's messages), as README's "one line from rank 0" says. The group
+     * joins MPI only when mpirun launched us (dist.h): a plain run never
+     * touches MPI. It stays joined until the command is done (train and
+     * mn_cli_one_process find it joined), then leaves. Should joining fail,
+     * every rank speaks rather than none. */
+    mn_dist *d = NULL;
+    if (mn_dist_create(&d) != MN_OK)
+        d = NULL;
+    if (d && mn_dist_size(d) > 1 && mn_dist_rank(d) != 0 &&
+        (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))) {
+        mn_dist_destroy(d);
+        return MN_EXIT_FAIL;
+    }
+    int rc = run(argc, argv);
+    mn_dist_destroy(d);
     return rc;
 }

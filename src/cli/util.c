@@ -330,3 +330,57 @@ int mn_cli_apply_atom_norms(const char *cmd, mn_module *root, const mn_cli_args 
     }
     return MN_EXIT_OK;
 }
+
+static bool same_file(const char *x, const char *y)
+{
+    struct stat sx, sy;
+    return stat(x, &sx) == 0 && stat(y, &sy) == 0 && sx.st_dev == sy.st_dev &&
+           sx.st_ino == sy.st_ino;
+}
+
+/* How DIR/CFG names the --graph file (mn_cli_respell_graph); *owned is
+ * what to free. */
+static const char *graph_spelling(const char *cmd, const mn_cli_args *a, const char *cfg_name,
+                                  char **owned)
+{
+    *owned = NULL;
+    char *cfg = mn_cli_join(cmd, a->out, cfg_name);
+    FILE *f = cfg ? fopen(cfg, "r") : NULL;
+    char line[4200];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "graph=", 6) == 0 && same_file(line + 6, a->graph)) {
+            *owned = strdup(line + 6);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    free(cfg);
+    if (!*owned)
+        *owned = realpath(a->graph, NULL);
+    return *owned ? *owned : a->graph;
+}
+
+int mn_cli_respell_graph(const char *cmd, const mn_cli_args *a, const char *cfg_name,
+                         char *model, size_t cap)
+{
+    char *line, *owned;
+    if (asprintf(&line, "\ngraph=%s\n", a->graph) < 0)
+        return mn_cli_error(cmd, "out of memory");
+    char *at = strstr(model, line);
+    const char *name = graph_spelling(cmd, a, cfg_name, &owned);
+    size_t old_len = strlen(a->graph), new_len = strlen(name), len = strlen(model);
+    int rc = MN_EXIT_OK;
+    if (at && len - old_len + new_len < cap) {
+        char *value = at + 7; /* after "\ngraph=" */
+        memmove(value + new_len, value + old_len, len - (size_t)(value - model) - old_len + 1);
+        memcpy(value, name, new_len);
+    } else if (at) {
+        rc = mn_cli_error(cmd, "--graph %s: its path does not fit in %s's header", name,
+                          cfg_name);
+    }
+    free(line);
+    free(owned);
+    return rc;
+}

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/number.h"
 #include "norms/norms.h"
 #include "norms/spectral.h"
 
@@ -143,20 +144,19 @@ static mn_status taps_lmo(const mn_norm *self, mn_mat *out, const mn_mat *G,
     return st;
 }
 
-/* "K": the kernel size, an integer >= 1; taps-1 is rms-rms. */
+/* "K": the kernel size, an integer in [1, 64]; taps-1 is rms-rms. */
 static mn_status taps_parse(const char *param, void *params, char *name, size_t cap,
                             const char **same_as)
 {
-    char *end;
-    long k = strtol(param, &end, 10);
-    if (end == param || *end || param[0] == '+' || param[0] == '-' || param[0] == ' ')
+    int64_t k; /* the options' integer syntax (core/number.h): "3", "2^1" */
+    if (!mn_number_int(param, strlen(param), &k))
         return mn_set_error(MN_ERR_ARG, "taps-K: '%s' is not a kernel size k (e.g. taps-3 for a "
                             "3x3 Conv2D)", param);
     if (k < 1 || k > 64)
-        return mn_set_error(MN_ERR_ARG, "taps-K: k = %ld is outside [1, 64]", k);
+        return mn_set_error(MN_ERR_ARG, "taps-K: k = %lld is outside [1, 64]", (long long)k);
     *same_as = k == 1 ? "rms-rms" : NULL;
     ((taps_params *)params)->k = k;
-    snprintf(name, cap, "taps-%ld", k);
+    snprintf(name, cap, "taps-%lld", (long long)k);
     return MN_OK;
 }
 

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
+#include "core/number.h"
 #include "norms/norms.h"
 #include "norms/spectral.h"
 
@@ -76,18 +78,25 @@ static mn_status schatten_lmo(const mn_norm *self, mn_mat *out, const mn_mat *G,
     return mn_spectral_reweigh(out, G, weigh, &q);
 }
 
-/* "P": a number p >= 1 ("inf" for ∞); 1, 2 and ∞ are norms of their own. */
+/* "P": a number p >= 1 in the options' syntax (core/number.h: "3", "1.5",
+ * "2^0.5"), or "inf" for ∞; 1, 2 and ∞ are norms of their own. */
 static mn_status schatten_parse(const char *param, void *params, char *name, size_t cap,
                                 const char **same_as)
 {
-    char *end;
-    double p = strtod(param, &end);
-    if (end == param || *end || isnan(p))
+    double p;
+    const char *word = param + (param[0] == '+' || param[0] == '-');
+    if (strcasecmp(word, "inf") == 0 || strcasecmp(word, "infinity") == 0) {
+        p = param[0] == '-' ? -INFINITY : INFINITY;
+    } else if (!mn_number_real(param, strlen(param), &p)) {
+        char *end;
+        double big = strtod(param, &end);
+        if (end != param && !*end && isinf(big) && strspn(param, "0123456789+-.eE") ==
+                                                       strlen(param)) /* 1e400: overflowed */
+            return mn_set_error(MN_ERR_ARG, "schatten-P: p = '%s' is beyond a double; write "
+                                "schatten-inf for the spectral norm", param);
         return mn_set_error(MN_ERR_ARG, "schatten-P: '%s' is not a number p (e.g. schatten-3, "
-                            "schatten-1.5, schatten-inf)", param);
-    if (isinf(p) && !isalpha((unsigned char)param[param[0] == '+'])) /* 1e400: overflowed */
-        return mn_set_error(MN_ERR_ARG, "schatten-P: p = '%s' is beyond a double; write "
-                            "schatten-inf for the spectral norm", param);
+                            "schatten-1.5, schatten-2^0.5, schatten-inf)", param);
+    }
     if (!(p >= 1))
         return mn_set_error(MN_ERR_ARG, "schatten-P: p = %g is below 1 (not a norm); p >= 1", p);
     *same_as = p == 1 ? "nuclear" : p == 2 ? "frobenius" : isinf(p) ? "l2-l2" : NULL;

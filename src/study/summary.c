@@ -85,7 +85,7 @@ static void argmins(mn_study_summary *s)
 }
 
 /* Slope (least squares of log2 η* on log2 v) and spread over the values
- * that have an η*. */
+ * that have an η*; both need two such values (one compares nothing). */
 static void slope_and_spread(mn_study_summary *s)
 {
     double sx = 0, sy = 0, sxx = 0, sxy = 0, lo = INFINITY, hi = -INFINITY;
@@ -104,10 +104,11 @@ static void slope_and_spread(mn_study_summary *s)
     }
     double den = m * sxx - sx * sx;
     s->slope = m >= 2 && den > 0 ? (m * sxy - sx * sy) / den : NAN;
-    s->spread = m >= 1 ? hi - lo : NAN;
+    s->spread = m >= 2 ? hi - lo : NAN;
 }
 
-/* Regret and monotone at the grid LR nearest the smallest value's η*. */
+/* Regret and monotone at the grid LR nearest the smallest value's η*.
+ * One value compares nothing: not monotone (summary_json writes null). */
 static void regret(mn_study_summary *s)
 {
     int n_lrs = s->n_lrs;
@@ -122,7 +123,7 @@ static void regret(mn_study_summary *s)
             s->anchor = j;
         }
     }
-    s->monotone = true;
+    s->monotone = s->n_values >= 2;
     double prev = INFINITY;
     for (int i = 0; i < s->n_values; i++) {
         double at = s->loss[(size_t)i * (size_t)n_lrs + (size_t)s->anchor];
@@ -236,7 +237,8 @@ static json_t *summary_json(const mn_study_summary *s)
         ok = put(root, "slope", number(s->slope)) && put(root, "spread", number(s->spread));
         if (ok && put(root, "regret", reg)) {
             reg = NULL;
-            ok = put(root, "monotone", json_boolean(s->monotone));
+            ok = put(root, "monotone",
+                     s->n_values >= 2 ? json_boolean(s->monotone) : json_null());
         }
     } else {
         ok = false;
