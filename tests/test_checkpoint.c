@@ -5,12 +5,14 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -357,6 +359,24 @@ START_TEST(test_export_dir_rules)
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
     snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    /* a second export into DIR while one runs (review-s12 #1): this test
+     * holds the folder's lock as the first export would */
+    int held = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(held, 0);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    size_t md_len;
+    unsigned char *md = tm_slurp(tm_at("npy/metadata.json"), &md_len);
+    ck_assert_int_eq(unlink(tm_at("npy/metadata.json")), 0); /* replaceable but for the lock */
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "is being written by another export") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert_int_ne(access(tm_at("npy/metadata.json"), F_OK), 0); /* nothing written */
+    close(held);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(tm_at("npy/metadata.json"), md, md_len));
+    free(md);
     /* any other file is refused too */
     tm_write_file(tm_at("npy/notes.txt"), "keep", 4);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);

@@ -4,10 +4,12 @@
  * removed). `modnorm export` is tested through the binary in
  * test_checkpoint.c. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +135,43 @@ START_TEST(test_files_and_metadata)
     ck_assert_double_eq(mn_mat_get(&m, 0, 0), -3);
     mn_mat_free(&m);
     ck_assert_int_eq(count_entries(dir), 4);
+}
+END_TEST
+
+/* Two exports into one folder at once (review-s12 #1): the folder's lock,
+ * held here as a running export holds it, refuses the second at once,
+ * by any path to the folder, before anything is written. */
+START_TEST(test_concurrent_export_refused)
+{
+    write_checkpoint("ck.st", 1);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", tm_at("out"));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL));
+    size_t w_len, md_len;
+    unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
+    unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
+    write_checkpoint("ck2.st", 9);
+    ck_assert_int_eq(symlink(dir, tm_at("link")), 0);
+
+    int held = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(held, 0);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    static const char *const paths[] = {"out", "link"};
+    for (int i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s", tm_at(paths[i]));
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck2.st"), path, NULL), MN_ERR_IO,
+                          "is being written by another export");
+        assert_about(path, "refusing to write to it at the same time");
+        ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
+        ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+        ck_assert_int_eq(count_entries(dir), 4);
+    }
+    close(held); /* the other export ends: this one runs */
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, NULL));
+    ck_assert(!same_file(tm_at("out/metadata.json"), md, md_len));
+    free(w);
+    free(md);
 }
 END_TEST
 
@@ -294,6 +333,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_files_and_metadata);
+    tcase_add_test(tc, test_concurrent_export_refused);
     tcase_add_test(tc, test_foreign_file_leaves_folder_untouched);
     tcase_add_test(tc, test_symlink_refused);
     tcase_add_test(tc, test_stale_temporary_accepted_and_removed);

@@ -128,6 +128,11 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * temporary NAME.tmpPID.N of one that a killed writer left (its process
  * gone: the write of NAME removes it). Anything else (another checkpoint's
  * extra tensors, a user's file) is refused, so DIR describes one file.
+ * Before those checks the export takes an exclusive lock on DIR (flock(2)
+ * on DIR itself: no lock file is left) and holds it to the last write, so
+ * a second export into the same DIR at the same time, by any path to it,
+ * is refused at once; a file system where flock fails (some network ones)
+ * refuses the export with flock's reason.
  *
  * Each file is replaced whole (a temporary file renamed over it), and
  * metadata.json is removed first and written last: a failure part-way
@@ -139,7 +144,8 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * with `path`); MN_ERR_ARG for a NULL path or dir, or an empty dir;
  * MN_ERR_UNSUPPORTED for a tensor name that cannot be a file name
  * (starting with `path`); MN_ERR_IO when DIR is not a directory, cannot be
- * made or listed, or holds an entry refused above (these messages start
+ * made, listed or locked, is locked by another export, or holds an entry
+ * refused above (these messages start
  * with `dir` as given, then ' ' or ':'), or a file cannot be written
  * (starting with DIR/NAME); MN_ERR_NOMEM. */
 MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors);

@@ -361,16 +361,18 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "write a checkpoint's tensors as .npy files",
         .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
                  "it (layout, the data's CRC) and writes every tensor as DIR/NAME.npy in its own\n"
-                 "dtype and shape, and the metadata as DIR/metadata.json. Before anything is\n"
-                 "written, every entry of an existing DIR must be a file this export replaces\n"
-                 "(an earlier export of the same checkpoint), a regular file and not a\n"
-                 "symbolic link, or the temporary NAME.tmpPID.N of one left by a killed\n"
-                 "export (then removed); anything else is refused. Each file is replaced\n"
-                 "whole (a temporary file renamed), metadata.json is removed first and written\n"
-                 "last: an export that fails part-way (a full disk, a kill) leaves DIR without\n"
-                 "metadata.json, its .npy files possibly from two checkpoints (export again).\n"
-                 "A DIR with metadata.json holds one checkpoint's whole export (unless the\n"
-                 "machine crashed: the files are not synced to disk).",
+                 "dtype and shape, and the metadata as DIR/metadata.json. The export locks DIR\n"
+                 "(flock on the folder) until its last write: a second export into DIR meanwhile\n"
+                 "is refused at once. Before anything is written, every entry of an existing\n"
+                 "DIR must be a file this export replaces (an earlier export of the same\n"
+                 "checkpoint), a regular file and not a symbolic link, or the temporary\n"
+                 "NAME.tmpPID.N of one left by a killed export (then removed); anything else is\n"
+                 "refused. Each file is replaced whole (a temporary file renamed), metadata.json\n"
+                 "is removed first and written last: an export that fails part-way (a full\n"
+                 "disk, a kill) leaves DIR without metadata.json, its .npy files possibly from\n"
+                 "two checkpoints (export again). A DIR with metadata.json holds one\n"
+                 "checkpoint's whole export (unless the machine crashed: the files are not\n"
+                 "synced to disk).",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {

@@ -3,7 +3,8 @@
  * the safetensors library. The folder rule (every entry of an existing DIR
  * is one this export replaces) keeps DIR describing one file; the order
  * (metadata.json removed first, written last) makes its presence mean a
- * whole export. */
+ * whole export; the lock on DIR, held from the checks to the last write,
+ * keeps a second export from mixing its files in. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,31 +144,57 @@ static mn_status check_entries(const mn_safetensors *f, const char *dir)
     return st;
 }
 
-/* DIR ready for the writes: an existing directory whose entries pass
- * check_entries, or a new one made here, one level deep (a mistyped parent
- * is an error, as for an output file, not a tree of new folders). */
-static mn_status prepare_dir(const mn_safetensors *f, const char *dir)
+/* An exclusive flock on DIR itself (an fd of the directory: no lock file
+ * is left behind), held by *fd until the export ends: a second export into
+ * the same DIR, by any path to it, is refused at once rather than mixing
+ * its files with this one's. The checks after it see the folder as no
+ * other export will change it. */
+static mn_status lock_dir(const char *dir, int *fd)
 {
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+    int r;
+    while ((r = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        continue;
+    if (r == 0)
+        return MN_OK;
+    int err = errno;
+    close(*fd);
+    *fd = -1;
+    if (err == EWOULDBLOCK)
+        return mn_fail(MN_ERR_IO, "%s is being written by another export (it holds the "
+                       "folder's lock): refusing to write to it at the same time", dir);
+    return mn_fail(MN_ERR_IO, "%s: cannot lock it against another export at the same time "
+                   "(flock: %s)", dir, strerror(err));
+}
+
+/* DIR ready for the writes and locked (*lock, -1 on failure): an existing
+ * directory whose entries pass check_entries, or a new one made here, one
+ * level deep (a mistyped parent is an error, as for an output file, not a
+ * tree of new folders). */
+static mn_status prepare_dir(const mn_safetensors *f, const char *dir, int *lock)
+{
+    *lock = -1;
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT)
             return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
-        if (mkdir(dir, 0777) == 0)
-            return MN_OK; /* new, so empty */
-        if (errno != EEXIST) {
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             int err = errno;
             const char *parent;
             int n = parent_span(dir, &parent);
             return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, n, parent,
                            strerror(err));
         }
-        /* made meanwhile, or a symbolic link to nothing */
+        /* new, made meanwhile, or a symbolic link to nothing */
         if (stat(dir, &sb) != 0)
             return mn_fail(MN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
         return mn_fail(MN_ERR_IO, "%s exists and is %s, not a directory", dir,
                        kind_of(sb.st_mode));
+    MN_TRY(lock_dir(dir, lock));
     return check_entries(f, dir);
 }
 
@@ -262,10 +290,13 @@ mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_te
         if (!safe_name(mn_safetensors_at(f, i)->name))
             st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%.64s' cannot be a file name",
                          path, mn_safetensors_at(f, i)->name);
+    int lock = -1;
     if (st == MN_OK)
-        st = prepare_dir(f, dir);
+        st = prepare_dir(f, dir, &lock);
     if (st == MN_OK)
         st = write_all(f, dir);
+    if (lock >= 0)
+        close(lock); /* the lock goes with it */
     if (st == MN_OK && n_tensors)
         *n_tensors = mn_safetensors_count(f);
     mn_safetensors_free(f);
