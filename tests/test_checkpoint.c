@@ -354,10 +354,22 @@ START_TEST(test_export_dir_rules)
                   "%s", out);
     ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
     free(kept);
-    /* the other way round every file is replaced: allowed */
+    /* the other way round every file is replaced, but it is another
+     * checkpoint's export (review-s12 #2): only with --overwrite */
     ck_assert_int_eq(unlink(tm_at("npy/b.npy")), 0);
+    kept = tm_slurp(tm_at("npy/a.npy"), &len);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "--npy ") &&
+                      strstr(out, "holds the export of another checkpoint (its metadata.json "
+                                  "differs from this file's): refusing to replace it (use "
+                                  "another folder, or add --overwrite)\n") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
+    free(kept);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s' --overwrite", a_path, dir);
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    snprintf(args, sizeof args, "export --overwrite --checkpoint '%s' --npy '%s'", ab_path, dir);
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
     /* a second export into DIR while one runs (review-s12 #1): this test
      * holds the folder's lock as the first export would */
@@ -917,8 +929,8 @@ START_TEST(test_export_checks_targets_first)
     size_t old_len;
     unsigned char *old_b = tm_slurp(tm_at("tnpy/b.npy"), &old_len);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "ulimit -f 16; trap '' XFSZ; exec '%s' %s 2>&1", getenv("MODNORM"),
-             args);
+    snprintf(cmd, sizeof cmd, "ulimit -f 16; trap '' XFSZ; exec '%s' %s --overwrite 2>&1",
+             getenv("MODNORM"), args);
     ck_assert_int_eq(tm_run_shell(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "b.npy: cannot write"), "%s", out);
     ck_assert(same_bytes(tm_at("tnpy/b.npy"), old_b, old_len));

@@ -79,7 +79,7 @@ START_TEST(test_files_and_metadata)
     char dir[512];
     snprintf(dir, sizeof dir, "%s", tm_at("out"));
     int n = -1;
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, &n));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, &n));
     ck_assert_int_eq(n, 3);
     ck_assert_int_eq(count_entries(dir), 4);
 
@@ -128,13 +128,74 @@ START_TEST(test_files_and_metadata)
     ck_assert_int_eq(strlen(json_string_value(json_object_get(md, "crc32"))), 8);
     json_decref(md);
 
-    /* again over its own files (new values), and n may be NULL */
+    /* again over its own files (the same checkpoint), and n may be NULL */
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
+    ck_assert_int_eq(count_entries(dir), 4);
+    /* another checkpoint over them: asked to overwrite (new values) */
     write_checkpoint("ck.st", -3);
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, true, NULL));
     ck_assert_ok(mn_npy_read(tm_at("out/model.0.weight.npy"), &m));
     ck_assert_double_eq(mn_mat_get(&m, 0, 0), -3);
     mn_mat_free(&m);
     ck_assert_int_eq(count_entries(dir), 4);
+}
+END_TEST
+
+/* The export of another checkpoint (review-s12 #2) is not replaced unless
+ * asked: its metadata.json differs from the one this export writes. The
+ * same checkpoint is exported again; a folder without metadata.json (a
+ * failed export) is replaced; a file without crc32 (not modnorm's) cannot
+ * be told apart from another, so an earlier export of it needs overwrite. */
+START_TEST(test_another_checkpoint_needs_overwrite)
+{
+    write_checkpoint("ck.st", 1);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", tm_at("out"));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
+    size_t w_len, md_len;
+    unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
+    unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL)); /* the same */
+    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+
+    write_checkpoint("ck2.st", 9); /* same names and metadata keys, other data: other crc32 */
+    int n = -1;
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck2.st"), dir, false, &n), MN_ERR_IO,
+                      "holds the export of another checkpoint (its metadata.json differs");
+    assert_about(dir, "refusing to replace it (not asked to overwrite)");
+    ck_assert_int_eq(n, -1);
+    ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
+    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, true, &n));
+    ck_assert_int_eq(n, 3);
+    ck_assert(!same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert_int_eq(count_entries(dir), 4);
+
+    /* without metadata.json nothing tells whose the files are: replaced */
+    ck_assert_int_eq(unlink(tm_at("out/metadata.json")), 0);
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
+    ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
+    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+
+    /* a file without crc32: even its own export is replaced only when asked */
+    static const char header[] = "{\"x\":{\"dtype\":\"U8\",\"shape\":[1],"
+                                 "\"data_offsets\":[0,1]}}";
+    unsigned char raw[8 + 64] = {0};
+    size_t hlen = (sizeof header - 1 + 7) / 8 * 8;
+    raw[0] = (unsigned char)hlen;
+    memset(raw + 8, ' ', hlen);
+    memcpy(raw + 8, header, sizeof header - 1);
+    raw[8 + hlen] = 42;
+    tm_write_file(tm_at("nocrc.st"), raw, 8 + hlen + 1);
+    char dir2[512];
+    snprintf(dir2, sizeof dir2, "%s", tm_at("out2"));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("nocrc.st"), dir2, false, NULL));
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("nocrc.st"), dir2, false, NULL), MN_ERR_IO,
+                      "no crc32 to tell whether it is the same checkpoint");
+    assert_about(dir2, "(not asked to overwrite)");
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("nocrc.st"), dir2, true, NULL));
+    free(w);
+    free(md);
 }
 END_TEST
 
@@ -146,7 +207,7 @@ START_TEST(test_concurrent_export_refused)
     write_checkpoint("ck.st", 1);
     char dir[512];
     snprintf(dir, sizeof dir, "%s", tm_at("out"));
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
     size_t w_len, md_len;
     unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
     unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
@@ -160,15 +221,15 @@ START_TEST(test_concurrent_export_refused)
     for (int i = 0; i < 2; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s", tm_at(paths[i]));
-        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck2.st"), path, NULL), MN_ERR_IO,
-                          "is being written by another export");
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck2.st"), path, true, NULL),
+                          MN_ERR_IO, "is being written by another export");
         assert_about(path, "refusing to write to it at the same time");
         ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
         ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
         ck_assert_int_eq(count_entries(dir), 4);
     }
     close(held); /* the other export ends: this one runs */
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, NULL));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, true, NULL));
     ck_assert(!same_file(tm_at("out/metadata.json"), md, md_len));
     free(w);
     free(md);
@@ -183,7 +244,7 @@ START_TEST(test_foreign_file_leaves_folder_untouched)
     write_checkpoint("ck.st", 1);
     char dir[512];
     snprintf(dir, sizeof dir, "%s", tm_at("out"));
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
     size_t w_len, md_len;
     unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
     unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
@@ -195,7 +256,8 @@ START_TEST(test_foreign_file_leaves_folder_untouched)
         tm_write_file(path, "keep", 4);
         int n = -1;
         snprintf(part, sizeof part, "holds '%s'", foreign[i]);
-        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, &n), MN_ERR_IO, part);
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, &n), MN_ERR_IO,
+                          part);
         assert_about(dir, part);
         ck_assert_int_eq(n, -1);
         ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
@@ -225,7 +287,7 @@ START_TEST(test_symlink_refused)
         char path[600];
         snprintf(path, sizeof path, "%s/%s", dir, linked[i]);
         ck_assert_int_eq(symlink(victim, path), 0);
-        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL), MN_ERR_IO,
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL), MN_ERR_IO,
                           "is a symbolic link, not a regular file: refusing to write through");
         assert_about(dir, linked[i]);
         ck_assert(same_file(victim, (const unsigned char *)"precious", 8));
@@ -236,13 +298,13 @@ START_TEST(test_symlink_refused)
     char sub[600];
     snprintf(sub, sizeof sub, "%s/bytes.npy", dir);
     ck_assert_int_eq(mkdir(sub, 0777), 0);
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL), MN_ERR_IO,
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL), MN_ERR_IO,
                       "'bytes.npy' is a directory, not a regular file: refusing to replace");
     ck_assert_int_eq(rmdir(sub), 0);
     /* the folder as a link to a directory: followed */
     ck_assert_int_eq(symlink(dir, tm_at("link")), 0);
     int n = 0;
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), tm_at("link"), &n));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), tm_at("link"), false, &n));
     ck_assert_int_eq(n, 3);
     ck_assert_int_eq(count_entries(dir), 4);
 }
@@ -265,7 +327,7 @@ START_TEST(test_stale_temporary_accepted_and_removed)
         tm_write_file(path, "part", 4);
     }
     ck_assert_int_eq(count_entries(dir), 2);
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
     ck_assert_int_eq(count_entries(dir), 4); /* the three .npy and metadata.json alone */
     ck_assert_int_eq(access(tm_at("out/metadata.json"), F_OK), 0);
 
@@ -282,7 +344,7 @@ START_TEST(test_stale_temporary_accepted_and_removed)
         int at = snprintf(path, sizeof path, "%s/", dir);
         snprintf(path + at, sizeof path - (size_t)at, refused[i].name, refused[i].pid);
         tm_write_file(path, "part", 4);
-        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, NULL), MN_ERR_IO,
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL), MN_ERR_IO,
                           refused[i].part);
         assert_about(dir, strrchr(path, '/') + 1);
         ck_assert_int_eq(count_entries(dir), 5);
@@ -299,11 +361,11 @@ START_TEST(test_refusals)
     char file[512], deep[512];
     snprintf(file, sizeof file, "%s", tm_at("file"));
     tm_write_file(file, "x", 1);
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), file, NULL), MN_ERR_IO,
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), file, false, NULL), MN_ERR_IO,
                       "exists and is a regular file, not a directory");
     assert_about(file, "not a directory");
     snprintf(deep, sizeof deep, "%s", tm_at("missing/out"));
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), deep, NULL), MN_ERR_IO,
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), deep, false, NULL), MN_ERR_IO,
                       "/missing: No such file or directory");
     assert_about(deep, "cannot create it in");
     ck_assert_int_ne(access(tm_at("missing"), F_OK), 0);
@@ -312,17 +374,19 @@ START_TEST(test_refusals)
     mn_st_tensor evil = {.name = "../evil", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
                          .data = &one};
     ck_assert_ok(mn_safetensors_write(tm_at("evil.st"), &evil, 1, NULL, 0));
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("evil.st"), tm_at("e"), NULL),
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("evil.st"), tm_at("e"), false, NULL),
                       MN_ERR_UNSUPPORTED, "tensor name '../evil' cannot be a file name");
     ck_assert_int_ne(access(tm_at("e"), F_OK), 0);
     ck_assert_int_ne(access(tm_at("evil.npy"), F_OK), 0);
 
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("nope.st"), tm_at("n"), NULL), MN_ERR_IO,
-                      "nope.st: cannot open");
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("nope.st"), tm_at("n"), false, NULL),
+                      MN_ERR_IO, "nope.st: cannot open");
     ck_assert_int_ne(access(tm_at("n"), F_OK), 0);
-    ck_assert_refused(mn_safetensors_export_npy(NULL, tm_at("n"), NULL), MN_ERR_ARG, "path");
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), NULL, NULL), MN_ERR_ARG, "dir");
-    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), "", NULL), MN_ERR_ARG, "empty");
+    ck_assert_refused(mn_safetensors_export_npy(NULL, tm_at("n"), false, NULL), MN_ERR_ARG, "path");
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), NULL, false, NULL), MN_ERR_ARG,
+                      "dir");
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), "", false, NULL), MN_ERR_ARG,
+                      "empty");
 }
 END_TEST
 
@@ -333,6 +397,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, tm_dir_remove);
     tcase_add_test(tc, test_files_and_metadata);
+    tcase_add_test(tc, test_another_checkpoint_needs_overwrite);
     tcase_add_test(tc, test_concurrent_export_refused);
     tcase_add_test(tc, test_foreign_file_leaves_folder_untouched);
     tcase_add_test(tc, test_symlink_refused);

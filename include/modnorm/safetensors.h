@@ -27,6 +27,7 @@
 #ifndef MODNORM_SAFETENSORS_H
 #define MODNORM_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -120,19 +121,30 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  *
  * DIR is an existing directory (a symbolic link to one is followed) or a
  * missing one, made one level deep (its parent must exist: never mkdir -p).
- * Before anything is written: every tensor name must be a file name (not
- * empty, no '/', not starting with '.', under 200 bytes), and every entry of
- * an existing DIR must be a file this export replaces (NAME.npy of one of
- * the file's tensors, or metadata.json), a regular file and not a symbolic
- * link (which would be written through, to a file outside DIR), or the
- * temporary NAME.tmpPID.N of one that a killed writer left (its process
- * gone: the write of NAME removes it). Anything else (another checkpoint's
- * extra tensors, a user's file) is refused, so DIR describes one file.
- * Before those checks the export takes an exclusive lock on DIR (flock(2)
- * on DIR itself: no lock file is left) and holds it to the last write, so
- * a second export into the same DIR at the same time, by any path to it,
- * is refused at once; a file system where flock fails (some network ones)
- * refuses the export with flock's reason.
+ * Before anything is written:
+ * - every tensor name must be a file name (not empty, no '/', not starting
+ *   with '.', under 200 bytes);
+ * - the export takes an exclusive lock on DIR (flock(2) on DIR itself: no
+ *   lock file is left) and holds it to the last write, so a second export
+ *   into the same DIR at the same time, by any path to it, is refused at
+ *   once; a file system where flock fails (some network ones) refuses the
+ *   export with flock's reason;
+ * - every entry of an existing DIR must be a file this export writes
+ *   (NAME.npy of one of the file's tensors, or metadata.json), a regular
+ *   file and not a symbolic link (which would be written through, to a file
+ *   outside DIR), or the temporary NAME.tmpPID.N of one that a killed
+ *   writer left (its process gone: the write of NAME removes it). Anything
+ *   else (another checkpoint's extra tensors, a user's file) is refused,
+ *   with `overwrite` too, so DIR describes one file;
+ * - unless `overwrite`, an existing DIR/metadata.json must be byte for byte
+ *   the one this export writes: DIR then holds an export of this very
+ *   checkpoint (the same tensors: the metadata's crc32 covers their data),
+ *   which is written again. Another checkpoint's export (a later checkpoint
+ *   of the same run included) is refused, and so is any export when the
+ *   file has no crc32 (not written by modnorm: two such files cannot be told
+ *   apart); `overwrite` replaces it. A DIR without metadata.json (new, or
+ *   an export that failed part-way) is written without it; its files named
+ *   like this export's are replaced whoever wrote them.
  *
  * Each file is replaced whole (a temporary file renamed over it), and
  * metadata.json is removed first and written last: a failure part-way
@@ -144,11 +156,13 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * with `path`); MN_ERR_ARG for a NULL path or dir, or an empty dir;
  * MN_ERR_UNSUPPORTED for a tensor name that cannot be a file name
  * (starting with `path`); MN_ERR_IO when DIR is not a directory, cannot be
- * made, listed or locked, is locked by another export, or holds an entry
- * refused above (these messages start
- * with `dir` as given, then ' ' or ':'), or a file cannot be written
+ * made, listed or locked, is locked by another export, holds an entry
+ * refused above, or another checkpoint's export without `overwrite` (that
+ * message ends with "(not asked to overwrite)") -- these messages start
+ * with `dir` as given, then ' ' or ':' -- or a file cannot be written
  * (starting with DIR/NAME); MN_ERR_NOMEM. */
-MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors);
+MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool overwrite,
+                                           int *n_tensors);
 
 #ifdef __cplusplus
 }

@@ -194,6 +194,8 @@ static const mn_cli_use export_uses[] = {
      .required = true},
     {.id = MN_OPT_NPY, .required = true,
      .help = "write each tensor as DIR/NAME.npy (DIR created; its parent must exist)"},
+    {.id = MN_OPT_OVERWRITE, .help = "replace DIR's export of another checkpoint (files this "
+                                     "export does not write are still refused)"},
 };
 
 static const mn_cli_use sample_uses[] = {
@@ -363,16 +365,18 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "it (layout, the data's CRC) and writes every tensor as DIR/NAME.npy in its own\n"
                  "dtype and shape, and the metadata as DIR/metadata.json. The export locks DIR\n"
                  "(flock on the folder) until its last write: a second export into DIR meanwhile\n"
-                 "is refused at once. Before anything is written, every entry of an existing\n"
-                 "DIR must be a file this export replaces (an earlier export of the same\n"
-                 "checkpoint), a regular file and not a symbolic link, or the temporary\n"
-                 "NAME.tmpPID.N of one left by a killed export (then removed); anything else is\n"
-                 "refused. Each file is replaced whole (a temporary file renamed), metadata.json\n"
-                 "is removed first and written last: an export that fails part-way (a full\n"
-                 "disk, a kill) leaves DIR without metadata.json, its .npy files possibly from\n"
-                 "two checkpoints (export again). A DIR with metadata.json holds one\n"
-                 "checkpoint's whole export (unless the machine crashed: the files are not\n"
-                 "synced to disk).",
+                 "is refused at once. Before anything is written, every entry of an existing DIR\n"
+                 "must be a file this export writes, a regular file and not a symbolic link, or\n"
+                 "the temporary NAME.tmpPID.N of one left by a killed export (then removed);\n"
+                 "anything else is refused, --overwrite or not. A DIR whose metadata.json is this\n"
+                 "export's (the same checkpoint: its crc32 covers the data) is exported again;\n"
+                 "another checkpoint's export (a later one of the same run too) is refused unless\n"
+                 "--overwrite; a DIR without metadata.json (an export that failed) has its files\n"
+                 "replaced. Each file is replaced whole (a temporary file renamed), metadata.json\n"
+                 "is removed first and written last: an export that fails part-way (a full disk,\n"
+                 "a kill) leaves DIR without metadata.json, its .npy files possibly from two\n"
+                 "checkpoints (export again). A DIR with metadata.json holds one checkpoint's\n"
+                 "whole export (unless the machine crashed: the files are not synced to disk).",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {

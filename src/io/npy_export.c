@@ -1,10 +1,11 @@
 /* A safetensors file as a folder of .npy files and metadata.json (see
  * mn_safetensors_export_npy in modnorm/safetensors.h), for readers without
- * the safetensors library. The folder rule (every entry of an existing DIR
- * is one this export replaces) keeps DIR describing one file; the order
- * (metadata.json removed first, written last) makes its presence mean a
- * whole export; the lock on DIR, held from the checks to the last write,
- * keeps a second export from mixing its files in. */
+ * the safetensors library. The folder rules (every entry of an existing DIR
+ * is one this export replaces; an export of another checkpoint is replaced
+ * only when asked) keep DIR describing one file; the order (metadata.json
+ * removed first, written last) makes its presence mean a whole export; the
+ * lock on DIR, held from the checks to the last write, keeps a second
+ * export from mixing its files in. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +19,14 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "io/temporary.h"
 #include "modnorm/npy.h"
 #include "modnorm/safetensors.h"
 
 #define METADATA "metadata.json"
 #define MAX_NAME 200 /* a tensor name's bytes: NAME.npy stays well under NAME_MAX */
+#define NOT_ASKED "(not asked to overwrite)" /* ends the refusal overwrite lifts */
 
 /* numpy's descr of each mn_st_dtype. */
 static const char *descr_of(mn_st_dtype dt)
@@ -198,6 +201,53 @@ static mn_status prepare_dir(const mn_safetensors *f, const char *dir, int *lock
     return check_entries(f, dir);
 }
 
+/* Unless `overwrite`, an existing DIR/metadata.json must be the one this
+ * export writes (`text`): DIR then holds an export of this very checkpoint
+ * (its crc32, in the metadata, names the data). Another checkpoint's
+ * export is not replaced unasked, as train's --checkpoint keeps another
+ * run's file; nor one of a file without crc32 (not written by modnorm),
+ * whose metadata cannot tell two files apart. A DIR without metadata.json
+ * (new, or an export that failed part-way) has no whole export to lose. */
+static mn_status check_same_checkpoint(const mn_safetensors *f, const char *dir,
+                                       const char *text, bool overwrite)
+{
+    if (overwrite)
+        return MN_OK;
+    char *path;
+    MN_TRY(join(dir, METADATA, &path));
+    struct stat sb;
+    int fd = mn_io_open_read(path, &sb);
+    mn_status st = MN_OK;
+    if (fd < 0) {
+        if (errno != ENOENT)
+            st = mn_fail(MN_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        free(path);
+        return st;
+    }
+    free(path);
+    size_t n = strlen(text), got = 0;
+    char *old = S_ISREG(sb.st_mode) ? malloc(n + 1) : NULL;
+    while (old && got < n + 1) { /* n + 1: a longer file differs */
+        ssize_t r = read(fd, old + got, n + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    bool same = old && got == n && memcmp(old, text, n) == 0;
+    free(old);
+    if (!same)
+        return mn_fail(MN_ERR_IO, "%s holds the export of another checkpoint (its %s differs "
+                       "from this file's): refusing to replace it " NOT_ASKED, dir, METADATA);
+    if (!mn_safetensors_meta(f, "crc32"))
+        return mn_fail(MN_ERR_IO, "%s holds an export, and this file has no crc32 to tell "
+                       "whether it is the same checkpoint: refusing to replace it " NOT_ASKED,
+                       dir);
+    return MN_OK;
+}
+
 /* `text` as the file `path`, through a temporary file renamed over it (as
  * the .npy writer does), so that a failure leaves no partial file. */
 static mn_status write_text(const char *path, const char *text)
@@ -233,8 +283,9 @@ static mn_status write_text(const char *path, const char *text)
     return ok ? MN_OK : mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(err));
 }
 
-/* The metadata, a JSON object of strings in the header's order. */
-static mn_status write_metadata(const mn_safetensors *f, const char *path)
+/* The metadata as metadata.json holds it: a JSON object of strings in the
+ * header's order (free *text). */
+static mn_status metadata_text(const mn_safetensors *f, const char *path, char **text)
 {
     json_t *md = json_object();
     bool ok = md != NULL;
@@ -242,18 +293,15 @@ static mn_status write_metadata(const mn_safetensors *f, const char *path)
         const mn_st_meta *m = mn_safetensors_meta_at(f, k);
         ok = json_object_set_new(md, m->key, json_string(m->value)) == 0;
     }
-    char *text = ok ? json_dumps(md, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    *text = ok ? json_dumps(md, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(md);
-    mn_status st = text ? write_text(path, text) : mn_fail(MN_ERR_NOMEM, "%s: out of memory",
-                                                           path);
-    free(text);
-    return st;
+    return *text ? MN_OK : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
 }
 
 /* The writes, in their order: metadata.json goes first and comes back last,
  * so a DIR that has one holds a whole export; one whose export failed
  * part-way has none. */
-static mn_status write_all(const mn_safetensors *f, const char *dir)
+static mn_status write_all(const mn_safetensors *f, const char *dir, const char *md_text)
 {
     char *md_path;
     MN_TRY(join(dir, METADATA, &md_path));
@@ -271,12 +319,13 @@ static mn_status write_all(const mn_safetensors *f, const char *dir)
         free(path);
     }
     if (st == MN_OK)
-        st = write_metadata(f, md_path);
+        st = write_text(md_path, md_text);
     free(md_path);
     return st;
 }
 
-mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors)
+mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool overwrite,
+                                    int *n_tensors)
 {
     if (!path || !dir)
         return mn_fail(MN_ERR_ARG, "mn_safetensors_export_npy: %s is NULL",
@@ -290,15 +339,21 @@ mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_te
         if (!safe_name(mn_safetensors_at(f, i)->name))
             st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%.64s' cannot be a file name",
                          path, mn_safetensors_at(f, i)->name);
+    char *md_text = NULL;
     int lock = -1;
+    if (st == MN_OK)
+        st = metadata_text(f, path, &md_text);
     if (st == MN_OK)
         st = prepare_dir(f, dir, &lock);
     if (st == MN_OK)
-        st = write_all(f, dir);
+        st = check_same_checkpoint(f, dir, md_text, overwrite);
+    if (st == MN_OK)
+        st = write_all(f, dir, md_text);
     if (lock >= 0)
         close(lock); /* the lock goes with it */
     if (st == MN_OK && n_tensors)
         *n_tensors = mn_safetensors_count(f);
+    free(md_text);
     mn_safetensors_free(f);
     return st;
 }
