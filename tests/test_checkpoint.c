@@ -1122,6 +1122,53 @@ START_TEST(test_cli_checkpoint_not_replaced)
 }
 END_TEST
 
+/* Every reader refuses a FIFO at once instead of waiting in open() for a
+ * writer (review-s12 #12), and a pipe too (`--graph <(...)`, /dev/stdin
+ * fed by a pipe): one rule, regular files only. `timeout` turns a hang
+ * into exit 124. */
+START_TEST(test_fifo_inputs_refused_at_once)
+{
+    char ff[512], args[2048], out[4096];
+    snprintf(ff, sizeof ff, "%s", tm_at("ff"));
+    ck_assert_int_eq(mkfifo(ff, 0600), 0);
+    alarm(60);
+    mn_safetensors *f = NULL;
+    ck_assert_refused(mn_safetensors_read(ff, &f), MN_ERR_IO, "not a regular file");
+    mn_graph_file *g = NULL;
+    ck_assert_refused(mn_graph_load(&g, ff), MN_ERR_IO, "it is a pipe or FIFO, not a regular");
+    ck_assert_refused(mn_graph_load(&g, "/dev/null"), MN_ERR_IO, "it is a device, not a regular");
+    alarm(0);
+    const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"norm --norm linf '%s'", "not a regular file"},
+        {"dualize --norm spectral '%s' out.npy", "not a regular file"},
+        {"inspect --graph '%s'", "not a regular file"},
+        {"train --resume '%s' --width 8 --steps 1", "not a regular file"},
+        {"export --checkpoint '%s' --npy y", "not a regular file"},
+        {"sample --checkpoint '%s' --prompt a", "not a regular file"},
+    };
+    const char *exe = getenv("MODNORM");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[4096];
+        snprintf(args, sizeof args, cases[i].args, ff);
+        snprintf(cmd, sizeof cmd, "cd '%s' && timeout 20 '%s' %s 2>&1", tm_dir, exe, args);
+        ck_assert_msg(tm_run_shell(cmd, out, sizeof out) == 1 && strstr(out, cases[i].says) &&
+                          strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s: %s", args, out);
+    }
+    ck_assert_int_ne(access(tm_at("y"), F_OK), 0);
+    ck_assert_int_ne(access(tm_at("out.npy"), F_OK), 0);
+    /* a pipe with content: refused as well */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "printf 'Linear(10, 784)\\n' | timeout 20 '%s' inspect --graph "
+             "/dev/stdin 2>&1", exe);
+    ck_assert_msg(tm_run_shell(cmd, out, sizeof out) == 1 &&
+                      strstr(out, "/dev/stdin: it is a pipe or FIFO, not a regular file"),
+                  "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     make_data(&train_set, 96, 1);
@@ -1143,6 +1190,7 @@ int main(void)
     tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
     tcase_add_test(tc, test_cli_checkpoint_not_replaced);
+    tcase_add_test(tc, test_fifo_inputs_refused_at_once);
     suite_add_tcase(s, tc);
     int rc = tm_run_suite(s);
     mn_dataset_free(&train_set);

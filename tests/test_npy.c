@@ -67,6 +67,22 @@ START_TEST(test_refusals_name_the_problem)
 }
 END_TEST
 
+/* A FIFO (or a device) is refused at once rather than waited on for a
+ * writer (review-s12 #12): opened blocking, the FIFO below would hang
+ * until the alarm ends the test. */
+START_TEST(test_read_refuses_fifo_at_once)
+{
+    alarm(10);
+    tm_dir_make("npy_fifo");
+    ck_assert_int_eq(mkfifo(tm_at("ff"), 0600), 0);
+    mn_mat m;
+    ck_assert_refused(mn_npy_read(tm_at("ff"), &m), MN_ERR_FORMAT, "ff: not a regular file");
+    ck_assert_refused(mn_npy_read("/dev/null", &m), MN_ERR_FORMAT, "not a regular file");
+    tm_dir_remove();
+    alarm(0);
+}
+END_TEST
+
 START_TEST(test_round_trip_and_truncation)
 {
     char dir[] = "/tmp/mn_npy_XXXXXX";
@@ -522,6 +538,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_read_numpy_fixtures);
     tcase_add_test(tc, test_refusals_name_the_problem);
+    tcase_add_test(tc, test_read_refuses_fifo_at_once);
     tcase_add_test(tc, test_round_trip_and_truncation);
     tcase_add_test(tc, test_malformed_headers_refused);
     tcase_add_test(tc, test_valid_variants_read);

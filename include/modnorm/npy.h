@@ -7,7 +7,9 @@
  * 'fortran_order' and 'shape', padded with spaces and ended by a newline,
  * then exactly the data the shape calls for: a file with bytes missing or
  * left over is refused. Every size is checked for overflow and against the
- * file's length before anything is allocated. A failure returns
+ * file's length before anything is allocated, so the file must be a
+ * regular file: a FIFO, a pipe or a device is refused (MN_ERR_FORMAT) at
+ * once, without waiting for a writer. A failure returns
  * MN_ERR_IO (cannot open or read) or MN_ERR_FORMAT (anything else about the
  * file) with a one-line message that starts with the path and names the
  * problem, and leaves *out untouched. */

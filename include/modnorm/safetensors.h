@@ -21,9 +21,12 @@
  * the dtype's size (overflow-checked) equals END − BEGIN; the entries
  * sorted by offset must tile the data section exactly (the first at 0, each
  * beginning where the last ended, the last ending at the file's end); the
- * metadata must map strings to strings. A failure is MN_ERR_IO (cannot open
- * or read) or MN_ERR_FORMAT with a one-line message that starts with the
- * file's name and names the tensor or field at fault. */
+ * metadata must map strings to strings. mn_safetensors_read reads a regular
+ * file only (its length is checked first): a FIFO, a pipe or a device is
+ * refused at once, without waiting for a writer. A failure is MN_ERR_IO
+ * (cannot open or read, not a regular file) or MN_ERR_FORMAT with a
+ * one-line message that starts with the file's name and names the tensor
+ * or field at fault. */
 #ifndef MODNORM_SAFETENSORS_H
 #define MODNORM_SAFETENSORS_H
 

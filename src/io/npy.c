@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/size.h"
+#include "io/common.h"
 #include "io/temporary.h"
 #include "modnorm/npy.h"
 
@@ -370,9 +371,15 @@ mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim)
         return mn_fail(MN_ERR_ARG, "mn_npy_read: %s is NULL", path ? "out" : "path");
     if (!path[0]) /* messages start with the path: name the problem instead */
         return mn_fail(MN_ERR_ARG, "the path of the .npy file to read is empty");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb; /* read_file looks at what it is */
+    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return st;
+    }
     mn_status st = read_file(f, path, out, ndim);
     fclose(f);
     return st;

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "io/safetensors.h"
 #include "io/temporary.h"
 
@@ -556,13 +557,19 @@ mn_status mn_safetensors_read(const char *path, mn_safetensors **out)
     if (!path || !out)
         return mn_fail(MN_ERR_ARG, "mn_safetensors_read: %s is NULL", path ? "out" : "path");
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
         fclose(fp);
-        return mn_fail(MN_ERR_IO, "%s: not a regular file", path);
+        return mn_fail(MN_ERR_IO, "%s: not a regular file (a safetensors file is read whole and "
+                       "its length checked)", path);
     }
     if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
         fclose(fp);
