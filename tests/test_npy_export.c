@@ -36,6 +36,23 @@ static void write_checkpoint(const char *name, float first)
     ck_assert_ok(mn_safetensors_write(tm_at(name), t, 3, meta, 2));
 }
 
+/* tm_dir/NAME: a safetensors file of `header` (JSON, padded here) and
+ * `len` bytes of data, as another program could write it. */
+static void write_raw(const char *name, const char *header, const void *data, size_t len)
+{
+    size_t hlen = (strlen(header) + 7) / 8 * 8;
+    unsigned char *b = calloc(1, 8 + hlen + len + 1);
+    ck_assert_ptr_nonnull(b);
+    for (int k = 0; k < 8; k++)
+        b[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
+    memset(b + 8, ' ', hlen);
+    memcpy(b + 8, header, strlen(header));
+    if (len)
+        memcpy(b + 8 + hlen, data, len);
+    tm_write_file(tm_at(name), b, 8 + hlen + len);
+    free(b);
+}
+
 /* The entries of dir, "." and ".." aside. */
 static int count_entries(const char *dir)
 {
@@ -178,15 +195,8 @@ START_TEST(test_another_checkpoint_needs_overwrite)
     ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
 
     /* a file without crc32: even its own export is replaced only when asked */
-    static const char header[] = "{\"x\":{\"dtype\":\"U8\",\"shape\":[1],"
-                                 "\"data_offsets\":[0,1]}}";
-    unsigned char raw[8 + 64] = {0};
-    size_t hlen = (sizeof header - 1 + 7) / 8 * 8;
-    raw[0] = (unsigned char)hlen;
-    memset(raw + 8, ' ', hlen);
-    memcpy(raw + 8, header, sizeof header - 1);
-    raw[8 + hlen] = 42;
-    tm_write_file(tm_at("nocrc.st"), raw, 8 + hlen + 1);
+    write_raw("nocrc.st", "{\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+              "*", 1);
     char dir2[512];
     snprintf(dir2, sizeof dir2, "%s", tm_at("out2"));
     ck_assert_ok(mn_safetensors_export_npy(tm_at("nocrc.st"), dir2, false, NULL));
@@ -353,6 +363,77 @@ START_TEST(test_stale_temporary_accepted_and_removed)
 }
 END_TEST
 
+/* Tensors of 0 elements follow numpy's rule (review-s12 #13): a shape
+ * whose nonzero dimensions times the dtype's size pass 2^63 - 1 bytes is
+ * refused by the reader in any order of its dimensions (numpy would refuse
+ * the .npy); within it, the tensor is exported with its shape. */
+START_TEST(test_zero_element_shapes)
+{
+    const struct {
+        const char *dtype, *shape, *npy_shape;
+    } cases[] = {
+        {"F32", "[0,4611686018427387904]", NULL},
+        {"F32", "[4611686018427387904,0]", NULL},
+        {"F32", "[4611686018427387904,4611686018427387904,0]", NULL},
+        {"F32", "[0,2305843009213693951]", "'shape': (0, 2305843009213693951)"},
+        {"U8", "[4611686018427387904,0]", "'shape': (4611686018427387904, 0)"},
+    };
+    for (int i = 0; i < 5; i++) {
+        char header[256];
+        snprintf(header, sizeof header,
+                 "{\"z\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[0,0]}}",
+                 cases[i].dtype, cases[i].shape);
+        write_raw("z.st", header, NULL, 0);
+        mn_safetensors *f = NULL;
+        if (!cases[i].npy_shape) {
+            ck_assert_refused(mn_safetensors_read(tm_at("z.st"), &f), MN_ERR_FORMAT,
+                              "tensor z: its shape's size overflows");
+            ck_assert_refused(mn_safetensors_export_npy(tm_at("z.st"), tm_at("zo"), false, NULL),
+                              MN_ERR_FORMAT, "which numpy refuses even for 0 elements");
+            ck_assert_int_ne(access(tm_at("zo"), F_OK), 0);
+            continue;
+        }
+        ck_assert_ok(mn_safetensors_read(tm_at("z.st"), &f));
+        mn_safetensors_free(f);
+        ck_assert_ok(mn_safetensors_export_npy(tm_at("z.st"), tm_at("zo"), true, NULL));
+        size_t len;
+        unsigned char *b = tm_slurp(tm_at("zo/z.npy"), &len);
+        ck_assert_msg(strstr((const char *)b + 10, cases[i].npy_shape), "%s", b + 10);
+        free(b);
+    }
+}
+END_TEST
+
+/* Tensor names that would make awkward file names (review-s12 #13): a
+ * control character (a newline would split every message naming the file)
+ * or a leading '-' (an option to rm, ls, ...) are refused like '/' and a
+ * leading '.'; a backslash or a space are fine. */
+START_TEST(test_awkward_names)
+{
+    static const float one = 1;
+    static const char *const refused[] = {"a\nb", "tab\there", "del\x7f", "-rf", "--x"};
+    for (int i = 0; i < 5; i++) {
+        mn_st_tensor t = {.name = refused[i], .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                          .data = &one};
+        ck_assert_ok(mn_safetensors_write(tm_at("n.st"), &t, 1, NULL, 0));
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("n.st"), tm_at("no"), false, NULL),
+                          MN_ERR_UNSUPPORTED, "cannot be a file name");
+        ck_assert_int_ne(access(tm_at("no"), F_OK), 0);
+    }
+    static const char *const fine[] = {"back\\slash", "a b", "x-y", "caf\xc3\xa9"};
+    for (int i = 0; i < 4; i++) {
+        mn_st_tensor t = {.name = fine[i], .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                          .data = &one};
+        ck_assert_ok(mn_safetensors_write(tm_at("n.st"), &t, 1, NULL, 0));
+        ck_assert_ok(mn_safetensors_export_npy(tm_at("n.st"), tm_at("no"), true, NULL));
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s.npy", tm_at("no"), fine[i]);
+        ck_assert_int_eq(access(path, F_OK), 0);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+}
+END_TEST
+
 /* The folder itself and the arguments: a regular file, a missing parent
  * (never made), a tensor name that is no file name, NULL and empty. */
 START_TEST(test_refusals)
@@ -403,6 +484,8 @@ int main(void)
     tcase_add_test(tc, test_symlink_refused);
     tcase_add_test(tc, test_stale_temporary_accepted_and_removed);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_zero_element_shapes);
+    tcase_add_test(tc, test_awkward_names);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

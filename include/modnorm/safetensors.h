@@ -16,9 +16,13 @@
  * The reader takes nothing on trust: the header length is bounded
  * (MN_SAFETENSORS_MAX_HEADER) and checked against the file's length; the
  * header is parsed by jansson (duplicate keys refused); every entry must
- * have exactly the keys dtype, shape and data_offsets, a known dtype, at
- * most MN_SAFETENSORS_MAX_DIMS non-negative dimensions whose product times
- * the dtype's size (overflow-checked) equals END − BEGIN; the entries
+ * have exactly the keys dtype, shape and data_offsets, a known dtype (the
+ * ones modnorm writes: a BF16 or F16 tensor is refused), at most
+ * MN_SAFETENSORS_MAX_DIMS non-negative dimensions whose product times the
+ * dtype's size (overflow-checked) equals END − BEGIN, and whose nonzero
+ * dimensions times the dtype's size are at most 2^63 - 1 bytes (numpy's
+ * rule: a 0-element shape such as [0, 2^62] of F32 is refused, as numpy
+ * refuses to load it, in any order of its dimensions); the entries
  * sorted by offset must tile the data section exactly (the first at 0, each
  * beginning where the last ended, the last ending at the file's end); the
  * metadata must map strings to strings. mn_safetensors_read reads a regular
@@ -125,8 +129,9 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * DIR is an existing directory (a symbolic link to one is followed) or a
  * missing one, made one level deep (its parent must exist: never mkdir -p).
  * Before anything is written:
- * - every tensor name must be a file name (not empty, no '/', not starting
- *   with '.', under 200 bytes);
+ * - every tensor name must be a file name: not empty, no '/', not starting
+ *   with '.' or '-', no control character (bytes < 0x20, 0x7f), under 200
+ *   bytes;
  * - the export takes an exclusive lock on DIR (flock(2) on DIR itself: no
  *   lock file is left) and holds it to the last write, so a second export
  *   into the same DIR at the same time, by any path to it, is refused at

@@ -41,10 +41,17 @@ static const char *descr_of(mn_st_dtype dt)
     return NULL;
 }
 
-/* A tensor name is a file name here: no '/', not "." or "..", not hidden. */
+/* A tensor name is a file name here: no '/', not "." or "..", not hidden;
+ * and, so that the files are safe to name in a shell and messages stay one
+ * line, no control character and no leading '-' (an option to most
+ * commands). */
 static bool safe_name(const char *name)
 {
-    return *name && name[0] != '.' && !strchr(name, '/') && strlen(name) < MAX_NAME;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return false;
+    return *name && name[0] != '.' && name[0] != '-' && !strchr(name, '/') &&
+           strlen(name) < MAX_NAME;
 }
 
 /* What a file of mode m (an lstat's st_mode) is, for messages. */
@@ -335,10 +342,13 @@ mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool over
     mn_safetensors *f;
     MN_TRY(mn_safetensors_read(path, &f));
     mn_status st = MN_OK;
-    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++)
-        if (!safe_name(mn_safetensors_at(f, i)->name))
-            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%.64s' cannot be a file name",
-                         path, mn_safetensors_at(f, i)->name);
+    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++) {
+        const char *name = mn_safetensors_at(f, i)->name;
+        char shown[MN_IO_SHOWN_CAP]; /* a control character escaped: one line */
+        if (!safe_name(name))
+            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%s' cannot be a file name", path,
+                         mn_io_shown(name, shown, sizeof shown));
+    }
     char *md_text = NULL;
     int lock = -1;
     if (st == MN_OK)

@@ -37,22 +37,12 @@ const char *mn_st_dtype_name(mn_st_dtype dt)
 
 size_t mn_st_dtype_size(mn_st_dtype dt) { return (unsigned)dt < N_DTYPES ? dtype_sizes[dt] : 0; }
 
-/* numel · size of a shape, or false on overflow past SIZE_MAX / INT64_MAX. */
+/* numel · size of a shape, or false when numpy's rule refuses it
+ * (mn_io_shape_bytes: a 0-element shape whose other dimensions overflow
+ * too). */
 static bool shape_bytes(int ndim, const int64_t *shape, size_t size, uint64_t *out)
 {
-    uint64_t n = size;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0)
-            return false;
-        uint64_t s = (uint64_t)shape[d];
-        if (s != 0 && n > (uint64_t)INT64_MAX / s)
-            return false;
-        n *= s;
-    }
-    if (n > SIZE_MAX)
-        return false;
-    *out = n;
-    return true;
+    return mn_io_shape_bytes(ndim, shape, size, out);
 }
 
 /* zlib's crc32 over any length (its length argument is a uInt). */
@@ -348,7 +338,9 @@ static mn_status parse_entry(const char *what, const char *name, json_t *e, mn_s
     *end = (uint64_t)json_integer_value(json_array_get(off, 1));
     uint64_t bytes;
     if (!shape_bytes(t->ndim, t->shape, dtype_sizes[k], &bytes))
-        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its shape's size overflows", what, name);
+        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its shape's size overflows (its nonzero "
+                       "dimensions times %zu bytes pass 2^63 - 1, which numpy refuses even for "
+                       "0 elements)", what, name, dtype_sizes[k]);
     if (bytes != *end - *begin)
         return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its dtype and shape need %llu bytes, "
                        "data_offsets give %llu", what, name, (unsigned long long)bytes,
