@@ -393,6 +393,21 @@ START_TEST(test_export_dir_rules)
     tm_write_file(tm_at("npy/notes.txt"), "keep", 4);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "holds 'notes.txt'"), "%s", out);
+    /* --npy naming the checkpoint itself, or a link to nothing: the
+     * message names --npy (review-s12 #8) */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, ab_path);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "is the --checkpoint file itself"),
+                  "%s", out);
+    ck_assert_int_eq(symlink("nowhere", tm_at("dangling")), 0);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path,
+             tm_at("dangling"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "dangling is a symbolic link to 'nowhere', which does not "
+                                  "exist"),
+                  "%s", out);
     /* a missing DIR is made, not its parent */
     snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s/missing/x'", ab_path, tm_dir);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);

@@ -434,6 +434,91 @@ START_TEST(test_awkward_names)
 }
 END_TEST
 
+/* Whether s is valid UTF-8 (no cut or stray sequence). */
+static bool valid_utf8(const char *s)
+{
+    for (const unsigned char *u = (const unsigned char *)s; *u;) {
+        int len = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3
+                                 : (*u & 0xf8) == 0xf0 ? 4 : 0;
+        if (len == 0)
+            return false;
+        for (int k = 1; k < len; k++)
+            if ((u[k] & 0xc0) != 0x80)
+                return false;
+        u += len;
+    }
+    return true;
+}
+
+/* Messages about names (review-s12 #8): a refused tensor name says which
+ * rule it breaks; a long name is cut at a whole UTF-8 character (70 '€'
+ * gave invalid UTF-8 on stderr), a control character is escaped (one line),
+ * in tensor names and folder entries alike. */
+START_TEST(test_name_messages)
+{
+    static const float one = 1;
+    char euros[70 * 3 + 1] = "";
+    for (int i = 0; i < 70; i++)
+        strcat(euros, "\xe2\x82\xac");
+    char longname[201];
+    memset(longname, 'x', 200);
+    longname[200] = '\0';
+    const struct {
+        const char *name, *why;
+    } cases[] = {
+        {".hidden", "it starts with '.'"},
+        {"../evil", "it starts with '.'"},
+        {"a/b", "it holds '/'"},
+        {"-rf", "it starts with '-'"},
+        {"a\nb", "it holds a control character"},
+        {longname, "it is 200 bytes or longer"},
+        {euros, "it is 200 bytes or longer"},
+    };
+    for (int i = 0; i < 7; i++) {
+        mn_st_tensor t = {.name = cases[i].name, .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                          .data = &one};
+        ck_assert_ok(mn_safetensors_write(tm_at("n.st"), &t, 1, NULL, 0));
+        ck_assert_refused(mn_safetensors_export_npy(tm_at("n.st"), tm_at("no"), false, NULL),
+                          MN_ERR_UNSUPPORTED, cases[i].why);
+        ck_assert_msg(valid_utf8(mn_last_error()), "%s", mn_last_error());
+    }
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("n.st"), tm_at("no"), false, NULL),
+                      MN_ERR_UNSUPPORTED, "tensor name '\xe2\x82\xac\xe2\x82\xac");
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "\xe2\x82\xac...' cannot be"));
+    mn_st_tensor nl = {.name = "a\nb", .dtype = MN_ST_F32, .ndim = 1, .shape = {1},
+                       .data = &one};
+    ck_assert_ok(mn_safetensors_write(tm_at("n.st"), &nl, 1, NULL, 0));
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("n.st"), tm_at("no"), false, NULL),
+                      MN_ERR_UNSUPPORTED, "tensor name 'a\\x0ab' cannot be a file name");
+    ck_assert_int_ne(access(tm_at("no"), F_OK), 0);
+
+    /* a folder entry: escaped too */
+    write_checkpoint("ck.st", 1);
+    ck_assert_int_eq(mkdir(tm_at("out"), 0777), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/odd\nname", tm_at("out"));
+    tm_write_file(path, "x", 1);
+    snprintf(path, sizeof path, "%s", tm_at("out"));
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), path, false, NULL), MN_ERR_IO,
+                      "holds 'odd\\x0aname', which this export would not replace");
+}
+END_TEST
+
+/* DIR a symbolic link to nothing (review-s12 #8): said so, not "cannot
+ * create: No such file or directory"; nothing is made. */
+START_TEST(test_dangling_link_as_dir)
+{
+    write_checkpoint("ck.st", 1);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", tm_at("dangling"));
+    ck_assert_int_eq(symlink("nowhere", dir), 0);
+    ck_assert_refused(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL), MN_ERR_IO,
+                      "is a symbolic link to 'nowhere', which does not exist");
+    assert_about(dir, "make that folder");
+    ck_assert_int_ne(access(tm_at("nowhere"), F_OK), 0);
+}
+END_TEST
+
 /* The folder itself and the arguments: a regular file, a missing parent
  * (never made), a tensor name that is no file name, NULL and empty. */
 START_TEST(test_refusals)
@@ -486,6 +571,8 @@ int main(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_zero_element_shapes);
     tcase_add_test(tc, test_awkward_names);
+    tcase_add_test(tc, test_name_messages);
+    tcase_add_test(tc, test_dangling_link_as_dir);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

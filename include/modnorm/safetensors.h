@@ -127,11 +127,12 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * the count of tensors written, on success only.
  *
  * DIR is an existing directory (a symbolic link to one is followed) or a
- * missing one, made one level deep (its parent must exist: never mkdir -p).
- * Before anything is written:
+ * missing one, made one level deep (its parent must exist: never mkdir -p;
+ * a symbolic link to nothing is refused, not made through). Before
+ * anything is written:
  * - every tensor name must be a file name: not empty, no '/', not starting
  *   with '.' or '-', no control character (bytes < 0x20, 0x7f), under 200
- *   bytes;
+ *   bytes (the message says which rule a name breaks);
  * - the export takes an exclusive lock on DIR (flock(2) on DIR itself: no
  *   lock file is left) and holds it to the last write, so a second export
  *   into the same DIR at the same time, by any path to it, is refused at

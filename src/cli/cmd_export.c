@@ -22,6 +22,11 @@ static size_t about(const char *msg, const char *path)
 
 int mn_cmd_export(mn_cli_args *a)
 {
+    /* One path cannot be both: the messages below could not tell which
+     * option a failure is about. */
+    if (strcmp(a->checkpoint, a->npy) == 0)
+        return mn_cli_usage_error(CMD, "--npy %s is the --checkpoint file itself: name a "
+                                  "folder to write to", a->npy);
     int n;
     mn_status st = mn_safetensors_export_npy(a->checkpoint, a->npy, a->overwrite, &n);
     if (st == MN_OK) {

@@ -26,6 +26,8 @@
 
 #define METADATA "metadata.json"
 #define MAX_NAME 200 /* a tensor name's bytes: NAME.npy stays well under NAME_MAX */
+#define STR_(x) #x
+#define MN_STR(x) STR_(x)
 #define NOT_ASKED "(not asked to overwrite)" /* ends the refusal overwrite lifts */
 
 /* numpy's descr of each mn_st_dtype. */
@@ -41,17 +43,27 @@ static const char *descr_of(mn_st_dtype dt)
     return NULL;
 }
 
-/* A tensor name is a file name here: no '/', not "." or "..", not hidden;
- * and, so that the files are safe to name in a shell and messages stay one
- * line, no control character and no leading '-' (an option to most
- * commands). */
-static bool safe_name(const char *name)
+/* Why the tensor name cannot be a file name here, or NULL when it can: not
+ * empty, ".", ".." or hidden, no '/', under MAX_NAME bytes; and, so that
+ * the files are safe to name in a shell and messages stay one line, no
+ * control character and no leading '-' (an option to most commands). */
+static const char *unsafe_name(const char *name)
 {
+    if (!*name)
+        return "it is empty";
+    if (name[0] == '.')
+        return "it starts with '.' (a hidden file, or . or ..)";
+    if (name[0] == '-')
+        return "it starts with '-', which commands read as an option";
+    if (strchr(name, '/'))
+        return "it holds '/'";
+    if (strlen(name) >= MAX_NAME)
+        return "it is " MN_STR(MAX_NAME) " bytes or longer (the limit keeps NAME.npy a file "
+               "name)";
     for (const unsigned char *c = (const unsigned char *)name; *c; c++)
         if (*c < 0x20 || *c == 0x7f)
-            return false;
-    return *name && name[0] != '.' && name[0] != '-' && !strchr(name, '/') &&
-           strlen(name) < MAX_NAME;
+            return "it holds a control character";
+    return NULL;
 }
 
 /* What a file of mode m (an lstat's st_mode) is, for messages. */
@@ -130,24 +142,26 @@ static mn_status check_entries(const mn_safetensors *f, const char *dir)
         const char *name = e->d_name;
         size_t base = mn_io_temporary_base(name);
         struct stat sb;
+        char shown[MN_IO_SHOWN_CAP];
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
+        mn_io_shown(name, shown, sizeof shown);
         if (written_here(f, name, strlen(name))) {
             if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-                st = mn_fail(MN_ERR_IO, "%s: '%.64s': %s", dir, name, strerror(errno));
+                st = mn_fail(MN_ERR_IO, "%s: '%s': %s", dir, shown, strerror(errno));
             else if (!S_ISREG(sb.st_mode))
-                st = mn_fail(MN_ERR_IO, "%s: '%.64s' is %s, not a regular file: refusing to %s "
-                             "it", dir, name, kind_of(sb.st_mode),
+                st = mn_fail(MN_ERR_IO, "%s: '%s' is %s, not a regular file: refusing to %s "
+                             "it", dir, shown, kind_of(sb.st_mode),
                              S_ISLNK(sb.st_mode) ? "write through" : "replace");
         } else if (base > 0 && written_here(f, name, base)) {
             if (!mn_io_temporary_stale(dirfd(d), name))
-                st = mn_fail(MN_ERR_IO, "%s holds '%.64s', the temporary file of a writer that "
+                st = mn_fail(MN_ERR_IO, "%s holds '%s', the temporary file of a writer that "
                              "is still running (or not a regular file): refusing to write "
-                             "beside it", dir, name);
+                             "beside it", dir, shown);
         } else {
-            st = mn_fail(MN_ERR_IO, "%s holds '%.64s', which this export would not replace: "
+            st = mn_fail(MN_ERR_IO, "%s holds '%s', which this export would not replace: "
                          "refusing to mix two checkpoints' files (use an empty or new "
-                         "directory)", dir, name);
+                         "directory)", dir, shown);
         }
     }
     closedir(d);
@@ -190,16 +204,24 @@ static mn_status prepare_dir(const mn_safetensors *f, const char *dir, int *lock
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT)
             return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
+        char target[1024], shown[MN_IO_SHOWN_CAP];
+        ssize_t n = readlink(dir, target, sizeof target - 1);
+        if (n >= 0) { /* mkdir does not follow it: say what it is */
+            target[n] = '\0';
+            return mn_fail(MN_ERR_IO, "%s is a symbolic link to '%s', which does not exist "
+                           "(make that folder, or export to another)", dir,
+                           mn_io_shown(target, shown, sizeof shown));
+        }
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             int err = errno;
             const char *parent;
-            int n = parent_span(dir, &parent);
-            return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, n, parent,
+            int len = parent_span(dir, &parent);
+            return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, len, parent,
                            strerror(err));
         }
-        /* new, made meanwhile, or a symbolic link to nothing */
+        /* new, or made meanwhile */
         if (stat(dir, &sb) != 0)
-            return mn_fail(MN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+            return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
         return mn_fail(MN_ERR_IO, "%s exists and is %s, not a directory", dir,
@@ -343,11 +365,11 @@ mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool over
     MN_TRY(mn_safetensors_read(path, &f));
     mn_status st = MN_OK;
     for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++) {
-        const char *name = mn_safetensors_at(f, i)->name;
-        char shown[MN_IO_SHOWN_CAP]; /* a control character escaped: one line */
-        if (!safe_name(name))
-            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%s' cannot be a file name", path,
-                         mn_io_shown(name, shown, sizeof shown));
+        const char *name = mn_safetensors_at(f, i)->name, *why = unsafe_name(name);
+        char shown[MN_IO_SHOWN_CAP];
+        if (why)
+            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%s' cannot be a file name: %s",
+                         path, mn_io_shown(name, shown, sizeof shown), why);
     }
     char *md_text = NULL;
     int lock = -1;
