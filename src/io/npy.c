@@ -564,12 +564,16 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     char dict[64 + 24 * MAX_NDIM];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                        descr);
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 0)
+            return mn_fail(MN_ERR_SHAPE, "%s: dimension %d (%lld) is negative", path, d,
+                           (long long)shape[d]);
     uint64_t need;
     if (!mn_io_shape_bytes(ndim, shape, size, &need)) { /* what numpy could not load */
         char buf[64 + 24 * MAX_NDIM];
-        return mn_fail(MN_ERR_SHAPE, "%s: shape %s has a negative dimension, or its nonzero "
-                       "dimensions times %zu bytes pass 2^63 - 1, which numpy refuses even for "
-                       "0 elements", path, shape_str(buf, sizeof buf, ndim, shape), size);
+        return mn_fail(MN_ERR_SHAPE, "%s: shape %s is too large: its nonzero dimensions times "
+                       "%zu bytes pass 2^63 - 1, which numpy refuses even for 0 elements", path,
+                       shape_str(buf, sizeof buf, ndim, shape), size);
     }
     for (int d = 0; d < ndim; d++)
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)shape[d],
