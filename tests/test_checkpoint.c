@@ -5,12 +5,14 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -352,15 +354,60 @@ START_TEST(test_export_dir_rules)
                   "%s", out);
     ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
     free(kept);
-    /* the other way round every file is replaced: allowed */
+    /* the other way round every file is replaced, but it is another
+     * checkpoint's export (review-s12 #2): only with --overwrite */
     ck_assert_int_eq(unlink(tm_at("npy/b.npy")), 0);
+    kept = tm_slurp(tm_at("npy/a.npy"), &len);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "--npy ") &&
+                      strstr(out, "holds the export of another checkpoint (its metadata.json "
+                                  "differs from this file's): refusing to replace it (use "
+                                  "another folder, or add --overwrite)\n") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert(same_bytes(tm_at("npy/a.npy"), kept, len)); /* nothing written */
+    free(kept);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s' --overwrite", a_path, dir);
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
-    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, dir);
+    snprintf(args, sizeof args, "export --overwrite --checkpoint '%s' --npy '%s'", ab_path, dir);
     ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    /* a second export into DIR while one runs (review-s12 #1): this test
+     * holds the folder's lock as the first export would */
+    int held = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(held, 0);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    size_t md_len;
+    unsigned char *md = tm_slurp(tm_at("npy/metadata.json"), &md_len);
+    ck_assert_int_eq(unlink(tm_at("npy/metadata.json")), 0); /* replaceable but for the lock */
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "is being written by another export") &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s", out);
+    ck_assert_int_ne(access(tm_at("npy/metadata.json"), F_OK), 0); /* nothing written */
+    close(held);
+    ck_assert_msg(tm_run_modnorm(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(same_bytes(tm_at("npy/metadata.json"), md, md_len));
+    free(md);
     /* any other file is refused too */
     tm_write_file(tm_at("npy/notes.txt"), "keep", 4);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "holds 'notes.txt'"), "%s", out);
+    /* --npy naming the checkpoint itself, or a link to nothing: the
+     * message names --npy (review-s12 #8) */
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path, ab_path);
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "is the --checkpoint file itself"),
+                  "%s", out);
+    ck_assert_int_eq(symlink("nowhere", tm_at("dangling")), 0);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s'", ab_path,
+             tm_at("dangling"));
+    ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "modnorm export: --npy ") &&
+                      strstr(out, "dangling is a symbolic link to 'nowhere', which does not "
+                                  "exist"),
+                  "%s", out);
     /* a missing DIR is made, not its parent */
     snprintf(args, sizeof args, "export --checkpoint '%s' --npy '%s/missing/x'", ab_path, tm_dir);
     ck_assert_int_eq(tm_run_modnorm(args, out, sizeof out), 1);
@@ -897,8 +944,8 @@ START_TEST(test_export_checks_targets_first)
     size_t old_len;
     unsigned char *old_b = tm_slurp(tm_at("tnpy/b.npy"), &old_len);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "ulimit -f 16; trap '' XFSZ; exec '%s' %s 2>&1", getenv("MODNORM"),
-             args);
+    snprintf(cmd, sizeof cmd, "ulimit -f 16; trap '' XFSZ; exec '%s' %s --overwrite 2>&1",
+             getenv("MODNORM"), args);
     ck_assert_int_eq(tm_run_shell(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "b.npy: cannot write"), "%s", out);
     ck_assert(same_bytes(tm_at("tnpy/b.npy"), old_b, old_len));
@@ -1090,6 +1137,53 @@ START_TEST(test_cli_checkpoint_not_replaced)
 }
 END_TEST
 
+/* Every reader refuses a FIFO at once instead of waiting in open() for a
+ * writer (review-s12 #12), and a pipe too (`--graph <(...)`, /dev/stdin
+ * fed by a pipe): one rule, regular files only. `timeout` turns a hang
+ * into exit 124. */
+START_TEST(test_fifo_inputs_refused_at_once)
+{
+    char ff[512], args[2048], out[4096];
+    snprintf(ff, sizeof ff, "%s", tm_at("ff"));
+    ck_assert_int_eq(mkfifo(ff, 0600), 0);
+    alarm(60);
+    mn_safetensors *f = NULL;
+    ck_assert_refused(mn_safetensors_read(ff, &f), MN_ERR_IO, "not a regular file");
+    mn_graph_file *g = NULL;
+    ck_assert_refused(mn_graph_load(&g, ff), MN_ERR_IO, "it is a pipe or FIFO, not a regular");
+    ck_assert_refused(mn_graph_load(&g, "/dev/null"), MN_ERR_IO, "it is a device, not a regular");
+    alarm(0);
+    const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"norm --norm linf '%s'", "not a regular file"},
+        {"dualize --norm spectral '%s' out.npy", "not a regular file"},
+        {"inspect --graph '%s'", "not a regular file"},
+        {"train --resume '%s' --width 8 --steps 1", "not a regular file"},
+        {"export --checkpoint '%s' --npy y", "not a regular file"},
+        {"sample --checkpoint '%s' --prompt a", "not a regular file"},
+    };
+    const char *exe = getenv("MODNORM");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[4096];
+        snprintf(args, sizeof args, cases[i].args, ff);
+        snprintf(cmd, sizeof cmd, "cd '%s' && timeout 20 '%s' %s 2>&1", tm_dir, exe, args);
+        ck_assert_msg(tm_run_shell(cmd, out, sizeof out) == 1 && strstr(out, cases[i].says) &&
+                          strchr(out, '\n') == out + strlen(out) - 1,
+                      "%s: %s", args, out);
+    }
+    ck_assert_int_ne(access(tm_at("y"), F_OK), 0);
+    ck_assert_int_ne(access(tm_at("out.npy"), F_OK), 0);
+    /* a pipe with content: refused as well */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "printf 'Linear(10, 784)\\n' | timeout 20 '%s' inspect --graph "
+             "/dev/stdin 2>&1", exe);
+    ck_assert_msg(tm_run_shell(cmd, out, sizeof out) == 1 &&
+                      strstr(out, "/dev/stdin: it is a pipe or FIFO, not a regular file"),
+                  "%s", out);
+}
+END_TEST
+
 int main(void)
 {
     make_data(&train_set, 96, 1);
@@ -1111,6 +1205,7 @@ int main(void)
     tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_loop_test(tc, test_cli_kill_and_resume, 0, 4);
     tcase_add_test(tc, test_cli_checkpoint_not_replaced);
+    tcase_add_test(tc, test_fifo_inputs_refused_at_once);
     suite_add_tcase(s, tc);
     int rc = tm_run_suite(s);
     mn_dataset_free(&train_set);

@@ -67,6 +67,22 @@ START_TEST(test_refusals_name_the_problem)
 }
 END_TEST
 
+/* A FIFO (or a device) is refused at once rather than waited on for a
+ * writer (review-s12 #12): opened blocking, the FIFO below would hang
+ * until the alarm ends the test. */
+START_TEST(test_read_refuses_fifo_at_once)
+{
+    alarm(10);
+    tm_dir_make("npy_fifo");
+    ck_assert_int_eq(mkfifo(tm_at("ff"), 0600), 0);
+    mn_mat m;
+    ck_assert_refused(mn_npy_read(tm_at("ff"), &m), MN_ERR_FORMAT, "ff: not a regular file");
+    ck_assert_refused(mn_npy_read("/dev/null", &m), MN_ERR_FORMAT, "not a regular file");
+    tm_dir_remove();
+    alarm(0);
+}
+END_TEST
+
 START_TEST(test_round_trip_and_truncation)
 {
     char dir[] = "/tmp/mn_npy_XXXXXX";
@@ -251,6 +267,13 @@ START_TEST(test_malformed_headers_refused)
         {"shape (2^31, 2^31) float32", 1, 0, NULL,
          "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648)}", 4,
          "more than"},
+        /* 0 elements, but numpy refuses the shape (review-s12 #13) */
+        {"shape (0, 2^62) float32", 1, 0, NULL,
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904)}", 0,
+         "which numpy refuses even for 0 elements"},
+        {"shape (2^62, 0) float32", 1, 0, NULL,
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 0)}", 0,
+         "which numpy refuses even for 0 elements"},
         {"0-D scalar", 1, 0, NULL, "{'descr': '<f4', 'fortran_order': False, 'shape': ()}", 4,
          "0 dimensions"},
         {"3-D", 1, 0, NULL, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2)}", 32,
@@ -367,6 +390,9 @@ START_TEST(test_valid_variants_read)
         {1, "{'descr': '<f4', 'fortran_order': True, 'shape': (6, 1), }\n", 24, false, 2, 6, 1},
         {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }\n", 0, false, 2, 0, 3},
         {1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }\n", 0, true, 1, 1, 0},
+        /* 0 elements, and 4 (2^61 - 1) bytes fit numpy's 2^63 - 1 (review-s12 #13) */
+        {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2305843009213693951), }\n", 0,
+         false, 2, 0, 2305843009213693951LL},
         {2, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2)}\n", 24, false, 2, 3, 2},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -429,6 +455,42 @@ START_TEST(test_one_d_round_trip)
     mn_mat_free(&w);
     mn_mat_free(&A);
     mn_mat_free(&v);
+    unlink(path);
+    remove_tmpdir();
+}
+END_TEST
+
+/* The writers follow numpy's rule for 0-element shapes as the reader does
+ * (review-s12 #13): nonzero dimensions times the dtype's size at most
+ * 2^63 - 1 bytes, whatever the order and the zeros; nothing is written
+ * past it. */
+START_TEST(test_write_zero_element_shapes)
+{
+    make_tmpdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/z.npy", tmpdir);
+    static const int64_t over[][3] = {{0, INT64_C(1) << 62}, {INT64_C(1) << 62, 0},
+                                      {INT64_C(1) << 62, INT64_C(1) << 62, 0}};
+    static const int nd[] = {2, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_refused(mn_npy_write_raw(path, "<f4", nd[i], over[i], NULL, 0), MN_ERR_SHAPE,
+                          "which numpy refuses");
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    float one = 1;
+    mn_mat m = mn_mat_view(MN_F32, &one, 0, INT64_C(1) << 62);
+    ck_assert_refused(mn_npy_write(path, &m), MN_ERR_SHAPE, "which numpy refuses");
+    ck_assert_int_ne(access(path, F_OK), 0);
+    /* within the rule: written, and read back with its shape */
+    const int64_t fits[2] = {0, (INT64_C(1) << 61) - 1};
+    ck_assert_ok(mn_npy_write_raw(path, "<f4", 2, fits, NULL, 0));
+    mn_mat r;
+    ck_assert_ok(mn_npy_read(path, &r));
+    ck_assert_int_eq(r.rows, 0);
+    ck_assert_int_eq(r.cols, fits[1]);
+    mn_mat_free(&r);
+    const int64_t bytes[2] = {INT64_C(1) << 62, 0}; /* one byte each: 2^62 fits */
+    ck_assert_ok(mn_npy_write_raw(path, "|u1", 2, bytes, NULL, 0));
     unlink(path);
     remove_tmpdir();
 }
@@ -522,11 +584,13 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_read_numpy_fixtures);
     tcase_add_test(tc, test_refusals_name_the_problem);
+    tcase_add_test(tc, test_read_refuses_fifo_at_once);
     tcase_add_test(tc, test_round_trip_and_truncation);
     tcase_add_test(tc, test_malformed_headers_refused);
     tcase_add_test(tc, test_valid_variants_read);
     tcase_add_test(tc, test_one_d_round_trip);
     tcase_add_test(tc, test_write_refuses_non_regular);
+    tcase_add_test(tc, test_write_zero_element_shapes);
     tcase_add_test(tc, test_write_removes_stale_temporaries);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);

@@ -58,8 +58,10 @@ typedef struct mn_graph_file mn_graph_file;
  * are defined are found here; errors of values (a shape mismatch, a bad
  * size) when building. MN_ERR_FORMAT with "FILE:LINE:COL: ..." on error. */
 MN_API mn_status mn_graph_parse(mn_graph_file **out, const char *text, size_t len, const char *file);
-/* Read and parse the file at `path` (MN_ERR_IO when it cannot be read;
- * MN_ERR_FORMAT when over MN_GRAPH_MAX_BYTES). */
+/* Read and parse the file at `path`, a regular file (MN_ERR_IO when it
+ * cannot be read, or is a FIFO, a pipe, a device or a socket: refused at
+ * once, without waiting for a writer; MN_ERR_FORMAT when over
+ * MN_GRAPH_MAX_BYTES). */
 MN_API mn_status mn_graph_load(mn_graph_file **out, const char *path);
 MN_API void mn_graph_destroy(mn_graph_file *g);
 

@@ -6,8 +6,13 @@
  * header length, a Python dict literal with exactly the keys 'descr',
  * 'fortran_order' and 'shape', padded with spaces and ended by a newline,
  * then exactly the data the shape calls for: a file with bytes missing or
- * left over is refused. Every size is checked for overflow and against the
- * file's length before anything is allocated. A failure returns
+ * left over is refused. A shape whose nonzero dimensions times the dtype's
+ * size pass 2^63 - 1 bytes is refused even when a dimension is 0 (numpy's
+ * own rule: it can neither make nor load such an array), by the reader and
+ * by the writers. Every size is checked for overflow and against the
+ * file's length before anything is allocated, so the file must be a
+ * regular file: a FIFO, a pipe or a device is refused (MN_ERR_FORMAT) at
+ * once, without waiting for a writer. A failure returns
  * MN_ERR_IO (cannot open or read) or MN_ERR_FORMAT (anything else about the
  * file) with a one-line message that starts with the path and names the
  * problem, and leaves *out untouched. */
@@ -51,8 +56,9 @@ MN_API mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim);
  * dtype `descr` ("<f4", "<f8", "<i8", "<u8", "|u1") and shape shape[0..ndim)
  * (0 <= ndim <= 32; ndim 0 is a scalar), atomically as mn_npy_write does.
  * MN_ERR_ARG when nbytes is not the shape's element count times the dtype's
- * size, or descr is not one of those; MN_ERR_SHAPE for a negative dimension
- * (or a count past what memory addresses), as for a matrix written by
+ * size, or descr is not one of those; MN_ERR_SHAPE for a negative dimension,
+ * or nonzero dimensions whose product times the dtype's size passes 2^63 - 1
+ * (numpy's limit, 0-element shapes included), as for a matrix written by
  * mn_npy_write. */
 MN_API mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim,
                                   const int64_t *shape, const void *data, size_t nbytes);

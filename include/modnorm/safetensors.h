@@ -16,17 +16,25 @@
  * The reader takes nothing on trust: the header length is bounded
  * (MN_SAFETENSORS_MAX_HEADER) and checked against the file's length; the
  * header is parsed by jansson (duplicate keys refused); every entry must
- * have exactly the keys dtype, shape and data_offsets, a known dtype, at
- * most MN_SAFETENSORS_MAX_DIMS non-negative dimensions whose product times
- * the dtype's size (overflow-checked) equals END − BEGIN; the entries
+ * have exactly the keys dtype, shape and data_offsets, a known dtype (the
+ * ones modnorm writes: a BF16 or F16 tensor is refused), at most
+ * MN_SAFETENSORS_MAX_DIMS non-negative dimensions whose product times the
+ * dtype's size (overflow-checked) equals END − BEGIN, and whose nonzero
+ * dimensions times the dtype's size are at most 2^63 - 1 bytes (numpy's
+ * rule: a 0-element shape such as [0, 2^62] of F32 is refused, as numpy
+ * refuses to load it, in any order of its dimensions); the entries
  * sorted by offset must tile the data section exactly (the first at 0, each
  * beginning where the last ended, the last ending at the file's end); the
- * metadata must map strings to strings. A failure is MN_ERR_IO (cannot open
- * or read) or MN_ERR_FORMAT with a one-line message that starts with the
- * file's name and names the tensor or field at fault. */
+ * metadata must map strings to strings. mn_safetensors_read reads a regular
+ * file only (its length is checked first): a FIFO, a pipe or a device is
+ * refused at once, without waiting for a writer. A failure is MN_ERR_IO
+ * (cannot open or read, not a regular file) or MN_ERR_FORMAT with a
+ * one-line message that starts with the file's name and names the tensor
+ * or field at fault. */
 #ifndef MODNORM_SAFETENSORS_H
 #define MODNORM_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,15 +127,33 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * the count of tensors written, on success only.
  *
  * DIR is an existing directory (a symbolic link to one is followed) or a
- * missing one, made one level deep (its parent must exist: never mkdir -p).
- * Before anything is written: every tensor name must be a file name (not
- * empty, no '/', not starting with '.', under 200 bytes), and every entry of
- * an existing DIR must be a file this export replaces (NAME.npy of one of
- * the file's tensors, or metadata.json), a regular file and not a symbolic
- * link (which would be written through, to a file outside DIR), or the
- * temporary NAME.tmpPID.N of one that a killed writer left (its process
- * gone: the write of NAME removes it). Anything else (another checkpoint's
- * extra tensors, a user's file) is refused, so DIR describes one file.
+ * missing one, made one level deep (its parent must exist: never mkdir -p;
+ * a symbolic link to nothing is refused, not made through). Before
+ * anything is written:
+ * - every tensor name must be a file name: not empty, no '/', not starting
+ *   with '.' or '-', no control character (bytes < 0x20, 0x7f), under 200
+ *   bytes (the message says which rule a name breaks);
+ * - the export takes an exclusive lock on DIR (flock(2) on DIR itself: no
+ *   lock file is left) and holds it to the last write, so a second export
+ *   into the same DIR at the same time, by any path to it, is refused at
+ *   once; a file system where flock fails (some network ones) refuses the
+ *   export with flock's reason;
+ * - every entry of an existing DIR must be a file this export writes
+ *   (NAME.npy of one of the file's tensors, or metadata.json), a regular
+ *   file and not a symbolic link (which would be written through, to a file
+ *   outside DIR), or the temporary NAME.tmpPID.N of one that a killed
+ *   writer left (its process gone: the write of NAME removes it). Anything
+ *   else (another checkpoint's extra tensors, a user's file) is refused,
+ *   with `overwrite` too, so DIR describes one file;
+ * - unless `overwrite`, an existing DIR/metadata.json must be byte for byte
+ *   the one this export writes: DIR then holds an export of this very
+ *   checkpoint (the same tensors: the metadata's crc32 covers their data),
+ *   which is written again. Another checkpoint's export (a later checkpoint
+ *   of the same run included) is refused, and so is any export when the
+ *   file has no crc32 (not written by modnorm: two such files cannot be told
+ *   apart); `overwrite` replaces it. A DIR without metadata.json (new, or
+ *   an export that failed part-way) is written without it; its files named
+ *   like this export's are replaced whoever wrote them.
  *
  * Each file is replaced whole (a temporary file renamed over it), and
  * metadata.json is removed first and written last: a failure part-way
@@ -139,10 +165,13 @@ MN_API const char *mn_safetensors_name(const mn_safetensors *f);
  * with `path`); MN_ERR_ARG for a NULL path or dir, or an empty dir;
  * MN_ERR_UNSUPPORTED for a tensor name that cannot be a file name
  * (starting with `path`); MN_ERR_IO when DIR is not a directory, cannot be
- * made or listed, or holds an entry refused above (these messages start
- * with `dir` as given, then ' ' or ':'), or a file cannot be written
+ * made, listed or locked, is locked by another export, holds an entry
+ * refused above, or another checkpoint's export without `overwrite` (that
+ * message ends with "(not asked to overwrite)") -- these messages start
+ * with `dir` as given, then ' ' or ':' -- or a file cannot be written
  * (starting with DIR/NAME); MN_ERR_NOMEM. */
-MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors);
+MN_API mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool overwrite,
+                                           int *n_tensors);
 
 #ifdef __cplusplus
 }

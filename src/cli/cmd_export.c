@@ -17,10 +17,18 @@ static size_t about(const char *msg, const char *path)
     return strncmp(msg, path, n) == 0 && (msg[n] == ' ' || msg[n] == ':') ? n : 0;
 }
 
+/* The library's refusal that --overwrite lifts ends with this. */
+#define NOT_ASKED "(not asked to overwrite)"
+
 int mn_cmd_export(mn_cli_args *a)
 {
+    /* One path cannot be both: the messages below could not tell which
+     * option a failure is about. */
+    if (strcmp(a->checkpoint, a->npy) == 0)
+        return mn_cli_usage_error(CMD, "--npy %s is the --checkpoint file itself: name a "
+                                  "folder to write to", a->npy);
     int n;
-    mn_status st = mn_safetensors_export_npy(a->checkpoint, a->npy, &n);
+    mn_status st = mn_safetensors_export_npy(a->checkpoint, a->npy, a->overwrite, &n);
     if (st == MN_OK) {
         printf("%d tensor%s written to %s\n", n, n == 1 ? "" : "s", a->npy);
         return MN_EXIT_OK;
@@ -29,7 +37,12 @@ int mn_cmd_export(mn_cli_args *a)
      * output checks do (the longer path wins when one begins the other). */
     const char *msg = mn_last_error();
     size_t dir = about(msg, a->npy);
-    if (dir > 0 && dir > about(msg, a->checkpoint))
+    if (dir > 0 && dir > about(msg, a->checkpoint)) {
+        const char *tail = strstr(msg, NOT_ASKED);
+        if (tail && !tail[strlen(NOT_ASKED)]) /* the remedy is an option here */
+            return mn_cli_error(CMD, "--npy %.*s(use another folder, or add --overwrite)",
+                                (int)(tail - msg), msg);
         return mn_cli_error(CMD, "--npy %s", msg);
+    }
     return mn_cli_fail(CMD, st);
 }

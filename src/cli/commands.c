@@ -198,6 +198,8 @@ static const mn_cli_use export_uses[] = {
      .required = true},
     {.id = MN_OPT_NPY, .required = true,
      .help = "write each tensor as DIR/NAME.npy (DIR created; its parent must exist)"},
+    {.id = MN_OPT_OVERWRITE, .help = "replace DIR's export of another checkpoint (files this "
+                                     "export does not write are still refused)"},
 };
 
 static const mn_cli_use sample_uses[] = {
@@ -374,16 +376,23 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "write a checkpoint's tensors as .npy files",
         .about = "Reads a safetensors file (a checkpoint of modnorm train --checkpoint), checks\n"
                  "it (layout, the data's CRC) and writes every tensor as DIR/NAME.npy in its own\n"
-                 "dtype and shape, and the metadata as DIR/metadata.json. Before anything is\n"
-                 "written, every entry of an existing DIR must be a file this export replaces\n"
-                 "(an earlier export of the same checkpoint), a regular file and not a\n"
-                 "symbolic link, or the temporary NAME.tmpPID.N of one left by a killed\n"
-                 "export (then removed); anything else is refused. Each file is replaced\n"
-                 "whole (a temporary file renamed), metadata.json is removed first and written\n"
-                 "last: an export that fails part-way (a full disk, a kill) leaves DIR without\n"
-                 "metadata.json, its .npy files possibly from two checkpoints (export again).\n"
-                 "A DIR with metadata.json holds one checkpoint's whole export (unless the\n"
-                 "machine crashed: the files are not synced to disk).",
+                 "dtype and shape, and the metadata as DIR/metadata.json. It reads the dtypes\n"
+                 "modnorm writes (F32, F64, I64, U64, U8): a BF16 or F16 file is refused. A\n"
+                 "tensor name must be a file name (no '/', no control character, not starting\n"
+                 "with '.' or '-', under 200 bytes). The export locks DIR (flock on the folder)\n"
+                 "until its last write: a second export into DIR meanwhile is refused at once.\n"
+                 "Before anything is written, every entry of an existing DIR must be a file this\n"
+                 "export writes, a regular file and not a symbolic link, or the temporary\n"
+                 "NAME.tmpPID.N of one left by a killed export (then removed); anything else is\n"
+                 "refused, --overwrite or not. A DIR whose metadata.json is this export's (the\n"
+                 "same checkpoint: its crc32 covers the data) is exported again; another\n"
+                 "checkpoint's export (a later one of the same run too) is refused unless\n"
+                 "--overwrite; a DIR without metadata.json (an export that failed) has its files\n"
+                 "replaced. Each file is replaced whole (a temporary file renamed), metadata.json\n"
+                 "is removed first and written last: an export that fails part-way (a full disk,\n"
+                 "a kill) leaves DIR without metadata.json, its .npy files possibly from two\n"
+                 "checkpoints (export again). A DIR with metadata.json holds one checkpoint's\n"
+                 "whole export (unless the machine crashed: the files are not synced to disk).",
         .epilog = "Exit status: 0 written, 1 error, 2 bad usage.",
         .uses = export_uses, .n_uses = N_USES(export_uses)},
     [MN_CMD_SAMPLE] = {

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/size.h"
+#include "io/common.h"
 #include "modnorm/text.h"
 
 /* ---- the vocabulary --------------------------------------------------------------- */
@@ -163,9 +165,18 @@ static mn_status list_folder(const char *dir, file_list *f)
 /* Read exactly `size` bytes of `path` into dst; the file must not have grown. */
 static mn_status read_file(const char *path, int64_t size, uint8_t *dst)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    struct stat sb; /* without waiting: a file turned into a FIFO since it was listed */
+    int fd = mn_io_open_read(path, &sb);
+    if (fd < 0)
         return mn_fail(MN_ERR_IO, "text corpus %s: cannot open: %s", path, strerror(errno));
+    FILE *fp = S_ISREG(sb.st_mode) ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return S_ISREG(sb.st_mode)
+                   ? mn_fail(MN_ERR_IO, "text corpus %s: cannot open: %s", path, strerror(e))
+                   : mn_fail(MN_ERR_IO, "text corpus %s: not a regular file", path);
+    }
     size_t got = size > 0 ? fread(dst, 1, (size_t)size, fp) : 0;
     bool err = ferror(fp) != 0;
     int extra = fgetc(fp);

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/size.h"
+#include "io/common.h"
 #include "io/temporary.h"
 #include "modnorm/npy.h"
 
@@ -339,9 +340,16 @@ static mn_status read_file(FILE *f, const char *path, mn_mat *out, int *ndim_out
 
     int64_t count, rows = h.ndim == 1 ? 1 : h.dims[0], cols = h.dims[h.ndim - 1];
     size_t esz = mn_dtype_size(dt);
+    /* 0 elements, but a shape numpy refuses (in any order of the sides) */
+    uint64_t numpy_bytes;
+    char buf[96];
+    if ((h.dims[0] == 0 || h.dims[h.ndim - 1] == 0) &&
+        !mn_io_shape_bytes(h.ndim, h.dims, esz, &numpy_bytes))
+        return mn_fail(MN_ERR_FORMAT, "%s: shape %s of %s is too large: its nonzero dimensions "
+                       "times %zu bytes pass 2^63 - 1, which numpy refuses even for 0 elements",
+                       path, shape_str(buf, sizeof buf, h.ndim, h.dims), h.descr, esz);
     MN_TRY(mn_checked_count(path, MN_ERR_FORMAT, h.ndim, h.dims, esz, &count));
     int64_t need = count * (int64_t)esz, have = file_len - pre_len - hlen;
-    char buf[96];
     if (have < need)
         return mn_fail(MN_ERR_FORMAT, "%s: file is truncated: shape %s of %s needs %lld bytes of "
                        "data, the file has %lld", path, shape_str(buf, sizeof buf, h.ndim, h.dims),
@@ -370,9 +378,15 @@ mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim)
         return mn_fail(MN_ERR_ARG, "mn_npy_read: %s is NULL", path ? "out" : "path");
     if (!path[0]) /* messages start with the path: name the problem instead */
         return mn_fail(MN_ERR_ARG, "the path of the .npy file to read is empty");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb; /* read_file looks at what it is */
+    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return st;
+    }
     mn_status st = read_file(f, path, out, ndim);
     fclose(f);
     return st;
@@ -503,6 +517,12 @@ mn_status mn_npy_write_ndim(const char *path, const mn_mat *m, int ndim)
     if (m->rows < 0 || m->cols < 0) /* a negative size is a shape error, as in tensor.h */
         return mn_fail(MN_ERR_SHAPE, "%s: cannot write a %lldx%lld matrix", path,
                        (long long)m->rows, (long long)m->cols);
+    const int64_t sides[2] = {m->rows, m->cols};
+    uint64_t bytes;
+    if (!mn_io_shape_bytes(2, sides, mn_dtype_size(m->dtype), &bytes)) /* numpy's rule */
+        return mn_fail(MN_ERR_SHAPE, "%s: a %lldx%lld matrix: its nonzero sides times %zu bytes "
+                       "pass 2^63 - 1, which numpy refuses even for 0 elements", path,
+                       (long long)m->rows, (long long)m->cols, mn_dtype_size(m->dtype));
     if (ndim != 1 && ndim != 2)
         return mn_fail(MN_ERR_ARG, "%s: ndim = %d; .npy output is 1-D or 2-D", path, ndim);
     if (ndim == 1 && m->rows != 1 && m->cols != 1)
@@ -544,19 +564,24 @@ mn_status mn_npy_write_raw(const char *path, const char *descr, int ndim, const 
     char dict[64 + 24 * MAX_NDIM];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                        descr);
-    size_t count = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0 || (shape[d] > 0 && count > SIZE_MAX / (size_t)shape[d]))
-            return mn_fail(MN_ERR_SHAPE, "%s: dimension %d (%lld) is negative or too large", path,
-                           d, (long long)shape[d]);
-        count *= (size_t)shape[d];
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 0)
+            return mn_fail(MN_ERR_SHAPE, "%s: dimension %d (%lld) is negative", path, d,
+                           (long long)shape[d]);
+    uint64_t need;
+    if (!mn_io_shape_bytes(ndim, shape, size, &need)) { /* what numpy could not load */
+        char buf[64 + 24 * MAX_NDIM];
+        return mn_fail(MN_ERR_SHAPE, "%s: shape %s is too large: its nonzero dimensions times "
+                       "%zu bytes pass 2^63 - 1, which numpy refuses even for 0 elements", path,
+                       shape_str(buf, sizeof buf, ndim, shape), size);
+    }
+    for (int d = 0; d < ndim; d++)
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)shape[d],
                         ndim == 1 ? "," : d + 1 < ndim ? ", " : "");
-    }
     len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
-    if (count > SIZE_MAX / size || count * size != nbytes)
-        return mn_fail(MN_ERR_ARG, "%s: %zu bytes of data for a shape of %zu elements of %zu "
-                       "bytes", path, nbytes, count, size);
+    if (need != nbytes)
+        return mn_fail(MN_ERR_ARG, "%s: %zu bytes of data for a shape of %llu bytes (%zu per "
+                       "element)", path, nbytes, (unsigned long long)need, size);
     raw_bytes r = {data, nbytes};
     return write_npy(path, dict, len, raw_body, &r);
 }

@@ -1,9 +1,11 @@
 /* A safetensors file as a folder of .npy files and metadata.json (see
  * mn_safetensors_export_npy in modnorm/safetensors.h), for readers without
- * the safetensors library. The folder rule (every entry of an existing DIR
- * is one this export replaces) keeps DIR describing one file; the order
- * (metadata.json removed first, written last) makes its presence mean a
- * whole export. */
+ * the safetensors library. The folder rules (every entry of an existing DIR
+ * is one this export replaces; an export of another checkpoint is replaced
+ * only when asked) keep DIR describing one file; the order (metadata.json
+ * removed first, written last) makes its presence mean a whole export; the
+ * lock on DIR, held from the checks to the last write, keeps a second
+ * export from mixing its files in. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,16 +14,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "io/temporary.h"
 #include "modnorm/npy.h"
 #include "modnorm/safetensors.h"
 
 #define METADATA "metadata.json"
 #define MAX_NAME 200 /* a tensor name's bytes: NAME.npy stays well under NAME_MAX */
+#define STR_(x) #x
+#define MN_STR(x) STR_(x)
+#define NOT_ASKED "(not asked to overwrite)" /* ends the refusal overwrite lifts */
 
 /* numpy's descr of each mn_st_dtype. */
 static const char *descr_of(mn_st_dtype dt)
@@ -36,10 +43,27 @@ static const char *descr_of(mn_st_dtype dt)
     return NULL;
 }
 
-/* A tensor name is a file name here: no '/', not "." or "..", not hidden. */
-static bool safe_name(const char *name)
+/* Why the tensor name cannot be a file name here, or NULL when it can: not
+ * empty, ".", ".." or hidden, no '/', under MAX_NAME bytes; and, so that
+ * the files are safe to name in a shell and messages stay one line, no
+ * control character and no leading '-' (an option to most commands). */
+static const char *unsafe_name(const char *name)
 {
-    return *name && name[0] != '.' && !strchr(name, '/') && strlen(name) < MAX_NAME;
+    if (!*name)
+        return "it is empty";
+    if (name[0] == '.')
+        return "it starts with '.' (a hidden file, or . or ..)";
+    if (name[0] == '-')
+        return "it starts with '-', which commands read as an option";
+    if (strchr(name, '/'))
+        return "it holds '/'";
+    if (strlen(name) >= MAX_NAME)
+        return "it is " MN_STR(MAX_NAME) " bytes or longer (the limit keeps NAME.npy a file "
+               "name)";
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return "it holds a control character";
+    return NULL;
 }
 
 /* What a file of mode m (an lstat's st_mode) is, for messages. */
@@ -118,56 +142,139 @@ static mn_status check_entries(const mn_safetensors *f, const char *dir)
         const char *name = e->d_name;
         size_t base = mn_io_temporary_base(name);
         struct stat sb;
+        char shown[MN_IO_SHOWN_CAP];
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
+        mn_io_shown(name, shown, sizeof shown);
         if (written_here(f, name, strlen(name))) {
             if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-                st = mn_fail(MN_ERR_IO, "%s: '%.64s': %s", dir, name, strerror(errno));
+                st = mn_fail(MN_ERR_IO, "%s: '%s': %s", dir, shown, strerror(errno));
             else if (!S_ISREG(sb.st_mode))
-                st = mn_fail(MN_ERR_IO, "%s: '%.64s' is %s, not a regular file: refusing to %s "
-                             "it", dir, name, kind_of(sb.st_mode),
+                st = mn_fail(MN_ERR_IO, "%s: '%s' is %s, not a regular file: refusing to %s "
+                             "it", dir, shown, kind_of(sb.st_mode),
                              S_ISLNK(sb.st_mode) ? "write through" : "replace");
         } else if (base > 0 && written_here(f, name, base)) {
             if (!mn_io_temporary_stale(dirfd(d), name))
-                st = mn_fail(MN_ERR_IO, "%s holds '%.64s', the temporary file of a writer that "
+                st = mn_fail(MN_ERR_IO, "%s holds '%s', the temporary file of a writer that "
                              "is still running (or not a regular file): refusing to write "
-                             "beside it", dir, name);
+                             "beside it", dir, shown);
         } else {
-            st = mn_fail(MN_ERR_IO, "%s holds '%.64s', which this export would not replace: "
+            st = mn_fail(MN_ERR_IO, "%s holds '%s', which this export would not replace: "
                          "refusing to mix two checkpoints' files (use an empty or new "
-                         "directory)", dir, name);
+                         "directory)", dir, shown);
         }
     }
     closedir(d);
     return st;
 }
 
-/* DIR ready for the writes: an existing directory whose entries pass
- * check_entries, or a new one made here, one level deep (a mistyped parent
- * is an error, as for an output file, not a tree of new folders). */
-static mn_status prepare_dir(const mn_safetensors *f, const char *dir)
+/* An exclusive flock on DIR itself (an fd of the directory: no lock file
+ * is left behind), held by *fd until the export ends: a second export into
+ * the same DIR, by any path to it, is refused at once rather than mixing
+ * its files with this one's. The checks after it see the folder as no
+ * other export will change it. */
+static mn_status lock_dir(const char *dir, int *fd)
 {
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+    int r;
+    while ((r = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        continue;
+    if (r == 0)
+        return MN_OK;
+    int err = errno;
+    close(*fd);
+    *fd = -1;
+    if (err == EWOULDBLOCK)
+        return mn_fail(MN_ERR_IO, "%s is being written by another export (it holds the "
+                       "folder's lock): refusing to write to it at the same time", dir);
+    return mn_fail(MN_ERR_IO, "%s: cannot lock it against another export at the same time "
+                   "(flock: %s)", dir, strerror(err));
+}
+
+/* DIR ready for the writes and locked (*lock, -1 on failure): an existing
+ * directory whose entries pass check_entries, or a new one made here, one
+ * level deep (a mistyped parent is an error, as for an output file, not a
+ * tree of new folders). */
+static mn_status prepare_dir(const mn_safetensors *f, const char *dir, int *lock)
+{
+    *lock = -1;
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT)
             return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
-        if (mkdir(dir, 0777) == 0)
-            return MN_OK; /* new, so empty */
-        if (errno != EEXIST) {
+        char target[1024], shown[MN_IO_SHOWN_CAP];
+        ssize_t n = readlink(dir, target, sizeof target - 1);
+        if (n >= 0) { /* mkdir does not follow it: say what it is */
+            target[n] = '\0';
+            return mn_fail(MN_ERR_IO, "%s is a symbolic link to '%s', which does not exist "
+                           "(make that folder, or export to another)", dir,
+                           mn_io_shown(target, shown, sizeof shown));
+        }
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             int err = errno;
             const char *parent;
-            int n = parent_span(dir, &parent);
-            return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, n, parent,
+            int len = parent_span(dir, &parent);
+            return mn_fail(MN_ERR_IO, "%s: cannot create it in %.*s: %s", dir, len, parent,
                            strerror(err));
         }
-        /* made meanwhile, or a symbolic link to nothing */
+        /* new, or made meanwhile */
         if (stat(dir, &sb) != 0)
-            return mn_fail(MN_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+            return mn_fail(MN_ERR_IO, "%s: cannot use: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
         return mn_fail(MN_ERR_IO, "%s exists and is %s, not a directory", dir,
                        kind_of(sb.st_mode));
+    MN_TRY(lock_dir(dir, lock));
     return check_entries(f, dir);
+}
+
+/* Unless `overwrite`, an existing DIR/metadata.json must be the one this
+ * export writes (`text`): DIR then holds an export of this very checkpoint
+ * (its crc32, in the metadata, names the data). Another checkpoint's
+ * export is not replaced unasked, as train's --checkpoint keeps another
+ * run's file; nor one of a file without crc32 (not written by modnorm),
+ * whose metadata cannot tell two files apart. A DIR without metadata.json
+ * (new, or an export that failed part-way) has no whole export to lose. */
+static mn_status check_same_checkpoint(const mn_safetensors *f, const char *dir,
+                                       const char *text, bool overwrite)
+{
+    if (overwrite)
+        return MN_OK;
+    char *path;
+    MN_TRY(join(dir, METADATA, &path));
+    struct stat sb;
+    int fd = mn_io_open_read(path, &sb);
+    mn_status st = MN_OK;
+    if (fd < 0) {
+        if (errno != ENOENT)
+            st = mn_fail(MN_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        free(path);
+        return st;
+    }
+    free(path);
+    size_t n = strlen(text), got = 0;
+    char *old = S_ISREG(sb.st_mode) ? malloc(n + 1) : NULL;
+    while (old && got < n + 1) { /* n + 1: a longer file differs */
+        ssize_t r = read(fd, old + got, n + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    bool same = old && got == n && memcmp(old, text, n) == 0;
+    free(old);
+    if (!same)
+        return mn_fail(MN_ERR_IO, "%s holds the export of another checkpoint (its %s differs "
+                       "from this file's): refusing to replace it " NOT_ASKED, dir, METADATA);
+    if (!mn_safetensors_meta(f, "crc32"))
+        return mn_fail(MN_ERR_IO, "%s holds an export, and this file has no crc32 to tell "
+                       "whether it is the same checkpoint: refusing to replace it " NOT_ASKED,
+                       dir);
+    return MN_OK;
 }
 
 /* `text` as the file `path`, through a temporary file renamed over it (as
@@ -205,8 +312,9 @@ static mn_status write_text(const char *path, const char *text)
     return ok ? MN_OK : mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(err));
 }
 
-/* The metadata, a JSON object of strings in the header's order. */
-static mn_status write_metadata(const mn_safetensors *f, const char *path)
+/* The metadata as metadata.json holds it: a JSON object of strings in the
+ * header's order (free *text). */
+static mn_status metadata_text(const mn_safetensors *f, const char *path, char **text)
 {
     json_t *md = json_object();
     bool ok = md != NULL;
@@ -214,18 +322,15 @@ static mn_status write_metadata(const mn_safetensors *f, const char *path)
         const mn_st_meta *m = mn_safetensors_meta_at(f, k);
         ok = json_object_set_new(md, m->key, json_string(m->value)) == 0;
     }
-    char *text = ok ? json_dumps(md, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    *text = ok ? json_dumps(md, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(md);
-    mn_status st = text ? write_text(path, text) : mn_fail(MN_ERR_NOMEM, "%s: out of memory",
-                                                           path);
-    free(text);
-    return st;
+    return *text ? MN_OK : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
 }
 
 /* The writes, in their order: metadata.json goes first and comes back last,
  * so a DIR that has one holds a whole export; one whose export failed
  * part-way has none. */
-static mn_status write_all(const mn_safetensors *f, const char *dir)
+static mn_status write_all(const mn_safetensors *f, const char *dir, const char *md_text)
 {
     char *md_path;
     MN_TRY(join(dir, METADATA, &md_path));
@@ -243,12 +348,13 @@ static mn_status write_all(const mn_safetensors *f, const char *dir)
         free(path);
     }
     if (st == MN_OK)
-        st = write_metadata(f, md_path);
+        st = write_text(md_path, md_text);
     free(md_path);
     return st;
 }
 
-mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_tensors)
+mn_status mn_safetensors_export_npy(const char *path, const char *dir, bool overwrite,
+                                    int *n_tensors)
 {
     if (!path || !dir)
         return mn_fail(MN_ERR_ARG, "mn_safetensors_export_npy: %s is NULL",
@@ -258,16 +364,28 @@ mn_status mn_safetensors_export_npy(const char *path, const char *dir, int *n_te
     mn_safetensors *f;
     MN_TRY(mn_safetensors_read(path, &f));
     mn_status st = MN_OK;
-    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++)
-        if (!safe_name(mn_safetensors_at(f, i)->name))
-            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%.64s' cannot be a file name",
-                         path, mn_safetensors_at(f, i)->name);
+    for (int i = 0; st == MN_OK && i < mn_safetensors_count(f); i++) {
+        const char *name = mn_safetensors_at(f, i)->name, *why = unsafe_name(name);
+        char shown[MN_IO_SHOWN_CAP];
+        if (why)
+            st = mn_fail(MN_ERR_UNSUPPORTED, "%s: tensor name '%s' cannot be a file name: %s",
+                         path, mn_io_shown(name, shown, sizeof shown), why);
+    }
+    char *md_text = NULL;
+    int lock = -1;
     if (st == MN_OK)
-        st = prepare_dir(f, dir);
+        st = metadata_text(f, path, &md_text);
     if (st == MN_OK)
-        st = write_all(f, dir);
+        st = prepare_dir(f, dir, &lock);
+    if (st == MN_OK)
+        st = check_same_checkpoint(f, dir, md_text, overwrite);
+    if (st == MN_OK)
+        st = write_all(f, dir, md_text);
+    if (lock >= 0)
+        close(lock); /* the lock goes with it */
     if (st == MN_OK && n_tensors)
         *n_tensors = mn_safetensors_count(f);
+    free(md_text);
     mn_safetensors_free(f);
     return st;
 }

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "io/safetensors.h"
 #include "io/temporary.h"
 
@@ -36,22 +37,12 @@ const char *mn_st_dtype_name(mn_st_dtype dt)
 
 size_t mn_st_dtype_size(mn_st_dtype dt) { return (unsigned)dt < N_DTYPES ? dtype_sizes[dt] : 0; }
 
-/* numel · size of a shape, or false on overflow past SIZE_MAX / INT64_MAX. */
+/* numel · size of a shape, or false when numpy's rule refuses it
+ * (mn_io_shape_bytes: a 0-element shape whose other dimensions overflow
+ * too). */
 static bool shape_bytes(int ndim, const int64_t *shape, size_t size, uint64_t *out)
 {
-    uint64_t n = size;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0)
-            return false;
-        uint64_t s = (uint64_t)shape[d];
-        if (s != 0 && n > (uint64_t)INT64_MAX / s)
-            return false;
-        n *= s;
-    }
-    if (n > SIZE_MAX)
-        return false;
-    *out = n;
-    return true;
+    return mn_io_shape_bytes(ndim, shape, size, out);
 }
 
 /* zlib's crc32 over any length (its length argument is a uInt). */
@@ -301,7 +292,8 @@ void mn_safetensors_free(mn_safetensors *f)
     free(f);
 }
 
-/* One entry's dtype, shape and offsets, or a message naming it. */
+/* One entry's dtype, shape and offsets, or a message naming it (`name` as
+ * mn_io_shown renders it: one line). */
 static mn_status parse_entry(const char *what, const char *name, json_t *e, mn_st_tensor *t,
                              uint64_t *begin, uint64_t *end)
 {
@@ -311,8 +303,11 @@ static mn_status parse_entry(const char *what, const char *name, json_t *e, mn_s
     json_t *v;
     json_object_foreach(e, key, v)
         if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
-            strcmp(key, "data_offsets") != 0)
-            return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: unknown field '%s'", what, name, key);
+            strcmp(key, "data_offsets") != 0) {
+            char shown[MN_IO_SHOWN_CAP];
+            return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: unknown field '%s'", what, name,
+                           mn_io_shown(key, shown, sizeof shown));
+        }
     json_t *dt = json_object_get(e, "dtype"), *shape = json_object_get(e, "shape"),
            *off = json_object_get(e, "data_offsets");
     if (!json_is_string(dt))
@@ -321,9 +316,11 @@ static mn_status parse_entry(const char *what, const char *name, json_t *e, mn_s
     int k = 0;
     while (k < N_DTYPES && strcmp(json_string_value(dt), dtype_names[k]) != 0)
         k++;
+    char shown[MN_IO_SHOWN_CAP];
     if (k == N_DTYPES)
-        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: dtype '%.16s' is not one modnorm reads "
-                       "(F32, F64, I64, U64, U8)", what, name, json_string_value(dt));
+        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: dtype '%s' is not one modnorm reads "
+                       "(F32, F64, I64, U64, U8)", what, name,
+                       mn_io_shown(json_string_value(dt), shown, sizeof shown));
     t->dtype = (mn_st_dtype)k;
     if (!json_is_array(shape) || json_array_size(shape) > MN_SAFETENSORS_MAX_DIMS)
         return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: shape %s", what, name,
@@ -347,7 +344,9 @@ static mn_status parse_entry(const char *what, const char *name, json_t *e, mn_s
     *end = (uint64_t)json_integer_value(json_array_get(off, 1));
     uint64_t bytes;
     if (!shape_bytes(t->ndim, t->shape, dtype_sizes[k], &bytes))
-        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its shape's size overflows", what, name);
+        return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its shape's size overflows (its nonzero "
+                       "dimensions times %zu bytes pass 2^63 - 1, which numpy refuses even for "
+                       "0 elements)", what, name, dtype_sizes[k]);
     if (bytes != *end - *begin)
         return mn_fail(MN_ERR_FORMAT, "%s: tensor %s: its dtype and shape need %llu bytes, "
                        "data_offsets give %llu", what, name, (unsigned long long)bytes,
@@ -366,9 +365,10 @@ static mn_status parse_metadata(const char *what, json_t *md, mn_safetensors *f)
     const char *key;
     json_t *v;
     json_object_foreach(md, key, v) {
+        char shown[MN_IO_SHOWN_CAP];
         if (!json_is_string(v))
-            return mn_fail(MN_ERR_FORMAT, "%s: __metadata__: the value of '%.64s' is not a string",
-                           what, key);
+            return mn_fail(MN_ERR_FORMAT, "%s: __metadata__: the value of '%s' is not a string",
+                           what, mn_io_shown(key, shown, sizeof shown));
         mn_st_meta *m = &f->meta[f->n_meta];
         m->key = strdup(key);
         m->value = strdup(json_string_value(v));
@@ -445,7 +445,9 @@ static mn_status parse(mn_safetensors *f, bool verify_crc)
                 st = mn_fail(MN_ERR_FORMAT, "%s: a tensor has an empty name", what);
             } else {
                 mn_st_tensor *t = &f->t[f->n];
-                st = parse_entry(what, key, v, t, &spans[f->n].begin, &spans[f->n].end);
+                char shown[MN_IO_SHOWN_CAP];
+                st = parse_entry(what, mn_io_shown(key, shown, sizeof shown), v, t,
+                                 &spans[f->n].begin, &spans[f->n].end);
                 spans[f->n].index = f->n;
                 if (st == MN_OK && !(t->name = strdup(key)))
                     st = mn_fail(MN_ERR_NOMEM, "%s: out of memory", what);
@@ -462,7 +464,8 @@ static mn_status parse(mn_safetensors *f, bool verify_crc)
     if (st == MN_OK)
         qsort(spans, (size_t)f->n, sizeof *spans, by_begin);
     for (int i = 0; st == MN_OK && i < f->n; i++) {
-        const char *name = f->t[spans[i].index].name;
+        char name[MN_IO_SHOWN_CAP];
+        mn_io_shown(f->t[spans[i].index].name, name, sizeof name);
         if (spans[i].begin != at)
             st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s: data begins at %llu, but the previous "
                          "tensor ends at %llu (%s)", what, name,
@@ -495,11 +498,12 @@ static mn_status parse(mn_safetensors *f, bool verify_crc)
     free(spans);
     const char *crc = st == MN_OK && verify_crc ? mn_safetensors_meta(f, CRC_KEY) : NULL;
     if (crc) {
-        char want[16];
+        char want[16], shown[MN_IO_SHOWN_CAP];
         snprintf(want, sizeof want, "%08" PRIx32, crc_of(data, (size_t)data_len));
         if (strcmp(crc, want) != 0)
-            st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ crc32 %.16s does not match the data "
-                         "section's %s: the data were altered or truncated", what, crc, want);
+            st = mn_fail(MN_ERR_FORMAT, "%s: __metadata__ crc32 %s does not match the data "
+                         "section's %s: the data were altered or truncated", what,
+                         mn_io_shown(crc, shown, sizeof shown), want);
     }
     return st;
 }
@@ -556,13 +560,19 @@ mn_status mn_safetensors_read(const char *path, mn_safetensors **out)
     if (!path || !out)
         return mn_fail(MN_ERR_ARG, "mn_safetensors_read: %s is NULL", path ? "out" : "path");
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
         fclose(fp);
-        return mn_fail(MN_ERR_IO, "%s: not a regular file", path);
+        return mn_fail(MN_ERR_IO, "%s: not a regular file (a safetensors file is read whole and "
+                       "its length checked)", path);
     }
     if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
         fclose(fp);
