@@ -246,6 +246,23 @@ START_TEST(test_early_messages_once)
 }
 END_TEST
 
+/* --resume of a FIFO under mpirun is refused at once: rank 0 reads the
+ * checkpoint for every rank, and a blocking open would hang them all. */
+START_TEST(test_resume_fifo_refused)
+{
+    static char out[1 << 16];
+    char fifo[600], cmd[8192];
+    snprintf(fifo, sizeof fifo, "%s/ck.fifo", tm_dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    snprintf(cmd, sizeof cmd, "timeout 60 '%s' --oversubscribe -np 2 '%s' train --data-dir '%s' "
+             "--width 8 --steps 2 --batch 16 --threads 1 --resume '%s' 2>&1",
+             MN_MPIRUN, getenv("MODNORM"), data, fifo);
+    int rc = tm_run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 124 && strstr(out, "not a regular file"), "exit %d\n%s", rc,
+                  out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dist_cli");
@@ -258,6 +275,7 @@ int main(void)
     tcase_add_test(tc, test_divergence_agreed);
     tcase_add_test(tc, test_other_commands_refuse_ranks);
     tcase_add_test(tc, test_early_messages_once);
+    tcase_add_test(tc, test_resume_fifo_refused);
     suite_add_tcase(s, tc);
     return tm_run_suite(s);
 }

@@ -1,9 +1,14 @@
 /* Checkpoints of a data-parallel run: one file, written and read by rank 0
  * (see checkpoint_dist.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "modnorm/dist.h"
 #include "modnorm/optim.h"
 #include "study/checkpoint_dist.h"
@@ -21,9 +26,19 @@ mn_status mn_checkpoint_save_ranks(const char *path, const mn_train_run *run)
 /* The whole file at `path` into *bytes (malloc'd). */
 static mn_status slurp(const char *path, unsigned char **bytes, uint64_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mn_fail(MN_ERR_IO, "checkpoint '%s': cannot open it", path);
+    struct stat sb;
+    int fd = mn_io_open_read(path, &sb); /* a FIFO must not block rank 0 (and every rank) */
+    if (fd >= 0 && !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return mn_fail(MN_ERR_IO, "checkpoint '%s': not a regular file", path);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return mn_fail(MN_ERR_IO, "checkpoint '%s': cannot open it: %s", path, strerror(err));
+    }
     long end = -1;
     if (fseek(f, 0, SEEK_END) == 0)
         end = ftell(f);
