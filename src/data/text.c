@@ -166,16 +166,12 @@ static mn_status list_folder(const char *dir, file_list *f)
 static mn_status read_file(const char *path, int64_t size, uint8_t *dst)
 {
     struct stat sb; /* without waiting: a file turned into a FIFO since it was listed */
-    int fd = mn_io_open_read(path, &sb);
-    if (fd < 0)
+    FILE *fp = mn_io_fopen_read(path, &sb);
+    if (!fp)
         return mn_fail(MN_ERR_IO, "text corpus %s: cannot open: %s", path, strerror(errno));
-    FILE *fp = S_ISREG(sb.st_mode) ? fdopen(fd, "rb") : NULL;
-    if (!fp) {
-        int e = errno;
-        close(fd);
-        return S_ISREG(sb.st_mode)
-                   ? mn_fail(MN_ERR_IO, "text corpus %s: cannot open: %s", path, strerror(e))
-                   : mn_fail(MN_ERR_IO, "text corpus %s: not a regular file", path);
+    if (!S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return mn_fail(MN_ERR_IO, "text corpus %s: not a regular file", path);
     }
     size_t got = size > 0 ? fread(dst, 1, (size_t)size, fp) : 0;
     bool err = ferror(fp) != 0;

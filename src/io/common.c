@@ -23,6 +23,18 @@ int mn_io_open_read(const char *path, struct stat *sb)
     return fd;
 }
 
+FILE *mn_io_fopen_read(const char *path, struct stat *sb)
+{
+    int fd = mn_io_open_read(path, sb);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f && fd >= 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
+}
+
 bool mn_io_shape_bytes(int ndim, const int64_t *shape, size_t elem, uint64_t *bytes)
 {
     uint64_t n = elem;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 /* open(path) read-only with O_NONBLOCK, so that opening a FIFO no process
@@ -17,6 +18,9 @@
  * caller checks sb->st_mode: a reader of whole files refuses anything but
  * S_ISREG. -1 with errno when open or fstat fails. */
 int mn_io_open_read(const char *path, struct stat *sb);
+/* mn_io_open_read as a stdio stream ("rb"): NULL with errno when the open,
+ * the fstat or fdopen fails (the descriptor closed). */
+FILE *mn_io_fopen_read(const char *path, struct stat *sb);
 
 /* numpy's rule for an array's shape, for every shape the io layer reads or
  * writes: no negative dimension, and `elem` (the dtype's size) times the

@@ -379,14 +379,9 @@ mn_status mn_npy_read_ndim(const char *path, mn_mat *out, int *ndim)
     if (!path[0]) /* messages start with the path: name the problem instead */
         return mn_fail(MN_ERR_ARG, "the path of the .npy file to read is empty");
     struct stat sb; /* read_file looks at what it is */
-    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return st;
-    }
+    FILE *f = mn_io_fopen_read(path, &sb); /* a FIFO is refused, not waited on */
+    if (!f)
+        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     mn_status st = read_file(f, path, out, ndim);
     fclose(f);
     return st;

@@ -561,14 +561,9 @@ mn_status mn_safetensors_read(const char *path, mn_safetensors **out)
         return mn_fail(MN_ERR_ARG, "mn_safetensors_read: %s is NULL", path ? "out" : "path");
     *out = NULL;
     struct stat sb;
-    int fd = mn_io_open_read(path, &sb); /* a FIFO is refused, not waited on */
-    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!fp) {
-        mn_status st = mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return st;
-    }
+    FILE *fp = mn_io_fopen_read(path, &sb); /* a FIFO is refused, not waited on */
+    if (!fp)
+        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode)) {
         fclose(fp);
         return mn_fail(MN_ERR_IO, "%s: not a regular file (a safetensors file is read whole and "

@@ -829,21 +829,15 @@ mn_status mn_graph_load(mn_graph_file **out, const char *path)
      * pipe, `--graph <(...)`, is refused too: commands that read the file
      * twice would find it empty the second time). */
     struct stat sb;
-    int fd = mn_io_open_read(path, &sb);
-    if (fd < 0)
+    FILE *f = mn_io_fopen_read(path, &sb);
+    if (!f)
         return mn_fail(MN_ERR_IO, "cannot read the graph file %s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) { /* a directory: EISDIR below */
-        close(fd);
+        fclose(f);
         return mn_fail(MN_ERR_IO, "cannot read the graph file %s: it is a %s, not a regular "
                        "file", path, S_ISFIFO(sb.st_mode) ? "pipe or FIFO"
                                      : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "device"
                                                                                  : "socket");
-    }
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        return mn_fail(MN_ERR_IO, "cannot read the graph file %s: %s", path, strerror(e));
     }
     char *buf = malloc(MN_GRAPH_MAX_BYTES + 1);
     if (!buf) {

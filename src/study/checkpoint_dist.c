@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "io/common.h"
@@ -27,17 +26,12 @@ mn_status mn_checkpoint_save_ranks(const char *path, const mn_train_run *run)
 static mn_status slurp(const char *path, unsigned char **bytes, uint64_t *len)
 {
     struct stat sb;
-    int fd = mn_io_open_read(path, &sb); /* a FIFO must not block rank 0 (and every rank) */
-    if (fd >= 0 && !S_ISREG(sb.st_mode)) {
-        close(fd);
+    FILE *f = mn_io_fopen_read(path, &sb); /* a FIFO must not block rank 0 (and every rank) */
+    if (!f)
+        return mn_fail(MN_ERR_IO, "checkpoint '%s': cannot open it: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) {
+        fclose(f);
         return mn_fail(MN_ERR_IO, "checkpoint '%s': not a regular file", path);
-    }
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        return mn_fail(MN_ERR_IO, "checkpoint '%s': cannot open it: %s", path, strerror(err));
     }
     long end = -1;
     if (fseek(f, 0, SEEK_END) == 0)
