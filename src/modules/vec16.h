@@ -2,17 +2,15 @@
  * AVX2 or four SSE registers in whichever target_clones variant the loader
  * picks), and the pieces the element-wise kernels share: GELU (gelu.c) and
  * the softmax rows (attention.c). Every function here is always inlined, so
- * no vector crosses a call and GCC's ABI note (-Wpsabi) does not apply. */
+ * no vector crosses a call and GCC's ABI note does not apply (the files
+ * that include this build with -Wno-psabi, src/meson.build: the pragma
+ * does not silence it). */
 #ifndef MN_MODULES_VEC16_H
 #define MN_MODULES_VEC16_H
 
 #include <stdint.h>
 
 #include "core/simd.h"
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 typedef float vec16 __attribute__((vector_size(64)));
 typedef int32_t veci16 __attribute__((vector_size(64)));
