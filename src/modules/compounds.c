@@ -194,24 +194,31 @@ mn_status mn_module_features(const mn_module *m, int n, const int64_t *in, int64
     return st;
 }
 
+/* The answer of m's one output for one input (w->size bytes into out);
+ * MN_ERR_SHAPE when m has several outputs. */
+static mn_status one_output(const mn_module *m, const void *in, const output_walk *w, void *out)
+{
+    void *all;
+    int n;
+    MN_TRY(walk_outputs(m, 1, in, w, &all, &n));
+    mn_status st = MN_OK;
+    if (n == 1) {
+        memcpy(out, all, w->size);
+    } else {
+        char d[64];
+        st = mn_fail(MN_ERR_SHAPE, "%s has %d outputs, not one", mn_module_describe(m, d, sizeof d),
+                     n);
+    }
+    free(all);
+    return st;
+}
+
 mn_status mn_module_output_features(const mn_module *m, int64_t in, int64_t *out)
 {
     if (!m || !out)
         return mn_fail(MN_ERR_ARG, "mn_module_output_features: %s is NULL",
                        m ? "out" : "the module");
-    int64_t *f;
-    int nf;
-    MN_TRY(mn_module_features(m, 1, &in, &f, &nf));
-    mn_status st = MN_OK;
-    if (nf == 1) {
-        *out = f[0];
-    } else {
-        char d[64];
-        st = mn_fail(MN_ERR_SHAPE, "%s has %d outputs, not one", mn_module_describe(m, d, sizeof d),
-                     nf);
-    }
-    free(f);
-    return st;
+    return one_output(m, &in, &features_walk, out);
 }
 
 /* A leaf's output shape (mn_shape) from its inputs', by its plan as the
@@ -249,20 +256,7 @@ mn_status mn_module_output_shape(const mn_module *m, const mn_shape *in, mn_shap
     int64_t count;
     MN_TRY(mn_checked_count("mn_module_output_shape: in", MN_ERR_SHAPE, in->ndim, in->dim,
                             sizeof(float), &count));
-    void *v;
-    int ns;
-    MN_TRY(walk_outputs(m, 1, in, &shapes_walk, &v, &ns));
-    mn_shape *s = v;
-    mn_status st = MN_OK;
-    if (ns == 1) {
-        *out = s[0];
-    } else {
-        char d[64];
-        st = mn_fail(MN_ERR_SHAPE, "%s has %d outputs, not one", mn_module_describe(m, d, sizeof d),
-                     ns);
-    }
-    free(s);
-    return st;
+    return one_output(m, in, &shapes_walk, out);
 }
 
 /* ---- constructors ------------------------------------------------------ */
