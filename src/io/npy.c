@@ -422,55 +422,42 @@ static mn_status output_target(const char *path, char **resolved, int *mode)
     return MN_OK;
 }
 
-/* Write a .npy file: the preamble, header dict `dict` (len bytes) padded so
- * that the data starts at a multiple of 64, then body(f, ctx) writes the
- * data. Through a temporary file beside the target renamed over it, so a
- * failure leaves the old file as it was (a kill, the temporary too: the
- * next write of the target removes it). */
+/* What write_npy's file holds: the header dict and the data's writer. */
+typedef struct {
+    const char *dict;
+    int len;
+    bool (*body)(FILE *f, const void *ctx);
+    const void *ctx;
+} npy_content;
+
+/* The preamble, the dict padded so that the data starts at a multiple of
+ * 64, then the data. */
+static bool npy_file(FILE *f, const void *ctx)
+{
+    const npy_content *c = ctx;
+    int total = 10 + c->len + 1, pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)(c->len + pad + 1);
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    bool ok = fwrite(pre, 1, 10, f) == 10 &&
+              fwrite(c->dict, 1, (size_t)c->len, f) == (size_t)c->len;
+    for (int i = 0; ok && i < pad; i++)
+        ok = fputc(' ', f) != EOF;
+    return ok && fputc('\n', f) != EOF && c->body(f, c->ctx);
+}
+
+/* Write a .npy file: header dict `dict` (len bytes), then body(f, ctx)
+ * writes the data. Through a temporary file beside the target renamed over
+ * it (mn_io_temporary_write), so a failure leaves the old file as it was (a
+ * kill, the temporary too: the next write of the target removes it). */
 static mn_status write_npy(const char *path, const char *dict, int len,
                            bool (*body)(FILE *f, const void *ctx), const void *ctx)
 {
-    int total = 10 + len + 1, pad = (64 - total % 64) % 64;
-    size_t hlen = (size_t)(len + pad + 1);
     char *resolved;
     int mode;
     MN_TRY(output_target(path, &resolved, &mode));
-    const char *target = resolved ? resolved : path;
-    mn_io_temporary_cleanup(target); /* before ours: their space may be needed */
-    size_t cap = strlen(target) + 48;
-    char *tmp = malloc(cap);
-    int fd = tmp ? mn_io_temporary_create(target, tmp, cap, mode) : -1;
-    if (fd < 0) {
-        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
-                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
-        free(tmp);
-        free(resolved);
-        return st;
-    }
-    FILE *f = fdopen(fd, "wb");
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
-    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
-    for (int i = 0; ok && i < pad; i++)
-        ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF && body(f, ctx);
-    int saved = errno;
-    if (f && fclose(f) != 0) {
-        saved = errno;
-        ok = false;
-    } else if (!f) {
-        close(fd);
-    }
-    if (ok && rename(tmp, target) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    mn_status st = MN_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
+    npy_content c = {.dict = dict, .len = len, .body = body, .ctx = ctx};
+    mn_status st = mn_io_temporary_write(resolved ? resolved : path, path, mode, npy_file, &c);
     free(resolved);
     return st;
 }

@@ -277,39 +277,17 @@ static mn_status check_same_checkpoint(const mn_safetensors *f, const char *dir,
     return MN_OK;
 }
 
+static bool text_body(FILE *f, const void *ctx)
+{
+    size_t n = strlen(ctx);
+    return fwrite(ctx, 1, n, f) == n;
+}
+
 /* `text` as the file `path`, through a temporary file renamed over it (as
  * the .npy writer does), so that a failure leaves no partial file. */
 static mn_status write_text(const char *path, const char *text)
 {
-    mn_io_temporary_cleanup(path);
-    size_t cap = strlen(path) + 48, n = strlen(text);
-    char *tmp = malloc(cap);
-    int fd = tmp ? mn_io_temporary_create(path, tmp, cap, -1) : -1;
-    if (fd < 0) {
-        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno))
-                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
-        free(tmp);
-        return st;
-    }
-    bool ok = true;
-    for (size_t done = 0; ok && done < n;) {
-        ssize_t w = write(fd, text + done, n - done);
-        ok = w > 0 || (w < 0 && errno == EINTR);
-        done += w > 0 ? (size_t)w : 0;
-    }
-    int err = errno;
-    if (close(fd) != 0 && ok) {
-        err = errno;
-        ok = false;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        ok = false;
-    }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    return ok ? MN_OK : mn_fail(MN_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    return mn_io_temporary_write(path, path, -1, text_body, text);
 }
 
 /* The metadata as metadata.json holds it: a JSON object of strings in the

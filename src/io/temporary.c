@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "io/temporary.h"
 
 int mn_io_temporary_create(const char *path, char *tmp, size_t cap, int mode)
@@ -77,4 +78,39 @@ void mn_io_temporary_cleanup(const char *path)
             mn_io_temporary_stale(dirfd(d), e->d_name))
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
+}
+
+mn_status mn_io_temporary_write(const char *path, const char *shown, int mode,
+                                bool (*body)(FILE *f, const void *ctx), const void *ctx)
+{
+    mn_io_temporary_cleanup(path); /* before ours: their space may be needed */
+    size_t cap = strlen(path) + 48;
+    char *tmp = malloc(cap);
+    int fd = tmp ? mn_io_temporary_create(path, tmp, cap, mode) : -1;
+    if (fd < 0) {
+        mn_status st = tmp ? mn_fail(MN_ERR_IO, "%s: cannot create: %s", shown, strerror(errno))
+                           : mn_fail(MN_ERR_NOMEM, "%s: out of memory", shown);
+        free(tmp);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f && body(f, ctx);
+    int saved = errno;
+    if (f && fclose(f) != 0) {
+        saved = errno;
+        ok = false;
+    } else if (!f) {
+        close(fd);
+    }
+    if (ok && rename(tmp, path) != 0) {
+        saved = errno;
+        ok = false;
+    }
+    mn_status st = MN_OK;
+    if (!ok) {
+        unlink(tmp);
+        st = mn_fail(MN_ERR_IO, "%s: cannot write: %s", shown, strerror(saved));
+    }
+    free(tmp);
+    return st;
 }

@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "modnorm/status.h"
 
 /* A new temporary file for `path` (its name into tmp, of cap >= strlen(path)
  * + 48 bytes), opened for writing; created with mode 0666 less the umask,
@@ -30,5 +33,15 @@ bool mn_io_temporary_stale(int dir_fd, const char *name);
  * keep a whole file's worth of disk forever. Best effort: nothing here
  * fails, and a live writer's temporary is kept. */
 void mn_io_temporary_cleanup(const char *path);
+
+/* `path` written whole through a temporary beside it, renamed over it at
+ * the end: the stale temporaries of path removed first, then body(f, ctx)
+ * writes the content (false on a failed write); the temporary gets `mode`
+ * when mode >= 0 (a replaced file's permissions). A failure leaves path as
+ * it was and no temporary, with MN_ERR_IO ("SHOWN: cannot create: ...",
+ * "SHOWN: cannot write: ...") or MN_ERR_NOMEM; `shown` is the name messages
+ * give (the caller's spelling of path). */
+mn_status mn_io_temporary_write(const char *path, const char *shown, int mode,
+                                bool (*body)(FILE *f, const void *ctx), const void *ctx);
 
 #endif
