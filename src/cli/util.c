@@ -10,41 +10,46 @@
 
 #include "cli/cli.h"
 
-int mn_cli_usage_error(const char *cmd, const char *fmt, ...)
+/* "modnorm CMD: MESSAGE", then the --help hint and exit 2 for a usage
+ * error, or exit 1. */
+static int report(const char *cmd, bool usage, const char *fmt, va_list ap)
 {
-    va_list ap;
     fprintf(stderr, "modnorm %s: ", cmd);
-    va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see 'modnorm %s --help')\n", cmd);
-    return MN_EXIT_USAGE;
-}
-
-int mn_cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "modnorm %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return MN_EXIT_FAIL;
-}
-
-int mn_cli_model_error(const char *cmd, const mn_cli_args *a, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "modnorm %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (a->graph) {
+    if (!usage) {
         fputc('\n', stderr);
         return MN_EXIT_FAIL;
     }
     fprintf(stderr, " (see 'modnorm %s --help')\n", cmd);
     return MN_EXIT_USAGE;
+}
+
+int mn_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report(cmd, true, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mn_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report(cmd, false, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* A --graph file's content is not the command line: exit 1 there. */
+int mn_cli_model_error(const char *cmd, const mn_cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report(cmd, !a->graph, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int mn_cli_fail(const char *cmd, mn_status s)
