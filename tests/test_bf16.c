@@ -3,13 +3,16 @@
  * product against a naive double-precision loop over the same bf16-rounded
  * operands (odd shapes, every transpose, beta 0 and 1, zero sizes, several
  * threads, concurrent callers), through oneDNN when this build and CPU have
- * it and through the BLIS fallback always. */
+ * it and through the BLIS fallback always. Also the float32 products of
+ * mn_mat_gemm, which oneDNN runs where it can (core/onednn.h), against the
+ * same loop and against BLIS. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bf16.h"
+#include "core/onednn.h"
 #include "testutil.h"
 
 /* ---- rounding ------------------------------------------------------------------ */
@@ -404,6 +407,71 @@ START_TEST(test_mat_gemm_public)
 }
 END_TEST
 
+/* mn_mat_gemm's float32 products, through oneDNN (where this build and CPU
+ * run float32 there) and through BLIS (oneDNN forced off), against a naive
+ * loop in double: odd shapes, a GPT Linear shape, every orientation of A, B
+ * and C with padded row strides, beta 0 and 1, one and two threads. The
+ * bound is float32 accumulation's, 2(k+1)·2^-24 of Σ|a||b| + |c0| (each
+ * product now rounds too). A repeated call gives the same bits. */
+START_TEST(test_mat_gemm_f32_routes)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},     {17, 33, 65},
+                                        {130, 1, 7},  {64, 128, 48}, {768, 128, 128}};
+    bool onednn = mn_onednn_available(MN_ONEDNN_F32);
+    const char *name = mn_onednn_describe(MN_ONEDNN_F32);
+    if (onednn)
+        ck_assert_msg(strncmp(name, "oneDNN ", 7) == 0 && strstr(name, "kernels"), "%s", name);
+    for (int route = onednn ? 0 : 1; route < 2; route++) {
+        mn_onednn_force_off(MN_ONEDNN_F32, route == 1);
+        ck_assert(mn_onednn_available(MN_ONEDNN_F32) == (route == 0));
+        if (route == 1 && onednn)
+            ck_assert_str_eq(mn_onednn_describe(MN_ONEDNN_F32), "forced off");
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 8; t++)
+                for (int beta = 0; beta <= 1; beta++) {
+                    int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+                    bool ta = t & 1, tb = t & 2, tc = t & 4;
+                    int threads = 1 + (t + beta) % 2;
+                    mn_mat A = make_f32_strided(m, k, ta, 80 + s);
+                    mn_mat B = make_f32_strided(k, n, tb, 90 + s);
+                    mn_mat C = make_c(m, n, tc, 100 + s), C0 = make_c(m, n, false, 100 + s);
+                    mn_mat D = make_c(m, n, tc, 100 + s);
+                    ck_assert_ok(mn_mat_gemm(1.0, &A, &B, beta, &C, MN_PRECISION_FP32, threads));
+                    ck_assert_ok(mn_mat_gemm(1.0, &A, &B, beta, &D, MN_PRECISION_FP32, threads));
+                    ck_assert(tm_max_abs_diff(&C, &D) == 0);
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t j = 0; j < n; j++) {
+                            double exact = beta ? mn_mat_get(&C0, i, j) : 0;
+                            double mass = fabs(exact);
+                            for (int64_t p = 0; p < k; p++) {
+                                double x = mn_mat_get(&A, i, p) * mn_mat_get(&B, p, j);
+                                exact += x;
+                                mass += fabs(x);
+                            }
+                            double got = mn_mat_get(&C, i, j);
+                            double tol = 2.0 * (double)(k + 1) * 0x1p-24 * mass;
+                            if (!(fabs(got - exact) <= tol))
+                                ck_abort_msg("%s: %lldx%lldx%lld ta %d tb %d tc %d beta %d: "
+                                             "C[%lld,%lld] = %.9g, exact %.9g (tolerance %.3g)",
+                                             route ? "BLIS" : "oneDNN", (long long)m,
+                                             (long long)k, (long long)n, ta, tb, tc, beta,
+                                             (long long)i, (long long)j, got, exact, tol);
+                        }
+                    mn_mat_free(&C0);
+                    C = tc ? mn_mat_transpose(C) : C;
+                    D = tc ? mn_mat_transpose(D) : D;
+                    A = ta ? mn_mat_transpose(A) : A;
+                    B = tb ? mn_mat_transpose(B) : B;
+                    mn_mat_free(&C);
+                    mn_mat_free(&D);
+                    mn_mat_free(&A);
+                    mn_mat_free(&B);
+                }
+    }
+    mn_onednn_force_off(MN_ONEDNN_F32, false);
+}
+END_TEST
+
 /* Large enough for two threads (over 128³ multiply-adds), and a cache hit
  * gives the same numbers as the first call. */
 START_TEST(test_gemm_threaded)
@@ -574,6 +642,7 @@ int main(void)
     tcase_add_test(tc, test_gemm_threaded);
     tcase_add_test(tc, test_gemm_rounded_against_naive);
     tcase_add_test(tc, test_mat_gemm_public);
+    tcase_add_test(tc, test_mat_gemm_f32_routes);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);

@@ -4,7 +4,7 @@
  *     stdout of `modnorm coordcheck` before it moved into the library. The
  *     same runs through mn_coordcheck_run give every CSV value to 1e-12
  *     (relative; the test also says whether the text is byte-identical) with
- *     the fixtures' BLIS kernels (1e-3 with others: see run_fixture), and
+ *     the fixtures' kernels (1e-3 with others: tm_fixture_dir), and
  *     the printed step-T tables, worst ratios per 4x, their steps, the
  *     per-module flat/NO and the per-quantity verdicts of the stdout.
  *  2. Every record of a small residual network (Sum and Identity: a model
@@ -27,7 +27,6 @@
 #include "modnorm.h"
 #include "testutil.h"
 
-#define FIXTURES MN_TEST_DATA "/study"
 
 /* ---- factories ------------------------------------------------------------ */
 
@@ -313,22 +312,23 @@ static void run_fixture(const char *name, const char *opt, mn_param param, int d
                                    &r));
     mn_dataset_free(&train);
 
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/coord.csv", FIXTURES, name);
-    char *want = slurp(path), *got = csv_text(r);
-    double worst_rel;
     /* Under another kernel set than the fixtures' (haswell, also what
      * valgrind's CPU gets) the records differ by up to 2.4e-5 relative, and
      * every printed value and verdict still agrees. */
     const char *arch;
-    double tol = tm_fixture_tol(&arch);
+    double tol;
+    const char *fixture = tm_fixture_dir(name, 1e-3, &tol, &arch);
     bool same_kernels = tol < 1e-6;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/coord.csv", fixture);
+    char *want = slurp(path), *got = csv_text(r);
+    double worst_rel;
     int numbers = compare_csv(got, want, tol, &worst_rel);
     ck_assert_int_gt(numbers, 200);
     printf("%s: %d CSV numbers within %g (largest relative difference %.3g); text %s%s%s\n",
            name, numbers, tol, worst_rel, strcmp(got, want) == 0 ? "byte-identical" : "differs",
-           same_kernels ? "" : "; BLIS kernels ", same_kernels ? "" : arch);
-    snprintf(path, sizeof path, "%s/%s/stdout.txt", FIXTURES, name);
+           same_kernels ? "" : "; kernels ", same_kernels ? "" : arch);
+    snprintf(path, sizeof path, "%s/stdout.txt", fixture);
     int checks = compare_stdout(r, path);
     printf("%s: %d printed values and verdicts agree with the stdout fixture\n", name, checks);
 

@@ -1399,7 +1399,7 @@ static void check_fixture(const char *name, const mn_mlp_spec *mlp, const char *
     char want[1100], got[512];
     const char *arch;
     double tol;
-    const char *fixture = tm_sweep_fixture(name, &tol, &arch);
+    const char *fixture = tm_fixture_dir(name, 0.25, &tol, &arch);
     snprintf(want, sizeof want, "%s/sweep.cfg", fixture);
     snprintf(got, sizeof got, "%s/sweep.cfg", sw.dir);
     char cfg[4096];
@@ -1408,7 +1408,7 @@ static void check_fixture(const char *name, const mn_mlp_spec *mlp, const char *
     snprintf(want, sizeof want, "%s/results.csv", fixture);
     snprintf(got, sizeof got, "%s/results.csv", sw.dir);
     double worst = compare_rows(want, got, (size_t)runs, tol);
-    printf("%s: %d rows match the CLI's within %g (BLIS kernels %s), worst relative difference "
+    printf("%s: %d rows match the CLI's within %g (kernels %s), worst relative difference "
            "%.3g\n", name, runs, tol, arch, worst);
 
     mn_study_summary s;
@@ -1484,7 +1484,7 @@ START_TEST(test_resume_from_cli)
     ck_assert_int_eq(mkdir(sw.dir, 0777), 0);
     char from[1100], to[512];
     double tol;
-    const char *fixture = tm_sweep_fixture("sweep-sgd", &tol, NULL);
+    const char *fixture = tm_fixture_dir("sweep-sgd", 0.25, &tol, NULL);
     snprintf(from, sizeof from, "%s/sweep.cfg", fixture);
     snprintf(to, sizeof to, "%s/sweep.cfg", sw.dir);
     copy_file(from, to, -1, 0);

@@ -2,7 +2,7 @@
  * committed before the CLI moved onto the library (tests/data/study:
  * sweep-muon, sweep-sgd, coord-muon, coord-adam) reproduced by the same
  * commands, every CSV and summary value to 1e-12 with the fixtures' BLIS
- * kernels (tm_sweep_fixture, tm_fixture_tol) and the coordinate check's
+ * kernels (tm_fixture_dir) and the coordinate check's
  * printed tables and verdicts; argument errors, resuming, jobs and
  * divergence, sweeps --over depth, a tiny end-to-end sweep with its plots.
  * The pure functions (grids, CSV, the summary) are tested in test_study.c.
@@ -21,7 +21,6 @@
 #include "modnorm.h"
 #include "testutil.h"
 
-#define FIXTURES MN_TEST_DATA "/study"
 #define CSV_HEADER "width,lr,seed,train_loss,test_loss,test_acc,diverged"
 
 
@@ -156,7 +155,7 @@ static json_t *load_json(const char *path)
 }
 
 /* `modnorm sweep ARGS` into a fresh DIR: its sweep.cfg byte for byte, every
- * row and every summary value to tm_fixture_tol of the fixture's; a rerun trains
+ * row and every summary value to tm_fixture_dir's tolerance; a rerun trains
  * nothing. */
 static void sweep_fixture(const char *name, const char *args, int runs)
 {
@@ -172,7 +171,7 @@ static void sweep_fixture(const char *name, const char *args, int runs)
 
     const char *arch;
     double tol;
-    const char *fixture = tm_sweep_fixture(name, &tol, &arch);
+    const char *fixture = tm_fixture_dir(name, 0.25, &tol, &arch);
     snprintf(want, sizeof want, "%s/sweep.cfg", fixture);
     snprintf(got, sizeof got, "%s/sweep.cfg", out);
     char *cfg = slurp_dup(want);
@@ -181,7 +180,7 @@ static void sweep_fixture(const char *name, const char *args, int runs)
     snprintf(want, sizeof want, "%s/results.csv", fixture);
     snprintf(got, sizeof got, "%s/results.csv", out);
     double worst = compare_rows(want, got, (size_t)runs, tol);
-    printf("%s: `modnorm %s`: %d rows match the fixture's within %g (BLIS kernels %s), worst "
+    printf("%s: `modnorm %s`: %d rows match the fixture's within %g (kernels %s), worst "
            "relative difference %.3g\n", name, cmd, runs, tol, arch, worst);
     snprintf(want, sizeof want, "%s/summary.json", fixture);
     snprintf(got, sizeof got, "%s/summary.json", out);
@@ -265,7 +264,7 @@ static int compare_coord_csv(const char *got, const char *want, double tol, doub
     return numbers;
 }
 
-/* `modnorm coordcheck ARGS`: coord.csv to tm_fixture_tol, stdout line for line the
+/* `modnorm coordcheck ARGS`: coord.csv to tm_fixture_dir's tolerance, stdout line for line the
  * fixture's (its stderr lines, the progress, come out on stderr), and the
  * progress on stderr. */
 static void coord_fixture(const char *name, const char *args)
@@ -285,7 +284,10 @@ static void coord_fixture(const char *name, const char *args)
                   slurp(path)); /* (the sanitizers may add a report of suppressions) */
 
     /* The fixture's stdout: its progress lines dropped, its last line ours. */
-    snprintf(path, sizeof path, "%s/%s/stdout.txt", FIXTURES, name);
+    const char *arch;
+    double worst = 0, tol;
+    const char *dir = tm_fixture_dir(name, 1e-3, &tol, &arch);
+    snprintf(path, sizeof path, "%s/stdout.txt", dir);
     char *fixture = slurp_dup(path), *want = calloc(1, strlen(fixture) + 2048);
     ck_assert_ptr_nonnull(want);
     for (char *line = fixture; *line;) {
@@ -304,15 +306,13 @@ static void coord_fixture(const char *name, const char *args)
     ck_assert_str_eq(slurp(path), want);
     int tables = count_lines(want);
 
-    snprintf(path, sizeof path, "%s/%s/coord.csv", FIXTURES, name);
+    snprintf(path, sizeof path, "%s/coord.csv", dir);
     char *want_csv = slurp_dup(path);
     snprintf(path, sizeof path, "%s/coord.csv", out);
-    const char *arch;
-    double worst = 0, tol = tm_fixture_tol(&arch);
     int numbers = compare_coord_csv(slurp(path), want_csv, tol, &worst);
     ck_assert_int_gt(numbers, 200);
     printf("%s: `modnorm coordcheck %s`: %d CSV numbers within %g of the fixture's (worst "
-           "%.3g; BLIS kernels %s); its %d lines of stdout are the fixture's\n",
+           "%.3g; kernels %s); its %d lines of stdout are the fixture's\n",
            name, args, numbers, tol, worst, arch, tables);
     free(want_csv);
     free(fixture);

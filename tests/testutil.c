@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "core/lapack.h"
+#include "core/onednn.h"
 #include "testutil.h"
 
 const char *tm_kind_name(tm_kind kind)
@@ -101,29 +102,28 @@ double tm_max_abs_diff(const mn_mat *a, const mn_mat *b)
     return m;
 }
 
-double tm_fixture_tol(const char **arch)
+const char *tm_kernel_set(void)
 {
+    static char set[64];
     mn_bench_blas blas;
     mn_bench_blas_info(&blas);
-    if (arch)
-        *arch = blas.arch;
-    return strcmp(blas.arch, TM_FIXTURE_BLIS_ARCH) == 0 ? 1e-12 : 1e-3;
+    snprintf(set, sizeof set, "%s%s", blas.arch,
+             mn_onednn_available(MN_ONEDNN_F32) ? "-onednn" : "");
+    return set;
 }
 
-const char *tm_sweep_fixture(const char *name, double *tol, const char **arch)
+const char *tm_fixture_dir(const char *name, double other, double *tol, const char **set)
 {
     static char dir[1024];
-    const char *a;
-    bool same = tm_fixture_tol(&a) < 1e-6;
+    const char *k = tm_kernel_set();
     struct stat st;
-    snprintf(dir, sizeof dir, "%s/study/%s/%s", MN_TEST_DATA, a, name);
-    if (!same && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        same = true;
-    else
+    snprintf(dir, sizeof dir, "%s/study/%s/%s", MN_TEST_DATA, k, name);
+    bool own = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!own)
         snprintf(dir, sizeof dir, "%s/study/%s", MN_TEST_DATA, name);
-    if (arch)
-        *arch = a;
-    *tol = same ? 1e-12 : 0.25;
+    *tol = own || strcmp(k, TM_FIXTURE_KERNELS) == 0 ? 1e-12 : other;
+    if (set)
+        *set = k;
     return dir;
 }
 

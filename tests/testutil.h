@@ -37,23 +37,26 @@ typedef enum { TM_GAUSSIAN, TM_LOW_RANK_NOISE, TM_POWER_LAW } tm_kind;
 mn_mat tm_make(tm_kind kind, mn_dtype dt, int64_t rows, int64_t cols, uint64_t seed);
 const char *tm_kind_name(tm_kind kind);
 
-/* The relative tolerance against a training fixture in tests/data/study,
- * made with BLIS's skx kernels on the README's machine: 1e-12 (bit-identical
- * in practice) under the same kernels, 1e-3 under another kernel set, which
- * sums products in another order while float32 rounding grows over the run's
- * steps (measured with haswell and zen3 kernels: coordinate checks up to
- * 3.4e-5). *arch, when not NULL, gets the kernel set in use. */
-#define TM_FIXTURE_BLIS_ARCH "skx"
-double tm_fixture_tol(const char **arch);
+/* The kernels a run's products use, the key of the training fixtures: BLIS's
+ * kernel set ("skx", "haswell", "zen3"), with "-onednn" after it where
+ * oneDNN runs the float32 Linear products (core/onednn.h). Static storage. */
+const char *tm_kernel_set(void);
 
-/* The folder of sweep fixture NAME (sweep.cfg, results.csv, summary.json)
- * for the kernel set in use: tests/data/study/ARCH/NAME when
- * scripts/make_sweep_fixtures.sh made one for it (*tol = 1e-12), else the
- * skx fixture tests/data/study/NAME, to 1e-12 under skx and to 0.25 under
- * any other kernel set, where 30 Muon steps at rates up to 2 amplify the
- * different rounding chaotically (measured on zen3: rows 5.8%, the summary's
- * refined rate 17.7%) and only a gross error shows. Static storage. */
-const char *tm_sweep_fixture(const char *name, double *tol, const char **arch);
+/* The folder of training fixture NAME (a sweep's sweep.cfg, results.csv
+ * and summary.json, or a coordcheck's coord.csv and stdout.txt) for the
+ * kernels in use, and the relative tolerance to check it to:
+ * tests/data/study/SET/NAME when scripts/make_sweep_fixtures.sh made one for
+ * this kernel set (*tol = 1e-12, bit-identical in practice); else the
+ * originals, tests/data/study/NAME, made with BLIS's skx kernels alone
+ * (TM_FIXTURE_KERNELS): 1e-12 under those, `other` under any other set.
+ * Another set sums products in another order and float32 rounding grows
+ * over a run's steps: coordinate checks differed by up to 3.4e-5 (haswell,
+ * zen3; pass 1e-3), and 30 Muon steps at rates up to 2 amplify it
+ * chaotically (zen3: rows 5.8%, the summary's refined rate 17.7%; pass
+ * 0.25), where only a gross error shows. *set, when not NULL, gets
+ * tm_kernel_set(). Static storage. */
+#define TM_FIXTURE_KERNELS "skx"
+const char *tm_fixture_dir(const char *name, double other, double *tol, const char **set);
 
 /* Singular values (descending, computed in double by LAPACK) into a new array. */
 double *tm_singular_values(const mn_mat *A);

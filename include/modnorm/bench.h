@@ -36,9 +36,12 @@ typedef struct mn_bench_times {
 
 /* BLIS as modnorm uses it: its version, the kernel set in use ("skx",
  * "haswell", …) and why that set (BLIS's choice, BLIS_ARCH_TYPE, or
- * modnorm's choice of skx on AVX-512 CPUs). Static strings. */
+ * modnorm's choice of skx on AVX-512 CPUs); and what runs the float32
+ * products of mn_mat_gemm (a float32 network's Linear layers): oneDNN
+ * ("oneDNN 2.6.3, brg:avx512_core kernels") on CPUs with AVX-512 in builds
+ * with it, else "BLIS (oneDNN: why not)". Static strings. */
 typedef struct mn_bench_blas {
-    const char *version, *arch, *arch_reason;
+    const char *version, *arch, *arch_reason, *linear_fp32;
 } mn_bench_blas;
 MN_API void mn_bench_blas_info(mn_bench_blas *out);
 

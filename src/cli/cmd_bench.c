@@ -29,13 +29,13 @@ int mn_cmd_bench_gemm(mn_cli_args *a)
     if (a->json)
         return mn_cli_json_print(
             cmd, stdout,
-            json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "op", name,
+            json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s}", "op", name,
                       "precision", mn_precision_name(precision), "n", n, "threads", threads,
                       "ms_median", mn_cli_json_real(1e3 * t.median), "ms_min",
                       mn_cli_json_real(1e3 * t.min), "ms_max", mn_cli_json_real(1e3 * t.max),
                       "gflops", mn_cli_json_real(gflops), "arch", blas.arch, "arch_reason",
                       blas.arch_reason, "blis", blas.version, "impl",
-                      bf16 ? mn_polar_bf16_impl() : "BLIS"));
+                      bf16 ? mn_polar_bf16_impl() : "BLIS", "linear_fp32", blas.linear_fp32));
     if (bf16) {
         printf("bf16 %s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); %s\n",
                name, n, n, n, gflops, 1e3 * t.median, t.repeat, 1e3 * t.min, 1e3 * t.max,
@@ -43,9 +43,9 @@ int mn_cmd_bench_gemm(mn_cli_args *a)
         return MN_EXIT_OK;
     }
     printf("s%s %dx%dx%d: %.1f GFLOP/s (median %.2f ms of %d, min %.2f, max %.2f); BLIS %s, "
-           "kernels %s (%s)\n",
+           "kernels %s (%s); a float32 network's Linear products: %s\n",
            name, n, n, n, gflops, 1e3 * t.median, t.repeat, 1e3 * t.min, 1e3 * t.max,
-           blas.version, blas.arch, blas.arch_reason);
+           blas.version, blas.arch, blas.arch_reason, blas.linear_fp32);
     return MN_EXIT_OK;
 }
 

@@ -339,10 +339,12 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .summary = "the sgemm rate through modnorm's BLIS wrapper (the roofline)",
         .about = "Times an n x n float32 product through modnorm's BLIS wrapper (median of R\n"
                  "after one warm-up): C = A·B (gemm, 2n³ flops), or the lower triangle of\n"
-                 "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s and the BLIS\n"
-                 "kernel set in use. --precision bf16 times bf16 operands with a float32\n"
-                 "result through the bf16 backend (gemm; syrk as row blocks, counted n³) and\n"
-                 "names it (oneDNN and its kernels, or the fallback).",
+                 "A·Aᵀ (syrk) or of A·B (gemmt), n³ flops each; reports GFLOP/s, the BLIS\n"
+                 "kernel set in use and what runs a float32 network's Linear products\n"
+                 "(oneDNN on CPUs with AVX-512, else BLIS). --precision bf16 times bf16\n"
+                 "operands with a float32 result through the bf16 backend (gemm; syrk as\n"
+                 "row blocks, counted n³) and names it (oneDNN and its kernels, or the\n"
+                 "fallback).",
         .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_gemm_uses, .n_uses = N_USES(bench_gemm_uses)},
     [MN_CMD_BENCH_DUALIZE] = {

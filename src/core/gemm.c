@@ -1,8 +1,53 @@
-/* mn_mat_gemm: the public matrix product, in either precision (tensor.h). */
+/* mn_mat_gemm: the public matrix product, in either precision (tensor.h);
+ * its float32 route (gemm.h). */
 #include "core/bf16.h"
 #include "core/blas.h"
 #include "core/check.h"
+#include <pthread.h>
+#include <stdio.h>
+
 #include "core/error.h"
+#include "core/gemm.h"
+#include "core/onednn.h"
+
+const char *mn_gemm_fp32_impl(void)
+{
+    static char name[256];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    const char *onednn = mn_onednn_describe(MN_ONEDNN_F32);
+    if (mn_onednn_available(MN_ONEDNN_F32))
+        return onednn;
+    pthread_mutex_lock(&lock); /* one caller at a time writes the static name */
+    snprintf(name, sizeof name, "BLIS (oneDNN: %s)", onednn);
+    pthread_mutex_unlock(&lock);
+    return name;
+}
+
+static bool unit_stride(const mn_mat *A) { return A->rs == 1 || A->cs == 1; }
+
+static mn_onednn_operand operand(const mn_mat *A)
+{
+    return (mn_onednn_operand){.rs = A->rs, .cs = A->cs, .data = A->data};
+}
+
+/* C = A·B (+ C) through oneDNN where it runs float32 (onednn.h): float32
+ * views with unit strides, alpha 1, beta 0 or 1, no size 0.
+ * MN_ERR_UNSUPPORTED when it does not apply: BLIS runs the product. */
+static mn_status onednn_f32(double alpha, const mn_mat *A, const mn_mat *B, double beta,
+                            mn_mat *C, int threads)
+{
+    if (alpha != 1.0 || (beta != 0.0 && beta != 1.0) || A->dtype != MN_F32 ||
+        B->dtype != MN_F32 || C->dtype != MN_F32 || !unit_stride(A) || !unit_stride(B) ||
+        !unit_stride(C) || A->rows < 1 || A->cols < 1 || B->cols < 1 || A->cols != B->rows ||
+        C->rows != A->rows || C->cols != B->cols)
+        return MN_ERR_UNSUPPORTED;
+    if (C->cs == 1)
+        return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(A), operand(B), beta != 0.0, C,
+                                threads);
+    mn_mat at = mn_mat_transpose(*A), bt = mn_mat_transpose(*B), ct = mn_mat_transpose(*C);
+    return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(&bt), operand(&at), beta != 0.0, &ct,
+                            threads); /* a column-major C: Cᵀ = Bᵀ·Aᵀ, all views */
+}
 
 mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
                       mn_precision precision, int threads)
@@ -14,8 +59,10 @@ mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double bet
     if (!mn_precision_name(precision))
         return mn_fail(MN_ERR_ARG, "%s: precision %d is neither fp32 nor bf16", fn,
                        (int)precision);
-    if (precision == MN_PRECISION_FP32)
-        return mn_blas_gemm(alpha, A, B, beta, C, threads);
+    if (precision == MN_PRECISION_FP32) {
+        mn_status st = onednn_f32(alpha, A, B, beta, C, threads);
+        return st != MN_ERR_UNSUPPORTED ? st : mn_blas_gemm(alpha, A, B, beta, C, threads);
+    }
     if (A->dtype != MN_F32 || B->dtype != MN_F32 || C->dtype != MN_F32)
         return mn_fail(MN_ERR_UNSUPPORTED, "%s: bf16 takes float32 operands", fn);
     if (alpha != 1.0 || (beta != 0.0 && beta != 1.0))

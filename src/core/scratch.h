@@ -14,6 +14,10 @@ typedef enum mn_scratch_slot {
     MN_SCRATCH_POLAR = 0,  /* duality/polar.c: the fp32/fp64 iteration's workspace */
     MN_SCRATCH_POLAR_BF16, /* duality/polar_bf16.c */
     MN_SCRATCH_ATTENTION,  /* modules/attention.c: a head's transpose */
+    MN_SCRATCH_BF16_ROUND_A, /* core/bf16.c: mn_bf16_gemm_rounded's rounded operands */
+    MN_SCRATCH_BF16_ROUND_B,
+    MN_SCRATCH_BF16_WIDE_A, /* core/bf16.c: the fallback's widened operands */
+    MN_SCRATCH_BF16_WIDE_B,
     MN_SCRATCH_SLOTS
 } mn_scratch_slot;
 

@@ -11,6 +11,7 @@
 #include "core/bf16.h"
 #include "core/blas.h"
 #include "core/check.h"
+#include "core/gemm.h"
 #include "core/error.h"
 #include "modnorm/bench.h"
 #include "modnorm/npy.h"
@@ -57,7 +58,8 @@ void mn_bench_blas_info(mn_bench_blas *out)
 {
     if (out)
         *out = (mn_bench_blas){.version = mn_blas_version(), .arch = mn_blas_arch(),
-                               .arch_reason = mn_blas_arch_reason()};
+                               .arch_reason = mn_blas_arch_reason(),
+                               .linear_fp32 = mn_gemm_fp32_impl()};
 }
 
 /* ---- products ---------------------------------------------------------------- */

@@ -1,0 +1,335 @@
+/* oneDNN's matmul primitive, cached (onednn.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "core/onednn.h"
+
+#ifdef MN_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#endif
+
+enum { N_TYPES = 2 };
+
+static bool forced_off[N_TYPES];
+static bool usable[N_TYPES];
+static char description[N_TYPES][192];
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+#ifdef MN_HAVE_ONEDNN
+
+static dnnl_engine_t engine;
+
+static dnnl_data_type_t operand_type(mn_onednn_type t)
+{
+    return t == MN_ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+/* The kernel oneDNN picks for a small product of `type` names the ISA it uses. */
+static const char *kernel_name(mn_onednn_type type, char *buf, size_t size)
+{
+    const char *kernel = "unknown";
+    dnnl_memory_desc_t a, b, c;
+    dnnl_dims_t dims = {64, 64};
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_memory_desc_init_by_tag(&a, 2, dims, operand_type(type), dnnl_ab) == dnnl_success &&
+        dnnl_memory_desc_init_by_tag(&b, 2, dims, operand_type(type), dnnl_ab) == dnnl_success &&
+        dnnl_memory_desc_init_by_tag(&c, 2, dims, dnnl_f32, dnnl_ab) == dnnl_success &&
+        dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL) == dnnl_success)
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &kernel);
+    snprintf(buf, size, "%s", kernel);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    return buf;
+}
+
+static void probe(void)
+{
+    const dnnl_version_t *v = dnnl_version();
+    char ver[32];
+    snprintf(ver, sizeof ver, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    bool has[N_TYPES] = {
+        [MN_ONEDNN_BF16] = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16,
+        [MN_ONEDNN_F32] = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core};
+    static const char *const missing[N_TYPES] = {
+        [MN_ONEDNN_BF16] = "found no AVX512-BF16 or AMX-BF16 on this CPU",
+        [MN_ONEDNN_F32] = "found no AVX-512 on this CPU (BLIS runs float32 there)"};
+    if ((has[0] || has[1]) && dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) {
+        engine = NULL;
+        for (int t = 0; t < N_TYPES; t++)
+            snprintf(description[t], sizeof description[t], "%s could not create its CPU engine",
+                     ver);
+        return;
+    }
+    for (int t = 0; t < N_TYPES; t++) {
+        char kernel[96];
+        if (has[t])
+            snprintf(description[t], sizeof description[t], "%s, %s kernels", ver,
+                     kernel_name((mn_onednn_type)t, kernel, sizeof kernel));
+        else
+            snprintf(description[t], sizeof description[t], "%s %s", ver, missing[t]);
+        usable[t] = has[t];
+    }
+}
+
+#else
+
+static void probe(void)
+{
+    for (int t = 0; t < N_TYPES; t++)
+        snprintf(description[t], sizeof description[t], "built without oneDNN");
+}
+
+#endif
+
+bool mn_onednn_available(mn_onednn_type type)
+{
+    pthread_once(&probe_once, probe);
+    return usable[type] && !forced_off[type];
+}
+
+const char *mn_onednn_describe(mn_onednn_type type)
+{
+    pthread_once(&probe_once, probe);
+    return usable[type] && forced_off[type] ? "forced off" : description[type];
+}
+
+void mn_onednn_force_off(mn_onednn_type type, bool on)
+{
+    pthread_once(&probe_once, probe);
+    forced_off[type] = on;
+}
+
+#ifndef MN_HAVE_ONEDNN
+
+mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
+                           mn_onednn_operand b, bool accumulate, mn_mat *C, int threads)
+{
+    (void)type, (void)k, (void)a, (void)b, (void)accumulate, (void)C, (void)threads;
+    return MN_ERR_UNSUPPORTED;
+}
+
+#else
+
+/* ---- per-thread stream and scratchpad ------------------------------------------ */
+
+/* A stream may not run on two threads at once; each thread keeps its own,
+ * with the scratchpad its primitives use, freed when the thread ends. */
+typedef struct {
+    dnnl_stream_t stream;
+    void *pad;
+    size_t pad_bytes;
+} thread_state;
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+
+static void state_free(void *p)
+{
+    thread_state *t = p;
+    if (t->stream)
+        dnnl_stream_destroy(t->stream);
+    free(t->pad);
+    free(t);
+}
+
+static void make_state_key(void) { pthread_key_create(&state_key, state_free); }
+
+static thread_state *state_get(void)
+{
+    pthread_once(&state_once, make_state_key);
+    thread_state *t = pthread_getspecific(state_key);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (t && pthread_setspecific(state_key, t) != 0) {
+            free(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
+
+/* ---- the primitive cache ----------------------------------------------------------- */
+
+/* One cached primitive: C (m x n, strides c_rs, 1) = A·B (+ C). */
+typedef struct {
+    int64_t m, n, k, a_rs, a_cs, b_rs, b_cs, c_rs;
+    int64_t type, beta, threads; /* no padding: keys compare with memcmp */
+} prim_key;
+
+typedef struct {
+    prim_key key;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t a, b, c, pad;
+    size_t pad_bytes;
+} prim_entry;
+
+/* Never evicted (a running call may hold one); past the cap, a primitive is
+ * made for the call and destroyed after it. */
+#define MAX_PRIMS 1024
+static prim_entry prims[MAX_PRIMS];
+static int n_prims = 0;
+static pthread_mutex_t prims_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool key_eq(const prim_key *x, const prim_key *y) { return memcmp(x, y, sizeof *x) == 0; }
+
+static mn_status dnnl_error(const prim_key *key, const char *what, dnnl_status_t s)
+{
+    return mn_fail(MN_ERR_NUMERIC, "%s product: oneDNN's %s failed (dnnl_status %d)",
+                   key->type == (int64_t)MN_ONEDNN_BF16 ? "bf16" : "float32", what, (int)s);
+}
+
+/* Build the primitive for `key` (the caller's OpenMP thread count is set).
+ * MN_ERR_UNSUPPORTED, with no message, when oneDNN has no kernel for it. */
+static mn_status make_prim(const prim_key *key, prim_entry *e)
+{
+    dnnl_dims_t da = {key->m, key->k}, db = {key->k, key->n}, dc = {key->m, key->n};
+    dnnl_dims_t sa = {key->a_rs, key->a_cs}, sb = {key->b_rs, key->b_cs}, sc = {key->c_rs, 1};
+    dnnl_data_type_t in = operand_type((mn_onednn_type)key->type);
+    dnnl_memory_desc_t a, b, c;
+    dnnl_matmul_desc_t md;
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_strides(&a, 2, da, in, sa)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_strides(&b, 2, db, in, sb)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_strides(&c, 2, dc, dnnl_f32, sc)) != dnnl_success ||
+        (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) != dnnl_success)
+        return dnnl_error(key, "matmul descriptor", s);
+    dnnl_primitive_attr_t attr;
+    if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success)
+        return dnnl_error(key, "attribute", s);
+    dnnl_post_ops_t po = NULL;
+    s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success && key->beta) {
+        s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_sum(po, 1.0f);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_unimplemented)
+        return MN_ERR_UNSUPPORTED; /* no kernel for this layout: the caller falls back, silently */
+    if (s != dnnl_success)
+        return dnnl_error(key, "matmul primitive descriptor", s);
+    e->key = *key;
+    e->a = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    e->b = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    e->c = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    e->pad = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->pad_bytes = dnnl_memory_desc_get_size(&e->pad);
+    s = dnnl_primitive_create(&e->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s == dnnl_success ? MN_OK : dnnl_error(key, "matmul primitive", s);
+}
+
+/* This thread's scratchpad, at least `bytes` long (64-byte aligned). */
+static void *pad_get(thread_state *t, size_t bytes)
+{
+    if (bytes > t->pad_bytes) {
+        size_t rounded = (bytes + 63) / 64 * 64;
+        void *p = aligned_alloc(64, rounded);
+        if (!p)
+            return NULL;
+        free(t->pad);
+        t->pad = p;
+        t->pad_bytes = rounded;
+    }
+    return t->pad;
+}
+
+static mn_status run_prim(const prim_entry *e, const void *a, const void *b, void *c)
+{
+    thread_state *t = state_get();
+    if (!t)
+        return mn_fail(MN_ERR_NOMEM, "oneDNN product: cannot allocate thread state");
+    dnnl_status_t s = dnnl_success;
+    if (!t->stream && (s = dnnl_stream_create(&t->stream, engine, dnnl_stream_default_flags)) !=
+                          dnnl_success) {
+        t->stream = NULL;
+        return dnnl_error(&e->key, "stream", s);
+    }
+    void *pad = e->pad_bytes ? pad_get(t, e->pad_bytes) : NULL;
+    if (e->pad_bytes && !pad)
+        return mn_fail(MN_ERR_NOMEM, "oneDNN product: cannot allocate a %zu-byte scratchpad",
+                       e->pad_bytes);
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    const dnnl_memory_desc_t *mds[4] = {&e->a, &e->b, &e->c, &e->pad};
+    void *ptrs[4] = {(void *)a, (void *)b, c, pad};
+    int n = e->pad_bytes ? 4 : 3;
+    for (int i = 0; i < n && s == dnnl_success; i++)
+        s = dnnl_memory_create(&mem[i], mds[i], engine, ptrs[i]);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem[0]},
+                                   {DNNL_ARG_WEIGHTS, mem[1]},
+                                   {DNNL_ARG_DST, mem[2]},
+                                   {DNNL_ARG_SCRATCHPAD, mem[3]}};
+        s = dnnl_primitive_execute(e->prim, t->stream, n, args);
+        if (s == dnnl_success)
+            s = dnnl_stream_wait(t->stream);
+    }
+    for (int i = 0; i < 4; i++)
+        if (mem[i])
+            dnnl_memory_destroy(mem[i]);
+    return s == dnnl_success ? MN_OK : dnnl_error(&e->key, "matmul execution", s);
+}
+
+/* The OpenMP thread count of the calling thread is set for the call (oneDNN
+ * sizes its work split by it when the primitive is made) and put back after. */
+mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
+                           mn_onednn_operand b, bool accumulate, mn_mat *C, int threads)
+{
+    if (!mn_onednn_available(type))
+        return MN_ERR_UNSUPPORTED;
+    double work = (double)C->rows * (double)C->cols * (double)k;
+    int t = mn_blas_threads(threads, work);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    if (t <= 0)
+        t = saved;
+    omp_set_num_threads(t);
+#endif
+    prim_key key = {.m = C->rows, .n = C->cols, .k = k, .a_rs = a.rs, .a_cs = a.cs,
+                    .b_rs = b.rs, .b_cs = b.cs, .c_rs = C->rs, .type = (int64_t)type,
+                    .beta = accumulate, .threads = t};
+    const prim_entry *hit = NULL;
+    prim_entry own = {0};
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&prims_lock);
+    for (int i = 0; i < n_prims && !hit; i++)
+        if (key_eq(&prims[i].key, &key))
+            hit = &prims[i];
+    if (!hit) {
+        st = make_prim(&key, &own);
+        if (st == MN_OK && n_prims < MAX_PRIMS) {
+            prims[n_prims] = own;
+            hit = &prims[n_prims++];
+            own.prim = NULL;
+        } else if (st == MN_OK)
+            hit = &own;
+    }
+    pthread_mutex_unlock(&prims_lock);
+    if (st == MN_OK)
+        st = run_prim(hit, a.data, b.data, C->data);
+    if (own.prim)
+        dnnl_primitive_destroy(own.prim);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+    return st;
+}
+
+#endif

@@ -1,0 +1,50 @@
+/* Internal: the one file that calls oneDNN (built with -Donednn, Debian's
+ * libdnnl-dev). Its matmul primitive runs C = A·B (+ C) with bfloat16 or
+ * float32 operands and a float32 result: the bf16 products (bf16.h) and,
+ * where oneDNN's JIT kernels beat BLIS, the float32 products Linear runs
+ * (core/gemm.c). One primitive per shape, layout, operand type, beta and
+ * thread count, created at its first call and cached (thread-safe, never
+ * evicted: a training run uses a few dozen). Built without oneDNN, nothing
+ * is available and every product reports MN_ERR_UNSUPPORTED. */
+#ifndef MN_CORE_ONEDNN_H
+#define MN_CORE_ONEDNN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "modnorm/tensor.h"
+
+typedef enum mn_onednn_type { MN_ONEDNN_BF16, MN_ONEDNN_F32 } mn_onednn_type;
+
+/* An operand: element (i, j) at data[i·rs + j·cs], with rs or cs 1. */
+typedef struct mn_onednn_operand {
+    int64_t rs, cs;
+    const void *data;
+} mn_onednn_operand;
+
+/* Whether products with `type` operands run through oneDNN on this CPU:
+ * bf16 where it has AVX512-BF16 or AMX-BF16; float32 where it has AVX-512
+ * (avx512_core), on which oneDNN's brgemm kernels ran the GPT's Linear
+ * shapes 1.1-1.6x faster than BLIS's skx kernels (bench/onednn_f32.c).
+ * False when forced off (mn_onednn_force_off). */
+bool mn_onednn_available(mn_onednn_type type);
+
+/* What runs `type`'s products, for messages: "oneDNN 2.6.3, brg:avx512_core
+ * kernels", or why oneDNN does not ("oneDNN 2.6.3 found no AVX512-BF16 or
+ * AMX-BF16 on this CPU", "built without oneDNN", "forced off"). Static
+ * storage. */
+const char *mn_onednn_describe(mn_onednn_type type);
+
+/* Tests: make mn_onednn_available(type) false (on) or as the CPU allows (off). */
+void mn_onednn_force_off(mn_onednn_type type, bool on);
+
+/* C = A·B, plus the old C when `accumulate`: A is (C->rows x k), B (k x
+ * C->cols), both of `type`; C float32 with cs = 1. m, n and k are at least
+ * 1. `threads` as in blas.h (products under 128³ multiply-adds run on one
+ * thread; inside another OpenMP region oneDNN stays on the calling
+ * thread). MN_ERR_UNSUPPORTED, with no message, when oneDNN is not
+ * available or has no kernel for this layout: the caller falls back. */
+mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
+                           mn_onednn_operand b, bool accumulate, mn_mat *C, int threads);
+
+#endif
