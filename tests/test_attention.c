@@ -212,7 +212,7 @@ START_TEST(test_rope)
     float *table = malloc((size_t)(ctx * d.dh) * 4);
     ck_assert(y && back && table);
     mn_rope_table(table, ctx, d.dh, 10000.0);
-    mn_rope_apply(y, x, table, ctx, d, false);
+    mn_rope_apply(y, x, table, ctx, d, false, 2);
     for (int64_t b = 0; b < d.B; b++)
         for (int64_t t = 0; t < d.T; t++)
             for (int64_t i = 0; i < d.h; i++)
@@ -223,7 +223,7 @@ START_TEST(test_rope)
                     ck_assert(fabs(y[o + j] - (a * cos(th) - c * sin(th))) < 1e-5);
                     ck_assert(fabs(y[o + j + half] - (a * sin(th) + c * cos(th))) < 1e-5);
                 }
-    mn_rope_apply(back, y, table, ctx, d, true);
+    mn_rope_apply(back, y, table, ctx, d, true, 1);
     ck_assert(max_diff(back, x, n) < 1e-5);
     /* the same q and k at every position: q_t·k_s depends only on t − s */
     mn_attn_dims one = {1, 6, 1, 8};
@@ -233,8 +233,8 @@ START_TEST(test_rope)
             q[t * 8 + j] = x[j];
             k[t * 8 + j] = x[8 + j];
         }
-    mn_rope_apply(rq, q, table, ctx, one, false);
-    mn_rope_apply(rk, k, table, ctx, one, false);
+    mn_rope_apply(rq, q, table, ctx, one, false, 1);
+    mn_rope_apply(rk, k, table, ctx, one, false, 1);
     double s31 = 0, s53 = 0, s20 = 0;
     for (int j = 0; j < 8; j++) {
         s31 += (double)rq[3 * 8 + j] * rk[1 * 8 + j];
@@ -1033,6 +1033,45 @@ START_TEST(test_torch_gpt)
 }
 END_TEST
 
+/* RoPE and the causal mask share their rows among threads: at 1 and 2
+ * threads (sizes past the 2^16 elements where loops fork) the scores'
+ * forward and the input's gradient are the same bits. */
+START_TEST(test_rows_threads_bit_identical)
+{
+    const char *text = "(SplitHeads(4) -> RoPE(16, 64), SplitHeads(4) -> RoPE(16, 64)) -> Scores "
+                       "-> CausalMask -> Softmax(2)";
+    int64_t B = 16, T = 64, D = 64;
+    float *x0 = randn(B * T * D, 21, 1), *dy0 = randn(B * 4 * T * T, 22, 1);
+    float *out[2], *grad[2];
+    for (int threads = 1; threads <= 2; threads++) {
+        mn_network *net;
+        ck_assert_ok(mn_network_create(&net, build(text), MN_PARAM_MODULAR, 1));
+        mn_network_set_threads(net, threads);
+        mn_network_keep_input_grad(net, true);
+        mn_tensor *x = tm_tensor_new(3, (int64_t[]){B, T, D});
+        memcpy(x->data, x0, (size_t)(B * T * D) * sizeof(float));
+        const mn_tensor *y;
+        ck_assert_ok(mn_network_forward(net, x, &y));
+        ck_assert_int_eq(mn_tensor_numel(y), B * 4 * T * T);
+        mn_tensor *dy = tm_tensor_new(4, (int64_t[]){B, 4, T, T});
+        memcpy(dy->data, dy0, (size_t)(B * 4 * T * T) * sizeof(float));
+        ck_assert_ok(mn_network_backward(net, dy));
+        const mn_tensor *dx = mn_network_input_grad(net);
+        ck_assert_ptr_nonnull(dx);
+        out[threads - 1] = malloc((size_t)(B * 4 * T * T) * sizeof(float));
+        grad[threads - 1] = malloc((size_t)(B * T * D) * sizeof(float));
+        memcpy(out[threads - 1], y->data, (size_t)(B * 4 * T * T) * sizeof(float));
+        memcpy(grad[threads - 1], dx->data, (size_t)(B * T * D) * sizeof(float));
+        mn_tensor_destroy(x);
+        mn_tensor_destroy(dy);
+        mn_network_destroy(net);
+    }
+    ck_assert_mem_eq(out[0], out[1], (size_t)(B * 4 * T * T) * sizeof(float));
+    ck_assert_mem_eq(grad[0], grad[1], (size_t)(B * T * D) * sizeof(float));
+    free(out[0]), free(out[1]), free(grad[0]), free(grad[1]), free(x0), free(dy0);
+}
+END_TEST
+
 /* ---- attention statistics ---------------------------------------------------- */
 
 /* Scores known by hand: one head of size 2, x_t·x_s/2 scaled by Softmax's 2. */
@@ -1097,6 +1136,7 @@ static Suite *suite(void)
     tcase_add_test(k, test_kernels_match_reference);
     tcase_add_test(k, test_softmax_rows);
     tcase_add_test(k, test_rope);
+    tcase_add_test(k, test_rows_threads_bit_identical);
     tcase_add_test(k, test_gelu_f32);
     suite_add_tcase(s, k);
     TCase *f = tcase_create("finite differences");

@@ -25,7 +25,9 @@ typedef struct mn_onednn_operand {
 /* Whether products with `type` operands run through oneDNN on this CPU:
  * bf16 where it has AVX512-BF16 or AMX-BF16; float32 where it has AVX-512
  * (avx512_core), on which oneDNN's brgemm kernels ran the GPT's Linear
- * shapes 1.1-1.6x faster than BLIS's skx kernels (bench/onednn_f32.c).
+ * shapes at width 128 0.97-1.48x as fast as BLIS's skx kernels on one
+ * thread and 1.08-1.41x on two, the MLP's 1.13-1.66x (bench/onednn_f32.c;
+ * results/gpt-speed/onednn-f32-s13.txt).
  * False when forced off (mn_onednn_force_off). */
 bool mn_onednn_available(mn_onednn_type type);
 

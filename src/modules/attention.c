@@ -473,23 +473,26 @@ void mn_rope_table(float *table, int64_t T_max, int64_t dh, double base)
 }
 
 void mn_rope_apply(float *y, const float *x, const float *table, int64_t T_max, mn_attn_dims d,
-                   bool inverse)
+                   bool inverse, int threads)
 {
     int64_t half = d.dh / 2;
     const float *cs = table, *sn = table + T_max * half;
     const float sign = inverse ? -1.0f : 1.0f;
-    for (int64_t b = 0; b < d.B; b++)
-        for (int64_t t = 0; t < d.T; t++) {
-            const float *c = cs + t * half, *s = sn + t * half;
-            for (int64_t i = 0; i < d.h; i++) {
-                int64_t o = hx(d, b, t, i, 0);
-                const float *x1 = x + o, *x2 = x + o + half;
-                float *y1 = y + o, *y2 = y + o + half;
-                for (int64_t j = 0; j < half; j++) {
-                    float a = x1[j], bb = x2[j], sj = sign * s[j];
-                    y1[j] = a * c[j] - bb * sj;
-                    y2[j] = a * sj + bb * c[j];
-                }
+    int nt = mn_elementwise_threads(threads, d.B * d.T * d.h * d.dh);
+    (void)nt; /* unused without OpenMP */
+    MN_PARALLEL_FOR_RANGES(nt)
+    for (int64_t r = 0; r < d.B * d.T; r++) { /* position t of sequence b */
+        int64_t b = r / d.T, t = r % d.T;
+        const float *c = cs + t * half, *s = sn + t * half;
+        for (int64_t i = 0; i < d.h; i++) {
+            int64_t o = hx(d, b, t, i, 0);
+            const float *x1 = x + o, *x2 = x + o + half;
+            float *y1 = y + o, *y2 = y + o + half;
+            for (int64_t j = 0; j < half; j++) {
+                float a = x1[j], bb = x2[j], sj = sign * s[j];
+                y1[j] = a * c[j] - bb * sj;
+                y2[j] = a * sj + bb * c[j];
             }
         }
+    }
 }

@@ -61,10 +61,11 @@ void mn_softmax_rows_backward_ref(float *dx, const float *y, const float *dy, in
 
 /* RoPE on (B, T, h, dh), half-split pairs (x[j], x[j + dh/2]), angle
  * t·θ_j with θ_j = base^(−2j/dh); table holds cos then sin, each (T_max, dh/2)
- * (mn_rope_table). y = rotate(x), dx = rotate(dy, −angle). */
+ * (mn_rope_table). y = rotate(x), dx = rotate(dy, −angle); positions shared
+ * among `threads` (<= 0: every core). */
 void mn_rope_table(float *table, int64_t T_max, int64_t dh, double base);
 void mn_rope_apply(float *y, const float *x, const float *table, int64_t T_max, mn_attn_dims d,
-                   bool inverse);
+                   bool inverse, int threads);
 
 /* Whether m is a Softmax bond, and then its scale. */
 bool mn_softmax_scale_of(const mn_module *m, double *scale);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "modules/attention.h"
 #include "modules/kinds.h"
 #include "modules/module.h"
@@ -163,7 +164,7 @@ static mn_status rope_forward(mn_module *m, const mn_module_call *c)
 {
     mn_attn_dims d = heads_dims(c->in[0]);
     mn_rope_table(c->saved, d.T, rope_of(m)->dh, ROPE_BASE);
-    mn_rope_apply(c->out->data, c->in[0]->data, c->saved, d.T, d, false);
+    mn_rope_apply(c->out->data, c->in[0]->data, c->saved, d.T, d, false, c->threads);
     return MN_OK;
 }
 
@@ -172,7 +173,7 @@ static mn_status rope_backward(mn_module *m, const mn_module_call *c)
 {
     (void)m;
     mn_attn_dims d = heads_dims(c->in[0]);
-    mn_rope_apply(c->din[0]->data, c->dout->data, c->saved, d.T, d, true);
+    mn_rope_apply(c->din[0]->data, c->dout->data, c->saved, d.T, d, true, c->threads);
     return MN_OK;
 }
 
@@ -297,9 +298,13 @@ static mn_status mask_plan(const mn_module *m, int n, const mn_shape *in, mn_mod
     return MN_OK;
 }
 
-/* y = x where s ≤ t, else −∞ (or, for the backward, 0): rows of T. */
-static void mask_rows(float *y, const float *x, int64_t rows, int64_t T, float fill)
+/* y = x where s ≤ t, else −∞ (or, for the backward, 0): rows of T, shared
+ * among `threads`. */
+static void mask_rows(float *y, const float *x, int64_t rows, int64_t T, float fill, int threads)
 {
+    int nt = mn_elementwise_threads(threads, rows * T);
+    (void)nt; /* unused without OpenMP */
+    MN_PARALLEL_FOR_RANGES(nt)
     for (int64_t r = 0; r < rows; r++) {
         int64_t t = r % T;
         memcpy(y + r * T, x + r * T, (size_t)(t + 1) * sizeof *y);
@@ -312,7 +317,7 @@ static mn_status mask_forward(mn_module *m, const mn_module_call *c)
 {
     (void)m;
     mn_mat X = mn_tensor_rows(c->in[0]);
-    mask_rows(c->out->data, c->in[0]->data, X.rows, X.cols, -INFINITY);
+    mask_rows(c->out->data, c->in[0]->data, X.rows, X.cols, -INFINITY, c->threads);
     return MN_OK;
 }
 
@@ -320,7 +325,7 @@ static mn_status mask_backward(mn_module *m, const mn_module_call *c)
 {
     (void)m;
     mn_mat X = mn_tensor_rows(c->in[0]);
-    mask_rows(c->din[0]->data, c->dout->data, X.rows, X.cols, 0.0f);
+    mask_rows(c->din[0]->data, c->dout->data, X.rows, X.cols, 0.0f, c->threads);
     return MN_OK;
 }
 
