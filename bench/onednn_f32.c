@@ -3,14 +3,18 @@
  * measurement behind core/onednn.h's choice of oneDNN for mn_mat_gemm's
  * float32 products on AVX-512 CPUs. Best of 7 rounds of 20 calls each.
  *
- *   gcc -O2 -fopenmp bench/onednn_f32.c -o /tmp/onednn_f32 -I/usr/include/blis \
- *       -lblis -ldnnl -lm
+ *   gcc -O2 -fopenmp bench/onednn_f32.c -o /tmp/onednn_f32 \
+ *       -I/usr/include/x86_64-linux-gnu/blis-openmp \
+ *       -L/usr/lib/x86_64-linux-gnu/blis-openmp -lblis -ldnnl -lm
  *   BLIS_ARCH_TYPE=0 /tmp/onednn_f32 THREADS [M,N,K,TA,TB ...]
  *
  * BLIS_ARCH_TYPE=0 is skx, the kernels modnorm picks on AVX-512 (blas.c).
  * C (M x N) = A·B; TA: A stored transposed (K x M), TB: B stored transposed
  * (N x K). Without shapes: the GPT's at width 128 (768 tokens: Q/K/V/O,
- * MLP in and out, the head; forward, dW, dx) and a 1024³ product. */
+ * MLP in and out, the head; forward, dW, dx) and a 1024³ product. BLIS
+ * runs every shape on THREADS threads; modnorm runs products under 128³
+ * multiply-adds on one (blas.h), so small shapes' BLIS rates here are not
+ * modnorm's. Times only: the results are checked in tests/test_bf16.c. */
 #include <blis.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>

@@ -202,12 +202,13 @@ START_TEST(test_gelu_f32)
 }
 END_TEST
 
-/* RoPE: the half-split rotation by t·10000^(−2j/dh), written out in double;
- * the inverse undoes it; scores of rotated pairs depend only on t − s. */
+/* RoPE: the half-split rotation by t·10000^(−2j/dh), written out in double,
+ * on 2^16 elements (the size where its loop is shared by 2 threads); the
+ * inverse undoes it; scores of rotated pairs depend only on t − s. */
 START_TEST(test_rope)
 {
-    mn_attn_dims d = {2, 6, 3, 8};
-    int64_t n = d.B * d.T * d.h * d.dh, half = d.dh / 2, ctx = 9;
+    mn_attn_dims d = {16, 64, 4, 16};
+    int64_t n = d.B * d.T * d.h * d.dh, half = d.dh / 2, ctx = 70;
     float *x = randn(n, 11, 1), *y = malloc((size_t)n * 4), *back = malloc((size_t)n * 4);
     float *table = malloc((size_t)(ctx * d.dh) * 4);
     ck_assert(y && back && table);
@@ -223,7 +224,7 @@ START_TEST(test_rope)
                     ck_assert(fabs(y[o + j] - (a * cos(th) - c * sin(th))) < 1e-5);
                     ck_assert(fabs(y[o + j + half] - (a * sin(th) + c * cos(th))) < 1e-5);
                 }
-    mn_rope_apply(back, y, table, ctx, d, true, 1);
+    mn_rope_apply(back, y, table, ctx, d, true, 2);
     ck_assert(max_diff(back, x, n) < 1e-5);
     /* the same q and k at every position: q_t·k_s depends only on t − s */
     mn_attn_dims one = {1, 6, 1, 8};
@@ -233,8 +234,10 @@ START_TEST(test_rope)
             q[t * 8 + j] = x[j];
             k[t * 8 + j] = x[8 + j];
         }
-    mn_rope_apply(rq, q, table, ctx, one, false, 1);
-    mn_rope_apply(rk, k, table, ctx, one, false, 1);
+    float table8[6 * 8];
+    mn_rope_table(table8, 6, 8, 10000.0);
+    mn_rope_apply(rq, q, table8, 6, one, false, 1);
+    mn_rope_apply(rk, k, table8, 6, one, false, 1);
     double s31 = 0, s53 = 0, s20 = 0;
     for (int j = 0; j < 8; j++) {
         s31 += (double)rq[3 * 8 + j] * rk[1 * 8 + j];

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/bf16.h"
+#include "core/gemm.h"
 #include "core/onednn.h"
 #include "testutil.h"
 
@@ -408,24 +409,29 @@ START_TEST(test_mat_gemm_public)
 END_TEST
 
 /* mn_mat_gemm's float32 products, through oneDNN (where this build and CPU
- * run float32 there) and through BLIS (oneDNN forced off), against a naive
- * loop in double: odd shapes, a GPT Linear shape, every orientation of A, B
- * and C with padded row strides, beta 0 and 1, one and two threads. The
- * bound is float32 accumulation's, 2(k+1)·2^-24 of Σ|a||b| + |c0| (each
- * product now rounds too). A repeated call gives the same bits. */
+ * run float32 there; each layout is also run by mn_onednn_matmul directly,
+ * which must not fall back) and through BLIS (oneDNN forced off), against a
+ * naive loop in double: odd shapes, vectors, a GPT Linear shape, every
+ * orientation of A, B and C with padded strides, beta 0 and 1, one and two
+ * threads. The bound is float32 accumulation's, 2(k+1)·2^-24 of
+ * Σ|a||b| + |c0| (each product now rounds too). A repeated call gives the
+ * same bits. */
 START_TEST(test_mat_gemm_f32_routes)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},     {17, 33, 65},
-                                        {130, 1, 7},  {64, 128, 48}, {768, 128, 128}};
+    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},      {17, 33, 65},
+                                        {130, 1, 7},  {130, 7, 1},    {1, 7, 130},
+                                        {64, 128, 48}, {768, 128, 128}};
     bool onednn = mn_onednn_available(MN_ONEDNN_F32);
-    const char *name = mn_onednn_describe(MN_ONEDNN_F32);
+    const char *name = mn_gemm_fp32_impl();
     if (onednn)
         ck_assert_msg(strncmp(name, "oneDNN ", 7) == 0 && strstr(name, "kernels"), "%s", name);
+    else
+        ck_assert_msg(strncmp(name, "BLIS (oneDNN: ", 14) == 0, "%s", name);
     for (int route = onednn ? 0 : 1; route < 2; route++) {
         mn_onednn_force_off(MN_ONEDNN_F32, route == 1);
         ck_assert(mn_onednn_available(MN_ONEDNN_F32) == (route == 0));
         if (route == 1 && onednn)
-            ck_assert_str_eq(mn_onednn_describe(MN_ONEDNN_F32), "forced off");
+            ck_assert_str_eq(mn_gemm_fp32_impl(), "BLIS (oneDNN forced off)");
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int t = 0; t < 8; t++)
                 for (int beta = 0; beta <= 1; beta++) {
@@ -434,11 +440,21 @@ START_TEST(test_mat_gemm_f32_routes)
                     int threads = 1 + (t + beta) % 2;
                     mn_mat A = make_f32_strided(m, k, ta, 80 + s);
                     mn_mat B = make_f32_strided(k, n, tb, 90 + s);
-                    mn_mat C = make_c(m, n, tc, 100 + s), C0 = make_c(m, n, false, 100 + s);
-                    mn_mat D = make_c(m, n, tc, 100 + s);
+                    mn_mat C = make_f32_strided(m, n, tc, 100 + s);
+                    mn_mat C0 = make_f32_strided(m, n, false, 100 + s);
+                    mn_mat D = make_f32_strided(m, n, tc, 100 + s);
                     ck_assert_ok(mn_mat_gemm(1.0, &A, &B, beta, &C, MN_PRECISION_FP32, threads));
                     ck_assert_ok(mn_mat_gemm(1.0, &A, &B, beta, &D, MN_PRECISION_FP32, threads));
                     ck_assert(tm_max_abs_diff(&C, &D) == 0);
+                    if (route == 0) { /* the same product by oneDNN itself: it has a kernel */
+                        mn_mat E = make_f32_strided(m, n, tc, 100 + s);
+                        mn_onednn_operand a = {.rs = A.rs, .cs = A.cs, .data = A.data};
+                        mn_onednn_operand b = {.rs = B.rs, .cs = B.cs, .data = B.data};
+                        ck_assert_ok(mn_onednn_matmul(MN_ONEDNN_F32, k, a, b, beta, &E, threads));
+                        ck_assert(tm_max_abs_diff(&C, &E) == 0);
+                        E = tc ? mn_mat_transpose(E) : E;
+                        mn_mat_free(&E);
+                    }
                     for (int64_t i = 0; i < m; i++)
                         for (int64_t j = 0; j < n; j++) {
                             double exact = beta ? mn_mat_get(&C0, i, j) : 0;
@@ -467,6 +483,59 @@ START_TEST(test_mat_gemm_f32_routes)
                     mn_mat_free(&A);
                     mn_mat_free(&B);
                 }
+    }
+    mn_onednn_force_off(MN_ONEDNN_F32, false);
+    /* A view oneDNN does not take, B's one row repeated (row stride 0),
+     * goes to BLIS and is right. */
+    mn_mat A = make_f32_strided(5, 1, false, 130), B = make_f32_strided(1, 4, false, 131), C;
+    mn_mat Bk = B; /* 3 rows, all B's one row */
+    Bk.rows = 3;
+    Bk.rs = 0;
+    mn_mat A3 = make_f32_strided(5, 3, false, 132);
+    ck_assert_ok(mn_mat_alloc(&C, MN_F32, 5, 4));
+    ck_assert_ok(mn_mat_gemm(1.0, &A3, &Bk, 0.0, &C, MN_PRECISION_FP32, 1));
+    for (int64_t i = 0; i < 5; i++)
+        for (int64_t j = 0; j < 4; j++) {
+            double want = 0;
+            for (int64_t p = 0; p < 3; p++)
+                want += mn_mat_get(&A3, i, p) * mn_mat_get(&B, 0, j);
+            ck_assert_double_eq_tol(mn_mat_get(&C, i, j), want, 1e-5);
+        }
+    mn_mat_free(&A);
+    mn_mat_free(&B);
+    mn_mat_free(&A3);
+    mn_mat_free(&C);
+}
+END_TEST
+
+/* A float32 product gives the same bits at 1 and 2 threads (the dW shapes,
+ * whose long reduction a library could split among threads, and the
+ * forward's): training reproduces across thread counts (README, the main
+ * job) only if neither route splits a sum. */
+START_TEST(test_mat_gemm_f32_threads_same_bits)
+{
+    static const int64_t shapes[][5] = {{128, 768, 128, 1, 0}, {512, 768, 128, 1, 0},
+                                        {128, 768, 512, 1, 0}, {768, 128, 128, 0, 1},
+                                        {768, 512, 128, 0, 0}, {64, 4096, 64, 1, 0}};
+    for (int route = 0; route < 2; route++) {
+        mn_onednn_force_off(MN_ONEDNN_F32, route == 1);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+            mn_mat A = make_f32_strided(m, k, shapes[s][3], 110 + s);
+            mn_mat B = make_f32_strided(k, n, shapes[s][4], 120 + s);
+            mn_mat C1 = make_c(m, n, false, 1), C2 = make_c(m, n, false, 1);
+            ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C1, MN_PRECISION_FP32, 1));
+            ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C2, MN_PRECISION_FP32, 2));
+            ck_assert_msg(tm_max_abs_diff(&C1, &C2) == 0, "%s: %lldx%lldx%lld differs at 1 and 2 "
+                          "threads", route ? "BLIS" : "oneDNN", (long long)m, (long long)k,
+                          (long long)n);
+            A = shapes[s][3] ? mn_mat_transpose(A) : A;
+            B = shapes[s][4] ? mn_mat_transpose(B) : B;
+            mn_mat_free(&A);
+            mn_mat_free(&B);
+            mn_mat_free(&C1);
+            mn_mat_free(&C2);
+        }
     }
     mn_onednn_force_off(MN_ONEDNN_F32, false);
 }
@@ -643,6 +712,7 @@ int main(void)
     tcase_add_test(tc, test_gemm_rounded_against_naive);
     tcase_add_test(tc, test_mat_gemm_public);
     tcase_add_test(tc, test_mat_gemm_f32_routes);
+    tcase_add_test(tc, test_mat_gemm_f32_threads_same_bits);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);

@@ -27,7 +27,6 @@
 #include "modnorm.h"
 #include "testutil.h"
 
-
 /* ---- factories ------------------------------------------------------------ */
 
 /* mlp(784 → width (× depth−1) → 10); "depth" varies the depth at width 16. */

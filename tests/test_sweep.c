@@ -1,7 +1,7 @@
 /* modnorm sweep and modnorm coordcheck through the binary: the fixtures
  * committed before the CLI moved onto the library (tests/data/study:
  * sweep-muon, sweep-sgd, coord-muon, coord-adam) reproduced by the same
- * commands, every CSV and summary value to 1e-12 with the fixtures' BLIS
+ * commands, every CSV and summary value to 1e-12 with the fixtures'
  * kernels (tm_fixture_dir) and the coordinate check's
  * printed tables and verdicts; argument errors, resuming, jobs and
  * divergence, sweeps --over depth, a tiny end-to-end sweep with its plots.
@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #define CSV_HEADER "width,lr,seed,train_loss,test_loss,test_acc,diverged"
-
 
 static void setup(void) { tm_dir_make("sweep"); }
 

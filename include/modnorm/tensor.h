@@ -145,12 +145,20 @@ MN_API void mn_mat_scale(mn_mat *m, double s);
  * strides (transpose views included; C must not overlap A or B). The
  * product Linear runs, for kinds of one's own (module_ops.h): pass the
  * call's `precision` and `threads`.
- *   MN_PRECISION_FP32: BLIS, in the operands' dtype.
+ *   MN_PRECISION_FP32: in the operands' dtype: float32 views with a unit
+ *     stride, alpha 1 and beta 0 or 1 through oneDNN's matmul (brgemm) on
+ *     CPUs with AVX-512 in builds with oneDNN and OpenMP (0.97-1.66x
+ *     BLIS's speed on the GPT's and MLP's Linear shapes); everything else
+ *     through BLIS (modnorm bench gemm names the route). Each sums in its
+ *     own order: results agree to float32 rounding, not bit for bit (each
+ *     gave the same bits at 1 and 2 threads on the shapes tests/test_bf16.c
+ *     tries).
  *   MN_PRECISION_BF16: float32 operands with a unit stride, rounded to bf16
  *     (nearest even) on the way in, float32 accumulation (oneDNN, or the
  *     fallback: mn_network_set_precision); alpha must be 1 and beta 0 or 1
  *     (MN_ERR_UNSUPPORTED otherwise, and for float64).
- * threads <= 0: BLIS's choice. MN_ERR_ARG for NULL or unreadable views or a
+ * threads <= 0: every core, unless BLIS_NUM_THREADS or OMP_NUM_THREADS is
+ * set (then the library decides). MN_ERR_ARG for NULL or unreadable views or a
  * precision outside the enum, MN_ERR_SHAPE when the shapes do not fit. */
 MN_API mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta,
                              mn_mat *C, mn_precision precision, int threads);

@@ -12,7 +12,6 @@
 #include "core/scratch.h"
 #include "core/simd.h"
 
-
 /* ---- conversion and views ---------------------------------------------------- */
 
 /* The AVX-512 clone rounds and narrows 16 lanes in a handful of
@@ -75,18 +74,25 @@ static bool use_onednn(void) { return mn_onednn_available(MN_ONEDNN_BF16); }
 
 bool mn_bf16_native(void) { return use_onednn(); }
 
+#define FALLBACK "fallback: bf16 operands widened to float32, BLIS sgemm"
+
+static char fallback_name[320];
+static pthread_once_t name_once = PTHREAD_ONCE_INIT;
+
+static void make_fallback_name(void)
+{
+    snprintf(fallback_name, sizeof fallback_name, FALLBACK " (%s)",
+             mn_onednn_describe(MN_ONEDNN_BF16));
+}
+
 const char *mn_bf16_impl(void)
 {
-    static char name[256];
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    const char *why = mn_onednn_describe(MN_ONEDNN_BF16);
     if (use_onednn())
-        return why;
-    pthread_mutex_lock(&lock); /* one caller at a time writes the static name */
-    snprintf(name, sizeof name, "fallback: bf16 operands widened to float32, BLIS sgemm (%s)",
-             why);
-    pthread_mutex_unlock(&lock);
-    return name;
+        return mn_onednn_describe(MN_ONEDNN_BF16);
+    if (mn_onednn_forced_off(MN_ONEDNN_BF16))
+        return FALLBACK " (forced)";
+    pthread_once(&name_once, make_fallback_name);
+    return fallback_name;
 }
 
 void mn_bf16_force_fallback(bool on) { mn_onednn_force_off(MN_ONEDNN_BF16, on); }
@@ -166,16 +172,8 @@ mn_status mn_bf16_gemm(const mn_bf16_mat *A, const mn_bf16_mat *B, double beta, 
             mn_mat_fill(C, 0.0);
         return MN_OK;
     }
-    mn_status st;
-    if (C->cs == 1)
-        st = mn_onednn_matmul(MN_ONEDNN_BF16, A->cols, operand(A), operand(B), beta != 0.0, C,
-                              threads);
-    else { /* a column-major C: Cᵀ = Bᵀ·Aᵀ, all views */
-        mn_bf16_mat at = mn_bf16_transpose(*A), bt = mn_bf16_transpose(*B);
-        mn_mat ct = mn_mat_transpose(*C);
-        st = mn_onednn_matmul(MN_ONEDNN_BF16, A->cols, operand(&bt), operand(&at), beta != 0.0,
-                              &ct, threads);
-    }
+    mn_status st = mn_onednn_matmul(MN_ONEDNN_BF16, A->cols, operand(A), operand(B), beta != 0.0,
+                                    C, threads);
     if (st != MN_ERR_UNSUPPORTED)
         return st;
     return fallback_gemm(A, B, beta, C, threads);

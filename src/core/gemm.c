@@ -1,29 +1,45 @@
 /* mn_mat_gemm: the public matrix product, in either precision (tensor.h);
  * its float32 route (gemm.h). */
-#include "core/bf16.h"
-#include "core/blas.h"
-#include "core/check.h"
 #include <pthread.h>
 #include <stdio.h>
 
+#include "core/bf16.h"
+#include "core/blas.h"
+#include "core/check.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/onednn.h"
 
-const char *mn_gemm_fp32_impl(void)
+static char blis_name[320];
+static pthread_once_t name_once = PTHREAD_ONCE_INIT;
+
+static void make_blis_name(void)
 {
-    static char name[256];
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    const char *onednn = mn_onednn_describe(MN_ONEDNN_F32);
-    if (mn_onednn_available(MN_ONEDNN_F32))
-        return onednn;
-    pthread_mutex_lock(&lock); /* one caller at a time writes the static name */
-    snprintf(name, sizeof name, "BLIS (oneDNN: %s)", onednn);
-    pthread_mutex_unlock(&lock);
-    return name;
+    snprintf(blis_name, sizeof blis_name, "BLIS (oneDNN: %s)",
+             mn_onednn_describe(MN_ONEDNN_F32));
 }
 
-static bool unit_stride(const mn_mat *A) { return A->rs == 1 || A->cs == 1; }
+const char *mn_gemm_fp32_impl(void)
+{
+    if (mn_onednn_available(MN_ONEDNN_F32))
+        return mn_onednn_describe(MN_ONEDNN_F32);
+    if (mn_onednn_forced_off(MN_ONEDNN_F32))
+        return "BLIS (oneDNN forced off)";
+    pthread_once(&name_once, make_blis_name);
+    return blis_name;
+}
+
+/* A layout oneDNN takes (onednn.h): positive strides, one of them 1, the
+ * other at least the extent it steps over. Anything else (a broadcast or
+ * an overlapping view) goes to BLIS. */
+static bool plain(const mn_mat *A)
+{
+    if (A->rs < 1 || A->cs < 1)
+        return false;
+    if (A->cs == 1 && (A->rs >= A->cols || A->rows == 1))
+        return true;
+    return A->rs == 1 && (A->cs >= A->rows || A->cols == 1);
+}
 
 static mn_onednn_operand operand(const mn_mat *A)
 {
@@ -31,22 +47,18 @@ static mn_onednn_operand operand(const mn_mat *A)
 }
 
 /* C = A·B (+ C) through oneDNN where it runs float32 (onednn.h): float32
- * views with unit strides, alpha 1, beta 0 or 1, no size 0.
+ * views of a plain layout, alpha 1, beta 0 or 1, no size 0.
  * MN_ERR_UNSUPPORTED when it does not apply: BLIS runs the product. */
 static mn_status onednn_f32(double alpha, const mn_mat *A, const mn_mat *B, double beta,
                             mn_mat *C, int threads)
 {
     if (alpha != 1.0 || (beta != 0.0 && beta != 1.0) || A->dtype != MN_F32 ||
-        B->dtype != MN_F32 || C->dtype != MN_F32 || !unit_stride(A) || !unit_stride(B) ||
-        !unit_stride(C) || A->rows < 1 || A->cols < 1 || B->cols < 1 || A->cols != B->rows ||
+        B->dtype != MN_F32 || C->dtype != MN_F32 || !plain(A) || !plain(B) || !plain(C) ||
+        A->rows < 1 || A->cols < 1 || B->cols < 1 || A->cols != B->rows ||
         C->rows != A->rows || C->cols != B->cols)
         return MN_ERR_UNSUPPORTED;
-    if (C->cs == 1)
-        return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(A), operand(B), beta != 0.0, C,
-                                threads);
-    mn_mat at = mn_mat_transpose(*A), bt = mn_mat_transpose(*B), ct = mn_mat_transpose(*C);
-    return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(&bt), operand(&at), beta != 0.0, &ct,
-                            threads); /* a column-major C: Cᵀ = Bᵀ·Aᵀ, all views */
+    return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(A), operand(B), beta != 0.0, C,
+                            threads);
 }
 
 mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,

@@ -1,5 +1,6 @@
 /* oneDNN's matmul primitive, cached (onednn.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/onednn.h"
+#include "core/scratch.h"
 
 #ifdef MN_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -17,7 +19,7 @@
 
 enum { N_TYPES = 2 };
 
-static bool forced_off[N_TYPES];
+static atomic_bool forced_off[N_TYPES]; /* set by tests while products run */
 static bool usable[N_TYPES];
 static char description[N_TYPES][192];
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
@@ -62,12 +64,24 @@ static void probe(void)
         [MN_ONEDNN_F32] = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core};
     static const char *const missing[N_TYPES] = {
         [MN_ONEDNN_BF16] = "found no AVX512-BF16 or AMX-BF16 on this CPU",
-        [MN_ONEDNN_F32] = "found no AVX-512 on this CPU (BLIS runs float32 there)"};
+        [MN_ONEDNN_F32] = "found no AVX-512 on this CPU"};
+    for (int t = 0; t < N_TYPES; t++)
+        snprintf(description[t], sizeof description[t], "%s %s", ver, missing[t]);
+#ifndef _OPENMP
+    /* Without OpenMP a call's thread count cannot reach oneDNN, which would
+     * run every product on every core; the float32 products stay on BLIS. */
+    if (has[MN_ONEDNN_F32])
+        snprintf(description[MN_ONEDNN_F32], sizeof description[MN_ONEDNN_F32],
+                 "%s not used for float32: modnorm was built without OpenMP, which sets its "
+                 "thread count", ver);
+    has[MN_ONEDNN_F32] = false;
+#endif
     if ((has[0] || has[1]) && dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) {
         engine = NULL;
         for (int t = 0; t < N_TYPES; t++)
-            snprintf(description[t], sizeof description[t], "%s could not create its CPU engine",
-                     ver);
+            if (has[t])
+                snprintf(description[t], sizeof description[t],
+                         "%s could not create its CPU engine", ver);
         return;
     }
     for (int t = 0; t < N_TYPES; t++) {
@@ -75,8 +89,6 @@ static void probe(void)
         if (has[t])
             snprintf(description[t], sizeof description[t], "%s, %s kernels", ver,
                      kernel_name((mn_onednn_type)t, kernel, sizeof kernel));
-        else
-            snprintf(description[t], sizeof description[t], "%s %s", ver, missing[t]);
         usable[t] = has[t];
     }
 }
@@ -94,20 +106,22 @@ static void probe(void)
 bool mn_onednn_available(mn_onednn_type type)
 {
     pthread_once(&probe_once, probe);
-    return usable[type] && !forced_off[type];
+    return usable[type] && !atomic_load(&forced_off[type]);
 }
 
 const char *mn_onednn_describe(mn_onednn_type type)
 {
     pthread_once(&probe_once, probe);
-    return usable[type] && forced_off[type] ? "forced off" : description[type];
+    return description[type];
 }
 
 void mn_onednn_force_off(mn_onednn_type type, bool on)
 {
     pthread_once(&probe_once, probe);
-    forced_off[type] = on;
+    atomic_store(&forced_off[type], on);
 }
+
+bool mn_onednn_forced_off(mn_onednn_type type) { return atomic_load(&forced_off[type]); }
 
 #ifndef MN_HAVE_ONEDNN
 
@@ -120,47 +134,38 @@ mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
 
 #else
 
-/* ---- per-thread stream and scratchpad ------------------------------------------ */
+/* ---- per-thread stream --------------------------------------------------------- */
 
-/* A stream may not run on two threads at once; each thread keeps its own,
- * with the scratchpad its primitives use, freed when the thread ends. */
-typedef struct {
-    dnnl_stream_t stream;
-    void *pad;
-    size_t pad_bytes;
-} thread_state;
+/* A stream may not run on two threads at once: each thread keeps its own,
+ * destroyed when the thread ends (its scratchpad is a core/scratch.c slot). */
+static pthread_key_t stream_key;
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
 
-static pthread_key_t state_key;
-static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static void stream_free(void *p) { dnnl_stream_destroy(p); }
 
-static void state_free(void *p)
+static void make_stream_key(void) { pthread_key_create(&stream_key, stream_free); }
+
+static dnnl_stream_t stream_get(dnnl_status_t *s)
 {
-    thread_state *t = p;
-    if (t->stream)
-        dnnl_stream_destroy(t->stream);
-    free(t->pad);
-    free(t);
-}
-
-static void make_state_key(void) { pthread_key_create(&state_key, state_free); }
-
-static thread_state *state_get(void)
-{
-    pthread_once(&state_once, make_state_key);
-    thread_state *t = pthread_getspecific(state_key);
-    if (!t) {
-        t = calloc(1, sizeof *t);
-        if (t && pthread_setspecific(state_key, t) != 0) {
-            free(t);
-            t = NULL;
+    pthread_once(&stream_once, make_stream_key);
+    dnnl_stream_t st = pthread_getspecific(stream_key);
+    *s = dnnl_success;
+    if (!st) {
+        if ((*s = dnnl_stream_create(&st, engine, dnnl_stream_default_flags)) != dnnl_success)
+            return NULL;
+        if (pthread_setspecific(stream_key, st) != 0) {
+            dnnl_stream_destroy(st);
+            *s = dnnl_out_of_memory;
+            return NULL;
         }
     }
-    return t;
+    return st;
 }
 
 /* ---- the primitive cache ----------------------------------------------------------- */
 
-/* One cached primitive: C (m x n, strides c_rs, 1) = A·B (+ C). */
+/* One cached primitive: C (m x n, strides c_rs, 1) = A·B (+ C); prim is
+ * NULL for a layout oneDNN has no kernel for (asked once, remembered). */
 typedef struct {
     int64_t m, n, k, a_rs, a_cs, b_rs, b_cs, c_rs;
     int64_t type, beta, threads; /* no padding: keys compare with memcmp */
@@ -208,6 +213,9 @@ static mn_status make_prim(const prim_key *key, prim_entry *e)
         return dnnl_error(key, "attribute", s);
     dnnl_post_ops_t po = NULL;
     s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    /* No implicit down-conversion of float32, whatever the process default. */
+    if (s == dnnl_success)
+        s = dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict);
     if (s == dnnl_success && key->beta) {
         s = dnnl_post_ops_create(&po);
         if (s == dnnl_success)
@@ -221,8 +229,11 @@ static mn_status make_prim(const prim_key *key, prim_entry *e)
     if (po)
         dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
-    if (s == dnnl_unimplemented)
-        return MN_ERR_UNSUPPORTED; /* no kernel for this layout: the caller falls back, silently */
+    if (s == dnnl_unimplemented) { /* no kernel for this layout: the caller falls back */
+        e->key = *key;
+        e->prim = NULL;
+        return MN_OK;
+    }
     if (s != dnnl_success)
         return dnnl_error(key, "matmul primitive descriptor", s);
     e->key = *key;
@@ -236,36 +247,16 @@ static mn_status make_prim(const prim_key *key, prim_entry *e)
     return s == dnnl_success ? MN_OK : dnnl_error(key, "matmul primitive", s);
 }
 
-/* This thread's scratchpad, at least `bytes` long (64-byte aligned). */
-static void *pad_get(thread_state *t, size_t bytes)
-{
-    if (bytes > t->pad_bytes) {
-        size_t rounded = (bytes + 63) / 64 * 64;
-        void *p = aligned_alloc(64, rounded);
-        if (!p)
-            return NULL;
-        free(t->pad);
-        t->pad = p;
-        t->pad_bytes = rounded;
-    }
-    return t->pad;
-}
-
 static mn_status run_prim(const prim_entry *e, const void *a, const void *b, void *c)
 {
-    thread_state *t = state_get();
-    if (!t)
-        return mn_fail(MN_ERR_NOMEM, "oneDNN product: cannot allocate thread state");
-    dnnl_status_t s = dnnl_success;
-    if (!t->stream && (s = dnnl_stream_create(&t->stream, engine, dnnl_stream_default_flags)) !=
-                          dnnl_success) {
-        t->stream = NULL;
+    dnnl_status_t s;
+    dnnl_stream_t stream = stream_get(&s);
+    if (!stream)
         return dnnl_error(&e->key, "stream", s);
-    }
-    void *pad = e->pad_bytes ? pad_get(t, e->pad_bytes) : NULL;
-    if (e->pad_bytes && !pad)
-        return mn_fail(MN_ERR_NOMEM, "oneDNN product: cannot allocate a %zu-byte scratchpad",
-                       e->pad_bytes);
+    void *pad = NULL;
+    if (e->pad_bytes)
+        MN_TRY(mn_scratch_get(MN_SCRATCH_ONEDNN_PAD, e->pad_bytes, "oneDNN product (scratchpad)",
+                              &pad));
     dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
     const dnnl_memory_desc_t *mds[4] = {&e->a, &e->b, &e->c, &e->pad};
     void *ptrs[4] = {(void *)a, (void *)b, c, pad};
@@ -277,9 +268,9 @@ static mn_status run_prim(const prim_entry *e, const void *a, const void *b, voi
                                    {DNNL_ARG_WEIGHTS, mem[1]},
                                    {DNNL_ARG_DST, mem[2]},
                                    {DNNL_ARG_SCRATCHPAD, mem[3]}};
-        s = dnnl_primitive_execute(e->prim, t->stream, n, args);
+        s = dnnl_primitive_execute(e->prim, stream, n, args);
         if (s == dnnl_success)
-            s = dnnl_stream_wait(t->stream);
+            s = dnnl_stream_wait(stream);
     }
     for (int i = 0; i < 4; i++)
         if (mem[i])
@@ -294,6 +285,12 @@ mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
 {
     if (!mn_onednn_available(type))
         return MN_ERR_UNSUPPORTED;
+    if (C->cs != 1) { /* a column-major C: Cᵀ = Bᵀ·Aᵀ, all views */
+        mn_mat ct = mn_mat_transpose(*C);
+        mn_onednn_operand at = {.rs = a.cs, .cs = a.rs, .data = a.data};
+        mn_onednn_operand bt = {.rs = b.cs, .cs = b.rs, .data = b.data};
+        return mn_onednn_matmul(type, k, bt, at, accumulate, &ct, threads);
+    }
     double work = (double)C->rows * (double)C->cols * (double)k;
     int t = mn_blas_threads(threads, work);
 #ifdef _OPENMP
@@ -323,7 +320,7 @@ mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
     }
     pthread_mutex_unlock(&prims_lock);
     if (st == MN_OK)
-        st = run_prim(hit, a.data, b.data, C->data);
+        st = hit->prim ? run_prim(hit, a.data, b.data, C->data) : MN_ERR_UNSUPPORTED;
     if (own.prim)
         dnnl_primitive_destroy(own.prim);
 #ifdef _OPENMP
