@@ -193,8 +193,8 @@ static mn_status dnnl_error(const prim_key *key, const char *what, dnnl_status_t
                    key->type == (int64_t)MN_ONEDNN_BF16 ? "bf16" : "float32", what, (int)s);
 }
 
-/* Build the primitive for `key` (the caller's OpenMP thread count is set).
- * MN_ERR_UNSUPPORTED, with no message, when oneDNN has no kernel for it. */
+/* Build the primitive for `key` (the caller's OpenMP thread count is set);
+ * when oneDNN has no kernel for it, an entry with prim NULL (MN_OK). */
 static mn_status make_prim(const prim_key *key, prim_entry *e)
 {
     dnnl_dims_t da = {key->m, key->k}, db = {key->k, key->n}, dc = {key->m, key->n};
