@@ -225,6 +225,8 @@ static int64_t block_start(int64_t m, int64_t nb, int64_t i)
     return r < m ? r : m;
 }
 
+bool mn_bf16_syrk_whole(int64_t m) { return use_onednn() && syrk_blocks(m) == 1; }
+
 double mn_bf16_syrk_flops(int64_t m, int64_t k)
 {
     if (!use_onednn())

@@ -219,13 +219,19 @@ MN_CLONES static void polynomial_run(mn_bf16 *restrict y, const float *x, const 
  * rounding vectorizes along a row), then the upper mirrored from it in
  * tiles, which keeps the transposed reads in cache. */
 static void polynomial_bf16(mn_bf16 *Bb, const mn_mat *A, const mn_mat *A2, double b, double c,
-                            double f, int threads)
+                            double f, bool whole, int threads)
 {
     enum { TILE = 64 };
     int64_t n = A->rows;
     const float *am = A->data, *a2 = c != 0 ? A2->data : NULL;
     float fb = (float)(f * b), fc = (float)(f * c);
     int t = mn_elementwise_threads(threads, n * n);
+    if (whole) { /* A and A2 hold both triangles: whole rows, nothing to mirror */
+        MN_PARALLEL_FOR_RANGES(t)
+        for (int64_t i = 0; i < n; i++)
+            polynomial_run(Bb + i * n, am + i * n, a2 ? a2 + i * n : NULL, n, fb, fc);
+        return;
+    }
     MN_PARALLEL_FOR_BLOCKS(t)
     for (int64_t i = 0; i < n; i++)
         polynomial_run(Bb + i * n, am + i * n, a2 ? a2 + i * n : NULL, i + 1, fb, fc);
@@ -262,7 +268,8 @@ static double trace(const mn_mat *A)
 static mn_status gram_of(const mn_bf16_mat *xb, mn_mat *A, double f, int threads)
 {
     MN_TRY(mn_bf16_syrk_lower(xb, A, threads));
-    mn_polar_symmetrize_lower(A, threads);
+    if (!mn_bf16_syrk_whole(xb->rows))
+        mn_polar_symmetrize_lower(A, threads);
     if (f != 1.0)
         mn_mat_scale(A, f * f);
     return MN_OK;
@@ -302,7 +309,8 @@ static mn_status direct_bf16(run *r)
             MN_TRY(mn_bf16_syrk_lower(&Kb, &w->P, r->threads));
         }
         /* B·X̃ must be B·X: at step 0 X = x0s·X̃₀ */
-        polynomial_bf16(w->Bb, &w->A, &w->P, abc[1], abc[2], s == 0 ? r->x0s : 1.0, r->threads);
+        polynomial_bf16(w->Bb, &w->A, &w->P, abc[1], abc[2], s == 0 ? r->x0s : 1.0,
+                        mn_bf16_syrk_whole(r->k), r->threads);
         MN_TRY(mn_bf16_gemm(&Bb, &w->Xb, 1.0, dst, r->threads));
     }
     return MN_OK;
@@ -415,7 +423,8 @@ mn_status mn_polar_bf16_run(const mn_polar_method *m, mn_polar_form form, int st
         return MN_OK;
     }
     r.x0s = 1.0 / (m->norm_slack * sqrt(tr));
-    mn_polar_symmetrize_lower(&r.w.A, threads);
+    if (!mn_bf16_syrk_whole(r.k))
+        mn_polar_symmetrize_lower(&r.w.A, threads);
     mn_mat_scale(&r.w.A, r.x0s * r.x0s);
     return form == MN_POLAR_GRAM ? gram_bf16(&r) : direct_bf16(&r);
 }
