@@ -3,7 +3,9 @@
 under `perf record --call-graph dwarf` and splits the samples of the timed
 steps (forward, loss, backward, solver step; not the network's
 initialization nor the roofline's 1024^3 sgemm) by the module kernels they
-fall in, inclusive of the BLIS calls below them. Shares of the step, so a
+fall in, inclusive of the BLIS calls below them. oneDNN's JIT kernels cannot
+be unwound, so their samples (the float32 Linear products on AVX-512, every
+bf16 product, the polar iteration's included) are one part of their own. Shares of the step, so a
 loaded machine changes them little (perf samples CPU time).
 
     /usr/bin/python3 bench/gpt_profile.py [--modnorm build/src/cli/modnorm] \
@@ -54,18 +56,28 @@ def main():
         rep = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
                               "-g", "none", "--percent-limit", "0"], check=True,
                              capture_output=True, text=True).stdout
+        dsos = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "-g", "none",
+                               "--percent-limit", "0"], check=True, capture_output=True,
+                              text=True).stdout
+    # oneDNN's JIT kernels have no unwind tables: their samples end there and
+    # reach no module kernel, so they are a part of their own
+    jit = sum(float(m.group(1)) for m in
+              (re.match(r"\s*([\d.]+)%\s+\[JIT\]", line) for line in dsos.splitlines()) if m)
     incl = {}
     for line in rep.splitlines():
         m = re.match(r"\s*([\d.]+)%\s+[\d.]+%\s+\[.\]\s+(\S+)", line)
         if m:
             incl[m.group(2)] = incl.get(m.group(2), 0.0) + float(m.group(1))
-    step = sum(incl.get(f, 0.0) for f in STEP)
+    step = sum(incl.get(f, 0.0) for f in STEP) + jit
     print(" ".join(cmd))
     rest = step
     for name, fns in PARTS:
         share = sum(incl.get(f, 0.0) for f in fns)
         rest -= share
         print(f"{100 * share / step:5.1f}%  {name}")
+    rest -= jit
+    print(f"{100 * jit / step:5.1f}%  oneDNN's JIT kernels (float32 Linear on AVX-512, every bf16 "
+          "product)")
     update = incl.get("mn_solver_step", 0.0) - incl.get("mn_solver_dualize_atom", 0.0)
     rest -= update
     print(f"{100 * update / step:5.1f}%  update outside the LMOs (momentum, weights)")

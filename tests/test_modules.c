@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "modules/loss.h"
 #include "modules/module.h"
 #include "testutil.h"
 
@@ -954,6 +955,44 @@ START_TEST(test_fd_through_losses)
     p->obj = OBJ_MSE;
     probe_check(p, "LayerNorm net + MSE", true, FD_EPS_SMOOTH);
     probe_free(p);
+}
+END_TEST
+
+/* The cross-entropy with its rows shared among threads (what training
+ * runs) gives the serial function's bits: the loss, dlogits and the hit
+ * count, at 2^16 logits and more (where the loop forks), and a bad label is
+ * refused before anything is written. */
+START_TEST(test_cross_entropy_threads_same_bits)
+{
+    mn_rng r;
+    mn_rng_seed(&r, 9);
+    int64_t shape[3] = {12, 64, 97};
+    int64_t B = 12 * 64;
+    mn_tensor *z = tm_tensor_new(3, shape), *d1 = tm_tensor_new(3, shape),
+              *d2 = tm_tensor_new(3, shape);
+    tm_fill_normal(z, &r, 3.0);
+    int32_t *labels = malloc((size_t)B * sizeof *labels);
+    ck_assert_ptr_nonnull(labels);
+    for (int64_t b = 0; b < B; b++)
+        labels[b] = (int32_t)(mn_rng_next(&r) % 97);
+    double l1, l2;
+    int64_t h1, h2;
+    ck_assert_ok(mn_loss_cross_entropy(z, labels, &l1, d1, &h1));
+    ck_assert_ok(mn_loss_cross_entropy_threads(z, labels, &l2, d2, &h2, 2));
+    ck_assert(memcmp(&l1, &l2, sizeof l1) == 0);
+    ck_assert_int_eq(h1, h2);
+    ck_assert_mem_eq(d1->data, d2->data, (size_t)(B * 97) * sizeof(float));
+    labels[B - 1] = 97;
+    for (int64_t i = 0; i < B * 97; i++)
+        d2->data[i] = 7.0f;
+    ck_assert_int_eq(mn_loss_cross_entropy_threads(z, labels, &l2, d2, &h2, 2), MN_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "label 97 of row 767"));
+    for (int64_t i = 0; i < B * 97; i++)
+        ck_assert(d2->data[i] == 7.0f);
+    free(labels);
+    mn_tensor_destroy(z);
+    mn_tensor_destroy(d1);
+    mn_tensor_destroy(d2);
 }
 END_TEST
 
@@ -3602,6 +3641,7 @@ int main(void)
     tcase_add_test(tc, test_input_grad_is_opt_in);
     tcase_add_test(tc, test_fd_through_losses);
     tcase_add_test(tc, test_fd_losses);
+    tcase_add_test(tc, test_cross_entropy_threads_same_bits);
     tcase_add_test(tc, test_bond_forward_values);
     tcase_add_test(tc, test_gelu_slope_is_one);
     tcase_add_test(tc, test_fd_rejects_wrong_gradients);

@@ -137,7 +137,10 @@ MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, vo
  * (may be NULL) counts argmax hits. MN_ERR_ARG for a NULL argument or data
  * (tensor.h), a label outside [0, C), and logits without a row or a class
  * (no mean to take, as mn_evaluate refuses an empty dataset); MN_ERR_SHAPE
- * for fewer than 2 dims, a strided tensor, or a dlogits of another shape. */
+ * for fewer than 2 dims, a strided tensor, or a dlogits of another shape;
+ * a bad label is refused before dlogits is written. One thread (the
+ * library's own training loops share the rows among the network's threads,
+ * with the same bits). */
 MN_API mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
                                        mn_tensor *dlogits, int64_t *correct);
 /* Mean squared error over every element; dpred may be NULL. target and dpred

@@ -19,6 +19,7 @@ typedef enum mn_scratch_slot {
     MN_SCRATCH_BF16_WIDE_A, /* core/bf16.c: the fallback's widened operands */
     MN_SCRATCH_BF16_WIDE_B,
     MN_SCRATCH_ONEDNN_PAD, /* core/onednn.c: a primitive's scratchpad */
+    MN_SCRATCH_LOSS,       /* modules/loss.c: the cross-entropy's per-row terms */
     MN_SCRATCH_SLOTS
 } mn_scratch_slot;
 

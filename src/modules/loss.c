@@ -3,7 +3,9 @@
 
 #include "core/check.h"
 #include "core/error.h"
-#include "modnorm/network.h"
+#include "core/parallel.h"
+#include "core/scratch.h"
+#include "modules/loss.h"
 
 /* A loss reads its tensors as flat rows: each must be readable and
  * contiguous (an empty one has no layout). */
@@ -30,8 +32,32 @@ static mn_status check_same(const char *fn, const char *name, const mn_tensor *t
     return MN_OK;
 }
 
-mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
-                                mn_tensor *dlogits, int64_t *correct)
+/* One row's term lse(z) − z[y] of the loss, its argmax hit, and (dz not
+ * NULL) its gradient (softmax(z) − onehot(y))/B, in double as the serial
+ * loop computed them. */
+static double row_term(const float *z, int64_t C, int32_t y, float *dz, double B, int *hit)
+{
+    int64_t arg = 0;
+    double zmax = z[0];
+    for (int64_t c = 1; c < C; c++)
+        if (z[c] > zmax) {
+            zmax = z[c];
+            arg = c;
+        }
+    *hit = arg == y;
+    double sum = 0;
+    for (int64_t c = 0; c < C; c++)
+        sum += exp(z[c] - zmax);
+    double lse = zmax + log(sum);
+    if (dz)
+        for (int64_t c = 0; c < C; c++)
+            dz[c] = (float)((exp(z[c] - lse) - (c == y)) / B);
+    return lse - z[y];
+}
+
+mn_status mn_loss_cross_entropy_threads(const mn_tensor *logits, const int32_t *labels,
+                                        double *loss, mn_tensor *dlogits, int64_t *correct,
+                                        int threads)
 {
     const char *fn = "cross_entropy";
     if (!labels || !loss)
@@ -50,30 +76,36 @@ mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, 
         MN_TRY(check_same(fn, "dlogits", dlogits, "logits", logits));
     /* rows: every leading index (a batch's positions too), one label each */
     int64_t C = logits->shape[logits->ndim - 1], B = mn_tensor_numel(logits) / C;
+    for (int64_t b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= C)
+            return mn_fail(MN_ERR_ARG, "cross_entropy: label %d of row %lld is outside [0, %lld)",
+                           (int)labels[b], (long long)b, (long long)C);
+    int nt = mn_elementwise_threads(threads, B * C);
     double total = 0;
     int64_t hits = 0;
-    for (int64_t b = 0; b < B; b++) {
-        const float *z = logits->data + b * C;
-        int32_t y = labels[b];
-        if (y < 0 || y >= C)
-            return mn_fail(MN_ERR_ARG, "cross_entropy: label %d of row %lld is outside [0, %lld)",
-                           (int)y, (long long)b, (long long)C);
-        int64_t arg = 0;
-        double zmax = z[0];
-        for (int64_t c = 1; c < C; c++)
-            if (z[c] > zmax) {
-                zmax = z[c];
-                arg = c;
-            }
-        hits += arg == y;
-        double sum = 0;
-        for (int64_t c = 0; c < C; c++)
-            sum += exp(z[c] - zmax);
-        double lse = zmax + log(sum);
-        total += lse - z[y];
-        if (dlogits)
-            for (int64_t c = 0; c < C; c++)
-                dlogits->data[b * C + c] = (float)((exp(z[c] - lse) - (c == y)) / (double)B);
+    if (nt <= 1) {
+        for (int64_t b = 0; b < B; b++) {
+            int hit;
+            total += row_term(logits->data + b * C, C, labels[b],
+                              dlogits ? dlogits->data + b * C : NULL, (double)B, &hit);
+            hits += hit;
+        }
+    } else { /* terms apart, summed in row order after: the serial loop's bits */
+        double *term;
+        MN_TRY(mn_scratch_get(MN_SCRATCH_LOSS, (size_t)B * (sizeof *term + 1),
+                              "cross_entropy (the rows' terms)", (void **)&term));
+        unsigned char *hit_of = (unsigned char *)(term + B);
+        MN_PARALLEL_FOR_RANGES(nt)
+        for (int64_t b = 0; b < B; b++) {
+            int hit;
+            term[b] = row_term(logits->data + b * C, C, labels[b],
+                               dlogits ? dlogits->data + b * C : NULL, (double)B, &hit);
+            hit_of[b] = (unsigned char)hit;
+        }
+        for (int64_t b = 0; b < B; b++) {
+            total += term[b];
+            hits += hit_of[b];
+        }
     }
     *loss = total / (double)B;
     if (correct)
@@ -81,6 +113,12 @@ mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, 
     if (!isfinite(*loss))
         return mn_fail(MN_ERR_NONFINITE, "cross_entropy: the loss is not finite (%g)", *loss);
     return MN_OK;
+}
+
+mn_status mn_loss_cross_entropy(const mn_tensor *logits, const int32_t *labels, double *loss,
+                                mn_tensor *dlogits, int64_t *correct)
+{
+    return mn_loss_cross_entropy_threads(logits, labels, loss, dlogits, correct, 1);
 }
 
 mn_status mn_loss_mse(const mn_tensor *pred, const mn_tensor *target, double *loss,

@@ -11,11 +11,12 @@
 #include "core/bf16.h"
 #include "core/blas.h"
 #include "core/check.h"
-#include "core/gemm.h"
 #include "core/error.h"
+#include "core/gemm.h"
 #include "modnorm/bench.h"
 #include "modnorm/npy.h"
 #include "modnorm/rng.h"
+#include "modules/loss.h"
 
 static double now(void)
 {
@@ -401,7 +402,8 @@ static mn_status time_steps(mn_network *net, mn_solver *solver, const mn_tensor 
         if (st == MN_OK && !*dy)
             st = mn_tensor_create(dy, y->ndim, y->shape);
         if (st == MN_OK)
-            st = mn_loss_cross_entropy(y, labels, &loss, *dy, NULL);
+            st = mn_loss_cross_entropy_threads(y, labels, &loss, *dy, NULL,
+                                               mn_network_threads(net));
         if (st == MN_OK)
             losses[i + 1] = loss;
         if (st == MN_OK) {

@@ -16,6 +16,7 @@
 #include "modnorm/norm.h"
 #include "modnorm/optim.h"
 #include "modnorm/polar.h"
+#include "modules/loss.h"
 
 #define NQ ((int)MN_COORD_N_QUANTITIES)
 
@@ -291,7 +292,8 @@ static mn_status run_value(const setup *s, mn_coordcheck_result *r, int vi)
             st = mn_tensor_create(&dy, y->ndim, y->shape);
         double loss;
         if (st == MN_OK)
-            st = mn_loss_cross_entropy(y, s->data->y, &loss, dy, NULL);
+            st = mn_loss_cross_entropy_threads(y, s->data->y, &loss, dy, NULL,
+                                               mn_network_threads(net));
         if (st == MN_OK) {
             mn_network_zero_grad(net);
             st = mn_network_backward(net, dy);

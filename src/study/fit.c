@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "modnorm/dist.h"
 #include "modnorm/train.h"
+#include "modules/loss.h"
 
 static double now(void)
 {
@@ -54,7 +55,8 @@ mn_status mn_evaluate(mn_network *net, const mn_dataset *d, double *acc, double 
         if (st == MN_OK)
             st = check_rows("mn_evaluate", y, b * lpr);
         if (st == MN_OK)
-            st = mn_loss_cross_entropy(y, d->y + start * lpr, &l, NULL, &h);
+            st = mn_loss_cross_entropy_threads(y, d->y + start * lpr, &l, NULL, &h,
+                                               mn_network_threads(net));
         mn_tensor_destroy(x);
         if (st != MN_OK)
             return st;
@@ -160,7 +162,8 @@ mn_status mn_fit_from(mn_network *net, mn_solver *solver, mn_batch_source *src, 
         if (st == MN_OK && !dy) /* the output's shape is known after the first forward */
             st = mn_tensor_create(&dy, y->ndim, y->shape);
         if (st == MN_OK) {
-            mn_status ls = mn_loss_cross_entropy(y, labels, &loss, dy, NULL);
+            mn_status ls = mn_loss_cross_entropy_threads(y, labels, &loss, dy, NULL,
+                                                         mn_network_threads(net));
             if (ls == MN_ERR_NONFINITE) /* diverged, below */
                 ls = MN_OK, loss = NAN;
             st = ls;
