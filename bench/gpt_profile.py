@@ -56,9 +56,9 @@ def main():
         rep = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
                               "-g", "none", "--percent-limit", "0"], check=True,
                              capture_output=True, text=True).stdout
-        dsos = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "-g", "none",
-                               "--percent-limit", "0"], check=True, capture_output=True,
-                              text=True).stdout
+        dsos = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso",
+                               "-g", "none", "--percent-limit", "0"], check=True,
+                              capture_output=True, text=True).stdout
     # oneDNN's JIT kernels have no unwind tables: their samples end there and
     # reach no module kernel, so they are a part of their own
     jit = sum(float(m.group(1)) for m in

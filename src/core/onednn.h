@@ -1,9 +1,10 @@
 /* Internal: the one file that calls oneDNN (built with -Donednn, Debian's
  * libdnnl-dev). Its matmul primitive runs C = A·B (+ C) with bfloat16 or
  * float32 operands and a float32 result: the bf16 products (bf16.h) and,
- * on AVX-512 CPUs, the float32 products Linear runs (core/gemm.c). One primitive per shape, layout, operand type, beta and
- * thread count, created at its first call and cached (thread-safe, never
- * evicted: a training run uses a few dozen). Built without oneDNN, nothing
+ * on AVX-512 CPUs, the float32 products Linear runs (core/gemm.c). One
+ * primitive per shape, layout, operand type, beta and thread count, created
+ * at its first call and cached (thread-safe, never evicted: a training run
+ * uses a few dozen). Built without oneDNN, nothing
  * is available and every product reports MN_ERR_UNSUPPORTED. */
 #ifndef MN_CORE_ONEDNN_H
 #define MN_CORE_ONEDNN_H
