@@ -32,10 +32,11 @@ PARTS = [
     ("GELU", ["gelu_forward", "gelu_backward"]),
     ("residual scale and add", ["mul_forward", "mul_backward", "add_forward", "add_backward"]),
     ("Embed", ["embed_forward", "embed_backward"]),
-    ("loss (softmax cross-entropy)", ["mn_loss_cross_entropy"]),
+    ("loss (softmax cross-entropy)", ["mn_loss_cross_entropy_threads"]),
     ("polar iterations (LMOs)", ["mn_solver_dualize_atom"]),
 ]
-STEP = ["mn_graph_forward", "mn_graph_backward", "mn_solver_step", "mn_loss_cross_entropy",
+STEP = ["mn_graph_forward", "mn_graph_backward", "mn_solver_step",
+        "mn_loss_cross_entropy_threads",
         "mn_network_zero_grad"]
 
 
