@@ -314,6 +314,14 @@ START_TEST(test_load_refusals)
     fake_dataset(&t, 20, 20, 0);
     unlink(t.path[3]);
     expect_load_refused(t.dir, MN_ERR_IO, "t10k-labels-idx1-ubyte.gz", "dataset-fashion-mnist");
+    /* A FIFO in a file's place (no process writes to it) is refused at once,
+     * not waited on; so is a directory. */
+    ck_assert_int_eq(mkfifo(t.path[3], 0600), 0);
+    expect_load_refused(t.dir, MN_ERR_IO, "t10k-labels-idx1-ubyte.gz", "a fifo or socket");
+    unlink(t.path[3]);
+    ck_assert_int_eq(mkdir(t.path[3], 0700), 0);
+    expect_load_refused(t.dir, MN_ERR_IO, "t10k-labels-idx1-ubyte.gz", "a directory");
+    rmdir(t.path[3]);
 
     mn_dataset d;
     ck_assert_int_eq(mn_fashion_mnist_load(t.dir, &d, NULL), MN_ERR_ARG);

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/error.h"
+#include "io/common.h"
 #include "modnorm/data.h"
 
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -35,13 +37,27 @@ static const char install_hint[] =
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* Opened without waiting (a FIFO no process writes to would block gzopen
+ * for ever) and refused unless a regular file. */
 static mn_status idx_open(const char *path, gzFile *out)
 {
-    errno = 0;
-    *out = gzopen(path, "rb");
-    if (!*out)
-        return mn_fail(errno ? MN_ERR_IO : MN_ERR_NOMEM, "%s: cannot open: %s", path,
-                       errno ? strerror(errno) : "out of memory");
+    struct stat sb;
+    int fd = mn_io_open_read(path, &sb);
+    if (fd < 0)
+        return mn_fail(MN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return mn_fail(MN_ERR_IO, "%s: not a regular file (%s); the data set is read from "
+                       "files", path, S_ISDIR(sb.st_mode) ? "a directory"
+                                      : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)
+                                          ? "a device"
+                                          : "a fifo or socket");
+    }
+    *out = gzdopen(fd, "rb");
+    if (!*out) {
+        close(fd);
+        return mn_fail(MN_ERR_NOMEM, "%s: cannot open: out of memory", path);
+    }
     gzbuffer(*out, 1u << 17); /* fewer, larger reads: the real files are tens of MB */
     return MN_OK;
 }
