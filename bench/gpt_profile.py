@@ -5,7 +5,9 @@ steps (forward, loss, backward, solver step; not the network's
 initialization nor the roofline's 1024^3 sgemm) by the module kernels they
 fall in, inclusive of the BLIS calls below them. oneDNN's JIT kernels cannot
 be unwound, so their samples (the float32 Linear products on AVX-512, every
-bf16 product, the polar iteration's included) are one part of their own. Shares of the step, so a
+bf16 product, the polar iteration's included) are one part of their own;
+under --precision bf16 it also holds the bf16 roofline's eleven 1024^3
+products, which run after the steps (about 1% of a 60-step profile). Shares of the step, so a
 loaded machine changes them little (perf samples CPU time).
 
     /usr/bin/python3 bench/gpt_profile.py [--modnorm build/src/cli/modnorm] \

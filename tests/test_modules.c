@@ -960,8 +960,9 @@ END_TEST
 
 /* The cross-entropy with its rows shared among threads (what training
  * runs) gives the serial function's bits: the loss, dlogits and the hit
- * count, at 2^16 logits and more (where the loop forks), and a bad label is
- * refused before anything is written. */
+ * count, at 2^16 logits and more (where the loop forks), also written in
+ * place over the logits; a bad label is refused before anything is
+ * written. */
 START_TEST(test_cross_entropy_threads_same_bits)
 {
     mn_rng r;
@@ -982,6 +983,14 @@ START_TEST(test_cross_entropy_threads_same_bits)
     ck_assert(memcmp(&l1, &l2, sizeof l1) == 0);
     ck_assert_int_eq(h1, h2);
     ck_assert_mem_eq(d1->data, d2->data, (size_t)(B * 97) * sizeof(float));
+    /* dlogits may be the logits themselves: the same loss and gradient */
+    for (int threads = 1; threads <= 2; threads++) {
+        memcpy(d2->data, z->data, (size_t)(B * 97) * sizeof(float));
+        ck_assert_ok(mn_loss_cross_entropy_threads(d2, labels, &l2, d2, &h2, threads));
+        ck_assert(memcmp(&l1, &l2, sizeof l1) == 0);
+        ck_assert_int_eq(h1, h2);
+        ck_assert_mem_eq(d1->data, d2->data, (size_t)(B * 97) * sizeof(float));
+    }
     labels[B - 1] = 97;
     for (int64_t i = 0; i < B * 97; i++)
         d2->data[i] = 7.0f;

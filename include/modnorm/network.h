@@ -133,7 +133,8 @@ MN_API mn_status mn_network_visit(const mn_network *net, mn_module_visitor f, vo
 /* Softmax cross-entropy averaged over rows: logits (B, C), labels (B) in
  * [0, C); or logits (B, T, C) (any leading dims), a row and a label per
  * position (B·T labels, row-major), averaged over the B·T rows (a sequence
- * model's loss per token). dlogits (logits' shape) may be NULL; `correct`
+ * model's loss per token). dlogits (logits' shape) may be NULL or logits
+ * itself (written in place); `correct`
  * (may be NULL) counts argmax hits. MN_ERR_ARG for a NULL argument or data
  * (tensor.h), a label outside [0, C), and logits without a row or a class
  * (no mean to take, as mn_evaluate refuses an empty dataset); MN_ERR_SHAPE

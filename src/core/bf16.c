@@ -225,8 +225,6 @@ static int64_t block_start(int64_t m, int64_t nb, int64_t i)
     return r < m ? r : m;
 }
 
-bool mn_bf16_syrk_whole(int64_t m) { return use_onednn() && syrk_blocks(m) == 1; }
-
 double mn_bf16_syrk_flops(int64_t m, int64_t k)
 {
     if (!use_onednn())
@@ -240,8 +238,12 @@ double mn_bf16_syrk_flops(int64_t m, int64_t k)
     return total;
 }
 
-mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads)
+mn_status mn_bf16_syrk(const mn_bf16_mat *A, mn_mat *C, int threads, bool *whole)
 {
+    bool w = false;
+    if (!whole)
+        whole = &w;
+    *whole = false;
     if (!A || !C)
         return mn_fail(MN_ERR_ARG, "bf16 syrk: NULL argument");
     mn_bf16_mat at = mn_bf16_transpose(*A);
@@ -251,10 +253,10 @@ mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads)
                        (long long)C->cols);
     MN_TRY(check_gemm(A, &at, 0.0, C));
     int64_t m = A->rows, k = A->cols;
-    if (m == 0)
-        return MN_OK;
-    if (k == 0) {
-        mn_mat_fill(C, 0.0);
+    if (m == 0 || k == 0) {
+        if (k == 0)
+            mn_mat_fill(C, 0.0);
+        *whole = true;
         return MN_OK;
     }
     if (!use_onednn()) {
@@ -262,7 +264,8 @@ mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads)
         MN_TRY(widen(MN_SCRATCH_BF16_WIDE_A, A, &a));
         return mn_blas_syrk_lower(1.0, &a, 0.0, C, threads);
     }
-    /* Block i of rows [r0, r1): C[r0:r1, 0:r1] = A[r0:r1, :]·A[0:r1, :]ᵀ. */
+    /* Block i of rows [r0, r1): C[r0:r1, 0:r1] = A[r0:r1, :]·A[0:r1, :]ᵀ;
+     * one block is the whole product. */
     int64_t nb = syrk_blocks(m);
     for (int64_t i = 0; i < nb; i++) {
         int64_t r0 = block_start(m, nb, i), r1 = block_start(m, nb, i + 1);
@@ -275,5 +278,11 @@ mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads)
         c.data = (float *)C->data + r0 * C->rs;
         MN_TRY(mn_bf16_gemm(&rows, &top, 0.0, &c, threads));
     }
+    *whole = nb == 1;
     return MN_OK;
+}
+
+mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads)
+{
+    return mn_bf16_syrk(A, C, threads, NULL);
 }

@@ -87,11 +87,11 @@ mn_status mn_bf16_gemm_rounded(const mn_mat *A, const mn_mat *B, double beta, mn
  * blocks of a few hundred rows, each with its diagonal block whole: about
  * (1 + 1/blocks)·m²k multiply-adds instead of gemm's 2m²k). */
 mn_status mn_bf16_syrk_lower(const mn_bf16_mat *A, mn_mat *C, int threads);
-
-/* True when mn_bf16_syrk_lower of an m-row operand computes the whole
- * product (oneDNN, one row block: m <= 256 or so), both triangles as oneDNN
- * summed them; callers may then skip mirroring the lower triangle. */
-bool mn_bf16_syrk_whole(int64_t m);
+/* The same, and *whole (may be NULL) says whether the call wrote the whole
+ * product, both triangles as the library summed them: through oneDNN in one
+ * row block (m <= 256), or m or k = 0; the caller may then skip mirroring
+ * the lower triangle. What the call did, not what a later one would do. */
+mn_status mn_bf16_syrk(const mn_bf16_mat *A, mn_mat *C, int threads, bool *whole);
 
 /* Multiply-adds... flops the backend performs for mn_bf16_syrk_lower of an
  * m x k operand (2·m²·k for a full product; less with blocks). */

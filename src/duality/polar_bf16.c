@@ -1,7 +1,8 @@
 /* The polar iteration with bf16 matrix products (precision bf16, polar.h).
  *
  * Direct form, on the wide orientation X (k x N), one step:
- *     X̃ = bf16(X),  A = X̃X̃ᵀ              (bf16 triangle, float32 out)
+ *     X̃ = bf16(X),  A = X̃X̃ᵀ              (bf16 triangle, float32 out; whole
+ *                                          when oneDNN makes it in one block)
  *     B = bf16(b·A + c·bf16(A)·bf16(A))   (A² a bf16 triangle too)
  *     X ← a·X + B·X̃                       (bf16 product added onto a·X)
  * X stays float32 and so does the linear term a·X: it is what lifts the
@@ -214,10 +215,11 @@ MN_CLONES static void polynomial_run(mn_bf16 *restrict y, const float *x, const 
             y[j] = mn_bf16_from_f32(fb * x[j] + 0.0f);
 }
 
-/* Bb (whole, k x k) = bf16(f·(b·A + c·A2)), from A's and A2's lower
- * triangles (A2 unused when c = 0): the lower triangle row by row (the
- * rounding vectorizes along a row), then the upper mirrored from it in
- * tiles, which keeps the transposed reads in cache. */
+/* Bb (whole, k x k) = bf16(f·(b·A + c·A2)), A2 unused when c = 0. When
+ * both hold both triangles (`whole`), row by row over whole rows; else from
+ * their lower triangles row by row (the rounding vectorizes along a row),
+ * then the upper mirrored from it in tiles, which keeps the transposed
+ * reads in cache. */
 static void polynomial_bf16(mn_bf16 *Bb, const mn_mat *A, const mn_mat *A2, double b, double c,
                             double f, bool whole, int threads)
 {
@@ -267,8 +269,9 @@ static double trace(const mn_mat *A)
 /* A = X̃X̃ᵀ, whole, times f². */
 static mn_status gram_of(const mn_bf16_mat *xb, mn_mat *A, double f, int threads)
 {
-    MN_TRY(mn_bf16_syrk_lower(xb, A, threads));
-    if (!mn_bf16_syrk_whole(xb->rows))
+    bool whole;
+    MN_TRY(mn_bf16_syrk(xb, A, threads, &whole));
+    if (!whole)
         mn_polar_symmetrize_lower(A, threads);
     if (f != 1.0)
         mn_mat_scale(A, f * f);
@@ -304,13 +307,14 @@ static mn_status direct_bf16(run *r)
             round_and_scale(&w->Xb, &w->W, &r->wl, dst, dl, (float)abc[0], r->threads);
             MN_TRY(gram_of(&w->Xb, &w->A, 1.0, r->threads));
         }
+        bool p_whole = true; /* A is whole here: computed so, or mirrored */
         if (abc[2] != 0) {
             round_scaled(w->Kb, &w->A, 1.0, r->threads);
-            MN_TRY(mn_bf16_syrk_lower(&Kb, &w->P, r->threads));
+            MN_TRY(mn_bf16_syrk(&Kb, &w->P, r->threads, &p_whole));
         }
         /* B·X̃ must be B·X: at step 0 X = x0s·X̃₀ */
-        polynomial_bf16(w->Bb, &w->A, &w->P, abc[1], abc[2], s == 0 ? r->x0s : 1.0,
-                        mn_bf16_syrk_whole(r->k), r->threads);
+        polynomial_bf16(w->Bb, &w->A, &w->P, abc[1], abc[2], s == 0 ? r->x0s : 1.0, p_whole,
+                        r->threads);
         MN_TRY(mn_bf16_gemm(&Bb, &w->Xb, 1.0, dst, r->threads));
     }
     return MN_OK;
@@ -416,14 +420,15 @@ mn_status mn_polar_bf16_run(const mn_polar_method *m, mn_polar_form form, int st
     r.e = -ex;
     MN_TRY(workspace_get(&r.w, &r.gl, r.k, r.N));
     round_pow2(&r.w.Xb, &g, &r.gl, r.e, threads);
-    MN_TRY(mn_bf16_syrk_lower(&r.w.Xb, &r.w.A, threads));
+    bool whole;
+    MN_TRY(mn_bf16_syrk(&r.w.Xb, &r.w.A, threads, &whole));
     double tr = trace(&r.w.A); /* ‖2^e·G‖²_F, of the rounded copy: in [0.25, kN] */
     if (tr == 0) { /* every entry subnormal, read as zero under DAZ (training): G is zero */
         mn_mat_fill(out, 0);
         return MN_OK;
     }
     r.x0s = 1.0 / (m->norm_slack * sqrt(tr));
-    if (!mn_bf16_syrk_whole(r.k))
+    if (!whole)
         mn_polar_symmetrize_lower(&r.w.A, threads);
     mn_mat_scale(&r.w.A, r.x0s * r.x0s);
     return form == MN_POLAR_GRAM ? gram_bf16(&r) : direct_bf16(&r);

@@ -48,11 +48,11 @@ static double row_term(const float *z, int64_t C, int32_t y, float *dz, double B
     double sum = 0;
     for (int64_t c = 0; c < C; c++)
         sum += exp(z[c] - zmax);
-    double lse = zmax + log(sum);
+    double lse = zmax + log(sum), term = lse - z[y]; /* before dz, which may be z */
     if (dz)
         for (int64_t c = 0; c < C; c++)
             dz[c] = (float)((exp(z[c] - lse) - (c == y)) / B);
-    return lse - z[y];
+    return term;
 }
 
 mn_status mn_loss_cross_entropy_threads(const mn_tensor *logits, const int32_t *labels,
@@ -92,8 +92,9 @@ mn_status mn_loss_cross_entropy_threads(const mn_tensor *logits, const int32_t *
         }
     } else { /* terms apart, summed in row order after: the serial loop's bits */
         double *term;
-        MN_TRY(mn_scratch_get(MN_SCRATCH_LOSS, (size_t)B * (sizeof *term + 1),
-                              "cross_entropy (the rows' terms)", (void **)&term));
+        if (mn_scratch_get(MN_SCRATCH_LOSS, (size_t)B * (sizeof *term + 1),
+                           "cross_entropy (the rows' terms)", (void **)&term) != MN_OK)
+            return mn_loss_cross_entropy_threads(logits, labels, loss, dlogits, correct, 1);
         unsigned char *hit_of = (unsigned char *)(term + B);
         MN_PARALLEL_FOR_RANGES(nt)
         for (int64_t b = 0; b < B; b++) {
