@@ -74,6 +74,40 @@ static bool same_file(const char *path, const unsigned char *want, size_t len)
     return same;
 }
 
+/* ck.st (seed 1) exported into out, and the bytes of its weight file and
+ * metadata.json kept: a refused export must leave both as they are. */
+typedef struct {
+    char dir[512];
+    unsigned char *w, *md;
+    size_t w_len, md_len;
+} kept_export;
+
+static void export_and_keep(kept_export *k)
+{
+    write_checkpoint("ck.st", 1);
+    snprintf(k->dir, sizeof k->dir, "%s", tm_at("out"));
+    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), k->dir, false, NULL));
+    k->w = tm_slurp(tm_at("out/model.0.weight.npy"), &k->w_len);
+    k->md = tm_slurp(tm_at("out/metadata.json"), &k->md_len);
+}
+
+/* Whether out still holds the kept weight file, and the kept metadata.json. */
+static bool weight_kept(const kept_export *k)
+{
+    return same_file(tm_at("out/model.0.weight.npy"), k->w, k->w_len);
+}
+
+static bool metadata_kept(const kept_export *k)
+{
+    return same_file(tm_at("out/metadata.json"), k->md, k->md_len);
+}
+
+static void kept_free(kept_export *k)
+{
+    free(k->w);
+    free(k->md);
+}
+
 /* Messages about the folder start with it, then ' ' or ':' (`modnorm
  * export` names its option before them). */
 static void assert_about(const char *dir, const char *part)
@@ -165,15 +199,11 @@ END_TEST
  * be told apart from another, so an earlier export of it needs overwrite. */
 START_TEST(test_another_checkpoint_needs_overwrite)
 {
-    write_checkpoint("ck.st", 1);
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s", tm_at("out"));
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
-    size_t w_len, md_len;
-    unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
-    unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
+    kept_export k;
+    export_and_keep(&k);
+    const char *dir = k.dir;
     ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL)); /* the same */
-    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert(metadata_kept(&k));
 
     write_checkpoint("ck2.st", 9); /* same names and metadata keys, other data: other crc32 */
     int n = -1;
@@ -181,18 +211,18 @@ START_TEST(test_another_checkpoint_needs_overwrite)
                       "holds the export of another checkpoint (its metadata.json differs");
     assert_about(dir, "refusing to replace it (not asked to overwrite)");
     ck_assert_int_eq(n, -1);
-    ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
-    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert(weight_kept(&k));
+    ck_assert(metadata_kept(&k));
     ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, true, &n));
     ck_assert_int_eq(n, 3);
-    ck_assert(!same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert(!metadata_kept(&k));
     ck_assert_int_eq(count_entries(dir), 4);
 
     /* without metadata.json nothing tells whose the files are: replaced */
     ck_assert_int_eq(unlink(tm_at("out/metadata.json")), 0);
     ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
-    ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
-    ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+    ck_assert(weight_kept(&k));
+    ck_assert(metadata_kept(&k));
 
     /* a file without crc32: even its own export is replaced only when asked */
     write_raw("nocrc.st", "{\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
@@ -204,8 +234,7 @@ START_TEST(test_another_checkpoint_needs_overwrite)
                       "no crc32 to tell whether it is the same checkpoint");
     assert_about(dir2, "(not asked to overwrite)");
     ck_assert_ok(mn_safetensors_export_npy(tm_at("nocrc.st"), dir2, true, NULL));
-    free(w);
-    free(md);
+    kept_free(&k);
 }
 END_TEST
 
@@ -214,13 +243,9 @@ END_TEST
  * by any path to the folder, before anything is written. */
 START_TEST(test_concurrent_export_refused)
 {
-    write_checkpoint("ck.st", 1);
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s", tm_at("out"));
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
-    size_t w_len, md_len;
-    unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
-    unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
+    kept_export k;
+    export_and_keep(&k);
+    const char *dir = k.dir;
     write_checkpoint("ck2.st", 9);
     ck_assert_int_eq(symlink(dir, tm_at("link")), 0);
 
@@ -234,15 +259,14 @@ START_TEST(test_concurrent_export_refused)
         ck_assert_refused(mn_safetensors_export_npy(tm_at("ck2.st"), path, true, NULL),
                           MN_ERR_IO, "is being written by another export");
         assert_about(path, "refusing to write to it at the same time");
-        ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
-        ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+        ck_assert(weight_kept(&k));
+        ck_assert(metadata_kept(&k));
         ck_assert_int_eq(count_entries(dir), 4);
     }
     close(held); /* the other export ends: this one runs */
     ck_assert_ok(mn_safetensors_export_npy(tm_at("ck2.st"), dir, true, NULL));
-    ck_assert(!same_file(tm_at("out/metadata.json"), md, md_len));
-    free(w);
-    free(md);
+    ck_assert(!metadata_kept(&k));
+    kept_free(&k);
 }
 END_TEST
 
@@ -251,13 +275,9 @@ END_TEST
  * metadata.json included. */
 START_TEST(test_foreign_file_leaves_folder_untouched)
 {
-    write_checkpoint("ck.st", 1);
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s", tm_at("out"));
-    ck_assert_ok(mn_safetensors_export_npy(tm_at("ck.st"), dir, false, NULL));
-    size_t w_len, md_len;
-    unsigned char *w = tm_slurp(tm_at("out/model.0.weight.npy"), &w_len);
-    unsigned char *md = tm_slurp(tm_at("out/metadata.json"), &md_len);
+    kept_export k;
+    export_and_keep(&k);
+    const char *dir = k.dir;
     write_checkpoint("ck.st", 9); /* a new checkpoint: the refusal must keep the old files */
     static const char *const foreign[] = {"notes.txt", "other.npy", ".hidden"};
     for (int i = 0; i < 3; i++) {
@@ -270,14 +290,13 @@ START_TEST(test_foreign_file_leaves_folder_untouched)
                           part);
         assert_about(dir, part);
         ck_assert_int_eq(n, -1);
-        ck_assert(same_file(tm_at("out/model.0.weight.npy"), w, w_len));
-        ck_assert(same_file(tm_at("out/metadata.json"), md, md_len));
+        ck_assert(weight_kept(&k));
+        ck_assert(metadata_kept(&k));
         ck_assert(same_file(path, (const unsigned char *)"keep", 4));
         ck_assert_int_eq(count_entries(dir), 5);
         ck_assert_int_eq(unlink(path), 0);
     }
-    free(w);
-    free(md);
+    kept_free(&k);
 }
 END_TEST
 
