@@ -48,10 +48,7 @@ static mn_status idx_open(const char *path, gzFile *out)
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
         return mn_fail(MN_ERR_IO, "%s: not a regular file (%s); the data set is read from "
-                       "files", path, S_ISDIR(sb.st_mode) ? "a directory"
-                                      : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)
-                                          ? "a device"
-                                          : "a fifo or socket");
+                       "files", path, mn_io_kind_of(sb.st_mode));
     }
     *out = gzdopen(fd, "rb");
     if (!*out) {

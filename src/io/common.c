@@ -96,3 +96,15 @@ const char *mn_io_shown(const char *s, char *buf, size_t cap)
     buf[n] = '\0';
     return buf;
 }
+
+const char *mn_io_kind_of(mode_t m)
+{
+    return S_ISREG(m)    ? "a regular file"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a fifo"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISLNK(m)  ? "a symbolic link"
+                         : "a special file";
+}

@@ -1,7 +1,7 @@
 /* Internal: what the io layer's readers and writers share: opening a file
  * to read without waiting on a FIFO or a device, numpy's rule for the size
- * of a shape, and a name (a tensor's, a folder entry's: any bytes) made fit
- * for a one-line message. */
+ * of a shape, and a name (a tensor's, a folder entry's: any bytes) or a
+ * file's kind made fit for a one-line message. */
 #ifndef MN_IO_COMMON_H
 #define MN_IO_COMMON_H
 
@@ -21,6 +21,10 @@ int mn_io_open_read(const char *path, struct stat *sb);
 /* mn_io_open_read as a stdio stream ("rb"): NULL with errno when the open,
  * the fstat or fdopen fails (the descriptor closed). */
 FILE *mn_io_fopen_read(const char *path, struct stat *sb);
+
+/* What a file of mode m (a stat's or lstat's st_mode) is, for messages:
+ * "a regular file", "a directory", "a fifo", ... (static strings). */
+const char *mn_io_kind_of(mode_t m);
 
 /* numpy's rule for an array's shape, for every shape the io layer reads or
  * writes: no negative dimension, and `elem` (the dtype's size) times the

@@ -66,19 +66,6 @@ static const char *unsafe_name(const char *name)
     return NULL;
 }
 
-/* What a file of mode m (an lstat's st_mode) is, for messages. */
-static const char *kind_of(mode_t m)
-{
-    return S_ISREG(m)    ? "a regular file"
-           : S_ISDIR(m)  ? "a directory"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISFIFO(m) ? "a fifo"
-           : S_ISSOCK(m) ? "a socket"
-           : S_ISLNK(m)  ? "a symbolic link"
-                         : "a special file";
-}
-
 /* The directory part of `path` for messages: *p and the length ("." when
  * it has none, "/" for "/x"). */
 static int parent_span(const char *path, const char **p)
@@ -151,7 +138,7 @@ static mn_status check_entries(const mn_safetensors *f, const char *dir)
                 st = mn_fail(MN_ERR_IO, "%s: '%s': %s", dir, shown, strerror(errno));
             else if (!S_ISREG(sb.st_mode))
                 st = mn_fail(MN_ERR_IO, "%s: '%s' is %s, not a regular file: refusing to %s "
-                             "it", dir, shown, kind_of(sb.st_mode),
+                             "it", dir, shown, mn_io_kind_of(sb.st_mode),
                              S_ISLNK(sb.st_mode) ? "write through" : "replace");
         } else if (base > 0 && written_here(f, name, base)) {
             if (!mn_io_temporary_stale(dirfd(d), name))
@@ -225,7 +212,7 @@ static mn_status prepare_dir(const mn_safetensors *f, const char *dir, int *lock
     }
     if (!S_ISDIR(sb.st_mode))
         return mn_fail(MN_ERR_IO, "%s exists and is %s, not a directory", dir,
-                       kind_of(sb.st_mode));
+                       mn_io_kind_of(sb.st_mode));
     MN_TRY(lock_dir(dir, lock));
     return check_entries(f, dir);
 }

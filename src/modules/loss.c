@@ -81,6 +81,10 @@ mn_status mn_loss_cross_entropy_threads(const mn_tensor *logits, const int32_t *
             return mn_fail(MN_ERR_ARG, "cross_entropy: label %d of row %lld is outside [0, %lld)",
                            (int)labels[b], (long long)b, (long long)C);
     int nt = mn_elementwise_threads(threads, B * C);
+    double *term = NULL; /* the rows' terms, to sum in row order after */
+    if (nt > 1 && mn_scratch_get(MN_SCRATCH_LOSS, (size_t)B * (sizeof *term + 1),
+                                 "cross_entropy (the rows' terms)", (void **)&term) != MN_OK)
+        nt = 1; /* no room for the terms: one thread, the same bits */
     double total = 0;
     int64_t hits = 0;
     if (nt <= 1) {
@@ -91,10 +95,6 @@ mn_status mn_loss_cross_entropy_threads(const mn_tensor *logits, const int32_t *
             hits += hit;
         }
     } else { /* terms apart, summed in row order after: the serial loop's bits */
-        double *term;
-        if (mn_scratch_get(MN_SCRATCH_LOSS, (size_t)B * (sizeof *term + 1),
-                           "cross_entropy (the rows' terms)", (void **)&term) != MN_OK)
-            return mn_loss_cross_entropy_threads(logits, labels, loss, dlogits, correct, 1);
         unsigned char *hit_of = (unsigned char *)(term + B);
         MN_PARALLEL_FOR_RANGES(nt)
         for (int64_t b = 0; b < B; b++) {
