@@ -79,7 +79,8 @@ MN_API mn_status mn_bench_product_precision(mn_bench_op op, mn_precision precisi
 #define MN_BENCH_ROOFLINE_REPEAT 10
 /* The roofline rate: 2n³ / the fastest of MN_BENCH_ROOFLINE_REPEAT sgemms
  * at n = MN_BENCH_ROOFLINE_N (the best this machine gives, not a typical
- * rate), in flop/s. */
+ * rate), in flop/s. Where oneDNN runs a float32 network's Linear products
+ * (mn_bench_blas.linear_fp32), the fastest of BLIS's and oneDNN's. */
 MN_API mn_status mn_bench_gemm_rate(int threads, double *flops_per_second);
 /* The same for bf16 gemms (the roofline of bf16 flops). */
 MN_API mn_status mn_bench_bf16_rate(int threads, double *flops_per_second);
