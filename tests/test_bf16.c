@@ -287,20 +287,28 @@ END_TEST
 
 /* A float32 rows x cols view inside a larger buffer: row-major with a row
  * stride of cols + 3, or a transpose view with a column stride of rows + 3. */
-static mn_mat make_f32_strided(int64_t rows, int64_t cols, bool transposed, uint64_t seed)
+/* A rows x cols float32 view, row-major or (transposed) a transpose view,
+ * its lines `pad` elements longer than the view (0: dense, as Linear's). */
+static mn_mat make_f32_padded(int64_t rows, int64_t cols, bool transposed, int64_t pad,
+                              uint64_t seed)
 {
     mn_mat buf, v;
     if (transposed) {
-        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, cols, rows + 3));
+        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, cols, rows + pad));
         v = mn_mat_transpose(buf);
         v.rows = rows;
     } else {
-        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, rows, cols + 3));
+        ck_assert_ok(mn_mat_alloc(&buf, MN_F32, rows, cols + pad));
         v = buf;
         v.cols = cols;
     }
     fill_gaussian(&v, seed);
     return v;
+}
+
+static mn_mat make_f32_strided(int64_t rows, int64_t cols, bool transposed, uint64_t seed)
+{
+    return make_f32_padded(rows, cols, transposed, 3, seed);
 }
 
 /* mn_bf16_gemm_rounded (the network's bf16 products) is the bf16 product of
@@ -508,34 +516,43 @@ START_TEST(test_mat_gemm_f32_routes)
 }
 END_TEST
 
-/* A float32 product gives the same bits at 1 and 2 threads (the dW shapes,
- * whose long reduction a library could split among threads, and the
- * forward's): training reproduces across thread counts (README, the main
- * job) only if neither route splits a sum. */
+/* A float32 product gives the same bits at 1, 2 and 3 threads, dense (as
+ * Linear passes them) and padded: the dW shapes, whose long reduction a
+ * library could split among threads (oneDNN does, for narrow outputs over
+ * thousands of tokens: 64x64 over 4096, 8x8 over 32768), and the forward's.
+ * Training reproduces across thread counts (README, the main job) only if
+ * neither route splits a sum. */
 START_TEST(test_mat_gemm_f32_threads_same_bits)
 {
-    static const int64_t shapes[][5] = {{128, 768, 128, 1, 0}, {512, 768, 128, 1, 0},
-                                        {128, 768, 512, 1, 0}, {768, 128, 128, 0, 1},
-                                        {768, 512, 128, 0, 0}, {64, 4096, 64, 1, 0}};
+    static const int64_t shapes[][5] = {
+        {128, 768, 128, 1, 0}, {512, 768, 128, 1, 0}, {128, 768, 512, 1, 0},
+        {768, 128, 128, 0, 1}, {768, 512, 128, 0, 0}, {64, 4096, 64, 1, 0},
+        {32, 4096, 32, 1, 0},  {10, 4096, 64, 1, 0},  {8, 32768, 8, 1, 0},
+        {256, 2048, 64, 1, 0}, {128, 2048, 16, 1, 0}, {100, 3000, 70, 1, 1}};
     for (int route = 0; route < 2; route++) {
         mn_onednn_force_off(MN_ONEDNN_F32, route == 1);
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
-            mn_mat A = make_f32_strided(m, k, shapes[s][3], 110 + s);
-            mn_mat B = make_f32_strided(k, n, shapes[s][4], 120 + s);
-            mn_mat C1 = make_c(m, n, false, 1), C2 = make_c(m, n, false, 1);
-            ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C1, MN_PRECISION_FP32, 1));
-            ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C2, MN_PRECISION_FP32, 2));
-            ck_assert_msg(tm_max_abs_diff(&C1, &C2) == 0, "%s: %lldx%lldx%lld differs at 1 and 2 "
-                          "threads", route ? "BLIS" : "oneDNN", (long long)m, (long long)k,
-                          (long long)n);
-            A = shapes[s][3] ? mn_mat_transpose(A) : A;
-            B = shapes[s][4] ? mn_mat_transpose(B) : B;
-            mn_mat_free(&A);
-            mn_mat_free(&B);
-            mn_mat_free(&C1);
-            mn_mat_free(&C2);
-        }
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int64_t pad = 0; pad <= 3; pad += 3) {
+                int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+                mn_mat A = make_f32_padded(m, k, shapes[s][3], pad, 110 + s);
+                mn_mat B = make_f32_padded(k, n, shapes[s][4], pad, 120 + s);
+                mn_mat C[3];
+                for (int t = 0; t < 3; t++) {
+                    C[t] = make_c(m, n, false, 1);
+                    ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C[t], MN_PRECISION_FP32, t + 1));
+                }
+                for (int t = 1; t < 3; t++)
+                    ck_assert_msg(tm_max_abs_diff(&C[0], &C[t]) == 0,
+                                  "%s: %lldx%lldx%lld (pad %lld) differs at 1 and %d threads",
+                                  route ? "BLIS" : "oneDNN", (long long)m, (long long)k,
+                                  (long long)n, (long long)pad, t + 1);
+                A = shapes[s][3] ? mn_mat_transpose(A) : A;
+                B = shapes[s][4] ? mn_mat_transpose(B) : B;
+                mn_mat_free(&A);
+                mn_mat_free(&B);
+                for (int t = 0; t < 3; t++)
+                    mn_mat_free(&C[t]);
+            }
     }
     mn_onednn_force_off(MN_ONEDNN_F32, false);
 }

@@ -150,9 +150,14 @@ MN_API void mn_mat_scale(mn_mat *m, double s);
  *     CPUs with AVX-512 in builds with oneDNN and OpenMP (0.97-1.66x
  *     BLIS's speed on the GPT's and MLP's Linear shapes); everything else
  *     through BLIS (modnorm bench gemm names the route). Each sums in its
- *     own order: results agree to float32 rounding, not bit for bit (each
- *     gave the same bits at 1 and 2 threads on the shapes tests/test_bf16.c
- *     tries).
+ *     own order: results agree to float32 rounding, not bit for bit. BLIS
+ *     splits only C among threads, so its bits do not depend on the thread
+ *     count; oneDNN runs an output of up to 2^18 entries (512 x 512: every
+ *     dW of a Linear that narrow) as fixed tiles on one thread each, the
+ *     same at every thread count, and larger ones on its own threads, which
+ *     split a long sum too once threads outnumber the output's blocks (a
+ *     1024 x 256 dW over 16384 tokens at 8 threads; the same bits at 1-4
+ *     threads in every test, tests/test_bf16.c).
  *   MN_PRECISION_BF16: float32 operands with a unit stride, rounded to bf16
  *     (nearest even) on the way in, float32 accumulation (oneDNN, or the
  *     fallback: mn_network_set_precision); alpha must be 1 and beta 0 or 1

@@ -278,6 +278,152 @@ static mn_status run_prim(const prim_entry *e, const void *a, const void *b, voi
     return s == dnnl_success ? MN_OK : dnnl_error(&e->key, "matmul execution", s);
 }
 
+/* The cached primitive for `key` into *out, made (with the calling thread's
+ * OpenMP thread count, which the caller has set) when missing; past the
+ * cap, made into *own, which the caller destroys after the call. */
+static mn_status lookup(const prim_key *key, prim_entry *own, const prim_entry **out)
+{
+    const prim_entry *hit = NULL;
+    mn_status st = MN_OK;
+    pthread_mutex_lock(&prims_lock);
+    for (int i = 0; i < n_prims && !hit; i++)
+        if (key_eq(&prims[i].key, key))
+            hit = &prims[i];
+    if (!hit) {
+        prim_entry made = {0};
+        st = make_prim(key, &made);
+        if (st == MN_OK && n_prims < MAX_PRIMS) {
+            prims[n_prims] = made;
+            hit = &prims[n_prims++];
+        } else if (st == MN_OK) {
+            *own = made;
+            hit = own;
+        }
+    }
+    pthread_mutex_unlock(&prims_lock);
+    *out = hit;
+    return st;
+}
+
+/* The calling thread's OpenMP thread count (1 without OpenMP, where only
+ * bf16 products come here), and setting it. */
+static int omp_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static void set_omp_threads(int t)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
+
+/* ---- float32: small outputs as fixed tiles ------------------------------------------------
+ *
+ * oneDNN splits a product's long sum (k) among its threads when the output
+ * is too small to keep them busy: the dW of a narrow Linear over thousands
+ * of tokens (64 x 64 over 4096 at 2 threads; 512 x 512 over 8192 at 16)
+ * summed in another order than at 1 thread, so training lost the same bits
+ * at every thread count that BLIS, which splits only the output, gives.
+ * So a float32 product with an output of at most TILED_OUTPUT entries runs
+ * as fixed tiles of C, each one oneDNN call on one thread, where no sum is
+ * split: the tiles depend on the shape alone and the threads only share
+ * them out (each tile's bits depend on its shape, so the tiles must not
+ * depend on the thread count, even at 1). Tiles of such outputs ran in
+ * 0.9-1.05x the whole product's time at 2 threads on the GPT's and MLP's
+ * dW shapes; larger outputs as tiles ran up to 1.6x slower (the transposed
+ * operand of dW copied once per tile), so they run whole, on oneDNN's own
+ * threads, which split only their output up to 4 threads in every test
+ * (tests/test_bf16.c tries 1-3) and their sum first at 8 (1024 x 256 over
+ * 16384). */
+
+#define TILED_OUTPUT (1 << 18) /* entries of C: up to 512 x 512 */
+#define TILE_WORK (1 << 23)    /* multiply-adds a tile should have at least */
+#define TILE_EDGE 32           /* edges are not halved below this */
+
+/* Halve the rows (then the columns) to multiples of 16 while the tiles are
+ * fewer than work / TILE_WORK and the edge is over TILE_EDGE. */
+static void tile_shape(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn)
+{
+    double want = (double)m * (double)n * (double)k / TILE_WORK;
+    *tm = m;
+    *tn = n;
+    for (;;) {
+        double tiles = (double)((m + *tm - 1) / *tm) * (double)((n + *tn - 1) / *tn);
+        int64_t *e = *tm > TILE_EDGE ? tm : tn;
+        if (tiles >= want || *e <= TILE_EDGE)
+            return;
+        *e = (*e / 2 + 15) / 16 * 16;
+    }
+}
+
+/* The tiles' C (m x n) = A·B (+ C): A's rows and B's columns stepped
+ * through with their strides (in elements of `size` bytes). */
+static mn_status run_tiles(const prim_key *whole, mn_onednn_operand a, mn_onednn_operand b,
+                           mn_mat *C, size_t size, int threads)
+{
+    int64_t m = whole->m, n = whole->n, tm, tn;
+    tile_shape(m, n, whole->k, &tm, &tn);
+    int64_t gm = (m + tm - 1) / tm, gn = (n + tn - 1) / tn, tiles = gm * gn;
+    /* The up to four tile shapes (inner, last row, last column, corner),
+     * made before any tile runs so that a missing kernel writes nothing. */
+    const prim_entry *use[2][2];
+    prim_entry own[2][2];
+    memset(own, 0, sizeof own);
+    mn_status st = MN_OK;
+    /* Each tile's primitive is made for one thread and runs on one: oneDNN
+     * reads the thread count at both (a primitive made for one thread but
+     * run with more spread its copies over them, at twice the time). */
+    int saved = omp_threads();
+    set_omp_threads(1);
+    for (int i = 0; i < 2 && st == MN_OK; i++)
+        for (int j = 0; j < 2 && st == MN_OK; j++) {
+            prim_key key = *whole;
+            key.m = i ? m - (gm - 1) * tm : tm;
+            key.n = j ? n - (gn - 1) * tn : tn;
+            key.threads = 1;
+            st = lookup(&key, &own[i][j], &use[i][j]);
+            if (st == MN_OK && !use[i][j]->prim)
+                st = MN_ERR_UNSUPPORTED;
+        }
+    int t = tiles < threads ? (int)tiles : threads;
+    char message[1024] = "";
+    mn_status failed = MN_OK;
+    if (st == MN_OK) {
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+        for (int64_t i = 0; i < tiles; i++) {
+            int64_t bi = i / gn, bj = i % gn;
+            const prim_entry *e = use[bi == gm - 1][bj == gn - 1];
+            const char *pa = (const char *)a.data + (size_t)(bi * tm * a.rs) * size;
+            const char *pb = (const char *)b.data + (size_t)(bj * tn * b.cs) * size;
+            float *pc = (float *)C->data + bi * tm * C->rs + bj * tn;
+            mn_status r = run_prim(e, pa, pb, pc);
+            if (r != MN_OK) {
+#pragma omp critical
+                if (failed == MN_OK) {
+                    failed = r;
+                    snprintf(message, sizeof message, "%s", mn_last_error());
+                }
+            }
+        }
+        if (failed != MN_OK)
+            st = mn_fail(failed, "%s", message);
+    }
+    set_omp_threads(saved);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (own[i][j].prim)
+                dnnl_primitive_destroy(own[i][j].prim);
+    return st;
+}
+
 /* The OpenMP thread count of the calling thread is set for the call (oneDNN
  * sizes its work split by it when the primitive is made) and put back after. */
 mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
@@ -293,39 +439,23 @@ mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
     }
     double work = (double)C->rows * (double)C->cols * (double)k;
     int t = mn_blas_threads(threads, work);
-#ifdef _OPENMP
-    int saved = omp_get_max_threads();
+    int saved = omp_threads();
     if (t <= 0)
         t = saved;
-    omp_set_num_threads(t);
-#endif
     prim_key key = {.m = C->rows, .n = C->cols, .k = k, .a_rs = a.rs, .a_cs = a.cs,
                     .b_rs = b.rs, .b_cs = b.cs, .c_rs = C->rs, .type = (int64_t)type,
                     .beta = accumulate, .threads = t};
+    if (type == MN_ONEDNN_F32 && (double)key.m * (double)key.n <= TILED_OUTPUT)
+        return run_tiles(&key, a, b, C, sizeof(float), t);
+    set_omp_threads(t);
     const prim_entry *hit = NULL;
     prim_entry own = {0};
-    mn_status st = MN_OK;
-    pthread_mutex_lock(&prims_lock);
-    for (int i = 0; i < n_prims && !hit; i++)
-        if (key_eq(&prims[i].key, &key))
-            hit = &prims[i];
-    if (!hit) {
-        st = make_prim(&key, &own);
-        if (st == MN_OK && n_prims < MAX_PRIMS) {
-            prims[n_prims] = own;
-            hit = &prims[n_prims++];
-            own.prim = NULL;
-        } else if (st == MN_OK)
-            hit = &own;
-    }
-    pthread_mutex_unlock(&prims_lock);
+    mn_status st = lookup(&key, &own, &hit);
     if (st == MN_OK)
         st = hit->prim ? run_prim(hit, a.data, b.data, C->data) : MN_ERR_UNSUPPORTED;
     if (own.prim)
         dnnl_primitive_destroy(own.prim);
-#ifdef _OPENMP
-    omp_set_num_threads(saved);
-#endif
+    set_omp_threads(saved);
     return st;
 }
 
