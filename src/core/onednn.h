@@ -49,7 +49,9 @@ bool mn_onednn_forced_off(mn_onednn_type type);
  * (positive strides, one of them 1, no overlap). m, n and k are at least
  * 1. `threads` as in blas.h (products under 128³ multiply-adds run on one
  * thread; inside another OpenMP region oneDNN stays on the calling
- * thread). MN_ERR_UNSUPPORTED, with no message, when oneDNN is not
+ * thread). A float32 product with an output of up to 2^18 entries runs as
+ * fixed tiles on one thread each, so that its bits do not depend on
+ * `threads` (onednn.c says why). MN_ERR_UNSUPPORTED, with no message, when oneDNN is not
  * available or has no kernel for this layout: the caller falls back. */
 mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
                            mn_onednn_operand b, bool accumulate, mn_mat *C, int threads);
