@@ -19,7 +19,11 @@ Optimizer: modular Muon as modnorm runs it (`modnorm bench step --model gpt
 t_k that `modnorm inspect --model gpt` prints (Embed and readout 1/7, V Q K
 5/7, Wo W1 W2 5/21), and the lmos
     Linear (rms-rms)  sqrt(d_out/d_in)·polar(m), NS5 (Muon's quintic x 5) on
-                      every Linear of one shape as ONE batched iteration
+                      every Linear of one shape as ONE batched iteration; X0 =
+                      m / (‖m‖_F + 1e-7) as Muon's recipe writes it, where
+                      modnorm divides by ‖m‖_F alone (a step differs by up to
+                      2e-3 on an atom whose momentum is ~1e-4 in norm, the
+                      first steps' Q and K; by under 1e-3 on the others)
     Embed (l1-rms)    each token's column scaled to RMS 1 (sqrt(d)·m_j/‖m_j‖),
                       a zero column stays 0
 --dtype bf16 runs the NS5 in bfloat16 as torch.optim.Muon / KellerJordan's

@@ -516,6 +516,42 @@ START_TEST(test_mat_gemm_f32_routes)
 }
 END_TEST
 
+/* An output that shares memory with itself or meets an operand's is
+ * refused before anything is written (it would read what it overwrote);
+ * separate buffers and a transposed C are not. */
+START_TEST(test_mat_gemm_refuses_overlap)
+{
+    mn_mat buf, A, B, C;
+    ck_assert_ok(mn_mat_alloc(&buf, MN_F32, 8, 8));
+    ck_assert_ok(mn_mat_alloc(&B, MN_F32, 4, 4));
+    fill_gaussian(&buf, 1);
+    fill_gaussian(&B, 2);
+    A = buf;
+    A.rows = A.cols = 4; /* the top-left 4 x 4 of buf */
+    for (int p = 0; p < 2; p++) {
+        mn_precision prec = p ? MN_PRECISION_BF16 : MN_PRECISION_FP32;
+        C = A; /* C is A */
+        ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1), MN_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "C's memory meets A's"));
+        C.data = (float *)buf.data + 2 * 8 + 2; /* overlaps A's bottom-right corner */
+        ck_assert_int_eq(mn_mat_gemm(1.0, &B, &A, 0.0, &C, prec, 1), MN_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "C's memory meets B's"));
+        C = mn_mat_view(MN_F32, (float *)buf.data + 4 * 8, 4, 4); /* rows 4-7: apart */
+        C.rs = 0; /* every row the same memory */
+        ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1), MN_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "share memory"));
+        C.rs = 1, C.cs = 1; /* rows and columns on top of each other */
+        ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1), MN_ERR_ARG);
+        C.rs = 8, C.cs = 1; /* rows 4-7 of buf: apart from A (rows 0-3) */
+        ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1));
+        C = mn_mat_transpose(C); /* a transpose view of the same rows */
+        ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1));
+    }
+    mn_mat_free(&buf);
+    mn_mat_free(&B);
+}
+END_TEST
+
 /* A float32 product gives the same bits at 1, 2 and 3 threads, dense (as
  * Linear passes them) and padded: the dW shapes, whose long reduction a
  * library could split among threads (oneDNN does, for narrow outputs over
@@ -736,6 +772,7 @@ int main(void)
     tcase_add_test(tc, test_mat_gemm_public);
     tcase_add_test(tc, test_mat_gemm_f32_routes);
     tcase_add_test(tc, test_mat_gemm_f32_threads_same_bits);
+    tcase_add_test(tc, test_mat_gemm_refuses_overlap);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);

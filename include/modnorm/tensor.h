@@ -142,7 +142,10 @@ MN_API mn_status mn_flush_denormals(bool on);
 MN_API void mn_mat_scale(mn_mat *m, double s);
 
 /* C = alpha·A·B + beta·C: A is (m, k), B (k, n), C (m, n), one dtype, any
- * strides (transpose views included; C must not overlap A or B). The
+ * strides (transpose views included). C must not overlap A or B:
+ * MN_ERR_ARG, before anything is written, when C's memory range meets
+ * theirs or two of its entries may share an address (along the smaller
+ * stride a run must end before the larger stride starts the next). The
  * product Linear runs, for kinds of one's own (module_ops.h): pass the
  * call's `precision` and `threads`.
  *   MN_PRECISION_FP32: in the operands' dtype: float32 views with a unit

@@ -30,6 +30,11 @@ int mn_cmd_dualize(mn_cli_args *a)
     } else if (a->given[MN_OPT_STEPS] && method->n_coeffs == 0) {
         no_effect("--steps", method->name, "exact, not iterative");
     }
+    if (norm->uses_polar && method->n_coeffs > 0 && a->form == MN_POLAR_GRAM &&
+        a->precision == MN_PRECISION_BF16)
+        fprintf(stderr, "modnorm " CMD ": note: the Gram form in bf16 is forced: it rounds X0 "
+                "once and the iteration lifts that rounding, so on an exactly low-rank IN "
+                "the result is not its polar factor (README: Mixed precision)\n");
     /* Before any work: OUT is replaced atomically (a new file renamed over
      * it), which would destroy a device node, fifo or directory. */
     int rc = mn_cli_check_output_file(CMD, "OUT", out_path);

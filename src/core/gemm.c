@@ -1,6 +1,7 @@
 /* mn_mat_gemm: the public matrix product, in either precision (tensor.h);
  * its float32 route (gemm.h). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/bf16.h"
@@ -61,6 +62,52 @@ static mn_status onednn_f32(double alpha, const mn_mat *A, const mn_mat *B, doub
                             threads);
 }
 
+/* ---- what C must not overlap ----------------------------------------------------------- */
+
+/* The bytes [*lo, *hi) a view's entries span, whatever the signs of its
+ * strides; false for a view without entries. */
+static bool span(const mn_mat *v, uintptr_t *lo, uintptr_t *hi)
+{
+    if (v->rows < 1 || v->cols < 1)
+        return false;
+    int64_t size = (int64_t)mn_dtype_size(v->dtype), first = 0, last = 0;
+    int64_t steps[2] = {(v->rows - 1) * v->rs, (v->cols - 1) * v->cs};
+    for (int i = 0; i < 2; i++)
+        *(steps[i] < 0 ? &first : &last) += steps[i];
+    *lo = (uintptr_t)v->data + (uintptr_t)(first * size);
+    *hi = (uintptr_t)v->data + (uintptr_t)((last + 1) * size);
+    return true;
+}
+
+/* Whether two entries of C may share an address: along the smaller stride
+ * a run must end before the larger stride begins the next (sufficient, not
+ * necessary: interleavings like strides 3 and 2 over 2 x 2 are refused). */
+static bool self_overlaps(const mn_mat *C)
+{
+    int64_t r = C->rs < 0 ? -C->rs : C->rs, c = C->cs < 0 ? -C->cs : C->cs;
+    if (C->rows < 2 || C->cols < 2)
+        return (C->rows > 1 && r == 0) || (C->cols > 1 && c == 0);
+    return r <= c ? r == 0 || c < r * C->rows : c == 0 || r < c * C->cols;
+}
+
+static mn_status check_no_overlap(const char *fn, const mn_mat *A, const mn_mat *B,
+                                  const mn_mat *C)
+{
+    if (self_overlaps(C))
+        return mn_fail(MN_ERR_ARG, "%s: C (%lldx%lld, strides %lld, %lld) has entries that "
+                       "share memory", fn, (long long)C->rows, (long long)C->cols,
+                       (long long)C->rs, (long long)C->cs);
+    uintptr_t c0, c1, x0, x1;
+    if (!span(C, &c0, &c1))
+        return MN_OK;
+    const mn_mat *in[2] = {A, B};
+    for (int i = 0; i < 2; i++)
+        if (span(in[i], &x0, &x1) && x0 < c1 && c0 < x1)
+            return mn_fail(MN_ERR_ARG, "%s: C's memory meets %s's: the product would read "
+                           "entries it has overwritten", fn, i ? "B" : "A");
+    return MN_OK;
+}
+
 mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double beta, mn_mat *C,
                       mn_precision precision, int threads)
 {
@@ -68,6 +115,7 @@ mn_status mn_mat_gemm(double alpha, const mn_mat *A, const mn_mat *B, double bet
     MN_TRY(mn_check_mat(fn, "A", A));
     MN_TRY(mn_check_mat(fn, "B", B));
     MN_TRY(mn_check_mat(fn, "C", C));
+    MN_TRY(check_no_overlap(fn, A, B, C));
     if (!mn_precision_name(precision))
         return mn_fail(MN_ERR_ARG, "%s: precision %d is neither fp32 nor bf16", fn,
                        (int)precision);
