@@ -426,9 +426,12 @@ END_TEST
  * same bits. */
 START_TEST(test_mat_gemm_f32_routes)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},      {17, 33, 65},
-                                        {130, 1, 7},  {130, 7, 1},    {1, 7, 130},
-                                        {64, 128, 48}, {768, 128, 128}};
+    /* the last three run as ragged 2-D tiles (onednn.c): 32+8 x 48+42, one
+     * row of 7 columns, rows 16+16+1 */
+    static const int64_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},       {17, 33, 65},
+                                        {130, 1, 7},   {130, 7, 1},     {1, 7, 130},
+                                        {64, 128, 48}, {768, 128, 128}, {40, 8192, 90},
+                                        {20, 16384, 200}, {33, 8192, 47}};
     bool onednn = mn_onednn_available(MN_ONEDNN_F32);
     const char *name = mn_gemm_fp32_impl();
     if (onednn)
@@ -516,6 +519,45 @@ START_TEST(test_mat_gemm_f32_routes)
 }
 END_TEST
 
+/* A dimension of extent 1 may carry any stride: a 1 x n C with strides
+ * (1, 1) (the transpose of a dense n x 1 column) and an n x 1 B with
+ * strides (1, 1) give BLIS's product, not an error from oneDNN. */
+START_TEST(test_mat_gemm_f32_unit_extent)
+{
+    for (int64_t n = 4; n <= 4096; n *= 32) {
+        mn_mat W = make_f32_padded(1, 64, false, 0, 7), X = make_f32_padded(64, n, false, 0, 8);
+        mn_mat C, D;
+        ck_assert_ok(mn_mat_alloc(&C, MN_F32, n, 1));
+        ck_assert_ok(mn_mat_alloc(&D, MN_F32, 1, n));
+        C = mn_mat_transpose(C); /* 1 x n, strides (1, 1) */
+        ck_assert_int_eq(C.rs, 1);
+        ck_assert_int_eq(C.cs, 1);
+        ck_assert_ok(mn_mat_gemm(1.0, &W, &X, 0.0, &C, MN_PRECISION_FP32, 2));
+        mn_onednn_force_off(MN_ONEDNN_F32, true);
+        ck_assert_ok(mn_mat_gemm(1.0, &W, &X, 0.0, &D, MN_PRECISION_FP32, 2));
+        mn_onednn_force_off(MN_ONEDNN_F32, false);
+        ck_assert_double_le(tm_max_abs_diff(&C, &D), 1e-4);
+        mn_mat Wt = mn_mat_transpose(W); /* 64 x 1, strides (1, 1) */
+        mn_mat E, F;
+        ck_assert_ok(mn_mat_alloc(&E, MN_F32, n, 1));
+        ck_assert_ok(mn_mat_alloc(&F, MN_F32, n, 1));
+        mn_mat Xt = mn_mat_transpose(X);
+        ck_assert_ok(mn_mat_gemm(1.0, &Xt, &Wt, 0.0, &E, MN_PRECISION_FP32, 1));
+        mn_onednn_force_off(MN_ONEDNN_F32, true);
+        ck_assert_ok(mn_mat_gemm(1.0, &Xt, &Wt, 0.0, &F, MN_PRECISION_FP32, 1));
+        mn_onednn_force_off(MN_ONEDNN_F32, false);
+        ck_assert_double_le(tm_max_abs_diff(&E, &F), 1e-4);
+        C = mn_mat_transpose(C);
+        mn_mat_free(&C);
+        mn_mat_free(&D);
+        mn_mat_free(&E);
+        mn_mat_free(&F);
+        mn_mat_free(&W);
+        mn_mat_free(&X);
+    }
+}
+END_TEST
+
 /* An output that shares memory with itself or meets an operand's is
  * refused before anything is written (it would read what it overwrote);
  * separate buffers and a transposed C are not. */
@@ -530,9 +572,17 @@ START_TEST(test_mat_gemm_refuses_overlap)
     A.rows = A.cols = 4; /* the top-left 4 x 4 of buf */
     for (int p = 0; p < 2; p++) {
         mn_precision prec = p ? MN_PRECISION_BF16 : MN_PRECISION_FP32;
+        mn_mat before;
+        ck_assert_ok(mn_mat_alloc(&before, MN_F32, 8, 8));
+        ck_assert_ok(mn_mat_copy(&before, &buf));
         C = A; /* C is A */
         ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1), MN_ERR_ARG);
         ck_assert_ptr_nonnull(strstr(mn_last_error(), "C's memory meets A's"));
+        C.data = (float *)buf.data + 4; /* columns 4-7 of rows 0-3: interleaved with A's
+                                         * rows, no entry shared, refused all the same */
+        ck_assert_int_eq(mn_mat_gemm(1.0, &A, &B, 0.0, &C, prec, 1), MN_ERR_ARG);
+        ck_assert(tm_max_abs_diff(&buf, &before) == 0); /* nothing written */
+        mn_mat_free(&before);
         C.data = (float *)buf.data + 2 * 8 + 2; /* overlaps A's bottom-right corner */
         ck_assert_int_eq(mn_mat_gemm(1.0, &B, &A, 0.0, &C, prec, 1), MN_ERR_ARG);
         ck_assert_ptr_nonnull(strstr(mn_last_error(), "C's memory meets B's"));
@@ -564,7 +614,8 @@ START_TEST(test_mat_gemm_f32_threads_same_bits)
         {128, 768, 128, 1, 0}, {512, 768, 128, 1, 0}, {128, 768, 512, 1, 0},
         {768, 128, 128, 0, 1}, {768, 512, 128, 0, 0}, {64, 4096, 64, 1, 0},
         {32, 4096, 32, 1, 0},  {10, 4096, 64, 1, 0},  {8, 32768, 8, 1, 0},
-        {256, 2048, 64, 1, 0}, {128, 2048, 16, 1, 0}, {100, 3000, 70, 1, 1}};
+        {256, 2048, 64, 1, 0}, {128, 2048, 16, 1, 0}, {100, 3000, 70, 1, 1},
+        {512, 128, 784, 1, 0}}; /* the main job's first dW, over 2^18 entries: whole */
     for (int route = 0; route < 2; route++) {
         mn_onednn_force_off(MN_ONEDNN_F32, route == 1);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -574,7 +625,7 @@ START_TEST(test_mat_gemm_f32_threads_same_bits)
                 mn_mat B = make_f32_padded(k, n, shapes[s][4], pad, 120 + s);
                 mn_mat C[3];
                 for (int t = 0; t < 3; t++) {
-                    C[t] = make_c(m, n, false, 1);
+                    C[t] = make_c(m, n, pad != 0, 1); /* padded runs: C transposed */
                     ck_assert_ok(mn_mat_gemm(1.0, &A, &B, 1.0, &C[t], MN_PRECISION_FP32, t + 1));
                 }
                 for (int t = 1; t < 3; t++)
@@ -586,8 +637,10 @@ START_TEST(test_mat_gemm_f32_threads_same_bits)
                 B = shapes[s][4] ? mn_mat_transpose(B) : B;
                 mn_mat_free(&A);
                 mn_mat_free(&B);
-                for (int t = 0; t < 3; t++)
+                for (int t = 0; t < 3; t++) {
+                    C[t] = pad ? mn_mat_transpose(C[t]) : C[t];
                     mn_mat_free(&C[t]);
+                }
             }
     }
     mn_onednn_force_off(MN_ONEDNN_F32, false);
@@ -773,6 +826,7 @@ int main(void)
     tcase_add_test(tc, test_mat_gemm_f32_routes);
     tcase_add_test(tc, test_mat_gemm_f32_threads_same_bits);
     tcase_add_test(tc, test_mat_gemm_refuses_overlap);
+    tcase_add_test(tc, test_mat_gemm_f32_unit_extent);
     tcase_add_test(tc, test_syrk_lower_against_naive);
     tcase_add_test(tc, test_zero_sizes_and_errors);
     tcase_add_test(tc, test_concurrent_callers);

@@ -52,6 +52,7 @@ START_TEST(test_dualize_form)
         snprintf(args, sizeof args, "dualize --norm spectral --method ns5 --form %s %s %s",
                  names[f], in, outp);
         ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);
+        ck_assert_msg(!strstr(buf, "is forced"), "%s: %s", args, buf); /* fp32: no note */
         ck_assert_ok(mn_npy_read(outp, &outs[f]));
         mn_mat L;
         ck_assert_ok(mn_mat_alloc(&L, MN_F64, 20, 90));
@@ -66,8 +67,8 @@ START_TEST(test_dualize_form)
     mn_mat G32 = tm_make(TM_POWER_LAW, MN_F32, 20, 90, 6);
     ck_assert_ok(mn_npy_write(in, &G32));
     static const char *bf16_runs[] = {"--method ns5 --form gram", "--method ns5 --form direct",
-                                      "--method svd --form gram"};
-    for (int r = 0; r < 3; r++) {
+                                      "--method svd --form gram", "--method ns5 --form auto"};
+    for (int r = 0; r < 4; r++) {
         snprintf(args, sizeof args, "dualize --norm spectral %s --precision bf16 %s %s",
                  bf16_runs[r], in, outp);
         ck_assert_msg(run(args, buf, sizeof buf) == 0, "%s: %s", args, buf);

@@ -156,11 +156,13 @@ MN_API void mn_mat_scale(mn_mat *m, double s);
  *     own order: results agree to float32 rounding, not bit for bit. BLIS
  *     splits only C among threads, so its bits do not depend on the thread
  *     count; oneDNN runs an output of up to 2^18 entries (512 x 512: every
- *     dW of a Linear that narrow) as fixed tiles on one thread each, the
- *     same at every thread count, and larger ones on its own threads, which
- *     split a long sum too once threads outnumber the output's blocks (a
- *     1024 x 256 dW over 16384 tokens at 8 threads; the same bits at 1-4
- *     threads in every test, tests/test_bf16.c).
+ *     dW of a Linear that size) as fixed tiles on one thread each, the same
+ *     at every thread count, and larger ones on its own threads, which may
+ *     split a long sum too: a tall, narrow dW (8192 x 64 over 4096 tokens)
+ *     sums in another order at 2 threads than at 1 (the GPT's and the
+ *     MLP's do not at 1-3 threads, tests/test_bf16.c; -Donednn=disabled
+ *     gives BLIS alone). After an error other than MN_ERR_ARG, MN_ERR_SHAPE
+ *     or MN_ERR_UNSUPPORTED, C's contents are unspecified.
  *   MN_PRECISION_BF16: float32 operands with a unit stride, rounded to bf16
  *     (nearest even) on the way in, float32 accumulation (oneDNN, or the
  *     fallback: mn_network_set_precision); alpha must be 1 and beta 0 or 1

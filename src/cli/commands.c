@@ -354,8 +354,8 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
                  "warm-up). polar_err = ‖X − UVᵀ‖_F/‖UVᵀ‖_F against the exact SVD (outside the\n"
                  "timing; --no-error skips it, e.g. for n ≥ 4096 where the SVD takes minutes);\n"
                  "roofline_ms = the flops of the form used / this run's best 1024³ sgemm rate\n"
-                 "(BLIS's or, where it runs Linear's products, oneDNN's; bf16 flops at its\n"
-                 "best 1024³ bf16 gemm rate); bf16_share = the share of\n"
+                 "(the faster of BLIS's and, where it runs Linear's products, oneDNN's; bf16\n"
+                 "flops at its best 1024³ bf16 gemm rate); bf16_share = the share of\n"
                  "those flops with bf16 operands; impl = the library that runs them.",
         .epilog = "Exit status: 0 measured, 1 error, 2 bad usage.",
         .uses = bench_dualize_uses, .n_uses = N_USES(bench_dualize_uses)},
@@ -365,9 +365,9 @@ const mn_cli_command mn_cli_commands[MN_CMD_COUNT] = {
         .about = "Median time of one training step (forward + backward + update) on random\n"
                  "inputs and labels, after one warm-up step; the update alone (the solver\n"
                  "step); the roofline = matrix-multiply flops of the step / this run's best\n"
-                 "1024³ sgemm rate (BLIS's or, where it runs Linear's products, oneDNN's;\n"
-                 "bf16 flops, under --precision or --net-precision bf16, at its best 1024³\n"
-                 "bf16 gemm rate); and the peak resident memory. A token\n"
+                 "1024³ sgemm rate (the faster of BLIS's and, where it runs Linear's\n"
+                 "products, oneDNN's; bf16 flops, under --precision or --net-precision bf16,\n"
+                 "at its best 1024³ bf16 gemm rate); and the peak resident memory. A token\n"
                  "model (--model gpt, or a graph declaring `vocab` and `context`) reads\n"
                  "--batch sequences of --context token ids uniform in [0, vocab) with a\n"
                  "random label per position and reports tokens/s; its flops count the\n"

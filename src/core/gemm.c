@@ -42,6 +42,18 @@ static bool plain(const mn_mat *A)
     return A->rs == 1 && (A->cs >= A->rows || A->cols == 1);
 }
 
+/* The view with the dense stride on a dimension of extent 1 beside a unit
+ * stride (a 1 x n row gets rs = n, an n x 1 column cs = n). */
+static mn_mat unit_strides(const mn_mat *v)
+{
+    mn_mat u = *v;
+    if (u.rows == 1 && u.cs == 1)
+        u.rs = u.cols;
+    else if (u.cols == 1 && u.rs == 1)
+        u.cs = u.rows;
+    return u;
+}
+
 static mn_onednn_operand operand(const mn_mat *A)
 {
     return (mn_onednn_operand){.rs = A->rs, .cs = A->cs, .data = A->data};
@@ -58,7 +70,11 @@ static mn_status onednn_f32(double alpha, const mn_mat *A, const mn_mat *B, doub
         A->rows < 1 || A->cols < 1 || B->cols < 1 || A->cols != B->rows ||
         C->rows != A->rows || C->cols != B->cols)
         return MN_ERR_UNSUPPORTED;
-    return mn_onednn_matmul(MN_ONEDNN_F32, A->cols, operand(A), operand(B), beta != 0.0, C,
+    /* A stride along a dimension of extent 1 is never stepped, and any value
+     * is valid for mn_mat, but oneDNN failed to run a 1 x n C with strides
+     * (1, 1): such a dimension gets the dense stride. */
+    mn_mat a = unit_strides(A), b = unit_strides(B), c = unit_strides(C);
+    return mn_onednn_matmul(MN_ONEDNN_F32, a.cols, operand(&a), operand(&b), beta != 0.0, &c,
                             threads);
 }
 

@@ -327,26 +327,27 @@ static void set_omp_threads(int t)
 
 /* ---- float32: small outputs as fixed tiles ------------------------------------------------
  *
- * oneDNN splits a product's long sum (k) among its threads when the output
- * is too small to keep them busy: the dW of a narrow Linear over thousands
- * of tokens (64 x 64 over 4096 at 2 threads; 512 x 512 over 8192 at 16)
- * summed in another order than at 1 thread, so training lost the same bits
- * at every thread count that BLIS, which splits only the output, gives.
- * So a float32 product with an output of at most TILED_OUTPUT entries runs
- * as fixed tiles of C, each one oneDNN call on one thread, where no sum is
+ * oneDNN splits a product's long sum (k) among its threads when it judges
+ * the output too small or too narrow to keep them busy: the dW of a narrow
+ * Linear over thousands of tokens (64 x 64 over 4096 at 2 threads) summed
+ * in another order than at 1 thread, so training lost the same bits at
+ * every thread count that BLIS, which splits only the output, gives. So a
+ * float32 product with an output of at most TILED_OUTPUT entries runs as
+ * fixed tiles of C, each one oneDNN call on one thread, where no sum is
  * split: the tiles depend on the shape alone and the threads only share
  * them out (each tile's bits depend on its shape, so the tiles must not
  * depend on the thread count, even at 1). Tiles of such outputs ran in
  * 0.9-1.05x the whole product's time at 2 threads on the GPT's and MLP's
- * dW shapes; larger outputs as tiles ran up to 1.6x slower (the transposed
- * operand of dW copied once per tile), so they run whole, on oneDNN's own
- * threads, which split only their output up to 4 threads in every test
- * (tests/test_bf16.c tries 1-3) and their sum first at 8 (1024 x 256 over
- * 16384). */
+ * dW shapes. Larger outputs run whole on oneDNN's own threads: as tiles
+ * they ran 1.3-2x slower (a tile's one-thread dW kernel is slower than the
+ * whole product's, at 1 thread too). Their bits can depend on the thread
+ * count: oneDNN split the sum of tall, narrow dWs (8192 x 64 over 4096
+ * tokens at 2 threads, 4096 x 80 at 4, 512 x 512 over 8192 at 16), though
+ * not of the GPT's or the MLP's at 1-3 threads (tests/test_bf16.c). */
 
 #define TILED_OUTPUT (1 << 18) /* entries of C: up to 512 x 512 */
-#define TILE_WORK (1 << 23)    /* multiply-adds a tile should have at least */
-#define TILE_EDGE 32           /* edges are not halved below this */
+#define TILE_WORK (1 << 23)    /* multiply-adds per tile: at most about this */
+#define TILE_EDGE 32           /* edges of at most this are not halved */
 
 /* Halve the rows (then the columns) to multiples of 16 while the tiles are
  * fewer than work / TILE_WORK and the edge is over TILE_EDGE. */

@@ -4,8 +4,9 @@
  * on AVX-512 CPUs, the float32 products Linear runs (core/gemm.c). One
  * primitive per shape, layout, operand type, beta and thread count, created
  * at its first call and cached (thread-safe, never evicted: a training run
- * uses a few dozen). Built without oneDNN, nothing
- * is available and every product reports MN_ERR_UNSUPPORTED. */
+ * uses a few dozen, up to four per float32 shape for its tiles). Built
+ * without oneDNN, nothing is available and every product reports
+ * MN_ERR_UNSUPPORTED. */
 #ifndef MN_CORE_ONEDNN_H
 #define MN_CORE_ONEDNN_H
 
@@ -51,7 +52,9 @@ bool mn_onednn_forced_off(mn_onednn_type type);
  * thread; inside another OpenMP region oneDNN stays on the calling
  * thread). A float32 product with an output of up to 2^18 entries runs as
  * fixed tiles on one thread each, so that its bits do not depend on
- * `threads` (onednn.c says why). MN_ERR_UNSUPPORTED, with no message, when oneDNN is not
+ * `threads` (onednn.c says why). After a failure in one tile the others
+ * still run: C is then partly written (never for MN_ERR_UNSUPPORTED, which
+ * is decided before any tile runs). MN_ERR_UNSUPPORTED, with no message, when oneDNN is not
  * available or has no kernel for this layout: the caller falls back. */
 mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
                            mn_onednn_operand b, bool accumulate, mn_mat *C, int threads);
