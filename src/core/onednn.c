@@ -398,7 +398,9 @@ static mn_status run_tiles(const prim_key *whole, mn_onednn_operand a, mn_onednn
     char message[1024] = "";
     mn_status failed = MN_OK;
     if (st == MN_OK) {
+#ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
         for (int64_t i = 0; i < tiles; i++) {
             int64_t bi = i / gn, bj = i % gn;
             const prim_entry *e = use[bi == gm - 1][bj == gn - 1];
@@ -407,7 +409,9 @@ static mn_status run_tiles(const prim_key *whole, mn_onednn_operand a, mn_onednn
             float *pc = (float *)C->data + bi * tm * C->rs + bj * tn;
             mn_status r = run_prim(e, pa, pb, pc);
             if (r != MN_OK) {
+#ifdef _OPENMP
 #pragma omp critical
+#endif
                 if (failed == MN_OK) {
                     failed = r;
                     snprintf(message, sizeof message, "%s", mn_last_error());
