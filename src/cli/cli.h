@@ -163,9 +163,6 @@ mn_status mn_cli_check_finite(const char *path, const mn_mat *m, int ndim);
 /* "DIR/NAME" in a new string (free it); NULL after a message when out of memory. */
 char *mn_cli_join(const char *cmd, const char *dir, const char *name);
 
-/* What a file of mode m (an lstat's st_mode) is, for messages: "a
- * directory", "a symbolic link", ... */
-const char *mn_cli_kind_of(mode_t m);
 /* Before any work, an output file: an existing `path` must be a regular
  * file (not a directory, device, fifo, socket or symbolic link, which an
  * atomic replace would destroy), and its directory must exist and be

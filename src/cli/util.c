@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/common.h"
 
 /* "modnorm CMD: MESSAGE", then the --help hint and exit 2 for a usage
  * error, or exit 1. */
@@ -118,18 +119,6 @@ char *mn_cli_join(const char *cmd, const char *dir, const char *name)
     return p;
 }
 
-const char *mn_cli_kind_of(mode_t m)
-{
-    return S_ISREG(m)    ? "a regular file"
-           : S_ISDIR(m)  ? "a directory"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISFIFO(m) ? "a fifo"
-           : S_ISSOCK(m) ? "a socket"
-           : S_ISLNK(m)  ? "a symbolic link"
-                         : "a special file";
-}
-
 /* The directory part of path ("." when it has none), in a new string. */
 static char *parent_of(const char *path)
 {
@@ -204,7 +193,7 @@ int mn_cli_check_output_file(const char *cmd, const char *what, const char *path
         if (!S_ISREG(st.st_mode))
             return mn_cli_error(cmd, "%s %s exists and is %s, not a regular file: refusing to "
                                 "replace it", what, mn_cli_shown(path, b, sizeof b),
-                                mn_cli_kind_of(st.st_mode));
+                                mn_io_kind_of(st.st_mode));
     } else if (errno != ENOENT) {
         const char *why = strerror(errno);
         return mn_cli_error(cmd, "cannot write %s %s: %s", what, mn_cli_shown(path, b, sizeof b),
@@ -226,7 +215,7 @@ int mn_cli_check_output_dir(const char *cmd, const char *what, const char *dir, 
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return mn_cli_error(cmd, "%s %s exists and is %s, not a directory", what,
-                                mn_cli_shown(dir, b, sizeof b), mn_cli_kind_of(st.st_mode));
+                                mn_cli_shown(dir, b, sizeof b), mn_io_kind_of(st.st_mode));
         *exists = true;
         return check_writable_dir(cmd, what, dir, dir);
     }
