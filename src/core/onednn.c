@@ -365,10 +365,10 @@ static void tile_shape(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn
     }
 }
 
-/* The tiles' C (m x n) = A·B (+ C): A's rows and B's columns stepped
- * through with their strides (in elements of `size` bytes). */
+/* The tiles' C (m x n) = A·B (+ C), float32: A's rows and B's columns
+ * stepped through with their strides. */
 static mn_status run_tiles(const prim_key *whole, mn_onednn_operand a, mn_onednn_operand b,
-                           mn_mat *C, size_t size, int threads)
+                           mn_mat *C, int threads)
 {
     int64_t m = whole->m, n = whole->n, tm, tn;
     tile_shape(m, n, whole->k, &tm, &tn);
@@ -404,8 +404,8 @@ static mn_status run_tiles(const prim_key *whole, mn_onednn_operand a, mn_onednn
         for (int64_t i = 0; i < tiles; i++) {
             int64_t bi = i / gn, bj = i % gn;
             const prim_entry *e = use[bi == gm - 1][bj == gn - 1];
-            const char *pa = (const char *)a.data + (size_t)(bi * tm * a.rs) * size;
-            const char *pb = (const char *)b.data + (size_t)(bj * tn * b.cs) * size;
+            const float *pa = (const float *)a.data + bi * tm * a.rs;
+            const float *pb = (const float *)b.data + bj * tn * b.cs;
             float *pc = (float *)C->data + bi * tm * C->rs + bj * tn;
             mn_status r = run_prim(e, pa, pb, pc);
             if (r != MN_OK) {
@@ -451,7 +451,7 @@ mn_status mn_onednn_matmul(mn_onednn_type type, int64_t k, mn_onednn_operand a,
                     .b_rs = b.rs, .b_cs = b.cs, .c_rs = C->rs, .type = (int64_t)type,
                     .beta = accumulate, .threads = t};
     if (type == MN_ONEDNN_F32 && (double)key.m * (double)key.n <= TILED_OUTPUT)
-        return run_tiles(&key, a, b, C, sizeof(float), t);
+        return run_tiles(&key, a, b, C, t);
     set_omp_threads(t);
     const prim_entry *hit = NULL;
     prim_entry own = {0};
